@@ -1,0 +1,8 @@
+// Bundles the CLI (driver), the worker entry and the public API into dist/.
+import { build } from "esbuild";
+
+const entries = { cli: "server/src/cli/index.ts", worker: "server/src/cluster/worker.ts", api: "server/src/api/index.ts" };
+await build({
+  entryPoints: entries, outdir: "dist", bundle: true, platform: "node", target: "node20", format: "cjs",
+  packages: "external", sourcemap: true, logLevel: "warning",
+});

@@ -1,0 +1,62 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import os from "node:os";
+import path from "node:path";
+
+export interface ResourceLimits {
+  /** Worker threads that run tasks at once (CPU slots). Default: the machine's available parallelism. */
+  cpu?: number;
+  /** Bytes of blocks the executor may hold in queues and in flight before it stops launching tasks. */
+  memoryBytes?: number;
+}
+
+export interface ProgressSettings {
+  /** Milliseconds between progress updates. */
+  intervalMs: number;
+}
+
+/** Execution settings, as Ray Data's DataContext: one current instance, read when a plan executes. */
+export class DataContext {
+  private static current: DataContext | undefined;
+
+  static getCurrent(): DataContext {
+    DataContext.current ??= new DataContext();
+    return DataContext.current;
+  }
+
+  /** Replaces the current context with a fresh default one (for tests and embedding). */
+  static reset(): DataContext {
+    DataContext.current = new DataContext();
+    return DataContext.current;
+  }
+
+  resourceLimits: ResourceLimits = {};
+  /** Blocks larger than this are split where they are produced. */
+  targetMaxBlockSize = 32 * 1024 * 1024;
+  /** Blocks whose task fails with an application error before the job fails; -1 = unlimited. */
+  maxErroredBlocks = 0;
+  /** A task that reports nothing for this long is ended as hung. */
+  taskTimeoutMs = 10 * 60 * 1000;
+  /** Retries of a task whose worker was lost (crashed, exited, killed). */
+  maxTaskRetries = 3;
+  progress: ProgressSettings = { intervalMs: 500 };
+
+  cpuSlots(): number {
+    return Math.max(1, Math.floor(this.resourceLimits.cpu ?? os.availableParallelism()));
+  }
+
+  memoryBudget(): number {
+    return this.resourceLimits.memoryBytes ?? Math.max(512 * 1024 * 1024, Math.floor(os.totalmem() / 4));
+  }
+}
+
+const pipelineDir = new AsyncLocalStorage<string>();
+
+/** Runs fn with relative paths resolving against dir (the pipeline file's folder) instead of the cwd. */
+export function withPipelineDir<T>(dir: string, fn: () => T): T {
+  return pipelineDir.run(dir, fn);
+}
+
+/** Resolves a user-given local path: against the pipeline file's folder while it loads, else the cwd. */
+export function resolveUserPath(p: string): string {
+  return path.resolve(pipelineDir.getStore() ?? process.cwd(), p);
+}

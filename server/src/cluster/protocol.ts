@@ -1,0 +1,52 @@
+// Messages between the driver and its worker threads. Everything here is structured-clone data.
+import type { FileReadSpec } from "../io";
+import type { ModuleRef } from "../loader/module";
+import type { SinkSpec, TransformSpec } from "../plan";
+
+export interface BlockOrigin {
+  /** The input file the block's rows came from, when there is one. */
+  file?: string;
+  /** Position of the block's first row in that file (or in the source). */
+  rowOffset: number;
+}
+
+export type TaskInput =
+  | { kind: "files"; spec: FileReadSpec }
+  | { kind: "range"; start: number; end: number; blockRows: number }
+  | { kind: "blocks"; blocks: Uint8Array[]; origins: BlockOrigin[] };
+
+export interface TaskSpec {
+  taskId: number;
+  /** The stage's display name, e.g. "ReadParquet->Map(parse)". */
+  stage: string;
+  module?: ModuleRef;
+  input: TaskInput;
+  transforms: TransformSpec[];
+  sink?: SinkSpec & { taskIndex: number };
+  targetBlockBytes: number;
+  /** Outputs an earlier attempt of this task already delivered; the retry drops that many. */
+  skipOutputs: number;
+}
+
+export interface TaskErrorInfo {
+  kind: "udf" | "input" | "internal";
+  message: string;
+  stack?: string;
+  operator?: string;
+  file?: string;
+  /** Position of the failing row in its file (or source), when known. */
+  row?: number;
+  rowPreview?: string;
+}
+
+export type WorkerMessage =
+  | { type: "ready" }
+  | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
+  | { type: "written"; taskId: number; path: string; rows: number; bytes: number }
+  | { type: "inputRows"; taskId: number; rows: number; file: string; schema: string }
+  | { type: "done"; taskId: number; udfMs: number }
+  | { type: "error"; taskId: number; error: TaskErrorInfo };
+
+export type DriverMessage =
+  | { type: "run"; task: TaskSpec }
+  | { type: "cancel"; taskId: number };

@@ -1,0 +1,207 @@
+// Runs a fused chain of map-like transforms over a stream of blocks, inside a worker.
+import { Table, type Vector } from "apache-arrow";
+import {
+  type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
+  concatBlocks, preview, sliceBlock,
+} from "../block";
+import type { TransformSpec, UdfFunction, UdfRef } from "../plan";
+import type { BlockOrigin, TaskErrorInfo } from "./protocol";
+
+export interface OriginBlock { block: Block; origin: BlockOrigin }
+
+export class TaskError extends Error {
+  constructor(readonly info: TaskErrorInfo) {
+    super(info.message);
+  }
+}
+
+export type UdfResolver = (ref: UdfRef) => UdfFunction;
+
+/** Accumulates the time spent inside UDFs, for stats. */
+export class UdfClock { ms = 0; }
+
+export function applyTransforms(
+  input: AsyncIterable<OriginBlock>, transforms: TransformSpec[], resolve: UdfResolver, clock: UdfClock,
+): AsyncIterable<OriginBlock> {
+  return transforms.reduce<AsyncIterable<OriginBlock>>((stream, t) => applyOne(stream, t, resolve, clock), input);
+}
+
+function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: UdfResolver, clock: UdfClock): AsyncIterable<OriginBlock> {
+  switch (t.kind) {
+    case "rows": return rowSteps(input, t.steps.map((s) => ({ ...s, fn: resolve(s.udf) })), clock);
+    case "batches": return batches(input, t.operator, resolve(t.udf), t.batchSize, t.batchFormat, clock);
+    case "addColumn": return addColumn(input, t.operator, t.column, resolve(t.udf), clock);
+    default: return mapBlocks(input, (block) => projectColumns(block, t));
+  }
+}
+
+async function* mapBlocks(input: AsyncIterable<OriginBlock>, fn: (b: Block) => Block): AsyncIterable<OriginBlock> {
+  for await (const { block, origin } of input) yield { block: fn(block), origin };
+}
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
+
+function udfError(operator: string, e: unknown, origin: BlockOrigin, row?: number, rowValue?: unknown): TaskError {
+  if (e instanceof TaskError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  const where = origin.file ? ` of ${origin.file}` : "";
+  const position = row !== undefined ? ` on row ${row}${where}` : where ? ` on a batch${where}` : "";
+  const rowText = rowValue !== undefined ? `\n  row: ${preview(rowValue)}` : "";
+  return new TaskError({
+    kind: "udf", operator, file: origin.file, row, rowPreview: rowValue !== undefined ? preview(rowValue) : undefined,
+    message: `${operator} failed${position}: ${err.name}: ${err.message}${rowText}`, stack: err.stack,
+  });
+}
+
+type ResolvedStep = { kind: "map" | "flatMap" | "filter"; operator: string; fn: UdfFunction };
+
+/** Each row passes through all fused row steps in turn, so errors can name its input position. */
+async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[], clock: UdfClock): AsyncIterable<OriginBlock> {
+  for await (const { block, origin } of input) {
+    const rows = blockToRows(block);
+    const out: Row[] = [];
+    const started = performance.now();
+    for (let i = 0; i < rows.length; i++) {
+      let current: Row[] = [rows[i]];
+      for (const step of steps) {
+        const next: Row[] = [];
+        for (const row of current) {
+          let result: unknown;
+          try {
+            result = step.fn(row);
+            if (isThenable(result)) result = await result;
+          } catch (e) {
+            throw udfError(step.operator, e, origin, origin.rowOffset + i, row);
+          }
+          if (step.kind === "map") {
+            if (result === null || typeof result !== "object" || Array.isArray(result)) {
+              throw udfError(step.operator, new TypeError(`a map UDF must return an object (a row), got ${preview(result)}`), origin, origin.rowOffset + i, row);
+            }
+            next.push(result as Row);
+          } else if (step.kind === "filter") {
+            if (result) next.push(row);
+          } else {
+            if (result === null || typeof result !== "object" || !(Symbol.iterator in (result as object))) {
+              throw udfError(step.operator, new TypeError(`a flatMap UDF must return an array of rows, got ${preview(result)}`), origin, origin.rowOffset + i, row);
+            }
+            for (const r of result as Iterable<Row>) next.push(r);
+          }
+        }
+        current = next;
+        if (current.length === 0) break;
+      }
+      for (const r of current) out.push(r);
+    }
+    clock.ms += performance.now() - started;
+    if (out.length === 0) continue;
+    let result: Block;
+    try {
+      result = blockFromRows(out, block.schema);
+    } catch (e) {
+      throw udfError(steps[steps.length - 1].operator, e, origin);
+    }
+    yield { block: result, origin };
+  }
+}
+
+async function* rebatch(input: AsyncIterable<OriginBlock>, batchSize: number | undefined): AsyncIterable<OriginBlock> {
+  if (batchSize === undefined) { yield* input; return; }
+  let pending: Block[] = [];
+  let pendingRows = 0;
+  let origin: BlockOrigin | undefined;
+  for await (const item of input) {
+    if (pendingRows === 0) origin = item.origin;
+    pending.push(item.block);
+    pendingRows += item.block.numRows;
+    while (pendingRows >= batchSize) {
+      const all = concatBlocks(pending);
+      yield { block: sliceBlock(all, 0, batchSize), origin: origin! };
+      pending = [sliceBlock(all, batchSize, all.numRows)];
+      pendingRows -= batchSize;
+      origin = { file: item.origin.file, rowOffset: item.origin.rowOffset + item.block.numRows - pendingRows };
+    }
+  }
+  if (pendingRows > 0) yield { block: concatBlocks(pending), origin: origin! };
+}
+
+async function* batches(
+  input: AsyncIterable<OriginBlock>, operator: string, fn: UdfFunction, batchSize: number | undefined,
+  format: "rows" | "columns" | "arrow", clock: UdfClock,
+): AsyncIterable<OriginBlock> {
+  for await (const { block, origin } of rebatch(input, batchSize)) {
+    const reuse = new Map<unknown, Vector>();
+    const batch = format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, reuse);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = fn(batch);
+      if (isThenable(result)) result = await result;
+    } catch (e) {
+      throw udfError(operator, e, origin);
+    } finally {
+      clock.ms += performance.now() - started;
+    }
+    let out: Block;
+    try {
+      out = batchToBlock(result, block, reuse);
+    } catch (e) {
+      throw udfError(operator, e, origin);
+    }
+    if (out.numRows > 0) yield { block: out, origin };
+  }
+}
+
+function batchToBlock(result: unknown, input: Block, reuse: Map<unknown, Vector>): Block {
+  if (result instanceof Table) return result;
+  if (Array.isArray(result)) return blockFromRows(result as Row[], input.schema);
+  if (result !== null && typeof result === "object") return blockFromColumns(result as Columns, input.schema, reuse);
+  throw new TypeError(`a mapBatches UDF must return columns ({ name: array }), an array of rows or an Arrow Table, got ${preview(result)}`);
+}
+
+async function* addColumn(input: AsyncIterable<OriginBlock>, operator: string, column: string, fn: UdfFunction, clock: UdfClock): AsyncIterable<OriginBlock> {
+  for await (const { block, origin } of input) {
+    const reuse = new Map<unknown, Vector>();
+    const started = performance.now();
+    let values: unknown;
+    try {
+      values = fn(blockToColumns(block, reuse));
+      if (isThenable(values)) values = await values;
+    } catch (e) {
+      throw udfError(operator, e, origin);
+    } finally {
+      clock.ms += performance.now() - started;
+    }
+    try {
+      yield { block: blockFromColumns({ ...vectorsOf(block), [column]: values as ArrayLike<unknown> }, block.schema, reuse), origin };
+    } catch (e) {
+      throw udfError(operator, e, origin);
+    }
+  }
+}
+
+function vectorsOf(block: Block): Record<string, Vector> {
+  const out: Record<string, Vector> = {};
+  for (const field of block.schema.fields) out[field.name] = block.getChild(field.name)!;
+  return out;
+}
+
+function projectColumns(block: Block, t: Extract<TransformSpec, { kind: "selectColumns" | "dropColumns" | "renameColumns" }>): Block {
+  const names = block.schema.fields.map((f) => f.name);
+  const requested = t.kind === "renameColumns" ? Object.keys(t.mapping) : t.columns;
+  const missing = requested.filter((c) => !names.includes(c));
+  if (missing.length > 0) {
+    throw new TaskError({
+      kind: "udf", operator: t.operator,
+      message: `${t.operator}: unknown column${missing.length > 1 ? "s" : ""} ${missing.map((c) => `'${c}'`).join(", ")}; the columns are ${names.map((c) => `'${c}'`).join(", ")}`,
+    });
+  }
+  const vectors = vectorsOf(block);
+  const out: Record<string, Vector> = {};
+  switch (t.kind) {
+    case "selectColumns": for (const c of t.columns) out[c] = vectors[c]; break;
+    case "dropColumns": for (const c of names) if (!t.columns.includes(c)) out[c] = vectors[c]; break;
+    case "renameColumns": for (const c of names) out[t.mapping[c] ?? c] = vectors[c]; break;
+  }
+  return blockFromColumns(out, undefined, undefined, block.numRows);
+}

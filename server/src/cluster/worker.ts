@@ -1,0 +1,104 @@
+// Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
+import { parentPort } from "node:worker_threads";
+import { makeVector, Table } from "apache-arrow";
+import { blockFromIPC, blockToIPC, blockBytes, describeSchema, splitBlockBySize, transferable } from "../block";
+import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
+import { evaluatePipeline } from "../loader";
+import type { ModuleRef } from "../loader/module";
+import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
+import type { DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
+import { applyTransforms, TaskError, UdfClock, type OriginBlock } from "./transforms";
+
+const port = parentPort!;
+const cancelled = new Set<number>();
+let loadedModule: { ref: ModuleRef; udfs: Promise<(UdfFunction | undefined)[]> } | undefined;
+
+function send(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+/** UDFs by plan position, from evaluating the pipeline file in this worker (once per file version). */
+function moduleUdfs(ref: ModuleRef): Promise<(UdfFunction | undefined)[]> {
+  if (loadedModule?.ref.code !== ref.code || loadedModule.ref.filename !== ref.filename) {
+    const udfs = evaluatePipeline(ref).then((dataset) =>
+      opsInOrder(dataset.op).map((op) => ("fn" in op ? (op.fn as UdfFunction) : undefined)));
+    loadedModule = { ref, udfs };
+  }
+  return loadedModule.udfs;
+}
+
+async function udfResolver(task: TaskSpec): Promise<(ref: UdfRef) => UdfFunction> {
+  const fromModule = task.module ? await moduleUdfs(task.module) : [];
+  const fromSource = new Map<string, UdfFunction>();
+  return (ref) => {
+    const found = ref.position !== undefined ? fromModule[ref.position] : undefined;
+    if (found) return found;
+    let fn = fromSource.get(ref.source);
+    if (!fn) {
+      try {
+        // A UDF defined outside a pipeline file travels as source text: it must not use outer variables.
+        fn = new Function("__name", `return (${ref.source});`)((f: unknown) => f) as UdfFunction;
+      } catch (e) {
+        throw new TaskError({ kind: "internal", operator: ref.name, message: `${ref.name}: its UDF could not be sent to a worker (${(e as Error).message}); define the pipeline in a *.rdpipe.ts file` });
+      }
+      fromSource.set(ref.source, fn);
+    }
+    return fn;
+  };
+}
+
+async function* sourceBlocks(task: TaskSpec): AsyncIterable<OriginBlock> {
+  const input = task.input;
+  if (input.kind === "blocks") {
+    for (let i = 0; i < input.blocks.length; i++) yield { block: blockFromIPC(input.blocks[i]), origin: input.origins[i] };
+  } else if (input.kind === "range") {
+    for (let start = input.start; start < input.end; start += input.blockRows) {
+      const end = Math.min(input.end, start + input.blockRows);
+      const ids = new BigInt64Array(end - start);
+      for (let i = 0; i < ids.length; i++) ids[i] = BigInt(start + i);
+      yield { block: new Table({ id: makeVector(ids) }), origin: { rowOffset: start } };
+    }
+  } else {
+    for await (const { block, file, rowOffset } of readFileBlocks(input.spec)) {
+      send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, file, schema: describeSchema(block.schema) });
+      yield { block, origin: { file, rowOffset } };
+    }
+  }
+}
+
+async function runTask(task: TaskSpec): Promise<void> {
+  const clock = new UdfClock();
+  const resolve = await udfResolver(task);
+  let outputIndex = 0;
+  for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, clock)) {
+    if (cancelled.has(task.taskId)) break;
+    for (const piece of splitBlockBySize(block, task.targetBlockBytes)) {
+      if (piece.numRows === 0) continue;
+      const index = outputIndex++;
+      if (index < task.skipOutputs) continue;
+      if (task.sink) {
+        const { format, path, options, filePrefix } = task.sink;
+        const name = `${filePrefix}_${String(task.sink.taskIndex).padStart(6, "0")}_${String(index).padStart(6, "0")}${fileExtension(format)}`;
+        const written = await writeBlock(format, piece, path, name, options);
+        send({ type: "written", taskId: task.taskId, ...written });
+      } else {
+        const ipc = blockToIPC(piece);
+        send({ type: "output", taskId: task.taskId, ipc, rows: piece.numRows, bytes: blockBytes(piece), origin }, transferable(ipc));
+      }
+    }
+  }
+  send({ type: "done", taskId: task.taskId, udfMs: clock.ms });
+}
+
+port.on("message", (message: DriverMessage) => {
+  if (message.type === "cancel") { cancelled.add(message.taskId); return; }
+  const { task } = message;
+  runTask(task).catch((e: unknown) => {
+    const info = e instanceof TaskError ? e.info
+      : e instanceof IoError ? { kind: "input" as const, message: (e as Error).message }
+      : { kind: "internal" as const, message: `${task.stage}: ${(e as Error)?.message ?? String(e)}`, stack: (e as Error)?.stack };
+    send({ type: "error", taskId: task.taskId, error: info });
+  }).finally(() => cancelled.delete(task.taskId));
+});
+
+send({ type: "ready" });

@@ -1,0 +1,355 @@
+// The streaming executor: runs a physical plan with every queue bounded by a memory budget,
+// feeding downstream operators first, never waiting for a whole stage before the next starts.
+import { randomUUID } from "node:crypto";
+import type { Block } from "../block";
+import { TaskFailure, WorkerPool, type TaskErrorInfo, type TaskSpec } from "../cluster";
+import { removeWrittenFiles } from "../io";
+import type { DataContext } from "../api/context";
+import type { ModuleRef } from "../loader/module";
+import { type LogicalOp, type PhysicalOp, toPhysicalPlan } from "../plan";
+import {
+  AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator,
+} from "./operators";
+
+export interface ExecutionOptions {
+  module?: ModuleRef;
+  positions?: Map<LogicalOp, number>;
+  onProgress?: (snapshot: ProgressSnapshot) => void;
+  signal?: AbortSignal;
+}
+
+export interface OperatorProgress {
+  name: string;
+  rowsDone: number;
+  rowsEstimated?: number;
+  blocksDone: number;
+  tasksDone: number;
+  tasksEstimated?: number;
+  tasksRunning: number;
+  queuedBlocks: number;
+  queuedBytes: number;
+  backpressure?: string;
+  rowsPerSecond: number;
+}
+
+export interface ProgressSnapshot {
+  elapsedMs: number;
+  operators: OperatorProgress[];
+  memoryUsedBytes: number;
+  memoryBudgetBytes: number;
+  cpuSlots: number;
+  workersBusy: number;
+  finished: boolean;
+}
+
+export interface WrittenFile { path: string; rows: number; bytes: number }
+
+export interface ExecutionResult {
+  rowsOut: number;
+  written: WrittenFile[];
+  durationMs: number;
+  progress: ProgressSnapshot;
+  /** The most bytes of blocks the executor held at once (queues and reservations). */
+  peakMemoryBytes: number;
+  statsText: string;
+}
+
+/** A job failure, with what a user needs to find the cause. */
+export class ExecutionError extends Error {
+  constructor(message: string, readonly info?: TaskErrorInfo) {
+    super(message);
+  }
+}
+
+export type Execution = AsyncGenerator<Block> & { result: Promise<ExecutionResult> };
+
+export function execute(root: LogicalOp, context: DataContext, options: ExecutionOptions = {}): Execution {
+  const executor = new StreamingExecutor(root, context, options);
+  const generator = executor.run() as Execution;
+  generator.result = executor.result;
+  return generator;
+}
+
+class StreamingExecutor {
+  readonly result: Promise<ExecutionResult>;
+  private resolveResult!: (r: ExecutionResult) => void;
+  private rejectResult!: (e: Error) => void;
+  private readonly operators: PhysicalOperator[] = [];
+  private readonly downstream = new Map<PhysicalOperator, { op: PhysicalOperator; index: number }>();
+  private rootOp!: PhysicalOperator;
+  private readonly outputQueue: QueuedBlock[] = [];
+  private readonly written: WrittenFile[] = [];
+  private peakMemory = 0;
+  private pool?: WorkerPool;
+  private readonly running = new Map<number, { op: TaskOperator; reservation: number; delivered: number }>();
+  private failure?: Error;
+  private erroredBlocks = 0;
+  private nextTaskId = 1;
+  private wake: () => void = () => undefined;
+  private readonly startedAt = Date.now();
+  private readonly writePrefix = randomUUID().slice(0, 8);
+  private readonly physicalRoot: PhysicalOp;
+
+  constructor(root: LogicalOp, private readonly context: DataContext, private readonly options: ExecutionOptions) {
+    this.result = new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject; });
+    this.result.catch(() => undefined);
+    this.physicalRoot = toPhysicalPlan(root, { positions: options.positions, writePrefix: this.writePrefix });
+  }
+
+  private build(physical: PhysicalOp): PhysicalOperator {
+    const settings = { cpuSlots: this.context.cpuSlots(), targetBlockBytes: this.context.targetMaxBlockSize };
+    let op: PhysicalOperator;
+    switch (physical.kind) {
+      case "read": op = new TaskOperator(physical, [], settings); break;
+      case "map": op = new TaskOperator(physical, [this.build(physical.input)], settings); break;
+      case "limit": op = new LimitOperator(physical.name, this.build(physical.input), physical.n); break;
+      case "allToAll": op = new AllToAllOperator(physical.name, this.build(physical.input), physical.op); break;
+      case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
+      case "zip": op = new ZipOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
+    }
+    op.inputs.forEach((input, index) => this.downstream.set(input, { op, index }));
+    this.operators.push(op);
+    return op;
+  }
+
+  async *run(): AsyncGenerator<Block> {
+    const progressTimer = this.options.onProgress
+      ? setInterval(() => this.options.onProgress!(this.snapshot(false)), this.context.progress.intervalMs) : undefined;
+    const onAbort = () => this.fail(new ExecutionError("the job was cancelled"));
+    this.options.signal?.addEventListener("abort", onAbort);
+    let completed = false;
+    try {
+      this.rootOp = this.build(this.physicalRoot);
+      this.pool = new WorkerPool(this.context.cpuSlots(), this.context.taskTimeoutMs);
+      await Promise.all(this.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
+      for (;;) {
+        if (this.failure) throw this.failure;
+        this.step();
+        if (this.failure) throw this.failure;
+        const next = this.outputQueue.shift();
+        if (next) { yield next.block; continue; }
+        if (this.rootOp.isFinished() && this.rootOp.outputQueue.length === 0) break;
+        await new Promise<void>((resolve) => { this.wake = resolve; });
+      }
+      completed = true;
+      const progress = this.snapshot(true);
+      this.options.onProgress?.(progress);
+      this.resolveResult({
+        rowsOut: this.rootOp.metrics.rowsOut, written: this.written, durationMs: Date.now() - this.startedAt,
+        progress, peakMemoryBytes: this.peakMemory, statsText: statsText(progress, this.operators, Date.now() - this.startedAt, this.peakMemory),
+      });
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      this.rejectResult(error);
+      throw error;
+    } finally {
+      clearInterval(progressTimer);
+      this.options.signal?.removeEventListener("abort", onAbort);
+      if (!completed && !this.failure) this.stopAll();
+      await this.pool?.close();
+      if (!completed) await this.removePartialOutput();
+    }
+  }
+
+  /** Moves outputs downstream, then launches tasks while workers and memory allow. */
+  private step(): void {
+    for (const op of this.operators) {
+      const next = this.downstream.get(op);
+      while (op.outputQueue.length > 0) {
+        const item = op.outputQueue.shift()!;
+        if (next) next.op.addInput(item, next.index);
+        else this.outputQueue.push(item);
+      }
+      if (op.isFinished()) {
+        op.metrics.finishedAt ??= Date.now();
+        if (next && !next.op.isInputDone(next.index)) next.op.markInputDone(next.index);
+      }
+      if (op instanceof LimitOperator && op.satisfied) this.stopUpstream(op);
+    }
+    this.launchTasks();
+    this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
+  }
+
+  private memoryUsed(): number {
+    let total = this.outputQueue.reduce((s, b) => s + b.bytes, 0);
+    for (const op of this.operators) total += op.queuedBytes();
+    for (const task of this.running.values()) total += task.reservation;
+    return total;
+  }
+
+  private launchTasks(): void {
+    const budget = this.context.memoryBudget();
+    for (;;) {
+      if (!this.pool || this.pool.idleCount === 0) {
+        for (const op of this.operators) if (op.hasTask()) op.metrics.backpressure = "all workers busy";
+        return;
+      }
+      // Downstream first: operators are listed upstream → downstream, so walk them backwards,
+      // and among ready ones prefer the one holding the least memory.
+      const ready = this.operators.filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask()).reverse();
+      if (ready.length === 0) return;
+      ready.sort((a, b) => a.outputQueue.length - b.outputQueue.length);
+      const op = ready[0];
+      const reservation = op.sink ? 0 : this.context.targetMaxBlockSize;
+      if (this.running.size > 0 && this.memoryUsed() + reservation > budget) {
+        for (const r of ready) r.metrics.backpressure = "memory budget";
+        return;
+      }
+      for (const r of ready) r.metrics.backpressure = undefined;
+      this.launch(op, reservation);
+    }
+  }
+
+  private launch(op: TaskOperator, reservation: number, retry?: { spec: TaskSpec; attempts: number }): void {
+    const next = retry ? undefined : op.nextTask();
+    if (!retry && !next) return;
+    const taskIndex = op.metrics.tasksLaunched;
+    const spec: TaskSpec = retry?.spec ?? {
+      taskId: this.nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
+      transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex } : undefined,
+      targetBlockBytes: this.context.targetMaxBlockSize, skipOutputs: 0,
+    };
+    const attempts = retry?.attempts ?? 0;
+    if (!retry) op.metrics.tasksLaunched++;
+    op.metrics.tasksRunning++;
+    const state = { op, reservation, delivered: spec.skipOutputs };
+    this.running.set(spec.taskId, state);
+    this.pool!.run(spec, (message) => {
+      if (this.failure || op.stopped) return;
+      if (message.type === "output") {
+        state.delivered++;
+        state.reservation = Math.max(0, state.reservation - message.bytes);
+        op.receiveOutput(message.ipc, message.bytes, message.origin);
+      } else if (message.type === "written") {
+        state.delivered++;
+        op.metrics.rowsOut += message.rows;
+        op.metrics.blocksOut++;
+        this.written.push({ path: message.path, rows: message.rows, bytes: message.bytes });
+      } else {
+        op.metrics.rowsIn += message.rows;
+        this.checkInputSchema(op, message.file, message.schema);
+      }
+      this.wakeUp();
+    }).then((udfMs) => {
+      op.metrics.udfMs += udfMs;
+      op.metrics.tasksFinished++;
+    }, (e: TaskFailure) => {
+      if (e.kind === "workerLost" && attempts < this.context.maxTaskRetries && !this.failure) {
+        op.metrics.tasksRunning--;
+        this.running.delete(spec.taskId);
+        this.launchRetryWhenIdle(op, { ...spec, skipOutputs: state.delivered }, attempts + 1);
+        return;
+      }
+      op.metrics.tasksFinished++;
+      if (e.kind === "application") {
+        this.erroredBlocks++;
+        const max = this.context.maxErroredBlocks;
+        if (max >= 0 && this.erroredBlocks > max) this.fail(new ExecutionError(e.message, e.info));
+      } else {
+        this.fail(new ExecutionError(`${e.message} (after ${attempts + 1} attempts)`, e.info));
+      }
+    }).finally(() => {
+      if (this.running.get(spec.taskId) === state) {
+        op.metrics.tasksRunning--;
+        this.running.delete(spec.taskId);
+      }
+      this.wakeUp();
+    });
+  }
+
+  private launchRetryWhenIdle(op: TaskOperator, spec: TaskSpec, attempts: number): void {
+    // The pool replaces the lost worker synchronously, so one is idle now.
+    setImmediate(() => {
+      if (this.failure) return;
+      if (this.pool!.idleCount === 0) { this.launchRetryWhenIdle(op, spec, attempts); return; }
+      this.launch(op, 0, { spec, attempts });
+    });
+  }
+
+  private readonly inputSchemas = new Map<PhysicalOperator, { file: string; schema: string }>();
+
+  private checkInputSchema(op: PhysicalOperator, file: string, schema: string): void {
+    const first = this.inputSchemas.get(op);
+    if (!first) { this.inputSchemas.set(op, { file, schema }); return; }
+    if (first.schema !== schema) {
+      this.fail(new ExecutionError(`columns differ across files: ${file} has {${schema}} but ${first.file} has {${first.schema}}`,
+        { kind: "input", message: "columns differ across files", file }));
+    }
+  }
+
+  private stopUpstream(op: PhysicalOperator): void {
+    for (const input of op.inputs) {
+      if (input.stopped) continue;
+      input.stopped = true;
+      input.inputQueue.length = 0;
+      input.outputQueue.length = 0;
+      for (const [taskId, task] of this.running) if (task.op === input) this.pool?.cancel(taskId);
+      this.stopUpstream(input);
+    }
+  }
+
+  private stopAll(): void {
+    for (const op of this.operators) op.stopped = true;
+    for (const taskId of this.running.keys()) this.pool?.cancel(taskId);
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.stopAll();
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = () => undefined;
+    wake();
+  }
+
+  /** A failed or cancelled job leaves no output files that look complete. */
+  private async removePartialOutput(): Promise<void> {
+    const sinks = this.operators.flatMap((op) => (op instanceof TaskOperator && op.sink ? [op.sink] : []));
+    await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix).catch(() => 0)));
+  }
+
+  private snapshot(finished: boolean): ProgressSnapshot {
+    const now = Date.now();
+    let upstreamEstimate: number | undefined;
+    const operators = this.operators.map((op): OperatorProgress => {
+      if (op instanceof TaskOperator) op.estimateFrom(upstreamEstimate);
+      upstreamEstimate = op.metrics.rowsEstimated;
+      const m = op.metrics;
+      const elapsed = ((m.finishedAt ?? now) - (m.startedAt ?? now)) / 1000;
+      return {
+        name: op.name, rowsDone: m.rowsOut, rowsEstimated: m.rowsEstimated, blocksDone: m.blocksOut,
+        tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning,
+        queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
+        backpressure: m.backpressure, rowsPerSecond: elapsed > 0 ? m.rowsOut / elapsed : 0,
+      };
+    });
+    return {
+      elapsedMs: now - this.startedAt, operators, memoryUsedBytes: this.memoryUsed(), memoryBudgetBytes: this.context.memoryBudget(),
+      cpuSlots: this.context.cpuSlots(), workersBusy: this.running.size, finished,
+    };
+  }
+}
+
+function statsText(progress: ProgressSnapshot, operators: PhysicalOperator[], durationMs: number, peakMemory: number): string {
+  const lines = progress.operators.map((p, i) => {
+    const m = operators[i].metrics;
+    const tasks = m.tasksLaunched > 0 ? `${m.tasksLaunched} tasks, ` : "";
+    const udf = m.udfMs > 0 ? `, UDF time ${(m.udfMs / 1000).toFixed(2)}s` : "";
+    return `Operator ${i} ${p.name}: ${tasks}${p.blocksDone} blocks, ${p.rowsDone.toLocaleString("en-US")} rows out, ` +
+      `${formatBytes(m.bytesOut)}, ${Math.round(p.rowsPerSecond).toLocaleString("en-US")} rows/s${udf}`;
+  });
+  lines.push(`Dataset: ${(durationMs / 1000).toFixed(2)}s total, peak block memory ${formatBytes(peakMemory)} of a ${formatBytes(progress.memoryBudgetBytes)} budget, ${progress.cpuSlots} CPU slots`);
+  return lines.join("\n");
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

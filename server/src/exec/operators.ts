@@ -1,0 +1,288 @@
+// Physical operators of the streaming executor. Task operators (read, map) run their work on
+// worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
+import fs from "node:fs/promises";
+import { type Block, blockBytes, blockFromIPC, blockToIPC } from "../block";
+import type { BlockOrigin, TaskInput } from "../cluster";
+import { fileMetadata, listFiles, type FileRef } from "../io";
+import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
+import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
+
+export interface QueuedBlock {
+  block: Block;
+  bytes: number;
+  origin: BlockOrigin;
+  /** The IPC bytes the block arrived as, reused when it is sent to another worker. */
+  ipc?: Uint8Array;
+}
+
+export function queued(block: Block, origin: BlockOrigin = { rowOffset: 0 }): QueuedBlock {
+  return { block, bytes: blockBytes(block), origin };
+}
+
+export interface OperatorMetrics {
+  rowsIn: number;
+  rowsOut: number;
+  blocksOut: number;
+  bytesOut: number;
+  tasksLaunched: number;
+  tasksFinished: number;
+  tasksRunning: number;
+  rowsEstimated?: number;
+  tasksEstimated?: number;
+  udfMs: number;
+  startedAt?: number;
+  finishedAt?: number;
+  backpressure?: string;
+}
+
+export abstract class PhysicalOperator {
+  readonly inputQueue: QueuedBlock[] = [];
+  readonly outputQueue: QueuedBlock[] = [];
+  readonly metrics: OperatorMetrics = { rowsIn: 0, rowsOut: 0, blocksOut: 0, bytesOut: 0, tasksLaunched: 0, tasksFinished: 0, tasksRunning: 0, udfMs: 0 };
+  protected readonly inputDone: boolean[];
+  /** Set when a downstream limit no longer needs this operator's output. */
+  stopped = false;
+
+  constructor(readonly name: string, readonly inputs: PhysicalOperator[]) {
+    this.inputDone = inputs.map(() => false);
+  }
+
+  /** Async preparation before the first task (listing files, reading metadata). */
+  async start(): Promise<void> { /* most operators need none */ }
+
+  addInput(item: QueuedBlock, inputIndex: number): void {
+    this.metrics.rowsIn += item.block.numRows;
+    this.metrics.startedAt ??= Date.now();
+    this.onInput(item, inputIndex);
+  }
+
+  protected onInput(item: QueuedBlock, _inputIndex: number): void {
+    this.inputQueue.push(item);
+  }
+
+  markInputDone(inputIndex: number): void {
+    this.inputDone[inputIndex] = true;
+    if (this.inputDone.every(Boolean)) this.onAllInputsDone();
+  }
+
+  protected onAllInputsDone(): void { /* hook */ }
+
+  protected emit(item: QueuedBlock): void {
+    if (this.stopped) return;
+    this.metrics.rowsOut += item.block.numRows;
+    this.metrics.blocksOut++;
+    this.metrics.bytesOut += item.bytes;
+    this.outputQueue.push(item);
+  }
+
+  /** A task is ready to run on a worker. */
+  hasTask(): boolean { return false; }
+  /** The next task's input and what its outputs mean; the executor runs it. */
+  nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined { return undefined; }
+
+  get allInputsDone(): boolean { return this.inputDone.every(Boolean); }
+
+  isInputDone(inputIndex: number): boolean { return this.inputDone[inputIndex]; }
+
+  /** No more output will come from this operator. */
+  isFinished(): boolean {
+    return this.stopped || (this.allInputsDone && this.inputQueue.length === 0 && this.metrics.tasksRunning === 0 && !this.hasTask());
+  }
+
+  queuedBytes(): number {
+    let total = 0;
+    for (const b of this.inputQueue) total += b.bytes;
+    for (const b of this.outputQueue) total += b.bytes;
+    return total;
+  }
+}
+
+/** Read or map stage: fused transforms (and possibly a write) run as tasks on workers. */
+export class TaskOperator extends PhysicalOperator {
+  private pendingInputs: TaskInput[] = [];
+  private planned = false;
+  readonly transforms: TransformSpec[];
+  readonly sink?: SinkSpec;
+
+  constructor(
+    readonly physical: Extract<PhysicalOp, { kind: "read" | "map" }>, inputs: PhysicalOperator[],
+    private readonly settings: { cpuSlots: number; targetBlockBytes: number },
+  ) {
+    super(physical.name, inputs);
+    this.transforms = physical.transforms;
+    this.sink = physical.sink;
+  }
+
+  get isSource(): boolean { return this.physical.kind === "read"; }
+
+  override async start(): Promise<void> {
+    if (this.sink?.mode === "overwrite") await fs.rm(this.sink.path, { recursive: true, force: true });
+    if (this.physical.kind !== "read") { this.planned = true; return; }
+    this.metrics.startedAt = Date.now();
+    const source = this.physical.source;
+    if (source.type === "blocks" && this.transforms.length === 0 && !this.sink) {
+      // In-memory blocks that nothing transforms need no worker.
+      for (const block of source.blocks) this.emit(queued(block));
+      this.planned = true;
+      return;
+    }
+    this.pendingInputs = await planReadTasks(this.physical.source, this.physical.overrideNumBlocks, this.settings, this.metrics);
+    this.metrics.tasksEstimated = this.pendingInputs.length;
+    this.planned = true;
+  }
+
+  override hasTask(): boolean {
+    if (this.stopped || !this.planned) return false;
+    if (this.isSource) return this.pendingInputs.length > 0;
+    if (this.inputQueue.length === 0) return false;
+    // Bundle small blocks into one task unless upstream is done (then take what there is).
+    return this.allInputsDone || this.inputQueue.reduce((s, b) => s + b.bytes, 0) >= this.settings.targetBlockBytes / 4;
+  }
+
+  override nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined {
+    if (!this.hasTask()) return undefined;
+    if (this.isSource) return { input: this.pendingInputs.shift()!, inputBlocks: [] };
+    const bundle: QueuedBlock[] = [];
+    let bytes = 0;
+    while (this.inputQueue.length > 0 && (bundle.length === 0 || bytes + this.inputQueue[0].bytes <= this.settings.targetBlockBytes)) {
+      const item = this.inputQueue.shift()!;
+      bytes += item.bytes;
+      bundle.push(item);
+    }
+    return {
+      input: { kind: "blocks", blocks: bundle.map((b) => b.ipc ?? blockToIPC(b.block)), origins: bundle.map((b) => b.origin) },
+      inputBlocks: bundle,
+    };
+  }
+
+  override isFinished(): boolean {
+    return this.stopped || (this.planned && super.isFinished());
+  }
+
+  receiveOutput(ipc: Uint8Array, bytes: number, origin: BlockOrigin): void {
+    this.emit({ block: blockFromIPC(ipc), bytes, origin, ipc });
+  }
+
+  /** Estimated rows of output, for progress: known for reads, carried through row-preserving stages. */
+  estimateFrom(upstream?: number): void {
+    if (this.isSource || upstream === undefined) return;
+    const preserving = this.transforms.every((t) => t.kind !== "rows" || t.steps.every((s) => s.kind === "map"));
+    if (preserving && this.transforms.every((t) => t.kind !== "batches")) this.metrics.rowsEstimated = upstream;
+  }
+}
+
+async function planReadTasks(
+  source: SourceDef, overrideNumBlocks: number | undefined, settings: { cpuSlots: number; targetBlockBytes: number }, metrics: OperatorMetrics,
+): Promise<TaskInput[]> {
+  switch (source.type) {
+    case "range": {
+      const n = source.n;
+      metrics.rowsEstimated = n;
+      const tasks = overrideNumBlocks ?? Math.max(1, Math.min(Math.ceil(n / 1000), Math.max(settings.cpuSlots * 2, Math.ceil(n / 1_000_000))));
+      const perTask = Math.ceil(n / tasks) || 1;
+      const out: TaskInput[] = [];
+      for (let start = 0; start < n; start += perTask) {
+        out.push({ kind: "range", start, end: Math.min(n, start + perTask), blockRows: Math.min(perTask, 262_144) });
+      }
+      return out;
+    }
+    case "blocks": {
+      metrics.rowsEstimated = source.blocks.reduce((s, b) => s + b.numRows, 0);
+      return source.blocks.map((block) => ({ kind: "blocks", blocks: [blockToIPC(block)], origins: [{ rowOffset: 0 }] }));
+    }
+    case "files": {
+      const files = await listFiles(source.paths, { fileExtensions: source.fileExtensions, partitioning: source.partitioning });
+      const metadata = await Promise.all(files.map((f) => fileMetadata(source.format, f)));
+      const rows = metadata.map((m) => m.rows);
+      if (rows.every((r) => r !== undefined)) metrics.rowsEstimated = rows.reduce((s, r) => s! + r!, 0);
+      const groups = groupFiles(files, overrideNumBlocks, settings);
+      return groups.map((group) => ({
+        kind: "files", spec: { format: source.format, files: group, options: { ...source.options, targetBlockBytes: settings.targetBlockBytes } },
+      }));
+    }
+  }
+}
+
+/** One task per file, small files grouped, and at least as many tasks as CPU slots allow parallelism for. */
+function groupFiles(files: FileRef[], overrideNumBlocks: number | undefined, settings: { cpuSlots: number }): FileRef[][] {
+  const totalBytes = files.reduce((s, f) => s + f.size, 0);
+  const numTasks = overrideNumBlocks !== undefined
+    ? Math.min(files.length, Math.max(1, overrideNumBlocks))
+    : Math.min(files.length, Math.max(settings.cpuSlots * 2, Math.ceil(totalBytes / (64 * 1024 * 1024))));
+  const groups: FileRef[][] = [];
+  const perTask = files.length / numTasks;
+  for (let t = 0; t < numTasks; t++) groups.push(files.slice(Math.round(t * perTask), Math.round((t + 1) * perTask)));
+  return groups.filter((g) => g.length > 0);
+}
+
+export class LimitOperator extends PhysicalOperator {
+  private remaining: number;
+  constructor(name: string, input: PhysicalOperator, readonly limit: number) {
+    super(name, [input]);
+    this.remaining = limit;
+    if (limit === 0) this.markInputDone(0);
+  }
+
+  protected override onInput(item: QueuedBlock): void {
+    if (this.remaining <= 0) return;
+    const block = item.block.numRows > this.remaining ? item.block.slice(0, this.remaining) : item.block;
+    this.remaining -= block.numRows;
+    this.emit(block === item.block ? item : { ...queued(block, item.origin) });
+    if (this.remaining <= 0) this.markInputDone(0);
+  }
+
+  get satisfied(): boolean { return this.remaining <= 0; }
+}
+
+type AllToAll = Extract<PhysicalOp, { kind: "allToAll" }>["op"];
+
+/** A barrier: collects its whole input, then computes (aggregations accumulate as blocks arrive). */
+export class AllToAllOperator extends PhysicalOperator {
+  private readonly collected: Block[] = [];
+  private readonly aggregator?: GroupAggregator;
+
+  constructor(name: string, input: PhysicalOperator, private readonly op: AllToAll) {
+    super(name, [input]);
+    if (op.kind === "aggregate") this.aggregator = new GroupAggregator(op.keys, op.aggs);
+  }
+
+  protected override onInput(item: QueuedBlock): void {
+    if (this.aggregator) this.aggregator.add(item.block);
+    else this.collected.push(item.block);
+  }
+
+  protected override onAllInputsDone(): void {
+    const blocks = this.collected.splice(0);
+    const op = this.op;
+    const out = op.kind === "aggregate" ? [this.aggregator!.result()]
+      : op.kind === "repartition" ? repartitionBlocks(blocks, op.numBlocks)
+      : op.kind === "randomShuffle" ? shuffleBlocks(blocks, op.seed)
+      : sortBlocks(blocks, op.key, op.descending);
+    for (const block of out) this.emit(queued(block));
+  }
+
+  override queuedBytes(): number {
+    return super.queuedBytes() + this.collected.reduce((s, b) => s + blockBytes(b), 0);
+  }
+}
+
+export class UnionOperator extends PhysicalOperator {
+  protected override onInput(item: QueuedBlock): void {
+    this.emit(item);
+  }
+}
+
+export class ZipOperator extends PhysicalOperator {
+  private readonly sides: Block[][] = [[], []];
+
+  protected override onInput(item: QueuedBlock, inputIndex: number): void {
+    this.sides[inputIndex].push(item.block);
+  }
+
+  protected override onAllInputsDone(): void {
+    for (const block of zipBlocks(this.sides[0], this.sides[1])) this.emit(queued(block));
+    this.sides[0] = [];
+    this.sides[1] = [];
+  }
+}
+

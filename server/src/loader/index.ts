@@ -1,0 +1,79 @@
+// Loads *.rdpipe.ts pipeline files: bundle with esbuild, compile in memory with `rdpipe` resolving
+// to this engine's API, and take the default export (a Dataset or a function returning one).
+import Module from "node:module";
+import path from "node:path";
+import fs from "node:fs";
+import { buildSync, type Message } from "esbuild";
+import * as api from "../api";
+import { Dataset } from "../api/dataset";
+import { withPipelineDir } from "../api/context";
+import type { ModuleRef } from "./module";
+
+export type { ModuleRef } from "./module";
+
+export class PipelineLoadError extends Error {}
+
+/** Modules a pipeline shares with the engine, so values (Datasets, Arrow tables) keep their identity. */
+const SHARED_MODULES: Record<string, unknown> = { rdpipe: api, "apache-arrow": require("apache-arrow") };
+
+export function compilePipeline(file: string): ModuleRef {
+  const filename = path.resolve(file);
+  if (!fs.existsSync(filename)) throw new PipelineLoadError(`pipeline file not found: ${filename}`);
+  try {
+    const result = buildSync({
+      entryPoints: [filename], bundle: true, format: "cjs", platform: "node", target: "node20",
+      write: false, sourcemap: "inline", sourcesContent: true, packages: "external",
+      external: Object.keys(SHARED_MODULES), logLevel: "silent",
+    });
+    return { filename, code: result.outputFiles[0].text };
+  } catch (e) {
+    const errors = (e as { errors?: Message[] }).errors;
+    if (!errors?.length) throw e;
+    throw new PipelineLoadError(errors.map((m) => {
+      const loc = m.location;
+      return loc ? `${loc.file}:${loc.line}:${loc.column + 1}: ${m.text}\n    ${loc.lineText}` : m.text;
+    }).join("\n"));
+  }
+}
+
+process.setSourceMapsEnabled(true);
+
+/** Runs the bundled module and returns its plan, tied to the module so workers can find its UDFs. */
+export async function evaluatePipeline(ref: ModuleRef): Promise<Dataset> {
+  const mod = new Module(ref.filename);
+  mod.filename = ref.filename;
+  mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(ref.filename));
+  const baseRequire = mod.require.bind(mod);
+  mod.require = ((id: string) => (id in SHARED_MODULES ? SHARED_MODULES[id] : baseRequire(id))) as NodeJS.Require;
+  let exported: unknown;
+  try {
+    exported = await withPipelineDir(path.dirname(ref.filename), async () => {
+      (mod as unknown as { _compile(code: string, filename: string): void })._compile(ref.code, ref.filename);
+      const value = (mod.exports as { default?: unknown }).default;
+      if (value === undefined) {
+        throw new PipelineLoadError(`${ref.filename} has no default export: export default a Dataset, or a function returning one`);
+      }
+      return typeof value === "function" && !(value instanceof Dataset) ? await (value as () => unknown)() : value;
+    });
+  } catch (e) {
+    if (e instanceof PipelineLoadError) throw e;
+    throw new PipelineLoadError(`loading ${ref.filename} failed: ${describeError(e, ref.filename)}`);
+  }
+  if (!(exported instanceof Dataset)) {
+    throw new PipelineLoadError(
+      `the default export of ${ref.filename} must be a Dataset or a function returning one, got ${exported === null ? "null" : typeof exported}`);
+  }
+  return Dataset.fromPipelineModule(exported, ref);
+}
+
+export async function loadPipeline(file: string): Promise<Dataset> {
+  return evaluatePipeline(compilePipeline(file));
+}
+
+/** "message (at file:line:column)", pointing at the first stack frame inside the pipeline file. */
+export function describeError(e: unknown, filename: string): string {
+  if (!(e instanceof Error)) return String(e);
+  const frame = e.stack?.split("\n").find((line) => line.includes(filename));
+  const location = frame?.match(/\(?([^()\s]+:\d+:\d+)\)?\s*$/)?.[1];
+  return location ? `${e.message} (at ${location})` : e.message;
+}

@@ -1,0 +1,217 @@
+// The logical plan a Dataset builds, and its translation into physical stages with fusion:
+// read → map-like chain → write becomes one task that runs in one worker.
+import type { Block, BatchFormat } from "../block";
+import type { FileFormat, ReadOptions, WriteFormat, WriteOptions } from "../io";
+import type { AggregateFn, SortKey } from "../exec/allToAll";
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export type UdfFunction = Function;
+
+export type SourceDef =
+  | { type: "range"; n: number }
+  | { type: "blocks"; blocks: Block[] }
+  | { type: "files"; format: FileFormat; paths: string[]; fileExtensions?: string[]; partitioning?: "hive" | null; options: Omit<ReadOptions, "targetBlockBytes"> };
+
+export interface MapOptions {
+  batchSize?: number;
+  batchFormat?: BatchFormat;
+  /** Reserved for actor pools (a later issue). */
+  concurrency?: number | [number, number] | [number, number, number];
+}
+
+interface OpBase { id: number }
+interface UnaryOp extends OpBase { input: LogicalOp }
+
+export type LogicalOp =
+  | (OpBase & { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number })
+  | (UnaryOp & { kind: "map" | "flatMap" | "filter"; fn: UdfFunction })
+  | (UnaryOp & { kind: "mapBatches"; fn: UdfFunction; options: MapOptions })
+  | (UnaryOp & { kind: "addColumn"; column: string; fn: UdfFunction })
+  | (UnaryOp & { kind: "selectColumns" | "dropColumns"; columns: string[] })
+  | (UnaryOp & { kind: "renameColumns"; mapping: Record<string, string> })
+  | (UnaryOp & { kind: "limit"; n: number })
+  | (UnaryOp & { kind: "repartition"; numBlocks: number })
+  | (UnaryOp & { kind: "randomShuffle"; seed?: number })
+  | (UnaryOp & { kind: "sort"; key: SortKey; descending: boolean | boolean[] })
+  | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
+  | (OpBase & { kind: "union"; inputs: LogicalOp[] })
+  | (OpBase & { kind: "zip"; inputs: [LogicalOp, LogicalOp] })
+  | (UnaryOp & { kind: "write"; format: WriteFormat; path: string; mode: "append" | "overwrite"; options: WriteOptions });
+
+let nextOpId = 1;
+/** Op ids are unique within a process; they identify ops, they do not locate UDFs in workers. */
+export function newOpId(): number {
+  return nextOpId++;
+}
+
+export class PlanError extends Error {}
+
+export function inputsOf(op: LogicalOp): LogicalOp[] {
+  if (op.kind === "read") return [];
+  if (op.kind === "union" || op.kind === "zip") return op.inputs;
+  return [op.input];
+}
+
+/**
+ * Ops in a canonical post-order. Building the same pipeline file twice yields the same list, so an
+ * op's position in it locates its UDF in a worker that evaluated the file itself.
+ */
+export function opsInOrder(root: LogicalOp): LogicalOp[] {
+  const seen = new Set<LogicalOp>();
+  const out: LogicalOp[] = [];
+  const visit = (op: LogicalOp) => {
+    if (seen.has(op)) return;
+    seen.add(op);
+    for (const input of inputsOf(op)) visit(input);
+    out.push(op);
+  };
+  visit(root);
+  return out;
+}
+
+const fnName = (fn: UdfFunction) => (fn.name && fn.name !== "anonymous" ? fn.name : "<lambda>");
+
+export function opDisplayName(op: LogicalOp): string {
+  switch (op.kind) {
+    case "read": return op.name;
+    case "map": return `Map(${fnName(op.fn)})`;
+    case "flatMap": return `FlatMap(${fnName(op.fn)})`;
+    case "filter": return `Filter(${fnName(op.fn)})`;
+    case "mapBatches": return `MapBatches(${fnName(op.fn)})`;
+    case "addColumn": return `AddColumn(${op.column})`;
+    case "selectColumns": return `SelectColumns(${op.columns.join(", ")})`;
+    case "dropColumns": return `DropColumns(${op.columns.join(", ")})`;
+    case "renameColumns": return `RenameColumns(${Object.entries(op.mapping).map(([a, b]) => `${a}→${b}`).join(", ")})`;
+    case "limit": return `Limit(${op.n})`;
+    case "repartition": return `Repartition(${op.numBlocks})`;
+    case "randomShuffle": return "RandomShuffle";
+    case "sort": return `Sort(${[op.key].flat().join(", ")})`;
+    case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
+    case "union": return "Union";
+    case "zip": return "Zip";
+    case "write": return `Write${op.format[0].toUpperCase()}${op.format.slice(1)}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Physical plan
+
+/** Where a worker finds a UDF: by position in the pipeline file's plan, else by its source text. */
+export interface UdfRef { position?: number; source: string; name: string }
+
+export type RowStep = { kind: "map" | "flatMap" | "filter"; operator: string; udf: UdfRef };
+
+/** A transform that runs inside a task; all of it is plain data, sent to workers. */
+export type TransformSpec =
+  | { kind: "rows"; steps: RowStep[] }
+  | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat }
+  | { kind: "addColumn"; operator: string; column: string; udf: UdfRef }
+  | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
+  | { kind: "renameColumns"; operator: string; mapping: Record<string, string> };
+
+export interface SinkSpec { format: WriteFormat; path: string; mode: "append" | "overwrite"; options: WriteOptions; filePrefix: string }
+
+export type PhysicalOp =
+  | { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
+  | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
+  | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
+  | { kind: "allToAll"; name: string; input: PhysicalOp; op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" }>; logical: LogicalOp[] }
+  | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
+  | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] };
+
+export interface PhysicalPlanOptions {
+  /** Positions of ops in the pipeline file's plan, when the plan came from a file. */
+  positions?: Map<LogicalOp, number>;
+  /** A unique prefix for the files this run writes. */
+  writePrefix: string;
+}
+
+/** Validates the plan and fuses map-like chains (and a final write) into the stage before them. */
+export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): PhysicalOp {
+  validate(root);
+  const udfRef = (op: LogicalOp & { fn: UdfFunction }): UdfRef => ({
+    position: options.positions?.get(op), source: op.fn.toString(), name: opDisplayName(op),
+  });
+  const build = (op: LogicalOp): PhysicalOp => {
+    switch (op.kind) {
+      case "read":
+        return { kind: "read", name: op.name, source: op.source, overrideNumBlocks: op.overrideNumBlocks, transforms: [], logical: [op] };
+      case "map": case "flatMap": case "filter": case "mapBatches": case "addColumn":
+      case "selectColumns": case "dropColumns": case "renameColumns": {
+        const stage = fusableStage(build(op.input));
+        stage.transforms = appendTransform(stage.transforms, transformOf(op, udfRef));
+        stage.name = `${stage.name}->${opDisplayName(op)}`;
+        stage.logical = [...stage.logical, op];
+        return stage;
+      }
+      case "write": {
+        const stage = fusableStage(build(op.input));
+        stage.sink = { format: op.format, path: op.path, mode: op.mode, options: op.options, filePrefix: options.writePrefix };
+        stage.name = `${stage.name}->${opDisplayName(op)}`;
+        stage.logical = [...stage.logical, op];
+        return stage;
+      }
+      case "limit":
+        return { kind: "limit", name: opDisplayName(op), input: build(op.input), n: op.n, logical: [op] };
+      case "repartition": case "randomShuffle": case "sort": case "aggregate":
+        return { kind: "allToAll", name: opDisplayName(op), input: build(op.input), op, logical: [op] };
+      case "union":
+        return { kind: "union", name: "Union", inputs: op.inputs.map(build), logical: [op] };
+      case "zip":
+        return { kind: "zip", name: "Zip", inputs: [build(op.inputs[0]), build(op.inputs[1])], logical: [op] };
+    }
+  };
+  return build(root);
+}
+
+type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" }>;
+
+/** Map-like ops join the read or map stage before them unless it already ends in a write. */
+function fusableStage(stage: PhysicalOp): FusableStage {
+  if ((stage.kind === "read" || stage.kind === "map") && !stage.sink) return stage;
+  return { kind: "map", name: "Map", input: stage, transforms: [], logical: [] };
+}
+
+function transformOf(op: LogicalOp, udfRef: (op: LogicalOp & { fn: UdfFunction }) => UdfRef): TransformSpec {
+  const operator = opDisplayName(op);
+  switch (op.kind) {
+    case "map": case "flatMap": case "filter":
+      return { kind: "rows", steps: [{ kind: op.kind, operator, udf: udfRef(op) }] };
+    case "mapBatches":
+      return { kind: "batches", operator, udf: udfRef(op), batchSize: op.options.batchSize, batchFormat: op.options.batchFormat ?? "columns" };
+    case "addColumn":
+      return { kind: "addColumn", operator, column: op.column, udf: udfRef(op) };
+    case "selectColumns": case "dropColumns":
+      return { kind: op.kind, operator, columns: op.columns };
+    case "renameColumns":
+      return { kind: "renameColumns", operator, mapping: op.mapping };
+    default:
+      throw new PlanError(`${operator} is not a map-like operator`);
+  }
+}
+
+/** Consecutive row UDFs run as one pass over each row, so an error can name the row's input position. */
+function appendTransform(transforms: TransformSpec[], next: TransformSpec): TransformSpec[] {
+  const last = transforms[transforms.length - 1];
+  if (last?.kind === "rows" && next.kind === "rows") {
+    return [...transforms.slice(0, -1), { kind: "rows", steps: [...last.steps, ...next.steps] }];
+  }
+  return [...transforms, next];
+}
+
+function validate(root: LogicalOp): void {
+  for (const op of opsInOrder(root)) {
+    if (op.kind === "write" && op !== root) {
+      throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`);
+    }
+    if (op.kind === "mapBatches" && isClass(op.fn)) {
+      throw new PlanError(op.options.concurrency === undefined
+        ? `${opDisplayName(op)}: a class UDF runs in an actor pool and needs { concurrency: n | [min, max] }`
+        : `${opDisplayName(op)}: class UDFs (actor pools) are not supported yet; pass a function`);
+    }
+  }
+}
+
+export function isClass(fn: UdfFunction): boolean {
+  return typeof fn === "function" && /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
