@@ -39,6 +39,8 @@ export class DataContext {
   /** Retries of a task whose worker was lost (crashed, exited, killed). */
   maxTaskRetries = 3;
   progress: ProgressSettings = { intervalMs: 500 };
+  /** Emit blocks in input order (slower when tasks finish out of order), as Ray's preserve_order. */
+  preserveOrder = false;
 
   cpuSlots(): number {
     return Math.max(1, Math.floor(this.resourceLimits.cpu ?? os.availableParallelism()));

@@ -237,6 +237,11 @@ export class Dataset {
     return new Dataset({ id: newOpId(), kind: "read", name: "FromBlocks", source: { type: "blocks", blocks } }, this.context);
   }
 
+  /** The result of the last execution of this Dataset object, if it has run. */
+  lastRun(): ExecutionResult | undefined {
+    return this.lastResult;
+  }
+
   /** Statistics of the last execution of this Dataset object (as Ray's ds.stats()). */
   stats(): string {
     return this.lastResult ? this.lastResult.statsText : "This dataset has not been executed yet.";

@@ -57,12 +57,16 @@ async function run(argv: string[]): Promise<number> {
   if (values.memory) context.resourceLimits.memoryBytes = parseSize(values.memory);
 
   const progress = values.quiet ? undefined : progressPrinter(process.stderr);
+  // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.
+  const abort = new AbortController();
+  process.once("SIGINT", () => abort.abort());
+  const runOptions = { onProgress: progress, signal: abort.signal };
   if (dataset.op.kind === "write") {
-    const result = await dataset.run({ onProgress: progress });
+    const result = await dataset.run(runOptions);
     const bytes = result.written.reduce((s, f) => s + f.bytes, 0);
     console.log(`Wrote ${result.rowsOut.toLocaleString("en-US")} rows in ${result.written.length} files (${formatBytes(bytes)}) to ${dataset.op.path}`);
   } else {
-    const rows = await dataset.take(preview, { onProgress: progress });
+    const rows = await dataset.take(preview, runOptions);
     for (const row of rows) console.log(formatRow(row));
     console.log(`(${rows.length} row${rows.length === 1 ? "" : "s"} shown)`);
   }

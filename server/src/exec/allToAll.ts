@@ -31,6 +31,7 @@ export function shuffleBlocks(blocks: Block[], seed?: number): Block[] {
 
 /** n consecutive slices; the first `numRows % n` get one row more than the others. */
 function splitEvenly(block: Block, n: number): Block[] {
+  if (block.numRows === 0) return Array.from({ length: n }, () => block); // a table without batches cannot be sliced
   const base = Math.floor(block.numRows / n);
   const extra = block.numRows % n;
   const out: Block[] = [];
@@ -64,8 +65,6 @@ function mulberry32(seed: number): () => number {
 
 export type SortKey = string | string[];
 
-type RowOrder = (a: number, b: number) => number;
-
 /** Stable sort by key columns; nulls (and NaN, just before them) come last in either direction. */
 export function sortBlocks(blocks: Block[], key: SortKey, descending: boolean | boolean[] = false): Block[] {
   const keys = typeof key === "string" ? [key] : key;
@@ -76,55 +75,110 @@ export function sortBlocks(blocks: Block[], key: SortKey, descending: boolean | 
   }
   const all = concatBlocks(blocks);
   if (all.numRows === 0 && all.numCols === 0) return [all];
-  const orders = keys.map((name, k) => keyOrder(requireColumn(all, name, "sort"), directions[k]));
-  const order = identityIndices(all.numRows);
-  // TypedArray#sort is stable (ES2019+), which makes a multi-key sort stable too.
-  order.sort(orders.length === 1 ? orders[0] : lexicographic(orders));
+  const vectors = keys.map((name) => requireColumn(all, name, "sort"));
+  // Least significant key first: each pass is stable, so it keeps the order later keys set among equals.
+  let order = identityIndices(all.numRows);
+  for (let k = keys.length - 1; k >= 0; k--) order = sortRowsByKey(order, keys[k], vectors[k], directions[k]);
   return splitEvenly(takeRows(all, order), Math.max(1, blocks.length));
 }
 
-function lexicographic(orders: RowOrder[]): RowOrder {
-  return (a, b) => {
-    for (let k = 0; k < orders.length; k++) {
-      const c = orders[k](a, b);
-      if (c !== 0) return c;
+/**
+ * Stably reorders `rows` by one key column, NaN then nulls last. Without a comparator: numbers go
+ * through a radix sort, other values through ranks and a counting sort, both far faster than
+ * Array#sort with a comparator on a million rows.
+ */
+function sortRowsByKey(rows: Uint32Array, column: string, vector: Vector, descending: boolean): Uint32Array {
+  if (!isSortable(vector.type)) throw new BlockError(`sort: column '${column}' has type ${vector.type}, which cannot be a sort key`);
+  const values = columnValues(vector);
+  const valued: number[] = [], nans: number[] = [], nulls: number[] = [];
+  let onlyNumbers = true;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i], v = values[row];
+    if (v === null) nulls.push(row);
+    else if (v !== v) nans.push(row);
+    else {
+      valued.push(row);
+      if (typeof v !== "number" && typeof v !== "boolean") onlyNumbers = false;
     }
-    return 0;
-  };
+  }
+  const valuedRows = Uint32Array.from(valued);
+  const sorted = onlyNumbers ? radixSortByNumber(valuedRows, values, descending) : sortByRank(valuedRows, values, descending);
+  const out = new Uint32Array(rows.length);
+  out.set(sorted);
+  out.set(nans, sorted.length);
+  out.set(nulls, sorted.length + nans.length);
+  return out;
 }
 
-const MISSING_NAN = 1;
-const MISSING_NULL = 2;
+function isSortable(type: DataType): boolean {
+  const isString = (t: DataType) => DataType.isUtf8(t) || DataType.isLargeUtf8(t);
+  return DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type) || isString(type) ||
+    DataType.isTimestamp(type) || DataType.isDate(type) || (DataType.isDictionary(type) && isString(type.dictionary));
+}
+
+/** LSD radix sort (4 passes of 16 bits) of rows by the IEEE-754 bits of their values, made order-preserving. */
+function radixSortByNumber(rows: Uint32Array, values: unknown[], descending: boolean): Uint32Array {
+  const n = rows.length;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Number(values[rows[i]]);
+    keys[i] = v === 0 ? 0 : v; // -0 equals 0
+  }
+  // Little-endian (every platform Node runs on): word 2i is the low half of keys[i], 2i+1 the high half.
+  const words = new Uint32Array(keys.buffer);
+  const invert = descending ? 0xffffffff : 0;
+  for (let i = 0; i < n; i++) {
+    const negative = (words[2 * i + 1] & 0x80000000) !== 0;
+    words[2 * i] = (negative ? ~words[2 * i] : words[2 * i]) ^ invert;
+    words[2 * i + 1] = (negative ? ~words[2 * i + 1] : words[2 * i + 1] | 0x80000000) ^ invert;
+  }
+  let positions = identityIndices(n);
+  const digits = new Uint32Array(n);
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass >> 1, shift = (pass & 1) * 16;
+    let allSame = true;
+    for (let i = 0; i < n; i++) {
+      digits[i] = (words[2 * i + word] >>> shift) & 0xffff;
+      if (digits[i] !== digits[0]) allSame = false;
+    }
+    if (!allSame) positions = countingSort(positions, digits, 0x10000).sorted;
+  }
+  for (let i = 0; i < n; i++) positions[i] = rows[positions[i]];
+  return positions;
+}
+
+/** Counting sort by each value's rank among the distinct values (strings; int64 beyond 2^53). */
+function sortByRank(rows: Uint32Array, values: unknown[], descending: boolean): Uint32Array {
+  const distinct = [...new Set(Array.from(rows, (row) => values[row]))];
+  const needsCodePointOrder = distinct.some((v) => typeof v === "string" && NON_BMP_OR_HIGH_CODE_UNIT.test(v));
+  if (typeof distinct[0] === "string" && !needsCodePointOrder) distinct.sort(); // default order: UTF-16 code units
+  else distinct.sort(compareScalars);
+  if (descending) distinct.reverse();
+  const rankOf = new Map<unknown, number>();
+  for (let i = 0; i < distinct.length; i++) rankOf.set(distinct[i], i);
+  const ranks = new Uint32Array(values.length);
+  for (let i = 0; i < rows.length; i++) ranks[rows[i]] = rankOf.get(values[rows[i]])!;
+  return countingSort(rows, ranks, distinct.length).sorted;
+}
+
+/** Stable counting sort of `rows` by `bucketOf[row]` (< numBuckets); `starts[b]` is where bucket b begins. */
+function countingSort(rows: Uint32Array, bucketOf: Uint32Array, numBuckets: number): { sorted: Uint32Array; starts: Uint32Array } {
+  const starts = new Uint32Array(numBuckets + 1);
+  for (let i = 0; i < rows.length; i++) starts[bucketOf[rows[i]] + 1]++;
+  for (let b = 0; b < numBuckets; b++) starts[b + 1] += starts[b];
+  const next = starts.slice(0, numBuckets);
+  const sorted = new Uint32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) sorted[next[bucketOf[rows[i]]]++] = rows[i];
+  return { sorted, starts };
+}
+
 const NON_BMP_OR_HIGH_CODE_UNIT = /[\uD800-\uFFFF]/;
 
-function keyOrder(vector: Vector, descending: boolean): RowOrder {
-  const values = columnValues(vector);
-  let missing: Uint8Array | null = null;
-  let needsCodePointOrder = false;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === null || v !== v) (missing ??= new Uint8Array(values.length))[i] = v === null ? MISSING_NULL : MISSING_NAN;
-    else if (!needsCodePointOrder && typeof v === "string") needsCodePointOrder = NON_BMP_OR_HIGH_CODE_UNIT.test(v);
-  }
-  const sign = descending ? -1 : 1;
-  const compare = needsCodePointOrder ? compareScalars : compareComparable;
-  return (a, b) => {
-    if (missing !== null) {
-      const ma = missing[a], mb = missing[b];
-      if ((ma | mb) !== 0) return ma - mb;
-    }
-    return sign * compare(values[a], values[b]);
-  };
-}
-
-/** Works for numbers, bigints (also mixed with numbers), booleans and BMP-only strings. */
-function compareComparable(a: unknown, b: unknown): number {
-  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
-}
-
-/** Like compareComparable, but strings compare by code point, as Arrow compares UTF-8 bytes. */
+/** Order of two non-null values of one column; strings by code point, as Arrow compares UTF-8 bytes. */
 function compareScalars(a: unknown, b: unknown): number {
-  return typeof a === "string" && typeof b === "string" ? compareCodePoints(a, b) : compareComparable(a, b);
+  if (typeof a === "string" && typeof b === "string") return compareCodePoints(a, b);
+  // Numbers, booleans, and bigints (also mixed with numbers) all order correctly with < and >.
+  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
 }
 
 function compareCodePoints(a: string, b: string): number {
@@ -238,7 +292,7 @@ export function Count(opts: { alias?: string } = {}): AggregateFn {
   return count;
 }
 
-/** Sum; exact (bigint, int64 column) over int64 columns. */
+/** Sum: of an integer column an int64 column, exact (bigint) over int64 input; else float64. */
 export function Sum(on: string, opts: ColumnAggregateOptions = {}): AggregateFn {
   // Columns hold one kind: number + number, or bigint + bigint for int64.
   return columnAggregate("sum", on, opts, true, runningValue((a, b) => (a as number) + (b as number)));
@@ -312,16 +366,25 @@ interface Reducer<S> {
   init(): S;
   step(state: S, value: unknown): S;
   merge(a: S, b: S): S;
-  finalize(state: S): unknown;
+  /** `type` is the input column's. */
+  finalize(state: S, type: DataType): unknown;
 }
 
-/** A reducer whose state is the running result itself, null until the first value. */
+/**
+ * A reducer whose state is the running result itself, null until the first value. The result keeps
+ * the column's kind: integers become int64 (as Arrow sums them), timestamps and dates stay dates.
+ */
 function runningValue(combine: (a: unknown, b: unknown) => unknown): Reducer<unknown> {
   const fold = (a: unknown, b: unknown) => (a === null ? b : b === null ? a : combine(a, b));
-  return { init: () => null, step: fold, merge: fold, finalize: (s) => s };
+  const finalize = (value: unknown, type: DataType) => {
+    if (typeof value !== "number") return value;
+    if (DataType.isInt(type)) return BigInt(value);
+    return DataType.isTimestamp(type) || DataType.isDate(type) ? new Date(value) : value;
+  };
+  return { init: () => null, step: fold, merge: fold, finalize };
 }
 
-interface ColumnAcc<S> { state: S; nonNull: number; sawNull: boolean }
+interface ColumnAcc<S> { state: S; nonNull: number; sawNull: boolean; type: DataType | null }
 
 /** The one shape of the built-in column aggregations: name, column lookup, null policy. */
 function columnAggregate<S>(
@@ -331,9 +394,10 @@ function columnAggregate<S>(
   const ignoreNulls = opts.ignoreNulls ?? true;
   const aggregate: AggregateFn<ColumnAcc<S>> = {
     name,
-    init: () => ({ state: reducer.init(), nonNull: 0, sawNull: false }),
+    init: () => ({ state: reducer.init(), nonNull: 0, sawNull: false, type: null }),
     accumulateBlock(acc, block, rows) {
-      const values = aggregationValues(block, on, name, numericOnly);
+      const { type, values } = aggregationValues(block, on, name, numericOnly);
+      acc.type ??= type;
       for (let i = 0; i < rows.length; i++) {
         const value = values[rows[i]];
         if (value === null) acc.sawNull = true;
@@ -341,8 +405,10 @@ function columnAggregate<S>(
       }
       return acc;
     },
-    merge: (a, b) => ({ state: reducer.merge(a.state, b.state), nonNull: a.nonNull + b.nonNull, sawNull: a.sawNull || b.sawNull }),
-    finalize: (acc) => (acc.nonNull === 0 || (acc.sawNull && !ignoreNulls) ? null : reducer.finalize(acc.state)),
+    merge: (a, b) => ({
+      state: reducer.merge(a.state, b.state), nonNull: a.nonNull + b.nonNull, sawNull: a.sawNull || b.sawNull, type: a.type ?? b.type,
+    }),
+    finalize: (acc) => (acc.nonNull === 0 || (acc.sawNull && !ignoreNulls) ? null : reducer.finalize(acc.state, acc.type!)),
   };
   return aggregate;
 }
@@ -352,7 +418,7 @@ const rowsCache = new WeakMap<Block, Row[]>();
 const valuesCache = new WeakMap<Block, Map<string, { type: DataType; values: unknown[] }>>();
 
 /** A column's values with nulls as null; int64 as bigint, so sums stay exact. */
-function aggregationValues(block: Block, column: string, aggName: string, numericOnly: boolean): unknown[] {
+function aggregationValues(block: Block, column: string, aggName: string, numericOnly: boolean): { type: DataType; values: unknown[] } {
   let perBlock = valuesCache.get(block);
   if (perBlock === undefined) valuesCache.set(block, (perBlock = new Map()));
   let cached = perBlock.get(column);
@@ -361,11 +427,10 @@ function aggregationValues(block: Block, column: string, aggName: string, numeri
     const isInt64 = DataType.isInt(vector.type) && vector.type.bitWidth === 64;
     perBlock.set(column, (cached = { type: vector.type, values: isInt64 ? Array.from(vector) : columnValues(vector) }));
   }
-  const { type, values } = cached;
-  if (numericOnly && !DataType.isInt(type) && !DataType.isFloat(type)) {
-    throw new BlockError(`${aggName} needs a numeric column; '${column}' is ${type}`);
+  if (numericOnly && !DataType.isInt(cached.type) && !DataType.isFloat(cached.type)) {
+    throw new BlockError(`${aggName} needs a numeric column; '${column}' is ${cached.type}`);
   }
-  return values;
+  return cached;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,7 +446,9 @@ interface Group {
 
 /** Groups rows by key columns (none: one global group) and folds each group with the aggregations. */
 export class GroupAggregator {
-  private readonly groups = new Map<unknown, Group>();
+  /** One Map level per key column, groups at the leaves: no per-row composite key strings. */
+  private readonly index = new Map<unknown, unknown>();
+  private readonly groups: Group[] = [];
   private keyTypes: DataType[] | null = null;
   private epoch = 0;
 
@@ -404,9 +471,7 @@ export class GroupAggregator {
     const present: Group[] = [];
     const slotOfRow = new Uint32Array(block.numRows);
     for (let row = 0; row < block.numRows; row++) {
-      const key = groupKey(keyColumns, row);
-      let group = this.groups.get(key);
-      if (group === undefined) this.groups.set(key, (group = this.newGroup(keyColumns.map((c) => c[row]))));
+      const group = this.groupOf(keyColumns, row);
       if (group.epoch !== epoch) {
         group.epoch = epoch;
         group.slot = present.length;
@@ -415,14 +480,7 @@ export class GroupAggregator {
       slotOfRow[row] = group.slot;
     }
 
-    // Counting sort of row indices by group: each group's rows become one contiguous run.
-    const starts = new Uint32Array(present.length + 1);
-    for (let row = 0; row < slotOfRow.length; row++) starts[slotOfRow[row] + 1]++;
-    for (let slot = 0; slot < present.length; slot++) starts[slot + 1] += starts[slot];
-    const next = starts.slice(0, present.length);
-    const rowsByGroup = new Uint32Array(block.numRows);
-    for (let row = 0; row < slotOfRow.length; row++) rowsByGroup[next[slotOfRow[row]]++] = row;
-
+    const { sorted: rowsByGroup, starts } = countingSort(identityIndices(block.numRows), slotOfRow, present.length);
     for (let slot = 0; slot < present.length; slot++) {
       const group = present[slot];
       const rows = rowsByGroup.subarray(starts[slot], starts[slot + 1]);
@@ -432,8 +490,7 @@ export class GroupAggregator {
 
   /** One row per group, sorted by key: the key columns (original types), then one column per aggregation. */
   result(): Block {
-    const groups = [...this.groups.values()];
-    if (this.keys.length === 0 && groups.length === 0) groups.push(this.newGroup([]));
+    const groups = this.keys.length === 0 && this.groups.length === 0 ? [this.newGroup([])] : this.groups;
     const columns: Columns = {};
     this.keys.forEach((key, k) => {
       const values = groups.map((g) => g.keyValues[k]);
@@ -446,27 +503,34 @@ export class GroupAggregator {
     return this.keys.length > 0 && groups.length > 1 ? sortBlocks([block], this.keys)[0] : block;
   }
 
+  private groupOf(keyColumns: unknown[][], row: number): Group {
+    const last = keyColumns.length - 1;
+    let level = this.index;
+    for (let k = 0; k < last; k++) {
+      const part = mapKey(keyColumns[k][row]);
+      let next = level.get(part) as Map<unknown, unknown> | undefined;
+      if (next === undefined) level.set(part, (next = new Map()));
+      level = next;
+    }
+    const leaf = last < 0 ? null : mapKey(keyColumns[last][row]);
+    let group = level.get(leaf) as Group | undefined;
+    if (group === undefined) {
+      level.set(leaf, (group = this.newGroup(keyColumns.map((c) => c[row]))));
+      this.groups.push(group);
+    }
+    return group;
+  }
+
   private newGroup(keyValues: unknown[]): Group {
     const key = this.keys.length === 1 ? keyValues[0] : this.keys.length === 0 ? null : keyValues;
     return { keyValues, accs: this.aggs.map((agg) => agg.init(key)), slot: 0, epoch: 0 };
   }
 }
 
-/** A Map key equal for equal key values (SameValueZero for one primitive key, else an encoding). */
-function groupKey(keyColumns: unknown[][], row: number): unknown {
-  if (keyColumns.length === 0) return null;
-  if (keyColumns.length === 1) {
-    const value = keyColumns[0][row];
-    return typeof value === "object" && value !== null ? JSON.stringify(value, jsonKeyPart) : value;
-  }
-  return JSON.stringify(keyColumns.map((c) => c[row]), jsonKeyPart);
-}
-
-// A column holds one kind of value, so these tags cannot collide with a real value in the same position.
-function jsonKeyPart(_key: string, value: unknown): unknown {
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  return value;
+/** Primitives are Map keys as they are (SameValueZero: NaN equals NaN); objects (binary, structs) by content. */
+function mapKey(value: unknown): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? `${v}n` : v));
 }
 
 /** A column of exactly `type` from plain values (strings become Utf8, int64 may arrive as numbers). */

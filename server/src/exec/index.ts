@@ -61,6 +61,14 @@ export class ExecutionError extends Error {
   }
 }
 
+interface Retry { spec: TaskSpec; attempts: number; taskIndex: number }
+
+/** Zip pairs rows by position, so everything feeding it must emit in order. */
+function preserveOrderUpstream(op: PhysicalOperator): void {
+  if (op instanceof TaskOperator) op.preserveOrder = true;
+  if (op instanceof TaskOperator || op instanceof UnionOperator || op instanceof LimitOperator) op.inputs.forEach(preserveOrderUpstream);
+}
+
 export type Execution = AsyncGenerator<Block> & { result: Promise<ExecutionResult> };
 
 export function execute(root: LogicalOp, context: DataContext, options: ExecutionOptions = {}): Execution {
@@ -82,6 +90,7 @@ class StreamingExecutor {
   private peakMemory = 0;
   private pool?: WorkerPool;
   private readonly running = new Map<number, { op: TaskOperator; reservation: number; delivered: number }>();
+  private readonly retries: (Retry & { op: TaskOperator })[] = [];
   private failure?: Error;
   private erroredBlocks = 0;
   private nextTaskId = 1;
@@ -107,6 +116,10 @@ class StreamingExecutor {
       case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
       case "zip": op = new ZipOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
     }
+    if (op instanceof ZipOperator || (op instanceof UnionOperator && this.context.preserveOrder)) {
+      for (const input of op.inputs) preserveOrderUpstream(input);
+    }
+    if (op instanceof TaskOperator && this.context.preserveOrder) op.preserveOrder = true;
     op.inputs.forEach((input, index) => this.downstream.set(input, { op, index }));
     this.operators.push(op);
     return op;
@@ -145,7 +158,10 @@ class StreamingExecutor {
     } finally {
       clearInterval(progressTimer);
       this.options.signal?.removeEventListener("abort", onAbort);
-      if (!completed && !this.failure) this.stopAll();
+      if (!completed && !this.failure) {
+        this.stopAll();
+        this.rejectResult(new ExecutionError("the consumer stopped reading before the end"));
+      }
       await this.pool?.close();
       if (!completed) await this.removePartialOutput();
     }
@@ -179,6 +195,10 @@ class StreamingExecutor {
 
   private launchTasks(): void {
     const budget = this.context.memoryBudget();
+    while (this.retries.length > 0 && this.pool && this.pool.idleCount > 0) {
+      const retry = this.retries.shift()!;
+      this.launch(retry.op, 0, retry);
+    }
     for (;;) {
       if (!this.pool || this.pool.idleCount === 0) {
         for (const op of this.operators) if (op.hasTask()) op.metrics.backpressure = "all workers busy";
@@ -200,26 +220,34 @@ class StreamingExecutor {
     }
   }
 
-  private launch(op: TaskOperator, reservation: number, retry?: { spec: TaskSpec; attempts: number }): void {
+  private launch(op: TaskOperator, reservation: number, retry?: Retry): void {
     const next = retry ? undefined : op.nextTask();
     if (!retry && !next) return;
-    const taskIndex = op.metrics.tasksLaunched;
     const spec: TaskSpec = retry?.spec ?? {
       taskId: this.nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
-      transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex } : undefined,
+      transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
       targetBlockBytes: this.context.targetMaxBlockSize, skipOutputs: 0,
     };
     const attempts = retry?.attempts ?? 0;
-    if (!retry) op.metrics.tasksLaunched++;
-    op.metrics.tasksRunning++;
-    const state = { op, reservation, delivered: spec.skipOutputs };
+    if (!retry) {
+      op.metrics.tasksLaunched++;
+      op.metrics.tasksRunning++; // a task counts as running until its last attempt ends
+    }
+    const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
+    const state = { op, reservation, delivered: spec.skipOutputs, taskIndex };
     this.running.set(spec.taskId, state);
+    const settle = () => {
+      this.running.delete(spec.taskId);
+      op.metrics.tasksRunning--;
+      op.metrics.tasksFinished++;
+      op.taskEnded(state.taskIndex);
+    };
     this.pool!.run(spec, (message) => {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
         state.reservation = Math.max(0, state.reservation - message.bytes);
-        op.receiveOutput(message.ipc, message.bytes, message.origin);
+        op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
       } else if (message.type === "written") {
         state.delivered++;
         op.metrics.rowsOut += message.rows;
@@ -232,15 +260,15 @@ class StreamingExecutor {
       this.wakeUp();
     }).then((udfMs) => {
       op.metrics.udfMs += udfMs;
-      op.metrics.tasksFinished++;
+      settle();
     }, (e: TaskFailure) => {
-      if (e.kind === "workerLost" && attempts < this.context.maxTaskRetries && !this.failure) {
-        op.metrics.tasksRunning--;
+      if (e.kind === "workerLost" && attempts < this.context.maxTaskRetries && !this.failure && !op.stopped) {
+        // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
-        this.launchRetryWhenIdle(op, { ...spec, skipOutputs: state.delivered }, attempts + 1);
+        this.retries.push({ op, spec: { ...spec, skipOutputs: state.delivered }, attempts: attempts + 1, taskIndex: state.taskIndex });
         return;
       }
-      op.metrics.tasksFinished++;
+      settle();
       if (e.kind === "application") {
         this.erroredBlocks++;
         const max = this.context.maxErroredBlocks;
@@ -248,22 +276,7 @@ class StreamingExecutor {
       } else {
         this.fail(new ExecutionError(`${e.message} (after ${attempts + 1} attempts)`, e.info));
       }
-    }).finally(() => {
-      if (this.running.get(spec.taskId) === state) {
-        op.metrics.tasksRunning--;
-        this.running.delete(spec.taskId);
-      }
-      this.wakeUp();
-    });
-  }
-
-  private launchRetryWhenIdle(op: TaskOperator, spec: TaskSpec, attempts: number): void {
-    // The pool replaces the lost worker synchronously, so one is idle now.
-    setImmediate(() => {
-      if (this.failure) return;
-      if (this.pool!.idleCount === 0) { this.launchRetryWhenIdle(op, spec, attempts); return; }
-      this.launch(op, 0, { spec, attempts });
-    });
+    }).finally(() => this.wakeUp());
   }
 
   private readonly inputSchemas = new Map<PhysicalOperator, { file: string; schema: string }>();

@@ -101,6 +101,11 @@ export abstract class PhysicalOperator {
 export class TaskOperator extends PhysicalOperator {
   private pendingInputs: TaskInput[] = [];
   private planned = false;
+  /** When set, outputs are released in task order (for zip, and DataContext.preserveOrder). */
+  preserveOrder = false;
+  private readonly heldOutputs = new Map<number, QueuedBlock[]>();
+  private readonly endedTasks = new Set<number>();
+  private nextToRelease = 0;
   readonly transforms: TransformSpec[];
   readonly sink?: SinkSpec;
 
@@ -159,8 +164,27 @@ export class TaskOperator extends PhysicalOperator {
     return this.stopped || (this.planned && super.isFinished());
   }
 
-  receiveOutput(ipc: Uint8Array, bytes: number, origin: BlockOrigin): void {
-    this.emit({ block: blockFromIPC(ipc), bytes, origin, ipc });
+  receiveOutput(taskIndex: number, ipc: Uint8Array, bytes: number, origin: BlockOrigin): void {
+    const item = { block: blockFromIPC(ipc), bytes, origin, ipc };
+    if (!this.preserveOrder || taskIndex === this.nextToRelease) this.emit(item);
+    else this.heldOutputs.set(taskIndex, [...(this.heldOutputs.get(taskIndex) ?? []), item]);
+  }
+
+  /** The task's last attempt ended (done, or failed within maxErroredBlocks); release what it unblocks. */
+  taskEnded(taskIndex: number): void {
+    this.endedTasks.add(taskIndex);
+    while (this.endedTasks.has(this.nextToRelease)) {
+      this.endedTasks.delete(this.nextToRelease);
+      this.nextToRelease++;
+      for (const item of this.heldOutputs.get(this.nextToRelease) ?? []) this.emit(item);
+      this.heldOutputs.delete(this.nextToRelease);
+    }
+  }
+
+  override queuedBytes(): number {
+    let held = 0;
+    for (const items of this.heldOutputs.values()) for (const item of items) held += item.bytes;
+    return super.queuedBytes() + held;
   }
 
   /** Estimated rows of output, for progress: known for reads, carried through row-preserving stages. */

@@ -1,0 +1,288 @@
+// rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, and memory under a budget.
+// Every ratio is against a baseline measured in the same run. Run all: `npm run bench`; one:
+// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory`.
+// Exit code: 0 when every run produced the right results (targets missed print MISS); 1 otherwise.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import type { Table } from "apache-arrow";
+import * as rd from "../server/src/api";
+import { loadPipeline } from "../server/src/loader";
+import { burn } from "./burn";
+import { ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
+import { runLoop } from "./loop";
+
+const BENCH_DIR = __dirname;
+const ROOT = path.dirname(BENCH_DIR);
+const DATA = path.join(BENCH_DIR, "data");
+const MiB = 2 ** 20;
+
+// ------------------------------------------------------------------------------------------ helpers
+
+class WrongResult extends Error {}
+
+const fmtInt = (n: number) => Math.round(n).toLocaleString("en-US");
+const fmtS = (s: number) => `${s.toFixed(2)}s`;
+const fmtMiB = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
+const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+function log(line = ""): void { process.stdout.write(line + "\n"); }
+
+const summaryLines: string[] = [];
+function summary(line: string): void { summaryLines.push(line); log(line); }
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  gc();
+  const started = performance.now();
+  const value = await fn();
+  return { seconds: (performance.now() - started) / 1000, value };
+}
+
+function check(condition: boolean, message: string): void {
+  if (!condition) throw new WrongResult(message);
+}
+
+const closeTo = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+
+function setLimits(limits: rd.ResourceLimits): void {
+  rd.DataContext.getCurrent().resourceLimits = { ...limits };
+}
+
+// ------------------------------------------------------------------------------------------ 1. overhead
+
+async function benchOverhead(): Promise<void> {
+  log("== 1. engine overhead: readParquet -> mapBatches(total = price*qty) -> writeParquet ==");
+  const inputDir = path.join(DATA, "input");
+  const input = await ensureInput(inputDir);
+  log(input.generated ? `  generated ${INPUT_FILES} files x ${fmtInt(ROWS_PER_FILE)} rows with DuckDB in ${fmtS(input.seconds)}` : `  input: ${inputDir} (cached)`);
+  const expected = await summarize(inputDir, false);
+  check(expected.rows === INPUT_FILES * ROWS_PER_FILE, `input has ${expected.rows} rows`);
+  const totalRows = expected.rows;
+
+  const engineOut = path.join(DATA, "out-engine");
+  const loopOut = path.join(DATA, "out-loop");
+
+  const runEngine = async (cpu?: number): Promise<number> => {
+    setLimits(cpu === undefined ? {} : { cpu });
+    const ds = rd.readParquet(inputDir)
+      .mapBatches((b: rd.Batch) => {
+        const cols = b as rd.Columns;
+        const price = cols.price as Float64Array;
+        const qty = cols.qty as Int32Array;
+        const total = new Float64Array(price.length);
+        for (let i = 0; i < price.length; i++) total[i] = price[i] * qty[i];
+        return { ...cols, total };
+      })
+      .writeParquet(engineOut, { mode: "overwrite" });
+    const { seconds, value: result } = await timed(() => ds.run());
+    check(result.rowsOut === totalRows, `engine reported ${result.rowsOut} rows written, expected ${totalRows}`);
+    return seconds;
+  };
+  const verifyOutput = async (dir: string, who: string): Promise<void> => {
+    const out = await summarize(dir, true);
+    check(out.rows === totalRows, `${who} output has ${out.rows} rows, expected ${totalRows}`);
+    check(out.distinctIds === totalRows, `${who} output has ${out.distinctIds} distinct ids, expected ${totalRows}`);
+    check(closeTo(out.sumTotal, expected.sumPriceQty), `${who} output sum(total) ${out.sumTotal} != sum(price*qty) ${expected.sumPriceQty}`);
+    log(`  verified ${who} output with DuckDB: ${fmtInt(out.rows)} rows in ${out.files} files, distinct ids and sum(total) match`);
+  };
+  const runLoopTimed = async (files = input.files): Promise<number> => {
+    const { seconds, value: rows } = await timed(() => runLoop(files, loopOut));
+    check(rows === files.length * ROWS_PER_FILE, `loop wrote ${rows} rows`);
+    return seconds;
+  };
+
+  log("  warm-up: engine (2 CPU) once over all files, loop over 2 files");
+  await runEngine();
+  await runLoopTimed(input.files.slice(0, 2));
+
+  const reps = Number(process.env.RDPIPE_BENCH_REPS ?? 2);
+  const times = { loop: [] as number[], engine: [] as number[], engine1: [] as number[] };
+  for (let r = 0; r < reps; r++) {
+    times.loop.push(await runLoopTimed());
+    times.engine.push(await runEngine());
+    if (r === 0) await verifyOutput(engineOut, "engine");
+    times.engine1.push(await runEngine(1));
+    log(`  rep ${r + 1}: loop ${fmtS(times.loop[r])}, engine ${fmtS(times.engine[r])}, engine cpu=1 ${fmtS(times.engine1[r])}`);
+  }
+  await verifyOutput(engineOut, "engine (cpu=1)");
+  await verifyOutput(loopOut, "loop");
+
+  const rate = (xs: number[]) => totalRows / Math.min(...xs);
+  const loopRate = rate(times.loop);
+  const engineRate = rate(times.engine);
+  const engine1Rate = rate(times.engine1);
+  const ratio = engineRate / loopRate;
+  const ratio1 = engine1Rate / loopRate;
+  log(`  (best of ${reps}; medians: loop ${fmtS(median(times.loop))}, engine ${fmtS(median(times.engine))}, engine cpu=1 ${fmtS(median(times.engine1))})`);
+  summary(`overhead: engine ${fmtInt(engineRate)} rows/s, loop ${fmtInt(loopRate)} rows/s, ratio ${ratio.toFixed(2)} (target >= 0.9) ${verdict(ratio >= 0.9)}`);
+  summary(`overhead (cpu=1, same single core as the loop): engine ${fmtInt(engine1Rate)} rows/s, ratio ${ratio1.toFixed(2)} (info)`);
+}
+
+// ------------------------------------------------------------------------------------------ 2. scaling
+
+async function benchScaling(): Promise<void> {
+  log("== 2. scaling: CPU-bound row UDF over rd.range(N), cpu=1 vs cpu=2 ==");
+  // Calibrate N so one worker takes ~12 s.
+  for (let i = 0; i < 2000; i++) burn(i);
+  const probeRows = 4000;
+  const t0 = performance.now();
+  let sink = 0;
+  for (let i = 0; i < probeRows; i++) sink += burn(i);
+  const perRowMs = (performance.now() - t0) / probeRows;
+  const rows = Number(process.env.RDPIPE_BENCH_SCALING_ROWS ?? Math.max(10_000, Math.round(12_000 / perRowMs / 10_000) * 10_000));
+  log(`  calibration: ${(perRowMs * 1000).toFixed(1)} us/row in the driver (checksum ${sink.toFixed(3)}) -> N = ${fmtInt(rows)}`);
+
+  const pipeline = path.join(BENCH_DIR, "scaling.rdpipe.ts");
+  const runOnce = async (n: number, cpu: number): Promise<{ seconds: number; sum: number }> => {
+    process.env.RDPIPE_BENCH_SCALING_ROWS = String(n);
+    setLimits({ cpu });
+    const ds = await loadPipeline(pipeline);
+    const { seconds, value } = await timed(async () => {
+      let seen = 0;
+      let sum = 0;
+      for await (const batch of ds.iterBatches({ batchFormat: "arrow" })) {
+        const table = batch as Table;
+        const ids = table.getChild("id")!.toArray() as ArrayLike<number | bigint>;
+        const vs = table.getChild("v")!.toArray() as Float64Array;
+        for (let i = 0; i < table.numRows; i++) {
+          sum += vs[i];
+          const id = Number(ids[i]);
+          if (id < 50) check(vs[i] === burn(id), `row ${id}: v = ${vs[i]}, expected ${burn(id)}`);
+        }
+        seen += table.numRows;
+      }
+      check(seen === n, `scaling pipeline produced ${seen} rows, expected ${n}`);
+      return sum;
+    });
+    return { seconds, sum: value };
+  };
+
+  log("  warm-up: N/20 rows at cpu=2");
+  await runOnce(Math.max(1000, Math.round(rows / 20)), 2);
+  const reps = Number(process.env.RDPIPE_BENCH_REPS ?? 2);
+  const t1: number[] = [];
+  const t2: number[] = [];
+  let firstSum: number | undefined;
+  for (let r = 0; r < reps; r++) {
+    for (const cpu of [1, 2]) {
+      const { seconds, sum } = await runOnce(rows, cpu);
+      firstSum ??= sum;
+      check(sum === firstSum, `sum(v) differs between runs: ${sum} vs ${firstSum}`);
+      (cpu === 1 ? t1 : t2).push(seconds);
+    }
+    log(`  rep ${r + 1}: cpu=1 ${fmtS(t1[r])}, cpu=2 ${fmtS(t2[r])}`);
+  }
+  const speedup = Math.min(...t1) / Math.min(...t2);
+  log(`  (best of ${reps}; median speed-up ${(median(t1) / median(t2)).toFixed(2)}x)`);
+  summary(`scaling: cpu=1 ${fmtInt(rows / Math.min(...t1))} rows/s, cpu=2 ${fmtInt(rows / Math.min(...t2))} rows/s, speed-up ${speedup.toFixed(2)}x (target >= 1.8x) ${verdict(speedup >= 1.8)}`);
+}
+
+// ------------------------------------------------------------------------------------------ 3. memory
+
+interface MemoryResult {
+  rows: number; seenRows: number; batches: number; bytes: number; stringBytes: number; maxBatchBytes: number;
+  sumX: number; expectedSumX: number; seconds: number; budget: number; delayMs: number;
+  idleRss: number; idleHwm: number; sampledPeakRss: number; driverHeapAtPeak: number; vmHwm: number; enginePeakBlockBytes: number | null; stats: string;
+}
+
+function runMemoryChild(rows: number, budget: number, delayMs: number): Promise<MemoryResult & { polledPeakRss: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--expose-gc", "-r", "tsx/cjs", path.join(BENCH_DIR, "memory-run.ts"), String(rows), String(budget), String(delayMs)],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let polledPeak = 0;
+    const poll = setInterval(() => {
+      try {
+        const status = fs.readFileSync(`/proc/${child.pid}/status`, "utf8");
+        const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+        polledPeak = Math.max(polledPeak, rss);
+      } catch { /* exited */ }
+    }, 100);
+    const killer = setTimeout(() => child.kill("SIGKILL"), 8 * 60 * 1000);
+    child.stdout.on("data", (d) => { stdout += d; });
+    child.stderr.on("data", (d) => { stderr += d; });
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearInterval(poll);
+      clearTimeout(killer);
+      const line = stdout.split("\n").find((l) => l.startsWith("RESULT "));
+      if (code !== 0 || !line) {
+        reject(new Error(`memory child exited with ${signal ?? code}\n${stderr.trim()}\n${stdout.trim()}`));
+        return;
+      }
+      resolve({ ...(JSON.parse(line.slice(7)) as MemoryResult), polledPeakRss: polledPeak });
+    });
+  });
+}
+
+async function benchMemory(): Promise<void> {
+  log("== 3. memory: rd.range(N) -> mapBatches(+160-char string, 2 float columns) -> slow iterBatches, 256 MiB budget ==");
+  const rows = Number(process.env.RDPIPE_BENCH_MEMORY_ROWS ?? 12_000_000);
+  const budget = 256 * MiB;
+  const delayMs = Number(process.env.RDPIPE_BENCH_MEMORY_DELAY_MS ?? 40);
+  const r = await runMemoryChild(rows, budget, delayMs);
+  check(r.seenRows === rows, `memory pipeline delivered ${r.seenRows} rows, expected ${rows}`);
+  check(r.sumX === r.expectedSumX, `memory pipeline sum(x) ${r.sumX} != ${r.expectedSumX}`);
+  check(r.stringBytes === rows * 160, `memory pipeline string bytes ${r.stringBytes} != ${rows * 160}`);
+  const peak = Math.max(r.vmHwm, r.sampledPeakRss, r.polledPeakRss);
+  const target = budget + 300 * MiB;
+  log(`  produced ${fmtInt(r.seenRows)} rows, ${(r.bytes / 1e9).toFixed(2)} GB (${(r.bytes / 2 ** 30).toFixed(2)} GiB) of Arrow buffers in ${r.batches} batches (largest ${fmtMiB(r.maxBatchBytes)}), in ${fmtS(r.seconds)} with a consumer sleeping ${delayMs} ms per batch`);
+  log(`  child RSS: idle after loading the engine ${fmtMiB(r.idleRss)}; peak VmHWM ${fmtMiB(r.vmHwm)}, sampled in-process ${fmtMiB(r.sampledPeakRss)}, polled by parent ${fmtMiB(r.polledPeakRss)}`);
+  log(`  at the sampled RSS peak the driver isolate held ${fmtMiB(r.driverHeapAtPeak)} of JS heap (the rest: Arrow buffers, worker threads, wasm, allocator slack)`);
+  if (r.enginePeakBlockBytes !== null) log(`  engine's own accounting: peak block memory ${fmtMiB(r.enginePeakBlockBytes)} of the ${fmtMiB(budget)} budget`);
+  for (const line of r.stats.split("\n")) log(`    ${line}`);
+  check(r.bytes >= 2e9, `the memory pipeline produced only ${r.bytes} bytes (< 2 GB)`);
+  summary(`memory: ${(r.bytes / 1e9).toFixed(2)} GB through a ${fmtMiB(budget)} budget: peak RSS ${fmtMiB(peak)}, target <= ${fmtMiB(target)} (budget + 300 MiB), ratio ${(peak / target).toFixed(2)} ${verdict(peak <= target)}; idle baseline ${fmtMiB(r.idleRss)}`);
+}
+
+// ------------------------------------------------------------------------------------------ main
+
+/** Other processes competing for the 2 cores make every ratio meaningless; say so in the output. */
+function warnIfBusy(when: string): void {
+  const [one] = os.loadavg();
+  const cpus = os.availableParallelism();
+  if (one > cpus * 0.5) log(`  (warning: 1-min load average ${one.toFixed(2)} on ${cpus} CPUs before ${when}: other processes are competing; numbers are noisy)`);
+}
+
+const BENCHES: Record<string, () => Promise<void>> = { overhead: benchOverhead, scaling: benchScaling, memory: benchMemory };
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => !(a in BENCHES));
+  if (unknown.length) {
+    log(`unknown bench ${unknown.join(", ")}; choose from ${Object.keys(BENCHES).join(", ")}`);
+    return 2;
+  }
+  const selected = args.length ? args : Object.keys(BENCHES);
+  fs.mkdirSync(DATA, { recursive: true });
+  if (!(globalThis as { gc?: unknown }).gc) log("(note: run with --expose-gc for steadier numbers)");
+  log(`rdpipe bench: node ${process.version}, ${os.availableParallelism()} CPUs, ${selected.join(", ")}`);
+  const started = performance.now();
+  let failed = false;
+  for (const name of selected) {
+    warnIfBusy(name);
+    try {
+      await BENCHES[name]();
+    } catch (e) {
+      failed = true;
+      const kind = e instanceof WrongResult ? "WRONG RESULT" : "CRASH";
+      log(`${name}: ${kind}: ${(e as Error)?.stack ?? String(e)}`);
+      summary(`${name}: ${kind}: ${(e as Error)?.message ?? String(e)}`);
+    } finally {
+      setLimits({});
+    }
+    log();
+  }
+  log(`== summary (${fmtS((performance.now() - started) / 1000)} total) ==`);
+  for (const line of summaryLines) log(line);
+  return failed ? 1 : 0;
+}
+
+main().then((code) => process.exit(code), (e) => {
+  process.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(1);
+});

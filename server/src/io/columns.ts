@@ -1,0 +1,36 @@
+// Column selection and constant columns for the blocks a read yields.
+import { Field, RecordBatch, Schema, Struct, Table, Utf8, makeData, type Data } from "apache-arrow";
+import { utf8Vector, type Block } from "../block";
+import { IoError } from "./types";
+
+export function assertColumnsExist(available: string[], requested: string[] | undefined, file: string): void {
+  const missing = (requested ?? []).filter((name) => !available.includes(name));
+  if (missing.length > 0) {
+    const list = missing.map((name) => `'${name}'`).join(", ");
+    throw new IoError(`${file}: unknown column ${list} (the file has: ${available.join(", ")})`);
+  }
+}
+
+/** The requested columns in the requested order (a no-op without a projection). */
+export function projectBlock(block: Block, columns: string[] | undefined): Block {
+  return columns ? block.select(columns) : block;
+}
+
+/** Appends Utf8 columns holding one value each (partition keys, `path`), replacing same-named ones. */
+export function withConstantColumns(block: Block, constants: [name: string, value: string][]): Block {
+  if (constants.length === 0) return block;
+  const replaced = new Set(constants.map(([name]) => name));
+  const keptIndexes: number[] = [];
+  block.schema.fields.forEach((field, i) => { if (!replaced.has(field.name)) keptIndexes.push(i); });
+  const fields = [
+    ...keptIndexes.map((i) => block.schema.fields[i]),
+    ...constants.map(([name]) => new Field(name, new Utf8(), true)),
+  ];
+  const schema = new Schema(fields, block.schema.metadata);
+  const batches = block.batches.map((batch) => {
+    const children: Data[] = keptIndexes.map((i) => batch.data.children[i]);
+    for (const [, value] of constants) children.push(utf8Vector(new Array<string>(batch.numRows).fill(value)).data[0]);
+    return new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
+  });
+  return new Table(schema, batches);
+}

@@ -1,0 +1,193 @@
+// One row group of a Parquet file, rebuilt as a small self-contained Parquet file: the footer is
+// rewritten to hold that row group and the chosen columns only, with offsets moved to match.
+// This lets parquet-wasm's synchronous reader decode a row group without the whole file in memory
+// (its async reader turns a decode error into an uncatchable panic that also never settles).
+import { Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
+import { CompactType, decodeStruct, encodeStruct, type ThriftList, type ThriftStruct, type ThriftValue } from "./thrift";
+
+// Field ids from parquet.thrift.
+const FILE_SCHEMA = 2, FILE_NUM_ROWS = 3, FILE_ROW_GROUPS = 4, FILE_KEY_VALUES = 5, FILE_COLUMN_ORDERS = 7;
+const KEY = 1, VALUE = 2;
+const ELEMENT_NAME = 4, ELEMENT_NUM_CHILDREN = 5;
+const GROUP_COLUMNS = 1, GROUP_BYTE_SIZE = 2, GROUP_NUM_ROWS = 3, GROUP_SORTING_COLUMNS = 4, GROUP_FILE_OFFSET = 5, GROUP_COMPRESSED_SIZE = 6, GROUP_ORDINAL = 7;
+const CHUNK_FILE_PATH = 1, CHUNK_FILE_OFFSET = 2, CHUNK_META = 3;
+const CHUNK_PAGE_INDEX_FIELDS = [4, 5, 6, 7];
+const META_COMPRESSED_SIZE = 7, META_DATA_PAGE = 9, META_INDEX_PAGE = 10, META_DICTIONARY_PAGE = 11;
+const META_BLOOM_FIELDS = [14, 15];
+
+const MAGIC = new TextEncoder().encode("PAR1");
+/** Arrow writers store the Arrow schema here; readers use it to restore types, and reject it if its field count differs. */
+const ARROW_SCHEMA_KEY = "ARROW:schema";
+const IPC_END_OF_STREAM = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
+export interface ByteRange {
+  start: number;
+  length: number;
+}
+
+export interface RowGroupFilePlan {
+  /** The column chunks to read from the original file, in order. */
+  ranges: ByteRange[];
+  /** The small file, given the bytes of `ranges`. */
+  assemble(chunks: Uint8Array[]): Uint8Array;
+}
+
+interface TopLevelColumn {
+  name: string;
+  schemaStart: number;
+  schemaEnd: number;
+  leafStart: number;
+  leafEnd: number;
+}
+
+function field(struct: ThriftStruct, id: number): ThriftValue | undefined {
+  return struct.get(id)?.value;
+}
+
+function list(struct: ThriftStruct, id: number): ThriftList {
+  const value = field(struct, id);
+  if (!value || typeof value !== "object" || !("kind" in value) || value.kind !== "list") throw new Error(`field ${id} is not a list`);
+  return value;
+}
+
+function withItems(original: ThriftList, items: ThriftValue[]): ThriftList {
+  return { ...original, items };
+}
+
+function asNumber(value: ThriftValue | undefined): number | undefined {
+  return typeof value === "bigint" || typeof value === "number" ? Number(value) : undefined;
+}
+
+/** A Parquet footer: row counts and sizes, and the rewriting of one row group into a file of its own. */
+export class ParquetLayout {
+  private readonly footer: ThriftStruct;
+  private readonly columns: TopLevelColumn[] = [];
+  readonly numRows: number;
+  /** Rows and uncompressed bytes of each row group. */
+  readonly rowGroups: { rows: number; bytes: number }[];
+
+  /** footer: the thrift FileMetaData bytes (without length and magic). */
+  constructor(footer: Uint8Array) {
+    this.footer = decodeStruct(footer);
+    const schema = list(this.footer, FILE_SCHEMA).items as ThriftStruct[];
+    let leaf = 0;
+    // The schema is a depth-first list; each element says how many children follow it.
+    const skipSubtree = (index: number): number => {
+      const children = asNumber(field(schema[index], ELEMENT_NUM_CHILDREN)) ?? 0;
+      if (children === 0) leaf++;
+      let next = index + 1;
+      for (let c = 0; c < children; c++) next = skipSubtree(next);
+      return next;
+    };
+    for (let index = 1; index < schema.length;) {
+      const leafStart = leaf;
+      const end = skipSubtree(index);
+      const name = new TextDecoder().decode(field(schema[index], ELEMENT_NAME) as Uint8Array);
+      this.columns.push({ name, schemaStart: index, schemaEnd: end, leafStart, leafEnd: leaf });
+      index = end;
+    }
+    this.numRows = asNumber(field(this.footer, FILE_NUM_ROWS)) ?? 0;
+    this.rowGroups = (list(this.footer, FILE_ROW_GROUPS).items as ThriftStruct[]).map((group) => ({
+      rows: asNumber(field(group, GROUP_NUM_ROWS)) ?? 0,
+      bytes: asNumber(field(group, GROUP_BYTE_SIZE)) ?? 0,
+    }));
+  }
+
+  rowGroupFile(rowGroupIndex: number, columnNames?: string[]): RowGroupFilePlan {
+    const chosen = columnNames ? this.columns.filter((c) => columnNames.includes(c.name)) : this.columns;
+    const leaves = chosen.flatMap((c) => Array.from({ length: c.leafEnd - c.leafStart }, (_, i) => c.leafStart + i));
+    const schema = list(this.footer, FILE_SCHEMA);
+    const root = new Map(schema.items[0] as ThriftStruct);
+    root.set(ELEMENT_NUM_CHILDREN, { type: CompactType.I32, value: chosen.length });
+
+    const rowGroup = new Map(list(this.footer, FILE_ROW_GROUPS).items[rowGroupIndex] as ThriftStruct);
+    const chunks = list(rowGroup, GROUP_COLUMNS);
+    const ranges: ByteRange[] = [];
+    let position = MAGIC.length;
+    const movedChunks = leaves.map((leaf) => {
+      const chunk = new Map(chunks.items[leaf] as ThriftStruct);
+      if (chunk.has(CHUNK_FILE_PATH)) throw new Error("column chunks in other files are not supported");
+      const meta = new Map(field(chunk, CHUNK_META) as ThriftStruct);
+      const dataPage = asNumber(field(meta, META_DATA_PAGE))!;
+      const dictionaryPage = asNumber(field(meta, META_DICTIONARY_PAGE));
+      const hasDictionary = dictionaryPage !== undefined && dictionaryPage > 0 && dictionaryPage < dataPage;
+      const start = hasDictionary ? dictionaryPage : dataPage;
+      const length = asNumber(field(meta, META_COMPRESSED_SIZE))!;
+      const shift = BigInt(position - start);
+      ranges.push({ start, length });
+      meta.set(META_DATA_PAGE, { type: CompactType.I64, value: BigInt(dataPage) + shift });
+      if (hasDictionary) meta.set(META_DICTIONARY_PAGE, { type: CompactType.I64, value: BigInt(dictionaryPage) + shift });
+      else meta.delete(META_DICTIONARY_PAGE);
+      for (const id of [META_INDEX_PAGE, ...META_BLOOM_FIELDS]) meta.delete(id);
+      chunk.set(CHUNK_META, { type: CompactType.Struct, value: meta });
+      chunk.set(CHUNK_FILE_OFFSET, { type: CompactType.I64, value: BigInt(position) });
+      for (const id of CHUNK_PAGE_INDEX_FIELDS) chunk.delete(id);
+      position += length;
+      return chunk;
+    });
+    rowGroup.set(GROUP_COLUMNS, { type: CompactType.List, value: withItems(chunks, movedChunks) });
+    for (const id of [GROUP_SORTING_COLUMNS, GROUP_FILE_OFFSET, GROUP_COMPRESSED_SIZE, GROUP_ORDINAL]) rowGroup.delete(id);
+
+    const file = new Map(this.footer);
+    file.set(FILE_SCHEMA, { type: CompactType.List, value: withItems(schema, [root, ...chosen.flatMap((c) => schema.items.slice(c.schemaStart, c.schemaEnd))]) });
+    file.set(FILE_NUM_ROWS, { type: CompactType.I64, value: field(rowGroup, GROUP_NUM_ROWS)! });
+    file.set(FILE_ROW_GROUPS, { type: CompactType.List, value: withItems(list(this.footer, FILE_ROW_GROUPS), [rowGroup]) });
+    if (columnNames && file.has(FILE_KEY_VALUES)) {
+      const keyValues = list(this.footer, FILE_KEY_VALUES);
+      const names = chosen.map((c) => c.name);
+      const projected = keyValues.items.flatMap((item) => {
+        const entry = item as ThriftStruct;
+        if (new TextDecoder().decode(field(entry, KEY) as Uint8Array) !== ARROW_SCHEMA_KEY) return [entry];
+        const value = projectedArrowSchema(field(entry, VALUE) as Uint8Array | undefined, names);
+        return value ? [new Map(entry).set(VALUE, { type: CompactType.Binary, value })] : [];
+      });
+      file.set(FILE_KEY_VALUES, { type: CompactType.List, value: withItems(keyValues, projected) });
+    }
+    if (file.has(FILE_COLUMN_ORDERS)) {
+      const orders = list(this.footer, FILE_COLUMN_ORDERS);
+      file.set(FILE_COLUMN_ORDERS, { type: CompactType.List, value: withItems(orders, leaves.map((leaf) => orders.items[leaf])) });
+    }
+    const footer = encodeStruct(file);
+
+    return {
+      ranges,
+      assemble(chunkBytes: Uint8Array[]): Uint8Array {
+        const out = new Uint8Array(position + footer.length + 8);
+        out.set(MAGIC, 0);
+        let offset = MAGIC.length;
+        chunkBytes.forEach((bytes, i) => {
+          if (bytes.length !== ranges[i].length) {
+            throw new Error(`column chunk at byte ${ranges[i].start} needs ${ranges[i].length} bytes but the file has ${bytes.length}`);
+          }
+          out.set(bytes, offset);
+          offset += bytes.length;
+        });
+        out.set(footer, offset);
+        new DataView(out.buffer).setUint32(offset + footer.length, footer.length, true);
+        out.set(MAGIC, offset + footer.length + 4);
+        return out;
+      },
+    };
+  }
+}
+
+/**
+ * The stored Arrow schema (base64 of an IPC schema message) cut down to the chosen fields, or null
+ * to drop it when Arrow JS cannot read it (types then come from the Parquet schema alone).
+ */
+function projectedArrowSchema(stored: Uint8Array | undefined, names: string[]): Uint8Array | null {
+  if (!stored) return null;
+  try {
+    const message = Buffer.from(new TextDecoder().decode(stored), "base64");
+    const stream = new Uint8Array(message.length + IPC_END_OF_STREAM.length);
+    stream.set(message);
+    stream.set(IPC_END_OF_STREAM, message.length);
+    const schema = tableFromIPC(stream).schema;
+    const projected = new Schema(schema.fields.filter((f) => names.includes(f.name)), schema.metadata);
+    const encoded = tableToIPC(new Table(projected), "stream");
+    const schemaMessage = encoded.subarray(0, encoded.length - IPC_END_OF_STREAM.length);
+    return new TextEncoder().encode(Buffer.from(schemaMessage).toString("base64"));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,68 @@
+import type { Block } from "../block";
+
+export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary";
+
+export interface FileRef {
+  path: string;
+  size: number;
+  partition?: Record<string, string>;
+}
+
+export interface ReadOptions {
+  /** Projection; parquet decodes only these columns, the other formats select after parsing. */
+  columns?: string[];
+  /** Adds a Utf8 column `path` holding the file path. */
+  includePaths?: boolean;
+  /** Blocks are split to at most about this many bytes. */
+  targetBlockBytes: number;
+  csv?: { delimiter?: string; header?: boolean };
+}
+
+export interface FileReadSpec {
+  format: FileFormat;
+  files: FileRef[];
+  options: ReadOptions;
+}
+
+export interface SourceBlock {
+  block: Block;
+  file: string;
+  /** Index within its file of the block's first row. */
+  rowOffset: number;
+}
+
+export type WriteFormat = "parquet" | "csv" | "json";
+
+export interface WriteOptions {
+  /** Parquet only; default snappy. */
+  compression?: "snappy" | "gzip" | "zstd" | "brotli" | "lz4_raw" | "uncompressed";
+}
+
+/** A read or write failed because of the input or the file system; the message names the file (and line or row). */
+export class IoError extends Error {
+  override name = "IoError";
+}
+
+/** What a format reader yields: a block of one file, before partition and path columns are added. */
+export interface FileBlock {
+  block: Block;
+  rowOffset: number;
+}
+
+/**
+ * The per-format reader contract. `columns` are file columns only (no partition keys, no `path`), never
+ * empty; a reader checks they exist and may decode only those, the caller selects the final columns.
+ */
+export type FormatReader = (file: FileRef, options: FormatReadOptions) => AsyncGenerator<FileBlock>;
+
+export interface FormatReadOptions {
+  columns?: string[];
+  csv?: ReadOptions["csv"];
+}
+
+/** Rows per block for line-oriented formats, before splitting by size. */
+export const LINES_PER_BLOCK = 65536;
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

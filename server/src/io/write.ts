@@ -1,0 +1,191 @@
+// Writing one block as one file, atomically: a temp file beside the target, then a rename.
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import {
+  DataType, RecordBatch, Schema, Struct, Table, Field, Utf8, makeData, makeVector, tableToIPC, type Data, type Vector,
+} from "apache-arrow";
+import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
+import { columnValues, utf8Vector, type Block } from "../block";
+import { IoError, errorMessage, type WriteFormat, type WriteOptions } from "./types";
+
+const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json" };
+
+export function fileExtension(format: WriteFormat): string {
+  return EXTENSIONS[format];
+}
+
+const COMPRESSION: Record<NonNullable<WriteOptions["compression"]>, Compression> = {
+  snappy: Compression.SNAPPY,
+  gzip: Compression.GZIP,
+  zstd: Compression.ZSTD,
+  brotli: Compression.BROTLI,
+  lz4_raw: Compression.LZ4_RAW,
+  uncompressed: Compression.UNCOMPRESSED,
+};
+
+/** Text output is written in pieces of about this many characters. */
+const TEXT_CHUNK_CHARS = 1 << 20;
+
+export async function writeBlock(
+  format: WriteFormat, block: Block, dir: string, fileName: string, options: WriteOptions = {},
+): Promise<{ path: string; rows: number; bytes: number }> {
+  const finalPath = path.join(dir, fileName);
+  const tempPath = path.join(dir, `.${fileName}.tmp`);
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    const handle = await fs.open(tempPath, "w");
+    let bytes: number;
+    try {
+      bytes = format === "parquet"
+        ? await writeAll(handle, parquetBytes(block, options))
+        : await writeTextChunks(handle, format === "csv" ? csvChunks(block) : jsonLinesChunks(block));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tempPath, finalPath);
+    return { path: finalPath, rows: block.numRows, bytes };
+  } catch (e) {
+    await fs.rm(tempPath, { force: true }).catch(() => undefined);
+    throw e instanceof IoError ? e : new IoError(`${finalPath}: write failed: ${errorMessage(e)}`);
+  }
+}
+
+/** Removes the files in dir named prefix* and their in-flight temp files (.prefix*.tmp). */
+export async function removeWrittenFiles(dir: string, prefix: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw new IoError(`${dir}: ${errorMessage(e)}`);
+  }
+  const doomed = names.filter((name) => name.startsWith(prefix) || (name.startsWith(`.${prefix}`) && name.endsWith(".tmp")));
+  await Promise.all(doomed.map((name) => fs.rm(path.join(dir, name), { force: true })));
+  return doomed.length;
+}
+
+async function writeAll(handle: fs.FileHandle, bytes: Uint8Array): Promise<number> {
+  await handle.writeFile(bytes);
+  return bytes.byteLength;
+}
+
+async function writeTextChunks(handle: fs.FileHandle, chunks: Iterable<string>): Promise<number> {
+  let bytes = 0;
+  for (const chunk of chunks) {
+    const encoded = Buffer.from(chunk, "utf8");
+    await handle.write(encoded);
+    bytes += encoded.byteLength;
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parquet
+
+function parquetBytes(block: Block, options: WriteOptions): Uint8Array {
+  const properties = new WriterPropertiesBuilder()
+    // Dictionary encoding of high-cardinality strings made writes several times slower (DESIGN, library facts).
+    .setDictionaryEnabled(false)
+    .setCompression(COMPRESSION[options.compression ?? "snappy"])
+    .build();
+  const table = WasmTable.fromIPCStream(tableToIPC(withPlainStrings(block), "stream"));
+  return writeParquet(table, properties);
+}
+
+/** Dictionary-encoded string columns become plain Utf8, so readers see strings, not dictionaries. */
+function withPlainStrings(block: Block): Block {
+  const dictionaryIndexes = block.schema.fields.flatMap((f, i) => (DataType.isDictionary(f.type) ? [i] : []));
+  if (dictionaryIndexes.length === 0) return block;
+  const fields = block.schema.fields.map((f, i) =>
+    dictionaryIndexes.includes(i) ? new Field(f.name, new Utf8(), f.nullable, f.metadata) : f);
+  const schema = new Schema(fields, block.schema.metadata);
+  const batches = block.batches.map((batch) => {
+    const children: Data[] = batch.data.children.map((child, i) => {
+      if (!dictionaryIndexes.includes(i)) return child;
+      const values = Array.from(makeVector(child), (v) => (v == null ? null : String(v)));
+      return utf8Vector(values).data[0];
+    });
+    return new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
+  });
+  return new Table(schema, batches);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV and JSON Lines
+
+/** Plain values of a column for text output: timestamps and dates as ISO strings, int64 as number when exact. */
+function textColumnValues(vector: Vector): unknown[] {
+  const type: DataType = vector.type;
+  if (DataType.isTimestamp(type) || DataType.isDate(type)) {
+    const dateOnly = DataType.isDate(type);
+    return Array.from({ length: vector.length }, (_, i) => {
+      const value = vector.get(i) as number | Date | null;
+      if (value === null) return null;
+      const iso = new Date(value).toISOString();
+      return dateOnly ? iso.slice(0, 10) : iso;
+    });
+  }
+  return columnValues(vector);
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
+  return value;
+}
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  let text: string;
+  if (typeof value === "string") text = value;
+  else if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") text = String(value);
+  else if (value instanceof Uint8Array) text = jsonReplacer("", value) as string;
+  else text = JSON.stringify(value, jsonReplacer);
+  // RFC 4180; an empty string is quoted so that it stays distinct from a null.
+  return text === "" || /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** Rows of a block as arrays of plain values, one record batch at a time. */
+function* rowsOf(block: Block): Generator<unknown[]> {
+  for (const batch of block.batches) {
+    const columns = batch.schema.fields.map((_, i) => textColumnValues(batch.getChildAt(i)!));
+    for (let r = 0; r < batch.numRows; r++) yield columns.map((column) => column[r]);
+  }
+}
+
+function* chunked(lines: Iterable<string>): Generator<string> {
+  let parts: string[] = [];
+  let size = 0;
+  for (const line of lines) {
+    parts.push(line);
+    size += line.length;
+    if (size >= TEXT_CHUNK_CHARS) {
+      yield parts.join("");
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield parts.join("");
+}
+
+function csvChunks(block: Block): Iterable<string> {
+  const names = block.schema.fields.map((f) => f.name);
+  function* lines(): Generator<string> {
+    yield `${names.map(csvField).join(",")}\n`;
+    for (const row of rowsOf(block)) yield `${row.map(csvField).join(",")}\n`;
+  }
+  return chunked(lines());
+}
+
+function jsonLinesChunks(block: Block): Iterable<string> {
+  const names = block.schema.fields.map((f) => f.name);
+  function* lines(): Generator<string> {
+    for (const row of rowsOf(block)) {
+      const object: Record<string, unknown> = {};
+      names.forEach((name, i) => { object[name] = row[i]; });
+      yield `${JSON.stringify(object, jsonReplacer)}\n`;
+    }
+  }
+  return chunked(lines());
+}

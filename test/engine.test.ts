@@ -1,0 +1,221 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import * as rd from "../server/src/api";
+import { ExecutionError } from "../server/src/exec";
+import { loadPipeline, PipelineLoadError } from "../server/src/loader";
+import { listFilesRecursive, tempDir, writePipeline } from "./helpers";
+
+
+describe("Dataset API on the streaming executor", function () {
+  this.timeout(60_000);
+  let dir: string;
+
+  beforeEach(() => {
+    rd.DataContext.reset();
+    rd.DataContext.getCurrent().resourceLimits.cpu = 2;
+  });
+  before(() => { dir = tempDir(); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("range → map → filter → flatMap produces the exact rows", async () => {
+    const rows = await rd.range(1000, { overrideNumBlocks: 7 })
+      .map((r) => ({ id: r.id, sq: (r.id as number) * (r.id as number) }))
+      .filter((r) => (r.id as number) % 3 === 0)
+      .flatMap((r) => [r, { id: -(r.id as number), sq: r.sq }])
+      .takeAll();
+    const expected = [];
+    for (let i = 0; i < 1000; i += 3) expected.push({ id: i, sq: i * i }, { id: 0 - i || 0, sq: i * i });
+    const key = (r: rd.Row) => Number(r.id);
+    assert.deepEqual(rows.sort((a, b) => key(a) - key(b)), expected.sort((a, b) => key(a) - key(b)));
+  });
+
+  it("mapBatches sees columns, rows or Arrow as asked, in batches of batchSize", async () => {
+    const sizes = await rd.range(1000, { overrideNumBlocks: 1 })
+      .mapBatches((b: rd.Columns) => ({ n: new Float64Array((b.id as BigInt64Array).length).fill((b.id as BigInt64Array).length) }), { batchSize: 300 })
+      .takeAll();
+    assert.deepEqual([...new Set(sizes.map((r) => r.n))].sort(), [100, 300]);
+
+    const rows = await rd.range(10).mapBatches((b: rd.Row[]) => b.map((r) => ({ double: (r.id as number) * 2 })), { batchFormat: "rows" }).takeAll();
+    assert.deepEqual(rows.map((r) => r.double).sort((a, b) => (a as number) - (b as number)), [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]);
+
+    const arrowRows = await rd.range(5, { overrideNumBlocks: 1 }).mapBatches((t: { numRows: number; slice(a: number, b: number): unknown }) => t.slice(0, 2), { batchFormat: "arrow" }).takeAll();
+    assert.equal(arrowRows.length, 2);
+  });
+
+  it("column operations and their errors", async () => {
+    rd.DataContext.getCurrent().preserveOrder = true;
+    const ds = rd.fromItems([{ a: 1, b: "x", c: true }, { a: 2, b: "y", c: false }]);
+    assert.deepEqual(await ds.selectColumns(["b"]).takeAll(), [{ b: "x" }, { b: "y" }]);
+    assert.deepEqual(await ds.dropColumns("c").renameColumns({ a: "alpha" }).takeAll(), [{ alpha: 1, b: "x" }, { alpha: 2, b: "y" }]);
+    assert.deepEqual((await ds.addColumn("a2", (b) => Array.from(b.a as ArrayLike<number>, (v) => v * 2)).takeAll()).map((r) => r.a2), [2, 4]);
+    await assert.rejects(ds.selectColumns(["nope"]).takeAll(), /SelectColumns\(nope\): unknown column 'nope'; the columns are 'a', 'b', 'c'/);
+  });
+
+  it("limit, count, take, takeBatch, iterBatches, iterRows, schema, columns, materialize, toArrow", async () => {
+    const ds = rd.range(10_000, { overrideNumBlocks: 10 });
+    assert.equal(await ds.count(), 10_000);
+    assert.equal((await ds.limit(25).takeAll()).length, 25);
+    assert.equal((await ds.take(3)).length, 3);
+    const batch = await ds.takeBatch(5) as rd.Columns;
+    assert.equal((batch.id as ArrayLike<unknown>).length, 5);
+    let seen = 0;
+    for await (const b of ds.iterBatches({ batchSize: 4096 })) {
+      const len = ((b as rd.Columns).id as ArrayLike<unknown>).length;
+      seen += len;
+      assert.ok(len === 4096 || seen === 10_000, `batch of ${len}`);
+    }
+    assert.equal(seen, 10_000);
+    let rows = 0;
+    for await (const _ of ds.limit(100).iterRows()) rows++;
+    assert.equal(rows, 100);
+    assert.deepEqual(await ds.columns(), ["id"]);
+    assert.equal(String((await ds.schema()).fields[0].type), "Int64");
+    const mat = await ds.map((r) => ({ id: r.id, half: (r.id as number) / 2 })).materialize();
+    assert.equal(await mat.count(), 10_000);
+    assert.equal((await mat.toArrow()).numRows, 10_000);
+    assert.match(mat.stats(), /Operator 0 FromBlocks/);
+  });
+
+  it("sort, randomShuffle, repartition, groupBy, union, zip", async () => {
+    const items = Array.from({ length: 500 }, (_, i) => ({ id: i, k: `g${i % 7}`, v: (i * 13) % 101 }));
+    const ds = rd.fromItems(items, { overrideNumBlocks: 5 });
+    const sorted = await ds.sort("v", { descending: true }).takeAll();
+    assert.deepEqual(sorted.map((r) => r.v), items.map((r) => r.v).sort((a, b) => b - a));
+    const shuffled = await ds.randomShuffle({ seed: 42 }).takeAll();
+    assert.deepEqual(shuffled.map((r) => r.id).sort((a, b) => (a as number) - (b as number)), items.map((r) => r.id));
+    assert.notDeepEqual(shuffled.map((r) => r.id), items.map((r) => r.id));
+    assert.equal((await ds.repartition(3).materialize().then((m) => m.toArrow())).numRows, 500);
+    const groups = await ds.groupBy("k").sum("v").takeAll();
+    const expected = new Map<string, number>();
+    for (const r of items) expected.set(r.k, (expected.get(r.k) ?? 0) + r.v);
+    assert.equal(groups.length, 7);
+    for (const g of groups) assert.equal(Number(g["sum(v)"]), expected.get(g.k as string));
+    assert.equal(await ds.union(ds, ds).count(), 1500);
+    const zipped = await rd.range(4, { overrideNumBlocks: 2 }).zip(rd.range(4, { overrideNumBlocks: 1 }).map((r) => ({ id: (r.id as number) * 10 }))).takeAll();
+    assert.deepEqual(zipped.map((r) => [r.id, r.id_1]).sort((a, b) => (a[0] as number) - (b[0] as number)), [[0, 0], [1, 10], [2, 20], [3, 30]]);
+    assert.equal((await ds.groupBy("k").count().takeAll()).reduce((s, r) => s + Number(r["count()"]), 0), 500);
+  });
+
+  it("a UDF that throws fails the job with its operator, row position and row", async () => {
+    const err = await rd.range(100, { overrideNumBlocks: 2 })
+      .map(function explode(r) { if (r.id === 57) throw new Error("bad value"); return r; })
+      .takeAll().then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof ExecutionError, String(err));
+    assert.match(err.message, /Map\(explode\) failed on row 57: Error: bad value/);
+    assert.match(err.message, /row: \{"id":57\}/);
+    assert.equal(err.info?.row, 57);
+  });
+
+  it("maxErroredBlocks tolerates failing blocks", async () => {
+    rd.DataContext.getCurrent().maxErroredBlocks = 1;
+    const rows = await rd.range(100, { overrideNumBlocks: 4 })
+      .map((r) => { if (r.id === 10) throw new Error("one bad block"); return r; })
+      .takeAll();
+    assert.equal(rows.length, 75);
+  });
+
+  it("ends a hung UDF after the task timeout", async () => {
+    rd.DataContext.getCurrent().taskTimeoutMs = 1500;
+    const started = Date.now();
+    await assert.rejects(
+      rd.range(10, { overrideNumBlocks: 1 }).map((r) => { for (;;) { if (r.id === -1) break; } return r; }).takeAll(),
+      /reported nothing for 1\.5s and was ended as hung/);
+    assert.ok(Date.now() - started < 15_000);
+  });
+
+  it("retries a task whose worker exited, without duplicating its output", async () => {
+    const marker = path.join(dir, "exited-once");
+    const file = writePipeline(dir, "exit-once.rdpipe.ts", `
+      import * as rd from "rdpipe";
+      import fs from "node:fs";
+      export default rd.range(40_000, { overrideNumBlocks: 2 }).map((r) => {
+        if (r.id === 30_000 && !fs.existsSync(${JSON.stringify(marker)})) {
+          fs.writeFileSync(${JSON.stringify(marker)}, "x");
+          process.exit(3);
+        }
+        return r;
+      });`);
+    rd.DataContext.getCurrent().targetMaxBlockSize = 16 * 1024; // several outputs per task before the exit
+    const rows = await (await loadPipeline(file)).takeAll();
+    assert.ok(fs.existsSync(marker), "the UDF never exited its worker");
+    const ids = rows.map((r) => r.id as number).sort((a, b) => a - b);
+    assert.equal(ids.length, 40_000);
+    assert.ok(ids.every((id, i) => id === i), "rows lost or duplicated");
+  });
+
+  it("fails with a clear error after repeated worker loss", async () => {
+    const file = writePipeline(dir, "always-exit.rdpipe.ts", `
+      import * as rd from "rdpipe";
+      export default rd.range(10, { overrideNumBlocks: 1 }).map(function quit(r) { process.exit(7); return r; });`);
+    rd.DataContext.getCurrent().maxTaskRetries = 2;
+    await assert.rejects((await loadPipeline(file)).takeAll(), /Map\(quit\): the worker running this task exited with code 7 \(after 3 attempts\)/);
+  });
+
+  it("keeps queued blocks within the memory budget when the consumer is slow", async () => {
+    const ctx = rd.DataContext.getCurrent();
+    ctx.targetMaxBlockSize = 1024 * 1024;
+    ctx.resourceLimits.memoryBytes = 4 * 1024 * 1024;
+    const ds = rd.range(2_000_000, { overrideNumBlocks: 40 }).map((r) => ({ id: r.id, pad: (r.id as number) * 2 }));
+    let rows = 0;
+    for await (const batch of ds.iterBatches({ batchFormat: "arrow" })) {
+      rows += (batch as { numRows: number }).numRows;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(rows, 2_000_000);
+    // Without backpressure all 2M × 16 bytes (32 MB) would pile up in the consumer queue.
+    const peak = ds.lastRun()?.peakMemoryBytes;
+    assert.ok(peak !== undefined && peak <= 4 * 1024 * 1024 + 2 * 1024 * 1024, `peak ${peak} exceeds the budget`);
+  });
+});
+
+describe("pipeline files", function () {
+  this.timeout(60_000);
+  let dir: string;
+  before(() => { dir = tempDir(); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("loads a default-exported Dataset or (async) function, with rdpipe resolving to the engine", async () => {
+    const a = writePipeline(dir, "a.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(5).map((r) => ({ x: (r.id as number) + 1 }));`);
+    assert.deepEqual((await (await loadPipeline(a)).takeAll()).map((r) => r.x).sort(), [1, 2, 3, 4, 5]);
+    const b = writePipeline(dir, "b.rdpipe.ts", `import * as rd from "rdpipe";\nconst k: number = 10;\nexport default async () => rd.range(3).map((r) => ({ y: (r.id as number) * k }));`);
+    assert.deepEqual((await (await loadPipeline(b)).takeAll()).map((r) => r.y).sort((p, q) => (p as number) - (q as number)), [0, 10, 20]);
+  });
+
+  it("names file and line for syntax errors, throws at load and a missing default export", async () => {
+    const syntax = writePipeline(dir, "syntax.rdpipe.ts", `import * as rd from "rdpipe";\n\nexport default rd.range(3).map((r) => ({ x: r.id );\n`);
+    await assert.rejects(loadPipeline(syntax), (e: Error) => e instanceof PipelineLoadError && /syntax\.rdpipe\.ts:3:\d+: Expected/.test(e.message));
+    const throws = writePipeline(dir, "throws.rdpipe.ts", `import * as rd from "rdpipe";\nvoid rd;\n\nthrow new Error("config missing");\n`);
+    await assert.rejects(loadPipeline(throws), /loading .*throws\.rdpipe\.ts failed: config missing \(at .*throws\.rdpipe\.ts:4:\d+\)/);
+    const nodefault = writePipeline(dir, "nodefault.rdpipe.ts", `import * as rd from "rdpipe";\nexport const ds = rd.range(3);\n`);
+    await assert.rejects(loadPipeline(nodefault), /nodefault\.rdpipe\.ts has no default export/);
+    const wrong = writePipeline(dir, "wrong.rdpipe.ts", `export default 42;\n`);
+    await assert.rejects(loadPipeline(wrong), /must be a Dataset or a function returning one, got number/);
+  });
+
+  it("UDFs use module-level values in workers, and errors point into the pipeline file", async () => {
+    const file = writePipeline(dir, "udf.rdpipe.ts", `import * as rd from "rdpipe";
+const FACTOR = 3;
+function scale(r: rd.Row) {
+  if (r.id === 4) throw new RangeError("four is not allowed");
+  return { v: (r.id as number) * FACTOR };
+}
+export default rd.range(10).map(scale);
+`);
+    const err = await (await loadPipeline(file)).takeAll().then(() => undefined, (e: ExecutionError) => e);
+    assert.ok(err instanceof ExecutionError);
+    assert.match(err.message, /Map\(scale\) failed on row 4: RangeError: four is not allowed/);
+    assert.match(err.info?.stack ?? "", /udf\.rdpipe\.ts:4:/);
+  });
+
+  it("a failed write leaves no output files behind", async () => {
+    const out = path.join(dir, "out-failed");
+    const file = writePipeline(dir, "failwrite.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(50_000, { overrideNumBlocks: 5 })
+  .map((r) => { if (r.id === 45_000) throw new Error("late failure"); return r; })
+  .writeJson(${JSON.stringify(out)});
+`);
+    await assert.rejects((await loadPipeline(file)).run(), /late failure/);
+    assert.deepEqual(listFilesRecursive(out), []);
+  });
+});

@@ -1,0 +1,33 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+
+export const REPO = path.resolve(__dirname, "..");
+
+/** A fresh temporary folder, removed after the suite. */
+export function tempDir(prefix = "rdpipe-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes a pipeline file importing `rdpipe` and returns its path. */
+export function writePipeline(dir: string, name: string, source: string): string {
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, source);
+  return file;
+}
+
+export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
+  const result = spawnSync(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), ...args], {
+    cwd: options.cwd ?? REPO, encoding: "utf8", timeout: options.timeoutMs ?? 120_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export function listFilesRecursive(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
