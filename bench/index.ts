@@ -184,13 +184,13 @@ async function benchScaling(): Promise<void> {
 
 interface MemoryResult {
   rows: number; seenRows: number; batches: number; bytes: number; stringBytes: number; maxBatchBytes: number;
-  sumX: number; expectedSumX: number; seconds: number; budget: number; delayMs: number;
-  idleRss: number; idleHwm: number; sampledPeakRss: number; driverHeapAtPeak: number; vmHwm: number; enginePeakBlockBytes: number | null; stats: string;
+  sumX: number; expectedSumX: number; seconds: number; budget: number; usPerRow: number;
+  cpuSeconds: number; idleRss: number; idleHwm: number; sampledPeakRss: number; driverHeapAtPeak: number; vmHwm: number; enginePeakBlockBytes: number | null; stats: string;
 }
 
-function runMemoryChild(rows: number, budget: number, delayMs: number): Promise<MemoryResult & { polledPeakRss: number }> {
+function runMemoryChild(rows: number, budget: number, usPerRow: number): Promise<MemoryResult & { polledPeakRss: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--expose-gc", "-r", "tsx/cjs", path.join(BENCH_DIR, "memory-run.ts"), String(rows), String(budget), String(delayMs)],
+    const child = spawn(process.execPath, ["--expose-gc", "-r", "tsx/cjs", path.join(BENCH_DIR, "memory-run.ts"), String(rows), String(budget), String(usPerRow)],
       { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
@@ -220,32 +220,73 @@ function runMemoryChild(rows: number, budget: number, delayMs: number): Promise<
 }
 
 async function benchMemory(): Promise<void> {
-  log("== 3. memory: rd.range(N) -> mapBatches(+160-char string, 2 float columns) -> slow iterBatches, 256 MiB budget ==");
+  log("== 3. memory: rd.range(N) -> mapBatches(+160-char string, 2 float columns) -> iterBatches in the driver, 256 MiB budget ==");
   const rows = Number(process.env.RDPIPE_BENCH_MEMORY_ROWS ?? 12_000_000);
   const budget = 256 * MiB;
-  const delayMs = Number(process.env.RDPIPE_BENCH_MEMORY_DELAY_MS ?? 40);
-  const r = await runMemoryChild(rows, budget, delayMs);
-  check(r.seenRows === rows, `memory pipeline delivered ${r.seenRows} rows, expected ${rows}`);
-  check(r.sumX === r.expectedSumX, `memory pipeline sum(x) ${r.sumX} != ${r.expectedSumX}`);
-  check(r.stringBytes === rows * 160, `memory pipeline string bytes ${r.stringBytes} != ${rows * 160}`);
-  const peak = Math.max(r.vmHwm, r.sampledPeakRss, r.polledPeakRss);
   const target = budget + 300 * MiB;
-  log(`  produced ${fmtInt(r.seenRows)} rows, ${(r.bytes / 1e9).toFixed(2)} GB (${(r.bytes / 2 ** 30).toFixed(2)} GiB) of Arrow buffers in ${r.batches} batches (largest ${fmtMiB(r.maxBatchBytes)}), in ${fmtS(r.seconds)} with a consumer sleeping ${delayMs} ms per batch`);
-  log(`  child RSS: idle after loading the engine ${fmtMiB(r.idleRss)}; peak VmHWM ${fmtMiB(r.vmHwm)}, sampled in-process ${fmtMiB(r.sampledPeakRss)}, polled by parent ${fmtMiB(r.polledPeakRss)}`);
-  log(`  at the sampled RSS peak the driver isolate held ${fmtMiB(r.driverHeapAtPeak)} of JS heap (the rest: Arrow buffers, worker threads, wasm, allocator slack)`);
-  if (r.enginePeakBlockBytes !== null) log(`  engine's own accounting: peak block memory ${fmtMiB(r.enginePeakBlockBytes)} of the ${fmtMiB(budget)} budget`);
-  for (const line of r.stats.split("\n")) log(`    ${line}`);
-  check(r.bytes >= 2e9, `the memory pipeline produced only ${r.bytes} bytes (< 2 GB)`);
-  summary(`memory: ${(r.bytes / 1e9).toFixed(2)} GB through a ${fmtMiB(budget)} budget: peak RSS ${fmtMiB(peak)}, target <= ${fmtMiB(target)} (budget + 300 MiB), ratio ${(peak / target).toFixed(2)} ${verdict(peak <= target)}; idle baseline ${fmtMiB(r.idleRss)}`);
+  // The slow consumer sleeps 2.5 us per row (at most 400k rows/s, about half of what 2 workers produce),
+  // so only backpressure keeps blocks from piling up. The fast one (info) sleeps 0.5 us per row.
+  const slowUs = Number(process.env.RDPIPE_BENCH_MEMORY_US_PER_ROW ?? 2.5);
+  const configs = [
+    { label: "slow consumer", usPerRow: slowUs, scored: true },
+    ...(process.env.RDPIPE_BENCH_MEMORY_FAST === "0" ? [] : [{ label: "fast consumer, info", usPerRow: 0.5, scored: false }]),
+  ];
+  for (const { label, usPerRow, scored } of configs) {
+    log(`  -- ${label}: consumer sleeps ${usPerRow} us per row (at most ${fmtInt(1e6 / usPerRow)} rows/s)`);
+    const r = await runMemoryChild(rows, budget, usPerRow);
+    childCpuSeconds += r.cpuSeconds;
+    check(r.seenRows === rows, `memory pipeline delivered ${r.seenRows} rows, expected ${rows}`);
+    check(r.sumX === r.expectedSumX, `memory pipeline sum(x) ${r.sumX} != ${r.expectedSumX}`);
+    check(r.stringBytes === rows * 160, `memory pipeline string bytes ${r.stringBytes} != ${rows * 160}`);
+    check(r.bytes >= 2e9, `the memory pipeline produced only ${r.bytes} bytes (< 2 GB)`);
+    const peak = Math.max(r.vmHwm, r.sampledPeakRss, r.polledPeakRss);
+    log(`  produced ${fmtInt(r.seenRows)} rows, ${(r.bytes / 1e9).toFixed(2)} GB (${(r.bytes / 2 ** 30).toFixed(2)} GiB) of Arrow buffers in ${r.batches} batches (largest ${fmtMiB(r.maxBatchBytes)}), in ${fmtS(r.seconds)}`);
+    log(`  child RSS: idle after loading the engine ${fmtMiB(r.idleRss)}; peak VmHWM ${fmtMiB(r.vmHwm)}, sampled in-process ${fmtMiB(r.sampledPeakRss)}, polled by parent ${fmtMiB(r.polledPeakRss)}`);
+    log(`  at the sampled RSS peak the driver isolate held ${fmtMiB(r.driverHeapAtPeak)} of JS heap (the rest: Arrow buffers, worker threads, wasm, allocator slack)`);
+    if (r.enginePeakBlockBytes !== null) log(`  engine's own accounting: peak block memory ${fmtMiB(r.enginePeakBlockBytes)} of the ${fmtMiB(budget)} budget`);
+    for (const line of r.stats.split("\n")) log(`    ${line}`);
+    const line = `${(r.bytes / 1e9).toFixed(2)} GB through a ${fmtMiB(budget)} budget: peak RSS ${fmtMiB(peak)}, target <= ${fmtMiB(target)} (budget + 300 MiB), ratio ${(peak / target).toFixed(2)}`;
+    summary(scored
+      ? `memory (${label}): ${line} ${verdict(peak <= target)}; idle baseline ${fmtMiB(r.idleRss)}`
+      : `memory (${label}): ${line}`);
+  }
 }
 
 // ------------------------------------------------------------------------------------------ main
 
-/** Other processes competing for the 2 cores make every ratio meaningless; say so in the output. */
-function warnIfBusy(when: string): void {
-  const [one] = os.loadavg();
-  const cpus = os.availableParallelism();
-  if (one > cpus * 0.5) log(`  (warning: 1-min load average ${one.toFixed(2)} on ${cpus} CPUs before ${when}: other processes are competing; numbers are noisy)`);
+/** Busy and total CPU time of the whole machine so far, in seconds (from /proc/stat). */
+function machineCpu(): { busy: number; total: number } {
+  try {
+    const fields = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const hz = 100;
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0) / hz;
+    const idle = (fields[3] + fields[4]) / hz;
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: NaN, total: NaN };
+  }
+}
+
+const ownCpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+/** CPU seconds used by bench child processes (the memory bench adds its child's). */
+let childCpuSeconds = 0;
+
+/**
+ * Other processes competing for the cores make every ratio meaningless, so measure them: CPU time the
+ * machine spent busy minus what this bench (all its threads and children) used.
+ */
+function startCpuWatch(): () => string {
+  const m0 = machineCpu();
+  const own0 = ownCpuSeconds() + childCpuSeconds;
+  return () => {
+    const m1 = machineCpu();
+    const wall = (m1.total - m0.total) / os.availableParallelism();
+    const others = Math.max(0, (m1.busy - m0.busy) - (ownCpuSeconds() + childCpuSeconds - own0));
+    if (!(wall > 0)) return "";
+    const share = others / wall; // in CPUs
+    return `  other processes used ${share.toFixed(2)} CPUs on average during this bench (${others.toFixed(1)} CPU-s in ${wall.toFixed(1)} s)` +
+      (share > 0.2 ? ": WARNING, numbers are disturbed" : "");
+  };
 }
 
 const BENCHES: Record<string, () => Promise<void>> = { overhead: benchOverhead, scaling: benchScaling, memory: benchMemory };
@@ -264,9 +305,11 @@ async function main(): Promise<number> {
   const started = performance.now();
   let failed = false;
   for (const name of selected) {
-    warnIfBusy(name);
+    const cpuWatch = startCpuWatch();
     try {
       await BENCHES[name]();
+      const line = cpuWatch();
+      if (line) { log(line); summaryLines.push(`${name}: ${line.trim()}`); }
     } catch (e) {
       failed = true;
       const kind = e instanceof WrongResult ? "WRONG RESULT" : "CRASH";

@@ -1,13 +1,15 @@
 // The memory bench's child process: a pipeline producing >= 2 GB of blocks under a small memory budget,
 // consumed slowly by iterBatches in this (driver) process. Prints one line `RESULT {json}`.
-// Usage: node -r tsx/cjs bench/memory-run.ts <rows> <budgetBytes> <consumerDelayMsPerBatch>
+// Usage: node -r tsx/cjs bench/memory-run.ts <rows> <budgetBytes> <consumerMicrosecondsPerRow>
+// Diagnostics (env): RDPIPE_BENCH_MEMORY_CPU (CPU slots), RDPIPE_BENCH_MEMORY_BATCH (mapBatches batchSize),
+// RDPIPE_BENCH_MEMORY_TASKS (range overrideNumBlocks).
 import fs from "node:fs";
 import type { Table } from "apache-arrow";
 import * as rd from "../server/src/api";
 
 const rows = Number(process.argv[2] ?? 12_000_000);
 const budget = Number(process.argv[3] ?? 256 * 2 ** 20);
-const delayMs = Number(process.argv[4] ?? 40);
+const usPerRow = Number(process.argv[4] ?? 2.5);
 
 function procStatus(field: "VmHWM" | "VmRSS"): number {
   const line = fs.readFileSync("/proc/self/status", "utf8").split("\n").find((l) => l.startsWith(field + ":"));
@@ -46,7 +48,8 @@ async function main(): Promise<void> {
   const cpu = process.env.RDPIPE_BENCH_MEMORY_CPU ? Number(process.env.RDPIPE_BENCH_MEMORY_CPU) : undefined;
   rd.DataContext.getCurrent().resourceLimits = { memoryBytes: budget, ...(cpu ? { cpu } : {}) };
   // ~160-char string + two float64 columns per row; self-contained (shipped to workers as source text).
-  const ds = rd.range(rows).mapBatches((b: rd.Batch) => {
+  const tasks = process.env.RDPIPE_BENCH_MEMORY_TASKS ? Number(process.env.RDPIPE_BENCH_MEMORY_TASKS) : undefined;
+  const ds = rd.range(rows, tasks ? { overrideNumBlocks: tasks } : {}).mapBatches((b: rd.Batch) => {
     const cols = b as rd.Columns;
     const id = cols.id as BigInt64Array;
     const n = id.length;
@@ -82,15 +85,16 @@ async function main(): Promise<void> {
       for (let i = 0; i < x.length; i++) sumX += values[i];
     }
     for (const s of table.getChild("s")!.data) stringBytes += s.valueOffsets[s.length] - s.valueOffsets[0];
-    if (delayMs > 0) await sleep(delayMs); // a deliberately slow consumer: producers must be held back
+    // A deliberately slow consumer (slower than the producers): without backpressure, blocks pile up.
+    if (usPerRow > 0) await sleep(table.numRows * usPerRow / 1000);
   }
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
   sample();
   const expectedSumX = 0.5 * (rows * (rows - 1)) / 2;
   const result = {
-    rows, seenRows, batches, bytes, stringBytes, maxBatchBytes, sumX, expectedSumX, seconds, budget, delayMs,
-    idleRss, idleHwm, sampledPeakRss: sampledPeak, driverHeapAtPeak: atPeak.heapUsed, vmHwm: procStatus("VmHWM"),
+    rows, seenRows, batches, bytes, stringBytes, maxBatchBytes, sumX, expectedSumX, seconds, budget, usPerRow,
+    cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6, idleRss, idleHwm, sampledPeakRss: sampledPeak, driverHeapAtPeak: atPeak.heapUsed, vmHwm: procStatus("VmHWM"),
     enginePeakBlockBytes: ds.lastRun()?.peakMemoryBytes ?? null,
     stats: ds.lastRun()?.statsText ?? "",
   };

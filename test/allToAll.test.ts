@@ -293,8 +293,8 @@ describe("aggregations", () => {
     const aggregator = new GroupAggregator([], [Sum("i"), Min("i"), Max("t"), Min("s"), Mean("i"), Max("none")]);
     aggregator.add(block);
     const result = aggregator.result();
-    const typeIds = result.schema.fields.map((f) => [f.name, String(f.type)]);
-    assert.deepEqual(typeIds, [
+    const columnTypes = result.schema.fields.map((f) => [f.name, String(f.type)]);
+    assert.deepEqual(columnTypes, [
       ["sum(i)", "Int64"], ["min(i)", "Int64"], ["max(t)", "Timestamp<MILLISECOND>"], ["min(s)", "Utf8"],
       ["mean(i)", "Float64"], ["max(none)", "Float64"],
     ]);

@@ -4,13 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { DataType, Dictionary, Int32, Schema, Utf8, vectorFromArray } from "apache-arrow";
+import { DataType, DateMillisecond, Dictionary, Int32, Schema, Utf8, vectorFromArray } from "apache-arrow";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { blockFromColumns, blockFromRows, blockToRows, describeSchema, type Block, type Row } from "../server/src/block";
 import {
   IoError, fileExtension, fileMetadata, listFiles, readFileBlocks, removeWrittenFiles, writeBlock,
   type FileFormat, type ReadOptions, type SourceBlock,
 } from "../server/src/io";
+import { decodeStruct, encodeStruct } from "../server/src/io/thrift";
 
 // parquetjs-lite ships no types; this is the part of its API the interop test uses.
 interface ParquetjsLite {
@@ -34,6 +35,36 @@ function tempPath(...parts: string[]): string {
 function writeText(relative: string, content: string | Uint8Array): string {
   const file = tempPath(relative);
   fs.writeFileSync(file, content);
+  return file;
+}
+
+function writeWithHyparquet(relative: string, codec: "SNAPPY" | "GZIP"): string {
+  return writeText(relative, new Uint8Array(parquetWriteBuffer({
+    codec,
+    compressors: { GZIP: (bytes: Uint8Array) => new Uint8Array(zlib.gzipSync(bytes)) },
+    rowGroupSize: 2,
+    columnData: [
+      { name: "id", data: [1n, 2n, 3n, null, BIG], type: "INT64" },
+      { name: "x", data: [1.5, 2.5, null, 4.5, 5.5], type: "DOUBLE" },
+      { name: "s", data: ["a", "b", null, "d", "é"], type: "STRING" },
+      { name: "b", data: [true, false, true, null, false], type: "BOOLEAN" },
+    ],
+  })));
+}
+
+async function writeWithParquetjsLite(relative: string, compression: string): Promise<string> {
+  const file = tempPath(relative);
+  const schema = new parquetjsLite.ParquetSchema({
+    id: { type: "INT64", compression }, x: { type: "DOUBLE", optional: true, compression },
+    s: { type: "UTF8", optional: true, compression }, b: { type: "BOOLEAN", compression },
+    ts: { type: "TIMESTAMP_MILLIS", compression },
+  });
+  const writer = await parquetjsLite.ParquetWriter.openFile(schema, file, { rowGroupSize: 2 });
+  for (const row of [
+    { id: 1, x: 1.5, s: "a", b: true, ts: new Date(1000) }, { id: 2, b: false, ts: new Date(2000) },
+    { id: 3, x: 3.5, s: "c", b: true, ts: new Date(1_700_000_000_123) },
+  ]) await writer.appendRow(row);
+  await writer.close();
   return file;
 }
 
@@ -131,17 +162,7 @@ describe("io", function () {
 
     it("reads what hyparquet-writer writes (snappy and gzip)", async () => {
       for (const codec of ["SNAPPY", "GZIP"] as const) {
-        const file = writeText(`hyw/${codec}.parquet`, new Uint8Array(parquetWriteBuffer({
-          codec,
-          compressors: { GZIP: (bytes: Uint8Array) => new Uint8Array(zlib.gzipSync(bytes)) },
-          rowGroupSize: 2,
-          columnData: [
-            { name: "id", data: [1n, 2n, 3n, null, BIG], type: "INT64" },
-            { name: "x", data: [1.5, 2.5, null, 4.5, 5.5], type: "DOUBLE" },
-            { name: "s", data: ["a", "b", null, "d", "é"], type: "STRING" },
-            { name: "b", data: [true, false, true, null, false], type: "BOOLEAN" },
-          ],
-        })));
+        const file = writeWithHyparquet(`hyw/${codec}.parquet`, codec);
         const blocks = await readAll("parquet", file);
         assert.deepEqual(blocks.map((b) => b.rowOffset), [0, 2, 4]);
         assert.deepEqual(blocks.flatMap((b) => blockToRows(b.block)), [
@@ -151,20 +172,9 @@ describe("io", function () {
       }
     });
 
-    it("reads what parquetjs-lite writes (its page indexes make parquet-wasm give up; hyparquet reads it)", async () => {
+    it("reads what parquetjs-lite writes (parquet-wasm's own file reader rejects its page indexes)", async () => {
       for (const compression of ["SNAPPY", "GZIP", "UNCOMPRESSED"]) {
-        const file = tempPath(`pjl/${compression}.parquet`);
-        const schema = new parquetjsLite.ParquetSchema({
-          id: { type: "INT64", compression }, x: { type: "DOUBLE", optional: true, compression },
-          s: { type: "UTF8", optional: true, compression }, b: { type: "BOOLEAN", compression },
-          ts: { type: "TIMESTAMP_MILLIS", compression },
-        });
-        const writer = await parquetjsLite.ParquetWriter.openFile(schema, file, { rowGroupSize: 2 });
-        for (const row of [
-          { id: 1, x: 1.5, s: "a", b: true, ts: new Date(1000) }, { id: 2, b: false, ts: new Date(2000) },
-          { id: 3, x: 3.5, s: "c", b: true, ts: new Date(1_700_000_000_123) },
-        ]) await writer.appendRow(row);
-        await writer.close();
+        const file = await writeWithParquetjsLite(`pjl/${compression}.parquet`, compression);
         const blocks = await readAll("parquet", file);
         assert.deepEqual(blocks.map((b) => [b.rowOffset, b.block.numRows]), [[0, 2], [2, 1]]);
         assert.equal(typesOf(blocks[0].block).ts, "Timestamp<MILLISECOND, UTC>");
@@ -180,9 +190,9 @@ describe("io", function () {
 
     it("writes files DuckDB reads back exactly, with every compression", async () => {
       const block = blockFromRows([
-        { id: 1n, big: BIG, x: 0.25, s: "plain", flag: true, note: null, at: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)) },
-        { id: 2n, big: -BIG, x: -1e300, s: "quote \" comma , newline \n", flag: false, note: "n", at: null },
-        { id: 3n, big: null, x: null, s: "", flag: null, note: null, at: new Date(0) },
+        { id: 1n, big: BIG, x: 0.25, s: "plain", flag: true, note: null, at: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), bin: Buffer.from([0, 255]) },
+        { id: 2n, big: -BIG, x: -1e300, s: "quote \" comma , newline \n", flag: false, note: "n", at: null, bin: null },
+        { id: 3n, big: null, x: null, s: "", flag: null, note: null, at: new Date(0), bin: Buffer.alloc(0) },
       ]);
       for (const compression of ["snappy", "gzip", "zstd", "brotli", "lz4_raw", "uncompressed"] as const) {
         const dir = tempPath(`written/${compression}`);
@@ -192,12 +202,15 @@ describe("io", function () {
         assert.deepEqual(fs.readdirSync(dir), ["part-0.parquet"]);
         const rows = await duckRows(`SELECT * FROM read_parquet('${result.path}') ORDER BY id`);
         assert.deepEqual(rows, [
-          { id: 1n, big: BIG, x: 0.25, s: "plain", flag: true, note: null, at: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)) },
-          { id: 2n, big: -BIG, x: -1e300, s: "quote \" comma , newline \n", flag: false, note: "n", at: null },
-          { id: 3n, big: null, x: null, s: "", flag: null, note: null, at: new Date(0) },
+          { id: 1n, big: BIG, x: 0.25, s: "plain", flag: true, note: null, at: new Date(Date.UTC(2024, 0, 2, 3, 4, 5)), bin: Buffer.from([0, 255]) },
+          { id: 2n, big: -BIG, x: -1e300, s: "quote \" comma , newline \n", flag: false, note: "n", at: null, bin: null },
+          { id: 3n, big: null, x: null, s: "", flag: null, note: null, at: new Date(0), bin: Buffer.alloc(0) },
         ]);
         const [{ types }] = await duckRows(`SELECT string_agg(column_type, ',') AS types FROM (DESCRIBE SELECT * FROM read_parquet('${result.path}'))`);
-        assert.equal(types, "BIGINT,BIGINT,DOUBLE,VARCHAR,BOOLEAN,VARCHAR,TIMESTAMP");
+        assert.equal(types, "BIGINT,BIGINT,DOUBLE,VARCHAR,BOOLEAN,VARCHAR,TIMESTAMP,BLOB");
+        const chunks = await duckRows(`SELECT compression, encodings FROM parquet_metadata('${result.path}')`);
+        assert.deepEqual([...new Set(chunks.map((c) => c.compression))], [compression.toUpperCase()]);
+        assert.ok(chunks.every((c) => !String(c.encodings).includes("DICTIONARY")), "dictionary encoding is off");
       }
     });
 
@@ -219,6 +232,51 @@ describe("io", function () {
       assert.deepEqual(rows[3], { c: "v3", a: 3 });
       assert.deepEqual(Object.keys(rows[0]), ["c", "a"]);
       await rejectsIo(readRows("parquet", file, { columns: ["a", "nope"] }), file, "'nope'");
+    });
+
+    it("reads nested columns, also projected", async () => {
+      const file = tempPath("nested/n.parquet");
+      await duck.run(`COPY (SELECT i AS id, [i, i + 1] AS list, {'a': i, 'b': 'x' || i} AS st, 'z' AS last FROM range(3) t(i))
+        TO '${file}' (FORMAT parquet)`);
+      assert.deepEqual((await readRows("parquet", file))[2], { id: 2, list: [2, 3], st: { a: 2, b: "x2" }, last: "z" });
+      assert.deepEqual(await readRows("parquet", file, { columns: ["last", "st"] }), [0, 1, 2].map((i) => ({ last: "z", st: { a: i, b: `x${i}` } })));
+      assert.deepEqual((await readRows("parquet", file, { columns: ["list"] }))[1], { list: [1, 2] });
+    });
+
+    it("keeps Arrow types stored by Arrow writers, also under projection", async () => {
+      // Parquet has no 64-bit date: without the stored Arrow schema this column would read back as Date32.
+      const day = vectorFromArray([new Date(Date.UTC(2024, 0, 2)), null], new DateMillisecond());
+      const { path: file } = await writeBlock("parquet", blockFromColumns({ id: new Float64Array([1, 2]), day }), tempPath("date64"), "d.parquet");
+      for (const columns of [undefined, ["day"]]) {
+        const [{ block }] = await readAll("parquet", file, { columns });
+        assert.equal(typesOf(block).day, "Date64<MILLISECOND>");
+        assert.deepEqual(blockToRows(block).map((r) => r.day), [Date.UTC(2024, 0, 2), null]);
+      }
+    });
+
+    it("reports a corrupt page as an IoError naming file and row group, and keeps working", async () => {
+      const file = tempPath("corrupt/c.parquet");
+      await duck.run(`COPY (SELECT i AS id, md5(i::VARCHAR) AS s FROM range(20000) t(i)) TO '${file}' (FORMAT parquet, COMPRESSION zstd)`);
+      const bytes = fs.readFileSync(file);
+      bytes.fill(7, 200, 2000);
+      fs.writeFileSync(file, bytes);
+      await rejectsIo(readRows("parquet", file), `${file}: row group 0 (rows 0-19999): cannot decode`);
+      const good = tempPath("corrupt/good.parquet");
+      await duck.run(`COPY (SELECT 1 AS one) TO '${good}' (FORMAT parquet)`);
+      assert.deepEqual(await readRows("parquet", good), [{ one: 1 }]);
+    });
+
+    it("re-encodes the footers of every writer byte for byte (the row-group rewrite relies on it)", async () => {
+      const duckFile = tempPath("footers/duck.parquet");
+      await duck.run(`COPY (SELECT i AS id, [i] AS l, 'x' AS s FROM range(10) t(i)) TO '${duckFile}' (FORMAT parquet, COMPRESSION zstd)`);
+      const written = await writeBlock("parquet", blockFromRows([{ a: 1n, b: "x", c: true }]), tempPath("footers"), "rdpipe.parquet");
+      const files = [duckFile, written.path, writeWithHyparquet("footers/hyw.parquet", "SNAPPY"), await writeWithParquetjsLite("footers/pjl.parquet", "GZIP")];
+      for (const file of files) {
+        const bytes = new Uint8Array(fs.readFileSync(file));
+        const length = Buffer.from(bytes).readUInt32LE(bytes.length - 8);
+        const footer = bytes.subarray(bytes.length - 8 - length, bytes.length - 8);
+        assert.ok(Buffer.from(encodeStruct(decodeStruct(footer))).equals(footer), file);
+      }
     });
 
     it("rejects truncated and non-Parquet files, naming them", async () => {
@@ -291,8 +349,8 @@ describe("io", function () {
   });
 
   describe("json", () => {
-    it("reads JSON Lines (blank lines skipped) with integer columns as Int64", async () => {
-      const file = writeText("json/a.jsonl", '{"id": 1, "x": 1.5, "s": "a"}\n\n{"id": 2, "x": 2, "s": null}\r\n');
+    it("reads JSON Lines (byte order mark and blank lines skipped) with integer columns as Int64", async () => {
+      const file = writeText("json/a.jsonl", '\uFEFF{"id": 1, "x": 1.5, "s": "a"}\n\n{"id": 2, "x": 2, "s": null}\r\n');
       const [{ block }] = await readAll("json", file);
       assert.equal(typesOf(block).id, "Int64");
       assert.equal(typesOf(block).x, "Float64");

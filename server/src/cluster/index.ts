@@ -21,6 +21,7 @@ interface Running {
   onMessage: (m: TaskMessage) => void;
   resolve: (udfMs: number) => void;
   reject: (e: TaskFailure) => void;
+  timeoutMs: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -43,35 +44,51 @@ export function workerScript(): string {
   return script;
 }
 
+let sharedPool: WorkerPool | undefined;
+
+/**
+ * The process-wide pool, grown to at least `size` workers. Workers stay warm between executions
+ * (starting one costs ~200 ms) and do not keep the process alive while idle.
+ */
+export function sharedWorkerPool(size: number): WorkerPool {
+  sharedPool ??= new WorkerPool();
+  sharedPool.growTo(size);
+  return sharedPool;
+}
+
 export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
-  private closed = false;
 
-  constructor(readonly size: number, private readonly taskTimeoutMs: number) {
-    for (let i = 0; i < size; i++) this.workers.push(this.spawn());
+  growTo(size: number): void {
+    while (this.workers.length < size) this.workers.push(this.spawn());
   }
 
   get idleCount(): number {
-    return this.closed ? 0 : this.workers.filter((w) => !w.running).length;
+    return this.workers.filter((w) => !w.running).length;
   }
 
-  run(task: TaskSpec, onMessage: (m: TaskMessage) => void): Promise<number> {
+  run(task: TaskSpec, timeoutMs: number, onMessage: (m: TaskMessage) => void): Promise<number> {
     const worker = this.workers.find((w) => !w.running);
-    if (!worker || this.closed) throw new Error("WorkerPool.run called without an idle worker");
+    if (!worker) throw new Error("WorkerPool.run called without an idle worker");
     return new Promise<number>((resolve, reject) => {
-      worker.running = { task, onMessage, resolve, reject };
+      worker.running = { task, onMessage, resolve, reject, timeoutMs };
+      worker.thread.ref();
       this.armTimer(worker);
       this.post(worker, { type: "run", task });
     });
   }
 
+  /** Asks the task to stop after its current block. */
   cancel(taskId: number): void {
     for (const w of this.workers) if (w.running?.task.taskId === taskId) this.post(w, { type: "cancel", taskId });
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all(this.workers.map((w) => w.thread.terminate()));
+  /** Ends the task now by replacing its worker (for tasks of a job that has ended). */
+  abandon(taskId: number): void {
+    const worker = this.workers.find((w) => w.running?.task.taskId === taskId);
+    if (!worker) return;
+    this.finish(worker);
+    this.replace(worker);
   }
 
   private post(worker: PoolWorker, message: DriverMessage): void {
@@ -79,7 +96,9 @@ export class WorkerPool {
   }
 
   private spawn(): PoolWorker {
-    const thread = new Worker(workerScript(), { stdout: false, stderr: false });
+    // execArgv: [] keeps loaders of the parent (tsx in tests) out of workers, which run plain bundled JS.
+    const thread = new Worker(workerScript(), { stdout: false, stderr: false, execArgv: [] });
+    thread.unref();
     const worker: PoolWorker = { thread };
     thread.on("message", (m: WorkerMessage) => this.onMessage(worker, m));
     thread.on("error", (e) => this.lose(worker, `crashed: ${e.message}`));
@@ -93,10 +112,10 @@ export class WorkerPool {
     running.timer = setTimeout(() => {
       this.finish(worker)?.reject(new TaskFailure("application", {
         kind: "udf", operator: running.task.stage,
-        message: `${running.task.stage}: the task reported nothing for ${this.taskTimeoutMs / 1000}s and was ended as hung (DataContext.taskTimeoutMs)`,
+        message: `${running.task.stage}: the task reported nothing for ${running.timeoutMs / 1000}s and was ended as hung (DataContext.taskTimeoutMs)`,
       }));
       this.replace(worker);
-    }, this.taskTimeoutMs);
+    }, running.timeoutMs);
   }
 
   private onMessage(worker: PoolWorker, message: WorkerMessage): void {
@@ -114,6 +133,7 @@ export class WorkerPool {
     const running = worker.running;
     if (running) clearTimeout(running.timer);
     worker.running = undefined;
+    worker.thread.unref();
     return running;
   }
 
@@ -123,7 +143,7 @@ export class WorkerPool {
     running?.reject(new TaskFailure("workerLost", {
       kind: "internal", operator: running.task.stage, message: `${running.task.stage}: the worker running this task ${how}`,
     }));
-    if (!this.closed) this.replace(worker);
+    this.replace(worker);
   }
 
   private replace(worker: PoolWorker): void {

@@ -2,7 +2,7 @@
 // feeding downstream operators first, never waiting for a whole stage before the next starts.
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
-import { TaskFailure, WorkerPool, type TaskErrorInfo, type TaskSpec } from "../cluster";
+import { TaskFailure, sharedWorkerPool, type WorkerPool, type TaskErrorInfo, type TaskSpec } from "../cluster";
 import { removeWrittenFiles } from "../io";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
@@ -133,7 +133,7 @@ class StreamingExecutor {
     let completed = false;
     try {
       this.rootOp = this.build(this.physicalRoot);
-      this.pool = new WorkerPool(this.context.cpuSlots(), this.context.taskTimeoutMs);
+      this.pool = sharedWorkerPool(this.context.cpuSlots());
       await Promise.all(this.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
       for (;;) {
         if (this.failure) throw this.failure;
@@ -162,7 +162,8 @@ class StreamingExecutor {
         this.stopAll();
         this.rejectResult(new ExecutionError("the consumer stopped reading before the end"));
       }
-      await this.pool?.close();
+      // A failed job's tasks are ended now; cancelled ones stop by themselves after their current block.
+      if (this.failure) for (const taskId of this.running.keys()) this.pool?.abandon(taskId);
       if (!completed) await this.removePartialOutput();
     }
   }
@@ -195,12 +196,12 @@ class StreamingExecutor {
 
   private launchTasks(): void {
     const budget = this.context.memoryBudget();
-    while (this.retries.length > 0 && this.pool && this.pool.idleCount > 0) {
+    while (this.retries.length > 0 && this.pool && this.pool.idleCount > 0 && this.running.size < this.context.cpuSlots()) {
       const retry = this.retries.shift()!;
       this.launch(retry.op, 0, retry);
     }
     for (;;) {
-      if (!this.pool || this.pool.idleCount === 0) {
+      if (!this.pool || this.pool.idleCount === 0 || this.running.size >= this.context.cpuSlots()) {
         for (const op of this.operators) if (op.hasTask()) op.metrics.backpressure = "all workers busy";
         return;
       }
@@ -242,7 +243,7 @@ class StreamingExecutor {
       op.metrics.tasksFinished++;
       op.taskEnded(state.taskIndex);
     };
-    this.pool!.run(spec, (message) => {
+    this.pool!.run(spec, this.context.taskTimeoutMs, (message) => {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;

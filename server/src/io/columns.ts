@@ -16,6 +16,14 @@ export function projectBlock(block: Block, columns: string[] | undefined): Block
   return columns ? block.select(columns) : block;
 }
 
+/** Rebuilds a block batch by batch with new fields; `children` gives a batch's column data in field order. */
+export function rebuildBlock(block: Block, fields: Field[], children: (batch: RecordBatch) => Data[]): Block {
+  const schema = new Schema(fields, block.schema.metadata);
+  return new Table(schema, block.batches.map((batch) => new RecordBatch(schema, makeData({
+    type: new Struct(fields), length: batch.numRows, nullCount: 0, children: children(batch),
+  }))));
+}
+
 /** Appends Utf8 columns holding one value each (partition keys, `path`), replacing same-named ones. */
 export function withConstantColumns(block: Block, constants: [name: string, value: string][]): Block {
   if (constants.length === 0) return block;
@@ -26,11 +34,8 @@ export function withConstantColumns(block: Block, constants: [name: string, valu
     ...keptIndexes.map((i) => block.schema.fields[i]),
     ...constants.map(([name]) => new Field(name, new Utf8(), true)),
   ];
-  const schema = new Schema(fields, block.schema.metadata);
-  const batches = block.batches.map((batch) => {
-    const children: Data[] = keptIndexes.map((i) => batch.data.children[i]);
-    for (const [, value] of constants) children.push(utf8Vector(new Array<string>(batch.numRows).fill(value)).data[0]);
-    return new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
-  });
-  return new Table(schema, batches);
+  return rebuildBlock(block, fields, (batch) => [
+    ...keptIndexes.map((i) => batch.data.children[i]),
+    ...constants.map(([, value]) => utf8Vector(new Array<string>(batch.numRows).fill(value)).data[0]),
+  ]);
 }

@@ -1,7 +1,8 @@
 // CSV reading: csv-parse over a file stream; column types are inferred from the file's first block
 // and then locked, so every block of a file has the same schema.
 import { createReadStream } from "node:fs";
-import { parse, CsvError } from "csv-parse";
+import { pipeline } from "node:stream";
+import { parse, CsvError, type Parser } from "csv-parse";
 import { Bool, Float64, Int64, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import { blockFromColumns, preview, utf8Vector } from "../block";
 import { assertColumnsExist } from "./columns";
@@ -48,8 +49,9 @@ function inferKind(values: string[]): ColumnKind {
   return "string";
 }
 
-function csvParser(path: string, delimiter: string, withInfo = false) {
-  return createReadStream(path).pipe(parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }));
+function csvParser(path: string, delimiter: string, withInfo = false): Parser {
+  // pipeline (unlike pipe) passes a read error on to the parser, and closes the file when iteration stops early.
+  return pipeline(createReadStream(path), parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }), () => undefined);
 }
 
 /**

@@ -12,7 +12,7 @@ import { IoError, LINES_PER_BLOCK, errorMessage, type FileBlock, type FileRef, t
 /** A parsed object and the line it starts on, for error messages. */
 interface JsonRow {
   row: Row;
-  location: number;
+  line: number;
 }
 
 async function firstNonWhitespaceChar(path: string): Promise<string | null> {
@@ -51,7 +51,7 @@ async function* jsonLinesRows(path: string): AsyncGenerator<JsonRow> {
     } catch (e) {
       throw new IoError(`${path}: line ${lineNumber}: invalid JSON (${errorMessage(e)}): ${preview(line, 200)}`);
     }
-    yield { row: expectObject(path, lineNumber, value), location: lineNumber };
+    yield { row: expectObject(path, lineNumber, value), line: lineNumber };
   }
 }
 
@@ -121,7 +121,7 @@ function parseArrayElement(path: string, text: string, line: number): JsonRow {
   } catch (e) {
     throw new IoError(`${path}: line ${line}: invalid JSON (${errorMessage(e)}): ${preview(text.trim(), 200)}`);
   }
-  return { row: expectObject(path, line, value), location: line };
+  return { row: expectObject(path, line, value), line };
 }
 
 /** JSON numbers are all doubles; a column whose numbers are all integers becomes Int64, as in pyarrow. */
@@ -148,7 +148,7 @@ export async function* readJsonBlocks(file: FileRef, options: FormatReadOptions)
   let rowOffset = 0;
 
   const buildBlock = (): FileBlock => {
-    const where = `lines ${pending[0].location}-${pending[pending.length - 1].location}`;
+    const where = `lines ${pending[0].line}-${pending[pending.length - 1].line}`;
     const plainRows = pending.map(({ row }) => (wanted ? pickKeys(row, wanted) : row));
     let block: Block;
     try {
@@ -192,7 +192,7 @@ function columnsOf(path: string, pending: JsonRow[], rows: Row[], schema: Schema
     for (const key in row) {
       const column = columns[key];
       if (column === undefined) {
-        throw new IoError(`${path}: line ${pending[i].location}: field '${key}' does not appear in the file's first ` +
+        throw new IoError(`${path}: line ${pending[i].line}: field '${key}' does not appear in the file's first ` +
           `${LINES_PER_BLOCK} rows, which fixed its columns (${schema.fields.map((f) => f.name).join(", ")})`);
       }
       column[i] = row[key];

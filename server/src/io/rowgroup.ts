@@ -73,6 +73,7 @@ export class ParquetLayout {
     let leaf = 0;
     // The schema is a depth-first list; each element says how many children follow it.
     const skipSubtree = (index: number): number => {
+      if (index >= schema.length) throw new Error("the schema in the footer is cut short");
       const children = asNumber(field(schema[index], ELEMENT_NUM_CHILDREN)) ?? 0;
       if (children === 0) leaf++;
       let next = index + 1;

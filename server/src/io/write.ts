@@ -1,11 +1,10 @@
 // Writing one block as one file, atomically: a temp file beside the target, then a rename.
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
-import {
-  DataType, RecordBatch, Schema, Struct, Table, Field, Utf8, makeData, makeVector, tableToIPC, type Data, type Vector,
-} from "apache-arrow";
+import { DataType, Field, Utf8, makeVector, tableToIPC, type Vector } from "apache-arrow";
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
 import { columnValues, utf8Vector, type Block } from "../block";
+import { rebuildBlock } from "./columns";
 import { IoError, errorMessage, type WriteFormat, type WriteOptions } from "./types";
 
 const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json" };
@@ -95,20 +94,12 @@ function parquetBytes(block: Block, options: WriteOptions): Uint8Array {
 
 /** Dictionary-encoded string columns become plain Utf8, so readers see strings, not dictionaries. */
 function withPlainStrings(block: Block): Block {
-  const dictionaryIndexes = block.schema.fields.flatMap((f, i) => (DataType.isDictionary(f.type) ? [i] : []));
-  if (dictionaryIndexes.length === 0) return block;
-  const fields = block.schema.fields.map((f, i) =>
-    dictionaryIndexes.includes(i) ? new Field(f.name, new Utf8(), f.nullable, f.metadata) : f);
-  const schema = new Schema(fields, block.schema.metadata);
-  const batches = block.batches.map((batch) => {
-    const children: Data[] = batch.data.children.map((child, i) => {
-      if (!dictionaryIndexes.includes(i)) return child;
-      const values = Array.from(makeVector(child), (v) => (v == null ? null : String(v)));
-      return utf8Vector(values).data[0];
-    });
-    return new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.numRows, nullCount: 0, children }));
-  });
-  return new Table(schema, batches);
+  const isDictionary = block.schema.fields.map((f) => DataType.isDictionary(f.type));
+  if (!isDictionary.includes(true)) return block;
+  const fields = block.schema.fields.map((f, i) => (isDictionary[i] ? new Field(f.name, new Utf8(), f.nullable, f.metadata) : f));
+  return rebuildBlock(block, fields, (batch) => batch.data.children.map((child, i) => (isDictionary[i]
+    ? utf8Vector(Array.from(makeVector(child), (v) => (v == null ? null : String(v)))).data[0]
+    : child)));
 }
 
 // ---------------------------------------------------------------------------------------------
