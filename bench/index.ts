@@ -98,7 +98,7 @@ async function benchOverhead(): Promise<void> {
   await runEngine();
   await runLoopTimed(input.files.slice(0, 2));
 
-  const reps = Number(process.env.RDPIPE_BENCH_REPS ?? 2);
+  const reps = Number(process.env.RDPIPE_BENCH_REPS ?? 3);
   const times = { loop: [] as number[], engine: [] as number[], engine1: [] as number[] };
   for (let r = 0; r < reps; r++) {
     times.loop.push(await runLoopTimed());

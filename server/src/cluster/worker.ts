@@ -11,6 +11,7 @@ import { applyTransforms, TaskError, UdfClock, type OriginBlock } from "./transf
 
 const port = parentPort!;
 const cancelled = new Set<number>();
+const runningTasks = new Set<number>();
 let loadedModule: { ref: ModuleRef; udfs: Promise<(UdfFunction | undefined)[]> } | undefined;
 
 function send(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
@@ -91,14 +92,21 @@ async function runTask(task: TaskSpec): Promise<void> {
 }
 
 port.on("message", (message: DriverMessage) => {
-  if (message.type === "cancel") { cancelled.add(message.taskId); return; }
+  if (message.type === "cancel") {
+    if (runningTasks.has(message.taskId)) cancelled.add(message.taskId);
+    return;
+  }
   const { task } = message;
+  runningTasks.add(task.taskId);
   runTask(task).catch((e: unknown) => {
     const info = e instanceof TaskError ? e.info
       : e instanceof IoError ? { kind: "input" as const, message: (e as Error).message }
       : { kind: "internal" as const, message: `${task.stage}: ${(e as Error)?.message ?? String(e)}`, stack: (e as Error)?.stack };
     send({ type: "error", taskId: task.taskId, error: info });
-  }).finally(() => cancelled.delete(task.taskId));
+  }).finally(() => {
+    cancelled.delete(task.taskId);
+    runningTasks.delete(task.taskId);
+  });
 });
 
 send({ type: "ready" });

@@ -61,6 +61,9 @@ export class ExecutionError extends Error {
   }
 }
 
+/** Task ids are unique per process: workers are shared by executions and outlive them. */
+let nextTaskId = 1;
+
 interface Retry { spec: TaskSpec; attempts: number; taskIndex: number }
 
 /** Zip pairs rows by position, so everything feeding it must emit in order. */
@@ -93,7 +96,6 @@ class StreamingExecutor {
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
   private failure?: Error;
   private erroredBlocks = 0;
-  private nextTaskId = 1;
   private wake: () => void = () => undefined;
   private readonly startedAt = Date.now();
   private readonly writePrefix = randomUUID().slice(0, 8);
@@ -225,7 +227,7 @@ class StreamingExecutor {
     const next = retry ? undefined : op.nextTask();
     if (!retry && !next) return;
     const spec: TaskSpec = retry?.spec ?? {
-      taskId: this.nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
+      taskId: nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
       transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
       targetBlockBytes: this.context.targetMaxBlockSize, skipOutputs: 0,
     };
