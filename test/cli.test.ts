@@ -66,7 +66,7 @@ export default rd.readJson("events.jsonl").map(function clean(row) {
     const file = writePipeline(dir, "broken.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3).map((r) => {\n`);
     const run = runCli(["run", file]);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /broken\.rdpipe\.ts:3:\d+: Expected/);
+    assert.match(run.stderr, /\/broken\.rdpipe\.ts:3:\d+: Unexpected end of file/);
     assert.equal(runCli(["run"]).code, 2);
     assert.equal(runCli(["frobnicate", file]).code, 2);
     assert.equal(runCli(["run", file, "--workers", "zero"]).code, 2);

@@ -5,6 +5,8 @@ import { formatRow } from "../api/dataset";
 import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
 import { loadPipeline, PipelineLoadError } from "../loader";
 import { PlanError } from "../plan";
+import { IoError } from "../io";
+import { BlockError } from "../block";
 import { renderProgress } from "./progress";
 
 const USAGE = `Usage:
@@ -98,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`rdpipe: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    const known = e instanceof ExecutionError || e instanceof PipelineLoadError || e instanceof PlanError;
+    const known = [ExecutionError, PipelineLoadError, PlanError, IoError, BlockError].some((kind) => e instanceof kind);
     console.error(`\nrdpipe: ${known ? "" : "internal error: "}${(e as Error).message ?? e}`);
     if (e instanceof ExecutionError && e.info?.stack) console.error(udfFrames(e.info.stack));
     if (!known) console.error((e as Error).stack);

@@ -1,5 +1,6 @@
 // A pool of worker threads that run tasks, one task per worker at a time. A worker that dies
 // (crash, process.exit in a UDF, OOM) or hangs past the timeout is replaced.
+import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
@@ -56,8 +57,14 @@ export function sharedWorkerPool(size: number): WorkerPool {
   return sharedPool;
 }
 
-export class WorkerPool {
+/** Emits "idle" whenever a worker becomes free, so every execution sharing the pool can launch. */
+export class WorkerPool extends EventEmitter {
   private readonly workers: PoolWorker[] = [];
+
+  constructor() {
+    super();
+    this.setMaxListeners(0); // one listener per concurrent execution
+  }
 
   growTo(size: number): void {
     while (this.workers.length < size) this.workers.push(this.spawn());
@@ -98,11 +105,11 @@ export class WorkerPool {
   private spawn(): PoolWorker {
     // execArgv: [] keeps loaders of the parent (tsx in tests) out of workers, which run plain bundled JS.
     const thread = new Worker(workerScript(), { stdout: false, stderr: false, execArgv: [] });
-    thread.unref();
     const worker: PoolWorker = { thread };
     thread.on("message", (m: WorkerMessage) => this.onMessage(worker, m));
     thread.on("error", (e) => this.lose(worker, `crashed: ${e.message}`));
     thread.on("exit", (code) => this.lose(worker, `exited with code ${code}`));
+    thread.unref(); // after the listeners: adding a "message" listener refs the port again
     return worker;
   }
 
@@ -134,6 +141,7 @@ export class WorkerPool {
     if (running) clearTimeout(running.timer);
     worker.running = undefined;
     worker.thread.unref();
+    if (running) setImmediate(() => this.emit("idle"));
     return running;
   }
 

@@ -133,9 +133,13 @@ class StreamingExecutor {
     const onAbort = () => this.fail(new ExecutionError("the job was cancelled"));
     this.options.signal?.addEventListener("abort", onAbort);
     let completed = false;
+    // Workers do not keep the process alive while idle; a running execution must.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    const onIdle = () => this.wakeUp();
     try {
       this.rootOp = this.build(this.physicalRoot);
       this.pool = sharedWorkerPool(this.context.cpuSlots());
+      this.pool.on("idle", onIdle);
       await Promise.all(this.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
       for (;;) {
         if (this.failure) throw this.failure;
@@ -159,6 +163,8 @@ class StreamingExecutor {
       throw error;
     } finally {
       clearInterval(progressTimer);
+      clearInterval(keepAlive);
+      this.pool?.off("idle", onIdle);
       this.options.signal?.removeEventListener("abort", onAbort);
       if (!completed && !this.failure) {
         this.stopAll();

@@ -31,7 +31,7 @@ export function compilePipeline(file: string): ModuleRef {
     if (!errors?.length) throw e;
     throw new PipelineLoadError(errors.map((m) => {
       const loc = m.location;
-      return loc ? `${loc.file}:${loc.line}:${loc.column + 1}: ${m.text}\n    ${loc.lineText}` : m.text;
+      return loc ? `${path.resolve(loc.file)}:${loc.line}:${loc.column + 1}: ${m.text}\n    ${loc.lineText}` : m.text;
     }).join("\n"));
   }
 }
