@@ -18,9 +18,18 @@ export function blockBytes(block: Block): number {
   return total;
 }
 
+/** Bytes a (possibly sliced) column holds: a slice counts only its own rows, not the shared buffers. */
 function dataBytes(data: Data): number {
-  let total = (data.values?.byteLength ?? 0) + (data.valueOffsets?.byteLength ?? 0) +
-    (data.nullBitmap?.byteLength ?? 0);
+  const { offset, length } = data;
+  let total = data.nullBitmap && data.nullCount > 0 ? Math.ceil(length / 8) : 0;
+  const offsets = data.valueOffsets as ArrayLike<number | bigint> & { BYTES_PER_ELEMENT: number } | undefined;
+  if (offsets && offsets.length > offset + length) {
+    total += (length + 1) * offsets.BYTES_PER_ELEMENT;
+    if (data.values) total += Number(offsets[offset + length]) - Number(offsets[offset]);
+  } else if (data.values) {
+    total += DataType.isBool(data.type) ? Math.ceil(length / 8)
+      : Math.min(data.values.byteLength, length * data.stride * (data.values as Uint8Array).BYTES_PER_ELEMENT);
+  }
   for (const child of data.children) total += dataBytes(child);
   if (data.dictionary) for (const d of data.dictionary.data) total += dataBytes(d);
   return total;

@@ -51,12 +51,13 @@ async function run(argv: string[]): Promise<number> {
   if (!file || rest.length > 0) throw new UsageError("rdpipe run takes exactly one pipeline file");
 
   const preview = positiveInt("--preview", values.preview) ?? 20;
+  const workers = positiveInt("--workers", values.workers);
+  const memory = values.memory === undefined ? undefined : parseSize(values.memory);
   const context = DataContext.getCurrent();
   const dataset = await loadPipeline(file);
   // Command-line limits win over what the pipeline file set.
-  const workers = positiveInt("--workers", values.workers);
   if (workers) context.resourceLimits.cpu = workers;
-  if (values.memory) context.resourceLimits.memoryBytes = parseSize(values.memory);
+  if (memory) context.resourceLimits.memoryBytes = memory;
 
   const progress = values.quiet ? undefined : progressPrinter(process.stderr);
   // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.

@@ -24,6 +24,8 @@ interface Running {
   reject: (e: TaskFailure) => void;
   timeoutMs: number;
   timer?: NodeJS.Timeout;
+  /** Outputs the task may still send; at zero it waits for us, so it is not hung. */
+  credits: number;
 }
 
 interface PoolWorker { thread: Worker; running?: Running }
@@ -78,7 +80,7 @@ export class WorkerPool extends EventEmitter {
     const worker = this.workers.find((w) => !w.running);
     if (!worker) throw new Error("WorkerPool.run called without an idle worker");
     return new Promise<number>((resolve, reject) => {
-      worker.running = { task, onMessage, resolve, reject, timeoutMs };
+      worker.running = { task, onMessage, resolve, reject, timeoutMs, credits: task.outputCredits };
       worker.thread.ref();
       this.armTimer(worker);
       this.post(worker, { type: "run", task });
@@ -88,6 +90,15 @@ export class WorkerPool extends EventEmitter {
   /** Asks the task to stop after its current block. */
   cancel(taskId: number): void {
     for (const w of this.workers) if (w.running?.task.taskId === taskId) this.post(w, { type: "cancel", taskId });
+  }
+
+  /** Lets the task send one more output block. */
+  grantCredit(taskId: number): void {
+    const worker = this.workers.find((w) => w.running?.task.taskId === taskId);
+    if (!worker) return;
+    worker.running!.credits++;
+    this.armTimer(worker);
+    this.post(worker, { type: "credit", taskId });
   }
 
   /** Ends the task now by replacing its worker (for tasks of a job that has ended). */
@@ -131,7 +142,9 @@ export class WorkerPool extends EventEmitter {
     if (message.type === "done") this.finish(worker)?.resolve(message.udfMs);
     else if (message.type === "error") this.finish(worker)?.reject(new TaskFailure("application", message.error));
     else {
-      this.armTimer(worker);
+      if (message.type === "output") running.credits--;
+      if (running.credits > 0) this.armTimer(worker);
+      else clearTimeout(running.timer);
       running.onMessage(message);
     }
   }

@@ -26,6 +26,8 @@ export interface TaskSpec {
   targetBlockBytes: number;
   /** Outputs an earlier attempt of this task already delivered; the retry drops that many. */
   skipOutputs: number;
+  /** Output blocks the task may send before it waits for a credit (backpressure inside a task). */
+  outputCredits: number;
 }
 
 export interface TaskErrorInfo {
@@ -49,4 +51,5 @@ export type WorkerMessage =
 
 export type DriverMessage =
   | { type: "run"; task: TaskSpec }
-  | { type: "cancel"; taskId: number };
+  | { type: "cancel"; taskId: number }
+  | { type: "credit"; taskId: number };

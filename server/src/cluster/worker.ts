@@ -11,7 +11,23 @@ import { applyTransforms, TaskError, UdfClock, type OriginBlock } from "./transf
 
 const port = parentPort!;
 const cancelled = new Set<number>();
-const runningTasks = new Set<number>();
+
+/** Per running task: output credits left, and the wait for the next credit. */
+interface TaskState { credits: number; waiter?: () => void }
+const runningTasks = new Map<number, TaskState>();
+
+async function takeCredit(taskId: number): Promise<void> {
+  const state = runningTasks.get(taskId)!;
+  while (state.credits <= 0 && !cancelled.has(taskId)) await new Promise<void>((resolve) => { state.waiter = resolve; });
+  state.credits--;
+}
+
+function wakeTask(taskId: number): void {
+  const state = runningTasks.get(taskId);
+  const waiter = state?.waiter;
+  if (state) state.waiter = undefined;
+  waiter?.();
+}
 let loadedModule: { ref: ModuleRef; udfs: Promise<(UdfFunction | undefined)[]> } | undefined;
 
 function send(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
@@ -83,6 +99,8 @@ async function runTask(task: TaskSpec): Promise<void> {
         const written = await writeBlock(format, piece, path, name, options);
         send({ type: "written", taskId: task.taskId, ...written });
       } else {
+        await takeCredit(task.taskId);
+        if (cancelled.has(task.taskId)) break;
         const ipc = blockToIPC(piece);
         send({ type: "output", taskId: task.taskId, ipc, rows: piece.numRows, bytes: blockBytes(piece), origin }, transferable(ipc));
       }
@@ -94,10 +112,17 @@ async function runTask(task: TaskSpec): Promise<void> {
 port.on("message", (message: DriverMessage) => {
   if (message.type === "cancel") {
     if (runningTasks.has(message.taskId)) cancelled.add(message.taskId);
+    wakeTask(message.taskId);
+    return;
+  }
+  if (message.type === "credit") {
+    const state = runningTasks.get(message.taskId);
+    if (state) state.credits++;
+    wakeTask(message.taskId);
     return;
   }
   const { task } = message;
-  runningTasks.add(task.taskId);
+  runningTasks.set(task.taskId, { credits: task.outputCredits });
   runTask(task).catch((e: unknown) => {
     const info = e instanceof TaskError ? e.info
       : e instanceof IoError ? { kind: "input" as const, message: (e as Error).message }

@@ -61,6 +61,9 @@ export class ExecutionError extends Error {
   }
 }
 
+/** Output blocks a task may have in flight before it waits for the executor (Ray's streaming-generator backpressure). */
+const OUTPUT_CREDITS = 2;
+
 /** Task ids are unique per process: workers are shared by executions and outlive them. */
 let nextTaskId = 1;
 
@@ -94,6 +97,8 @@ class StreamingExecutor {
   private pool?: WorkerPool;
   private readonly running = new Map<number, { op: TaskOperator; reservation: number; delivered: number }>();
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
+  /** Tasks that sent an output and get the credit for the next one once memory allows. */
+  private readonly creditWaiters: number[] = [];
   private failure?: Error;
   private erroredBlocks = 0;
   private wake: () => void = () => undefined;
@@ -192,6 +197,7 @@ class StreamingExecutor {
       if (op instanceof LimitOperator && op.satisfied) this.stopUpstream(op);
     }
     this.launchTasks();
+    this.grantCredits();
     this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
   }
 
@@ -200,6 +206,22 @@ class StreamingExecutor {
     for (const op of this.operators) total += op.queuedBytes();
     for (const task of this.running.values()) total += task.reservation;
     return total;
+  }
+
+  /** Nothing can make progress without more memory: every task waits for a credit and the consumer has nothing to drain. */
+  private stalled(): boolean {
+    if (this.outputQueue.length > 0) return false;
+    let waiting = 0;
+    for (const taskId of new Set(this.creditWaiters)) if (this.running.has(taskId)) waiting++;
+    return waiting === this.running.size;
+  }
+
+  private grantCredits(): void {
+    const budget = this.context.memoryBudget();
+    while (this.creditWaiters.length > 0 && (this.memoryUsed() <= budget || this.stalled())) {
+      const taskId = this.creditWaiters.shift()!;
+      if (this.running.has(taskId)) this.pool?.grantCredit(taskId);
+    }
   }
 
   private launchTasks(): void {
@@ -220,7 +242,8 @@ class StreamingExecutor {
       ready.sort((a, b) => a.outputQueue.length - b.outputQueue.length);
       const op = ready[0];
       const reservation = op.sink ? 0 : this.context.targetMaxBlockSize;
-      if (this.running.size > 0 && this.memoryUsed() + reservation > budget) {
+      // Over budget, launch only when nothing else can make progress.
+      if (this.memoryUsed() + reservation > budget && !this.stalled()) {
         for (const r of ready) r.metrics.backpressure = "memory budget";
         return;
       }
@@ -235,7 +258,7 @@ class StreamingExecutor {
     const spec: TaskSpec = retry?.spec ?? {
       taskId: nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
       transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
-      targetBlockBytes: this.context.targetMaxBlockSize, skipOutputs: 0,
+      targetBlockBytes: this.context.targetMaxBlockSize, skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
     };
     const attempts = retry?.attempts ?? 0;
     if (!retry) {
@@ -257,6 +280,7 @@ class StreamingExecutor {
         state.delivered++;
         state.reservation = Math.max(0, state.reservation - message.bytes);
         op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
+        this.creditWaiters.push(spec.taskId);
       } else if (message.type === "written") {
         state.delivered++;
         op.metrics.rowsOut += message.rows;
