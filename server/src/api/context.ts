@@ -46,6 +46,11 @@ export class DataContext {
     return Math.max(1, Math.floor(this.resourceLimits.cpu ?? os.availableParallelism()));
   }
 
+  /** Block size actually used: small enough that a budget holds many blocks in flight. */
+  blockBytes(): number {
+    return Math.max(1024 * 1024, Math.min(this.targetMaxBlockSize, Math.floor(this.memoryBudget() / 16)));
+  }
+
   memoryBudget(): number {
     return this.resourceLimits.memoryBytes ?? Math.max(512 * 1024 * 1024, Math.floor(os.totalmem() / 4));
   }

@@ -57,7 +57,7 @@ export class Dataset {
 
   /** fn receives a batch in `batchFormat` ("columns" by default: { name: array }) and returns one. */
   mapBatches(fn: UdfFunction, options: MapOptions = {}): Dataset {
-    if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize > 0)) {
+    if (options.batchSize != null && !(Number.isInteger(options.batchSize) && options.batchSize > 0)) {
       throw new RangeError(`mapBatches: batchSize must be a positive integer, got ${options.batchSize}`);
     }
     return this.derive({ id: newOpId(), kind: "mapBatches", input: this.op, fn, options });

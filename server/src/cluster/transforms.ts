@@ -2,7 +2,7 @@
 import { Table, type Vector } from "apache-arrow";
 import {
   type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
-  concatBlocks, preview, sliceBlock,
+  blockBytes, concatBlocks, describeSchema, preview, sliceBlock,
 } from "../block";
 import type { TransformSpec, UdfFunction, UdfRef } from "../plan";
 import type { BlockOrigin, TaskErrorInfo } from "./protocol";
@@ -21,9 +21,29 @@ export type UdfResolver = (ref: UdfRef) => UdfFunction;
 export class UdfClock { ms = 0; }
 
 export function applyTransforms(
-  input: AsyncIterable<OriginBlock>, transforms: TransformSpec[], resolve: UdfResolver, clock: UdfClock,
+  input: AsyncIterable<OriginBlock>, transforms: TransformSpec[], resolve: UdfResolver, clock: UdfClock, targetBlockBytes: number,
 ): AsyncIterable<OriginBlock> {
-  return transforms.reduce<AsyncIterable<OriginBlock>>((stream, t) => applyOne(stream, t, resolve, clock), input);
+  const output = transforms.reduce<AsyncIterable<OriginBlock>>((stream, t) => applyOne(stream, t, resolve, clock), input);
+  return transforms.length > 0 ? coalesce(output, targetBlockBytes) : output;
+}
+
+/** Joins the small blocks that batch-sized UDF calls produce into blocks of about the target size. */
+async function* coalesce(input: AsyncIterable<OriginBlock>, targetBytes: number): AsyncIterable<OriginBlock> {
+  let pending: OriginBlock[] = [];
+  let pendingBytes = 0;
+  const flush = () => {
+    const out = { block: concatBlocks(pending.map((p) => p.block)), origin: pending[0].origin };
+    pending = [];
+    pendingBytes = 0;
+    return out;
+  };
+  for await (const item of input) {
+    if (pending.length > 0 && describeSchema(pending[0].block.schema) !== describeSchema(item.block.schema)) yield flush();
+    pending.push(item);
+    pendingBytes += blockBytes(item.block);
+    if (pendingBytes >= targetBytes) yield flush();
+  }
+  if (pending.length > 0) yield flush();
 }
 
 function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: UdfResolver, clock: UdfClock): AsyncIterable<OriginBlock> {
@@ -56,9 +76,12 @@ function udfError(operator: string, e: unknown, origin: BlockOrigin, row?: numbe
 
 type ResolvedStep = { kind: "map" | "flatMap" | "filter"; operator: string; fn: UdfFunction };
 
+/** Row UDFs see blocks in slices of this many rows, which bounds the JS objects alive at once. */
+const ROW_CHUNK = 4096;
+
 /** Each row passes through all fused row steps in turn, so errors can name its input position. */
 async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[], clock: UdfClock): AsyncIterable<OriginBlock> {
-  for await (const { block, origin } of input) {
+  for await (const { block, origin } of rebatch(input, ROW_CHUNK)) {
     const rows = blockToRows(block);
     const out: Row[] = [];
     const started = performance.now();
@@ -111,6 +134,12 @@ async function* rebatch(input: AsyncIterable<OriginBlock>, batchSize: number | u
   let pendingRows = 0;
   let origin: BlockOrigin | undefined;
   for await (const item of input) {
+    // A batch never spans files, so row positions in errors stay exact.
+    if (pendingRows > 0 && item.origin.file !== origin!.file) {
+      yield { block: concatBlocks(pending), origin: origin! };
+      pending = [];
+      pendingRows = 0;
+    }
     if (pendingRows === 0) origin = item.origin;
     pending.push(item.block);
     pendingRows += item.block.numRows;

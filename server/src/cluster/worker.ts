@@ -87,7 +87,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   const clock = new UdfClock();
   const resolve = await udfResolver(task);
   let outputIndex = 0;
-  for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, clock)) {
+  for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, clock, task.targetBlockBytes)) {
     if (cancelled.has(task.taskId)) break;
     for (const piece of splitBlockBySize(block, task.targetBlockBytes)) {
       if (piece.numRows === 0) continue;

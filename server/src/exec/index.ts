@@ -113,7 +113,7 @@ class StreamingExecutor {
   }
 
   private build(physical: PhysicalOp): PhysicalOperator {
-    const settings = { cpuSlots: this.context.cpuSlots(), targetBlockBytes: this.context.targetMaxBlockSize };
+    const settings = { cpuSlots: this.context.cpuSlots(), targetBlockBytes: this.context.blockBytes() };
     let op: PhysicalOperator;
     switch (physical.kind) {
       case "read": op = new TaskOperator(physical, [], settings); break;
@@ -241,7 +241,8 @@ class StreamingExecutor {
       if (ready.length === 0) return;
       ready.sort((a, b) => a.outputQueue.length - b.outputQueue.length);
       const op = ready[0];
-      const reservation = op.sink ? 0 : this.context.targetMaxBlockSize;
+      // A running task holds about two blocks in its worker (the one it builds and its IPC copy).
+      const reservation = 2 * this.context.blockBytes();
       // Over budget, launch only when nothing else can make progress.
       if (this.memoryUsed() + reservation > budget && !this.stalled()) {
         for (const r of ready) r.metrics.backpressure = "memory budget";
@@ -258,7 +259,7 @@ class StreamingExecutor {
     const spec: TaskSpec = retry?.spec ?? {
       taskId: nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
       transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
-      targetBlockBytes: this.context.targetMaxBlockSize, skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
+      targetBlockBytes: this.context.blockBytes(), skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
     };
     const attempts = retry?.attempts ?? 0;
     if (!retry) {
@@ -278,7 +279,6 @@ class StreamingExecutor {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
-        state.reservation = Math.max(0, state.reservation - message.bytes);
         op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
         this.creditWaiters.push(spec.taskId);
       } else if (message.type === "written") {

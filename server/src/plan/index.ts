@@ -12,8 +12,12 @@ export type SourceDef =
   | { type: "blocks"; blocks: Block[] }
   | { type: "files"; format: FileFormat; paths: string[]; fileExtensions?: string[]; partitioning?: "hive" | null; options: Omit<ReadOptions, "targetBlockBytes"> };
 
+/** Rows per batch UDF call when mapBatches gets no batchSize (Ray's default is 1024; ours trades a little memory for fewer calls). */
+export const DEFAULT_BATCH_SIZE = 4096;
+
 export interface MapOptions {
-  batchSize?: number;
+  /** Rows per UDF call; null = whole blocks as they come. Default DEFAULT_BATCH_SIZE. */
+  batchSize?: number | null;
   batchFormat?: BatchFormat;
   /** Reserved for actor pools (a later issue). */
   concurrency?: number | [number, number] | [number, number, number];
@@ -178,7 +182,10 @@ function transformOf(op: LogicalOp, udfRef: (op: LogicalOp & { fn: UdfFunction }
     case "map": case "flatMap": case "filter":
       return { kind: "rows", steps: [{ kind: op.kind, operator, udf: udfRef(op) }] };
     case "mapBatches":
-      return { kind: "batches", operator, udf: udfRef(op), batchSize: op.options.batchSize, batchFormat: op.options.batchFormat ?? "columns" };
+      return {
+        kind: "batches", operator, udf: udfRef(op), batchFormat: op.options.batchFormat ?? "columns",
+        batchSize: op.options.batchSize === undefined ? DEFAULT_BATCH_SIZE : op.options.batchSize ?? undefined,
+      };
     case "addColumn":
       return { kind: "addColumn", operator, column: op.column, udf: udfRef(op) };
     case "selectColumns": case "dropColumns":
