@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { ExecutionError } from "../server/src/exec";
+import { blockFromRows, blockToRows } from "../server/src/block";
 import { loadPipeline, PipelineLoadError } from "../server/src/loader";
 import { listFilesRecursive, tempDir, writePipeline } from "./helpers";
 
@@ -217,5 +218,12 @@ export default rd.range(50_000, { overrideNumBlocks: 5 })
 `);
     await assert.rejects((await loadPipeline(file)).run(), /late failure/);
     assert.deepEqual(listFilesRecursive(out), []);
+  });
+});
+
+describe("blocks from rows", () => {
+  it("infers list and struct columns when some rows hold null", () => {
+    const rows = [{ tags: ["a", "b"], meta: { n: 1 } }, { tags: null, meta: null }, { tags: ["c"], meta: { n: 2 } }];
+    assert.deepEqual(blockToRows(blockFromRows(rows)), rows);
   });
 });

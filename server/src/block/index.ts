@@ -2,7 +2,7 @@
 // (plain rows, plain columns), and moves blocks across thread boundaries as IPC bytes.
 import {
   Binary, Bool, Data, DataType, Field, Float64, Int64, Schema, Table, TimestampMillisecond, Type,
-  Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct,
+  Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
 } from "apache-arrow";
 
 export type Block = Table;
@@ -275,10 +275,30 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
       return vectorFromArray(arr, new Binary());
     default:
       try {
-        return vectorFromArray(arr);
+        return vectorFromArray(arr, inferNestedType(arr));
       } catch (e) {
         throw new BlockError(`column '${name}' holds values Arrow cannot store (${preview(arr[firstRow])}): ${(e as Error).message}`);
       }
+  }
+}
+
+/** The Arrow type of nested JS values (lists, objects), from their non-null leaves. */
+function inferNestedType(values: unknown[]): DataType {
+  const present = values.filter((v) => v !== null && v !== undefined);
+  if (present.length === 0) return new Utf8();
+  switch (valueKind(present[0])) {
+    case "number": return new Float64();
+    case "bigint": return new Int64();
+    case "string": return new Utf8();
+    case "boolean": return new Bool();
+    case "date": return new TimestampMillisecond();
+    case "bytes": return new Binary();
+    case "array": return new List(new Field("item", inferNestedType(present.flatMap((v) => v as unknown[])), true));
+    case "object": {
+      const keys = [...new Set(present.flatMap((v) => Object.keys(v as object)))];
+      return new Struct(keys.map((k) => new Field(k, inferNestedType(present.map((v) => (v as Row)[k])), true)));
+    }
+    default: throw new BlockError(`cannot store values like ${preview(present[0])}`);
   }
 }
 

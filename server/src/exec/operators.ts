@@ -3,7 +3,7 @@
 import fs from "node:fs/promises";
 import { type Block, blockBytes, blockFromIPC, blockToIPC } from "../block";
 import type { BlockOrigin, TaskInput } from "../cluster";
-import { fileMetadata, listFiles, type FileRef } from "../io";
+import { fileMetadata, listFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
 import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
 
@@ -215,8 +215,10 @@ async function planReadTasks(
       return source.blocks.map((block) => ({ kind: "blocks", blocks: [blockToIPC(block)], origins: [{ rowOffset: 0 }] }));
     }
     case "files": {
-      const files = await listFiles(source.paths, { fileExtensions: source.fileExtensions, partitioning: source.partitioning });
-      const metadata = await Promise.all(files.map((f) => fileMetadata(source.format, f)));
+      const files = await listFiles(source.paths, {
+        fileExtensions: source.fileExtensions, defaultExtensions: DEFAULT_EXTENSIONS[source.format], partitioning: source.partitioning,
+      });
+      const metadata = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f));
       const rows = metadata.map((m) => m.rows);
       if (rows.every((r) => r !== undefined)) metrics.rowsEstimated = rows.reduce((s, r) => s! + r!, 0);
       const groups = groupFiles(files, overrideNumBlocks, settings);
@@ -225,6 +227,25 @@ async function planReadTasks(
       }));
     }
   }
+}
+
+/** What a reader picks out of a folder when the user names no extensions (Ray's defaults). */
+const DEFAULT_EXTENSIONS: Record<FileFormat, string[] | undefined> = {
+  parquet: ["parquet"], csv: ["csv"], json: ["json", "jsonl"], text: undefined, binary: undefined,
+};
+
+/** Like Promise.all over items, with at most `limit` calls in flight (file handles are finite). */
+async function mapWithConcurrency<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** One task per file, small files grouped, and at least as many tasks as CPU slots allow parallelism for. */

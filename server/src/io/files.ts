@@ -6,6 +6,8 @@ import { IoError, type FileRef } from "./types";
 
 export interface ListOptions {
   fileExtensions?: string[];
+  /** Extensions for files found inside listed directories when fileExtensions is not given (the format's own, as Ray does). */
+  defaultExtensions?: string[];
   partitioning?: "hive" | null;
 }
 
@@ -57,6 +59,7 @@ async function walk(directory: string, out: string[]): Promise<void> {
 export async function listFiles(paths: string | string[], opts: ListOptions = {}): Promise<FileRef[]> {
   const given = Array.isArray(paths) ? paths : [paths];
   const extensions = normalizeExtensions(opts.fileExtensions);
+  const inDirectories = extensions ?? normalizeExtensions(opts.defaultExtensions);
   const byPath = new Map<string, FileRef>();
   for (const original of given) {
     const root = path.resolve(original);
@@ -71,7 +74,8 @@ export async function listFiles(paths: string | string[], opts: ListOptions = {}
     if (rootStat.isDirectory()) await walk(root, found);
     else found.push(root);
     for (const file of found) {
-      if (extensions && !extensions.some((ext) => file.toLowerCase().endsWith(ext))) continue;
+      const wanted = file === root ? extensions : inDirectories;
+      if (wanted && !wanted.some((ext) => file.toLowerCase().endsWith(ext))) continue;
       const size = file === root ? rootStat.size : (await fs.stat(file)).size;
       const ref: FileRef = { path: file, size };
       if (opts.partitioning === "hive") ref.partition = hivePartition(root, file, rootStat.isDirectory());
