@@ -48,7 +48,7 @@ export class DataContext {
 
   /** Block size actually used: small enough that a budget holds many blocks in flight. */
   blockBytes(): number {
-    return Math.max(1024 * 1024, Math.min(this.targetMaxBlockSize, Math.floor(this.memoryBudget() / 16)));
+    return Math.max(1024 * 1024, Math.min(this.targetMaxBlockSize, Math.floor(this.memoryBudget() / 32)));
   }
 
   memoryBudget(): number {

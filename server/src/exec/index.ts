@@ -241,8 +241,8 @@ class StreamingExecutor {
       if (ready.length === 0) return;
       ready.sort((a, b) => a.outputQueue.length - b.outputQueue.length);
       const op = ready[0];
-      // A running task holds about two blocks in its worker (the one it builds and its IPC copy).
-      const reservation = 2 * this.context.blockBytes();
+      // A running task holds about three blocks in its worker: the one it builds, its IPC copy, and that copy in flight.
+      const reservation = 3 * this.context.blockBytes();
       // Over budget, launch only when nothing else can make progress.
       if (this.memoryUsed() + reservation > budget && !this.stalled()) {
         for (const r of ready) r.metrics.backpressure = "memory budget";
@@ -279,6 +279,8 @@ class StreamingExecutor {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
+        // The output now counts in a queue; the worker still holds about one block it is building.
+        state.reservation = Math.max(this.context.blockBytes(), state.reservation - message.bytes);
         op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
         this.creditWaiters.push(spec.taskId);
       } else if (message.type === "written") {
