@@ -3,7 +3,7 @@ import type { Table } from "apache-arrow";
 import { blockFromRows, type Row } from "../block";
 import type { FileFormat, ReadOptions } from "../io";
 import { newOpId, type SourceDef } from "../plan";
-import { DataContext, resolveUserPath } from "./context";
+import { resolveUserPath } from "./context";
 import { Dataset } from "./dataset";
 
 export { DataContext } from "./context";
@@ -83,4 +83,3 @@ export function fromArrow(tables: Table | Table[]): Dataset {
   return new Dataset({ id: newOpId(), kind: "read", name: "FromArrow", source: { type: "blocks", blocks: [tables].flat() } });
 }
 
-export const getContext = () => DataContext.getCurrent();
