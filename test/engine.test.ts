@@ -209,6 +209,19 @@ export default rd.range(10).map(scale);
     assert.match(err.info?.stack ?? "", /udf\.rdpipe\.ts:4:/);
   });
 
+  it("fails naming both files when columns differ across files read by different tasks, writing nothing", async () => {
+    const input = path.join(dir, "drift");
+    fs.mkdirSync(input, { recursive: true });
+    fs.writeFileSync(path.join(input, "a.jsonl"), '{"id": 1, "name": "x"}\n{"id": 2, "name": "y"}\n');
+    fs.writeFileSync(path.join(input, "b.jsonl"), '{"id": 3, "label": "z"}\n');
+    const out = path.join(dir, "drift-out");
+    const file = writePipeline(dir, "drift.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.readJson(${JSON.stringify(input)}, { overrideNumBlocks: 2 }).writeParquet(${JSON.stringify(out)});
+`);
+    await assert.rejects((await loadPipeline(file)).run(), /columns differ across files: .*[ab]\.jsonl has \{.*\} but .*[ab]\.jsonl has/);
+    assert.deepEqual(listFilesRecursive(out), []);
+  });
+
   it("a failed write leaves no output files behind", async () => {
     const out = path.join(dir, "out-failed");
     const file = writePipeline(dir, "failwrite.rdpipe.ts", `import * as rd from "rdpipe";
