@@ -98,6 +98,47 @@ describe("Dataset API on the streaming executor", function () {
     assert.equal((await ds.groupBy("k").count().takeAll()).reduce((s, r) => s + Number(r["count()"]), 0), 500);
   });
 
+  it("zip pairs rows by position through union and repartition", async () => {
+    const left = rd.range(3000, { overrideNumBlocks: 3 }).union(rd.range(2000, { overrideNumBlocks: 2 }).map((r) => ({ id: (r.id as number) + 3000 })));
+    const zipped = await left.repartition(4).zip(rd.range(5000, { overrideNumBlocks: 5 }).map((r) => ({ n: r.id }))).takeAll();
+    assert.equal(zipped.length, 5000);
+    assert.equal(zipped.filter((r) => r.id !== r.n).length, 0, "zip paired rows from different positions");
+  });
+
+  it("errors of tasks a satisfied limit no longer needs do not fail the job", async () => {
+    const rows = await rd.range(100, { overrideNumBlocks: 2 })
+      .map(function lateFailure(r) { if ((r.id as number) >= 50) throw new Error("not needed"); return r; })
+      .limit(5).union(rd.range(3)).takeAll();
+    assert.equal(rows.length, 8);
+  });
+
+  it("names the right row after blocks were split, and no position once a filter changed row counts", async () => {
+    rd.DataContext.getCurrent().targetMaxBlockSize = 64 * 1024;
+    const split = await rd.range(100_000, { overrideNumBlocks: 1 }).limit(100_000)
+      .map(function at(r) { if (r.id === 77_777) throw new Error("x"); return r; }).takeAll().catch((e: ExecutionError) => e);
+    assert.match(String((split as Error).message), /Map\(at\) failed on row 77777:/);
+    const fused = await rd.range(1000, { overrideNumBlocks: 1 }).filter((r) => (r.id as number) % 2 === 0)
+      .map(function fusedRow(r) { if (r.id === 500) throw new Error("w"); return r; }).takeAll().catch((e: ExecutionError) => e);
+    assert.match(String((fused as Error).message), /Map\(fusedRow\) failed on row 500:/, "fused row steps keep input positions");
+    const filtered = await rd.range(1000, { overrideNumBlocks: 1 })
+      .mapBatches((b: rd.Columns) => ({ id: (b.id as BigInt64Array).filter((v) => v % 2n === 0n) }))
+      .map(function later(r) { if (r.id === 500) throw new Error("y"); return r; }).takeAll().catch((e: ExecutionError) => e);
+    assert.match(String((filtered as Error).message), /Map\(later\) failed on a row: Error: y\n  row: \{"id":500\}/);
+    const items = await rd.fromItems(Array.from({ length: 100 }, (_, i) => ({ x: i })), { overrideNumBlocks: 10 })
+      .map(function item(r) { if (r.x === 42) throw new Error("z"); return r; }).takeAll().catch((e: ExecutionError) => e);
+    assert.match(String((items as Error).message), /Map\(item\) failed on row 42:/);
+  });
+
+  it("keeps memory bounded when union feeds a downstream stage", async () => {
+    const ctx = rd.DataContext.getCurrent();
+    ctx.resourceLimits.memoryBytes = 32 * 1024 * 1024;
+    const padded = () => rd.range(300_000, { overrideNumBlocks: 2 }).map((r) => ({ id: r.id, pad: "x".repeat(1000) }));
+    const ds = padded().union(padded()).map((r) => ({ id: r.id }));
+    assert.equal(await ds.count(), 600_000);
+    const peak = ds.lastRun()?.peakMemoryBytes ?? Infinity;
+    assert.ok(peak <= 48 * 1024 * 1024, `peak block memory ${peak} for a 32 MiB budget (600 MB of data)`);
+  });
+
   it("a UDF that throws fails the job with its operator, row position and row", async () => {
     const err = await rd.range(100, { overrideNumBlocks: 2 })
       .map(function explode(r) { if (r.id === 57) throw new Error("bad value"); return r; })

@@ -1,7 +1,7 @@
 // `rdpipe run FILE`: runs a pipeline file on the embedded executor with live progress.
 import { parseArgs } from "node:util";
 import { DataContext } from "../api/context";
-import { formatRow } from "../api/dataset";
+import { type Dataset, type RunOptions, formatRow } from "../api/dataset";
 import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
 import { loadPipeline, PipelineLoadError } from "../loader";
 import { PlanError } from "../plan";
@@ -62,8 +62,19 @@ async function run(argv: string[]): Promise<number> {
   const progress = values.quiet ? undefined : progressPrinter(process.stderr);
   // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.
   const abort = new AbortController();
-  process.once("SIGINT", () => abort.abort());
+  const onInterrupt = () => abort.abort();
+  process.once("SIGINT", onInterrupt);
   const runOptions = { onProgress: progress, signal: abort.signal };
+  try {
+    await runAndReport(dataset, preview, runOptions);
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+  if (!values.quiet) console.error(`\n${dataset.stats()}`);
+  return 0;
+}
+
+async function runAndReport(dataset: Dataset, preview: number, runOptions: RunOptions): Promise<void> {
   if (dataset.op.kind === "write") {
     const result = await dataset.run(runOptions);
     const bytes = result.written.reduce((s, f) => s + f.bytes, 0);
@@ -73,8 +84,6 @@ async function run(argv: string[]): Promise<number> {
     for (const row of rows) console.log(formatRow(row));
     console.log(`(${rows.length} row${rows.length === 1 ? "" : "s"} shown)`);
   }
-  if (!values.quiet) console.error(`\n${dataset.stats()}`);
-  return 0;
 }
 
 function progressPrinter(stream: NodeJS.WriteStream): (p: ProgressSnapshot) => void {

@@ -105,8 +105,9 @@ export class WorkerPool extends EventEmitter {
   abandon(taskId: number): void {
     const worker = this.workers.find((w) => w.running?.task.taskId === taskId);
     if (!worker) return;
-    this.finish(worker);
+    const running = this.finish(worker);
     this.replace(worker);
+    running?.reject(new TaskFailure("workerLost", { kind: "internal", operator: running.task.stage, message: `${running.task.stage}: the task was ended` }));
   }
 
   private post(worker: PoolWorker, message: DriverMessage): void {

@@ -8,6 +8,8 @@ export interface BlockOrigin {
   file?: string;
   /** Position of the block's first row in that file (or in the source). */
   rowOffset: number;
+  /** False once a transform changed the row count: positions inside the block no longer map to the input. */
+  exact?: boolean;
 }
 
 export type TaskInput =

@@ -62,11 +62,12 @@ async function* mapBlocks(input: AsyncIterable<OriginBlock>, fn: (b: Block) => B
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
 
-function udfError(operator: string, e: unknown, origin: BlockOrigin, row?: number, rowValue?: unknown): TaskError {
+function udfError(operator: string, e: unknown, origin: BlockOrigin, rowIndex?: number, rowValue?: unknown): TaskError {
   if (e instanceof TaskError) return e;
+  const row = rowIndex !== undefined && origin.exact !== false ? origin.rowOffset + rowIndex : undefined;
   const err = e instanceof Error ? e : new Error(String(e));
   const where = origin.file ? ` of ${origin.file}` : "";
-  const position = row !== undefined ? ` on row ${row}${where}` : where ? ` on a batch${where}` : "";
+  const position = row !== undefined ? ` on row ${row}${where}` : rowValue !== undefined ? ` on a row${where}` : where ? ` on a batch${where}` : "";
   const rowText = rowValue !== undefined ? `\n  row: ${preview(rowValue)}` : "";
   return new TaskError({
     kind: "udf", operator, file: origin.file, row, rowPreview: rowValue !== undefined ? preview(rowValue) : undefined,
@@ -95,18 +96,18 @@ async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[
             result = step.fn(row);
             if (isThenable(result)) result = await result;
           } catch (e) {
-            throw udfError(step.operator, e, origin, origin.rowOffset + i, row);
+            throw udfError(step.operator, e, origin, i, row);
           }
           if (step.kind === "map") {
             if (result === null || typeof result !== "object" || Array.isArray(result)) {
-              throw udfError(step.operator, new TypeError(`a map UDF must return an object (a row), got ${preview(result)}`), origin, origin.rowOffset + i, row);
+              throw udfError(step.operator, new TypeError(`a map UDF must return an object (a row), got ${preview(result)}`), origin, i, row);
             }
             next.push(result as Row);
           } else if (step.kind === "filter") {
             if (result) next.push(row);
           } else {
             if (result === null || typeof result !== "object" || !(Symbol.iterator in (result as object))) {
-              throw udfError(step.operator, new TypeError(`a flatMap UDF must return an array of rows, got ${preview(result)}`), origin, origin.rowOffset + i, row);
+              throw udfError(step.operator, new TypeError(`a flatMap UDF must return an array of rows, got ${preview(result)}`), origin, i, row);
             }
             for (const r of result as Iterable<Row>) next.push(r);
           }
@@ -124,7 +125,7 @@ async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[
     } catch (e) {
       throw udfError(steps[steps.length - 1].operator, e, origin);
     }
-    yield { block: result, origin };
+    yield { block: result, origin: out.length === block.numRows && steps.every((st) => st.kind === "map") ? origin : { ...origin, exact: false } };
   }
 }
 
@@ -148,7 +149,7 @@ async function* rebatch(input: AsyncIterable<OriginBlock>, batchSize: number | u
       yield { block: sliceBlock(all, 0, batchSize), origin: origin! };
       pending = [sliceBlock(all, batchSize, all.numRows)];
       pendingRows -= batchSize;
-      origin = { file: item.origin.file, rowOffset: item.origin.rowOffset + item.block.numRows - pendingRows };
+      origin = { ...item.origin, rowOffset: item.origin.rowOffset + item.block.numRows - pendingRows };
     }
   }
   if (pendingRows > 0) yield { block: concatBlocks(pending), origin: origin! };
@@ -177,7 +178,7 @@ async function* batches(
     } catch (e) {
       throw udfError(operator, e, origin);
     }
-    if (out.numRows > 0) yield { block: out, origin };
+    if (out.numRows > 0) yield { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } };
   }
 }
 

@@ -89,7 +89,10 @@ async function runTask(task: TaskSpec): Promise<void> {
   let outputIndex = 0;
   for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, clock, task.targetBlockBytes)) {
     if (cancelled.has(task.taskId)) break;
+    let pieceStart = 0;
     for (const piece of splitBlockBySize(block, task.targetBlockBytes)) {
+      const pieceOrigin = { ...origin, rowOffset: origin.rowOffset + pieceStart };
+      pieceStart += piece.numRows;
       if (piece.numRows === 0) continue;
       const index = outputIndex++;
       if (index < task.skipOutputs) continue;
@@ -102,7 +105,7 @@ async function runTask(task: TaskSpec): Promise<void> {
         await takeCredit(task.taskId);
         if (cancelled.has(task.taskId)) break;
         const ipc = blockToIPC(piece);
-        send({ type: "output", taskId: task.taskId, ipc, rows: piece.numRows, bytes: blockBytes(piece), origin }, transferable(ipc));
+        send({ type: "output", taskId: task.taskId, ipc, rows: piece.numRows, bytes: blockBytes(piece), origin: pieceOrigin }, transferable(ipc));
       }
     }
   }

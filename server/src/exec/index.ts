@@ -71,8 +71,9 @@ interface Retry { spec: TaskSpec; attempts: number; taskIndex: number }
 
 /** Zip pairs rows by position, so everything feeding it must emit in order. */
 function preserveOrderUpstream(op: PhysicalOperator): void {
-  if (op instanceof TaskOperator) op.preserveOrder = true;
-  if (op instanceof TaskOperator || op instanceof UnionOperator || op instanceof LimitOperator) op.inputs.forEach(preserveOrderUpstream);
+  if (op instanceof TaskOperator || op instanceof UnionOperator) op.preserveOrder = true;
+  const orderMatters = op instanceof AllToAllOperator ? op.keepsInputOrder : !(op instanceof ZipOperator);
+  if (orderMatters) op.inputs.forEach(preserveOrderUpstream);
 }
 
 export type Execution = AsyncGenerator<Block> & { result: Promise<ExecutionResult> };
@@ -126,7 +127,7 @@ class StreamingExecutor {
     if (op instanceof ZipOperator || (op instanceof UnionOperator && this.context.preserveOrder)) {
       for (const input of op.inputs) preserveOrderUpstream(input);
     }
-    if (op instanceof TaskOperator && this.context.preserveOrder) op.preserveOrder = true;
+    if ((op instanceof TaskOperator || op instanceof UnionOperator) && this.context.preserveOrder) op.preserveOrder = true;
     op.inputs.forEach((input, index) => this.downstream.set(input, { op, index }));
     this.operators.push(op);
     return op;
@@ -175,8 +176,9 @@ class StreamingExecutor {
         this.stopAll();
         this.rejectResult(new ExecutionError("the consumer stopped reading before the end"));
       }
-      // A failed job's tasks are ended now; cancelled ones stop by themselves after their current block.
-      if (this.failure) for (const taskId of this.running.keys()) this.pool?.abandon(taskId);
+      // Tasks still running belong to no one now (failed job, or cancelled by a limit but busy in a
+      // slow UDF): end them so shared workers are free for the next execution.
+      for (const taskId of [...this.running.keys()]) this.pool?.abandon(taskId);
       if (!completed) await this.removePartialOutput();
     }
   }
@@ -185,14 +187,20 @@ class StreamingExecutor {
   private step(): void {
     for (const op of this.operators) {
       const next = this.downstream.get(op);
-      while (op.outputQueue.length > 0) {
-        const item = op.outputQueue.shift()!;
-        if (next) next.op.addInput(item, next.index);
-        else this.outputQueue.push(item);
-      }
-      if (op.isFinished()) {
-        op.metrics.finishedAt ??= Date.now();
-        if (next && !next.op.isInputDone(next.index)) next.op.markInputDone(next.index);
+      try {
+        while (op.outputQueue.length > 0) {
+          const item = op.outputQueue.shift()!;
+          if (next) next.op.addInput(item, next.index);
+          else this.outputQueue.push(item);
+        }
+        if (op.isFinished()) {
+          op.metrics.finishedAt ??= Date.now();
+          if (next && !next.op.isInputDone(next.index)) next.op.markInputDone(next.index);
+        }
+      } catch (e) {
+        // Driver-side operators (zip, sort, aggregate) fail here; name the one that did.
+        this.fail(new ExecutionError(`${next?.op.name ?? op.name}: ${(e as Error).message}`));
+        return;
       }
       if (op instanceof LimitOperator && op.satisfied) this.stopUpstream(op);
     }
@@ -206,6 +214,30 @@ class StreamingExecutor {
     for (const op of this.operators) total += op.queuedBytes();
     for (const task of this.running.values()) total += task.reservation;
     return total;
+  }
+
+  /**
+   * With more than one task stage, upstream stages leave one CPU slot free, so a downstream stage can
+   * always drain their output; otherwise paused upstream tasks could hold every slot while the queue
+   * between the stages only grows.
+   */
+  private slotReservedFor(op: TaskOperator): boolean {
+    const slots = this.context.cpuSlots();
+    if (slots < 2 || !this.feedsTaskStage(op)) return false;
+    let upstreamRunning = 0;
+    for (const task of this.running.values()) if (this.feedsTaskStage(task.op)) upstreamRunning++;
+    return upstreamRunning >= slots - 1;
+  }
+
+  private feedsTaskStage(op: PhysicalOperator): boolean {
+    for (let next = this.downstream.get(op); next; next = this.downstream.get(next.op)) {
+      if (next.op instanceof TaskOperator) return true;
+    }
+    return false;
+  }
+
+  private dropCreditWaiter(taskId: number): void {
+    for (let i = this.creditWaiters.indexOf(taskId); i >= 0; i = this.creditWaiters.indexOf(taskId)) this.creditWaiters.splice(i, 1);
   }
 
   /** Nothing can make progress without more memory: every task waits for a credit and the consumer has nothing to drain. */
@@ -228,6 +260,11 @@ class StreamingExecutor {
     const budget = this.context.memoryBudget();
     while (this.retries.length > 0 && this.pool && this.pool.idleCount > 0 && this.running.size < this.context.cpuSlots()) {
       const retry = this.retries.shift()!;
+      if (retry.op.stopped) {
+        retry.op.metrics.tasksRunning--;
+        retry.op.taskEnded(retry.taskIndex);
+        continue;
+      }
       this.launch(retry.op, 0, retry);
     }
     for (;;) {
@@ -237,7 +274,9 @@ class StreamingExecutor {
       }
       // Downstream first: operators are listed upstream → downstream, so walk them backwards,
       // and among ready ones prefer the one holding the least memory.
-      const ready = this.operators.filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask()).reverse();
+      const ready = this.operators
+        .filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask() && !this.slotReservedFor(op))
+        .reverse();
       if (ready.length === 0) return;
       ready.sort((a, b) => a.outputQueue.length - b.outputQueue.length);
       const op = ready[0];
@@ -297,9 +336,11 @@ class StreamingExecutor {
       op.metrics.udfMs += udfMs;
       settle();
     }, (e: TaskFailure) => {
-      if (e.kind === "workerLost" && attempts < this.context.maxTaskRetries && !this.failure && !op.stopped) {
+      if (this.failure || op.stopped) { settle(); return; } // nobody needs this task's result any more
+      if (e.kind === "workerLost" && attempts < this.context.maxTaskRetries) {
         // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
+        this.dropCreditWaiter(spec.taskId);
         this.retries.push({ op, spec: { ...spec, skipOutputs: state.delivered }, attempts: attempts + 1, taskIndex: state.taskIndex });
         return;
       }
@@ -328,9 +369,7 @@ class StreamingExecutor {
   private stopUpstream(op: PhysicalOperator): void {
     for (const input of op.inputs) {
       if (input.stopped) continue;
-      input.stopped = true;
-      input.inputQueue.length = 0;
-      input.outputQueue.length = 0;
+      input.stop();
       for (const [taskId, task] of this.running) if (task.op === input) this.pool?.cancel(taskId);
       this.stopUpstream(input);
     }

@@ -40,7 +40,7 @@ export abstract class PhysicalOperator {
   readonly outputQueue: QueuedBlock[] = [];
   readonly metrics: OperatorMetrics = { rowsIn: 0, rowsOut: 0, blocksOut: 0, bytesOut: 0, tasksLaunched: 0, tasksFinished: 0, tasksRunning: 0, udfMs: 0 };
   protected readonly inputDone: boolean[];
-  /** Set when a downstream limit no longer needs this operator's output. */
+  /** Set when a downstream limit no longer needs this operator's output (or the job ended). */
   stopped = false;
 
   constructor(readonly name: string, readonly inputs: PhysicalOperator[]) {
@@ -73,6 +73,13 @@ export abstract class PhysicalOperator {
     this.metrics.blocksOut++;
     this.metrics.bytesOut += item.bytes;
     this.outputQueue.push(item);
+  }
+
+  /** Nothing downstream needs more output: drop what is queued and produce no more. */
+  stop(): void {
+    this.stopped = true;
+    this.inputQueue.length = 0;
+    this.outputQueue.length = 0;
   }
 
   /** A task is ready to run on a worker. */
@@ -127,7 +134,11 @@ export class TaskOperator extends PhysicalOperator {
     const source = this.physical.source;
     if (source.type === "blocks" && this.transforms.length === 0 && !this.sink) {
       // In-memory blocks that nothing transforms need no worker.
-      for (const block of source.blocks) this.emit(queued(block));
+      let rowOffset = 0;
+      for (const block of source.blocks) {
+        this.emit(queued(block, { rowOffset }));
+        rowOffset += block.numRows;
+      }
       this.planned = true;
       return;
     }
@@ -181,6 +192,12 @@ export class TaskOperator extends PhysicalOperator {
     }
   }
 
+  override stop(): void {
+    super.stop();
+    this.heldOutputs.clear();
+    this.pendingInputs.length = 0;
+  }
+
   override queuedBytes(): number {
     let held = 0;
     for (const items of this.heldOutputs.values()) for (const item of items) held += item.bytes;
@@ -212,7 +229,12 @@ async function planReadTasks(
     }
     case "blocks": {
       metrics.rowsEstimated = source.blocks.reduce((s, b) => s + b.numRows, 0);
-      return source.blocks.map((block) => ({ kind: "blocks", blocks: [blockToIPC(block)], origins: [{ rowOffset: 0 }] }));
+      let rowOffset = 0;
+      return source.blocks.map((block) => {
+        const origins = [{ rowOffset }];
+        rowOffset += block.numRows;
+        return { kind: "blocks", blocks: [blockToIPC(block)], origins };
+      });
     }
     case "files": {
       const files = await listFiles(source.paths, {
@@ -291,6 +313,11 @@ export class AllToAllOperator extends PhysicalOperator {
     if (op.kind === "aggregate") this.aggregator = new GroupAggregator(op.keys, op.aggs);
   }
 
+  /** Whether the output's row order depends on the input's (a stable sort's ties, a seeded shuffle, repartition). */
+  get keepsInputOrder(): boolean {
+    return this.op.kind !== "aggregate";
+  }
+
   protected override onInput(item: QueuedBlock): void {
     if (this.aggregator) this.aggregator.add(item.block);
     else this.collected.push(item.block);
@@ -312,8 +339,29 @@ export class AllToAllOperator extends PhysicalOperator {
 }
 
 export class UnionOperator extends PhysicalOperator {
-  protected override onInput(item: QueuedBlock): void {
-    this.emit(item);
+  /** When set, input i's blocks are emitted only after input i-1 is done (as Ray's ordered union). */
+  preserveOrder = false;
+  private current = 0;
+  private readonly held = new Map<number, QueuedBlock[]>();
+
+  protected override onInput(item: QueuedBlock, inputIndex: number): void {
+    if (!this.preserveOrder || inputIndex === this.current) this.emit(item);
+    else this.held.set(inputIndex, [...(this.held.get(inputIndex) ?? []), item]);
+  }
+
+  override markInputDone(inputIndex: number): void {
+    super.markInputDone(inputIndex);
+    while (this.current < this.inputs.length && this.isInputDone(this.current)) {
+      this.current++;
+      for (const item of this.held.get(this.current) ?? []) this.emit(item);
+      this.held.delete(this.current);
+    }
+  }
+
+  override queuedBytes(): number {
+    let held = 0;
+    for (const items of this.held.values()) for (const item of items) held += item.bytes;
+    return super.queuedBytes() + held;
   }
 }
 
