@@ -107,7 +107,11 @@ describe("Dataset API on the streaming executor", function () {
 
   it("errors of tasks a satisfied limit no longer needs do not fail the job", async () => {
     const rows = await rd.range(100, { overrideNumBlocks: 2 })
-      .map(function lateFailure(r) { if ((r.id as number) >= 50) throw new Error("not needed"); return r; })
+      .map(async function lateFailure(r) {
+        if ((r.id as number) < 50) return r;
+        await new Promise((resolve) => setTimeout(resolve, 500)); // fails after the limit is satisfied
+        throw new Error("not needed");
+      })
       .limit(5).union(rd.range(3)).takeAll();
     assert.equal(rows.length, 8);
   });
