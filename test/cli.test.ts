@@ -47,6 +47,17 @@ describe("rdpipe run (CLI)", function () {
     assert.match(run.stderr, /done .*workers/, "no final progress line on a non-TTY");
   });
 
+  it("exits soon after a preview even when a task it no longer needs is stuck in a UDF", () => {
+    const file = writePipeline(dir, "stuck.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(20_000, { overrideNumBlocks: 2 }).map(async (r) => ((r.id as number) >= 10_000 ? new Promise<rd.Row>(() => undefined) : r));
+`);
+    const started = Date.now();
+    const run = runCli(["run", file, "--preview", "3", "--quiet"], { timeoutMs: 30_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /\(3 rows shown\)/);
+    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+  });
+
   it("exits 1 naming the operator, file and row when a UDF throws on a malformed row", async () => {
     const data = path.join(dir, "events.jsonl");
     fs.writeFileSync(data, ['{"id": 1, "text": "ok"}', '{"id": 2, "text": null}', '{"id": 3, "text": "fine"}'].join("\n"));

@@ -64,6 +64,9 @@ export class ExecutionError extends Error {
 /** Output blocks a task may have in flight before it waits for the executor (Ray's streaming-generator backpressure). */
 const OUTPUT_CREDITS = 2;
 
+/** How long tasks cancelled by a satisfied limit may take to stop before their workers are replaced. */
+const CANCEL_GRACE_MS = 1000;
+
 /** Task ids are unique per process: workers are shared by executions and outlive them. */
 let nextTaskId = 1;
 
@@ -176,9 +179,13 @@ class StreamingExecutor {
         this.stopAll();
         this.rejectResult(new ExecutionError("the consumer stopped reading before the end"));
       }
-      // Tasks still running belong to no one now (failed job, or cancelled by a limit but busy in a
-      // slow UDF): end them so shared workers are free for the next execution.
-      for (const taskId of [...this.running.keys()]) this.pool?.abandon(taskId);
+      // Tasks still running belong to no one now. A failed job's are ended at once; tasks a limit
+      // cancelled get a moment to stop by themselves (cheaper than a new worker), then are ended so
+      // a slow UDF cannot hold a shared worker.
+      const leftovers = [...this.running.keys()];
+      const endLeftovers = () => leftovers.forEach((taskId) => this.pool?.abandon(taskId));
+      if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
+      else endLeftovers();
       if (!completed) await this.removePartialOutput();
     }
   }
