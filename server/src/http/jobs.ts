@@ -1,0 +1,244 @@
+// Jobs: each runs in its own child process (the job runner); the manager keeps every job's latest
+// state and progress, fans events out to subscribers, and persists job records so that after a
+// server restart the jobs that were running show as interrupted.
+import { fork, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import {
+  FINISHED_STATES, type CheckpointStatus, type JobEvent, type JobOptions, type JobSource, type JobSummary, type PlanOperator,
+  type ProgressSnapshot,
+} from "./contract";
+import { HttpError } from "./errors";
+import type { RunnerMessage, RunnerPipeline, RunnerRequest } from "./runner";
+
+/** Job-level checkpointing (issue 5) has not landed; every job says so instead of pretending. */
+export const CHECKPOINT_UNAVAILABLE: Extract<CheckpointStatus, { available: false }> = {
+  available: false, reason: "checkpointing not available for this job: job-level checkpointing is not built yet",
+};
+
+export interface JobManagerOptions {
+  stateDir: string;
+  /** The job-runner entry (dist/job-runner.js). */
+  runnerPath: string;
+  /** Jobs running at once; later submissions wait in state `queued`. */
+  maxRunningJobs: number;
+  /** Time a cancelled job gets to clean up after SIGTERM before SIGKILL. */
+  cancelGraceMs: number;
+}
+
+type Listener = (event: JobEvent) => void;
+type EventBody = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, "seq" | "at"> : never) : never;
+
+interface Job {
+  summary: JobSummary;
+  pipeline: RunnerPipeline;
+  progress?: ProgressSnapshot;
+  seq: number;
+  listeners: Set<Listener>;
+  child?: ChildProcess;
+  cancelRequested: boolean;
+}
+
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const PLAN_TIMEOUT_MS = 120_000;
+
+export class JobManager {
+  private readonly jobs = new Map<string, Job>();
+  private readonly jobsDir: string;
+  private readonly bundlesDir: string;
+
+  constructor(private readonly options: JobManagerOptions) {
+    this.jobsDir = path.join(options.stateDir, "jobs");
+    this.bundlesDir = path.join(options.stateDir, "bundles");
+    fs.mkdirSync(this.jobsDir, { recursive: true });
+    fs.mkdirSync(this.bundlesDir, { recursive: true });
+    this.loadPersistedJobs();
+  }
+
+  /** Jobs recorded by an earlier server process; those it left unfinished are now interrupted. */
+  private loadPersistedJobs(): void {
+    for (const name of fs.readdirSync(this.jobsDir).filter((n) => n.endsWith(".json"))) {
+      let record: { summary: JobSummary; pipeline: RunnerPipeline; progress?: ProgressSnapshot };
+      try {
+        record = JSON.parse(fs.readFileSync(path.join(this.jobsDir, name), "utf8"));
+      } catch {
+        continue; // a record cut short by a crash mid-write is ignored, never fatal
+      }
+      const job: Job = { ...record, seq: 0, listeners: new Set(), cancelRequested: false };
+      this.jobs.set(job.summary.id, job);
+      if (!FINISHED_STATES.includes(job.summary.state)) {
+        job.summary.state = "interrupted";
+        job.summary.finishedAt = new Date().toISOString();
+        job.summary.error = { message: "the server stopped while this job was unfinished", kind: "worker" };
+        this.persist(job);
+      }
+    }
+  }
+
+  list(): JobSummary[] {
+    return [...this.jobs.values()].map((j) => j.summary).sort((a, b) => a.submittedAt.localeCompare(b.submittedAt));
+  }
+
+  get(id: string): { job: JobSummary; progress?: ProgressSnapshot } {
+    const job = this.find(id);
+    return { job: job.summary, progress: job.progress };
+  }
+
+  submit(source: JobSource, resolvedPath: string | undefined, options: JobOptions): JobSummary {
+    const id = randomUUID();
+    let pipeline: RunnerPipeline;
+    if (source.kind === "bundle") {
+      const dir = path.join(this.bundlesDir, id);
+      fs.mkdirSync(dir);
+      const filename = path.join(dir, path.basename(source.filename).replace(/[^\w.-]/g, "_") || "pipeline.rdpipe.ts");
+      fs.writeFileSync(filename, source.code);
+      pipeline = { filename, code: source.code };
+    } else {
+      pipeline = { filename: resolvedPath! };
+    }
+    const job: Job = {
+      summary: {
+        id, state: "queued", pipeline: source.kind === "bundle" ? source.filename : resolvedPath!, sourceKind: source.kind, options,
+        submittedAt: new Date().toISOString(), checkpoint: CHECKPOINT_UNAVAILABLE,
+      },
+      pipeline, seq: 0, listeners: new Set(), cancelRequested: false,
+    };
+    this.jobs.set(id, job);
+    this.persist(job);
+    this.startQueued();
+    return job.summary;
+  }
+
+  cancel(id: string): JobSummary {
+    const job = this.find(id);
+    if (FINISHED_STATES.includes(job.summary.state)) throw new HttpError(409, "conflict", `job ${id} has already finished (${job.summary.state})`);
+    job.cancelRequested = true;
+    if (job.summary.state === "queued") {
+      this.finish(job, "cancelled");
+    } else if (job.child) {
+      job.child.kill("SIGTERM");
+      const killer = setTimeout(() => job.child?.kill("SIGKILL"), this.options.cancelGraceMs);
+      job.child.once("exit", () => clearTimeout(killer));
+    }
+    return job.summary;
+  }
+
+  /** Resuming needs job-level checkpointing (issue 5); rerunning from scratch would be a different operation. */
+  resume(id: string): never {
+    const job = this.find(id);
+    if (!FINISHED_STATES.includes(job.summary.state)) throw new HttpError(409, "conflict", `job ${id} is still ${job.summary.state}`);
+    throw new HttpError(501, "not_implemented", `cannot resume job ${id}: ${CHECKPOINT_UNAVAILABLE.reason}`);
+  }
+
+  /** The checkpoint of a job; none exists until job-level checkpointing lands. */
+  checkpoint(id: string): never {
+    this.find(id);
+    throw new HttpError(501, "not_implemented", CHECKPOINT_UNAVAILABLE.reason);
+  }
+
+  /** Sends the job's current state now, then every live event, until the returned function is called. */
+  subscribe(id: string, listener: Listener): () => void {
+    const job = this.find(id);
+    listener({ type: "state", seq: job.seq, at: Date.now(), job: job.summary, progress: job.progress });
+    job.listeners.add(listener);
+    return () => job.listeners.delete(listener);
+  }
+
+  /** The plan of a pipeline with each operator's schema, found in a runner process (the pipeline's code never runs here). */
+  inspectPlan(pipeline: RunnerPipeline): Promise<PlanOperator[]> {
+    return new Promise((resolve, reject) => {
+      const child = this.spawnRunner(this.options.stateDir); // a bundle's folder is on the client, not here
+      const timer = setTimeout(() => child.kill("SIGKILL"), PLAN_TIMEOUT_MS);
+      let answered = false;
+      child.on("message", (message: RunnerMessage) => {
+        if (message.type === "plan") { answered = true; resolve(message.operators); }
+        if (message.type === "failed") { answered = true; reject(new HttpError(422, "bad_request", `cannot inspect the plan: ${message.error.message}`)); }
+      });
+      child.on("exit", (code, signal) => {
+        clearTimeout(timer);
+        if (!answered) reject(new HttpError(422, "bad_request", `plan inspection ended without an answer (${signal ?? `exit code ${code}`})`));
+      });
+      child.send({ type: "plan", pipeline } satisfies RunnerRequest);
+    });
+  }
+
+  /** Stops every running job's process (server shutdown); their records stay unfinished, so they load as interrupted. */
+  close(): void {
+    for (const job of this.jobs.values()) job.child?.kill("SIGKILL");
+  }
+
+  private find(id: string): Job {
+    if (!JOB_ID.test(id)) throw new HttpError(400, "bad_request", `'${id.slice(0, 80)}' is not a job id`);
+    const job = this.jobs.get(id);
+    if (!job) throw new HttpError(404, "not_found", `no job ${id}`);
+    return job;
+  }
+
+  private spawnRunner(cwd: string): ChildProcess {
+    return fork(this.options.runnerPath, [], { cwd, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  }
+
+  private startQueued(): void {
+    const running = [...this.jobs.values()].filter((j) => j.summary.state === "running").length;
+    const queued = [...this.jobs.values()].filter((j) => j.summary.state === "queued");
+    for (const job of queued.slice(0, Math.max(0, this.options.maxRunningJobs - running))) this.start(job);
+  }
+
+  private start(job: Job): void {
+    const child = this.spawnRunner(path.dirname(job.pipeline.filename));
+    job.child = child;
+    job.summary.state = "running";
+    job.summary.startedAt = new Date().toISOString();
+    this.persist(job);
+    this.emit(job, { type: "state", job: job.summary, progress: job.progress });
+    for (const stream of ["stdout", "stderr"] as const) {
+      child[stream]!.setEncoding("utf8").on("data", (text: string) => this.emit(job, { type: "log", jobId: job.summary.id, stream, text }));
+    }
+    child.on("message", (message: RunnerMessage) => {
+      if (message.type === "progress") {
+        job.progress = message.progress;
+        this.emit(job, { type: "progress", jobId: job.summary.id, progress: message.progress });
+      } else if (message.type === "done") {
+        job.summary.result = message.result;
+      } else if (message.type === "failed") {
+        job.summary.error = message.error;
+      }
+    });
+    child.on("exit", (code, signal) => {
+      job.child = undefined;
+      if (job.cancelRequested) {
+        job.summary.error = undefined;
+        this.finish(job, "cancelled");
+      } else if (job.summary.result) {
+        this.finish(job, "succeeded");
+      } else {
+        job.summary.error ??= { message: `the job runner exited unexpectedly (${signal ?? `exit code ${code}`})`, kind: "worker" };
+        this.finish(job, "failed");
+      }
+      this.startQueued();
+    });
+    child.send({ type: "run", pipeline: job.pipeline, options: job.summary.options } satisfies RunnerRequest);
+  }
+
+  private finish(job: Job, state: JobSummary["state"]): void {
+    job.summary.state = state;
+    job.summary.finishedAt = new Date().toISOString();
+    this.persist(job);
+    this.emit(job, { type: "finished", job: job.summary });
+  }
+
+  private emit(job: Job, body: EventBody): void {
+    const event = { ...body, seq: ++job.seq, at: Date.now() } as JobEvent;
+    for (const listener of job.listeners) listener(event);
+  }
+
+  /** Written to a temporary name and renamed, so a crash never leaves half a record. */
+  private persist(job: Job): void {
+    const file = path.join(this.jobsDir, `${job.summary.id}.json`);
+    // A bundle's code is in its file already; the record names the file.
+    const record = { summary: job.summary, pipeline: { filename: job.pipeline.filename }, progress: job.progress };
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(record));
+    fs.renameSync(`${file}.tmp`, file);
+  }
+}
