@@ -4,6 +4,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import {
   FINISHED_STATES, type CheckpointStatus, type JobEvent, type JobOptions, type JobSource, type JobSummary, type PlanOperator,
@@ -42,6 +43,7 @@ interface Job {
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PLAN_TIMEOUT_MS = 120_000;
+const RUNNER_NICENESS = 10;
 
 export class JobManager {
   private readonly jobs = new Map<string, Job>();
@@ -175,8 +177,13 @@ export class JobManager {
     return job;
   }
 
+  /** Runners get a lower CPU priority (their worker threads inherit it), so the API stays responsive while jobs saturate the cores. */
   private spawnRunner(cwd: string): ChildProcess {
-    return fork(this.options.runnerPath, [], { cwd, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const child = fork(this.options.runnerPath, [], { cwd, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    try {
+      os.setPriority(child.pid!, RUNNER_NICENESS);
+    } catch { /* not permitted here: runners share the server's priority */ }
+    return child;
   }
 
   private startQueued(): void {
