@@ -4,7 +4,7 @@ import fs from "node:fs/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { fileMetadata, listFiles, type FileRef } from "../io";
 import {
-  API_VERSION, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions, type JobSource, type SchemaResponse,
+  API_VERSION, FINISHED_STATES, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions, type JobSource, type SchemaResponse,
 } from "./contract";
 import { HttpError } from "./errors";
 import type { JobManager } from "./jobs";
@@ -139,9 +139,14 @@ export function createApp(options: AppOptions): express.Express {
     jobs.get(req.params.id); // an unknown or malformed id is answered with a JSON error, before the stream starts
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     res.flushHeaders();
-    const unsubscribe = jobs.subscribe(req.params.id, (event) => writeEvent(res, event));
     const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), SSE_HEARTBEAT_MS);
+    // The stream ends once the job has finished: after its `finished` event, or at once for a finished job.
+    const unsubscribe = jobs.subscribe(req.params.id, (event) => {
+      writeEvent(res, event);
+      if (event.type === "finished" || (event.type === "state" && FINISHED_STATES.includes(event.job.state))) res.end();
+    });
     req.on("close", () => { clearInterval(heartbeat); unsubscribe(); });
+    if (res.writableEnded) { clearInterval(heartbeat); unsubscribe(); }
   });
 
   app.post("/plan", async (req, res) => {
