@@ -34,9 +34,9 @@ function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serve
 }
 
 /** Collects a job's events until `until` says stop (or the job finishes). */
-async function collectEvents(client: RemoteClient, jobId: string, until: (e: JobEvent) => boolean = isFinal): Promise<JobEvent[]> {
+async function collectEvents(client: RemoteClient, jobId: string, until: (e: JobEvent) => boolean = isFinal, lastEventId?: number): Promise<JobEvent[]> {
   const events: JobEvent[] = [];
-  for await (const event of client.events(jobId)) {
+  for await (const event of client.events(jobId, { lastEventId })) {
     events.push(event);
     if (until(event)) break;
   }
@@ -67,6 +67,7 @@ const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "cont
 
 /** A job that runs for minutes unless cancelled: every row busy-waits 2 ms. */
 const SLOW_PIPELINE = `import * as rd from "rdpipe";
+console.log("slow pipeline loaded");
 export default rd.range(100000).map(function slow(row) {
   const end = Date.now() + 2;
   while (Date.now() < end) { /* busy */ }
@@ -140,8 +141,11 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
     assert.equal(firstVisit.at(-1)!.type, "progress");
     await new Promise((r) => setTimeout(r, 700));
     assert.equal((await client.request("GET", `/jobs/${job.id}`, "job")).job.state, "running");
-    const reattached = await collectEvents(client, job.id, () => true);
-    const state = reattached[0] as Extract<JobEvent, { type: "state" }>;
+    const reattached = await collectEvents(client, job.id, (e) => e.type === "state", 0);
+    const logs = reattached.filter((e) => e.type === "log");
+    assert.equal(reattached.length, logs.length + 1, "only state, no other event, before the live stream");
+    assert.match(logs.map((e) => (e as Extract<JobEvent, { type: "log" }>).text).join(""), /slow pipeline loaded/, "missed logs replayed");
+    const state = reattached.at(-1) as Extract<JobEvent, { type: "state" }>;
     assert.equal(state.type, "state");
     assert.equal(state.job.state, "running");
     assert.ok(state.progress && state.progress.operators[0].rowsDone >= 0, "the reattached client gets the latest progress");

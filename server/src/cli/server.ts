@@ -48,8 +48,10 @@ export async function runRemote(run: RemoteRunOptions): Promise<{ result?: JobRe
   };
   process.on("SIGINT", onInterrupt);
   try {
+    let lastEventId: number | undefined;
     for (let attempt = 0; attempt < RECONNECT_ATTEMPTS; attempt++) {
-      for await (const event of client.events(job.id)) {
+      for await (const event of client.events(job.id, { lastEventId })) {
+        lastEventId = event.seq;
         if (event.type === "progress" || (event.type === "state" && event.progress)) run.onProgress?.(event.progress!);
         if (event.type === "log") process.stderr.write(event.text);
         if (event.type === "finished" || (event.type === "state" && FINISHED_STATES.includes(event.job.state))) {

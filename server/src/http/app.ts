@@ -141,10 +141,11 @@ export function createApp(options: AppOptions): express.Express {
     res.flushHeaders();
     const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), SSE_HEARTBEAT_MS);
     // The stream ends once the job has finished: after its `finished` event, or at once for a finished job.
+    const lastEventId = Number(req.headers["last-event-id"]);
     const unsubscribe = jobs.subscribe(req.params.id, (event) => {
       writeEvent(res, event);
       if (event.type === "finished" || (event.type === "state" && FINISHED_STATES.includes(event.job.state))) res.end();
-    });
+    }, Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : undefined);
     req.on("close", () => { clearInterval(heartbeat); unsubscribe(); });
     if (res.writableEnded) { clearInterval(heartbeat); unsubscribe(); }
   });

@@ -46,9 +46,14 @@ export class RemoteClient {
     return parsed as ResponseOf<T>;
   }
 
-  /** The job's events: its current state first, then live events, until the stream ends or `signal` aborts. */
-  async *events(jobId: string, signal?: AbortSignal): AsyncGenerator<JobEvent> {
-    const response = await fetch(`${this.baseUrl}/jobs/${encodeURIComponent(jobId)}/events`, { headers: this.headers(false), signal });
+  /**
+   * The job's events: its current state first, then live events, until the stream ends or `signal` aborts.
+   * With `lastEventId` (the `seq` of the last event seen), the log events missed since come before the state.
+   */
+  async *events(jobId: string, options: { signal?: AbortSignal; lastEventId?: number } = {}): AsyncGenerator<JobEvent> {
+    const { signal, lastEventId } = options;
+    const headers = { ...this.headers(false), ...(lastEventId === undefined ? {} : { "last-event-id": String(lastEventId) }) };
+    const response = await fetch(`${this.baseUrl}/jobs/${encodeURIComponent(jobId)}/events`, { headers, signal });
     if (!response.ok || !response.body) {
       const text = await response.text();
       throw new RemoteError(response.status, "events", `cannot follow job ${jobId}: ${text.slice(0, 300)}`);

@@ -123,7 +123,8 @@ export interface ApiErrorResponse { type: "error"; error: { code: ErrorCode; mes
 
 /**
  * Each event is one SSE message whose `data` is a JobEvent and whose `id` is `seq`. A subscriber first
- * gets a `state` event (the job's current state and latest progress), then live events. `at` is the
+ * gets a `state` event (the job's current state and latest progress), then live events; one that sends
+ * `Last-Event-ID` first gets the `log` events it missed. The stream ends after `finished`. `at` is the
  * server's clock (ms since epoch) when the event was created, so clients can measure event lag.
  */
 export type JobEvent =

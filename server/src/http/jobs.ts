@@ -36,6 +36,8 @@ interface Job {
   pipeline: RunnerPipeline;
   progress?: ProgressSnapshot;
   seq: number;
+  /** The latest log events, replayed to a client that reattaches with Last-Event-ID. */
+  logTail: JobEvent[];
   listeners: Set<Listener>;
   child?: ChildProcess;
   cancelRequested: boolean;
@@ -44,6 +46,7 @@ interface Job {
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PLAN_TIMEOUT_MS = 120_000;
 const RUNNER_NICENESS = 10;
+const LOG_TAIL_EVENTS = 1000;
 
 export class JobManager {
   private readonly jobs = new Map<string, Job>();
@@ -67,7 +70,7 @@ export class JobManager {
       } catch {
         continue; // a record cut short by a crash mid-write is ignored, never fatal
       }
-      const job: Job = { ...record, seq: 0, listeners: new Set(), cancelRequested: false };
+      const job: Job = { ...record, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false };
       this.jobs.set(job.summary.id, job);
       if (!FINISHED_STATES.includes(job.summary.state)) {
         job.summary.state = "interrupted";
@@ -104,7 +107,7 @@ export class JobManager {
         id, state: "queued", pipeline: source.kind === "bundle" ? source.filename : resolvedPath!, sourceKind: source.kind, options,
         submittedAt: new Date().toISOString(), checkpoint: CHECKPOINT_UNAVAILABLE,
       },
-      pipeline, seq: 0, listeners: new Set(), cancelRequested: false,
+      pipeline, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false,
     };
     this.jobs.set(id, job);
     this.persist(job);
@@ -139,9 +142,14 @@ export class JobManager {
     throw new HttpError(501, "not_implemented", CHECKPOINT_UNAVAILABLE.reason);
   }
 
-  /** Sends the job's current state now, then every live event, until the returned function is called. */
-  subscribe(id: string, listener: Listener): () => void {
+  /**
+   * Sends the job's current state now, then every live event, until the returned function is called.
+   * A client reattaching with the id of the last event it saw first gets the log events it missed
+   * (progress needs no replay: the state carries the latest).
+   */
+  subscribe(id: string, listener: Listener, lastEventId?: number): () => void {
     const job = this.find(id);
+    if (lastEventId !== undefined) for (const event of job.logTail) if (event.seq > lastEventId) listener(event);
     listener({ type: "state", seq: job.seq, at: Date.now(), job: job.summary, progress: job.progress });
     job.listeners.add(listener);
     return () => job.listeners.delete(listener);
@@ -237,6 +245,10 @@ export class JobManager {
 
   private emit(job: Job, body: EventBody): void {
     const event = { ...body, seq: ++job.seq, at: Date.now() } as JobEvent;
+    if (event.type === "log") {
+      job.logTail.push(event);
+      if (job.logTail.length > LOG_TAIL_EVENTS) job.logTail.shift();
+    }
     for (const listener of job.listeners) listener(event);
   }
 
