@@ -265,6 +265,7 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
       const failed = runCli(["run", bad, "--server", server.url, "--quiet"]);
       assert.equal(failed.code, 1);
       assert.match(failed.stderr, /Map\(choke\) failed on row 3: Error: bad input/);
+      assert.ok(failed.stderr.includes(`${bad}:2:`), `the stack points at the client's file: ${failed.stderr}`);
       const unreachable = runCli(["run", ok, "--server", "http://127.0.0.1:9", "--quiet"]);
       assert.equal(unreachable.code, 1);
       assert.match(unreachable.stderr, /cannot reach the rdpipe server/);

@@ -29,11 +29,16 @@ export interface JobManagerOptions {
 }
 
 type Listener = (event: JobEvent) => void;
+
+/** A job record on disk (one JSON file per job). */
+interface PersistedJob { summary: JobSummary; pipeline: RunnerPipeline; workDir: string; progress?: ProgressSnapshot }
 type EventBody = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, "seq" | "at"> : never) : never;
 
 interface Job {
   summary: JobSummary;
   pipeline: RunnerPipeline;
+  /** The runner's working directory: the pipeline file's folder, or the server-owned folder of an uploaded bundle. */
+  workDir: string;
   progress?: ProgressSnapshot;
   seq: number;
   /** The latest log events, replayed to a client that reattaches with Last-Event-ID. */
@@ -64,7 +69,7 @@ export class JobManager {
   /** Jobs recorded by an earlier server process; those it left unfinished are now interrupted. */
   private loadPersistedJobs(): void {
     for (const name of fs.readdirSync(this.jobsDir).filter((n) => n.endsWith(".json"))) {
-      let record: { summary: JobSummary; pipeline: RunnerPipeline; progress?: ProgressSnapshot };
+      let record: PersistedJob;
       try {
         record = JSON.parse(fs.readFileSync(path.join(this.jobsDir, name), "utf8"));
       } catch {
@@ -93,21 +98,24 @@ export class JobManager {
   submit(source: JobSource, resolvedPath: string | undefined, options: JobOptions): JobSummary {
     const id = randomUUID();
     let pipeline: RunnerPipeline;
+    let workDir: string;
     if (source.kind === "bundle") {
-      const dir = path.join(this.bundlesDir, id);
-      fs.mkdirSync(dir);
-      const filename = path.join(dir, path.basename(source.filename).replace(/[^\w.-]/g, "_") || "pipeline.rdpipe.ts");
-      fs.writeFileSync(filename, source.code);
-      pipeline = { filename, code: source.code };
+      // The bundle is kept in a server-owned folder; the runner evaluates it under the client's file
+      // name, so stack traces and error locations point at the file the user edits.
+      workDir = path.join(this.bundlesDir, id);
+      fs.mkdirSync(workDir);
+      fs.writeFileSync(path.join(workDir, "bundle.js"), source.code);
+      pipeline = { filename: source.filename, code: source.code };
     } else {
       pipeline = { filename: resolvedPath! };
+      workDir = path.dirname(resolvedPath!);
     }
     const job: Job = {
       summary: {
         id, state: "queued", pipeline: source.kind === "bundle" ? source.filename : resolvedPath!, sourceKind: source.kind, options,
         submittedAt: new Date().toISOString(), checkpoint: CHECKPOINT_UNAVAILABLE,
       },
-      pipeline, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false,
+      pipeline, workDir, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false,
     };
     this.jobs.set(id, job);
     this.persist(job);
@@ -201,7 +209,7 @@ export class JobManager {
   }
 
   private start(job: Job): void {
-    const child = this.spawnRunner(path.dirname(job.pipeline.filename));
+    const child = this.spawnRunner(job.workDir);
     job.child = child;
     job.summary.state = "running";
     job.summary.startedAt = new Date().toISOString();
@@ -256,7 +264,7 @@ export class JobManager {
   private persist(job: Job): void {
     const file = path.join(this.jobsDir, `${job.summary.id}.json`);
     // A bundle's code is in its file already; the record names the file.
-    const record = { summary: job.summary, pipeline: { filename: job.pipeline.filename }, progress: job.progress };
+    const record: PersistedJob = { summary: job.summary, pipeline: { filename: job.pipeline.filename }, workDir: job.workDir, progress: job.progress };
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(record));
     fs.renameSync(`${file}.tmp`, file);
   }
