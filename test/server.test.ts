@@ -274,10 +274,10 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
     }
   });
 
-  it("shows unfinished jobs as interrupted after a restart", async () => {
+  for (const signal of ["SIGKILL", "SIGTERM"] as const) it(`shows unfinished jobs as interrupted after a restart (server stopped with ${signal})`, async () => {
     const { job } = await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "slow.rdpipe.ts" } });
     await waitForState(client, job.id, "running");
-    await server.stop("SIGKILL");
+    await server.stop(signal);
     server = await startServer(["--root", root, "--state-dir", stateDir]);
     client = new RemoteClient(server.url);
     const after = await client.request("GET", `/jobs/${job.id}`, "job");

@@ -57,6 +57,7 @@ export class JobManager {
   private readonly jobs = new Map<string, Job>();
   private readonly jobsDir: string;
   private readonly bundlesDir: string;
+  private closing = false;
 
   constructor(private readonly options: JobManagerOptions) {
     this.jobsDir = path.join(options.stateDir, "jobs");
@@ -77,12 +78,7 @@ export class JobManager {
       }
       const job: Job = { ...record, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false };
       this.jobs.set(job.summary.id, job);
-      if (!FINISHED_STATES.includes(job.summary.state)) {
-        job.summary.state = "interrupted";
-        job.summary.finishedAt = new Date().toISOString();
-        job.summary.error = { message: "the server stopped while this job was unfinished", kind: "worker" };
-        this.persist(job);
-      }
+      if (!FINISHED_STATES.includes(job.summary.state)) this.interrupt(job);
     }
   }
 
@@ -181,9 +177,21 @@ export class JobManager {
     });
   }
 
-  /** Stops every running job's process (server shutdown); their records stay unfinished, so they load as interrupted. */
+  /** Server shutdown: every unfinished job is stopped and recorded as interrupted. */
   close(): void {
-    for (const job of this.jobs.values()) job.child?.kill("SIGKILL");
+    this.closing = true;
+    for (const job of this.jobs.values()) {
+      if (FINISHED_STATES.includes(job.summary.state)) continue;
+      job.child?.kill("SIGKILL");
+      this.interrupt(job);
+    }
+  }
+
+  private interrupt(job: Job): void {
+    job.summary.state = "interrupted";
+    job.summary.finishedAt = new Date().toISOString();
+    job.summary.error = { message: "the server stopped while this job was unfinished", kind: "worker" };
+    this.persist(job);
   }
 
   private find(id: string): Job {
@@ -230,6 +238,7 @@ export class JobManager {
     });
     child.on("exit", (code, signal) => {
       job.child = undefined;
+      if (this.closing) return;
       if (job.cancelRequested) {
         job.summary.error = undefined;
         this.finish(job, "cancelled");
