@@ -1,6 +1,6 @@
 // rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, and memory under a budget.
 // Every ratio is against a baseline measured in the same run. Run all: `npm run bench`; one:
-// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory`.
+// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|server`.
 // Exit code: 0 when every run produced the right results (targets missed print MISS); 1 otherwise.
 import fs from "node:fs";
 import os from "node:os";
@@ -12,6 +12,7 @@ import { loadPipeline } from "../server/src/loader";
 import { burn } from "./burn";
 import { ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
 import { runLoop } from "./loop";
+import { runServerBench } from "./server";
 
 const BENCH_DIR = __dirname;
 const ROOT = path.dirname(BENCH_DIR);
@@ -252,6 +253,28 @@ async function benchMemory(): Promise<void> {
   }
 }
 
+// ------------------------------------------------------------------------------------------ 4. server
+
+async function benchServer(): Promise<void> {
+  log("== 4. execution server: 20 small jobs submitted at once (one runner process each) + 50 SSE subscribers ==");
+  // All 20 running at once on this machine's cores, then the server's default cap (cores, at least 2).
+  for (const maxRunningJobs of [20, Math.max(2, os.availableParallelism())]) {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "rdpipe-bench-server-"));
+    try {
+      const r = await runServerBench(stateDir, maxRunningJobs);
+      childCpuSeconds += r.cpuSeconds;
+      check(r.succeeded === r.jobs, `${r.succeeded} of ${r.jobs} jobs succeeded`);
+      const ms = (x: number) => `${x.toFixed(1)} ms`;
+      log(`  --max-jobs ${maxRunningJobs}: ${r.jobs} jobs finished in ${fmtS(r.seconds)}; GET /jobs idle: p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)} (${r.idle.n} requests)`);
+      summary(`server (--max-jobs ${maxRunningJobs}): GET /jobs under load p50 ${ms(r.loaded.p50)}, p99 ${ms(r.loaded.p99)} (${r.loaded.n} requests; idle p99 ${ms(r.idle.p99)}); ` +
+        `event lag p50 ${ms(r.lag.p50)}, p99 ${ms(r.lag.p99)}, max ${ms(r.lag.max)} (${fmtInt(r.lag.n)} events to ${r.subscribers} subscribers); ` +
+        `${r.jobs} jobs in ${fmtS(r.seconds)}; target p99 <= 100 ms ${verdict(r.loaded.p99 <= 100)}`);
+    } finally {
+      fs.rmSync(stateDir, { recursive: true, force: true });
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------ main
 
 /** Busy and total CPU time of the whole machine so far, in seconds (from /proc/stat). */
@@ -289,7 +312,7 @@ function startCpuWatch(): () => string {
   };
 }
 
-const BENCHES: Record<string, () => Promise<void>> = { overhead: benchOverhead, scaling: benchScaling, memory: benchMemory };
+const BENCHES: Record<string, () => Promise<void>> = { overhead: benchOverhead, scaling: benchScaling, memory: benchMemory, server: benchServer };
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

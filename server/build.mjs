@@ -1,7 +1,9 @@
-// Bundles the CLI (driver), the worker entry and the public API into dist/.
+// Bundles the CLI (driver), the worker entry, the job-runner entry (one process per server job) and the public API into dist/.
 import { build } from "esbuild";
 
-const entries = { cli: "server/src/cli/index.ts", worker: "server/src/cluster/worker.ts", api: "server/src/api/index.ts" };
+const entries = {
+  cli: "server/src/cli/index.ts", worker: "server/src/cluster/worker.ts", "job-runner": "server/src/http/runner.ts", api: "server/src/api/index.ts",
+};
 await build({
   entryPoints: entries, outdir: "dist", bundle: true, platform: "node", target: "node20", format: "cjs",
   packages: "external", sourcemap: true, logLevel: "warning",

@@ -41,6 +41,12 @@ export class Dataset {
     return new Dataset(op, this.context, this.origin);
   }
 
+  /** The dataset that ends at `op`, one of this plan's operators ("run to here"); UDFs still load from the same file. */
+  atOperator(op: LogicalOp): Dataset {
+    if (!opsInOrder(this.op).includes(op)) throw new RangeError("atOperator: the operator is not part of this plan");
+    return this.derive(op);
+  }
+
   // ------------------------------------------------------------------ transformations
 
   map<Out extends Row = Row>(fn: RowFn<Row, Out>): Dataset {

@@ -1,13 +1,15 @@
-// `rdpipe run FILE`: runs a pipeline file on the embedded executor with live progress.
+// `rdpipe run FILE`: runs a pipeline file on the embedded executor (or a remote server) with live
+// progress; `rdpipe serve` starts the execution server.
 import { parseArgs } from "node:util";
 import { DataContext } from "../api/context";
-import { type Dataset, type RunOptions, formatRow } from "../api/dataset";
 import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
 import { loadPipeline, PipelineLoadError } from "../loader";
 import { PlanError } from "../plan";
 import { IoError } from "../io";
 import { BlockError } from "../block";
+import { RemoteError, ServerConfigError, runDataset, type JobError, type JobResult } from "../http";
 import { renderProgress } from "./progress";
+import { runRemote, serve } from "./server";
 
 const USAGE = `Usage:
   rdpipe run FILE [options]     Run a *.rdpipe.ts pipeline. A plan ending in a write writes;
@@ -16,6 +18,15 @@ const USAGE = `Usage:
     --workers N                 worker threads (CPU slots; default: all cores)
     --memory SIZE               memory budget for queued blocks, e.g. 256MB, 2GB
     --quiet                     no progress output
+    --server URL                run on an execution server (the file is compiled here and uploaded)
+    --token T                   the server's token (default: $RDPIPE_TOKEN)
+  rdpipe serve [options]        Start the execution server (HTTP API, see README)
+    --host H                    interface to listen on (default 127.0.0.1; anything else needs a token)
+    --port P                    port (default 7717; 0 picks a free one)
+    --token T                   require Authorization: Bearer T (default: $RDPIPE_TOKEN)
+    --root DIR                  a folder the server may read (repeatable; default: the cwd)
+    --state-dir DIR             job records and uploaded bundles (default ~/.rdpipe/server)
+    --max-jobs N                jobs running at once; later ones queue (default: cores, at least 2)
   rdpipe --version
 `;
 
@@ -27,9 +38,9 @@ export function parseSize(text: string): number {
   return Math.round(Number(match[1]) * factor);
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function positiveInt(name: string, text: string | undefined): number | undefined {
+export function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} expects a positive integer, got '${text}'`);
@@ -42,48 +53,69 @@ async function run(argv: string[]): Promise<number> {
     options: {
       preview: { type: "string" }, workers: { type: "string" }, memory: { type: "string" },
       quiet: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
+      server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
+      root: { type: "string", multiple: true }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
     },
   });
   if (values.version) { console.log(require("../../../package.json").version); return 0; }
   const [command, file, ...rest] = positionals;
   if (values.help || !command) { process.stdout.write(USAGE); return command || values.help ? 0 : 2; }
+  const token = values.token ?? process.env.RDPIPE_TOKEN;
+  if (command === "serve") {
+    if (file) throw new UsageError("rdpipe serve takes no file");
+    const port = values.port === undefined ? 7717 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port expects a port number, got '${values.port}'`);
+    return serve({
+      host: values.host ?? "127.0.0.1", port, token, roots: values.root ?? [process.cwd()], stateDir: values["state-dir"],
+      maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
+    });
+  }
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
   if (!file || rest.length > 0) throw new UsageError("rdpipe run takes exactly one pipeline file");
 
   const preview = positiveInt("--preview", values.preview) ?? 20;
   const workers = positiveInt("--workers", values.workers);
   const memory = values.memory === undefined ? undefined : parseSize(values.memory);
+  const progress = values.quiet ? undefined : progressPrinter(process.stderr);
+  if (values.server) {
+    const outcome = await runRemote({ url: values.server, token, file, options: { preview, workers, memoryBytes: memory }, onProgress: progress });
+    return printOutcome(outcome, values.quiet ?? false);
+  }
   const context = DataContext.getCurrent();
   const dataset = await loadPipeline(file);
   // Command-line limits win over what the pipeline file set.
   if (workers) context.resourceLimits.cpu = workers;
   if (memory) context.resourceLimits.memoryBytes = memory;
 
-  const progress = values.quiet ? undefined : progressPrinter(process.stderr);
   // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.
   const abort = new AbortController();
   const onInterrupt = () => abort.abort();
   process.once("SIGINT", onInterrupt);
-  const runOptions = { onProgress: progress, signal: abort.signal };
   try {
-    await runAndReport(dataset, preview, runOptions);
+    const result = await runDataset(dataset, { preview, onProgress: progress, signal: abort.signal });
+    return printOutcome({ result }, values.quiet ?? false);
   } finally {
     process.off("SIGINT", onInterrupt);
   }
-  if (!values.quiet) console.error(`\n${dataset.stats()}`);
-  return 0;
 }
 
-async function runAndReport(dataset: Dataset, preview: number, runOptions: RunOptions): Promise<void> {
-  if (dataset.op.kind === "write") {
-    const result = await dataset.run(runOptions);
-    const bytes = result.written.reduce((s, f) => s + f.bytes, 0);
-    console.log(`Wrote ${result.rowsOut.toLocaleString("en-US")} rows in ${result.written.length} files (${formatBytes(bytes)}) to ${dataset.op.path}`);
-  } else {
-    const rows = await dataset.take(preview, runOptions);
-    for (const row of rows) console.log(formatRow(row));
-    console.log(`(${rows.length} row${rows.length === 1 ? "" : "s"} shown)`);
+/** What a finished job prints, local or remote: the written files or the preview rows, then stats; or the error. */
+export function printOutcome(outcome: { result?: JobResult; error?: JobError }, quiet: boolean): number {
+  const { result, error } = outcome;
+  if (!result) {
+    console.error(`\nrdpipe: ${error?.message ?? "the job ended without a result"}`);
+    if (error?.stack && error.kind === "udf") console.error(udfFrames(error.stack));
+    return 1;
   }
+  if (result.written) {
+    const { written } = result;
+    console.log(`Wrote ${result.rowsOut.toLocaleString("en-US")} rows in ${written.files} files (${formatBytes(written.bytes)}) to ${written.path}`);
+  } else {
+    for (const row of result.previewRows ?? []) console.log(row);
+    console.log(`(${result.rowsOut} row${result.rowsOut === 1 ? "" : "s"} shown)`);
+  }
+  if (!quiet) console.error(`\n${result.statsText}`);
+  return 0;
 }
 
 function progressPrinter(stream: NodeJS.WriteStream): (p: ProgressSnapshot) => void {
@@ -110,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`rdpipe: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    const known = [ExecutionError, PipelineLoadError, PlanError, IoError, BlockError].some((kind) => e instanceof kind);
+    const known = [ExecutionError, PipelineLoadError, PlanError, IoError, BlockError, RemoteError, ServerConfigError].some((kind) => e instanceof kind);
     console.error(`\nrdpipe: ${known ? "" : "internal error: "}${(e as Error).message ?? e}`);
     if (e instanceof ExecutionError && e.info?.stack) console.error(udfFrames(e.info.stack));
     if (!known) console.error((e as Error).stack);

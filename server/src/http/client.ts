@@ -1,0 +1,84 @@
+// A client of the execution server for Node (the CLI's remote mode, tests, the bench): JSON requests
+// and the SSE event stream, parsed from fetch (Node 20 has no EventSource).
+import type { ApiErrorResponse, ApiRequest, ApiResponse, JobEvent } from "./contract";
+
+export class RemoteError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+type ResponseOf<T extends ApiResponse["type"]> = Extract<ApiResponse, { type: T }>;
+
+export class RemoteClient {
+  private readonly baseUrl: string;
+
+  constructor(baseUrl: string, private readonly token?: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+  }
+
+  private headers(json: boolean): Record<string, string> {
+    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...(json ? { "content-type": "application/json" } : {}) };
+  }
+
+  /** One request; a non-2xx answer becomes a RemoteError carrying the server's message. */
+  async request<T extends ApiResponse["type"]>(method: "GET" | "POST", route: string, expected: T, body?: ApiRequest): Promise<ResponseOf<T>> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${route}`, {
+        method, headers: this.headers(method === "POST"), body: method === "POST" ? JSON.stringify(body ?? {}) : undefined,
+      });
+    } catch (e) {
+      throw new RemoteError(0, "unreachable", `cannot reach the rdpipe server at ${this.baseUrl}: ${((e as Error).cause as Error)?.message ?? (e as Error).message}`);
+    }
+    const text = await response.text();
+    let parsed: ApiResponse;
+    try {
+      parsed = JSON.parse(text) as ApiResponse;
+    } catch {
+      throw new RemoteError(response.status, "bad_response", `the server answered ${response.status} with non-JSON: ${text.slice(0, 200)}`);
+    }
+    if (parsed.type === "error" || !response.ok) {
+      const error = (parsed as ApiErrorResponse).error;
+      throw new RemoteError(response.status, error?.code ?? "unknown", error?.message ?? `HTTP ${response.status}`);
+    }
+    if (parsed.type !== expected) throw new RemoteError(response.status, "bad_response", `expected a '${expected}' response, got '${parsed.type}'`);
+    return parsed as ResponseOf<T>;
+  }
+
+  /**
+   * The job's events: its current state first, then live events, until the stream ends or `signal` aborts.
+   * With `lastEventId` (the `seq` of the last event seen), the log events missed since come before the state.
+   */
+  async *events(jobId: string, options: { signal?: AbortSignal; lastEventId?: number } = {}): AsyncGenerator<JobEvent> {
+    const { signal, lastEventId } = options;
+    const headers = { ...this.headers(false), ...(lastEventId === undefined ? {} : { "last-event-id": String(lastEventId) }) };
+    const response = await fetch(`${this.baseUrl}/jobs/${encodeURIComponent(jobId)}/events`, { headers, signal });
+    if (!response.ok || !response.body) {
+      const text = await response.text();
+      throw new RemoteError(response.status, "events", `cannot follow job ${jobId}: ${text.slice(0, 300)}`);
+    }
+    const decoder = new TextDecoder();
+    let buffer = "";
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = message.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+          if (data) yield JSON.parse(data) as JobEvent;
+        }
+      }
+    } catch (e) {
+      if (!signal?.aborted) throw e;
+    } finally {
+      // A consumer that stops early must not leave the connection (and this process) alive.
+      await reader.cancel().catch(() => undefined);
+    }
+  }
+}

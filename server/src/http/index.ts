@@ -1,0 +1,72 @@
+// The execution server (`rdpipe serve`): public entry of server/src/http.
+import fs from "node:fs";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { packageRoot } from "../cluster";
+import { createApp } from "./app";
+import { JobManager } from "./jobs";
+import { PathRoots } from "./paths";
+
+export * from "./contract";
+export { runDataset, toJobError } from "./outcome";
+export { RemoteClient, RemoteError } from "./client";
+
+export interface ServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Required unless host is a loopback address. */
+  token?: string;
+  /** Folders whose files the server may read and list (default: the cwd). */
+  roots: string[];
+  /** Where job records and uploaded bundles live. */
+  stateDir: string;
+  maxRunningJobs?: number;
+  bodyLimit?: string;
+  cancelGraceMs?: number;
+}
+
+export interface RunningServer { url: string; port: number; close(): Promise<void> }
+
+export class ServerConfigError extends Error {}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function defaultStateDir(): string {
+  return path.join(os.homedir(), ".rdpipe", "server");
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  if (!isLoopback(options.host) && !options.token) {
+    throw new ServerConfigError(`listening on ${options.host} (not loopback) requires a token: --token T or RDPIPE_TOKEN`);
+  }
+  const runnerPath = path.join(packageRoot(), "dist", "job-runner.js");
+  if (!fs.existsSync(runnerPath)) throw new ServerConfigError(`job runner bundle missing at ${runnerPath}: run \`npm run build\``);
+  let roots: PathRoots;
+  try {
+    roots = await PathRoots.create(options.roots);
+  } catch (e) {
+    throw new ServerConfigError(`a root folder does not exist: ${(e as Error).message}`);
+  }
+  const jobs = new JobManager({
+    stateDir: options.stateDir, runnerPath, maxRunningJobs: options.maxRunningJobs ?? Math.max(2, os.availableParallelism()),
+    cancelGraceMs: options.cancelGraceMs ?? 5000,
+  });
+  const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string;
+  const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version });
+  const server = app.listen(options.port, options.host);
+  await new Promise<void>((resolve, reject) => { server.once("listening", resolve); server.once("error", reject); });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${host}:${port}`, port,
+    close: () => new Promise((resolve) => {
+      jobs.close();
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
