@@ -4,6 +4,7 @@ export {
   IoError,
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
 } from "./types";
-export { listFiles } from "./files";
+export { listFiles, streamFiles } from "./files";
+export { S3FileSystem, type FileSystem, type FileSystemDescription, type S3Description } from "./fs";
 export { fileMetadata, readFileBlocks } from "./read";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
