@@ -1,6 +1,6 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import type { FileSystem, WriteFormat, WriteOptions } from "../io";
+import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
 import { type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
@@ -127,7 +127,7 @@ export class Dataset {
     const { mode = "append", filesystem, ...writeOptions } = options;
     return this.derive({
       id: newOpId(), kind: "write", input: this.op, format, path: resolveUserPath(path), mode,
-      options: { ...writeOptions, filesystem: filesystem?.description },
+      options: { ...writeOptions, filesystem: describeFileSystem(path, filesystem) },
     });
   }
 

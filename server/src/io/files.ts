@@ -1,5 +1,5 @@
-// Driver-side listing on any file system: expands directories (subdirectories listed in parallel,
-// results in a stable order), drops marker and temporary files, filters by extension and parses hive
+// Driver-side listing on any file system: expands directories (several subdirectories, and several
+// given paths, listed in parallel; results in a stable order), drops marker and temporary files, filters by extension and parses hive
 // partition directories. `streamFiles` yields files page by page as they are found; `listFiles` waits for all.
 import * as path from "node:path";
 import { fileSystemFor, isS3Path, type FileInfo, type FileSystem, type FileSystemDescription } from "./fs";
@@ -54,48 +54,54 @@ function decodeSegment(text: string): string {
 async function* walk(fs: FileSystem, directory: string): AsyncGenerator<FileInfo[]> {
   const subdirectories: string[] = [];
   for await (const page of fs.listDirectory(directory)) {
-    const files = page.files.filter((f) => !isIgnoredName(path.posix.basename(f.path)));
-    if (files.length > 0) yield files;
+    if (page.files.length > 0) yield page.files;
     subdirectories.push(...page.directories.filter((d) => !isIgnoredName(path.posix.basename(d))));
   }
   yield* concatPrefetched(subdirectories, (d) => walk(fs, d), { count: DIRECTORIES_AHEAD, weight: () => 0, maxWeight: 0 });
 }
 
-/** The files under the given paths (each once), a page at a time, as they are listed. */
+/** The files under one given path, a page at a time. */
+async function* filesUnder(original: string, opts: ListOptions): AsyncGenerator<FileRef[]> {
+  const root = isS3Path(original) ? original : path.resolve(original);
+  const fs = fileSystemFor(root, opts.filesystem);
+  let rootInfo;
+  try {
+    rootInfo = await fs.stat(root);
+  } catch (e) {
+    throw new IoError(`cannot access ${original}: ${errorMessage(e)}`);
+  }
+  if (rootInfo === null) throw new IoError(`no such file or directory: ${original}`);
+  const rootIsDirectory = rootInfo === "directory";
+  const pages: AsyncIterable<FileInfo[]> | FileInfo[][] = rootInfo === "directory" ? walk(fs, root) : [[rootInfo]];
+  const extensions = normalizeExtensions(opts.fileExtensions);
+  const wanted = rootIsDirectory ? extensions ?? normalizeExtensions(opts.defaultExtensions) : extensions;
+  const isListed = (file: string) => !rootIsDirectory || !path.posix.relative(root, file).split(/[\\/]/).some(isIgnoredName);
+  try {
+    for await (const page of pages) {
+      yield page
+        .filter((file) => isListed(file.path) && (!wanted || wanted.some((ext) => file.path.toLowerCase().endsWith(ext))))
+        .map((file): FileRef => ({
+          path: file.path, size: file.size, etag: file.etag,
+          ...(opts.partitioning === "hive" ? { partition: hivePartition(root, file.path, rootIsDirectory) } : {}),
+        }));
+    }
+  } catch (e) {
+    throw e instanceof IoError ? e : new IoError(`cannot list ${original}: ${errorMessage(e)}`);
+  }
+}
+
+/** The files under the given paths (each once), a page at a time, as they are listed; the paths are listed in parallel. */
 export async function* streamFiles(paths: string | string[], opts: ListOptions = {}): AsyncGenerator<FileRef[]> {
   const given = Array.isArray(paths) ? paths : [paths];
-  const extensions = normalizeExtensions(opts.fileExtensions);
-  const inDirectories = extensions ?? normalizeExtensions(opts.defaultExtensions);
   const seen = new Set<string>();
-  for (const original of given) {
-    const root = isS3Path(original) ? original : path.resolve(original);
-    const fs = fileSystemFor(root, opts.filesystem);
-    let rootInfo;
-    try {
-      rootInfo = await fs.stat(root);
-    } catch (e) {
-      throw new IoError(`cannot access ${original}: ${errorMessage(e)}`);
-    }
-    if (rootInfo === null) throw new IoError(`no such file or directory: ${original}`);
-    const rootIsDirectory = rootInfo === "directory";
-    const pages: AsyncIterable<FileInfo[]> | FileInfo[][] = rootInfo === "directory" ? walk(fs, root) : [[rootInfo]];
-    const wanted = rootIsDirectory ? inDirectories : extensions;
-    try {
-      for await (const page of pages) {
-        const refs = page
-          .filter((file) => !seen.has(file.path) && (!wanted || wanted.some((ext) => file.path.toLowerCase().endsWith(ext))))
-          .map((file): FileRef => ({
-            path: file.path, size: file.size, etag: file.etag,
-            ...(opts.partitioning === "hive" ? { partition: hivePartition(root, file.path, rootIsDirectory) } : {}),
-          }));
-        for (const ref of refs) seen.add(ref.path);
-        if (refs.length > 0) yield refs;
-      }
-    } catch (e) {
-      throw e instanceof IoError ? e : new IoError(`cannot list ${original}: ${errorMessage(e)}`);
-    }
+  const pages = concatPrefetched(given, (original) => filesUnder(original, opts), { count: DIRECTORIES_AHEAD, weight: () => 0, maxWeight: 0 });
+  for await (const page of pages) {
+    const fresh = page.filter((file) => !seen.has(file.path));
+    for (const file of fresh) seen.add(file.path);
+    if (fresh.length > 0) yield fresh;
   }
   if (seen.size === 0) {
+    const extensions = normalizeExtensions(opts.fileExtensions);
     const filter = extensions ? ` with extensions ${extensions.join(", ")}` : "";
     throw new IoError(`no files found in ${given.join(", ")}${filter}`);
   }

@@ -5,6 +5,6 @@ export {
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
 } from "./types";
 export { listFiles, streamFiles } from "./files";
-export { S3FileSystem, type FileSystem, type FileSystemDescription, type S3Description } from "./fs";
+export { S3FileSystem, describeFileSystem, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
 export { fileMetadata, readFileBlocks } from "./read";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";

@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import { LocalFileSystem } from "./local";
 import { S3FileSystem, type S3Description } from "./s3";
 
-export { S3FileSystem, type S3Description } from "./s3";
+export { S3FileSystem, type S3Description, type S3Options } from "./s3";
 
 export interface FileInfo {
   path: string;
@@ -13,7 +13,7 @@ export interface FileInfo {
   etag: string;
 }
 
-/** One page of a directory listing: its files, and the subdirectories to list next. */
+/** One page of a directory listing: files, and subdirectories still to list (a flat store like S3 lists nested files directly and has none). */
 export interface ListingPage {
   files: FileInfo[];
   directories: string[];
@@ -21,7 +21,7 @@ export interface ListingPage {
 
 export interface FileSystem {
   readonly description: FileSystemDescription;
-  /** Pages of the direct children of a directory, in key order. */
+  /** Pages of the files in a directory (and, for flat stores, below it), in key order. */
   listDirectory(dir: string): AsyncIterable<ListingPage>;
   /** A file's info, "directory" for a folder or prefix, null when nothing is there. */
   stat(path: string): Promise<FileInfo | "directory" | null>;
@@ -43,6 +43,14 @@ export function isS3Path(path: string): boolean {
 }
 
 const clients = new Map<string, FileSystem>();
+
+/**
+ * What a task needs to reach a path: the configured file system's description, else, for S3, the
+ * driver's environment (resolved here, since worker threads see the environment as it was when they started).
+ */
+export function describeFileSystem(path: string, configured?: FileSystem): FileSystemDescription | undefined {
+  return configured?.description ?? (isS3Path(path) ? S3FileSystem.fromEnvironment().description : undefined);
+}
 
 /** The file system for a path: the given description when there is one, else local or S3 (from the environment) by scheme. */
 export function fileSystemFor(path: string, description?: FileSystemDescription): FileSystem {

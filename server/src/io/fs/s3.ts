@@ -9,8 +9,8 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { FileInfo, FileSystem, ListingPage } from "./index";
 
-export interface S3Description {
-  kind: "s3";
+export interface S3Options {
+  /** An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (addressed path-style). */
   endpoint?: string;
   region?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
@@ -20,6 +20,8 @@ export interface S3Description {
   partSize?: number;
   maxAttempts?: number;
 }
+
+export type S3Description = S3Options & { kind: "s3" };
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 
@@ -48,8 +50,13 @@ function describeError(path: string, e: unknown): Error {
 
 export class S3FileSystem implements FileSystem {
   private readonly client: S3Client;
+  readonly description: S3Description;
+  /** What this instance did: object GETs, bytes they returned, uploads that went multipart. */
+  readonly counters = { gets: 0, bytesRead: 0, multipartUploads: 0 };
 
-  constructor(readonly description: S3Description) {
+  constructor(options: S3Options = {}) {
+    const description: S3Description = { kind: "s3", ...options };
+    this.description = description;
     this.client = new S3Client({
       endpoint: description.endpoint,
       forcePathStyle: description.endpoint !== undefined,
@@ -64,10 +71,9 @@ export class S3FileSystem implements FileSystem {
   }
 
   /** Endpoint and region from the standard environment variables, resolved here so that workers get them as data. */
-  static fromEnvironment(overrides: Omit<S3Description, "kind"> = {}): S3FileSystem {
+  static fromEnvironment(overrides: S3Options = {}): S3FileSystem {
     const env = process.env;
     return new S3FileSystem({
-      kind: "s3",
       endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
       ...overrides,
@@ -81,17 +87,19 @@ export class S3FileSystem implements FileSystem {
     do {
       let page;
       try {
+        // Flat (no delimiter): one paginated listing covers all nested "directories" (s3rver also misses
+        // common prefixes more than one level down).
         page = await this.client.send(new ListObjectsV2Command({
-          Bucket: bucket, Prefix: prefix, Delimiter: "/", ContinuationToken: token, MaxKeys: this.description.listPageSize,
+          Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.description.listPageSize,
         }));
       } catch (e) {
         throw describeError(dir, e);
       }
       yield {
-        files: (page.Contents ?? []).filter((o) => o.Key !== prefix).map((o) => ({
+        files: (page.Contents ?? []).filter((o) => !o.Key!.endsWith("/")).map((o) => ({
           path: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0, etag: o.ETag ?? "",
         })),
-        directories: (page.CommonPrefixes ?? []).map((p) => `s3://${bucket}/${p.Prefix!.replace(/\/$/, "")}`),
+        directories: [],
       };
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -118,6 +126,7 @@ export class S3FileSystem implements FileSystem {
 
   private async get(path: string, range?: string) {
     const { bucket, key } = parse(path);
+    this.counters.gets++;
     try {
       return await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
     } catch (e) {
@@ -129,12 +138,17 @@ export class S3FileSystem implements FileSystem {
     if (end <= start) return new Uint8Array(0);
     // Always an explicit range: some S3-compatible servers answer suffix ranges (bytes=-N) wrongly.
     const response = await this.get(path, `bytes=${start}-${end - 1}`);
-    return response.Body!.transformToByteArray();
+    return this.counted(await response.Body!.transformToByteArray());
   }
 
   async readAll(path: string): Promise<Uint8Array> {
     const response = await this.get(path);
-    return response.Body!.transformToByteArray();
+    return this.counted(await response.Body!.transformToByteArray());
+  }
+
+  private counted(bytes: Uint8Array): Uint8Array {
+    this.counters.bytesRead += bytes.byteLength;
+    return bytes;
   }
 
   readStream(path: string): Readable {
@@ -155,15 +169,18 @@ export class S3FileSystem implements FileSystem {
       }
     })();
     // One PUT when the object fits in one part, else a multipart upload; either way the key appears only when complete.
+    let parts = 0;
     const upload = new Upload({
       client: this.client, params: { Bucket: bucket, Key: key, Body: Readable.from(counted) },
       partSize: Math.max(MIN_PART_SIZE, this.description.partSize ?? MIN_PART_SIZE), leavePartsOnError: false,
     });
+    upload.on("httpUploadProgress", (progress) => { parts = Math.max(parts, progress.part ?? 0); });
     try {
       await upload.done();
     } catch (e) {
       throw describeError(path, e);
     }
+    if (parts > 1) this.counters.multipartUploads++;
     return bytes;
   }
 
