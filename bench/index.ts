@@ -1,6 +1,7 @@
-// rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, and memory under a budget.
+// rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, memory under a budget, and
+// accelerated vs fallback metadata fetching on S3.
 // Every ratio is against a baseline measured in the same run. Run all: `npm run bench`; one:
-// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory`.
+// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|s3`.
 // Exit code: 0 when every run produced the right results (targets missed print MISS); 1 otherwise.
 import fs from "node:fs";
 import os from "node:os";
@@ -12,6 +13,7 @@ import { loadPipeline } from "../server/src/loader";
 import { burn } from "./burn";
 import { ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
 import { runLoop } from "./loop";
+import { benchS3 } from "./s3";
 
 const BENCH_DIR = __dirname;
 const ROOT = path.dirname(BENCH_DIR);
@@ -289,7 +291,9 @@ function startCpuWatch(): () => string {
   };
 }
 
-const BENCHES: Record<string, () => Promise<void>> = { overhead: benchOverhead, scaling: benchScaling, memory: benchMemory };
+const BENCHES: Record<string, () => Promise<void>> = {
+  overhead: benchOverhead, scaling: benchScaling, memory: benchMemory, s3: () => benchS3(DATA, { log, summary, check }),
+};
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

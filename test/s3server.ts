@@ -37,12 +37,12 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-/** Starts s3rver with the given buckets; the endpoint is http://127.0.0.1:PORT. */
-export async function startS3Server(buckets: string[]): Promise<S3Server> {
+/** Starts s3rver with the given buckets, storing objects in dataDir (a fresh temporary folder by default); the endpoint is http://127.0.0.1:PORT. */
+export async function startS3Server(buckets: string[], dataDir = tempDir("rdpipe-s3rver-")): Promise<S3Server> {
   const port = await freePort();
   const args = [
     "--openssl-legacy-provider", path.join(REPO, "node_modules/s3rver/bin/s3rver.js"),
-    "-d", tempDir("rdpipe-s3rver-"), "-a", "127.0.0.1", "-p", String(port), "--silent",
+    "-d", dataDir, "-a", "127.0.0.1", "-p", String(port), "--silent",
     ...buckets.flatMap((b) => ["--configure-bucket", b]),
   ];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });

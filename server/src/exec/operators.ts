@@ -2,7 +2,7 @@
 // worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
 import { type Block, blockBytes, blockFromIPC, blockToIPC } from "../block";
 import type { BlockOrigin, TaskInput } from "../cluster";
-import { fileMetadata, listFiles, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
+import { MetadataCache, fileMetadata, listFiles, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
 import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
 
@@ -228,6 +228,7 @@ async function discoverReadTasks(
 ): Promise<void> {
   let listedBytes = 0;
   let tasks = 0;
+  const cache = await MetadataCache.open(source.format, source.paths);
   const sample: Promise<{ rows: number; bytes: number } | undefined>[] = [];
   for await (const page of streamFiles(source.paths, listOptions(source))) {
     for (const group of groupFiles(page, undefined, settings)) {
@@ -237,12 +238,13 @@ async function discoverReadTasks(
     listedBytes += page.reduce((s, f) => s + f.size, 0);
     if (source.format === "parquet") {
       for (const file of page.slice(0, SAMPLED_FILES - sample.length)) {
-        sample.push(fileMetadata(source.format, file, source.options.filesystem).then((m) => ({ rows: m.rows!, bytes: file.size }), () => undefined));
+        sample.push(fileMetadata(source.format, file, source.options.filesystem, cache).then((m) => ({ rows: m.rows!, bytes: file.size }), () => undefined));
       }
     }
   }
   metrics.tasksEstimated = tasks;
   const sampled = (await Promise.all(sample)).filter((s) => s !== undefined);
+  await cache.save();
   const sampledBytes = sampled.reduce((s, m) => s + m.bytes, 0);
   if (sampledBytes > 0) metrics.rowsEstimated = Math.round((sampled.reduce((s, m) => s + m.rows, 0) / sampledBytes) * listedBytes);
 }
@@ -280,7 +282,9 @@ async function planReadTasks(
     }
     case "files": {
       const files = await listFiles(source.paths, listOptions(source));
-      const metadata = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem));
+      const cache = await MetadataCache.open(source.format, source.paths);
+      const metadata = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem, cache));
+      await cache.save();
       const rows = metadata.map((m) => m.rows);
       if (rows.every((r) => r !== undefined)) metrics.rowsEstimated = rows.reduce((s, r) => s! + r!, 0);
       return groupFiles(files, overrideNumBlocks, settings).map((group) => fileReadTask(source, group, settings));

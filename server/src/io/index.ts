@@ -7,4 +7,5 @@ export {
 export { listFiles, streamFiles } from "./files";
 export { S3FileSystem, describeFileSystem, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
 export { fileMetadata, readFileBlocks } from "./read";
+export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";

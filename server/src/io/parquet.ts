@@ -6,6 +6,7 @@ import { tableFromIPC, type Schema } from "apache-arrow";
 import { readParquet, readSchema } from "parquet-wasm";
 import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
+import type { FileMetadata } from "./metadata-cache";
 import { ParquetLayout } from "./rowgroup";
 import { IoError, errorMessage, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
 
@@ -74,9 +75,9 @@ function arrowSchemaOfFooter(footerAndTail: Uint8Array): Schema {
   return tableFromIPC(readSchema(footerOnlyFile).intoIPCStream()).schema;
 }
 
-export async function parquetFileMetadata(file: FileRef, fs: FileSystem): Promise<{ rows: number; inMemoryBytes: number; schema: Schema }> {
+export async function parquetFileMetadata(file: FileRef, fs: FileSystem): Promise<FileMetadata> {
   const { layout, schema } = await readFooter(new RangeReader(fs, file.path, file.size));
-  return { rows: layout.numRows, inMemoryBytes: layout.rowGroups.reduce((sum, g) => sum + g.bytes, 0), schema };
+  return { rows: layout.numRows, inMemoryBytes: layout.rowGroups.reduce((sum, g) => sum + g.bytes, 0), schema, rowGroups: layout.rowGroups };
 }
 
 export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {

@@ -1,10 +1,10 @@
 // Worker-side reading of one read task's files, and the driver's fallback metadata path.
-import type { Schema } from "apache-arrow";
 import { describeSchema, splitBlockBySize } from "../block";
 import { readBinaryBlocks } from "./binary";
 import { projectBlock, withConstantColumns } from "./columns";
 import { readCsvBlocks } from "./csv";
 import { fileSystemFor, type FileSystemDescription } from "./fs";
+import type { FileMetadata, MetadataCache } from "./metadata-cache";
 import { concatPrefetched } from "./prefetch";
 import { readJsonBlocks } from "./json";
 import { parquetFileMetadata, readParquetBlocks } from "./parquet";
@@ -21,10 +21,15 @@ const READERS: Record<FileFormat, FormatReader> = {
   binary: readBinaryBlocks,
 };
 
-export async function fileMetadata(format: FileFormat, file: FileRef, filesystem?: FileSystemDescription): Promise<{ rows?: number; inMemoryBytes?: number; schema?: Schema }> {
-  if (format === "parquet") return parquetFileMetadata(file, fileSystemFor(file.path, filesystem));
+/** A file's rows, in-memory size and schema, from the cache when it holds this version of the file. */
+export async function fileMetadata(format: FileFormat, file: FileRef, filesystem?: FileSystemDescription, cache?: MetadataCache): Promise<FileMetadata> {
   // Decoded text is about as large as the file; rows are unknown without reading it.
-  return { inMemoryBytes: file.size };
+  if (format !== "parquet") return { inMemoryBytes: file.size };
+  const cached = cache?.get(file);
+  if (cached) return cached;
+  const metadata = await parquetFileMetadata(file, fileSystemFor(file.path, filesystem));
+  cache?.set(file, metadata);
+  return metadata;
 }
 
 /** Files read ahead of the one being yielded, when small: with S3's latency, reading one file at a time leaves a task idle. */

@@ -24,6 +24,8 @@ export interface S3Options {
 export type S3Description = S3Options & { kind: "s3" };
 
 const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** The first listing page is kept short so the first read task can start sooner. */
+const FIRST_PAGE_KEYS = 100;
 
 function parse(path: string): { bucket: string; key: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(path);
@@ -84,14 +86,16 @@ export class S3FileSystem implements FileSystem {
     const { bucket, key } = parse(dir);
     const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
     let token: string | undefined;
+    let pageSize = Math.min(FIRST_PAGE_KEYS, this.description.listPageSize ?? 1000);
     do {
       let page;
       try {
         // Flat (no delimiter): one paginated listing covers all nested "directories" (s3rver also misses
         // common prefixes more than one level down).
         page = await this.client.send(new ListObjectsV2Command({
-          Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.description.listPageSize,
+          Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize,
         }));
+        pageSize = this.description.listPageSize ?? 1000;
       } catch (e) {
         throw describeError(dir, e);
       }
