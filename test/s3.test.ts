@@ -5,6 +5,7 @@ import * as rd from "../server/src/api";
 import { blockFromRows } from "../server/src/block";
 import { MetadataCache, listFiles, readFileBlocks, removeWrittenFiles, writeBlock } from "../server/src/io";
 import { fileSystemFor, S3FileSystem } from "../server/src/io/fs";
+import { startLatencyProxy } from "../bench/latency-proxy";
 import { tempDir } from "./helpers";
 import { startS3Server, type S3Server } from "./s3server";
 
@@ -133,6 +134,17 @@ describe("S3 (s3rver)", function () {
     assert.equal(cached.rows, 50);
     assert.deepEqual(cached.schema!.fields.map((f) => f.name), ["id", "half"]);
     assert.equal(cache.get({ ...first, etag: '"changed"' }), undefined);
+  });
+
+  it("retries requests whose connection was reset", async () => {
+    const target = new URL(server.endpoint);
+    const proxy = await startLatencyProxy({ host: target.hostname, port: Number(target.port) }, 0, { resetConnections: 3 });
+    try {
+      const flaky = new S3FileSystem({ endpoint: proxy.endpoint, region: "us-east-1" });
+      assert.deepEqual([...(await flaky.readRange("s3://data/bytes.bin", 10, 13))], [10, 11, 12]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   describe("bad input fails with a clear error naming the path", () => {
