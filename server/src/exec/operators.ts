@@ -216,6 +216,8 @@ export interface ReadSettings {
 
 type FileSource = Extract<SourceDef, { type: "files" }>;
 
+/** The largest of the first, growing, read tasks (in files). */
+const RAMP_MAX_FILES = 16;
 /** Parquet footers read in the driver to estimate the row count from the first files listed. */
 const SAMPLED_FILES = 3;
 
@@ -230,8 +232,18 @@ async function discoverReadTasks(
   let tasks = 0;
   const cache = await MetadataCache.open(source.format, source.paths);
   const sample: Promise<{ rows: number; bytes: number } | undefined>[] = [];
+  let rampFiles = 1;
   for await (const page of streamFiles(source.paths, listOptions(source))) {
-    for (const group of groupFiles(page, undefined, settings)) {
+    // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
+    // the first rows come after one file's read rather than a whole group's.
+    const groups: FileRef[][] = [];
+    let rest = page;
+    for (; rampFiles <= RAMP_MAX_FILES && rest.length > 0; rampFiles *= 2) {
+      groups.push(rest.slice(0, rampFiles));
+      rest = rest.slice(rampFiles);
+    }
+    groups.push(...groupFiles(rest, undefined, settings));
+    for (const group of groups) {
       tasks++;
       if (!onTask(fileReadTask(source, group, settings))) return; // nobody wants more (a limit was reached, or the job ended)
     }

@@ -111,21 +111,19 @@ export class S3FileSystem implements FileSystem {
 
   async stat(path: string): Promise<FileInfo | "directory" | null> {
     const { bucket, key } = parse(path);
-    if (key !== "" && !key.endsWith("/")) {
-      try {
-        const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-        return { path, size: head.ContentLength ?? 0, etag: head.ETag ?? "" };
-      } catch (e) {
-        if (!isNotFound(e)) throw describeError(path, e);
-      }
-    }
     const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
-    try {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 }));
-      return (page.KeyCount ?? page.Contents?.length ?? 0) > 0 ? "directory" : null;
-    } catch (e) {
-      throw describeError(path, e);
-    }
+    // Both questions at once: is it an object, and are there objects under it?
+    const [object, listing] = await Promise.all([
+      key === "" || key.endsWith("/") ? null : this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((e: unknown) => {
+        if (isNotFound(e)) return null;
+        throw describeError(path, e);
+      }),
+      this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 })).catch((e: unknown) => {
+        throw describeError(path, e);
+      }),
+    ]);
+    if (object) return { path, size: object.ContentLength ?? 0, etag: object.ETag ?? "" };
+    return (listing.KeyCount ?? listing.Contents?.length ?? 0) > 0 ? "directory" : null;
   }
 
   private async get(path: string, range?: string) {
