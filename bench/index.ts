@@ -1,6 +1,7 @@
-// rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, and memory under a budget.
+// rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, memory under a budget, and
+// accelerated vs fallback metadata fetching on S3, and the execution server under load.
 // Every ratio is against a baseline measured in the same run. Run all: `npm run bench`; one:
-// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|server`.
+// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|s3|server`.
 // Exit code: 0 when every run produced the right results (targets missed print MISS); 1 otherwise.
 import fs from "node:fs";
 import os from "node:os";
@@ -13,6 +14,7 @@ import { burn } from "./burn";
 import { ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
 import { runLoop } from "./loop";
 import { runServerBench } from "./server";
+import { benchS3 } from "./s3";
 
 const BENCH_DIR = __dirname;
 const ROOT = path.dirname(BENCH_DIR);
@@ -312,7 +314,9 @@ function startCpuWatch(): () => string {
   };
 }
 
-const BENCHES: Record<string, () => Promise<void>> = { overhead: benchOverhead, scaling: benchScaling, memory: benchMemory, server: benchServer };
+const BENCHES: Record<string, () => Promise<void>> = {
+  overhead: benchOverhead, scaling: benchScaling, memory: benchMemory, s3: () => benchS3(DATA, { log, summary, check }), server: benchServer,
+};
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

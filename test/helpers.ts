@@ -5,6 +5,9 @@ import { spawnSync } from "node:child_process";
 
 export const REPO = path.resolve(__dirname, "..");
 
+/** Tests keep their metadata cache to themselves (worker threads inherit this). */
+process.env.RDPIPE_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "rdpipe-test-cache-"));
+
 /** A fresh temporary folder, removed after the suite. */
 export function tempDir(prefix = "rdpipe-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));

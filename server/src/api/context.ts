@@ -65,5 +65,6 @@ export function withPipelineDir<T>(dir: string, fn: () => T): T {
 
 /** Resolves a user-given local path: against the pipeline file's folder while it loads, else the cwd. */
 export function resolveUserPath(p: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(p)) return p; // a URL (s3://...) is not relative to anything
   return path.resolve(pipelineDir.getStore() ?? process.cwd(), p);
 }

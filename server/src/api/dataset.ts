@@ -1,6 +1,6 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import type { WriteFormat, WriteOptions } from "../io";
+import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
 import { type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
@@ -18,6 +18,8 @@ export interface PlanOrigin { module: ModuleRef; positions: Map<LogicalOp, numbe
 export interface SaveOptions {
   /** "append" (default) adds files beside existing ones; "overwrite" empties the folder when the write starts. */
   mode?: "append" | "overwrite";
+  /** A configured file system (e.g. `new S3FileSystem({ endpoint })`); by default chosen by path. */
+  filesystem?: FileSystem;
 }
 
 export interface RunOptions { onProgress?: (snapshot: ProgressSnapshot) => void; signal?: AbortSignal }
@@ -123,13 +125,16 @@ export class Dataset {
 
   // ------------------------------------------------------------------ writes (lazy; `run()` executes)
 
-  writeParquet(path: string, options: WriteOptions & SaveOptions = {}): Dataset { return this.write("parquet", path, options); }
+  writeParquet(path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions = {}): Dataset { return this.write("parquet", path, options); }
   writeCsv(path: string, options: SaveOptions = {}): Dataset { return this.write("csv", path, options); }
   writeJson(path: string, options: SaveOptions = {}): Dataset { return this.write("json", path, options); }
 
-  private write(format: WriteFormat, path: string, options: WriteOptions & SaveOptions): Dataset {
-    const { mode = "append", ...writeOptions } = options;
-    return this.derive({ id: newOpId(), kind: "write", input: this.op, format, path: resolveUserPath(path), mode, options: writeOptions });
+  private write(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): Dataset {
+    const { mode = "append", filesystem, ...writeOptions } = options;
+    return this.derive({
+      id: newOpId(), kind: "write", input: this.op, format, path: resolveUserPath(path), mode,
+      options: { ...writeOptions, filesystem: describeFileSystem(path, filesystem) },
+    });
   }
 
   // ------------------------------------------------------------------ execution

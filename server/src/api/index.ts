@@ -1,12 +1,13 @@
 // The public API: what a pipeline file gets from `import * as rd from "rdpipe"`.
 import type { Table } from "apache-arrow";
 import { blockFromRows, type Row } from "../block";
-import type { FileFormat, ReadOptions } from "../io";
+import { describeFileSystem, type FileFormat, type FileSystem, type ReadOptions } from "../io";
 import { newOpId, type SourceDef } from "../plan";
 import { resolveUserPath } from "./context";
 import { Dataset } from "./dataset";
 
 export { DataContext } from "./context";
+export { S3FileSystem, type FileSystem, type S3Options } from "../io";
 export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";
 export type { Batch, RowFn, IterBatchesOptions, RunOptions } from "./dataset";
@@ -26,6 +27,8 @@ export interface FileReadOptions {
   columns?: string[];
   /** Exact number of read tasks (also turns off the accelerated metadata path, as in RayTurbo). */
   overrideNumBlocks?: number;
+  /** A configured file system (e.g. `new S3FileSystem({ endpoint, region, credentials })`); by default chosen by path. */
+  filesystem?: FileSystem;
 }
 
 export interface CsvReadOptions extends FileReadOptions {
@@ -46,7 +49,7 @@ function readFiles(format: FileFormat, paths: string | string[], options: FileRe
   const source: SourceDef = {
     type: "files", format, paths: list.map(resolveUserPath), fileExtensions: options.fileExtensions,
     partitioning: options.partitioning === undefined ? "hive" : options.partitioning,
-    options: { columns: options.columns, includePaths: options.includePaths, ...extra },
+    options: { columns: options.columns, includePaths: options.includePaths, filesystem: describeFileSystem(list[0], options.filesystem), ...extra },
   };
   return new Dataset({ id: newOpId(), kind: "read", name: READER_NAMES[format], source, overrideNumBlocks: options.overrideNumBlocks });
 }

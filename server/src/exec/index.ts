@@ -8,7 +8,7 @@ import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
 import { type LogicalOp, type PhysicalOp, toPhysicalPlan } from "../plan";
 import {
-  AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator,
+  AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator,
 } from "./operators";
 
 export interface ExecutionOptions {
@@ -117,7 +117,10 @@ class StreamingExecutor {
   }
 
   private build(physical: PhysicalOp): PhysicalOperator {
-    const settings = { cpuSlots: this.context.cpuSlots(), targetBlockBytes: this.context.blockBytes() };
+    const settings: ReadSettings = {
+      cpuSlots: this.context.cpuSlots(), targetBlockBytes: this.context.blockBytes(),
+      onDiscovery: (error) => (error ? this.fail(error) : this.wakeUp()),
+    };
     let op: PhysicalOperator;
     switch (physical.kind) {
       case "read": op = new TaskOperator(physical, [], settings); break;
@@ -403,7 +406,7 @@ class StreamingExecutor {
   /** A failed or cancelled job leaves no output files that look complete. */
   private async removePartialOutput(): Promise<void> {
     const sinks = this.operators.flatMap((op) => (op instanceof TaskOperator && op.sink ? [op.sink] : []));
-    await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix).catch(() => 0)));
+    await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix, sink.options.filesystem).catch(() => 0)));
   }
 
   private snapshot(finished: boolean): ProgressSnapshot {

@@ -1,9 +1,8 @@
 // Physical operators of the streaming executor. Task operators (read, map) run their work on
 // worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
-import fs from "node:fs/promises";
 import { type Block, blockBytes, blockFromIPC, blockToIPC } from "../block";
 import type { BlockOrigin, TaskInput } from "../cluster";
-import { fileMetadata, listFiles, type FileFormat, type FileRef } from "../io";
+import { MetadataCache, fileMetadata, listFiles, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
 import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
 
@@ -118,7 +117,7 @@ export class TaskOperator extends PhysicalOperator {
 
   constructor(
     readonly physical: Extract<PhysicalOp, { kind: "read" | "map" }>, inputs: PhysicalOperator[],
-    private readonly settings: { cpuSlots: number; targetBlockBytes: number },
+    private readonly settings: ReadSettings,
   ) {
     super(physical.name, inputs);
     this.transforms = physical.transforms;
@@ -128,7 +127,7 @@ export class TaskOperator extends PhysicalOperator {
   get isSource(): boolean { return this.physical.kind === "read"; }
 
   override async start(): Promise<void> {
-    if (this.sink?.mode === "overwrite") await fs.rm(this.sink.path, { recursive: true, force: true });
+    if (this.sink?.mode === "overwrite") await removeWrittenFiles(this.sink.path, "", this.sink.options.filesystem);
     if (this.physical.kind !== "read") { this.planned = true; return; }
     this.metrics.startedAt = Date.now();
     const source = this.physical.source;
@@ -142,14 +141,27 @@ export class TaskOperator extends PhysicalOperator {
       this.planned = true;
       return;
     }
+    if (source.type === "files" && this.physical.overrideNumBlocks === undefined) {
+      // The accelerated path: tasks start while listing goes on.
+      discoverReadTasks(source, this.settings, this.metrics, (task) => {
+        this.pendingInputs.push(task);
+        this.settings.onDiscovery();
+        return !this.stopped;
+      }).then(() => {
+        this.planned = true;
+        this.settings.onDiscovery();
+      }, (e: Error) => this.settings.onDiscovery(e));
+      return;
+    }
     this.pendingInputs = await planReadTasks(this.physical.source, this.physical.overrideNumBlocks, this.settings, this.metrics);
     this.metrics.tasksEstimated = this.pendingInputs.length;
     this.planned = true;
   }
 
   override hasTask(): boolean {
-    if (this.stopped || !this.planned) return false;
+    if (this.stopped) return false;
     if (this.isSource) return this.pendingInputs.length > 0;
+    if (!this.planned) return false;
     if (this.inputQueue.length === 0) return false;
     // Bundle small blocks into one task unless upstream is done (then take what there is).
     return this.allInputsDone || this.inputQueue.reduce((s, b) => s + b.bytes, 0) >= this.settings.targetBlockBytes / 4;
@@ -212,8 +224,74 @@ export class TaskOperator extends PhysicalOperator {
   }
 }
 
+export interface ReadSettings {
+  cpuSlots: number;
+  targetBlockBytes: number;
+  /** Read tasks were found by the background listing (or it ended, or failed). */
+  onDiscovery: (error?: Error) => void;
+}
+
+type FileSource = Extract<SourceDef, { type: "files" }>;
+
+/** The largest of the first, growing, read tasks (in files). */
+const RAMP_MAX_FILES = 16;
+/** Parquet footers read in the driver to estimate the row count from the first files listed. */
+const SAMPLED_FILES = 3;
+
+/**
+ * Lists files page by page and hands out read tasks as pages arrive (until onTask says stop); the tasks read the footers.
+ * Rows are estimated from a few sampled footers, scaled by bytes.
+ */
+async function discoverReadTasks(
+  source: FileSource, settings: ReadSettings, metrics: OperatorMetrics, onTask: (task: TaskInput) => boolean,
+): Promise<void> {
+  let listedBytes = 0;
+  let tasks = 0;
+  const cache = await MetadataCache.open(source.format, source.paths);
+  const sample: Promise<{ rows: number; bytes: number } | undefined>[] = [];
+  let rampFiles = 1;
+  for await (const page of streamFiles(source.paths, listOptions(source))) {
+    // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
+    // the first rows come after one file's read rather than a whole group's.
+    const groups: FileRef[][] = [];
+    let rest = page;
+    for (; rampFiles <= RAMP_MAX_FILES && rest.length > 0; rampFiles *= 2) {
+      groups.push(rest.slice(0, rampFiles));
+      rest = rest.slice(rampFiles);
+    }
+    groups.push(...groupFiles(rest, undefined, settings));
+    for (const group of groups) {
+      tasks++;
+      if (!onTask(fileReadTask(source, group, settings))) return; // nobody wants more (a limit was reached, or the job ended)
+    }
+    listedBytes += page.reduce((s, f) => s + f.size, 0);
+    if (source.format === "parquet") {
+      for (const file of page.slice(0, SAMPLED_FILES - sample.length)) {
+        sample.push(fileMetadata(source.format, file, source.options.filesystem, cache).then((m) => ({ rows: m.rows!, bytes: file.size }), () => undefined));
+      }
+    }
+  }
+  metrics.tasksEstimated = tasks;
+  const sampled = (await Promise.all(sample)).filter((s) => s !== undefined);
+  await cache.save();
+  const sampledBytes = sampled.reduce((s, m) => s + m.bytes, 0);
+  if (sampledBytes > 0) metrics.rowsEstimated = Math.round((sampled.reduce((s, m) => s + m.rows, 0) / sampledBytes) * listedBytes);
+}
+
+function listOptions(source: FileSource) {
+  return {
+    fileExtensions: source.fileExtensions, defaultExtensions: DEFAULT_EXTENSIONS[source.format],
+    partitioning: source.partitioning, filesystem: source.options.filesystem,
+  };
+}
+
+function fileReadTask(source: FileSource, files: FileRef[], settings: ReadSettings): TaskInput {
+  return { kind: "files", spec: { format: source.format, files, options: { ...source.options, targetBlockBytes: settings.targetBlockBytes } } };
+}
+
+/** The fallback metadata path (open-source Ray Data's): every file listed and every footer read before the first task. */
 async function planReadTasks(
-  source: SourceDef, overrideNumBlocks: number | undefined, settings: { cpuSlots: number; targetBlockBytes: number }, metrics: OperatorMetrics,
+  source: SourceDef, overrideNumBlocks: number | undefined, settings: ReadSettings, metrics: OperatorMetrics,
 ): Promise<TaskInput[]> {
   switch (source.type) {
     case "range": {
@@ -237,16 +315,13 @@ async function planReadTasks(
       });
     }
     case "files": {
-      const files = await listFiles(source.paths, {
-        fileExtensions: source.fileExtensions, defaultExtensions: DEFAULT_EXTENSIONS[source.format], partitioning: source.partitioning,
-      });
-      const metadata = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f));
+      const files = await listFiles(source.paths, listOptions(source));
+      const cache = await MetadataCache.open(source.format, source.paths);
+      const metadata = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem, cache));
+      await cache.save();
       const rows = metadata.map((m) => m.rows);
       if (rows.every((r) => r !== undefined)) metrics.rowsEstimated = rows.reduce((s, r) => s! + r!, 0);
-      const groups = groupFiles(files, overrideNumBlocks, settings);
-      return groups.map((group) => ({
-        kind: "files", spec: { format: source.format, files: group, options: { ...source.options, targetBlockBytes: settings.targetBlockBytes } },
-      }));
+      return groupFiles(files, overrideNumBlocks, settings).map((group) => fileReadTask(source, group, settings));
     }
   }
 }

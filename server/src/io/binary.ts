@@ -1,13 +1,13 @@
-import { promises as fs } from "node:fs";
 import { Binary, makeData, makeVector } from "apache-arrow";
 import { blockFromColumns } from "../block";
 import { assertColumnsExist } from "./columns";
+import type { FileSystem } from "./fs";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
 
 /** One row per file, its whole content in a Binary column `bytes`. */
-export async function* readBinaryBlocks(file: FileRef, options: FormatReadOptions): AsyncGenerator<FileBlock> {
+export async function* readBinaryBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
   assertColumnsExist(["bytes"], options.columns, file.path);
-  const content = new Uint8Array(await fs.readFile(file.path));
+  const content = await fs.readAll(file.path);
   const bytes = makeVector(makeData({
     type: new Binary(), length: 1, nullCount: 0, valueOffsets: new Int32Array([0, content.length]), data: content,
   }));

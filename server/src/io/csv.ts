@@ -1,11 +1,11 @@
 // CSV reading: csv-parse over a file stream; column types are inferred from the file's first block
 // and then locked, so every block of a file has the same schema.
-import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream";
 import { parse, CsvError, type Parser } from "csv-parse";
 import { Bool, Float64, Int64, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import { blockFromColumns, preview, utf8Vector } from "../block";
 import { assertColumnsExist } from "./columns";
+import type { FileSystem } from "./fs";
 import { IoError, LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
 
 type ColumnKind = "int64" | "float64" | "bool" | "string";
@@ -49,20 +49,20 @@ function inferKind(values: string[]): ColumnKind {
   return "string";
 }
 
-function csvParser(path: string, delimiter: string, withInfo = false): Parser {
+function csvParser(fs: FileSystem, path: string, delimiter: string, withInfo = false): Parser {
   // pipeline (unlike pipe) passes a read error on to the parser, and closes the file when iteration stops early.
-  return pipeline(createReadStream(path), parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }), () => undefined);
+  return pipeline(fs.readStream(path), parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }), () => undefined);
 }
 
 /**
  * The line a record (0-based, header included) ends on. Tracking lines for every record makes parsing
  * about twice as slow, so they are recovered by parsing again, only when an error needs one.
  */
-async function lineOfRecord(path: string, delimiter: string, recordIndex: number): Promise<number> {
+async function lineOfRecord(fs: FileSystem, path: string, delimiter: string, recordIndex: number): Promise<number> {
   let index = 0;
   let line = 0;
   try {
-    for await (const { info } of csvParser(path, delimiter, true) as AsyncIterable<{ info: { lines: number } }>) {
+    for await (const { info } of csvParser(fs, path, delimiter, true) as AsyncIterable<{ info: { lines: number } }>) {
       line = info.lines;
       if (index++ === recordIndex) break;
     }
@@ -72,7 +72,7 @@ async function lineOfRecord(path: string, delimiter: string, recordIndex: number
   return line;
 }
 
-export async function* readCsvBlocks(file: FileRef, options: FormatReadOptions): AsyncGenerator<FileBlock> {
+export async function* readCsvBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
   const path = file.path;
   const delimiter = options.csv?.delimiter ?? ",";
   const header = options.csv?.header ?? true;
@@ -91,7 +91,7 @@ export async function* readCsvBlocks(file: FileRef, options: FormatReadOptions):
       const texts = pending.map((fields) => fields[selected[k]]);
       const misfit = texts.findIndex((text) => text !== "" && !fits(kinds![k], text));
       if (misfit >= 0) {
-        const line = await lineOfRecord(path, delimiter, recordIndex - pending.length + 1 + misfit);
+        const line = await lineOfRecord(fs, path, delimiter, recordIndex - pending.length + 1 + misfit);
         throw new IoError(`${path}: line ${line}: column '${name}': ${preview(texts[misfit])} is not ${KIND_DESCRIPTION[kinds[k]]} ` +
           `like the values in the first ${LINES_PER_BLOCK} rows, which fixed the column's type`);
       }
@@ -103,7 +103,7 @@ export async function* readCsvBlocks(file: FileRef, options: FormatReadOptions):
     return block;
   };
 
-  const records = csvParser(path, delimiter) as AsyncIterable<string[]>;
+  const records = csvParser(fs, path, delimiter) as AsyncIterable<string[]>;
   try {
     for await (const fields of records) {
       recordIndex++;
@@ -122,7 +122,7 @@ export async function* readCsvBlocks(file: FileRef, options: FormatReadOptions):
     if (!(e instanceof CsvError)) throw e;
     if (e.code === "CSV_QUOTE_NOT_CLOSED") {
       // csv-parse reports this at the end of the file; the broken record starts after the last good one.
-      const line = recordIndex < 0 ? 1 : (await lineOfRecord(path, delimiter, recordIndex)) + 1;
+      const line = recordIndex < 0 ? 1 : (await lineOfRecord(fs, path, delimiter, recordIndex)) + 1;
       throw new IoError(`${path}: line ${line}: unclosed quote (the quoted field starting in this record never ends)`);
     }
     throw new IoError(`${path}: line ${(e as CsvError & { lines?: number }).lines ?? "?"}: ${e.message}`);

@@ -1,15 +1,21 @@
-// Driver-side listing of local files: expands directories, drops marker and temporary files,
-// filters by extension and parses hive partition directories.
-import { promises as fs } from "node:fs";
+// Driver-side listing on any file system: expands directories (several subdirectories, and several
+// given paths, listed in parallel; results in a stable order), drops marker and temporary files, filters by extension and parses hive
+// partition directories. `streamFiles` yields files page by page as they are found; `listFiles` waits for all.
 import * as path from "node:path";
-import { IoError, type FileRef } from "./types";
+import { fileSystemFor, isS3Path, type FileInfo, type FileSystem, type FileSystemDescription } from "./fs";
+import { concatPrefetched } from "./prefetch";
+import { IoError, errorMessage, type FileRef } from "./types";
 
 export interface ListOptions {
   fileExtensions?: string[];
   /** Extensions for files found inside listed directories when fileExtensions is not given (the format's own, as Ray does). */
   defaultExtensions?: string[];
   partitioning?: "hive" | null;
+  filesystem?: FileSystemDescription;
 }
+
+/** Subdirectories listed ahead of the one being read. */
+const DIRECTORIES_AHEAD = 16;
 
 /** Spark/Hive markers (`_SUCCESS`, `_metadata`), hidden files and our own in-flight writes. */
 function isIgnoredName(name: string): boolean {
@@ -26,9 +32,9 @@ function normalizeExtensions(extensions: string[] | undefined): string[] | null 
 
 /** key=value directory segments between the listed root and the file (or of the file's own directory when it was listed by name). */
 function hivePartition(root: string, file: string, rootIsDirectory: boolean): Record<string, string> {
-  const directory = rootIsDirectory ? path.relative(root, path.dirname(file)) : path.dirname(file);
+  const directory = rootIsDirectory ? path.posix.relative(root, path.posix.dirname(file)) : path.posix.dirname(file);
   const partition: Record<string, string> = {};
-  for (const segment of directory.split(path.sep)) {
+  for (const segment of directory.split(/[\\/]/)) {
     const eq = segment.indexOf("=");
     if (eq <= 0) continue;
     partition[decodeSegment(segment.slice(0, eq))] = decodeSegment(segment.slice(eq + 1));
@@ -45,46 +51,65 @@ function decodeSegment(text: string): string {
   }
 }
 
-async function walk(directory: string, out: string[]): Promise<void> {
-  const entries = await fs.readdir(directory, { withFileTypes: true });
-  for (const entry of entries) {
-    if (isIgnoredName(entry.name)) continue;
-    const full = path.join(directory, entry.name);
-    const isDirectory = entry.isDirectory() || (entry.isSymbolicLink() && (await fs.stat(full)).isDirectory());
-    if (isDirectory) await walk(full, out);
-    else out.push(full);
+async function* walk(fs: FileSystem, directory: string): AsyncGenerator<FileInfo[]> {
+  const subdirectories: string[] = [];
+  for await (const page of fs.listDirectory(directory)) {
+    if (page.files.length > 0) yield page.files;
+    subdirectories.push(...page.directories.filter((d) => !isIgnoredName(path.posix.basename(d))));
+  }
+  yield* concatPrefetched(subdirectories, (d) => walk(fs, d), { count: DIRECTORIES_AHEAD, weight: () => 0, maxWeight: 0 });
+}
+
+/** The files under one given path, a page at a time. */
+async function* filesUnder(original: string, opts: ListOptions): AsyncGenerator<FileRef[]> {
+  const root = isS3Path(original) ? original : path.resolve(original);
+  const fs = fileSystemFor(root, opts.filesystem);
+  let rootInfo;
+  try {
+    rootInfo = await fs.stat(root);
+  } catch (e) {
+    throw new IoError(`cannot access ${original}: ${errorMessage(e)}`);
+  }
+  if (rootInfo === null) throw new IoError(`no such file or directory: ${original}`);
+  const rootIsDirectory = rootInfo === "directory";
+  const pages: AsyncIterable<FileInfo[]> | FileInfo[][] = rootInfo === "directory" ? walk(fs, root) : [[rootInfo]];
+  const extensions = normalizeExtensions(opts.fileExtensions);
+  const wanted = rootIsDirectory ? extensions ?? normalizeExtensions(opts.defaultExtensions) : extensions;
+  const isListed = (file: string) => !rootIsDirectory || !path.posix.relative(root, file).split(/[\\/]/).some(isIgnoredName);
+  try {
+    for await (const page of pages) {
+      yield page
+        .filter((file) => isListed(file.path) && (!wanted || wanted.some((ext) => file.path.toLowerCase().endsWith(ext))))
+        .map((file): FileRef => ({
+          path: file.path, size: file.size, etag: file.etag,
+          ...(opts.partitioning === "hive" ? { partition: hivePartition(root, file.path, rootIsDirectory) } : {}),
+        }));
+    }
+  } catch (e) {
+    throw e instanceof IoError ? e : new IoError(`cannot list ${original}: ${errorMessage(e)}`);
   }
 }
 
-export async function listFiles(paths: string | string[], opts: ListOptions = {}): Promise<FileRef[]> {
+/** The files under the given paths (each once), a page at a time, as they are listed; the paths are listed in parallel. */
+export async function* streamFiles(paths: string | string[], opts: ListOptions = {}): AsyncGenerator<FileRef[]> {
   const given = Array.isArray(paths) ? paths : [paths];
-  const extensions = normalizeExtensions(opts.fileExtensions);
-  const inDirectories = extensions ?? normalizeExtensions(opts.defaultExtensions);
-  const byPath = new Map<string, FileRef>();
-  for (const original of given) {
-    const root = path.resolve(original);
-    let rootStat;
-    try {
-      rootStat = await fs.stat(root);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new IoError(`no such file or directory: ${original}`);
-      throw new IoError(`cannot access ${original}: ${(e as Error).message}`);
-    }
-    const found: string[] = [];
-    if (rootStat.isDirectory()) await walk(root, found);
-    else found.push(root);
-    for (const file of found) {
-      const wanted = file === root ? extensions : inDirectories;
-      if (wanted && !wanted.some((ext) => file.toLowerCase().endsWith(ext))) continue;
-      const size = file === root ? rootStat.size : (await fs.stat(file)).size;
-      const ref: FileRef = { path: file, size };
-      if (opts.partitioning === "hive") ref.partition = hivePartition(root, file, rootStat.isDirectory());
-      byPath.set(file, ref);
-    }
+  const seen = new Set<string>();
+  const pages = concatPrefetched(given, (original) => filesUnder(original, opts), { count: DIRECTORIES_AHEAD, weight: () => 0, maxWeight: 0 });
+  for await (const page of pages) {
+    const fresh = page.filter((file) => !seen.has(file.path));
+    for (const file of fresh) seen.add(file.path);
+    if (fresh.length > 0) yield fresh;
   }
-  if (byPath.size === 0) {
+  if (seen.size === 0) {
+    const extensions = normalizeExtensions(opts.fileExtensions);
     const filter = extensions ? ` with extensions ${extensions.join(", ")}` : "";
     throw new IoError(`no files found in ${given.join(", ")}${filter}`);
   }
-  return [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** All files under the given paths, sorted. */
+export async function listFiles(paths: string | string[], opts: ListOptions = {}): Promise<FileRef[]> {
+  const files: FileRef[] = [];
+  for await (const page of streamFiles(paths, opts)) files.push(...page);
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

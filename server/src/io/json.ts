@@ -1,12 +1,12 @@
 // JSON reading: JSON Lines or a top-level array of objects, both streamed. The first block
 // of a file fixes its columns and types; later blocks must agree.
-import { createReadStream, promises as fs } from "node:fs";
 import { Field, Int64, Schema } from "apache-arrow";
 import {
   BlockError, blockFromColumns, blockFromRows, describeSchema, preview, type Block, type Row,
 } from "../block";
 import { assertColumnsExist } from "./columns";
-import { fileLines } from "./lines";
+import type { FileSystem } from "./fs";
+import { fileLines, fileText } from "./lines";
 import { IoError, LINES_PER_BLOCK, errorMessage, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
 
 /** A parsed object and the line it starts on, for error messages. */
@@ -15,22 +15,12 @@ interface JsonRow {
   line: number;
 }
 
-async function firstNonWhitespaceChar(path: string): Promise<string | null> {
-  const handle = await fs.open(path, "r");
-  try {
-    const chunk = new Uint8Array(4096);
-    let position = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
-      if (bytesRead === 0) return null;
-      const text = new TextDecoder().decode(chunk.subarray(0, bytesRead)).replace(/^\uFEFF/, "");
-      const match = /\S/.exec(text);
-      if (match) return match[0];
-      position += bytesRead;
-    }
-  } finally {
-    await handle.close();
+async function firstNonWhitespaceChar(fs: FileSystem, path: string): Promise<string | null> {
+  for await (const text of fileText(fs, path)) {
+    const match = /\S/.exec(text.replace(/^\uFEFF/, ""));
+    if (match) return match[0];
   }
+  return null;
 }
 
 function expectObject(path: string, line: number, value: unknown): Row {
@@ -40,9 +30,9 @@ function expectObject(path: string, line: number, value: unknown): Row {
   return value as Row;
 }
 
-async function* jsonLinesRows(path: string): AsyncGenerator<JsonRow> {
+async function* jsonLinesRows(fs: FileSystem, path: string): AsyncGenerator<JsonRow> {
   let lineNumber = 0;
-  for await (const line of fileLines(path)) {
+  for await (const line of fileLines(fs, path)) {
     lineNumber++;
     if (line.trim() === "") continue;
     let value: unknown;
@@ -63,7 +53,7 @@ function isJsonWhitespace(c: string): boolean {
  * The elements of a top-level JSON array, streamed: a scanner finds where each element ends (tracking
  * strings and nesting), so each is parsed alone and an error names the line the element starts on.
  */
-async function* jsonArrayRows(path: string): AsyncGenerator<JsonRow> {
+async function* jsonArrayRows(fs: FileSystem, path: string): AsyncGenerator<JsonRow> {
   let line = 1;
   let depth = 0;
   let inString = false;
@@ -72,7 +62,7 @@ async function* jsonArrayRows(path: string): AsyncGenerator<JsonRow> {
   let afterComma = false;
   let element = "";
   let elementLine = 0;
-  for await (const chunk of createReadStream(path, { encoding: "utf8" }) as AsyncIterable<string>) {
+  for await (const chunk of fileText(fs, path)) {
     let segmentStart = depth > 0 ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk[i];
@@ -138,10 +128,10 @@ function integerColumnsHint(rows: Row[]): Schema {
   return new Schema([...candidates].filter(([, integer]) => integer).map(([name]) => new Field(name, new Int64(), true)));
 }
 
-export async function* readJsonBlocks(file: FileRef, options: FormatReadOptions): AsyncGenerator<FileBlock> {
+export async function* readJsonBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
   const path = file.path;
-  const isArray = (await firstNonWhitespaceChar(path)) === "[";
-  const rows = isArray ? jsonArrayRows(path) : jsonLinesRows(path);
+  const isArray = (await firstNonWhitespaceChar(fs, path)) === "[";
+  const rows = isArray ? jsonArrayRows(fs, path) : jsonLinesRows(fs, path);
   const wanted = options.columns ? new Set(options.columns) : null;
   let firstSchema: Schema | null = null;
   let pending: JsonRow[] = [];

@@ -1,9 +1,11 @@
 // Worker-side reading of one read task's files, and the driver's fallback metadata path.
-import type { Schema } from "apache-arrow";
 import { describeSchema, splitBlockBySize } from "../block";
 import { readBinaryBlocks } from "./binary";
 import { projectBlock, withConstantColumns } from "./columns";
 import { readCsvBlocks } from "./csv";
+import { fileSystemFor, type FileSystemDescription } from "./fs";
+import type { FileMetadata, MetadataCache } from "./metadata-cache";
+import { concatPrefetched } from "./prefetch";
 import { readJsonBlocks } from "./json";
 import { parquetFileMetadata, readParquetBlocks } from "./parquet";
 import { readTextBlocks } from "./text";
@@ -19,40 +21,56 @@ const READERS: Record<FileFormat, FormatReader> = {
   binary: readBinaryBlocks,
 };
 
-export async function fileMetadata(format: FileFormat, file: FileRef): Promise<{ rows?: number; inMemoryBytes?: number; schema?: Schema }> {
-  if (format === "parquet") return parquetFileMetadata(file);
+/** A file's rows, in-memory size and schema, from the cache when it holds this version of the file. */
+export async function fileMetadata(format: FileFormat, file: FileRef, filesystem?: FileSystemDescription, cache?: MetadataCache): Promise<FileMetadata> {
   // Decoded text is about as large as the file; rows are unknown without reading it.
-  return { inMemoryBytes: file.size };
+  if (format !== "parquet") return { inMemoryBytes: file.size };
+  const cached = cache?.get(file);
+  if (cached) return cached;
+  const metadata = await parquetFileMetadata(file, fileSystemFor(file.path, filesystem));
+  cache?.set(file, metadata);
+  return metadata;
 }
 
+/** Files read ahead of the one being yielded, when small: with S3's latency, reading one file at a time leaves a task idle. */
+const FILES_AHEAD = 16;
+
 export async function* readFileBlocks(spec: FileReadSpec): AsyncGenerator<SourceBlock> {
-  const { columns, includePaths = false, targetBlockBytes, csv } = spec.options;
-  const read = READERS[spec.format];
+  const { targetBlockBytes } = spec.options;
   let first: { file: string; schema: string } | null = null;
-  for (const file of spec.files) {
-    const partition = file.partition ?? {};
-    const isAdded = (name: string) => name in partition || (includePaths && name === "path");
-    const constants: [string, string][] = Object.entries(partition).filter(([key]) => !columns || columns.includes(key));
-    if (includePaths) constants.push(["path", file.path]);
-    const fileColumns = columns?.filter((name) => !isAdded(name));
-    const outputColumns = columns && includePaths && !columns.includes("path") ? [...columns, "path"] : columns;
-    try {
-      for await (const { block, rowOffset } of read(file, { columns: fileColumns?.length ? fileColumns : undefined, csv })) {
-        if (block.numRows === 0) continue;
-        const output = projectBlock(withConstantColumns(block, constants), outputColumns);
-        const schema = describeSchema(output.schema);
-        first ??= { file: file.path, schema };
-        if (schema !== first.schema) {
-          throw new IoError(`columns differ across files: ${file.path} has {${schema}} but ${first.file} has {${first.schema}}`);
-        }
-        let pieceOffset = rowOffset;
-        for (const piece of splitBlockBySize(output, targetBlockBytes)) {
-          yield { block: piece, file: file.path, rowOffset: pieceOffset };
-          pieceOffset += piece.numRows;
-        }
-      }
-    } catch (e) {
-      throw e instanceof IoError ? e : new IoError(`${file.path}: ${errorMessage(e)}`);
+  const blocks = concatPrefetched(spec.files, (file) => fileBlocks(spec, file), {
+    count: FILES_AHEAD, weight: (file) => file.size, maxWeight: targetBlockBytes,
+  });
+  for await (const item of blocks) {
+    const schema = describeSchema(item.block.schema);
+    first ??= { file: item.file, schema };
+    if (schema !== first.schema) {
+      throw new IoError(`columns differ across files: ${item.file} has {${schema}} but ${first.file} has {${first.schema}}`);
     }
+    let pieceOffset = item.rowOffset;
+    for (const piece of splitBlockBySize(item.block, targetBlockBytes)) {
+      yield { block: piece, file: item.file, rowOffset: pieceOffset };
+      pieceOffset += piece.numRows;
+    }
+  }
+}
+
+/** One file's non-empty blocks with partition and path columns added and the projection applied. */
+async function* fileBlocks(spec: FileReadSpec, file: FileRef): AsyncGenerator<SourceBlock> {
+  const { columns, includePaths = false, csv } = spec.options;
+  const partition = file.partition ?? {};
+  const isAdded = (name: string) => name in partition || (includePaths && name === "path");
+  const constants: [string, string][] = Object.entries(partition).filter(([key]) => !columns || columns.includes(key));
+  if (includePaths) constants.push(["path", file.path]);
+  const fileColumns = columns?.filter((name) => !isAdded(name));
+  const outputColumns = columns && includePaths && !columns.includes("path") ? [...columns, "path"] : columns;
+  const fs = fileSystemFor(file.path, spec.options.filesystem);
+  try {
+    for await (const { block, rowOffset } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, csv })) {
+      if (block.numRows === 0) continue;
+      yield { block: projectBlock(withConstantColumns(block, constants), outputColumns), file: file.path, rowOffset };
+    }
+  } catch (e) {
+    throw e instanceof IoError ? e : new IoError(`${file.path}: ${errorMessage(e)}`);
   }
 }

@@ -1,10 +1,11 @@
 import { blockFromColumns, utf8Vector } from "../block";
 import { assertColumnsExist } from "./columns";
+import type { FileSystem } from "./fs";
 import { fileLines } from "./lines";
 import { LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
 
 /** One row per line, in a Utf8 column `text`. */
-export async function* readTextBlocks(file: FileRef, options: FormatReadOptions): AsyncGenerator<FileBlock> {
+export async function* readTextBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
   assertColumnsExist(["text"], options.columns, file.path);
   let pending: string[] = [];
   let rowOffset = 0;
@@ -14,7 +15,7 @@ export async function* readTextBlocks(file: FileRef, options: FormatReadOptions)
     pending = [];
     return block;
   };
-  for await (const line of fileLines(file.path)) {
+  for await (const line of fileLines(fs, file.path)) {
     pending.push(line);
     if (pending.length >= LINES_PER_BLOCK) yield buildBlock();
   }

@@ -1,10 +1,13 @@
 import type { Block } from "../block";
+import type { FileSystem, FileSystemDescription } from "./fs";
 
 export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary";
 
 export interface FileRef {
   path: string;
   size: number;
+  /** Identifies the content version (S3 ETag, local mtime); part of the metadata cache key. */
+  etag?: string;
   partition?: Record<string, string>;
 }
 
@@ -16,6 +19,8 @@ export interface ReadOptions {
   /** Blocks are split to at most about this many bytes. */
   targetBlockBytes: number;
   csv?: { delimiter?: string; header?: boolean };
+  /** Absent: chosen by path (local, or S3 configured from the environment). */
+  filesystem?: FileSystemDescription;
 }
 
 export interface FileReadSpec {
@@ -34,6 +39,7 @@ export interface SourceBlock {
 export type WriteFormat = "parquet" | "csv" | "json";
 
 export interface WriteOptions {
+  filesystem?: FileSystemDescription;
   /** Parquet only; default snappy. */
   compression?: "snappy" | "gzip" | "zstd" | "brotli" | "lz4_raw" | "uncompressed";
 }
@@ -53,7 +59,7 @@ export interface FileBlock {
  * The per-format reader contract. `columns` are file columns only (no partition keys, no `path`), never
  * empty; a reader checks they exist and may decode only those, the caller selects the final columns.
  */
-export type FormatReader = (file: FileRef, options: FormatReadOptions) => AsyncGenerator<FileBlock>;
+export type FormatReader = (file: FileRef, fs: FileSystem, options: FormatReadOptions) => AsyncGenerator<FileBlock>;
 
 export interface FormatReadOptions {
   columns?: string[];

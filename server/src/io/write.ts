@@ -1,10 +1,9 @@
-// Writing one block as one file, atomically: a temp file beside the target, then a rename.
-import { promises as fs } from "node:fs";
-import * as path from "node:path";
+// Writing one block as one file, atomically (see FileSystem.write), on any file system.
 import { DataType, Field, Utf8, makeVector, tableToIPC, type Vector } from "apache-arrow";
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
 import { columnValues, utf8Vector, type Block } from "../block";
 import { rebuildBlock } from "./columns";
+import { fileSystemFor, type FileSystemDescription } from "./fs";
 import { IoError, errorMessage, type WriteFormat, type WriteOptions } from "./types";
 
 const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json" };
@@ -28,55 +27,28 @@ const TEXT_CHUNK_CHARS = 1 << 20;
 export async function writeBlock(
   format: WriteFormat, block: Block, dir: string, fileName: string, options: WriteOptions = {},
 ): Promise<{ path: string; rows: number; bytes: number }> {
-  const finalPath = path.join(dir, fileName);
-  const tempPath = path.join(dir, `.${fileName}.tmp`);
+  const fs = fileSystemFor(dir, options.filesystem);
+  const finalPath = fs.join(dir, fileName);
   try {
-    await fs.mkdir(dir, { recursive: true });
-    const handle = await fs.open(tempPath, "w");
-    let bytes: number;
-    try {
-      bytes = format === "parquet"
-        ? await writeAll(handle, parquetBytes(block, options))
-        : await writeTextChunks(handle, format === "csv" ? csvChunks(block) : jsonLinesChunks(block));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tempPath, finalPath);
+    const chunks = format === "parquet" ? [parquetBytes(block, options)] : encoded(format === "csv" ? csvChunks(block) : jsonLinesChunks(block));
+    const bytes = await fs.write(finalPath, chunks);
     return { path: finalPath, rows: block.numRows, bytes };
   } catch (e) {
-    await fs.rm(tempPath, { force: true }).catch(() => undefined);
-    throw e instanceof IoError ? e : new IoError(`${finalPath}: write failed: ${errorMessage(e)}`);
+    throw e instanceof IoError ? e : new IoError(`${finalPath}: write failed: ${errorMessage(e).replace(`${finalPath}: `, "")}`);
   }
 }
 
-/** Removes the files in dir named prefix* and their in-flight temp files (.prefix*.tmp). */
-export async function removeWrittenFiles(dir: string, prefix: string): Promise<number> {
-  let names: string[];
+/** Removes the files in dir named prefix* (and in-flight temporary files of them); all of dir for "". */
+export async function removeWrittenFiles(dir: string, prefix: string, filesystem?: FileSystemDescription): Promise<number> {
   try {
-    names = await fs.readdir(dir);
+    return await fileSystemFor(dir, filesystem).deleteByPrefix(dir, prefix);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
-    throw new IoError(`${dir}: ${errorMessage(e)}`);
+    throw new IoError(`${dir}: ${errorMessage(e).replace(`${dir}: `, "")}`);
   }
-  const doomed = names.filter((name) => name.startsWith(prefix) || (name.startsWith(`.${prefix}`) && name.endsWith(".tmp")));
-  await Promise.all(doomed.map((name) => fs.rm(path.join(dir, name), { force: true })));
-  return doomed.length;
 }
 
-async function writeAll(handle: fs.FileHandle, bytes: Uint8Array): Promise<number> {
-  await handle.writeFile(bytes);
-  return bytes.byteLength;
-}
-
-async function writeTextChunks(handle: fs.FileHandle, chunks: Iterable<string>): Promise<number> {
-  let bytes = 0;
-  for (const chunk of chunks) {
-    const encoded = Buffer.from(chunk, "utf8");
-    await handle.write(encoded);
-    bytes += encoded.byteLength;
-  }
-  return bytes;
+function* encoded(chunks: Iterable<string>): Generator<Uint8Array> {
+  for (const chunk of chunks) yield Buffer.from(chunk, "utf8");
 }
 
 // ---------------------------------------------------------------------------------------------

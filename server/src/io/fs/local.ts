@@ -1,0 +1,108 @@
+// Local disk. Writes go to a hidden temporary file beside the target and are renamed into place.
+import { createReadStream, promises as fs } from "node:fs";
+import * as path from "node:path";
+import type { Readable } from "node:stream";
+import type { FileInfo, FileSystem, ListingPage } from "./index";
+
+export class LocalFileSystem implements FileSystem {
+  readonly description = { kind: "local" as const };
+
+  async *listDirectory(dir: string): AsyncIterable<ListingPage> {
+    const entries = await fs.readdir(dir, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const page: ListingPage = { files: [], directories: [] };
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      const info = entry.isDirectory() || entry.isSymbolicLink() ? await this.stat(full) : await this.fileInfo(full);
+      if (info === "directory") page.directories.push(full);
+      else if (info) page.files.push(info);
+    }
+    yield page;
+  }
+
+  private async fileInfo(file: string): Promise<FileInfo> {
+    const stat = await fs.stat(file);
+    return { path: file, size: stat.size, etag: String(stat.mtimeMs) };
+  }
+
+  async stat(file: string): Promise<FileInfo | "directory" | null> {
+    try {
+      const stat = await fs.stat(file);
+      return stat.isDirectory() ? "directory" : { path: file, size: stat.size, etag: String(stat.mtimeMs) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw e;
+    }
+  }
+
+  async readRange(file: string, start: number, end: number): Promise<Uint8Array> {
+    const handle = await fs.open(file, "r");
+    try {
+      const bytes = new Uint8Array(end - start);
+      let filled = 0;
+      while (filled < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, start + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled === bytes.length ? bytes : bytes.subarray(0, filled);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async readAll(file: string): Promise<Uint8Array> {
+    return new Uint8Array(await fs.readFile(file));
+  }
+
+  readStream(file: string): Readable {
+    return createReadStream(file);
+  }
+
+  async write(file: string, chunks: Iterable<Uint8Array>): Promise<number> {
+    const dir = path.dirname(file);
+    const tempPath = path.join(dir, `.${path.basename(file)}.tmp`);
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      const handle = await fs.open(tempPath, "w");
+      let bytes = 0;
+      try {
+        for (const chunk of chunks) {
+          await handle.write(chunk);
+          bytes += chunk.byteLength;
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(tempPath, file);
+      return bytes;
+    } catch (e) {
+      await fs.rm(tempPath, { force: true }).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async deleteByPrefix(dir: string, namePrefix: string): Promise<number> {
+    if (namePrefix === "") {
+      const existed = (await this.stat(dir)) !== null;
+      await fs.rm(dir, { recursive: true, force: true });
+      return existed ? 1 : 0;
+    }
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw e;
+    }
+    // Our own in-flight temporary files (.name.tmp) go too.
+    const doomed = names.filter((name) => name.startsWith(namePrefix) || (name.startsWith(`.${namePrefix}`) && name.endsWith(".tmp")));
+    await Promise.all(doomed.map((name) => fs.rm(path.join(dir, name), { force: true })));
+    return doomed.length;
+  }
+
+  join(dir: string, name: string): string {
+    return path.join(dir, name);
+  }
+}

@@ -1,0 +1,214 @@
+// S3 and S3-compatible stores through @aws-sdk/client-s3. A custom endpoint (option, or the standard
+// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL variables) implies path-style addressing. Credentials come
+// from the default provider chain unless given. Transient errors (5xx, SlowDown, resets) are retried
+// by the SDK with exponential backoff.
+import { Readable } from "node:stream";
+import {
+  DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import type { FileInfo, FileSystem, ListingPage } from "./index";
+
+export interface S3Options {
+  /** An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (addressed path-style). */
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Keys per ListObjectsV2 page (S3's maximum and default: 1000). */
+  listPageSize?: number;
+  /** Writes larger than this go as a multipart upload in parts of this size (at least 5 MiB). */
+  partSize?: number;
+  maxAttempts?: number;
+}
+
+export type S3Description = S3Options & { kind: "s3" };
+
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** The first listing page is kept short so the first read task can start sooner. */
+const FIRST_PAGE_KEYS = 100;
+
+function parse(path: string): { bucket: string; key: string } {
+  const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(path);
+  if (!match) throw new Error(`not an S3 path: ${path}`);
+  return { bucket: match[1], key: match[2] };
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 404 || e.name === "NotFound" || e.name === "NoSuchKey");
+}
+
+/** Error messages that name the path and say what S3 answered. */
+function describeError(path: string, e: unknown): Error {
+  if (e instanceof S3ServiceException) {
+    const status = e.$metadata.httpStatusCode;
+    const what = e.name === "NoSuchBucket" ? `no such bucket "${parse(path).bucket}"`
+      : e.name === "NoSuchKey" || status === 404 ? "no such key"
+      : status === 403 ? `access denied (${e.name})`
+      : `${e.name}${status ? ` (HTTP ${status})` : ""}: ${e.message}`;
+    return new Error(`${path}: ${what}`);
+  }
+  return new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+export class S3FileSystem implements FileSystem {
+  private readonly client: S3Client;
+  readonly description: S3Description;
+  /** What this instance did: object GETs, bytes they returned, uploads that went multipart. */
+  readonly counters = { gets: 0, bytesRead: 0, multipartUploads: 0 };
+
+  constructor(options: S3Options = {}) {
+    const description: S3Description = { kind: "s3", ...options };
+    this.description = description;
+    this.client = new S3Client({
+      endpoint: description.endpoint,
+      forcePathStyle: description.endpoint !== undefined,
+      region: description.region,
+      credentials: description.credentials,
+      maxAttempts: description.maxAttempts ?? 8,
+      retryMode: "standard",
+      // S3-compatible servers do not all know the SDK's default CRC checksums.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+  }
+
+  /** Endpoint and region from the standard environment variables, resolved here so that workers get them as data. */
+  static fromEnvironment(overrides: S3Options = {}): S3FileSystem {
+    const env = process.env;
+    return new S3FileSystem({
+      endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
+      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
+      ...overrides,
+    });
+  }
+
+  async *listDirectory(dir: string): AsyncIterable<ListingPage> {
+    const { bucket, key } = parse(dir);
+    const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
+    let token: string | undefined;
+    let pageSize = Math.min(FIRST_PAGE_KEYS, this.description.listPageSize ?? 1000);
+    do {
+      let page;
+      try {
+        // Flat (no delimiter): one paginated listing covers all nested "directories" (s3rver also misses
+        // common prefixes more than one level down).
+        page = await this.client.send(new ListObjectsV2Command({
+          Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize,
+        }));
+        pageSize = this.description.listPageSize ?? 1000;
+      } catch (e) {
+        throw describeError(dir, e);
+      }
+      yield {
+        files: (page.Contents ?? []).filter((o) => !o.Key!.endsWith("/")).map((o) => ({
+          path: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0, etag: o.ETag ?? "",
+        })),
+        directories: [],
+      };
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async stat(path: string): Promise<FileInfo | "directory" | null> {
+    const { bucket, key } = parse(path);
+    const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
+    // Both questions at once: is it an object, and are there objects under it?
+    const [object, listing] = await Promise.all([
+      key === "" || key.endsWith("/") ? null : this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((e: unknown) => {
+        if (isNotFound(e)) return null;
+        throw describeError(path, e);
+      }),
+      this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 })).catch((e: unknown) => {
+        throw describeError(path, e);
+      }),
+    ]);
+    if (object) return { path, size: object.ContentLength ?? 0, etag: object.ETag ?? "" };
+    return (listing.KeyCount ?? listing.Contents?.length ?? 0) > 0 ? "directory" : null;
+  }
+
+  private async get(path: string, range?: string) {
+    const { bucket, key } = parse(path);
+    this.counters.gets++;
+    try {
+      return await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
+    } catch (e) {
+      throw describeError(path, e);
+    }
+  }
+
+  async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    if (end <= start) return new Uint8Array(0);
+    // Always an explicit range: some S3-compatible servers answer suffix ranges (bytes=-N) wrongly.
+    const response = await this.get(path, `bytes=${start}-${end - 1}`);
+    return this.counted(await response.Body!.transformToByteArray());
+  }
+
+  async readAll(path: string): Promise<Uint8Array> {
+    const response = await this.get(path);
+    return this.counted(await response.Body!.transformToByteArray());
+  }
+
+  private counted(bytes: Uint8Array): Uint8Array {
+    this.counters.bytesRead += bytes.byteLength;
+    return bytes;
+  }
+
+  readStream(path: string): Readable {
+    const get = () => this.get(path);
+    return Readable.from((async function* () {
+      const response = await get();
+      yield* response.Body as Readable;
+    })());
+  }
+
+  async write(path: string, chunks: Iterable<Uint8Array>): Promise<number> {
+    const { bucket, key } = parse(path);
+    let bytes = 0;
+    const counted = (function* () {
+      for (const chunk of chunks) {
+        bytes += chunk.byteLength;
+        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      }
+    })();
+    // One PUT when the object fits in one part, else a multipart upload; either way the key appears only when complete.
+    let parts = 0;
+    const upload = new Upload({
+      client: this.client, params: { Bucket: bucket, Key: key, Body: Readable.from(counted) },
+      partSize: Math.max(MIN_PART_SIZE, this.description.partSize ?? MIN_PART_SIZE), leavePartsOnError: false,
+    });
+    upload.on("httpUploadProgress", (progress) => { parts = Math.max(parts, progress.part ?? 0); });
+    try {
+      await upload.done();
+    } catch (e) {
+      throw describeError(path, e);
+    }
+    if (parts > 1) this.counters.multipartUploads++;
+    return bytes;
+  }
+
+  async deleteByPrefix(dir: string, namePrefix: string): Promise<number> {
+    const { bucket, key } = parse(dir);
+    const prefix = `${key === "" || key.endsWith("/") ? key : `${key}/`}${namePrefix}`;
+    let deleted = 0;
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(new ListObjectsV2Command({
+          Bucket: bucket, Prefix: prefix, ContinuationToken: token, Delimiter: namePrefix === "" ? undefined : "/",
+        }));
+        const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+        if (keys.length > 0) await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+        deleted += keys.length;
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (e) {
+      if (e instanceof S3ServiceException && e.name === "NoSuchBucket") return 0;
+      throw describeError(dir, e);
+    }
+    return deleted;
+  }
+
+  join(dir: string, name: string): string {
+    return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
+  }
+}
