@@ -1,4 +1,4 @@
-// rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, memory under a budget, and
+// rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, memory under a budget,
 // accelerated vs fallback metadata fetching on S3, and the execution server under load.
 // Every ratio is against a baseline measured in the same run. Run all: `npm run bench`; one:
 // `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|s3|server`.
