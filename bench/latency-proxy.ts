@@ -1,6 +1,6 @@
 // A TCP proxy that delays every chunk from client to server by a fixed time: each HTTP request
 // (its headers arrive as one chunk) then pays that latency once, as it would against a distant S3.
-// It can also reset the first connections, as a flaky network does.
+// It can also reset the first connections, as a flaky network does, and hold chosen requests.
 import net from "node:net";
 
 export interface LatencyProxy {
@@ -8,8 +8,15 @@ export interface LatencyProxy {
   close(): Promise<void>;
 }
 
+export interface ProxyFaults {
+  /** The first this many connections are reset when they send their first bytes. */
+  resetConnections?: number;
+  /** Requests whose bytes `holds` picks wait (with what follows on their connection) until `opened` resolves. */
+  gate?: { holds: (requestBytes: string) => boolean; opened: Promise<void> };
+}
+
 export async function startLatencyProxy(
-  target: { host: string; port: number }, delayMs: number, faults: { resetConnections?: number } = {},
+  target: { host: string; port: number }, delayMs: number, faults: ProxyFaults = {},
 ): Promise<LatencyProxy> {
   const sockets = new Set<net.Socket>();
   let toReset = faults.resetConnections ?? 0;
@@ -21,8 +28,17 @@ export async function startLatencyProxy(
     }
     const upstream = net.connect(target.port, target.host);
     for (const s of [client, upstream]) { sockets.add(s); s.on("close", () => sockets.delete(s)); s.on("error", () => undefined); }
-    client.on("data", (chunk) => { setTimeout(() => upstream.write(chunk), delayMs); });
-    client.on("end", () => setTimeout(() => upstream.end(), delayMs));
+    // One chain per connection keeps the chunks in order, also when one is held at the gate.
+    let chain = Promise.resolve();
+    const forward = (send: () => void, chunk?: Buffer) => {
+      chain = chain.then(async () => {
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        if (chunk && faults.gate?.holds(chunk.toString("latin1"))) await faults.gate.opened;
+        send();
+      });
+    };
+    client.on("data", (chunk) => forward(() => upstream.write(chunk), chunk));
+    client.on("end", () => forward(() => upstream.end()));
     upstream.pipe(client);
     upstream.on("close", () => client.destroy());
     client.on("close", () => upstream.destroy());

@@ -1,7 +1,7 @@
 // The public API: what a pipeline file gets from `import * as rd from "rdpipe"`.
 import type { Table } from "apache-arrow";
 import { blockFromRows, type Row } from "../block";
-import { describeFileSystem, type FileFormat, type FileSystem, type ReadOptions } from "../io";
+import { describeFileSystem, isS3Path, type FileFormat, type FileSystem, type ReadOptions } from "../io";
 import { newOpId, type SourceDef } from "../plan";
 import { resolveUserPath } from "./context";
 import { Dataset } from "./dataset";
@@ -49,7 +49,7 @@ function readFiles(format: FileFormat, paths: string | string[], options: FileRe
   const source: SourceDef = {
     type: "files", format, paths: list.map(resolveUserPath), fileExtensions: options.fileExtensions,
     partitioning: options.partitioning === undefined ? "hive" : options.partitioning,
-    options: { columns: options.columns, includePaths: options.includePaths, filesystem: describeFileSystem(list[0], options.filesystem), ...extra },
+    options: { columns: options.columns, includePaths: options.includePaths, filesystem: describeFileSystem(list.find(isS3Path) ?? list[0], options.filesystem), ...extra },
   };
   return new Dataset({ id: newOpId(), kind: "read", name: READER_NAMES[format], source, overrideNumBlocks: options.overrideNumBlocks });
 }

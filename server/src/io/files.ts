@@ -4,7 +4,7 @@
 import * as path from "node:path";
 import { fileSystemFor, isS3Path, type FileInfo, type FileSystem, type FileSystemDescription } from "./fs";
 import { concatPrefetched } from "./prefetch";
-import { IoError, errorMessage, type FileRef } from "./types";
+import { IoError, pathError, type FileRef } from "./types";
 
 export interface ListOptions {
   fileExtensions?: string[];
@@ -68,7 +68,7 @@ async function* filesUnder(original: string, opts: ListOptions): AsyncGenerator<
   try {
     rootInfo = await fs.stat(root);
   } catch (e) {
-    throw new IoError(`cannot access ${original}: ${errorMessage(e)}`);
+    throw pathError(original, e, "cannot access");
   }
   if (rootInfo === null) throw new IoError(`no such file or directory: ${original}`);
   const rootIsDirectory = rootInfo === "directory";
@@ -86,7 +86,7 @@ async function* filesUnder(original: string, opts: ListOptions): AsyncGenerator<
         }));
     }
   } catch (e) {
-    throw e instanceof IoError ? e : new IoError(`cannot list ${original}: ${errorMessage(e)}`);
+    throw e instanceof IoError ? e : pathError(original, e, "cannot list");
   }
 }
 

@@ -8,7 +8,7 @@ import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
 import { ParquetLayout } from "./rowgroup";
-import { IoError, errorMessage, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
+import { IoError, errorMessage, pathError, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
 
 const MAGIC = new TextEncoder().encode("PAR1");
 /** Enough for most footers in one read, and all of a small file (which then costs one request); a longer footer costs a second read. */
@@ -44,7 +44,7 @@ class RangeReader {
     try {
       return await this.fs.readRange(this.path, start, end);
     } catch (e) {
-      throw new IoError(`${this.path}: ${errorMessage(e).replace(`${this.path}: `, "")}`);
+      throw pathError(this.path, e);
     }
   }
 }

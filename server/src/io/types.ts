@@ -72,3 +72,10 @@ export const LINES_PER_BLOCK = 65536;
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** An IoError "path: [what: ]reason", naming the path once even when the cause already starts with it (as S3 errors do). */
+export function pathError(path: string, error: unknown, what?: string): IoError {
+  const message = errorMessage(error);
+  const reason = message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+  return new IoError(`${path}: ${what ? `${what}: ` : ""}${reason}`);
+}

@@ -4,7 +4,7 @@ import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet 
 import { columnValues, utf8Vector, type Block } from "../block";
 import { rebuildBlock } from "./columns";
 import { fileSystemFor, type FileSystemDescription } from "./fs";
-import { IoError, errorMessage, type WriteFormat, type WriteOptions } from "./types";
+import { IoError, pathError, type WriteFormat, type WriteOptions } from "./types";
 
 const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json" };
 
@@ -34,7 +34,7 @@ export async function writeBlock(
     const bytes = await fs.write(finalPath, chunks);
     return { path: finalPath, rows: block.numRows, bytes };
   } catch (e) {
-    throw e instanceof IoError ? e : new IoError(`${finalPath}: write failed: ${errorMessage(e).replace(`${finalPath}: `, "")}`);
+    throw e instanceof IoError ? e : pathError(finalPath, e, "write failed");
   }
 }
 
@@ -43,7 +43,7 @@ export async function removeWrittenFiles(dir: string, prefix: string, filesystem
   try {
     return await fileSystemFor(dir, filesystem).deleteByPrefix(dir, prefix);
   } catch (e) {
-    throw new IoError(`${dir}: ${errorMessage(e).replace(`${dir}: `, "")}`);
+    throw pathError(dir, e);
   }
 }
 

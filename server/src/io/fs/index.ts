@@ -52,9 +52,10 @@ export function describeFileSystem(path: string, configured?: FileSystem): FileS
   return configured?.description ?? (isS3Path(path) ? S3FileSystem.fromEnvironment().description : undefined);
 }
 
-/** The file system for a path: the given description when there is one, else local or S3 (from the environment) by scheme. */
+/** The file system for a path: the given description when it fits the path's scheme, else local or S3 (from the environment). */
 export function fileSystemFor(path: string, description?: FileSystemDescription): FileSystem {
-  const resolved = description ?? (isS3Path(path) ? S3FileSystem.fromEnvironment().description : { kind: "local" as const });
+  const fits = description && (description.kind === "s3") === isS3Path(path);
+  const resolved = fits ? description : isS3Path(path) ? S3FileSystem.fromEnvironment().description : { kind: "local" as const };
   const key = JSON.stringify(resolved);
   let fs = clients.get(key);
   if (!fs) {

@@ -23,6 +23,9 @@ export interface S3Options {
 
 export type S3Description = S3Options & { kind: "s3" };
 
+// The SDK warns (once per worker thread) that releases after January 2027 need Node 22; ours is pinned.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 /** The first listing page is kept short so the first read task can start sooner. */
 const FIRST_PAGE_KEYS = 100;
