@@ -158,11 +158,10 @@ export function createApp(options: AppOptions): express.Express {
 
   app.get("/schema", async (req, res) => {
     const target = await roots.resolve(req.query.path);
-    let files: FileRef[] = [];
+    let files: FileRef[];
     let metadata: Awaited<ReturnType<typeof fileMetadata>>[];
     try {
-      // Listing follows symlinked folders; a file whose real path leaves the roots is skipped, never read.
-      for (const file of await listFiles(target, { fileExtensions: ["parquet"] })) if (roots.contains(await fs.realpath(file.path))) files.push(file);
+      files = await listFiles(await roots.listFiles(target), { fileExtensions: ["parquet"] });
       metadata = await Promise.all(files.map((f) => fileMetadata("parquet", f)));
     } catch (e) {
       throw new HttpError(422, "bad_request", `cannot read Parquet metadata under ${req.query.path}: ${(e as Error).message}`);

@@ -4,6 +4,6 @@ export {
   IoError,
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
 } from "./types";
-export { listFiles } from "./files";
+export { isIgnoredName, listFiles } from "./files";
 export { fileMetadata, readFileBlocks } from "./read";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
