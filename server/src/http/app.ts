@@ -118,8 +118,11 @@ export function createApp(options: AppOptions): express.Express {
     const body = requestType(req.body, "submitJob");
     const source = parseSource(body.source);
     const jobOptions = parseOptions(body.options);
-    const resolved = source.kind === "path" ? await roots.resolve(source.path) : undefined;
-    if (resolved !== undefined && !(await fs.stat(resolved)).isFile()) throw bad(`${source.kind === "path" ? source.path : ""} is not a file`);
+    let resolved: string | undefined;
+    if (source.kind === "path") {
+      resolved = await roots.resolve(source.path);
+      if (!(await fs.stat(resolved)).isFile()) throw bad(`${source.path} is not a file`);
+    }
     send(res, 201, { type: "job", job: jobs.submit(source, resolved, jobOptions) });
   });
 
