@@ -118,8 +118,11 @@ export function createApp(options: AppOptions): express.Express {
     const body = requestType(req.body, "submitJob");
     const source = parseSource(body.source);
     const jobOptions = parseOptions(body.options);
-    const resolved = source.kind === "path" ? await roots.resolve(source.path) : undefined;
-    if (resolved !== undefined && !(await fs.stat(resolved)).isFile()) throw bad(`${source.kind === "path" ? source.path : ""} is not a file`);
+    let resolved: string | undefined;
+    if (source.kind === "path") {
+      resolved = await roots.resolve(source.path);
+      if (!(await fs.stat(resolved)).isFile()) throw bad(`${source.path} is not a file`);
+    }
     send(res, 201, { type: "job", job: jobs.submit(source, resolved, jobOptions) });
   });
 
@@ -158,11 +161,10 @@ export function createApp(options: AppOptions): express.Express {
 
   app.get("/schema", async (req, res) => {
     const target = await roots.resolve(req.query.path);
-    let files: FileRef[] = [];
+    let files: FileRef[];
     let metadata: Awaited<ReturnType<typeof fileMetadata>>[];
     try {
-      // Listing follows symlinked folders; a file whose real path leaves the roots is skipped, never read.
-      for (const file of await listFiles(target, { fileExtensions: ["parquet"] })) if (roots.contains(await fs.realpath(file.path))) files.push(file);
+      files = await listFiles(await roots.listFiles(target), { fileExtensions: ["parquet"] });
       metadata = await Promise.all(files.map((f) => fileMetadata("parquet", f)));
     } catch (e) {
       throw new HttpError(422, "bad_request", `cannot read Parquet metadata under ${req.query.path}: ${(e as Error).message}`);

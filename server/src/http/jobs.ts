@@ -108,7 +108,7 @@ export class JobManager {
     }
     const job: Job = {
       summary: {
-        id, state: "queued", pipeline: source.kind === "bundle" ? source.filename : resolvedPath!, sourceKind: source.kind, options,
+        id, state: "queued", pipeline: pipeline.filename, sourceKind: source.kind, options,
         submittedAt: new Date().toISOString(), checkpoint: CHECKPOINT_UNAVAILABLE,
       },
       pipeline, workDir, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false,

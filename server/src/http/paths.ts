@@ -3,6 +3,7 @@
 // with realpath so a symlink pointing outside a root is caught too.
 import fs from "node:fs/promises";
 import path from "node:path";
+import { isIgnoredName } from "../io";
 import { HttpError } from "./errors";
 
 export class PathRoots {
@@ -35,6 +36,21 @@ export class PathRoots {
     }
     if (!this.contains(real)) throw new HttpError(403, "forbidden", "path is outside the server's roots");
     return real;
+  }
+
+  /**
+   * Every file under a resolved path, recursively, without ever reading a folder outside the roots:
+   * each entry is resolved with realpath first, and one that leads out (a symlink) is skipped.
+   */
+  async listFiles(resolved: string): Promise<string[]> {
+    if (!(await fs.stat(resolved)).isDirectory()) return [resolved];
+    const files: string[] = [];
+    for (const entry of await fs.readdir(resolved)) {
+      if (isIgnoredName(entry)) continue;
+      const real = await fs.realpath(path.join(resolved, entry)).catch(() => undefined);
+      if (real !== undefined && this.contains(real)) files.push(...await this.listFiles(real));
+    }
+    return files.sort();
   }
 
   /** Whether a path (already resolved by realpath) is inside a root. */

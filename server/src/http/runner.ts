@@ -1,7 +1,7 @@
 // The job-runner entry (dist/job-runner.js): one child process per job or plan inspection, so user code
 // (module top level and UDFs) never runs in the server's process and a job outlives its HTTP client.
 // The parent sends one RunnerRequest over IPC; the runner answers with RunnerMessages and exits.
-import { Dataset } from "../api/dataset";
+import type { Dataset } from "../api/dataset";
 import { DataContext } from "../api/context";
 import { compilePipeline, evaluatePipeline, type ModuleRef } from "../loader";
 import { opDisplayName, opsInOrder, inputsOf } from "../plan";

@@ -18,7 +18,8 @@ export interface ListOptions {
 const DIRECTORIES_AHEAD = 16;
 
 /** Spark/Hive markers (`_SUCCESS`, `_metadata`), hidden files and our own in-flight writes. */
-function isIgnoredName(name: string): boolean {
+/** Names that listing skips: hidden files, markers such as _SUCCESS, and temporary files of writes in progress. */
+export function isIgnoredName(name: string): boolean {
   return name.startsWith(".") || name.startsWith("_") || name.endsWith(".tmp");
 }
 

@@ -4,7 +4,7 @@ export {
   IoError,
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
 } from "./types";
-export { listFiles, streamFiles } from "./files";
+export { isIgnoredName, listFiles, streamFiles } from "./files";
 export { S3FileSystem, describeFileSystem, isS3Path, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
 export { fileMetadata, readFileBlocks } from "./read";
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
