@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import fs from "node:fs/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { fileMetadata, listFiles, type FileRef } from "../io";
+import { MetadataCache, fileMetadata, listFiles, type FileRef } from "../io";
 import {
   API_VERSION, FINISHED_STATES, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions, type JobSource, type SchemaResponse,
 } from "./contract";
@@ -165,7 +165,10 @@ export function createApp(options: AppOptions): express.Express {
     let metadata: Awaited<ReturnType<typeof fileMetadata>>[];
     try {
       files = await listFiles(await roots.listFiles(target), { fileExtensions: ["parquet"] });
-      metadata = await Promise.all(files.map((f) => fileMetadata("parquet", f)));
+      // The same cache a readParquet(target) run fills and reuses, keyed by (path, size, etag).
+      const cache = await MetadataCache.open("parquet", [target]);
+      metadata = await Promise.all(files.map((f) => fileMetadata("parquet", f, undefined, cache)));
+      await cache.save();
     } catch (e) {
       throw new HttpError(422, "bad_request", `cannot read Parquet metadata under ${req.query.path}: ${(e as Error).message}`);
     }
