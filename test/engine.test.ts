@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { ExecutionError } from "../server/src/exec";
-import { blockFromRows, blockToRows } from "../server/src/block";
+import { blockBytes, blockFromRows, blockToRows } from "../server/src/block";
 import { loadPipeline, PipelineLoadError } from "../server/src/loader";
 import { listFilesRecursive, tempDir, writePipeline } from "./helpers";
 
@@ -265,6 +265,33 @@ export default rd.readJson(${JSON.stringify(input)}, { overrideNumBlocks: 2 }).w
 `);
     await assert.rejects((await loadPipeline(file)).run(), /columns differ across files: .*[ab]\.jsonl has \{.*\} but .*[ab]\.jsonl has/);
     assert.deepEqual(listFilesRecursive(out), []);
+  });
+
+  it("schema() of a Parquet read comes from the footer, with partition columns and projection as a read gives", async () => {
+    const root = path.join(dir, "schema-src");
+    for (const region of ["eu", "us"]) {
+      await rd.range(100, { overrideNumBlocks: 1 }).map((r) => ({ id: r.id, score: (r.id as number) / 3, name: `n${r.id}` }))
+        .writeParquet(path.join(root, `region=${region}`)).run();
+    }
+    for (const options of [{}, { columns: ["name", "region"] }, { includePaths: true }]) {
+      const ds = rd.readParquet(root, options);
+      const fromFooter = await ds.schema();
+      const fromData = (await ds.limit(1).toArrow()).schema;
+      assert.deepEqual(fromFooter.fields.map((f) => `${f.name}:${f.type}`), fromData.fields.map((f) => `${f.name}:${f.type}`));
+    }
+    // The read's decoded size is estimated from footers (close to what the blocks hold).
+    const estimated = (await rd.readParquet(root).run()).progress.operators[0].inMemoryBytesEstimated ?? 0;
+    const actual = blockBytes(await rd.readParquet(root).toArrow());
+    assert.ok(estimated > actual / 3 && estimated < actual * 3, `estimated ${estimated} bytes, blocks hold ${actual}`);
+    // With its data pages scrambled and its footer intact, a file still has a schema, but no rows.
+    const broken = path.join(dir, "schema-broken");
+    fs.mkdirSync(broken);
+    const source = listFilesRecursive(path.join(root, "region=eu"))[0];
+    const bytes = fs.readFileSync(source);
+    bytes.fill(0x7f, 4, Math.min(bytes.length - 1024, 600));
+    fs.writeFileSync(path.join(broken, "part.parquet"), bytes);
+    assert.deepEqual((await rd.readParquet(broken).schema()).fields.map((f) => f.name), ["id", "score", "name"]);
+    await assert.rejects(rd.readParquet(broken).take(1), /part\.parquet/);
   });
 
   it("a failed write leaves no output files behind", async () => {

@@ -3,7 +3,7 @@ import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, b
 import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
 import { type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
-import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
+import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute, sourceSchema } from "../exec";
 import type { ModuleRef } from "../loader/module";
 import { DataContext, resolveUserPath } from "./context";
 
@@ -223,8 +223,15 @@ export class Dataset {
     return rows;
   }
 
-  /** The schema of the output, from executing until the first block arrives. */
+  /**
+   * The schema of the output. A bare Parquet read answers from a footer (and the metadata cache);
+   * anything else executes until the first block arrives.
+   */
   async schema(): Promise<Schema> {
+    if (this.op.kind === "read") {
+      const fromFooter = await sourceSchema(this.op.source, this.context.blockBytes());
+      if (fromFooter) return fromFooter;
+    }
     const execution = this.start(this.op);
     let schema: Schema | undefined;
     for await (const block of execution) {

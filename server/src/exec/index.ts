@@ -22,6 +22,8 @@ export interface OperatorProgress {
   name: string;
   rowsDone: number;
   rowsEstimated?: number;
+  /** For reads: the decoded size of the input, estimated from sampled footers. */
+  inMemoryBytesEstimated?: number;
   blocksDone: number;
   tasksDone: number;
   tasksEstimated?: number;
@@ -80,6 +82,8 @@ function preserveOrderUpstream(op: PhysicalOperator): void {
 }
 
 export type Execution = AsyncGenerator<Block> & { result: Promise<ExecutionResult> };
+
+export { sourceSchema } from "./operators";
 
 export function execute(root: LogicalOp, context: DataContext, options: ExecutionOptions = {}): Execution {
   const executor = new StreamingExecutor(root, context, options);
@@ -418,7 +422,7 @@ class StreamingExecutor {
       const m = op.metrics;
       const elapsed = ((m.finishedAt ?? now) - (m.startedAt ?? now)) / 1000;
       return {
-        name: op.name, rowsDone: m.rowsOut, rowsEstimated: m.rowsEstimated, blocksDone: m.blocksOut,
+        name: op.name, rowsDone: m.rowsOut, rowsEstimated: m.rowsEstimated, inMemoryBytesEstimated: m.inMemoryBytesEstimated, blocksDone: m.blocksOut,
         tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning,
         queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
         backpressure: m.backpressure, rowsPerSecond: elapsed > 0 ? m.rowsOut / elapsed : 0,

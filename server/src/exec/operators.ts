@@ -2,7 +2,8 @@
 // worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
 import { type Block, blockBytes, blockFromIPC, blockToIPC } from "../block";
 import type { BlockOrigin, TaskInput } from "../cluster";
-import { MetadataCache, fileMetadata, listFiles, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
+import type { Schema } from "apache-arrow";
+import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
 import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
 
@@ -27,6 +28,8 @@ export interface OperatorMetrics {
   tasksFinished: number;
   tasksRunning: number;
   rowsEstimated?: number;
+  /** A read's decoded size, estimated from a few sampled files (accelerated path) or all footers (fallback). */
+  inMemoryBytesEstimated?: number;
   tasksEstimated?: number;
   udfMs: number;
   startedAt?: number;
@@ -248,7 +251,7 @@ async function discoverReadTasks(
   let listedBytes = 0;
   let tasks = 0;
   const cache = await MetadataCache.open(source.format, source.paths);
-  const sample: Promise<{ rows: number; bytes: number } | undefined>[] = [];
+  const sample: Promise<{ rows: number; bytes: number; inMemoryBytes: number } | undefined>[] = [];
   let rampFiles = 1;
   for await (const page of streamFiles(source.paths, listOptions(source))) {
     // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
@@ -267,7 +270,7 @@ async function discoverReadTasks(
     listedBytes += page.reduce((s, f) => s + f.size, 0);
     if (source.format === "parquet") {
       for (const file of page.slice(0, SAMPLED_FILES - sample.length)) {
-        sample.push(fileMetadata(source.format, file, source.options.filesystem, cache).then((m) => ({ rows: m.rows!, bytes: file.size }), () => undefined));
+        sample.push(fileMetadata(source.format, file, source.options.filesystem, cache).then((m) => ({ rows: m.rows!, bytes: file.size, inMemoryBytes: m.inMemoryBytes ?? file.size }), () => undefined));
       }
     }
   }
@@ -275,7 +278,28 @@ async function discoverReadTasks(
   const sampled = (await Promise.all(sample)).filter((s) => s !== undefined);
   await cache.save();
   const sampledBytes = sampled.reduce((s, m) => s + m.bytes, 0);
-  if (sampledBytes > 0) metrics.rowsEstimated = Math.round((sampled.reduce((s, m) => s + m.rows, 0) / sampledBytes) * listedBytes);
+  if (sampledBytes > 0) {
+    const scale = listedBytes / sampledBytes;
+    metrics.rowsEstimated = Math.round(sampled.reduce((s, m) => s + m.rows, 0) * scale);
+    metrics.inMemoryBytesEstimated = Math.round(sampled.reduce((s, m) => s + m.inMemoryBytes, 0) * scale);
+  }
+}
+
+/**
+ * The schema of a bare Parquet read, from the first listed file's footer and the metadata cache — what
+ * `schema()` and the editor ask for, without reading data. Undefined for other sources.
+ */
+export async function sourceSchema(source: SourceDef, targetBlockBytes: number): Promise<Schema | undefined> {
+  if (source.type !== "files" || source.format !== "parquet") return undefined;
+  const pages = streamFiles(source.paths, listOptions(source));
+  const first = (await pages.next()).value?.[0];
+  await pages.return(undefined);
+  if (!first) return undefined;
+  const cache = await MetadataCache.open(source.format, source.paths);
+  const spec = fileReadTask(source, [first], { cpuSlots: 1, targetBlockBytes, onDiscovery: () => undefined });
+  const schema = spec.kind === "files" ? await parquetReadSchema(spec.spec, first, cache) : undefined;
+  await cache.save();
+  return schema;
 }
 
 function listOptions(source: FileSource) {
@@ -318,6 +342,7 @@ async function planReadTasks(
       const files = await listFiles(source.paths, listOptions(source));
       const cache = await MetadataCache.open(source.format, source.paths);
       const metadata = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem, cache));
+      metrics.inMemoryBytesEstimated = metadata.reduce((sum, m) => sum + (m.inMemoryBytes ?? 0), 0);
       await cache.save();
       const rows = metadata.map((m) => m.rows);
       if (rows.every((r) => r !== undefined)) metrics.rowsEstimated = rows.reduce((s, r) => s! + r!, 0);

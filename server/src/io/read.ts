@@ -1,5 +1,6 @@
 // Worker-side reading of one read task's files, and the driver's fallback metadata path.
-import { describeSchema, splitBlockBySize } from "../block";
+import type { Schema } from "apache-arrow";
+import { describeSchema, emptyBlock, splitBlockBySize } from "../block";
 import { readBinaryBlocks } from "./binary";
 import { projectBlock, withConstantColumns } from "./columns";
 import { readCsvBlocks } from "./csv";
@@ -55,15 +56,30 @@ export async function* readFileBlocks(spec: FileReadSpec): AsyncGenerator<Source
   }
 }
 
-/** One file's non-empty blocks with partition and path columns added and the projection applied. */
-async function* fileBlocks(spec: FileReadSpec, file: FileRef): AsyncGenerator<SourceBlock> {
-  const { columns, includePaths = false, csv } = spec.options;
+/** What a read adds to a file's own columns (partition values, `path`) and which columns it keeps. */
+function readShape(spec: FileReadSpec, file: FileRef) {
+  const { columns, includePaths = false } = spec.options;
   const partition = file.partition ?? {};
   const isAdded = (name: string) => name in partition || (includePaths && name === "path");
   const constants: [string, string][] = Object.entries(partition).filter(([key]) => !columns || columns.includes(key));
   if (includePaths) constants.push(["path", file.path]);
   const fileColumns = columns?.filter((name) => !isAdded(name));
   const outputColumns = columns && includePaths && !columns.includes("path") ? [...columns, "path"] : columns;
+  return { constants, fileColumns, outputColumns };
+}
+
+/** The schema reading a Parquet file yields, from its footer (through the cache): no data is read. */
+export async function parquetReadSchema(spec: FileReadSpec, file: FileRef, cache?: MetadataCache): Promise<Schema | undefined> {
+  const { schema } = await fileMetadata("parquet", file, spec.options.filesystem, cache);
+  if (!schema) return undefined;
+  const { constants, outputColumns } = readShape(spec, file);
+  return projectBlock(withConstantColumns(emptyBlock(schema), constants), outputColumns).schema;
+}
+
+/** One file's non-empty blocks with partition and path columns added and the projection applied. */
+async function* fileBlocks(spec: FileReadSpec, file: FileRef): AsyncGenerator<SourceBlock> {
+  const { csv } = spec.options;
+  const { constants, fileColumns, outputColumns } = readShape(spec, file);
   const fs = fileSystemFor(file.path, spec.options.filesystem);
   try {
     for await (const { block, rowOffset } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, csv })) {
