@@ -332,8 +332,6 @@ class StreamingExecutor {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
-        // The output now counts in a queue; the worker still holds about one block it is building.
-        state.reservation = Math.max(this.context.blockBytes(), state.reservation - message.bytes);
         op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
         this.creditWaiters.push(spec.taskId);
       } else if (message.type === "written") {
