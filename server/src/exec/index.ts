@@ -103,7 +103,7 @@ class StreamingExecutor {
   private readonly written: WrittenFile[] = [];
   private peakMemory = 0;
   private pool?: WorkerPool;
-  private readonly running = new Map<number, { op: TaskOperator; reservation: number; delivered: number }>();
+  private readonly running = new Map<number, { op: TaskOperator; delivered: number }>();
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
@@ -226,7 +226,7 @@ class StreamingExecutor {
   private memoryUsed(): number {
     let total = this.outputQueue.reduce((s, b) => s + b.bytes, 0);
     for (const op of this.operators) total += op.queuedBytes();
-    for (const task of this.running.values()) total += task.reservation;
+    total += this.running.size * this.taskReservation();
     return total;
   }
 
@@ -279,34 +279,39 @@ class StreamingExecutor {
         retry.op.taskEnded(retry.taskIndex);
         continue;
       }
-      this.launch(retry.op, 0, retry);
+      this.launch(retry.op, retry);
     }
     for (;;) {
       if (!this.pool || this.pool.idleCount === 0 || this.running.size >= this.context.cpuSlots()) {
         for (const op of this.operators) if (op.hasTask()) op.metrics.backpressure = "all workers busy";
         return;
       }
-      // Downstream first: operators are listed upstream → downstream, so walk them backwards,
-      // and among ready ones prefer the one holding the least memory.
+      // Downstream first (operators are listed upstream → downstream): finishing work frees memory.
       const ready = this.operators
         .filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask() && !this.slotReservedFor(op))
         .reverse();
       if (ready.length === 0) return;
-      ready.sort((a, b) => a.outputQueue.length - b.outputQueue.length);
       const op = ready[0];
-      // A running task holds about three blocks in its worker: the one it builds, its IPC copy, and that copy in flight.
-      const reservation = 3 * this.context.blockBytes();
+      const reservation = this.taskReservation();
       // Over budget, launch only when nothing else can make progress.
       if (this.memoryUsed() + reservation > budget && !this.stalled()) {
         for (const r of ready) r.metrics.backpressure = "memory budget";
         return;
       }
       for (const r of ready) r.metrics.backpressure = undefined;
-      this.launch(op, reservation);
+      this.launch(op);
     }
   }
 
-  private launch(op: TaskOperator, reservation: number, retry?: Retry): void {
+  /**
+   * Memory a running task holds in its worker: about three blocks (the one it builds, its IPC copy,
+   * and that copy in flight). Its outputs, once sent, count in queues as well.
+   */
+  private taskReservation(): number {
+    return 3 * this.context.blockBytes();
+  }
+
+  private launch(op: TaskOperator, retry?: Retry): void {
     const next = retry ? undefined : op.nextTask();
     if (!retry && !next) return;
     const spec: TaskSpec = retry?.spec ?? {
@@ -320,7 +325,7 @@ class StreamingExecutor {
       op.metrics.tasksRunning++; // a task counts as running until its last attempt ends
     }
     const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
-    const state = { op, reservation, delivered: spec.skipOutputs, taskIndex };
+    const state = { op, delivered: spec.skipOutputs, taskIndex };
     this.running.set(spec.taskId, state);
     const settle = () => {
       this.running.delete(spec.taskId);

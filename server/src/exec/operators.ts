@@ -107,14 +107,50 @@ export abstract class PhysicalOperator {
 }
 
 /** Read or map stage: fused transforms (and possibly a write) run as tasks on workers. */
+/** Blocks from numbered streams (tasks, inputs), released in stream order: stream i waits until every earlier one has ended. */
+class InOrderRelease {
+  private current = 0;
+  private readonly held = new Map<number, QueuedBlock[]>();
+  private readonly ended = new Set<number>();
+
+  /** The blocks to emit now: this one if its stream is current, else none (it is held). */
+  offer(stream: number, item: QueuedBlock): QueuedBlock[] {
+    if (stream === this.current) return [item];
+    const items = this.held.get(stream);
+    if (items) items.push(item);
+    else this.held.set(stream, [item]);
+    return [];
+  }
+
+  /** The held blocks that become current once `stream` has ended. */
+  end(stream: number): QueuedBlock[] {
+    this.ended.add(stream);
+    const released: QueuedBlock[] = [];
+    while (this.ended.delete(this.current)) {
+      this.current++;
+      released.push(...(this.held.get(this.current) ?? []));
+      this.held.delete(this.current);
+    }
+    return released;
+  }
+
+  bytes(): number {
+    let total = 0;
+    for (const items of this.held.values()) for (const item of items) total += item.bytes;
+    return total;
+  }
+
+  clear(): void {
+    this.held.clear();
+  }
+}
+
 export class TaskOperator extends PhysicalOperator {
   private pendingInputs: TaskInput[] = [];
   private planned = false;
   /** When set, outputs are released in task order (for zip, and DataContext.preserveOrder). */
   preserveOrder = false;
-  private readonly heldOutputs = new Map<number, QueuedBlock[]>();
-  private readonly endedTasks = new Set<number>();
-  private nextToRelease = 0;
+  private readonly inTaskOrder = new InOrderRelease();
   readonly transforms: TransformSpec[];
   readonly sink?: SinkSpec;
 
@@ -192,31 +228,23 @@ export class TaskOperator extends PhysicalOperator {
 
   receiveOutput(taskIndex: number, ipc: Uint8Array, bytes: number, origin: BlockOrigin): void {
     const item = { block: blockFromIPC(ipc), bytes, origin, ipc };
-    if (!this.preserveOrder || taskIndex === this.nextToRelease) this.emit(item);
-    else this.heldOutputs.set(taskIndex, [...(this.heldOutputs.get(taskIndex) ?? []), item]);
+    if (!this.preserveOrder) this.emit(item);
+    else for (const ready of this.inTaskOrder.offer(taskIndex, item)) this.emit(ready);
   }
 
   /** The task's last attempt ended (done, or failed within maxErroredBlocks); release what it unblocks. */
   taskEnded(taskIndex: number): void {
-    this.endedTasks.add(taskIndex);
-    while (this.endedTasks.has(this.nextToRelease)) {
-      this.endedTasks.delete(this.nextToRelease);
-      this.nextToRelease++;
-      for (const item of this.heldOutputs.get(this.nextToRelease) ?? []) this.emit(item);
-      this.heldOutputs.delete(this.nextToRelease);
-    }
+    if (this.preserveOrder) for (const ready of this.inTaskOrder.end(taskIndex)) this.emit(ready);
   }
 
   override stop(): void {
     super.stop();
-    this.heldOutputs.clear();
+    this.inTaskOrder.clear();
     this.pendingInputs.length = 0;
   }
 
   override queuedBytes(): number {
-    let held = 0;
-    for (const items of this.heldOutputs.values()) for (const item of items) held += item.bytes;
-    return super.queuedBytes() + held;
+    return super.queuedBytes() + this.inTaskOrder.bytes();
   }
 
   /** Estimated rows of output, for progress: known for reads, carried through row-preserving stages. */
@@ -441,27 +469,20 @@ export class AllToAllOperator extends PhysicalOperator {
 export class UnionOperator extends PhysicalOperator {
   /** When set, input i's blocks are emitted only after input i-1 is done (as Ray's ordered union). */
   preserveOrder = false;
-  private current = 0;
-  private readonly held = new Map<number, QueuedBlock[]>();
+  private readonly inInputOrder = new InOrderRelease();
 
   protected override onInput(item: QueuedBlock, inputIndex: number): void {
-    if (!this.preserveOrder || inputIndex === this.current) this.emit(item);
-    else this.held.set(inputIndex, [...(this.held.get(inputIndex) ?? []), item]);
+    if (!this.preserveOrder) this.emit(item);
+    else for (const ready of this.inInputOrder.offer(inputIndex, item)) this.emit(ready);
   }
 
   override markInputDone(inputIndex: number): void {
     super.markInputDone(inputIndex);
-    while (this.current < this.inputs.length && this.isInputDone(this.current)) {
-      this.current++;
-      for (const item of this.held.get(this.current) ?? []) this.emit(item);
-      this.held.delete(this.current);
-    }
+    if (this.preserveOrder) for (const ready of this.inInputOrder.end(inputIndex)) this.emit(ready);
   }
 
   override queuedBytes(): number {
-    let held = 0;
-    for (const items of this.held.values()) for (const item of items) held += item.bytes;
-    return super.queuedBytes() + held;
+    return super.queuedBytes() + this.inInputOrder.bytes();
   }
 }
 
