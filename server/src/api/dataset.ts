@@ -1,7 +1,7 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
 import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
-import { type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
+import { type ErrorPolicy, type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute, sourceSchema } from "../exec";
 import type { ModuleRef } from "../loader/module";
@@ -51,16 +51,17 @@ export class Dataset {
 
   // ------------------------------------------------------------------ transformations
 
-  map<Out extends Row = Row>(fn: RowFn<Row, Out>): Dataset {
-    return this.derive({ id: newOpId(), kind: "map", input: this.op, fn });
+  /** Each row through fn. `onError: "skip"` records rows fn throws on and goes on (see ErrorPolicy). */
+  map<Out extends Row = Row>(fn: RowFn<Row, Out>, options: ErrorPolicy = {}): Dataset {
+    return this.derive({ id: newOpId(), kind: "map", input: this.op, fn, options: checkErrorPolicy("map", options) });
   }
 
-  flatMap<Out extends Row = Row>(fn: RowFn<Row, Iterable<Out>>): Dataset {
-    return this.derive({ id: newOpId(), kind: "flatMap", input: this.op, fn });
+  flatMap<Out extends Row = Row>(fn: RowFn<Row, Iterable<Out>>, options: ErrorPolicy = {}): Dataset {
+    return this.derive({ id: newOpId(), kind: "flatMap", input: this.op, fn, options: checkErrorPolicy("flatMap", options) });
   }
 
-  filter(fn: RowFn<Row, boolean>): Dataset {
-    return this.derive({ id: newOpId(), kind: "filter", input: this.op, fn });
+  filter(fn: RowFn<Row, boolean>, options: ErrorPolicy = {}): Dataset {
+    return this.derive({ id: newOpId(), kind: "filter", input: this.op, fn, options: checkErrorPolicy("filter", options) });
   }
 
   /** fn receives a batch in `batchFormat` ("columns" by default: { name: array }) and returns one. */
@@ -68,12 +69,12 @@ export class Dataset {
     if (options.batchSize != null && !(Number.isInteger(options.batchSize) && options.batchSize > 0)) {
       throw new RangeError(`mapBatches: batchSize must be a positive integer, got ${options.batchSize}`);
     }
-    return this.derive({ id: newOpId(), kind: "mapBatches", input: this.op, fn, options });
+    return this.derive({ id: newOpId(), kind: "mapBatches", input: this.op, fn, options: checkErrorPolicy("mapBatches", options) });
   }
 
   /** fn receives the batch as columns and returns the new column's values. */
-  addColumn(column: string, fn: (batch: Columns) => ArrayLike<unknown>): Dataset {
-    return this.derive({ id: newOpId(), kind: "addColumn", input: this.op, column, fn });
+  addColumn(column: string, fn: (batch: Columns) => ArrayLike<unknown>, options: ErrorPolicy = {}): Dataset {
+    return this.derive({ id: newOpId(), kind: "addColumn", input: this.op, column, fn, options: checkErrorPolicy("addColumn", options) });
   }
 
   selectColumns(columns: string | string[]): Dataset {
@@ -284,6 +285,18 @@ export class GroupedData {
   max(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Max(c))); }
   mean(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Mean(c))); }
   std(on: string | string[], options: { ddof?: number } = {}): Dataset { return this.aggregate(...[on].flat().map((c) => Std(c, options))); }
+}
+
+function checkErrorPolicy<T extends ErrorPolicy>(method: string, options: T): T {
+  if (options.onError !== undefined && options.onError !== "fail" && options.onError !== "skip") {
+    throw new RangeError(`${method}: onError must be "fail" or "skip", got ${JSON.stringify(options.onError)}`);
+  }
+  const budget = options.maxErroredRows;
+  if (budget !== undefined && !(Number.isInteger(budget) && budget >= 0)) {
+    throw new RangeError(`${method}: maxErroredRows must be a non-negative integer, got ${budget}`);
+  }
+  if (budget !== undefined && options.onError !== "skip") throw new RangeError(`${method}: maxErroredRows needs onError: "skip"`);
+  return options;
 }
 
 export function formatRow(row: Row): string {

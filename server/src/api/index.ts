@@ -7,6 +7,8 @@ import { resolveUserPath } from "./context";
 import { Dataset } from "./dataset";
 
 export { DataContext } from "./context";
+export { CheckpointConfig, CheckpointBackend, type CheckpointOptions } from "./checkpoint";
+export type { ErrorPolicy } from "../plan";
 export { S3FileSystem, type FileSystem, type S3Options } from "../io";
 export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";

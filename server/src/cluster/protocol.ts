@@ -1,4 +1,5 @@
 // Messages between the driver and its worker threads. Everything here is structured-clone data.
+import type { ErroredRow, SharedIds } from "../checkpoint";
 import type { FileReadSpec } from "../io";
 import type { ModuleRef } from "../loader/module";
 import type { SinkSpec, TransformSpec } from "../plan";
@@ -30,6 +31,10 @@ export interface TaskSpec {
   skipOutputs: number;
   /** Output blocks the task may send before it waits for a credit (backpressure inside a task). */
   outputCredits: number;
+  /** The column that identifies rows (a checkpointed job's idColumn): errors and errored rows name it. */
+  idColumn?: string;
+  /** IDs an earlier attempt committed: dropped as the input is read, before any UDF. Shared memory, not copied. */
+  committedIds?: SharedIds;
 }
 
 export interface TaskErrorInfo {
@@ -41,13 +46,18 @@ export interface TaskErrorInfo {
   /** Position of the failing row in its file (or source), when known. */
   row?: number;
   rowPreview?: string;
+  /** The failing row's ID, when the job has an ID column. */
+  id?: string;
 }
 
 export type WorkerMessage =
   | { type: "ready" }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
-  | { type: "written"; taskId: number; path: string; rows: number; bytes: number }
-  | { type: "inputRows"; taskId: number; rows: number; file: string; schema: string }
+  | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean }
+  /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. */
+  | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string }
+  /** A row a UDF failed on under onError: "skip". */
+  | { type: "rowError"; taskId: number; row: ErroredRow }
   | { type: "done"; taskId: number; udfMs: number }
   | { type: "error"; taskId: number; error: TaskErrorInfo };
 

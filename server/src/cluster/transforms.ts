@@ -4,7 +4,8 @@ import {
   type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
   blockBytes, concatBlocks, describeSchema, preview, sliceBlock,
 } from "../block";
-import type { TransformSpec, UdfFunction, UdfRef } from "../plan";
+import type { ErroredRow } from "../checkpoint";
+import type { OnError, TransformSpec, UdfFunction, UdfRef } from "../plan";
 import type { BlockOrigin, TaskErrorInfo } from "./protocol";
 
 export interface OriginBlock { block: Block; origin: BlockOrigin }
@@ -17,13 +18,16 @@ export class TaskError extends Error {
 
 export type UdfResolver = (ref: UdfRef) => UdfFunction;
 
-/** Accumulates the time spent inside UDFs, for stats. */
-export class UdfClock { ms = 0; }
+/** What transforms share within one task: UDF time for stats, and where rows that errored under onError "skip" go. */
+export class TaskRun {
+  udfMs = 0;
+  constructor(readonly idColumn: string | undefined, readonly skipRow: (row: ErroredRow) => void) {}
+}
 
 export function applyTransforms(
-  input: AsyncIterable<OriginBlock>, transforms: TransformSpec[], resolve: UdfResolver, clock: UdfClock, targetBlockBytes: number,
+  input: AsyncIterable<OriginBlock>, transforms: TransformSpec[], resolve: UdfResolver, run: TaskRun, targetBlockBytes: number,
 ): AsyncIterable<OriginBlock> {
-  const output = transforms.reduce<AsyncIterable<OriginBlock>>((stream, t) => applyOne(stream, t, resolve, clock), input);
+  const output = transforms.reduce<AsyncIterable<OriginBlock>>((stream, t) => applyOne(stream, t, resolve, run), input);
   return transforms.length > 0 ? coalesce(output, targetBlockBytes) : output;
 }
 
@@ -46,11 +50,11 @@ async function* coalesce(input: AsyncIterable<OriginBlock>, targetBytes: number)
   if (pending.length > 0) yield flush();
 }
 
-function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: UdfResolver, clock: UdfClock): AsyncIterable<OriginBlock> {
+function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: UdfResolver, run: TaskRun): AsyncIterable<OriginBlock> {
   switch (t.kind) {
-    case "rows": return rowSteps(input, t.steps.map((s) => ({ ...s, fn: resolve(s.udf) })), clock);
-    case "batches": return batches(input, t.operator, resolve(t.udf), t.batchSize, t.batchFormat, clock);
-    case "addColumn": return addColumn(input, t.operator, t.column, resolve(t.udf), clock);
+    case "rows": return rowSteps(input, t.steps.map((s) => ({ ...s, fn: resolve(s.udf) })), run);
+    case "batches": return batches(input, t, resolve(t.udf), run);
+    case "addColumn": return addColumn(input, t, resolve(t.udf), run);
     default: return mapBlocks(input, (block) => projectColumns(block, t));
   }
 }
@@ -62,54 +66,85 @@ async function* mapBlocks(input: AsyncIterable<OriginBlock>, fn: (b: Block) => B
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
 
-function udfError(operator: string, e: unknown, origin: BlockOrigin, rowIndex?: number, rowValue?: unknown): TaskError {
+/** A UDF failure naming the operator, the input file, the row's position and ID when known, and the row. */
+function udfError(operator: string, e: unknown, origin: BlockOrigin, run: TaskRun, rowIndex?: number, rowValue?: Row): TaskError {
   if (e instanceof TaskError) return e;
   const row = rowIndex !== undefined && origin.exact !== false ? origin.rowOffset + rowIndex : undefined;
   const err = e instanceof Error ? e : new Error(String(e));
+  const id = rowValue !== undefined && run.idColumn !== undefined ? rowValue[run.idColumn] : undefined;
+  const idText = id !== undefined ? ` (${run.idColumn} ${preview(id)})` : "";
   const where = origin.file ? ` of ${origin.file}` : "";
-  const position = row !== undefined ? ` on row ${row}${where}` : rowValue !== undefined ? ` on a row${where}` : where ? ` on a batch${where}` : "";
+  const position = row !== undefined ? ` on row ${row}${idText}${where}` : rowValue !== undefined ? ` on a row${idText}${where}` : where ? ` on a batch${where}` : "";
   const rowText = rowValue !== undefined ? `\n  row: ${preview(rowValue)}` : "";
   return new TaskError({
     kind: "udf", operator, file: origin.file, row, rowPreview: rowValue !== undefined ? preview(rowValue) : undefined,
+    id: id !== undefined ? String(id) : undefined,
     message: `${operator} failed${position}: ${err.name}: ${err.message}${rowText}`, stack: err.stack,
   });
 }
 
-type ResolvedStep = { kind: "map" | "flatMap" | "filter"; operator: string; fn: UdfFunction };
+/** Longest JSON of a row's input kept with an errored row. */
+const ERRORED_INPUT_CHARS = 64 * 1024;
+
+function erroredRow(error: TaskError, rowValue: Row, run: TaskRun): ErroredRow {
+  const { info } = error;
+  const json = JSON.stringify(rowValue, (_k, v: unknown) => (typeof v === "bigint" ? v.toString()
+    : v instanceof Uint8Array ? `<${v.length} bytes>` : v));
+  return {
+    id: run.idColumn !== undefined ? rowValue[run.idColumn] : undefined, operator: info.operator!, file: info.file, row: info.row,
+    input: json.length > ERRORED_INPUT_CHARS ? `${json.slice(0, ERRORED_INPUT_CHARS)}…` : json,
+    error: info.message.split("\n")[0], stack: info.stack, at: new Date().toISOString(),
+  };
+}
+
+/** Under onError "skip" the failure is recorded and the row dropped; under "fail" it ends the task. */
+function onRowFailure(onError: OnError, error: TaskError, rowValue: Row, run: TaskRun): void {
+  if (onError === "fail") throw error;
+  run.skipRow(erroredRow(error, rowValue, run));
+}
+
+type ResolvedStep = { kind: "map" | "flatMap" | "filter"; operator: string; fn: UdfFunction; onError: OnError };
 
 /** Row UDFs see blocks in slices of this many rows, which bounds the JS objects alive at once. */
 const ROW_CHUNK = 4096;
 
+/** One row through one step: what it yields. Throws the step's error for a bad UDF result too. */
+async function applyStep(step: ResolvedStep, row: Row): Promise<Row[]> {
+  let result: unknown = step.fn(row);
+  if (isThenable(result)) result = await result;
+  if (step.kind === "map") {
+    if (result === null || typeof result !== "object" || Array.isArray(result)) {
+      throw new TypeError(`a map UDF must return an object (a row), got ${preview(result)}`);
+    }
+    return [result as Row];
+  }
+  if (step.kind === "filter") return result ? [row] : [];
+  if (result === null || typeof result !== "object" || !(Symbol.iterator in (result as object))) {
+    throw new TypeError(`a flatMap UDF must return an array of rows, got ${preview(result)}`);
+  }
+  return [...(result as Iterable<Row>)];
+}
+
 /** Each row passes through all fused row steps in turn, so errors can name its input position. */
-async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[], clock: UdfClock): AsyncIterable<OriginBlock> {
+async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[], run: TaskRun): AsyncIterable<OriginBlock> {
   for await (const { block, origin } of rebatch(input, ROW_CHUNK)) {
     const rows = blockToRows(block);
     const out: Row[] = [];
+    let skipped = 0;
     const started = performance.now();
     for (let i = 0; i < rows.length; i++) {
       let current: Row[] = [rows[i]];
       for (const step of steps) {
         const next: Row[] = [];
         for (const row of current) {
-          let result: unknown;
           try {
-            result = step.fn(row);
-            if (isThenable(result)) result = await result;
+            for (const r of await applyStep(step, row)) next.push(r);
           } catch (e) {
-            throw udfError(step.operator, e, origin, i, row);
-          }
-          if (step.kind === "map") {
-            if (result === null || typeof result !== "object" || Array.isArray(result)) {
-              throw udfError(step.operator, new TypeError(`a map UDF must return an object (a row), got ${preview(result)}`), origin, i, row);
-            }
-            next.push(result as Row);
-          } else if (step.kind === "filter") {
-            if (result) next.push(row);
-          } else {
-            if (result === null || typeof result !== "object" || !(Symbol.iterator in (result as object))) {
-              throw udfError(step.operator, new TypeError(`a flatMap UDF must return an array of rows, got ${preview(result)}`), origin, i, row);
-            }
-            for (const r of result as Iterable<Row>) next.push(r);
+            // The input row, not an intermediate one, is what a resume reprocesses and what a user debugs.
+            onRowFailure(step.onError, udfError(step.operator, e, origin, run, i, rows[i]), rows[i], run);
+            skipped++;
+            next.length = 0;
+            break;
           }
         }
         current = next;
@@ -117,15 +152,47 @@ async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[
       }
       for (const r of current) out.push(r);
     }
-    clock.ms += performance.now() - started;
+    run.udfMs += performance.now() - started;
     if (out.length === 0) continue;
     let result: Block;
     try {
       result = blockFromRows(out, block.schema);
     } catch (e) {
-      throw udfError(steps[steps.length - 1].operator, e, origin);
+      throw udfError(steps[steps.length - 1].operator, e, origin, run);
     }
-    yield { block: result, origin: out.length === block.numRows && steps.every((st) => st.kind === "map") ? origin : { ...origin, exact: false } };
+    const exact = skipped === 0 && out.length === block.numRows && steps.every((st) => st.kind === "map");
+    yield { block: result, origin: exact ? origin : { ...origin, exact: false } };
+  }
+}
+
+/**
+ * Runs a batch UDF; when it fails, runs it again one row at a time to find the rows at fault (so the error
+ * names a row and its ID, and "skip" can drop just those rows). A failure no single row reproduces fails the task.
+ */
+async function guardedBatch(
+  block: Block, origin: BlockOrigin, t: { operator: string; onError: OnError }, run: TaskRun, apply: (b: Block) => Promise<Block>,
+): Promise<Block> {
+  try {
+    return await apply(block);
+  } catch (batchError) {
+    if (block.numRows <= 1 && t.onError === "fail") {
+      throw udfError(t.operator, batchError, origin, run, block.numRows === 1 ? 0 : undefined, block.numRows === 1 ? blockToRows(block)[0] : undefined);
+    }
+    const outputs: Block[] = [];
+    let failedRows = 0;
+    for (let i = 0; i < block.numRows; i++) {
+      const single = sliceBlock(block, i, i + 1);
+      try {
+        outputs.push(await apply(single));
+      } catch (e) {
+        const row = blockToRows(single)[0];
+        onRowFailure(t.onError, udfError(t.operator, e, origin, run, i, row), row, run);
+        failedRows++;
+      }
+    }
+    if (failedRows === 0) throw udfError(t.operator, batchError, origin, run);
+    const nonEmpty = outputs.filter((b) => b.numRows > 0);
+    return nonEmpty.length > 0 ? concatBlocks(nonEmpty) : sliceBlock(block, 0, 0);
   }
 }
 
@@ -156,28 +223,24 @@ async function* rebatch(input: AsyncIterable<OriginBlock>, batchSize: number | u
 }
 
 async function* batches(
-  input: AsyncIterable<OriginBlock>, operator: string, fn: UdfFunction, batchSize: number | undefined,
-  format: "rows" | "columns" | "arrow", clock: UdfClock,
+  input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "batches" }>, fn: UdfFunction, run: TaskRun,
 ): AsyncIterable<OriginBlock> {
-  for await (const { block, origin } of rebatch(input, batchSize)) {
+  const apply = async (block: Block): Promise<Block> => {
     const reuse = new Map<unknown, Vector>();
+    const format = t.batchFormat;
     const batch = format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, reuse);
     const started = performance.now();
     let result: unknown;
     try {
       result = fn(batch);
       if (isThenable(result)) result = await result;
-    } catch (e) {
-      throw udfError(operator, e, origin);
     } finally {
-      clock.ms += performance.now() - started;
+      run.udfMs += performance.now() - started;
     }
-    let out: Block;
-    try {
-      out = batchToBlock(result, block, reuse);
-    } catch (e) {
-      throw udfError(operator, e, origin);
-    }
+    return batchToBlock(result, block, reuse);
+  };
+  for await (const { block, origin } of rebatch(input, t.batchSize)) {
+    const out = await guardedBatch(block, origin, t, run, apply);
     if (out.numRows > 0) yield { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } };
   }
 }
@@ -189,24 +252,24 @@ function batchToBlock(result: unknown, input: Block, reuse: Map<unknown, Vector>
   throw new TypeError(`a mapBatches UDF must return columns ({ name: array }), an array of rows or an Arrow Table, got ${preview(result)}`);
 }
 
-async function* addColumn(input: AsyncIterable<OriginBlock>, operator: string, column: string, fn: UdfFunction, clock: UdfClock): AsyncIterable<OriginBlock> {
-  for await (const { block, origin } of input) {
+async function* addColumn(
+  input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "addColumn" }>, fn: UdfFunction, run: TaskRun,
+): AsyncIterable<OriginBlock> {
+  const apply = async (block: Block): Promise<Block> => {
     const reuse = new Map<unknown, Vector>();
     const started = performance.now();
     let values: unknown;
     try {
       values = fn(blockToColumns(block, reuse));
       if (isThenable(values)) values = await values;
-    } catch (e) {
-      throw udfError(operator, e, origin);
     } finally {
-      clock.ms += performance.now() - started;
+      run.udfMs += performance.now() - started;
     }
-    try {
-      yield { block: blockFromColumns({ ...vectorsOf(block), [column]: values as ArrayLike<unknown> }, block.schema, reuse), origin };
-    } catch (e) {
-      throw udfError(operator, e, origin);
-    }
+    return blockFromColumns({ ...vectorsOf(block), [t.column]: values as ArrayLike<unknown> }, block.schema, reuse);
+  };
+  for await (const { block, origin } of input) {
+    const out = await guardedBatch(block, origin, t, run, apply);
+    if (out.numRows > 0) yield { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } };
   }
 }
 

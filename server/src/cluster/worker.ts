@@ -1,13 +1,14 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
-import { blockFromIPC, blockToIPC, blockBytes, describeSchema, splitBlockBySize, transferable } from "../block";
+import { blockFromIPC, blockToIPC, blockBytes, describeSchema, splitBlockBySize, takeRows, transferable, type Block } from "../block";
+import { commitOutput, recordDoneFiles, recordErroredRows, rowsNotIn, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
 import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
 import type { DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
-import { applyTransforms, TaskError, UdfClock, type OriginBlock } from "./transforms";
+import { applyTransforms, TaskError, TaskRun, type OriginBlock } from "./transforms";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -64,30 +65,73 @@ async function udfResolver(task: TaskSpec): Promise<(ref: UdfRef) => UdfFunction
   };
 }
 
+/** The rows of a block whose IDs are not committed yet (the block itself when none are). */
+function dropCommitted(block: Block, ids: SharedIds, idColumn: string, where: string): Block {
+  const column = block.getChild(idColumn);
+  if (!column) {
+    throw new TaskError({ kind: "input", message: `${where} has no ID column '${idColumn}' (CheckpointConfig.idColumn); its columns are ${block.schema.fields.map((f) => `'${f.name}'`).join(", ")}`, file: where });
+  }
+  const keep = rowsNotIn(ids, column);
+  return keep.length === block.numRows ? block : takeRows(block, keep);
+}
+
 async function* sourceBlocks(task: TaskSpec): AsyncIterable<OriginBlock> {
   const input = task.input;
+  const { committedIds, idColumn } = task;
+  const unfinished = (block: Block, where: string) => (committedIds && idColumn ? dropCommitted(block, committedIds, idColumn, where) : block);
+  // Dropping committed rows shifts positions within a block, so its rows no longer map to input positions.
+  const originOf = (kept: Block, read: Block, origin: { file?: string; rowOffset: number }) => (kept === read ? origin : { ...origin, exact: false });
   if (input.kind === "blocks") {
-    for (let i = 0; i < input.blocks.length; i++) yield { block: blockFromIPC(input.blocks[i]), origin: input.origins[i] };
+    for (let i = 0; i < input.blocks.length; i++) {
+      const read = blockFromIPC(input.blocks[i]);
+      const kept = unfinished(read, task.stage);
+      if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, input.origins[i]) };
+    }
   } else if (input.kind === "range") {
     for (let start = input.start; start < input.end; start += input.blockRows) {
       const end = Math.min(input.end, start + input.blockRows);
       const ids = new BigInt64Array(end - start);
       for (let i = 0; i < ids.length; i++) ids[i] = BigInt(start + i);
-      yield { block: new Table({ id: makeVector(ids) }), origin: { rowOffset: start } };
+      const read = new Table({ id: makeVector(ids) });
+      const kept = unfinished(read, task.stage);
+      if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, { rowOffset: start }) };
     }
   } else {
     for await (const { block, file, rowOffset } of readFileBlocks(input.spec)) {
-      send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, file, schema: describeSchema(block.schema) });
-      yield { block, origin: { file, rowOffset } };
+      const kept = unfinished(block, file);
+      send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file, schema: describeSchema(block.schema) });
+      if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, block, { file, rowOffset }) };
     }
   }
 }
 
+/** A checkpointed write refuses a block whose ID column is missing or has nulls, before writing anything. */
+function checkIds(block: Block, idColumn: string, stage: string): void {
+  const column = block.getChild(idColumn);
+  if (!column) {
+    throw new TaskError({ kind: "udf", operator: stage, message: `${stage}: the rows reaching the write have no ID column '${idColumn}' (a UDF dropped it); their columns are ${block.schema.fields.map((f) => `'${f.name}'`).join(", ")}` });
+  }
+  if (column.nullCount > 0) {
+    throw new TaskError({ kind: "udf", operator: stage, message: `${stage}: ${column.nullCount} rows reaching the write have a null ID in '${idColumn}'; every row needs an ID to be checkpointed` });
+  }
+}
+
 async function runTask(task: TaskSpec): Promise<void> {
-  const clock = new UdfClock();
+  const checkpoint = task.sink?.checkpoint;
+  const errored: ErroredRow[] = [];
+  const erroredFiles = new Set<string>();
+  let errorRecords = 0;
+  const run = new TaskRun(task.idColumn, (row) => {
+    send({ type: "rowError", taskId: task.taskId, row });
+    if (row.file) erroredFiles.add(row.file);
+    if (checkpoint) errored.push(row);
+  });
+  const flushErrored = async () => {
+    if (checkpoint && errored.length > 0) await recordErroredRows(checkpoint, task.sink!.taskIndex, errorRecords++, errored.splice(0));
+  };
   const resolve = await udfResolver(task);
   let outputIndex = 0;
-  for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, clock, task.targetBlockBytes)) {
+  for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, run, task.targetBlockBytes)) {
     if (cancelled.has(task.taskId)) break;
     let pieceStart = 0;
     for (const piece of splitBlockBySize(block, task.targetBlockBytes)) {
@@ -99,8 +143,13 @@ async function runTask(task: TaskSpec): Promise<void> {
       if (task.sink) {
         const { format, path, options, filePrefix } = task.sink;
         const name = `${filePrefix}_${String(task.sink.taskIndex).padStart(6, "0")}_${String(index).padStart(6, "0")}${fileExtension(format)}`;
+        if (checkpoint) checkIds(piece, checkpoint.idColumn, task.stage);
         const written = await writeBlock(format, piece, path, name, options);
-        send({ type: "written", taskId: task.taskId, ...written });
+        if (checkpoint) {
+          await flushErrored();
+          await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
+        }
+        send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined });
       } else {
         await takeCredit(task.taskId);
         if (cancelled.has(task.taskId)) break;
@@ -109,7 +158,12 @@ async function runTask(task: TaskSpec): Promise<void> {
       }
     }
   }
-  send({ type: "done", taskId: task.taskId, udfMs: clock.ms });
+  if (checkpoint && !cancelled.has(task.taskId)) {
+    await flushErrored();
+    // Files with errored rows are not done: a resume must read them again for exactly those rows.
+    if (task.input.kind === "files") await recordDoneFiles(checkpoint, task.sink!.taskIndex, task.input.spec.files.map((f) => f.path).filter((f) => !erroredFiles.has(f)));
+  }
+  send({ type: "done", taskId: task.taskId, udfMs: run.udfMs });
 }
 
 port.on("message", (message: DriverMessage) => {

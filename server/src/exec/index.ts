@@ -4,11 +4,12 @@ import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
 import { TaskFailure, sharedWorkerPool, type WorkerPool, type TaskErrorInfo, type TaskSpec } from "../cluster";
 import { removeWrittenFiles } from "../io";
+import { finishCheckpoint, idCount, prepareCheckpoint, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
-import { type LogicalOp, type PhysicalOp, toPhysicalPlan } from "../plan";
+import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
 import {
-  AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator,
+  AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
 } from "./operators";
 
 export interface ExecutionOptions {
@@ -34,9 +35,31 @@ export interface OperatorProgress {
   rowsPerSecond: number;
 }
 
+/** A checkpointed job's progress: what earlier attempts left, and what this one commits. */
+export interface CheckpointProgress {
+  path: string;
+  /** IDs and output files committed before this attempt started. */
+  idsAtStart: number;
+  filesAtStart: number;
+  /** Input files earlier attempts consumed whole, not read again. */
+  inputFilesSkipped: number;
+  /** Input rows dropped as they were read because an earlier attempt committed them. */
+  rowsAlreadyDone: number;
+  /** Output files and rows this attempt committed. */
+  filesCommitted: number;
+  rowsCommitted: number;
+  /** Time to open the checkpoint: clean up, load committed IDs. */
+  loadMs: number;
+  /** Set when the job succeeded and its checkpoint was deleted (deleteCheckpointOnSuccess). */
+  deleted?: boolean;
+}
+
 export interface ProgressSnapshot {
   elapsedMs: number;
   operators: OperatorProgress[];
+  /** Rows UDFs failed on under onError: "skip", this run. */
+  erroredRows: number;
+  checkpoint?: CheckpointProgress;
   memoryUsedBytes: number;
   memoryBudgetBytes: number;
   cpuSlots: number;
@@ -54,7 +77,12 @@ export interface ExecutionResult {
   /** The most bytes of blocks the executor held at once (queues and reservations). */
   peakMemoryBytes: number;
   statsText: string;
+  /** The first rows UDFs failed on under onError: "skip" (all of them are beside the checkpoint, when there is one). */
+  erroredRows: ErroredRow[];
 }
+
+/** Errored rows an ExecutionResult keeps in memory. */
+const ERRORED_ROWS_KEPT = 100;
 
 /** A job failure, with what a user needs to find the cause. */
 export class ExecutionError extends Error {
@@ -113,17 +141,51 @@ class StreamingExecutor {
   private readonly startedAt = Date.now();
   private readonly writePrefix = randomUUID().slice(0, 8);
   private readonly physicalRoot: PhysicalOp;
+  /** Set for a checkpointed job (a plan ending in a write, with DataContext.checkpointConfig). */
+  private readonly checkpoint?: CheckpointSettings;
+  private prepared?: PreparedCheckpoint;
+  private checkpointProgress?: CheckpointProgress;
+  private readonly erroredBudgets: Map<string, number>;
+  private readonly erroredByOperator = new Map<string, number>();
+  private readonly erroredSample: ErroredRow[] = [];
+  private erroredRows = 0;
 
-  constructor(root: LogicalOp, private readonly context: DataContext, private readonly options: ExecutionOptions) {
+  constructor(private readonly root: LogicalOp, private readonly context: DataContext, private readonly options: ExecutionOptions) {
     this.result = new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject; });
     this.result.catch(() => undefined);
-    this.physicalRoot = toPhysicalPlan(root, { positions: options.positions, writePrefix: this.writePrefix });
+    // A preview of a checkpointed pipeline (no write) runs without the checkpoint.
+    const config = root.kind === "write" ? context.checkpointConfig?.settings() : undefined;
+    if (config) validateCheckpointPlan(root, config);
+    this.checkpoint = config;
+    this.erroredBudgets = erroredRowBudgets(root);
+    this.physicalRoot = toPhysicalPlan(root, {
+      positions: options.positions, writePrefix: this.writePrefix,
+      checkpoint: config && { path: config.checkpointPath, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt: this.writePrefix },
+    });
+  }
+
+  /** Opens the checkpoint before anything is read: the ID column must be in the source, and earlier attempts are cleaned up and loaded. */
+  private async openCheckpoint(config: CheckpointSettings): Promise<void> {
+    const read = opsInOrder(this.root)[0];
+    if (read.kind === "read") {
+      const schema = await sourceSchema(read.source, this.context.blockBytes());
+      validateCheckpointPlan(this.root, config, schema?.fields.map((f) => f.name));
+    }
+    this.prepared = await prepareCheckpoint(config, this.root as Extract<LogicalOp, { kind: "write" }>, this.writePrefix);
+    const { committedIds, committedFilesAtStart, loadMs } = this.prepared;
+    this.checkpointProgress = {
+      path: config.checkpointPath, idsAtStart: committedIds ? idCount(committedIds) : 0, filesAtStart: committedFilesAtStart,
+      inputFilesSkipped: 0, rowsAlreadyDone: 0, filesCommitted: 0, rowsCommitted: 0, loadMs,
+    };
   }
 
   private build(physical: PhysicalOp): PhysicalOperator {
     const settings: ReadSettings = {
       cpuSlots: this.context.cpuSlots(), targetBlockBytes: this.context.blockBytes(),
       onDiscovery: (error) => (error ? this.fail(error) : this.wakeUp()),
+      doneFiles: this.prepared?.doneFiles,
+      onFilesSkipped: (n) => { this.checkpointProgress!.inputFilesSkipped += n; },
+      keepExistingOutput: this.prepared?.resuming ?? false,
     };
     let op: PhysicalOperator;
     switch (physical.kind) {
@@ -153,6 +215,7 @@ class StreamingExecutor {
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const onIdle = () => this.wakeUp();
     try {
+      if (this.checkpoint) await this.openCheckpoint(this.checkpoint);
       this.rootOp = this.build(this.physicalRoot);
       this.pool = sharedWorkerPool(this.context.cpuSlots());
       this.pool.on("idle", onIdle);
@@ -167,11 +230,13 @@ class StreamingExecutor {
         await new Promise<void>((resolve) => { this.wake = resolve; });
       }
       completed = true;
+      if (this.checkpoint && this.prepared) this.checkpointProgress!.deleted = await finishCheckpoint(this.checkpoint, this.prepared, this.erroredRows);
       const progress = this.snapshot(true);
       this.options.onProgress?.(progress);
       this.resolveResult({
         rowsOut: this.rootOp.metrics.rowsOut, written: this.written, durationMs: Date.now() - this.startedAt,
         progress, peakMemoryBytes: this.peakMemory, statsText: statsText(progress, this.operators, Date.now() - this.startedAt, this.peakMemory),
+        erroredRows: this.erroredSample,
       });
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
@@ -318,6 +383,8 @@ class StreamingExecutor {
       taskId: nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
       transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
       targetBlockBytes: this.context.blockBytes(), skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
+      idColumn: this.checkpoint?.idColumn,
+      committedIds: op.isSource ? this.prepared?.committedIds : undefined,
     };
     const attempts = retry?.attempts ?? 0;
     if (!retry) {
@@ -344,8 +411,15 @@ class StreamingExecutor {
         op.metrics.rowsOut += message.rows;
         op.metrics.blocksOut++;
         this.written.push({ path: message.path, rows: message.rows, bytes: message.bytes });
+        if (message.committed) {
+          this.checkpointProgress!.filesCommitted++;
+          this.checkpointProgress!.rowsCommitted += message.rows;
+        }
+      } else if (message.type === "rowError") {
+        this.recordErroredRow(message.row);
       } else {
         op.metrics.rowsIn += message.rows;
+        if (this.checkpointProgress) this.checkpointProgress.rowsAlreadyDone += message.alreadyDone;
         this.checkInputSchema(op, message.file, message.schema);
       }
       this.wakeUp();
@@ -370,6 +444,19 @@ class StreamingExecutor {
         this.fail(new ExecutionError(`${e.message} (after ${attempts + 1} attempts)`, e.info));
       }
     }).finally(() => this.wakeUp());
+  }
+
+  /** Counts a row skipped under onError: "skip"; past the operator's maxErroredRows the job fails. */
+  private recordErroredRow(row: ErroredRow): void {
+    this.erroredRows++;
+    if (this.erroredSample.length < ERRORED_ROWS_KEPT) this.erroredSample.push(row);
+    const count = (this.erroredByOperator.get(row.operator) ?? 0) + 1;
+    this.erroredByOperator.set(row.operator, count);
+    const budget = this.erroredBudgets.get(row.operator) ?? Infinity;
+    if (count > budget) {
+      this.fail(new ExecutionError(`${row.operator}: ${count} rows errored, more than its maxErroredRows (${budget}); the last: ${row.error}`,
+        { kind: "udf", operator: row.operator, file: row.file, row: row.row, id: row.id === undefined ? undefined : String(row.id), message: row.error, stack: row.stack, rowPreview: row.input }));
+    }
   }
 
   private readonly inputSchemas = new Map<PhysicalOperator, { file: string; schema: string }>();
@@ -410,9 +497,12 @@ class StreamingExecutor {
     wake();
   }
 
-  /** A failed or cancelled job leaves no output files that look complete. */
+  /**
+   * A failed or cancelled job leaves no output files that look complete. A checkpointed job keeps its
+   * committed files for a resume, which removes the uncommitted ones (workers may still be finishing a commit now).
+   */
   private async removePartialOutput(): Promise<void> {
-    const sinks = this.operators.flatMap((op) => (op instanceof TaskOperator && op.sink ? [op.sink] : []));
+    const sinks = this.operators.flatMap((op) => (op instanceof TaskOperator && op.sink && !op.sink.checkpoint ? [op.sink] : []));
     await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix, sink.options.filesystem).catch(() => 0)));
   }
 
@@ -434,6 +524,7 @@ class StreamingExecutor {
     return {
       elapsedMs: now - this.startedAt, operators, memoryUsedBytes: this.memoryUsed(), memoryBudgetBytes: this.context.memoryBudget(),
       cpuSlots: this.context.cpuSlots(), workersBusy: this.running.size, finished,
+      erroredRows: this.erroredRows, checkpoint: this.checkpointProgress && { ...this.checkpointProgress },
     };
   }
 }

@@ -166,7 +166,7 @@ export class TaskOperator extends PhysicalOperator {
   get isSource(): boolean { return this.physical.kind === "read"; }
 
   override async start(): Promise<void> {
-    if (this.sink?.mode === "overwrite") await removeWrittenFiles(this.sink.path, "", this.sink.options.filesystem);
+    if (this.sink?.mode === "overwrite" && !this.settings.keepExistingOutput) await removeWrittenFiles(this.sink.path, "", this.sink.options.filesystem);
     if (this.physical.kind !== "read") { this.planned = true; return; }
     this.metrics.startedAt = Date.now();
     const source = this.physical.source;
@@ -260,6 +260,20 @@ export interface ReadSettings {
   targetBlockBytes: number;
   /** Read tasks were found by the background listing (or it ended, or failed). */
   onDiscovery: (error?: Error) => void;
+  /** Input files a checkpoint says are consumed whole: listed but not read. */
+  doneFiles?: Set<string>;
+  onFilesSkipped?: (count: number) => void;
+  /** A resumed checkpointed write keeps what earlier attempts wrote, even in "overwrite" mode. */
+  keepExistingOutput?: boolean;
+}
+
+/** The listed files still to read, given the files a checkpoint says are done. */
+function unfinishedFiles(files: FileRef[], settings: ReadSettings): FileRef[] {
+  const done = settings.doneFiles;
+  if (!done || done.size === 0) return files;
+  const left = files.filter((f) => !done.has(f.path));
+  if (left.length < files.length) settings.onFilesSkipped?.(files.length - left.length);
+  return left;
 }
 
 type FileSource = Extract<SourceDef, { type: "files" }>;
@@ -285,7 +299,7 @@ async function discoverReadTasks(
     // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
     // the first rows come after one file's read rather than a whole group's.
     const groups: FileRef[][] = [];
-    let rest = page;
+    let rest = unfinishedFiles(page, settings);
     for (; rampFiles <= RAMP_MAX_FILES && rest.length > 0; rampFiles *= 2) {
       groups.push(rest.slice(0, rampFiles));
       rest = rest.slice(rampFiles);
@@ -367,7 +381,7 @@ async function planReadTasks(
       });
     }
     case "files": {
-      const files = await listFiles(source.paths, listOptions(source));
+      const files = unfinishedFiles(await listFiles(source.paths, listOptions(source)), settings);
       const cache = await MetadataCache.open(source.format, source.paths);
       const metadata = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem, cache));
       metrics.inMemoryBytesEstimated = metadata.reduce((sum, m) => sum + (m.inMemoryBytes ?? 0), 0);

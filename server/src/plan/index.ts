@@ -3,6 +3,7 @@
 import type { Block, BatchFormat } from "../block";
 import type { FileFormat, ReadOptions, WriteFormat, WriteOptions } from "../io";
 import type { AggregateFn, SortKey } from "../exec/allToAll";
+import type { CheckpointSpec } from "../checkpoint";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export type UdfFunction = Function;
@@ -15,7 +16,14 @@ export type SourceDef =
 /** Rows per batch UDF call when mapBatches gets no batchSize (Ray's default is 1024; ours trades a little memory for fewer calls). */
 export const DEFAULT_BATCH_SIZE = 4096;
 
-export interface MapOptions {
+/** What a UDF's exception does: "fail" (default) stops the job; "skip" records the row and goes on. */
+export interface ErrorPolicy {
+  onError?: "fail" | "skip";
+  /** With onError "skip": the job fails once more rows than this have errored in this operator. Default unlimited. */
+  maxErroredRows?: number;
+}
+
+export interface MapOptions extends ErrorPolicy {
   /** Rows per UDF call; null = whole blocks as they come. Default DEFAULT_BATCH_SIZE. */
   batchSize?: number | null;
   batchFormat?: BatchFormat;
@@ -28,9 +36,9 @@ interface UnaryOp extends OpBase { input: LogicalOp }
 
 export type LogicalOp =
   | (OpBase & { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number })
-  | (UnaryOp & { kind: "map" | "flatMap" | "filter"; fn: UdfFunction })
+  | (UnaryOp & { kind: "map" | "flatMap" | "filter"; fn: UdfFunction; options: ErrorPolicy })
   | (UnaryOp & { kind: "mapBatches"; fn: UdfFunction; options: MapOptions })
-  | (UnaryOp & { kind: "addColumn"; column: string; fn: UdfFunction })
+  | (UnaryOp & { kind: "addColumn"; column: string; fn: UdfFunction; options: ErrorPolicy })
   | (UnaryOp & { kind: "selectColumns" | "dropColumns"; columns: string[] })
   | (UnaryOp & { kind: "renameColumns"; mapping: Record<string, string> })
   | (UnaryOp & { kind: "limit"; n: number })
@@ -103,17 +111,23 @@ export function opDisplayName(op: LogicalOp): string {
 /** Where a worker finds a UDF: by position in the pipeline file's plan, else by its source text. */
 export interface UdfRef { position?: number; source: string; name: string }
 
-export type RowStep = { kind: "map" | "flatMap" | "filter"; operator: string; udf: UdfRef };
+export type OnError = "fail" | "skip";
+
+export type RowStep = { kind: "map" | "flatMap" | "filter"; operator: string; udf: UdfRef; onError: OnError };
 
 /** A transform that runs inside a task; all of it is plain data, sent to workers. */
 export type TransformSpec =
   | { kind: "rows"; steps: RowStep[] }
-  | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat }
-  | { kind: "addColumn"; operator: string; column: string; udf: UdfRef }
+  | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat; onError: OnError }
+  | { kind: "addColumn"; operator: string; column: string; udf: UdfRef; onError: OnError }
   | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
   | { kind: "renameColumns"; operator: string; mapping: Record<string, string> };
 
-export interface SinkSpec { format: WriteFormat; path: string; mode: "append" | "overwrite"; options: WriteOptions; filePrefix: string }
+export interface SinkSpec {
+  format: WriteFormat; path: string; mode: "append" | "overwrite"; options: WriteOptions; filePrefix: string;
+  /** Set for a checkpointed job: each written file is committed with its IDs. */
+  checkpoint?: CheckpointSpec;
+}
 
 export type PhysicalOp =
   | { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
@@ -128,6 +142,8 @@ export interface PhysicalPlanOptions {
   positions?: Map<LogicalOp, number>;
   /** A unique prefix for the files this run writes. */
   writePrefix: string;
+  /** Set for a checkpointed job: the write commits each file it writes. */
+  checkpoint?: CheckpointSpec;
 }
 
 /** Validates the plan and fuses map-like chains (and a final write) into the stage before them. */
@@ -150,7 +166,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
       }
       case "write": {
         const stage = fusableStage(build(op.input));
-        stage.sink = { format: op.format, path: op.path, mode: op.mode, options: op.options, filePrefix: options.writePrefix };
+        stage.sink = { format: op.format, path: op.path, mode: op.mode, options: op.options, filePrefix: options.writePrefix, checkpoint: options.checkpoint };
         stage.name = `${stage.name}->${opDisplayName(op)}`;
         stage.logical = [...stage.logical, op];
         return stage;
@@ -180,14 +196,15 @@ function transformOf(op: LogicalOp, udfRef: (op: LogicalOp & { fn: UdfFunction }
   const operator = opDisplayName(op);
   switch (op.kind) {
     case "map": case "flatMap": case "filter":
-      return { kind: "rows", steps: [{ kind: op.kind, operator, udf: udfRef(op) }] };
+      return { kind: "rows", steps: [{ kind: op.kind, operator, udf: udfRef(op), onError: op.options.onError ?? "fail" }] };
     case "mapBatches":
       return {
         kind: "batches", operator, udf: udfRef(op), batchFormat: op.options.batchFormat ?? "columns",
         batchSize: op.options.batchSize === undefined ? DEFAULT_BATCH_SIZE : op.options.batchSize ?? undefined,
+        onError: op.options.onError ?? "fail",
       };
     case "addColumn":
-      return { kind: "addColumn", operator, column: op.column, udf: udfRef(op) };
+      return { kind: "addColumn", operator, column: op.column, udf: udfRef(op), onError: op.options.onError ?? "fail" };
     case "selectColumns": case "dropColumns":
       return { kind: op.kind, operator, columns: op.columns };
     case "renameColumns":
@@ -217,6 +234,17 @@ function validate(root: LogicalOp): void {
         : `${opDisplayName(op)}: class UDFs (actor pools) are not supported yet; pass a function`);
     }
   }
+}
+
+/** The errored-row budget of each operator that skips bad rows, by display name (Infinity: no budget). */
+export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
+  const budgets = new Map<string, number>();
+  for (const op of opsInOrder(root)) {
+    if ("options" in op && op.kind !== "write" && (op.options as ErrorPolicy).onError === "skip") {
+      budgets.set(opDisplayName(op), (op.options as ErrorPolicy).maxErroredRows ?? Infinity);
+    }
+  }
+  return budgets;
 }
 
 export function isClass(fn: UdfFunction): boolean {

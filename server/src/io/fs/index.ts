@@ -33,6 +33,8 @@ export interface FileSystem {
   write(path: string, chunks: Iterable<Uint8Array>): Promise<number>;
   /** Removes the files directly in dir whose names start with namePrefix (all of them for ""); returns how many. */
   deleteByPrefix(dir: string, namePrefix: string): Promise<number>;
+  /** Removes these files; ones already gone are fine. */
+  deleteFiles(paths: string[]): Promise<void>;
   join(dir: string, name: string): string;
 }
 

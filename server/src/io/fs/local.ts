@@ -102,6 +102,10 @@ export class LocalFileSystem implements FileSystem {
     return doomed.length;
   }
 
+  async deleteFiles(paths: string[]): Promise<void> {
+    await Promise.all(paths.map((file) => fs.rm(file, { force: true })));
+  }
+
   join(dir: string, name: string): string {
     return path.join(dir, name);
   }

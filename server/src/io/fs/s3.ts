@@ -211,6 +211,25 @@ export class S3FileSystem implements FileSystem {
     return deleted;
   }
 
+  async deleteFiles(paths: string[]): Promise<void> {
+    const byBucket = new Map<string, string[]>();
+    for (const path of paths) {
+      const { bucket, key } = parse(path);
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), key]);
+    }
+    for (const [bucket, keys] of byBucket) {
+      // DeleteObjects takes at most 1000 keys.
+      for (let start = 0; start < keys.length; start += 1000) {
+        const objects = keys.slice(start, start + 1000).map((Key) => ({ Key }));
+        try {
+          await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+        } catch (e) {
+          throw describeError(`s3://${bucket}/${objects[0].Key}`, e);
+        }
+      }
+    }
+  }
+
   join(dir: string, name: string): string {
     return dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
   }

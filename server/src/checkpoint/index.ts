@@ -1,0 +1,248 @@
+// Job-level checkpointing: a job that reads, maps and writes records which output files are
+// committed and which input IDs they hold, so that a rerun after any crash resumes where it stopped
+// and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol.
+import { fileSystemFor, readFileBlocks, type FileSystem, type FileSystemDescription } from "../io";
+import { blockToRows, type Row } from "../block";
+import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
+import { allIds, hasId, idCount, type SharedIds } from "./idset";
+import {
+  attemptOf, checkpointFs, committedOutputName, dirs, listEntries, loadCommittedIds, readCommittedIds, readDoneFiles,
+  readErroredRows, readManifest, recordAttempt, writeManifest,
+  type CheckpointBackendKind, type CheckpointSpec, type ErroredRow, type FileEntry, type Manifest,
+} from "./store";
+
+export { commitOutput, recordDoneFiles, recordErroredRows, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
+export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
+
+/** What the engine needs of a CheckpointConfig (the public class lives in api/). */
+export interface CheckpointSettings {
+  idColumn: string;
+  /** Absolute path or s3:// URL. */
+  checkpointPath: string;
+  deleteCheckpointOnSuccess: boolean;
+  filesystem?: FileSystemDescription;
+  backend: CheckpointBackendKind;
+}
+
+// ------------------------------------------------------------------ plan validation
+
+const MAP_LIKE = new Set(["map", "mapBatches", "filter", "flatMap", "addColumn", "selectColumns", "dropColumns", "renameColumns"]);
+
+type WriteOp = Extract<LogicalOp, { kind: "write" }>;
+
+/**
+ * Checks that a checkpointed plan is read → map-like operators → write and that the ID column reaches
+ * the write as far as the plan shows (column operators; a source schema when known). Returns the write.
+ */
+export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettings, sourceColumns?: string[]): WriteOp {
+  const prefix = `checkpointing (idColumn '${config.idColumn}')`;
+  if (root.kind !== "write") throw new PlanError(`${prefix} needs a plan that ends in a write; this one ends in ${opDisplayName(root)}`);
+  let read: LogicalOp = root.input;
+  for (; read.kind !== "read"; read = (read as Extract<LogicalOp, { input: LogicalOp }>).input) {
+    if (!MAP_LIKE.has(read.kind)) {
+      throw new PlanError(`${prefix} supports read → map-like operators (map, mapBatches, filter, flatMap, column operators) → write; ${opDisplayName(read)} is not map-like`);
+    }
+  }
+  const ops = opsInOrder(root);
+  const id = config.idColumn;
+  const projection = read.source.type === "files" ? read.source.options.columns : undefined;
+  if (projection && !projection.includes(id)) {
+    throw new PlanError(`${prefix}: ${read.name} reads columns [${projection.join(", ")}], which leave out the ID column '${id}'`);
+  }
+  if (sourceColumns && !sourceColumns.includes(id)) {
+    throw new PlanError(`${prefix}: ${read.name} has no column '${id}'; its columns are ${sourceColumns.map((c) => `'${c}'`).join(", ")}`);
+  }
+  for (const op of ops) {
+    const lost = (op.kind === "selectColumns" && !op.columns.includes(id)) || (op.kind === "dropColumns" && op.columns.includes(id))
+      || (op.kind === "renameColumns" && id in op.mapping && op.mapping[id] !== id);
+    if (lost) throw new PlanError(`${prefix}: ${opDisplayName(op)} removes or renames the ID column '${id}', which must reach the write unchanged`);
+  }
+  const write = root as WriteOp;
+  if (isInside(config.checkpointPath, write.path)) {
+    throw new PlanError(`${prefix}: checkpointPath ${config.checkpointPath} is inside the output folder ${write.path}; put it elsewhere`);
+  }
+  return write;
+}
+
+function isInside(child: string, parent: string): boolean {
+  const trim = (p: string) => p.replace(/\/+$/, "");
+  return trim(child) === trim(parent) || trim(child).startsWith(`${trim(parent)}/`);
+}
+
+// ------------------------------------------------------------------ preparing an attempt
+
+export interface PreparedCheckpoint {
+  spec: CheckpointSpec;
+  /** Committed IDs to drop in read tasks; undefined when nothing is committed yet. */
+  committedIds?: SharedIds;
+  /** Input files earlier attempts consumed whole: not read again. */
+  doneFiles: Set<string>;
+  /** Whether an earlier attempt of this job exists (then the write never empties its folder). */
+  resuming: boolean;
+  committedFilesAtStart: number;
+  /** Output files of earlier attempts removed because they were never committed. */
+  removedUncommitted: number;
+  loadMs: number;
+}
+
+/**
+ * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, removes the output
+ * files no earlier attempt committed, loads the committed IDs and done files, and records the attempt
+ * before it writes anything.
+ */
+export async function prepareCheckpoint(config: CheckpointSettings, write: WriteOp, attempt: string): Promise<PreparedCheckpoint> {
+  const started = Date.now();
+  const root = config.checkpointPath;
+  const fs = checkpointFs(root, config.filesystem);
+  const manifest = await readManifest(fs, root);
+  const output = { path: write.path, format: write.format };
+  if (manifest && (manifest.idColumn !== config.idColumn || manifest.output.path !== output.path || manifest.output.format !== output.format)) {
+    throw new PlanError(
+      `the checkpoint at ${root} belongs to another job (idColumn '${manifest.idColumn}', writing ${manifest.output.format} to ${manifest.output.path}); ` +
+      `this job has idColumn '${config.idColumn}' and writes ${output.format} to ${output.path}. Use another checkpointPath, or delete that one to start over`);
+  }
+  if (!manifest) await writeManifest(fs, root, { version: 1, idColumn: config.idColumn, output, createdAt: new Date().toISOString() });
+  const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
+  const records = await listEntries(fs, root, dirs.committed);
+  const committed = new Set(records.map(committedOutputName).filter((n) => n !== undefined));
+  const removedUncommitted = attempts.length > 0 ? await removeUncommitted(write, attempts, committed) : 0;
+  const committedIds = records.length > 0 ? await loadCommittedIds(fs, records) : undefined;
+  const doneFiles = await readDoneFiles(fs, root);
+  await recordAttempt(fs, root, attempt);
+  return {
+    spec: { path: root, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt },
+    committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
+    doneFiles, resuming: attempts.length > 0, committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
+  };
+}
+
+/** Deletes the output files (and in-flight temporaries) of the given attempts that have no commit record. */
+export async function removeUncommitted(write: WriteOp, attempts: string[], committed: Set<string>): Promise<number> {
+  const fs = fileSystemFor(write.path, write.options.filesystem);
+  if ((await fs.stat(write.path)) === null) return 0;
+  const doomed: string[] = [];
+  for await (const page of fs.listDirectory(write.path)) {
+    for (const file of page.files) {
+      const name = file.path.slice(file.path.lastIndexOf("/") + 1);
+      const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
+      if (attempts.some((a) => base.startsWith(`${a}_`)) && (base !== name || !committed.has(name))) doomed.push(file.path);
+    }
+  }
+  await fs.deleteFiles(doomed);
+  return doomed.length;
+}
+
+/** After an attempt: a success removes the checkpoint when asked to, unless errored rows still wait for a resume. */
+export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, erroredRows: number): Promise<boolean> {
+  if (!config.deleteCheckpointOnSuccess || erroredRows > 0) return false;
+  await checkpointFs(config.checkpointPath, config.filesystem).deleteByPrefix(prepared.spec.path, "");
+  return true;
+}
+
+// ------------------------------------------------------------------ inspection (CLI, server, editor)
+
+export interface CommittedFile { output: string; record: string; ids: number }
+
+export interface CheckpointSummary {
+  path: string;
+  manifest?: Manifest;
+  attempts: string[];
+  committedFiles: CommittedFile[];
+  committedIds: number;
+  /** Input files earlier attempts consumed whole. */
+  doneFiles: number;
+  /** Rows a UDF failed on whose IDs are still uncommitted (a resume processes exactly these). */
+  erroredRows: number;
+}
+
+/** Reads a checkpoint for display; loads every record, so it is as costly as a resume's loading. */
+export class CheckpointReader {
+  private constructor(
+    readonly path: string, private readonly fs: FileSystem, readonly manifest: Manifest | undefined,
+    private readonly records: FileEntry[], private readonly attempts: string[],
+  ) {}
+
+  static async open(path: string, filesystem?: FileSystemDescription): Promise<CheckpointReader> {
+    const fs = checkpointFs(path, filesystem);
+    if ((await fs.stat(path)) === null) throw new Error(`no checkpoint at ${path}`);
+    const manifest = await readManifest(fs, path);
+    const records = (await listEntries(fs, path, dirs.committed)).filter((e) => committedOutputName(e) !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const attempts = (await listEntries(fs, path, dirs.attempts)).map(attemptOf).sort();
+    if (!manifest && records.length === 0 && attempts.length === 0) throw new Error(`${path} is not a checkpoint (no manifest.json, attempts or committed records)`);
+    return new CheckpointReader(path, fs, manifest, records, attempts);
+  }
+
+  private idsCache?: Promise<{ perFile: number[]; ids: SharedIds }>;
+
+  private loadIds(): Promise<{ perFile: number[]; ids: SharedIds }> {
+    this.idsCache ??= (async () => {
+      const perFile = await Promise.all(this.records.map(async (r) => {
+        const { column, values } = await readCommittedIds(this.fs, r);
+        return column?.length ?? values?.length ?? 0;
+      }));
+      return { perFile, ids: await loadCommittedIds(this.fs, this.records) };
+    })();
+    return this.idsCache;
+  }
+
+  async summary(): Promise<CheckpointSummary> {
+    const { perFile, ids } = await this.loadIds();
+    const outputDir = this.manifest?.output.path;
+    return {
+      path: this.path, manifest: this.manifest, attempts: this.attempts,
+      committedFiles: this.records.map((r, i) => {
+        const name = committedOutputName(r)!;
+        return { output: outputDir ? this.fs.join(outputDir, name) : name, record: r.path, ids: perFile[i] };
+      }),
+      committedIds: idCount(ids),
+      doneFiles: (await readDoneFiles(this.fs, this.path)).size,
+      erroredRows: (await this.erroredRows()).length,
+    };
+  }
+
+  /** Committed IDs in record order, a page at a time (as strings: IDs may exceed 2^53). */
+  async ids(offset: number, limit: number): Promise<{ total: number; ids: string[] }> {
+    const { ids } = await this.loadIds();
+    const page: string[] = [];
+    let index = 0;
+    for (const id of allIds(ids)) {
+      if (index++ < offset) continue;
+      if (page.length >= limit) break;
+      page.push(String(id));
+    }
+    return { total: idCount(ids), ids: page };
+  }
+
+  /** Rows of the committed output files, a page at a time, each with the output file it is in. */
+  async rows(offset: number, limit: number): Promise<{ total: number; rows: { file: string; row: Row }[] }> {
+    const { perFile } = await this.loadIds();
+    const total = perFile.reduce((s, n) => s + n, 0);
+    const out: { file: string; row: Row }[] = [];
+    const outputDir = this.manifest?.output.path;
+    if (!outputDir) return { total, rows: out };
+    const outputFs = fileSystemFor(outputDir, this.fs.description);
+    let skip = offset;
+    for (let i = 0; i < this.records.length && out.length < limit; i++) {
+      if (skip >= perFile[i]) { skip -= perFile[i]; continue; }
+      const file = this.fs.join(outputDir, committedOutputName(this.records[i])!);
+      const info = await outputFs.stat(file);
+      if (info === null || info === "directory") continue;
+      const spec = { format: this.manifest!.output.format as "parquet" | "csv" | "json", files: [{ path: file, size: info.size }], options: { targetBlockBytes: 64 << 20 } };
+      for await (const { block } of readFileBlocks(spec)) {
+        for (const row of blockToRows(block)) {
+          if (skip > 0) { skip--; continue; }
+          if (out.length >= limit) break;
+          out.push({ file, row });
+        }
+      }
+    }
+    return { total, rows: out };
+  }
+
+  /** Rows a UDF failed on that no later attempt committed. */
+  async erroredRows(): Promise<ErroredRow[]> {
+    const { ids } = await this.loadIds();
+    const asKey = (id: unknown) => (ids.kind === "int" && typeof id === "string" && /^-?\d+$/.test(id) ? BigInt(id) : id);
+    return (await readErroredRows(this.fs, this.path)).filter((row) => !hasId(ids, asKey(row.id)));
+  }
+}

@@ -1,0 +1,189 @@
+// What a checkpoint directory holds, and the commit protocol that makes output exactly-once:
+//
+//   manifest.json                  the job it belongs to (ID column, output folder and format)
+//   attempts/<prefix>.json         written before an attempt writes anything; its output files are named <prefix>_*
+//   committed/<output>.ids.parquet the IDs in one output file (batch backend) — its existence commits that file
+//   committed/<output>.ids.jsonl   the same, one ID per line (row backend)
+//   done/<prefix>_<task>.json      input files a finished task consumed whole, which a resume does not read again
+//   errors/<prefix>_<task>_<n>.jsonl  rows a UDF failed on under onError: "skip" (their IDs stay uncommitted)
+//
+// An output file counts only once its commit record exists, and the record is written after the file.
+// A resume deletes every output file of an earlier attempt that has no record, and drops the committed
+// IDs inside its read tasks, so each input ID ends up in exactly one committed output file.
+import { Table, type Vector } from "apache-arrow";
+import { fileSystemFor, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
+import { IdSetBuilder, idCount, type SharedIds } from "./idset";
+
+export type CheckpointBackendKind = "batch" | "row";
+
+/** What a write task needs to commit its output: plain data, sent to workers. */
+export interface CheckpointSpec {
+  path: string;
+  idColumn: string;
+  backend: CheckpointBackendKind;
+  filesystem?: FileSystemDescription;
+  /** This attempt's output file prefix. */
+  attempt: string;
+}
+
+export interface Manifest {
+  version: 1;
+  idColumn: string;
+  output: { path: string; format: string };
+  createdAt: string;
+}
+
+/** A row a UDF failed on, as recorded beside the checkpoint. */
+export interface ErroredRow {
+  id: unknown;
+  operator: string;
+  file?: string;
+  /** Position of the row in its input file, when known. */
+  row?: number;
+  /** The row the UDF got, as JSON (bigints as strings; long values cut). */
+  input: string;
+  error: string;
+  stack?: string;
+  at: string;
+}
+
+const COMMIT_SUFFIX: Record<CheckpointBackendKind, string> = { batch: ".ids.parquet", row: ".ids.jsonl" };
+
+export const dirs = { attempts: "attempts", committed: "committed", done: "done", errors: "errors" } as const;
+
+export function checkpointFs(path: string, filesystem?: FileSystemDescription): FileSystem {
+  return fileSystemFor(path, filesystem);
+}
+
+const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
+
+// ------------------------------------------------------------------ worker side
+
+/** Commits one written output file: records its IDs. Called after the file itself is complete. */
+export async function commitOutput(spec: CheckpointSpec, outputName: string, ids: Vector): Promise<void> {
+  const fs = checkpointFs(spec.path, spec.filesystem);
+  const dir = fs.join(spec.path, dirs.committed);
+  const name = `${outputName}${COMMIT_SUFFIX[spec.backend]}`;
+  if (spec.backend === "batch") {
+    await writeBlock("parquet", new Table({ [spec.idColumn]: ids }), dir, name, { filesystem: spec.filesystem });
+    return;
+  }
+  const lines: string[] = [];
+  for (let i = 0; i < ids.length; i++) lines.push(idLine(ids.get(i)));
+  await fs.write(fs.join(dir, name), [Buffer.from(lines.join(""))]);
+}
+
+/** Integers as bare digits (exact beyond 2^53), anything else as JSON. */
+function idLine(value: unknown): string {
+  return typeof value === "bigint" || (typeof value === "number" && Number.isInteger(value)) ? `${value}\n` : `${JSON.stringify(value)}\n`;
+}
+
+function parseIdLine(line: string): unknown {
+  return /^-?\d+$/.test(line) ? BigInt(line) : JSON.parse(line);
+}
+
+/** Records that a task consumed these input files whole: every row is committed or was meant to be dropped. */
+export async function recordDoneFiles(spec: CheckpointSpec, taskIndex: number, files: string[]): Promise<void> {
+  if (files.length === 0) return;
+  const fs = checkpointFs(spec.path, spec.filesystem);
+  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${spec.attempt}_${String(taskIndex).padStart(6, "0")}.json`), json({ files }));
+}
+
+export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const fs = checkpointFs(spec.path, spec.filesystem);
+  const name = `${spec.attempt}_${String(taskIndex).padStart(6, "0")}_${String(sequence).padStart(6, "0")}.jsonl`;
+  const text = rows.map((r) => JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v))).join("\n") + "\n";
+  await fs.write(fs.join(fs.join(spec.path, dirs.errors), name), [Buffer.from(text)]);
+}
+
+// ------------------------------------------------------------------ driver side
+
+export interface FileEntry { name: string; path: string; size: number }
+
+/** The files directly in a checkpoint subdirectory (none when it does not exist yet). */
+export async function listEntries(fs: FileSystem, root: string, subdir: string): Promise<FileEntry[]> {
+  const dir = fs.join(root, subdir);
+  if ((await fs.stat(dir)) === null) return [];
+  const out: FileEntry[] = [];
+  for await (const page of fs.listDirectory(dir)) {
+    for (const file of page.files) {
+      const name = file.path.slice(file.path.lastIndexOf("/") + 1);
+      if (!name.startsWith(".")) out.push({ name, path: file.path, size: file.size });
+    }
+  }
+  return out;
+}
+
+export async function readManifest(fs: FileSystem, root: string): Promise<Manifest | undefined> {
+  const file = fs.join(root, "manifest.json");
+  if ((await fs.stat(file)) === null) return undefined;
+  return JSON.parse(Buffer.from(await fs.readAll(file)).toString("utf8")) as Manifest;
+}
+
+export async function writeManifest(fs: FileSystem, root: string, manifest: Manifest): Promise<void> {
+  await fs.write(fs.join(root, "manifest.json"), json(manifest));
+}
+
+export async function recordAttempt(fs: FileSystem, root: string, attempt: string): Promise<void> {
+  await fs.write(fs.join(fs.join(root, dirs.attempts), `${attempt}.json`), json({ attempt, startedAt: new Date().toISOString() }));
+}
+
+export const attemptOf = (entry: FileEntry) => entry.name.replace(/\.json$/, "");
+
+/** The output file a commit record commits, or undefined for another file. */
+export function committedOutputName(entry: FileEntry): string | undefined {
+  for (const suffix of Object.values(COMMIT_SUFFIX)) if (entry.name.endsWith(suffix)) return entry.name.slice(0, -suffix.length);
+  return undefined;
+}
+
+/** The IDs of one commit record. */
+export async function readCommittedIds(fs: FileSystem, entry: FileEntry): Promise<{ column?: Vector; values?: unknown[] }> {
+  if (entry.name.endsWith(COMMIT_SUFFIX.row)) {
+    const text = Buffer.from(await fs.readAll(entry.path)).toString("utf8");
+    return { values: text.split("\n").filter((line) => line !== "").map(parseIdLine) };
+  }
+  const blocks = readFileBlocks({
+    format: "parquet", files: [{ path: entry.path, size: entry.size }],
+    options: { targetBlockBytes: Number.MAX_SAFE_INTEGER, filesystem: fs.description },
+  });
+  const columns: Vector[] = [];
+  for await (const { block } of blocks) columns.push(block.getChildAt(0)!);
+  return { column: columns.length === 1 ? columns[0] : columns.reduce((a, b) => a.concat(b)) };
+}
+
+/** Loads every commit record into one shared ID set (in parallel: S3 latency dominates small files). */
+export async function loadCommittedIds(fs: FileSystem, records: FileEntry[], concurrency = 16): Promise<SharedIds> {
+  const builder = new IdSetBuilder();
+  let next = 0;
+  const worker = async () => {
+    while (next < records.length) {
+      const { column, values } = await readCommittedIds(fs, records[next++]);
+      if (column) builder.addColumn(column);
+      for (const value of values ?? []) builder.add(value);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, worker));
+  return builder.build();
+}
+
+export async function readDoneFiles(fs: FileSystem, root: string): Promise<Set<string>> {
+  const done = new Set<string>();
+  for (const entry of await listEntries(fs, root, dirs.done)) {
+    const record = JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as { files: string[] };
+    for (const file of record.files) done.add(file);
+  }
+  return done;
+}
+
+export async function readErroredRows(fs: FileSystem, root: string): Promise<ErroredRow[]> {
+  const out: ErroredRow[] = [];
+  const entries = (await listEntries(fs, root, dirs.errors)).sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of entries) {
+    const text = Buffer.from(await fs.readAll(entry.path)).toString("utf8");
+    for (const line of text.split("\n")) if (line !== "") out.push(JSON.parse(line) as ErroredRow);
+  }
+  return out;
+}
+
+export { idCount };

@@ -1,0 +1,219 @@
+// Job-level checkpointing in process: plan rejections, fail → fix → resume, skip → fix → resume,
+// errored-row budgets, files consumed whole are not read again, both backends.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import * as rd from "../server/src/api";
+import { CheckpointReader } from "../server/src/checkpoint";
+import { readFileBlocks } from "../server/src/io";
+import { listFilesRecursive, tempDir } from "./helpers";
+
+/** Writes `files` Parquet files of `rowsPerFile` rows: id (unique int), value (row "bad" where id % badEvery === 0). */
+export async function makeInput(dir: string, files: number, rowsPerFile: number, badEvery = 0): Promise<number[]> {
+  rd.DataContext.reset();
+  const n = files * rowsPerFile;
+  const source = `(row) => ({ id: row.id, value: ${badEvery} > 0 && row.id % ${badEvery} === 0 ? "bad" : "v" + row.id })`;
+  await rd.range(n, { overrideNumBlocks: files }).map(new Function(`return ${source}`)() as rd.RowFn).writeParquet(dir).run();
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Every id in the Parquet files of a folder, in no order. */
+export async function outputIds(dir: string): Promise<number[]> {
+  const files = listFilesRecursive(dir).filter((f) => f.endsWith(".parquet") && !path.basename(f).startsWith("."));
+  const ids: number[] = [];
+  for (const file of files) {
+    for await (const { block } of readFileBlocks({ format: "parquet", files: [{ path: file, size: fs.statSync(file).size }], options: { targetBlockBytes: 1 << 30 } })) {
+      for (const id of block.getChild("id")!.toArray() as BigInt64Array) ids.push(Number(id));
+    }
+  }
+  return ids;
+}
+
+export function assertExactlyOnce(actual: number[], expected: number[]): void {
+  const sorted = [...actual].sort((a, b) => a - b);
+  const duplicates = sorted.filter((id, i) => i > 0 && sorted[i - 1] === id);
+  assert.deepEqual(duplicates.slice(0, 10), [], `duplicated ids (${duplicates.length})`);
+  const missing = expected.filter((id) => !new Set(sorted).has(id));
+  assert.deepEqual(missing.slice(0, 10), [], `missing ids (${missing.length})`);
+  assert.equal(sorted.length, expected.length);
+}
+
+function checkpointed(options: Partial<rd.CheckpointOptions> & { checkpointPath: string }): rd.DataContext {
+  const context = rd.DataContext.reset();
+  context.checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", ...options });
+  return context;
+}
+
+const strict = (row: rd.Row) => {
+  if (row.value === "bad") throw new Error(`malformed value in row ${row.id}`);
+  return { ...row, upper: String(row.value).toUpperCase() };
+};
+const tolerant = (row: rd.Row) => ({ ...row, upper: String(row.value).toUpperCase() });
+
+describe("job-level checkpointing", function () {
+  this.timeout(120_000);
+  let dir: string;
+  let input: string;
+  let ids: number[];
+  before(async () => {
+    dir = tempDir();
+    input = path.join(dir, "input");
+    ids = await makeInput(input, 12, 500, 997);
+  });
+  after(() => { rd.DataContext.reset(); fs.rmSync(dir, { recursive: true, force: true }); });
+
+  describe("rejects plans it cannot checkpoint, before reading any data", () => {
+    const expectPlanError = async (build: () => rd.Dataset, pattern: RegExp) => {
+      const out = path.join(dir, "rejected-out");
+      checkpointed({ checkpointPath: path.join(dir, "rejected-ckpt") });
+      await assert.rejects(build().run(), pattern);
+      assert.equal(fs.existsSync(out), false, "nothing was written");
+      assert.equal(fs.existsSync(path.join(dir, "rejected-ckpt")), false, "no checkpoint was created");
+    };
+    const out = () => path.join(dir, "rejected-out");
+
+    it("an all-to-all operator, named", () =>
+      expectPlanError(() => rd.readParquet(input).sort("id").writeParquet(out()), /Sort\(id\) is not map-like/));
+    it("a limit, named", () =>
+      expectPlanError(() => rd.readParquet(input).map(tolerant).limit(5).writeParquet(out()), /Limit\(5\) is not map-like/));
+    it("a union, named", () =>
+      expectPlanError(() => rd.readParquet(input).union(rd.readParquet(input)).writeParquet(out()), /Union is not map-like/));
+    it("a zip, named", () =>
+      expectPlanError(() => rd.readParquet(input).zip(rd.readParquet(input)).writeParquet(out()), /Zip is not map-like/));
+    it("a column operator that drops or renames the ID column", async () => {
+      await expectPlanError(() => rd.readParquet(input).selectColumns(["value"]).writeParquet(out()), /SelectColumns\(value\) removes or renames the ID column 'id'/);
+      await expectPlanError(() => rd.readParquet(input).dropColumns("id").writeParquet(out()), /DropColumns\(id\) removes or renames/);
+      await expectPlanError(() => rd.readParquet(input).renameColumns({ id: "key" }).writeParquet(out()), /RenameColumns\(id→key\) removes or renames/);
+    });
+    it("a read whose projection leaves the ID column out", () =>
+      expectPlanError(() => rd.readParquet(input, { columns: ["value"] }).writeParquet(out()), /reads columns \[value\], which leave out the ID column 'id'/));
+    it("a source without the ID column, from the footer alone (data pages are never decoded)", async () => {
+      const scrambled = path.join(dir, "no-id");
+      rd.DataContext.reset();
+      await rd.range(100).map(new Function("return (r) => ({ key: r.id })")() as rd.RowFn).writeParquet(scrambled).run();
+      const file = listFilesRecursive(scrambled)[0];
+      const bytes = fs.readFileSync(file);
+      bytes.fill(0x55, 4, Math.min(bytes.length - 200, 300)); // garbage where the data pages are
+      fs.writeFileSync(file, bytes);
+      await expectPlanError(() => rd.readParquet(scrambled).writeParquet(out()), /ReadParquet has no column 'id'; its columns are 'key'/);
+    });
+    it("a checkpoint inside the output folder", async () => {
+      checkpointed({ checkpointPath: path.join(out(), "ckpt") });
+      await assert.rejects(rd.readParquet(input).writeParquet(out()).run(), /is inside the output folder/);
+    });
+    it("a checkpoint that belongs to another job", async () => {
+      const ckpt = path.join(dir, "other-job");
+      checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
+      await rd.readParquet(input).writeParquet(path.join(dir, "other-out-1")).run();
+      checkpointed({ checkpointPath: ckpt });
+      await assert.rejects(rd.readParquet(input).writeParquet(path.join(dir, "other-out-2")).run(),
+        /belongs to another job .*writing parquet to .*other-out-1/);
+      assert.equal(fs.existsSync(path.join(dir, "other-out-2")), false);
+    });
+    it("a UDF that drops the ID column: the write refuses the block and writes nothing", async () => {
+      const target = path.join(dir, "dropped-id-out");
+      checkpointed({ checkpointPath: path.join(dir, "dropped-id-ckpt") });
+      await assert.rejects(rd.readParquet(input).map(new Function("return (r) => ({ value: r.value })")() as rd.RowFn).writeParquet(target).run(),
+        /rows reaching the write have no ID column 'id' \(a UDF dropped it\)/);
+      assert.deepEqual(listFilesRecursive(target).filter((f) => f.endsWith(".parquet")), []);
+    });
+  });
+
+  for (const backend of ["batch", "row"] as const) {
+    it(`${backend} backend: a UDF failing on a malformed row stops the job naming operator, file, ID and row; after the fix a resume writes every ID once`, async () => {
+      const ckpt = path.join(dir, `fail-${backend}-ckpt`);
+      const out = path.join(dir, `fail-${backend}-out`);
+      checkpointed({ checkpointPath: ckpt, overrideBackend: backend });
+      rd.DataContext.getCurrent().resourceLimits = { cpu: 2 };
+      const error = await rd.readParquet(input).map(strict).writeParquet(out).run().then(() => undefined, (e: Error) => e);
+      assert.ok(error, "the job failed");
+      assert.match(error.message, /Map\(strict\) failed on row \d+ \(id \d+\) of .*input.*\.parquet: Error: malformed value in row \d+\n  row: \{"id":\d+,"value":"bad"\}/);
+      const summary = await (await CheckpointReader.open(ckpt)).summary();
+      assert.equal(summary.manifest?.idColumn, "id");
+      const committedBefore = summary.committedIds;
+      assert.equal(summary.committedFiles.reduce((s, f) => s + f.ids, 0), committedBefore);
+      // Committed output stays: exactly the committed IDs are in the output folder.
+      assert.equal((await outputIds(out)).length, committedBefore);
+
+      checkpointed({ checkpointPath: ckpt, overrideBackend: backend });
+      const fixed = rd.readParquet(input).map(tolerant).writeParquet(out);
+      const result = await fixed.run();
+      assertExactlyOnce(await outputIds(out), ids);
+      const progress = result.progress.checkpoint!;
+      assert.equal(progress.idsAtStart, committedBefore);
+      assert.equal(progress.rowsCommitted, ids.length - committedBefore, "the resume wrote only what was not committed");
+      assert.equal(progress.deleted, true, "deleteCheckpointOnSuccess removed the checkpoint");
+      assert.equal(fs.existsSync(ckpt), false);
+    });
+  }
+
+  it("skip → fix → resume: bad rows are recorded with input, error and stack; the resume processes exactly them", async () => {
+    const ckpt = path.join(dir, "skip-ckpt");
+    const out = path.join(dir, "skip-out");
+    checkpointed({ checkpointPath: ckpt });
+    const first = await rd.readParquet(input).map(strict, { onError: "skip" }).writeParquet(out).run();
+    const bad = ids.filter((id) => id % 997 === 0);
+    assert.equal(first.progress.erroredRows, bad.length);
+    assert.equal(first.progress.checkpoint!.deleted, false, "kept: errored rows wait for a resume");
+    assert.deepEqual(first.erroredRows.map((r) => Number(r.id)).sort((a, b) => a - b), bad);
+    const reader = await CheckpointReader.open(ckpt);
+    const errored = await reader.erroredRows();
+    assert.deepEqual(errored.map((r) => Number(r.id)).sort((a, b) => a - b), bad);
+    assert.equal(errored[0].operator, "Map(strict)");
+    assert.match(errored[0].error, /malformed value in row/);
+    assert.match(errored[0].stack ?? "", /malformed value in row \d+\n\s+at /);
+    assert.match(errored[0].input, /"value":"bad"/);
+    assert.match(errored[0].file ?? "", /input.*\.parquet$/);
+    assert.equal((await reader.summary()).committedIds, ids.length - bad.length);
+
+    checkpointed({ checkpointPath: ckpt });
+    const resumed = await rd.readParquet(input).map(tolerant, { onError: "skip" }).writeParquet(out).run();
+    assert.equal(resumed.progress.checkpoint!.rowsCommitted, bad.length, "exactly the errored rows were processed");
+    assert.equal(resumed.progress.checkpoint!.inputFilesSkipped, 12 - new Set(errored.map((r) => r.file)).size, "files without errored rows were not read");
+    assertExactlyOnce(await outputIds(out), ids);
+    assert.equal(fs.existsSync(ckpt), false);
+  });
+
+  it("fails once an operator's errored rows exceed maxErroredRows", async () => {
+    checkpointed({ checkpointPath: path.join(dir, "budget-ckpt") });
+    await assert.rejects(rd.readParquet(input).map(strict, { onError: "skip", maxErroredRows: 2 }).writeParquet(path.join(dir, "budget-out")).run(),
+      /Map\(strict\): 3 rows errored, more than its maxErroredRows \(2\); the last: Map\(strict\) failed on row/);
+  });
+
+  it("a batch UDF that fails on a batch is replayed row by row: the error names the row; skip drops only that row", async () => {
+    const batchStrict = (b: rd.Columns) => {
+      if ((b.value as string[]).includes("bad")) throw new Error("batch has a malformed value");
+      return b;
+    };
+    checkpointed({ checkpointPath: path.join(dir, "batch-fail-ckpt") });
+    await assert.rejects(rd.readParquet(input).mapBatches(batchStrict).writeParquet(path.join(dir, "batch-fail-out")).run(),
+      /MapBatches\(batchStrict\) failed on row \d+ \(id \d+\) of .*: Error: batch has a malformed value\n  row: \{"id":\d+,"value":"bad"\}/);
+    const out = path.join(dir, "batch-skip-out");
+    checkpointed({ checkpointPath: path.join(dir, "batch-skip-ckpt"), deleteCheckpointOnSuccess: false });
+    const result = await rd.readParquet(input).mapBatches(batchStrict, { onError: "skip" }).writeParquet(out).run();
+    const bad = ids.filter((id) => id % 997 === 0);
+    assert.equal(result.progress.erroredRows, bad.length);
+    assertExactlyOnce(await outputIds(out), ids.filter((id) => id % 997 !== 0));
+  });
+
+  it("a finished job run again with its checkpoint kept reads no input file and writes nothing", async () => {
+    const ckpt = path.join(dir, "again-ckpt");
+    const out = path.join(dir, "again-out");
+    checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
+    await rd.readParquet(input).map(tolerant).writeParquet(out, { mode: "overwrite" }).run();
+    checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
+    const again = await rd.readParquet(input).map(tolerant).writeParquet(out, { mode: "overwrite" }).run();
+    assert.equal(again.progress.checkpoint!.inputFilesSkipped, 12);
+    assert.equal(again.progress.operators[0].rowsDone, 0);
+    assert.equal(again.written.length, 0);
+    assertExactlyOnce(await outputIds(out), ids); // "overwrite" applies to the first attempt only
+  });
+
+  it("a preview (no write) of a checkpointed pipeline runs without the checkpoint", async () => {
+    const ckpt = path.join(dir, "preview-ckpt");
+    checkpointed({ checkpointPath: ckpt });
+    const rows = await rd.readParquet(input).map(tolerant).take(3);
+    assert.equal(rows.length, 3);
+    assert.equal(fs.existsSync(ckpt), false);
+  });
+});
