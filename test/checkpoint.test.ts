@@ -6,10 +6,10 @@ import path from "node:path";
 import * as rd from "../server/src/api";
 import { CheckpointReader } from "../server/src/checkpoint";
 import { readFileBlocks } from "../server/src/io";
-import { listFilesRecursive, tempDir } from "./helpers";
+import { assertExactlyOnce, listFilesRecursive, tempDir } from "./helpers";
 
 /** Writes `files` Parquet files of `rowsPerFile` rows: id (unique int), value (row "bad" where id % badEvery === 0). */
-export async function makeInput(dir: string, files: number, rowsPerFile: number, badEvery = 0): Promise<number[]> {
+async function makeInput(dir: string, files: number, rowsPerFile: number, badEvery = 0): Promise<number[]> {
   rd.DataContext.reset();
   const n = files * rowsPerFile;
   const source = `(row) => ({ id: row.id, value: ${badEvery} > 0 && row.id % ${badEvery} === 0 ? "bad" : "v" + row.id })`;
@@ -18,7 +18,7 @@ export async function makeInput(dir: string, files: number, rowsPerFile: number,
 }
 
 /** Every id in the Parquet files of a folder, in no order. */
-export async function outputIds(dir: string): Promise<number[]> {
+async function outputIds(dir: string): Promise<number[]> {
   const files = listFilesRecursive(dir).filter((f) => f.endsWith(".parquet") && !path.basename(f).startsWith("."));
   const ids: number[] = [];
   for (const file of files) {
@@ -27,15 +27,6 @@ export async function outputIds(dir: string): Promise<number[]> {
     }
   }
   return ids;
-}
-
-export function assertExactlyOnce(actual: number[], expected: number[]): void {
-  const sorted = [...actual].sort((a, b) => a - b);
-  const duplicates = sorted.filter((id, i) => i > 0 && sorted[i - 1] === id);
-  assert.deepEqual(duplicates.slice(0, 10), [], `duplicated ids (${duplicates.length})`);
-  const missing = expected.filter((id) => !new Set(sorted).has(id));
-  assert.deepEqual(missing.slice(0, 10), [], `missing ids (${missing.length})`);
-  assert.equal(sorted.length, expected.length);
 }
 
 function checkpointed(options: Partial<rd.CheckpointOptions> & { checkpointPath: string }): rd.DataContext {

@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -34,3 +35,14 @@ export function listFilesRecursive(dir: string): string[] {
     .map((e) => path.join(e.parentPath, e.name))
     .sort();
 }
+
+/** Asserts that actual holds each expected ID exactly once (no duplicates, nothing missing, nothing extra). */
+export function assertExactlyOnce(actual: number[], expected: number[]): void {
+  const sorted = [...actual].sort((a, b) => a - b);
+  const duplicates = sorted.filter((id, i) => i > 0 && sorted[i - 1] === id);
+  assert.deepEqual(duplicates.slice(0, 10), [], `duplicated ids (${duplicates.length})`);
+  const missing = expected.filter((id) => !new Set(sorted).has(id));
+  assert.deepEqual(missing.slice(0, 10), [], `missing ids (${missing.length})`);
+  assert.equal(sorted.length, expected.length);
+}
+

@@ -1,0 +1,143 @@
+// The crash matrix: a checkpointed job is SIGKILLed at ≥ 20 random moments across its life and run
+// again until it completes; its output must hold every input ID exactly once. Both backends, on local
+// disk and on a real S3 server (s3rver). The job is the CLI in a child process, killed for real.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import * as rd from "../server/src/api";
+import { listFiles, readFileBlocks, S3FileSystem, type FileSystemDescription } from "../server/src/io";
+import { REPO, assertExactlyOnce, listFilesRecursive, tempDir, writePipeline } from "./helpers";
+import { startS3Server, type S3Server } from "./s3server";
+
+const KILLS = 20;
+const FILES = 32;
+const ROWS_PER_FILE = 400;
+
+/** Each row carries 2 KB so that every input file becomes about one output block: many commits per job. */
+const PIPELINE = `
+import * as rd from "rdpipe";
+
+const context = rd.DataContext.getCurrent();
+context.checkpointConfig = new rd.CheckpointConfig({
+  idColumn: "id", checkpointPath: process.env.CKPT!, overrideBackend: process.env.BACKEND as "batch" | "row",
+  deleteCheckpointOnSuccess: false, // so that kills can land in runs after the last commit too
+});
+context.targetMaxBlockSize = 1 << 20;
+context.resourceLimits = { cpu: 2 };
+
+function work(row: rd.Row) {
+  const until = performance.now() + 0.2; // CPU-bound, so the job lives long enough to be killed mid-way
+  while (performance.now() < until);
+  return { ...row, size: String(row.pad).length };
+}
+
+export default rd.readParquet(process.env.INPUT!).map(work).writeParquet(process.env.OUTPUT!);
+`;
+
+interface Target { input: string; output: string; checkpoint: string; filesystem?: FileSystemDescription; env: Record<string, string> }
+
+function runJob(pipeline: string, target: Target, backend: string, killAfterMs?: number): Promise<{ killed: boolean; code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO, "bin/rdpipe.js"), "run", pipeline, "--quiet"], {
+      env: { ...process.env, ...target.env, INPUT: target.input, OUTPUT: target.output, CKPT: target.checkpoint, BACKEND: backend },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ killed: signal === "SIGKILL", code, stderr });
+    });
+  });
+}
+
+async function idsIn(dir: string, filesystem?: FileSystemDescription): Promise<number[]> {
+  const files = await listFiles(dir, { fileExtensions: ["parquet"], filesystem }).catch(() => []);
+  const ids: number[] = [];
+  for await (const { block } of readFileBlocks({ format: "parquet", files, options: { targetBlockBytes: 1 << 30, filesystem } })) {
+    for (const id of block.getChild("id")!.toArray() as BigInt64Array) ids.push(Number(id));
+  }
+  return ids;
+}
+
+async function makeInput(dir: string): Promise<number[]> {
+  rd.DataContext.reset();
+  const pad = new Function(`return (row) => ({ id: row.id, pad: "x".repeat(2000) + row.id })`)() as rd.RowFn;
+  await rd.range(FILES * ROWS_PER_FILE, { overrideNumBlocks: FILES }).map(pad).writeParquet(dir).run();
+  return Array.from({ length: FILES * ROWS_PER_FILE }, (_, i) => i);
+}
+
+describe("crash matrix: SIGKILL at random moments, resume until done, every ID exactly once", function () {
+  this.timeout(600_000);
+  let dir: string;
+  let localInput: string;
+  let ids: number[];
+  let pipeline: string;
+  let fullRunMs: number;
+  let s3: S3Server;
+
+  before(async () => {
+    dir = tempDir();
+    localInput = path.join(dir, "input");
+    ids = await makeInput(localInput);
+    pipeline = writePipeline(dir, "crash.rdpipe.ts", PIPELINE);
+    s3 = await startS3Server(["crash"]);
+    // One uninterrupted run sets the scale of the kill moments.
+    const started = Date.now();
+    const reference = await runJob(pipeline, { input: localInput, output: path.join(dir, "reference-out"), checkpoint: path.join(dir, "reference-ckpt"), env: {} }, "batch");
+    fullRunMs = Date.now() - started;
+    assert.equal(reference.code, 0, reference.stderr);
+    assertExactlyOnce(await idsIn(path.join(dir, "reference-out")), ids);
+  });
+  after(async () => {
+    await s3?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const targets: Record<string, () => Promise<Target>> = {
+    "local disk": async () => ({ input: localInput, output: path.join(dir, `out-${Math.random()}`), checkpoint: path.join(dir, `ckpt-${Math.random()}`), env: {} }),
+    "S3": async () => {
+      const run = Math.random().toString(36).slice(2, 8);
+      const fsS3 = new S3FileSystem({ endpoint: s3.endpoint, region: "us-east-1" });
+      const input = `s3://crash/${run}/input`;
+      for (const file of listFilesRecursive(localInput).filter((f) => f.endsWith(".parquet"))) {
+        await fsS3.write(`${input}/${path.basename(file)}`, [fs.readFileSync(file)]);
+      }
+      return {
+        input, output: `s3://crash/${run}/output`, checkpoint: `s3://crash/${run}/checkpoint`, filesystem: fsS3.description,
+        env: { AWS_ENDPOINT_URL_S3: s3.endpoint, AWS_REGION: "us-east-1" },
+      };
+    },
+  };
+
+  for (const [where, makeTarget] of Object.entries(targets)) {
+    for (const backend of ["batch", "row"]) {
+      it(`${backend} backend on ${where}`, async () => {
+        const target = await makeTarget();
+        // A killed run commits about a file per 1/FILES of the work it got through; kill moments are drawn so that
+        // 20 runs cover most of the job, and later kills land in runs that find (almost) everything committed.
+        const startupMs = 800;
+        const horizon = startupMs + (1.5 * Math.max(0, fullRunMs - startupMs)) / KILLS;
+        let kills = 0;
+        let runs = 0;
+        let midJobKills = 0;
+        while (kills < KILLS) {
+          const result = await runJob(pipeline, target, backend, Math.round(Math.random() * horizon));
+          runs++;
+          if (result.killed) {
+            kills++;
+            const committed = (await listFiles(target.output, { fileExtensions: ["parquet"], filesystem: target.filesystem }).catch(() => [])).length;
+            if (committed > 0 && committed < FILES) midJobKills++;
+          } else assert.equal(result.code, 0, `run ${runs} ended without the kill: ${result.stderr}`);
+          assert.ok(runs < KILLS * 2, `only ${kills} of ${runs} runs were killed`);
+        }
+        assert.ok(midJobKills >= 5, `only ${midJobKills} kills landed after the first commit and before the last`);
+        const final = await runJob(pipeline, target, backend);
+        assert.equal(final.code, 0, final.stderr);
+        assertExactlyOnce(await idsIn(target.output, target.filesystem), ids);
+      });
+    }
+  }
+});
