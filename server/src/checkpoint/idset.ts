@@ -63,9 +63,11 @@ export class IdSetBuilder {
 
   build(): SharedIds {
     if (!this.strings) {
-      const sorted = new BigInt64Array(new SharedArrayBuffer(this.intCount * 8));
-      sorted.set(this.ints.subarray(0, this.intCount));
-      sorted.sort();
+      const collected = this.ints.subarray(0, this.intCount).sort();
+      let unique = 0;
+      for (let i = 0; i < collected.length; i++) if (i === 0 || collected[i] !== collected[unique - 1]) collected[unique++] = collected[i];
+      const sorted = new BigInt64Array(new SharedArrayBuffer(unique * 8));
+      sorted.set(collected.subarray(0, unique));
       this.ints = new BigInt64Array(0);
       return { kind: "int", sorted };
     }
