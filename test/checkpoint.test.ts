@@ -105,7 +105,7 @@ describe("job-level checkpointing", function () {
       const target = path.join(dir, "dropped-id-out");
       checkpointed({ checkpointPath: path.join(dir, "dropped-id-ckpt") });
       await assert.rejects(rd.readParquet(input).map(new Function("return (r) => ({ value: r.value })")() as rd.RowFn).writeParquet(target).run(),
-        /rows reaching the write have no ID column 'id' \(a UDF dropped it\)/);
+        /rows reaching the write have no ID column 'id' \(the input lacks it, or a UDF dropped it\)/);
       assert.deepEqual(listFilesRecursive(target).filter((f) => f.endsWith(".parquet")), []);
     });
   });
@@ -198,6 +198,21 @@ describe("job-level checkpointing", function () {
     assert.equal(again.progress.operators[0].rowsDone, 0);
     assert.equal(again.written.length, 0);
     assertExactlyOnce(await outputIds(out), ids); // "overwrite" applies to the first attempt only
+  });
+
+  it("a deletion of a finished checkpoint that was cut short is finished by the next run, which starts afresh", async () => {
+    const ckpt = path.join(dir, "cut-ckpt");
+    const out = path.join(dir, "cut-out");
+    checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
+    await rd.readParquet(input).map(tolerant).writeParquet(out).run();
+    // As if the deletion stopped half-way: the marker is there and some commit records are gone.
+    fs.writeFileSync(path.join(ckpt, "deleting.json"), "{}");
+    for (const record of fs.readdirSync(path.join(ckpt, "committed")).slice(0, 5)) fs.rmSync(path.join(ckpt, "committed", record));
+    checkpointed({ checkpointPath: ckpt });
+    const again = await rd.readParquet(input).map(tolerant).writeParquet(path.join(dir, "cut-out-2")).run();
+    assert.equal(again.progress.checkpoint!.idsAtStart, 0, "no partial checkpoint was taken for progress");
+    assert.equal(again.progress.checkpoint!.rowsCommitted, ids.length);
+    assert.equal(fs.existsSync(ckpt), false);
   });
 
   it("a preview (no write) of a checkpointed pipeline runs without the checkpoint", async () => {

@@ -94,6 +94,7 @@ export async function prepareCheckpoint(config: CheckpointSettings, write: Write
   const started = Date.now();
   const root = config.checkpointPath;
   const fs = checkpointFs(root, config.filesystem);
+  if ((await fs.stat(fs.join(root, DELETING_MARKER))) !== null) await deleteCheckpoint(fs, root);
   const manifest = await readManifest(fs, root);
   const output = { path: write.path, format: write.format };
   if (manifest && (manifest.idColumn !== config.idColumn || manifest.output.path !== output.path || manifest.output.format !== output.format)) {
@@ -135,9 +136,22 @@ export async function removeUncommitted(write: WriteOp, attempts: string[], comm
 /** After an attempt: a success removes the checkpoint when asked to, unless errored rows still wait for a resume. */
 export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, erroredRows: number): Promise<boolean> {
   if (!config.deleteCheckpointOnSuccess || erroredRows > 0) return false;
-  await checkpointFs(config.checkpointPath, config.filesystem).deleteByPrefix(prepared.spec.path, "");
+  await deleteCheckpoint(checkpointFs(config.checkpointPath, config.filesystem), prepared.spec.path);
   return true;
 }
+
+/**
+ * Deletes a finished job's checkpoint so that no interruption leaves part of it looking like progress:
+ * a `deleting` marker goes first and last, and a run that finds it finishes the deletion and starts afresh.
+ */
+async function deleteCheckpoint(fs: FileSystem, root: string): Promise<void> {
+  await fs.write(fs.join(root, DELETING_MARKER), [Buffer.from("{}")]);
+  for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
+  await fs.deleteFiles([fs.join(root, "manifest.json")]);
+  await fs.deleteByPrefix(root, "");
+}
+
+const DELETING_MARKER = "deleting.json";
 
 // ------------------------------------------------------------------ inspection (CLI, server, editor)
 
@@ -243,6 +257,11 @@ export class CheckpointReader {
   async erroredRows(): Promise<ErroredRow[]> {
     const { ids } = await this.loadIds();
     const asKey = (id: unknown) => (ids.kind === "int" && typeof id === "string" && /^-?\d+$/.test(id) ? BigInt(id) : id);
-    return (await readErroredRows(this.fs, this.path)).filter((row) => !hasId(ids, asKey(row.id)));
+    // A row that failed in several attempts is shown once, with its latest failure.
+    const latest = new Map<string, ErroredRow>();
+    for (const row of (await readErroredRows(this.fs, this.path)).sort((a, b) => a.at.localeCompare(b.at))) {
+      if (!hasId(ids, asKey(row.id))) latest.set(JSON.stringify(row.id), row);
+    }
+    return [...latest.values()];
   }
 }

@@ -109,7 +109,7 @@ async function* sourceBlocks(task: TaskSpec): AsyncIterable<OriginBlock> {
 function checkIds(block: Block, idColumn: string, stage: string): void {
   const column = block.getChild(idColumn);
   if (!column) {
-    throw new TaskError({ kind: "udf", operator: stage, message: `${stage}: the rows reaching the write have no ID column '${idColumn}' (a UDF dropped it); their columns are ${block.schema.fields.map((f) => `'${f.name}'`).join(", ")}` });
+    throw new TaskError({ kind: "udf", operator: stage, message: `${stage}: the rows reaching the write have no ID column '${idColumn}' (the input lacks it, or a UDF dropped it); their columns are ${block.schema.fields.map((f) => `'${f.name}'`).join(", ")}` });
   }
   if (column.nullCount > 0) {
     throw new TaskError({ kind: "udf", operator: stage, message: `${stage}: ${column.nullCount} rows reaching the write have a null ID in '${idColumn}'; every row needs an ID to be checkpointed` });
