@@ -6,7 +6,7 @@ import path from "node:path";
 import * as rd from "../server/src/api";
 import { CheckpointReader } from "../server/src/checkpoint";
 import { readFileBlocks } from "../server/src/io";
-import { assertExactlyOnce, listFilesRecursive, tempDir } from "./helpers";
+import { REPO, assertExactlyOnce, listFilesRecursive, runCli, tempDir } from "./helpers";
 
 /** Writes `files` Parquet files of `rowsPerFile` rows: id (unique int), value (row "bad" where id % badEvery === 0). */
 async function makeInput(dir: string, files: number, rowsPerFile: number, badEvery = 0): Promise<number[]> {
@@ -221,5 +221,42 @@ describe("job-level checkpointing", function () {
     const rows = await rd.readParquet(input).map(tolerant).take(3);
     assert.equal(rows.length, 3);
     assert.equal(fs.existsSync(ckpt), false);
+  });
+});
+
+describe("the checkpointing sample (samples/orders.rdpipe.ts), from the CLI", function () {
+  this.timeout(180_000);
+  let dir: string;
+  before(() => {
+    dir = tempDir();
+    for (const name of ["make-orders.rdpipe.ts", "orders.rdpipe.ts"]) fs.copyFileSync(path.join(REPO, "samples", name), path.join(dir, name));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("fails on a malformed price naming the row; after the fix the same command resumes and writes each order once", async () => {
+    assert.equal(runCli(["run", "make-orders.rdpipe.ts", "--quiet"], { cwd: dir }).code, 0);
+    const failed = runCli(["run", "orders.rdpipe.ts", "--quiet"], { cwd: dir });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /Map\(total\) failed on row \d+ \(order_id \d+\) of .*orders.*\.json: Error: malformed price/);
+    assert.match(failed.stderr, /at parsePrice \(.*orders\.rdpipe\.ts:\d+:\d+\)/, "the stack points into the pipeline file");
+    assert.ok(fs.existsSync(path.join(dir, "out/orders-checkpoint/manifest.json")), "the checkpoint is kept");
+
+    const file = path.join(dir, "orders.rdpipe.ts");
+    const fixed = fs.readFileSync(file, "utf8")
+      .replace(/^.*throw new Error\(`malformed price.*$/m, "  if (text === null) return 0;")
+      .replace("return Number(text);", 'return Number(String(text).replace(",", "."));');
+    assert.notEqual(fixed, fs.readFileSync(file, "utf8"), "the fix applies");
+    fs.writeFileSync(file, fixed);
+    const resumed = runCli(["run", "orders.rdpipe.ts", "--quiet"], { cwd: dir, timeoutMs: 60_000 });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const written = listFilesRecursive(path.join(dir, "out/orders")).filter((f) => f.endsWith(".parquet"));
+    const orderIds: number[] = [];
+    for (const f of written) {
+      for await (const { block } of readFileBlocks({ format: "parquet", files: [{ path: f, size: fs.statSync(f).size }], options: { targetBlockBytes: 1 << 30 } })) {
+        for (const id of block.getChild("order_id")!.toArray() as BigInt64Array) orderIds.push(Number(id));
+      }
+    }
+    assertExactlyOnce(orderIds, Array.from({ length: 50_000 }, (_, i) => i));
+    assert.equal(fs.existsSync(path.join(dir, "out/orders-checkpoint")), false, "deleted after success");
   });
 });

@@ -41,7 +41,8 @@ export function assertExactlyOnce(actual: number[], expected: number[]): void {
   const sorted = [...actual].sort((a, b) => a - b);
   const duplicates = sorted.filter((id, i) => i > 0 && sorted[i - 1] === id);
   assert.deepEqual(duplicates.slice(0, 10), [], `duplicated ids (${duplicates.length})`);
-  const missing = expected.filter((id) => !new Set(sorted).has(id));
+  const present = new Set(sorted);
+  const missing = expected.filter((id) => !present.has(id));
   assert.deepEqual(missing.slice(0, 10), [], `missing ids (${missing.length})`);
   assert.equal(sorted.length, expected.length);
 }

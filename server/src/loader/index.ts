@@ -22,7 +22,9 @@ export function compilePipeline(file: string): ModuleRef {
   try {
     const result = buildSync({
       entryPoints: [filename], bundle: true, format: "cjs", platform: "node", target: "node20",
-      write: false, sourcemap: "inline", sourcesContent: true, packages: "external",
+      // Source-map paths are relative to the working directory and resolved against the bundle's own
+      // folder (the pipeline file's), so the two must be the same for stacks and breakpoints to land in the file.
+      absWorkingDir: path.dirname(filename), write: false, sourcemap: "inline", sourcesContent: true, packages: "external",
       external: Object.keys(SHARED_MODULES), logLevel: "silent",
     });
     return { filename, code: result.outputFiles[0].text };
