@@ -179,8 +179,16 @@ export class JobManager {
     const original = this.find(id);
     const source: JobSource = original.summary.sourceKind === "path"
       ? { kind: "path", path: original.summary.pipeline }
-      : bundle ?? { kind: "bundle", filename: original.pipeline.filename, code: fs.readFileSync(path.join(original.workDir, "bundle.js"), "utf8") };
+      : bundle ?? { kind: "bundle", filename: original.pipeline.filename, code: this.storedBundle(original) };
     return this.create(source, resolvedPath, { ...original.summary.options, ...options }, original).summary;
+  }
+
+  private storedBundle(job: Job): string {
+    try {
+      return fs.readFileSync(path.join(job.workDir, "bundle.js"), "utf8");
+    } catch {
+      throw new HttpError(409, "conflict", `cannot resume job ${job.summary.id}: its uploaded bundle is gone from the server; send the (fixed) bundle as source`);
+    }
   }
 
   /** One page of a job's checkpoint contents, read in a runner process (loading a checkpoint can be slow). */
@@ -222,11 +230,11 @@ export class JobManager {
       const timer = setTimeout(() => child.kill("SIGKILL"), INSPECTION_TIMEOUT_MS);
       let answered = false;
       child.on("message", (message: RunnerMessage) => {
-        answered = true;
         if (message.type === expected) resolve(message as Extract<RunnerMessage, { type: T }>);
         else if (message.type === "refused") reject(new HttpError(message.status, message.status === 403 ? "forbidden" : "not_found", message.message));
         else if (message.type === "failed") reject(new HttpError(422, "bad_request", `${failure}: ${message.error.message}`));
-        else answered = false;
+        else return;
+        answered = true;
       });
       child.on("exit", (code, signal) => {
         clearTimeout(timer);
