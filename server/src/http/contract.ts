@@ -1,6 +1,7 @@
 // The wire contract of the execution server: every request body, response body and SSE event, as
 // JSON-safe types. The server, the CLI's remote mode, the extension and the webview all import this
-// file; it has no runtime dependencies beyond the type-only import of the engine's progress shape.
+// file; it has no runtime dependencies beyond type-only imports of the engine's progress and errored-row shapes.
+import type { ErroredRow } from "../checkpoint";
 import type { OperatorProgress, ProgressSnapshot } from "../exec";
 
 export type { OperatorProgress, ProgressSnapshot };
@@ -151,19 +152,8 @@ export interface CheckpointIdsResponse extends Page { type: "checkpointIds"; job
  */
 export interface CheckpointRowsResponse extends Page { type: "checkpointRows"; jobId: string; rows: { file: string; row: Record<string, JsonValue> }[] }
 
-/** A row a UDF failed on under onError: "skip", recorded beside the checkpoint. */
-export interface CheckpointErroredRow {
-  id: JsonValue;
-  operator: string;
-  file?: string;
-  /** Position of the row in its input file, when known. */
-  row?: number;
-  /** The row the UDF got, as JSON text (64-bit integers as strings, long values cut). */
-  input: string;
-  error: string;
-  stack?: string;
-  at: string;
-}
+/** A row a UDF failed on under onError: "skip", recorded beside the checkpoint (its ID as JSON: 64-bit integers as strings). */
+export type CheckpointErroredRow = Omit<ErroredRow, "id"> & { id: JsonValue };
 
 /** GET /jobs/:id/checkpoint/errors: errored rows that no later attempt committed. */
 export interface CheckpointErrorsResponse extends Page { type: "checkpointErrors"; jobId: string; rows: CheckpointErroredRow[] }
