@@ -263,6 +263,28 @@ describe("execution server: resume and checkpoint contents (HTTP)", function () 
     }), { numRuns: 25 });
   });
 
+  it("a cancelled job is resumed from what it committed; a job still running cannot be resumed", async () => {
+    writePipeline(root, "cancel.rdpipe.ts", pipelineSource({ input: "input", out: "out-cancel", ckpt: "ckpt-cancel" }, "tolerant", "{}", 1));
+    const job = await submitPath("cancel.rdpipe.ts", { workers: 1 });
+    await collectEvents(client, job.id, (e) => e.type === "checkpoint" && e.checkpoint.available && (e.checkpoint.counters?.committedFiles ?? 0) >= 1);
+    const running = await raw(`${server.url}/jobs/${job.id}/resume`, json({ type: "resumeJob" }));
+    assert.equal(running.status, 409);
+    assert.match(errorOf(running), /it is still running; cancel it or wait for it to finish/);
+    const watching = collectEvents(client, job.id);
+    await client.request("POST", `/jobs/${job.id}/cancel`, "job");
+    const cancelled = finishedJob(await watching);
+    assert.equal(cancelled.state, "cancelled");
+    const committed = (await get<CheckpointSummaryResponse>(`/jobs/${job.id}/checkpoint`)).committedIds;
+    assert.ok(committed > 0 && committed < ROWS, `committed ${committed}`);
+
+    const resumed = await resume(job.id, { options: { workers: 2 } });
+    assert.deepEqual(resumed.options, { workers: 2 });
+    const done = finishedJob(await collectEvents(client, resumed.id));
+    assert.equal(done.state, "succeeded", JSON.stringify(done.error));
+    assert.equal(done.result!.rowsOut, ROWS - committed);
+    assertExactlyOnce(await outputIds(path.join(root, "out-cancel")), ALL_IDS);
+  });
+
   it("after the server is killed mid-job, the job shows interrupted with its checkpoint; resumed, every ID is written once", async () => {
     writePipeline(root, "slow.rdpipe.ts", pipelineSource({ input: "input", out: "out-slow", ckpt: "ckpt-slow" }, "tolerant", "{}", 1));
     const job = await submitPath("slow.rdpipe.ts", { workers: 1 });
