@@ -1,70 +1,14 @@
 // The execution server over real HTTP: a real `rdpipe serve` process, real job-runner processes.
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import fc from "fast-check";
 import * as rd from "../server/src/api";
-import { RemoteClient, type JobEvent, type JobSummary } from "../server/src/http";
+import { RemoteClient, type JobEvent } from "../server/src/http";
 import { REPO, listFilesRecursive, runCli, tempDir, writePipeline } from "./helpers";
-
-interface ServerProcess { url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }
-
-const LISTENING = "RDPIPE_SERVER_LISTENING ";
-
-function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [path.join(REPO, "dist", "cli.js"), "serve", "--port", "0", ...args], {
-    env: { ...process.env, RDPIPE_TOKEN: "", ...env }, stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr!.on("data", (d) => { stderr += d; });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    let stdout = "";
-    child.stdout!.on("data", (d) => {
-      stdout += d;
-      const line = stdout.split("\n").find((l) => l.startsWith(LISTENING));
-      if (line) {
-        const { url } = JSON.parse(line.slice(LISTENING.length)) as { url: string };
-        resolve({ url, child, stop: async (signal = "SIGTERM") => { child.kill(signal); await exited; } });
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));
-  });
-}
-
-/** Collects a job's events until `until` says stop (or the job finishes). */
-async function collectEvents(client: RemoteClient, jobId: string, until: (e: JobEvent) => boolean = isFinal, lastEventId?: number): Promise<JobEvent[]> {
-  const events: JobEvent[] = [];
-  for await (const event of client.events(jobId, { lastEventId })) {
-    events.push(event);
-    if (until(event)) break;
-  }
-  return events;
-}
-
-const isFinal = (e: JobEvent) => e.type === "finished" || (e.type === "state" && ["succeeded", "failed", "cancelled", "interrupted"].includes(e.job.state));
-
-async function waitForState(client: RemoteClient, id: string, state: JobSummary["state"], timeoutMs = 60_000): Promise<JobSummary> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { job } = await client.request("GET", `/jobs/${id}`, "job");
-    if (job.state === state) return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} is ${job.state}, expected ${state}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function raw(url: string, init: RequestInit = {}): Promise<{ status: number; body: unknown; headers: Headers }> {
-  const response = await fetch(url, init);
-  const text = await response.text();
-  let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* not JSON: the assertion shows the text */ }
-  return { status: response.status, body, headers: response.headers };
-}
-
-const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+import { type ServerProcess, collectEvents, json, raw, startServer, waitForState } from "./server-helpers";
 
 /** A job that runs for minutes unless cancelled: every row busy-waits 2 ms. */
 const SLOW_PIPELINE = `import * as rd from "rdpipe";
@@ -166,15 +110,23 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
     await assert.rejects(client.request("POST", `/jobs/${job.id}/cancel`, "job"), /already finished/);
   });
 
-  it("says clearly that resume and checkpoint contents need job-level checkpointing", async () => {
+  it("says clearly that resume and checkpoint contents need a checkpointConfig, for a job that runs without one", async () => {
     const { jobs } = await client.request("GET", "/jobs", "jobs");
     const finished = jobs.find((j) => j.state === "failed")!;
-    assert.deepEqual(finished.checkpoint, { available: false, reason: "checkpointing not available for this job: job-level checkpointing is not built yet" });
-    for (const [method, route] of [["POST", "resume"], ["GET", "checkpoint"], ["GET", "checkpoint/ids?offset=0&limit=10"], ["GET", "checkpoint/errors"]]) {
-      const r = await raw(`${server.url}/jobs/${finished.id}/${route}`, method === "POST" ? json({}) : {});
-      assert.equal(r.status, 501, route);
-      assert.match((r.body as { error: { message: string } }).error.message, /checkpointing not available for this job/);
+    assert.deepEqual(finished.checkpoint, {
+      available: false, reason: "this job runs without checkpointing: its pipeline sets no DataContext.getCurrent().checkpointConfig",
+    });
+    const resume = await raw(`${server.url}/jobs/${finished.id}/resume`, json({ type: "resumeJob" }));
+    assert.equal(resume.status, 409);
+    assert.match((resume.body as { error: { message: string } }).error.message,
+      /cannot resume job .*: resume continues from a job-level checkpoint and this job has none \(this job runs without checkpointing.*\)\. Set DataContext\.getCurrent\(\)\.checkpointConfig/);
+    for (const route of ["checkpoint", "checkpoint/ids?offset=0&limit=10", "checkpoint/rows", "checkpoint/errors"]) {
+      const r = await raw(`${server.url}/jobs/${finished.id}/${route}`);
+      assert.equal(r.status, 404, route);
+      assert.match((r.body as { error: { message: string } }).error.message, /has no checkpoint: this job runs without checkpointing/);
     }
+    const wrongType = await raw(`${server.url}/jobs/${finished.id}/resume`, json({}));
+    assert.equal(wrongType.status, 400);
   });
 
   it("inspects a plan with each operator's schema, in a runner process", async () => {
@@ -229,22 +181,27 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
   });
 
   it("answers any malformed request with a 4xx JSON error, never a 5xx, and stays up (property)", async () => {
-    const segment = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom("..", "%2e%2e", "%2f", "jobs", "cancel", "resume", "events", "checkpoint", "ids", "00000000-0000-0000-0000-000000000000"));
+    const jobIds = (await client.request("GET", "/jobs", "jobs")).jobs.map((j) => j.id);
+    const segment = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(
+      "..", "%2e%2e", "%2f", "jobs", "cancel", "resume", "events", "checkpoint", "ids", "rows", "errors", "00000000-0000-0000-0000-000000000000", ...jobIds,
+    ));
     const route = fc.oneof(
       fc.array(segment, { minLength: 1, maxLength: 4 }).map((parts) => `/${parts.map(encodeURIComponent).join("/")}`),
       fc.constantFrom("/jobs", "/plan", "/jobs/00000000-0000-0000-0000-000000000000/cancel", "/jobs/x/resume", "/schema"),
+      fc.tuple(fc.constantFrom(...jobIds), fc.constantFrom("resume", "checkpoint", "checkpoint/ids", "checkpoint/rows", "checkpoint/errors")).map(([id, view]) => `/jobs/${id}/${view}`),
     );
     const source = fc.oneof(fc.jsonValue(), fc.record({ kind: fc.constantFrom("path", "bundle", "other"), path: fc.jsonValue(), filename: fc.jsonValue(), code: fc.jsonValue() }, { requiredKeys: ["kind"] }));
     const body = fc.oneof(
       fc.string(),
       fc.jsonValue().map((v) => JSON.stringify(v)),
-      fc.record({ type: fc.constantFrom("submitJob", "inspectPlan", "nope"), source, options: fc.jsonValue() }, { requiredKeys: ["type"] }).map((v) => JSON.stringify(v)),
+      fc.record({ type: fc.constantFrom("submitJob", "inspectPlan", "resumeJob", "nope"), source, options: fc.jsonValue() }, { requiredKeys: ["type"] }).map((v) => JSON.stringify(v)),
     );
-    await fc.assert(fc.asyncProperty(fc.constantFrom("GET", "POST", "PUT", "DELETE"), route, body, fc.string({ maxLength: 20 }), async (method, url, payload, query) => {
+    const page = fc.oneof(fc.string({ maxLength: 8 }), fc.integer({ min: -5, max: 5000 }).map(String), fc.constant("1e3"));
+    await fc.assert(fc.asyncProperty(fc.constantFrom("GET", "POST", "PUT", "DELETE"), route, body, fc.string({ maxLength: 20 }), page, page, async (method, url, payload, query, offset, limit) => {
       if (url.endsWith("/events")) return;
       const init: RequestInit = { method, headers: { "content-type": "application/json" } };
       if (method !== "GET") init.body = payload;
-      const r = await raw(`${server.url}${url}?path=${encodeURIComponent(query)}`, init);
+      const r = await raw(`${server.url}${url}?path=${encodeURIComponent(query)}&offset=${encodeURIComponent(offset)}&limit=${encodeURIComponent(limit)}`, init);
       assert.ok(r.status < 500, `${method} ${url} ${payload.slice(0, 100)} -> ${r.status} ${JSON.stringify(r.body)}`);
       if (r.status >= 400) {
         const error = (r.body as { type?: string; error?: { message?: string } });
@@ -287,8 +244,8 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
     assert.match(after.job.error!.message, /server stopped/);
     const events = await collectEvents(client, job.id, () => false);
     assert.equal(events.length, 1, "the stream of a finished job is its state, then it ends");
-    const resume = await raw(`${server.url}/jobs/${job.id}/resume`, json({}));
-    assert.equal(resume.status, 501);
+    const resume = await raw(`${server.url}/jobs/${job.id}/resume`, json({ type: "resumeJob" }));
+    assert.equal(resume.status, 409, "the slow pipeline has no checkpointConfig: nothing to resume from");
     const { jobs } = await client.request("GET", "/jobs", "jobs");
     assert.ok(jobs.some((j) => j.state === "succeeded"), "finished jobs survive the restart");
   });

@@ -3,8 +3,10 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import fs from "node:fs/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { MetadataCache, fileMetadata, listFiles, type FileRef } from "../io";
+import type { CheckpointViewName } from "./checkpoint-view";
 import {
-  API_VERSION, FINISHED_STATES, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions, type JobSource, type SchemaResponse,
+  API_VERSION, CHECKPOINT_PAGE_DEFAULT, CHECKPOINT_PAGE_MAX, FINISHED_STATES, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions,
+  type JobSource, type SchemaResponse,
 } from "./contract";
 import { HttpError } from "./errors";
 import type { JobManager } from "./jobs";
@@ -74,6 +76,23 @@ function parseOptions(value: unknown): JobOptions {
   return options;
 }
 
+/** A pipeline file named by a client: inside the roots, and a file. */
+async function pipelineFile(roots: PathRoots, userPath: string): Promise<string> {
+  const resolved = await roots.resolve(userPath);
+  if (!(await fs.stat(resolved)).isFile()) throw bad(`${userPath} is not a file`);
+  return resolved;
+}
+
+/** A paging query parameter: absent gives the default; anything but a decimal integer in [min, max] is a 400. */
+function pageParam(value: unknown, name: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === "string" && /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max)) throw bad(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value).slice(0, 40)}`);
+  return n;
+}
+
+const CHECKPOINT_VIEWS: Record<string, CheckpointViewName> = { ids: "ids", rows: "rows", errors: "errors" };
+
 function requestType(body: unknown, expected: string): Record<string, unknown> {
   if (!isRecord(body)) throw bad("the request body must be a JSON object");
   if (body.type !== expected) throw bad(`the request body's type must be '${expected}'`);
@@ -118,11 +137,7 @@ export function createApp(options: AppOptions): express.Express {
     const body = requestType(req.body, "submitJob");
     const source = parseSource(body.source);
     const jobOptions = parseOptions(body.options);
-    let resolved: string | undefined;
-    if (source.kind === "path") {
-      resolved = await roots.resolve(source.path);
-      if (!(await fs.stat(resolved)).isFile()) throw bad(`${source.path} is not a file`);
-    }
+    const resolved = source.kind === "path" ? await pipelineFile(roots, source.path) : undefined;
     send(res, 201, { type: "job", job: jobs.submit(source, resolved, jobOptions) });
   });
 
@@ -130,12 +145,30 @@ export function createApp(options: AppOptions): express.Express {
 
   app.post("/jobs/:id/cancel", (req, res) => send(res, 202, { type: "job", job: jobs.cancel(req.params.id) }));
 
-  app.post("/jobs/:id/resume", (req) => jobs.resume(req.params.id));
+  app.post("/jobs/:id/resume", async (req, res) => {
+    const body = requestType(req.body, "resumeJob");
+    const options = parseOptions(body.options);
+    const original = jobs.resumable(req.params.id);
+    let resolved: string | undefined;
+    let bundle: Extract<JobSource, { kind: "bundle" }> | undefined;
+    if (original.sourceKind === "path") {
+      if (body.source !== undefined) throw bad("a path job is resumed from its pipeline file as it is on disk now (fix the file there); source is only for bundle jobs");
+      resolved = await pipelineFile(roots, original.pipeline); // checked again: the file may have moved or become a symlink
+    } else if (body.source !== undefined) {
+      const source = parseSource(body.source);
+      if (source.kind !== "bundle") throw bad("a bundle job is resumed with a bundle: source must be { kind: 'bundle', filename, code }");
+      bundle = source;
+    }
+    send(res, 201, { type: "job", job: jobs.resume(req.params.id, resolved, bundle, options) });
+  });
 
-  app.get(["/jobs/:id/checkpoint", "/jobs/:id/checkpoint/:part"], (req) => {
+  app.get(["/jobs/:id/checkpoint", "/jobs/:id/checkpoint/:part"], async (req, res) => {
     const { id, part } = req.params as { id: string; part?: string };
-    if (part !== undefined && !["ids", "rows", "errors"].includes(part)) throw new HttpError(404, "not_found", `no checkpoint view '${part.slice(0, 40)}'`);
-    jobs.checkpoint(id);
+    const view = part === undefined ? "summary" : Object.hasOwn(CHECKPOINT_VIEWS, part) ? CHECKPOINT_VIEWS[part] : undefined;
+    if (!view) throw new HttpError(404, "not_found", `no checkpoint view '${String(part).slice(0, 40)}' (ids, rows or errors)`);
+    const offset = pageParam(req.query.offset, "offset", 0, Number.MAX_SAFE_INTEGER, 0);
+    const limit = pageParam(req.query.limit, "limit", 1, CHECKPOINT_PAGE_MAX, CHECKPOINT_PAGE_DEFAULT);
+    send(res, 200, await jobs.checkpointView(id, view, offset, limit));
   });
 
   app.get("/jobs/:id/events", (req, res) => {

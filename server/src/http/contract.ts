@@ -1,6 +1,7 @@
 // The wire contract of the execution server: every request body, response body and SSE event, as
 // JSON-safe types. The server, the CLI's remote mode, the extension and the webview all import this
-// file; it has no runtime dependencies beyond the type-only import of the engine's progress shape.
+// file; it has no runtime dependencies beyond type-only imports of the engine's progress and errored-row shapes.
+import type { ErroredRow } from "../checkpoint";
 import type { OperatorProgress, ProgressSnapshot } from "../exec";
 
 export type { OperatorProgress, ProgressSnapshot };
@@ -50,13 +51,28 @@ export interface JobResult {
   statsText: string;
 }
 
+/** What a checkpointed job's runs have committed, from the latest progress of this attempt. */
+export interface CheckpointCounters {
+  /** Output files and IDs committed, by earlier attempts and this one. */
+  committedFiles: number;
+  committedIds: number;
+  /** Rows a UDF failed on in this attempt (onError: "skip"); their IDs stay uncommitted for a resume. */
+  erroredRows: number;
+  /** Input rows this attempt dropped as it read them, because earlier attempts committed their IDs. */
+  rowsAlreadyDone: number;
+  /** Input files this attempt did not read: earlier attempts consumed them whole. */
+  inputFilesSkipped: number;
+}
+
 /**
- * Job-level checkpointing (issue 5) is not built yet; this is where its counters will appear.
- * Until then every job reports `available: false` with the reason.
+ * A job's job-level checkpoint. `available: false` until the pipeline has loaded, and for a job that
+ * runs without `DataContext.getCurrent().checkpointConfig` (the reason says which). `counters` appear
+ * once the attempt has opened the checkpoint; `deleted` is set when a success removed it
+ * (deleteCheckpointOnSuccess), after which there is nothing to inspect or resume.
  */
 export type CheckpointStatus =
   | { available: false; reason: string }
-  | { available: true; committedFiles: number; committedIds: number; erroredRows: number };
+  | { available: true; path: string; idColumn: string; backend: "batch" | "row"; counters?: CheckpointCounters; deleted: boolean };
 
 export interface JobSummary {
   id: string;
@@ -71,6 +87,10 @@ export interface JobSummary {
   error?: JobError;
   result?: JobResult;
   checkpoint: CheckpointStatus;
+  /** Set on a job that resumes another: the id of the job it resumes. */
+  resumedFrom?: string;
+  /** Set on a job once it has been resumed: the id of the new job, whose events a client follows next. */
+  resumedBy?: string;
 }
 
 export interface JobDetail { job: JobSummary; progress?: ProgressSnapshot }
@@ -94,13 +114,66 @@ export interface PlanResponse { type: "plan"; pipeline: string; operators: PlanO
 
 export interface SchemaResponse { type: "schema"; path: string; files: number; rows?: number; schema: FieldInfo[] | null }
 
+// ------------------------------------------------------------------ checkpoint contents (GET /jobs/:id/checkpoint...)
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Every checkpoint view is one page: `offset` and `limit` as asked (or defaulted), `total` items in all. */
+export interface Page { offset: number; limit: number; total: number }
+
+/** The largest `limit` a checkpoint view accepts; the default is CHECKPOINT_PAGE_DEFAULT. */
+export const CHECKPOINT_PAGE_MAX = 1000;
+export const CHECKPOINT_PAGE_DEFAULT = 100;
+
+export interface CheckpointManifestInfo { idColumn: string; output: { path: string; format: string }; createdAt: string }
+
+/** GET /jobs/:id/checkpoint: the checkpoint's totals; the page is of committed output files, each with its ID count. */
+export interface CheckpointSummaryResponse extends Page {
+  type: "checkpoint";
+  jobId: string;
+  path: string;
+  manifest?: CheckpointManifestInfo;
+  /** Attempts that have run on this checkpoint (output file prefixes). */
+  attempts: string[];
+  committedIds: number;
+  /** Input files earlier attempts consumed whole (a resume does not read them again). */
+  doneFiles: number;
+  /** Errored rows whose IDs are still uncommitted (a resume processes exactly these). */
+  erroredRows: number;
+  files: { output: string; ids: number }[];
+}
+
+/** GET /jobs/:id/checkpoint/ids: committed IDs in commit-record order, as strings (IDs may exceed 2^53). */
+export interface CheckpointIdsResponse extends Page { type: "checkpointIds"; jobId: string; ids: string[] }
+
+/**
+ * GET /jobs/:id/checkpoint/rows: rows of the committed output files, each with its file. Values are JSON:
+ * 64-bit integers as decimal strings, dates as ISO strings, binary values as "<N bytes>".
+ */
+export interface CheckpointRowsResponse extends Page { type: "checkpointRows"; jobId: string; rows: { file: string; row: Record<string, JsonValue> }[] }
+
+/** A row a UDF failed on under onError: "skip", recorded beside the checkpoint (its ID as JSON: 64-bit integers as strings). */
+export type CheckpointErroredRow = Omit<ErroredRow, "id"> & { id: JsonValue };
+
+/** GET /jobs/:id/checkpoint/errors: errored rows that no later attempt committed. */
+export interface CheckpointErrorsResponse extends Page { type: "checkpointErrors"; jobId: string; rows: CheckpointErroredRow[] }
+
+export type CheckpointView = CheckpointSummaryResponse | CheckpointIdsResponse | CheckpointRowsResponse | CheckpointErrorsResponse;
+
 // ------------------------------------------------------------------ requests
 
 export type ApiRequest =
   | { type: "submitJob"; source: JobSource; options?: JobOptions }
-  | { type: "inspectPlan"; source: JobSource };
+  | { type: "inspectPlan"; source: JobSource }
+  /**
+   * Resume a finished job from its checkpoint, as a new job (`resumedFrom` names the original). A path job
+   * re-reads its file; a bundle job runs `source` when given (a fixed bundle), else its original bundle.
+   * `options` override the original job's.
+   */
+  | { type: "resumeJob"; source?: Extract<JobSource, { kind: "bundle" }>; options?: JobOptions };
 
 export type SubmitJobRequest = Extract<ApiRequest, { type: "submitJob" }>;
+export type ResumeJobRequest = Extract<ApiRequest, { type: "resumeJob" }>;
 export type InspectPlanRequest = Extract<ApiRequest, { type: "inspectPlan" }>;
 
 // ------------------------------------------------------------------ responses
@@ -111,11 +184,12 @@ export type ApiResponse =
   | { type: "jobs"; jobs: JobSummary[] }
   | PlanResponse
   | SchemaResponse
+  | CheckpointView
   | ApiErrorResponse;
 
 export type ErrorCode =
   | "bad_request" | "unauthorized" | "forbidden" | "not_found" | "payload_too_large" | "unsupported_media_type"
-  | "conflict" | "not_implemented" | "internal";
+  | "conflict" | "internal";
 
 export interface ApiErrorResponse { type: "error"; error: { code: ErrorCode; message: string } }
 
@@ -132,6 +206,7 @@ export type JobEvent =
   | { type: "progress"; seq: number; at: number; jobId: string; progress: ProgressSnapshot }
   | { type: "log"; seq: number; at: number; jobId: string; stream: "stdout" | "stderr"; text: string }
   | { type: "finished"; seq: number; at: number; job: JobSummary }
+  /** The job's checkpoint status changed: it became known after loading, its counters moved, or it was deleted. */
   | { type: "checkpoint"; seq: number; at: number; jobId: string; checkpoint: CheckpointStatus };
 
 // ------------------------------------------------------------------ endpoints
@@ -145,7 +220,7 @@ export const ROUTES = {
   cancelJob: "POST /jobs/:id/cancel",
   resumeJob: "POST /jobs/:id/resume",
   jobEvents: "GET /jobs/:id/events",
-  checkpoint: "GET /jobs/:id/checkpoint",
+  checkpoint: "GET /jobs/:id/checkpoint?offset&limit",
   checkpointIds: "GET /jobs/:id/checkpoint/ids?offset&limit",
   checkpointRows: "GET /jobs/:id/checkpoint/rows?offset&limit",
   checkpointErrors: "GET /jobs/:id/checkpoint/errors?offset&limit",

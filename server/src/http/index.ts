@@ -53,7 +53,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   const jobs = new JobManager({
     stateDir: options.stateDir, runnerPath, maxRunningJobs: options.maxRunningJobs ?? Math.max(2, os.availableParallelism()),
-    cancelGraceMs: options.cancelGraceMs ?? 5000,
+    cancelGraceMs: options.cancelGraceMs ?? 5000, roots: roots.list(),
   });
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string;
   const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version });

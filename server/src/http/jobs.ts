@@ -6,17 +6,18 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { CheckpointSettings } from "../checkpoint";
+import type { CheckpointViewName } from "./checkpoint-view";
 import {
-  FINISHED_STATES, type CheckpointStatus, type JobEvent, type JobOptions, type JobSource, type JobSummary, type PlanOperator,
-  type ProgressSnapshot,
+  FINISHED_STATES, type CheckpointCounters, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
+  type JobSummary, type PlanOperator, type ProgressSnapshot,
 } from "./contract";
 import { HttpError } from "./errors";
 import type { RunnerMessage, RunnerPipeline, RunnerRequest } from "./runner";
 
-/** Job-level checkpointing (issue 5) has not landed; every job says so instead of pretending. */
-export const CHECKPOINT_UNAVAILABLE: Extract<CheckpointStatus, { available: false }> = {
-  available: false, reason: "checkpointing not available for this job: job-level checkpointing is not built yet",
-};
+/** A job's checkpoint is known once its runner has loaded the pipeline. */
+const CHECKPOINT_PENDING: Extract<CheckpointStatus, { available: false }> = { available: false, reason: "not known until the job's pipeline has loaded" };
+const CHECKPOINT_NEVER_KNOWN: CheckpointStatus = { available: false, reason: "unknown: the job ended before its pipeline loaded" };
 
 export interface JobManagerOptions {
   stateDir: string;
@@ -26,12 +27,14 @@ export interface JobManagerOptions {
   maxRunningJobs: number;
   /** Time a cancelled job gets to clean up after SIGTERM before SIGKILL. */
   cancelGraceMs: number;
+  /** The server's roots: a bundle job's local checkpoint (a path from a client) is read only inside them. */
+  roots: string[];
 }
 
 type Listener = (event: JobEvent) => void;
 
-/** A job record on disk (one JSON file per job). */
-interface PersistedJob { summary: JobSummary; pipeline: RunnerPipeline; workDir: string; progress?: ProgressSnapshot }
+/** A job record on disk (one JSON file per job). `checkpoint` is what reading and resuming its checkpoint need. */
+interface PersistedJob { summary: JobSummary; pipeline: RunnerPipeline; workDir: string; progress?: ProgressSnapshot; checkpoint?: CheckpointSettings }
 type EventBody = JobEvent extends infer E ? (E extends JobEvent ? Omit<E, "seq" | "at"> : never) : never;
 
 interface Job {
@@ -40,6 +43,8 @@ interface Job {
   /** The runner's working directory: the pipeline file's folder, or the server-owned folder of an uploaded bundle. */
   workDir: string;
   progress?: ProgressSnapshot;
+  /** The checkpoint the pipeline uses (from its runner; for a resume, the original's until its runner confirms it). */
+  checkpoint?: CheckpointSettings;
   seq: number;
   /** The latest log events, replayed to a client that reattaches with Last-Event-ID. */
   logTail: JobEvent[];
@@ -49,7 +54,8 @@ interface Job {
 }
 
 const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const PLAN_TIMEOUT_MS = 120_000;
+/** Plan inspection and checkpoint reading in a runner process must answer within this. */
+const INSPECTION_TIMEOUT_MS = 120_000;
 const RUNNER_NICENESS = 10;
 const LOG_TAIL_EVENTS = 1000;
 
@@ -92,6 +98,10 @@ export class JobManager {
   }
 
   submit(source: JobSource, resolvedPath: string | undefined, options: JobOptions): JobSummary {
+    return this.create(source, resolvedPath, options).summary;
+  }
+
+  private create(source: JobSource, resolvedPath: string | undefined, options: JobOptions, resumes?: Job): Job {
     const id = randomUUID();
     let pipeline: RunnerPipeline;
     let workDir: string;
@@ -106,17 +116,22 @@ export class JobManager {
       pipeline = { filename: resolvedPath! };
       workDir = path.dirname(resolvedPath!);
     }
+    const settings = resumes?.checkpoint;
     const job: Job = {
       summary: {
-        id, state: "queued", pipeline: pipeline.filename, sourceKind: source.kind, options,
-        submittedAt: new Date().toISOString(), checkpoint: CHECKPOINT_UNAVAILABLE,
+        id, state: "queued", pipeline: pipeline.filename, sourceKind: source.kind, options, submittedAt: new Date().toISOString(),
+        checkpoint: settings ? availableStatus(settings) : CHECKPOINT_PENDING, resumedFrom: resumes?.summary.id,
       },
-      pipeline, workDir, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false,
+      pipeline, workDir, checkpoint: settings, seq: 0, logTail: [], listeners: new Set(), cancelRequested: false,
     };
     this.jobs.set(id, job);
+    if (resumes) {
+      resumes.summary.resumedBy = id;
+      this.persist(resumes);
+    }
     this.persist(job);
     this.startQueued();
-    return job.summary;
+    return job;
   }
 
   cancel(id: string): JobSummary {
@@ -133,17 +148,61 @@ export class JobManager {
     return job.summary;
   }
 
-  /** Resuming needs job-level checkpointing (issue 5); rerunning from scratch would be a different operation. */
-  resume(id: string): never {
+  /**
+   * The job, if it can be resumed: finished, not resumed already, with a checkpoint that still exists and
+   * that no unfinished job is using. Otherwise a 409 that says why (never a silent rerun from scratch).
+   */
+  resumable(id: string): JobSummary {
     const job = this.find(id);
-    if (!FINISHED_STATES.includes(job.summary.state)) throw new HttpError(409, "conflict", `job ${id} is still ${job.summary.state}`);
-    throw new HttpError(501, "not_implemented", `cannot resume job ${id}: ${CHECKPOINT_UNAVAILABLE.reason}`);
+    const { state, resumedBy, checkpoint } = job.summary;
+    const refuse = (why: string) => new HttpError(409, "conflict", `cannot resume job ${id}: ${why}`);
+    if (!FINISHED_STATES.includes(state)) throw refuse(`it is still ${state}; cancel it or wait for it to finish`);
+    if (resumedBy) throw refuse(`it was resumed already, as job ${resumedBy}; resume that one (the latest attempt) instead`);
+    if (!checkpoint.available || !job.checkpoint) {
+      throw refuse("resume continues from a job-level checkpoint and this job has none " +
+        `(${checkpoint.available ? "its checkpoint settings are unknown" : checkpoint.reason}). Set DataContext.getCurrent().checkpointConfig = ` +
+        "new CheckpointConfig({ idColumn, checkpointPath }) in the pipeline and submit it as a new job");
+    }
+    if (checkpoint.deleted) throw refuse(`it succeeded and its checkpoint ${checkpoint.path} was deleted (deleteCheckpointOnSuccess): every input was processed`);
+    const user = [...this.jobs.values()].find((j) => !FINISHED_STATES.includes(j.summary.state) && j.checkpoint?.checkpointPath === checkpoint.path);
+    if (user) throw refuse(`its checkpoint ${checkpoint.path} is in use by job ${user.summary.id} (${user.summary.state})`);
+    return job.summary;
   }
 
-  /** The checkpoint of a job; none exists until job-level checkpointing lands. */
-  checkpoint(id: string): never {
-    this.find(id);
-    throw new HttpError(501, "not_implemented", CHECKPOINT_UNAVAILABLE.reason);
+  /**
+   * Resumes a finished job as a new job linked to it (`resumedFrom`, and `resumedBy` on the original): the same
+   * pipeline (a path job's file as it is on disk now; a bundle job's new bundle if given, else its original one)
+   * continues the same checkpoint, so only what no earlier attempt committed is processed.
+   */
+  resume(id: string, resolvedPath: string | undefined, bundle: Extract<JobSource, { kind: "bundle" }> | undefined, options: JobOptions): JobSummary {
+    this.resumable(id);
+    const original = this.find(id);
+    const source: JobSource = original.summary.sourceKind === "path"
+      ? { kind: "path", path: original.summary.pipeline }
+      : bundle ?? { kind: "bundle", filename: original.pipeline.filename, code: this.storedBundle(original) };
+    return this.create(source, resolvedPath, { ...original.summary.options, ...options }, original).summary;
+  }
+
+  private storedBundle(job: Job): string {
+    try {
+      return fs.readFileSync(path.join(job.workDir, "bundle.js"), "utf8");
+    } catch {
+      throw new HttpError(409, "conflict", `cannot resume job ${job.summary.id}: its uploaded bundle is gone from the server; send the (fixed) bundle as source`);
+    }
+  }
+
+  /** One page of a job's checkpoint contents, read in a runner process (loading a checkpoint can be slow). */
+  async checkpointView(id: string, view: CheckpointViewName, offset: number, limit: number): Promise<CheckpointView> {
+    const job = this.find(id);
+    const status = job.summary.checkpoint;
+    if (!status.available || !job.checkpoint) throw new HttpError(404, "not_found", `job ${id} has no checkpoint: ${status.available ? "its settings are unknown" : status.reason}`);
+    if (status.deleted) throw new HttpError(404, "not_found", `the checkpoint of job ${id} (${status.path}) was deleted when the job succeeded (deleteCheckpointOnSuccess)`);
+    const { checkpointPath, filesystem } = job.checkpoint;
+    const request: RunnerRequest = {
+      type: "checkpoint", jobId: id, checkpoint: { path: checkpointPath, filesystem }, view, offset, limit,
+      roots: job.summary.sourceKind === "bundle" ? this.options.roots : undefined,
+    };
+    return (await this.ask(request, "checkpointView", `cannot read the checkpoint ${checkpointPath}`)).view;
   }
 
   /**
@@ -160,20 +219,28 @@ export class JobManager {
   }
 
   /** The plan of a pipeline with each operator's schema, found in a runner process (the pipeline's code never runs here). */
-  inspectPlan(pipeline: RunnerPipeline): Promise<PlanOperator[]> {
+  async inspectPlan(pipeline: RunnerPipeline): Promise<PlanOperator[]> {
+    return (await this.ask({ type: "plan", pipeline }, "plan", "cannot inspect the plan")).operators;
+  }
+
+  /** One request to a short-lived runner process, answered with one message of the expected type. */
+  private ask<T extends "plan" | "checkpointView">(request: RunnerRequest, expected: T, failure: string): Promise<Extract<RunnerMessage, { type: T }>> {
     return new Promise((resolve, reject) => {
       const child = this.spawnRunner(this.options.stateDir); // a bundle's folder is on the client, not here
-      const timer = setTimeout(() => child.kill("SIGKILL"), PLAN_TIMEOUT_MS);
+      const timer = setTimeout(() => child.kill("SIGKILL"), INSPECTION_TIMEOUT_MS);
       let answered = false;
       child.on("message", (message: RunnerMessage) => {
-        if (message.type === "plan") { answered = true; resolve(message.operators); }
-        if (message.type === "failed") { answered = true; reject(new HttpError(422, "bad_request", `cannot inspect the plan: ${message.error.message}`)); }
+        if (message.type === expected) resolve(message as Extract<RunnerMessage, { type: T }>);
+        else if (message.type === "refused") reject(new HttpError(message.status, message.status === 403 ? "forbidden" : "not_found", message.message));
+        else if (message.type === "failed") reject(new HttpError(422, "bad_request", `${failure}: ${message.error.message}`));
+        else return;
+        answered = true;
       });
       child.on("exit", (code, signal) => {
         clearTimeout(timer);
-        if (!answered) reject(new HttpError(422, "bad_request", `plan inspection ended without an answer (${signal ?? `exit code ${code}`})`));
+        if (!answered) reject(new HttpError(422, "bad_request", `${failure}: the runner ended without an answer (${signal ?? `exit code ${code}`})`));
       });
-      child.send({ type: "plan", pipeline } satisfies RunnerRequest);
+      child.send(request);
     });
   }
 
@@ -188,9 +255,15 @@ export class JobManager {
   }
 
   private interrupt(job: Job): void {
-    job.summary.state = "interrupted";
-    job.summary.finishedAt = new Date().toISOString();
     job.summary.error = { message: "the server stopped while this job was unfinished", kind: "worker" };
+    this.end(job, "interrupted");
+  }
+
+  private end(job: Job, state: JobSummary["state"]): void {
+    job.summary.state = state;
+    job.summary.finishedAt = new Date().toISOString();
+    const { checkpoint } = job.summary; // a record read back from disk is a copy: compare the reason
+    if (!checkpoint.available && checkpoint.reason === CHECKPOINT_PENDING.reason) job.summary.checkpoint = CHECKPOINT_NEVER_KNOWN;
     this.persist(job);
   }
 
@@ -227,9 +300,23 @@ export class JobManager {
       child[stream]!.setEncoding("utf8").on("data", (text: string) => this.emit(job, { type: "log", jobId: job.summary.id, stream, text }));
     }
     child.on("message", (message: RunnerMessage) => {
-      if (message.type === "progress") {
+      if (message.type === "started") {
+        const known = message.checkpoint;
+        job.checkpoint = "settings" in known ? known.settings : undefined;
+        this.setCheckpoint(job, "settings" in known ? availableStatus(known.settings) : { available: false, reason: known.reason });
+        this.persist(job); // a restarted server can read and resume the checkpoint of a job it lost
+      } else if (message.type === "progress") {
         job.progress = message.progress;
         this.emit(job, { type: "progress", jobId: job.summary.id, progress: message.progress });
+        const status = job.summary.checkpoint;
+        const { checkpoint } = message.progress;
+        if (status.available && checkpoint) {
+          const counters: CheckpointCounters = {
+            committedFiles: checkpoint.filesAtStart + checkpoint.filesCommitted, committedIds: checkpoint.idsAtStart + checkpoint.rowsCommitted,
+            erroredRows: message.progress.erroredRows, rowsAlreadyDone: checkpoint.rowsAlreadyDone, inputFilesSkipped: checkpoint.inputFilesSkipped,
+          };
+          this.setCheckpoint(job, { ...status, counters, deleted: checkpoint.deleted ?? false });
+        }
       } else if (message.type === "done") {
         job.summary.result = message.result;
       } else if (message.type === "failed") {
@@ -250,13 +337,19 @@ export class JobManager {
       }
       this.startQueued();
     });
-    child.send({ type: "run", pipeline: job.pipeline, options: job.summary.options } satisfies RunnerRequest);
+    const resume = job.summary.resumedFrom && job.checkpoint ? { checkpointPath: job.checkpoint.checkpointPath } : undefined;
+    child.send({ type: "run", pipeline: job.pipeline, options: job.summary.options, resume } satisfies RunnerRequest);
+  }
+
+  /** A changed checkpoint status is sent to subscribers as a `checkpoint` event. */
+  private setCheckpoint(job: Job, status: CheckpointStatus): void {
+    if (JSON.stringify(status) === JSON.stringify(job.summary.checkpoint)) return;
+    job.summary.checkpoint = status;
+    this.emit(job, { type: "checkpoint", jobId: job.summary.id, checkpoint: status });
   }
 
   private finish(job: Job, state: JobSummary["state"]): void {
-    job.summary.state = state;
-    job.summary.finishedAt = new Date().toISOString();
-    this.persist(job);
+    this.end(job, state);
     this.emit(job, { type: "finished", job: job.summary });
   }
 
@@ -273,8 +366,14 @@ export class JobManager {
   private persist(job: Job): void {
     const file = path.join(this.jobsDir, `${job.summary.id}.json`);
     // A bundle's code is in its file already; the record names the file.
-    const record: PersistedJob = { summary: job.summary, pipeline: { filename: job.pipeline.filename }, workDir: job.workDir, progress: job.progress };
+    const record: PersistedJob = {
+      summary: job.summary, pipeline: { filename: job.pipeline.filename }, workDir: job.workDir, progress: job.progress, checkpoint: job.checkpoint,
+    };
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(record));
     fs.renameSync(`${file}.tmp`, file);
   }
+}
+
+function availableStatus(settings: CheckpointSettings): CheckpointStatus {
+  return { available: true, path: settings.checkpointPath, idColumn: settings.idColumn, backend: settings.backend, deleted: false };
 }

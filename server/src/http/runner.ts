@@ -3,23 +3,30 @@
 // The parent sends one RunnerRequest over IPC; the runner answers with RunnerMessages and exits.
 import type { Dataset } from "../api/dataset";
 import { DataContext } from "../api/context";
+import type { CheckpointSettings } from "../checkpoint";
 import { compilePipeline, evaluatePipeline, type ModuleRef } from "../loader";
-import { opDisplayName, opsInOrder, inputsOf } from "../plan";
-import type { JobError, JobOptions, JobResult, PlanOperator, ProgressSnapshot } from "./contract";
+import { PlanError, opDisplayName, opsInOrder, inputsOf } from "../plan";
+import { ViewRefused, readCheckpointView, type CheckpointViewRequest } from "./checkpoint-view";
+import type { CheckpointView, JobError, JobOptions, JobResult, PlanOperator, ProgressSnapshot } from "./contract";
 import { runDataset, schemaFields, toJobError } from "./outcome";
 
 /** A pipeline to load: a file to compile, or an already compiled bundle. */
 export type RunnerPipeline = { filename: string; code?: string };
 
 export type RunnerRequest =
-  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions }
-  | { type: "plan"; pipeline: RunnerPipeline };
+  /** `resume`: this run continues the checkpoint at that path, so the pipeline must still use it. */
+  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string } }
+  | { type: "plan"; pipeline: RunnerPipeline }
+  | ({ type: "checkpoint" } & CheckpointViewRequest);
 
 export type RunnerMessage =
-  | { type: "started" }
+  /** After loading: the checkpoint this run uses, or why it runs without one. */
+  | { type: "started"; checkpoint: { settings: CheckpointSettings } | { reason: string } }
   | { type: "progress"; progress: ProgressSnapshot }
   | { type: "done"; result: JobResult }
   | { type: "plan"; operators: PlanOperator[] }
+  | { type: "checkpointView"; view: CheckpointView }
+  | { type: "refused"; status: 403 | 404; message: string }
   | { type: "failed"; error: JobError };
 
 const send = (message: RunnerMessage) => new Promise<void>((resolve) => {
@@ -31,12 +38,27 @@ async function load(pipeline: RunnerPipeline): Promise<Dataset> {
   return evaluatePipeline(ref);
 }
 
-async function runJob(pipeline: RunnerPipeline, options: JobOptions, signal: AbortSignal): Promise<void> {
-  const dataset = await load(pipeline);
+/** The checkpoint a loaded pipeline runs with: its checkpointConfig, used only by a plan that ends in a write. */
+function checkpointOf(dataset: Dataset): { settings: CheckpointSettings } | { reason: string } {
+  const config = DataContext.getCurrent().checkpointConfig;
+  if (!config) return { reason: "this job runs without checkpointing: its pipeline sets no DataContext.getCurrent().checkpointConfig" };
+  if (dataset.op.kind !== "write") return { reason: "the plan does not end in a write, so it runs without its checkpointConfig" };
+  return { settings: config.settings() };
+}
+
+async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: AbortSignal): Promise<void> {
+  const { options, resume } = request;
+  const dataset = await load(request.pipeline);
+  const checkpoint = checkpointOf(dataset);
+  if (resume && !("settings" in checkpoint && checkpoint.settings.checkpointPath === resume.checkpointPath)) {
+    const now = "settings" in checkpoint ? `the pipeline now uses checkpointPath ${checkpoint.settings.checkpointPath}` : checkpoint.reason;
+    throw new PlanError(`cannot resume: the job it resumes used the checkpoint at ${resume.checkpointPath}, but ${now}. ` +
+      "Running without that checkpoint would start over and write inputs already written; restore its checkpointConfig, or submit a new job");
+  }
   const limits = DataContext.getCurrent().resourceLimits;
   if (options.workers) limits.cpu = options.workers;
   if (options.memoryBytes) limits.memoryBytes = options.memoryBytes;
-  await send({ type: "started" });
+  await send({ type: "started", checkpoint });
   const result = await runDataset(dataset, {
     preview: options.preview ?? 20, signal, onProgress: (progress) => void send({ type: "progress", progress }),
   });
@@ -66,6 +88,15 @@ async function inspectPlan(pipeline: RunnerPipeline): Promise<void> {
   await send({ type: "plan", operators });
 }
 
+async function answerCheckpoint(request: CheckpointViewRequest): Promise<void> {
+  try {
+    await send({ type: "checkpointView", view: await readCheckpointView(request) });
+  } catch (e) {
+    if (!(e instanceof ViewRefused)) throw e;
+    await send({ type: "refused", status: e.status, message: e.message });
+  }
+}
+
 function main(): void {
   const abort = new AbortController();
   // Cancel: the server sends SIGTERM (running tasks stop, partial output files are removed); a server
@@ -73,7 +104,8 @@ function main(): void {
   process.once("SIGTERM", () => abort.abort());
   process.once("disconnect", () => abort.abort());
   process.once("message", (request: RunnerRequest) => {
-    const work = request.type === "run" ? runJob(request.pipeline, request.options, abort.signal) : inspectPlan(request.pipeline);
+    const work = request.type === "run" ? runJob(request, abort.signal)
+      : request.type === "plan" ? inspectPlan(request.pipeline) : answerCheckpoint(request);
     work.catch((e) => send({ type: "failed", error: toJobError(e) }))
       .finally(() => process.exit(0));
   });
