@@ -41,11 +41,14 @@ function pipeline(input: string, out: string, checkpoint?: { path: string; backe
   return rd.readParquet(input).mapBatches(addTotal).writeParquet(out);
 }
 
-async function timedRun(ds: rd.Dataset): Promise<{ seconds: number; result: rd.ExecutionResult }> {
+/** Wall time, and CPU time of this process (the driver and every worker thread: robust to other processes' load). */
+async function timedRun(ds: rd.Dataset): Promise<{ seconds: number; cpuSeconds: number; result: rd.ExecutionResult }> {
   gc();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const result = await ds.run();
-  return { seconds: (performance.now() - started) / 1000, result };
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6, result };
 }
 
 /**
@@ -93,6 +96,7 @@ async function benchThroughputAndResume(dataRoot: string, report: S3BenchReport)
   await pipeline(input, plainOut).run();
   const reps = Number(process.env.RDPIPE_BENCH_REPS ?? 3);
   const times = { plain: [] as number[], batch: [] as number[], row: [] as number[], resume: [] as number[] };
+  const cpu = { plain: [] as number[], batch: [] as number[], row: [] as number[], resume: [] as number[] };
   let cut = { files: 0, tasks: 0 };
   for (let r = 0; r < reps; r++) {
     // Alternate the order so drift (page cache, thermal, other load) does not favour one side.
@@ -100,11 +104,12 @@ async function benchThroughputAndResume(dataRoot: string, report: S3BenchReport)
     for (const kind of order) {
       fresh();
       const ds = kind === "plain" ? pipeline(input, plainOut) : pipeline(input, ckptOut, { path: ckpt, backend: kind });
-      const { seconds, result } = await timedRun(ds);
+      const { seconds, cpuSeconds, result } = await timedRun(ds);
       report.check(result.rowsOut === totalRows, `${kind}: wrote ${result.rowsOut} rows, expected ${totalRows}`);
       if (kind !== "plain") report.check(result.progress.checkpoint?.rowsCommitted === totalRows, `${kind}: committed ${result.progress.checkpoint?.rowsCommitted} rows`);
       if (r === 0) await verify(kind === "plain" ? plainOut : ckptOut, kind);
       times[kind].push(seconds);
+      cpu[kind].push(cpuSeconds);
       if (kind !== "batch") continue;
       // (b) The batch run's checkpoint (kept) becomes a job 90% done; resume it.
       cut = cutLastTenth(ckpt, FILES);
@@ -115,9 +120,11 @@ async function benchThroughputAndResume(dataRoot: string, report: S3BenchReport)
         `resume: committed ${progress.rowsCommitted} (expected ${cutRows}), ids at start ${progress.idsAtStart}, skipped ${progress.inputFilesSkipped} files`);
       if (r === 0) await verify(ckptOut, "resumed");
       times.resume.push(resumed.seconds);
+      cpu.resume.push(resumed.cpuSeconds);
       report.log(`    resume after cutting ${cut.tasks} tasks (${cut.files} of ${FILES} input files): ${sec(resumed.seconds)}, of which opening the checkpoint ${progress.loadMs} ms`);
     }
-    report.log(`  rep ${r + 1}: plain ${sec(times.plain[r])}, batch checkpoint ${sec(times.batch[r])}, row checkpoint ${sec(times.row[r])}, resume at 90% ${sec(times.resume[r])}`);
+    const both = (kind: keyof typeof times) => `${sec(times[kind][r])} (CPU ${sec(cpu[kind][r])})`;
+    report.log(`  rep ${r + 1}: plain ${both("plain")}, batch checkpoint ${both("batch")}, row checkpoint ${both("row")}, resume at 90% ${both("resume")}`);
   }
   fresh();
   const rate = (xs: number[]) => totalRows / Math.min(...xs);
@@ -125,11 +132,18 @@ async function benchThroughputAndResume(dataRoot: string, report: S3BenchReport)
   const slowdownMedian = middle(times.batch) / middle(times.plain) - 1;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   report.log(`  (best of ${reps}; medians: plain ${sec(middle(times.plain))}, batch ${sec(middle(times.batch))}, row ${sec(middle(times.row))}, resume ${sec(middle(times.resume))})`);
+  const cpuExtra = (kind: "batch" | "row") => pct(Math.min(...cpu[kind]) / Math.min(...cpu.plain) - 1);
   report.summary(`checkpoint throughput: ${int(totalRows)} rows in ${FILES} files, plain ${int(rate(times.plain))} rows/s, batch backend ${int(rate(times.batch))} rows/s: ` +
-    `${pct(slowdown)} slower (median ${pct(slowdownMedian)}; target <= 5%) ${slowdown <= 0.05 ? "PASS" : "MISS"}; row backend ${int(rate(times.row))} rows/s (info)`);
+    `${pct(slowdown)} slower (median ${pct(slowdownMedian)}; target <= 5%) ${slowdown <= 0.05 ? "PASS" : "MISS"}; CPU time +${cpuExtra("batch")}; ` +
+    `row backend ${int(rate(times.row))} rows/s, CPU time +${cpuExtra("row")} (info)`);
   const resumeRatio = Math.min(...times.resume) / Math.min(...times.batch);
   report.summary(`checkpoint resume at 90% (${cut.files} of ${FILES} files left): ${sec(Math.min(...times.resume))} vs full run ${sec(Math.min(...times.batch))} = ` +
-    `${pct(resumeRatio)} (median ${pct(middle(times.resume) / middle(times.batch))}; target <= 15%) ${resumeRatio <= 0.15 ? "PASS" : "MISS"}`);
+    `${pct(resumeRatio)} (median ${pct(middle(times.resume) / middle(times.batch))}; CPU time ${pct(Math.min(...cpu.resume) / Math.min(...cpu.batch))}; target <= 15%) ${resumeRatio <= 0.15 ? "PASS" : "MISS"}`);
+}
+
+/** VmHWM of this process: its peak RSS since start or the last write of "5" to /proc/self/clear_refs. */
+function peakRssSinceReset(): number {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
 }
 
 /** Writes `records` commit records of `perRecord` IDs each (`make(record)`), unless already there. */
@@ -155,12 +169,11 @@ async function timeLoad(dataRoot: string, name: string, ids: number, records: nu
     fs.rmSync(path.join(ckpt, "attempts"), { recursive: true, force: true });
     gc();
     const before = process.memoryUsage();
-    let peakRss = before.rss;
-    const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss); }, 10);
+    fs.writeFileSync("/proc/self/clear_refs", "5"); // resets VmHWM, the peak RSS, to the current RSS
     const started = performance.now();
     const prepared = await prepareCheckpoint(settings, write, `load${rep}`);
     loads.push((performance.now() - started) / 1000);
-    clearInterval(sampler);
+    const peakRss = peakRssSinceReset();
     const set = prepared.committedIds!;
     const loaded = set.kind === "int" ? set.sorted.length : set.count;
     report.check(loaded === ids, `${name}: loaded ${loaded} ids, expected ${ids}`);
@@ -168,7 +181,7 @@ async function timeLoad(dataRoot: string, name: string, ids: number, records: nu
     const after = process.memoryUsage();
     const setBytes = set.kind === "int" ? set.sorted.byteLength : set.slots.byteLength + set.starts.byteLength + set.bytes.byteLength;
     if (rep === 0) {
-      memory = `set ${mib(setBytes)} (${(setBytes / ids).toFixed(1)} B/ID); RSS +${mib(after.rss - before.rss)} after (peak +${mib(Math.max(peakRss, after.rss) - before.rss)}), ` +
+      memory = `set ${mib(setBytes)} (${(setBytes / ids).toFixed(1)} B/ID); RSS +${mib(after.rss - before.rss)} after (peak +${mib(peakRss - before.rss)}), ` +
         `heap +${mib(after.heapUsed - before.heapUsed)}, array buffers +${mib(after.arrayBuffers - before.arrayBuffers)}`;
     }
   }
