@@ -132,10 +132,12 @@ async function benchThroughputAndResume(dataRoot: string, report: S3BenchReport)
   const slowdownMedian = middle(times.batch) / middle(times.plain) - 1;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   report.log(`  (best of ${reps}; medians: plain ${sec(middle(times.plain))}, batch ${sec(middle(times.batch))}, row ${sec(middle(times.row))}, resume ${sec(middle(times.resume))})`);
-  const cpuExtra = (kind: "batch" | "row") => pct(Math.min(...cpu[kind]) / Math.min(...cpu.plain) - 1);
+  const signed = (x: number) => `${x >= 0 ? "+" : ""}${pct(x)}`;
+  const cpuExtra = (kind: "batch" | "row") =>
+    `${signed(Math.min(...cpu[kind]) / Math.min(...cpu.plain) - 1)} (median ${signed(middle(cpu[kind]) / middle(cpu.plain) - 1)})`;
   report.summary(`checkpoint throughput: ${int(totalRows)} rows in ${FILES} files, plain ${int(rate(times.plain))} rows/s, batch backend ${int(rate(times.batch))} rows/s: ` +
-    `${pct(slowdown)} slower (median ${pct(slowdownMedian)}; target <= 5%) ${slowdown <= 0.05 ? "PASS" : "MISS"}; CPU time +${cpuExtra("batch")}; ` +
-    `row backend ${int(rate(times.row))} rows/s, CPU time +${cpuExtra("row")} (info)`);
+    `${pct(slowdown)} slower (median ${pct(slowdownMedian)}; target <= 5%) ${slowdown <= 0.05 ? "PASS" : "MISS"}; CPU time ${cpuExtra("batch")}; ` +
+    `row backend ${int(rate(times.row))} rows/s, CPU time ${cpuExtra("row")} (info)`);
   const resumeRatio = Math.min(...times.resume) / Math.min(...times.batch);
   report.summary(`checkpoint resume at 90% (${cut.files} of ${FILES} files left): ${sec(Math.min(...times.resume))} vs full run ${sec(Math.min(...times.batch))} = ` +
     `${pct(resumeRatio)} (median ${pct(middle(times.resume) / middle(times.batch))}; CPU time ${pct(Math.min(...cpu.resume) / Math.min(...cpu.batch))}; target <= 15%) ${resumeRatio <= 0.15 ? "PASS" : "MISS"}`);
