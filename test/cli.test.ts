@@ -204,6 +204,7 @@ describe("rdpipe checkpoint show, and checkpoint counters in rdpipe run (CLI)", 
     const notCheckpoint = runCli(["checkpoint", "show", "events"], { cwd: dir });
     assert.equal(notCheckpoint.code, 1);
     assert.match(notCheckpoint.stderr, /events is not a checkpoint \(no manifest\.json, attempts or committed records\)/);
+    assert.equal(runCli(["run", "job.rdpipe.ts", "--json"], { cwd: dir }).code, 2, "--json is for checkpoint show only");
     for (const args of [["checkpoint"], ["checkpoint", "show"], ["checkpoint", "show", "a", "b"], ["checkpoint", "list", "ckpt"]]) {
       const usage = runCli(args, { cwd: dir });
       assert.equal(usage.code, 2, args.join(" "));

@@ -83,6 +83,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     return showCheckpoint(rest[0], values.json ?? false);
   }
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
+  if (values.json) throw new UsageError("--json applies to rdpipe checkpoint show");
   if (!file || rest.length > 0) throw new UsageError("rdpipe run takes exactly one pipeline file");
 
   const preview = positiveInt("--preview", values.preview) ?? 20;
