@@ -54,7 +54,7 @@ async function timedRun(ds: rd.Dataset): Promise<{ seconds: number; cpuSeconds: 
 /**
  * Turns a finished checkpoint into the state of a job that crashed with ~10% of its input left: the last
  * tasks' done records and commit records are removed (their output files stay, as after a crash between
- * writing and committing; the resume must delete them). Returns the input files and rows cut.
+ * writing and committing; the resume must delete them). Returns how many input files and tasks were cut.
  */
 function cutLastTenth(ckpt: string, inputFiles: number): { files: number; tasks: number } {
   const doneDir = path.join(ckpt, "done");
