@@ -7,7 +7,6 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 export const INPUT_FILES = 10;
 export const ROWS_PER_FILE = 500_000;
 export const ROW_GROUP_ROWS = 100_000;
-const SPEC = `v1 files=${INPUT_FILES} rows=${ROWS_PER_FILE} rowGroup=${ROW_GROUP_ROWS} snappy`;
 
 async function withDuck<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
   const instance = await DuckDBInstance.create(":memory:");
@@ -22,20 +21,24 @@ async function withDuck<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<
 
 const sqlPath = (p: string) => `'${p.replace(/'/g, "''")}'`;
 
-/** Writes dir/part-XX.parquet (id BIGINT, price DOUBLE, qty INT, name VARCHAR(20), flag BOOLEAN) unless already there. */
-export async function ensureInput(dir: string): Promise<{ files: string[]; generated: boolean; seconds: number }> {
+/**
+ * Writes dir/part-XX.parquet (id BIGINT, price DOUBLE, qty INT, name VARCHAR(20), flag BOOLEAN) unless already
+ * there: `fileCount` files of `rowsPerFile` rows, ids 0..N-1 in order.
+ */
+export async function ensureInput(dir: string, fileCount = INPUT_FILES, rowsPerFile = ROWS_PER_FILE): Promise<{ files: string[]; generated: boolean; seconds: number }> {
+  const spec = `v1 files=${fileCount} rows=${rowsPerFile} rowGroup=${ROW_GROUP_ROWS} snappy`;
   // The marker sits beside the folder: a reader given the folder should see only Parquet files.
   const marker = `${dir}.SPEC`;
-  const files = Array.from({ length: INPUT_FILES }, (_, i) => path.join(dir, `part-${String(i).padStart(2, "0")}.parquet`));
-  if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === SPEC && files.every((f) => fs.existsSync(f))) {
+  const files = Array.from({ length: fileCount }, (_, i) => path.join(dir, `part-${String(i).padStart(2, "0")}.parquet`));
+  if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === spec && files.every((f) => fs.existsSync(f))) {
     return { files, generated: false, seconds: 0 };
   }
   const started = performance.now();
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   await withDuck(async (conn) => {
-    for (let f = 0; f < INPUT_FILES; f++) {
-      const base = f * ROWS_PER_FILE;
+    for (let f = 0; f < fileCount; f++) {
+      const base = f * rowsPerFile;
       // Row order is kept (ORDER BY) so every row group holds ~ROW_GROUP_ROWS rows in id order.
       await conn.run(`
         COPY (
@@ -44,12 +47,12 @@ export async function ensureInput(dir: string): Promise<{ files: string[]; gener
                  ((${base} + i) * 31 % 97 + 1)::INTEGER AS qty,
                  substr(md5((${base} + i)::VARCHAR), 1, 20) AS name,
                  ((${base} + i) % 3 = 0) AS flag
-          FROM range(${ROWS_PER_FILE}) t(i)
+          FROM range(${rowsPerFile}) t(i)
           ORDER BY i
         ) TO ${sqlPath(files[f])} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
     }
   });
-  fs.writeFileSync(marker, SPEC);
+  fs.writeFileSync(marker, spec);
   return { files, generated: true, seconds: (performance.now() - started) / 1000 };
 }
 

@@ -5,8 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { CheckpointReader } from "../server/src/checkpoint";
-import { readFileBlocks } from "../server/src/io";
-import { REPO, assertExactlyOnce, listFilesRecursive, runCli, tempDir } from "./helpers";
+import { REPO, assertExactlyOnce, listFilesRecursive, outputIds, runCli, tempDir } from "./helpers";
 
 /** Writes `files` Parquet files of `rowsPerFile` rows: id (unique int), value (row "bad" where id % badEvery === 0). */
 async function makeInput(dir: string, files: number, rowsPerFile: number, badEvery = 0): Promise<number[]> {
@@ -15,18 +14,6 @@ async function makeInput(dir: string, files: number, rowsPerFile: number, badEve
   const source = `(row) => ({ id: row.id, value: ${badEvery} > 0 && row.id % ${badEvery} === 0 ? "bad" : "v" + row.id })`;
   await rd.range(n, { overrideNumBlocks: files }).map(new Function(`return ${source}`)() as rd.RowFn).writeParquet(dir).run();
   return Array.from({ length: n }, (_, i) => i);
-}
-
-/** Every id in the Parquet files of a folder, in no order. */
-async function outputIds(dir: string): Promise<number[]> {
-  const files = listFilesRecursive(dir).filter((f) => f.endsWith(".parquet") && !path.basename(f).startsWith("."));
-  const ids: number[] = [];
-  for (const file of files) {
-    for await (const { block } of readFileBlocks({ format: "parquet", files: [{ path: file, size: fs.statSync(file).size }], options: { targetBlockBytes: 1 << 30 } })) {
-      for (const id of block.getChild("id")!.toArray() as BigInt64Array) ids.push(Number(id));
-    }
-  }
-  return ids;
 }
 
 function checkpointed(options: Partial<rd.CheckpointOptions> & { checkpointPath: string }): rd.DataContext {
@@ -249,13 +236,7 @@ describe("the checkpointing sample (samples/orders.rdpipe.ts), from the CLI", fu
     fs.writeFileSync(file, fixed);
     const resumed = runCli(["run", "orders.rdpipe.ts", "--quiet"], { cwd: dir, timeoutMs: 60_000 });
     assert.equal(resumed.code, 0, resumed.stderr);
-    const written = listFilesRecursive(path.join(dir, "out/orders")).filter((f) => f.endsWith(".parquet"));
-    const orderIds: number[] = [];
-    for (const f of written) {
-      for await (const { block } of readFileBlocks({ format: "parquet", files: [{ path: f, size: fs.statSync(f).size }], options: { targetBlockBytes: 1 << 30 } })) {
-        for (const id of block.getChild("order_id")!.toArray() as BigInt64Array) orderIds.push(Number(id));
-      }
-    }
+    const orderIds = await outputIds(path.join(dir, "out/orders"), "order_id");
     assertExactlyOnce(orderIds, Array.from({ length: 50_000 }, (_, i) => i));
     assert.equal(fs.existsSync(path.join(dir, "out/orders-checkpoint")), false, "deleted after success");
   });

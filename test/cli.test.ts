@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { REPO, listFilesRecursive, runCli, tempDir, writePipeline } from "./helpers";
+import { startS3Server, type S3Server } from "./s3server";
 
 async function duckdbRows(sql: string): Promise<Record<string, unknown>[]> {
   const db = await DuckDBInstance.create(":memory:");
@@ -90,5 +91,159 @@ export default rd.readJson("events.jsonl").map(function clean(row) {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /no such file or directory: .*no\/such\/dir/);
     assert.deepEqual(listFilesRecursive(out), []);
+  });
+});
+
+/** Four JSON Lines files of 100 events (ids 0..399); the text of ids 0, 37, …, 296 is "bad" (9 rows), so part-3 has none. */
+function writeEvents(dir: string): string {
+  const events = path.join(dir, "events");
+  fs.mkdirSync(events, { recursive: true });
+  for (let f = 0; f < 4; f++) {
+    const lines = Array.from({ length: 100 }, (_, i) => f * 100 + i).map((id) => JSON.stringify({ id, text: id % 37 === 0 && id < 300 ? "bad" : `text ${id}` }));
+    fs.writeFileSync(path.join(events, `part-${f}.jsonl`), lines.join("\n"));
+  }
+  return events;
+}
+
+const BAD_IDS = [0, 37, 74, 111, 148, 185, 222, 259, 296];
+
+/** A checkpointed pipeline: events → Map(strict) (throws on "bad" unless fixed) → Parquet in out/. */
+function checkpointedPipeline(dir: string, options: { checkpointPath: string; onError?: "skip"; fixed?: boolean }): string {
+  return writePipeline(dir, "job.rdpipe.ts", `import * as rd from "rdpipe";
+rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: ${JSON.stringify(options.checkpointPath)} });
+export default rd.readJson("events").map(function strict(row) {
+  if (row.text === "bad" && ${!options.fixed}) throw new Error(\`malformed text in row \${row.id}\`);
+  return { ...row, upper: String(row.text).toUpperCase() };
+}${options.onError ? `, { onError: "${options.onError}" }` : ""}).writeParquet("out");
+`);
+}
+
+interface ShownCheckpoint {
+  path: string;
+  manifest: { idColumn: string; output: { path: string; format: string } };
+  attempts: string[];
+  committedIds: number;
+  committedFiles: { output: string; record: string; ids: number }[];
+  doneInputFiles: string[];
+  erroredRows: { id: unknown; operator: string; file: string; row: number; input: string; error: string; stack: string }[];
+}
+
+function showJson(location: string, cwd: string): ShownCheckpoint {
+  const show = runCli(["checkpoint", "show", location, "--json"], { cwd });
+  assert.equal(show.code, 0, show.stderr);
+  return JSON.parse(show.stdout) as ShownCheckpoint;
+}
+
+describe("rdpipe checkpoint show, and checkpoint counters in rdpipe run (CLI)", function () {
+  this.timeout(180_000);
+  let dir: string;
+  beforeEach(() => { dir = tempDir(); writeEvents(dir); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("skip → show → fix → resume: the run summarizes the checkpoint, show lists committed files, done files and errored rows", () => {
+    const ckpt = path.join(dir, "ckpt");
+    checkpointedPipeline(dir, { checkpointPath: "ckpt", onError: "skip" });
+    const first = runCli(["run", "job.rdpipe.ts"], { cwd: dir });
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /Wrote 391 rows in \d+ files/);
+    assert.match(first.stdout, /\nCheckpoint: nothing committed before this run; this run committed \d+ files, 391 rows, 9 errored rows; checkpoint kept at .*\/ckpt \(9 errored rows: fix the UDF and run again/);
+    assert.match(first.stderr, /\] checkpoint: nothing committed before this run; this run committed \d+ files, 391 rows, 9 errored rows; checkpoint kept at/, "the progress view shows the checkpoint");
+
+    const text = runCli(["checkpoint", "show", "ckpt"], { cwd: dir });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^Checkpoint ${ckpt}\n  job: ID column 'id', writes parquet to ${path.join(dir, "out")} `));
+    assert.match(text.stdout, /\n  attempts: 1 \([0-9a-f]{8}\)\n  committed IDs: 391\n  committed files: \d+\n/);
+    const fileLines = [...text.stdout.matchAll(/^    (\S+\.parquet)  (\d+) IDs$/gm)];
+    assert.ok(fileLines.length > 0);
+    assert.equal(fileLines.reduce((sum, m) => sum + Number(m[2]), 0), 391);
+    for (const [, file] of fileLines) assert.ok(fs.existsSync(file), `${file} is listed as committed`);
+    assert.match(text.stdout, /\n  done input files: 1\n  errored rows: 9 \(a resume processes exactly these\)\n/);
+    assert.match(text.stdout, /\n    id 37  Map\(strict\)  \S+\/events\/part-0\.jsonl row 37: Error: malformed text in row 37\n/);
+
+    const shown = showJson(ckpt, REPO);
+    assert.equal(shown.path, ckpt);
+    assert.equal(shown.manifest.idColumn, "id");
+    assert.equal(shown.attempts.length, 1);
+    assert.equal(shown.committedIds, 391);
+    assert.equal(shown.committedFiles.reduce((sum, f) => sum + f.ids, 0), 391);
+    assert.deepEqual(shown.committedFiles.map((f) => f.output), fileLines.map((m) => m[1]));
+    assert.ok(shown.committedFiles.every((f) => fs.existsSync(f.record)));
+    assert.deepEqual(shown.doneInputFiles, [path.join(dir, "events", "part-3.jsonl")]);
+    assert.deepEqual(shown.erroredRows.map((r) => Number(r.id)).sort((a, b) => a - b), BAD_IDS);
+    const row = shown.erroredRows.find((r) => Number(r.id) === 111)!;
+    assert.equal(row.operator, "Map(strict)");
+    assert.equal(row.file, path.join(dir, "events", "part-1.jsonl"));
+    assert.equal(row.row, 11);
+    assert.deepEqual(JSON.parse(row.input), { id: 111, text: "bad" });
+    assert.match(row.error, /malformed text in row 111/);
+    assert.match(row.stack, /^Error: malformed text in row 111\n\s+at .*job\.rdpipe\.ts:4:/);
+
+    checkpointedPipeline(dir, { checkpointPath: "ckpt", onError: "skip", fixed: true });
+    const resumed = runCli(["run", "job.rdpipe.ts", "--quiet"], { cwd: dir });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /Wrote 9 rows/);
+    assert.match(resumed.stdout, /\nCheckpoint: resumed with 391 IDs committed \(\d+ files\): 1 input files skipped, 291 rows already done; this run committed \d+ files, 9 rows; checkpoint deleted\n/);
+    assert.equal(resumed.stderr, "", "--quiet prints no progress");
+    assert.equal(fs.existsSync(ckpt), false);
+
+    const gone = runCli(["checkpoint", "show", "ckpt"], { cwd: dir });
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /^rdpipe: cannot show the checkpoint at .*\/ckpt: no checkpoint at .*\/ckpt\n$/);
+  });
+
+  it("a failed checkpointed run says where its checkpoint is kept and what it committed", () => {
+    checkpointedPipeline(dir, { checkpointPath: "ckpt" });
+    const failed = runCli(["run", "job.rdpipe.ts", "--quiet"], { cwd: dir });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /Map\(strict\) failed on row \d+ \(id \d+\)/);
+    assert.match(failed.stderr, /\ncheckpoint: nothing committed before this run; this run committed \d+ files, \d+ rows; checkpoint kept at .*\/ckpt: run the job again to resume\n/);
+    assert.ok(fs.existsSync(path.join(dir, "ckpt", "manifest.json")));
+  });
+
+  it("exits 1 for a folder that is not a checkpoint, 2 on bad usage; --help lists the command", () => {
+    const notCheckpoint = runCli(["checkpoint", "show", "events"], { cwd: dir });
+    assert.equal(notCheckpoint.code, 1);
+    assert.match(notCheckpoint.stderr, /events is not a checkpoint \(no manifest\.json, attempts or committed records\)/);
+    assert.equal(runCli(["run", "job.rdpipe.ts", "--json"], { cwd: dir }).code, 2, "--json is for checkpoint show only");
+    for (const args of [["checkpoint"], ["checkpoint", "show"], ["checkpoint", "show", "a", "b"], ["checkpoint", "list", "ckpt"]]) {
+      const usage = runCli(args, { cwd: dir });
+      assert.equal(usage.code, 2, args.join(" "));
+      assert.match(usage.stderr, /rdpipe checkpoint show PATH/);
+    }
+    const help = runCli(["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /rdpipe checkpoint show PATH .*\n.*\n\s+--json /);
+  });
+
+  describe("on S3 (the environment's endpoint)", () => {
+    let server: S3Server;
+    before(async () => {
+      server = await startS3Server(["ckpt"]);
+      process.env.AWS_ENDPOINT_URL_S3 = server.endpoint;
+    });
+    after(async () => {
+      delete process.env.AWS_ENDPOINT_URL_S3;
+      await server.stop();
+    });
+
+    it("shows a checkpoint kept under s3://; a prefix without one exits 1", () => {
+      checkpointedPipeline(dir, { checkpointPath: "s3://ckpt/jobs/events", onError: "skip" });
+      const run = runCli(["run", "job.rdpipe.ts", "--quiet"], { cwd: dir });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /checkpoint kept at s3:\/\/ckpt\/jobs\/events \(9 errored rows/);
+      const shown = showJson("s3://ckpt/jobs/events", dir);
+      assert.equal(shown.path, "s3://ckpt/jobs/events");
+      assert.equal(shown.committedIds, 391);
+      assert.equal(shown.committedFiles.reduce((sum, f) => sum + f.ids, 0), 391);
+      assert.ok(shown.committedFiles.every((f) => f.record.startsWith("s3://ckpt/jobs/events/committed/")));
+      assert.deepEqual(shown.doneInputFiles, [path.join(dir, "events", "part-3.jsonl")]);
+      assert.deepEqual(shown.erroredRows.map((r) => Number(r.id)).sort((a, b) => a - b), BAD_IDS);
+      const text = runCli(["checkpoint", "show", "s3://ckpt/jobs/events"], { cwd: dir });
+      assert.match(text.stdout, /committed IDs: 391\n/);
+
+      const missing = runCli(["checkpoint", "show", "s3://ckpt/jobs/none"], { cwd: dir });
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no checkpoint at s3:\/\/ckpt\/jobs\/none/);
+    });
   });
 });

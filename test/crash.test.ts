@@ -6,8 +6,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
-import { listFiles, readFileBlocks, S3FileSystem, type FileSystemDescription } from "../server/src/io";
-import { REPO, assertExactlyOnce, listFilesRecursive, tempDir, writePipeline } from "./helpers";
+import { listFiles, S3FileSystem, type FileSystemDescription } from "../server/src/io";
+import { REPO, assertExactlyOnce, listFilesRecursive, outputIds, tempDir, writePipeline } from "./helpers";
 import { startS3Server, type S3Server } from "./s3server";
 
 const KILLS = 20;
@@ -53,15 +53,6 @@ function runJob(pipeline: string, target: Target, backend: string, killAfterMs?:
   });
 }
 
-async function idsIn(dir: string, filesystem?: FileSystemDescription): Promise<number[]> {
-  const files = await listFiles(dir, { fileExtensions: ["parquet"], filesystem }).catch(() => []);
-  const ids: number[] = [];
-  for await (const { block } of readFileBlocks({ format: "parquet", files, options: { targetBlockBytes: 1 << 30, filesystem } })) {
-    for (const id of block.getChild("id")!.toArray() as BigInt64Array) ids.push(Number(id));
-  }
-  return ids;
-}
-
 async function makeInput(dir: string): Promise<number[]> {
   rd.DataContext.reset();
   const pad = new Function(`return (row) => ({ id: row.id, pad: "x".repeat(2000) + row.id })`)() as rd.RowFn;
@@ -89,7 +80,7 @@ describe("crash matrix: SIGKILL at random moments, resume until done, every ID e
     const reference = await runJob(pipeline, { input: localInput, output: path.join(dir, "reference-out"), checkpoint: path.join(dir, "reference-ckpt"), env: {} }, "batch");
     fullRunMs = Date.now() - started;
     assert.equal(reference.code, 0, reference.stderr);
-    assertExactlyOnce(await idsIn(path.join(dir, "reference-out")), ids);
+    assertExactlyOnce(await outputIds(path.join(dir, "reference-out")), ids);
   });
   after(async () => {
     await s3?.stop();
@@ -136,7 +127,7 @@ describe("crash matrix: SIGKILL at random moments, resume until done, every ID e
         assert.ok(midJobKills >= 5, `only ${midJobKills} kills landed after the first commit and before the last`);
         const final = await runJob(pipeline, target, backend);
         assert.equal(final.code, 0, final.stderr);
-        assertExactlyOnce(await idsIn(target.output, target.filesystem), ids);
+        assertExactlyOnce(await outputIds(target.output, "id", target.filesystem), ids);
       });
     }
   }

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
+import { listFiles, readFileBlocks, type FileSystemDescription } from "../server/src/io";
 
 export const REPO = path.resolve(__dirname, "..");
 
@@ -47,3 +48,13 @@ export function assertExactlyOnce(actual: number[], expected: number[]): void {
   assert.equal(sorted.length, expected.length);
 }
 
+
+/** The values of an integer ID column in every Parquet file under dir (local or s3://), in no order; none when dir is absent. */
+export async function outputIds(dir: string, column = "id", filesystem?: FileSystemDescription): Promise<number[]> {
+  const files = await listFiles(dir, { fileExtensions: ["parquet"], filesystem }).catch(() => []);
+  const ids: number[] = [];
+  for await (const { block } of readFileBlocks({ format: "parquet", files, options: { targetBlockBytes: 1 << 30, filesystem } })) {
+    for (const id of block.getChild(column)!.toArray() as Iterable<number | bigint>) ids.push(Number(id));
+  }
+  return ids;
+}

@@ -10,8 +10,7 @@ import {
   type CheckpointSummaryResponse, type JobEvent, type JobSummary,
 } from "../server/src/http";
 import { compilePipeline } from "../server/src/loader";
-import { assertExactlyOnce, outputIds } from "./checkpoint.test";
-import { runCli, tempDir, writePipeline } from "./helpers";
+import { assertExactlyOnce, outputIds, runCli, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, collectEvents, json, raw, startServer } from "./server-helpers";
 
 const ROWS = 4000;

@@ -1,5 +1,5 @@
 // `rdpipe run FILE`: runs a pipeline file on the embedded executor (or a remote server) with live
-// progress; `rdpipe serve` starts the execution server.
+// progress; `rdpipe serve` starts the execution server; `rdpipe checkpoint show PATH` inspects a checkpoint.
 import { parseArgs } from "node:util";
 import { DataContext } from "../api/context";
 import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
@@ -8,7 +8,8 @@ import { PlanError } from "../plan";
 import { IoError } from "../io";
 import { BlockError } from "../block";
 import { RemoteError, ServerConfigError, runDataset, type JobError, type JobResult } from "../http";
-import { renderProgress } from "./progress";
+import { showCheckpoint } from "./checkpoint";
+import { checkpointLine, renderProgress } from "./progress";
 import { runRemote, serve } from "./server";
 
 const USAGE = `Usage:
@@ -27,6 +28,9 @@ const USAGE = `Usage:
     --root DIR                  a folder the server may read (repeatable; default: the cwd)
     --state-dir DIR             job records and uploaded bundles (default ~/.rdpipe/server)
     --max-jobs N                jobs running at once; later ones queue (default: cores, at least 2)
+  rdpipe checkpoint show PATH   What a job's checkpoint (a folder or s3://bucket/prefix) holds:
+                                committed files and IDs, done input files, attempts, errored rows
+    --json                      everything as JSON, with each errored row's input and stack
   rdpipe --version
 `;
 
@@ -47,12 +51,15 @@ export function positiveInt(name: string, text: string | undefined): number | un
   return n;
 }
 
-async function run(argv: string[]): Promise<number> {
+/** What the CLI saw of the job it ran: its latest progress (for the checkpoint note after a failure). */
+interface Session { last?: ProgressSnapshot }
+
+async function run(argv: string[], session: Session): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: {
       preview: { type: "string" }, workers: { type: "string" }, memory: { type: "string" },
-      quiet: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
+      quiet: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
       server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
       root: { type: "string", multiple: true }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
     },
@@ -70,16 +77,23 @@ async function run(argv: string[]): Promise<number> {
       maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
     });
   }
+  if (command === "checkpoint") {
+    if (file !== "show") throw new UsageError(file ? `unknown checkpoint command '${file}'` : "rdpipe checkpoint needs a command: show PATH");
+    if (rest.length !== 1) throw new UsageError("rdpipe checkpoint show takes exactly one checkpoint path");
+    return showCheckpoint(rest[0], values.json ?? false);
+  }
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
+  if (values.json) throw new UsageError("--json applies to rdpipe checkpoint show");
   if (!file || rest.length > 0) throw new UsageError("rdpipe run takes exactly one pipeline file");
 
   const preview = positiveInt("--preview", values.preview) ?? 20;
   const workers = positiveInt("--workers", values.workers);
   const memory = values.memory === undefined ? undefined : parseSize(values.memory);
-  const progress = values.quiet ? undefined : progressPrinter(process.stderr);
+  const printer = values.quiet ? undefined : progressPrinter(process.stderr);
+  const progress = (snapshot: ProgressSnapshot) => { session.last = snapshot; printer?.(snapshot); };
   if (values.server) {
     const outcome = await runRemote({ url: values.server, token, file, options: { preview, workers, memoryBytes: memory }, onProgress: progress });
-    return printOutcome(outcome, values.quiet ?? false);
+    return printOutcome(outcome, values.quiet ?? false, session.last);
   }
   const context = DataContext.getCurrent();
   const dataset = await loadPipeline(file);
@@ -93,23 +107,29 @@ async function run(argv: string[]): Promise<number> {
   process.once("SIGINT", onInterrupt);
   try {
     const result = await runDataset(dataset, { preview, onProgress: progress, signal: abort.signal });
-    return printOutcome({ result }, values.quiet ?? false);
+    return printOutcome({ result }, values.quiet ?? false, session.last);
   } finally {
     process.off("SIGINT", onInterrupt);
   }
 }
 
-/** What a finished job prints, local or remote: the written files or the preview rows, then stats; or the error. */
-export function printOutcome(outcome: { result?: JobResult; error?: JobError }, quiet: boolean): number {
+/**
+ * What a finished job prints, local or remote: the written files (and what it did with its checkpoint) or
+ * the preview rows, then stats; or the error. `last` is the job's final progress.
+ */
+export function printOutcome(outcome: { result?: JobResult; error?: JobError }, quiet: boolean, last?: ProgressSnapshot): number {
   const { result, error } = outcome;
   if (!result) {
     console.error(`\nrdpipe: ${error?.message ?? "the job ended without a result"}`);
     if (error?.stack && error.kind === "udf") console.error(udfFrames(error.stack));
+    printCheckpointAfterFailure(last);
     return 1;
   }
   if (result.written) {
     const { written } = result;
     console.log(`Wrote ${result.rowsOut.toLocaleString("en-US")} rows in ${written.files} files (${formatBytes(written.bytes)}) to ${written.path}`);
+    const checkpoint = last && checkpointLine(last);
+    if (checkpoint) console.log(checkpoint.charAt(0).toUpperCase() + checkpoint.slice(1));
   } else {
     for (const row of result.previewRows ?? []) console.log(row);
     console.log(`(${result.rowsOut} row${result.rowsOut === 1 ? "" : "s"} shown)`);
@@ -134,9 +154,15 @@ function progressPrinter(stream: NodeJS.WriteStream): (p: ProgressSnapshot) => v
   };
 }
 
+/** A failed checkpointed job keeps its checkpoint: say what it holds and how to resume. */
+function printCheckpointAfterFailure(last: ProgressSnapshot | undefined): void {
+  if (last?.checkpoint) console.error(`${checkpointLine(last)}; checkpoint kept at ${last.checkpoint.path}: run the job again to resume`);
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const session: Session = {};
   try {
-    return await run(argv);
+    return await run(argv, session);
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       console.error(`rdpipe: ${(e as Error).message}\n\n${USAGE}`);
@@ -146,6 +172,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`\nrdpipe: ${known ? "" : "internal error: "}${(e as Error).message ?? e}`);
     if (e instanceof ExecutionError && e.info?.stack) console.error(udfFrames(e.info.stack));
     if (!known) console.error((e as Error).stack);
+    printCheckpointAfterFailure(session.last);
     return 1;
   }
 }

@@ -23,5 +23,27 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
   });
   lines.push(`${snapshot.finished ? "done" : "running"} ${(snapshot.elapsedMs / 1000).toFixed(1)}s  ` +
     `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`);
+  const checkpoint = checkpointLine(snapshot);
+  if (checkpoint) lines.push(width && checkpoint.length > width ? `${checkpoint.slice(0, width - 1)}…` : checkpoint);
   return lines;
+}
+
+/**
+ * A checkpointed job in one line: what earlier attempts left (IDs committed, input files skipped, rows
+ * dropped as already done), what this run committed, errored rows, and at the end whether the checkpoint
+ * was deleted or kept. Undefined for a job without a checkpoint.
+ */
+export function checkpointLine(snapshot: ProgressSnapshot): string | undefined {
+  const c = snapshot.checkpoint;
+  if (!c) return undefined;
+  const before = c.idsAtStart > 0 || c.filesAtStart > 0
+    ? `resumed with ${n(c.idsAtStart)} IDs committed (${n(c.filesAtStart)} files): ${n(c.inputFilesSkipped)} input files skipped, ${n(c.rowsAlreadyDone)} rows already done`
+    : "nothing committed before this run";
+  const errored = snapshot.erroredRows > 0 ? `, ${n(snapshot.erroredRows)} errored rows` : "";
+  const parts = [`checkpoint: ${before}; this run committed ${n(c.filesCommitted)} files, ${n(c.rowsCommitted)} rows${errored}`];
+  if (snapshot.finished && c.deleted !== undefined) {
+    parts.push(c.deleted ? "checkpoint deleted"
+      : `checkpoint kept at ${c.path}${snapshot.erroredRows > 0 ? ` (${n(snapshot.erroredRows)} errored rows: fix the UDF and run again to process exactly them)` : ""}`);
+  }
+  return parts.join("; ");
 }

@@ -240,6 +240,8 @@ class StreamingExecutor {
       });
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
+      // A failed checkpointed job's last progress says what it committed (the CLI reports the kept checkpoint).
+      if (this.checkpointProgress) this.options.onProgress?.(this.snapshot(false));
       this.rejectResult(error);
       throw error;
     } finally {

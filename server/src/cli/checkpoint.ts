@@ -1,0 +1,56 @@
+// `rdpipe checkpoint show PATH [--json]`: what a job-level checkpoint holds, local or on S3.
+import path from "node:path";
+import { CheckpointReader, type ErroredRow } from "../checkpoint";
+import { checkpointFs, readDoneFiles } from "../checkpoint/store";
+
+/** Lines of a list shown in text form; --json shows all. */
+const TEXT_LIST_LIMIT = 50;
+
+const n = (x: number) => x.toLocaleString("en-US");
+const toJson = (value: unknown) => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);
+
+/** Prints the checkpoint at `location` (a folder or s3:// URL); 1 when there is none or it cannot be read. */
+export async function showCheckpoint(location: string, asJson: boolean): Promise<number> {
+  const root = location.startsWith("s3://") ? location : path.resolve(location);
+  let report: Awaited<ReturnType<typeof readCheckpoint>>;
+  try {
+    report = await readCheckpoint(root);
+  } catch (e) {
+    console.error(`rdpipe: cannot show the checkpoint at ${root}: ${(e as Error).message}`);
+    return 1;
+  }
+  if (asJson) {
+    console.log(toJson(report));
+    return 0;
+  }
+  const { manifest, attempts, committedIds, committedFiles, doneInputFiles, erroredRows } = report;
+  const lines = [`Checkpoint ${root}`];
+  if (manifest) lines.push(`  job: ID column '${manifest.idColumn}', writes ${manifest.output.format} to ${manifest.output.path} (created ${manifest.createdAt})`);
+  lines.push(`  attempts: ${attempts.length}${attempts.length ? ` (${attempts.join(", ")})` : ""}`);
+  lines.push(`  committed IDs: ${n(committedIds)}`);
+  lines.push(`  committed files: ${n(committedFiles.length)}`);
+  lines.push(...limited(committedFiles.map((f) => `    ${f.output}  ${n(f.ids)} IDs`)));
+  lines.push(`  done input files: ${n(doneInputFiles.length)}`);
+  lines.push(`  errored rows: ${n(erroredRows.length)}${erroredRows.length ? " (a resume processes exactly these)" : ""}`);
+  lines.push(...limited(erroredRows.map((r) => `    id ${String(r.id)}  ${r.operator}  ${r.file ?? "(no file)"}${r.row !== undefined ? ` row ${r.row}` : ""}: ${udfMessage(r)}`)));
+  console.log(lines.join("\n"));
+  return 0;
+}
+
+/** The UDF's own error, without the "OPERATOR failed on row R of FILE: " prefix the line already shows. */
+function udfMessage(row: ErroredRow): string {
+  const marker = row.file && row.error.startsWith(`${row.operator} failed on `) ? row.error.indexOf(`${row.file}: `) : -1;
+  return marker < 0 ? row.error : row.error.slice(marker + row.file!.length + 2);
+}
+
+async function readCheckpoint(root: string) {
+  const reader = await CheckpointReader.open(root);
+  const { manifest, attempts, committedIds, committedFiles } = await reader.summary();
+  const doneInputFiles = [...(await readDoneFiles(checkpointFs(root), root))].sort();
+  return { path: root, manifest, attempts, committedIds, committedFiles, doneInputFiles, erroredRows: await reader.erroredRows() };
+}
+
+function limited(lines: string[]): string[] {
+  if (lines.length <= TEXT_LIST_LIMIT) return lines;
+  return [...lines.slice(0, TEXT_LIST_LIMIT), `    … ${n(lines.length - TEXT_LIST_LIMIT)} more (--json lists all)`];
+}
