@@ -75,9 +75,21 @@ describe("job-level checkpointing", function () {
       fs.writeFileSync(file, bytes);
       await expectPlanError(() => rd.readParquet(scrambled).writeParquet(out()), /ReadParquet has no column 'id'; its columns are 'key'/);
     });
-    it("a checkpoint inside the output folder", async () => {
+    it("a checkpoint that overlaps the output or the input (deleting it on success would delete data)", async () => {
       checkpointed({ checkpointPath: path.join(out(), "ckpt") });
-      await assert.rejects(rd.readParquet(input).writeParquet(out()).run(), /is inside the output folder/);
+      await assert.rejects(rd.readParquet(input).writeParquet(out()).run(), /overlaps the output folder/);
+      checkpointed({ checkpointPath: dir });
+      await assert.rejects(rd.readParquet(input).writeParquet(out()).run(), /overlaps the output folder/);
+      checkpointed({ checkpointPath: path.join(input, "ckpt") });
+      await assert.rejects(rd.readParquet(input).writeParquet(out()).run(), /overlaps the input/);
+    });
+    it("a folder that holds files but is no checkpoint", async () => {
+      const folder = path.join(dir, "not-a-checkpoint");
+      fs.mkdirSync(folder);
+      fs.writeFileSync(path.join(folder, "precious.txt"), "keep me");
+      checkpointed({ checkpointPath: folder });
+      await assert.rejects(rd.readParquet(input).writeParquet(out()).run(), /holds files but is not a checkpoint/);
+      assert.equal(fs.readFileSync(path.join(folder, "precious.txt"), "utf8"), "keep me");
     });
     it("a checkpoint that belongs to another job", async () => {
       const ckpt = path.join(dir, "other-job");
@@ -187,19 +199,33 @@ describe("job-level checkpointing", function () {
     assertExactlyOnce(await outputIds(out), ids); // "overwrite" applies to the first attempt only
   });
 
-  it("a deletion of a finished checkpoint that was cut short is finished by the next run, which starts afresh", async () => {
+  it("a deletion of a finished checkpoint that was cut short is finished by the next run, which writes nothing", async () => {
     const ckpt = path.join(dir, "cut-ckpt");
     const out = path.join(dir, "cut-out");
     checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
     await rd.readParquet(input).map(tolerant).writeParquet(out).run();
-    // As if the deletion stopped half-way: the marker is there and some commit records are gone.
+    // As if the process was killed while deleting: the marker is there and some commit records are gone.
     fs.writeFileSync(path.join(ckpt, "deleting.json"), "{}");
     for (const record of fs.readdirSync(path.join(ckpt, "committed")).slice(0, 5)) fs.rmSync(path.join(ckpt, "committed", record));
     checkpointed({ checkpointPath: ckpt });
-    const again = await rd.readParquet(input).map(tolerant).writeParquet(path.join(dir, "cut-out-2")).run();
-    assert.equal(again.progress.checkpoint!.idsAtStart, 0, "no partial checkpoint was taken for progress");
-    assert.equal(again.progress.checkpoint!.rowsCommitted, ids.length);
+    const again = await rd.readParquet(input).map(tolerant).writeParquet(out).run();
+    assert.equal(again.written.length, 0);
+    assert.equal(again.progress.checkpoint!.deleted, true);
     assert.equal(fs.existsSync(ckpt), false);
+    assertExactlyOnce(await outputIds(out), ids);
+  });
+
+  it("keeps the checkpoint when maxErroredBlocks let a failed block pass, so a resume writes its rows", async () => {
+    const ckpt = path.join(dir, "blocks-ckpt");
+    const out = path.join(dir, "blocks-out");
+    checkpointed({ checkpointPath: ckpt });
+    rd.DataContext.getCurrent().maxErroredBlocks = -1;
+    const first = await rd.readParquet(input).map(strict).writeParquet(out).run();
+    assert.equal(first.progress.checkpoint!.deleted, false);
+    assert.ok((await outputIds(out)).length < ids.length);
+    checkpointed({ checkpointPath: ckpt });
+    await rd.readParquet(input).map(tolerant).writeParquet(out).run();
+    assertExactlyOnce(await outputIds(out), ids);
   });
 
   it("a preview (no write) of a checkpointed pipeline runs without the checkpoint", async () => {

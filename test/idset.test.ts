@@ -18,6 +18,11 @@ describe("committed-ID set", () => {
     const column = makeVector(new BigInt64Array([0n, 1n, 2n, 5n, big, big - 1n]));
     assert.deepEqual([...rowsNotIn(ids, column)], [0, 2, 5]);
     assert.deepEqual([...rowsNotIn(ids, makeVector(new Int32Array([9, 8, -3])))], [1]);
+    const unsigned = new IdSetBuilder();
+    unsigned.addColumn(makeVector(new BigUint64Array([2n ** 63n + 5n, 7n])));
+    const unsignedIds = unsigned.build();
+    assert.ok(hasId(unsignedIds, 2n ** 63n + 5n) && hasId(unsignedIds, 7) && !hasId(unsignedIds, 2n ** 63n + 6n));
+    assert.deepEqual([...rowsNotIn(unsignedIds, makeVector(new BigUint64Array([2n ** 63n + 5n, 2n ** 64n - 1n])))], [1]);
   });
 
   it("holds string IDs exactly (colliding hashes never drop a row), and switches to strings for mixed IDs", () => {

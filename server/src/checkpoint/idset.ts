@@ -29,7 +29,7 @@ export class IdSetBuilder {
       for (const data of column.data) {
         const values = data.values as ArrayLike<number | bigint>;
         this.reserve(data.length);
-        for (let i = 0; i < data.length; i++) this.ints[this.intCount++] = BigInt(values[i]);
+        for (let i = 0; i < data.length; i++) this.ints[this.intCount++] = BigInt.asIntN(64, BigInt(values[i]));
       }
       return;
     }
@@ -118,8 +118,9 @@ function fnv1a(bytes: Uint8Array): number {
   return hash >>> 0;
 }
 
+/** An integer ID as its 64 bits read as signed (uint64 IDs at or above 2^63 map one-to-one too); undefined for other values. */
 function integerKey(value: unknown): bigint | undefined {
-  if (typeof value === "bigint") return value >= -(2n ** 63n) && value < 2n ** 63n ? value : undefined;
+  if (typeof value === "bigint") return value >= -(2n ** 63n) && value < 2n ** 64n ? BigInt.asIntN(64, value) : undefined;
   if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
   return undefined;
 }
@@ -163,7 +164,7 @@ export function rowsNotIn(ids: SharedIds, column: Vector): Uint32Array {
     for (const data of column.data) {
       const values = data.values as ArrayLike<number | bigint>;
       for (let i = 0; i < data.length; i++, index++) {
-        if (!sortedIncludes(ids.sorted, BigInt(values[i]))) keep[kept++] = index;
+        if (!sortedIncludes(ids.sorted, BigInt.asIntN(64, BigInt(values[i])))) keep[kept++] = index;
       }
     }
   } else {

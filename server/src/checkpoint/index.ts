@@ -1,7 +1,7 @@
 // Job-level checkpointing: a job that reads, maps and writes records which output files are
 // committed and which input IDs they hold, so that a rerun after any crash resumes where it stopped
 // and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol.
-import { fileSystemFor, readFileBlocks, type FileSystem, type FileSystemDescription } from "../io";
+import { fileSystemFor, readFileBlocks, removeWrittenFiles, type FileSystem, type FileSystemDescription } from "../io";
 import { blockToRows, type Row } from "../block";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
@@ -58,43 +58,57 @@ export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettin
     if (lost) throw new PlanError(`${prefix}: ${opDisplayName(op)} removes or renames the ID column '${id}', which must reach the write unchanged`);
   }
   const write = root as WriteOp;
-  if (isInside(config.checkpointPath, write.path)) {
-    throw new PlanError(`${prefix}: checkpointPath ${config.checkpointPath} is inside the output folder ${write.path}; put it elsewhere`);
+  // The checkpoint is deleted on success, and listed by nothing else: it must not share a folder with data.
+  const dataFolders = [["output folder", write.path], ...(read.source.type === "files" ? read.source.paths.map((p) => ["input", p]) : [])];
+  for (const [what, folder] of dataFolders) {
+    if (overlaps(config.checkpointPath, folder)) {
+      throw new PlanError(`${prefix}: checkpointPath ${config.checkpointPath} overlaps the ${what} ${folder}; give the checkpoint a folder of its own`);
+    }
   }
   return write;
 }
 
-function isInside(child: string, parent: string): boolean {
+/** One path is the other or inside it. */
+function overlaps(a: string, b: string): boolean {
   const trim = (p: string) => p.replace(/\/+$/, "");
-  return trim(child) === trim(parent) || trim(child).startsWith(`${trim(parent)}/`);
+  const [x, y] = [trim(a), trim(b)];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
 }
 
 // ------------------------------------------------------------------ preparing an attempt
 
 export interface PreparedCheckpoint {
   spec: CheckpointSpec;
+  /** The job had finished and only the deletion of its checkpoint was cut short: there is nothing to do. */
+  alreadyComplete: boolean;
   /** Committed IDs to drop in read tasks; undefined when nothing is committed yet. */
   committedIds?: SharedIds;
   /** Input files earlier attempts consumed whole: not read again. */
   doneFiles: Set<string>;
-  /** Whether an earlier attempt of this job exists (then the write never empties its folder). */
-  resuming: boolean;
   committedFilesAtStart: number;
   /** Output files of earlier attempts removed because they were never committed. */
   removedUncommitted: number;
   loadMs: number;
 }
 
+/** Markers at the checkpoint's top level, beside manifest.json. */
+const markers = { deleting: "deleting.json", outputCleared: "output-cleared.json" } as const;
+
 /**
- * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, removes the output
- * files no earlier attempt committed, loads the committed IDs and done files, and records the attempt
- * before it writes anything.
+ * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, empties the output
+ * folder once for "overwrite", removes the output files no earlier attempt committed, loads the committed
+ * IDs and done files, and records the attempt before it writes anything.
  */
 export async function prepareCheckpoint(config: CheckpointSettings, write: WriteOp, attempt: string): Promise<PreparedCheckpoint> {
   const started = Date.now();
   const root = config.checkpointPath;
   const fs = checkpointFs(root, config.filesystem);
-  if ((await fs.stat(fs.join(root, DELETING_MARKER))) !== null) await deleteCheckpoint(fs, root);
+  const spec: CheckpointSpec = { path: root, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt };
+  if ((await fs.stat(fs.join(root, markers.deleting))) !== null) {
+    // The job succeeded, then was stopped while deleting its checkpoint: finish that, and write nothing.
+    await deleteCheckpoint(fs, root);
+    return { spec, alreadyComplete: true, doneFiles: new Set(), committedFilesAtStart: 0, removedUncommitted: 0, loadMs: Date.now() - started };
+  }
   const manifest = await readManifest(fs, root);
   const output = { path: write.path, format: write.format };
   if (manifest && (manifest.idColumn !== config.idColumn || manifest.output.path !== output.path || manifest.output.format !== output.format)) {
@@ -102,7 +116,17 @@ export async function prepareCheckpoint(config: CheckpointSettings, write: Write
       `the checkpoint at ${root} belongs to another job (idColumn '${manifest.idColumn}', writing ${manifest.output.format} to ${manifest.output.path}); ` +
       `this job has idColumn '${config.idColumn}' and writes ${output.format} to ${output.path}. Use another checkpointPath, or delete that one to start over`);
   }
-  if (!manifest) await writeManifest(fs, root, { version: 1, idColumn: config.idColumn, output, createdAt: new Date().toISOString() });
+  if (!manifest) {
+    if (!(await isEmptyFolder(fs, root))) {
+      throw new PlanError(`checkpointPath ${root} holds files but is not a checkpoint (no manifest.json); give the checkpoint an empty or new folder`);
+    }
+    await writeManifest(fs, root, { version: 1, idColumn: config.idColumn, output, createdAt: new Date().toISOString() });
+  }
+  if (write.mode === "overwrite" && (await fs.stat(fs.join(root, markers.outputCleared))) === null) {
+    // Emptied once per job, and marked only when done: a crash mid-way empties it again (nothing is committed yet).
+    await removeWrittenFiles(write.path, "", write.options.filesystem);
+    await fs.write(fs.join(root, markers.outputCleared), [Buffer.from("{}")]);
+  }
   const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
   const records = await listEntries(fs, root, dirs.committed);
   const committed = new Set(records.map(committedOutputName).filter((n) => n !== undefined));
@@ -111,10 +135,15 @@ export async function prepareCheckpoint(config: CheckpointSettings, write: Write
   const doneFiles = await readDoneFiles(fs, root);
   await recordAttempt(fs, root, attempt);
   return {
-    spec: { path: root, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt },
-    committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
-    doneFiles, resuming: attempts.length > 0, committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
+    spec, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
+    doneFiles, committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
   };
+}
+
+async function isEmptyFolder(fs: FileSystem, dir: string): Promise<boolean> {
+  if ((await fs.stat(dir)) === null) return true;
+  for await (const page of fs.listDirectory(dir)) if (page.files.length > 0 || page.directories.length > 0) return false;
+  return true;
 }
 
 /** Deletes the output files (and in-flight temporaries) of the given attempts that have no commit record. */
@@ -133,25 +162,33 @@ export async function removeUncommitted(write: WriteOp, attempts: string[], comm
   return doomed.length;
 }
 
-/** After an attempt: a success removes the checkpoint when asked to, unless errored rows still wait for a resume. */
-export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, erroredRows: number): Promise<boolean> {
-  if (!config.deleteCheckpointOnSuccess || erroredRows > 0) return false;
-  await deleteCheckpoint(checkpointFs(config.checkpointPath, config.filesystem), prepared.spec.path);
+/**
+ * After a successful attempt: removes the output files of this attempt that were never committed (a
+ * task whose worker died between writing and committing, then rewrote its rows), then, when asked to,
+ * the checkpoint — unless rows or blocks errored and wait for a resume. Returns whether it was deleted.
+ */
+export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, write: WriteOp, unfinishedRows: boolean): Promise<boolean> {
+  if (prepared.alreadyComplete) return true;
+  const fs = checkpointFs(config.checkpointPath, config.filesystem);
+  const committed = new Set((await listEntries(fs, config.checkpointPath, dirs.committed)).map(committedOutputName).filter((n) => n !== undefined));
+  await removeUncommitted(write, [prepared.spec.attempt], committed);
+  if (!config.deleteCheckpointOnSuccess || unfinishedRows) return false;
+  await deleteCheckpoint(fs, prepared.spec.path);
   return true;
 }
 
 /**
- * Deletes a finished job's checkpoint so that no interruption leaves part of it looking like progress:
- * a `deleting` marker goes first and last, and a run that finds it finishes the deletion and starts afresh.
+ * Deletes a finished job's checkpoint — only what the checkpoint consists of — so that no interruption
+ * leaves part of it looking like progress: the `deleting` marker goes first and last, and a run that
+ * finds it finishes the deletion and writes nothing.
  */
 async function deleteCheckpoint(fs: FileSystem, root: string): Promise<void> {
-  await fs.write(fs.join(root, DELETING_MARKER), [Buffer.from("{}")]);
+  await fs.write(fs.join(root, markers.deleting), [Buffer.from("{}")]);
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
-  await fs.deleteFiles([fs.join(root, "manifest.json")]);
-  await fs.deleteByPrefix(root, "");
+  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputCleared)]);
+  await fs.deleteFiles([fs.join(root, markers.deleting)]);
+  if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
 }
-
-const DELETING_MARKER = "deleting.json";
 
 // ------------------------------------------------------------------ inspection (CLI, server, editor)
 

@@ -185,7 +185,9 @@ class StreamingExecutor {
       onDiscovery: (error) => (error ? this.fail(error) : this.wakeUp()),
       doneFiles: this.prepared?.doneFiles,
       onFilesSkipped: (n) => { this.checkpointProgress!.inputFilesSkipped += n; },
-      keepExistingOutput: this.prepared?.resuming ?? false,
+      // A checkpointed write empties its folder once per job, when the checkpoint is opened.
+      keepExistingOutput: this.checkpoint !== undefined,
+      nothingToRead: this.prepared?.alreadyComplete ?? false,
     };
     let op: PhysicalOperator;
     switch (physical.kind) {
@@ -230,7 +232,10 @@ class StreamingExecutor {
         await new Promise<void>((resolve) => { this.wake = resolve; });
       }
       completed = true;
-      if (this.checkpoint && this.prepared) this.checkpointProgress!.deleted = await finishCheckpoint(this.checkpoint, this.prepared, this.erroredRows);
+      if (this.checkpoint && this.prepared) {
+        const unfinished = this.erroredRows > 0 || this.erroredBlocks > 0; // rows a resume still has to write
+        this.checkpointProgress!.deleted = await finishCheckpoint(this.checkpoint, this.prepared, this.root as Extract<LogicalOp, { kind: "write" }>, unfinished);
+      }
       const progress = this.snapshot(true);
       this.options.onProgress?.(progress);
       this.resolveResult({

@@ -167,7 +167,7 @@ export class TaskOperator extends PhysicalOperator {
 
   override async start(): Promise<void> {
     if (this.sink?.mode === "overwrite" && !this.settings.keepExistingOutput) await removeWrittenFiles(this.sink.path, "", this.sink.options.filesystem);
-    if (this.physical.kind !== "read") { this.planned = true; return; }
+    if (this.physical.kind !== "read" || this.settings.nothingToRead) { this.planned = true; return; }
     this.metrics.startedAt = Date.now();
     const source = this.physical.source;
     if (source.type === "blocks" && this.transforms.length === 0 && !this.sink) {
@@ -263,8 +263,10 @@ export interface ReadSettings {
   /** Input files a checkpoint says are consumed whole: listed but not read. */
   doneFiles?: Set<string>;
   onFilesSkipped?: (count: number) => void;
-  /** A resumed checkpointed write keeps what earlier attempts wrote, even in "overwrite" mode. */
+  /** The write never empties its folder (a checkpointed job does that once, for all its attempts). */
   keepExistingOutput?: boolean;
+  /** A checkpoint says the job is already complete: the read produces nothing. */
+  nothingToRead?: boolean;
 }
 
 /** The listed files still to read, given the files a checkpoint says are done. */
