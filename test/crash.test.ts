@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
-import { listFiles, S3FileSystem, type FileSystemDescription } from "../server/src/io";
+import { fileSystemFor, S3FileSystem, type FileSystemDescription } from "../server/src/io";
 import { REPO, assertExactlyOnce, listFilesRecursive, outputIds, tempDir, writePipeline } from "./helpers";
 import { startS3Server, type S3Server } from "./s3server";
 
@@ -37,19 +37,43 @@ export default rd.readParquet(process.env.INPUT!).map(work).writeParquet(process
 
 interface Target { input: string; output: string; checkpoint: string; filesystem?: FileSystemDescription; env: Record<string, string> }
 
-function runJob(pipeline: string, target: Target, backend: string, killAfterMs?: number): Promise<{ killed: boolean; code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
+/** Commit records in the checkpoint so far (0 before the first, or once the checkpoint is gone). */
+async function commitCount(target: Target): Promise<number> {
+  const fs = fileSystemFor(target.checkpoint, target.filesystem);
+  const dir = fs.join(target.checkpoint, "committed");
+  if ((await fs.stat(dir)) === null) return 0;
+  let count = 0;
+  for await (const page of fs.listDirectory(dir)) count += page.files.filter((f) => !path.basename(f.path).startsWith(".")).length;
+  return count;
+}
+
+/**
+ * Runs the job; with `kill`, SIGKILLs it once `kill.afterCommits` more commit records have appeared
+ * (0: any time after it started) plus a random delay of up to `kill.jitterMs` — moments tied to the job's
+ * progress rather than to the clock, so they land across its life however fast the machine is.
+ */
+function runJob(pipeline: string, target: Target, backend: string, kill?: { afterCommits: number; jitterMs: number }) {
+  return new Promise<{ killed: boolean; code: number | null; stderr: string; commitsAtKill?: number }>((resolve) => {
     const child = spawn(process.execPath, [path.join(REPO, "bin/rdpipe.js"), "run", pipeline, "--quiet"], {
       env: { ...process.env, ...target.env, INPUT: target.input, OUTPUT: target.output, CKPT: target.checkpoint, BACKEND: backend },
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
+    let exited = false;
+    let commitsAtKill: number | undefined;
     child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), killAfterMs);
     child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ killed: signal === "SIGKILL", code, stderr });
+      exited = true;
+      resolve({ killed: signal === "SIGKILL", code, stderr, commitsAtKill });
     });
+    if (!kill) return;
+    void (async () => {
+      const start = await commitCount(target);
+      while (!exited && (await commitCount(target)) < start + kill.afterCommits) await new Promise((r) => setTimeout(r, 15));
+      await new Promise((r) => setTimeout(r, Math.random() * kill.jitterMs));
+      commitsAtKill = await commitCount(target);
+      child.kill("SIGKILL");
+    })();
   });
 }
 
@@ -66,7 +90,6 @@ describe("crash matrix: SIGKILL at random moments, resume until done, every ID e
   let localInput: string;
   let ids: number[];
   let pipeline: string;
-  let fullRunMs: number;
   let s3: S3Server;
 
   before(async () => {
@@ -75,10 +98,8 @@ describe("crash matrix: SIGKILL at random moments, resume until done, every ID e
     ids = await makeInput(localInput);
     pipeline = writePipeline(dir, "crash.rdpipe.ts", PIPELINE);
     s3 = await startS3Server(["crash"]);
-    // One uninterrupted run sets the scale of the kill moments.
-    const started = Date.now();
+    // An uninterrupted run writes each ID once.
     const reference = await runJob(pipeline, { input: localInput, output: path.join(dir, "reference-out"), checkpoint: path.join(dir, "reference-ckpt"), env: {} }, "batch");
-    fullRunMs = Date.now() - started;
     assert.equal(reference.code, 0, reference.stderr);
     assertExactlyOnce(await outputIds(path.join(dir, "reference-out")), ids);
   });
@@ -109,18 +130,20 @@ describe("crash matrix: SIGKILL at random moments, resume until done, every ID e
         const target = await makeTarget();
         // A killed run commits about a file per 1/FILES of the work it got through; kill moments are drawn so that
         // 20 runs cover most of the job, and later kills land in runs that find (almost) everything committed.
-        const startupMs = 800;
-        const horizon = startupMs + (1.5 * Math.max(0, fullRunMs - startupMs)) / KILLS;
         let kills = 0;
         let runs = 0;
         let midJobKills = 0;
+        let complete = false;
         while (kills < KILLS) {
-          const result = await runJob(pipeline, target, backend, Math.round(Math.random() * horizon));
+          // 0–2 further commits, then up to 300 ms: some kills land while a run starts or loads the
+          // checkpoint, others between a file's write and its commit; once the job is complete, at start-up.
+          const afterCommits = complete ? 0 : Math.floor(Math.random() * 3);
+          const result = await runJob(pipeline, target, backend, { afterCommits, jitterMs: 300 });
           runs++;
+          complete ||= !result.killed;
           if (result.killed) {
             kills++;
-            const committed = (await listFiles(target.output, { fileExtensions: ["parquet"], filesystem: target.filesystem }).catch(() => [])).length;
-            if (committed > 0 && committed < FILES) midJobKills++;
+            if (result.commitsAtKill! > 0 && result.commitsAtKill! < FILES) midJobKills++;
           } else assert.equal(result.code, 0, `run ${runs} ended without the kill: ${result.stderr}`);
           assert.ok(runs < KILLS * 2, `only ${kills} of ${runs} runs were killed`);
         }

@@ -13,16 +13,12 @@ export class LocalFileSystem implements FileSystem {
     const page: ListingPage = { files: [], directories: [] };
     for (const entry of entries) {
       const full = path.join(dir, entry.name);
-      const info = entry.isDirectory() || entry.isSymbolicLink() ? await this.stat(full) : await this.fileInfo(full);
+      // stat answers null for an entry that went away since readdir (a temporary file renamed into place).
+      const info = await this.stat(full);
       if (info === "directory") page.directories.push(full);
       else if (info) page.files.push(info);
     }
     yield page;
-  }
-
-  private async fileInfo(file: string): Promise<FileInfo> {
-    const stat = await fs.stat(file);
-    return { path: file, size: stat.size, etag: String(stat.mtimeMs) };
   }
 
   async stat(file: string): Promise<FileInfo | "directory" | null> {
