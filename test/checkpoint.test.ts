@@ -228,6 +228,29 @@ describe("job-level checkpointing", function () {
     assertExactlyOnce(await outputIds(out), ids);
   });
 
+  it("a task retried after its worker died continues from its own commits, even when the retry behaves differently", async () => {
+    const padded = path.join(dir, "padded");
+    rd.DataContext.reset();
+    await rd.range(6000, { overrideNumBlocks: 12 }).map(new Function(`return (r) => ({ id: r.id, pad: "x".repeat(2000) })`)() as rd.RowFn).writeParquet(padded).run();
+    const markers = tempDir();
+    // Row 10 fails once (skipped), then the worker dies at row 2500 after several files are committed; the
+    // retry succeeds on row 10, so its output is split differently from the first try's.
+    const flaky = new Function(`return (row) => {
+      const fs = process.getBuiltinModule("node:fs");
+      const once = (name) => { try { fs.writeFileSync(${JSON.stringify(markers)} + "/" + name, "", { flag: "wx" }); return true; } catch { return false; } };
+      if (row.id === 10 && once("failed-10")) throw new Error("flaky");
+      if (row.id === 2500 && once("died")) process.exit(1);
+      return row;
+    }`)() as rd.RowFn;
+    checkpointed({ checkpointPath: path.join(dir, "retry-ckpt") });
+    rd.DataContext.getCurrent().targetMaxBlockSize = 1 << 20; // about one output file per input file: several commits before the death
+    const out = path.join(dir, "retry-out");
+    await rd.readParquet(padded, { overrideNumBlocks: 1 }).map(flaky, { onError: "skip" }).writeParquet(out).run();
+    assert.ok(fs.existsSync(path.join(markers, "died")), "the worker died mid-task");
+    assertExactlyOnce(await outputIds(out), Array.from({ length: 6000 }, (_, i) => i));
+    fs.rmSync(markers, { recursive: true, force: true });
+  });
+
   it("a preview (no write) of a checkpointed pipeline runs without the checkpoint", async () => {
     const ckpt = path.join(dir, "preview-ckpt");
     checkpointed({ checkpointPath: ckpt });

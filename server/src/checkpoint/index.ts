@@ -11,7 +11,7 @@ import {
   type CheckpointBackendKind, type CheckpointSpec, type ErroredRow, type FileEntry, type Manifest,
 } from "./store";
 
-export { commitOutput, recordDoneFiles, recordErroredRows, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
+export { commitOutput, recordDoneFiles, recordErroredRows, taskCommits, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */

@@ -82,6 +82,16 @@ function parseIdLine(line: string): unknown {
   return /^-?\d+$/.test(line) ? BigInt(line) : JSON.parse(line);
 }
 
+/** What an earlier try of a task committed: its IDs, and the index its next output file takes. */
+export async function taskCommits(spec: CheckpointSpec, taskIndex: number): Promise<{ ids?: SharedIds; nextOutput: number }> {
+  const fs = checkpointFs(spec.path, spec.filesystem);
+  const prefix = `${spec.attempt}_${String(taskIndex).padStart(6, "0")}_`;
+  const records = (await listEntries(fs, spec.path, dirs.committed)).filter((e) => e.name.startsWith(prefix) && committedOutputName(e) !== undefined);
+  if (records.length === 0) return { nextOutput: 0 };
+  const indices = records.map((e) => Number.parseInt(e.name.slice(prefix.length, prefix.length + 6), 10));
+  return { ids: await loadCommittedIds(fs, records), nextOutput: Math.max(...indices) + 1 };
+}
+
 /** Records that a task consumed these input files whole: every row is committed or was meant to be dropped. */
 export async function recordDoneFiles(spec: CheckpointSpec, taskIndex: number, files: string[]): Promise<void> {
   if (files.length === 0) return;

@@ -29,6 +29,8 @@ export interface TaskSpec {
   targetBlockBytes: number;
   /** Outputs an earlier attempt of this task already delivered; the retry drops that many. */
   skipOutputs: number;
+  /** A retried checkpointed write: drop the rows this task already committed and number files after them. */
+  continueFromCommits?: boolean;
   /** Output blocks the task may send before it waits for a credit (backpressure inside a task). */
   outputCredits: number;
   /** The column that identifies rows (a checkpointed job's idColumn): errors and errored rows name it. */

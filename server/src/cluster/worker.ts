@@ -2,7 +2,7 @@
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
 import { blockFromIPC, blockToIPC, blockBytes, describeSchema, splitBlockBySize, takeRows, transferable, type Block } from "../block";
-import { commitOutput, recordDoneFiles, recordErroredRows, rowsNotIn, type ErroredRow, type SharedIds } from "../checkpoint";
+import { commitOutput, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
@@ -75,10 +75,13 @@ function dropCommitted(block: Block, ids: SharedIds, idColumn: string, where: st
   return keep.length === block.numRows ? block : takeRows(block, keep);
 }
 
-async function* sourceBlocks(task: TaskSpec): AsyncIterable<OriginBlock> {
+/** The task's input blocks, without the rows already committed (by earlier attempts, or an earlier try of this task). */
+async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds): AsyncIterable<OriginBlock> {
   const input = task.input;
-  const { committedIds, idColumn } = task;
-  const unfinished = (block: Block, where: string) => (committedIds && idColumn ? dropCommitted(block, committedIds, idColumn, where) : block);
+  const { idColumn } = task;
+  const committedSets = [task.committedIds, committedByTask].filter((ids) => ids !== undefined);
+  const unfinished = (block: Block, where: string) =>
+    committedSets.reduce((kept, ids) => (idColumn ? dropCommitted(kept, ids, idColumn, where) : kept), block);
   // Dropping committed rows shifts positions within a block, so its rows no longer map to input positions.
   const originOf = (kept: Block, read: Block, origin: { file?: string; rowOffset: number }) => (kept === read ? origin : { ...origin, exact: false });
   if (input.kind === "blocks") {
@@ -130,8 +133,9 @@ async function runTask(task: TaskSpec): Promise<void> {
     if (checkpoint && errored.length > 0) await recordErroredRows(checkpoint, task.sink!.taskIndex, errorRecords++, errored.splice(0));
   };
   const resolve = await udfResolver(task);
-  let outputIndex = 0;
-  for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, run, task.targetBlockBytes)) {
+  const earlierTry = checkpoint && task.continueFromCommits ? await taskCommits(checkpoint, task.sink!.taskIndex) : undefined;
+  let outputIndex = earlierTry?.nextOutput ?? 0;
+  for await (const { block, origin } of applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes)) {
     if (cancelled.has(task.taskId)) break;
     let pieceStart = 0;
     for (const piece of splitBlockBySize(block, task.targetBlockBytes)) {

@@ -439,7 +439,10 @@ class StreamingExecutor {
         // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
         this.dropCreditWaiter(spec.taskId);
-        this.retries.push({ op, spec: { ...spec, skipOutputs: state.delivered }, attempts: attempts + 1, taskIndex: state.taskIndex });
+        // A checkpointed write instead continues from the files this task committed: skipping by count
+        // would assume the retry splits its output as before, which onError "skip" and flaky UDFs break.
+        const retry = op.sink?.checkpoint ? { ...spec, continueFromCommits: true } : { ...spec, skipOutputs: state.delivered };
+        this.retries.push({ op, spec: retry, attempts: attempts + 1, taskIndex: state.taskIndex });
         return;
       }
       settle();
