@@ -251,6 +251,23 @@ describe("job-level checkpointing", function () {
     fs.rmSync(markers, { recursive: true, force: true });
   });
 
+  it("never splits the rows a flatMap made of one input row across two output files", async () => {
+    checkpointed({ checkpointPath: path.join(dir, "flat-ckpt") });
+    rd.DataContext.getCurrent().targetMaxBlockSize = 1 << 20;
+    const out = path.join(dir, "flat-out");
+    // 40 rows of 4 KB per input row: about 6 input rows per 1 MiB piece, so natural piece boundaries fall inside a run.
+    const explode = new Function(`return (row) => Array.from({ length: 40 }, (_, k) => ({ id: row.id, k, pad: "y".repeat(4000) }))`)() as rd.RowFn<rd.Row, rd.Row[]>;
+    const result = await rd.readParquet(input).filter(new Function("return (r) => r.id < 300")() as rd.RowFn<rd.Row, boolean>).flatMap(explode).writeParquet(out).run();
+    assert.ok(result.written.length > 5, `${result.written.length} files`);
+    const filesOfId = new Map<number, Set<string>>();
+    for (const file of result.written) {
+      for (const id of await outputIds(file.path)) filesOfId.set(id, (filesOfId.get(id) ?? new Set()).add(file.path));
+    }
+    const split = [...filesOfId].filter(([, files]) => files.size > 1).map(([id]) => id);
+    assert.deepEqual(split, []);
+    assert.equal(filesOfId.size, 300);
+  });
+
   it("a preview (no write) of a checkpointed pipeline runs without the checkpoint", async () => {
     const ckpt = path.join(dir, "preview-ckpt");
     checkpointed({ checkpointPath: ckpt });

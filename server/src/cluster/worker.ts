@@ -1,7 +1,7 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
-import { blockFromIPC, blockToIPC, blockBytes, describeSchema, splitBlockBySize, takeRows, transferable, type Block } from "../block";
+import { blockFromIPC, blockToIPC, blockBytes, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
 import { commitOutput, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
@@ -108,6 +108,29 @@ async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds): Async
   }
 }
 
+/**
+ * Pieces of about maxBytes that never split the rows sharing an ID (the rows a flatMap made of one input
+ * row): a crash between two pieces' commits would otherwise commit the ID with only some of its rows.
+ */
+function splitKeepingIds(block: Block, maxBytes: number, idColumn: string): Block[] {
+  const pieces = splitBlockBySize(block, maxBytes);
+  const ids = block.getChild(idColumn);
+  if (pieces.length <= 1 || !ids) return pieces;
+  const out: Block[] = [];
+  let start = 0;
+  let natural = 0;
+  for (const piece of pieces.slice(0, -1)) {
+    natural += piece.numRows;
+    let end = Math.max(natural, start + 1);
+    while (end < block.numRows && ids.get(end) === ids.get(end - 1)) end++;
+    if (end >= block.numRows) break;
+    out.push(sliceBlock(block, start, end));
+    start = end;
+  }
+  out.push(sliceBlock(block, start, block.numRows));
+  return out;
+}
+
 /** A checkpointed write refuses a block whose ID column is missing or has nulls, before writing anything. */
 function checkIds(block: Block, idColumn: string, stage: string): void {
   const column = block.getChild(idColumn);
@@ -138,7 +161,8 @@ async function runTask(task: TaskSpec): Promise<void> {
   for await (const { block, origin } of applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes)) {
     if (cancelled.has(task.taskId)) break;
     let pieceStart = 0;
-    for (const piece of splitBlockBySize(block, task.targetBlockBytes)) {
+    const pieces = checkpoint ? splitKeepingIds(block, task.targetBlockBytes, checkpoint.idColumn) : splitBlockBySize(block, task.targetBlockBytes);
+    for (const piece of pieces) {
       const pieceOrigin = { ...origin, rowOffset: origin.rowOffset + pieceStart };
       pieceStart += piece.numRows;
       if (piece.numRows === 0) continue;
