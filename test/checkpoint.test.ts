@@ -2,6 +2,7 @@
 // errored-row budgets, files consumed whole are not read again, both backends.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { CheckpointReader } from "../server/src/checkpoint";
@@ -266,6 +267,25 @@ describe("job-level checkpointing", function () {
     const split = [...filesOfId].filter(([, files]) => files.size > 1).map(([id]) => id);
     assert.deepEqual(split, []);
     assert.equal(filesOfId.size, 300);
+  });
+
+  it("refuses a second run on a checkpoint in use; takes over the lease of a run that died", async () => {
+    const ckpt = path.join(dir, "lease-ckpt");
+    const out = path.join(dir, "lease-out");
+    checkpointed({ checkpointPath: ckpt });
+    const slow = new Function(`return (row) => { const until = Date.now() + 1; while (Date.now() < until); return row; }`)() as rd.RowFn;
+    const first = rd.readParquet(input).map(slow).writeParquet(out).run();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await assert.rejects(rd.readParquet(input).map(slow).writeParquet(out).run(), /checkpoint at .*lease-ckpt is in use by another run \(process \d+ on .*\); wait for it to finish, or delete .*lease\.json/);
+    await first;
+    assertExactlyOnce(await outputIds(out), ids);
+    // A lease left by a process that no longer exists (as after SIGKILL) does not block.
+    const dead = path.join(dir, "dead-ckpt");
+    fs.mkdirSync(dead);
+    fs.writeFileSync(path.join(dead, "lease.json"), JSON.stringify({ attempt: "gone", pid: 2 ** 22 + 12345, host: os.hostname(), renewedAt: Date.now() }));
+    checkpointed({ checkpointPath: dead });
+    await rd.readParquet(input).map(tolerant).writeParquet(path.join(dir, "dead-out")).run();
+    assert.equal(fs.existsSync(dead), false);
   });
 
   it("a preview (no write) of a checkpointed pipeline runs without the checkpoint", async () => {

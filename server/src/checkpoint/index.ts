@@ -6,12 +6,12 @@ import { blockToRows, type Row } from "../block";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
 import {
-  attemptOf, checkpointFs, committedOutputName, dirs, listEntries, loadCommittedIds, readCommittedIds, readDoneFiles,
+  CheckpointLease, attemptOf, checkpointFs, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readCommittedIds, readDoneFiles,
   readErroredRows, readManifest, recordAttempt, writeManifest,
-  type CheckpointBackendKind, type CheckpointSpec, type ErroredRow, type FileEntry, type Manifest,
+  type CheckpointBackendKind, type CheckpointSpec, type DoneFile, type ErroredRow, type FileEntry, type Manifest,
 } from "./store";
 
-export { commitOutput, recordDoneFiles, recordErroredRows, taskCommits, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
+export { CheckpointInUseError, commitOutput, doneKey, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */
@@ -79,11 +79,13 @@ function overlaps(a: string, b: string): boolean {
 
 export interface PreparedCheckpoint {
   spec: CheckpointSpec;
+  /** Held until the attempt ends (release it then, whatever happened). */
+  lease: CheckpointLease;
   /** The job had finished and only the deletion of its checkpoint was cut short: there is nothing to do. */
   alreadyComplete: boolean;
   /** Committed IDs to drop in read tasks; undefined when nothing is committed yet. */
   committedIds?: SharedIds;
-  /** Input files earlier attempts consumed whole: not read again. */
+  /** Input files earlier attempts consumed whole (as doneKey): not read again. */
   doneFiles: Set<string>;
   committedFilesAtStart: number;
   /** Output files of earlier attempts removed because they were never committed. */
@@ -104,10 +106,23 @@ export async function prepareCheckpoint(config: CheckpointSettings, write: Write
   const root = config.checkpointPath;
   const fs = checkpointFs(root, config.filesystem);
   const spec: CheckpointSpec = { path: root, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt };
+  const lease = await CheckpointLease.acquire(fs, root, attempt);
+  try {
+    return await openAttempt(config, write, spec, lease, fs, started);
+  } catch (e) {
+    await lease.release();
+    throw e;
+  }
+}
+
+async function openAttempt(
+  config: CheckpointSettings, write: WriteOp, spec: CheckpointSpec, lease: CheckpointLease, fs: FileSystem, started: number,
+): Promise<PreparedCheckpoint> {
+  const root = spec.path;
   if ((await fs.stat(fs.join(root, markers.deleting))) !== null) {
     // The job succeeded, then was stopped while deleting its checkpoint: finish that, and write nothing.
     await deleteCheckpoint(fs, root);
-    return { spec, alreadyComplete: true, doneFiles: new Set(), committedFilesAtStart: 0, removedUncommitted: 0, loadMs: Date.now() - started };
+    return { spec, lease, alreadyComplete: true, doneFiles: new Set(), committedFilesAtStart: 0, removedUncommitted: 0, loadMs: Date.now() - started };
   }
   const manifest = await readManifest(fs, root);
   const output = { path: write.path, format: write.format };
@@ -132,17 +147,20 @@ export async function prepareCheckpoint(config: CheckpointSettings, write: Write
   const committed = new Set(records.map(committedOutputName).filter((n) => n !== undefined));
   const removedUncommitted = attempts.length > 0 ? await removeUncommitted(write, attempts, committed) : 0;
   const committedIds = records.length > 0 ? await loadCommittedIds(fs, records) : undefined;
-  const doneFiles = await readDoneFiles(fs, root);
-  await recordAttempt(fs, root, attempt);
+  const doneFiles = new Set((await readDoneFiles(fs, root)).map(doneKey));
+  await recordAttempt(fs, root, spec.attempt);
   return {
-    spec, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
+    spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
     doneFiles, committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
   };
 }
 
+/** Nothing in dir but, at most, the lease this run holds. */
 async function isEmptyFolder(fs: FileSystem, dir: string): Promise<boolean> {
   if ((await fs.stat(dir)) === null) return true;
-  for await (const page of fs.listDirectory(dir)) if (page.files.length > 0 || page.directories.length > 0) return false;
+  for await (const page of fs.listDirectory(dir)) {
+    if (page.directories.length > 0 || page.files.some((f) => !f.path.endsWith("lease.json"))) return false;
+  }
   return true;
 }
 
@@ -186,7 +204,7 @@ async function deleteCheckpoint(fs: FileSystem, root: string): Promise<void> {
   await fs.write(fs.join(root, markers.deleting), [Buffer.from("{}")]);
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
   await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputCleared)]);
-  await fs.deleteFiles([fs.join(root, markers.deleting)]);
+  await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, "lease.json")]);
   if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
 }
 
@@ -243,10 +261,10 @@ export class CheckpointReader {
       path: this.path, manifest: this.manifest, attempts: this.attempts,
       committedFiles: this.records.map((r, i) => {
         const name = committedOutputName(r)!;
-        return { output: outputDir ? this.fs.join(outputDir, name) : name, record: r.path, ids: perFile[i] };
+        return { output: outputDir ? fileSystemFor(outputDir).join(outputDir, name) : name, record: r.path, ids: perFile[i] };
       }),
       committedIds: idCount(ids),
-      doneFiles: (await readDoneFiles(this.fs, this.path)).size,
+      doneFiles: (await this.doneFiles()).length,
       erroredRows: (await this.erroredRows()).length,
     };
   }
@@ -272,13 +290,14 @@ export class CheckpointReader {
     const outputDir = this.manifest?.output.path;
     if (!outputDir) return { total, rows: out };
     const outputFs = fileSystemFor(outputDir, this.fs.description);
+    const outputSystem = outputFs.description;
     let skip = offset;
     for (let i = 0; i < this.records.length && out.length < limit; i++) {
       if (skip >= perFile[i]) { skip -= perFile[i]; continue; }
-      const file = this.fs.join(outputDir, committedOutputName(this.records[i])!);
+      const file = outputFs.join(outputDir, committedOutputName(this.records[i])!);
       const info = await outputFs.stat(file);
       if (info === null || info === "directory") continue;
-      const spec = { format: this.manifest!.output.format as "parquet" | "csv" | "json", files: [{ path: file, size: info.size }], options: { targetBlockBytes: 64 << 20 } };
+      const spec = { format: this.manifest!.output.format as "parquet" | "csv" | "json", files: [{ path: file, size: info.size }], options: { targetBlockBytes: 64 << 20, filesystem: outputSystem } };
       for await (const { block } of readFileBlocks(spec)) {
         for (const row of blockToRows(block)) {
           if (skip > 0) { skip--; continue; }
@@ -288,6 +307,11 @@ export class CheckpointReader {
       }
     }
     return { total, rows: out };
+  }
+
+  /** Input files earlier attempts consumed whole, which a resume does not read. */
+  async doneFiles(): Promise<DoneFile[]> {
+    return readDoneFiles(this.fs, this.path);
   }
 
   /** Rows a UDF failed on that no later attempt committed. */

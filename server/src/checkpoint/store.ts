@@ -10,6 +10,7 @@
 // An output file counts only once its commit record exists, and the record is written after the file.
 // A resume deletes every output file of an earlier attempt that has no record, and drops the committed
 // IDs inside its read tasks, so each input ID ends up in exactly one committed output file.
+import os from "node:os";
 import { Table, type Vector } from "apache-arrow";
 import { fileSystemFor, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
@@ -92,11 +93,17 @@ export async function taskCommits(spec: CheckpointSpec, taskIndex: number): Prom
   return { ids: await loadCommittedIds(fs, records), nextOutput: Math.max(...indices) + 1 };
 }
 
+/** An input file as a done record names it: a changed file (size, etag) is not done. */
+export interface DoneFile { path: string; size: number; etag?: string }
+
+export const doneKey = (file: DoneFile) => JSON.stringify([file.path, file.size, file.etag ?? null]);
+
 /** Records that a task consumed these input files whole: every row is committed or was meant to be dropped. */
-export async function recordDoneFiles(spec: CheckpointSpec, taskIndex: number, files: string[]): Promise<void> {
+export async function recordDoneFiles(spec: CheckpointSpec, taskIndex: number, files: DoneFile[]): Promise<void> {
   if (files.length === 0) return;
   const fs = checkpointFs(spec.path, spec.filesystem);
-  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${spec.attempt}_${String(taskIndex).padStart(6, "0")}.json`), json({ files }));
+  const record = files.map(({ path, size, etag }) => ({ path, size, etag }));
+  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${spec.attempt}_${String(taskIndex).padStart(6, "0")}.json`), json({ files: record }));
 }
 
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {
@@ -177,11 +184,11 @@ export async function loadCommittedIds(fs: FileSystem, records: FileEntry[], con
   return builder.build();
 }
 
-export async function readDoneFiles(fs: FileSystem, root: string): Promise<Set<string>> {
-  const done = new Set<string>();
+export async function readDoneFiles(fs: FileSystem, root: string): Promise<DoneFile[]> {
+  const done: DoneFile[] = [];
   for (const entry of await listEntries(fs, root, dirs.done)) {
-    const record = JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as { files: string[] };
-    for (const file of record.files) done.add(file);
+    const record = JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as { files: DoneFile[] };
+    done.push(...record.files);
   }
   return done;
 }
@@ -197,3 +204,76 @@ export async function readErroredRows(fs: FileSystem, root: string): Promise<Err
 }
 
 export { idCount };
+
+// ------------------------------------------------------------------ one run at a time
+
+interface LeaseRecord { attempt: string; pid: number; host: string; renewedAt: number }
+
+/** A lease from another host counts as held until it is this old without renewal. */
+const LEASE_TTL_MS = 30_000;
+const LEASE_RENEW_MS = 10_000;
+/** Time between writing the lease and checking it is still ours (two runs starting at once). */
+const LEASE_SETTLE_MS = 50;
+
+export class CheckpointInUseError extends Error {}
+
+/**
+ * One run at a time per checkpoint: a second run would delete the first one's files as uncommitted
+ * between their write and their commit. The lease names its holder; one on this host is held while its
+ * process lives (a killed run's lease is taken over at once), one from another host until it goes stale.
+ */
+export class CheckpointLease {
+  private timer?: NodeJS.Timeout;
+
+  private constructor(private readonly fs: FileSystem, private readonly file: string, private readonly record: LeaseRecord) {}
+
+  static async acquire(fs: FileSystem, root: string, attempt: string): Promise<CheckpointLease> {
+    const file = fs.join(root, "lease.json");
+    const holder = await readLease(fs, file);
+    if (holder && holder.attempt !== attempt && isHeld(holder)) throw inUse(root, file, holder);
+    const lease = new CheckpointLease(fs, file, { attempt, pid: process.pid, host: os.hostname(), renewedAt: Date.now() });
+    await lease.write();
+    await new Promise((resolve) => setTimeout(resolve, LEASE_SETTLE_MS));
+    const after = await readLease(fs, file);
+    if (after && after.attempt !== attempt) throw inUse(root, file, after);
+    lease.timer = setInterval(() => void lease.write().catch(() => undefined), LEASE_RENEW_MS).unref();
+    return lease;
+  }
+
+  private async write(): Promise<void> {
+    this.record.renewedAt = Date.now();
+    await this.fs.write(this.file, json(this.record));
+  }
+
+  async release(): Promise<void> {
+    clearInterval(this.timer);
+    const holder = await readLease(this.fs, this.file).catch(() => undefined);
+    if (holder?.attempt === this.record.attempt) await this.fs.deleteFiles([this.file]);
+  }
+}
+
+async function readLease(fs: FileSystem, file: string): Promise<LeaseRecord | undefined> {
+  if ((await fs.stat(file)) === null) return undefined;
+  try {
+    return JSON.parse(Buffer.from(await fs.readAll(file)).toString("utf8")) as LeaseRecord;
+  } catch {
+    return undefined; // removed between stat and read
+  }
+}
+
+function isHeld(lease: LeaseRecord): boolean {
+  if (lease.host !== os.hostname()) return Date.now() - lease.renewedAt < LEASE_TTL_MS;
+  if (lease.pid === process.pid) return true; // another execution in this process
+  try {
+    process.kill(lease.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function inUse(root: string, file: string, holder: LeaseRecord): CheckpointInUseError {
+  const age = Math.round((Date.now() - holder.renewedAt) / 1000);
+  return new CheckpointInUseError(`the checkpoint at ${root} is in use by another run (process ${holder.pid} on ${holder.host}, renewed ${age}s ago); ` +
+    `wait for it to finish, or delete ${file} if that run is gone`);
+}

@@ -1,7 +1,6 @@
 // `rdpipe checkpoint show PATH [--json]`: what a job-level checkpoint holds, local or on S3.
 import path from "node:path";
 import { CheckpointReader, type ErroredRow } from "../checkpoint";
-import { checkpointFs, readDoneFiles } from "../checkpoint/store";
 
 /** Lines of a list shown in text form; --json shows all. */
 const TEXT_LIST_LIMIT = 50;
@@ -46,7 +45,7 @@ function udfMessage(row: ErroredRow): string {
 async function readCheckpoint(root: string) {
   const reader = await CheckpointReader.open(root);
   const { manifest, attempts, committedIds, committedFiles } = await reader.summary();
-  const doneInputFiles = [...(await readDoneFiles(checkpointFs(root), root))].sort();
+  const doneInputFiles = (await reader.doneFiles()).map((f) => f.path).sort();
   return { path: root, manifest, attempts, committedIds, committedFiles, doneInputFiles, erroredRows: await reader.erroredRows() };
 }
 

@@ -189,7 +189,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   if (checkpoint && !cancelled.has(task.taskId)) {
     await flushErrored();
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
-    if (task.input.kind === "files") await recordDoneFiles(checkpoint, task.sink!.taskIndex, task.input.spec.files.map((f) => f.path).filter((f) => !erroredFiles.has(f)));
+    if (task.input.kind === "files") await recordDoneFiles(checkpoint, task.sink!.taskIndex, task.input.spec.files.filter((f) => !erroredFiles.has(f.path)));
   }
   send({ type: "done", taskId: task.taskId, udfMs: run.udfMs });
 }

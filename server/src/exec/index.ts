@@ -149,6 +149,7 @@ class StreamingExecutor {
   private readonly erroredByOperator = new Map<string, number>();
   private readonly erroredSample: ErroredRow[] = [];
   private erroredRows = 0;
+  private readonly erroredKeys = new Set<string>();
 
   constructor(private readonly root: LogicalOp, private readonly context: DataContext, private readonly options: ExecutionOptions) {
     this.result = new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject; });
@@ -266,6 +267,7 @@ class StreamingExecutor {
       if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
       else endLeftovers();
       if (!completed) await this.removePartialOutput();
+      await this.prepared?.lease.release().catch(() => undefined);
     }
   }
 
@@ -458,6 +460,10 @@ class StreamingExecutor {
 
   /** Counts a row skipped under onError: "skip"; past the operator's maxErroredRows the job fails. */
   private recordErroredRow(row: ErroredRow): void {
+    // A retried task reports again the rows it skips again.
+    const key = JSON.stringify([row.operator, row.id, row.file, row.row, row.input]);
+    if (this.erroredKeys.has(key)) return;
+    this.erroredKeys.add(key);
     this.erroredRows++;
     if (this.erroredSample.length < ERRORED_ROWS_KEPT) this.erroredSample.push(row);
     const count = (this.erroredByOperator.get(row.operator) ?? 0) + 1;

@@ -5,6 +5,7 @@ import type { BlockOrigin, TaskInput } from "../cluster";
 import type { Schema } from "apache-arrow";
 import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
+import { doneKey } from "../checkpoint";
 import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
 
 export interface QueuedBlock {
@@ -273,7 +274,7 @@ export interface ReadSettings {
 function unfinishedFiles(files: FileRef[], settings: ReadSettings): FileRef[] {
   const done = settings.doneFiles;
   if (!done || done.size === 0) return files;
-  const left = files.filter((f) => !done.has(f.path));
+  const left = files.filter((f) => !done.has(doneKey(f)));
   if (left.length < files.length) settings.onFilesSkipped?.(files.length - left.length);
   return left;
 }

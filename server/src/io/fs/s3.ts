@@ -200,7 +200,7 @@ export class S3FileSystem implements FileSystem {
           Bucket: bucket, Prefix: prefix, ContinuationToken: token, Delimiter: namePrefix === "" ? undefined : "/",
         }));
         const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-        if (keys.length > 0) await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+        if (keys.length > 0) await this.deleteObjects(bucket, keys);
         deleted += keys.length;
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
@@ -222,11 +222,20 @@ export class S3FileSystem implements FileSystem {
       for (let start = 0; start < keys.length; start += 1000) {
         const objects = keys.slice(start, start + 1000).map((Key) => ({ Key }));
         try {
-          await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+          await this.deleteObjects(bucket, objects);
         } catch (e) {
           throw describeError(`s3://${bucket}/${objects[0].Key}`, e);
         }
       }
+    }
+  }
+
+  /** DeleteObjects answers 200 even when some keys failed; those are errors too. */
+  private async deleteObjects(bucket: string, objects: { Key: string }[]): Promise<void> {
+    const response = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+    const failed = response.Errors ?? [];
+    if (failed.length > 0) {
+      throw new Error(`s3://${bucket}/${failed[0].Key}: could not delete (${failed[0].Code}: ${failed[0].Message})${failed.length > 1 ? ` and ${failed.length - 1} more` : ""}`);
     }
   }
 
