@@ -72,6 +72,13 @@ export class LocalFileSystem implements FileSystem {
         await handle.close();
       }
       await fs.rename(tempPath, file);
+      // The rename itself must reach the disk before anything that depends on the file (a checkpoint commit).
+      const folder = await fs.open(dir, "r");
+      try {
+        await folder.sync();
+      } finally {
+        await folder.close();
+      }
       return bytes;
     } catch (e) {
       await fs.rm(tempPath, { force: true }).catch(() => undefined);
