@@ -200,6 +200,20 @@ describe("job-level checkpointing", function () {
     assertExactlyOnce(await outputIds(out), ids); // "overwrite" applies to the first attempt only
   });
 
+  it("an input file that changed after an attempt consumed it fails the resume instead of writing its rows again", async () => {
+    const copy = path.join(dir, "changing-input");
+    fs.cpSync(input, copy, { recursive: true });
+    const ckpt = path.join(dir, "changed-ckpt");
+    checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
+    await rd.readParquet(copy).map(tolerant).writeParquet(path.join(dir, "changed-out")).run();
+    const file = listFilesRecursive(copy).find((f) => f.endsWith(".parquet"))!;
+    fs.appendFileSync(file, "");
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
+    await assert.rejects(rd.readParquet(copy).map(tolerant).writeParquet(path.join(dir, "changed-out")).run(),
+      /input file .*changing-input.*\.parquet changed \(size or etag\) after an earlier attempt of this checkpointed job consumed it/);
+  });
+
   it("a deletion of a finished checkpoint that was cut short is finished by the next run, which writes nothing", async () => {
     const ckpt = path.join(dir, "cut-ckpt");
     const out = path.join(dir, "cut-out");

@@ -27,9 +27,15 @@ export class IdSetBuilder {
     const type = column.type as DataType;
     if (!this.strings && (DataType.isInt(type)) && column.nullCount === 0) {
       for (const data of column.data) {
-        const values = data.values as ArrayLike<number | bigint>;
+        const values = data.values as ArrayLike<number | bigint> & ArrayBufferView;
         this.reserve(data.length);
-        for (let i = 0; i < data.length; i++) this.ints[this.intCount++] = BigInt.asIntN(64, BigInt(values[i]));
+        if (values instanceof BigInt64Array || values instanceof BigUint64Array) {
+          // Same 64 bits read as signed: a bulk copy, no per-value conversion.
+          this.ints.set(new BigInt64Array(values.buffer, values.byteOffset, data.length), this.intCount);
+          this.intCount += data.length;
+        } else {
+          for (let i = 0; i < data.length; i++) this.ints[this.intCount++] = BigInt(values[i]);
+        }
       }
       return;
     }

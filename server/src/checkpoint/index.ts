@@ -85,8 +85,11 @@ export interface PreparedCheckpoint {
   alreadyComplete: boolean;
   /** Committed IDs to drop in read tasks; undefined when nothing is committed yet. */
   committedIds?: SharedIds;
-  /** Input files earlier attempts consumed whole (as doneKey): not read again. */
+  /** Input files earlier attempts consumed whole (as doneKey): not read again. A changed one fails the job. */
   doneFiles: Set<string>;
+  donePaths: Set<string>;
+  /** Rows committed before this attempt (IDs, unless a flatMap made several rows of one). */
+  committedRowsAtStart: number;
   committedFilesAtStart: number;
   /** Output files of earlier attempts removed because they were never committed. */
   removedUncommitted: number;
@@ -122,7 +125,10 @@ async function openAttempt(
   if ((await fs.stat(fs.join(root, markers.deleting))) !== null) {
     // The job succeeded, then was stopped while deleting its checkpoint: finish that, and write nothing.
     await deleteCheckpoint(fs, root);
-    return { spec, lease, alreadyComplete: true, doneFiles: new Set(), committedFilesAtStart: 0, removedUncommitted: 0, loadMs: Date.now() - started };
+    return {
+      spec, lease, alreadyComplete: true, doneFiles: new Set(), donePaths: new Set(), committedRowsAtStart: 0, committedFilesAtStart: 0,
+      removedUncommitted: 0, loadMs: Date.now() - started,
+    };
   }
   const manifest = await readManifest(fs, root);
   const output = { path: write.path, format: write.format };
@@ -146,12 +152,17 @@ async function openAttempt(
   const records = await listEntries(fs, root, dirs.committed);
   const committed = new Set(records.map(committedOutputName).filter((n) => n !== undefined));
   const removedUncommitted = attempts.length > 0 ? await removeUncommitted(write, attempts, committed) : 0;
-  const committedIds = records.length > 0 ? await loadCommittedIds(fs, records) : undefined;
-  const doneFiles = new Set((await readDoneFiles(fs, root)).map(doneKey));
+  const done = await readDoneFiles(fs, root);
+  // IDs of tasks that consumed all their input files are never met again: those files are not read.
+  const finished = new Set(done.outputs.map((o) => o.prefix));
+  const needed = records.filter((r) => !finished.has(r.name.slice(0, r.name.lastIndexOf("_") + 1)));
+  const committedIds = needed.length > 0 ? await loadCommittedIds(fs, needed) : undefined;
   await recordAttempt(fs, root, spec.attempt);
   return {
     spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
-    doneFiles, committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
+    doneFiles: new Set(done.files.map(doneKey)), donePaths: new Set(done.files.map((f) => f.path)),
+    committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + done.outputs.reduce((s, o) => s + o.rows, 0),
+    committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
   };
 }
 
@@ -311,7 +322,7 @@ export class CheckpointReader {
 
   /** Input files earlier attempts consumed whole, which a resume does not read. */
   async doneFiles(): Promise<DoneFile[]> {
-    return readDoneFiles(this.fs, this.path);
+    return (await readDoneFiles(this.fs, this.path)).files;
   }
 
   /** Rows a UDF failed on that no later attempt committed. */

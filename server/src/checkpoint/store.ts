@@ -86,7 +86,7 @@ function parseIdLine(line: string): unknown {
 /** What an earlier try of a task committed: its IDs, and the index its next output file takes. */
 export async function taskCommits(spec: CheckpointSpec, taskIndex: number): Promise<{ ids?: SharedIds; nextOutput: number }> {
   const fs = checkpointFs(spec.path, spec.filesystem);
-  const prefix = `${spec.attempt}_${String(taskIndex).padStart(6, "0")}_`;
+  const prefix = taskOutputPrefix(spec.attempt, taskIndex);
   const records = (await listEntries(fs, spec.path, dirs.committed)).filter((e) => e.name.startsWith(prefix) && committedOutputName(e) !== undefined);
   if (records.length === 0) return { nextOutput: 0 };
   const indices = records.map((e) => Number.parseInt(e.name.slice(prefix.length, prefix.length + 6), 10));
@@ -98,13 +98,27 @@ export interface DoneFile { path: string; size: number; etag?: string }
 
 export const doneKey = (file: DoneFile) => JSON.stringify([file.path, file.size, file.etag ?? null]);
 
-/** Records that a task consumed these input files whole: every row is committed or was meant to be dropped. */
-export async function recordDoneFiles(spec: CheckpointSpec, taskIndex: number, files: DoneFile[]): Promise<void> {
+/** The name prefix of the output files one task of an attempt writes. */
+export const taskOutputPrefix = (attempt: string, taskIndex: number) => `${attempt}_${String(taskIndex).padStart(6, "0")}_`;
+
+/**
+ * Records that a task consumed these input files whole: every row is committed or was meant to be
+ * dropped. When that holds for all of its files, `outputs` names its output files: a resume reads none of
+ * those inputs, so it need not load those files' IDs either.
+ */
+export async function recordDoneFiles(
+  spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number,
+): Promise<void> {
   if (files.length === 0) return;
   const fs = checkpointFs(spec.path, spec.filesystem);
-  const record = files.map(({ path, size, etag }) => ({ path, size, etag }));
-  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${spec.attempt}_${String(taskIndex).padStart(6, "0")}.json`), json({ files: record }));
+  const record: DoneRecord = {
+    files: files.map(({ path, size, etag }) => ({ path, size, etag })),
+    outputs: allInputsDone ? { prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows } : undefined,
+  };
+  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${spec.attempt}_${String(taskIndex).padStart(6, "0")}.json`), json(record));
 }
+
+interface DoneRecord { files: DoneFile[]; outputs?: { prefix: string; rows: number } }
 
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -184,13 +198,15 @@ export async function loadCommittedIds(fs: FileSystem, records: FileEntry[], con
   return builder.build();
 }
 
-export async function readDoneFiles(fs: FileSystem, root: string): Promise<DoneFile[]> {
-  const done: DoneFile[] = [];
+export async function readDoneFiles(fs: FileSystem, root: string): Promise<{ files: DoneFile[]; outputs: { prefix: string; rows: number }[] }> {
+  const files: DoneFile[] = [];
+  const outputs: { prefix: string; rows: number }[] = [];
   for (const entry of await listEntries(fs, root, dirs.done)) {
-    const record = JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as { files: DoneFile[] };
-    done.push(...record.files);
+    const record = JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as DoneRecord;
+    files.push(...record.files);
+    if (record.outputs) outputs.push(record.outputs);
   }
-  return done;
+  return { files, outputs };
 }
 
 export async function readErroredRows(fs: FileSystem, root: string): Promise<ErroredRow[]> {

@@ -2,7 +2,7 @@
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
 import { blockFromIPC, blockToIPC, blockBytes, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
-import { commitOutput, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
+import { commitOutput, idCount, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
@@ -158,6 +158,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   const resolve = await udfResolver(task);
   const earlierTry = checkpoint && task.continueFromCommits ? await taskCommits(checkpoint, task.sink!.taskIndex) : undefined;
   let outputIndex = earlierTry?.nextOutput ?? 0;
+  let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
   for await (const { block, origin } of applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes)) {
     if (cancelled.has(task.taskId)) break;
     let pieceStart = 0;
@@ -176,6 +177,7 @@ async function runTask(task: TaskSpec): Promise<void> {
         if (checkpoint) {
           await flushErrored();
           await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
+          committedRows += piece.numRows;
         }
         send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined });
       } else {
@@ -189,7 +191,10 @@ async function runTask(task: TaskSpec): Promise<void> {
   if (checkpoint && !cancelled.has(task.taskId)) {
     await flushErrored();
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
-    if (task.input.kind === "files") await recordDoneFiles(checkpoint, task.sink!.taskIndex, task.input.spec.files.filter((f) => !erroredFiles.has(f.path)));
+    if (task.input.kind === "files") {
+      const done = task.input.spec.files.filter((f) => !erroredFiles.has(f.path));
+      await recordDoneFiles(checkpoint, task.sink!.taskIndex, done, done.length === task.input.spec.files.length, committedRows);
+    }
   }
   send({ type: "done", taskId: task.taskId, udfMs: run.udfMs });
 }

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
 import { TaskFailure, sharedWorkerPool, type WorkerPool, type TaskErrorInfo, type TaskSpec } from "../cluster";
 import { removeWrittenFiles } from "../io";
-import { finishCheckpoint, idCount, prepareCheckpoint, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
+import { finishCheckpoint, prepareCheckpoint, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
@@ -173,9 +173,9 @@ class StreamingExecutor {
       validateCheckpointPlan(this.root, config, schema?.fields.map((f) => f.name));
     }
     this.prepared = await prepareCheckpoint(config, this.root as Extract<LogicalOp, { kind: "write" }>, this.writePrefix);
-    const { committedIds, committedFilesAtStart, loadMs } = this.prepared;
+    const { committedRowsAtStart, committedFilesAtStart, loadMs } = this.prepared;
     this.checkpointProgress = {
-      path: config.checkpointPath, idsAtStart: committedIds ? idCount(committedIds) : 0, filesAtStart: committedFilesAtStart,
+      path: config.checkpointPath, idsAtStart: committedRowsAtStart, filesAtStart: committedFilesAtStart,
       inputFilesSkipped: 0, rowsAlreadyDone: 0, filesCommitted: 0, rowsCommitted: 0, loadMs,
     };
   }
@@ -184,7 +184,7 @@ class StreamingExecutor {
     const settings: ReadSettings = {
       cpuSlots: this.context.cpuSlots(), targetBlockBytes: this.context.blockBytes(),
       onDiscovery: (error) => (error ? this.fail(error) : this.wakeUp()),
-      doneFiles: this.prepared?.doneFiles,
+      doneFiles: this.prepared && { keys: this.prepared.doneFiles, paths: this.prepared.donePaths },
       onFilesSkipped: (n) => { this.checkpointProgress!.inputFilesSkipped += n; },
       // A checkpointed write empties its folder once per job, when the checkpoint is opened.
       keepExistingOutput: this.checkpoint !== undefined,
