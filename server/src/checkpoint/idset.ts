@@ -82,22 +82,24 @@ export class IdSetBuilder {
 }
 
 function buildStringIds(values: string[]): StringIds {
-  const encoded = values.map((v) => encoder.encode(v));
-  const totalBytes = encoded.reduce((s, e) => s + e.length, 0);
+  let totalBytes = 0;
+  for (const value of values) totalBytes += Buffer.byteLength(value);
   const bytes = new Uint8Array(new SharedArrayBuffer(Math.max(1, totalBytes)));
-  const starts = new Float64Array(new SharedArrayBuffer((encoded.length + 1) * 8));
+  const starts = new Float64Array(new SharedArrayBuffer((values.length + 1) * 8));
   let capacity = 16;
-  while (capacity < encoded.length * 2) capacity *= 2;
+  while (capacity < values.length * 2) capacity *= 2;
   const slots = new Int32Array(new SharedArrayBuffer(capacity * 4));
   const ids: StringIds = { kind: "string", slots, starts, bytes, count: 0 };
   let offset = 0;
-  for (const e of encoded) {
-    if (findSlot(ids, e) >= 0) continue; // already present
-    bytes.set(e, offset);
+  for (const value of values) {
+    // Encoded straight into the arena; a duplicate's bytes are simply overwritten by the next value.
+    const { written } = encoder.encodeInto(value, bytes.subarray(offset));
+    const slot = findSlot(ids, bytes.subarray(offset, offset + written));
+    if (slot >= 0) continue;
     starts[ids.count] = offset;
-    offset += e.length;
+    offset += written;
     starts[ids.count + 1] = offset;
-    slots[-findSlot(ids, e) - 1] = ++ids.count;
+    slots[-slot - 1] = ++ids.count;
   }
   return ids;
 }
