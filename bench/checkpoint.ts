@@ -164,6 +164,8 @@ async function timeLoad(dataRoot: string, name: string, ids: number, records: nu
   const ckpt = path.join(dataRoot, name);
   await ensureCommitRecords(ckpt, records, ids / records, make);
   const write = rd.range(1).writeParquet(path.join(dataRoot, `${name}-out`)).op as Parameters<typeof prepareCheckpoint>[1];
+  // The checkpoint of a job writing there, as a first attempt leaves it.
+  fs.writeFileSync(path.join(ckpt, "manifest.json"), JSON.stringify({ version: 1, idColumn: "id", output: { path: write.path, format: "parquet" }, createdAt: new Date().toISOString() }));
   const settings = { idColumn: "id", checkpointPath: ckpt, deleteCheckpointOnSuccess: false, backend: "batch" as const };
   const loads: number[] = [];
   let memory = "";
@@ -175,6 +177,7 @@ async function timeLoad(dataRoot: string, name: string, ids: number, records: nu
     const started = performance.now();
     const prepared = await prepareCheckpoint(settings, write, `load${rep}`);
     loads.push((performance.now() - started) / 1000);
+    await prepared.lease.release();
     const peakRss = peakRssSinceReset();
     const set = prepared.committedIds!;
     const loaded = set.kind === "int" ? set.sorted.length : set.count;
