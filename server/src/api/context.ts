@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import os from "node:os";
 import path from "node:path";
+import { type ActorPoolAutoscaler, BacklogActorPoolAutoscaler } from "../exec/autoscaler";
 
 export interface ResourceLimits {
   /** Worker threads that run tasks at once (CPU slots). Default: the machine's available parallelism. */
@@ -39,6 +40,8 @@ export class DataContext {
   /** Retries of a task whose worker was lost (crashed, exited, killed). */
   maxTaskRetries = 3;
   progress: ProgressSettings = { intervalMs: 500 };
+  /** Sizes actor pools within their [min, max]; replace it to change how pools grow and shrink. */
+  actorPoolAutoscaler: ActorPoolAutoscaler = new BacklogActorPoolAutoscaler();
   /** Emit blocks in input order (slower when tasks finish out of order), as Ray's preserve_order. */
   preserveOrder = false;
 

@@ -1,7 +1,7 @@
 // Messages between the driver and its worker threads. Everything here is structured-clone data.
 import type { FileReadSpec } from "../io";
 import type { ModuleRef } from "../loader/module";
-import type { SinkSpec, TransformSpec } from "../plan";
+import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
 
 export interface BlockOrigin {
   /** The input file the block's rows came from, when there is one. */
@@ -43,8 +43,18 @@ export interface TaskErrorInfo {
   rowPreview?: string;
 }
 
+/** What turns a worker into an actor: the class (found like any UDF) and its constructor's arguments. */
+export interface ActorInit {
+  stage: string;
+  module?: ModuleRef;
+  udf: UdfRef;
+  constructorArgs: unknown[];
+}
+
 export type WorkerMessage =
   | { type: "ready" }
+  | { type: "constructed" }
+  | { type: "constructFailed"; error: TaskErrorInfo }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
   | { type: "written"; taskId: number; path: string; rows: number; bytes: number }
   | { type: "inputRows"; taskId: number; rows: number; file: string; schema: string }
@@ -53,5 +63,6 @@ export type WorkerMessage =
 
 export type DriverMessage =
   | { type: "run"; task: TaskSpec }
+  | { type: "construct"; actor: ActorInit }
   | { type: "cancel"; taskId: number }
   | { type: "credit"; taskId: number };

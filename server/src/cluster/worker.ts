@@ -6,7 +6,7 @@ import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
 import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
-import type { DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
+import type { ActorInit, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
 import { applyTransforms, TaskError, UdfClock, type OriginBlock } from "./transforms";
 
 const port = parentPort!;
@@ -44,10 +44,14 @@ function moduleUdfs(ref: ModuleRef): Promise<(UdfFunction | undefined)[]> {
   return loadedModule.udfs;
 }
 
-async function udfResolver(task: TaskSpec): Promise<(ref: UdfRef) => UdfFunction> {
-  const fromModule = task.module ? await moduleUdfs(task.module) : [];
+/** In an actor: the class UDF it was built from, and its instance's bound `call`. */
+let actor: { udf: UdfRef; call: UdfFunction } | undefined;
+
+async function udfResolver(module: ModuleRef | undefined): Promise<(ref: UdfRef) => UdfFunction> {
+  const fromModule = module ? await moduleUdfs(module) : [];
   const fromSource = new Map<string, UdfFunction>();
   return (ref) => {
+    if (actor && actor.udf.position === ref.position && actor.udf.source === ref.source) return actor.call;
     const found = ref.position !== undefined ? fromModule[ref.position] : undefined;
     if (found) return found;
     let fn = fromSource.get(ref.source);
@@ -85,7 +89,7 @@ async function* sourceBlocks(task: TaskSpec): AsyncIterable<OriginBlock> {
 
 async function runTask(task: TaskSpec): Promise<void> {
   const clock = new UdfClock();
-  const resolve = await udfResolver(task);
+  const resolve = await udfResolver(task.module);
   let outputIndex = 0;
   for await (const { block, origin } of applyTransforms(sourceBlocks(task), task.transforms, resolve, clock, task.targetBlockBytes)) {
     if (cancelled.has(task.taskId)) break;
@@ -112,7 +116,29 @@ async function runTask(task: TaskSpec): Promise<void> {
   send({ type: "done", taskId: task.taskId, udfMs: clock.ms });
 }
 
+async function constructActor(init: ActorInit): Promise<void> {
+  const udfClass = (await udfResolver(init.module))(init.udf) as new (...args: unknown[]) => { call?: unknown };
+  let instance: { call?: unknown };
+  try {
+    instance = new udfClass(...init.constructorArgs);
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    throw new TaskError({ kind: "udf", operator: init.stage, message: `${init.stage}: the actor's constructor failed: ${err.name}: ${err.message}`, stack: err.stack });
+  }
+  if (typeof instance.call !== "function") {
+    throw new TaskError({ kind: "udf", operator: init.stage, message: `${init.stage}: the class has no call method` });
+  }
+  actor = { udf: init.udf, call: instance.call.bind(instance) };
+}
+
 port.on("message", (message: DriverMessage) => {
+  if (message.type === "construct") {
+    constructActor(message.actor).then(() => send({ type: "constructed" }), (e: unknown) => {
+      const error = e instanceof TaskError ? e.info : { kind: "internal" as const, operator: message.actor.stage, message: `${message.actor.stage}: ${(e as Error)?.message ?? String(e)}` };
+      send({ type: "constructFailed", error });
+    });
+    return;
+  }
   if (message.type === "cancel") {
     if (runningTasks.has(message.taskId)) cancelled.add(message.taskId);
     wakeTask(message.taskId);

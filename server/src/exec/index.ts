@@ -2,13 +2,15 @@
 // feeding downstream operators first, never waiting for a whole stage before the next starts.
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
-import { TaskFailure, sharedWorkerPool, type WorkerPool, type TaskErrorInfo, type TaskSpec } from "../cluster";
+import {
+  ActorPool, type ActorCounts, localWorkerThread, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool, type TaskErrorInfo, type TaskSpec,
+} from "../cluster";
 import { removeWrittenFiles } from "../io";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
 import { type LogicalOp, type PhysicalOp, toPhysicalPlan } from "../plan";
 import {
-  AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator,
+  ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator,
 } from "./operators";
 
 export interface ExecutionOptions {
@@ -32,6 +34,8 @@ export interface OperatorProgress {
   queuedBytes: number;
   backpressure?: string;
   rowsPerSecond: number;
+  /** For a class UDF's stage: its actor pool (pending = constructing, restarting = reconstructing after a loss or a failed constructor). */
+  actors?: ActorCounts;
 }
 
 export interface ProgressSnapshot {
@@ -72,7 +76,14 @@ const CANCEL_GRACE_MS = 1000;
 /** Task ids are unique per process: workers are shared by executions and outlive them. */
 let nextTaskId = 1;
 
-interface Retry { spec: TaskSpec; attempts: number; taskIndex: number }
+/** How often actor pools are resized while nothing else wakes the executor (idle actors time out). */
+const AUTOSCALE_INTERVAL_MS = 100;
+
+/** Memory a task holds while it runs: fixed per task at launch. */
+interface Retry { spec: TaskSpec; attempts: number; taskIndex: number; reservedBytes: number }
+
+/** Stages whose tasks take a CPU slot of the shared pool (an actor pool's calls run on its own actors). */
+const usesTaskSlot = (op: PhysicalOperator): op is TaskOperator => op instanceof TaskOperator && !(op instanceof ActorPoolOperator);
 
 /** Zip pairs rows by position, so everything feeding it must emit in order. */
 function preserveOrderUpstream(op: PhysicalOperator): void {
@@ -103,7 +114,8 @@ class StreamingExecutor {
   private readonly written: WrittenFile[] = [];
   private peakMemory = 0;
   private pool?: WorkerPool;
-  private readonly running = new Map<number, { op: TaskOperator; delivered: number }>();
+  private readonly actorPools = new Map<ActorPoolOperator, ActorPool>();
+  private readonly running = new Map<number, { op: TaskOperator; delivered: number; reservedBytes: number }>();
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
@@ -129,6 +141,7 @@ class StreamingExecutor {
     switch (physical.kind) {
       case "read": op = new TaskOperator(physical, [], settings); break;
       case "map": op = new TaskOperator(physical, [this.build(physical.input)], settings); break;
+      case "actorPool": op = new ActorPoolOperator(physical, [this.build(physical.input)], settings); break;
       case "limit": op = new LimitOperator(physical.name, this.build(physical.input), physical.n); break;
       case "allToAll": op = new AllToAllOperator(physical.name, this.build(physical.input), physical.op); break;
       case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
@@ -156,6 +169,7 @@ class StreamingExecutor {
       this.rootOp = this.build(this.physicalRoot);
       this.pool = sharedWorkerPool(this.context.cpuSlots());
       this.pool.on("idle", onIdle);
+      this.startActorPools(onIdle);
       await Promise.all(this.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
       for (;;) {
         if (this.failure) throw this.failure;
@@ -181,6 +195,8 @@ class StreamingExecutor {
       clearInterval(progressTimer);
       clearInterval(keepAlive);
       this.pool?.off("idle", onIdle);
+      clearInterval(this.autoscaleTimer);
+      for (const pool of this.actorPools.values()) pool.shutdown();
       this.options.signal?.removeEventListener("abort", onAbort);
       if (!completed && !this.failure) {
         this.stopAll();
@@ -189,8 +205,8 @@ class StreamingExecutor {
       // Tasks still running belong to no one now. A failed job's are ended at once; tasks a limit
       // cancelled get a moment to stop by themselves (cheaper than a new worker), then are ended so
       // a slow UDF cannot hold a shared worker.
-      const leftovers = [...this.running.keys()];
-      const endLeftovers = () => leftovers.forEach((taskId) => this.pool?.abandon(taskId));
+      const leftovers = [...this.running];
+      const endLeftovers = () => leftovers.forEach(([taskId, task]) => this.hostFor(task.op).abandon(taskId));
       if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
       else endLeftovers();
       if (!completed) await this.removePartialOutput();
@@ -209,6 +225,7 @@ class StreamingExecutor {
         }
         if (op.isFinished()) {
           op.metrics.finishedAt ??= Date.now();
+          if (op instanceof ActorPoolOperator) this.actorPools.get(op)!.shutdown();
           if (next && !next.op.isInputDone(next.index)) next.op.markInputDone(next.index);
         }
       } catch (e) {
@@ -218,6 +235,7 @@ class StreamingExecutor {
       }
       if (op instanceof LimitOperator && op.satisfied) this.stopUpstream(op);
     }
+    this.autoscaleActorPools();
     this.launchTasks();
     this.grantCredits();
     this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
@@ -226,8 +244,63 @@ class StreamingExecutor {
   private memoryUsed(): number {
     let total = this.outputQueue.reduce((s, b) => s + b.bytes, 0);
     for (const op of this.operators) total += op.queuedBytes();
-    total += this.running.size * this.taskReservation();
+    for (const task of this.running.values()) total += task.reservedBytes;
     return total;
+  }
+
+  private autoscaleTimer?: NodeJS.Timeout;
+
+  /** One pool per class-UDF stage, started at its initial size; work goes to an actor as soon as one is ready. */
+  private startActorPools(onIdle: () => void): void {
+    for (const op of this.operators) {
+      if (!(op instanceof ActorPoolOperator)) continue;
+      const spec = op.physical.actorPool;
+      const init = { stage: op.name, module: this.options.module, udf: spec.udf, constructorArgs: spec.constructorArgs };
+      const pool = new ActorPool(init, spec.maxConcurrency, (error) => this.fail(new ExecutionError(error.message, error)), localWorkerThread);
+      pool.on("idle", onIdle);
+      for (let i = 0; i < spec.initialActors; i++) pool.addActor();
+      this.actorPools.set(op, pool);
+    }
+    if (this.actorPools.size > 0) this.autoscaleTimer = setInterval(() => this.wakeUp(), AUTOSCALE_INTERVAL_MS);
+  }
+
+  private autoscaleActorPools(): void {
+    for (const [op, pool] of this.actorPools) {
+      if (op.isFinished()) continue;
+      const spec = op.physical.actorPool;
+      const retries = this.retries.filter((r) => r.op === op).length;
+      const delta = this.context.actorPoolAutoscaler.decide({
+        actors: pool.size, minActors: spec.minActors, maxActors: spec.maxActors,
+        queuedCalls: op.queuedCalls() + retries, callsInFlight: pool.callsInFlight(), slotsPerActor: spec.maxConcurrency,
+        affordableActors: Math.floor((this.context.cpuSlots() - this.actorCpus()) / spec.numCpus),
+        idleActors: (ms) => pool.idleSince(Date.now() - ms),
+      });
+      for (let i = 0; i < delta; i++) pool.addActor();
+      for (let i = 0; i > delta && pool.removeIdleActor(); i--);
+    }
+  }
+
+  /** CPU slots held by actors, whether busy or not. */
+  private actorCpus(): number {
+    let cpus = 0;
+    for (const [op, pool] of this.actorPools) cpus += pool.size * op.physical.actorPool.numCpus;
+    return cpus;
+  }
+
+  /** Tasks of the shared pool may run at once: the CPU slots actors do not hold, and at least one. */
+  private taskSlots(): number {
+    return Math.max(1, this.context.cpuSlots() - this.actorCpus());
+  }
+
+  private hostFor(op: TaskOperator): TaskHost {
+    return op instanceof ActorPoolOperator ? this.actorPools.get(op)! : this.pool!;
+  }
+
+  private hasRoom(op: TaskOperator): boolean {
+    if (op instanceof ActorPoolOperator) return this.actorPools.get(op)!.freeSlots() > 0;
+    let onSlots = 0;
+    for (const task of this.running.values()) if (usesTaskSlot(task.op)) onSlots++;
+    return this.pool !== undefined && this.pool.idleCount > 0 && onSlots < this.taskSlots();
   }
 
   /**
@@ -236,16 +309,16 @@ class StreamingExecutor {
    * between the stages only grows.
    */
   private slotReservedFor(op: TaskOperator): boolean {
-    const slots = this.context.cpuSlots();
-    if (slots < 2 || !this.feedsTaskStage(op)) return false;
+    const slots = this.taskSlots();
+    if (slots < 2 || !usesTaskSlot(op) || !this.feedsTaskStage(op)) return false;
     let upstreamRunning = 0;
-    for (const task of this.running.values()) if (this.feedsTaskStage(task.op)) upstreamRunning++;
+    for (const task of this.running.values()) if (usesTaskSlot(task.op) && this.feedsTaskStage(task.op)) upstreamRunning++;
     return upstreamRunning >= slots - 1;
   }
 
   private feedsTaskStage(op: PhysicalOperator): boolean {
     for (let next = this.downstream.get(op); next; next = this.downstream.get(next.op)) {
-      if (next.op instanceof TaskOperator) return true;
+      if (usesTaskSlot(next.op)) return true;
     }
     return false;
   }
@@ -266,40 +339,36 @@ class StreamingExecutor {
     const budget = this.context.memoryBudget();
     while (this.creditWaiters.length > 0 && (this.memoryUsed() <= budget || this.stalled())) {
       const taskId = this.creditWaiters.shift()!;
-      if (this.running.has(taskId)) this.pool?.grantCredit(taskId);
+      const task = this.running.get(taskId);
+      if (task) this.hostFor(task.op).grantCredit(taskId);
     }
   }
 
   private launchTasks(): void {
     const budget = this.context.memoryBudget();
-    while (this.retries.length > 0 && this.pool && this.pool.idleCount > 0 && this.running.size < this.context.cpuSlots()) {
-      const retry = this.retries.shift()!;
+    for (let i = 0; i < this.retries.length;) {
+      const retry = this.retries[i];
       if (retry.op.stopped) {
+        this.retries.splice(i, 1);
         retry.op.metrics.tasksRunning--;
         retry.op.taskEnded(retry.taskIndex);
-        continue;
-      }
-      this.launch(retry.op, retry);
+      } else if (this.hasRoom(retry.op)) {
+        this.retries.splice(i, 1);
+        this.launch(retry.op, retry);
+      } else i++;
     }
     for (;;) {
-      if (!this.pool || this.pool.idleCount === 0 || this.running.size >= this.context.cpuSlots()) {
-        for (const op of this.operators) if (op.hasTask()) op.metrics.backpressure = "all workers busy";
-        return;
-      }
+      const withTasks = this.operators.filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask());
+      for (const op of withTasks) if (!this.hasRoom(op)) op.metrics.backpressure = op instanceof ActorPoolOperator ? "all actors busy" : "all workers busy";
       // Downstream first (operators are listed upstream → downstream): finishing work frees memory.
-      const ready = this.operators
-        .filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask() && !this.slotReservedFor(op))
-        .reverse();
-      if (ready.length === 0) return;
-      const op = ready[0];
-      const reservation = this.taskReservation();
-      // Over budget, launch only when nothing else can make progress.
-      if (this.memoryUsed() + reservation > budget && !this.stalled()) {
-        for (const r of ready) r.metrics.backpressure = "memory budget";
-        return;
-      }
-      for (const r of ready) r.metrics.backpressure = undefined;
-      this.launch(op);
+      const ready = withTasks.filter((op) => this.hasRoom(op) && !this.slotReservedFor(op)).reverse();
+      // Over budget, launch only when nothing else can make progress. A call into an actor pool adds
+      // nothing: its input bytes only move from the queue to the call.
+      const memoryFull = this.memoryUsed() + this.taskReservation() > budget && !this.stalled();
+      const launchable = ready.filter((op) => op instanceof ActorPoolOperator || !memoryFull);
+      for (const r of ready) r.metrics.backpressure = launchable.includes(r) ? undefined : "memory budget";
+      if (launchable.length === 0) return;
+      this.launch(launchable[0]);
     }
   }
 
@@ -314,6 +383,8 @@ class StreamingExecutor {
   private launch(op: TaskOperator, retry?: Retry): void {
     const next = retry ? undefined : op.nextTask();
     if (!retry && !next) return;
+    const reservedBytes = retry?.reservedBytes
+      ?? (op instanceof ActorPoolOperator ? next!.inputBlocks.reduce((sum, b) => sum + b.bytes, 0) : this.taskReservation());
     const spec: TaskSpec = retry?.spec ?? {
       taskId: nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
       transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
@@ -325,7 +396,7 @@ class StreamingExecutor {
       op.metrics.tasksRunning++; // a task counts as running until its last attempt ends
     }
     const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
-    const state = { op, delivered: spec.skipOutputs, taskIndex };
+    const state = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes };
     this.running.set(spec.taskId, state);
     const settle = () => {
       this.running.delete(spec.taskId);
@@ -333,7 +404,7 @@ class StreamingExecutor {
       op.metrics.tasksFinished++;
       op.taskEnded(state.taskIndex);
     };
-    this.pool!.run(spec, this.context.taskTimeoutMs, (message) => {
+    this.hostFor(op).run(spec, this.context.taskTimeoutMs, (message) => {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
@@ -358,7 +429,7 @@ class StreamingExecutor {
         // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
         this.dropCreditWaiter(spec.taskId);
-        this.retries.push({ op, spec: { ...spec, skipOutputs: state.delivered }, attempts: attempts + 1, taskIndex: state.taskIndex });
+        this.retries.push({ op, spec: { ...spec, skipOutputs: state.delivered }, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes });
         return;
       }
       settle();
@@ -387,14 +458,14 @@ class StreamingExecutor {
     for (const input of op.inputs) {
       if (input.stopped) continue;
       input.stop();
-      for (const [taskId, task] of this.running) if (task.op === input) this.pool?.cancel(taskId);
+      for (const [taskId, task] of this.running) if (task.op === input) this.hostFor(task.op).cancel(taskId);
       this.stopUpstream(input);
     }
   }
 
   private stopAll(): void {
     for (const op of this.operators) op.stopped = true;
-    for (const taskId of this.running.keys()) this.pool?.cancel(taskId);
+    for (const [taskId, task] of this.running) this.hostFor(task.op).cancel(taskId);
   }
 
   private fail(error: Error): void {
@@ -429,6 +500,7 @@ class StreamingExecutor {
         tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning,
         queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
         backpressure: m.backpressure, rowsPerSecond: elapsed > 0 ? m.rowsOut / elapsed : 0,
+        actors: op instanceof ActorPoolOperator ? this.actorPools.get(op)?.counts() : undefined,
       };
     });
     return {

@@ -1,6 +1,6 @@
 // Physical operators of the streaming executor. Task operators (read, map) run their work on
 // worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
-import { type Block, blockBytes, blockFromIPC, blockToIPC } from "../block";
+import { type Block, blockBytes, blockFromIPC, blockToIPC, sliceBlock } from "../block";
 import type { BlockOrigin, TaskInput } from "../cluster";
 import type { Schema } from "apache-arrow";
 import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
@@ -106,7 +106,6 @@ export abstract class PhysicalOperator {
   }
 }
 
-/** Read or map stage: fused transforms (and possibly a write) run as tasks on workers. */
 /** Blocks from numbered streams (tasks, inputs), released in stream order: stream i waits until every earlier one has ended. */
 class InOrderRelease {
   private current = 0;
@@ -145,6 +144,15 @@ class InOrderRelease {
   }
 }
 
+/** A task's input made of queued blocks (their IPC bytes reused when they arrived as IPC). */
+function blocksInput(bundle: QueuedBlock[]): { input: TaskInput; inputBlocks: QueuedBlock[] } {
+  return {
+    input: { kind: "blocks", blocks: bundle.map((b) => b.ipc ?? blockToIPC(b.block)), origins: bundle.map((b) => b.origin) },
+    inputBlocks: bundle,
+  };
+}
+
+/** Read or map stage: fused transforms (and possibly a write) run as tasks on workers. */
 export class TaskOperator extends PhysicalOperator {
   private pendingInputs: TaskInput[] = [];
   private planned = false;
@@ -155,12 +163,12 @@ export class TaskOperator extends PhysicalOperator {
   readonly sink?: SinkSpec;
 
   constructor(
-    readonly physical: Extract<PhysicalOp, { kind: "read" | "map" }>, inputs: PhysicalOperator[],
-    private readonly settings: ReadSettings,
+    readonly physical: Extract<PhysicalOp, { kind: "read" | "map" | "actorPool" }>, inputs: PhysicalOperator[],
+    protected readonly settings: ReadSettings,
   ) {
     super(physical.name, inputs);
     this.transforms = physical.transforms;
-    this.sink = physical.sink;
+    this.sink = physical.kind === "actorPool" ? undefined : physical.sink;
   }
 
   get isSource(): boolean { return this.physical.kind === "read"; }
@@ -216,10 +224,7 @@ export class TaskOperator extends PhysicalOperator {
       bytes += item.bytes;
       bundle.push(item);
     }
-    return {
-      input: { kind: "blocks", blocks: bundle.map((b) => b.ipc ?? blockToIPC(b.block)), origins: bundle.map((b) => b.origin) },
-      inputBlocks: bundle,
-    };
+    return blocksInput(bundle);
   }
 
   override isFinished(): boolean {
@@ -253,6 +258,55 @@ export class TaskOperator extends PhysicalOperator {
     const preserving = this.transforms.every((t) => t.kind !== "rows" || t.steps.every((s) => s.kind === "map"));
     if (preserving && this.transforms.every((t) => t.kind !== "batches")) this.metrics.rowsEstimated = upstream;
   }
+}
+
+/**
+ * A class UDF's stage: each task is one call bundle (batchSize rows, or one block) sent to an actor of
+ * the stage's pool; the executor owns the pool and sizes it.
+ */
+export class ActorPoolOperator extends TaskOperator {
+  declare readonly physical: Extract<PhysicalOp, { kind: "actorPool" }>;
+
+  private queuedRows(): number {
+    return this.inputQueue.reduce((sum, b) => sum + b.block.numRows, 0);
+  }
+
+  override hasTask(): boolean {
+    if (this.stopped || this.inputQueue.length === 0) return false;
+    const { batchSize } = this.physical;
+    return batchSize === undefined || this.allInputsDone || this.queuedRows() >= batchSize;
+  }
+
+  /** Calls waiting for an actor: one per batch (or block) queued. */
+  queuedCalls(): number {
+    const { batchSize } = this.physical;
+    return batchSize === undefined ? this.inputQueue.length : Math.ceil(this.queuedRows() / batchSize);
+  }
+
+  override nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined {
+    if (!this.hasTask()) return undefined;
+    const maxRows = this.physical.batchSize ?? this.inputQueue[0].block.numRows;
+    const bundle: QueuedBlock[] = [];
+    for (let rows = 0; rows < maxRows && this.inputQueue.length > 0;) {
+      const item = this.inputQueue[0];
+      const take = Math.min(item.block.numRows, maxRows - rows);
+      if (take === item.block.numRows) bundle.push(this.inputQueue.shift()!);
+      else {
+        bundle.push(sliceQueued(item, 0, take));
+        this.inputQueue[0] = sliceQueued(item, take, item.block.numRows);
+      }
+      rows += take;
+    }
+    return blocksInput(bundle);
+  }
+}
+
+function sliceQueued(item: QueuedBlock, start: number, end: number): QueuedBlock {
+  const rows = item.block.numRows;
+  return {
+    block: sliceBlock(item.block, start, end), bytes: Math.ceil((item.bytes * (end - start)) / rows),
+    origin: { ...item.origin, rowOffset: item.origin.rowOffset + start },
+  };
 }
 
 export interface ReadSettings {

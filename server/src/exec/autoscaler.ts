@@ -1,0 +1,41 @@
+// Autoscaling policies, small and pluggable (as Ray Data's _internal/execution/autoscaler): the
+// executor describes an actor pool's load, a policy answers how many actors to add or remove.
+
+/** What an actor-pool policy sees of one pool. */
+export interface ActorPoolUsage {
+  /** Actors alive or coming up (running, pending, restarting). */
+  actors: number;
+  minActors: number;
+  maxActors: number;
+  /** Calls queued for the pool (the backlog). */
+  queuedCalls: number;
+  callsInFlight: number;
+  /** Calls one actor runs at once (maxConcurrency). */
+  slotsPerActor: number;
+  /** Actors the free CPU slots could still hold. */
+  affordableActors: number;
+  /** Ready actors that have had no call for at least `ms`. */
+  idleActors(ms: number): number;
+}
+
+export interface ActorPoolAutoscaler {
+  /** Actors to add (positive) or idle actors to remove (negative). */
+  decide(usage: ActorPoolUsage): number;
+}
+
+/**
+ * Grows the pool to what its backlog needs (queued plus running calls, maxConcurrency per actor),
+ * as far as CPU slots allow, and shrinks it one idle actor at a time after `idleTimeoutMs`; always
+ * within [min, max], and back to min after actors are lost.
+ */
+export class BacklogActorPoolAutoscaler implements ActorPoolAutoscaler {
+  constructor(readonly idleTimeoutMs = 2000) {}
+
+  decide(usage: ActorPoolUsage): number {
+    if (usage.actors < usage.minActors) return usage.minActors - usage.actors;
+    const needed = Math.min(usage.maxActors, Math.ceil((usage.queuedCalls + usage.callsInFlight) / usage.slotsPerActor));
+    if (needed > usage.actors) return Math.max(0, Math.min(needed - usage.actors, usage.affordableActors));
+    if (usage.queuedCalls > 0 || usage.actors <= usage.minActors) return 0;
+    return -Math.min(1, usage.idleActors(this.idleTimeoutMs));
+  }
+}
