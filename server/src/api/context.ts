@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import os from "node:os";
 import path from "node:path";
-import { type ActorPoolAutoscaler, BacklogActorPoolAutoscaler } from "../exec/autoscaler";
+import type { Cluster } from "../cluster";
+import { type ActorPoolAutoscaler, BacklogActorPoolAutoscaler, type ClusterAutoscaler, QueuedWorkClusterAutoscaler } from "../exec/autoscaler";
 
 export interface ResourceLimits {
   /** Worker threads that run tasks at once (CPU slots). Default: the machine's available parallelism. */
@@ -42,6 +43,13 @@ export class DataContext {
   progress: ProgressSettings = { intervalMs: 500 };
   /** Sizes actor pools within their [min, max]; replace it to change how pools grow and shrink. */
   actorPoolAutoscaler: ActorPoolAutoscaler = new BacklogActorPoolAutoscaler();
+  /**
+   * Run tasks and actors on this cluster's nodes (OS processes) instead of worker threads of this process.
+   * A job starts on the nodes that have joined; more are asked for while work is queued, up to maxNodes.
+   */
+  cluster?: Cluster;
+  /** Decides how many nodes to ask the cluster's provider for. */
+  clusterAutoscaler: ClusterAutoscaler = new QueuedWorkClusterAutoscaler();
   /** Emit blocks in input order (slower when tasks finish out of order), as Ray's preserve_order. */
   preserveOrder = false;
 

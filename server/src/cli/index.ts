@@ -1,6 +1,8 @@
 // `rdpipe run FILE`: runs a pipeline file on the embedded executor (or a remote server) with live
 // progress; `rdpipe serve` starts the execution server.
+import os from "node:os";
 import { parseArgs } from "node:util";
+import { Cluster, runNode } from "../cluster";
 import { DataContext } from "../api/context";
 import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
 import { loadPipeline, PipelineLoadError } from "../loader";
@@ -18,6 +20,9 @@ const USAGE = `Usage:
     --workers N                 worker threads (CPU slots; default: all cores)
     --memory SIZE               memory budget for queued blocks, e.g. 256MB, 2GB
     --quiet                     no progress output
+    --nodes N                   run on up to N nodes (child processes started as work queues up)
+    --cpus-per-node N           worker threads per node (default 1)
+    --head-port P               port nodes join on (default: a free one; printed when --nodes is given)
     --server URL                run on an execution server (the file is compiled here and uploaded)
     --token T                   the server's token (default: $RDPIPE_TOKEN)
   rdpipe serve [options]        Start the execution server (HTTP API, see README)
@@ -27,6 +32,10 @@ const USAGE = `Usage:
     --root DIR                  a folder the server may read (repeatable; default: the cwd)
     --state-dir DIR             job records and uploaded bundles (default ~/.rdpipe/server)
     --max-jobs N                jobs running at once; later ones queue (default: cores, at least 2)
+  rdpipe node --head tcp://HOST:PORT [options]
+                                Join a head (an \`rdpipe run --nodes\` job) as a node, over TCP
+    --token T                   the head's token (default: $RDPIPE_TOKEN)
+    --cpus N                    worker threads on this node (default: all cores)
   rdpipe --version
 `;
 
@@ -55,6 +64,7 @@ async function run(argv: string[]): Promise<number> {
       quiet: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
       server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
       root: { type: "string", multiple: true }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
+      nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
     },
   });
   if (values.version) { console.log(require("../../../package.json").version); return 0; }
@@ -69,6 +79,12 @@ async function run(argv: string[]): Promise<number> {
       host: values.host ?? "127.0.0.1", port, token, roots: values.root ?? [process.cwd()], stateDir: values["state-dir"],
       maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
     });
+  }
+  if (command === "node") {
+    if (file) throw new UsageError("rdpipe node takes no file");
+    if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT");
+    if (!token) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN)");
+    return runNode({ head: values.head, token, cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism() });
   }
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
   if (!file || rest.length > 0) throw new UsageError("rdpipe run takes exactly one pipeline file");
@@ -86,6 +102,13 @@ async function run(argv: string[]): Promise<number> {
   // Command-line limits win over what the pipeline file set.
   if (workers) context.resourceLimits.cpu = workers;
   if (memory) context.resourceLimits.memoryBytes = memory;
+  const maxNodes = positiveInt("--nodes", values.nodes);
+  if (maxNodes) {
+    const headPort = values["head-port"] === undefined ? 0 : positiveInt("--head-port", values["head-port"]);
+    context.cluster = new Cluster({ maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, port: headPort, token });
+    const head = await context.cluster.start();
+    if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
+  }
 
   // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.
   const abort = new AbortController();
@@ -96,6 +119,7 @@ async function run(argv: string[]): Promise<number> {
     return printOutcome({ result }, values.quiet ?? false);
   } finally {
     process.off("SIGINT", onInterrupt);
+    await context.cluster?.shutdown();
   }
 }
 

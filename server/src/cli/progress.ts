@@ -23,6 +23,7 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
     return width && line.length > width ? `${line.slice(0, width - 1)}…` : line;
   });
   lines.push(`${snapshot.finished ? "done" : "running"} ${(snapshot.elapsedMs / 1000).toFixed(1)}s  ` +
-    `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`);
+    `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` +
+    (snapshot.nodes ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending  ` : "") + `memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`);
   return lines;
 }

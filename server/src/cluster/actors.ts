@@ -24,14 +24,16 @@ export class ActorPool extends TaskHost<Actor> {
     private readonly init: ActorInit,
     private readonly maxConcurrency: number,
     private readonly onFatal: (error: TaskErrorInfo) => void,
-    private readonly spawnChannel: () => WorkerChannel,
+    /** A new worker for an actor; undefined when no node can host one now (the autoscaler asks again). */
+    private readonly spawnChannel: () => WorkerChannel | undefined,
   ) {
     super();
   }
 
   /** Starts one more actor; it takes calls once its constructor has returned. */
   addActor(): void {
-    this.workers.push(this.construct("pending", 0));
+    const actor = this.construct("pending", 0);
+    if (actor) this.workers.push(actor);
   }
 
   /** Stops one actor that has no call in flight; false if every actor is busy. */
@@ -55,7 +57,7 @@ export class ActorPool extends TaskHost<Actor> {
 
   /** Calls the ready actors can take now. */
   freeSlots(): number {
-    return this.workers.reduce((sum, a) => sum + (a.state === "running" ? this.maxConcurrency - a.running.size : 0), 0);
+    return this.workers.reduce((sum, a) => sum + (this.takesCalls(a) ? this.maxConcurrency - a.running.size : 0), 0);
   }
 
   callsInFlight(): number {
@@ -70,10 +72,14 @@ export class ActorPool extends TaskHost<Actor> {
   protected override pick(): Actor | undefined {
     let best: Actor | undefined;
     for (const actor of this.workers) {
-      if (actor.state !== "running" || actor.running.size >= this.maxConcurrency) continue;
+      if (!this.takesCalls(actor) || actor.running.size >= this.maxConcurrency) continue;
       if (!best || actor.running.size < best.running.size) best = actor;
     }
     return best;
+  }
+
+  private takesCalls(actor: Actor): boolean {
+    return actor.state === "running" && !actor.channel.draining;
   }
 
   protected override onControl(actor: Actor, message: WorkerMessage): void {
@@ -88,7 +94,7 @@ export class ActorPool extends TaskHost<Actor> {
   }
 
   protected override onLost(actor: Actor): void {
-    if (actor.state === "running") this.restart(actor, 0);
+    if (actor.state === "running" || actor.channel.nodeLost) this.restart(actor, actor.failedConstructions);
     else this.constructionFailed(actor, { kind: "udf", operator: this.init.stage, message: `${this.init.stage}: the actor's thread died while its constructor ran` });
   }
 
@@ -105,11 +111,14 @@ export class ActorPool extends TaskHost<Actor> {
     const index = this.workers.indexOf(actor);
     if (index < 0) return;
     this.retire(actor);
-    this.workers.splice(index, 0, this.construct("restarting", failedConstructions));
+    const restarted = this.construct("restarting", failedConstructions);
+    if (restarted) this.workers.splice(index, 0, restarted);
   }
 
-  private construct(state: ActorState, failedConstructions: number): Actor {
-    const actor: Actor = { channel: this.spawnChannel(), running: new Map(), lastActiveAt: Date.now(), state, failedConstructions };
+  private construct(state: ActorState, failedConstructions: number): Actor | undefined {
+    const channel = this.spawnChannel();
+    if (!channel) return undefined;
+    const actor: Actor = { channel, running: new Map(), lastActiveAt: Date.now(), state, failedConstructions };
     this.listen(actor);
     actor.channel.postMessage({ type: "construct", actor: this.init });
     return actor;

@@ -18,10 +18,16 @@ export interface WorkerChannel {
   on(event: "message", listener: (message: WorkerMessage) => void): this;
   on(event: "error", listener: (error: Error) => void): this;
   on(event: "exit", listener: (code: number) => void): this;
+  /** Emitted when the worker's node got a preemption notice: it takes no new task and leaves once idle. */
+  on(event: "draining", listener: () => void): this;
   removeAllListeners(): this;
   terminate(): unknown;
   ref(): void;
   unref(): void;
+  /** Its node is draining (only node-hosted workers ever are). */
+  readonly draining?: boolean;
+  /** Its node was lost: the worker died through no fault of its own. */
+  readonly nodeLost?: boolean;
 }
 
 interface Running {
@@ -51,7 +57,7 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     this.setMaxListeners(0); // one listener per concurrent execution
   }
 
-  /** The worker the next task goes to, if one has room. */
+  /** The worker the next task goes to, if one has room (never one on a draining node). */
   protected abstract pick(): W | undefined;
   /** The worker is gone and its tasks have failed as lost: replace it, restart it, or let it go. */
   protected abstract onLost(worker: W): void;
@@ -101,6 +107,7 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     channel.on("message", (m: WorkerMessage) => this.onMessage(worker, m));
     channel.on("error", (e: Error) => this.lose(worker, `crashed: ${e.message}`));
     channel.on("exit", (code: number) => this.lose(worker, `exited with code ${code}`));
+    channel.on("draining", () => { if (worker.running.size === 0) this.retire(worker); });
     channel.unref(); // after the listeners: adding a "message" listener refs the port again
   }
 
@@ -137,6 +144,7 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     worker.running.delete(taskId);
     worker.lastActiveAt = Date.now();
     if (worker.running.size === 0) worker.channel.unref();
+    if (worker.running.size === 0 && worker.channel.draining) this.retire(worker);
     setImmediate(() => this.emit("idle"));
     return running;
   }

@@ -1,31 +1,16 @@
 // Hosts of worker threads: the process-wide pool that runs tasks, one task per worker at a time, and
 // actor pools (./actors). A worker that dies (crash, process.exit in a UDF, OOM) or hangs past the
 // timeout is replaced.
-import fs from "node:fs";
-import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
+import { workerScript } from "./paths";
 
 export type { ActorInit, BlockOrigin, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
 export { ActorPool, type ActorCounts } from "./actors";
-
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    const manifest = path.join(dir, "package.json");
-    if (fs.existsSync(manifest) && JSON.parse(fs.readFileSync(manifest, "utf8")).name === "rdpipe") return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`cannot find the rdpipe package root above ${__dirname}`);
-    dir = parent;
-  }
-}
-
-export function workerScript(): string {
-  const script = path.join(packageRoot(), "dist", "worker.js");
-  if (!fs.existsSync(script)) throw new Error(`worker bundle missing at ${script}: run \`npm run build\``);
-  return script;
-}
+export { packageRoot, workerScript } from "./paths";
+export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProvider } from "./nodes";
+export { runNode, type NodeOptions } from "./node";
 
 /** A new worker thread in this process. */
 export function localWorkerThread(): WorkerChannel {

@@ -39,3 +39,29 @@ export class BacklogActorPoolAutoscaler implements ActorPoolAutoscaler {
     return -Math.min(1, usage.idleActors(this.idleTimeoutMs));
   }
 }
+
+/** What a cluster policy sees. */
+export interface ClusterUsage {
+  /** Nodes that joined and take work. */
+  aliveNodes: number;
+  /** Nodes asked for that have not joined yet. */
+  pendingNodes: number;
+  maxNodes: number;
+  cpusPerNode: number;
+  /** Tasks (and actors) waiting for a CPU slot. */
+  queuedWork: number;
+}
+
+export interface ClusterAutoscaler {
+  /** Nodes to ask the provider for now. */
+  decide(usage: ClusterUsage): number;
+}
+
+/** Asks for the nodes the queued work would fill, less those already coming, within maxNodes. */
+export class QueuedWorkClusterAutoscaler implements ClusterAutoscaler {
+  decide(usage: ClusterUsage): number {
+    if (usage.queuedWork === 0) return 0;
+    const wanted = Math.ceil(usage.queuedWork / usage.cpusPerNode) - usage.pendingNodes;
+    return Math.max(0, Math.min(wanted, usage.maxNodes - usage.aliveNodes - usage.pendingNodes));
+  }
+}

@@ -3,7 +3,8 @@
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
 import {
-  ActorPool, type ActorCounts, localWorkerThread, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool, type TaskErrorInfo, type TaskSpec,
+  ActorPool, type ActorCounts, type ClusterPool, localWorkerThread, type NodeCounts, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool,
+  type TaskErrorInfo, type TaskSpec,
 } from "../cluster";
 import { removeWrittenFiles } from "../io";
 import type { DataContext } from "../api/context";
@@ -45,6 +46,8 @@ export interface ProgressSnapshot {
   memoryBudgetBytes: number;
   cpuSlots: number;
   workersBusy: number;
+  /** When the job runs on a cluster: its nodes. */
+  nodes?: NodeCounts;
   finished: boolean;
 }
 
@@ -113,7 +116,7 @@ class StreamingExecutor {
   private readonly outputQueue: QueuedBlock[] = [];
   private readonly written: WrittenFile[] = [];
   private peakMemory = 0;
-  private pool?: WorkerPool;
+  private pool?: WorkerPool | ClusterPool;
   private readonly actorPools = new Map<ActorPoolOperator, ActorPool>();
   private readonly running = new Map<number, { op: TaskOperator; delivered: number; reservedBytes: number }>();
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
@@ -167,7 +170,9 @@ class StreamingExecutor {
     const onIdle = () => this.wakeUp();
     try {
       this.rootOp = this.build(this.physicalRoot);
-      this.pool = sharedWorkerPool(this.context.cpuSlots());
+      const { cluster } = this.context;
+      if (cluster) await cluster.start();
+      this.pool = cluster ? cluster.pool : sharedWorkerPool(this.context.cpuSlots());
       this.pool.on("idle", onIdle);
       this.startActorPools(onIdle);
       await Promise.all(this.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
@@ -236,6 +241,7 @@ class StreamingExecutor {
       if (op instanceof LimitOperator && op.satisfied) this.stopUpstream(op);
     }
     this.autoscaleActorPools();
+    this.autoscaleCluster();
     this.launchTasks();
     this.grantCredits();
     this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
@@ -256,7 +262,9 @@ class StreamingExecutor {
       if (!(op instanceof ActorPoolOperator)) continue;
       const spec = op.physical.actorPool;
       const init = { stage: op.name, module: this.options.module, udf: spec.udf, constructorArgs: spec.constructorArgs };
-      const pool = new ActorPool(init, spec.maxConcurrency, (error) => this.fail(new ExecutionError(error.message, error)), localWorkerThread);
+      const { cluster } = this.context;
+      const spawn = cluster ? () => cluster.spawnActorWorker() : localWorkerThread;
+      const pool = new ActorPool(init, spec.maxConcurrency, (error) => this.fail(new ExecutionError(error.message, error)), spawn);
       pool.on("idle", onIdle);
       for (let i = 0; i < spec.initialActors; i++) pool.addActor();
       this.actorPools.set(op, pool);
@@ -272,12 +280,34 @@ class StreamingExecutor {
       const delta = this.context.actorPoolAutoscaler.decide({
         actors: pool.size, minActors: spec.minActors, maxActors: spec.maxActors,
         queuedCalls: op.queuedCalls() + retries, callsInFlight: pool.callsInFlight(), slotsPerActor: spec.maxConcurrency,
-        affordableActors: Math.floor((this.context.cpuSlots() - this.actorCpus()) / spec.numCpus),
+        affordableActors: Math.floor((this.cpuSlots() - this.actorCpus()) / spec.numCpus),
         idleActors: (ms) => pool.idleSince(Date.now() - ms),
       });
       for (let i = 0; i < delta; i++) pool.addActor();
       for (let i = 0; i > delta && pool.removeIdleActor(); i--);
     }
+  }
+
+  /** While work waits for CPU slots, asks the cluster (if any) for more nodes. */
+  private autoscaleCluster(): void {
+    const { cluster } = this.context;
+    if (!cluster) return;
+    let queuedWork = this.retries.filter((r) => usesTaskSlot(r.op)).length;
+    for (const op of this.operators) {
+      if (usesTaskSlot(op)) queuedWork += op.queuedTasks();
+      if (op instanceof ActorPoolOperator && !op.isFinished()) queuedWork += Math.max(0, op.physical.actorPool.minActors - this.actorPools.get(op)!.size);
+    }
+    const counts = cluster.counts();
+    const launch = this.context.clusterAutoscaler.decide({
+      aliveNodes: counts.alive, pendingNodes: counts.pending, maxNodes: cluster.options.maxNodes,
+      cpusPerNode: cluster.options.cpusPerNode, queuedWork: Math.max(0, queuedWork - this.freeTaskSlots()),
+    });
+    if (launch > 0) cluster.launch(launch);
+  }
+
+  /** CPU slots: the cluster's alive nodes', or this process's. */
+  private cpuSlots(): number {
+    return this.context.cluster?.cpus() ?? this.context.cpuSlots();
   }
 
   /** CPU slots held by actors, whether busy or not. */
@@ -289,7 +319,13 @@ class StreamingExecutor {
 
   /** Tasks of the shared pool may run at once: the CPU slots actors do not hold, and at least one. */
   private taskSlots(): number {
-    return Math.max(1, this.context.cpuSlots() - this.actorCpus());
+    return Math.max(1, this.cpuSlots() - this.actorCpus());
+  }
+
+  private freeTaskSlots(): number {
+    let onSlots = 0;
+    for (const task of this.running.values()) if (usesTaskSlot(task.op)) onSlots++;
+    return Math.max(0, Math.min(this.pool?.idleCount ?? 0, this.taskSlots() - onSlots));
   }
 
   private hostFor(op: TaskOperator): TaskHost {
@@ -298,9 +334,7 @@ class StreamingExecutor {
 
   private hasRoom(op: TaskOperator): boolean {
     if (op instanceof ActorPoolOperator) return this.actorPools.get(op)!.freeSlots() > 0;
-    let onSlots = 0;
-    for (const task of this.running.values()) if (usesTaskSlot(task.op)) onSlots++;
-    return this.pool !== undefined && this.pool.idleCount > 0 && onSlots < this.taskSlots();
+    return this.freeTaskSlots() > 0;
   }
 
   /**
@@ -505,7 +539,7 @@ class StreamingExecutor {
     });
     return {
       elapsedMs: now - this.startedAt, operators, memoryUsedBytes: this.memoryUsed(), memoryBudgetBytes: this.context.memoryBudget(),
-      cpuSlots: this.context.cpuSlots(), workersBusy: this.running.size, finished,
+      cpuSlots: this.cpuSlots(), workersBusy: this.running.size, nodes: this.context.cluster?.counts(), finished,
     };
   }
 }

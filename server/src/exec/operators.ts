@@ -231,6 +231,12 @@ export class TaskOperator extends PhysicalOperator {
     return this.stopped || (this.planned && super.isFinished());
   }
 
+  /** Tasks ready to launch (input bundles count once: their size is not known until they are cut). */
+  queuedTasks(): number {
+    if (this.stopped) return 0;
+    return this.isSource ? this.pendingInputs.length : this.hasTask() ? 1 : 0;
+  }
+
   receiveOutput(taskIndex: number, ipc: Uint8Array, bytes: number, origin: BlockOrigin): void {
     const item = { block: blockFromIPC(ipc), bytes, origin, ipc };
     if (!this.preserveOrder) this.emit(item);

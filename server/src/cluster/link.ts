@@ -1,0 +1,54 @@
+// The head ↔ node link: messages framed on a stream socket (TCP, loopback or not) as a 4-byte length
+// and a v8-serialized value, so typed arrays and bigints cross as they do between threads.
+import { EventEmitter } from "node:events";
+import type net from "node:net";
+import v8 from "node:v8";
+import type { DriverMessage, WorkerMessage } from "./protocol";
+
+export type NodeToHead =
+  | { type: "hello"; token: string; cpus: number; pid: number }
+  | { type: "worker"; workerId: number; message: WorkerMessage }
+  | { type: "workerExit"; workerId: number; code: number }
+  | { type: "workerError"; workerId: number; message: string }
+  /** The node got a preemption notice (SIGTERM): schedule nothing more there, let it finish, then tell it to leave. */
+  | { type: "draining" };
+
+export type HeadToNode =
+  | { type: "welcome"; nodeId: number }
+  | { type: "rejected"; reason: string }
+  | { type: "spawn"; workerId: number }
+  | { type: "post"; workerId: number; message: DriverMessage }
+  | { type: "terminate"; workerId: number }
+  | { type: "leave" };
+
+/** Emits "message" per frame and "close" once. */
+export class Link<In, Out> extends EventEmitter {
+  private buffered: Buffer = Buffer.alloc(0);
+
+  constructor(readonly socket: net.Socket) {
+    super();
+    socket.setNoDelay(true);
+    socket.on("data", (chunk) => this.receive(chunk));
+    socket.on("close", () => this.emit("close"));
+    socket.on("error", () => socket.destroy()); // "close" follows
+  }
+
+  send(message: Out): void {
+    if (this.socket.destroyed) return;
+    const body = v8.serialize(message);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    this.socket.write(Buffer.concat([header, body]));
+  }
+
+  private receive(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    while (this.buffered.length >= 4) {
+      const length = this.buffered.readUInt32BE(0);
+      if (this.buffered.length < 4 + length) return;
+      const message = v8.deserialize(this.buffered.subarray(4, 4 + length)) as In;
+      this.buffered = this.buffered.subarray(4 + length);
+      this.emit("message", message);
+    }
+  }
+}
