@@ -31,6 +31,8 @@ export interface OperatorProgress {
   tasksDone: number;
   tasksEstimated?: number;
   tasksRunning: number;
+  /** Task attempts rerun after their worker (or node) was lost. */
+  tasksRetried: number;
   queuedBlocks: number;
   queuedBytes: number;
   backpressure?: string;
@@ -463,6 +465,7 @@ class StreamingExecutor {
         // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
         this.dropCreditWaiter(spec.taskId);
+        op.metrics.tasksRetried++;
         this.retries.push({ op, spec: { ...spec, skipOutputs: state.delivered }, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes });
         return;
       }
@@ -531,7 +534,7 @@ class StreamingExecutor {
       const elapsed = ((m.finishedAt ?? now) - (m.startedAt ?? now)) / 1000;
       return {
         name: op.name, rowsDone: m.rowsOut, rowsEstimated: m.rowsEstimated, inMemoryBytesEstimated: m.inMemoryBytesEstimated, blocksDone: m.blocksOut,
-        tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning,
+        tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning, tasksRetried: m.tasksRetried,
         queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
         backpressure: m.backpressure, rowsPerSecond: elapsed > 0 ? m.rowsOut / elapsed : 0,
         actors: op instanceof ActorPoolOperator ? this.actorPools.get(op)?.counts() : undefined,

@@ -27,6 +27,8 @@ export interface OperatorMetrics {
   tasksLaunched: number;
   tasksFinished: number;
   tasksRunning: number;
+  /** Task attempts rerun because their worker (or its node) was lost. */
+  tasksRetried: number;
   rowsEstimated?: number;
   /** A read's decoded size, estimated from a few sampled files (accelerated path) or all footers (fallback). */
   inMemoryBytesEstimated?: number;
@@ -40,7 +42,7 @@ export interface OperatorMetrics {
 export abstract class PhysicalOperator {
   readonly inputQueue: QueuedBlock[] = [];
   readonly outputQueue: QueuedBlock[] = [];
-  readonly metrics: OperatorMetrics = { rowsIn: 0, rowsOut: 0, blocksOut: 0, bytesOut: 0, tasksLaunched: 0, tasksFinished: 0, tasksRunning: 0, udfMs: 0 };
+  readonly metrics: OperatorMetrics = { rowsIn: 0, rowsOut: 0, blocksOut: 0, bytesOut: 0, tasksLaunched: 0, tasksFinished: 0, tasksRunning: 0, tasksRetried: 0, udfMs: 0 };
   protected readonly inputDone: boolean[];
   /** Set when a downstream limit no longer needs this operator's output (or the job ended). */
   stopped = false;
