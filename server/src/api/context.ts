@@ -16,6 +16,9 @@ export interface ProgressSettings {
   intervalMs: number;
 }
 
+/** Read once: os.totalmem() is a system call, and the executor asks for the budget on every launch. */
+const TOTAL_MEMORY = os.totalmem();
+
 /** Execution settings, as Ray Data's DataContext: one current instance, read when a plan executes. */
 export class DataContext {
   private static current: DataContext | undefined;
@@ -63,7 +66,7 @@ export class DataContext {
   }
 
   memoryBudget(): number {
-    return this.resourceLimits.memoryBytes ?? Math.max(512 * 1024 * 1024, Math.floor(os.totalmem() / 4));
+    return this.resourceLimits.memoryBytes ?? Math.max(512 * 1024 * 1024, Math.floor(TOTAL_MEMORY / 4));
   }
 }
 

@@ -422,7 +422,8 @@ class StreamingExecutor {
     const reservedBytes = retry?.reservedBytes
       ?? (op instanceof ActorPoolOperator ? next!.inputBlocks.reduce((sum, b) => sum + b.bytes, 0) : this.taskReservation());
     const spec: TaskSpec = retry?.spec ?? {
-      taskId: nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
+      // An actor loaded the pipeline when it was constructed; its calls need not carry it.
+      taskId: nextTaskId++, stage: op.name, module: op instanceof ActorPoolOperator ? undefined : this.options.module, input: next!.input,
       transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
       targetBlockBytes: this.context.blockBytes(), skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
     };
