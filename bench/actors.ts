@@ -128,6 +128,7 @@ export async function benchNodeLoss({ log, summary, check }: BenchReport): Promi
   context.cluster = cluster;
   const rows = 60_000;
   process.env.RDPIPE_BENCH_SCALING_ROWS = String(rows);
+  process.env.RDPIPE_BENCH_SCALING_BLOCKS = "120";
   try {
     const ds = await loadPipeline(SCALING_PIPELINE); // built while RDPIPE_BENCH_SCALING_ROWS = rows
     // Warm-up: the job's queued work makes the cluster start both nodes.
@@ -159,6 +160,7 @@ export async function benchNodeLoss({ log, summary, check }: BenchReport): Promi
     log(`  ${fmt(rows)} rows of a CPU-bound UDF on 2 nodes × 1 CPU; node killed at ${fmt(killedAt, 2)} s, job ended at ${fmt(end, 2)} s; nodes left: ${cluster.counts().alive}`);
     summary(`node loss: ${fmt(before)} rows/s before, ${fmt(after)} rows/s after losing one of two nodes (${(after / before).toFixed(2)}x; one node's share is 0.5); no row lost or duplicated`);
   } finally {
+    delete process.env.RDPIPE_BENCH_SCALING_BLOCKS;
     context.cluster = undefined;
     await cluster.shutdown();
   }
