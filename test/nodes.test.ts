@@ -5,7 +5,7 @@ import path from "node:path";
 import * as rd from "../server/src/api";
 import { Cluster, type NodeInfo, type HeadAddress, type LaunchedNode, type NodeProvider } from "../server/src/cluster";
 import { loadPipeline } from "../server/src/loader";
-import { REPO, tempDir, writePipeline } from "./helpers";
+import { REPO, runCli as runCliToEnd, tempDir, writePipeline } from "./helpers";
 
 const ROWS = 3000;
 
@@ -56,6 +56,15 @@ describe("nodes: a cluster of OS processes", function () {
     for (const pid of [...taskPids, ...actorPids]) assert.ok(nodePids.has(pid as number), `pid ${pid} is not a node's`);
     assert.ok(!taskPids.has(process.pid) && !actorPids.has(process.pid));
     assert.ok(snapshots.some((s) => s.nodes && s.nodes.alive >= 1));
+  });
+
+  it("`rdpipe run --nodes 2` runs the file on nodes and shows them in its progress", () => {
+    const { code, stdout, stderr } = runCliToEnd(["run", file, "--nodes", "2", "--preview", "3"]);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /rdpipe: nodes join at tcp:\/\/127\.0\.0\.1:\d+/);
+    assert.match(stderr, /nodes [12] alive, 0 draining/);
+    assert.match(stderr, /MapBatches\(AddOne\) .*actors \d running/);
+    assert.match(stdout, /\(3 rows shown\)/);
   });
 
   for (const kind of ["SIGKILL", "drain (SIGTERM)"] as const) {

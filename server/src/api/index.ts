@@ -12,7 +12,10 @@ export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
 export type { ActorOptions, MapOptions } from "../plan";
-export { BacklogActorPoolAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage } from "../exec/autoscaler";
+export {
+  BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
+} from "../exec/autoscaler";
+export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo } from "../cluster";
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "../exec/allToAll";
 export type { AggregateFn } from "../exec/allToAll";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";
