@@ -40,7 +40,11 @@ describe("nodes: a cluster of OS processes", function () {
         .map((r) => r);`);
   });
   beforeEach(() => { rd.DataContext.reset(); });
-  afterEach(async () => { await cluster?.shutdown(); cluster = undefined; });
+  afterEach(async () => {
+    await cluster?.shutdown();
+    cluster = undefined;
+    rd.DataContext.reset(); // later suites run on this process's worker threads again
+  });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("runs tasks and actors in node processes started by the local provider", async () => {

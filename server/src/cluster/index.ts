@@ -45,6 +45,7 @@ export class WorkerPool extends TaskHost {
 
   protected override onLost(worker: HostedWorker): void {
     const index = this.workers.indexOf(worker);
+    if (index < 0) return;
     this.retire(worker);
     this.workers.splice(index, 0, this.spawn());
   }

@@ -147,6 +147,7 @@ export class Cluster {
   private server?: net.Server;
   private listening?: Promise<HeadAddress>;
   private head?: HeadAddress;
+  private shutDown = false;
   private nextNodeId = 1;
 
   constructor(readonly options: ClusterOptions) {
@@ -156,6 +157,7 @@ export class Cluster {
 
   /** Starts listening for nodes (once); resolves to the address nodes join. */
   start(): Promise<HeadAddress> {
+    if (this.shutDown) return Promise.reject(new Error("the cluster was shut down; set DataContext.cluster to a new Cluster"));
     this.listening ??= new Promise((resolve, reject) => {
       const server = net.createServer((socket) => this.accept(socket));
       server.once("error", reject);
@@ -214,6 +216,7 @@ export class Cluster {
 
   /** Ends every node and stops listening. */
   async shutdown(): Promise<void> {
+    this.shutDown = true;
     for (const node of this.nodeById.values()) node.link.send({ type: "leave" });
     const launched = [...this.launchedByPid.values()];
     for (const node of launched) node.kill("SIGKILL");
