@@ -29,6 +29,8 @@ describe("class UDFs in actor pools", function () {
     await assert.rejects(rd.range(10).mapBatches(Scorer).takeAll(),
       (e: Error) => e instanceof PlanError && /MapBatches\(Scorer\): a class UDF runs in an actor pool and needs \{ concurrency/.test(e.message));
     await assert.rejects(rd.range(10).map(Scorer).takeAll(), /Map\(Scorer\): a class UDF runs in an actor pool/);
+    class NoCall { run(b: rd.Columns) { return b; } }
+    await assert.rejects(rd.range(10).mapBatches(NoCall as never, { concurrency: 1 }).takeAll(), /MapBatches\(NoCall\): a class UDF needs a call method/);
     await assert.rejects(rd.range(10).mapBatches(Scorer, { concurrency: [3, 2] }).takeAll(), /concurrency must be n, \[min, max\] or \[min, max, initial\] with 1 ≤ min ≤ initial ≤ max, got \[3,2\]/);
     await assert.rejects(rd.range(10).mapBatches((b: rd.Columns) => b, { concurrency: 2 }).takeAll(), /concurrency configure an actor pool, which only a class UDF gets/);
     await assert.rejects(rd.range(10).filter(Scorer as never).takeAll(), /Filter\(Scorer\): a class UDF runs in an actor pool, which map, flatMap and mapBatches offer/);

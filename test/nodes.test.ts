@@ -47,7 +47,7 @@ describe("nodes: a cluster of OS processes", function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("runs tasks and actors in node processes started by the local provider", async () => {
+  it("runs tasks and actors in node processes started by the local provider; a shut-down cluster fails jobs", async () => {
     cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1 });
     rd.DataContext.getCurrent().cluster = cluster;
     const snapshots: rd.ProgressSnapshot[] = [];
@@ -60,6 +60,8 @@ describe("nodes: a cluster of OS processes", function () {
     for (const pid of [...taskPids, ...actorPids]) assert.ok(nodePids.has(pid as number), `pid ${pid} is not a node's`);
     assert.ok(!taskPids.has(process.pid) && !actorPids.has(process.pid));
     assert.ok(snapshots.some((s) => s.nodes && s.nodes.alive >= 1));
+    await cluster.shutdown();
+    await assert.rejects((await loadPipeline(file)).takeAll(), /the cluster was shut down/);
   });
 
   it("`rdpipe run --nodes 2` runs the file on nodes and shows them in its progress", () => {

@@ -117,16 +117,14 @@ async function runTask(task: TaskSpec): Promise<void> {
 }
 
 async function constructActor(init: ActorInit): Promise<void> {
-  const udfClass = (await udfResolver(init.module))(init.udf) as new (...args: unknown[]) => { call?: unknown };
-  let instance: { call?: unknown };
+  // Plan validation checked that the class has a call method.
+  const udfClass = (await udfResolver(init.module))(init.udf) as new (...args: unknown[]) => { call: UdfFunction };
+  let instance: { call: UdfFunction };
   try {
     instance = new udfClass(...init.constructorArgs);
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
     throw new TaskError({ kind: "udf", operator: init.stage, message: `${init.stage}: the actor's constructor failed: ${err.name}: ${err.message}`, stack: err.stack });
-  }
-  if (typeof instance.call !== "function") {
-    throw new TaskError({ kind: "udf", operator: init.stage, message: `${init.stage}: the class has no call method` });
   }
   actor = { udf: init.udf, call: instance.call.bind(instance) };
 }

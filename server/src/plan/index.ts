@@ -275,6 +275,7 @@ function validateActorOptions(op: LogicalOp, fn: UdfFunction, options: ActorOpti
   if (options.concurrency === undefined) {
     throw new PlanError(`${name}: a class UDF runs in an actor pool and needs { concurrency: n | [min, max] | [min, max, initial] }`);
   }
+  if (typeof (fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${name}: a class UDF needs a call method`);
   const positive = (n: unknown) => Number.isInteger(n) && (n as number) >= 1;
   const range = [options.concurrency].flat();
   const [min, max, initial] = concurrencyRange(options.concurrency);
