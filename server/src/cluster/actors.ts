@@ -1,11 +1,15 @@
-// An actor pool: long-lived workers, each holding one instance of a class UDF, each running up to
-// maxConcurrency calls at once. Its size is set from outside (exec/autoscaler); a crashed actor is
-// restarted, and a constructor that keeps throwing fails the pool.
+// An actor pool: long-lived workers, each holding one instance of a class UDF. Each actor takes a
+// couple of tasks (call bundles) at once and, inside, runs at most maxConcurrency calls at once. Its size
+// is set from outside (exec/autoscaler); a crashed actor is restarted, and a constructor that keeps
+// throwing fails the pool.
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
 import type { ActorInit, TaskErrorInfo, WorkerMessage } from "./protocol";
 
 /** Attempts at constructing one actor before the pool gives up (the first try and two retries). */
 export const CONSTRUCT_ATTEMPTS = 3;
+
+/** Tasks an actor holds at once: one running, the next one's input already there (Ray keeps a few in flight too). */
+export const TASKS_PER_ACTOR = 2;
 
 type ActorState = "pending" | "running" | "restarting";
 
@@ -22,7 +26,6 @@ export class ActorPool extends TaskHost<Actor> {
 
   constructor(
     private readonly init: ActorInit,
-    private readonly maxConcurrency: number,
     private readonly onFatal: (error: TaskErrorInfo) => void,
     /** A new worker for an actor; undefined when no node can host one now (the autoscaler asks again). */
     private readonly spawnChannel: () => WorkerChannel | undefined,
@@ -55,12 +58,12 @@ export class ActorPool extends TaskHost<Actor> {
 
   get size(): number { return this.workers.length; }
 
-  /** Calls the ready actors can take now. */
+  /** Tasks the ready actors can take now. */
   freeSlots(): number {
-    return this.workers.reduce((sum, a) => sum + (this.takesCalls(a) ? this.maxConcurrency - a.running.size : 0), 0);
+    return this.workers.reduce((sum, a) => sum + (this.takesCalls(a) ? TASKS_PER_ACTOR - a.running.size : 0), 0);
   }
 
-  callsInFlight(): number {
+  tasksInFlight(): number {
     return this.workers.reduce((sum, a) => sum + a.running.size, 0);
   }
 
@@ -72,7 +75,7 @@ export class ActorPool extends TaskHost<Actor> {
   protected override pick(): Actor | undefined {
     let best: Actor | undefined;
     for (const actor of this.workers) {
-      if (!this.takesCalls(actor) || actor.running.size >= this.maxConcurrency) continue;
+      if (!this.takesCalls(actor) || actor.running.size >= TASKS_PER_ACTOR) continue;
       if (!best || actor.running.size < best.running.size) best = actor;
     }
     return best;

@@ -7,7 +7,7 @@ import { workerScript } from "./paths";
 
 export type { ActorInit, BlockOrigin, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
-export { ActorPool, type ActorCounts } from "./actors";
+export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
 export { packageRoot, workerScript } from "./paths";
 export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProvider } from "./nodes";
 export { runNode, type NodeOptions } from "./node";

@@ -49,6 +49,8 @@ export interface ActorInit {
   module?: ModuleRef;
   udf: UdfRef;
   constructorArgs: unknown[];
+  /** Calls of the instance that may run at once, across all the actor's tasks. */
+  maxConcurrency: number;
 }
 
 export type WorkerMessage =

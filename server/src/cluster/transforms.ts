@@ -49,7 +49,7 @@ async function* coalesce(input: AsyncIterable<OriginBlock>, targetBytes: number)
 function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: UdfResolver, clock: UdfClock): AsyncIterable<OriginBlock> {
   switch (t.kind) {
     case "rows": return rowSteps(input, t.steps.map((s) => ({ ...s, fn: resolve(s.udf) })), clock);
-    case "batches": return batches(input, t.operator, resolve(t.udf), t.batchSize, t.batchFormat, clock);
+    case "batches": return batches(input, t.operator, resolve(t.udf), t.batchSize, t.batchFormat, clock, t.callsAtOnce ?? 1);
     case "addColumn": return addColumn(input, t.operator, t.column, resolve(t.udf), clock);
     default: return mapBlocks(input, (block) => projectColumns(block, t));
   }
@@ -155,31 +155,48 @@ async function* rebatch(input: AsyncIterable<OriginBlock>, batchSize: number | u
   if (pendingRows > 0) yield { block: concatBlocks(pending), origin: origin! };
 }
 
+/** Up to `callsAtOnce` calls run at once (an async actor UDF); outputs keep the input's order. */
 async function* batches(
   input: AsyncIterable<OriginBlock>, operator: string, fn: UdfFunction, batchSize: number | undefined,
-  format: "rows" | "columns" | "arrow", clock: UdfClock,
+  format: "rows" | "columns" | "arrow", clock: UdfClock, callsAtOnce: number,
 ): AsyncIterable<OriginBlock> {
+  const calls: Promise<OriginBlock | undefined>[] = [];
   for await (const { block, origin } of rebatch(input, batchSize)) {
-    const reuse = new Map<unknown, Vector>();
-    const batch = format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, reuse);
-    const started = performance.now();
-    let result: unknown;
-    try {
-      result = fn(batch);
-      if (isThenable(result)) result = await result;
-    } catch (e) {
-      throw udfError(operator, e, origin);
-    } finally {
-      clock.ms += performance.now() - started;
-    }
-    let out: Block;
-    try {
-      out = batchToBlock(result, block, reuse);
-    } catch (e) {
-      throw udfError(operator, e, origin);
-    }
-    if (out.numRows > 0) yield { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } };
+    const call = callBatch(operator, fn, block, origin, format, clock);
+    call.catch(() => undefined); // its error is thrown when its turn to be awaited comes
+    calls.push(call);
+    if (calls.length < callsAtOnce) continue;
+    const out = await calls.shift()!;
+    if (out) yield out;
   }
+  for (const call of calls) {
+    const out = await call;
+    if (out) yield out;
+  }
+}
+
+async function callBatch(
+  operator: string, fn: UdfFunction, block: Block, origin: BlockOrigin, format: "rows" | "columns" | "arrow", clock: UdfClock,
+): Promise<OriginBlock | undefined> {
+  const reuse = new Map<unknown, Vector>();
+  const batch = format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, reuse);
+  const started = performance.now();
+  let result: unknown;
+  try {
+    result = fn(batch);
+    if (isThenable(result)) result = await result;
+  } catch (e) {
+    throw udfError(operator, e, origin);
+  } finally {
+    clock.ms += performance.now() - started;
+  }
+  let out: Block;
+  try {
+    out = batchToBlock(result, block, reuse);
+  } catch (e) {
+    throw udfError(operator, e, origin);
+  }
+  return out.numRows > 0 ? { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } } : undefined;
 }
 
 function batchToBlock(result: unknown, input: Block, reuse: Map<unknown, Vector>): Block {

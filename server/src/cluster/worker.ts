@@ -126,7 +126,23 @@ async function constructActor(init: ActorInit): Promise<void> {
     const err = e instanceof Error ? e : new Error(String(e));
     throw new TaskError({ kind: "udf", operator: init.stage, message: `${init.stage}: the actor's constructor failed: ${err.name}: ${err.message}`, stack: err.stack });
   }
-  actor = { udf: init.udf, call: instance.call.bind(instance) };
+  actor = { udf: init.udf, call: limitCalls(instance.call.bind(instance), init.maxConcurrency) };
+}
+
+/** fn, with at most `limit` calls running at once; the others wait their turn. */
+function limitCalls(fn: UdfFunction, limit: number): UdfFunction {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (input: unknown) => {
+    while (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn(input);
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 port.on("message", (message: DriverMessage) => {

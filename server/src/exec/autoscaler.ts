@@ -7,11 +7,11 @@ export interface ActorPoolUsage {
   actors: number;
   minActors: number;
   maxActors: number;
-  /** Calls queued for the pool (the backlog). */
-  queuedCalls: number;
-  callsInFlight: number;
-  /** Calls one actor runs at once (maxConcurrency). */
-  slotsPerActor: number;
+  /** Tasks (call bundles) queued for the pool: the backlog. */
+  queuedTasks: number;
+  tasksInFlight: number;
+  /** Tasks one actor holds at once. */
+  tasksPerActor: number;
   /** Actors the free CPU slots could still hold. */
   affordableActors: number;
   /** Ready actors that have had no call for at least `ms`. */
@@ -24,7 +24,7 @@ export interface ActorPoolAutoscaler {
 }
 
 /**
- * Grows the pool to what its backlog needs (queued plus running calls, maxConcurrency per actor),
+ * Grows the pool to what its backlog needs (queued plus running tasks, tasksPerActor per actor),
  * as far as CPU slots allow, and shrinks it one idle actor at a time after `idleTimeoutMs`; always
  * within [min, max], and back to min after actors are lost.
  */
@@ -33,9 +33,9 @@ export class BacklogActorPoolAutoscaler implements ActorPoolAutoscaler {
 
   decide(usage: ActorPoolUsage): number {
     if (usage.actors < usage.minActors) return usage.minActors - usage.actors;
-    const needed = Math.min(usage.maxActors, Math.ceil((usage.queuedCalls + usage.callsInFlight) / usage.slotsPerActor));
+    const needed = Math.min(usage.maxActors, Math.ceil((usage.queuedTasks + usage.tasksInFlight) / usage.tasksPerActor));
     if (needed > usage.actors) return Math.max(0, Math.min(needed - usage.actors, usage.affordableActors));
-    if (usage.queuedCalls > 0 || usage.actors <= usage.minActors) return 0;
+    if (usage.queuedTasks > 0 || usage.actors <= usage.minActors) return 0;
     return -Math.min(1, usage.idleActors(this.idleTimeoutMs));
   }
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
 import {
-  ActorPool, type ActorCounts, type ClusterPool, localWorkerThread, type NodeCounts, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool,
+  ActorPool, type ActorCounts, TASKS_PER_ACTOR, type ClusterPool, localWorkerThread, type NodeCounts, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool,
   type TaskErrorInfo, type TaskSpec,
 } from "../cluster";
 import { removeWrittenFiles } from "../io";
@@ -263,10 +263,10 @@ class StreamingExecutor {
     for (const op of this.operators) {
       if (!(op instanceof ActorPoolOperator)) continue;
       const spec = op.physical.actorPool;
-      const init = { stage: op.name, module: this.options.module, udf: spec.udf, constructorArgs: spec.constructorArgs };
+      const init = { stage: op.name, module: this.options.module, udf: spec.udf, constructorArgs: spec.constructorArgs, maxConcurrency: spec.maxConcurrency };
       const { cluster } = this.context;
       const spawn = cluster ? () => cluster.spawnActorWorker() : localWorkerThread;
-      const pool = new ActorPool(init, spec.maxConcurrency, (error) => this.fail(new ExecutionError(error.message, error)), spawn);
+      const pool = new ActorPool(init, (error) => this.fail(new ExecutionError(error.message, error)), spawn);
       pool.on("idle", onIdle);
       for (let i = 0; i < spec.initialActors; i++) pool.addActor();
       this.actorPools.set(op, pool);
@@ -281,7 +281,7 @@ class StreamingExecutor {
       const retries = this.retries.filter((r) => r.op === op).length;
       const delta = this.context.actorPoolAutoscaler.decide({
         actors: pool.size, minActors: spec.minActors, maxActors: spec.maxActors,
-        queuedCalls: op.queuedCalls() + retries, callsInFlight: pool.callsInFlight(), slotsPerActor: spec.maxConcurrency,
+        queuedTasks: op.queuedTasks() + retries, tasksInFlight: pool.tasksInFlight(), tasksPerActor: TASKS_PER_ACTOR,
         affordableActors: Math.floor((this.cpuSlots() - this.actorCpus()) / spec.numCpus),
         idleActors: (ms) => pool.idleSince(Date.now() - ms),
       });

@@ -269,8 +269,9 @@ export class TaskOperator extends PhysicalOperator {
 }
 
 /**
- * A class UDF's stage: each task is one call bundle (batchSize rows, or one block) sent to an actor of
- * the stage's pool; the executor owns the pool and sizes it.
+ * A class UDF's stage: each task is a bundle of maxConcurrency calls (batchSize rows each; or one block
+ * without a batchSize) sent to an actor of the stage's pool, which runs the calls at once up to
+ * maxConcurrency; one message each way carries them all. The executor owns the pool and sizes it.
  */
 export class ActorPoolOperator extends TaskOperator {
   declare readonly physical: Extract<PhysicalOp, { kind: "actorPool" }>;
@@ -279,21 +280,27 @@ export class ActorPoolOperator extends TaskOperator {
     return this.inputQueue.reduce((sum, b) => sum + b.block.numRows, 0);
   }
 
-  override hasTask(): boolean {
-    if (this.stopped || this.inputQueue.length === 0) return false;
-    const { batchSize } = this.physical;
-    return batchSize === undefined || this.allInputsDone || this.queuedRows() >= batchSize;
+  /** Rows per task; undefined: one block per task. */
+  private get bundleRows(): number | undefined {
+    const { batchSize, actorPool } = this.physical;
+    return batchSize === undefined ? undefined : batchSize * actorPool.maxConcurrency;
   }
 
-  /** Calls waiting for an actor: one per batch (or block) queued. */
-  queuedCalls(): number {
-    const { batchSize } = this.physical;
-    return batchSize === undefined ? this.inputQueue.length : Math.ceil(this.queuedRows() / batchSize);
+  override hasTask(): boolean {
+    if (this.stopped || this.inputQueue.length === 0) return false;
+    const rows = this.bundleRows;
+    return rows === undefined || this.allInputsDone || this.queuedRows() >= rows;
+  }
+
+  override queuedTasks(): number {
+    if (this.stopped) return 0;
+    const rows = this.bundleRows;
+    return rows === undefined ? this.inputQueue.length : Math.ceil(this.queuedRows() / rows);
   }
 
   override nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined {
     if (!this.hasTask()) return undefined;
-    const maxRows = this.physical.batchSize ?? this.inputQueue[0].block.numRows;
+    const maxRows = this.bundleRows ?? this.inputQueue[0].block.numRows;
     const bundle: QueuedBlock[] = [];
     for (let rows = 0; rows < maxRows && this.inputQueue.length > 0;) {
       const item = this.inputQueue[0];

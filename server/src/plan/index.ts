@@ -119,7 +119,7 @@ export type RowStep = { kind: "map" | "flatMap" | "filter"; operator: string; ud
 /** A transform that runs inside a task; all of it is plain data, sent to workers. */
 export type TransformSpec =
   | { kind: "rows"; steps: RowStep[] }
-  | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat }
+  | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat; callsAtOnce?: number }
   | { kind: "addColumn"; operator: string; column: string; udf: UdfRef }
   | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
   | { kind: "renameColumns"; operator: string; mapping: Record<string, string> };
@@ -167,6 +167,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
         if (isClass(op.fn)) {
           // Data crosses into the pool: the actor stage fuses with nothing (as in Ray Data).
           const transform = transformOf(op, udfRef);
+          if (transform.kind === "batches") transform.callsAtOnce = op.options.maxConcurrency;
           return {
             kind: "actorPool", name: opDisplayName(op), input: build(op.input), transforms: [transform],
             actorPool: actorPoolSpec(op.options, udfRef(op)), batchSize: transform.kind === "batches" ? transform.batchSize : undefined, logical: [op],
