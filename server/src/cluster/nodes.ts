@@ -220,7 +220,9 @@ export class Cluster {
     for (const node of this.nodeById.values()) node.link.send({ type: "leave" });
     const launched = [...this.launchedByPid.values()];
     for (const node of launched) node.kill("SIGKILL");
-    await Promise.all(launched.map((n) => n.exited));
+    // Node processes are unref'd: hold the event loop until their exits are seen.
+    const keepAlive = setInterval(() => undefined, 1000);
+    await Promise.all(launched.map((n) => n.exited)).finally(() => clearInterval(keepAlive));
     this.server?.close();
   }
 
