@@ -286,10 +286,11 @@ export class ActorPoolOperator extends TaskOperator {
     return batchSize === undefined ? undefined : batchSize * actorPool.maxConcurrency;
   }
 
+  /** A task starts once one call's worth of rows is queued, and takes up to bundleRows of whole batches. */
   override hasTask(): boolean {
     if (this.stopped || this.inputQueue.length === 0) return false;
-    const rows = this.bundleRows;
-    return rows === undefined || this.allInputsDone || this.queuedRows() >= rows;
+    const { batchSize } = this.physical;
+    return batchSize === undefined || this.allInputsDone || this.queuedRows() >= batchSize;
   }
 
   override queuedTasks(): number {
@@ -300,7 +301,10 @@ export class ActorPoolOperator extends TaskOperator {
 
   override nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined {
     if (!this.hasTask()) return undefined;
-    const maxRows = this.bundleRows ?? this.inputQueue[0].block.numRows;
+    const { batchSize } = this.physical;
+    const queued = this.queuedRows();
+    const maxRows = batchSize === undefined ? this.inputQueue[0].block.numRows
+      : Math.min(this.bundleRows!, this.allInputsDone ? queued : queued - (queued % batchSize));
     const bundle: QueuedBlock[] = [];
     for (let rows = 0; rows < maxRows && this.inputQueue.length > 0;) {
       const item = this.inputQueue[0];
