@@ -138,6 +138,29 @@ describe("class UDFs in actor pools", function () {
     assert.ok(Math.max(...seen) <= 8, `more than maxConcurrency calls in flight: ${Math.max(...seen)}`);
   });
 
+  it("restarts an actor whose thread dies and reruns its calls, without losing or duplicating rows", async () => {
+    const marker = path.join(dir, "died-once");
+    const file = writePipeline(dir, "dies.rdpipe.ts", `
+      import * as rd from "rdpipe";
+      import fs from "node:fs";
+      class Fragile {
+        call(b: rd.Columns) {
+          if ((b.id as BigInt64Array)[0] === 500n && !fs.existsSync(${JSON.stringify(marker)})) {
+            fs.writeFileSync(${JSON.stringify(marker)}, "x");
+            process.exit(3);
+          }
+          return b;
+        }
+      }
+      export default rd.range(1000, { overrideNumBlocks: 2 }).mapBatches(Fragile, { concurrency: 1, batchSize: 100 });`);
+    const snapshots: rd.ProgressSnapshot[] = [];
+    const table = await (await loadPipeline(file)).toArrow({ onProgress: (s) => snapshots.push(s) });
+    assert.ok(fs.existsSync(marker), "the actor never died");
+    assert.deepEqual(Array.from(table.getChild("id")!.toArray() as BigInt64Array, Number).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+    assert.ok(actorHistory(snapshots, /Fragile/).some((a) => a.restarting === 1), "progress never showed the actor restarting");
+    assert.ok(snapshots[snapshots.length - 1].operators.some((o) => o.tasksRetried >= 1));
+  });
+
   it("retries a constructor that throws, then fails the job with its error", async () => {
     const attempts = path.join(dir, "attempts.txt");
     const file = writePipeline(dir, "broken.rdpipe.ts", `
