@@ -84,8 +84,13 @@ let nextTaskId = 1;
 /** How often actor pools are resized while nothing else wakes the executor (idle actors time out). */
 const AUTOSCALE_INTERVAL_MS = 100;
 
-/** Memory a task holds while it runs: fixed per task at launch. */
-interface Retry { spec: TaskSpec; attempts: number; taskIndex: number; reservedBytes: number }
+interface Retry {
+  spec: TaskSpec;
+  attempts: number;
+  taskIndex: number;
+  /** Memory the task holds while it runs, fixed at its first launch. */
+  reservedBytes: number;
+}
 
 /** Stages whose tasks take a CPU slot of the shared pool (an actor pool's calls run on its own actors). */
 const usesTaskSlot = (op: PhysicalOperator): op is TaskOperator => op instanceof TaskOperator && !(op instanceof ActorPoolOperator);
