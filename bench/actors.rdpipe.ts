@@ -1,6 +1,8 @@
-// Pipelines of the actor-pool benchmarks (bench/actors.ts), chosen by RDPIPE_BENCH_ACTORS:
+// Pipelines of the actor-pool and node benchmarks (bench/actors.ts), chosen by RDPIPE_BENCH_ACTORS:
 // "async": a UDF that waits 50 ms per call on 2 actors with maxConcurrency 32, recording when each call started;
-// "scaleUp": a 20 ms synchronous UDF fed faster than one actor can keep up, on a [1, 4] pool.
+// "scaleUp": a 20 ms synchronous UDF fed faster than one actor can keep up, on a [1, 4] pool;
+// "blocking": a function UDF that blocks its worker 25 ms per 100 rows, so throughput is set by the
+// number of workers, not by how much CPU a busy 2-core machine has left.
 import * as rd from "rdpipe";
 
 const scenario = process.env.RDPIPE_BENCH_ACTORS ?? "async";
@@ -26,4 +28,6 @@ class SlowModel {
 
 export default scenario === "async"
   ? rd.range(calls, { overrideNumBlocks: 4 }).mapBatches(RemoteModel, { concurrency: 2, maxConcurrency: 32, batchSize: 1 })
-  : rd.range(calls, { overrideNumBlocks: 60 }).mapBatches(SlowModel, { concurrency: [1, 4], batchSize: 100 });
+  : scenario === "scaleUp"
+    ? rd.range(calls, { overrideNumBlocks: 60 }).mapBatches(SlowModel, { concurrency: [1, 4], batchSize: 100 })
+    : rd.range(calls, { overrideNumBlocks: 120 }).mapBatches((batch: rd.Columns) => { sleep(25); return batch; }, { batchSize: 100 });

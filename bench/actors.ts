@@ -13,7 +13,7 @@ const SCALING_PIPELINE = path.join(__dirname, "scaling.rdpipe.ts");
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
-async function actorsPipeline(scenario: "async" | "scaleUp", calls: number): Promise<rd.Dataset> {
+async function actorsPipeline(scenario: "async" | "scaleUp" | "blocking", calls: number): Promise<rd.Dataset> {
   process.env.RDPIPE_BENCH_ACTORS = scenario;
   process.env.RDPIPE_BENCH_ACTOR_CALLS = String(calls);
   return loadPipeline(PIPELINE);
@@ -120,20 +120,17 @@ export async function benchFirstOutputOnNodes({ log, summary, check }: BenchRepo
   }
 }
 
-/** Two nodes, never replaced: how fast before, and after, one of them is SIGKILLed mid-job. */
+/** Two nodes of one worker each, never replaced: how fast before, and after, one of them is SIGKILLed mid-job. */
 export async function benchNodeLoss({ log, summary, check }: BenchReport): Promise<void> {
   log("== nodes: throughput before and after losing one of two nodes (SIGKILL mid-job) ==");
   const cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1, provider: new LimitedLocalNodes(2) });
   const context = rd.DataContext.getCurrent();
   context.cluster = cluster;
-  const rows = 60_000;
-  process.env.RDPIPE_BENCH_SCALING_ROWS = String(rows);
-  process.env.RDPIPE_BENCH_SCALING_BLOCKS = "120";
+  const rows = 48_000;
   try {
-    const ds = await loadPipeline(SCALING_PIPELINE); // built while RDPIPE_BENCH_SCALING_ROWS = rows
+    const ds = await actorsPipeline("blocking", rows);
     // Warm-up: the job's queued work makes the cluster start both nodes.
-    process.env.RDPIPE_BENCH_SCALING_ROWS = "2000";
-    await (await loadPipeline(SCALING_PIPELINE)).count();
+    await (await actorsPipeline("blocking", 2000)).count();
     check(cluster.counts().alive === 2, `${cluster.counts().alive} nodes joined for the warm-up, expected 2`);
     const arrivals: { t: number; rows: number }[] = [];
     const started = performance.now();
@@ -157,10 +154,9 @@ export async function benchNodeLoss({ log, summary, check }: BenchReport): Promi
     const firstT = arrivals[0].t;
     const before = rate(firstT, killedAt);
     const after = rate(killedAt, end);
-    log(`  ${fmt(rows)} rows of a CPU-bound UDF on 2 nodes × 1 CPU; node killed at ${fmt(killedAt, 2)} s, job ended at ${fmt(end, 2)} s; nodes left: ${cluster.counts().alive}`);
+    log(`  ${fmt(rows)} rows, a UDF blocking its worker 25 ms per 100 rows, on 2 nodes × 1 worker; node killed at ${fmt(killedAt, 2)} s, job ended at ${fmt(end, 2)} s; nodes left: ${cluster.counts().alive}`);
     summary(`node loss: ${fmt(before)} rows/s before, ${fmt(after)} rows/s after losing one of two nodes (${(after / before).toFixed(2)}x; one node's share is 0.5); no row lost or duplicated`);
   } finally {
-    delete process.env.RDPIPE_BENCH_SCALING_BLOCKS;
     context.cluster = undefined;
     await cluster.shutdown();
   }
