@@ -151,20 +151,24 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
 
   protected lose(worker: W, how: string): void {
     if (!this.workers.includes(worker)) return;
+    this.failTasks(worker, how);
+    this.onLost(worker);
+  }
+
+  private failTasks(worker: W, how: string): void {
     for (const [taskId, running] of [...worker.running]) {
       this.finish(worker, taskId);
       running.reject(new TaskFailure("workerLost", {
         kind: "internal", operator: running.task.stage, message: `${running.task.stage}: the worker running this task ${how}`,
       }));
     }
-    this.onLost(worker);
   }
 
-  /** Takes the worker out of the host and ends its thread; its tasks (if any) are not reported. */
+  /** Takes the worker out of the host and ends its thread; tasks still on it fail as lost. */
   protected retire(worker: W): void {
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
-    for (const running of worker.running.values()) clearTimeout(running.timer);
+    this.failTasks(worker, "was stopped");
     worker.channel.removeAllListeners();
     void worker.channel.terminate();
   }
