@@ -24,14 +24,19 @@ export function runNode(options: NodeOptions): Promise<number> {
   process.on("SIGTERM", () => link.send({ type: "draining" }));
   return new Promise((resolve) => {
     const leave = (code: number) => {
+      link.removeAllListeners();
       for (const worker of workers.values()) void worker.terminate();
       link.socket.destroy();
       resolve(code);
     };
-    link.on("close", () => leave(1));
+    let joined = false;
+    link.on("close", () => {
+      if (!joined) console.error(`rdpipe node: could not join the head at ${options.head}`);
+      leave(1);
+    });
     link.on("message", (message: HeadToNode) => {
       switch (message.type) {
-        case "welcome": return;
+        case "welcome": joined = true; return;
         case "rejected": console.error(`rdpipe node: the head refused this node: ${message.reason}`); return leave(1);
         case "leave": return leave(0);
         case "spawn": {
