@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { Cluster, type NodeInfo, type HeadAddress, type LaunchedNode, type NodeProvider } from "../server/src/cluster";
@@ -117,6 +118,11 @@ describe("nodes: a cluster of OS processes", function () {
     const head = await cluster.start();
     assert.match(head.url, /^tcp:\/\/127\.0\.0\.1:\d+$/);
 
+    for (const garbage of [Buffer.from([0, 0, 0, 5, 1, 2, 3, 4, 5]), Buffer.from([255, 255, 255, 255, 0])]) {
+      // An undecodable frame, and a frame too long for a stranger: the head hangs up and stays up.
+      const socket = net.connect(Number(new URL(head.url).port), "127.0.0.1", () => socket.write(garbage));
+      await new Promise((resolve) => socket.on("close", resolve));
+    }
     const intruder = runCli(["node", "--head", head.url, "--token", "wrong", "--cpus", "1"]);
     assert.equal((await intruder.exit).code, 1);
     assert.match(intruder.stderr(), /the head refused this node: wrong token/);

@@ -21,9 +21,14 @@ export type HeadToNode =
   | { type: "terminate"; workerId: number }
   | { type: "leave" };
 
+/** What a 4-byte length can say. */
+export const MAX_FRAME_BYTES = 2 ** 32 - 1;
+
 /** Emits "message" per frame and "close" once. */
 export class Link<In, Out> extends EventEmitter {
   private buffered: Buffer = Buffer.alloc(0);
+  /** A longer frame, or one that does not decode, ends the link (the head keeps this small until a node has shown its token). */
+  maxFrameBytes = MAX_FRAME_BYTES;
 
   constructor(readonly socket: net.Socket) {
     super();
@@ -45,8 +50,15 @@ export class Link<In, Out> extends EventEmitter {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     while (this.buffered.length >= 4) {
       const length = this.buffered.readUInt32BE(0);
+      if (length > this.maxFrameBytes) { this.socket.destroy(); return; }
       if (this.buffered.length < 4 + length) return;
-      const message = v8.deserialize(this.buffered.subarray(4, 4 + length)) as In;
+      let message: In;
+      try {
+        message = v8.deserialize(this.buffered.subarray(4, 4 + length)) as In;
+      } catch {
+        this.socket.destroy();
+        return;
+      }
       this.buffered = this.buffered.subarray(4 + length);
       this.emit("message", message);
     }

@@ -8,7 +8,7 @@ import { EventEmitter } from "node:events";
 import net from "node:net";
 import path from "node:path";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
-import { Link, type HeadToNode, type NodeToHead } from "./link";
+import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
 import { packageRoot } from "./paths";
 import type { DriverMessage } from "./protocol";
 
@@ -43,6 +43,9 @@ export interface NodeInfo { id: number; pid: number; cpus: number; state: "alive
 export interface NodeCounts { alive: number; draining: number; pending: number }
 
 let nextWorkerId = 1;
+
+/** The largest frame a connection may send before it has presented the token. */
+const HELLO_MAX_BYTES = 4096;
 
 class RemoteNode {
   readonly workers = new Map<number, RemoteWorker>();
@@ -229,6 +232,7 @@ export class Cluster {
   private accept(socket: net.Socket): void {
     socket.unref();
     const link = new Link<NodeToHead, HeadToNode>(socket);
+    link.maxFrameBytes = HELLO_MAX_BYTES;
     let node: RemoteNode | undefined;
     link.on("message", (message: NodeToHead) => {
       if (!node) {
@@ -237,6 +241,7 @@ export class Cluster {
           socket.end();
           return;
         }
+        link.maxFrameBytes = MAX_FRAME_BYTES;
         node = new RemoteNode(this.nextNodeId++, message.pid, message.cpus, link);
         this.nodeById.set(node.id, node);
         const launched = this.launchedByPid.get(message.pid);
