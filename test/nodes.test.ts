@@ -109,7 +109,7 @@ describe("nodes: a cluster of OS processes", function () {
     });
   }
 
-  it("a node started with `rdpipe node --head URL --token T` joins over TCP on loopback and takes work", async () => {
+  it("a node started with `rdpipe node --head URL --token T` joins over TCP on loopback and takes work; strangers are refused", async () => {
     // No provider launches: the job waits for the node a user starts by hand.
     const launches: number[] = [];
     const provider: NodeProvider = { launch: (_head: HeadAddress, cpus: number): LaunchedNode => { launches.push(cpus); return neverJoins(); } };
