@@ -65,13 +65,16 @@ describe("nodes: a cluster of OS processes", function () {
     await assert.rejects((await loadPipeline(file)).takeAll(), /the cluster was shut down/);
   });
 
-  it("`rdpipe run --nodes 2` runs the file on nodes and shows them in its progress", () => {
+  it("`rdpipe run --nodes 2` runs the file on nodes and shows them in its progress; a head beyond loopback needs a token", () => {
     const { code, stdout, stderr } = runCliToEnd(["run", file, "--nodes", "2", "--preview", "3"]);
     assert.equal(code, 0, stderr);
     assert.match(stderr, /rdpipe: nodes join at tcp:\/\/127\.0\.0\.1:\d+/);
     assert.match(stderr, /nodes [12] alive, 0 draining/);
     assert.match(stderr, /MapBatches\(AddOne\) .*actors \d running/);
     assert.match(stdout, /\(3 rows shown\)/);
+    const open = runCliToEnd(["run", file, "--nodes", "1", "--head-host", "0.0.0.0"]);
+    assert.equal(open.code, 2);
+    assert.match(open.stderr, /--head-host beyond loopback needs --token/);
   });
 
   for (const kind of ["SIGKILL", "drain (SIGTERM)"] as const) {

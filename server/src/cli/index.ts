@@ -22,6 +22,7 @@ const USAGE = `Usage:
     --quiet                     no progress output
     --nodes N                   run on up to N nodes (child processes started as work queues up)
     --cpus-per-node N           worker threads per node (default 1)
+    --head-host H               interface nodes join on (default 127.0.0.1; anything else needs --token)
     --head-port P               port nodes join on (default: a free one; printed when --nodes is given)
     --server URL                run on an execution server (the file is compiled here and uploaded)
     --token T                   the server's token (default: $RDPIPE_TOKEN)
@@ -64,7 +65,7 @@ async function run(argv: string[]): Promise<number> {
       quiet: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
       server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
       root: { type: "string", multiple: true }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
-      nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
+      nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
     },
   });
   if (values.version) { console.log(require("../../../package.json").version); return 0; }
@@ -105,7 +106,9 @@ async function run(argv: string[]): Promise<number> {
   const maxNodes = positiveInt("--nodes", values.nodes);
   if (maxNodes) {
     const headPort = values["head-port"] === undefined ? 0 : positiveInt("--head-port", values["head-port"]);
-    context.cluster = new Cluster({ maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, port: headPort, token });
+    const headHost = values["head-host"] ?? "127.0.0.1";
+    if (!token && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN)");
+    context.cluster = new Cluster({ maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token });
     const head = await context.cluster.start();
     if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
   }
