@@ -2,6 +2,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import os from "node:os";
 import path from "node:path";
 import type { CheckpointConfig } from "./checkpoint";
+import type { Cluster } from "../cluster";
+import { type ActorPoolAutoscaler, BacklogActorPoolAutoscaler, type ClusterAutoscaler, QueuedWorkClusterAutoscaler } from "../exec/autoscaler";
 
 export interface ResourceLimits {
   /** Worker threads that run tasks at once (CPU slots). Default: the machine's available parallelism. */
@@ -14,6 +16,9 @@ export interface ProgressSettings {
   /** Milliseconds between progress updates. */
   intervalMs: number;
 }
+
+/** Read once: os.totalmem() is a system call, and the executor asks for the budget on every launch. */
+const TOTAL_MEMORY = os.totalmem();
 
 /** Execution settings, as Ray Data's DataContext: one current instance, read when a plan executes. */
 export class DataContext {
@@ -42,6 +47,15 @@ export class DataContext {
   progress: ProgressSettings = { intervalMs: 500 };
   /** Job-level checkpointing for plans that read, map and write; set before the dataset is built. */
   checkpointConfig: CheckpointConfig | null = null;
+  /** Sizes actor pools within their [min, max]; replace it to change how pools grow and shrink. */
+  actorPoolAutoscaler: ActorPoolAutoscaler = new BacklogActorPoolAutoscaler();
+  /**
+   * Run tasks and actors on this cluster's nodes (OS processes) instead of worker threads of this process.
+   * A job starts on the nodes that have joined; more are asked for while work is queued, up to maxNodes.
+   */
+  cluster?: Cluster;
+  /** Decides how many nodes to ask the cluster's provider for. */
+  clusterAutoscaler: ClusterAutoscaler = new QueuedWorkClusterAutoscaler();
   /** Emit blocks in input order (slower when tasks finish out of order), as Ray's preserve_order. */
   preserveOrder = false;
 
@@ -55,7 +69,7 @@ export class DataContext {
   }
 
   memoryBudget(): number {
-    return this.resourceLimits.memoryBytes ?? Math.max(512 * 1024 * 1024, Math.floor(os.totalmem() / 4));
+    return this.resourceLimits.memoryBytes ?? Math.max(512 * 1024 * 1024, Math.floor(TOTAL_MEMORY / 4));
   }
 }
 

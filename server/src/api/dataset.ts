@@ -1,7 +1,7 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
 import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
-import { type ErrorPolicy, type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
+import { type ActorOptions, type ErrorPolicy, type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute, sourceSchema } from "../exec";
 import type { ModuleRef } from "../loader/module";
@@ -9,6 +9,9 @@ import { DataContext, resolveUserPath } from "./context";
 
 export type Batch = Columns | Row[] | Table;
 export type RowFn<In = Row, Out = Row> = (row: In) => Out | Promise<Out>;
+
+/** A class UDF: constructed once per actor, its `call` method applied to each row or batch. */
+export type UdfClass = new (...args: never[]) => { call(input: never): unknown };
 
 export interface IterBatchesOptions { batchSize?: number; batchFormat?: BatchFormat }
 
@@ -51,12 +54,15 @@ export class Dataset {
 
   // ------------------------------------------------------------------ transformations
 
-  /** Each row through fn. `onError: "skip"` records rows fn throws on and goes on (see ErrorPolicy). */
-  map<Out extends Row = Row>(fn: RowFn<Row, Out>, options: ErrorPolicy = {}): Dataset {
+  /**
+   * fn maps one row to one row; a class with a `call(row)` method runs in an actor pool (see ActorOptions).
+   * `onError: "skip"` records rows fn throws on and goes on (see ErrorPolicy).
+   */
+  map<Out extends Row = Row>(fn: RowFn<Row, Out> | UdfClass, options: ErrorPolicy & ActorOptions = {}): Dataset {
     return this.derive({ id: newOpId(), kind: "map", input: this.op, fn, options: checkErrorPolicy("map", options) });
   }
 
-  flatMap<Out extends Row = Row>(fn: RowFn<Row, Iterable<Out>>, options: ErrorPolicy = {}): Dataset {
+  flatMap<Out extends Row = Row>(fn: RowFn<Row, Iterable<Out>> | UdfClass, options: ErrorPolicy & ActorOptions = {}): Dataset {
     return this.derive({ id: newOpId(), kind: "flatMap", input: this.op, fn, options: checkErrorPolicy("flatMap", options) });
   }
 
@@ -64,7 +70,10 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "filter", input: this.op, fn, options: checkErrorPolicy("filter", options) });
   }
 
-  /** fn receives a batch in `batchFormat` ("columns" by default: { name: array }) and returns one. */
+  /**
+   * fn receives a batch in `batchFormat` ("columns" by default: { name: array }) and returns one. A class
+   * with a `call(batch)` method runs in an actor pool: one instance per actor, built once with fnConstructorArgs.
+   */
   mapBatches(fn: UdfFunction, options: MapOptions = {}): Dataset {
     if (options.batchSize != null && !(Number.isInteger(options.batchSize) && options.batchSize > 0)) {
       throw new RangeError(`mapBatches: batchSize must be a positive integer, got ${options.batchSize}`);

@@ -12,7 +12,12 @@ export type { ErrorPolicy } from "../plan";
 export { S3FileSystem, type FileSystem, type S3Options } from "../io";
 export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";
-export type { Batch, RowFn, IterBatchesOptions, RunOptions } from "./dataset";
+export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
+export type { ActorOptions, MapOptions } from "../plan";
+export {
+  BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
+} from "../exec/autoscaler";
+export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo } from "../cluster";
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "../exec/allToAll";
 export type { AggregateFn } from "../exec/allToAll";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";

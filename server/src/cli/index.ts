@@ -1,6 +1,9 @@
 // `rdpipe run FILE`: runs a pipeline file on the embedded executor (or a remote server) with live
-// progress; `rdpipe serve` starts the execution server; `rdpipe checkpoint show PATH` inspects a checkpoint.
+// progress; `rdpipe serve` starts the execution server; `rdpipe checkpoint show PATH` inspects a checkpoint;
+// `rdpipe node` joins a head as a node.
+import os from "node:os";
 import { parseArgs } from "node:util";
+import { Cluster, runNode } from "../cluster";
 import { DataContext } from "../api/context";
 import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
 import { loadPipeline, PipelineLoadError } from "../loader";
@@ -19,6 +22,10 @@ const USAGE = `Usage:
     --workers N                 worker threads (CPU slots; default: all cores)
     --memory SIZE               memory budget for queued blocks, e.g. 256MB, 2GB
     --quiet                     no progress output
+    --nodes N                   run on up to N nodes (child processes started as work queues up)
+    --cpus-per-node N           worker threads per node (default 1)
+    --head-host H               interface nodes join on (default 127.0.0.1; anything else needs --token)
+    --head-port P               port nodes join on (default: a free one; printed when --nodes is given)
     --server URL                run on an execution server (the file is compiled here and uploaded)
     --token T                   the server's token (default: $RDPIPE_TOKEN)
   rdpipe serve [options]        Start the execution server (HTTP API, see README)
@@ -31,6 +38,10 @@ const USAGE = `Usage:
   rdpipe checkpoint show PATH   What a job's checkpoint (a folder or s3://bucket/prefix) holds:
                                 committed files and IDs, done input files, attempts, errored rows
     --json                      everything as JSON, with each errored row's input and stack
+  rdpipe node --head tcp://HOST:PORT [options]
+                                Join a head (an \`rdpipe run --nodes\` job) as a node, over TCP
+    --token T                   the head's token (default: $RDPIPE_TOKEN)
+    --cpus N                    worker threads on this node (default: all cores)
   rdpipe --version
 `;
 
@@ -62,6 +73,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       quiet: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
       server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
       root: { type: "string", multiple: true }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
+      nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
     },
   });
   if (values.version) { console.log(require("../../../package.json").version); return 0; }
@@ -82,6 +94,12 @@ async function run(argv: string[], session: Session): Promise<number> {
     if (rest.length !== 1) throw new UsageError("rdpipe checkpoint show takes exactly one checkpoint path");
     return showCheckpoint(rest[0], values.json ?? false);
   }
+  if (command === "node") {
+    if (file) throw new UsageError("rdpipe node takes no file");
+    if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT");
+    if (!token) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN)");
+    return runNode({ head: values.head, token, cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism() });
+  }
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
   if (values.json) throw new UsageError("--json applies to rdpipe checkpoint show");
   if (!file || rest.length > 0) throw new UsageError("rdpipe run takes exactly one pipeline file");
@@ -100,6 +118,15 @@ async function run(argv: string[], session: Session): Promise<number> {
   // Command-line limits win over what the pipeline file set.
   if (workers) context.resourceLimits.cpu = workers;
   if (memory) context.resourceLimits.memoryBytes = memory;
+  const maxNodes = positiveInt("--nodes", values.nodes);
+  if (maxNodes) {
+    const headPort = values["head-port"] === undefined ? 0 : positiveInt("--head-port", values["head-port"]);
+    const headHost = values["head-host"] ?? "127.0.0.1";
+    if (!token && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN)");
+    context.cluster = new Cluster({ maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token });
+    const head = await context.cluster.start();
+    if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
+  }
 
   // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.
   const abort = new AbortController();
@@ -110,6 +137,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     return printOutcome({ result }, values.quiet ?? false, session.last);
   } finally {
     process.off("SIGINT", onInterrupt);
+    await context.cluster?.shutdown();
   }
 }
 

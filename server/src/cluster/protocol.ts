@@ -2,7 +2,7 @@
 import type { ErroredRow, SharedIds } from "../checkpoint";
 import type { FileReadSpec } from "../io";
 import type { ModuleRef } from "../loader/module";
-import type { SinkSpec, TransformSpec } from "../plan";
+import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
 
 export interface BlockOrigin {
   /** The input file the block's rows came from, when there is one. */
@@ -52,8 +52,20 @@ export interface TaskErrorInfo {
   id?: string;
 }
 
+/** What turns a worker into an actor: the class (found like any UDF) and its constructor's arguments. */
+export interface ActorInit {
+  stage: string;
+  module?: ModuleRef;
+  udf: UdfRef;
+  constructorArgs: unknown[];
+  /** Calls of the instance that may run at once, across all the actor's tasks. */
+  maxConcurrency: number;
+}
+
 export type WorkerMessage =
   | { type: "ready" }
+  | { type: "constructed" }
+  | { type: "constructFailed"; error: TaskErrorInfo }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
   | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean }
   /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. */
@@ -65,5 +77,6 @@ export type WorkerMessage =
 
 export type DriverMessage =
   | { type: "run"; task: TaskSpec }
+  | { type: "construct"; actor: ActorInit }
   | { type: "cancel"; taskId: number }
   | { type: "credit"; taskId: number };

@@ -222,6 +222,7 @@ async function* rebatch(input: AsyncIterable<OriginBlock>, batchSize: number | u
   if (pendingRows > 0) yield { block: concatBlocks(pending), origin: origin! };
 }
 
+/** Up to `callsAtOnce` calls run at once (an async actor UDF); outputs keep the input's order. */
 async function* batches(
   input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "batches" }>, fn: UdfFunction, run: TaskRun,
 ): AsyncIterable<OriginBlock> {
@@ -239,9 +240,23 @@ async function* batches(
     }
     return batchToBlock(result, block, reuse);
   };
-  for await (const { block, origin } of rebatch(input, t.batchSize)) {
+  const callOne = async ({ block, origin }: OriginBlock): Promise<OriginBlock | undefined> => {
     const out = await guardedBatch(block, origin, t, run, apply);
-    if (out.numRows > 0) yield { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } };
+    return out.numRows > 0 ? { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } } : undefined;
+  };
+  const callsAtOnce = t.callsAtOnce ?? 1;
+  const calls: Promise<OriginBlock | undefined>[] = [];
+  for await (const item of rebatch(input, t.batchSize)) {
+    const call = callOne(item);
+    call.catch(() => undefined); // its error is thrown when its turn to be awaited comes
+    calls.push(call);
+    if (calls.length < callsAtOnce) continue;
+    const out = await calls.shift()!;
+    if (out) yield out;
+  }
+  for (const call of calls) {
+    const out = await call;
+    if (out) yield out;
   }
 }
 

@@ -7,7 +7,7 @@ import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
 import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
-import type { DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
+import type { ActorInit, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
 import { applyTransforms, TaskError, TaskRun, type OriginBlock } from "./transforms";
 
 const port = parentPort!;
@@ -45,10 +45,14 @@ function moduleUdfs(ref: ModuleRef): Promise<(UdfFunction | undefined)[]> {
   return loadedModule.udfs;
 }
 
-async function udfResolver(task: TaskSpec): Promise<(ref: UdfRef) => UdfFunction> {
-  const fromModule = task.module ? await moduleUdfs(task.module) : [];
+/** In an actor: the class UDF it was built from, and its instance's bound `call`. */
+let actor: { udf: UdfRef; call: UdfFunction } | undefined;
+
+async function udfResolver(module: ModuleRef | undefined): Promise<(ref: UdfRef) => UdfFunction> {
+  const fromModule = module ? await moduleUdfs(module) : [];
   const fromSource = new Map<string, UdfFunction>();
   return (ref) => {
+    if (actor && actor.udf.position === ref.position && actor.udf.source === ref.source) return actor.call;
     const found = ref.position !== undefined ? fromModule[ref.position] : undefined;
     if (found) return found;
     let fn = fromSource.get(ref.source);
@@ -155,7 +159,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   const flushErrored = async () => {
     if (checkpoint && errored.length > 0) await recordErroredRows(checkpoint, task.sink!.taskIndex, errorRecords++, errored.splice(0));
   };
-  const resolve = await udfResolver(task);
+  const resolve = await udfResolver(task.module);
   const earlierTry = checkpoint && task.continueFromCommits ? await taskCommits(checkpoint, task.sink!.taskIndex) : undefined;
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
@@ -199,7 +203,43 @@ async function runTask(task: TaskSpec): Promise<void> {
   send({ type: "done", taskId: task.taskId, udfMs: run.udfMs });
 }
 
+async function constructActor(init: ActorInit): Promise<void> {
+  // Plan validation checked that the class has a call method.
+  const udfClass = (await udfResolver(init.module))(init.udf) as new (...args: unknown[]) => { call: UdfFunction };
+  let instance: { call: UdfFunction };
+  try {
+    instance = new udfClass(...init.constructorArgs);
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    throw new TaskError({ kind: "udf", operator: init.stage, message: `${init.stage}: the actor's constructor failed: ${err.name}: ${err.message}`, stack: err.stack });
+  }
+  actor = { udf: init.udf, call: limitCalls(instance.call.bind(instance), init.maxConcurrency) };
+}
+
+/** fn, with at most `limit` calls running at once; the others wait their turn. */
+function limitCalls(fn: UdfFunction, limit: number): UdfFunction {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (input: unknown) => {
+    while (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await fn(input);
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 port.on("message", (message: DriverMessage) => {
+  if (message.type === "construct") {
+    constructActor(message.actor).then(() => send({ type: "constructed" }), (e: unknown) => {
+      const error = e instanceof TaskError ? e.info : { kind: "internal" as const, operator: message.actor.stage, message: `${message.actor.stage}: ${(e as Error)?.message ?? String(e)}` };
+      send({ type: "constructFailed", error });
+    });
+    return;
+  }
   if (message.type === "cancel") {
     if (runningTasks.has(message.taskId)) cancelled.add(message.taskId);
     wakeTask(message.taskId);

@@ -2,14 +2,17 @@
 // feeding downstream operators first, never waiting for a whole stage before the next starts.
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
-import { TaskFailure, sharedWorkerPool, type WorkerPool, type TaskErrorInfo, type TaskSpec } from "../cluster";
+import {
+  ActorPool, type ActorCounts, TASKS_PER_ACTOR, type ClusterPool, localWorkerThread, type NodeCounts, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool,
+  type TaskErrorInfo, type TaskSpec,
+} from "../cluster";
 import { removeWrittenFiles } from "../io";
 import { finishCheckpoint, prepareCheckpoint, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
 import {
-  AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
+  ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
 } from "./operators";
 
 export interface ExecutionOptions {
@@ -29,10 +32,14 @@ export interface OperatorProgress {
   tasksDone: number;
   tasksEstimated?: number;
   tasksRunning: number;
+  /** Task attempts rerun after their worker (or node) was lost. */
+  tasksRetried: number;
   queuedBlocks: number;
   queuedBytes: number;
   backpressure?: string;
   rowsPerSecond: number;
+  /** For a class UDF's stage: its actor pool (pending = constructing, restarting = reconstructing after a loss or a failed constructor). */
+  actors?: ActorCounts;
 }
 
 /** A checkpointed job's progress: what earlier attempts left, and what this one commits. */
@@ -64,6 +71,8 @@ export interface ProgressSnapshot {
   memoryBudgetBytes: number;
   cpuSlots: number;
   workersBusy: number;
+  /** When the job runs on a cluster: its nodes. */
+  nodes?: NodeCounts;
   finished: boolean;
 }
 
@@ -100,7 +109,19 @@ const CANCEL_GRACE_MS = 1000;
 /** Task ids are unique per process: workers are shared by executions and outlive them. */
 let nextTaskId = 1;
 
-interface Retry { spec: TaskSpec; attempts: number; taskIndex: number }
+/** How often actor pools are resized while nothing else wakes the executor (idle actors time out). */
+const AUTOSCALE_INTERVAL_MS = 100;
+
+interface Retry {
+  spec: TaskSpec;
+  attempts: number;
+  taskIndex: number;
+  /** Memory the task holds while it runs, fixed at its first launch. */
+  reservedBytes: number;
+}
+
+/** Stages whose tasks take a CPU slot of the shared pool (an actor pool's calls run on its own actors). */
+const usesTaskSlot = (op: PhysicalOperator): op is TaskOperator => op instanceof TaskOperator && !(op instanceof ActorPoolOperator);
 
 /** Zip pairs rows by position, so everything feeding it must emit in order. */
 function preserveOrderUpstream(op: PhysicalOperator): void {
@@ -130,8 +151,9 @@ class StreamingExecutor {
   private readonly outputQueue: QueuedBlock[] = [];
   private readonly written: WrittenFile[] = [];
   private peakMemory = 0;
-  private pool?: WorkerPool;
-  private readonly running = new Map<number, { op: TaskOperator; delivered: number }>();
+  private pool?: WorkerPool | ClusterPool;
+  private readonly actorPools = new Map<ActorPoolOperator, ActorPool>();
+  private readonly running = new Map<number, { op: TaskOperator; delivered: number; reservedBytes: number }>();
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
@@ -194,6 +216,7 @@ class StreamingExecutor {
     switch (physical.kind) {
       case "read": op = new TaskOperator(physical, [], settings); break;
       case "map": op = new TaskOperator(physical, [this.build(physical.input)], settings); break;
+      case "actorPool": op = new ActorPoolOperator(physical, [this.build(physical.input)], settings); break;
       case "limit": op = new LimitOperator(physical.name, this.build(physical.input), physical.n); break;
       case "allToAll": op = new AllToAllOperator(physical.name, this.build(physical.input), physical.op); break;
       case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
@@ -220,8 +243,11 @@ class StreamingExecutor {
     try {
       if (this.checkpoint) await this.openCheckpoint(this.checkpoint);
       this.rootOp = this.build(this.physicalRoot);
-      this.pool = sharedWorkerPool(this.context.cpuSlots());
+      const { cluster } = this.context;
+      if (cluster) await cluster.start();
+      this.pool = cluster ? cluster.pool : sharedWorkerPool(this.context.cpuSlots());
       this.pool.on("idle", onIdle);
+      this.startActorPools(onIdle);
       await Promise.all(this.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
       for (;;) {
         if (this.failure) throw this.failure;
@@ -254,6 +280,8 @@ class StreamingExecutor {
       clearInterval(progressTimer);
       clearInterval(keepAlive);
       this.pool?.off("idle", onIdle);
+      clearInterval(this.autoscaleTimer);
+      for (const pool of this.actorPools.values()) pool.shutdown();
       this.options.signal?.removeEventListener("abort", onAbort);
       if (!completed && !this.failure) {
         this.stopAll();
@@ -262,8 +290,8 @@ class StreamingExecutor {
       // Tasks still running belong to no one now. A failed job's are ended at once; tasks a limit
       // cancelled get a moment to stop by themselves (cheaper than a new worker), then are ended so
       // a slow UDF cannot hold a shared worker.
-      const leftovers = [...this.running.keys()];
-      const endLeftovers = () => leftovers.forEach((taskId) => this.pool?.abandon(taskId));
+      const leftovers = [...this.running];
+      const endLeftovers = () => leftovers.forEach(([taskId, task]) => this.hostFor(task.op).abandon(taskId));
       if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
       else endLeftovers();
       if (!completed) await this.removePartialOutput();
@@ -283,6 +311,7 @@ class StreamingExecutor {
         }
         if (op.isFinished()) {
           op.metrics.finishedAt ??= Date.now();
+          if (op instanceof ActorPoolOperator) this.actorPools.get(op)!.shutdown();
           if (next && !next.op.isInputDone(next.index)) next.op.markInputDone(next.index);
         }
       } catch (e) {
@@ -292,6 +321,8 @@ class StreamingExecutor {
       }
       if (op instanceof LimitOperator && op.satisfied) this.stopUpstream(op);
     }
+    this.autoscaleActorPools();
+    this.autoscaleCluster();
     this.launchTasks();
     this.grantCredits();
     this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
@@ -300,8 +331,91 @@ class StreamingExecutor {
   private memoryUsed(): number {
     let total = this.outputQueue.reduce((s, b) => s + b.bytes, 0);
     for (const op of this.operators) total += op.queuedBytes();
-    total += this.running.size * this.taskReservation();
+    for (const task of this.running.values()) total += task.reservedBytes;
     return total;
+  }
+
+  private autoscaleTimer?: NodeJS.Timeout;
+
+  /** One pool per class-UDF stage, started at its initial size; work goes to an actor as soon as one is ready. */
+  private startActorPools(onIdle: () => void): void {
+    for (const op of this.operators) {
+      if (!(op instanceof ActorPoolOperator)) continue;
+      const spec = op.physical.actorPool;
+      const init = { stage: op.name, module: this.options.module, udf: spec.udf, constructorArgs: spec.constructorArgs, maxConcurrency: spec.maxConcurrency };
+      const { cluster } = this.context;
+      const spawn = cluster ? () => cluster.spawnActorWorker() : localWorkerThread;
+      const pool = new ActorPool(init, (error) => this.fail(new ExecutionError(error.message, error)), spawn);
+      pool.on("idle", onIdle);
+      for (let i = 0; i < spec.initialActors; i++) pool.addActor();
+      this.actorPools.set(op, pool);
+    }
+    if (this.actorPools.size > 0) this.autoscaleTimer = setInterval(() => this.wakeUp(), AUTOSCALE_INTERVAL_MS);
+  }
+
+  private autoscaleActorPools(): void {
+    for (const [op, pool] of this.actorPools) {
+      if (op.isFinished()) continue;
+      const spec = op.physical.actorPool;
+      const retries = this.retries.filter((r) => r.op === op).length;
+      const delta = this.context.actorPoolAutoscaler.decide({
+        actors: pool.size, minActors: spec.minActors, maxActors: spec.maxActors,
+        queuedTasks: op.queuedTasks() + retries, tasksInFlight: pool.tasksInFlight(), tasksPerActor: TASKS_PER_ACTOR,
+        affordableActors: Math.floor((this.cpuSlots() - this.actorCpus()) / spec.numCpus),
+        idleActors: (ms) => pool.idleSince(Date.now() - ms),
+      });
+      for (let i = 0; i < delta; i++) pool.addActor();
+      for (let i = 0; i > delta && pool.removeIdleActor(); i--);
+    }
+  }
+
+  /** While work waits for CPU slots, asks the cluster (if any) for more nodes. */
+  private autoscaleCluster(): void {
+    const { cluster } = this.context;
+    if (!cluster) return;
+    let queuedWork = this.retries.filter((r) => usesTaskSlot(r.op)).length;
+    for (const op of this.operators) {
+      if (usesTaskSlot(op)) queuedWork += op.queuedTasks();
+      if (op instanceof ActorPoolOperator && !op.isFinished()) queuedWork += Math.max(0, op.physical.actorPool.minActors - this.actorPools.get(op)!.size);
+    }
+    const counts = cluster.counts();
+    const launch = this.context.clusterAutoscaler.decide({
+      aliveNodes: counts.alive, pendingNodes: counts.pending, maxNodes: cluster.options.maxNodes,
+      cpusPerNode: cluster.options.cpusPerNode, queuedWork: Math.max(0, queuedWork - this.freeTaskSlots()),
+    });
+    if (launch > 0) cluster.launch(launch);
+  }
+
+  /** CPU slots: the cluster's alive nodes', or this process's. */
+  private cpuSlots(): number {
+    return this.context.cluster?.cpus() ?? this.context.cpuSlots();
+  }
+
+  /** CPU slots held by actors, whether busy or not. */
+  private actorCpus(): number {
+    let cpus = 0;
+    for (const [op, pool] of this.actorPools) cpus += pool.size * op.physical.actorPool.numCpus;
+    return cpus;
+  }
+
+  /** Tasks of the shared pool may run at once: the CPU slots actors do not hold, and at least one. */
+  private taskSlots(): number {
+    return Math.max(1, this.cpuSlots() - this.actorCpus());
+  }
+
+  private freeTaskSlots(): number {
+    let onSlots = 0;
+    for (const task of this.running.values()) if (usesTaskSlot(task.op)) onSlots++;
+    return Math.max(0, Math.min(this.pool?.idleCount ?? 0, this.taskSlots() - onSlots));
+  }
+
+  private hostFor(op: TaskOperator): TaskHost {
+    return op instanceof ActorPoolOperator ? this.actorPools.get(op)! : this.pool!;
+  }
+
+  private hasRoom(op: TaskOperator): boolean {
+    if (op instanceof ActorPoolOperator) return this.actorPools.get(op)!.freeSlots() > 0;
+    return this.freeTaskSlots() > 0;
   }
 
   /**
@@ -310,16 +424,16 @@ class StreamingExecutor {
    * between the stages only grows.
    */
   private slotReservedFor(op: TaskOperator): boolean {
-    const slots = this.context.cpuSlots();
-    if (slots < 2 || !this.feedsTaskStage(op)) return false;
+    const slots = this.taskSlots();
+    if (slots < 2 || !usesTaskSlot(op) || !this.feedsTaskStage(op)) return false;
     let upstreamRunning = 0;
-    for (const task of this.running.values()) if (this.feedsTaskStage(task.op)) upstreamRunning++;
+    for (const task of this.running.values()) if (usesTaskSlot(task.op) && this.feedsTaskStage(task.op)) upstreamRunning++;
     return upstreamRunning >= slots - 1;
   }
 
   private feedsTaskStage(op: PhysicalOperator): boolean {
     for (let next = this.downstream.get(op); next; next = this.downstream.get(next.op)) {
-      if (next.op instanceof TaskOperator) return true;
+      if (usesTaskSlot(next.op)) return true;
     }
     return false;
   }
@@ -340,40 +454,36 @@ class StreamingExecutor {
     const budget = this.context.memoryBudget();
     while (this.creditWaiters.length > 0 && (this.memoryUsed() <= budget || this.stalled())) {
       const taskId = this.creditWaiters.shift()!;
-      if (this.running.has(taskId)) this.pool?.grantCredit(taskId);
+      const task = this.running.get(taskId);
+      if (task) this.hostFor(task.op).grantCredit(taskId);
     }
   }
 
   private launchTasks(): void {
     const budget = this.context.memoryBudget();
-    while (this.retries.length > 0 && this.pool && this.pool.idleCount > 0 && this.running.size < this.context.cpuSlots()) {
-      const retry = this.retries.shift()!;
+    for (let i = 0; i < this.retries.length;) {
+      const retry = this.retries[i];
       if (retry.op.stopped) {
+        this.retries.splice(i, 1);
         retry.op.metrics.tasksRunning--;
         retry.op.taskEnded(retry.taskIndex);
-        continue;
-      }
-      this.launch(retry.op, retry);
+      } else if (this.hasRoom(retry.op)) {
+        this.retries.splice(i, 1);
+        this.launch(retry.op, retry);
+      } else i++;
     }
     for (;;) {
-      if (!this.pool || this.pool.idleCount === 0 || this.running.size >= this.context.cpuSlots()) {
-        for (const op of this.operators) if (op.hasTask()) op.metrics.backpressure = "all workers busy";
-        return;
-      }
+      const withTasks = this.operators.filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask());
+      for (const op of withTasks) if (!this.hasRoom(op)) op.metrics.backpressure = op instanceof ActorPoolOperator ? "all actors busy" : "all workers busy";
       // Downstream first (operators are listed upstream → downstream): finishing work frees memory.
-      const ready = this.operators
-        .filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask() && !this.slotReservedFor(op))
-        .reverse();
-      if (ready.length === 0) return;
-      const op = ready[0];
-      const reservation = this.taskReservation();
-      // Over budget, launch only when nothing else can make progress.
-      if (this.memoryUsed() + reservation > budget && !this.stalled()) {
-        for (const r of ready) r.metrics.backpressure = "memory budget";
-        return;
-      }
-      for (const r of ready) r.metrics.backpressure = undefined;
-      this.launch(op);
+      const ready = withTasks.filter((op) => this.hasRoom(op) && !this.slotReservedFor(op)).reverse();
+      // Over budget, launch only when nothing else can make progress. A call into an actor pool adds
+      // nothing: its input bytes only move from the queue to the call.
+      const memoryFull = this.memoryUsed() + this.taskReservation() > budget && !this.stalled();
+      const launchable = ready.filter((op) => op instanceof ActorPoolOperator || !memoryFull);
+      for (const r of ready) r.metrics.backpressure = launchable.includes(r) ? undefined : "memory budget";
+      if (launchable.length === 0) return;
+      this.launch(launchable[0]);
     }
   }
 
@@ -388,8 +498,11 @@ class StreamingExecutor {
   private launch(op: TaskOperator, retry?: Retry): void {
     const next = retry ? undefined : op.nextTask();
     if (!retry && !next) return;
+    const reservedBytes = retry?.reservedBytes
+      ?? (op instanceof ActorPoolOperator ? next!.inputBlocks.reduce((sum, b) => sum + b.bytes, 0) : this.taskReservation());
     const spec: TaskSpec = retry?.spec ?? {
-      taskId: nextTaskId++, stage: op.name, module: this.options.module, input: next!.input,
+      // An actor loaded the pipeline when it was constructed; its calls need not carry it.
+      taskId: nextTaskId++, stage: op.name, module: op instanceof ActorPoolOperator ? undefined : this.options.module, input: next!.input,
       transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
       targetBlockBytes: this.context.blockBytes(), skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
       idColumn: this.checkpoint?.idColumn,
@@ -401,7 +514,7 @@ class StreamingExecutor {
       op.metrics.tasksRunning++; // a task counts as running until its last attempt ends
     }
     const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
-    const state = { op, delivered: spec.skipOutputs, taskIndex };
+    const state = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes };
     this.running.set(spec.taskId, state);
     const settle = () => {
       this.running.delete(spec.taskId);
@@ -409,7 +522,7 @@ class StreamingExecutor {
       op.metrics.tasksFinished++;
       op.taskEnded(state.taskIndex);
     };
-    this.pool!.run(spec, this.context.taskTimeoutMs, (message) => {
+    this.hostFor(op).run(spec, this.context.taskTimeoutMs, (message) => {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
@@ -441,10 +554,11 @@ class StreamingExecutor {
         // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
         this.dropCreditWaiter(spec.taskId);
+        op.metrics.tasksRetried++;
         // A checkpointed write instead continues from the files this task committed: skipping by count
         // would assume the retry splits its output as before, which onError "skip" and flaky UDFs break.
         const retry = op.sink?.checkpoint ? { ...spec, continueFromCommits: true } : { ...spec, skipOutputs: state.delivered };
-        this.retries.push({ op, spec: retry, attempts: attempts + 1, taskIndex: state.taskIndex });
+        this.retries.push({ op, spec: retry, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes });
         return;
       }
       settle();
@@ -490,14 +604,14 @@ class StreamingExecutor {
     for (const input of op.inputs) {
       if (input.stopped) continue;
       input.stop();
-      for (const [taskId, task] of this.running) if (task.op === input) this.pool?.cancel(taskId);
+      for (const [taskId, task] of this.running) if (task.op === input) this.hostFor(task.op).cancel(taskId);
       this.stopUpstream(input);
     }
   }
 
   private stopAll(): void {
     for (const op of this.operators) op.stopped = true;
-    for (const taskId of this.running.keys()) this.pool?.cancel(taskId);
+    for (const [taskId, task] of this.running) this.hostFor(task.op).cancel(taskId);
   }
 
   private fail(error: Error): void {
@@ -532,14 +646,15 @@ class StreamingExecutor {
       const elapsed = ((m.finishedAt ?? now) - (m.startedAt ?? now)) / 1000;
       return {
         name: op.name, rowsDone: m.rowsOut, rowsEstimated: m.rowsEstimated, inMemoryBytesEstimated: m.inMemoryBytesEstimated, blocksDone: m.blocksOut,
-        tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning,
+        tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning, tasksRetried: m.tasksRetried,
         queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
         backpressure: m.backpressure, rowsPerSecond: elapsed > 0 ? m.rowsOut / elapsed : 0,
+        actors: op instanceof ActorPoolOperator ? this.actorPools.get(op)?.counts() : undefined,
       };
     });
     return {
       elapsedMs: now - this.startedAt, operators, memoryUsedBytes: this.memoryUsed(), memoryBudgetBytes: this.context.memoryBudget(),
-      cpuSlots: this.context.cpuSlots(), workersBusy: this.running.size, finished,
+      cpuSlots: this.cpuSlots(), workersBusy: this.running.size, nodes: this.context.cluster?.counts(), finished,
       erroredRows: this.erroredRows, checkpoint: this.checkpointProgress && { ...this.checkpointProgress },
     };
   }

@@ -1,6 +1,6 @@
 // Physical operators of the streaming executor. Task operators (read, map) run their work on
 // worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
-import { type Block, blockBytes, blockFromIPC, blockToIPC } from "../block";
+import { type Block, blockBytes, blockFromIPC, blockToIPC, sliceBlock } from "../block";
 import type { BlockOrigin, TaskInput } from "../cluster";
 import type { Schema } from "apache-arrow";
 import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
@@ -28,6 +28,8 @@ export interface OperatorMetrics {
   tasksLaunched: number;
   tasksFinished: number;
   tasksRunning: number;
+  /** Task attempts rerun because their worker (or its node) was lost. */
+  tasksRetried: number;
   rowsEstimated?: number;
   /** A read's decoded size, estimated from a few sampled files (accelerated path) or all footers (fallback). */
   inMemoryBytesEstimated?: number;
@@ -41,7 +43,7 @@ export interface OperatorMetrics {
 export abstract class PhysicalOperator {
   readonly inputQueue: QueuedBlock[] = [];
   readonly outputQueue: QueuedBlock[] = [];
-  readonly metrics: OperatorMetrics = { rowsIn: 0, rowsOut: 0, blocksOut: 0, bytesOut: 0, tasksLaunched: 0, tasksFinished: 0, tasksRunning: 0, udfMs: 0 };
+  readonly metrics: OperatorMetrics = { rowsIn: 0, rowsOut: 0, blocksOut: 0, bytesOut: 0, tasksLaunched: 0, tasksFinished: 0, tasksRunning: 0, tasksRetried: 0, udfMs: 0 };
   protected readonly inputDone: boolean[];
   /** Set when a downstream limit no longer needs this operator's output (or the job ended). */
   stopped = false;
@@ -107,7 +109,6 @@ export abstract class PhysicalOperator {
   }
 }
 
-/** Read or map stage: fused transforms (and possibly a write) run as tasks on workers. */
 /** Blocks from numbered streams (tasks, inputs), released in stream order: stream i waits until every earlier one has ended. */
 class InOrderRelease {
   private current = 0;
@@ -146,6 +147,15 @@ class InOrderRelease {
   }
 }
 
+/** A task's input made of queued blocks (their IPC bytes reused when they arrived as IPC). */
+function blocksInput(bundle: QueuedBlock[]): { input: TaskInput; inputBlocks: QueuedBlock[] } {
+  return {
+    input: { kind: "blocks", blocks: bundle.map((b) => b.ipc ?? blockToIPC(b.block)), origins: bundle.map((b) => b.origin) },
+    inputBlocks: bundle,
+  };
+}
+
+/** Read or map stage: fused transforms (and possibly a write) run as tasks on workers. */
 export class TaskOperator extends PhysicalOperator {
   private pendingInputs: TaskInput[] = [];
   private planned = false;
@@ -156,12 +166,12 @@ export class TaskOperator extends PhysicalOperator {
   readonly sink?: SinkSpec;
 
   constructor(
-    readonly physical: Extract<PhysicalOp, { kind: "read" | "map" }>, inputs: PhysicalOperator[],
-    private readonly settings: ReadSettings,
+    readonly physical: Extract<PhysicalOp, { kind: "read" | "map" | "actorPool" }>, inputs: PhysicalOperator[],
+    protected readonly settings: ReadSettings,
   ) {
     super(physical.name, inputs);
     this.transforms = physical.transforms;
-    this.sink = physical.sink;
+    this.sink = physical.kind === "actorPool" ? undefined : physical.sink;
   }
 
   get isSource(): boolean { return this.physical.kind === "read"; }
@@ -217,14 +227,17 @@ export class TaskOperator extends PhysicalOperator {
       bytes += item.bytes;
       bundle.push(item);
     }
-    return {
-      input: { kind: "blocks", blocks: bundle.map((b) => b.ipc ?? blockToIPC(b.block)), origins: bundle.map((b) => b.origin) },
-      inputBlocks: bundle,
-    };
+    return blocksInput(bundle);
   }
 
   override isFinished(): boolean {
     return this.stopped || (this.planned && super.isFinished());
+  }
+
+  /** Tasks ready to launch (input bundles count once: their size is not known until they are cut). */
+  queuedTasks(): number {
+    if (this.stopped) return 0;
+    return this.isSource ? this.pendingInputs.length : this.hasTask() ? 1 : 0;
   }
 
   receiveOutput(taskIndex: number, ipc: Uint8Array, bytes: number, origin: BlockOrigin): void {
@@ -254,6 +267,66 @@ export class TaskOperator extends PhysicalOperator {
     const preserving = this.transforms.every((t) => t.kind !== "rows" || t.steps.every((s) => s.kind === "map"));
     if (preserving && this.transforms.every((t) => t.kind !== "batches")) this.metrics.rowsEstimated = upstream;
   }
+}
+
+/**
+ * A class UDF's stage: each task is a bundle of maxConcurrency calls (batchSize rows each; or one block
+ * without a batchSize) sent to an actor of the stage's pool, which runs the calls at once up to
+ * maxConcurrency; one message each way carries them all. The executor owns the pool and sizes it.
+ */
+export class ActorPoolOperator extends TaskOperator {
+  declare readonly physical: Extract<PhysicalOp, { kind: "actorPool" }>;
+
+  private queuedRows(): number {
+    return this.inputQueue.reduce((sum, b) => sum + b.block.numRows, 0);
+  }
+
+  /** Rows per task; undefined: one block per task. */
+  private get bundleRows(): number | undefined {
+    const { batchSize, actorPool } = this.physical;
+    return batchSize === undefined ? undefined : batchSize * actorPool.maxConcurrency;
+  }
+
+  /** A task starts once one call's worth of rows is queued, and takes up to bundleRows of whole batches. */
+  override hasTask(): boolean {
+    if (this.stopped || this.inputQueue.length === 0) return false;
+    const { batchSize } = this.physical;
+    return batchSize === undefined || this.allInputsDone || this.queuedRows() >= batchSize;
+  }
+
+  override queuedTasks(): number {
+    if (this.stopped) return 0;
+    const rows = this.bundleRows;
+    return rows === undefined ? this.inputQueue.length : Math.ceil(this.queuedRows() / rows);
+  }
+
+  override nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined {
+    if (!this.hasTask()) return undefined;
+    const { batchSize } = this.physical;
+    const queued = this.queuedRows();
+    const maxRows = batchSize === undefined ? this.inputQueue[0].block.numRows
+      : Math.min(this.bundleRows!, this.allInputsDone ? queued : queued - (queued % batchSize));
+    const bundle: QueuedBlock[] = [];
+    for (let rows = 0; rows < maxRows && this.inputQueue.length > 0;) {
+      const item = this.inputQueue[0];
+      const take = Math.min(item.block.numRows, maxRows - rows);
+      if (take === item.block.numRows) bundle.push(this.inputQueue.shift()!);
+      else {
+        bundle.push(sliceQueued(item, 0, take));
+        this.inputQueue[0] = sliceQueued(item, take, item.block.numRows);
+      }
+      rows += take;
+    }
+    return blocksInput(bundle);
+  }
+}
+
+function sliceQueued(item: QueuedBlock, start: number, end: number): QueuedBlock {
+  const rows = item.block.numRows;
+  return {
+    block: sliceBlock(item.block, start, end), bytes: Math.ceil((item.bytes * (end - start)) / rows),
+    origin: { ...item.origin, rowOffset: item.origin.rowOffset + start },
+  };
 }
 
 export interface ReadSettings {

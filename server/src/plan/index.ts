@@ -23,12 +23,22 @@ export interface ErrorPolicy {
   maxErroredRows?: number;
 }
 
-export interface MapOptions extends ErrorPolicy {
+/** How a class UDF runs in an actor pool (Ray Data's ActorPoolStrategy and actor options). */
+export interface ActorOptions {
+  /** Actors in the pool: a fixed n, or [min, max] (autoscaled, starting at min), or [min, max, initial]. */
+  concurrency?: number | [number, number] | [number, number, number];
+  /** Arguments for the class's constructor; they travel to workers, so they must be structured-cloneable. */
+  fnConstructorArgs?: unknown[];
+  /** CPU slots one actor holds while it lives (default 1). */
+  numCpus?: number;
+  /** Calls one actor runs at once; above 1 only helps an async `call` (default 1). */
+  maxConcurrency?: number;
+}
+
+export interface MapOptions extends ErrorPolicy, ActorOptions {
   /** Rows per UDF call; null = whole blocks as they come. Default DEFAULT_BATCH_SIZE. */
   batchSize?: number | null;
   batchFormat?: BatchFormat;
-  /** Reserved for actor pools (a later issue). */
-  concurrency?: number | [number, number] | [number, number, number];
 }
 
 interface OpBase { id: number }
@@ -36,7 +46,8 @@ interface UnaryOp extends OpBase { input: LogicalOp }
 
 export type LogicalOp =
   | (OpBase & { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number })
-  | (UnaryOp & { kind: "map" | "flatMap" | "filter"; fn: UdfFunction; options: ErrorPolicy })
+  | (UnaryOp & { kind: "map" | "flatMap"; fn: UdfFunction; options: ErrorPolicy & ActorOptions })
+  | (UnaryOp & { kind: "filter"; fn: UdfFunction; options: ErrorPolicy })
   | (UnaryOp & { kind: "mapBatches"; fn: UdfFunction; options: MapOptions })
   | (UnaryOp & { kind: "addColumn"; column: string; fn: UdfFunction; options: ErrorPolicy })
   | (UnaryOp & { kind: "selectColumns" | "dropColumns"; columns: string[] })
@@ -118,10 +129,21 @@ export type RowStep = { kind: "map" | "flatMap" | "filter"; operator: string; ud
 /** A transform that runs inside a task; all of it is plain data, sent to workers. */
 export type TransformSpec =
   | { kind: "rows"; steps: RowStep[] }
-  | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat; onError: OnError }
+  | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat; onError: OnError; callsAtOnce?: number }
   | { kind: "addColumn"; operator: string; column: string; udf: UdfRef; onError: OnError }
   | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
   | { kind: "renameColumns"; operator: string; mapping: Record<string, string> };
+
+/** An actor pool's size and what each actor is built from; sent to workers, so plain data. */
+export interface ActorPoolSpec {
+  udf: UdfRef;
+  constructorArgs: unknown[];
+  minActors: number;
+  maxActors: number;
+  initialActors: number;
+  maxConcurrency: number;
+  numCpus: number;
+}
 
 export interface SinkSpec {
   format: WriteFormat; path: string; mode: "append" | "overwrite"; options: WriteOptions; filePrefix: string;
@@ -132,6 +154,7 @@ export interface SinkSpec {
 export type PhysicalOp =
   | { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
+  | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
   | { kind: "allToAll"; name: string; input: PhysicalOp; op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" }>; logical: LogicalOp[] }
   | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
@@ -156,8 +179,18 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
     switch (op.kind) {
       case "read":
         return { kind: "read", name: op.name, source: op.source, overrideNumBlocks: op.overrideNumBlocks, transforms: [], logical: [op] };
-      case "map": case "flatMap": case "filter": case "mapBatches": case "addColumn":
-      case "selectColumns": case "dropColumns": case "renameColumns": {
+      case "map": case "flatMap": case "mapBatches":
+        if (isClass(op.fn)) {
+          // Data crosses into the pool: the actor stage fuses with nothing (as in Ray Data).
+          const transform = transformOf(op, udfRef);
+          if (transform.kind === "batches") transform.callsAtOnce = op.options.maxConcurrency;
+          return {
+            kind: "actorPool", name: opDisplayName(op), input: build(op.input), transforms: [transform],
+            actorPool: actorPoolSpec(op.options, udfRef(op)), batchSize: transform.kind === "batches" ? transform.batchSize : undefined, logical: [op],
+          };
+        }
+      // falls through: a function UDF fuses like any map-like op
+      case "filter": case "addColumn": case "selectColumns": case "dropColumns": case "renameColumns": {
         const stage = fusableStage(build(op.input));
         stage.transforms = appendTransform(stage.transforms, transformOf(op, udfRef));
         stage.name = `${stage.name}->${opDisplayName(op)}`;
@@ -185,6 +218,21 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
 }
 
 type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" }>;
+
+function actorPoolSpec(options: ActorOptions, udf: UdfRef): ActorPoolSpec {
+  const [minActors, maxActors, initialActors] = concurrencyRange(options.concurrency!);
+  return {
+    udf, constructorArgs: options.fnConstructorArgs ?? [], minActors, maxActors, initialActors,
+    maxConcurrency: options.maxConcurrency ?? 1, numCpus: options.numCpus ?? 1,
+  };
+}
+
+/** [min, max, initial] from `concurrency: n | [min, max] | [min, max, initial]`. */
+function concurrencyRange(concurrency: NonNullable<ActorOptions["concurrency"]>): [number, number, number] {
+  if (typeof concurrency === "number") return [concurrency, concurrency, concurrency];
+  const [min, max, initial = min] = concurrency;
+  return [min, max, initial];
+}
 
 /** Map-like ops join the read or map stage before them unless it already ends in a write. */
 function fusableStage(stage: PhysicalOp): FusableStage {
@@ -228,10 +276,9 @@ function validate(root: LogicalOp): void {
     if (op.kind === "write" && op !== root) {
       throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`);
     }
-    if (op.kind === "mapBatches" && isClass(op.fn)) {
-      throw new PlanError(op.options.concurrency === undefined
-        ? `${opDisplayName(op)}: a class UDF runs in an actor pool and needs { concurrency: n | [min, max] }`
-        : `${opDisplayName(op)}: class UDFs (actor pools) are not supported yet; pass a function`);
+    if (op.kind === "map" || op.kind === "flatMap" || op.kind === "mapBatches") validateActorOptions(op, op.fn, op.options);
+    else if ("fn" in op && isClass(op.fn)) {
+      throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`);
     }
   }
 }
@@ -245,6 +292,32 @@ export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
     }
   }
   return budgets;
+}
+
+function validateActorOptions(op: LogicalOp, fn: UdfFunction, options: ActorOptions): void {
+  const name = opDisplayName(op);
+  const actorOptions = (["concurrency", "fnConstructorArgs", "numCpus", "maxConcurrency"] as const).filter((k) => options[k] !== undefined);
+  if (!isClass(fn)) {
+    if (actorOptions.length > 0) throw new PlanError(`${name}: ${actorOptions.join(", ")} configure an actor pool, which only a class UDF gets; a function runs as tasks`);
+    return;
+  }
+  if (options.concurrency === undefined) {
+    throw new PlanError(`${name}: a class UDF runs in an actor pool and needs { concurrency: n | [min, max] | [min, max, initial] }`);
+  }
+  if (typeof (fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${name}: a class UDF needs a call method`);
+  const positive = (n: unknown) => Number.isInteger(n) && (n as number) >= 1;
+  const range = [options.concurrency].flat();
+  const [min, max, initial] = concurrencyRange(options.concurrency);
+  if (range.length > 3 || !range.every(positive) || min > max || initial < min || initial > max) {
+    throw new PlanError(`${name}: concurrency must be n, [min, max] or [min, max, initial] with 1 ≤ min ≤ initial ≤ max, got ${JSON.stringify(options.concurrency)}`);
+  }
+  if (options.maxConcurrency !== undefined && !positive(options.maxConcurrency)) {
+    throw new PlanError(`${name}: maxConcurrency must be a positive integer, got ${options.maxConcurrency}`);
+  }
+  if (options.numCpus !== undefined && !(options.numCpus > 0)) throw new PlanError(`${name}: numCpus must be positive, got ${options.numCpus}`);
+  if (options.fnConstructorArgs !== undefined && !Array.isArray(options.fnConstructorArgs)) {
+    throw new PlanError(`${name}: fnConstructorArgs must be an array`);
+  }
 }
 
 export function isClass(fn: UdfFunction): boolean {

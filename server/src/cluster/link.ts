@@ -1,0 +1,66 @@
+// The head ↔ node link: messages framed on a stream socket (TCP, loopback or not) as a 4-byte length
+// and a v8-serialized value, so typed arrays and bigints cross as they do between threads.
+import { EventEmitter } from "node:events";
+import type net from "node:net";
+import v8 from "node:v8";
+import type { DriverMessage, WorkerMessage } from "./protocol";
+
+export type NodeToHead =
+  | { type: "hello"; token: string; cpus: number; pid: number }
+  | { type: "worker"; workerId: number; message: WorkerMessage }
+  | { type: "workerExit"; workerId: number; code: number }
+  | { type: "workerError"; workerId: number; message: string }
+  /** The node got a preemption notice (SIGTERM): schedule nothing more there, let it finish, then tell it to leave. */
+  | { type: "draining" };
+
+export type HeadToNode =
+  | { type: "welcome"; nodeId: number }
+  | { type: "rejected"; reason: string }
+  | { type: "spawn"; workerId: number }
+  | { type: "post"; workerId: number; message: DriverMessage }
+  | { type: "terminate"; workerId: number }
+  | { type: "leave" };
+
+/** What a 4-byte length can say. */
+export const MAX_FRAME_BYTES = 2 ** 32 - 1;
+
+/** Emits "message" per frame and "close" once. */
+export class Link<In, Out> extends EventEmitter {
+  private buffered: Buffer = Buffer.alloc(0);
+  /** A longer frame, or one that does not decode, ends the link (the head keeps this small until a node has shown its token). */
+  maxFrameBytes = MAX_FRAME_BYTES;
+
+  constructor(readonly socket: net.Socket) {
+    super();
+    socket.setNoDelay(true);
+    socket.on("data", (chunk) => this.receive(chunk));
+    socket.on("close", () => this.emit("close"));
+    socket.on("error", () => socket.destroy()); // "close" follows
+  }
+
+  send(message: Out): void {
+    if (this.socket.destroyed) return;
+    const body = v8.serialize(message);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(body.length);
+    this.socket.write(Buffer.concat([header, body]));
+  }
+
+  private receive(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    while (this.buffered.length >= 4) {
+      const length = this.buffered.readUInt32BE(0);
+      if (length > this.maxFrameBytes) { this.socket.destroy(); return; }
+      if (this.buffered.length < 4 + length) return;
+      let message: In;
+      try {
+        message = v8.deserialize(this.buffered.subarray(4, 4 + length)) as In;
+      } catch {
+        this.socket.destroy();
+        return;
+      }
+      this.buffered = this.buffered.subarray(4 + length);
+      this.emit("message", message);
+    }
+  }
+}

@@ -1,0 +1,279 @@
+// The head side of a cluster: nodes (OS processes hosting worker threads) join over TCP; tasks run on
+// their workers; a node provider starts nodes when the cluster autoscaler asks. A node that is lost
+// fails its workers' tasks as lost (the executor reruns them); a draining node takes no new work and
+// is told to leave once its workers are idle.
+import { spawn } from "node:child_process";
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { EventEmitter } from "node:events";
+import net from "node:net";
+import path from "node:path";
+import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
+import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
+import { packageRoot } from "./paths";
+import type { DriverMessage } from "./protocol";
+
+/** Where nodes join: tcp://host:port, and the token they must present. */
+export interface HeadAddress { url: string; token: string }
+
+/** A node process the provider started; it joins the head by itself. */
+export interface LaunchedNode {
+  readonly pid?: number;
+  kill(signal: NodeJS.Signals): void;
+  readonly exited: Promise<void>;
+}
+
+export interface NodeProvider {
+  launch(head: HeadAddress, cpus: number): LaunchedNode;
+}
+
+/** Starts nodes as child processes of this one (`rdpipe node`), on this machine. */
+export class LocalNodeProvider implements NodeProvider {
+  launch(head: HeadAddress, cpus: number): LaunchedNode {
+    const child = spawn(process.execPath, [path.join(packageRoot(), "bin", "rdpipe.js"), "node", "--head", head.url, "--cpus", String(cpus)], {
+      stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, RDPIPE_TOKEN: head.token },
+    });
+    child.unref(); // a node ends by itself when the head goes away
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    return { pid: child.pid, kill: (signal) => child.kill(signal), exited };
+  }
+}
+
+export interface NodeInfo { id: number; pid: number; cpus: number; state: "alive" | "draining" }
+
+export interface NodeCounts { alive: number; draining: number; pending: number }
+
+let nextWorkerId = 1;
+
+/** The largest frame a connection may send before it has presented the token. */
+const HELLO_MAX_BYTES = 4096;
+
+class RemoteNode {
+  readonly workers = new Map<number, RemoteWorker>();
+  state: "alive" | "draining" = "alive";
+
+  constructor(readonly id: number, readonly pid: number, readonly cpus: number, readonly link: Link<NodeToHead, HeadToNode>) {}
+
+  spawnWorker(): RemoteWorker {
+    const worker = new RemoteWorker(this, nextWorkerId++);
+    this.workers.set(worker.id, worker);
+    this.link.send({ type: "spawn", workerId: worker.id });
+    return worker;
+  }
+
+  /** A worker ended (terminated by its host, or exited): a draining node with none left leaves. */
+  forget(workerId: number): void {
+    this.workers.delete(workerId);
+    if (this.state === "draining" && this.workers.size === 0) this.link.send({ type: "leave" });
+  }
+
+  drain(): void {
+    this.state = "draining";
+    if (this.workers.size === 0) this.link.send({ type: "leave" });
+    for (const worker of [...this.workers.values()]) worker.emit("draining");
+  }
+}
+
+/** A worker thread on a node, driven through the node's link. */
+class RemoteWorker extends EventEmitter implements WorkerChannel {
+  nodeLost = false;
+
+  constructor(readonly node: RemoteNode, readonly id: number) {
+    super();
+  }
+
+  get draining(): boolean { return this.node.state === "draining"; }
+
+  postMessage(message: DriverMessage): void {
+    this.node.link.send({ type: "post", workerId: this.id, message });
+  }
+
+  terminate(): void {
+    if (!this.node.workers.has(this.id)) return;
+    this.node.link.send({ type: "terminate", workerId: this.id });
+    this.node.forget(this.id);
+  }
+
+  // The link's socket does not keep the head alive; a running execution does.
+  ref(): void { /* nothing to hold */ }
+  unref(): void { /* nothing to hold */ }
+}
+
+/** Task workers on the cluster's nodes: one per node CPU, replaced on their node when one dies. */
+export class ClusterPool extends TaskHost {
+  addNode(node: RemoteNode): void {
+    for (let i = 0; i < node.cpus; i++) this.addWorker(node);
+    this.emit("idle");
+  }
+
+  get idleCount(): number {
+    return this.workers.filter((w) => w.running.size === 0 && !w.channel.draining).length;
+  }
+
+  protected override pick(): HostedWorker | undefined {
+    return this.workers.find((w) => w.running.size === 0 && !w.channel.draining);
+  }
+
+  protected override onLost(worker: HostedWorker): void {
+    this.retire(worker);
+    const { node } = worker.channel as RemoteWorker;
+    if (!(worker.channel as RemoteWorker).nodeLost && node.state === "alive") this.addWorker(node);
+  }
+
+  private addWorker(node: RemoteNode): void {
+    const worker: HostedWorker = { channel: node.spawnWorker(), running: new Map(), lastActiveAt: Date.now() };
+    this.listen(worker);
+    this.workers.push(worker);
+  }
+}
+
+export interface ClusterOptions {
+  /** The most nodes the cluster autoscaler asks the provider for. */
+  maxNodes: number;
+  cpusPerNode: number;
+  /** Default: LocalNodeProvider (child processes). */
+  provider?: NodeProvider;
+  /** Where the head listens for nodes (default 127.0.0.1, a free port); beyond loopback, keep the token secret. */
+  host?: string;
+  port?: number;
+  /** Default: random. */
+  token?: string;
+}
+
+/** A head and its nodes. Jobs run on whatever nodes have joined; the executor asks for more while work is queued. */
+export class Cluster {
+  readonly pool = new ClusterPool();
+  readonly token: string;
+  private readonly provider: NodeProvider;
+  private readonly nodeById = new Map<number, RemoteNode>();
+  private readonly launching = new Set<LaunchedNode>();
+  private readonly launchedByPid = new Map<number, LaunchedNode>();
+  private server?: net.Server;
+  private listening?: Promise<HeadAddress>;
+  private head?: HeadAddress;
+  private shutDown = false;
+  private nextNodeId = 1;
+
+  constructor(readonly options: ClusterOptions) {
+    this.provider = options.provider ?? new LocalNodeProvider();
+    this.token = options.token ?? randomBytes(16).toString("hex");
+  }
+
+  /** Starts listening for nodes (once); resolves to the address nodes join. */
+  start(): Promise<HeadAddress> {
+    if (this.shutDown) return Promise.reject(new Error("the cluster was shut down; set DataContext.cluster to a new Cluster"));
+    this.listening ??= new Promise((resolve, reject) => {
+      const server = net.createServer((socket) => this.accept(socket));
+      server.once("error", reject);
+      server.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", () => {
+        server.unref();
+        const { address, port } = server.address() as net.AddressInfo;
+        this.head = { url: `tcp://${address.includes(":") ? `[${address}]` : address}:${port}`, token: this.token };
+        resolve(this.head);
+      });
+      this.server = server;
+    });
+    return this.listening;
+  }
+
+  nodes(): NodeInfo[] {
+    return [...this.nodeById.values()].map((n) => ({ id: n.id, pid: n.pid, cpus: n.cpus, state: n.state }));
+  }
+
+  counts(): NodeCounts {
+    let alive = 0;
+    let draining = 0;
+    for (const node of this.nodeById.values()) node.state === "alive" ? alive++ : draining++;
+    return { alive, draining, pending: this.launching.size };
+  }
+
+  /** CPUs on nodes that take work. */
+  cpus(): number {
+    let cpus = 0;
+    for (const node of this.nodeById.values()) if (node.state === "alive") cpus += node.cpus;
+    return cpus;
+  }
+
+  /** Asks the provider for `count` more nodes (the caller keeps within maxNodes); after start(). */
+  launch(count: number): void {
+    const head = this.head;
+    if (!head) throw new Error("Cluster.launch called before start()");
+    for (let i = 0; i < count; i++) {
+      const launched = this.provider.launch(head, this.options.cpusPerNode);
+      this.launching.add(launched);
+      if (launched.pid !== undefined) this.launchedByPid.set(launched.pid, launched);
+      void launched.exited.then(() => {
+        this.launching.delete(launched);
+        if (launched.pid !== undefined) this.launchedByPid.delete(launched.pid);
+      });
+    }
+  }
+
+  /** A worker for an actor, on the alive node hosting the fewest workers; undefined when no node is alive. */
+  spawnActorWorker(): WorkerChannel | undefined {
+    let best: RemoteNode | undefined;
+    for (const node of this.nodeById.values()) {
+      if (node.state === "alive" && (!best || node.workers.size < best.workers.size)) best = node;
+    }
+    return best?.spawnWorker();
+  }
+
+  /** Ends every node and stops listening. */
+  async shutdown(): Promise<void> {
+    this.shutDown = true;
+    for (const node of this.nodeById.values()) node.link.send({ type: "leave" });
+    const launched = [...this.launchedByPid.values()];
+    for (const node of launched) node.kill("SIGKILL");
+    // Node processes are unref'd: hold the event loop until their exits are seen.
+    const keepAlive = setInterval(() => undefined, 1000);
+    await Promise.all(launched.map((n) => n.exited)).finally(() => clearInterval(keepAlive));
+    this.server?.close();
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.unref();
+    const link = new Link<NodeToHead, HeadToNode>(socket);
+    link.maxFrameBytes = HELLO_MAX_BYTES;
+    let node: RemoteNode | undefined;
+    link.on("message", (message: NodeToHead) => {
+      if (!node) {
+        if (message.type !== "hello" || !sameToken(message.token, this.token)) {
+          link.send({ type: "rejected", reason: "wrong token" });
+          socket.end();
+          return;
+        }
+        link.maxFrameBytes = MAX_FRAME_BYTES;
+        node = new RemoteNode(this.nextNodeId++, message.pid, message.cpus, link);
+        this.nodeById.set(node.id, node);
+        const launched = this.launchedByPid.get(message.pid);
+        if (launched) this.launching.delete(launched);
+        link.send({ type: "welcome", nodeId: node.id });
+        this.pool.addNode(node);
+        return;
+      }
+      const worker = "workerId" in message ? node.workers.get(message.workerId) : undefined;
+      switch (message.type) {
+        case "worker": worker?.emit("message", message.message); break;
+        case "workerExit": node.forget(message.workerId); worker?.emit("exit", message.code); break;
+        case "workerError": worker?.emit("error", new Error(message.message)); break;
+        case "draining": node.drain(); break;
+      }
+    });
+    link.on("close", () => {
+      if (!node) return;
+      this.nodeById.delete(node.id);
+      const lost = new Error(`its node ${node.id} (pid ${node.pid}) was lost`);
+      for (const worker of [...node.workers.values()]) {
+        worker.nodeLost = true;
+        node.workers.delete(worker.id);
+        worker.emit("error", lost);
+      }
+      this.pool.emit("idle");
+    });
+  }
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
