@@ -272,7 +272,9 @@ describe("job-level checkpointing", function () {
     const out = path.join(dir, "flat-out");
     // 40 rows of 4 KB per input row: about 6 input rows per 1 MiB piece, so natural piece boundaries fall inside a run.
     const explode = new Function(`return (row) => Array.from({ length: 40 }, (_, k) => ({ id: row.id, k, pad: "y".repeat(4000) }))`)() as rd.RowFn<rd.Row, rd.Row[]>;
-    const result = await rd.readParquet(input).filter(new Function("return (r) => r.id < 300")() as rd.RowFn<rd.Row, boolean>).flatMap(explode).writeParquet(out).run();
+    // The batch UDF after the flatMap cuts blocks every 1000 rows, in the middle of an ID's 40 rows.
+    const result = await rd.readParquet(input).filter(new Function("return (r) => r.id < 300")() as rd.RowFn<rd.Row, boolean>).flatMap(explode)
+      .mapBatches(new Function("return (b) => b")() as (b: rd.Columns) => rd.Columns, { batchSize: 1000 }).writeParquet(out).run();
     assert.ok(result.written.length > 5, `${result.written.length} files`);
     const filesOfId = new Map<number, Set<string>>();
     for (const file of result.written) {

@@ -1,7 +1,7 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
-import { blockFromIPC, blockToIPC, blockBytes, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
+import { blockFromIPC, blockToIPC, blockBytes, concatBlocks, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
 import { commitOutput, idCount, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
@@ -125,7 +125,8 @@ function splitKeepingIds(block: Block, maxBytes: number, idColumn: string): Bloc
   let natural = 0;
   for (const piece of pieces.slice(0, -1)) {
     natural += piece.numRows;
-    let end = Math.max(natural, start + 1);
+    if (natural <= start) continue; // the previous piece already reached past this boundary
+    let end = natural;
     while (end < block.numRows && ids.get(end) === ids.get(end - 1)) end++;
     if (end >= block.numRows) break;
     out.push(sliceBlock(block, start, end));
@@ -133,6 +134,25 @@ function splitKeepingIds(block: Block, maxBytes: number, idColumn: string): Bloc
   }
   out.push(sliceBlock(block, start, block.numRows));
   return out;
+}
+
+/**
+ * Blocks whose last rows never share an ID with the next block's first rows: each block's trailing run
+ * of one ID is held back and put in front of the next (batch UDFs after a flatMap cut blocks anywhere).
+ */
+async function* idRunsTogether(blocks: AsyncIterable<OriginBlock>, idColumn: string): AsyncIterable<OriginBlock> {
+  let carried: OriginBlock | undefined;
+  for await (const item of blocks) {
+    const block = carried ? concatBlocks([carried.block, item.block]) : item.block;
+    const origin = carried ? { ...carried.origin, exact: false } : item.origin;
+    const ids = block.getChild(idColumn);
+    if (!ids || block.numRows === 0) { carried = undefined; yield { block, origin }; continue; }
+    let runStart = block.numRows - 1;
+    while (runStart > 0 && ids.get(runStart - 1) === ids.get(block.numRows - 1)) runStart--;
+    carried = { block: sliceBlock(block, runStart, block.numRows), origin: { ...origin, exact: false } };
+    if (runStart > 0) yield { block: sliceBlock(block, 0, runStart), origin };
+  }
+  if (carried) yield carried;
 }
 
 /** A checkpointed write refuses a block whose ID column is missing or has nulls, before writing anything. */
@@ -163,7 +183,10 @@ async function runTask(task: TaskSpec): Promise<void> {
   const earlierTry = checkpoint && task.continueFromCommits ? await taskCommits(checkpoint, task.sink!.taskIndex) : undefined;
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
-  for await (const { block, origin } of applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes)) {
+  const transformed = applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes);
+  // Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot.
+  const mayRepeatIds = task.transforms.some((t) => t.kind === "batches" || (t.kind === "rows" && t.steps.some((step) => step.kind === "flatMap")));
+  for await (const { block, origin } of checkpoint && mayRepeatIds ? idRunsTogether(transformed, checkpoint.idColumn) : transformed) {
     if (cancelled.has(task.taskId)) break;
     let pieceStart = 0;
     const pieces = checkpoint ? splitKeepingIds(block, task.targetBlockBytes, checkpoint.idColumn) : splitBlockBySize(block, task.targetBlockBytes);
