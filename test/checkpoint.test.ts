@@ -214,13 +214,24 @@ describe("job-level checkpointing", function () {
       /input file .*changing-input.*\.parquet changed \(size or etag\) after an earlier attempt of this checkpointed job consumed it/);
   });
 
+  it("a commit record whose output file has gone commits nothing: the resume writes those rows again", async () => {
+    const ckpt = path.join(dir, "orphan-ckpt");
+    const out = path.join(dir, "orphan-out");
+    checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
+    await rd.readParquet(input).map(tolerant).writeParquet(out).run();
+    fs.rmSync(listFilesRecursive(out).filter((f) => f.endsWith(".parquet"))[0]);
+    checkpointed({ checkpointPath: ckpt });
+    await rd.readParquet(input).map(tolerant).writeParquet(out).run();
+    assertExactlyOnce(await outputIds(out), ids);
+  });
+
   it("a deletion of a finished checkpoint that was cut short is finished by the next run, which writes nothing", async () => {
     const ckpt = path.join(dir, "cut-ckpt");
     const out = path.join(dir, "cut-out");
     checkpointed({ checkpointPath: ckpt, deleteCheckpointOnSuccess: false });
     await rd.readParquet(input).map(tolerant).writeParquet(out).run();
     // As if the process was killed while deleting: the marker is there and some commit records are gone.
-    fs.writeFileSync(path.join(ckpt, "deleting.json"), "{}");
+    fs.writeFileSync(path.join(ckpt, "deleting.json"), JSON.stringify({ idColumn: "id", output: { path: out, format: "parquet" } }));
     for (const record of fs.readdirSync(path.join(ckpt, "committed")).slice(0, 5)) fs.rmSync(path.join(ckpt, "committed", record));
     checkpointed({ checkpointPath: ckpt });
     const again = await rd.readParquet(input).map(tolerant).writeParquet(out).run();
@@ -292,7 +303,7 @@ describe("job-level checkpointing", function () {
     const slow = new Function(`return (row) => { const until = Date.now() + 1; while (Date.now() < until); return row; }`)() as rd.RowFn;
     const first = rd.readParquet(input).map(slow).writeParquet(out).run();
     await new Promise((resolve) => setTimeout(resolve, 400));
-    await assert.rejects(rd.readParquet(input).map(slow).writeParquet(out).run(), /checkpoint at .*lease-ckpt is in use by another run \(process \d+ on .*\); wait for it to finish, or delete .*lease\.json/);
+    await assert.rejects(rd.readParquet(input).map(slow).writeParquet(out).run(), /checkpoint at .*lease-ckpt is in use by another run \((process \d+ on .*|another execution in this process)\); wait for it to finish, or delete .*lease\.json/);
     await first;
     assertExactlyOnce(await outputIds(out), ids);
     // A lease left by a process that no longer exists (as after SIGKILL) does not block.
@@ -301,6 +312,12 @@ describe("job-level checkpointing", function () {
     fs.writeFileSync(path.join(dead, "lease.json"), JSON.stringify({ attempt: "gone", pid: 2 ** 22 + 12345, host: os.hostname(), renewedAt: Date.now() }));
     checkpointed({ checkpointPath: dead });
     await rd.readParquet(input).map(tolerant).writeParquet(path.join(dir, "dead-out")).run();
+    assert.equal(fs.existsSync(dead), false);
+    // Nor one naming this very pid from an earlier life (a restarted container's PID 1).
+    fs.mkdirSync(dead);
+    fs.writeFileSync(path.join(dead, "lease.json"), JSON.stringify({ attempt: "earlier", pid: process.pid, host: os.hostname(), renewedAt: Date.now() }));
+    checkpointed({ checkpointPath: dead });
+    await rd.readParquet(input).map(tolerant).writeParquet(path.join(dir, "dead-out-2")).run();
     assert.equal(fs.existsSync(dead), false);
   });
 

@@ -6,7 +6,7 @@ import { blockToRows, type Row } from "../block";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
 import {
-  CheckpointLease, attemptOf, checkpointFs, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readCommittedIds, readDoneFiles,
+  CheckpointLease, attemptOf, checkpointFs, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readCommittedIds, readDoneRecords,
   readErroredRows, readManifest, recordAttempt, writeManifest,
   type CheckpointBackendKind, type CheckpointSpec, type DoneFile, type ErroredRow, type FileEntry, type Manifest,
 } from "./store";
@@ -122,73 +122,109 @@ async function openAttempt(
   config: CheckpointSettings, write: WriteOp, spec: CheckpointSpec, lease: CheckpointLease, fs: FileSystem, started: number,
 ): Promise<PreparedCheckpoint> {
   const root = spec.path;
-  if ((await fs.stat(fs.join(root, markers.deleting))) !== null) {
+  const identity = jobIdentity(config, write);
+  const deleting = fs.join(root, markers.deleting);
+  if ((await fs.stat(deleting)) !== null) {
     // The job succeeded, then was stopped while deleting its checkpoint: finish that, and write nothing.
-    await deleteCheckpoint(fs, root);
+    checkSameJob(root, JSON.parse(Buffer.from(await fs.readAll(deleting)).toString("utf8")) as JobIdentity, identity);
+    await deleteCheckpoint(fs, root, identity);
     return {
       spec, lease, alreadyComplete: true, doneFiles: new Set(), donePaths: new Set(), committedRowsAtStart: 0, committedFilesAtStart: 0,
       removedUncommitted: 0, loadMs: Date.now() - started,
     };
   }
   const manifest = await readManifest(fs, root);
-  const output = { path: write.path, format: write.format };
-  if (manifest && (manifest.idColumn !== config.idColumn || manifest.output.path !== output.path || manifest.output.format !== output.format)) {
-    throw new PlanError(
-      `the checkpoint at ${root} belongs to another job (idColumn '${manifest.idColumn}', writing ${manifest.output.format} to ${manifest.output.path}); ` +
-      `this job has idColumn '${config.idColumn}' and writes ${output.format} to ${output.path}. Use another checkpointPath, or delete that one to start over`);
-  }
-  if (!manifest) {
+  if (manifest) checkSameJob(root, manifest, identity);
+  else {
     if (!(await isEmptyFolder(fs, root))) {
       throw new PlanError(`checkpointPath ${root} holds files but is not a checkpoint (no manifest.json); give the checkpoint an empty or new folder`);
     }
-    await writeManifest(fs, root, { version: 1, idColumn: config.idColumn, output, createdAt: new Date().toISOString() });
+    await writeManifest(fs, root, { version: 1, ...identity, createdAt: new Date().toISOString() });
   }
-  if (write.mode === "overwrite" && (await fs.stat(fs.join(root, markers.outputCleared))) === null) {
-    // Emptied once per job, and marked only when done: a crash mid-way empties it again (nothing is committed yet).
+  const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
+  if (write.mode === "overwrite" && attempts.length === 0 && (await fs.stat(fs.join(root, markers.outputCleared))) === null) {
+    // Emptied once per job, before its first attempt writes, and marked only when done: a crash mid-way empties it again.
     await removeWrittenFiles(write.path, "", write.options.filesystem);
     await fs.write(fs.join(root, markers.outputCleared), [Buffer.from("{}")]);
   }
-  const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
-  const records = await listEntries(fs, root, dirs.committed);
-  const committed = new Set(records.map(committedOutputName).filter((n) => n !== undefined));
-  const removedUncommitted = attempts.length > 0 ? await removeUncommitted(write, attempts, committed) : 0;
-  const done = await readDoneFiles(fs, root);
+  let records = await listEntries(fs, root, dirs.committed);
+  let removedUncommitted = 0;
+  let orphanTasks = new Set<string>();
+  if (attempts.length > 0) {
+    const output = await reconcileOutput(write, attempts, new Set(records.map(committedOutputName).filter((n) => n !== undefined)));
+    removedUncommitted = output.removed;
+    // A record whose file is gone commits nothing: its rows are written again, so its task's inputs are not done.
+    const orphans = records.filter((r) => !output.present.has(committedOutputName(r)!));
+    await fs.deleteFiles(orphans.map((r) => r.path));
+    records = records.filter((r) => !orphans.includes(r));
+    orphanTasks = new Set(orphans.map((r) => taskPrefixOf(r.name)));
+  }
+  const committed = new Set(records.map(committedOutputName));
+  const done = (await readDoneRecords(fs, root)).filter((d) => !orphanTasks.has(d.prefix));
   // IDs of tasks that consumed all their input files are never met again: those files are not read.
-  const finished = new Set(done.outputs.map((o) => o.prefix));
-  const needed = records.filter((r) => !finished.has(r.name.slice(0, r.name.lastIndexOf("_") + 1)));
+  const finished = done.filter((d) => d.allInputsDone);
+  const finishedPrefixes = new Set(finished.map((d) => d.prefix));
+  const needed = records.filter((r) => !finishedPrefixes.has(taskPrefixOf(r.name)));
   const committedIds = needed.length > 0 ? await loadCommittedIds(fs, needed) : undefined;
+  const doneFiles = done.flatMap((d) => d.files);
   await recordAttempt(fs, root, spec.attempt);
   return {
     spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
-    doneFiles: new Set(done.files.map(doneKey)), donePaths: new Set(done.files.map((f) => f.path)),
-    committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + done.outputs.reduce((s, o) => s + o.rows, 0),
+    doneFiles: new Set(doneFiles.map(doneKey)), donePaths: new Set(doneFiles.map((f) => f.path)),
+    committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + finished.reduce((s, d) => s + d.rows, 0),
     committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
   };
 }
 
-/** Nothing in dir but, at most, the lease this run holds. */
+/** Nothing in dir but, at most, the lease this run holds and temporary files of writes a crash cut short. */
 async function isEmptyFolder(fs: FileSystem, dir: string): Promise<boolean> {
   if ((await fs.stat(dir)) === null) return true;
+  const ignorable = (file: string) => {
+    const name = file.slice(file.lastIndexOf("/") + 1);
+    return name === "lease.json" || (name.startsWith(".") && name.endsWith(".tmp"));
+  };
   for await (const page of fs.listDirectory(dir)) {
-    if (page.directories.length > 0 || page.files.some((f) => !f.path.endsWith("lease.json"))) return false;
+    if (page.directories.length > 0 || page.files.some((f) => !ignorable(f.path))) return false;
   }
   return true;
 }
 
-/** Deletes the output files (and in-flight temporaries) of the given attempts that have no commit record. */
-export async function removeUncommitted(write: WriteOp, attempts: string[], committed: Set<string>): Promise<number> {
+/**
+ * Deletes the output files (and in-flight temporaries) of the given attempts that have no commit record;
+ * returns how many, and the names of the committed files that are there.
+ */
+async function reconcileOutput(write: WriteOp, attempts: string[], committed: Set<string>): Promise<{ removed: number; present: Set<string> }> {
   const fs = fileSystemFor(write.path, write.options.filesystem);
-  if ((await fs.stat(write.path)) === null) return 0;
+  const present = new Set<string>();
+  if ((await fs.stat(write.path)) === null) return { removed: 0, present };
   const doomed: string[] = [];
   for await (const page of fs.listDirectory(write.path)) {
     for (const file of page.files) {
       const name = file.path.slice(file.path.lastIndexOf("/") + 1);
       const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
-      if (attempts.some((a) => base.startsWith(`${a}_`)) && (base !== name || !committed.has(name))) doomed.push(file.path);
+      if (!attempts.some((a) => base.startsWith(`${a}_`))) continue;
+      if (base === name && committed.has(name)) present.add(name);
+      else doomed.push(file.path);
     }
   }
   await fs.deleteFiles(doomed);
-  return doomed.length;
+  return { removed: doomed.length, present };
+}
+
+/** "<attempt>_<task>_" of an output file's (or its commit record's) name. */
+const taskPrefixOf = (name: string) => name.slice(0, name.indexOf("_", name.indexOf("_") + 1) + 1);
+
+type JobIdentity = Pick<Manifest, "idColumn" | "output">;
+
+function jobIdentity(config: CheckpointSettings, write: WriteOp): JobIdentity {
+  return { idColumn: config.idColumn, output: { path: write.path, format: write.format } };
+}
+
+function checkSameJob(root: string, found: JobIdentity, job: JobIdentity): void {
+  if (found.idColumn === job.idColumn && found.output.path === job.output.path && found.output.format === job.output.format) return;
+  throw new PlanError(
+    `the checkpoint at ${root} belongs to another job (idColumn '${found.idColumn}', writing ${found.output.format} to ${found.output.path}); ` +
+    `this job has idColumn '${job.idColumn}' and writes ${job.output.format} to ${job.output.path}. Use another checkpointPath, or delete that one to start over`);
 }
 
 /**
@@ -200,9 +236,9 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
   if (prepared.alreadyComplete) return true;
   const fs = checkpointFs(config.checkpointPath, config.filesystem);
   const committed = new Set((await listEntries(fs, config.checkpointPath, dirs.committed)).map(committedOutputName).filter((n) => n !== undefined));
-  await removeUncommitted(write, [prepared.spec.attempt], committed);
+  await reconcileOutput(write, [prepared.spec.attempt], committed);
   if (!config.deleteCheckpointOnSuccess || unfinishedRows) return false;
-  await deleteCheckpoint(fs, prepared.spec.path);
+  await deleteCheckpoint(fs, prepared.spec.path, jobIdentity(config, write));
   return true;
 }
 
@@ -211,8 +247,8 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
  * leaves part of it looking like progress: the `deleting` marker goes first and last, and a run that
  * finds it finishes the deletion and writes nothing.
  */
-async function deleteCheckpoint(fs: FileSystem, root: string): Promise<void> {
-  await fs.write(fs.join(root, markers.deleting), [Buffer.from("{}")]);
+async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity): Promise<void> {
+  await fs.write(fs.join(root, markers.deleting), [Buffer.from(JSON.stringify(job))]);
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
   await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputCleared)]);
   await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, "lease.json")]);
@@ -322,7 +358,7 @@ export class CheckpointReader {
 
   /** Input files earlier attempts consumed whole, which a resume does not read. */
   async doneFiles(): Promise<DoneFile[]> {
-    return (await readDoneFiles(this.fs, this.path)).files;
+    return (await readDoneRecords(this.fs, this.path)).flatMap((d) => d.files);
   }
 
   /** Rows a UDF failed on that no later attempt committed. */

@@ -89,7 +89,7 @@ export async function taskCommits(spec: CheckpointSpec, taskIndex: number): Prom
   const prefix = taskOutputPrefix(spec.attempt, taskIndex);
   const records = (await listEntries(fs, spec.path, dirs.committed)).filter((e) => e.name.startsWith(prefix) && committedOutputName(e) !== undefined);
   if (records.length === 0) return { nextOutput: 0 };
-  const indices = records.map((e) => Number.parseInt(e.name.slice(prefix.length, prefix.length + 6), 10));
+  const indices = records.map((e) => Number.parseInt(e.name.slice(prefix.length, e.name.indexOf(".", prefix.length)), 10));
   return { ids: await loadCommittedIds(fs, records), nextOutput: Math.max(...indices) + 1 };
 }
 
@@ -103,8 +103,8 @@ export const taskOutputPrefix = (attempt: string, taskIndex: number) => `${attem
 
 /**
  * Records that a task consumed these input files whole: every row is committed or was meant to be
- * dropped. When that holds for all of its files, `outputs` names its output files: a resume reads none of
- * those inputs, so it need not load those files' IDs either.
+ * dropped. When that holds for all of its files (`allInputsDone`), a resume reads none of those inputs,
+ * so it need not load the IDs of the task's output files (named by `prefix`) either.
  */
 export async function recordDoneFiles(
   spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number,
@@ -113,12 +113,18 @@ export async function recordDoneFiles(
   const fs = checkpointFs(spec.path, spec.filesystem);
   const record: DoneRecord = {
     files: files.map(({ path, size, etag }) => ({ path, size, etag })),
-    outputs: allInputsDone ? { prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows } : undefined,
+    prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone,
   };
   await fs.write(fs.join(fs.join(spec.path, dirs.done), `${spec.attempt}_${String(taskIndex).padStart(6, "0")}.json`), json(record));
 }
 
-interface DoneRecord { files: DoneFile[]; outputs?: { prefix: string; rows: number } }
+export interface DoneRecord {
+  files: DoneFile[];
+  /** The name prefix of the task's output files, and the rows they hold. */
+  prefix: string;
+  rows: number;
+  allInputsDone: boolean;
+}
 
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {
   if (rows.length === 0) return;
@@ -198,15 +204,12 @@ export async function loadCommittedIds(fs: FileSystem, records: FileEntry[], con
   return builder.build();
 }
 
-export async function readDoneFiles(fs: FileSystem, root: string): Promise<{ files: DoneFile[]; outputs: { prefix: string; rows: number }[] }> {
-  const files: DoneFile[] = [];
-  const outputs: { prefix: string; rows: number }[] = [];
+export async function readDoneRecords(fs: FileSystem, root: string): Promise<DoneRecord[]> {
+  const records: DoneRecord[] = [];
   for (const entry of await listEntries(fs, root, dirs.done)) {
-    const record = JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as DoneRecord;
-    files.push(...record.files);
-    if (record.outputs) outputs.push(record.outputs);
+    records.push(JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as DoneRecord);
   }
-  return { files, outputs };
+  return records;
 }
 
 export async function readErroredRows(fs: FileSystem, root: string): Promise<ErroredRow[]> {
@@ -239,32 +242,50 @@ export class CheckpointInUseError extends Error {}
  * process lives (a killed run's lease is taken over at once), one from another host until it goes stale.
  */
 export class CheckpointLease {
+  /** Leases this process holds, by file: a second execution here must not take one over. */
+  private static readonly heldHere = new Set<string>();
   private timer?: NodeJS.Timeout;
+  private renewal: Promise<void> = Promise.resolve();
+  private released = false;
 
   private constructor(private readonly fs: FileSystem, private readonly file: string, private readonly record: LeaseRecord) {}
 
   static async acquire(fs: FileSystem, root: string, attempt: string): Promise<CheckpointLease> {
     const file = fs.join(root, "lease.json");
     const holder = await readLease(fs, file);
-    if (holder && holder.attempt !== attempt && isHeld(holder)) throw inUse(root, file, holder);
+    if (CheckpointLease.heldHere.has(file) || (holder && isHeld(holder))) throw inUse(root, file, holder);
     const lease = new CheckpointLease(fs, file, { attempt, pid: process.pid, host: os.hostname(), renewedAt: Date.now() });
-    await lease.write();
-    await new Promise((resolve) => setTimeout(resolve, LEASE_SETTLE_MS));
-    const after = await readLease(fs, file);
-    if (after && after.attempt !== attempt) throw inUse(root, file, after);
-    lease.timer = setInterval(() => void lease.write().catch(() => undefined), LEASE_RENEW_MS).unref();
+    CheckpointLease.heldHere.add(file);
+    try {
+      await lease.write();
+      await new Promise((resolve) => setTimeout(resolve, LEASE_SETTLE_MS));
+      const after = await readLease(fs, file);
+      if (after && after.attempt !== attempt) throw inUse(root, file, after);
+    } catch (e) {
+      CheckpointLease.heldHere.delete(file);
+      throw e;
+    }
+    lease.timer = setInterval(() => { lease.renewal = lease.write().catch(() => undefined); }, LEASE_RENEW_MS).unref();
     return lease;
   }
 
   private async write(): Promise<void> {
+    if (this.released) return;
     this.record.renewedAt = Date.now();
     await this.fs.write(this.file, json(this.record));
   }
 
   async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
     clearInterval(this.timer);
-    const holder = await readLease(this.fs, this.file).catch(() => undefined);
-    if (holder?.attempt === this.record.attempt) await this.fs.deleteFiles([this.file]);
+    await this.renewal; // a renewal in flight must not bring the file back after it is gone
+    try {
+      const holder = await readLease(this.fs, this.file).catch(() => undefined);
+      if (holder?.attempt === this.record.attempt) await this.fs.deleteFiles([this.file]);
+    } finally {
+      CheckpointLease.heldHere.delete(this.file);
+    }
   }
 }
 
@@ -277,9 +298,15 @@ async function readLease(fs: FileSystem, file: string): Promise<LeaseRecord | un
   }
 }
 
+/**
+ * Whether another live run holds the lease. Not if it went unrenewed past the TTL (its process is gone, or
+ * its pid was reused after a restart), nor if it names a process of this host that no longer exists, nor
+ * this very process (a previous incarnation with the same pid, as a restarted container's PID 1).
+ */
 function isHeld(lease: LeaseRecord): boolean {
-  if (lease.host !== os.hostname()) return Date.now() - lease.renewedAt < LEASE_TTL_MS;
-  if (lease.pid === process.pid) return true; // another execution in this process
+  if (Date.now() - lease.renewedAt >= LEASE_TTL_MS) return false;
+  if (lease.host !== os.hostname()) return true;
+  if (lease.pid === process.pid) return false;
   try {
     process.kill(lease.pid, 0);
     return true;
@@ -288,8 +315,7 @@ function isHeld(lease: LeaseRecord): boolean {
   }
 }
 
-function inUse(root: string, file: string, holder: LeaseRecord): CheckpointInUseError {
-  const age = Math.round((Date.now() - holder.renewedAt) / 1000);
-  return new CheckpointInUseError(`the checkpoint at ${root} is in use by another run (process ${holder.pid} on ${holder.host}, renewed ${age}s ago); ` +
-    `wait for it to finish, or delete ${file} if that run is gone`);
+function inUse(root: string, file: string, holder: LeaseRecord | undefined): CheckpointInUseError {
+  const who = holder ? `process ${holder.pid} on ${holder.host}, renewed ${Math.round((Date.now() - holder.renewedAt) / 1000)}s ago` : "another execution in this process";
+  return new CheckpointInUseError(`the checkpoint at ${root} is in use by another run (${who}); wait for it to finish, or delete ${file} if that run is gone`);
 }

@@ -575,7 +575,7 @@ class StreamingExecutor {
   /** Counts a row skipped under onError: "skip"; past the operator's maxErroredRows the job fails. */
   private recordErroredRow(row: ErroredRow): void {
     // A retried task reports again the rows it skips again.
-    const key = JSON.stringify([row.operator, row.id, row.file, row.row, row.input]);
+    const key = JSON.stringify(row.id !== undefined ? [row.operator, row.id, row.file] : [row.operator, row.file, row.row, row.input]);
     if (this.erroredKeys.has(key)) return;
     this.erroredKeys.add(key);
     this.erroredRows++;
