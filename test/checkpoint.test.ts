@@ -165,6 +165,25 @@ describe("job-level checkpointing", function () {
     assert.equal(fs.existsSync(ckpt), false);
   });
 
+  it("a class UDF (actor pool) in a checkpointed plan: skipped rows recorded beside the checkpoint, processed by the resume", async () => {
+    const ckpt = path.join(dir, "actor-ckpt");
+    const out = path.join(dir, "actor-out");
+    const parser = (strictParsing: boolean) => new Function(`return class Parser {
+      call(b) { if (${strictParsing} && b.value.includes("bad")) throw new Error("bad value in batch"); return b; }
+    }`)() as new () => { call(b: rd.Columns): rd.Columns };
+    checkpointed({ checkpointPath: ckpt });
+    const first = await rd.readParquet(input).mapBatches(parser(true), { concurrency: 1, onError: "skip" }).writeParquet(out).run();
+    const bad = ids.filter((id) => id % 997 === 0);
+    assert.equal(first.progress.erroredRows, bad.length);
+    const errored = await (await CheckpointReader.open(ckpt)).erroredRows();
+    assert.deepEqual(errored.map((r) => Number(r.id)).sort((a, b) => a - b), bad);
+    assert.match(errored[0].error, /bad value in batch/);
+    checkpointed({ checkpointPath: ckpt });
+    const resumed = await rd.readParquet(input).mapBatches(parser(false), { concurrency: 1, onError: "skip" }).writeParquet(out).run();
+    assert.equal(resumed.progress.checkpoint!.rowsCommitted, bad.length);
+    assertExactlyOnce(await outputIds(out), ids);
+  });
+
   it("fails once an operator's errored rows exceed maxErroredRows", async () => {
     checkpointed({ checkpointPath: path.join(dir, "budget-ckpt") });
     await assert.rejects(rd.readParquet(input).map(strict, { onError: "skip", maxErroredRows: 2 }).writeParquet(path.join(dir, "budget-out")).run(),

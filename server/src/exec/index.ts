@@ -7,7 +7,7 @@ import {
   type TaskErrorInfo, type TaskSpec,
 } from "../cluster";
 import { removeWrittenFiles } from "../io";
-import { finishCheckpoint, prepareCheckpoint, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
+import { finishCheckpoint, prepareCheckpoint, recordErroredRows, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
@@ -89,6 +89,9 @@ export interface ExecutionResult {
   /** The first rows UDFs failed on under onError: "skip" (all of them are beside the checkpoint, when there is one). */
   erroredRows: ErroredRow[];
 }
+
+/** The task number under which the driver records errored rows in the checkpoint. */
+const DRIVER_RECORDS = 999_999;
 
 /** Errored rows an ExecutionResult keeps in memory. */
 const ERRORED_ROWS_KEPT = 100;
@@ -172,6 +175,7 @@ class StreamingExecutor {
   private readonly erroredSample: ErroredRow[] = [];
   private erroredRows = 0;
   private readonly erroredKeys = new Set<string>();
+  private readonly erroredRowsToRecord: ErroredRow[] = [];
 
   constructor(private readonly root: LogicalOp, private readonly context: DataContext, private readonly options: ExecutionOptions) {
     this.result = new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject; });
@@ -295,6 +299,9 @@ class StreamingExecutor {
       if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
       else endLeftovers();
       if (!completed) await this.removePartialOutput();
+      if (this.prepared && this.erroredRowsToRecord.length > 0) {
+        await recordErroredRows(this.prepared.spec, DRIVER_RECORDS, 0, this.erroredRowsToRecord).catch(() => undefined);
+      }
       await this.prepared?.lease.release().catch(() => undefined);
     }
   }
@@ -539,6 +546,8 @@ class StreamingExecutor {
         }
       } else if (message.type === "rowError") {
         this.recordErroredRow(message.row);
+        // A task that writes a checkpointed sink records its errored rows itself; others' (an actor pool's) the driver records.
+        if (this.prepared && !op.sink?.checkpoint) this.erroredRowsToRecord.push(message.row);
       } else {
         op.metrics.rowsIn += message.rows;
         if (this.checkpointProgress) this.checkpointProgress.rowsAlreadyDone += message.alreadyDone;
