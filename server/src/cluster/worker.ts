@@ -186,35 +186,48 @@ async function runTask(task: TaskSpec): Promise<void> {
   const transformed = applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes);
   // Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot.
   const mayRepeatIds = task.transforms.some((t) => t.kind === "batches" || (t.kind === "rows" && t.steps.some((step) => step.kind === "flatMap")));
-  for await (const { block, origin } of checkpoint && mayRepeatIds ? idRunsTogether(transformed, checkpoint.idColumn) : transformed) {
-    if (cancelled.has(task.taskId)) break;
-    let pieceStart = 0;
-    const pieces = checkpoint ? splitKeepingIds(block, task.targetBlockBytes, checkpoint.idColumn) : splitBlockBySize(block, task.targetBlockBytes);
-    for (const piece of pieces) {
-      const pieceOrigin = { ...origin, rowOffset: origin.rowOffset + pieceStart };
-      pieceStart += piece.numRows;
-      if (piece.numRows === 0) continue;
-      const index = outputIndex++;
-      if (index < task.skipOutputs) continue;
-      if (task.sink) {
-        const { format, path, options, filePrefix } = task.sink;
-        const name = `${filePrefix}_${String(task.sink.taskIndex).padStart(6, "0")}_${String(index).padStart(6, "0")}${fileExtension(format)}`;
-        if (checkpoint) checkIds(piece, checkpoint.idColumn, task.stage);
-        const written = await writeBlock(format, piece, path, name, options);
-        if (checkpoint) {
-          await flushErrored();
-          await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
-          committedRows += piece.numRows;
+  // A file is written (and committed) while the next block is computed; one at a time, in order.
+  let writing: Promise<void> = Promise.resolve();
+  const writeAndCommit = async (name: string, piece: Block) => {
+    const { format, path, options } = task.sink!;
+    const written = await writeBlock(format, piece, path, name, options);
+    if (checkpoint) {
+      await flushErrored();
+      await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
+      committedRows += piece.numRows;
+    }
+    send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined });
+  };
+  try {
+    for await (const { block, origin } of checkpoint && mayRepeatIds ? idRunsTogether(transformed, checkpoint.idColumn) : transformed) {
+      if (cancelled.has(task.taskId)) break;
+      let pieceStart = 0;
+      const pieces = checkpoint ? splitKeepingIds(block, task.targetBlockBytes, checkpoint.idColumn) : splitBlockBySize(block, task.targetBlockBytes);
+      for (const piece of pieces) {
+        const pieceOrigin = { ...origin, rowOffset: origin.rowOffset + pieceStart };
+        pieceStart += piece.numRows;
+        if (piece.numRows === 0) continue;
+        const index = outputIndex++;
+        if (index < task.skipOutputs) continue;
+        if (task.sink) {
+          const { format, filePrefix } = task.sink;
+          const name = `${filePrefix}_${String(task.sink.taskIndex).padStart(6, "0")}_${String(index).padStart(6, "0")}${fileExtension(format)}`;
+          if (checkpoint) checkIds(piece, checkpoint.idColumn, task.stage);
+          await writing;
+          writing = writeAndCommit(name, piece);
+          writing.catch(() => undefined); // its error is thrown where it is awaited
+        } else {
+          await takeCredit(task.taskId);
+          if (cancelled.has(task.taskId)) break;
+          const ipc = blockToIPC(piece);
+          send({ type: "output", taskId: task.taskId, ipc, rows: piece.numRows, bytes: blockBytes(piece), origin: pieceOrigin }, transferable(ipc));
         }
-        send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined });
-      } else {
-        await takeCredit(task.taskId);
-        if (cancelled.has(task.taskId)) break;
-        const ipc = blockToIPC(piece);
-        send({ type: "output", taskId: task.taskId, ipc, rows: piece.numRows, bytes: blockBytes(piece), origin: pieceOrigin }, transferable(ipc));
       }
     }
+  } finally {
+    await writing.catch(() => undefined); // a failed task reports only once its last write has settled
   }
+  await writing;
   if (checkpoint && !cancelled.has(task.taskId)) {
     await flushErrored();
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
