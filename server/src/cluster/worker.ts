@@ -226,10 +226,10 @@ async function runTask(task: TaskSpec): Promise<void> {
     }
   } finally {
     await writing.catch(() => undefined); // a failed task reports only once its last write has settled
+    await flushErrored().catch(() => undefined); // rows skipped so far are recorded even when the task stops early
   }
   await writing;
   if (checkpoint && !cancelled.has(task.taskId)) {
-    await flushErrored();
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
     if (task.input.kind === "files") {
       const done = task.input.spec.files.filter((f) => !erroredFiles.has(f.path));
