@@ -10,6 +10,7 @@ import {
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { RemoteClient, RemoteError } from "../../../server/src/http/client";
 import type { FieldInfo, JobDetail, PlanInspection, PlanOperator } from "../../../server/src/http/contract";
+import { latestJobOf } from "../jobs";
 import { findOperatorCalls, matchOperatorsToCalls, type OffsetRange, type OperatorCall } from "./operator-calls";
 import { OPERATOR_DOCS } from "./operator-docs";
 
@@ -111,10 +112,8 @@ export function startLanguageServer(connection: Connection): void {
   }
 
   async function lastRunText(uri: string, operator: PlanOperator): Promise<string> {
-    const pipeline = fileURLToPath(uri);
     try {
-      const { jobs } = await server!.request("GET", "/jobs", "jobs");
-      const last = jobs.filter((job) => job.pipeline === pipeline).sort((a, b) => b.submittedAt.localeCompare(a.submittedAt))[0];
+      const last = await latestJobOf(server!, fileURLToPath(uri));
       if (!last) return "No run of this pipeline on the server yet.";
       const { job, progress }: JobDetail = await server!.request("GET", `/jobs/${last.id}`, "job");
       const stage = progress?.operators.find((p) => p.name.split("->").includes(operator.name));
