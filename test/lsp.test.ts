@@ -108,6 +108,13 @@ export default rd.readParquet("events")
     assert.equal(limited.diagnostics.length, 1, JSON.stringify(limited.diagnostics));
     assert.equal(covered(limited.text, limited.diagnostics[0]), "limit(5)");
     assert.match(limited.diagnostics[0].message, /Limit\(5\) is not map-like/);
+
+    const missing = await open("no-id.rdpipe.ts", `rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "order_id", checkpointPath: "ckpt" });
+export default rd.readParquet("events").map(function keep(row) { return row; }).writeParquet("out-c");
+`);
+    assert.equal(missing.diagnostics.length, 1, JSON.stringify(missing.diagnostics));
+    assert.equal(covered(missing.text, missing.diagnostics[0]), `readParquet("events")`);
+    assert.match(missing.diagnostics[0].message, /has no column 'order_id'; its columns are 'id', 'name', 'score'/);
   });
 
   it("hovers an operator call with its doc, output columns, and the last run's stats once a job ran", async () => {
