@@ -1,9 +1,10 @@
 // The language server in-process over streams, with a real `rdpipe serve` inspecting real pipeline files
 // that read real Parquet data: diagnostics on the offending call, completions, hovers and CodeLens.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { StreamMessageReader, StreamMessageWriter, createMessageConnection, type MessageConnection } from "vscode-jsonrpc/node";
 import type { CodeLens, CompletionItem, Diagnostic, Hover, MarkupContent, PublishDiagnosticsParams } from "vscode-languageserver";
 import { createConnection } from "vscode-languageserver/node";
@@ -26,9 +27,18 @@ describe("language server (in-process over streams)", function () {
   async function open(name: string, source: string): Promise<{ uri: string; text: string; diagnostics: Diagnostic[] }> {
     const text = HEADER + source;
     const uri = pathToFileURL(writePipeline(root, name, text)).href;
-    const diagnostics = new Promise<Diagnostic[]>((resolve) => published.set(uri, (params) => resolve(params.diagnostics)));
+    const diagnostics = nextDiagnostics(uri);
     await client.sendNotification("textDocument/didOpen", { textDocument: { uri, languageId: "typescript", version: 1, text } });
     return { uri, text, diagnostics: await diagnostics };
+  }
+
+  const nextDiagnostics = (uri: string) => new Promise<Diagnostic[]>((resolve) => published.set(uri, (params) => resolve(params.diagnostics)));
+
+  /** Replaces an open document's text (unsaved) and waits for the diagnostics published for it. */
+  async function change(uri: string, version: number, text: string): Promise<Diagnostic[]> {
+    const diagnostics = nextDiagnostics(uri);
+    await client.sendNotification("textDocument/didChange", { textDocument: { uri, version }, contentChanges: [{ text }] });
+    return diagnostics;
   }
 
   /** The LSP position of the first occurrence of `needle` in text, plus `shift` characters. */
@@ -91,6 +101,27 @@ export default rd.readParquet("events")
     assert.equal(diagnostics.length, 1, JSON.stringify(diagnostics));
     assert.equal(covered(text, diagnostics[0]), "mapBatches(Scorer, { batchSize: 8 })");
     assert.match(diagnostics[0].message, /MapBatches\(Scorer\): a class UDF runs in an actor pool and needs \{ concurrency/);
+  });
+
+  it("checks column names against the text as edited, and inspects the plan again on save", async () => {
+    const columns = await open("edited-columns.rdpipe.ts", `export default rd.readParquet("events").dropColumns("scroe");\n`);
+    assert.equal(columns.diagnostics.length, 1, JSON.stringify(columns.diagnostics));
+    const moved = await change(columns.uri, 2, `${HEADER}\n// moved down\nexport default rd.readParquet("events").dropColumns("scroe");\n`);
+    assert.equal(moved.length, 1);
+    assert.equal(moved[0].range.start.line, 3);
+    assert.deepEqual(await change(columns.uri, 3, `${HEADER}export default rd.readParquet("events").dropColumns("score");\n`), []);
+
+    const scorer = (options: string) => `${HEADER}class Scorer { call(batch: rd.Batch) { return batch; } }
+export default rd.readParquet("events").mapBatches(Scorer${options});
+`;
+    const udf = await open("edited-udf.rdpipe.ts", scorer("").slice(HEADER.length));
+    assert.equal(udf.diagnostics.length, 1, JSON.stringify(udf.diagnostics));
+    const fixed = scorer(", { concurrency: 1 }");
+    assert.equal((await change(udf.uri, 2, fixed)).length, 1, "until saved, the plan is the saved file's");
+    fs.writeFileSync(fileURLToPath(udf.uri), fixed);
+    const afterSave = nextDiagnostics(udf.uri);
+    await client.sendNotification("textDocument/didSave", { textDocument: { uri: udf.uri } });
+    assert.deepEqual(await afterSave, []);
   });
 
   it("marks checkpoint plan constraints on the operator at fault", async () => {

@@ -98,11 +98,6 @@ export function startLanguageServer(connection: Connection): void {
     if (state && documents.get(document.uri) === document) await connection.sendDiagnostics({ uri: document.uri, diagnostics: diagnosticsOf(document, state) });
   }
 
-  /** Inspects the saved file again and republishes. */
-  function refresh(document: TextDocument): void {
-    plans.set(document.uri, inspect(document.uri));
-    void publish(document);
-  }
 
   /** The open pipeline document at `uri` with its analysis, once its plan is known. */
   async function analysed(uri: string): Promise<{ document: TextDocument; analysis: Analysis } | undefined> {
@@ -139,8 +134,13 @@ export function startLanguageServer(connection: Connection): void {
   });
 
   const isPipeline = (uri: string) => uri.endsWith(PIPELINE_SUFFIX);
-  documents.onDidOpen(({ document }) => { if (isPipeline(document.uri)) refresh(document); });
-  documents.onDidSave(({ document }) => { if (isPipeline(document.uri)) refresh(document); });
+  // The plan is of the file as saved: inspected on open and on save. Opening also fires a content change, which publishes.
+  documents.onDidOpen(({ document }) => { if (isPipeline(document.uri)) plans.set(document.uri, inspect(document.uri)); });
+  documents.onDidSave(({ document }) => {
+    if (!isPipeline(document.uri)) return;
+    plans.set(document.uri, inspect(document.uri));
+    void publish(document);
+  });
   documents.onDidChangeContent(({ document }) => { if (plans.has(document.uri)) void publish(document); });
   documents.onDidClose(({ document }) => {
     if (plans.delete(document.uri)) void connection.sendDiagnostics({ uri: document.uri, diagnostics: [] });
