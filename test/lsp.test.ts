@@ -180,6 +180,27 @@ export default rd.readParquet("events").map(function keep(row) { return row; }).
     ]);
   });
 
+  it("pairs each plan operator with its call: variables, union and groupBy chains, not calls inside UDFs and classes", async () => {
+    const { uri, text } = await open("shapes.rdpipe.ts", `class Tagger { call(batch: rd.Batch) { return { ...batch, n: batch.id.map((v) => v) }; } }
+const base = rd.readParquet("events").filter((r) => [r.name].map((n) => n).length > 0);
+export default base
+  .map((row) => ({ ...row, tags: [1, 2].map((v) => v) }))
+  .mapBatches(Tagger, { concurrency: 1 })
+  .union(rd.readParquet("events").selectColumns(["id", "name", "score"]))
+  .groupBy("name").aggregate(rd.Count());
+`);
+    const lenses: CodeLens[] = await client.sendRequest("textDocument/codeLens", { textDocument: { uri } });
+    const lines = text.split("\n");
+    const shown = lenses.map((l) => {
+      const [argument] = l.command!.arguments as { operatorIndex: number }[];
+      return `${argument.operatorIndex} ${lines[l.range.start.line].slice(l.range.start.character, l.range.end.character)} ${l.command!.title}`;
+    });
+    assert.deepEqual(shown, [
+      "0 readParquet Run to here", "1 filter Run to here", "2 map Run to here", "3 mapBatches Run to here",
+      "4 readParquet Run to here", "5 selectColumns Run to here", "6 union Run to here", "7 aggregate Run",
+    ]);
+  });
+
   it("reports a pipeline the engine cannot load at the top of the file", async () => {
     const { diagnostics } = await open("broken.rdpipe.ts", `export default 42;\n`);
     assert.equal(diagnostics.length, 1);
