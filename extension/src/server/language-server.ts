@@ -98,7 +98,6 @@ export function startLanguageServer(connection: Connection): void {
     if (state && documents.get(document.uri) === document) await connection.sendDiagnostics({ uri: document.uri, diagnostics: diagnosticsOf(document, state) });
   }
 
-
   /** The open pipeline document at `uri` with its analysis, once its plan is known. */
   async function analysed(uri: string): Promise<{ document: TextDocument; analysis: Analysis } | undefined> {
     const document = documents.get(uri);
