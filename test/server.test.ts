@@ -135,6 +135,7 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
     assert.deepEqual(plan.operators.map((o) => o.inputs), [[], [0], [1]]);
     assert.deepEqual(plan.operators[1].schema!.map((f) => f.name), ["id", "twice"]);
     assert.deepEqual(plan.operators[2].schema, plan.operators[1].schema);
+    assert.deepEqual(plan.problems, [], "nothing the engine would refuse");
     const schema = await client.request("GET", "/schema?path=table", "schema");
     assert.equal(schema.rows, 40, "only the files inside the root count; the one behind the symlinked folder is never read");
     assert.deepEqual(schema.schema!.map((f) => f.name), ["id", "name"]);

@@ -36,33 +36,33 @@ type WriteOp = Extract<LogicalOp, { kind: "write" }>;
  */
 export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettings, sourceColumns?: string[]): WriteOp {
   const prefix = `checkpointing (idColumn '${config.idColumn}')`;
-  if (root.kind !== "write") throw new PlanError(`${prefix} needs a plan that ends in a write; this one ends in ${opDisplayName(root)}`);
+  if (root.kind !== "write") throw new PlanError(`${prefix} needs a plan that ends in a write; this one ends in ${opDisplayName(root)}`, root);
   let read: LogicalOp = root.input;
   for (; read.kind !== "read"; read = (read as Extract<LogicalOp, { input: LogicalOp }>).input) {
     if (!MAP_LIKE.has(read.kind)) {
-      throw new PlanError(`${prefix} supports read → map-like operators (map, mapBatches, filter, flatMap, column operators) → write; ${opDisplayName(read)} is not map-like`);
+      throw new PlanError(`${prefix} supports read → map-like operators (map, mapBatches, filter, flatMap, column operators) → write; ${opDisplayName(read)} is not map-like`, read);
     }
   }
   const ops = opsInOrder(root);
   const id = config.idColumn;
   const projection = read.source.type === "files" ? read.source.options.columns : undefined;
   if (projection && !projection.includes(id)) {
-    throw new PlanError(`${prefix}: ${read.name} reads columns [${projection.join(", ")}], which leave out the ID column '${id}'`);
+    throw new PlanError(`${prefix}: ${read.name} reads columns [${projection.join(", ")}], which leave out the ID column '${id}'`, read);
   }
   if (sourceColumns && !sourceColumns.includes(id)) {
-    throw new PlanError(`${prefix}: ${read.name} has no column '${id}'; its columns are ${sourceColumns.map((c) => `'${c}'`).join(", ")}`);
+    throw new PlanError(`${prefix}: ${read.name} has no column '${id}'; its columns are ${sourceColumns.map((c) => `'${c}'`).join(", ")}`, read);
   }
   for (const op of ops) {
     const lost = (op.kind === "selectColumns" && !op.columns.includes(id)) || (op.kind === "dropColumns" && op.columns.includes(id))
       || (op.kind === "renameColumns" && id in op.mapping && op.mapping[id] !== id);
-    if (lost) throw new PlanError(`${prefix}: ${opDisplayName(op)} removes or renames the ID column '${id}', which must reach the write unchanged`);
+    if (lost) throw new PlanError(`${prefix}: ${opDisplayName(op)} removes or renames the ID column '${id}', which must reach the write unchanged`, op);
   }
   const write = root as WriteOp;
   // The checkpoint is deleted on success, and listed by nothing else: it must not share a folder with data.
   const dataFolders = [["output folder", write.path], ...(read.source.type === "files" ? read.source.paths.map((p) => ["input", p]) : [])];
   for (const [what, folder] of dataFolders) {
     if (overlaps(config.checkpointPath, folder)) {
-      throw new PlanError(`${prefix}: checkpointPath ${config.checkpointPath} overlaps the ${what} ${folder}; give the checkpoint a folder of its own`);
+      throw new PlanError(`${prefix}: checkpointPath ${config.checkpointPath} overlaps the ${what} ${folder}; give the checkpoint a folder of its own`, what === "input" ? read : write);
     }
   }
   return write;

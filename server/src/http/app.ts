@@ -189,7 +189,7 @@ export function createApp(options: AppOptions): express.Express {
   app.post("/plan", async (req, res) => {
     const source = parseSource(requestType(req.body, "inspectPlan").source);
     const pipeline = source.kind === "path" ? { filename: await roots.resolve(source.path) } : { filename: source.filename, code: source.code };
-    send(res, 200, { type: "plan", pipeline: source.kind === "path" ? pipeline.filename : source.filename, operators: await jobs.inspectPlan(pipeline) });
+    send(res, 200, { type: "plan", pipeline: source.kind === "path" ? pipeline.filename : source.filename, ...await jobs.inspectPlan(pipeline) });
   });
 
   app.get("/schema", async (req, res) => {

@@ -110,7 +110,12 @@ export interface PlanOperator {
   schemaError?: string;
 }
 
-export interface PlanResponse { type: "plan"; pipeline: string; operators: PlanOperator[] }
+/** A reason the engine would refuse to run the plan, at the operator at fault (null: the plan as a whole). */
+export interface PlanProblem { operatorIndex: number | null; message: string }
+
+export interface PlanInspection { operators: PlanOperator[]; problems: PlanProblem[] }
+
+export interface PlanResponse extends PlanInspection { type: "plan"; pipeline: string }
 
 export interface SchemaResponse { type: "schema"; path: string; files: number; rows?: number; schema: FieldInfo[] | null }
 

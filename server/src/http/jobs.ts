@@ -10,7 +10,7 @@ import type { CheckpointSettings } from "../checkpoint";
 import type { CheckpointViewName } from "./checkpoint-view";
 import {
   FINISHED_STATES, type CheckpointCounters, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
-  type JobSummary, type PlanOperator, type ProgressSnapshot,
+  type JobSummary, type PlanInspection, type ProgressSnapshot,
 } from "./contract";
 import { HttpError } from "./errors";
 import type { RunnerMessage, RunnerPipeline, RunnerRequest } from "./runner";
@@ -219,8 +219,9 @@ export class JobManager {
   }
 
   /** The plan of a pipeline with each operator's schema, found in a runner process (the pipeline's code never runs here). */
-  async inspectPlan(pipeline: RunnerPipeline): Promise<PlanOperator[]> {
-    return (await this.ask({ type: "plan", pipeline }, "plan", "cannot inspect the plan")).operators;
+  async inspectPlan(pipeline: RunnerPipeline): Promise<PlanInspection> {
+    const { operators, problems } = await this.ask({ type: "plan", pipeline }, "plan", "cannot inspect the plan");
+    return { operators, problems };
   }
 
   /** One request to a short-lived runner process, answered with one message of the expected type. */

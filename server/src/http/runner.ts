@@ -3,11 +3,11 @@
 // The parent sends one RunnerRequest over IPC; the runner answers with RunnerMessages and exits.
 import type { Dataset } from "../api/dataset";
 import { DataContext } from "../api/context";
-import type { CheckpointSettings } from "../checkpoint";
+import { validateCheckpointPlan, type CheckpointSettings } from "../checkpoint";
 import { compilePipeline, evaluatePipeline, type ModuleRef } from "../loader";
-import { PlanError, opDisplayName, opsInOrder, inputsOf } from "../plan";
+import { PlanError, opDisplayName, opsInOrder, inputsOf, validatePlan, type LogicalOp } from "../plan";
 import { ViewRefused, readCheckpointView, type CheckpointViewRequest } from "./checkpoint-view";
-import type { CheckpointView, JobError, JobOptions, JobResult, PlanOperator, ProgressSnapshot } from "./contract";
+import type { CheckpointView, JobError, JobOptions, JobResult, PlanInspection, PlanOperator, PlanProblem, ProgressSnapshot } from "./contract";
 import { runDataset, schemaFields, toJobError } from "./outcome";
 
 /** A pipeline to load: a file to compile, or an already compiled bundle. */
@@ -24,7 +24,7 @@ export type RunnerMessage =
   | { type: "started"; checkpoint: { settings: CheckpointSettings } | { reason: string } }
   | { type: "progress"; progress: ProgressSnapshot }
   | { type: "done"; result: JobResult }
-  | { type: "plan"; operators: PlanOperator[] }
+  | ({ type: "plan" } & PlanInspection)
   | { type: "checkpointView"; view: CheckpointView }
   | { type: "refused"; status: 403 | 404; message: string }
   | { type: "failed"; error: JobError };
@@ -85,7 +85,26 @@ async function inspectPlan(pipeline: RunnerPipeline): Promise<void> {
     }
     operators.push(operator);
   }
-  await send({ type: "plan", operators });
+  await send({ type: "plan", operators, problems: planProblems(dataset, ops, operators) });
+}
+
+/** What a run would reject before reading anything: the plan checks, and the checkpoint's (with the source's columns when found). */
+function planProblems(dataset: Dataset, ops: LogicalOp[], operators: PlanOperator[]): PlanProblem[] {
+  const problemOf = (check: () => void): PlanProblem[] => {
+    try {
+      check();
+      return [];
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      return [{ operatorIndex: e.operator ? ops.indexOf(e.operator) : null, message: e.message }];
+    }
+  };
+  const checkpoint = checkpointOf(dataset);
+  const sourceColumns = operators[0].schema?.map((field) => field.name);
+  return [
+    ...problemOf(() => validatePlan(dataset.op)),
+    ...("settings" in checkpoint ? problemOf(() => validateCheckpointPlan(dataset.op, checkpoint.settings, sourceColumns)) : []),
+  ];
 }
 
 async function answerCheckpoint(request: CheckpointViewRequest): Promise<void> {

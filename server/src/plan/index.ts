@@ -67,7 +67,12 @@ export function newOpId(): number {
   return nextOpId++;
 }
 
-export class PlanError extends Error {}
+/** A plan the engine rejects; `operator` is the operator at fault, when there is one. */
+export class PlanError extends Error {
+  constructor(message: string, readonly operator?: LogicalOp) {
+    super(message);
+  }
+}
 
 export function inputsOf(op: LogicalOp): LogicalOp[] {
   if (op.kind === "read") return [];
@@ -171,7 +176,7 @@ export interface PhysicalPlanOptions {
 
 /** Validates the plan and fuses map-like chains (and a final write) into the stage before them. */
 export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): PhysicalOp {
-  validate(root);
+  validatePlan(root);
   const udfRef = (op: LogicalOp & { fn: UdfFunction }): UdfRef => ({
     position: options.positions?.get(op), source: op.fn.toString(), name: opDisplayName(op),
   });
@@ -271,14 +276,15 @@ function appendTransform(transforms: TransformSpec[], next: TransformSpec): Tran
   return [...transforms, next];
 }
 
-function validate(root: LogicalOp): void {
+/** Rejects a plan the engine cannot run (operators after a write, actor-pool options that do not fit the UDF) with a PlanError naming the operator. */
+export function validatePlan(root: LogicalOp): void {
   for (const op of opsInOrder(root)) {
     if (op.kind === "write" && op !== root) {
-      throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`);
+      throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`, op);
     }
     if (op.kind === "map" || op.kind === "flatMap" || op.kind === "mapBatches") validateActorOptions(op, op.fn, op.options);
     else if ("fn" in op && isClass(op.fn)) {
-      throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`);
+      throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`, op);
     }
   }
 }
@@ -302,21 +308,21 @@ function validateActorOptions(op: LogicalOp, fn: UdfFunction, options: ActorOpti
     return;
   }
   if (options.concurrency === undefined) {
-    throw new PlanError(`${name}: a class UDF runs in an actor pool and needs { concurrency: n | [min, max] | [min, max, initial] }`);
+    throw new PlanError(`${name}: a class UDF runs in an actor pool and needs { concurrency: n | [min, max] | [min, max, initial] }`, op);
   }
-  if (typeof (fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${name}: a class UDF needs a call method`);
+  if (typeof (fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${name}: a class UDF needs a call method`, op);
   const positive = (n: unknown) => Number.isInteger(n) && (n as number) >= 1;
   const range = [options.concurrency].flat();
   const [min, max, initial] = concurrencyRange(options.concurrency);
   if (range.length > 3 || !range.every(positive) || min > max || initial < min || initial > max) {
-    throw new PlanError(`${name}: concurrency must be n, [min, max] or [min, max, initial] with 1 ≤ min ≤ initial ≤ max, got ${JSON.stringify(options.concurrency)}`);
+    throw new PlanError(`${name}: concurrency must be n, [min, max] or [min, max, initial] with 1 ≤ min ≤ initial ≤ max, got ${JSON.stringify(options.concurrency)}`, op);
   }
   if (options.maxConcurrency !== undefined && !positive(options.maxConcurrency)) {
-    throw new PlanError(`${name}: maxConcurrency must be a positive integer, got ${options.maxConcurrency}`);
+    throw new PlanError(`${name}: maxConcurrency must be a positive integer, got ${options.maxConcurrency}`, op);
   }
-  if (options.numCpus !== undefined && !(options.numCpus > 0)) throw new PlanError(`${name}: numCpus must be positive, got ${options.numCpus}`);
+  if (options.numCpus !== undefined && !(options.numCpus > 0)) throw new PlanError(`${name}: numCpus must be positive, got ${options.numCpus}`, op);
   if (options.fnConstructorArgs !== undefined && !Array.isArray(options.fnConstructorArgs)) {
-    throw new PlanError(`${name}: fnConstructorArgs must be an array`);
+    throw new PlanError(`${name}: fnConstructorArgs must be an array`, op);
   }
 }
 

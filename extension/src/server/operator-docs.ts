@@ -1,0 +1,20 @@
+// One paragraph per operator kind, shown when hovering an operator call in a pipeline file.
+export const OPERATOR_DOCS: Record<string, string> = {
+  read: "Reads the input lazily, block by block, as the operators after it ask for data. File reads list their paths when the job starts; Parquet schemas come from the footers (and the metadata cache).",
+  map: "Maps each row to one row. A function runs as tasks fused with the map-like operators around it; a class with a `call(row)` method runs in an actor pool and needs `{ concurrency }`. `onError: \"skip\"` records the rows it throws on and goes on.",
+  flatMap: "Maps each row to any number of rows (an iterable). A function runs as fused tasks; a class UDF runs in an actor pool and needs `{ concurrency }`.",
+  filter: "Keeps the rows for which the function returns true. Runs as tasks fused with the map-like operators around it.",
+  mapBatches: "Maps a batch of rows (columns by default, `batchFormat: \"rows\"` for row objects) to a batch. `batchSize` rows per call (4096 by default); a class UDF runs in an actor pool and needs `{ concurrency: n | [min, max] }`.",
+  addColumn: "Adds (or replaces) one column, computed from each batch's columns by the function.",
+  selectColumns: "Keeps only the named columns, in the given order. Every name must be a column of its input.",
+  dropColumns: "Removes the named columns. Every name must be a column of its input.",
+  renameColumns: "Renames columns: each key is a column of its input, each value its new name.",
+  limit: "Stops after the first n rows; the operators before it stop reading once it has them.",
+  repartition: "Splits or merges blocks into the given number of blocks (an all-to-all step: it waits for all its input).",
+  randomShuffle: "Shuffles all rows (an all-to-all step); `seed` makes the order repeatable.",
+  sort: "Sorts all rows by the key columns (an all-to-all step).",
+  aggregate: "Aggregates all rows, or each group of `groupBy(key)`, into one row per group (an all-to-all step).",
+  union: "Concatenates the rows of several datasets with the same columns.",
+  zip: "Pairs the rows of two datasets of the same length, side by side; column names must not clash.",
+  write: "Writes the rows to files under the folder, one or more files per task. A plan that ends in a write writes when run; with a checkpointConfig it records what it committed, so a rerun resumes.",
+};
