@@ -95,6 +95,7 @@ describe("class UDFs in actor pools", function () {
   it("keeps the pool within [min, max], grows it on a backlog and shrinks it when idle", async () => {
     const ctx = rd.DataContext.getCurrent();
     ctx.actorPoolAutoscaler = new rd.BacklogActorPoolAutoscaler(150);
+    ctx.progress.intervalMs = 50; // frequent snapshots, so a busy machine cannot hide the peak or the shrink
     const file = writePipeline(dir, "scaling.rdpipe.ts", `
       import * as rd from "rdpipe";
       const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
