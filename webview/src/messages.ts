@@ -31,3 +31,8 @@ export function checkpointPageRoute(request: Extract<WebviewToHost, { type: "req
   const suffix = request.view === "summary" ? "" : `/${request.view}`;
   return `/jobs/${encodeURIComponent(request.jobId)}/checkpoint${suffix}?offset=${request.offset}&limit=${request.limit}`;
 }
+
+/** The response `type` each checkpoint view answers with. */
+export const CHECKPOINT_VIEW_RESPONSE = {
+  summary: "checkpoint", ids: "checkpointIds", rows: "checkpointRows", errors: "checkpointErrors",
+} as const satisfies Record<CheckpointViewName, CheckpointView["type"]>;
