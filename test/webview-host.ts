@@ -38,6 +38,10 @@ export async function startPanelPageServer(): Promise<PanelPageServer> {
     const file = req.url === "/"
       ? { type: "text/html", body: () => panelHtml({ cspSource: origin, scriptUri: `${origin}/panel.js`, styleUri: `${origin}/panel.css`, preludeScriptUris: [`${origin}/vscode-api-shim.js`] }) }
       : files[req.url ?? ""];
+    if (req.url === "/favicon.ico") {
+      res.writeHead(204).end();
+      return;
+    }
     if (!file) {
       res.writeHead(404).end();
       return;
