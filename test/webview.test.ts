@@ -119,8 +119,8 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     await jobState(page, "succeeded");
     const errored = page.locator(".errored-row");
     await errored.first().waitFor();
-    assert.deepEqual(await errored.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-id"))), BAD_IDS.map(String));
-    const first = errored.first();
+    assert.deepEqual((await errored.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-id")))).sort(), BAD_IDS.map(String));
+    const first = page.locator('.errored-row[data-id="1234"]');
     assert.match(await first.locator(".errored-input").innerText(), /"value":"bad"/);
     assert.match(await first.locator(".errored-error").innerText(), /Error: malformed value in row 1234$/);
     assert.match(await first.locator(".errored-stack").textContent() ?? "", /clean/);
