@@ -109,6 +109,13 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     assert.match((await texts(page, ".checkpoint .empty"))[0], /checkpoint/i, "a job without a checkpoint says why there is nothing to inspect");
     assert.equal(await page.locator("button.cancel").isDisabled(), true);
     assert.equal(await page.locator("button.resume").isDisabled(), true);
+    const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
+    assert.match(csp ?? "", /^default-src 'none'; script-src 'nonce-([\w-]+)'; style-src http:\/\/127\.0\.0\.1:\d+ 'nonce-\1'$/);
+    const themed = await page.evaluate(() => {
+      document.documentElement.style.setProperty("--vscode-foreground", "rgb(1, 2, 3)");
+      return getComputedStyle(document.body).color;
+    });
+    assert.equal(themed, "rgb(1, 2, 3)", "colors come from the VS Code theme variables");
     assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
   });
 

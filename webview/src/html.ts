@@ -21,7 +21,7 @@ const escapeAttribute = (value: string) => value.replace(/&/g, "&amp;").replace(
 
 export function panelHtml(options: PanelPageOptions): string {
   const nonce = options.nonce ?? newNonce();
-  const csp = `default-src 'none'; img-src ${options.cspSource}; script-src 'nonce-${nonce}'; style-src ${options.cspSource} 'nonce-${nonce}'`;
+  const csp = `default-src 'none'; script-src 'nonce-${nonce}'; style-src ${options.cspSource} 'nonce-${nonce}'`;
   const scripts = [...(options.preludeScriptUris ?? []), options.scriptUri]
     .map((uri) => `<script nonce="${nonce}" src="${escapeAttribute(uri)}"></script>`).join("\n    ");
   return `<!DOCTYPE html>

@@ -59,7 +59,10 @@ window.addEventListener("message", (event: MessageEvent<HostToWebview>) => {
       break;
     }
     case "checkpointPage": storePage(message.page); break;
-    case "hostError": state.hostError = message.message; break;
+    case "hostError":
+      state.hostError = message.message;
+      state.cancelRequested = false;
+      break;
   }
   update();
 });
@@ -237,7 +240,10 @@ function result(job: JobSummary): HTMLElement | false {
 function checkpointInspector(job: JobSummary): HTMLElement {
   const status = job.checkpoint;
   const section = el("section", { class: "checkpoint" }, el("h2", {}, "Checkpoint"));
-  if (!status.available) return withChild(section, el("p", { class: "empty" }, status.reason));
+  if (!status.available) {
+    section.append(el("p", { class: "empty" }, status.reason));
+    return section;
+  }
   const counters = status.counters;
   section.append(el("p", { class: "checkpoint-status" },
     `${status.path} (ID column ${status.idColumn}, ${status.backend} backend)`,
@@ -258,11 +264,6 @@ function checkpointInspector(job: JobSummary): HTMLElement {
   if (rows) section.append(pagedList("Output rows", "rows", rows, rowsTable(rows)));
   if (errors) section.append(pagedList("Errored rows", "errors", errors, el("div", { class: "errored-rows" }, ...errors.rows.map((row) => erroredRowCard(job, row)))));
   return section;
-}
-
-function withChild(parent: HTMLElement, child: HTMLElement): HTMLElement {
-  parent.append(child);
-  return parent;
 }
 
 function pagedList(title: string, view: CheckpointViewName, page: CheckpointView, body: HTMLElement): HTMLElement {
