@@ -1,0 +1,194 @@
+// The panel in a real browser (Debian's chromium, headless, driven by playwright-core) against a real
+// execution server (`rdpipe serve`) running real pipelines; the test host relays the server to the panel.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import * as rd from "../server/src/api";
+import { type CheckpointIdsResponse, type JobSummary, RemoteClient } from "../server/src/http";
+import { REPO, tempDir, writePipeline } from "./helpers";
+import { type ServerProcess, startServer, waitForState } from "./server-helpers";
+import { PanelHost, type PanelPageServer, startPanelPageServer } from "./webview-host";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_FLAGS = [
+  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+const SCREENSHOTS = path.join(REPO, "test-output");
+
+const ROWS = 4000;
+/** Rows whose `value` is "bad": the UDF throws on them. */
+const BAD_IDS = [1234, 3700];
+
+/** A checkpointed read → map → write whose UDF throws on "bad" values (when `strict`) and takes `slowMs` per row. */
+function checkpointedPipeline(name: string, options: { strict: boolean; slowMs?: number }): string {
+  return `import * as rd from "rdpipe";
+rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: "ckpt-${name}" });
+function clean(row: rd.Row) {
+  ${options.strict ? 'if (row.value === "bad") throw new Error(`malformed value in row ${row.id}`);' : ""}
+  const end = Date.now() + ${options.slowMs ?? 0};
+  while (Date.now() < end) { /* a slow UDF */ }
+  return { ...row, upper: String(row.value).toUpperCase() };
+}
+export default rd.readParquet("input").map(clean, { onError: "skip" }).writeParquet("out-${name}");
+`;
+}
+
+describe("panel (webview) in headless Chromium against a real execution server", function () {
+  this.timeout(60_000);
+  let root: string;
+  let stateDir: string;
+  let userDataDir: string;
+  let server: ServerProcess;
+  let client: RemoteClient;
+  let pageServer: PanelPageServer;
+  let browser: BrowserContext;
+  const hosts: PanelHost[] = [];
+
+  before(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does`);
+    root = tempDir("rdpipe-webview-root-");
+    stateDir = tempDir("rdpipe-webview-state-");
+    userDataDir = tempDir("rdpipe-webview-chromium-");
+    fs.mkdirSync(SCREENSHOTS, { recursive: true });
+    rd.DataContext.reset();
+    const bad = JSON.stringify(BAD_IDS);
+    await rd.range(ROWS, { overrideNumBlocks: 8 })
+      .map(new Function(`return (row) => ({ id: row.id, value: ${bad}.includes(row.id) ? "bad" : "v" + row.id })`)() as rd.RowFn)
+      .writeParquet(path.join(root, "input")).run();
+    [server, pageServer, browser] = await Promise.all([
+      startServer(["--root", root, "--state-dir", stateDir]),
+      startPanelPageServer(),
+      chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS }),
+    ]);
+    client = new RemoteClient(server.url);
+  });
+  after(async () => {
+    for (const host of hosts) host.stop();
+    await browser?.close();
+    await pageServer?.close();
+    await server?.stop();
+    for (const dir of [root, stateDir, userDataDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const submit = async (file: string): Promise<JobSummary> =>
+    (await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: file }, options: { workers: 2 } })).job;
+
+  /** A new page showing `jobId`, with its host; fails the test on any error or CSP violation in the page. */
+  async function openPanel(jobId: string): Promise<{ page: Page; host: PanelHost; pageErrors: string[] }> {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
+    const host = new PanelHost(page, client, jobId);
+    hosts.push(host);
+    await host.connect();
+    await page.goto(pageServer.url);
+    return { page, host, pageErrors };
+  }
+
+  const jobState = (page: Page, state: string, timeout = 30_000) => page.locator(`.job-state[data-state="${state}"]`).waitFor({ timeout });
+  const texts = (page: Page, selector: string) => page.locator(selector).allTextContents();
+  const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `webview-${name}.png`), fullPage: true });
+
+  it("follows a real job to completion: each operator's rows as the job's final progress, the result, the resources", async () => {
+    writePipeline(root, "plain.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.id, double: Number(row.id) * 2 })).filter((row) => Number(row.id) % 3 !== 0).writeParquet("out-plain");
+`);
+    const job = await submit("plain.rdpipe.ts");
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    await screenshot(page, "succeeded");
+    const { job: finished, progress } = await client.request("GET", `/jobs/${job.id}`, "job");
+    const shown = await page.locator(".operator").evaluateAll((cards) => cards.map((c) => [c.getAttribute("data-operator"), Number(c.getAttribute("data-rows-done"))]));
+    assert.deepEqual(shown, progress!.operators.map((op) => [op.name, op.rowsDone]));
+    assert.equal(shown.at(-1)![1], finished.result!.rowsOut);
+    assert.equal(finished.result!.rowsOut, 2000);
+    assert.equal(await page.locator("[data-rows-out]").getAttribute("data-rows-out"), "2000");
+    assert.match((await texts(page, '[data-resource="CPU slots"]'))[0], /^\d+$/);
+    assert.match((await texts(page, ".checkpoint .empty"))[0], /checkpoint/i, "a job without a checkpoint says why there is nothing to inspect");
+    assert.equal(await page.locator("button.cancel").isDisabled(), true);
+    assert.equal(await page.locator("button.resume").isDisabled(), true);
+    const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
+    assert.match(csp ?? "", /^default-src 'none'; script-src 'nonce-([\w-]+)'; style-src http:\/\/127\.0\.0\.1:\d+ 'nonce-\1'$/);
+    const themed = await page.evaluate(() => {
+      document.documentElement.style.setProperty("--vscode-foreground", "rgb(1, 2, 3)");
+      return getComputedStyle(document.body).color;
+    });
+    assert.equal(themed, "rgb(1, 2, 3)", "colors come from the VS Code theme variables");
+    assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
+  });
+
+  it("shows a checkpointed job's errored rows (input, error, stack) with Debug, pages committed IDs and output rows, and keeps it all after a reload", async () => {
+    writePipeline(root, "skip.rdpipe.ts", checkpointedPipeline("skip", { strict: true }));
+    const job = await submit("skip.rdpipe.ts");
+    const { page, host, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    const errored = page.locator(".errored-row");
+    await errored.first().waitFor();
+    assert.deepEqual((await errored.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-id")))).sort(), BAD_IDS.map(String));
+    const first = page.locator('.errored-row[data-id="1234"]');
+    assert.match(await first.locator(".errored-input").innerText(), /"value":"bad"/);
+    assert.match(await first.locator(".errored-error").innerText(), /Error: malformed value in row 1234$/);
+    assert.match(await first.locator(".errored-stack").textContent() ?? "", /clean/);
+    await first.locator("button.debug-row").click();
+    await waitUntil(() => host.received.some((m) => m.type === "debugRow"));
+    const debug = host.received.find((m) => m.type === "debugRow");
+    assert.ok(debug?.type === "debugRow");
+    assert.deepEqual([debug.jobId, debug.row.id, debug.row.operator], [job.id, 1234, "Map(clean)"]);
+
+    const idsShown = page.locator('[data-view="ids"] .ids li');
+    const idsPage = async (offset: number) => (await client.request("GET", `/jobs/${job.id}/checkpoint/ids?offset=${offset}&limit=20`, "checkpointIds") as CheckpointIdsResponse).ids;
+    await idsShown.nth(19).waitFor();
+    assert.deepEqual(await idsShown.allTextContents(), await idsPage(0));
+    await page.locator('[data-view="ids"] button.next').click();
+    await page.locator('[data-view="ids"] .page-range', { hasText: `21–40 of ${(ROWS - BAD_IDS.length).toLocaleString("en-US")}` }).waitFor();
+    const secondPage = await idsPage(20);
+    assert.deepEqual(await idsShown.allTextContents(), secondPage);
+    const outputRows = page.locator('[data-view="rows"] table.rows tr');
+    await outputRows.nth(10).waitFor();
+    assert.equal(await outputRows.count(), 1 + 10, "a header and a page of 10 output rows");
+    assert.equal(await page.locator("[data-committed-ids]").getAttribute("data-committed-ids"), String(ROWS - BAD_IDS.length));
+    await screenshot(page, "errored-rows");
+
+    const readies = host.received.filter((m) => m.type === "ready").length;
+    await page.reload();
+    assert.deepEqual(await idsShown.allTextContents(), secondPage, "the IDs page shown before the reload is restored from the saved state");
+    assert.equal(await errored.count(), BAD_IDS.length);
+    await waitUntil(() => host.received.filter((m) => m.type === "ready").length === readies + 1);
+    await jobState(page, "succeeded");
+    await screenshot(page, "after-reload");
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("cancels a slow job with Cancel, then resumes it with Resume after the UDF is fixed", async () => {
+    writePipeline(root, "slow.rdpipe.ts", checkpointedPipeline("slow", { strict: false, slowMs: 5 }));
+    const job = await submit("slow.rdpipe.ts");
+    const { page, host, pageErrors } = await openPanel(job.id);
+    await jobState(page, "running");
+    await page.locator('.operator[data-operator*="clean"]:not([data-rows-done="0"])').waitFor();
+    await screenshot(page, "running");
+    await page.locator("button.cancel").click();
+    await jobState(page, "cancelled");
+    assert.equal((await waitForState(client, job.id, "cancelled")).state, "cancelled");
+    assert.ok(host.received.some((m) => m.type === "cancel" && m.jobId === job.id));
+    await screenshot(page, "cancelled");
+
+    writePipeline(root, "slow.rdpipe.ts", checkpointedPipeline("slow", { strict: false }));
+    await page.locator("button.resume").click();
+    await jobState(page, "succeeded");
+    const resumedFrom = await page.locator(".resumed-from").innerText();
+    assert.equal(resumedFrom, `resumes ${job.id}`);
+    assert.match(await page.locator(".checkpoint-status").innerText(), /deleted after the job succeeded/);
+    await screenshot(page, "resumed");
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,38 @@
+// The messages between the panel (webview) and its host (the extension, or the test harness): one
+// discriminated union, imported by both sides. The host relays the execution server's job events and
+// checkpoint pages (server/src/http/contract.ts) and carries out what the panel asks for.
+import type { CheckpointErroredRow, CheckpointView, JobEvent } from "../../server/src/http/contract";
+
+/** The checkpoint views the panel pages through, named after their routes (`summary` is GET /jobs/:id/checkpoint). */
+export type CheckpointViewName = "summary" | "ids" | "rows" | "errors";
+
+export type PanelMessage =
+  // host → webview
+  /** An event of the job the panel shows, as the server sent it (a `state` event first after each (re)attach). */
+  | { type: "jobEvent"; event: JobEvent }
+  /** The answer to a requestCheckpointPage. */
+  | { type: "checkpointPage"; view: CheckpointViewName; page: CheckpointView }
+  /** A request the host made for the panel failed (e.g. resume refused with 409); shown to the user. */
+  | { type: "hostError"; message: string }
+  // webview → host
+  /** The panel has loaded (also after a reload): the host (re)attaches to the job's events, state first. */
+  | { type: "ready" }
+  | { type: "resume"; jobId: string }
+  | { type: "cancel"; jobId: string }
+  | { type: "requestCheckpointPage"; jobId: string; view: CheckpointViewName; offset: number; limit: number }
+  /** Open a debugger on the UDF with this row as its input (carried out by the extension). */
+  | { type: "debugRow"; jobId: string; row: CheckpointErroredRow };
+
+export type HostToWebview = Extract<PanelMessage, { type: "jobEvent" | "checkpointPage" | "hostError" }>;
+export type WebviewToHost = Exclude<PanelMessage, HostToWebview>;
+
+/** The server route of a checkpoint page request. */
+export function checkpointPageRoute(request: Extract<WebviewToHost, { type: "requestCheckpointPage" }>): string {
+  const suffix = request.view === "summary" ? "" : `/${request.view}`;
+  return `/jobs/${encodeURIComponent(request.jobId)}/checkpoint${suffix}?offset=${request.offset}&limit=${request.limit}`;
+}
+
+/** The response `type` each checkpoint view answers with. */
+export const CHECKPOINT_VIEW_RESPONSE = {
+  summary: "checkpoint", ids: "checkpointIds", rows: "checkpointRows", errors: "checkpointErrors",
+} as const satisfies Record<CheckpointViewName, CheckpointView["type"]>;

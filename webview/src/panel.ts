@@ -1,0 +1,302 @@
+// The job panel: a live view of one execution-server job (operators, resources, state), its checkpoint
+// (committed files, IDs, output rows, errored rows) and the Resume and Cancel actions. It talks only to
+// its host, through the messages of ./messages; its state survives a reload (getState/setState).
+import {
+  FINISHED_STATES, type CheckpointErroredRow, type CheckpointErrorsResponse, type CheckpointIdsResponse, type CheckpointRowsResponse, type CheckpointSummaryResponse,
+  type CheckpointView, type JobSummary, type OperatorProgress, type ProgressSnapshot,
+} from "../../server/src/http/contract";
+import type { CheckpointViewName, HostToWebview, WebviewToHost } from "./messages";
+import "./panel.css";
+
+interface WebviewApi {
+  postMessage(message: WebviewToHost): void;
+  getState(): unknown;
+  setState(state: PanelState): void;
+}
+declare function acquireVsCodeApi(): WebviewApi;
+
+interface CheckpointPages {
+  summary?: CheckpointSummaryResponse;
+  ids?: CheckpointIdsResponse;
+  rows?: CheckpointRowsResponse;
+  errors?: CheckpointErrorsResponse;
+}
+
+interface PanelState {
+  job?: JobSummary;
+  progress?: ProgressSnapshot;
+  pages: CheckpointPages;
+  /** Set when the user pressed Cancel, until the job's state moves. */
+  cancelRequested: boolean;
+  hostError?: string;
+}
+
+const PAGE_SIZE: Record<CheckpointViewName, number> = { summary: 20, ids: 20, rows: 10, errors: 10 };
+
+const vscode = acquireVsCodeApi();
+const root = document.getElementById("panel")!;
+let state: PanelState = restoredState();
+
+function restoredState(): PanelState {
+  const saved = vscode.getState() as PanelState | undefined;
+  return saved && typeof saved === "object" && "pages" in saved ? saved : { pages: {}, cancelRequested: false };
+}
+
+// ------------------------------------------------------------------ messages
+
+window.addEventListener("message", (event: MessageEvent<HostToWebview>) => {
+  const message = event.data;
+  switch (message.type) {
+    case "jobEvent": {
+      const jobEvent = message.event;
+      switch (jobEvent.type) {
+        case "state": showJob(jobEvent.job, jobEvent.progress); break;
+        case "finished": showJob(jobEvent.job, state.progress); break;
+        case "progress": if (jobEvent.jobId === state.job?.id) state.progress = jobEvent.progress; break;
+        case "checkpoint": if (jobEvent.jobId === state.job?.id) state.job = { ...state.job, checkpoint: jobEvent.checkpoint }; break;
+        case "log": return; // the host shows logs (the extension's OutputChannel)
+      }
+      break;
+    }
+    case "checkpointPage": storePage(message.page); break;
+    case "hostError":
+      state.hostError = message.message;
+      state.cancelRequested = false;
+      break;
+  }
+  update();
+});
+
+function showJob(job: JobSummary, progress: ProgressSnapshot | undefined): void {
+  const sameJob = job.id === state.job?.id;
+  const wasFinished = sameJob && FINISHED_STATES.includes(state.job!.state);
+  if (!sameJob) state = { pages: {}, cancelRequested: false };
+  if (sameJob && job.state !== state.job!.state) state.cancelRequested = false;
+  state.job = job;
+  state.progress = progress ?? (sameJob ? state.progress : undefined);
+  if (FINISHED_STATES.includes(job.state) && (!wasFinished || !state.pages.summary)) requestAllPages();
+}
+
+function storePage(page: CheckpointView): void {
+  if (page.jobId !== state.job?.id) return;
+  switch (page.type) {
+    case "checkpoint": state.pages.summary = page; break;
+    case "checkpointIds": state.pages.ids = page; break;
+    case "checkpointRows": state.pages.rows = page; break;
+    case "checkpointErrors": state.pages.errors = page; break;
+  }
+}
+
+function inspectable(job: JobSummary | undefined): job is JobSummary {
+  return !!job && job.checkpoint.available && !job.checkpoint.deleted;
+}
+
+function requestPage(view: CheckpointViewName, offset: number): void {
+  if (!inspectable(state.job)) return;
+  vscode.postMessage({ type: "requestCheckpointPage", jobId: state.job.id, view, offset: Math.max(0, offset), limit: PAGE_SIZE[view] });
+}
+
+function requestAllPages(): void {
+  for (const view of Object.keys(PAGE_SIZE) as CheckpointViewName[]) requestPage(view, 0);
+}
+
+let renderQueued = false;
+function update(): void {
+  vscode.setState(state);
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+// ------------------------------------------------------------------ rendering
+
+type Child = Node | string | number | undefined | false;
+
+function el(tag: string, attributes: Record<string, string> = {}, ...children: Child[]): HTMLElement {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  for (const child of children) {
+    if (child === undefined || child === false) continue;
+    element.append(typeof child === "number" ? String(child) : child);
+  }
+  return element;
+}
+
+function button(label: string, attributes: Record<string, string>, enabled: boolean, onClick: () => void): HTMLElement {
+  const element = el("button", attributes, label) as HTMLButtonElement;
+  element.disabled = !enabled;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+const ofEstimate = (done: number, estimated: number | undefined) => (estimated === undefined ? count(done) : `${count(done)} / ${count(estimated)}`);
+
+function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+function render(): void {
+  const { job } = state;
+  if (!job) {
+    root.replaceChildren(el("p", { class: "empty" }, "Waiting for the job…"));
+    return;
+  }
+  const sections: (HTMLElement | false)[] = [
+    header(job),
+    state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
+    job.error ? el("pre", { class: "job-error" }, job.error.message) : false,
+    resources(state.progress),
+    operators(state.progress, job),
+    result(job),
+    checkpointInspector(job),
+  ];
+  root.replaceChildren(...sections.filter((section) => section !== false));
+}
+
+function header(job: JobSummary): HTMLElement {
+  const running = job.state === "queued" || job.state === "running";
+  const resumable = FINISHED_STATES.includes(job.state) && inspectable(job) && !job.resumedBy;
+  return el("header", {},
+    el("h1", {}, job.pipeline),
+    el("div", { class: "job-line" },
+      el("span", { class: `job-state state-${job.state}`, "data-state": job.state }, job.state),
+      el("span", { class: "job-id" }, `job ${job.id}`),
+      job.resumedFrom ? el("span", { class: "resumed-from" }, `resumes ${job.resumedFrom}`) : false,
+      job.resumedBy ? el("span", { class: "resumed-by" }, `resumed by ${job.resumedBy}`) : false,
+      button(state.cancelRequested ? "Cancelling…" : "Cancel", { class: "cancel" }, running && !state.cancelRequested, () => {
+        state.cancelRequested = true;
+        vscode.postMessage({ type: "cancel", jobId: job.id });
+        update();
+      }),
+      button("Resume", { class: "resume" }, resumable, () => {
+        state.hostError = undefined;
+        vscode.postMessage({ type: "resume", jobId: job.id });
+        update();
+      }),
+    ));
+}
+
+function resources(progress: ProgressSnapshot | undefined): HTMLElement | false {
+  if (!progress) return false;
+  const items: [string, string][] = [
+    ["Elapsed", `${(progress.elapsedMs / 1000).toFixed(1)} s`],
+    ["Memory", `${bytes(progress.memoryUsedBytes)} / ${bytes(progress.memoryBudgetBytes)}`],
+    ["CPU slots", count(progress.cpuSlots)],
+    ["Workers busy", count(progress.workersBusy)],
+  ];
+  if (progress.nodes) items.push(["Nodes", `${progress.nodes.alive} alive, ${progress.nodes.draining} draining, ${progress.nodes.pending} pending`]);
+  if (progress.erroredRows > 0) items.push(["Errored rows", count(progress.erroredRows)]);
+  return el("section", { class: "resources" },
+    el("dl", {}, ...items.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-resource": name }, value)])));
+}
+
+function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTMLElement {
+  const list = progress?.operators ?? [];
+  return el("section", { class: "operators" },
+    el("h2", {}, "Operators"),
+    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : "No progress yet.") : el("ol", { class: "operator-graph" }, ...list.map(operatorCard)));
+}
+
+function operatorCard(op: OperatorProgress): HTMLElement {
+  const fraction = op.rowsEstimated ? Math.min(1, op.rowsDone / op.rowsEstimated) : undefined;
+  const fill = el("div", { class: "bar-fill" });
+  // A CSSOM property, which the CSP allows (a style attribute it would block).
+  fill.style.width = `${((fraction ?? 0) * 100).toFixed(1)}%`;
+  const facts: [string, string][] = [
+    ["Rows", ofEstimate(op.rowsDone, op.rowsEstimated)],
+    ["Blocks", count(op.blocksDone)],
+    ["Tasks", `${ofEstimate(op.tasksDone, op.tasksEstimated)} done, ${count(op.tasksRunning)} running${op.tasksRetried ? `, ${count(op.tasksRetried)} retried` : ""}`],
+    ["Queued", `${count(op.queuedBlocks)} blocks, ${bytes(op.queuedBytes)}`],
+    ["Rows/s", count(Math.round(op.rowsPerSecond))],
+  ];
+  if (op.actors) facts.push(["Actors", `${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting`]);
+  if (op.backpressure) facts.push(["Backpressure", op.backpressure]);
+  return el("li", { class: "operator", "data-operator": op.name, "data-rows-done": String(op.rowsDone) },
+    el("div", { class: "operator-name" }, op.name),
+    el("div", { class: "bar" }, fill),
+    el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-fact": name }, value)])));
+}
+
+function result(job: JobSummary): HTMLElement | false {
+  const { result: outcome } = job;
+  if (!outcome) return false;
+  return el("section", { class: "result" },
+    el("h2", {}, "Result"),
+    el("p", { "data-rows-out": String(outcome.rowsOut) },
+      `${count(outcome.rowsOut)} rows out in ${(outcome.durationMs / 1000).toFixed(1)} s, peak memory ${bytes(outcome.peakMemoryBytes)}`,
+      outcome.written ? `; wrote ${count(outcome.written.files)} files (${bytes(outcome.written.bytes)}) to ${outcome.written.path}` : ""));
+}
+
+// ------------------------------------------------------------------ checkpoint inspector
+
+function checkpointInspector(job: JobSummary): HTMLElement {
+  const status = job.checkpoint;
+  const section = el("section", { class: "checkpoint" }, el("h2", {}, "Checkpoint"));
+  if (!status.available) {
+    section.append(el("p", { class: "empty" }, status.reason));
+    return section;
+  }
+  const counters = status.counters;
+  section.append(el("p", { class: "checkpoint-status" },
+    `${status.path} (ID column ${status.idColumn}, ${status.backend} backend)`,
+    counters ? ` — ${count(counters.committedIds)} IDs in ${count(counters.committedFiles)} files committed, ${count(counters.erroredRows)} errored rows` : "",
+    status.deleted ? " — deleted after the job succeeded" : ""));
+  if (status.deleted) return section;
+  section.append(button("Refresh", { class: "refresh" }, true, requestAllPages));
+  const { summary, ids, rows, errors } = state.pages;
+  if (summary) {
+    section.append(
+      el("p", { class: "checkpoint-totals", "data-committed-ids": String(summary.committedIds) },
+        `${count(summary.committedIds)} IDs committed by ${summary.attempts.length} attempts; ${count(summary.doneFiles)} input files done; ${count(summary.erroredRows)} errored rows waiting for a resume`),
+      pagedList("Committed files", "summary", summary, el("table", { class: "files" },
+        el("tr", {}, el("th", {}, "Output file"), el("th", {}, "IDs")),
+        ...summary.files.map((f) => el("tr", {}, el("td", {}, f.output), el("td", {}, count(f.ids)))))));
+  }
+  if (ids) section.append(pagedList("Committed IDs", "ids", ids, el("ol", { class: "ids", start: String(ids.offset + 1) }, ...ids.ids.map((id) => el("li", {}, id)))));
+  if (rows) section.append(pagedList("Output rows", "rows", rows, rowsTable(rows)));
+  if (errors) section.append(pagedList("Errored rows", "errors", errors, el("div", { class: "errored-rows" }, ...errors.rows.map((row) => erroredRowCard(job, row)))));
+  return section;
+}
+
+function pagedList(title: string, view: CheckpointViewName, page: CheckpointView, body: HTMLElement): HTMLElement {
+  const last = Math.min(page.total, page.offset + page.limit);
+  return el("div", { class: "paged", "data-view": view },
+    el("h3", {}, title),
+    el("div", { class: "pager" },
+      button("Previous", { class: "previous" }, page.offset > 0, () => requestPage(view, page.offset - page.limit)),
+      el("span", { class: "page-range" }, page.total === 0 ? "none" : `${count(page.offset + 1)}–${count(last)} of ${count(page.total)}`),
+      button("Next", { class: "next" }, last < page.total, () => requestPage(view, page.offset + page.limit))),
+    body);
+}
+
+function rowsTable(page: CheckpointRowsResponse): HTMLElement {
+  const columns = [...new Set(page.rows.flatMap(({ row }) => Object.keys(row)))];
+  return el("table", { class: "rows" },
+    el("tr", {}, ...columns.map((c) => el("th", {}, c)), el("th", {}, "file")),
+    ...page.rows.map(({ file, row }) => el("tr", {},
+      ...columns.map((c) => el("td", {}, c in row ? JSON.stringify(row[c]) : "")),
+      el("td", { class: "file" }, file.split("/").at(-1) ?? file))));
+}
+
+function erroredRowCard(job: JobSummary, row: CheckpointErroredRow): HTMLElement {
+  const where = [row.operator, row.file ? `${row.file}${row.row === undefined ? "" : ` row ${row.row}`}` : undefined].filter(Boolean).join(" — ");
+  return el("article", { class: "errored-row", "data-id": JSON.stringify(row.id) },
+    el("div", { class: "errored-row-head" },
+      el("span", { class: "errored-id" }, `ID ${JSON.stringify(row.id)}`),
+      el("span", { class: "errored-where" }, where),
+      button("Debug this row", { class: "debug-row" }, true, () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }))),
+    el("pre", { class: "errored-input" }, row.input),
+    el("pre", { class: "errored-error" }, row.error),
+    row.stack ? el("details", {}, el("summary", {}, "Stack"), el("pre", { class: "errored-stack" }, row.stack)) : false);
+}
+
+render();
+vscode.postMessage({ type: "ready" });
