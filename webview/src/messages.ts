@@ -1,10 +1,9 @@
 // The messages between the panel (webview) and its host (the extension, or the test harness): one
 // discriminated union, imported by both sides. The host relays the execution server's job events and
 // checkpoint pages (server/src/http/contract.ts) and carries out what the panel asks for.
-import type { CheckpointErroredRow, CheckpointView, JobEvent } from "../../server/src/http/contract";
+import type { CheckpointErroredRow, CheckpointView, CheckpointViewName, JobEvent } from "../../server/src/http/contract";
 
-/** The checkpoint views the panel pages through, named after their routes (`summary` is GET /jobs/:id/checkpoint). */
-export type CheckpointViewName = "summary" | "ids" | "rows" | "errors";
+export type { CheckpointViewName };
 
 export type PanelMessage =
   // host → webview

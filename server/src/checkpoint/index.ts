@@ -6,12 +6,12 @@ import { blockToRows, type Row } from "../block";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
 import {
-  CheckpointLease, attemptOf, checkpointFs, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readCommittedIds, readDoneRecords,
+  CheckpointLease, attemptOf, checkpointFs, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
   readErroredRows, readManifest, recordAttempt, writeManifest,
   type CheckpointBackendKind, type CheckpointSpec, type DoneFile, type ErroredRow, type FileEntry, type Manifest,
 } from "./store";
 
-export { CheckpointInUseError, commitOutput, doneKey, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
+export { CheckpointInUseError, commitOutput, doneKey, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */
@@ -22,6 +22,11 @@ export interface CheckpointSettings {
   deleteCheckpointOnSuccess: boolean;
   filesystem?: FileSystemDescription;
   backend: CheckpointBackendKind;
+}
+
+/** What the tasks of one attempt need to commit their output. */
+export function checkpointSpec(config: CheckpointSettings, attempt: string): CheckpointSpec {
+  return { path: config.checkpointPath, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt };
 }
 
 // ------------------------------------------------------------------ plan validation
@@ -108,7 +113,7 @@ export async function prepareCheckpoint(config: CheckpointSettings, write: Write
   const started = Date.now();
   const root = config.checkpointPath;
   const fs = checkpointFs(root, config.filesystem);
-  const spec: CheckpointSpec = { path: root, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt };
+  const spec = checkpointSpec(config, attempt);
   const lease = await CheckpointLease.acquire(fs, root, attempt);
   try {
     return await openAttempt(config, write, spec, lease, fs, started);
@@ -126,7 +131,7 @@ async function openAttempt(
   const deleting = fs.join(root, markers.deleting);
   if ((await fs.stat(deleting)) !== null) {
     // The job succeeded, then was stopped while deleting its checkpoint: finish that, and write nothing.
-    checkSameJob(root, JSON.parse(Buffer.from(await fs.readAll(deleting)).toString("utf8")) as JobIdentity, identity);
+    checkSameJob(root, await readJsonFile<JobIdentity>(fs, deleting), identity);
     await deleteCheckpoint(fs, root, identity);
     return {
       spec, lease, alreadyComplete: true, doneFiles: new Set(), donePaths: new Set(), committedRowsAtStart: 0, committedFilesAtStart: 0,
@@ -145,7 +150,7 @@ async function openAttempt(
   if (write.mode === "overwrite" && attempts.length === 0 && (await fs.stat(fs.join(root, markers.outputCleared))) === null) {
     // Emptied once per job, before its first attempt writes, and marked only when done: a crash mid-way empties it again.
     await removeWrittenFiles(write.path, "", write.options.filesystem);
-    await fs.write(fs.join(root, markers.outputCleared), [Buffer.from("{}")]);
+    await fs.write(fs.join(root, markers.outputCleared), json({}));
   }
   let records = await listEntries(fs, root, dirs.committed);
   let removedUncommitted = 0;
@@ -165,7 +170,7 @@ async function openAttempt(
   const finished = done.filter((d) => d.allInputsDone);
   const finishedPrefixes = new Set(finished.map((d) => d.prefix));
   const needed = records.filter((r) => !finishedPrefixes.has(taskPrefixOf(r.name)));
-  const committedIds = needed.length > 0 ? await loadCommittedIds(fs, needed) : undefined;
+  const committedIds = needed.length > 0 ? (await loadCommittedIds(fs, needed)).ids : undefined;
   const doneFiles = done.flatMap((d) => d.files);
   await recordAttempt(fs, root, spec.attempt);
   return {
@@ -248,7 +253,7 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
  * finds it finishes the deletion and writes nothing.
  */
 async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity): Promise<void> {
-  await fs.write(fs.join(root, markers.deleting), [Buffer.from(JSON.stringify(job))]);
+  await fs.write(fs.join(root, markers.deleting), json(job));
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
   await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputCleared)]);
   await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, "lease.json")]);
@@ -291,13 +296,7 @@ export class CheckpointReader {
   private idsCache?: Promise<{ perFile: number[]; ids: SharedIds }>;
 
   private loadIds(): Promise<{ perFile: number[]; ids: SharedIds }> {
-    this.idsCache ??= (async () => {
-      const perFile = await Promise.all(this.records.map(async (r) => {
-        const { column, values } = await readCommittedIds(this.fs, r);
-        return column?.length ?? values?.length ?? 0;
-      }));
-      return { perFile, ids: await loadCommittedIds(this.fs, this.records) };
-    })();
+    this.idsCache ??= loadCommittedIds(this.fs, this.records).then(({ ids, perRecord }) => ({ perFile: perRecord, ids }));
     return this.idsCache;
   }
 

@@ -56,7 +56,11 @@ export function checkpointFs(path: string, filesystem?: FileSystemDescription): 
   return fileSystemFor(path, filesystem);
 }
 
-const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
+export const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
+
+export async function readJsonFile<T>(fs: FileSystem, file: string): Promise<T> {
+  return JSON.parse(Buffer.from(await fs.readAll(file)).toString("utf8")) as T;
+}
 
 // ------------------------------------------------------------------ worker side
 
@@ -90,7 +94,7 @@ export async function taskCommits(spec: CheckpointSpec, taskIndex: number): Prom
   const records = (await listEntries(fs, spec.path, dirs.committed)).filter((e) => e.name.startsWith(prefix) && committedOutputName(e) !== undefined);
   if (records.length === 0) return { nextOutput: 0 };
   const indices = records.map((e) => Number.parseInt(e.name.slice(prefix.length, e.name.indexOf(".", prefix.length)), 10));
-  return { ids: await loadCommittedIds(fs, records), nextOutput: Math.max(...indices) + 1 };
+  return { ids: (await loadCommittedIds(fs, records)).ids, nextOutput: Math.max(...indices) + 1 };
 }
 
 /** An input file as a done record names it: a changed file (size, etag) is not done. */
@@ -98,8 +102,15 @@ export interface DoneFile { path: string; size: number; etag?: string }
 
 export const doneKey = (file: DoneFile) => JSON.stringify([file.path, file.size, file.etag ?? null]);
 
+/** "<attempt>_<task>", the stem of every file one task of an attempt writes (outputs, done and error records). */
+export const taskName = (attempt: string, taskIndex: number) => `${attempt}_${String(taskIndex).padStart(6, "0")}`;
+
 /** The name prefix of the output files one task of an attempt writes. */
-export const taskOutputPrefix = (attempt: string, taskIndex: number) => `${attempt}_${String(taskIndex).padStart(6, "0")}_`;
+export const taskOutputPrefix = (attempt: string, taskIndex: number) => `${taskName(attempt, taskIndex)}_`;
+
+/** An output file's name: its task's prefix and its number within the task. */
+export const outputFileName = (attempt: string, taskIndex: number, index: number, extension: string) =>
+  `${taskOutputPrefix(attempt, taskIndex)}${String(index).padStart(6, "0")}${extension}`;
 
 /**
  * Records that a task consumed these input files whole: every row is committed or was meant to be
@@ -115,7 +126,7 @@ export async function recordDoneFiles(
     files: files.map(({ path, size, etag }) => ({ path, size, etag })),
     prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone,
   };
-  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${spec.attempt}_${String(taskIndex).padStart(6, "0")}.json`), json(record));
+  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${taskName(spec.attempt, taskIndex)}.json`), json(record));
 }
 
 export interface DoneRecord {
@@ -129,7 +140,7 @@ export interface DoneRecord {
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {
   if (rows.length === 0) return;
   const fs = checkpointFs(spec.path, spec.filesystem);
-  const name = `${spec.attempt}_${String(taskIndex).padStart(6, "0")}_${String(sequence).padStart(6, "0")}.jsonl`;
+  const name = `${taskName(spec.attempt, taskIndex)}_${String(sequence).padStart(6, "0")}.jsonl`;
   const text = rows.map((r) => JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v))).join("\n") + "\n";
   await fs.write(fs.join(fs.join(spec.path, dirs.errors), name), [Buffer.from(text)]);
 }
@@ -155,7 +166,7 @@ export async function listEntries(fs: FileSystem, root: string, subdir: string):
 export async function readManifest(fs: FileSystem, root: string): Promise<Manifest | undefined> {
   const file = fs.join(root, "manifest.json");
   if ((await fs.stat(file)) === null) return undefined;
-  return JSON.parse(Buffer.from(await fs.readAll(file)).toString("utf8")) as Manifest;
+  return readJsonFile<Manifest>(fs, file);
 }
 
 export async function writeManifest(fs: FileSystem, root: string, manifest: Manifest): Promise<void> {
@@ -189,25 +200,28 @@ export async function readCommittedIds(fs: FileSystem, entry: FileEntry): Promis
   return { column: columns.length === 1 ? columns[0] : columns.reduce((a, b) => a.concat(b)) };
 }
 
-/** Loads every commit record into one shared ID set (in parallel: S3 latency dominates small files). */
-export async function loadCommittedIds(fs: FileSystem, records: FileEntry[], concurrency = 16): Promise<SharedIds> {
+/** Loads every commit record into one shared ID set (in parallel: S3 latency dominates small files), with each record's ID count. */
+export async function loadCommittedIds(fs: FileSystem, records: FileEntry[], concurrency = 16): Promise<{ ids: SharedIds; perRecord: number[] }> {
   const builder = new IdSetBuilder();
+  const perRecord = new Array<number>(records.length).fill(0);
   let next = 0;
   const worker = async () => {
     while (next < records.length) {
-      const { column, values } = await readCommittedIds(fs, records[next++]);
+      const index = next++;
+      const { column, values } = await readCommittedIds(fs, records[index]);
       if (column) builder.addColumn(column);
       for (const value of values ?? []) builder.add(value);
+      perRecord[index] = column?.length ?? values?.length ?? 0;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, worker));
-  return builder.build();
+  return { ids: builder.build(), perRecord };
 }
 
 export async function readDoneRecords(fs: FileSystem, root: string): Promise<DoneRecord[]> {
   const records: DoneRecord[] = [];
   for (const entry of await listEntries(fs, root, dirs.done)) {
-    records.push(JSON.parse(Buffer.from(await fs.readAll(entry.path)).toString("utf8")) as DoneRecord);
+    records.push(await readJsonFile<DoneRecord>(fs, entry.path));
   }
   return records;
 }
@@ -292,7 +306,7 @@ export class CheckpointLease {
 async function readLease(fs: FileSystem, file: string): Promise<LeaseRecord | undefined> {
   if ((await fs.stat(file)) === null) return undefined;
   try {
-    return JSON.parse(Buffer.from(await fs.readAll(file)).toString("utf8")) as LeaseRecord;
+    return await readJsonFile<LeaseRecord>(fs, file);
   } catch {
     return undefined; // removed between stat and read
   }

@@ -2,7 +2,7 @@
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
 import { blockFromIPC, blockToIPC, blockBytes, concatBlocks, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
-import { commitOutput, idCount, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
+import { commitOutput, idCount, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
@@ -211,7 +211,7 @@ async function runTask(task: TaskSpec): Promise<void> {
         if (index < task.skipOutputs) continue;
         if (task.sink) {
           const { format, filePrefix } = task.sink;
-          const name = `${filePrefix}_${String(task.sink.taskIndex).padStart(6, "0")}_${String(index).padStart(6, "0")}${fileExtension(format)}`;
+          const name = outputFileName(filePrefix, task.sink.taskIndex, index, fileExtension(format));
           if (checkpoint) checkIds(piece, checkpoint.idColumn, task.stage);
           await writing;
           writing = writeAndCommit(name, piece);

@@ -7,7 +7,7 @@ import {
   type TaskErrorInfo, type TaskSpec,
 } from "../cluster";
 import { removeWrittenFiles } from "../io";
-import { finishCheckpoint, prepareCheckpoint, recordErroredRows, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
+import { checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
@@ -173,7 +173,6 @@ class StreamingExecutor {
   private readonly erroredBudgets: Map<string, number>;
   private readonly erroredByOperator = new Map<string, number>();
   private readonly erroredSample: ErroredRow[] = [];
-  private erroredRows = 0;
   private readonly erroredKeys = new Set<string>();
   private readonly erroredRowsToRecord: ErroredRow[] = [];
 
@@ -187,7 +186,7 @@ class StreamingExecutor {
     this.erroredBudgets = erroredRowBudgets(root);
     this.physicalRoot = toPhysicalPlan(root, {
       positions: options.positions, writePrefix: this.writePrefix,
-      checkpoint: config && { path: config.checkpointPath, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt: this.writePrefix },
+      checkpoint: config && checkpointSpec(config, this.writePrefix),
     });
   }
 
@@ -264,7 +263,7 @@ class StreamingExecutor {
       }
       completed = true;
       if (this.checkpoint && this.prepared) {
-        const unfinished = this.erroredRows > 0 || this.erroredBlocks > 0; // rows a resume still has to write
+        const unfinished = this.erroredKeys.size > 0 || this.erroredBlocks > 0; // rows a resume still has to write
         this.checkpointProgress!.deleted = await finishCheckpoint(this.checkpoint, this.prepared, this.root as Extract<LogicalOp, { kind: "write" }>, unfinished);
       }
       const progress = this.snapshot(true);
@@ -587,7 +586,6 @@ class StreamingExecutor {
     const key = JSON.stringify(row.id !== undefined ? [row.operator, row.id, row.file] : [row.operator, row.file, row.row, row.input]);
     if (this.erroredKeys.has(key)) return;
     this.erroredKeys.add(key);
-    this.erroredRows++;
     if (this.erroredSample.length < ERRORED_ROWS_KEPT) this.erroredSample.push(row);
     const count = (this.erroredByOperator.get(row.operator) ?? 0) + 1;
     this.erroredByOperator.set(row.operator, count);
@@ -664,7 +662,7 @@ class StreamingExecutor {
     return {
       elapsedMs: now - this.startedAt, operators, memoryUsedBytes: this.memoryUsed(), memoryBudgetBytes: this.context.memoryBudget(),
       cpuSlots: this.cpuSlots(), workersBusy: this.running.size, nodes: this.context.cluster?.counts(), finished,
-      erroredRows: this.erroredRows, checkpoint: this.checkpointProgress && { ...this.checkpointProgress },
+      erroredRows: this.erroredKeys.size, checkpoint: this.checkpointProgress && { ...this.checkpointProgress },
     };
   }
 }

@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import fs from "node:fs/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { MetadataCache, fileMetadata, listFiles, type FileRef } from "../io";
-import type { CheckpointViewName } from "./checkpoint-view";
+import type { CheckpointViewName } from "./contract";
 import {
   API_VERSION, CHECKPOINT_PAGE_DEFAULT, CHECKPOINT_PAGE_MAX, FINISHED_STATES, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions,
   type JobSource, type SchemaResponse,

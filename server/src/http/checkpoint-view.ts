@@ -3,10 +3,9 @@
 import fs from "node:fs/promises";
 import { CheckpointReader } from "../checkpoint";
 import { fileSystemFor, isS3Path, type FileSystemDescription } from "../io";
-import type { CheckpointErroredRow, CheckpointView, JsonValue } from "./contract";
+import type { CheckpointErroredRow, CheckpointView, JsonValue, CheckpointViewName } from "./contract";
 import { PathRoots } from "./paths";
 
-export type CheckpointViewName = "summary" | "ids" | "rows" | "errors";
 
 export interface CheckpointViewRequest {
   jobId: string;

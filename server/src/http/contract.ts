@@ -165,6 +165,9 @@ export interface CheckpointErrorsResponse extends Page { type: "checkpointErrors
 
 export type CheckpointView = CheckpointSummaryResponse | CheckpointIdsResponse | CheckpointRowsResponse | CheckpointErrorsResponse;
 
+/** The views of a job's checkpoint: GET /jobs/:id/checkpoint and /checkpoint/{ids,rows,errors}. */
+export type CheckpointViewName = "summary" | "ids" | "rows" | "errors";
+
 // ------------------------------------------------------------------ requests
 
 export type ApiRequest =
@@ -178,7 +181,6 @@ export type ApiRequest =
   | { type: "resumeJob"; source?: Extract<JobSource, { kind: "bundle" }>; options?: JobOptions };
 
 export type SubmitJobRequest = Extract<ApiRequest, { type: "submitJob" }>;
-export type ResumeJobRequest = Extract<ApiRequest, { type: "resumeJob" }>;
 export type InspectPlanRequest = Extract<ApiRequest, { type: "inspectPlan" }>;
 
 // ------------------------------------------------------------------ responses

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { CheckpointSettings } from "../checkpoint";
-import type { CheckpointViewName } from "./checkpoint-view";
+import type { CheckpointViewName } from "./contract";
 import {
   FINISHED_STATES, type CheckpointCounters, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
   type JobSummary, type PlanInspection, type ProgressSnapshot,
