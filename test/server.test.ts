@@ -73,6 +73,30 @@ export default rd.range(10).map(function explode(r) { if (r.id === 7) throw new 
     assert.ok(jobs.some((j) => j.id === job.id && j.state === "succeeded"));
   });
 
+  it("runs a plan up to one operator (Run to here): that operator's first rows, nothing written; a bad index fails clearly", async () => {
+    const outDir = path.join(root, "out-to-here");
+    writePipeline(root, "to-here.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(1000).map(function double(r) { return { id: r.id, twice: (r.id as number) * 2 }; })
+  .filter(function odd(r) { return (r.id as number) % 2 === 1; }).writeParquet("out-to-here");
+`);
+    const finishedJob = async (options: object) => {
+      const { job } = await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "to-here.rdpipe.ts" }, options });
+      return (((await collectEvents(client, job.id)).at(-1)) as Extract<JobEvent, { type: "finished" }>).job;
+    };
+    // Canonical order: 0 ReadRange, 1 Map(double), 2 Filter(odd), 3 WriteParquet.
+    const atMap = await finishedJob({ untilOperator: 1, preview: 3 });
+    assert.equal(atMap.state, "succeeded", JSON.stringify(atMap.error));
+    assert.deepEqual(atMap.result!.previewRows, ["{id: 0, twice: 0}", "{id: 1, twice: 2}", "{id: 2, twice: 4}"]);
+    const atWrite = await finishedJob({ untilOperator: 3, preview: 2 });
+    assert.deepEqual(atWrite.result!.previewRows, ["{id: 1, twice: 2}", "{id: 3, twice: 6}"], "at the write: what it would write");
+    assert.equal(fs.existsSync(outDir), false, "nothing was written");
+    const past = await finishedJob({ untilOperator: 9 });
+    assert.equal(past.state, "failed");
+    assert.match(past.error!.message, /options.untilOperator 9 is past the plan's last operator \(3: WriteParquet\)/);
+    await assert.rejects(client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "to-here.rdpipe.ts" }, options: { untilOperator: -1 } }),
+      /options.untilOperator must be an operator index/);
+  });
+
   it("reports a failing UDF with operator, row and stack", async () => {
     const { job } = await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "broken.rdpipe.ts" } });
     const events = await collectEvents(client, job.id);

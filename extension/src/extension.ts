@@ -42,8 +42,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const { job } = await server.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: pipelinePath(argument) } });
       return `rdpipe: submitted job ${job.id} (${job.state}). Following its progress in the editor is not implemented yet.`;
     })),
-    vscode.commands.registerCommand("rdpipe.runToHere", command("Run to here", async (argument) =>
-      `rdpipe: Run to here (operator ${argument.operatorIndex}) is not implemented yet: the execution server cannot run a plan up to one operator.`)),
+    vscode.commands.registerCommand("rdpipe.runToHere", command("Run to here", async (argument) => {
+      const { job } = await server.request("POST", "/jobs", "job", {
+        type: "submitJob", source: { kind: "path", path: pipelinePath(argument) }, options: { untilOperator: argument.operatorIndex },
+      });
+      return `rdpipe: submitted job ${job.id} (${job.state}), running the plan up to operator ${argument.operatorIndex}. Following its progress in the editor is not implemented yet.`;
+    })),
     vscode.commands.registerCommand("rdpipe.resume", command("Resume", async (argument) => {
       const previous = await latestJob(argument);
       const { job } = await server.request("POST", `/jobs/${previous.id}/resume`, "job", { type: "resumeJob" });

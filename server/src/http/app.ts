@@ -71,7 +71,12 @@ function parseOptions(value: unknown): JobOptions {
     if (typeof n !== "number" || !Number.isInteger(n) || n <= 0 || n > max) throw bad(`options.${key} must be a positive integer up to ${max}`);
     options[key] = n;
   }
-  const unknown = Object.keys(value).filter((k) => !["preview", "workers", "memoryBytes"].includes(k));
+  const until = value.untilOperator;
+  if (until !== undefined) {
+    if (typeof until !== "number" || !Number.isInteger(until) || until < 0 || until > 100_000) throw bad("options.untilOperator must be an operator index (an integer from 0)");
+    options.untilOperator = until;
+  }
+  const unknown = Object.keys(value).filter((k) => !["preview", "workers", "memoryBytes", "untilOperator"].includes(k));
   if (unknown.length) throw bad(`unknown option ${unknown.join(", ")}`);
   return options;
 }

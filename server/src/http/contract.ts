@@ -27,6 +27,11 @@ export interface JobOptions {
   workers?: number;
   /** Memory budget for queued blocks, in bytes. */
   memoryBytes?: number;
+  /**
+   * "Run to here": run the plan only up to the operator at this index of its canonical order (the
+   * `index` of POST /plan's operators) and return its first `preview` rows; nothing is written.
+   */
+  untilOperator?: number;
 }
 
 /** A job failure: the engine's TaskErrorInfo when a task failed, else just the message. */

@@ -48,7 +48,8 @@ function checkpointOf(dataset: Dataset): { settings: CheckpointSettings } | { re
 
 async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: AbortSignal): Promise<void> {
   const { options, resume } = request;
-  const dataset = await load(request.pipeline);
+  const loaded = await load(request.pipeline);
+  const dataset = options.untilOperator === undefined ? loaded : upToOperator(loaded, options.untilOperator);
   const checkpoint = checkpointOf(dataset);
   if (resume && !("settings" in checkpoint && checkpoint.settings.checkpointPath === resume.checkpointPath)) {
     const now = "settings" in checkpoint ? `the pipeline now uses checkpointPath ${checkpoint.settings.checkpointPath}` : checkpoint.reason;
@@ -63,6 +64,16 @@ async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: 
     preview: options.preview ?? 20, signal, onProgress: (progress) => void send({ type: "progress", progress }),
   });
   await send({ type: "done", result });
+}
+
+/** "Run to here": the plan ending at one of its operators (at a write, at what the write would write). */
+function upToOperator(dataset: Dataset, index: number): Dataset {
+  const ops = opsInOrder(dataset.op);
+  const target = ops[index];
+  if (!target) {
+    throw new PlanError(`options.untilOperator ${index} is past the plan's last operator (${ops.length - 1}: ${opDisplayName(ops[ops.length - 1])})`);
+  }
+  return dataset.atOperator(target.kind === "write" ? target.input : target);
 }
 
 /** Each operator with its output schema, found by executing the plan up to it until its first block (writes are not run). */
