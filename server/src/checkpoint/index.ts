@@ -6,7 +6,7 @@ import { blockToRows, type Row } from "../block";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
 import {
-  CheckpointLease, attemptOf, checkpointFs, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
+  CheckpointLease, attemptOf, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
   readErroredRows, readManifest, recordAttempt, writeManifest,
   type CheckpointBackendKind, type CheckpointSpec, type DoneFile, type ErroredRow, type FileEntry, type Manifest,
 } from "./store";
@@ -112,7 +112,7 @@ const markers = { deleting: "deleting.json", outputCleared: "output-cleared.json
 export async function prepareCheckpoint(config: CheckpointSettings, write: WriteOp, attempt: string): Promise<PreparedCheckpoint> {
   const started = Date.now();
   const root = config.checkpointPath;
-  const fs = checkpointFs(root, config.filesystem);
+  const fs = fileSystemFor(root, config.filesystem);
   const spec = checkpointSpec(config, attempt);
   const lease = await CheckpointLease.acquire(fs, root, attempt);
   try {
@@ -156,7 +156,7 @@ async function openAttempt(
   let removedUncommitted = 0;
   let orphanTasks = new Set<string>();
   if (attempts.length > 0) {
-    const output = await reconcileOutput(write, attempts, new Set(records.map(committedOutputName).filter((n) => n !== undefined)));
+    const output = await reconcileOutput(write, attempts, committedNames(records));
     removedUncommitted = output.removed;
     // A record whose file is gone commits nothing: its rows are written again, so its task's inputs are not done.
     const orphans = records.filter((r) => !output.present.has(committedOutputName(r)!));
@@ -164,7 +164,7 @@ async function openAttempt(
     records = records.filter((r) => !orphans.includes(r));
     orphanTasks = new Set(orphans.map((r) => taskPrefixOf(r.name)));
   }
-  const committed = new Set(records.map(committedOutputName));
+  const committed = committedNames(records);
   const done = (await readDoneRecords(fs, root)).filter((d) => !orphanTasks.has(d.prefix));
   // IDs of tasks that consumed all their input files are never met again: those files are not read.
   const finished = done.filter((d) => d.allInputsDone);
@@ -216,6 +216,11 @@ async function reconcileOutput(write: WriteOp, attempts: string[], committed: Se
   return { removed: doomed.length, present };
 }
 
+/** The output files that commit records commit. */
+function committedNames(records: FileEntry[]): Set<string> {
+  return new Set(records.map(committedOutputName).filter((name) => name !== undefined));
+}
+
 /** "<attempt>_<task>_" of an output file's (or its commit record's) name. */
 const taskPrefixOf = (name: string) => name.slice(0, name.indexOf("_", name.indexOf("_") + 1) + 1);
 
@@ -239,8 +244,8 @@ function checkSameJob(root: string, found: JobIdentity, job: JobIdentity): void 
  */
 export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, write: WriteOp, unfinishedRows: boolean): Promise<boolean> {
   if (prepared.alreadyComplete) return true;
-  const fs = checkpointFs(config.checkpointPath, config.filesystem);
-  const committed = new Set((await listEntries(fs, config.checkpointPath, dirs.committed)).map(committedOutputName).filter((n) => n !== undefined));
+  const fs = fileSystemFor(config.checkpointPath, config.filesystem);
+  const committed = committedNames(await listEntries(fs, config.checkpointPath, dirs.committed));
   await reconcileOutput(write, [prepared.spec.attempt], committed);
   if (!config.deleteCheckpointOnSuccess || unfinishedRows) return false;
   await deleteCheckpoint(fs, prepared.spec.path, jobIdentity(config, write));
@@ -284,7 +289,7 @@ export class CheckpointReader {
   ) {}
 
   static async open(path: string, filesystem?: FileSystemDescription): Promise<CheckpointReader> {
-    const fs = checkpointFs(path, filesystem);
+    const fs = fileSystemFor(path, filesystem);
     if ((await fs.stat(path)) === null) throw new Error(`no checkpoint at ${path}`);
     const manifest = await readManifest(fs, path);
     const records = (await listEntries(fs, path, dirs.committed)).filter((e) => committedOutputName(e) !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -356,19 +361,27 @@ export class CheckpointReader {
   }
 
   /** Input files earlier attempts consumed whole, which a resume does not read. */
-  async doneFiles(): Promise<DoneFile[]> {
-    return (await readDoneRecords(this.fs, this.path)).flatMap((d) => d.files);
+  private doneCache?: Promise<DoneFile[]>;
+
+  doneFiles(): Promise<DoneFile[]> {
+    this.doneCache ??= readDoneRecords(this.fs, this.path).then((records) => records.flatMap((d) => d.files));
+    return this.doneCache;
   }
 
+  private erroredCache?: Promise<ErroredRow[]>;
+
   /** Rows a UDF failed on that no later attempt committed. */
-  async erroredRows(): Promise<ErroredRow[]> {
-    const { ids } = await this.loadIds();
-    const asKey = (id: unknown) => (ids.kind === "int" && typeof id === "string" && /^-?\d+$/.test(id) ? BigInt(id) : id);
-    // A row that failed in several attempts is shown once, with its latest failure.
-    const latest = new Map<string, ErroredRow>();
-    for (const row of (await readErroredRows(this.fs, this.path)).sort((a, b) => a.at.localeCompare(b.at))) {
-      if (!hasId(ids, asKey(row.id))) latest.set(JSON.stringify(row.id), row);
-    }
-    return [...latest.values()];
+  erroredRows(): Promise<ErroredRow[]> {
+    this.erroredCache ??= (async () => {
+      const { ids } = await this.loadIds();
+      const asKey = (id: unknown) => (ids.kind === "int" && typeof id === "string" && /^-?\d+$/.test(id) ? BigInt(id) : id);
+      // A row that failed in several attempts is shown once, with its latest failure.
+      const latest = new Map<string, ErroredRow>();
+      for (const row of (await readErroredRows(this.fs, this.path)).sort((a, b) => a.at.localeCompare(b.at))) {
+        if (!hasId(ids, asKey(row.id))) latest.set(JSON.stringify(row.id), row);
+      }
+      return [...latest.values()];
+    })();
+    return this.erroredCache;
   }
 }

@@ -52,10 +52,6 @@ const COMMIT_SUFFIX: Record<CheckpointBackendKind, string> = { batch: ".ids.parq
 
 export const dirs = { attempts: "attempts", committed: "committed", done: "done", errors: "errors" } as const;
 
-export function checkpointFs(path: string, filesystem?: FileSystemDescription): FileSystem {
-  return fileSystemFor(path, filesystem);
-}
-
 export const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
 
 export async function readJsonFile<T>(fs: FileSystem, file: string): Promise<T> {
@@ -66,7 +62,7 @@ export async function readJsonFile<T>(fs: FileSystem, file: string): Promise<T> 
 
 /** Commits one written output file: records its IDs. Called after the file itself is complete. */
 export async function commitOutput(spec: CheckpointSpec, outputName: string, ids: Vector): Promise<void> {
-  const fs = checkpointFs(spec.path, spec.filesystem);
+  const fs = fileSystemFor(spec.path, spec.filesystem);
   const dir = fs.join(spec.path, dirs.committed);
   const name = `${outputName}${COMMIT_SUFFIX[spec.backend]}`;
   if (spec.backend === "batch") {
@@ -89,7 +85,7 @@ function parseIdLine(line: string): unknown {
 
 /** What an earlier try of a task committed: its IDs, and the index its next output file takes. */
 export async function taskCommits(spec: CheckpointSpec, taskIndex: number): Promise<{ ids?: SharedIds; nextOutput: number }> {
-  const fs = checkpointFs(spec.path, spec.filesystem);
+  const fs = fileSystemFor(spec.path, spec.filesystem);
   const prefix = taskOutputPrefix(spec.attempt, taskIndex);
   const records = (await listEntries(fs, spec.path, dirs.committed)).filter((e) => e.name.startsWith(prefix) && committedOutputName(e) !== undefined);
   if (records.length === 0) return { nextOutput: 0 };
@@ -121,7 +117,7 @@ export async function recordDoneFiles(
   spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number,
 ): Promise<void> {
   if (files.length === 0) return;
-  const fs = checkpointFs(spec.path, spec.filesystem);
+  const fs = fileSystemFor(spec.path, spec.filesystem);
   const record: DoneRecord = {
     files: files.map(({ path, size, etag }) => ({ path, size, etag })),
     prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone,
@@ -139,7 +135,7 @@ export interface DoneRecord {
 
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const fs = checkpointFs(spec.path, spec.filesystem);
+  const fs = fileSystemFor(spec.path, spec.filesystem);
   const name = `${taskName(spec.attempt, taskIndex)}_${String(sequence).padStart(6, "0")}.jsonl`;
   const text = rows.map((r) => JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? v.toString() : v))).join("\n") + "\n";
   await fs.write(fs.join(fs.join(spec.path, dirs.errors), name), [Buffer.from(text)]);
