@@ -1,11 +1,72 @@
-// Bundles the VS Code extension (extension.js, the language client) and its language server (server.js)
-// into extension/dist/, each with its dependencies inlined; only `vscode` comes from the editor.
+// Builds the VS Code extension:
+// - extension/dist/: extension.js (activation, commands, panel host, language client), server.js (the
+//   language server) and webview/ (the panel's page bundle), each with its dependencies inlined; only
+//   `vscode` comes from the editor.
+// - extension/stage/: the unpacked extension as installed (what `npm run package` zips into a VSIX and
+//   what the code-server tests install): the manifest, dist/, and rdpipe/ — the execution server the
+//   extension starts, as a small rdpipe package whose bundles inline every dependency but esbuild (a
+//   native binary) and parquet-wasm (loads its .wasm beside itself) — plus rdpipe/types/, the API's
+//   declarations, which New Pipeline copies into a workspace so `import ... from "rdpipe"` type-checks.
 import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 
 const here = path.dirname(new URL(import.meta.url).pathname);
+const repo = path.dirname(here);
+const dist = path.join(here, "dist");
+const stage = path.join(here, "stage");
+
 await build({
   entryPoints: { extension: path.join(here, "src/extension.ts"), server: path.join(here, "src/server/main.ts") },
-  outdir: path.join(here, "dist"), bundle: true, platform: "node", target: "node20", format: "cjs",
+  outdir: dist, bundle: true, platform: "node", target: "node20", format: "cjs",
   external: ["vscode"], sourcemap: true, logLevel: "warning",
 });
+await build({
+  entryPoints: { panel: path.join(repo, "webview/src/panel.ts") }, outdir: path.join(dist, "webview"), bundle: true,
+  platform: "browser", target: "chrome120", format: "iife", sourcemap: true, logLevel: "warning",
+});
+
+if (!process.argv.includes("--no-stage")) await buildStage();
+
+async function buildStage() {
+  fs.rmSync(stage, { recursive: true, force: true });
+  const manifest = JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8"));
+  const rootManifest = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8"));
+  fs.mkdirSync(stage, { recursive: true });
+  fs.writeFileSync(path.join(stage, "package.json"), JSON.stringify(manifest, null, 2));
+  for (const file of ["README.md", "LICENSE"]) {
+    if (fs.existsSync(path.join(here, file))) fs.copyFileSync(path.join(here, file), path.join(stage, file));
+  }
+  fs.cpSync(dist, path.join(stage, "dist"), { recursive: true, filter: (file) => !file.endsWith(".map") });
+
+  const server = path.join(stage, "rdpipe");
+  const external = ["esbuild", "parquet-wasm"];
+  await build({
+    entryPoints: {
+      cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/cluster/worker.ts"),
+      "job-runner": path.join(repo, "server/src/http/runner.ts"), api: path.join(repo, "server/src/api/index.ts"),
+    },
+    outdir: path.join(server, "dist"), bundle: true, platform: "node", target: "node20", format: "cjs",
+    external, logLevel: "warning", minifySyntax: true,
+  });
+  fs.writeFileSync(path.join(server, "package.json"), JSON.stringify({
+    name: "rdpipe", version: rootManifest.version, private: true, main: "dist/api.js", types: "types/api/index.d.ts",
+  }, null, 2));
+  fs.mkdirSync(path.join(server, "bin"));
+  fs.copyFileSync(path.join(repo, "bin/rdpipe.js"), path.join(server, "bin/rdpipe.js"));
+  const esbuildPlatform = fs.readdirSync(path.join(repo, "node_modules/@esbuild")).map((name) => `@esbuild/${name}`);
+  // parquet-wasm also ships builds for browsers and bundlers; Node loads node/.
+  const otherBuilds = /[\\/]parquet-wasm[\\/](esm|bundler)$/;
+  for (const dependency of [...external, ...esbuildPlatform]) {
+    fs.cpSync(path.join(repo, "node_modules", dependency), path.join(server, "node_modules", dependency), {
+      recursive: true, dereference: true, filter: (file) => !otherBuilds.test(file),
+    });
+  }
+  execFileSync(process.execPath, [
+    path.join(repo, "node_modules/typescript/bin/tsc"), "--declaration", "--emitDeclarationOnly", "--skipLibCheck", "--strict",
+    "--target", "ES2022", "--module", "commonjs", "--moduleResolution", "node", "--esModuleInterop", "--resolveJsonModule",
+    "--types", "node", "--rootDir", path.join(repo, "server/src"), "--outDir", path.join(server, "types"),
+    path.join(repo, "server/src/api/index.ts"),
+  ], { stdio: "inherit" });
+}

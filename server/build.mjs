@@ -1,5 +1,5 @@
-// Bundles the CLI (driver), the worker entry, the job-runner entry (one process per server job) and the public API into dist/,
-// and the panel (webview/src/panel.ts, which imports its stylesheet) for the browser into dist/webview/ (panel.js, panel.css).
+// Bundles the CLI (driver), the worker entry, the job-runner entry (one process per server job) and the public API into dist/.
+// (The panel's webview bundle is the extension's: extension/build.mjs.)
 import { build } from "esbuild";
 
 const entries = {
@@ -8,8 +8,4 @@ const entries = {
 await build({
   entryPoints: entries, outdir: "dist", bundle: true, platform: "node", target: "node20", format: "cjs",
   packages: "external", sourcemap: true, logLevel: "warning",
-});
-await build({
-  entryPoints: { panel: "webview/src/panel.ts" }, outdir: "dist/webview", bundle: true,
-  platform: "browser", target: "chrome120", format: "iife", sourcemap: true, logLevel: "warning",
 });

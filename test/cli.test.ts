@@ -178,7 +178,17 @@ describe("rdpipe checkpoint show, and checkpoint counters in rdpipe run (CLI)", 
     assert.match(row.error, /malformed text in row 111/);
     assert.match(row.stack, /^Error: malformed text in row 111\n\s+at .*job\.rdpipe\.ts:4:/);
 
+    // debug-row replays that row through the operator, failing fast although the plan says skip.
+    const debugged = runCli(["debug-row", "job.rdpipe.ts", "--operator", row.operator, "--row", row.input], { cwd: dir });
+    assert.equal(debugged.code, 1);
+    assert.match(debugged.stderr, /Map\(strict\) failed on row 0: Error: malformed text in row 111\n.*\n\s+at .*job\.rdpipe\.ts:4:/);
+    const unknown = runCli(["debug-row", "job.rdpipe.ts", "--operator", "Map(gone)", "--row", row.input], { cwd: dir });
+    assert.match(unknown.stderr, /has no operator named 'Map\(gone\)' \(it has: ReadJSON, Map\(strict\), WriteParquet\)/);
+
     checkpointedPipeline(dir, { checkpointPath: "ckpt", onError: "skip", fixed: true });
+    const fixedRow = runCli(["debug-row", "job.rdpipe.ts", "--operator", row.operator, "--row", row.input], { cwd: dir });
+    assert.equal(fixedRow.code, 0, fixedRow.stderr);
+    assert.match(fixedRow.stdout, /^\{ id: 111, text: 'bad', upper: 'BAD' \}\n\(Map\(strict\) gave 1 row\)\n$/);
     const resumed = runCli(["run", "job.rdpipe.ts", "--quiet"], { cwd: dir });
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stdout, /Wrote 9 rows/);

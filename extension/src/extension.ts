@@ -1,74 +1,179 @@
-// The extension's activation: the rdpipe language client for *.rdpipe.ts (beside the built-in TypeScript
-// support) and the CodeLens commands, which call the execution server. The panel and the server
-// management commands of issue 7 come later; commands not implemented yet say so.
+// The extension's activation: the execution server connection (bundled local server or a remote one),
+// the rdpipe language client for *.rdpipe.ts (beside the built-in TypeScript support), the job panel,
+// and the commands (from CodeLens, which pass the operator, or the palette, which use the active editor).
+import path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind } from "vscode-languageclient/node";
-import { RemoteClient } from "../../server/src/http/client";
+import { FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/http/contract";
+import { ServerConnection, TOKEN_SECRET, type ServerEndpoint, rdpipeScript } from "./connection";
+import { debugErroredRow } from "./debug-row";
 import { latestJobOf } from "./jobs";
-import type { LanguageServerOptions, OperatorCommandArgument } from "./server/language-server";
+import { JobPanels } from "./panels";
+import { scaffoldPipeline } from "./scaffold";
+import { PIPELINE_SUFFIX, type LanguageServerOptions, type OperatorCommandArgument } from "./server/language-server";
 
 let languageClient: LanguageClient | undefined;
 
-const TOKEN_SECRET = "rdpipe.token";
+/** A command's argument: a CodeLens's operator, or nothing (the palette: the active pipeline file). */
+type CommandArgument = OperatorCommandArgument | vscode.Uri | undefined;
 
-async function serverSettings(context: vscode.ExtensionContext): Promise<LanguageServerOptions> {
-  const serverUrl = vscode.workspace.getConfiguration("rdpipe").get<string>("serverUrl", "http://127.0.0.1:7717");
-  return { serverUrl, token: await context.secrets.get(TOKEN_SECRET) };
+function pipelineOf(argument: CommandArgument): string {
+  if (argument instanceof vscode.Uri) return argument.fsPath;
+  if (argument) return vscode.Uri.parse(argument.uri).fsPath;
+  const document = vscode.window.activeTextEditor?.document;
+  if (!document || !document.fileName.endsWith(PIPELINE_SUFFIX)) throw new Error(`open a ${PIPELINE_SUFFIX} pipeline file first`);
+  return document.fileName;
 }
 
 /** Runs a command body, showing its failure (an unreachable server, a refused request) as an error message. */
-function command(name: string, body: (argument: OperatorCommandArgument) => Promise<string>): (argument: OperatorCommandArgument) => Promise<void> {
+function command<A>(name: string, log: vscode.OutputChannel, body: (argument: A) => Promise<void>): (argument: A) => Promise<void> {
   return async (argument) => {
     try {
-      void vscode.window.showInformationMessage(await body(argument));
+      await body(argument);
     } catch (e) {
+      log.appendLine(`[${name}] ${(e as Error).message}`);
       void vscode.window.showErrorMessage(`rdpipe ${name}: ${(e as Error).message}`);
     }
   };
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const settings = await serverSettings(context);
-  const server = new RemoteClient(settings.serverUrl, settings.token);
-  const pipelinePath = (argument: OperatorCommandArgument) => vscode.Uri.parse(argument.uri).fsPath;
-  const latestJob = async (argument: OperatorCommandArgument) => {
-    const job = await latestJobOf(server, pipelinePath(argument));
-    if (!job) throw new Error(`no job of ${pipelinePath(argument)} on the server at ${settings.serverUrl}; run it first`);
-    return job;
-  };
-
-  context.subscriptions.push(
-    vscode.commands.registerCommand("rdpipe.run", command("Run", async (argument) => {
-      const { job } = await server.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: pipelinePath(argument) } });
-      return `rdpipe: submitted job ${job.id} (${job.state}). Following its progress in the editor is not implemented yet.`;
-    })),
-    vscode.commands.registerCommand("rdpipe.runToHere", command("Run to here", async (argument) => {
-      const { job } = await server.request("POST", "/jobs", "job", {
-        type: "submitJob", source: { kind: "path", path: pipelinePath(argument) }, options: { untilOperator: argument.operatorIndex },
-      });
-      return `rdpipe: submitted job ${job.id} (${job.state}), running the plan up to operator ${argument.operatorIndex}. Following its progress in the editor is not implemented yet.`;
-    })),
-    vscode.commands.registerCommand("rdpipe.resume", command("Resume", async (argument) => {
-      const previous = await latestJob(argument);
-      const { job } = await server.request("POST", `/jobs/${previous.id}/resume`, "job", { type: "resumeJob" });
-      return `rdpipe: job ${previous.id} resumed as job ${job.id} (${job.state}).`;
-    })),
-    vscode.commands.registerCommand("rdpipe.inspectCheckpoint", command("Inspect checkpoint", async (argument) => {
-      const job = await latestJob(argument);
-      const summary = await server.request("GET", `/jobs/${job.id}/checkpoint`, "checkpoint");
-      return `rdpipe: checkpoint of job ${job.id} at ${summary.path}: ${summary.committedIds} IDs committed in ${summary.total} files, `
-        + `${summary.erroredRows} errored rows to retry. The checkpoint inspector panel is not implemented yet.`;
-    })),
-  );
-
-  languageClient = new LanguageClient("rdpipe", "rdpipe", {
-    run: { module: context.asAbsolutePath("dist/server.js"), transport: TransportKind.ipc },
-    debug: { module: context.asAbsolutePath("dist/server.js"), transport: TransportKind.ipc },
+async function startLanguageClient(context: vscode.ExtensionContext, endpoint: ServerEndpoint | undefined): Promise<void> {
+  await languageClient?.stop();
+  languageClient = undefined;
+  if (!endpoint) return;
+  const options: LanguageServerOptions = { serverUrl: endpoint.url, token: endpoint.token };
+  const module = context.asAbsolutePath("dist/server.js");
+  languageClient = new LanguageClient("rdpipe", "rdpipe language server", {
+    run: { module, transport: TransportKind.ipc }, debug: { module, transport: TransportKind.ipc },
   }, {
-    documentSelector: [{ scheme: "file", language: "typescript", pattern: "**/*.rdpipe.ts" }],
-    initializationOptions: settings,
+    documentSelector: [{ scheme: "file", language: "typescript", pattern: `**/*${PIPELINE_SUFFIX}` }],
+    initializationOptions: options,
   });
   await languageClient.start();
+}
+
+/** One line on a finished job, for the notification and the log. */
+function finishedMessage(job: JobSummary): string {
+  const name = path.basename(job.pipeline);
+  if (job.state === "succeeded") {
+    const written = job.result?.written;
+    return written ? `${name}: wrote ${job.result!.rowsOut.toLocaleString("en-US")} rows to ${written.path}` : `${name}: ${job.result?.rowsOut ?? 0} rows (preview)`;
+  }
+  return `${name}: job ${job.id} ${job.state}${job.error ? `: ${job.error.message.split("\n")[0]}` : ""}`;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const log = vscode.window.createOutputChannel("rdpipe");
+  const connection = new ServerConnection(context, log);
+  const reported = new Set<string>();
+  const onEvent = (event: JobEvent) => {
+    if (event.type === "log") log.append(`[job ${event.jobId}] ${event.text}`);
+    if (event.type === "finished" && !reported.has(event.job.id)) {
+      reported.add(event.job.id);
+      log.appendLine(`[job ${event.job.id}] ${event.job.state}: ${finishedMessage(event.job)}`);
+      const show = event.job.state === "succeeded" ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
+      void show(`rdpipe: ${finishedMessage(event.job)}`);
+    }
+  };
+  const panels = new JobPanels(context, connection, {
+    onEvent,
+    debugRow: async (jobId, row) => {
+      const { job } = await connection.client().request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job");
+      await debugErroredRow(context.extensionPath, job.pipeline, row);
+    },
+  });
+  context.subscriptions.push(log, connection, panels, connection.onDidChange((endpoint) => {
+    startLanguageClient(context, endpoint).catch((e: Error) => log.appendLine(`[language server] ${e.message}`));
+  }));
+
+  const latestJob = async (pipeline: string) => {
+    const job = await latestJobOf(connection.client(), pipeline);
+    if (!job) throw new Error(`no job of ${pipeline} on the rdpipe server; run it first`);
+    return job;
+  };
+  const submit = async (pipeline: string, untilOperator?: number) => {
+    const { job } = await connection.client().request("POST", "/jobs", "job", {
+      type: "submitJob", source: { kind: "path", path: pipeline }, ...(untilOperator === undefined ? {} : { options: { untilOperator } }),
+    });
+    log.appendLine(`[job ${job.id}] submitted ${pipeline}${untilOperator === undefined ? "" : ` (run to operator ${untilOperator})`}`);
+    panels.show(job.id);
+  };
+  const register = <A>(id: string, name: string, body: (argument: A) => Promise<void>) =>
+    context.subscriptions.push(vscode.commands.registerCommand(id, command(name, log, body)));
+
+  register<CommandArgument>("rdpipe.run", "Run", async (argument) => {
+    const pipeline = pipelineOf(argument);
+    await vscode.workspace.textDocuments.find((document) => document.fileName === pipeline)?.save();
+    await submit(pipeline);
+  });
+  register<OperatorCommandArgument | undefined>("rdpipe.runToHere", "Run to here", async (argument) => {
+    if (!argument) throw new Error("Run to Here runs up to an operator: use the CodeLens above the operator's call");
+    await submit(pipelineOf(argument), argument.operatorIndex);
+  });
+  register<CommandArgument>("rdpipe.resume", "Resume", async (argument) => {
+    const previous = await latestJob(pipelineOf(argument));
+    const { job } = await connection.client().request("POST", `/jobs/${previous.id}/resume`, "job", { type: "resumeJob" });
+    log.appendLine(`[job ${job.id}] resumes job ${previous.id}`);
+    panels.show(job.id);
+  });
+  register<CommandArgument>("rdpipe.cancel", "Cancel", async (argument) => {
+    const client = connection.client();
+    const { jobs } = await client.request("GET", "/jobs", "jobs");
+    const running = jobs.filter((job) => !FINISHED_STATES.includes(job.state));
+    const pipeline = argument || vscode.window.activeTextEditor?.document.fileName.endsWith(PIPELINE_SUFFIX) ? pipelineOf(argument) : undefined;
+    const candidates = running.filter((job) => job.id === panels.shownJobId || job.pipeline === pipeline);
+    let target = candidates.length === 1 ? candidates[0] : undefined;
+    if (!target) {
+      if (running.length === 0) throw new Error("no job is running");
+      const picked = await vscode.window.showQuickPick(running.map((job) => ({ label: path.basename(job.pipeline), description: `job ${job.id} · ${job.state}`, job })), { placeHolder: "Cancel which job?" });
+      target = picked?.job;
+    }
+    if (!target) return;
+    await client.request("POST", `/jobs/${target.id}/cancel`, "job");
+    log.appendLine(`[job ${target.id}] cancel requested`);
+  });
+  register<CommandArgument>("rdpipe.inspectCheckpoint", "Inspect checkpoint", async (argument) => {
+    const job = await latestJob(pipelineOf(argument));
+    panels.show(job.id);
+  });
+  register<void>("rdpipe.startLocalServer", "Start local server", () => connection.startLocal());
+  register<void>("rdpipe.stopLocalServer", "Stop local server", () => connection.stopLocal());
+  register<void>("rdpipe.connectRemoteServer", "Connect to remote server", async () => {
+    const settings = vscode.workspace.getConfiguration("rdpipe");
+    const url = await vscode.window.showInputBox({
+      title: "rdpipe: remote execution server", prompt: "The server's URL (rdpipe serve --host … --token …)",
+      value: settings.get<string>("serverUrl") || "http://", ignoreFocusOut: true,
+      validateInput: (value) => (/^https?:\/\/[^\s/]+/.test(value.trim()) ? undefined : "an http:// or https:// URL"),
+    });
+    if (!url) return;
+    const token = await vscode.window.showInputBox({ title: "rdpipe: server token", prompt: "Its token (stored in VS Code's SecretStorage; empty for none)", password: true, ignoreFocusOut: true });
+    if (token === undefined) return;
+    await connection.useRemote(url.trim(), token || undefined);
+    if (token) await context.secrets.store(TOKEN_SECRET, token);
+    else await context.secrets.delete(TOKEN_SECRET);
+    await settings.update("serverUrl", url.trim(), vscode.ConfigurationTarget.Global);
+    void vscode.window.showInformationMessage(`rdpipe: connected to ${url.trim()}`);
+  });
+  register<vscode.Uri | undefined>("rdpipe.newPipeline", "New pipeline", async (folderUri) => {
+    const folder = folderUri?.fsPath ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (!folder) throw new Error("open a folder first");
+    const name = await vscode.window.showInputBox({ title: "rdpipe: new pipeline", prompt: `File name (in ${folder})`, value: "pipeline", ignoreFocusOut: true });
+    if (!name) return;
+    const result = scaffoldPipeline(folder, name, path.dirname(path.dirname(rdpipeScript(context.extensionPath))));
+    log.appendLine(`[new pipeline] wrote ${result.wrote.join(", ")}`);
+    for (const note of result.notes) void vscode.window.showWarningMessage(`rdpipe: ${note}`);
+    await vscode.window.showTextDocument(vscode.Uri.file(result.pipeline));
+  });
+  register<void>("rdpipe.showLog", "Show log", async () => log.show(true));
+
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((change) => {
+    if (change.affectsConfiguration("rdpipe.serverUrl")) connection.connectFromSettings().catch((e: Error) => log.appendLine(`[server] ${e.message}`));
+  }));
+  // The connection starts in the background: activation (and the editor) must not wait for the server.
+  connection.connectFromSettings().catch((e: Error) => {
+    log.appendLine(`[server] ${e.message}`);
+    void vscode.window.showErrorMessage(`rdpipe: ${e.message}`, "Show Log").then((choice) => choice && log.show());
+  });
 }
 
 export async function deactivate(): Promise<void> {

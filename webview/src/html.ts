@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 export interface PanelPageOptions {
   /** The webview's resource origin (VS Code: `webview.cspSource`). */
   cspSource: string;
-  /** URIs of the bundle (dist/webview/panel.js) and its stylesheet (dist/webview/panel.css). */
+  /** URIs of the bundle (extension/dist/webview/panel.js) and its stylesheet (panel.css). */
   scriptUri: string;
   styleUri: string;
   /** Scripts to run before the bundle (the test harness's stand-in for `acquireVsCodeApi`). */

@@ -11,6 +11,8 @@ import { PlanError } from "../plan";
 import { IoError } from "../io";
 import { BlockError } from "../block";
 import { RemoteError, ServerConfigError, runDataset, type JobError, type JobResult } from "../http";
+import { debugRow } from "../debug";
+import { TaskError } from "../cluster/transforms";
 import { showCheckpoint } from "./checkpoint";
 import { checkpointLine, renderProgress } from "./progress";
 import { runRemote, serve } from "./server";
@@ -42,6 +44,10 @@ const USAGE = `Usage:
                                 Join a head (an \`rdpipe run --nodes\` job) as a node, over TCP
     --token T                   the head's token (default: $RDPIPE_TOKEN)
     --cpus N                    worker threads on this node (default: all cores)
+  rdpipe debug-row FILE --operator NAME --row JSON
+                                Run one row (an errored row's input) through the plan up to the
+                                operator that failed on it, in this process, to debug its UDF
+                                (prints the operator's output rows, or the UDF's error and stack)
   rdpipe --version
 `;
 
@@ -73,6 +79,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       quiet: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
       server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
       root: { type: "string", multiple: true }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
+      operator: { type: "string" }, row: { type: "string" },
       nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
     },
   });
@@ -99,6 +106,14 @@ async function run(argv: string[], session: Session): Promise<number> {
     if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT");
     if (!token) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN)");
     return runNode({ head: values.head, token, cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism() });
+  }
+  if (command === "debug-row") {
+    if (!file || rest.length > 0) throw new UsageError("rdpipe debug-row takes exactly one pipeline file");
+    if (values.operator === undefined || values.row === undefined) throw new UsageError("rdpipe debug-row needs --operator NAME and --row JSON");
+    const { output } = await debugRow({ file, operator: values.operator, input: values.row });
+    for (const row of output) console.log(row);
+    console.log(`(${values.operator} gave ${output.length} row${output.length === 1 ? "" : "s"})`);
+    return 0;
   }
   if (command !== "run") throw new UsageError(`unknown command '${command}'`);
   if (values.json) throw new UsageError("--json applies to rdpipe checkpoint show");
@@ -196,9 +211,10 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`rdpipe: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    const known = [ExecutionError, PipelineLoadError, PlanError, IoError, BlockError, RemoteError, ServerConfigError].some((kind) => e instanceof kind);
+    const known = [ExecutionError, TaskError, PipelineLoadError, PlanError, IoError, BlockError, RemoteError, ServerConfigError].some((kind) => e instanceof kind);
     console.error(`\nrdpipe: ${known ? "" : "internal error: "}${(e as Error).message ?? e}`);
-    if (e instanceof ExecutionError && e.info?.stack) console.error(udfFrames(e.info.stack));
+    const udfStack = e instanceof ExecutionError || e instanceof TaskError ? e.info?.stack : undefined;
+    if (udfStack) console.error(udfFrames(udfStack));
     if (!known) console.error((e as Error).stack);
     printCheckpointAfterFailure(session.last);
     return 1;

@@ -1,0 +1,76 @@
+// The host side of one job panel, without VS Code: follows a job's events on the execution server and
+// forwards them to the panel, and carries out what the panel asks (resume, cancel, checkpoint pages,
+// debug a row). The extension's WebviewPanel and the browser tests' page host both drive this class.
+import type { RemoteClient } from "../../server/src/http/client";
+import type { CheckpointErroredRow, JobEvent } from "../../server/src/http/contract";
+import { CHECKPOINT_VIEW_RESPONSE, type HostToWebview, type WebviewToHost, checkpointPageRoute } from "../../webview/src/messages";
+
+export interface PanelHostSide {
+  /** Delivers a message to the panel (a panel that is reloading misses it, and asks again with "ready"). */
+  send(message: HostToWebview): Promise<unknown>;
+  /** The server to talk to (asked each time: the extension may have restarted or switched it). */
+  client(): RemoteClient;
+  /** "Debug this row" pressed on an errored row of `jobId`. */
+  debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
+  /** Every job event, before it goes to the panel (the extension logs them and reports finished jobs). */
+  onEvent?(event: JobEvent): void;
+}
+
+export class PanelController {
+  private following?: AbortController;
+
+  constructor(private readonly host: PanelHostSide, private currentJobId: string) {}
+
+  /** The job the panel shows (after a resume, the new job). */
+  get jobId(): string {
+    return this.currentJobId;
+  }
+
+  async handle(message: WebviewToHost): Promise<void> {
+    try {
+      switch (message.type) {
+        case "ready":
+          this.follow(this.currentJobId);
+          break;
+        case "cancel":
+          await this.host.client().request("POST", `/jobs/${encodeURIComponent(message.jobId)}/cancel`, "job");
+          break;
+        case "resume": {
+          const { job } = await this.host.client().request("POST", `/jobs/${encodeURIComponent(message.jobId)}/resume`, "job", { type: "resumeJob" });
+          this.follow(job.id);
+          break;
+        }
+        case "requestCheckpointPage": {
+          const page = await this.host.client().request("GET", checkpointPageRoute(message), CHECKPOINT_VIEW_RESPONSE[message.view]);
+          await this.host.send({ type: "checkpointPage", view: message.view, page });
+          break;
+        }
+        case "debugRow":
+          await this.host.debugRow(message.jobId, message.row);
+          break;
+      }
+    } catch (e) {
+      await this.host.send({ type: "hostError", message: (e as Error).message });
+    }
+  }
+
+  /** Forwards the job's events (its current state first) to the panel, replacing any job followed before. */
+  follow(jobId: string): void {
+    this.following?.abort();
+    const following = new AbortController();
+    this.following = following;
+    this.currentJobId = jobId;
+    void (async () => {
+      for await (const event of this.host.client().events(jobId, { signal: following.signal })) {
+        this.host.onEvent?.(event);
+        await this.host.send({ type: "jobEvent", event });
+      }
+    })().catch((e: Error) => {
+      if (!following.signal.aborted) void this.host.send({ type: "hostError", message: `lost the events of job ${jobId}: ${e.message}` });
+    });
+  }
+
+  dispose(): void {
+    this.following?.abort();
+  }
+}

@@ -1,0 +1,80 @@
+// The job panel in the editor: a WebviewPanel showing webview/src/panel.ts, driven by a PanelController.
+// One panel shows one job at a time (a new run replaces it); after a window reload VS Code restores it
+// through the serializer and it reattaches to the job it showed.
+import path from "node:path";
+import * as vscode from "vscode";
+import type { CheckpointErroredRow, JobEvent } from "../../server/src/http/contract";
+import { panelHtml } from "../../webview/src/html";
+import type { WebviewToHost } from "../../webview/src/messages";
+import type { ServerConnection } from "./connection";
+import { PanelController } from "./panel-controller";
+
+export const PANEL_VIEW_TYPE = "rdpipe.job";
+
+export interface JobPanelHooks {
+  debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
+  onEvent(event: JobEvent): void;
+}
+
+export class JobPanels implements vscode.Disposable {
+  private panel?: { webview: vscode.WebviewPanel; controller: PanelController };
+  private readonly registration: vscode.Disposable;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly connection: ServerConnection, private readonly hooks: JobPanelHooks) {
+    this.registration = vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      deserializeWebviewPanel: async (webview, state: unknown) => {
+        const jobId = (state as { job?: { id?: unknown } } | undefined)?.job?.id;
+        if (typeof jobId === "string") this.attach(webview, jobId);
+        else webview.dispose();
+      },
+    });
+  }
+
+  /** The job the panel shows, if it is open. */
+  get shownJobId(): string | undefined {
+    return this.panel?.controller.jobId;
+  }
+
+  /** Shows `jobId` in the panel (opening it, or switching it to this job). */
+  show(jobId: string): void {
+    if (this.panel) {
+      this.panel.controller.follow(jobId);
+      this.panel.webview.reveal(undefined, true);
+      return;
+    }
+    const webview = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, "rdpipe job", { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true });
+    this.attach(webview, jobId);
+  }
+
+  private attach(webview: vscode.WebviewPanel, jobId: string): void {
+    this.panel?.webview.dispose();
+    const bundle = vscode.Uri.file(path.join(this.context.extensionPath, "dist", "webview"));
+    webview.webview.options = { enableScripts: true, localResourceRoots: [bundle] };
+    const controller = new PanelController({
+      client: () => this.connection.client(),
+      send: (message) => Promise.resolve(webview.webview.postMessage(message)),
+      debugRow: (id, row) => this.hooks.debugRow(id, row),
+      onEvent: (event) => {
+        if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${path.basename(event.job.pipeline)} (${event.job.state})`;
+        this.hooks.onEvent(event);
+      },
+    }, jobId);
+    const current = { webview, controller };
+    this.panel = current;
+    const subscriptions = [
+      webview.webview.onDidReceiveMessage((message: WebviewToHost) => controller.handle(message)),
+      webview.onDidDispose(() => {
+        controller.dispose();
+        for (const subscription of subscriptions) subscription.dispose();
+        if (this.panel === current) this.panel = undefined;
+      }),
+    ];
+    const asUri = (file: string) => webview.webview.asWebviewUri(vscode.Uri.joinPath(bundle, file)).toString();
+    webview.webview.html = panelHtml({ cspSource: webview.webview.cspSource, scriptUri: asUri("panel.js"), styleUri: asUri("panel.css") });
+  }
+
+  dispose(): void {
+    this.registration.dispose();
+    this.panel?.webview.dispose();
+  }
+}
