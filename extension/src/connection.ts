@@ -92,14 +92,16 @@ class LocalServer {
 
 export class ServerConnection implements vscode.Disposable {
   private endpoint?: ServerEndpoint;
-  private readonly local: LocalServer;
+  /** The connection being made (a local server starting), which commands wait for. */
+  private pending: Promise<void> = Promise.resolve();
+  private readonly localServer: LocalServer;
   private readonly statusItem = vscode.window.createStatusBarItem("rdpipe.server", vscode.StatusBarAlignment.Left, 10);
   private readonly changed = new vscode.EventEmitter<ServerEndpoint | undefined>();
   /** Fires when the server changes (started, stopped, switched); the language client restarts with it. */
   readonly onDidChange = this.changed.event;
 
   constructor(private readonly context: vscode.ExtensionContext, readonly log: vscode.OutputChannel) {
-    this.local = new LocalServer(rdpipeScript(context.extensionPath), log);
+    this.localServer = new LocalServer(rdpipeScript(context.extensionPath), log);
     this.statusItem.name = "rdpipe server";
     this.show(undefined, "not started");
     this.statusItem.show();
@@ -111,19 +113,42 @@ export class ServerConnection implements vscode.Disposable {
     return new RemoteClient(this.endpoint.url, this.endpoint.token);
   }
 
+  /** The server in use once any connection being made is done (a command issued while the local server starts waits for it). */
+  async connectedClient(): Promise<RemoteClient> {
+    await this.pending.catch(() => undefined);
+    return this.client();
+  }
+
   get current(): ServerEndpoint | undefined {
     return this.endpoint;
   }
 
   /** Connects as the settings say: the remote `rdpipe.serverUrl` when set, else the bundled local server. */
-  async connectFromSettings(): Promise<void> {
+  connectFromSettings(): Promise<void> {
     const url = vscode.workspace.getConfiguration("rdpipe").get<string>("serverUrl", "").trim();
-    if (url) await this.useRemote(url, await this.context.secrets.get(TOKEN_SECRET));
-    else await this.startLocal();
+    return this.connecting(async () => {
+      if (url) await this.remote(url, await this.context.secrets.get(TOKEN_SECRET));
+      else await this.launchLocal();
+    });
   }
 
-  async startLocal(): Promise<void> {
-    await this.local.stop();
+  startLocal(): Promise<void> {
+    return this.connecting(() => this.launchLocal());
+  }
+
+  /** Switches to a remote server after checking that it answers and accepts the token. */
+  useRemote(url: string, token: string | undefined): Promise<void> {
+    return this.connecting(() => this.remote(url, token));
+  }
+
+  private connecting(connect: () => Promise<void>): Promise<void> {
+    const next = this.pending.catch(() => undefined).then(connect);
+    this.pending = next;
+    return next;
+  }
+
+  private async launchLocal(): Promise<void> {
+    await this.localServer.stop();
     this.show(undefined, "starting…");
     const settings = vscode.workspace.getConfiguration("rdpipe");
     const folders = vscode.workspace.workspaceFolders?.map((folder) => folder.uri.fsPath) ?? [];
@@ -133,7 +158,7 @@ export class ServerConnection implements vscode.Disposable {
     const stateDir = path.join(this.context.globalStorageUri.fsPath, "server");
     fs.mkdirSync(stateDir, { recursive: true });
     try {
-      const endpoint = await this.local.start({ roots, stateDir, maxJobs: settings.get<number>("localServer.maxJobs", 2) }, (reason) => {
+      const endpoint = await this.localServer.start({ roots, stateDir, maxJobs: settings.get<number>("localServer.maxJobs", 2) }, (reason) => {
         this.endpoint = undefined;
         this.show(undefined, `local server ${reason}`);
         this.changed.fire(undefined);
@@ -147,7 +172,7 @@ export class ServerConnection implements vscode.Disposable {
 
   async stopLocal(): Promise<void> {
     const wasLocal = this.endpoint?.kind === "local";
-    await this.local.stop();
+    await this.localServer.stop();
     if (wasLocal) {
       this.endpoint = undefined;
       this.changed.fire(undefined);
@@ -155,12 +180,11 @@ export class ServerConnection implements vscode.Disposable {
     this.show(undefined, "stopped");
   }
 
-  /** Switches to a remote server after checking that it answers and accepts the token. */
-  async useRemote(url: string, token: string | undefined): Promise<void> {
+  private async remote(url: string, token: string | undefined): Promise<void> {
     const health = await new RemoteClient(url, token).request("GET", "/health", "health");
     const { jobs } = await new RemoteClient(url, token).request("GET", "/jobs", "jobs"); // /health needs no token; /jobs does
     this.log.appendLine(`[remote server] connected to ${url} (rdpipe ${health.version}, ${jobs.length} jobs)`);
-    await this.local.stop();
+    await this.localServer.stop();
     this.use({ url, token, kind: "remote" });
   }
 
@@ -184,7 +208,7 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   dispose(): void {
-    void this.local.stop();
+    void this.localServer.stop();
     this.statusItem.dispose();
     this.changed.dispose();
   }

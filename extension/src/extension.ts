@@ -62,7 +62,15 @@ function finishedMessage(job: JobSummary): string {
   return `${name}: job ${job.id} ${job.state}${job.error ? `: ${job.error.message.split("\n")[0]}` : ""}`;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+/** What activate returns: for other extensions and the @vscode/test-electron suite. */
+export interface RdpipeExtensionApi {
+  /** The execution server once connected (the local server may still be starting). */
+  server(): Promise<ServerEndpoint | undefined>;
+  /** The job the panel shows, if it is open. */
+  shownJobId(): string | undefined;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<RdpipeExtensionApi> {
   const log = vscode.window.createOutputChannel("rdpipe");
   const connection = new ServerConnection(context, log);
   const reported = new Set<string>();
@@ -78,7 +86,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const panels = new JobPanels(context, connection, {
     onEvent,
     debugRow: async (jobId, row) => {
-      const { job } = await connection.client().request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job");
+      const { job } = await (await connection.connectedClient()).request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job");
       await debugErroredRow(context.extensionPath, job.pipeline, row);
     },
   });
@@ -87,12 +95,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   }));
 
   const latestJob = async (pipeline: string) => {
-    const job = await latestJobOf(connection.client(), pipeline);
+    const job = await latestJobOf(await connection.connectedClient(), pipeline);
     if (!job) throw new Error(`no job of ${pipeline} on the rdpipe server; run it first`);
     return job;
   };
   const submit = async (pipeline: string, untilOperator?: number) => {
-    const { job } = await connection.client().request("POST", "/jobs", "job", {
+    const { job } = await (await connection.connectedClient()).request("POST", "/jobs", "job", {
       type: "submitJob", source: { kind: "path", path: pipeline }, ...(untilOperator === undefined ? {} : { options: { untilOperator } }),
     });
     log.appendLine(`[job ${job.id}] submitted ${pipeline}${untilOperator === undefined ? "" : ` (run to operator ${untilOperator})`}`);
@@ -112,12 +120,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   });
   register<CommandArgument>("rdpipe.resume", "Resume", async (argument) => {
     const previous = await latestJob(pipelineOf(argument));
-    const { job } = await connection.client().request("POST", `/jobs/${previous.id}/resume`, "job", { type: "resumeJob" });
+    const { job } = await (await connection.connectedClient()).request("POST", `/jobs/${previous.id}/resume`, "job", { type: "resumeJob" });
     log.appendLine(`[job ${job.id}] resumes job ${previous.id}`);
     panels.show(job.id);
   });
   register<CommandArgument>("rdpipe.cancel", "Cancel", async (argument) => {
-    const client = connection.client();
+    const client = await connection.connectedClient();
     const { jobs } = await client.request("GET", "/jobs", "jobs");
     const running = jobs.filter((job) => !FINISHED_STATES.includes(job.state));
     const pipeline = argument || vscode.window.activeTextEditor?.document.fileName.endsWith(PIPELINE_SUFFIX) ? pipelineOf(argument) : undefined;
@@ -174,6 +182,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     log.appendLine(`[server] ${e.message}`);
     void vscode.window.showErrorMessage(`rdpipe: ${e.message}`, "Show Log").then((choice) => choice && log.show());
   });
+  return {
+    server: () => connection.connectedClient().then(() => connection.current, () => undefined),
+    shownJobId: () => panels.shownJobId,
+  };
 }
 
 export async function deactivate(): Promise<void> {
