@@ -4,12 +4,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Browser, type FrameLocator, type Locator, type Page, chromium } from "playwright-core";
 import { type CodeServer, type CodeServerProfile, createProfile, freePort, removeProfile, startCodeServer } from "../scripts/code-server";
+import { chromiumLaunchOptions } from "./chromium";
 import { REPO } from "./helpers";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 const OUTPUT = path.join(REPO, "test-output");
 const SCREENSHOTS = path.join(OUTPUT, "ide-screenshots");
 
@@ -39,7 +36,7 @@ export interface Ide {
 }
 
 export async function startIde(options: IdeOptions): Promise<Ide> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does`);
+  const launchOptions = chromiumLaunchOptions();
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   const settings = { ...(options.serverUrl ? { "rdpipe.serverUrl": options.serverUrl } : {}), ...options.settings };
   let profile: CodeServerProfile | undefined;
@@ -55,7 +52,7 @@ export async function startIde(options: IdeOptions): Promise<Ide> {
     codeServer = await startCodeServer({
       profile, workspace: options.workspace, port: await freePort(), logFile: path.join(OUTPUT, `code-server-${options.logName ?? "ide"}.log`),
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+    browser = await chromium.launch(launchOptions);
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(codeServer.workspaceUrl);
     await waitForWorkbench(page);
