@@ -97,10 +97,12 @@ export async function startCodeServer(options: CodeServerOptions): Promise<CodeS
   ], { stdio: ["ignore", log, log], detached: true });
   if (typeof log === "number") fs.closeSync(log);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try { process.kill(-child.pid!, signal); } catch { /* the whole group has exited */ }
+  };
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    try { process.kill(-child.pid!, "SIGTERM"); } catch { /* the group is gone already */ }
-    const killTimer = setTimeout(() => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* gone */ } }, 5000);
+    signalGroup("SIGTERM");
+    const killTimer = setTimeout(() => signalGroup("SIGKILL"), 5000);
     await exited;
     clearTimeout(killTimer);
   };

@@ -13,17 +13,19 @@ async function main(): Promise<void> {
     removeProfile(profile);
     throw e;
   });
+  const onCodeServerExit = (code: number | null) => {
+    removeProfile(profile);
+    process.exit(code ?? 1);
+  };
+  codeServer.child.once("exit", onCodeServerExit);
   const shutDown = async () => {
+    codeServer.child.off("exit", onCodeServerExit);
     await codeServer.stop();
     removeProfile(profile);
     process.exit(0);
   };
   process.once("SIGINT", shutDown);
   process.once("SIGTERM", shutDown);
-  codeServer.child.once("exit", (code) => {
-    removeProfile(profile);
-    process.exit(code ?? 1);
-  });
   console.log(`\nrdpipe in VS Code: open ${codeServer.workspaceUrl}  (Ctrl+C stops it)`);
 }
 
