@@ -1,5 +1,5 @@
 // A real VS Code (code-server) with the rdpipe extension, in headless Chromium driven by playwright-core:
-// the end-to-end tests' editor. One instance per suite: its first start takes 10–30 s on 2 cores.
+// the end-to-end tests' editor. One instance per suite: starting one takes ~5–10 s on 2 cores.
 import fs from "node:fs";
 import path from "node:path";
 import { type Browser, type FrameLocator, type Locator, type Page, chromium } from "playwright-core";
