@@ -6,14 +6,11 @@ import path from "node:path";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
 import * as rd from "../server/src/api";
 import { type CheckpointIdsResponse, type JobSummary, RemoteClient } from "../server/src/http";
+import { chromiumLaunchOptions } from "./chromium";
 import { REPO, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, startServer, waitForState } from "./server-helpers";
 import { PanelHost, type PanelPageServer, startPanelPageServer } from "./webview-host";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-];
 const SCREENSHOTS = path.join(REPO, "test-output");
 
 const ROWS = 4000;
@@ -46,7 +43,7 @@ describe("panel (webview) in headless Chromium against a real execution server",
   const hosts: PanelHost[] = [];
 
   before(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); .ci/run does`);
+    const launchOptions = chromiumLaunchOptions();
     root = tempDir("rdpipe-webview-root-");
     stateDir = tempDir("rdpipe-webview-state-");
     userDataDir = tempDir("rdpipe-webview-chromium-");
@@ -59,7 +56,7 @@ describe("panel (webview) in headless Chromium against a real execution server",
     [server, pageServer, browser] = await Promise.all([
       startServer(["--root", root, "--state-dir", stateDir]),
       startPanelPageServer(),
-      chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS }),
+      chromium.launchPersistentContext(userDataDir, launchOptions),
     ]);
     client = new RemoteClient(server.url);
   });

@@ -1,0 +1,119 @@
+// A real VS Code (code-server) with the rdpipe extension, in headless Chromium driven by playwright-core:
+// the end-to-end tests' editor. One instance per suite: starting one takes ~5–10 s on 2 cores.
+import fs from "node:fs";
+import path from "node:path";
+import { type Browser, type FrameLocator, type Locator, type Page, chromium } from "playwright-core";
+import { type CodeServer, type CodeServerProfile, createProfile, freePort, removeProfile, startCodeServer } from "../scripts/code-server";
+import { chromiumLaunchOptions } from "./chromium";
+import { REPO } from "./helpers";
+
+const OUTPUT = path.join(REPO, "test-output");
+const SCREENSHOTS = path.join(OUTPUT, "ide-screenshots");
+
+export interface IdeOptions {
+  /** The folder VS Code opens. */
+  workspace: string;
+  /** The execution server the extension talks to (`rdpipe.serverUrl`). */
+  serverUrl?: string;
+  /** More user settings. */
+  settings?: Record<string, unknown>;
+  /** Names code-server's log file, test-output/code-server-<logName>.log. */
+  logName?: string;
+}
+
+export interface Ide {
+  page: Page;
+  /** Opens a workspace file in an editor through Quick Open and waits until the editor shows it. */
+  openFile(relativePath: string): Promise<void>;
+  codeLens(title: string): Locator;
+  /** The document inside the active webview panel. */
+  panelFrame(): FrameLocator;
+  /** Saves test-output/ide-screenshots/<name>.png and returns its path. */
+  screenshot(name: string): Promise<string>;
+  /** What the extension wrote to its output channel `name` so far ("" when it wrote nothing yet). */
+  outputChannelText(name: string): string;
+  stop(): Promise<void>;
+}
+
+export async function startIde(options: IdeOptions): Promise<Ide> {
+  const launchOptions = chromiumLaunchOptions();
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  const settings = { ...(options.serverUrl ? { "rdpipe.serverUrl": options.serverUrl } : {}), ...options.settings };
+  let profile: CodeServerProfile | undefined;
+  let codeServer: CodeServer | undefined;
+  let browser: Browser | undefined;
+  const stop = async () => {
+    await browser?.close();
+    await codeServer?.stop();
+    if (profile) removeProfile(profile);
+  };
+  try {
+    profile = createProfile(settings);
+    codeServer = await startCodeServer({
+      profile, workspace: options.workspace, port: await freePort(), logFile: path.join(OUTPUT, `code-server-${options.logName ?? "ide"}.log`),
+    });
+    browser = await chromium.launch(launchOptions);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(codeServer.workspaceUrl);
+    await waitForWorkbench(page);
+    const userDataDir = profile.userDataDir;
+    return {
+      page,
+      openFile: (relativePath) => openFile(page, relativePath),
+      codeLens: (title) => page.locator(".codelens-decoration a", { hasText: new RegExp(`^${escapeRegExp(title)}$`) }),
+      panelFrame: () => page.frameLocator("iframe.webview.ready").frameLocator("#active-frame"),
+      screenshot: async (name) => {
+        const file = path.join(SCREENSHOTS, `${name}.png`);
+        await page.screenshot({ path: file });
+        return file;
+      },
+      outputChannelText: (name) => outputChannelText(userDataDir, name),
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function waitForWorkbench(page: Page): Promise<void> {
+  await page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
+  // The explorer lists the folder once the workbench has restored its views and connected to the server.
+  await page.locator(".explorer-folders-view .monaco-list-row").first().waitFor({ timeout: 60_000 });
+}
+
+async function openFile(page: Page, relativePath: string): Promise<void> {
+  const fileName = path.posix.basename(relativePath);
+  const quickInput = page.locator(".quick-input-widget");
+  // The first file search of a session can come back empty while the workspace is still being indexed: retry.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press("Control+P");
+    await quickInput.locator("input").waitFor({ timeout: 10_000 });
+    await quickInput.locator("input").fill(relativePath);
+    const match = quickInput.locator(".monaco-list-row", { hasText: fileName }).first();
+    try {
+      await match.waitFor({ timeout: 10_000 });
+      await page.keyboard.press("Enter");
+      break;
+    } catch (e) {
+      await page.keyboard.press("Escape");
+      if (attempt === 3) throw e;
+    }
+  }
+  await page.locator(`.tab.active[data-resource-name="${fileName}"]`).waitFor({ timeout: 30_000 });
+  await page.locator(".editor-instance .monaco-editor .view-lines").first().waitFor({ timeout: 30_000 });
+}
+
+/**
+ * Reads the channel from the extension host's logs: VS Code writes a log channel to
+ * exthost<n>/<extension id>/<name>.log and a plain one to exthost<n>/output_logging_<time>/<n>-<name>.log.
+ */
+function outputChannelText(userDataDir: string, name: string): string {
+  const logsDir = path.join(userDataDir, "logs");
+  if (!fs.existsSync(logsDir)) return "";
+  const channelFile = fs.readdirSync(logsDir, { recursive: true, withFileTypes: true })
+    .find((entry) => entry.isFile() && entry.parentPath.includes(`${path.sep}exthost`) && entry.name.replace(/^\d+-/, "") === `${name}.log`);
+  return channelFile ? fs.readFileSync(path.join(channelFile.parentPath, channelFile.name), "utf8") : "";
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
