@@ -1,34 +1,94 @@
-// End to end in a real VS Code (code-server) with the rdpipe extension, driven from headless Chromium,
-// against a real execution server. Needs `bash scripts/install-code-server.sh` (.ci/run does).
+// End to end in a real VS Code (code-server) with the staged rdpipe extension, driven from headless
+// Chromium: the extension starts its bundled execution server, its language server puts CodeLens on the
+// samples, runs show in the job panel, and a failing UDF is debugged, fixed and resumed. Screenshots go
+// to test-output/ide-screenshots/. Needs `bash scripts/install-code-server.sh` (.ci/run does).
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { type Ide, startIde } from "./ide-harness";
-import { REPO, tempDir } from "./helpers";
-import { type ServerProcess, startServer } from "./server-helpers";
+import { REPO, assertExactlyOnce, outputIds, runCli, tempDir } from "./helpers";
+
+const ORDERS = 50_000;
 
 describe("the extension in a real VS Code (code-server)", function () {
-  this.timeout(120_000);
+  this.timeout(180_000);
   let workspace: string;
-  let stateDir: string;
-  let server: ServerProcess;
   let ide: Ide;
+
+  const panel = () => ide.panelFrame();
+  /** Waits until the panel shows a job of `pipeline` (and, given, one that resumes another) in `state`. */
+  const jobState = (pipeline: string, state: string, options: { resumed?: boolean } = {}) =>
+    panel().locator("header").filter({ hasText: pipeline }).filter(options.resumed ? { has: panel().locator(".resumed-from") } : {})
+      .locator(`.job-state[data-state="${state}"]`).waitFor({ timeout: 90_000 });
 
   before(async () => {
     workspace = tempDir("rdpipe-ide-workspace-");
-    stateDir = tempDir("rdpipe-ide-state-");
-    fs.cpSync(path.join(REPO, "samples"), workspace, { recursive: true });
-    server = await startServer(["--root", workspace, "--state-dir", stateDir]);
-    ide = await startIde({ workspace, serverUrl: server.url, logName: "ide-test" });
+    fs.cpSync(path.join(REPO, "samples"), workspace, { recursive: true, filter: (file) => !/[\\/](data|out)$/.test(file) });
+    const orders = runCli(["run", "make-orders.rdpipe.ts", "--quiet"], { cwd: workspace });
+    assert.equal(orders.code, 0, orders.stderr);
+    ide = await startIde({ workspace, logName: "ide-test" });
   });
   after(async () => {
     await ide?.stop();
-    await server?.stop();
-    for (const dir of [workspace, stateDir]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
   });
 
-  it("shows the Run CodeLens on a pipeline's operators", async () => {
+  it("runs a sample from its CodeLens on the bundled server and the panel follows it to completion", async () => {
+    await ide.page.locator(".statusbar-item", { hasText: /rdpipe: local 127\.0\.0\.1:\d+/ }).waitFor({ timeout: 60_000 });
+    await ide.openFile("make-data.rdpipe.ts");
+    await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
+    await ide.screenshot("1-make-data-codelens");
+    await ide.codeLens("Run").first().click();
+    await jobState("make-data.rdpipe.ts", "succeeded");
+    assert.equal(await panel().locator("[data-rows-out]").getAttribute("data-rows-out"), "200000");
+    await ide.screenshot("2-make-data-succeeded");
+
+    // The quickstart reads what make-data wrote; its plan (and CodeLens) is inspected once the file opens.
     await ide.openFile("quickstart.rdpipe.ts");
     await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
-    await ide.screenshot("quickstart-codelens");
+    await ide.codeLens("Run").first().click();
+    await jobState("quickstart.rdpipe.ts", "succeeded");
+    const operators = await panel().locator(".operator").evaluateAll((cards) => cards.map((card) => card.getAttribute("data-operator")));
+    assert.ok(operators.some((name) => /scoreSentiment/.test(name ?? "")), `operators shown: ${operators.join(", ")}`);
+    await ide.screenshot("3-quickstart-succeeded");
+    assert.ok(fs.readdirSync(path.join(workspace, "out", "positive-reviews")).some((file) => file.endsWith(".parquet")));
+  });
+
+  it("a UDF throws on a malformed row: the panel shows the row, Debug this row stops where it threw, the fix resumes to every row once", async () => {
+    await ide.openFile("orders.rdpipe.ts");
+    await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
+    await ide.codeLens("Run").first().click();
+    await jobState("orders.rdpipe.ts", "failed");
+    const failedRow = panel().locator(".failed-row");
+    assert.match(await failedRow.locator(".errored-where").innerText(), /Map\(total\)/);
+    assert.match(await failedRow.locator(".errored-input").innerText(), /"price":("\d+,\d\d"|null)/);
+    assert.match(await panel().locator(".job-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
+    await ide.screenshot("4-orders-failed");
+
+    // Debug this row: a Node debug session of `rdpipe debug-row`, stopped on the line of parsePrice that threw.
+    await failedRow.locator("button.debug-row").click();
+    await ide.page.locator(".debug-toolbar").waitFor({ timeout: 60_000 });
+    const pausedFrame = ide.page.locator(".debug-call-stack .monaco-list-row", { hasText: "parsePrice" }).first();
+    await pausedFrame.waitFor({ timeout: 60_000 });
+    const throwLine = fs.readFileSync(path.join(workspace, "orders.rdpipe.ts"), "utf8").split("\n").findIndex((line) => line.includes("malformed price")) + 1;
+    assert.match(await pausedFrame.innerText(), new RegExp(`orders\\.rdpipe\\.ts\\s*${throwLine}:`));
+    await ide.screenshot("5-debug-this-row");
+    await ide.page.keyboard.press("Shift+F5");
+    await ide.page.locator(".debug-toolbar").waitFor({ state: "hidden", timeout: 30_000 });
+
+    // The fix: accept a decimal comma and a missing price. The editor reloads the file; Resume re-reads it.
+    const file = path.join(workspace, "orders.rdpipe.ts");
+    const source = fs.readFileSync(file, "utf8");
+    const fixed = source
+      .replace(/^.*throw new Error\(`malformed price.*$/m, "  if (text === null) return 0;")
+      .replace("return Number(text);", 'return Number(String(text).replace(",", "."));');
+    assert.notEqual(fixed, source, "the fix applies");
+    fs.writeFileSync(file, fixed);
+    await panel().locator("button.resume").click();
+    await jobState("orders.rdpipe.ts", "succeeded", { resumed: true });
+    await ide.screenshot("6-orders-resumed");
+    const ids = await outputIds(path.join(workspace, "out", "orders"), "order_id");
+    assertExactlyOnce(ids, Array.from({ length: ORDERS }, (_, i) => i));
+    assert.match(ide.outputChannelText("rdpipe"), /resumes job|submitted .*orders\.rdpipe\.ts/);
   });
 });

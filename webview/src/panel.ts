@@ -153,6 +153,7 @@ function render(): void {
     header(job),
     state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
     job.error ? el("pre", { class: "job-error" }, job.error.message) : false,
+    ...[failedRow(job)].map((row) => (row ? erroredRowCard(job, row, "failed-row") : false)),
     resources(state.progress),
     operators(state.progress, job),
     result(job),
@@ -286,11 +287,18 @@ function rowsTable(page: CheckpointRowsResponse): HTMLElement {
       el("td", { class: "file" }, file.split("/").at(-1) ?? file))));
 }
 
-function erroredRowCard(job: JobSummary, row: CheckpointErroredRow): HTMLElement {
+/** The row a UDF failed on, when a job failed on one (onError "fail"): shown like an errored row, to debug it. */
+function failedRow(job: JobSummary): CheckpointErroredRow | undefined {
+  const error = job.error;
+  if (error?.kind !== "udf" || !error.operator || !error.rowPreview) return undefined;
+  return { id: null, operator: error.operator, file: error.file, row: error.row, input: error.rowPreview, error: error.message, stack: error.stack, at: job.finishedAt ?? "" };
+}
+
+function erroredRowCard(job: JobSummary, row: CheckpointErroredRow, kind: "errored-row" | "failed-row" = "errored-row"): HTMLElement {
   const where = [row.operator, row.file ? `${row.file}${row.row === undefined ? "" : ` row ${row.row}`}` : undefined].filter(Boolean).join(" — ");
-  return el("article", { class: "errored-row", "data-id": JSON.stringify(row.id) },
+  return el("article", { class: `errored-row ${kind}`, "data-id": JSON.stringify(row.id) },
     el("div", { class: "errored-row-head" },
-      el("span", { class: "errored-id" }, `ID ${JSON.stringify(row.id)}`),
+      el("span", { class: "errored-id" }, kind === "failed-row" ? "The row the job failed on" : `ID ${JSON.stringify(row.id)}`),
       el("span", { class: "errored-where" }, where),
       button("Debug this row", { class: "debug-row" }, true, () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }))),
     el("pre", { class: "errored-input" }, row.input),
