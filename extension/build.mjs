@@ -6,7 +6,8 @@
 //   what the code-server tests install): the manifest, dist/, and rdpipe/ — the execution server the
 //   extension starts, as a small rdpipe package whose bundles inline every dependency but esbuild (a
 //   native binary) and parquet-wasm (loads its .wasm beside itself) — plus rdpipe/types/, the API's
-//   declarations, which New Pipeline copies into a workspace so `import ... from "rdpipe"` type-checks.
+//   declarations, and node_modules/rdpipe-typescript-plugin, the TypeScript server plugin that resolves
+//   `import ... from "rdpipe"` to them where nothing else does.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -34,11 +35,19 @@ async function buildStage() {
   const manifest = JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8"));
   const rootManifest = JSON.parse(fs.readFileSync(path.join(repo, "package.json"), "utf8"));
   fs.mkdirSync(stage, { recursive: true });
-  fs.writeFileSync(path.join(stage, "package.json"), JSON.stringify(manifest, null, 2));
+  // The plugin is a dependency of the staged manifest only, so that `vsce package` ships it in node_modules/.
+  const pluginName = "rdpipe-typescript-plugin";
+  fs.writeFileSync(path.join(stage, "package.json"), JSON.stringify({ ...manifest, dependencies: { [pluginName]: manifest.version } }, null, 2));
   for (const file of ["README.md", "LICENSE"]) {
     if (fs.existsSync(path.join(here, file))) fs.copyFileSync(path.join(here, file), path.join(stage, file));
   }
   fs.cpSync(dist, path.join(stage, "dist"), { recursive: true, filter: (file) => !file.endsWith(".map") });
+  const plugin = path.join(stage, "node_modules", pluginName);
+  await build({
+    entryPoints: [path.join(here, "src/ts-plugin/index.ts")], outfile: path.join(plugin, "index.js"), bundle: true,
+    platform: "node", target: "node18", format: "cjs", logLevel: "warning",
+  });
+  fs.writeFileSync(path.join(plugin, "package.json"), JSON.stringify({ name: pluginName, version: manifest.version, main: "index.js" }, null, 2));
 
   const server = path.join(stage, "rdpipe");
   const external = ["esbuild", "parquet-wasm"];

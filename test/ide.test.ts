@@ -62,7 +62,7 @@ describe("the extension in a real VS Code (code-server)", function () {
     const failedRow = panel().locator(".failed-row");
     assert.match(await failedRow.locator(".errored-where").innerText(), /Map\(total\)/);
     assert.match(await failedRow.locator(".errored-input").innerText(), /"price":("\d+,\d\d"|null)/);
-    assert.match(await panel().locator(".job-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
+    assert.match(await failedRow.locator(".errored-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
     await ide.screenshot("4-orders-failed");
 
     // Debug this row: a Node debug session of `rdpipe debug-row`, stopped on the line of parsePrice that threw.

@@ -152,8 +152,7 @@ function render(): void {
   const sections: (HTMLElement | false)[] = [
     header(job),
     state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
-    job.error ? el("pre", { class: "job-error" }, job.error.message) : false,
-    ...[failedRow(job)].map((row) => (row ? erroredRowCard(job, row, "failed-row") : false)),
+    jobError(job),
     resources(state.progress),
     operators(state.progress, job),
     result(job),
@@ -287,7 +286,13 @@ function rowsTable(page: CheckpointRowsResponse): HTMLElement {
       el("td", { class: "file" }, file.split("/").at(-1) ?? file))));
 }
 
-/** The row a UDF failed on, when a job failed on one (onError "fail"): shown like an errored row, to debug it. */
+/** The job's error; when a UDF failed on a row (onError "fail"), shown as that row's card, to debug it. */
+function jobError(job: JobSummary): HTMLElement | false {
+  if (!job.error) return false;
+  const row = failedRow(job);
+  return row ? erroredRowCard(job, row, "failed-row") : el("pre", { class: "job-error" }, job.error.message);
+}
+
 function failedRow(job: JobSummary): CheckpointErroredRow | undefined {
   const error = job.error;
   if (error?.kind !== "udf" || !error.operator || !error.rowPreview) return undefined;
