@@ -57,7 +57,18 @@ export function createProfile(settings: Record<string, unknown> = {}): CodeServe
   return { extensionsDir, userDataDir };
 }
 
+/**
+ * Stops the local execution servers the extension started with this profile (they outlive the editor,
+ * so that a window reload keeps running jobs; each is recorded in the extension's global storage as
+ * local-server-*.json), then deletes the profile.
+ */
 export function removeProfile(profile: CodeServerProfile): void {
+  const records = fs.readdirSync(profile.userDataDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && /^local-server-[0-9a-f]+\.json$/.test(entry.name));
+  for (const record of records) {
+    const { pid } = JSON.parse(fs.readFileSync(path.join(record.parentPath, record.name), "utf8")) as { pid: number };
+    try { process.kill(pid, "SIGTERM"); } catch { /* exited already */ }
+  }
   for (const dir of [profile.extensionsDir, profile.userDataDir]) fs.rmSync(dir, { recursive: true, force: true });
 }
 

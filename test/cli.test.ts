@@ -201,6 +201,27 @@ describe("rdpipe checkpoint show, and checkpoint counters in rdpipe run (CLI)", 
     assert.match(gone.stderr, /^rdpipe: cannot show the checkpoint at .*\/ckpt: no checkpoint at .*\/ckpt\n$/);
   });
 
+  it("debug-row replays a failed job's row from the transform it entered: earlier operators do not run again, a long row is whole", () => {
+    const long = "x".repeat(2000);
+    writePipeline(dir, "chain.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.fromItems(Array.from({ length: 20 }, (_, n) => ({ n, text: n === 12 ? ${JSON.stringify(long)} : "short" })))
+  .map(function inc(row) { return { ...row, n: (row.n as number) + 10 }; })
+  .addColumn("m", function one(batch) { return (batch.n as ArrayLike<number>).length ? Array.from(batch.n as ArrayLike<number>, () => 1) : []; })
+  .map(function boom(row) {
+    if (row.n === 22 && process.env.FIXED !== "1") throw new Error("boom on " + row.n);
+    return { n: row.n, m: row.m, size: String(row.text).length };
+  });
+`);
+    const failed = runCli(["run", "chain.rdpipe.ts", "--quiet"], { cwd: dir });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /Map\(boom\) failed on row 12: Error: boom on 22/);
+    const rowJson = JSON.stringify({ n: 22, text: long, m: 1 });
+    const replay = runCli(["debug-row", "chain.rdpipe.ts", "--operator", "Map(boom)", "--row", rowJson], { cwd: dir });
+    assert.equal(replay.code, 1, "the row fails again: inc does not run a second time");
+    assert.match(replay.stderr, /Map\(boom\) failed on row 0: Error: boom on 22/);
+    assert.match(replay.stderr, /at (Object\.)?boom \(.*chain\.rdpipe\.ts:6:/);
+  });
+
   it("a failed checkpointed run says where its checkpoint is kept and what it committed", () => {
     checkpointedPipeline(dir, { checkpointPath: "ckpt" });
     const failed = runCli(["run", "job.rdpipe.ts", "--quiet"], { cwd: dir });

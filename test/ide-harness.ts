@@ -30,6 +30,8 @@ export interface Ide {
   panelFrame(): FrameLocator;
   /** Saves test-output/ide-screenshots/<name>.png and returns its path. */
   screenshot(name: string): Promise<string>;
+  /** Reloads the window (Developer: Reload Window) and waits for the workbench. */
+  reload(): Promise<void>;
   /** What the extension wrote to its output channel `name` so far ("" when it wrote nothing yet). */
   outputChannelText(name: string): string;
   stop(): Promise<void>;
@@ -45,7 +47,11 @@ export async function startIde(options: IdeOptions): Promise<Ide> {
   const stop = async () => {
     await browser?.close();
     await codeServer?.stop();
-    if (profile) removeProfile(profile);
+    if (profile) {
+      // The extension's log, kept as a test artifact.
+      fs.writeFileSync(path.join(OUTPUT, `rdpipe-channel-${options.logName ?? "ide"}.log`), outputChannelText(profile.userDataDir, "rdpipe"));
+      removeProfile(profile);
+    }
   };
   try {
     profile = createProfile(settings);
@@ -60,12 +66,20 @@ export async function startIde(options: IdeOptions): Promise<Ide> {
     return {
       page,
       openFile: (relativePath) => openFile(page, relativePath),
-      codeLens: (title) => page.locator(".codelens-decoration a", { hasText: new RegExp(`^${escapeRegExp(title)}$`) }),
+      // In the active editor group's visible editor only: other groups may show pipelines too.
+      codeLens: (title) => page.locator(".editor-group-container.active .codelens-decoration a", { hasText: new RegExp(`^${escapeRegExp(title)}$`) }),
       panelFrame: () => page.frameLocator("iframe.webview.ready").frameLocator("#active-frame"),
       screenshot: async (name) => {
         const file = path.join(SCREENSHOTS, `${name}.png`);
         await page.screenshot({ path: file });
         return file;
+      },
+      reload: async () => {
+        // Through the command, as a user would: the workbench saves its state (the panels' too) before reloading.
+        const reloaded = page.waitForEvent("load", { timeout: 60_000 });
+        await runCommand(page, "Developer: Reload Window");
+        await reloaded;
+        await waitForWorkbench(page);
       },
       outputChannelText: (name) => outputChannelText(userDataDir, name),
       stop,
@@ -78,13 +92,27 @@ export async function startIde(options: IdeOptions): Promise<Ide> {
 
 async function waitForWorkbench(page: Page): Promise<void> {
   await page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
-  // The explorer lists the folder once the workbench has restored its views and connected to the server.
+  // The explorer lists the folder once the workbench has restored its views and connected to the server
+  // (after a reload the side bar may show another view: show the explorer).
+  await page.locator(".part.statusbar").waitFor({ timeout: 60_000 });
+  if (!(await page.locator(".explorer-folders-view").isVisible())) await page.keyboard.press("Control+Shift+E");
   await page.locator(".explorer-folders-view .monaco-list-row").first().waitFor({ timeout: 60_000 });
+}
+
+/** Runs a command from the command palette by its title. */
+async function runCommand(page: Page, title: string): Promise<void> {
+  const quickInput = page.locator(".quick-input-widget");
+  await page.keyboard.press("F1");
+  await quickInput.locator("input").fill(`>${title}`);
+  await quickInput.locator(".monaco-list-row", { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await page.keyboard.press("Enter");
 }
 
 async function openFile(page: Page, relativePath: string): Promise<void> {
   const fileName = path.posix.basename(relativePath);
   const quickInput = page.locator(".quick-input-widget");
+  // Files open in the first editor group, whatever has the focus (the job panel opens beside it).
+  await page.keyboard.press("Control+1");
   // The first file search of a session can come back empty while the workspace is still being indexed: retry.
   for (let attempt = 1; ; attempt++) {
     await page.keyboard.press("Control+P");

@@ -28,6 +28,9 @@ describe("the extension in a real VS Code (code-server)", function () {
     assert.equal(orders.code, 0, orders.stderr);
     ide = await startIde({ workspace, logName: "ide-test" });
   });
+  afterEach(async function () {
+    if (this.currentTest?.state === "failed" && ide) await ide.screenshot(`failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, "-")}`);
+  });
   after(async () => {
     await ide?.stop();
     if (workspace) fs.rmSync(workspace, { recursive: true, force: true });
@@ -89,6 +92,30 @@ describe("the extension in a real VS Code (code-server)", function () {
     await ide.screenshot("6-orders-resumed");
     const ids = await outputIds(path.join(workspace, "out", "orders"), "order_id");
     assertExactlyOnce(ids, Array.from({ length: ORDERS }, (_, i) => i));
-    assert.match(ide.outputChannelText("rdpipe"), /resumes job|submitted .*orders\.rdpipe\.ts/);
+    const resumedJob = (await panel().locator(".job-id").innerText()).replace(/^job /, "");
+    assert.match(ide.outputChannelText("rdpipe"), new RegExp(`\\[job ${resumedJob}\\] succeeded: orders\\.rdpipe\\.ts: wrote 50,000 rows`));
+  });
+
+  it("after a window reload the panel comes back attached to the running job, and its Cancel stops it", async () => {
+    fs.writeFileSync(path.join(workspace, "slow.rdpipe.ts"), `import * as rd from "rdpipe";
+export default rd
+  .range(600, { overrideNumBlocks: 6 })
+  .map(async function slowly(row: rd.Row) { await new Promise((resolve) => setTimeout(resolve, 50)); return row; })
+  .writeParquet("out/slow", { mode: "overwrite" });
+`);
+    await ide.openFile("slow.rdpipe.ts");
+    await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
+    await ide.codeLens("Run").first().click();
+    await jobState("slow.rdpipe.ts", "running");
+    const jobId = (await panel().locator(".job-id").innerText()).replace(/^job /, "");
+
+    await ide.reload();
+    await panel().locator(".job-id", { hasText: jobId }).waitFor({ timeout: 60_000 });
+    await ide.screenshot("7-slow-after-reload");
+    // Only a panel that reattached to the job's events sees the cancellation through.
+    await panel().locator("button.cancel:not([disabled])").click();
+    await jobState("slow.rdpipe.ts", "cancelled");
+    await ide.screenshot("8-slow-cancelled");
+    assert.equal(fs.existsSync(path.join(workspace, "out", "slow")) && fs.readdirSync(path.join(workspace, "out", "slow")).length, 0, "a cancelled job leaves no output files");
   });
 });

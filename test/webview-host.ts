@@ -61,7 +61,7 @@ export class PanelHost {
 
   constructor(private readonly page: Page, client: RemoteClient, jobId: string) {
     this.controller = new PanelController({
-      client: () => client,
+      client: async () => client,
       // As VS Code's webview.postMessage: the panel gets it as a window "message" event; a reloading page misses it.
       // (Typed as unknown: Playwright's argument type is too deep for the JobEvent union.)
       send: (message: HostToWebview) => this.page.evaluate((m: unknown) => window.postMessage(m, "*"), message as unknown).catch(() => undefined),

@@ -1,19 +1,33 @@
 // Which execution server the extension talks to: the bundled one, started on a free loopback port with
 // a random token (the default), or a remote one from `rdpipe.serverUrl` with its token in SecretStorage.
 // Shows it in a status-bar item and logs to the rdpipe OutputChannel.
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import { RemoteClient } from "../../server/src/http/client";
+import { LocalServer } from "./local-server";
 
 export const TOKEN_SECRET = "rdpipe.token";
 
 export interface ServerEndpoint { url: string; token?: string; kind: "local" | "remote" }
 
-/** How long the bundled server may take to print its address. */
-const START_TIMEOUT_MS = 30_000;
+/** How often the extension checks that its local server still lives (it exits by itself once idle). */
+const WATCH_INTERVAL_MS = 10_000;
+
+/** The SecretStorage key of a remote server's token: one per server, so a token only ever goes to the server it was given for. */
+export function tokenKey(url: string): string {
+  return `${TOKEN_SECRET}:${new URL(url).origin}`;
+}
+
+function remoteUrlSetting(): string {
+  return vscode.workspace.getConfiguration("rdpipe").get<string>("serverUrl", "").trim();
+}
+
+function isLoopbackUrl(url: string): boolean {
+  return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(url).hostname);
+}
+
+const sameRoots = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
 /** The rdpipe CLI the extension runs: the bundled package (extension/stage/rdpipe), or the repository's in development. */
 export function rdpipeScript(extensionPath: string): string {
@@ -21,73 +35,6 @@ export function rdpipeScript(extensionPath: string): string {
   const found = candidates.find((candidate) => fs.existsSync(candidate));
   if (!found) throw new Error(`the bundled rdpipe server is missing (looked for ${candidates.join(", ")})`);
   return found;
-}
-
-/** Runs Node scripts with the editor's own runtime (Electron as Node in VS Code, Node in code-server). */
-export function nodeEnvironment(): NodeJS.ProcessEnv {
-  return { ...process.env, ELECTRON_RUN_AS_NODE: "1" };
-}
-
-class LocalServer {
-  private child?: ChildProcess;
-
-  constructor(private readonly script: string, private readonly log: vscode.OutputChannel) {}
-
-  get running(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** Starts `rdpipe serve` and resolves with its address once it listens. `onExit` reports an exit not asked for. */
-  start(options: { roots: string[]; stateDir: string; maxJobs: number }, onExit: (reason: string) => void): Promise<ServerEndpoint> {
-    const token = randomBytes(24).toString("base64url");
-    const args = [this.script, "serve", "--port", "0", "--state-dir", options.stateDir, "--max-jobs", String(options.maxJobs),
-      ...options.roots.flatMap((root) => ["--root", root])];
-    this.log.appendLine(`[local server] starting: ${process.execPath} ${args.join(" ")}`);
-    const child = spawn(process.execPath, args, { env: { ...nodeEnvironment(), RDPIPE_TOKEN: token }, stdio: ["ignore", "pipe", "pipe"] });
-    this.child = child;
-    return new Promise((resolve, reject) => {
-      let output = "";
-      const timer = setTimeout(() => fail(`did not start within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
-      const fail = (reason: string) => {
-        clearTimeout(timer);
-        child.kill();
-        reject(new Error(`the local rdpipe server ${reason}${output ? `:\n${output.slice(-2000)}` : ""}`));
-      };
-      const onData = (chunk: Buffer) => {
-        const text = chunk.toString("utf8");
-        this.log.append(text);
-        output += text;
-        const listening = /listening on (http:\/\/\S+?)(;|\s)/.exec(output);
-        if (listening) {
-          clearTimeout(timer);
-          resolve({ url: listening[1], token, kind: "local" });
-        }
-      };
-      child.stdout!.on("data", onData);
-      child.stderr!.on("data", onData);
-      child.on("error", (e) => fail(`could not start: ${e.message}`));
-      child.on("exit", (code, signal) => {
-        const reason = `exited (${signal ?? `code ${code}`})`;
-        this.log.appendLine(`[local server] ${reason}`);
-        if (this.child === child) {
-          this.child = undefined;
-          onExit(reason);
-        }
-        fail(reason);
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  }
 }
 
 export class ServerConnection implements vscode.Disposable {
@@ -101,11 +48,16 @@ export class ServerConnection implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
 
   constructor(private readonly context: vscode.ExtensionContext, readonly log: vscode.OutputChannel) {
-    this.localServer = new LocalServer(rdpipeScript(context.extensionPath), log);
+    this.localServer = new LocalServer(rdpipeScript(context.extensionPath), context.globalStorageUri.fsPath, log);
     this.statusItem.name = "rdpipe server";
     this.show(undefined, "not started");
     this.statusItem.show();
+    this.watch = setInterval(() => {
+      if (this.endpoint?.kind === "local" && !this.localServer.running) this.lose("local server exited");
+    }, WATCH_INTERVAL_MS);
   }
+
+  private readonly watch: NodeJS.Timeout;
 
   /** The server in use; throws (naming the fix) when there is none. */
   client(): RemoteClient {
@@ -113,9 +65,15 @@ export class ServerConnection implements vscode.Disposable {
     return new RemoteClient(this.endpoint.url, this.endpoint.token);
   }
 
-  /** The server in use once any connection being made is done (a command issued while the local server starts waits for it). */
+  /**
+   * The server to use, once any connection being made is done (a command issued while the local server
+   * starts waits for it). Without a remote server configured, a local server that is gone (idled out,
+   * stopped) is started again.
+   */
   async connectedClient(): Promise<RemoteClient> {
     await this.pending.catch(() => undefined);
+    const wantsLocal = !remoteUrlSetting();
+    if (wantsLocal && (this.endpoint?.kind !== "local" || !(await this.localServer.answering()))) await this.startLocal();
     return this.client();
   }
 
@@ -125,10 +83,10 @@ export class ServerConnection implements vscode.Disposable {
 
   /** Connects as the settings say: the remote `rdpipe.serverUrl` when set, else the bundled local server. */
   connectFromSettings(): Promise<void> {
-    const url = vscode.workspace.getConfiguration("rdpipe").get<string>("serverUrl", "").trim();
+    const url = remoteUrlSetting();
     return this.connecting(async () => {
-      if (url) await this.remote(url, await this.context.secrets.get(TOKEN_SECRET));
-      else await this.launchLocal();
+      if (!url) await this.launchLocal();
+      else if (this.endpoint?.kind !== "remote" || this.endpoint.url !== url) await this.remote(url, await this.context.secrets.get(tokenKey(url)));
     });
   }
 
@@ -147,23 +105,23 @@ export class ServerConnection implements vscode.Disposable {
     return next;
   }
 
-  private async launchLocal(): Promise<void> {
-    await this.localServer.stop();
-    this.show(undefined, "starting…");
-    const settings = vscode.workspace.getConfiguration("rdpipe");
+  /** The workspace folders (or, with none, the active file's folder): what the local server may read. */
+  private roots(): string[] {
     const folders = vscode.workspace.workspaceFolders?.map((folder) => folder.uri.fsPath) ?? [];
     const activeFile = vscode.window.activeTextEditor?.document.uri;
-    const roots = folders.length > 0 ? folders : activeFile?.scheme === "file" ? [path.dirname(activeFile.fsPath)] : [];
+    return folders.length > 0 ? folders : activeFile?.scheme === "file" ? [path.dirname(activeFile.fsPath)] : [];
+  }
+
+  private async launchLocal(): Promise<void> {
+    const roots = this.roots();
     if (roots.length === 0) throw new Error("open a folder (or a pipeline file) first: the local server may read only the workspace");
-    const stateDir = path.join(this.context.globalStorageUri.fsPath, "server");
-    fs.mkdirSync(stateDir, { recursive: true });
+    if (this.endpoint?.kind === "local" && (await this.localServer.answering()) && sameRoots(this.localServer.roots, roots)) return;
+    this.lose("starting…");
+    const settings = vscode.workspace.getConfiguration("rdpipe");
     try {
-      const endpoint = await this.localServer.start({ roots, stateDir, maxJobs: settings.get<number>("localServer.maxJobs", 2) }, (reason) => {
-        this.endpoint = undefined;
-        this.show(undefined, `local server ${reason}`);
-        this.changed.fire(undefined);
-      });
-      this.use(endpoint);
+      this.use(await this.localServer.connect({
+        roots, maxJobs: settings.get<number>("localServer.maxJobs", 2), idleExitSeconds: settings.get<number>("localServer.idleExitMinutes", 15) * 60,
+      }));
     } catch (e) {
       this.show(undefined, "local server failed");
       throw e;
@@ -171,21 +129,28 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   async stopLocal(): Promise<void> {
-    const wasLocal = this.endpoint?.kind === "local";
+    await this.pending.catch(() => undefined);
     await this.localServer.stop();
-    if (wasLocal) {
-      this.endpoint = undefined;
-      this.changed.fire(undefined);
-    }
-    this.show(undefined, "stopped");
+    if (this.endpoint?.kind === "local") this.lose("stopped");
   }
 
   private async remote(url: string, token: string | undefined): Promise<void> {
     const health = await new RemoteClient(url, token).request("GET", "/health", "health");
     const { jobs } = await new RemoteClient(url, token).request("GET", "/jobs", "jobs"); // /health needs no token; /jobs does
     this.log.appendLine(`[remote server] connected to ${url} (rdpipe ${health.version}, ${jobs.length} jobs)`);
-    await this.localServer.stop();
+    if (!isLoopbackUrl(url) && new URL(url).protocol === "http:") {
+      void vscode.window.showWarningMessage(`rdpipe: ${url} is reached over plain http: its token and your data cross the network unencrypted. Prefer https (a TLS proxy in front of rdpipe serve).`);
+    }
+    this.localServer.detach();
     this.use({ url, token, kind: "remote" });
+  }
+
+  /** No server in use any more (it exited, is being replaced, or was stopped). */
+  private lose(note: string): void {
+    const had = this.endpoint !== undefined;
+    this.endpoint = undefined;
+    this.show(undefined, note);
+    if (had) this.changed.fire(undefined);
   }
 
   private use(endpoint: ServerEndpoint): void {
@@ -207,8 +172,10 @@ export class ServerConnection implements vscode.Disposable {
     }
   }
 
+  /** The local server keeps running (a reloaded window reattaches to it); it exits by itself once idle. */
   dispose(): void {
-    void this.localServer.stop();
+    clearInterval(this.watch);
+    this.localServer.detach();
     this.statusItem.dispose();
     this.changed.dispose();
   }

@@ -5,7 +5,8 @@ import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import type { CheckpointErroredRow } from "../../server/src/http/contract";
-import { nodeEnvironment, rdpipeScript } from "./connection";
+import { rdpipeScript } from "./connection";
+import { nodeEnvironment } from "./local-server";
 
 /** The first stack frame inside the pipeline file: where the UDF threw. */
 export function failingLine(stack: string | undefined, pipeline: string): number | undefined {
@@ -30,7 +31,9 @@ export async function debugErroredRow(extensionPath: string, pipeline: string, r
       && breakpoint.location.uri.fsPath === pipeline && breakpoint.location.range.start.line === line - 1);
     if (!existing) vscode.debug.addBreakpoints([new vscode.SourceBreakpoint(location)]);
   }
-  await vscode.window.showTextDocument(uri, { preview: false, selection: line === undefined ? undefined : new vscode.Range(line - 1, 0, line - 1, 0) });
+  // Where the file is shown already, else the first group: not over the job panel, which has the focus.
+  const viewColumn = vscode.window.visibleTextEditors.find((editor) => editor.document.uri.fsPath === pipeline)?.viewColumn ?? vscode.ViewColumn.One;
+  await vscode.window.showTextDocument(uri, { viewColumn, preview: false, selection: line === undefined ? undefined : new vscode.Range(line - 1, 0, line - 1, 0) });
   const folder = vscode.workspace.getWorkspaceFolder(uri);
   const started = await vscode.debug.startDebugging(folder, {
     type: "node", request: "launch", name: `rdpipe: debug row ${JSON.stringify(row.id)} of ${row.operator}`,

@@ -5,7 +5,7 @@ import path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind } from "vscode-languageclient/node";
 import { FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/http/contract";
-import { ServerConnection, TOKEN_SECRET, type ServerEndpoint } from "./connection";
+import { ServerConnection, type ServerEndpoint, tokenKey } from "./connection";
 import { debugErroredRow } from "./debug-row";
 import { latestJobOf } from "./jobs";
 import { JobPanels } from "./panels";
@@ -13,6 +13,8 @@ import { scaffoldPipeline } from "./scaffold";
 import { PIPELINE_SUFFIX, type LanguageServerOptions, type OperatorCommandArgument } from "./server/language-server";
 
 let languageClient: LanguageClient | undefined;
+/** Language client restarts, one after another (server changes can come in quick succession). */
+let languageClientRestart: Promise<void> = Promise.resolve();
 
 /** A command's argument: a CodeLens's operator, or nothing (the palette: the active pipeline file). */
 type CommandArgument = OperatorCommandArgument | vscode.Uri | undefined;
@@ -35,6 +37,16 @@ function command<A>(name: string, log: vscode.OutputChannel, body: (argument: A)
       void vscode.window.showErrorMessage(`rdpipe ${name}: ${(e as Error).message}`);
     }
   };
+}
+
+/** (Re)starts the language client for the server in use, once the restarts queued before it are done. */
+function restartLanguageClient(context: vscode.ExtensionContext, connection: ServerConnection, log: vscode.OutputChannel): void {
+  languageClientRestart = languageClientRestart.then(async () => {
+    const endpoint = connection.current;
+    const options = languageClient?.clientOptions.initializationOptions as LanguageServerOptions | undefined;
+    if (endpoint && options?.serverUrl === endpoint.url && options.token === endpoint.token) return;
+    await startLanguageClient(context, endpoint);
+  }).catch((e: Error) => log.appendLine(`[language server] ${e.message}`));
 }
 
 async function startLanguageClient(context: vscode.ExtensionContext, endpoint: ServerEndpoint | undefined): Promise<void> {
@@ -90,9 +102,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
       await debugErroredRow(context.extensionPath, job.pipeline, row);
     },
   });
-  context.subscriptions.push(log, connection, panels, connection.onDidChange((endpoint) => {
-    startLanguageClient(context, endpoint).catch((e: Error) => log.appendLine(`[language server] ${e.message}`));
-  }));
+  context.subscriptions.push(log, connection, panels, connection.onDidChange(() => restartLanguageClient(context, connection, log)));
 
   const latestJob = async (pipeline: string) => {
     const job = await latestJobOf(await connection.connectedClient(), pipeline);
@@ -129,7 +139,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     const { jobs } = await client.request("GET", "/jobs", "jobs");
     const running = jobs.filter((job) => !FINISHED_STATES.includes(job.state));
     const pipeline = argument || vscode.window.activeTextEditor?.document.fileName.endsWith(PIPELINE_SUFFIX) ? pipelineOf(argument) : undefined;
-    const candidates = running.filter((job) => job.id === panels.shownJobId || job.pipeline === pipeline);
+    // The file's running job when there is one, else the panel's; several: ask.
+    const ofPipeline = running.filter((job) => job.pipeline === pipeline);
+    const candidates = ofPipeline.length > 0 ? ofPipeline : running.filter((job) => job.id === panels.shownJobId);
     let target = candidates.length === 1 ? candidates[0] : undefined;
     if (!target) {
       if (running.length === 0) throw new Error("no job is running");
@@ -157,8 +169,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     const token = await vscode.window.showInputBox({ title: "rdpipe: server token", prompt: "Its token (stored in VS Code's SecretStorage; empty for none)", password: true, ignoreFocusOut: true });
     if (token === undefined) return;
     await connection.useRemote(url.trim(), token || undefined);
-    if (token) await context.secrets.store(TOKEN_SECRET, token);
-    else await context.secrets.delete(TOKEN_SECRET);
+    if (token) await context.secrets.store(tokenKey(url.trim()), token);
+    else await context.secrets.delete(tokenKey(url.trim()));
     await settings.update("serverUrl", url.trim(), vscode.ConfigurationTarget.Global);
     void vscode.window.showInformationMessage(`rdpipe: connected to ${url.trim()}`);
   });
@@ -173,9 +185,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
   });
   register<void>("rdpipe.showLog", "Show log", async () => log.show(true));
 
-  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((change) => {
-    if (change.affectsConfiguration("rdpipe.serverUrl")) connection.connectFromSettings().catch((e: Error) => log.appendLine(`[server] ${e.message}`));
-  }));
+  const reconnect = () => connection.connectFromSettings().catch((e: Error) => log.appendLine(`[server] ${e.message}`));
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((change) => change.affectsConfiguration("rdpipe.serverUrl") && reconnect()),
+    // The local server may read only the workspace folders: new folders need a server that may read them.
+    vscode.workspace.onDidChangeWorkspaceFolders(reconnect),
+  );
   // The connection starts in the background: activation (and the editor) must not wait for the server.
   connection.connectFromSettings().catch((e: Error) => {
     log.appendLine(`[server] ${e.message}`);

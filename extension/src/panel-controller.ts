@@ -8,8 +8,8 @@ import { CHECKPOINT_VIEW_RESPONSE, type HostToWebview, type WebviewToHost, check
 export interface PanelHostSide {
   /** Delivers a message to the panel (a panel that is reloading misses it, and asks again with "ready"). */
   send(message: HostToWebview): Promise<unknown>;
-  /** The server to talk to (asked each time: the extension may have restarted or switched it). */
-  client(): RemoteClient;
+  /** The server to talk to (asked each time: the extension may have restarted or switched it; it may still be starting). */
+  client(): Promise<RemoteClient>;
   /** "Debug this row" pressed on an errored row of `jobId`. */
   debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
   /** Every job event, before it goes to the panel (the extension logs them and reports finished jobs). */
@@ -33,15 +33,15 @@ export class PanelController {
           this.follow(this.currentJobId);
           break;
         case "cancel":
-          await this.host.client().request("POST", `/jobs/${encodeURIComponent(message.jobId)}/cancel`, "job");
+          await (await this.host.client()).request("POST", `/jobs/${encodeURIComponent(message.jobId)}/cancel`, "job");
           break;
         case "resume": {
-          const { job } = await this.host.client().request("POST", `/jobs/${encodeURIComponent(message.jobId)}/resume`, "job", { type: "resumeJob" });
+          const { job } = await (await this.host.client()).request("POST", `/jobs/${encodeURIComponent(message.jobId)}/resume`, "job", { type: "resumeJob" });
           this.follow(job.id);
           break;
         }
         case "requestCheckpointPage": {
-          const page = await this.host.client().request("GET", checkpointPageRoute(message), CHECKPOINT_VIEW_RESPONSE[message.view]);
+          const page = await (await this.host.client()).request("GET", checkpointPageRoute(message), CHECKPOINT_VIEW_RESPONSE[message.view]);
           await this.host.send({ type: "checkpointPage", view: message.view, page });
           break;
         }
@@ -61,7 +61,9 @@ export class PanelController {
     this.following = following;
     this.currentJobId = jobId;
     void (async () => {
-      for await (const event of this.host.client().events(jobId, { signal: following.signal })) {
+      const client = await this.host.client();
+      for await (const event of client.events(jobId, { signal: following.signal })) {
+        if (following.signal.aborted) return; // events parsed from the last chunk before the abort belong to the old job
         this.host.onEvent?.(event);
         await this.host.send({ type: "jobEvent", event });
       }

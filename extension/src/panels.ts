@@ -19,8 +19,13 @@ export interface JobPanelHooks {
 export class JobPanels implements vscode.Disposable {
   private panel?: { webview: vscode.WebviewPanel; controller: PanelController };
   private readonly registration: vscode.Disposable;
+  private readonly serverChange: vscode.Disposable;
 
   constructor(private readonly context: vscode.ExtensionContext, private readonly connection: ServerConnection, private readonly hooks: JobPanelHooks) {
+    // A new server (the local one restarted, or a switch): follow the panel's job there (its events say if it is unknown).
+    this.serverChange = connection.onDidChange((endpoint) => {
+      if (endpoint && this.panel) this.panel.controller.follow(this.panel.controller.jobId);
+    });
     this.registration = vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       deserializeWebviewPanel: async (webview, state: unknown) => {
         const jobId = (state as { job?: { id?: unknown } } | undefined)?.job?.id;
@@ -51,7 +56,7 @@ export class JobPanels implements vscode.Disposable {
     const bundle = vscode.Uri.file(path.join(this.context.extensionPath, "dist", "webview"));
     webview.webview.options = { enableScripts: true, localResourceRoots: [bundle] };
     const controller = new PanelController({
-      client: () => this.connection.client(),
+      client: () => this.connection.connectedClient(),
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
       debugRow: (id, row) => this.hooks.debugRow(id, row),
       onEvent: (event) => {
@@ -75,6 +80,7 @@ export class JobPanels implements vscode.Disposable {
 
   dispose(): void {
     this.registration.dispose();
+    this.serverChange.dispose();
     this.panel?.webview.dispose();
   }
 }

@@ -295,8 +295,8 @@ function jobError(job: JobSummary): HTMLElement | false {
 
 function failedRow(job: JobSummary): CheckpointErroredRow | undefined {
   const error = job.error;
-  if (error?.kind !== "udf" || !error.operator || !error.rowPreview) return undefined;
-  return { id: null, operator: error.operator, file: error.file, row: error.row, input: error.rowPreview, error: error.message, stack: error.stack, at: job.finishedAt ?? "" };
+  if (error?.kind !== "udf" || !error.operator || !error.rowInput) return undefined;
+  return { id: null, operator: error.operator, file: error.file, row: error.row, input: error.rowInput, error: error.message, stack: error.stack, at: job.finishedAt ?? "" };
 }
 
 function erroredRowCard(job: JobSummary, row: CheckpointErroredRow, kind: "errored-row" | "failed-row" = "errored-row"): HTMLElement {
@@ -305,7 +305,8 @@ function erroredRowCard(job: JobSummary, row: CheckpointErroredRow, kind: "error
     el("div", { class: "errored-row-head" },
       el("span", { class: "errored-id" }, kind === "failed-row" ? "The row the job failed on" : `ID ${JSON.stringify(row.id)}`),
       el("span", { class: "errored-where" }, where),
-      button("Debug this row", { class: "debug-row" }, true, () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }))),
+      // A row whose JSON was cut (a very long value) cannot be replayed.
+      button("Debug this row", { class: "debug-row" }, !row.input.endsWith("…"), () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }))),
     el("pre", { class: "errored-input" }, row.input),
     el("pre", { class: "errored-error" }, row.error),
     row.stack ? el("details", {}, el("summary", {}, "Stack"), el("pre", { class: "errored-stack" }, row.stack)) : false);

@@ -37,6 +37,7 @@ const USAGE = `Usage:
     --root DIR                  a folder the server may read (repeatable; default: the cwd)
     --state-dir DIR             job records and uploaded bundles (default ~/.rdpipe/server)
     --max-jobs N                jobs running at once; later ones queue (default: cores, at least 2)
+    --idle-exit SECONDS         exit after this long with no job and no client (default: never)
   rdpipe checkpoint show PATH   What a job's checkpoint (a folder or s3://bucket/prefix) holds:
                                 committed files and IDs, done input files, attempts, errored rows
     --json                      everything as JSON, with each errored row's input and stack
@@ -45,9 +46,9 @@ const USAGE = `Usage:
     --token T                   the head's token (default: $RDPIPE_TOKEN)
     --cpus N                    worker threads on this node (default: all cores)
   rdpipe debug-row FILE --operator NAME --row JSON
-                                Run one row (an errored row's input) through the plan up to the
-                                operator that failed on it, in this process, to debug its UDF
-                                (prints the operator's output rows, or the UDF's error and stack)
+                                Run one row (an errored row's input) through the operator that
+                                failed on it, in this process, to debug its UDF (prints the
+                                operator's output rows, or the UDF's error and stack)
   rdpipe --version
 `;
 
@@ -78,7 +79,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       preview: { type: "string" }, workers: { type: "string" }, memory: { type: "string" },
       quiet: { type: "boolean" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" }, version: { type: "boolean" },
       server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
-      root: { type: "string", multiple: true }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
+      root: { type: "string", multiple: true }, "idle-exit": { type: "string" }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
       operator: { type: "string" }, row: { type: "string" },
       nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
     },
@@ -94,6 +95,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     return serve({
       host: values.host ?? "127.0.0.1", port, token, roots: values.root ?? [process.cwd()], stateDir: values["state-dir"],
       maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
+      idleExitMs: values["idle-exit"] === undefined ? undefined : positiveInt("--idle-exit", values["idle-exit"])! * 1000,
     });
   }
   if (command === "checkpoint") {

@@ -1,23 +1,34 @@
 // `rdpipe serve` and `rdpipe run FILE --server URL`.
 import { compilePipeline } from "../loader";
+import { LISTENING_PREFIX } from "../http/contract";
 import { FINISHED_STATES, RemoteClient, RemoteError, defaultStateDir, startServer, type JobError, type JobOptions, type JobResult, type ProgressSnapshot } from "../http";
 
-/** The line a parent process reads to learn where the server listens. */
-export const LISTENING_PREFIX = "RDPIPE_SERVER_LISTENING ";
 
 export interface ServeOptions {
   host: string; port: number; token?: string; roots: string[]; stateDir?: string; maxRunningJobs?: number;
+  /** Exit after this long with no job queued or running and no request open (the editor's local server). */
+  idleExitMs?: number;
 }
 
-/** Runs the server until SIGINT or SIGTERM. */
+/** Runs the server until SIGINT or SIGTERM, or until it has been idle for `idleExitMs`. */
 export async function serve(options: ServeOptions): Promise<number> {
   const server = await startServer({ ...options, stateDir: options.stateDir ?? defaultStateDir() });
   process.stdout.write(`${LISTENING_PREFIX}${JSON.stringify({ url: server.url, port: server.port })}\n`);
   console.error(`rdpipe server listening on ${server.url}${options.token ? " (token required)" : ""}; roots: ${options.roots.join(", ")}`);
+  let idleCheck: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
+    const { idleExitMs } = options;
+    if (idleExitMs !== undefined) {
+      idleCheck = setInterval(() => {
+        if (server.idleMs() < idleExitMs) return;
+        console.error(`rdpipe server: idle for ${Math.round(idleExitMs / 1000)} s, exiting`);
+        resolve();
+      }, Math.min(1000, idleExitMs));
+    }
   });
+  clearInterval(idleCheck);
   await server.close();
   return 0;
 }

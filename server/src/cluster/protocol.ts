@@ -48,6 +48,8 @@ export interface TaskErrorInfo {
   /** Position of the failing row in its file (or source), when known. */
   row?: number;
   rowPreview?: string;
+  /** The failing row as JSON, for debugging it: bigints as decimal strings, cut (ending in …) past 64 KiB. */
+  rowInput?: string;
   /** The failing row's ID, when the job has an ID column. */
   id?: string;
 }

@@ -78,6 +78,7 @@ function udfError(operator: string, e: unknown, origin: BlockOrigin, run: TaskRu
   const rowText = rowValue !== undefined ? `\n  row: ${preview(rowValue)}` : "";
   return new TaskError({
     kind: "udf", operator, file: origin.file, row, rowPreview: rowValue !== undefined ? preview(rowValue) : undefined,
+    rowInput: rowValue !== undefined ? rowJson(rowValue) : undefined,
     id: id !== undefined ? String(id) : undefined,
     message: `${operator} failed${position}: ${err.name}: ${err.message}${rowText}`, stack: err.stack,
   });
@@ -86,13 +87,18 @@ function udfError(operator: string, e: unknown, origin: BlockOrigin, run: TaskRu
 /** Longest JSON of a row's input kept with an errored row. */
 const ERRORED_INPUT_CHARS = 64 * 1024;
 
-function erroredRow(error: TaskError, rowValue: Row, run: TaskRun): ErroredRow {
-  const { info } = error;
+/** A row a UDF failed on, as JSON for a person to read and for debug-row to replay. */
+function rowJson(rowValue: Row): string {
   const json = JSON.stringify(rowValue, (_k, v: unknown) => (typeof v === "bigint" ? v.toString()
     : v instanceof Uint8Array ? `<${v.length} bytes>` : v));
+  return json.length > ERRORED_INPUT_CHARS ? `${json.slice(0, ERRORED_INPUT_CHARS)}…` : json;
+}
+
+function erroredRow(error: TaskError, rowValue: Row, run: TaskRun): ErroredRow {
+  const { info } = error;
   return {
     id: run.idColumn !== undefined ? rowValue[run.idColumn] : undefined, operator: info.operator!, file: info.file, row: info.row,
-    input: json.length > ERRORED_INPUT_CHARS ? `${json.slice(0, ERRORED_INPUT_CHARS)}…` : json,
+    input: info.rowInput ?? rowJson(rowValue),
     error: info.message.split("\n")[0], stack: info.stack, at: new Date().toISOString(),
   };
 }

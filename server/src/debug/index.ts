@@ -1,6 +1,7 @@
-// Replays one row through a pipeline's map-like operators up to the one that failed on it, in this
-// process and with the engine's own transform code, so a debugger attached to this process stops at
-// breakpoints in the pipeline file (its UDFs are compiled with inline source maps by the loader).
+// Replays one errored row through the operator that failed on it (from the transform the row entered:
+// row UDFs fused into one pass run from the first), in this process and with the engine's own transform
+// code, so a debugger attached to this process stops at breakpoints in the pipeline file (its UDFs are
+// compiled with inline source maps by the loader).
 import { type Block, type Row, blockFromRows, blockToRows } from "../block";
 import { type OriginBlock, TaskRun, applyTransforms } from "../cluster/transforms";
 import { loadPipeline } from "../loader";
@@ -43,8 +44,13 @@ export async function debugRow(request: DebugRowRequest): Promise<DebugRowResult
     const instance = new (op.fn as new (...a: unknown[]) => { call: UdfFunction })(...(args as unknown[]));
     return instance.call.bind(instance);
   };
-  // Errors propagate whatever the operators' onError policy says: the failure is what is being debugged.
-  const transforms = transformsUpTo(toPhysicalPlan(target, { positions, writePrefix: "debug" }), request.operator).map(failingFast);
+  // The recorded row is what entered the transform holding the operator (row UDFs fused into one pass
+  // share their input), so the replay starts there. Errors propagate whatever the operators' onError
+  // policy says: the failure is what is being debugged.
+  const path = transformsUpTo(toPhysicalPlan(target, { positions, writePrefix: "debug" }), request.operator);
+  const start = path.findIndex((transform) => holds(transform, request.operator));
+  if (start < 0) throw new PlanError(`${request.operator} is not a UDF operator; only a UDF's rows can be debugged`);
+  const transforms = path.slice(start).map(failingFast);
   const input: OriginBlock = {
     block: blockFromRows([row as Row]),
     origin: { file: request.origin?.file, rowOffset: request.origin?.row ?? 0, exact: true },
@@ -55,6 +61,10 @@ export async function debugRow(request: DebugRowRequest): Promise<DebugRowResult
     output.push(block);
   }
   return { operator: request.operator, output: output.flatMap(blockToRows) };
+}
+
+function holds(transform: TransformSpec, operator: string): boolean {
+  return transform.kind === "rows" ? transform.steps.some((step) => step.operator === operator) : transform.operator === operator;
 }
 
 function failingFast(transform: TransformSpec): TransformSpec {

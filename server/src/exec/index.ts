@@ -592,7 +592,7 @@ class StreamingExecutor {
     const budget = this.erroredBudgets.get(row.operator) ?? Infinity;
     if (count > budget) {
       this.fail(new ExecutionError(`${row.operator}: ${count} rows errored, more than its maxErroredRows (${budget}); the last: ${row.error}`,
-        { kind: "udf", operator: row.operator, file: row.file, row: row.row, id: row.id === undefined ? undefined : String(row.id), message: row.error, stack: row.stack, rowPreview: row.input }));
+        { kind: "udf", operator: row.operator, file: row.file, row: row.row, id: row.id === undefined ? undefined : String(row.id), message: row.error, stack: row.stack, rowPreview: row.input, rowInput: row.input }));
     }
   }
 

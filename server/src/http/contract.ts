@@ -9,6 +9,9 @@ export type { OperatorProgress, ProgressSnapshot };
 /** Bumped on any incompatible change to this file. */
 export const API_VERSION = 1;
 
+/** The line `rdpipe serve` prints on stdout once it listens, followed by JSON `{ url, port }`: how a parent process learns the address. */
+export const LISTENING_PREFIX = "RDPIPE_SERVER_LISTENING ";
+
 // ------------------------------------------------------------------ jobs
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
@@ -42,6 +45,8 @@ export interface JobError {
   file?: string;
   row?: number;
   rowPreview?: string;
+  /** The failing row as JSON, for debugging it: bigints as decimal strings, cut (ending in …) past 64 KiB. */
+  rowInput?: string;
   stack?: string;
 }
 

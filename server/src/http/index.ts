@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { packageRoot } from "../cluster";
 import { createApp } from "./app";
+import { FINISHED_STATES } from "./contract";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
 
@@ -27,7 +28,13 @@ export interface ServerOptions {
   cancelGraceMs?: number;
 }
 
-export interface RunningServer { url: string; port: number; close(): Promise<void> }
+export interface RunningServer {
+  url: string;
+  port: number;
+  /** How long the server has had no job queued or running and no request open (SSE streams included); 0 while busy. */
+  idleMs(): number;
+  close(): Promise<void>;
+}
 
 export class ServerConfigError extends Error {}
 
@@ -61,8 +68,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await new Promise<void>((resolve, reject) => { server.once("listening", resolve); server.once("error", reject); });
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  let openRequests = 0;
+  let lastActivity = Date.now();
+  server.on("request", (_req, res) => {
+    openRequests++;
+    res.once("close", () => {
+      openRequests--;
+      lastActivity = Date.now();
+    });
+  });
   return {
     url: `http://${host}:${port}`, port,
+    idleMs: () => {
+      if (openRequests > 0 || jobs.list().some((job) => !FINISHED_STATES.includes(job.state))) lastActivity = Date.now();
+      return Date.now() - lastActivity;
+    },
     close: () => new Promise((resolve) => {
       jobs.close();
       server.closeAllConnections();
