@@ -30,6 +30,10 @@ export interface Ide {
   panelFrame(): FrameLocator;
   /** Saves test-output/ide-screenshots/<name>.png and returns its path. */
   screenshot(name: string): Promise<string>;
+  /** Runs a command from the command palette by its title ("rdpipe: Connect to Remote Server"). */
+  runCommand(title: string): Promise<void>;
+  /** Answers the input box titled `title` with `text` (boxes asked one after another reuse one widget: the title tells them apart). */
+  answerInput(title: string, text: string): Promise<void>;
   /** Reloads the window (Developer: Reload Window) and waits for the workbench. */
   reload(): Promise<void>;
   /** What the extension wrote to its output channel `name` so far ("" when it wrote nothing yet). */
@@ -73,6 +77,13 @@ export async function startIde(options: IdeOptions): Promise<Ide> {
         const file = path.join(SCREENSHOTS, `${name}.png`);
         await page.screenshot({ path: file });
         return file;
+      },
+      runCommand: (title) => runCommand(page, title),
+      answerInput: async (title, text) => {
+        const widget = page.locator(".quick-input-widget").filter({ has: page.locator(".quick-input-title", { hasText: title }) });
+        await widget.waitFor({ timeout: 10_000 });
+        await widget.locator("input").fill(text);
+        await page.keyboard.press("Enter");
       },
       reload: async () => {
         // Through the command, as a user would: the workbench saves its state (the panels' too) before reloading.
@@ -121,7 +132,8 @@ async function openFile(page: Page, relativePath: string): Promise<void> {
     const match = quickInput.locator(".monaco-list-row", { hasText: fileName }).first();
     try {
       await match.waitFor({ timeout: 10_000 });
-      await page.keyboard.press("Enter");
+      // A click, not Enter: the list may still be showing recently opened files when Enter lands.
+      await match.click();
       break;
     } catch (e) {
       await page.keyboard.press("Escape");

@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { type Ide, startIde } from "./ide-harness";
+import { RemoteClient } from "../server/src/http/client";
 import { REPO, assertExactlyOnce, outputIds, runCli, tempDir } from "./helpers";
+import { type ServerProcess, startServer } from "./server-helpers";
 
 const ORDERS = 50_000;
 
@@ -117,5 +119,35 @@ export default rd
     await jobState("slow.rdpipe.ts", "cancelled");
     await ide.screenshot("8-slow-cancelled");
     assert.equal(fs.existsSync(path.join(workspace, "out", "slow")) && fs.readdirSync(path.join(workspace, "out", "slow")).length, 0, "a cancelled job leaves no output files");
+  });
+
+  it("connects to a remote server with a token (kept in SecretStorage across a reload) and runs pipelines there as uploaded bundles", async () => {
+    // The remote server may read none of the workspace: only a bundle compiled in the editor can run there.
+    const token = "remote-token-0123456789";
+    const remoteRoot = tempDir("rdpipe-ide-remote-");
+    let remote: ServerProcess | undefined;
+    try {
+      remote = await startServer(["--root", remoteRoot, "--state-dir", path.join(remoteRoot, ".state"), "--token", token]);
+      await ide.runCommand("rdpipe: Connect to Remote Server");
+      await ide.answerInput("rdpipe: remote execution server", remote.url);
+      await ide.answerInput("rdpipe: server token", token);
+      const remoteStatus = ide.page.locator(".statusbar-item", { hasText: `rdpipe: ${new URL(remote.url).host}` });
+      await remoteStatus.waitFor({ timeout: 30_000 });
+      await ide.reload();
+      await remoteStatus.waitFor({ timeout: 60_000 });
+      await ide.screenshot("9-remote-server");
+
+      await ide.openFile("quickstart.rdpipe.ts");
+      await ide.page.keyboard.press("Control+End"); // the Run CodeLens sits on the last operator
+      await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
+      await ide.codeLens("Run").first().click();
+      await jobState("quickstart.rdpipe.ts", "succeeded");
+      const { jobs } = await new RemoteClient(remote.url, token).request("GET", "/jobs", "jobs");
+      assert.equal(jobs.length, 1);
+      assert.deepEqual([jobs[0].sourceKind, jobs[0].pipeline, jobs[0].state], ["bundle", path.join(workspace, "quickstart.rdpipe.ts"), "succeeded"]);
+    } finally {
+      await remote?.stop();
+      fs.rmSync(remoteRoot, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,10 @@
 // Which execution server the extension talks to: the bundled one, started on a free loopback port with
 // a random token (the default), or a remote one from `rdpipe.serverUrl` with its token in SecretStorage.
 // Shows it in a status-bar item and logs to the rdpipe OutputChannel.
-import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import { RemoteClient } from "../../server/src/http/client";
+import { rdpipeScript } from "./bundled-cli";
 import { LocalServer } from "./local-server";
 
 export const TOKEN_SECRET = "rdpipe.token";
@@ -28,14 +28,6 @@ function isLoopbackUrl(url: string): boolean {
 }
 
 const sameRoots = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
-
-/** The rdpipe CLI the extension runs: the bundled package (extension/stage/rdpipe), or the repository's in development. */
-export function rdpipeScript(extensionPath: string): string {
-  const candidates = [path.join(extensionPath, "rdpipe", "bin", "rdpipe.js"), path.join(extensionPath, "..", "bin", "rdpipe.js")];
-  const found = candidates.find((candidate) => fs.existsSync(candidate));
-  if (!found) throw new Error(`the bundled rdpipe server is missing (looked for ${candidates.join(", ")})`);
-  return found;
-}
 
 export class ServerConnection implements vscode.Disposable {
   private endpoint?: ServerEndpoint;

@@ -5,8 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import type { CheckpointErroredRow } from "../../server/src/http/contract";
-import { rdpipeScript } from "./connection";
-import { nodeEnvironment } from "./local-server";
+import { nodeEnvironment, rdpipeScript } from "./bundled-cli";
 
 /** The first stack frame inside the pipeline file: where the UDF threw. */
 export function failingLine(stack: string | undefined, pipeline: string): number | undefined {

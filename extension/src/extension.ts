@@ -7,6 +7,7 @@ import { LanguageClient, TransportKind } from "vscode-languageclient/node";
 import { FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/http/contract";
 import { ServerConnection, type ServerEndpoint, tokenKey } from "./connection";
 import { debugErroredRow } from "./debug-row";
+import { compileBundle, jobSource, rdpipeScript } from "./bundled-cli";
 import { latestJobOf } from "./jobs";
 import { JobPanels } from "./panels";
 import { scaffoldPipeline } from "./scaffold";
@@ -44,7 +45,7 @@ function restartLanguageClient(context: vscode.ExtensionContext, connection: Ser
   languageClientRestart = languageClientRestart.then(async () => {
     const endpoint = connection.current;
     const options = languageClient?.clientOptions.initializationOptions as LanguageServerOptions | undefined;
-    if (endpoint && options?.serverUrl === endpoint.url && options.token === endpoint.token) return;
+    if (endpoint && options?.serverUrl === endpoint.url && options.token === endpoint.token && !!options.bundleWith === (endpoint.kind === "remote")) return;
     await startLanguageClient(context, endpoint);
   }).catch((e: Error) => log.appendLine(`[language server] ${e.message}`));
 }
@@ -53,7 +54,9 @@ async function startLanguageClient(context: vscode.ExtensionContext, endpoint: S
   await languageClient?.stop();
   languageClient = undefined;
   if (!endpoint) return;
-  const options: LanguageServerOptions = { serverUrl: endpoint.url, token: endpoint.token };
+  const options: LanguageServerOptions = {
+    serverUrl: endpoint.url, token: endpoint.token, bundleWith: endpoint.kind === "remote" ? rdpipeScript(context.extensionPath) : undefined,
+  };
   const module = context.asAbsolutePath("dist/server.js");
   languageClient = new LanguageClient("rdpipe", "rdpipe language server", {
     run: { module, transport: TransportKind.ipc }, debug: { module, transport: TransportKind.ipc },
@@ -95,8 +98,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
       void show(`rdpipe: ${finishedMessage(event.job)}`);
     }
   };
+  /** A bundle job resumes with the file as it is now (fixed), compiled again; a path job re-reads its file on the server. */
+  const resumeSource = async (job: JobSummary) =>
+    job.sourceKind === "bundle" ? { source: await compileBundle(rdpipeScript(context.extensionPath), job.pipeline) } : {};
   const panels = new JobPanels(context, connection, {
     onEvent,
+    resumeSource: async (jobId) => {
+      const { job } = await (await connection.connectedClient()).request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job");
+      return (await resumeSource(job)).source;
+    },
     debugRow: async (jobId, row) => {
       const { job } = await (await connection.connectedClient()).request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job");
       await debugErroredRow(context.extensionPath, job.pipeline, row);
@@ -110,8 +120,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     return job;
   };
   const submit = async (pipeline: string, untilOperator?: number) => {
-    const { job } = await (await connection.connectedClient()).request("POST", "/jobs", "job", {
-      type: "submitJob", source: { kind: "path", path: pipeline }, ...(untilOperator === undefined ? {} : { options: { untilOperator } }),
+    const client = await connection.connectedClient();
+    const source = await jobSource(pipeline, connection.current?.kind === "remote" ? rdpipeScript(context.extensionPath) : undefined);
+    const { job } = await client.request("POST", "/jobs", "job", {
+      type: "submitJob", source, ...(untilOperator === undefined ? {} : { options: { untilOperator } }),
     });
     log.appendLine(`[job ${job.id}] submitted ${pipeline}${untilOperator === undefined ? "" : ` (run to operator ${untilOperator})`}`);
     panels.show(job.id);
@@ -129,8 +141,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     await submit(pipelineOf(argument), argument.operatorIndex);
   });
   register<CommandArgument>("rdpipe.resume", "Resume", async (argument) => {
-    const previous = await latestJob(pipelineOf(argument));
-    const { job } = await (await connection.connectedClient()).request("POST", `/jobs/${previous.id}/resume`, "job", { type: "resumeJob" });
+    const pipeline = pipelineOf(argument);
+    const previous = await latestJob(pipeline);
+    const { job } = await (await connection.connectedClient()).request("POST", `/jobs/${previous.id}/resume`, "job", {
+      type: "resumeJob", ...(await resumeSource(previous)),
+    });
     log.appendLine(`[job ${job.id}] resumes job ${previous.id}`);
     panels.show(job.id);
   });

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type * as vscode from "vscode";
 import { LISTENING_PREFIX } from "../../server/src/http/contract";
+import { nodeEnvironment } from "./bundled-cli";
 import type { ServerEndpoint } from "./connection";
 
 /** How long the server may take to print its address. */
@@ -17,11 +18,6 @@ const START_TIMEOUT_MS = 30_000;
 export interface LocalServerOptions { roots: string[]; maxJobs: number; idleExitSeconds: number }
 
 interface LocalServerRecord { pid: number; url: string; token: string; roots: string[]; logFile: string }
-
-/** Runs Node scripts with the editor's own runtime (Electron as Node in VS Code, Node in code-server). */
-export function nodeEnvironment(): NodeJS.ProcessEnv {
-  return { ...process.env, ELECTRON_RUN_AS_NODE: "1" };
-}
 
 function processAlive(pid: number): boolean {
   try {

@@ -1,8 +1,8 @@
 // The host side of one job panel, without VS Code: follows a job's events on the execution server and
 // forwards them to the panel, and carries out what the panel asks (resume, cancel, checkpoint pages,
 // debug a row). The extension's WebviewPanel and the browser tests' page host both drive this class.
-import type { RemoteClient } from "../../server/src/http/client";
-import type { CheckpointErroredRow, JobEvent } from "../../server/src/http/contract";
+import { type RemoteClient, RemoteError } from "../../server/src/http/client";
+import type { CheckpointErroredRow, JobEvent, JobSource } from "../../server/src/http/contract";
 import { CHECKPOINT_VIEW_RESPONSE, type HostToWebview, type WebviewToHost, checkpointPageRoute } from "../../webview/src/messages";
 
 export interface PanelHostSide {
@@ -10,6 +10,8 @@ export interface PanelHostSide {
   send(message: HostToWebview): Promise<unknown>;
   /** The server to talk to (asked each time: the extension may have restarted or switched it; it may still be starting). */
   client(): Promise<RemoteClient>;
+  /** The fixed pipeline a bundle job resumes with (compiled again); nothing for a path job, which the server re-reads. */
+  resumeSource?(jobId: string): Promise<Extract<JobSource, { kind: "bundle" }> | undefined>;
   /** "Debug this row" pressed on an errored row of `jobId`. */
   debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
   /** Every job event, before it goes to the panel (the extension logs them and reports finished jobs). */
@@ -36,7 +38,10 @@ export class PanelController {
           await (await this.host.client()).request("POST", `/jobs/${encodeURIComponent(message.jobId)}/cancel`, "job");
           break;
         case "resume": {
-          const { job } = await (await this.host.client()).request("POST", `/jobs/${encodeURIComponent(message.jobId)}/resume`, "job", { type: "resumeJob" });
+          const source = await this.host.resumeSource?.(message.jobId);
+          const { job } = await (await this.host.client()).request("POST", `/jobs/${encodeURIComponent(message.jobId)}/resume`, "job", {
+            type: "resumeJob", ...(source ? { source } : {}),
+          });
           this.follow(job.id);
           break;
         }
@@ -68,7 +73,11 @@ export class PanelController {
         await this.host.send({ type: "jobEvent", event });
       }
     })().catch((e: Error) => {
-      if (!following.signal.aborted) void this.host.send({ type: "hostError", message: `lost the events of job ${jobId}: ${e.message}` });
+      if (following.signal.aborted) return;
+      const message = e instanceof RemoteError && e.status === 404
+        ? `job ${jobId} is not on the server in use (the extension switched servers, or the server's job records were removed)`
+        : `lost the events of job ${jobId}: ${e.message}`;
+      void this.host.send({ type: "hostError", message });
     });
   }
 

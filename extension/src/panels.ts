@@ -7,12 +7,14 @@ import type { CheckpointErroredRow, JobEvent } from "../../server/src/http/contr
 import { panelHtml } from "../../webview/src/html";
 import type { WebviewToHost } from "../../webview/src/messages";
 import type { ServerConnection } from "./connection";
+import type { BundleSource } from "./bundled-cli";
 import { PanelController } from "./panel-controller";
 
 export const PANEL_VIEW_TYPE = "rdpipe.job";
 
 export interface JobPanelHooks {
   debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
+  resumeSource(jobId: string): Promise<BundleSource | undefined>;
   onEvent(event: JobEvent): void;
 }
 
@@ -59,6 +61,7 @@ export class JobPanels implements vscode.Disposable {
       client: () => this.connection.connectedClient(),
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
       debugRow: (id, row) => this.hooks.debugRow(id, row),
+      resumeSource: (id) => this.hooks.resumeSource(id),
       onEvent: (event) => {
         if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${path.basename(event.job.pipeline)} (${event.job.state})`;
         this.hooks.onEvent(event);

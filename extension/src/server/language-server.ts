@@ -10,12 +10,18 @@ import {
 import { TextDocument } from "vscode-languageserver-textdocument";
 import { RemoteClient, RemoteError } from "../../../server/src/http/client";
 import type { FieldInfo, JobDetail, PlanInspection, PlanOperator } from "../../../server/src/http/contract";
+import { jobSource } from "../bundled-cli";
 import { latestJobOf } from "../jobs";
 import { findOperatorCalls, matchOperatorsToCalls, type OffsetRange, type OperatorCall } from "./operator-calls";
 import { OPERATOR_DOCS } from "./operator-docs";
 
 /** What the client passes in `initializationOptions`. */
-export interface LanguageServerOptions { serverUrl: string; token?: string }
+export interface LanguageServerOptions {
+  serverUrl: string;
+  token?: string;
+  /** For a remote server (which may not see this disk): the rdpipe CLI that compiles files into bundles to inspect. */
+  bundleWith?: string;
+}
 
 /** The argument of every CodeLens command. */
 export interface OperatorCommandArgument { uri: string; operatorIndex: number }
@@ -51,13 +57,15 @@ export function startLanguageServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
   const plans = new Map<string, Promise<PlanState>>();
   let server: RemoteClient | undefined;
+  let bundleWith: string | undefined;
 
   const toRange = (document: TextDocument, range: OffsetRange): Range => ({ start: document.positionAt(range.start), end: document.positionAt(range.end) });
   const fileStart: Range = { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
 
   async function inspect(uri: string): Promise<PlanState> {
     try {
-      const { operators, problems } = await server!.request("POST", "/plan", "plan", { type: "inspectPlan", source: { kind: "path", path: fileURLToPath(uri) } });
+      const source = await jobSource(fileURLToPath(uri), bundleWith);
+      const { operators, problems } = await server!.request("POST", "/plan", "plan", { type: "inspectPlan", source });
       return { inspection: { operators, problems } };
     } catch (e) {
       return { error: (e as Error).message, rejected: e instanceof RemoteError && e.status === 422 };
@@ -122,6 +130,7 @@ export function startLanguageServer(connection: Connection): void {
   connection.onInitialize((params) => {
     const options = params.initializationOptions as LanguageServerOptions;
     server = new RemoteClient(options.serverUrl, options.token);
+    bundleWith = options.bundleWith;
     return {
       capabilities: {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },

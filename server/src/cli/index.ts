@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { Cluster, runNode } from "../cluster";
 import { DataContext } from "../api/context";
 import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
-import { loadPipeline, PipelineLoadError } from "../loader";
+import { compilePipeline, loadPipeline, PipelineLoadError } from "../loader";
 import { PlanError } from "../plan";
 import { IoError } from "../io";
 import { BlockError } from "../block";
@@ -45,6 +45,8 @@ const USAGE = `Usage:
                                 Join a head (an \`rdpipe run --nodes\` job) as a node, over TCP
     --token T                   the head's token (default: $RDPIPE_TOKEN)
     --cpus N                    worker threads on this node (default: all cores)
+  rdpipe bundle FILE            Compile a pipeline file as rdpipe run --server uploads it: prints
+                                JSON { filename, code } (the extension submits it to remote servers)
   rdpipe debug-row FILE --operator NAME --row JSON
                                 Run one row (an errored row's input) through the operator that
                                 failed on it, in this process, to debug its UDF (prints the
@@ -108,6 +110,12 @@ async function run(argv: string[], session: Session): Promise<number> {
     if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT");
     if (!token) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN)");
     return runNode({ head: values.head, token, cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism() });
+  }
+  if (command === "bundle") {
+    if (!file || rest.length > 0) throw new UsageError("rdpipe bundle takes exactly one pipeline file");
+    const { filename, code } = compilePipeline(file);
+    process.stdout.write(`${JSON.stringify({ filename, code })}\n`);
+    return 0;
   }
   if (command === "debug-row") {
     if (!file || rest.length > 0) throw new UsageError("rdpipe debug-row takes exactly one pipeline file");
