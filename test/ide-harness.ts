@@ -145,15 +145,18 @@ async function openFile(page: Page, relativePath: string): Promise<void> {
 }
 
 /**
- * Reads the channel from the extension host's logs: VS Code writes a log channel to
+ * Reads the channel from the extension hosts' logs: VS Code writes a log channel to
  * exthost<n>/<extension id>/<name>.log and a plain one to exthost<n>/output_logging_<time>/<n>-<name>.log.
  */
 function outputChannelText(userDataDir: string, name: string): string {
   const logsDir = path.join(userDataDir, "logs");
   if (!fs.existsSync(logsDir)) return "";
-  const channelFile = fs.readdirSync(logsDir, { recursive: true, withFileTypes: true })
-    .find((entry) => entry.isFile() && entry.parentPath.includes(`${path.sep}exthost`) && entry.name.replace(/^\d+-/, "") === `${name}.log`);
-  return channelFile ? fs.readFileSync(path.join(channelFile.parentPath, channelFile.name), "utf8") : "";
+  // One file per extension host: a window reload starts another. Oldest first.
+  return fs.readdirSync(logsDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.parentPath.includes(`${path.sep}exthost`) && entry.name.replace(/^\d+-/, "") === `${name}.log`)
+    .map((entry) => path.join(entry.parentPath, entry.name))
+    .sort((a, b) => fs.statSync(a).mtimeMs - fs.statSync(b).mtimeMs)
+    .map((file) => fs.readFileSync(file, "utf8")).join("");
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

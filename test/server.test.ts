@@ -312,3 +312,30 @@ describe("execution server: token", function () {
     });
   }
 });
+
+describe("rdpipe serve --idle-exit (the editor's local server)", function () {
+  this.timeout(60_000);
+
+  it("stays up while a job runs or a client follows it, and exits once idle that long", async () => {
+    const dir = tempDir("rdpipe-idle-");
+    const server = await startServer(["--root", dir, "--state-dir", path.join(dir, ".state"), "--idle-exit", "1"]);
+    try {
+      writePipeline(dir, "slow.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(40, { overrideNumBlocks: 2 }).map(async (row: rd.Row) => { await new Promise((r) => setTimeout(r, 100)); return row; });
+`);
+      const client = new RemoteClient(server.url);
+      const { job } = await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "slow.rdpipe.ts" } });
+      const exited = new Promise<number | null>((resolve) => server.child.once("exit", (code) => resolve(code)));
+      const events = await collectEvents(client, job.id); // a client on the job's events for the whole ~2 s run
+      assert.equal(events.at(-1)?.type, "finished");
+      assert.equal(server.child.exitCode, null, "busy the whole time, more than the 1 s idle limit");
+      const idleSince = Date.now();
+      assert.equal(await exited, 0);
+      const idleFor = Date.now() - idleSince;
+      assert.ok(idleFor >= 800 && idleFor < 5000, `exited ${idleFor} ms after the job and its client were done`);
+    } finally {
+      await server.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -116,6 +116,38 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
   });
 
+  it("draws the plan as a graph: a union's inputs side by side, an edge from each input to the operator reading it", async () => {
+    writePipeline(root, "union.rdpipe.ts", `import * as rd from "rdpipe";
+const evens = rd.range(400).filter((row) => Number(row.id) % 2 === 0);
+const big = rd.range(300).map((row) => ({ id: Number(row.id) + 1000 }));
+export default evens.union(big).repartition(3).writeParquet("out-union");
+`);
+    const job = await submit("union.rdpipe.ts");
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    await screenshot(page, "graph");
+    const { progress } = await client.request("GET", `/jobs/${job.id}`, "job");
+    const edgesInPlan = progress!.operators.reduce((sum, op) => sum + op.inputs.length, 0);
+    const union = progress!.operators.findIndex((op) => op.name === "Union");
+    assert.ok(union >= 0 && progress!.operators[union].inputs.length === 2, JSON.stringify(progress!.operators.map((op) => [op.name, op.inputs])));
+    assert.equal(await page.locator("path.operator-edge").count(), edgesInPlan);
+    const layers = await page.locator(".operator-layer").evaluateAll((rows) => rows.map((row) => Array.from(row.querySelectorAll(".operator"), (card) => card.getAttribute("data-operator"))));
+    assert.equal(layers[0].length, 2, `the two reads side by side: ${JSON.stringify(layers)}`);
+    assert.deepEqual(layers.slice(1).map((row) => row.length), layers.slice(1).map(() => 1), "then one operator per layer");
+    // Each edge runs from its input card's bottom to the reading card's top.
+    const geometry = await page.evaluate(() => {
+      const cards = Array.from(document.querySelectorAll<HTMLElement>(".operator"), (card) => ({ index: card.dataset.index, box: card.getBoundingClientRect() }));
+      const graph = document.querySelector(".operator-graph")!.getBoundingClientRect();
+      return { cards: cards.map((c) => ({ index: c.index, top: c.box.top - graph.top, bottom: c.box.bottom - graph.top })),
+        edges: Array.from(document.querySelectorAll("path.operator-edge"), (p) => p.getAttribute("d")) };
+    });
+    for (const d of geometry.edges) {
+      const [y1, y2] = [Number(d!.split(" ")[2]), Number(d!.split(" ").at(-1))];
+      assert.ok(geometry.cards.some((c) => Math.abs(c.bottom - y1) < 1) && geometry.cards.some((c) => Math.abs(c.top - y2) < 1), d!);
+    }
+    assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
+  });
+
   it("shows a checkpointed job's errored rows (input, error, stack) with Debug, pages committed IDs and output rows, and keeps it all after a reload", async () => {
     writePipeline(root, "skip.rdpipe.ts", checkpointedPipeline("skip", { strict: true }));
     const job = await submit("skip.rdpipe.ts");

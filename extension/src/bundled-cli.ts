@@ -28,8 +28,12 @@ export function compileBundle(script: string, pipeline: string): Promise<BundleS
         reject(new Error(stderr.replace(/^\s*rdpipe: /, "").trim() || error.message));
         return;
       }
-      const { filename, code } = JSON.parse(stdout) as { filename: string; code: string };
-      resolve({ kind: "bundle", filename, code });
+      try {
+        const { filename, code } = JSON.parse(stdout) as { filename: string; code: string };
+        resolve({ kind: "bundle", filename, code });
+      } catch (e) {
+        reject(new Error(`rdpipe bundle printed no bundle (${(e as Error).message}): ${stdout.slice(0, 200)}`));
+      }
     });
   });
 }

@@ -27,10 +27,19 @@ function isLoopbackUrl(url: string): boolean {
   return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(url).hostname);
 }
 
+/** Checks that a remote server answers and accepts the token (/health needs none; /jobs does); says what it is. */
+export async function checkRemote(url: string, token: string | undefined): Promise<string> {
+  const health = await new RemoteClient(url, token).request("GET", "/health", "health");
+  const { jobs } = await new RemoteClient(url, token).request("GET", "/jobs", "jobs");
+  return `rdpipe ${health.version}, ${jobs.length} jobs`;
+}
+
 const sameRoots = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
 export class ServerConnection implements vscode.Disposable {
   private endpoint?: ServerEndpoint;
+  /** What the user chose: the local server, or a remote one (the setting, or Connect to Remote Server before it is saved). */
+  private wantsRemote = false;
   /** The connection being made (a local server starting), which commands wait for. */
   private pending: Promise<void> = Promise.resolve();
   private readonly localServer: LocalServer;
@@ -45,7 +54,10 @@ export class ServerConnection implements vscode.Disposable {
     this.show(undefined, "not started");
     this.statusItem.show();
     this.watch = setInterval(() => {
-      if (this.endpoint?.kind === "local" && !this.localServer.running) this.lose("local server exited");
+      if (this.endpoint?.kind === "local" && !this.localServer.running) {
+        this.localServer.detach();
+        this.lose("local server exited (idle)");
+      }
     }, WATCH_INTERVAL_MS);
   }
 
@@ -59,13 +71,12 @@ export class ServerConnection implements vscode.Disposable {
 
   /**
    * The server to use, once any connection being made is done (a command issued while the local server
-   * starts waits for it). Without a remote server configured, a local server that is gone (idled out,
+   * starts waits for it). Unless a remote server was chosen, a local server that is gone (idled out,
    * stopped) is started again.
    */
   async connectedClient(): Promise<RemoteClient> {
     await this.pending.catch(() => undefined);
-    const wantsLocal = !remoteUrlSetting();
-    if (wantsLocal && (this.endpoint?.kind !== "local" || !(await this.localServer.answering()))) await this.startLocal();
+    if (!this.wantsRemote && (this.endpoint?.kind !== "local" || !(await this.localServer.answering()))) await this.startLocal();
     return this.client();
   }
 
@@ -76,19 +87,32 @@ export class ServerConnection implements vscode.Disposable {
   /** Connects as the settings say: the remote `rdpipe.serverUrl` when set, else the bundled local server. */
   connectFromSettings(): Promise<void> {
     const url = remoteUrlSetting();
+    this.wantsRemote = url !== "";
     return this.connecting(async () => {
       if (!url) await this.launchLocal();
-      else if (this.endpoint?.kind !== "remote" || this.endpoint.url !== url) await this.remote(url, await this.context.secrets.get(tokenKey(url)));
+      else if (this.endpoint?.kind !== "remote" || this.endpoint.url !== url) {
+        try {
+          await this.remote(url, await this.context.secrets.get(tokenKey(url)));
+        } catch (e) {
+          // The settings name a remote server: no quiet fallback to another one.
+          this.wantsRemote = true;
+          this.localServer.detach();
+          this.lose(`${new URL(url).host} unreachable`);
+          throw e;
+        }
+      }
+    });
+  }
+
+  /** Brings back the local server when it is gone (it exits when idle) and no remote one was chosen. */
+  revive(): Promise<void> {
+    return this.connecting(async () => {
+      if (!this.wantsRemote && !this.endpoint) await this.launchLocal();
     });
   }
 
   startLocal(): Promise<void> {
     return this.connecting(() => this.launchLocal());
-  }
-
-  /** Switches to a remote server after checking that it answers and accepts the token. */
-  useRemote(url: string, token: string | undefined): Promise<void> {
-    return this.connecting(() => this.remote(url, token));
   }
 
   private connecting(connect: () => Promise<void>): Promise<void> {
@@ -105,6 +129,7 @@ export class ServerConnection implements vscode.Disposable {
   }
 
   private async launchLocal(): Promise<void> {
+    this.wantsRemote = false;
     const roots = this.roots();
     if (roots.length === 0) throw new Error("open a folder (or a pipeline file) first: the local server may read only the workspace");
     if (this.endpoint?.kind === "local" && (await this.localServer.answering()) && sameRoots(this.localServer.roots, roots)) return;
@@ -126,10 +151,10 @@ export class ServerConnection implements vscode.Disposable {
     if (this.endpoint?.kind === "local") this.lose("stopped");
   }
 
+  /** Switches to a remote server once it has answered, and accepted the token; a failure leaves the connection as it was. */
   private async remote(url: string, token: string | undefined): Promise<void> {
-    const health = await new RemoteClient(url, token).request("GET", "/health", "health");
-    const { jobs } = await new RemoteClient(url, token).request("GET", "/jobs", "jobs"); // /health needs no token; /jobs does
-    this.log.appendLine(`[remote server] connected to ${url} (rdpipe ${health.version}, ${jobs.length} jobs)`);
+    this.log.appendLine(`[remote server] connected to ${url} (${await checkRemote(url, token)})`);
+    this.wantsRemote = true;
     if (!isLoopbackUrl(url) && new URL(url).protocol === "http:") {
       void vscode.window.showWarningMessage(`rdpipe: ${url} is reached over plain http: its token and your data cross the network unencrypted. Prefer https (a TLS proxy in front of rdpipe serve).`);
     }

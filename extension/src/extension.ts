@@ -5,7 +5,7 @@ import path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind } from "vscode-languageclient/node";
 import { FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/http/contract";
-import { ServerConnection, type ServerEndpoint, tokenKey } from "./connection";
+import { ServerConnection, type ServerEndpoint, checkRemote, tokenKey } from "./connection";
 import { debugErroredRow } from "./debug-row";
 import { compileBundle, jobSource, rdpipeScript } from "./bundled-cli";
 import { latestJobOf } from "./jobs";
@@ -183,10 +183,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     if (!url) return;
     const token = await vscode.window.showInputBox({ title: "rdpipe: server token", prompt: "Its token (stored in VS Code's SecretStorage; empty for none)", password: true, ignoreFocusOut: true });
     if (token === undefined) return;
-    await connection.useRemote(url.trim(), token || undefined);
+    // Checked first, saved next, used last: once the status bar shows the server, a reload finds it again.
+    await checkRemote(url.trim(), token || undefined);
     if (token) await context.secrets.store(tokenKey(url.trim()), token);
     else await context.secrets.delete(tokenKey(url.trim()));
     await settings.update("serverUrl", url.trim(), vscode.ConfigurationTarget.Global);
+    await connection.connectFromSettings();
     void vscode.window.showInformationMessage(`rdpipe: connected to ${url.trim()}`);
   });
   register<vscode.Uri | undefined>("rdpipe.newPipeline", "New pipeline", async (folderUri) => {
@@ -200,17 +202,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
   });
   register<void>("rdpipe.showLog", "Show log", async () => log.show(true));
 
-  const reconnect = () => connection.connectFromSettings().catch((e: Error) => log.appendLine(`[server] ${e.message}`));
+  const connectionFailed = (e: Error) => {
+    log.appendLine(`[server] ${e.message}`);
+    void vscode.window.showErrorMessage(`rdpipe: ${e.message}`, "Show Log").then((choice) => choice && log.show());
+  };
+  const reconnect = () => connection.connectFromSettings().catch(connectionFailed);
+  // A pipeline opened or saved while the local server is gone (it exits when idle) brings it back, and the language server with it.
+  const revive = (document: vscode.TextDocument) => document.fileName.endsWith(PIPELINE_SUFFIX) && connection.revive().catch(connectionFailed);
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((change) => change.affectsConfiguration("rdpipe.serverUrl") && reconnect()),
     // The local server may read only the workspace folders: new folders need a server that may read them.
     vscode.workspace.onDidChangeWorkspaceFolders(reconnect),
+    vscode.workspace.onDidOpenTextDocument(revive),
+    vscode.workspace.onDidSaveTextDocument(revive),
   );
   // The connection starts in the background: activation (and the editor) must not wait for the server.
-  connection.connectFromSettings().catch((e: Error) => {
-    log.appendLine(`[server] ${e.message}`);
-    void vscode.window.showErrorMessage(`rdpipe: ${e.message}`, "Show Log").then((choice) => choice && log.show());
-  });
+  reconnect();
   return {
     server: () => connection.connectedClient().then(() => connection.current, () => undefined),
     shownJobId: () => panels.shownJobId,

@@ -159,6 +159,7 @@ function render(): void {
     checkpointInspector(job),
   ];
   root.replaceChildren(...sections.filter((section) => section !== false));
+  drawEdges();
 }
 
 function header(job: JobSummary): HTMLElement {
@@ -202,10 +203,61 @@ function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTM
   const list = progress?.operators ?? [];
   return el("section", { class: "operators" },
     el("h2", {}, "Operators"),
-    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : "No progress yet.") : el("ol", { class: "operator-graph" }, ...list.map(operatorCard)));
+    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : "No progress yet.") : operatorGraph(list));
 }
 
-function operatorCard(op: OperatorProgress): HTMLElement {
+/**
+ * The plan as a graph, data flowing down: operators in layers by their distance from the reads (a
+ * chain is one column; a union or zip puts its inputs side by side), with an edge from each input.
+ * The edges are drawn once the cards are laid out (drawEdges, after each render).
+ */
+function operatorGraph(list: OperatorProgress[]): HTMLElement {
+  const depth: number[] = [];
+  list.forEach((op, i) => { depth[i] = op.inputs.length === 0 ? 0 : 1 + Math.max(...op.inputs.map((input) => depth[input] ?? 0)); });
+  const layers: HTMLElement[][] = [];
+  list.forEach((op, i) => (layers[depth[i]] ??= []).push(operatorCard(op, i)));
+  return el("div", { class: "operator-graph" },
+    el("div", { class: "operator-layers" }, ...layers.map((cards) => el("div", { class: "operator-layer" }, ...cards))));
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function drawEdges(): void {
+  for (const graph of Array.from(root.querySelectorAll<HTMLElement>(".operator-graph"))) {
+    const box = graph.getBoundingClientRect();
+    const svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("class", "operator-edges");
+    svg.setAttribute("width", String(box.width));
+    svg.setAttribute("height", String(box.height));
+    const operators = Array.from(graph.querySelectorAll<HTMLElement>(".operator"));
+    const cards = new Map(operators.map((card) => [card.dataset.index!, card.getBoundingClientRect()]));
+    for (const card of operators) {
+      const to = cards.get(card.dataset.index!)!;
+      for (const input of (card.dataset.inputs ?? "").split(",").filter(Boolean)) {
+        const from = cards.get(input);
+        if (!from) continue;
+        const [x1, y1, x2, y2] = [from.left + from.width / 2 - box.left, from.bottom - box.top, to.left + to.width / 2 - box.left, to.top - box.top];
+        const path = document.createElementNS(SVG, "path");
+        path.setAttribute("d", `M ${x1} ${y1} C ${x1} ${(y1 + y2) / 2}, ${x2} ${(y1 + y2) / 2}, ${x2} ${y2}`);
+        path.setAttribute("class", "operator-edge");
+        path.setAttribute("marker-end", "url(#arrow)");
+        svg.append(path);
+      }
+    }
+    const marker = document.createElementNS(SVG, "marker");
+    for (const [name, value] of Object.entries({ id: "arrow", viewBox: "0 0 10 10", refX: "10", refY: "5", markerWidth: "6", markerHeight: "6", orient: "auto" })) marker.setAttribute(name, value);
+    const head = document.createElementNS(SVG, "path");
+    head.setAttribute("d", "M 0 0 L 10 5 L 0 10 z");
+    head.setAttribute("class", "operator-edge-head");
+    marker.append(head);
+    const defs = document.createElementNS(SVG, "defs");
+    defs.append(marker);
+    svg.prepend(defs);
+    graph.prepend(svg);
+  }
+}
+
+function operatorCard(op: OperatorProgress, index: number): HTMLElement {
   const fraction = op.rowsEstimated ? Math.min(1, op.rowsDone / op.rowsEstimated) : undefined;
   const fill = el("div", { class: "bar-fill" });
   // A CSSOM property, which the CSP allows (a style attribute it would block).
@@ -219,7 +271,7 @@ function operatorCard(op: OperatorProgress): HTMLElement {
   ];
   if (op.actors) facts.push(["Actors", `${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting`]);
   if (op.backpressure) facts.push(["Backpressure", op.backpressure]);
-  return el("li", { class: "operator", "data-operator": op.name, "data-rows-done": String(op.rowsDone) },
+  return el("div", { class: "operator", "data-operator": op.name, "data-rows-done": String(op.rowsDone), "data-index": String(index), "data-inputs": op.inputs.join(",") },
     el("div", { class: "operator-name" }, op.name),
     el("div", { class: "bar" }, fill),
     el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-fact": name }, value)])));

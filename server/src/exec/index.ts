@@ -24,6 +24,8 @@ export interface ExecutionOptions {
 
 export interface OperatorProgress {
   name: string;
+  /** Positions in the snapshot's `operators` of the operators this one reads from (none for a read): the plan's graph. */
+  inputs: number[];
   rowsDone: number;
   rowsEstimated?: number;
   /** For reads: the decoded size of the input, estimated from sampled footers. */
@@ -652,7 +654,7 @@ class StreamingExecutor {
       const m = op.metrics;
       const elapsed = ((m.finishedAt ?? now) - (m.startedAt ?? now)) / 1000;
       return {
-        name: op.name, rowsDone: m.rowsOut, rowsEstimated: m.rowsEstimated, inMemoryBytesEstimated: m.inMemoryBytesEstimated, blocksDone: m.blocksOut,
+        name: op.name, inputs: op.inputs.map((input) => this.operators.indexOf(input)), rowsDone: m.rowsOut, rowsEstimated: m.rowsEstimated, inMemoryBytesEstimated: m.inMemoryBytesEstimated, blocksDone: m.blocksOut,
         tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning, tasksRetried: m.tasksRetried,
         queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
         backpressure: m.backpressure, rowsPerSecond: elapsed > 0 ? m.rowsOut / elapsed : 0,
