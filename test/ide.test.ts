@@ -121,6 +121,28 @@ export default rd
     assert.equal(fs.existsSync(path.join(workspace, "out", "slow")) && fs.readdirSync(path.join(workspace, "out", "slow")).length, 0, "a cancelled job leaves no output files");
   });
 
+  it("New Pipeline writes a starter pipeline that type-checks with no setup and runs from its CodeLens", async () => {
+    await ide.runCommand("rdpipe: New Pipeline");
+    await ide.answerInput("rdpipe: new pipeline", "fresh");
+    await ide.page.locator('.tab.active[data-resource-name="fresh.rdpipe.ts"]').waitFor({ timeout: 30_000 });
+    assert.ok(fs.existsSync(path.join(workspace, "tsconfig.json")), "a tsconfig.json for pipeline files");
+    await ide.page.keyboard.press("Control+End");
+    await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
+    await ide.codeLens("Run").first().click();
+    await jobState("fresh.rdpipe.ts", "succeeded");
+    // The starter has no write: its rows are the preview, the one the filter keeps.
+    assert.equal(await panel().locator("[data-rows-out]").getAttribute("data-rows-out"), "1");
+    await ide.screenshot("9-new-pipeline");
+    // "rdpipe" resolves to the API through the extension's TypeScript plugin: a wrong argument is a type error
+    // (without the plugin the only error would be that the module is not found).
+    fs.appendFileSync(path.join(workspace, "fresh.rdpipe.ts"), `export const wrong = rd.range("ten");\n`);
+    await ide.page.keyboard.press("Control+Shift+M");
+    const problems = ide.page.locator(".markers-panel .monaco-list-row");
+    await problems.filter({ hasText: "not assignable to parameter of type 'number'" }).first().waitFor({ timeout: 60_000 });
+    assert.equal(await problems.filter({ hasText: "Cannot find module" }).count(), 0);
+    await ide.screenshot("10-new-pipeline-types");
+  });
+
   it("connects to a remote server with a token (kept in SecretStorage across a reload) and runs pipelines there as uploaded bundles", async () => {
     // The remote server may read none of the workspace: only a bundle compiled in the editor can run there.
     const token = "remote-token-0123456789";
@@ -135,7 +157,7 @@ export default rd
       await remoteStatus.waitFor({ timeout: 30_000 });
       await ide.reload();
       await remoteStatus.waitFor({ timeout: 60_000 });
-      await ide.screenshot("9-remote-server");
+      await ide.screenshot("11-remote-server");
 
       await ide.openFile("quickstart.rdpipe.ts");
       await ide.page.keyboard.press("Control+End"); // the Run CodeLens sits on the last operator

@@ -72,7 +72,9 @@ function finishedMessage(job: JobSummary): string {
   const name = path.basename(job.pipeline);
   if (job.state === "succeeded") {
     const written = job.result?.written;
-    return written ? `${name}: wrote ${job.result!.rowsOut.toLocaleString("en-US")} rows to ${written.path}` : `${name}: ${job.result?.rowsOut ?? 0} rows (preview)`;
+    const rows = job.result?.rowsOut ?? 0;
+    const counted = `${rows.toLocaleString("en-US")} row${rows === 1 ? "" : "s"}`;
+    return written ? `${name}: wrote ${counted} to ${written.path}` : `${name}: ${counted} (preview)`;
   }
   return `${name}: job ${job.id} ${job.state}${job.error ? `: ${job.error.message.split("\n")[0]}` : ""}`;
 }
@@ -198,7 +200,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     if (!name) return;
     const result = scaffoldPipeline(folder, name);
     log.appendLine(`[new pipeline] wrote ${result.wrote.join(", ")}`);
-    await vscode.window.showTextDocument(vscode.Uri.file(result.pipeline));
+    await vscode.window.showTextDocument(vscode.Uri.file(result.pipeline), { viewColumn: vscode.ViewColumn.One });
   });
   register<void>("rdpipe.showLog", "Show log", async () => log.show(true));
 

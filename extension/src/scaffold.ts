@@ -15,7 +15,7 @@ function addLength(row: rd.Row) {
 export default rd
   .fromItems([{ id: 1, text: "hello" }, { id: 2, text: "streaming" }, { id: 3, text: "world" }])
   .map(addLength)
-  .filter((row) => (row.length as number) > 4);
+  .filter((row) => (row.length as number) > 5);
 `;
 
 const TSCONFIG = {
