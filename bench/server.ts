@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { RemoteClient, type JobEvent } from "../server/src/http";
-import { LISTENING_PREFIX } from "../server/src/http/contract";
+import { parseListening } from "../server/src/http/contract";
 
 const ROOT = path.dirname(__dirname);
 const JOBS = 20;
@@ -40,8 +40,8 @@ async function startServer(stateDir: string, maxRunningJobs: number): Promise<{ 
     let out = "";
     child.stdout!.on("data", (d) => {
       out += d;
-      const line = out.split("\n").find((l) => l.startsWith(LISTENING_PREFIX));
-      if (line) resolve({ url: JSON.parse(line.slice(24)).url, cpuSeconds: () => processTreeCpuSeconds(child.pid!), stop: () => child.kill("SIGTERM") });
+      const listening = parseListening(out);
+      if (listening) resolve({ url: listening.url, cpuSeconds: () => processTreeCpuSeconds(child.pid!), stop: () => child.kill("SIGTERM") });
     });
     child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
   });

@@ -28,7 +28,7 @@ await build({
   platform: "browser", target: "chrome120", format: "iife", sourcemap: true, logLevel: "warning",
 });
 
-if (!process.argv.includes("--no-stage")) await buildStage();
+await buildStage();
 
 async function buildStage() {
   fs.rmSync(stage, { recursive: true, force: true });

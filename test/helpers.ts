@@ -11,6 +11,13 @@ export const REPO = path.resolve(__dirname, "..");
 process.env.RDPIPE_CACHE_DIR = fs.mkdtempSync(path.join(os.tmpdir(), "rdpipe-test-cache-"));
 
 /** A fresh temporary folder, removed after the suite. */
+/** A copy of samples/ without generated data or output, for a test to run the samples in. */
+export function copySamples(): string {
+  const dir = tempDir("rdpipe-samples-");
+  fs.cpSync(path.join(REPO, "samples"), dir, { recursive: true, filter: (file) => !/[\\/](data|out)$/.test(file) });
+  return dir;
+}
+
 export function tempDir(prefix = "rdpipe-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

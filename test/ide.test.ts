@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type Ide, startIde } from "./ide-harness";
 import { RemoteClient } from "../server/src/http/client";
-import { REPO, assertExactlyOnce, outputIds, runCli, tempDir } from "./helpers";
+import { assertExactlyOnce, copySamples, outputIds, runCli, tempDir } from "./helpers";
 import { type ServerProcess, startServer } from "./server-helpers";
 
 const ORDERS = 50_000;
@@ -24,8 +24,7 @@ describe("the extension in a real VS Code (code-server)", function () {
       .locator(`.job-state[data-state="${state}"]`).waitFor({ timeout: 90_000 });
 
   before(async () => {
-    workspace = tempDir("rdpipe-ide-workspace-");
-    fs.cpSync(path.join(REPO, "samples"), workspace, { recursive: true, filter: (file) => !/[\\/](data|out)$/.test(file) });
+    workspace = copySamples();
     const orders = runCli(["run", "make-orders.rdpipe.ts", "--quiet"], { cwd: workspace });
     assert.equal(orders.code, 0, orders.stderr);
     ide = await startIde({ workspace, logName: "ide-test" });

@@ -3,20 +3,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
+import { freePort } from "../scripts/code-server";
 import { REPO, tempDir } from "./helpers";
 
 /** s3rver's built-in credentials; set at load so worker threads inherit them. */
 process.env.AWS_ACCESS_KEY_ID = "S3RVER";
 process.env.AWS_SECRET_ACCESS_KEY = "S3RVER";
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    }).on("error", reject);
-  });
-}
 
 async function waitForPort(port: number, child: ChildProcess, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import type { JobEvent, JobSummary, RemoteClient } from "../server/src/http";
-import { LISTENING_PREFIX } from "../server/src/http/contract";
+import { parseListening } from "../server/src/http/contract";
 import { REPO } from "./helpers";
 
 export interface ServerProcess { url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }
@@ -19,9 +19,9 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
     let stdout = "";
     child.stdout!.on("data", (d) => {
       stdout += d;
-      const line = stdout.split("\n").find((l) => l.startsWith(LISTENING_PREFIX));
-      if (line) {
-        const { url } = JSON.parse(line.slice(LISTENING_PREFIX.length)) as { url: string };
+      const listening = parseListening(stdout);
+      if (listening) {
+        const { url } = listening;
         resolve({ url, child, stop: async (signal = "SIGTERM") => { child.kill(signal); await exited; } });
       }
     });

@@ -5,6 +5,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { scaffoldPipeline } from "../extension/src/scaffold";
+import { EXTENSION_STAGE } from "../scripts/code-server";
 import { REPO, tempDir } from "./helpers";
 
 interface Diagnostic { text: string; code: number; start: { line: number } }
@@ -59,7 +60,7 @@ export const wrong = rd.range("ten");
 
 describe("the TypeScript server plugin (rdpipe resolves to the bundled declarations)", function () {
   this.timeout(60_000);
-  const stage = path.join(REPO, "extension", "stage");
+  const stage = EXTENSION_STAGE;
   let dir: string;
   let withPlugin: TsServer;
   let withoutPlugin: TsServer;

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { build } from "esbuild";
-import { REPO, tempDir } from "./helpers";
+import { REPO, copySamples, tempDir } from "./helpers";
 
 function vscodeBuild(): string | undefined {
   if (process.env.VSCODE_EXECUTABLE_PATH) return process.env.VSCODE_EXECUTABLE_PATH;
@@ -37,8 +37,7 @@ describe("@vscode/test-electron suite", function () {
       entryPoints: { index: path.join(REPO, "test/vscode/index.ts") }, outdir: out, bundle: true, platform: "node", target: "node20",
       format: "cjs", external: ["vscode", "mocha"], sourcemap: "inline", logLevel: "warning",
     });
-    const workspace = tempDir("rdpipe-vscode-");
-    fs.cpSync(path.join(REPO, "samples"), workspace, { recursive: true, filter: (file) => !/[\\/](data|out)$/.test(file) });
+    const workspace = copySamples();
     try {
       await runTests({
         vscodeExecutablePath: executable, extensionDevelopmentPath: path.join(REPO, "extension", "stage"), extensionTestsPath: path.join(out, "index.js"),

@@ -3,9 +3,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import type { JobSource } from "../../server/src/http/contract";
-
-export type BundleSource = Extract<JobSource, { kind: "bundle" }>;
+import type { BundleSource, JobSource } from "../../server/src/http/contract";
 
 /** The CLI script: the bundled package, or the repository's in development (extension/ inside the repo). */
 export function rdpipeScript(extensionPath: string): string {

@@ -7,7 +7,7 @@ import { RemoteClient } from "../../server/src/http/client";
 import { rdpipeScript } from "./bundled-cli";
 import { LocalServer } from "./local-server";
 
-export const TOKEN_SECRET = "rdpipe.token";
+const TOKEN_SECRET = "rdpipe.token";
 
 export interface ServerEndpoint { url: string; token?: string; kind: "local" | "remote" }
 
@@ -28,13 +28,12 @@ function isLoopbackUrl(url: string): boolean {
 }
 
 /** Checks that a remote server answers and accepts the token (/health needs none; /jobs does); says what it is. */
-export async function checkRemote(url: string, token: string | undefined): Promise<string> {
-  const health = await new RemoteClient(url, token).request("GET", "/health", "health");
-  const { jobs } = await new RemoteClient(url, token).request("GET", "/jobs", "jobs");
+async function checkRemote(url: string, token: string | undefined): Promise<string> {
+  const client = new RemoteClient(url, token);
+  const health = await client.request("GET", "/health", "health");
+  const { jobs } = await client.request("GET", "/jobs", "jobs");
   return `rdpipe ${health.version}, ${jobs.length} jobs`;
 }
-
-const sameRoots = (a: string[], b: string[]) => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
 export class ServerConnection implements vscode.Disposable {
   private endpoint?: ServerEndpoint;
@@ -48,8 +47,12 @@ export class ServerConnection implements vscode.Disposable {
   /** Fires when the server changes (started, stopped, switched); the language client restarts with it. */
   readonly onDidChange = this.changed.event;
 
-  constructor(private readonly context: vscode.ExtensionContext, readonly log: vscode.OutputChannel) {
-    this.localServer = new LocalServer(rdpipeScript(context.extensionPath), context.globalStorageUri.fsPath, log);
+  /** The bundled rdpipe CLI: the local server, bundles for a remote one, debug sessions. */
+  readonly script: string;
+
+  constructor(private readonly context: vscode.ExtensionContext, private readonly log: vscode.OutputChannel) {
+    this.script = rdpipeScript(context.extensionPath);
+    this.localServer = new LocalServer(this.script, context.globalStorageUri.fsPath, log);
     this.statusItem.name = "rdpipe server";
     this.show(undefined, "not started");
     this.statusItem.show();
@@ -64,7 +67,7 @@ export class ServerConnection implements vscode.Disposable {
   private readonly watch: NodeJS.Timeout;
 
   /** The server in use; throws (naming the fix) when there is none. */
-  client(): RemoteClient {
+  private client(): RemoteClient {
     if (!this.endpoint) throw new Error("no rdpipe server: start the local one (rdpipe: Start Local Server) or connect to a remote one");
     return new RemoteClient(this.endpoint.url, this.endpoint.token);
   }
@@ -76,7 +79,7 @@ export class ServerConnection implements vscode.Disposable {
    */
   async connectedClient(): Promise<RemoteClient> {
     await this.pending.catch(() => undefined);
-    if (!this.wantsRemote && (this.endpoint?.kind !== "local" || !(await this.localServer.answering()))) await this.startLocal();
+    if (!this.wantsRemote && (this.endpoint?.kind !== "local" || !this.localServer.running)) await this.startLocal();
     return this.client();
   }
 
@@ -84,23 +87,37 @@ export class ServerConnection implements vscode.Disposable {
     return this.endpoint;
   }
 
+  /** For a remote server, which may not read this disk: the CLI that compiles pipelines into bundles to send it. */
+  get bundleWith(): string | undefined {
+    return this.endpoint?.kind === "remote" ? this.script : undefined;
+  }
+
   /** Connects as the settings say: the remote `rdpipe.serverUrl` when set, else the bundled local server. */
   connectFromSettings(): Promise<void> {
-    const url = remoteUrlSetting();
-    this.wantsRemote = url !== "";
     return this.connecting(async () => {
+      const url = remoteUrlSetting();
+      this.wantsRemote = url !== "";
       if (!url) await this.launchLocal();
       else if (this.endpoint?.kind !== "remote" || this.endpoint.url !== url) {
         try {
-          await this.remote(url, await this.context.secrets.get(tokenKey(url)));
+          const token = await this.context.secrets.get(tokenKey(url));
+          this.useRemote(url, token, await checkRemote(url, token));
         } catch (e) {
           // The settings name a remote server: no quiet fallback to another one.
-          this.wantsRemote = true;
           this.localServer.detach();
           this.lose(`${new URL(url).host} unreachable`);
           throw e;
         }
       }
+    });
+  }
+
+  /** Connect to Remote Server: checks the server and token, `save`s the choice (token, setting), then switches to it. */
+  connectRemote(url: string, token: string | undefined, save: () => Promise<void>): Promise<void> {
+    return this.connecting(async () => {
+      const about = await checkRemote(url, token);
+      await save();
+      this.useRemote(url, token, about);
     });
   }
 
@@ -132,7 +149,7 @@ export class ServerConnection implements vscode.Disposable {
     this.wantsRemote = false;
     const roots = this.roots();
     if (roots.length === 0) throw new Error("open a folder (or a pipeline file) first: the local server may read only the workspace");
-    if (this.endpoint?.kind === "local" && (await this.localServer.answering()) && sameRoots(this.localServer.roots, roots)) return;
+    if (this.endpoint?.kind === "local" && this.localServer.running && this.localServer.serves(roots)) return;
     this.lose("starting…");
     const settings = vscode.workspace.getConfiguration("rdpipe");
     try {
@@ -151,9 +168,9 @@ export class ServerConnection implements vscode.Disposable {
     if (this.endpoint?.kind === "local") this.lose("stopped");
   }
 
-  /** Switches to a remote server once it has answered, and accepted the token; a failure leaves the connection as it was. */
-  private async remote(url: string, token: string | undefined): Promise<void> {
-    this.log.appendLine(`[remote server] connected to ${url} (${await checkRemote(url, token)})`);
+  /** Switches to a remote server that has answered (`about`) and accepted the token. */
+  private useRemote(url: string, token: string | undefined, about: string): void {
+    this.log.appendLine(`[remote server] connected to ${url} (${about})`);
     this.wantsRemote = true;
     if (!isLoopbackUrl(url) && new URL(url).protocol === "http:") {
       void vscode.window.showWarningMessage(`rdpipe: ${url} is reached over plain http: its token and your data cross the network unencrypted. Prefer https (a TLS proxy in front of rdpipe serve).`);

@@ -5,10 +5,10 @@ import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import type { CheckpointErroredRow } from "../../server/src/http/contract";
-import { nodeEnvironment, rdpipeScript } from "./bundled-cli";
+import { nodeEnvironment } from "./bundled-cli";
 
 /** The first stack frame inside the pipeline file: where the UDF threw. */
-export function failingLine(stack: string | undefined, pipeline: string): number | undefined {
+function failingLine(stack: string | undefined, pipeline: string): number | undefined {
   for (const line of stack?.split("\n") ?? []) {
     const at = line.lastIndexOf(`${pipeline}:`);
     if (at < 0) continue;
@@ -18,7 +18,8 @@ export function failingLine(stack: string | undefined, pipeline: string): number
   return undefined;
 }
 
-export async function debugErroredRow(extensionPath: string, pipeline: string, row: CheckpointErroredRow): Promise<void> {
+/** Debugs `row` of `pipeline` with the rdpipe CLI `script`. */
+export async function debugErroredRow(script: string, pipeline: string, row: CheckpointErroredRow): Promise<void> {
   if (!fs.existsSync(pipeline)) {
     throw new Error(`cannot debug the row: the pipeline file ${pipeline} is not on this machine (the job ran on a remote server)`);
   }
@@ -37,7 +38,7 @@ export async function debugErroredRow(extensionPath: string, pipeline: string, r
   const started = await vscode.debug.startDebugging(folder, {
     type: "node", request: "launch", name: `rdpipe: debug row ${JSON.stringify(row.id)} of ${row.operator}`,
     runtimeExecutable: process.execPath, env: nodeEnvironment(),
-    program: rdpipeScript(extensionPath), args: ["debug-row", pipeline, "--operator", row.operator, "--row", row.input],
+    program: script, args: ["debug-row", pipeline, "--operator", row.operator, "--row", row.input],
     cwd: path.dirname(pipeline), console: "internalConsole", sourceMaps: true,
     skipFiles: ["<node_internals>/**"],
   });

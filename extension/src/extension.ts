@@ -4,10 +4,10 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind } from "vscode-languageclient/node";
-import { FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/http/contract";
-import { ServerConnection, type ServerEndpoint, checkRemote, tokenKey } from "./connection";
+import { type BundleSource, FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/http/contract";
+import { ServerConnection, type ServerEndpoint, tokenKey } from "./connection";
 import { debugErroredRow } from "./debug-row";
-import { compileBundle, jobSource, rdpipeScript } from "./bundled-cli";
+import { compileBundle, jobSource } from "./bundled-cli";
 import { latestJobOf } from "./jobs";
 import { JobPanels } from "./panels";
 import { scaffoldPipeline } from "./scaffold";
@@ -45,18 +45,15 @@ function restartLanguageClient(context: vscode.ExtensionContext, connection: Ser
   languageClientRestart = languageClientRestart.then(async () => {
     const endpoint = connection.current;
     const options = languageClient?.clientOptions.initializationOptions as LanguageServerOptions | undefined;
-    if (endpoint && options?.serverUrl === endpoint.url && options.token === endpoint.token && !!options.bundleWith === (endpoint.kind === "remote")) return;
-    await startLanguageClient(context, endpoint);
+    if (endpoint && options?.serverUrl === endpoint.url && options.token === endpoint.token && options.bundleWith === connection.bundleWith) return;
+    await startLanguageClient(context, endpoint && { serverUrl: endpoint.url, token: endpoint.token, bundleWith: connection.bundleWith });
   }).catch((e: Error) => log.appendLine(`[language server] ${e.message}`));
 }
 
-async function startLanguageClient(context: vscode.ExtensionContext, endpoint: ServerEndpoint | undefined): Promise<void> {
+async function startLanguageClient(context: vscode.ExtensionContext, options: LanguageServerOptions | undefined): Promise<void> {
   await languageClient?.stop();
   languageClient = undefined;
-  if (!endpoint) return;
-  const options: LanguageServerOptions = {
-    serverUrl: endpoint.url, token: endpoint.token, bundleWith: endpoint.kind === "remote" ? rdpipeScript(context.extensionPath) : undefined,
-  };
+  if (!options) return;
   const module = context.asAbsolutePath("dist/server.js");
   languageClient = new LanguageClient("rdpipe", "rdpipe language server", {
     run: { module, transport: TransportKind.ipc }, debug: { module, transport: TransportKind.ipc },
@@ -101,18 +98,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     }
   };
   /** A bundle job resumes with the file as it is now (fixed), compiled again; a path job re-reads its file on the server. */
-  const resumeSource = async (job: JobSummary) =>
-    job.sourceKind === "bundle" ? { source: await compileBundle(rdpipeScript(context.extensionPath), job.pipeline) } : {};
+  const resumeSource = async (job: JobSummary): Promise<BundleSource | undefined> =>
+    (job.sourceKind === "bundle" ? compileBundle(connection.script, job.pipeline) : undefined);
+  const jobOf = async (jobId: string) => (await (await connection.connectedClient()).request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job")).job;
   const panels = new JobPanels(context, connection, {
     onEvent,
-    resumeSource: async (jobId) => {
-      const { job } = await (await connection.connectedClient()).request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job");
-      return (await resumeSource(job)).source;
-    },
-    debugRow: async (jobId, row) => {
-      const { job } = await (await connection.connectedClient()).request("GET", `/jobs/${encodeURIComponent(jobId)}`, "job");
-      await debugErroredRow(context.extensionPath, job.pipeline, row);
-    },
+    resumeSource: async (jobId) => resumeSource(await jobOf(jobId)),
+    debugRow: async (jobId, row) => debugErroredRow(connection.script, (await jobOf(jobId)).pipeline, row),
   });
   context.subscriptions.push(log, connection, panels, connection.onDidChange(() => restartLanguageClient(context, connection, log)));
 
@@ -123,7 +115,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
   };
   const submit = async (pipeline: string, untilOperator?: number) => {
     const client = await connection.connectedClient();
-    const source = await jobSource(pipeline, connection.current?.kind === "remote" ? rdpipeScript(context.extensionPath) : undefined);
+    const source = await jobSource(pipeline, connection.bundleWith);
     const { job } = await client.request("POST", "/jobs", "job", {
       type: "submitJob", source, ...(untilOperator === undefined ? {} : { options: { untilOperator } }),
     });
@@ -145,8 +137,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
   register<CommandArgument>("rdpipe.resume", "Resume", async (argument) => {
     const pipeline = pipelineOf(argument);
     const previous = await latestJob(pipeline);
+    const source = await resumeSource(previous);
     const { job } = await (await connection.connectedClient()).request("POST", `/jobs/${previous.id}/resume`, "job", {
-      type: "resumeJob", ...(await resumeSource(previous)),
+      type: "resumeJob", ...(source ? { source } : {}),
     });
     log.appendLine(`[job ${job.id}] resumes job ${previous.id}`);
     panels.show(job.id);
@@ -186,11 +179,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     const token = await vscode.window.showInputBox({ title: "rdpipe: server token", prompt: "Its token (stored in VS Code's SecretStorage; empty for none)", password: true, ignoreFocusOut: true });
     if (token === undefined) return;
     // Checked first, saved next, used last: once the status bar shows the server, a reload finds it again.
-    await checkRemote(url.trim(), token || undefined);
-    if (token) await context.secrets.store(tokenKey(url.trim()), token);
-    else await context.secrets.delete(tokenKey(url.trim()));
-    await settings.update("serverUrl", url.trim(), vscode.ConfigurationTarget.Global);
-    await connection.connectFromSettings();
+    await connection.connectRemote(url.trim(), token || undefined, async () => {
+      if (token) await context.secrets.store(tokenKey(url.trim()), token);
+      else await context.secrets.delete(tokenKey(url.trim()));
+      await settings.update("serverUrl", url.trim(), vscode.ConfigurationTarget.Global);
+    });
     void vscode.window.showInformationMessage(`rdpipe: connected to ${url.trim()}`);
   });
   register<vscode.Uri | undefined>("rdpipe.newPipeline", "New pipeline", async (folderUri) => {

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type * as vscode from "vscode";
-import { LISTENING_PREFIX } from "../../server/src/http/contract";
+import { LISTENING_PREFIX, parseListening } from "../../server/src/http/contract";
 import { nodeEnvironment } from "./bundled-cli";
 import type { ServerEndpoint } from "./connection";
 
@@ -71,19 +71,14 @@ export class LocalServer {
     return { url: this.record!.url, token: this.record!.token, kind: "local" };
   }
 
-  /** The folders the server in use may read. */
-  get roots(): string[] {
-    return this.record?.roots ?? [];
+  /** True when the server in use may read exactly these folders. */
+  serves(roots: string[]): boolean {
+    return !!this.record && this.key(this.record.roots) === this.key(roots);
   }
 
   /** True while the server process lives (cheap: no request). */
   get running(): boolean {
     return !!this.record && processAlive(this.record.pid);
-  }
-
-  /** True while the server answers requests. */
-  async answering(): Promise<boolean> {
-    return !!this.record && (await answers(this.record));
   }
 
   /** Stops the server in use — only once it has proven to be ours (it answers with our token) — and removes its record if still ours. */
@@ -130,9 +125,9 @@ export class LocalServer {
     child.once("exit", (code, signal) => { exit = `exited (${signal ?? `code ${code}`})`; });
     const logText = () => fs.readFileSync(logFile, "utf8");
     for (const deadline = Date.now() + START_TIMEOUT_MS; ;) {
-      const line = logText().split("\n").find((l) => l.startsWith(LISTENING_PREFIX));
-      if (line) {
-        const { url } = JSON.parse(line.slice(LISTENING_PREFIX.length)) as { url: string };
+      const listening = parseListening(logText());
+      if (listening) {
+        const { url } = listening;
         const record: LocalServerRecord = { pid: child.pid!, url, token, roots: options.roots, logFile };
         const temporary = `${this.recordFile(key)}.${process.pid}`;
         fs.writeFileSync(temporary, JSON.stringify(record), { mode: 0o600 });

@@ -2,7 +2,7 @@
 // forwards them to the panel, and carries out what the panel asks (resume, cancel, checkpoint pages,
 // debug a row). The extension's WebviewPanel and the browser tests' page host both drive this class.
 import { type RemoteClient, RemoteError } from "../../server/src/http/client";
-import type { CheckpointErroredRow, JobEvent, JobSource } from "../../server/src/http/contract";
+import type { BundleSource, CheckpointErroredRow, JobEvent } from "../../server/src/http/contract";
 import { CHECKPOINT_VIEW_RESPONSE, type HostToWebview, type WebviewToHost, checkpointPageRoute } from "../../webview/src/messages";
 
 export interface PanelHostSide {
@@ -11,7 +11,7 @@ export interface PanelHostSide {
   /** The server to talk to (asked each time: the extension may have restarted or switched it; it may still be starting). */
   client(): Promise<RemoteClient>;
   /** The fixed pipeline a bundle job resumes with (compiled again); nothing for a path job, which the server re-reads. */
-  resumeSource?(jobId: string): Promise<Extract<JobSource, { kind: "bundle" }> | undefined>;
+  resumeSource?(jobId: string): Promise<BundleSource | undefined>;
   /** "Debug this row" pressed on an errored row of `jobId`. */
   debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
   /** Every job event, before it goes to the panel (the extension logs them and reports finished jobs). */

@@ -3,20 +3,15 @@
 // through the serializer and it reattaches to the job it showed.
 import path from "node:path";
 import * as vscode from "vscode";
-import type { CheckpointErroredRow, JobEvent } from "../../server/src/http/contract";
 import { panelHtml } from "../../webview/src/html";
 import type { WebviewToHost } from "../../webview/src/messages";
 import type { ServerConnection } from "./connection";
-import type { BundleSource } from "./bundled-cli";
-import { PanelController } from "./panel-controller";
+import { PanelController, type PanelHostSide } from "./panel-controller";
 
-export const PANEL_VIEW_TYPE = "rdpipe.job";
+const PANEL_VIEW_TYPE = "rdpipe.job";
 
-export interface JobPanelHooks {
-  debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
-  resumeSource(jobId: string): Promise<BundleSource | undefined>;
-  onEvent(event: JobEvent): void;
-}
+/** What the extension does for the panel beyond talking to the server. */
+export type JobPanelHooks = Required<Pick<PanelHostSide, "debugRow" | "resumeSource" | "onEvent">>;
 
 export class JobPanels implements vscode.Disposable {
   private panel?: { webview: vscode.WebviewPanel; controller: PanelController };
@@ -60,8 +55,7 @@ export class JobPanels implements vscode.Disposable {
     const controller = new PanelController({
       client: () => this.connection.connectedClient(),
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
-      debugRow: (id, row) => this.hooks.debugRow(id, row),
-      resumeSource: (id) => this.hooks.resumeSource(id),
+      ...this.hooks,
       onEvent: (event) => {
         if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${path.basename(event.job.pipeline)} (${event.job.state})`;
         this.hooks.onEvent(event);

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 
-export const STARTER_PIPELINE = `// A pipeline: read → transform → write. Run it with the Run CodeLens above the last operator,
+const STARTER_PIPELINE = `// A pipeline: read → transform → write. Run it with the Run CodeLens above the last operator,
 // or "rdpipe: Run Pipeline" in the command palette; its progress shows in the rdpipe panel.
 import * as rd from "rdpipe";
 

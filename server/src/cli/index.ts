@@ -120,7 +120,7 @@ async function run(argv: string[], session: Session): Promise<number> {
   if (command === "debug-row") {
     if (!file || rest.length > 0) throw new UsageError("rdpipe debug-row takes exactly one pipeline file");
     if (values.operator === undefined || values.row === undefined) throw new UsageError("rdpipe debug-row needs --operator NAME and --row JSON");
-    const { output } = await debugRow({ file, operator: values.operator, input: values.row });
+    const output = await debugRow({ file, operator: values.operator, input: values.row });
     for (const row of output) console.log(row);
     console.log(`(${values.operator} gave ${output.length} row${output.length === 1 ? "" : "s"})`);
     return 0;

@@ -14,13 +14,10 @@ export interface DebugRowRequest {
   operator: string;
   /** The input row, as recorded with the errored row (JSON). */
   input: string;
-  /** Where the row came from, for error messages. */
-  origin?: { file?: string; row?: number };
 }
 
-export interface DebugRowResult { operator: string; output: Row[] }
-
-export async function debugRow(request: DebugRowRequest): Promise<DebugRowResult> {
+/** The rows the operator gave for the row. */
+export async function debugRow(request: DebugRowRequest): Promise<Row[]> {
   let row: unknown;
   try {
     row = JSON.parse(request.input);
@@ -53,14 +50,14 @@ export async function debugRow(request: DebugRowRequest): Promise<DebugRowResult
   const transforms = path.slice(start).map(failingFast);
   const input: OriginBlock = {
     block: blockFromRows([row as Row]),
-    origin: { file: request.origin?.file, rowOffset: request.origin?.row ?? 0, exact: true },
+    origin: { rowOffset: 0, exact: true },
   };
   const run = new TaskRun(undefined, () => undefined);
   const output: Block[] = [];
   for await (const { block } of applyTransforms((async function* () { yield input; })(), transforms, resolve, run, Number.MAX_SAFE_INTEGER)) {
     output.push(block);
   }
-  return { operator: request.operator, output: output.flatMap(blockToRows) };
+  return output.flatMap(blockToRows);
 }
 
 function holds(transform: TransformSpec, operator: string): boolean {

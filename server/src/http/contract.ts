@@ -12,6 +12,15 @@ export const API_VERSION = 1;
 /** The line `rdpipe serve` prints on stdout once it listens, followed by JSON `{ url, port }`: how a parent process learns the address. */
 export const LISTENING_PREFIX = "RDPIPE_SERVER_LISTENING ";
 
+/** The address in `rdpipe serve`'s output so far, once it has printed its listening line. */
+export function parseListening(output: string): { url: string; port: number } | undefined {
+  const line = output.split("\n").find((l) => l.startsWith(LISTENING_PREFIX));
+  return line ? (JSON.parse(line.slice(LISTENING_PREFIX.length)) as { url: string; port: number }) : undefined;
+}
+
+/** A pipeline compiled by a client (`rdpipe bundle`), as uploaded to a server that cannot read the client's disk. */
+export type BundleSource = Extract<JobSource, { kind: "bundle" }>;
+
 // ------------------------------------------------------------------ jobs
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";

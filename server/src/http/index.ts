@@ -5,7 +5,6 @@ import os from "node:os";
 import path from "node:path";
 import { packageRoot } from "../cluster";
 import { createApp } from "./app";
-import { FINISHED_STATES } from "./contract";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
 
@@ -80,7 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     url: `http://${host}:${port}`, port,
     idleMs: () => {
-      if (openRequests > 0 || jobs.list().some((job) => !FINISHED_STATES.includes(job.state))) lastActivity = Date.now();
+      if (openRequests > 0 || jobs.hasActive()) lastActivity = Date.now();
       return Date.now() - lastActivity;
     },
     close: () => new Promise((resolve) => {

@@ -88,6 +88,12 @@ export class JobManager {
     }
   }
 
+  /** True while a job is queued or running. */
+  hasActive(): boolean {
+    for (const job of this.jobs.values()) if (!FINISHED_STATES.includes(job.summary.state)) return true;
+    return false;
+  }
+
   list(): JobSummary[] {
     return [...this.jobs.values()].map((j) => j.summary).sort((a, b) => a.submittedAt.localeCompare(b.submittedAt));
   }
