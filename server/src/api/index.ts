@@ -1,6 +1,6 @@
 // The public API: what a pipeline file gets from `import * as rd from "rdpipe"`.
 import type { Table } from "apache-arrow";
-import { blockFromRows, type Row } from "../block";
+import { blockFromRows, sliceBlock, type Row } from "../block";
 import { describeFileSystem, isS3Path, type FileFormat, type FileSystem, type ReadOptions } from "../io";
 import { newOpId, type SourceDef } from "../plan";
 import { resolveUserPath } from "./context";
@@ -84,8 +84,10 @@ export function fromItems(items: unknown[], options: { overrideNumBlocks?: numbe
     item !== null && typeof item === "object" && !Array.isArray(item) && !(item instanceof Date) ? (item as Row) : { item });
   const numBlocks = options.overrideNumBlocks ?? Math.min(rows.length, 16);
   const perBlock = Math.max(1, Math.ceil(rows.length / Math.max(1, numBlocks)));
+  // One block first, then slices: every block has every key any item has (null where an item lacks it), in one schema.
+  const all = blockFromRows(rows);
   const blocks = [];
-  for (let start = 0; start < rows.length; start += perBlock) blocks.push(blockFromRows(rows.slice(start, start + perBlock)));
+  for (let start = 0; start < rows.length; start += perBlock) blocks.push(sliceBlock(all, start, Math.min(rows.length, start + perBlock)));
   return new Dataset({ id: newOpId(), kind: "read", name: "FromItems", source: { type: "blocks", blocks } });
 }
 

@@ -1,5 +1,6 @@
 // Blocks are Apache Arrow tables. This module converts between blocks and the shapes UDFs see
 // (plain rows, plain columns), and moves blocks across thread boundaries as IPC bytes.
+import { conformBlock } from "./conform";
 import {
   Binary, Bool, Data, DataType, Field, Float64, Int64, Schema, Table, TimestampMillisecond, Type,
   Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
@@ -43,6 +44,15 @@ export function blockFromIPC(bytes: Uint8Array): Block {
   return tableFromIPC(bytes);
 }
 
+/** A schema alone (a block of no rows), to send between threads. */
+export function schemaToIPC(schema: Schema): Uint8Array {
+  return tableToIPC(new Table(schema), "stream");
+}
+
+export function schemaFromIPC(bytes: Uint8Array): Schema {
+  return tableFromIPC(bytes).schema;
+}
+
 /** The ArrayBuffer to put in a transferList, when the view covers all of it (else it would be copied). */
 export function transferable(bytes: Uint8Array): ArrayBuffer[] {
   const buffer = bytes.buffer;
@@ -59,8 +69,7 @@ export function concatBlocks(blocks: Block[]): Block {
   if (nonEmpty.length === 0) return blocks[0] ?? emptyBlock();
   if (nonEmpty.length === 1) return nonEmpty[0];
   const schema = nonEmpty[0].schema;
-  for (const b of nonEmpty) assertSameSchema(schema, b.schema, "concatenating blocks");
-  return new Table(schema, nonEmpty.flatMap((b) => b.batches.map((batch) => new RecordBatch(schema, batch.data))));
+  return new Table(schema, nonEmpty.flatMap((b) => conformBlock(b, schema).batches.map((batch) => new RecordBatch(schema, batch.data))));
 }
 
 export function sliceBlock(block: Block, start: number, end: number): Block {
@@ -84,7 +93,7 @@ export function describeSchema(schema: Schema): string {
   return schema.fields.map((f) => `${f.name}: ${describeType(f.type)}`).join(", ");
 }
 
-function describeType(type: DataType): string {
+export function describeType(type: DataType): string {
   // Dictionary-encoded strings and plain strings are the same column to a user.
   if (DataType.isDictionary(type)) return describeType(type.dictionary);
   if (type.typeId === Type.LargeUtf8) return "Utf8";
@@ -238,7 +247,9 @@ export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: Map<un
 
 function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Vector {
   if (ArrayBuffer.isView(values) && !(values instanceof DataView)) return makeVector(values as Int32Array);
-  const arr = values as unknown[];
+  // Arrow's builders take only null as missing (undefined becomes NaN or false): a missing value is null.
+  const arr = Array.prototype.includes.call(values, undefined)
+    ? Array.from(values as unknown[], (v) => (v === undefined ? null : v)) : values as unknown[];
   let kind: string | null = null;
   let firstRow = -1;
   for (let i = 0; i < arr.length; i++) {
@@ -275,11 +286,24 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
       return vectorFromArray(arr, new Binary());
     default:
       try {
-        return vectorFromArray(arr, inferNestedType(arr));
+        const type = inferNestedType(arr);
+        return vectorFromArray(arr.map((v) => withNulls(v, type)), type);
       } catch (e) {
         throw new BlockError(`column '${name}' holds values Arrow cannot store (${preview(arr[firstRow])}): ${(e as Error).message}`);
       }
   }
+}
+
+/** A nested value with every missing part null (undefined, a struct's absent key), as Arrow takes only null as missing. */
+function withNulls(value: unknown, type: DataType): unknown {
+  if (value === undefined || value === null) return null;
+  if (DataType.isList(type) && Array.isArray(value)) return value.map((item) => withNulls(item, type.children[0].type));
+  if (DataType.isStruct(type) && typeof value === "object") {
+    const out: Row = {};
+    for (const field of type.children) out[field.name] = withNulls((value as Row)[field.name], field.type);
+    return out;
+  }
+  return value;
 }
 
 /** The Arrow type of nested JS values (lists, objects), from their non-null leaves. */
@@ -319,7 +343,7 @@ function noNulls(arr: unknown[]): boolean {
   return true;
 }
 
-function nullVector(type: DataType, length: number): Vector {
+export function nullVector(type: DataType, length: number): Vector {
   return vectorFromArray(new Array(length).fill(null), type);
 }
 
@@ -433,3 +457,5 @@ export function preview(value: unknown, max = 300): string {
   if (text === undefined) text = String(value);
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
+
+export { SchemaMismatch, conformBlock, sameSchema, schemaDifference } from "./conform";

@@ -10,7 +10,7 @@ export class TaskFailure extends Error {
   }
 }
 
-export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" }>;
+export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" }>;
 
 /** A worker as a host sees it: a local worker thread, or a thread hosted by a node process. */
 export interface WorkerChannel {
@@ -89,6 +89,11 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     running.credits++;
     this.armTimer(worker, running);
     worker.channel.postMessage({ type: "credit", taskId });
+  }
+
+  /** Answers a running task's request. */
+  send(taskId: number, message: DriverMessage): void {
+    this.workerOf(taskId)?.channel.postMessage(message);
   }
 
   /** Ends the task now by ending its worker (for tasks of a job that has ended). */

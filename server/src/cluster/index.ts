@@ -9,6 +9,7 @@ export type { ActorInit, BlockOrigin, TaskErrorInfo, TaskInput, TaskSpec, Worker
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
 export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
 export { packageRoot, workerScript } from "./paths";
+export { rowName } from "./transforms";
 export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProvider } from "./nodes";
 export { runNode, type NodeOptions } from "./node";
 

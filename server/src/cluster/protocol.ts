@@ -74,6 +74,8 @@ export type WorkerMessage =
   | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string }
   /** A row a UDF failed on under onError: "skip". */
   | { type: "rowError"; taskId: number; row: ErroredRow }
+  /** A write task's first block's schema (as IPC of no rows): the driver answers with the output's fixed schema. */
+  | { type: "schema"; taskId: number; ipc: Uint8Array }
   | { type: "done"; taskId: number; udfMs: number }
   | { type: "error"; taskId: number; error: TaskErrorInfo };
 
@@ -81,4 +83,6 @@ export type DriverMessage =
   | { type: "run"; task: TaskSpec }
   | { type: "construct"; actor: ActorInit }
   | { type: "cancel"; taskId: number }
-  | { type: "credit"; taskId: number };
+  | { type: "credit"; taskId: number }
+  /** The schema every block of the task's output must have (the operator's, fixed by its first block). */
+  | { type: "schema"; taskId: number; ipc: Uint8Array };

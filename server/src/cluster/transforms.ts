@@ -66,6 +66,12 @@ async function* mapBlocks(input: AsyncIterable<OriginBlock>, fn: (b: Block) => B
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
 
+/** Where a row of a block is, for errors: its position in the input while the block still maps to it. */
+export function rowName(origin: BlockOrigin, row: number): string {
+  if (origin.exact === false) return `row ${row} of a block${origin.file ? ` read from ${origin.file}` : ""}`;
+  return `row ${origin.rowOffset + row}${origin.file ? ` of ${origin.file}` : ""}`;
+}
+
 /** A UDF failure naming the operator, the input file, the row's position and ID when known, and the row. */
 function udfError(operator: string, e: unknown, origin: BlockOrigin, run: TaskRun, rowIndex?: number, rowValue?: Row): TaskError {
   if (e instanceof TaskError) return e;
@@ -82,6 +88,24 @@ function udfError(operator: string, e: unknown, origin: BlockOrigin, run: TaskRu
     id: id !== undefined ? String(id) : undefined,
     message: `${operator} failed${position}: ${err.name}: ${err.message}${rowText}`, stack: err.stack,
   });
+}
+
+/** A batch UDF's result that is no batch of the input's rows (a column of another length, not columns at all): the batch is at fault, not a row. */
+class BatchShapeError extends Error {}
+
+/** Its result made into a block; a result of the wrong shape is a BatchShapeError. */
+function shapedResult(toBlock: () => Block): Block {
+  try {
+    return toBlock();
+  } catch (e) {
+    throw new BatchShapeError(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+  }
+}
+
+function batchFailure(operator: string, e: BatchShapeError, origin: BlockOrigin, rows: number): TaskError {
+  const range = origin.exact === false ? `a batch of ${rows} rows` : `the batch of rows ${origin.rowOffset}–${origin.rowOffset + rows - 1}`;
+  const where = origin.file ? `${origin.exact === false ? " read from" : " of"} ${origin.file}` : "";
+  return new TaskError({ kind: "udf", operator, file: origin.file, message: `${operator} failed on ${range}${where}: ${e.message}` });
 }
 
 /** Longest JSON of a row's input kept with an errored row. */
@@ -181,6 +205,7 @@ async function guardedBatch(
   try {
     return await apply(block);
   } catch (batchError) {
+    if (batchError instanceof BatchShapeError) throw batchFailure(t.operator, batchError, origin, block.numRows);
     if (block.numRows <= 1 && t.onError === "fail") {
       throw udfError(t.operator, batchError, origin, run, block.numRows === 1 ? 0 : undefined, block.numRows === 1 ? blockToRows(block)[0] : undefined);
     }
@@ -244,7 +269,7 @@ async function* batches(
     } finally {
       run.udfMs += performance.now() - started;
     }
-    return batchToBlock(result, block, reuse);
+    return shapedResult(() => batchToBlock(result, block, reuse));
   };
   const callOne = async ({ block, origin }: OriginBlock): Promise<OriginBlock | undefined> => {
     const out = await guardedBatch(block, origin, t, run, apply);
@@ -286,7 +311,7 @@ async function* addColumn(
     } finally {
       run.udfMs += performance.now() - started;
     }
-    return blockFromColumns({ ...vectorsOf(block), [t.column]: values as ArrayLike<unknown> }, block.schema, reuse);
+    return shapedResult(() => blockFromColumns({ ...vectorsOf(block), [t.column]: values as ArrayLike<unknown> }, block.schema, reuse));
   };
   for await (const { block, origin } of input) {
     const out = await guardedBatch(block, origin, t, run, apply);

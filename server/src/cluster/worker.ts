@@ -1,14 +1,18 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
-import { blockFromIPC, blockToIPC, blockBytes, concatBlocks, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
+import type { Schema } from "apache-arrow";
+import {
+  SchemaMismatch, blockFromIPC, blockToIPC, blockBytes, concatBlocks, conformBlock, describeSchema, schemaFromIPC, schemaToIPC, sliceBlock,
+  splitBlockBySize, takeRows, transferable, type Block,
+} from "../block";
 import { commitOutput, idCount, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
 import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
-import type { ActorInit, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
-import { applyTransforms, TaskError, TaskRun, type OriginBlock } from "./transforms";
+import type { ActorInit, BlockOrigin, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
+import { applyTransforms, rowName, TaskError, TaskRun, type OriginBlock } from "./transforms";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -80,7 +84,7 @@ function dropCommitted(block: Block, ids: SharedIds, idColumn: string, where: st
 }
 
 /** The task's input blocks, without the rows already committed (by earlier attempts, or an earlier try of this task). */
-async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds): AsyncIterable<OriginBlock> {
+async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds, onNoRows?: (block: Block) => void): AsyncIterable<OriginBlock> {
   const input = task.input;
   const { idColumn } = task;
   const committedSets = [task.committedIds, committedByTask].filter((ids) => ids !== undefined);
@@ -105,6 +109,7 @@ async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds): Async
     }
   } else {
     for await (const { block, file, rowOffset } of readFileBlocks(input.spec)) {
+      if (block.numRows === 0) { onNoRows?.(block); continue; }
       const kept = unfinished(block, file);
       send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file, schema: describeSchema(block.schema) });
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, block, { file, rowOffset }) };
@@ -166,6 +171,30 @@ function checkIds(block: Block, idColumn: string, stage: string): void {
   }
 }
 
+// ---- One schema per output: a write task asks the driver for the output's schema before its first file.
+
+/** Answers to "schema" requests, by task (undefined: the task was cancelled while it waited). */
+const schemaReplies = new Map<number, (ipc: Uint8Array | undefined) => void>();
+
+/** The output's schema: this task's first block's, unless another task's block fixed it first. */
+async function outputSchema(taskId: number, first: Block): Promise<Schema | undefined> {
+  const reply = new Promise<Uint8Array | undefined>((resolve) => schemaReplies.set(taskId, resolve));
+  send({ type: "schema", taskId, ipc: schemaToIPC(first.schema) });
+  const ipc = await reply;
+  return ipc && schemaFromIPC(ipc);
+}
+
+/** The piece in the output's schema (lossless casts only), else an error naming the operator, column, types and row. */
+function fitOutputSchema(piece: Block, schema: Schema, stage: string, origin: BlockOrigin): Block {
+  try {
+    return conformBlock(piece, schema, (row) => rowName(origin, row));
+  } catch (e) {
+    if (!(e instanceof SchemaMismatch)) throw e;
+    const row = e.row !== undefined && origin.exact !== false ? origin.rowOffset + e.row : undefined;
+    throw new TaskError({ kind: "udf", operator: stage, file: origin.file, row, message: `${stage}: ${e.message}` });
+  }
+}
+
 async function runTask(task: TaskSpec): Promise<void> {
   const checkpoint = task.sink?.checkpoint;
   const errored: ErroredRow[] = [];
@@ -183,11 +212,14 @@ async function runTask(task: TaskSpec): Promise<void> {
   const earlierTry = checkpoint && task.continueFromCommits ? await taskCommits(checkpoint, task.sink!.taskIndex) : undefined;
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
-  const transformed = applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes);
+  let columnsWithoutRows: Block | undefined;
+  const source = sourceBlocks(task, earlierTry?.ids, (block) => { columnsWithoutRows ??= block; });
+  const transformed = applyTransforms(source, task.transforms, resolve, run, task.targetBlockBytes);
   // Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot.
   const mayRepeatIds = task.transforms.some((t) => t.kind === "batches" || (t.kind === "rows" && t.steps.some((step) => step.kind === "flatMap")));
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
+  let fixedSchema: Schema | undefined;
   const writeAndCommit = async (name: string, piece: Block) => {
     const { format, path, options } = task.sink!;
     const written = await writeBlock(format, piece, path, name, options);
@@ -212,9 +244,12 @@ async function runTask(task: TaskSpec): Promise<void> {
         if (task.sink) {
           const { format, filePrefix } = task.sink;
           const name = outputFileName(filePrefix, task.sink.taskIndex, index, fileExtension(format));
-          if (checkpoint) checkIds(piece, checkpoint.idColumn, task.stage);
+          fixedSchema ??= await outputSchema(task.taskId, piece);
+          if (!fixedSchema) break; // cancelled while asking
+          const fitted = fitOutputSchema(piece, fixedSchema, task.stage, pieceOrigin);
+          if (checkpoint) checkIds(fitted, checkpoint.idColumn, task.stage);
           await writing;
-          writing = writeAndCommit(name, piece);
+          writing = writeAndCommit(name, fitted);
           writing.catch(() => undefined); // its error is thrown where it is awaited
         } else {
           await takeCredit(task.taskId);
@@ -229,6 +264,11 @@ async function runTask(task: TaskSpec): Promise<void> {
     await flushErrored().catch(() => undefined); // rows skipped so far are recorded even when the task stops early
   }
   await writing;
+  if (columnsWithoutRows && outputIndex === 0 && !task.sink && task.transforms.length === 0 && !cancelled.has(task.taskId)) {
+    // Files with columns and no rows (a header-only CSV): the consumer still learns the columns.
+    const ipc = blockToIPC(columnsWithoutRows);
+    send({ type: "output", taskId: task.taskId, ipc, rows: 0, bytes: 0, origin: { rowOffset: 0 } }, transferable(ipc));
+  }
   if (checkpoint && !cancelled.has(task.taskId)) {
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
     if (task.input.kind === "files") {
@@ -279,6 +319,12 @@ port.on("message", (message: DriverMessage) => {
   if (message.type === "cancel") {
     if (runningTasks.has(message.taskId)) cancelled.add(message.taskId);
     wakeTask(message.taskId);
+    schemaReplies.get(message.taskId)?.(undefined);
+    return;
+  }
+  if (message.type === "schema") {
+    schemaReplies.get(message.taskId)?.(message.ipc);
+    schemaReplies.delete(message.taskId);
     return;
   }
   if (message.type === "credit") {
@@ -297,6 +343,7 @@ port.on("message", (message: DriverMessage) => {
   }).finally(() => {
     cancelled.delete(task.taskId);
     runningTasks.delete(task.taskId);
+    schemaReplies.delete(task.taskId);
   });
 });
 

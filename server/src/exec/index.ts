@@ -1,7 +1,7 @@
 // The streaming executor: runs a physical plan with every queue bounded by a memory budget,
 // feeding downstream operators first, never waiting for a whole stage before the next starts.
 import { randomUUID } from "node:crypto";
-import type { Block } from "../block";
+import { type Block, schemaFromIPC, schemaToIPC } from "../block";
 import {
   ActorPool, type ActorCounts, TASKS_PER_ACTOR, type ClusterPool, localWorkerThread, type NodeCounts, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool,
   type TaskErrorInfo, type TaskSpec,
@@ -12,7 +12,7 @@ import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
 import {
-  ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
+  ActorPoolOperator, AllToAllOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
 } from "./operators";
 
 export interface ExecutionOptions {
@@ -324,7 +324,7 @@ class StreamingExecutor {
         }
       } catch (e) {
         // Driver-side operators (zip, sort, aggregate) fail here; name the one that did.
-        this.fail(new ExecutionError(`${next?.op.name ?? op.name}: ${(e as Error).message}`));
+        this.fail(new ExecutionError(e instanceof OperatorError ? e.message : `${next?.op.name ?? op.name}: ${(e as Error).message}`));
         return;
       }
       if (op instanceof LimitOperator && op.satisfied) this.stopUpstream(op);
@@ -534,7 +534,12 @@ class StreamingExecutor {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
-        op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
+        try {
+          op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
+        } catch (e) {
+          this.fail(new ExecutionError((e as Error).message, { kind: "udf", operator: op.name, message: (e as Error).message, file: message.origin.file }));
+          return;
+        }
         this.creditWaiters.push(spec.taskId);
       } else if (message.type === "written") {
         state.delivered++;
@@ -545,6 +550,8 @@ class StreamingExecutor {
           this.checkpointProgress!.filesCommitted++;
           this.checkpointProgress!.rowsCommitted += message.rows;
         }
+      } else if (message.type === "schema") {
+        this.hostFor(op).send(spec.taskId, { type: "schema", taskId: spec.taskId, ipc: schemaToIPC(op.fixSchema(schemaFromIPC(message.ipc))) });
       } else if (message.type === "rowError") {
         this.recordErroredRow(message.row);
         // A task that writes a checkpointed sink records its errored rows itself; others' (an actor pool's) the driver records.

@@ -1,7 +1,7 @@
 // Physical operators of the streaming executor. Task operators (read, map) run their work on
 // worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
-import { type Block, blockBytes, blockFromIPC, blockToIPC, sliceBlock } from "../block";
-import type { BlockOrigin, TaskInput } from "../cluster";
+import { type Block, SchemaMismatch, blockBytes, blockFromIPC, blockToIPC, conformBlock, emptyBlock, sameSchema, sliceBlock } from "../block";
+import { type BlockOrigin, type TaskInput, rowName } from "../cluster";
 import type { Schema } from "apache-arrow";
 import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
@@ -40,6 +40,9 @@ export interface OperatorMetrics {
   backpressure?: string;
 }
 
+/** An error already naming the operator it happened in. */
+export class OperatorError extends Error {}
+
 export abstract class PhysicalOperator {
   readonly inputQueue: QueuedBlock[] = [];
   readonly outputQueue: QueuedBlock[] = [];
@@ -72,8 +75,30 @@ export abstract class PhysicalOperator {
 
   protected onAllInputsDone(): void { /* hook */ }
 
+  /** This operator's output schema: fixed by the first block with rows (or the first write task to ask), shared by all its tasks. */
+  private outputSchema?: Schema;
+
+  /** The schema this operator's output has from now on: `proposed` when it is the first. */
+  fixSchema(proposed: Schema): Schema {
+    this.outputSchema ??= proposed;
+    return this.outputSchema;
+  }
+
+  /** The block in this operator's output schema, cast losslessly; else an error naming the operator, column, types and row. */
+  private conform(item: QueuedBlock): QueuedBlock {
+    const { block, origin } = item;
+    if (block.numRows === 0) return this.outputSchema && !sameSchema(block.schema, this.outputSchema) ? queued(emptyBlock(this.outputSchema), origin) : item;
+    try {
+      const cast = conformBlock(block, this.fixSchema(block.schema), (row) => rowName(origin, row));
+      return cast === block ? item : queued(cast, origin);
+    } catch (e) {
+      throw e instanceof SchemaMismatch ? new OperatorError(`${this.name}: ${e.message}`) : e;
+    }
+  }
+
   protected emit(item: QueuedBlock): void {
     if (this.stopped) return;
+    item = this.conform(item);
     this.metrics.rowsOut += item.block.numRows;
     this.metrics.blocksOut++;
     this.metrics.bytesOut += item.bytes;

@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import fs from "node:fs/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
-import { MetadataCache, fileMetadata, listFiles, type FileRef } from "../io";
+import { MetadataCache, assertSameFileSchema, fileMetadata, listFiles, type FileRef } from "../io";
 import type { CheckpointViewName } from "./contract";
 import {
   API_VERSION, CHECKPOINT_PAGE_DEFAULT, CHECKPOINT_PAGE_MAX, FINISHED_STATES, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions,
@@ -202,11 +202,15 @@ export function createApp(options: AppOptions): express.Express {
     let files: FileRef[];
     let metadata: Awaited<ReturnType<typeof fileMetadata>>[];
     try {
-      files = await listFiles(await roots.listFiles(target), { fileExtensions: ["parquet"] });
+      const listed = await roots.listFiles(target);
+      if (!listed.some((file) => file.toLowerCase().endsWith(".parquet"))) throw new Error(`no .parquet files in ${target}`);
+      files = await listFiles(listed, { fileExtensions: ["parquet"] });
       // The same cache a readParquet(target) run fills and reuses, keyed by (path, size, etag).
       const cache = await MetadataCache.open("parquet", [target]);
       metadata = await Promise.all(files.map((f) => fileMetadata("parquet", f, undefined, cache)));
       await cache.save();
+      // The editor must not complete columns of a read that cannot run: files readParquet would refuse are an error here too.
+      files.forEach((file, i) => assertSameFileSchema({ file: files[0].path, schema: metadata[0].schema! }, { file: file.path, schema: metadata[i].schema! }));
     } catch (e) {
       throw new HttpError(422, "bad_request", `cannot read Parquet metadata under ${req.query.path}: ${(e as Error).message}`);
     }

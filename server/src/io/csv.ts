@@ -128,6 +128,10 @@ export async function* readCsvBlocks(file: FileRef, fs: FileSystem, options: For
     throw new IoError(`${path}: line ${(e as CsvError & { lines?: number }).lines ?? "?"}: ${e.message}`);
   }
   if (pending.length > 0) yield await buildBlock();
+  // A header and no rows: the columns are known (as text, there being no values to type them by).
+  else if (rowOffset === 0 && names !== null && header) {
+    yield { block: blockFromColumns(Object.fromEntries(selected.map((index) => [names![index], utf8Vector([])])), undefined, undefined, 0), rowOffset };
+  }
 }
 
 function csvColumn(kind: ColumnKind, texts: string[]): Vector {

@@ -1,6 +1,7 @@
 // Worker-side reading of one read task's files, and the driver's fallback metadata path.
 import type { Schema } from "apache-arrow";
-import { describeSchema, emptyBlock, splitBlockBySize } from "../block";
+import path from "node:path";
+import { describeSchema, emptyBlock, sameSchema, schemaDifference, splitBlockBySize } from "../block";
 import { readBinaryBlocks } from "./binary";
 import { projectBlock, withConstantColumns } from "./columns";
 import { readCsvBlocks } from "./csv";
@@ -38,22 +39,30 @@ const FILES_AHEAD = 16;
 
 export async function* readFileBlocks(spec: FileReadSpec): AsyncGenerator<SourceBlock> {
   const { targetBlockBytes } = spec.options;
-  let first: { file: string; schema: string } | null = null;
+  let first: FileSchema | null = null;
   const blocks = concatPrefetched(spec.files, (file) => fileBlocks(spec, file), {
     count: FILES_AHEAD, weight: (file) => file.size, maxWeight: targetBlockBytes,
   });
   for await (const item of blocks) {
-    const schema = describeSchema(item.block.schema);
-    first ??= { file: item.file, schema };
-    if (schema !== first.schema) {
-      throw new IoError(`columns differ across files: ${item.file} has {${schema}} but ${first.file} has {${first.schema}}`);
-    }
+    // A file with columns and no rows (a header-only CSV) holds no values to disagree with the others.
+    if (item.block.numRows === 0) { yield item; continue; }
+    first ??= { file: item.file, schema: item.block.schema };
+    assertSameFileSchema(first, { file: item.file, schema: item.block.schema });
     let pieceOffset = item.rowOffset;
     for (const piece of splitBlockBySize(item.block, targetBlockBytes)) {
       yield { block: piece, file: item.file, rowOffset: pieceOffset };
       pieceOffset += piece.numRows;
     }
   }
+}
+
+export interface FileSchema { file: string; schema: Schema }
+
+/** The files of one read have one schema (the same columns, in order, of the same types); else an error naming both files and the column. */
+export function assertSameFileSchema(first: FileSchema, other: FileSchema): void {
+  if (sameSchema(first.schema, other.schema)) return;
+  throw new IoError(`columns differ across files: ${other.file} has {${describeSchema(other.schema)}} but ${first.file} has ` +
+    `{${describeSchema(first.schema)}}: ${schemaDifference(other.schema, first.schema, path.basename(other.file), path.basename(first.file))}`);
 }
 
 /** What a read adds to a file's own columns (partition values, `path`) and which columns it keeps. */
@@ -83,7 +92,6 @@ async function* fileBlocks(spec: FileReadSpec, file: FileRef): AsyncGenerator<So
   const fs = fileSystemFor(file.path, spec.options.filesystem);
   try {
     for await (const { block, rowOffset } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, csv })) {
-      if (block.numRows === 0) continue;
       yield { block: projectBlock(withConstantColumns(block, constants), outputColumns), file: file.path, rowOffset };
     }
   } catch (e) {
