@@ -117,6 +117,17 @@ describe("data integrity: nulls and one schema per dataset", function () {
       assert.ok(types.includes("v: Int64") || types.includes("v: Float64"), types.join(", "));
     });
 
+    it("types a column null in every row of the first blocks by the first block with values, in every file written", async () => {
+      const out = path.join(dir, "null-first");
+      await rd.range(8000, { overrideNumBlocks: 4 })
+        .map(function lateValues(r) { const id = r.id as number; return { id, y: id >= 4000 ? id * 0.5 : null }; })
+        .writeParquet(out).run();
+      const table = await rd.readParquet(out).toArrow();
+      assert.equal(table.numRows, 8000);
+      assert.equal(table.getChild("y")!.nullCount, 4000);
+      assert.equal(String(table.schema.fields.find((f) => f.name === "y")!.type), "Float64");
+    });
+
     it("casts only when no value changes: a fraction, or an integer past 2^53 as a float, is refused naming column, types and row", () => {
       const intBlock = blockFromColumns({ v: BigInt64Array.from([1n, 2n]) });
       const floats = blockFromColumns({ v: Float64Array.from([3, 4.5]) });

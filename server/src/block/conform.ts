@@ -1,7 +1,8 @@
 // One dataset, one schema: a block is brought to the dataset's schema by the lossless casts only —
-// columns reordered, a missing column as nulls, an all-null column as nulls of the schema's type, an
-// integer as a float when exact and a float as an integer when whole — and otherwise refused.
-import { DataType, type Field, type Schema, type Vector, vectorFromArray } from "apache-arrow";
+// columns reordered, a missing column as nulls, an all-null column as nulls of the schema's type (or
+// dropped when the schema has no such column), an integer as a float when exact and a float as an
+// integer when whole — and otherwise refused.
+import { DataType, type Field, Schema, type Vector, vectorFromArray } from "apache-arrow";
 import { type Block, blockFromColumns, describeSchema, describeType, nullVector, preview } from "./index";
 
 /** A block that does not fit the dataset's schema; `row` is the offending row's position in the block. */
@@ -12,6 +13,29 @@ export class SchemaMismatch extends Error {
 }
 
 export const sameSchema = (a: Schema, b: Schema): boolean => describeSchema(a) === describeSchema(b);
+
+/**
+ * The schema with each null-typed column (null in every row so far, so of no type yet) given the type
+ * `later` has for it: how the first blocks' all-null columns get their type from a later block.
+ */
+export function refineSchema(schema: Schema, later: Schema): Schema {
+  let changed = false;
+  const fields = schema.fields.map((field) => {
+    const other = later.fields.find((f) => f.name === field.name);
+    if (!DataType.isNull(field.type) || !other || DataType.isNull(other.type)) return field;
+    changed = true;
+    return field.clone({ type: other.type });
+  });
+  return changed ? new Schema(fields, schema.metadata) : schema;
+}
+
+/** Files or blocks whose schemas are these can be one dataset's: the same columns in order, of the same types where neither is null-typed. */
+export function compatibleSchemas(a: Schema, b: Schema): boolean {
+  return a.fields.length === b.fields.length && a.fields.every((field, i) => {
+    const other = b.fields[i];
+    return field.name === other.name && (DataType.isNull(field.type) || DataType.isNull(other.type) || describeType(field.type) === describeType(other.type));
+  });
+}
 
 /** Which column makes two schemas differ, e.g. "column 'x' is Float64 in a.parquet but Utf8 in b.parquet". */
 export function schemaDifference(first: Schema, second: Schema, firstName: string, secondName: string): string {
@@ -36,8 +60,9 @@ export function conformBlock(block: Block, schema: Schema, rowName: (row: number
   for (const field of block.schema.fields) {
     if (!schema.fields.some((f) => f.name === field.name)) {
       const row = firstPresent(block.getChild(field.name)!);
-      throw new SchemaMismatch(`column '${field.name}' (${describeType(field.type)}, first set at ${rowName(row ?? 0)}) is not in the dataset's ` +
-        `schema {${describeSchema(schema)}}, which its first block fixed`, field.name, row);
+      if (row === undefined) continue; // null in every row: the same as absent, dropped
+      throw new SchemaMismatch(`column '${field.name}' (${describeType(field.type)}, first set at ${rowName(row)}) is not in the dataset's ` +
+        `schema {${describeSchema(schema)}}, which its first block fixed (a key no row of a block has is no column: give it as null instead)`, field.name, row);
     }
   }
   const columns: Record<string, Vector> = {};

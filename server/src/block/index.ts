@@ -1,8 +1,8 @@
 // Blocks are Apache Arrow tables. This module converts between blocks and the shapes UDFs see
 // (plain rows, plain columns), and moves blocks across thread boundaries as IPC bytes.
-import { conformBlock } from "./conform";
+import { conformBlock, refineSchema } from "./conform";
 import {
-  Binary, Bool, Data, DataType, Field, Float64, Int64, Schema, Table, TimestampMillisecond, Type,
+  Binary, Bool, Data, DataType, Field, Float64, Int64, Null, Schema, Table, TimestampMillisecond, Type,
   Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
 } from "apache-arrow";
 
@@ -68,7 +68,7 @@ export function concatBlocks(blocks: Block[]): Block {
   const nonEmpty = blocks.filter((b) => b.numRows > 0);
   if (nonEmpty.length === 0) return blocks[0] ?? emptyBlock();
   if (nonEmpty.length === 1) return nonEmpty[0];
-  const schema = nonEmpty[0].schema;
+  const schema = nonEmpty.reduce((unified, b) => refineSchema(unified, b.schema), nonEmpty[0].schema);
   return new Table(schema, nonEmpty.flatMap((b) => conformBlock(b, schema).batches.map((batch) => new RecordBatch(schema, batch.data))));
 }
 
@@ -266,7 +266,8 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
   const hintType = hint?.type;
   switch (kind) {
     case null:
-      return hintType ? nullVector(hintType, arr.length) : nullVector(new Utf8(), arr.length);
+      // No value and no hint: the null type, which a later block's values give a type to (see conform.ts).
+      return nullVector(hintType ?? new Null(), arr.length);
     case "number":
       if (hintType && DataType.isInt(hintType) && arr.every((v) => v == null || Number.isInteger(v))) {
         return vectorFromArray(hintType.bitWidth === 64 ? arr.map((v) => (v == null ? null : BigInt(v as number))) : arr, hintType);
@@ -344,6 +345,7 @@ function noNulls(arr: unknown[]): boolean {
 }
 
 export function nullVector(type: DataType, length: number): Vector {
+  if (DataType.isNull(type)) return makeVector(makeData({ type, length, nullCount: length }));
   return vectorFromArray(new Array(length).fill(null), type);
 }
 
@@ -458,4 +460,4 @@ export function preview(value: unknown, max = 300): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
-export { SchemaMismatch, conformBlock, sameSchema, schemaDifference } from "./conform";
+export { SchemaMismatch, compatibleSchemas, conformBlock, refineSchema, sameSchema, schemaDifference } from "./conform";

@@ -70,8 +70,8 @@ export type WorkerMessage =
   | { type: "constructFailed"; error: TaskErrorInfo }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
   | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean }
-  /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. */
-  | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string }
+  /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. schema: its columns, "name: Type" each. */
+  | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string[] }
   /** A row a UDF failed on under onError: "skip". */
   | { type: "rowError"; taskId: number; row: ErroredRow }
   /** A write task's first block's schema (as IPC of no rows): the driver answers with the output's fixed schema. */

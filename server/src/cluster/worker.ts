@@ -1,9 +1,8 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
 import { parentPort } from "node:worker_threads";
-import { makeVector, Table } from "apache-arrow";
-import type { Schema } from "apache-arrow";
+import { DataType, makeVector, Schema, Table } from "apache-arrow";
 import {
-  SchemaMismatch, blockFromIPC, blockToIPC, blockBytes, concatBlocks, conformBlock, describeSchema, schemaFromIPC, schemaToIPC, sliceBlock,
+  SchemaMismatch, blockFromIPC, blockToIPC, blockBytes, concatBlocks, conformBlock, describeSchema, sameSchema, schemaFromIPC, schemaToIPC, sliceBlock,
   splitBlockBySize, takeRows, transferable, type Block,
 } from "../block";
 import { commitOutput, idCount, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
@@ -111,7 +110,7 @@ async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds, onNoRo
     for await (const { block, file, rowOffset } of readFileBlocks(input.spec)) {
       if (block.numRows === 0) { onNoRows?.(block); continue; }
       const kept = unfinished(block, file);
-      send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file, schema: describeSchema(block.schema) });
+      send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file, schema: block.schema.fields.map((f) => describeSchema(new Schema([f]))) });
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, block, { file, rowOffset }) };
     }
   }
@@ -244,7 +243,10 @@ async function runTask(task: TaskSpec): Promise<void> {
         if (task.sink) {
           const { format, filePrefix } = task.sink;
           const name = outputFileName(filePrefix, task.sink.taskIndex, index, fileExtension(format));
-          fixedSchema ??= await outputSchema(task.taskId, piece);
+          // Asked again only while the output has null-typed columns this piece may give a type to.
+          if (!fixedSchema || (!sameSchema(piece.schema, fixedSchema) && fixedSchema.fields.some((f) => DataType.isNull(f.type)))) {
+            fixedSchema = await outputSchema(task.taskId, piece);
+          }
           if (!fixedSchema) break; // cancelled while asking
           const fitted = fitOutputSchema(piece, fixedSchema, task.stage, pieceOrigin);
           if (checkpoint) checkIds(fitted, checkpoint.idColumn, task.stage);

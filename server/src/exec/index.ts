@@ -605,13 +605,15 @@ class StreamingExecutor {
     }
   }
 
-  private readonly inputSchemas = new Map<PhysicalOperator, { file: string; schema: string }>();
+  private readonly inputSchemas = new Map<PhysicalOperator, { file: string; schema: string[] }>();
 
-  private checkInputSchema(op: PhysicalOperator, file: string, schema: string): void {
+  /** The files of one read have one schema; a column null in every row of a file fits any type (as readFileBlocks allows). */
+  private checkInputSchema(op: PhysicalOperator, file: string, schema: string[]): void {
     const first = this.inputSchemas.get(op);
     if (!first) { this.inputSchemas.set(op, { file, schema }); return; }
-    if (first.schema !== schema) {
-      this.fail(new ExecutionError(`columns differ across files: ${file} has {${schema}} but ${first.file} has {${first.schema}}`,
+    const fits = (a: string, b: string) => a === b || (a.slice(0, a.lastIndexOf(": ")) === b.slice(0, b.lastIndexOf(": ")) && (a.endsWith(": Null") || b.endsWith(": Null")));
+    if (first.schema.length !== schema.length || schema.some((column, i) => !fits(column, first.schema[i]))) {
+      this.fail(new ExecutionError(`columns differ across files: ${file} has {${schema.join(", ")}} but ${first.file} has {${first.schema.join(", ")}}`,
         { kind: "input", message: "columns differ across files", file }));
     }
   }

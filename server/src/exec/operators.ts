@@ -1,6 +1,8 @@
 // Physical operators of the streaming executor. Task operators (read, map) run their work on
 // worker threads; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
-import { type Block, SchemaMismatch, blockBytes, blockFromIPC, blockToIPC, conformBlock, emptyBlock, sameSchema, sliceBlock } from "../block";
+import {
+  type Block, SchemaMismatch, blockBytes, blockFromIPC, blockToIPC, conformBlock, emptyBlock, refineSchema, sameSchema, sliceBlock,
+} from "../block";
 import { type BlockOrigin, type TaskInput, rowName } from "../cluster";
 import type { Schema } from "apache-arrow";
 import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
@@ -78,9 +80,9 @@ export abstract class PhysicalOperator {
   /** This operator's output schema: fixed by the first block with rows (or the first write task to ask), shared by all its tasks. */
   private outputSchema?: Schema;
 
-  /** The schema this operator's output has from now on: `proposed` when it is the first. */
+  /** The schema this operator's output has from now on: `proposed` when it is the first; its null-typed columns typed by `proposed`. */
   fixSchema(proposed: Schema): Schema {
-    this.outputSchema ??= proposed;
+    this.outputSchema = this.outputSchema ? refineSchema(this.outputSchema, proposed) : proposed;
     return this.outputSchema;
   }
 

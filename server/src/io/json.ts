@@ -2,7 +2,7 @@
 // of a file fixes its columns and types; later blocks must agree.
 import { Field, Int64, Schema } from "apache-arrow";
 import {
-  BlockError, blockFromColumns, blockFromRows, describeSchema, preview, type Block, type Row,
+  BlockError, blockFromColumns, blockFromRows, compatibleSchemas, describeSchema, preview, refineSchema, type Block, type Row,
 } from "../block";
 import { assertColumnsExist } from "./columns";
 import type { FileSystem } from "./fs";
@@ -151,9 +151,11 @@ export async function* readJsonBlocks(file: FileRef, fs: FileSystem, options: Fo
     if (firstSchema === null) {
       assertColumnsExist(block.schema.fields.map((f) => f.name), options.columns, path);
       firstSchema = block.schema;
-    } else if (describeSchema(block.schema) !== describeSchema(firstSchema)) {
+    } else if (!compatibleSchemas(firstSchema, block.schema)) {
       throw new IoError(`${path}: ${where}: column types differ from the file's first rows: ` +
         `{${describeSchema(block.schema)}} but the first rows have {${describeSchema(firstSchema)}}`);
+    } else {
+      firstSchema = refineSchema(firstSchema, block.schema); // a column null in all the first rows takes its type from later ones
     }
     const result = { block, rowOffset };
     rowOffset += pending.length;

@@ -1,7 +1,7 @@
 // Worker-side reading of one read task's files, and the driver's fallback metadata path.
 import type { Schema } from "apache-arrow";
 import path from "node:path";
-import { describeSchema, emptyBlock, sameSchema, schemaDifference, splitBlockBySize } from "../block";
+import { compatibleSchemas, describeSchema, emptyBlock, refineSchema, schemaDifference, splitBlockBySize } from "../block";
 import { readBinaryBlocks } from "./binary";
 import { projectBlock, withConstantColumns } from "./columns";
 import { readCsvBlocks } from "./csv";
@@ -48,6 +48,7 @@ export async function* readFileBlocks(spec: FileReadSpec): AsyncGenerator<Source
     if (item.block.numRows === 0) { yield item; continue; }
     first ??= { file: item.file, schema: item.block.schema };
     assertSameFileSchema(first, { file: item.file, schema: item.block.schema });
+    first.schema = refineSchema(first.schema, item.block.schema);
     let pieceOffset = item.rowOffset;
     for (const piece of splitBlockBySize(item.block, targetBlockBytes)) {
       yield { block: piece, file: item.file, rowOffset: pieceOffset };
@@ -58,9 +59,12 @@ export async function* readFileBlocks(spec: FileReadSpec): AsyncGenerator<Source
 
 export interface FileSchema { file: string; schema: Schema }
 
-/** The files of one read have one schema (the same columns, in order, of the same types); else an error naming both files and the column. */
+/**
+ * The files of one read have one schema (the same columns, in order, of the same types, a column null
+ * in every row of a file fitting any type); else an error naming both files and the column.
+ */
 export function assertSameFileSchema(first: FileSchema, other: FileSchema): void {
-  if (sameSchema(first.schema, other.schema)) return;
+  if (compatibleSchemas(first.schema, other.schema)) return;
   throw new IoError(`columns differ across files: ${other.file} has {${describeSchema(other.schema)}} but ${first.file} has ` +
     `{${describeSchema(first.schema)}}: ${schemaDifference(other.schema, first.schema, path.basename(other.file), path.basename(first.file))}`);
 }
