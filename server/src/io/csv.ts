@@ -5,6 +5,7 @@ import { parse, CsvError, type Parser } from "csv-parse";
 import { Bool, Float64, Int64, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import { blockFromColumns, preview, utf8Vector } from "../block";
 import { assertColumnsExist } from "./columns";
+import { strictUtf8 } from "./lines";
 import type { FileSystem } from "./fs";
 import { IoError, LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
 
@@ -51,7 +52,7 @@ function inferKind(values: string[]): ColumnKind {
 
 function csvParser(fs: FileSystem, path: string, delimiter: string, withInfo = false): Parser {
   // pipeline (unlike pipe) passes a read error on to the parser, and closes the file when iteration stops early.
-  return pipeline(fs.readStream(path), parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }), () => undefined);
+  return pipeline(fs.readStream(path), strictUtf8(path), parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }), () => undefined);
 }
 
 /**
