@@ -611,7 +611,7 @@ class StreamingExecutor {
   private checkInputSchema(op: PhysicalOperator, file: string, schema: string[]): void {
     const first = this.inputSchemas.get(op);
     if (!first) { this.inputSchemas.set(op, { file, schema }); return; }
-    const fits = (a: string, b: string) => a === b || (a.slice(0, a.lastIndexOf(": ")) === b.slice(0, b.lastIndexOf(": ")) && (a.endsWith(": Null") || b.endsWith(": Null")));
+    const fits = (a: string, b: string) => a === b || (a.slice(0, a.indexOf(": ")) === b.slice(0, b.indexOf(": ")) && (a.endsWith(": Null") || b.endsWith(": Null")));
     if (first.schema.length !== schema.length || schema.some((column, i) => !fits(column, first.schema[i]))) {
       this.fail(new ExecutionError(`columns differ across files: ${file} has {${schema.join(", ")}} but ${first.file} has {${first.schema.join(", ")}}`,
         { kind: "input", message: "columns differ across files", file }));

@@ -2,6 +2,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import fs from "node:fs/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
+import { refineSchema } from "../block";
 import { MetadataCache, assertSameFileSchema, fileMetadata, listFiles, type FileRef } from "../io";
 import type { CheckpointViewName } from "./contract";
 import {
@@ -216,7 +217,8 @@ export function createApp(options: AppOptions): express.Express {
     }
     const body: SchemaResponse = {
       type: "schema", path: target, files: files.length, rows: metadata.reduce((sum, m) => sum + (m.rows ?? 0), 0),
-      schema: metadata[0]?.schema ? schemaFields(metadata[0].schema) : null,
+      // A column null in every row of the first file takes its type from the others.
+      schema: metadata[0]?.schema ? schemaFields(metadata.reduce((schema, m) => refineSchema(schema, m.schema!), metadata[0].schema)) : null,
     };
     send(res, 200, body);
   });
