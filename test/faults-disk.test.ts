@@ -157,56 +157,60 @@ export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ id: row.
     return writes;
   }
 
-  /** Sizes the disk so that the write at `index` runs out of space half-way through (at its start for a one-page file). */
-  function fillAt(writes: { name: string; pages: number }[], index: number): void {
-    const before = writes.slice(0, index).reduce((s, w) => s + w.pages, 0);
-    disk.reset(before + Math.floor(writes[index].pages / 2));
+  const calibrated = new Map<string, { name: string; pages: number }[]>();
+
+  /**
+   * The one-file job with this backend, its disk sized so that the first write whose name matches runs
+   * out of space half-way through (at its start for a one-page file).
+   */
+  function oneFileJobFullAt(backend: "batch" | "row", write: RegExp): string {
+    if (!calibrated.has(backend)) calibrated.set(backend, calibrate(job(`one-${backend}-calibrate.rdpipe.ts`, oneFile, backend, true)));
+    const writes = calibrated.get(backend)!;
+    const index = writes.findIndex((w) => write.test(w.name));
+    assert.ok(index >= 0, `the job writes ${write}`);
+    disk.reset(writes.slice(0, index).reduce((s, w) => s + w.pages, 0) + Math.floor(writes[index].pages / 2));
+    return job(`one-${backend}.rdpipe.ts`, oneFile, backend);
   }
 
   describe("batch backend, one task writing files one after another", () => {
-    let pipeline: string;
-    let writes: { name: string; pages: number }[];
-    before(() => {
-      pipeline = job("one-batch.rdpipe.ts", oneFile, "batch");
-      writes = calibrate(job("one-batch-calibrate.rdpipe.ts", oneFile, "batch", true));
-    });
-    const at = (pattern: RegExp) => writes.findIndex((w) => pattern.test(w.name));
+    const fullAt = (write: RegExp) => oneFileJobFullAt("batch", write);
 
     it("full before the first write: fails naming the file, the resume writes every ID once", async () => {
+      const pipeline = job("one-batch.rdpipe.ts", oneFile, "batch");
       disk.reset(1, 1);
       await failsFull(pipeline);
       await resumes(pipeline, oneFileIds);
     });
 
     it("full in the first output file: fails naming it, leaves no part of it", async () => {
-      fillAt(writes, at(/^out\/.*_000000\.parquet$/));
+      const pipeline = fullAt(/^out\/.*_000000\.parquet$/);
       assert.match(await failsFull(pipeline), /\/out\/[^/]*_000000\.parquet$/);
       assert.deepEqual(listed(out), []);
       await resumes(pipeline, oneFileIds);
     });
 
     it("full in the second output file, after the first was committed: the resume keeps the first and writes the rest", async () => {
-      fillAt(writes, at(/^out\/.*_000001\.parquet$/));
+      const pipeline = fullAt(/^out\/.*_000001\.parquet$/);
       assert.match(await failsFull(pipeline), /\/out\/[^/]*_000001\.parquet$/);
       assert.equal(listed(path.join(ckpt, "committed")).length, 1, "the first file stays committed");
       await resumes(pipeline, oneFileIds);
     });
 
     it("full in a commit record: fails naming the record, which is not visible; the resume writes its rows once", async () => {
-      fillAt(writes, at(/^ckpt\/committed\/.*_000001\.parquet\.ids\.parquet$/));
+      const pipeline = fullAt(/^ckpt\/committed\/.*_000001\.parquet\.ids\.parquet$/);
       assert.match(await failsFull(pipeline), /\/ckpt\/committed\/[^/]*_000001\.parquet\.ids\.parquet$/);
       assert.equal(listed(path.join(ckpt, "committed")).length, 1, "only the first record is there");
       await resumes(pipeline, oneFileIds);
     });
 
     it("full in the done record: fails naming it; the resume writes nothing twice", async () => {
-      fillAt(writes, at(/^ckpt\/done\//));
+      const pipeline = fullAt(/^ckpt\/done\//);
       assert.match(await failsFull(pipeline), /\/ckpt\/done\/[^/]*\.json$/);
       await resumes(pipeline, oneFileIds);
     });
 
     it("full when the finished job starts deleting its checkpoint: fails naming the marker; the next run finishes the deletion", async () => {
-      fillAt(writes, at(/^ckpt\/deleting\.json$/));
+      const pipeline = fullAt(/^ckpt\/deleting\.json$/);
       assert.match(await failsFull(pipeline), /\/ckpt\/deleting\.json$/);
       assert.equal(listed(path.join(ckpt, "committed")).length, listed(out).length, "every output file is committed");
       await resumes(pipeline, oneFileIds);
@@ -214,19 +218,17 @@ export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ id: row.
   });
 
   it("row backend: full in a commit record fails naming it; the resume writes its rows once", async () => {
-    const writes = calibrate(job("one-row-calibrate.rdpipe.ts", oneFile, "row", true));
-    const pipeline = job("one-row.rdpipe.ts", oneFile, "row");
-    fillAt(writes, writes.findIndex((w) => /^ckpt\/committed\/.*_000001\.parquet\.ids\.jsonl$/.test(w.name)));
+    const pipeline = oneFileJobFullAt("row", /^ckpt\/committed\/.*_000001\.parquet\.ids\.jsonl$/);
     assert.match(await failsFull(pipeline), /\/ckpt\/committed\/[^/]*_000001\.parquet\.ids\.jsonl$/);
     await resumes(pipeline, oneFileIds);
   });
 
-  it("two workers writing at once, the disk full at a third and at two thirds of the output: each run fails cleanly and resumes", async () => {
+  it("two workers writing at once, the disk full at a quarter, half and three quarters of the output: each run fails cleanly (no temporary left by the other worker) and resumes", async () => {
     const pipeline = job("many.rdpipe.ts", manyFiles, "batch");
     disk.reset(64 << 8);
     assert.equal(run(pipeline).code, 0);
     const total = pagesOf(fs.readdirSync(out).reduce((s, n) => s + fs.statSync(path.join(out, n)).size, 0));
-    for (const share of [1 / 3, 2 / 3]) {
+    for (const share of [1 / 4, 1 / 2, 3 / 4]) {
       disk.reset(Math.round(total * share));
       await failsFull(pipeline);
       await resumes(pipeline, manyFilesIds);
@@ -235,9 +237,7 @@ export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ id: row.
 
   for (const backend of ["batch", "row"] as const) {
     it(`${backend} backend: a cut-off commit record (as a short write left it) counts as uncommitted; show reports it and exits 0, the resume redoes its rows`, async () => {
-      const writes = calibrate(job(`damaged-${backend}-calibrate.rdpipe.ts`, oneFile, backend, true));
-      const pipeline = job(`damaged-${backend}.rdpipe.ts`, oneFile, backend);
-      fillAt(writes, writes.findIndex((w) => /^out\/.*_000001\.parquet$/.test(w.name)));
+      const pipeline = oneFileJobFullAt(backend, /^out\/.*_000001\.parquet$/);
       await failsFull(pipeline);
       const [record] = listed(path.join(ckpt, "committed"));
       const recordPath = path.join(ckpt, "committed", record);
