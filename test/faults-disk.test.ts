@@ -251,6 +251,18 @@ export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ id: row.
     });
   }
 
+  it("a resume that runs out of disk before rewriting the rows of a lost output file still rewrites them on the next run", async () => {
+    disk.reset(64 << 8);
+    assert.equal(run(job("orphan-keep.rdpipe.ts", oneFile, "batch", true)).code, 0);
+    fs.rmSync(path.join(out, listed(out)[1]));
+    // Room for the lease and the attempt record, not for the rewritten file.
+    const { blocks, bfree } = fs.statfsSync(disk.dir);
+    disk.resize(blocks - bfree + 3);
+    const pipeline = job("orphan.rdpipe.ts", oneFile, "batch");
+    assert.match(await failsFull(pipeline), /\/out\/[^/]*\.parquet$/);
+    await resumes(pipeline, oneFileIds);
+  });
+
   it("a job without a checkpoint on a full disk exits non-zero naming the file and leaves no file that cannot be read", async () => {
     disk.reset(256);
     const pipeline = writePipeline(root, "plain.rdpipe.ts", `import * as rd from "rdpipe";
