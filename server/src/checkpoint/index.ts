@@ -1,18 +1,19 @@
 // Job-level checkpointing: a job that reads, maps and writes records which output files are
 // committed and which input IDs they hold, so that a rerun after any crash resumes where it stopped
-// and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol.
-import { fileSystemFor, readFileBlocks, removeWrittenFiles, type FileSystem, type FileSystemDescription } from "../io";
-import { blockToRows, type Row } from "../block";
+// and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol,
+// reader.ts shows what a checkpoint holds.
+import { fileSystemFor, removeWrittenFiles, type FileSystem, type FileSystemDescription } from "../io";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
-import { allIds, hasId, idCount, type SharedIds } from "./idset";
+import { idCount, type SharedIds } from "./idset";
 import {
-  CheckpointLease, attemptOf, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
-  readErroredRows, readManifest, recordAttempt, writeManifest,
-  type CheckpointBackendKind, type CheckpointSpec, type DoneFile, type ErroredRow, type FileEntry, type Manifest,
+  CheckpointLease, attemptOf, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
+  readManifest, recordAttempt, writeManifest,
+  type CheckpointBackendKind, type CheckpointSpec, type DoneRecord, type FileEntry, type Manifest,
 } from "./store";
 
 export { CheckpointInUseError, commitOutput, doneKey, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
+export { CheckpointReader, type CheckpointSummary, type CommittedFile } from "./reader";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */
 export interface CheckpointSettings {
@@ -154,23 +155,32 @@ async function openAttempt(
   }
   let records = await listEntries(fs, root, dirs.committed);
   let removedUncommitted = 0;
-  let orphanTasks = new Set<string>();
   if (attempts.length > 0) {
     const output = await reconcileOutput(write, attempts, committedNames(records));
     removedUncommitted = output.removed;
-    // A record whose file is gone commits nothing: its rows are written again, so its task's inputs are not done.
+    // A record whose file is gone commits nothing: its rows are written again.
     const orphans = records.filter((r) => !output.present.has(committedOutputName(r)!));
-    await fs.deleteFiles(orphans.map((r) => r.path));
+    await uncommit(fs, root, orphans);
     records = records.filter((r) => !orphans.includes(r));
-    orphanTasks = new Set(orphans.map((r) => taskPrefixOf(r.name)));
+  }
+  let done: DoneRecord[];
+  let finished: DoneRecord[];
+  let committedIds: SharedIds | undefined;
+  for (;;) {
+    done = await readDoneRecords(fs, root);
+    // IDs of tasks that consumed all their input files are never met again: those files are not read.
+    finished = done.filter((d) => d.allInputsDone);
+    const finishedPrefixes = new Set(finished.map((d) => d.prefix));
+    const needed = records.filter((r) => !finishedPrefixes.has(taskPrefixOf(r.name)));
+    const loaded = needed.length > 0 ? await loadCommittedIds(fs, needed) : undefined;
+    committedIds = loaded?.ids;
+    if (!loaded?.damaged.length) break;
+    // A damaged record commits nothing either; its task's other records may now be needed, so load again.
+    const damaged = loaded.damaged.map((d) => d.record);
+    await uncommit(fs, root, damaged, write);
+    records = records.filter((r) => !damaged.includes(r));
   }
   const committed = committedNames(records);
-  const done = (await readDoneRecords(fs, root)).filter((d) => !orphanTasks.has(d.prefix));
-  // IDs of tasks that consumed all their input files are never met again: those files are not read.
-  const finished = done.filter((d) => d.allInputsDone);
-  const finishedPrefixes = new Set(finished.map((d) => d.prefix));
-  const needed = records.filter((r) => !finishedPrefixes.has(taskPrefixOf(r.name)));
-  const committedIds = needed.length > 0 ? (await loadCommittedIds(fs, needed)).ids : undefined;
   const doneFiles = done.flatMap((d) => d.files);
   await recordAttempt(fs, root, spec.attempt);
   return {
@@ -214,6 +224,21 @@ async function reconcileOutput(write: WriteOp, attempts: string[], committed: Se
   }
   await fs.deleteFiles(doomed);
   return { removed: doomed.length, present };
+}
+
+/**
+ * Makes commit records count as never written: the done records of their tasks go first (their inputs are
+ * read again for the rows), then the output files (when a write is given), then the records themselves.
+ * An interruption leaves the rest to the next attempt, which finds the same records damaged or without files.
+ */
+async function uncommit(fs: FileSystem, root: string, records: FileEntry[], write?: WriteOp): Promise<void> {
+  if (records.length === 0) return;
+  await fs.deleteFiles([...new Set(records.map((r) => doneRecordPath(fs, root, taskPrefixOf(r.name))))]);
+  if (write) {
+    const outputFs = fileSystemFor(write.path, write.options.filesystem);
+    await outputFs.deleteFiles(records.map((r) => outputFs.join(write.path, committedOutputName(r)!)));
+  }
+  await fs.deleteFiles(records.map((r) => r.path));
 }
 
 /** The output files that commit records commit. */
@@ -263,125 +288,4 @@ async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity):
   await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputCleared)]);
   await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, "lease.json")]);
   if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
-}
-
-// ------------------------------------------------------------------ inspection (CLI, server, editor)
-
-export interface CommittedFile { output: string; record: string; ids: number }
-
-export interface CheckpointSummary {
-  path: string;
-  manifest?: Manifest;
-  attempts: string[];
-  committedFiles: CommittedFile[];
-  committedIds: number;
-  /** Input files earlier attempts consumed whole. */
-  doneFiles: number;
-  /** Rows a UDF failed on whose IDs are still uncommitted (a resume processes exactly these). */
-  erroredRows: number;
-}
-
-/** Reads a checkpoint for display; loads every record, so it is as costly as a resume's loading. */
-export class CheckpointReader {
-  private constructor(
-    readonly path: string, private readonly fs: FileSystem, readonly manifest: Manifest | undefined,
-    private readonly records: FileEntry[], private readonly attempts: string[],
-  ) {}
-
-  static async open(path: string, filesystem?: FileSystemDescription): Promise<CheckpointReader> {
-    const fs = fileSystemFor(path, filesystem);
-    if ((await fs.stat(path)) === null) throw new Error(`no checkpoint at ${path}`);
-    const manifest = await readManifest(fs, path);
-    const records = (await listEntries(fs, path, dirs.committed)).filter((e) => committedOutputName(e) !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
-    const attempts = (await listEntries(fs, path, dirs.attempts)).map(attemptOf).sort();
-    if (!manifest && records.length === 0 && attempts.length === 0) throw new Error(`${path} is not a checkpoint (no manifest.json, attempts or committed records)`);
-    return new CheckpointReader(path, fs, manifest, records, attempts);
-  }
-
-  private idsCache?: Promise<{ perFile: number[]; ids: SharedIds }>;
-
-  private loadIds(): Promise<{ perFile: number[]; ids: SharedIds }> {
-    this.idsCache ??= loadCommittedIds(this.fs, this.records).then(({ ids, perRecord }) => ({ perFile: perRecord, ids }));
-    return this.idsCache;
-  }
-
-  async summary(): Promise<CheckpointSummary> {
-    const { perFile, ids } = await this.loadIds();
-    const outputDir = this.manifest?.output.path;
-    return {
-      path: this.path, manifest: this.manifest, attempts: this.attempts,
-      committedFiles: this.records.map((r, i) => {
-        const name = committedOutputName(r)!;
-        return { output: outputDir ? fileSystemFor(outputDir).join(outputDir, name) : name, record: r.path, ids: perFile[i] };
-      }),
-      committedIds: idCount(ids),
-      doneFiles: (await this.doneFiles()).length,
-      erroredRows: (await this.erroredRows()).length,
-    };
-  }
-
-  /** Committed IDs in record order, a page at a time (as strings: IDs may exceed 2^53). */
-  async ids(offset: number, limit: number): Promise<{ total: number; ids: string[] }> {
-    const { ids } = await this.loadIds();
-    const page: string[] = [];
-    let index = 0;
-    for (const id of allIds(ids)) {
-      if (index++ < offset) continue;
-      if (page.length >= limit) break;
-      page.push(String(id));
-    }
-    return { total: idCount(ids), ids: page };
-  }
-
-  /** Rows of the committed output files, a page at a time, each with the output file it is in. */
-  async rows(offset: number, limit: number): Promise<{ total: number; rows: { file: string; row: Row }[] }> {
-    const { perFile } = await this.loadIds();
-    const total = perFile.reduce((s, n) => s + n, 0);
-    const out: { file: string; row: Row }[] = [];
-    const outputDir = this.manifest?.output.path;
-    if (!outputDir) return { total, rows: out };
-    const outputFs = fileSystemFor(outputDir, this.fs.description);
-    const outputSystem = outputFs.description;
-    let skip = offset;
-    for (let i = 0; i < this.records.length && out.length < limit; i++) {
-      if (skip >= perFile[i]) { skip -= perFile[i]; continue; }
-      const file = outputFs.join(outputDir, committedOutputName(this.records[i])!);
-      const info = await outputFs.stat(file);
-      if (info === null || info === "directory") continue;
-      const spec = { format: this.manifest!.output.format as "parquet" | "csv" | "json", files: [{ path: file, size: info.size }], options: { targetBlockBytes: 64 << 20, filesystem: outputSystem } };
-      for await (const { block } of readFileBlocks(spec)) {
-        for (const row of blockToRows(block)) {
-          if (skip > 0) { skip--; continue; }
-          if (out.length >= limit) break;
-          out.push({ file, row });
-        }
-      }
-    }
-    return { total, rows: out };
-  }
-
-  /** Input files earlier attempts consumed whole, which a resume does not read. */
-  private doneCache?: Promise<DoneFile[]>;
-
-  doneFiles(): Promise<DoneFile[]> {
-    this.doneCache ??= readDoneRecords(this.fs, this.path).then((records) => records.flatMap((d) => d.files));
-    return this.doneCache;
-  }
-
-  private erroredCache?: Promise<ErroredRow[]>;
-
-  /** Rows a UDF failed on that no later attempt committed. */
-  erroredRows(): Promise<ErroredRow[]> {
-    this.erroredCache ??= (async () => {
-      const { ids } = await this.loadIds();
-      const asKey = (id: unknown) => (ids.kind === "int" && typeof id === "string" && /^-?\d+$/.test(id) ? BigInt(id) : id);
-      // A row that failed in several attempts is shown once, with its latest failure.
-      const latest = new Map<string, ErroredRow>();
-      for (const row of (await readErroredRows(this.fs, this.path)).sort((a, b) => a.at.localeCompare(b.at))) {
-        if (!hasId(ids, asKey(row.id))) latest.set(JSON.stringify(row.id), row);
-      }
-      return [...latest.values()];
-    })();
-    return this.erroredCache;
-  }
 }

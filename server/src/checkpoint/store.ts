@@ -3,16 +3,17 @@
 //   manifest.json                  the job it belongs to (ID column, output folder and format)
 //   attempts/<prefix>.json         written before an attempt writes anything; its output files are named <prefix>_*
 //   committed/<output>.ids.parquet the IDs in one output file (batch backend) — its existence commits that file
-//   committed/<output>.ids.jsonl   the same, one ID per line (row backend)
+//   committed/<output>.ids.jsonl   the same, one ID per line, closed by a line {"ids":<count>} (row backend)
 //   done/<prefix>_<task>.json      input files a finished task consumed whole, which a resume does not read again
 //   errors/<prefix>_<task>_<n>.jsonl  rows a UDF failed on under onError: "skip" (their IDs stay uncommitted)
 //
-// An output file counts only once its commit record exists, and the record is written after the file.
+// Every record is written atomically (FileSystem.write). An output file counts only once its commit
+// record exists and loads whole, and the record is written after the file; a damaged record commits nothing.
 // A resume deletes every output file of an earlier attempt that has no record, and drops the committed
 // IDs inside its read tasks, so each input ID ends up in exactly one committed output file.
 import os from "node:os";
 import { Table, type Vector } from "apache-arrow";
-import { fileSystemFor, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
+import { errorMessage, fileSystemFor, pathError, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
 
 export type CheckpointBackendKind = "batch" | "row";
@@ -55,7 +56,12 @@ export const dirs = { attempts: "attempts", committed: "committed", done: "done"
 export const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
 
 export async function readJsonFile<T>(fs: FileSystem, file: string): Promise<T> {
-  return JSON.parse(Buffer.from(await fs.readAll(file)).toString("utf8")) as T;
+  const text = Buffer.from(await fs.readAll(file)).toString("utf8");
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw pathError(file, e, "not valid JSON");
+  }
 }
 
 // ------------------------------------------------------------------ worker side
@@ -71,6 +77,7 @@ export async function commitOutput(spec: CheckpointSpec, outputName: string, ids
   }
   const lines: string[] = [];
   for (let i = 0; i < ids.length; i++) lines.push(idLine(ids.get(i)));
+  lines.push(`${JSON.stringify({ ids: ids.length })}\n`);
   await fs.write(fs.join(dir, name), [Buffer.from(lines.join(""))]);
 }
 
@@ -90,7 +97,10 @@ export async function taskCommits(spec: CheckpointSpec, taskIndex: number): Prom
   const records = (await listEntries(fs, spec.path, dirs.committed)).filter((e) => e.name.startsWith(prefix) && committedOutputName(e) !== undefined);
   if (records.length === 0) return { nextOutput: 0 };
   const indices = records.map((e) => Number.parseInt(e.name.slice(prefix.length, e.name.indexOf(".", prefix.length)), 10));
-  return { ids: (await loadCommittedIds(fs, records)).ids, nextOutput: Math.max(...indices) + 1 };
+  const { ids, damaged } = await loadCommittedIds(fs, records);
+  // A damaged record commits nothing: its rows are written again, and its output file, now uncommitted, is removed with the others.
+  await fs.deleteFiles(damaged.map((d) => d.record.path));
+  return { ids, nextOutput: Math.max(...indices) + 1 };
 }
 
 /** An input file as a done record names it: a changed file (size, etag) is not done. */
@@ -122,8 +132,11 @@ export async function recordDoneFiles(
     files: files.map(({ path, size, etag }) => ({ path, size, etag })),
     prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone,
   };
-  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${taskName(spec.attempt, taskIndex)}.json`), json(record));
+  await fs.write(doneRecordPath(fs, spec.path, record.prefix), json(record));
 }
+
+/** Where the done record of the task whose output files are named `prefix` is. */
+export const doneRecordPath = (fs: FileSystem, root: string, prefix: string) => fs.join(fs.join(root, dirs.done), `${prefix.slice(0, -1)}.json`);
 
 export interface DoneRecord {
   files: DoneFile[];
@@ -181,11 +194,14 @@ export function committedOutputName(entry: FileEntry): string | undefined {
   return undefined;
 }
 
-/** The IDs of one commit record. */
-export async function readCommittedIds(fs: FileSystem, entry: FileEntry): Promise<{ column?: Vector; values?: unknown[] }> {
+/** The IDs of one commit record; throws when it is cut off or unreadable. */
+async function readCommittedIds(fs: FileSystem, entry: FileEntry): Promise<{ column?: Vector; values?: unknown[] }> {
   if (entry.name.endsWith(COMMIT_SUFFIX.row)) {
-    const text = Buffer.from(await fs.readAll(entry.path)).toString("utf8");
-    return { values: text.split("\n").filter((line) => line !== "").map(parseIdLine) };
+    const lines = Buffer.from(await fs.readAll(entry.path)).toString("utf8").split("\n");
+    const closing = lines.length >= 2 && lines.at(-1) === "" && /^\{"ids":\d+\}$/.test(lines.at(-2)!) ? (JSON.parse(lines.at(-2)!) as { ids: number }).ids : undefined;
+    const values = lines.slice(0, -2).map(parseIdLine);
+    if (closing !== values.length) throw new Error(closing === undefined ? "cut off: it has no closing line" : `it says ${closing} IDs but holds ${values.length}`);
+    return { values };
   }
   const blocks = readFileBlocks({
     format: "parquet", files: [{ path: entry.path, size: entry.size }],
@@ -196,28 +212,46 @@ export async function readCommittedIds(fs: FileSystem, entry: FileEntry): Promis
   return { column: columns.length === 1 ? columns[0] : columns.reduce((a, b) => a.concat(b)) };
 }
 
-/** Loads every commit record into one shared ID set (in parallel: S3 latency dominates small files), with each record's ID count. */
-export async function loadCommittedIds(fs: FileSystem, records: FileEntry[], concurrency = 16): Promise<{ ids: SharedIds; perRecord: number[] }> {
+/** A commit record that is cut off or cannot be read: it commits nothing. */
+export interface DamagedRecord { record: FileEntry; error: string }
+
+/**
+ * Loads every commit record into one shared ID set (in parallel: S3 latency dominates small files), with
+ * each record's ID count (0 for a damaged one) and the records that are damaged, whose IDs are left out.
+ */
+export async function loadCommittedIds(
+  fs: FileSystem, records: FileEntry[], concurrency = 16,
+): Promise<{ ids: SharedIds; perRecord: number[]; damaged: DamagedRecord[] }> {
   const builder = new IdSetBuilder();
   const perRecord = new Array<number>(records.length).fill(0);
+  const damaged: DamagedRecord[] = [];
   let next = 0;
   const worker = async () => {
     while (next < records.length) {
       const index = next++;
-      const { column, values } = await readCommittedIds(fs, records[index]);
+      let loaded: Awaited<ReturnType<typeof readCommittedIds>>;
+      try {
+        loaded = await readCommittedIds(fs, records[index]);
+      } catch (e) {
+        damaged.push({ record: records[index], error: errorMessage(e) });
+        continue;
+      }
+      const { column, values } = loaded;
       if (column) builder.addColumn(column);
       for (const value of values ?? []) builder.add(value);
       perRecord[index] = column?.length ?? values?.length ?? 0;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, worker));
-  return { ids: builder.build(), perRecord };
+  return { ids: builder.build(), perRecord, damaged };
 }
 
+/** The done records; one that cannot be read counts as not written (its inputs are read again). */
 export async function readDoneRecords(fs: FileSystem, root: string): Promise<DoneRecord[]> {
   const records: DoneRecord[] = [];
   for (const entry of await listEntries(fs, root, dirs.done)) {
-    records.push(await readJsonFile<DoneRecord>(fs, entry.path));
+    const record = await readJsonFile<DoneRecord>(fs, entry.path).catch(() => undefined);
+    if (record) records.push(record);
   }
   return records;
 }

@@ -22,13 +22,17 @@ export async function showCheckpoint(location: string, asJson: boolean): Promise
     console.log(toJson(report));
     return 0;
   }
-  const { manifest, attempts, committedIds, committedFiles, doneInputFiles, erroredRows } = report;
+  const { manifest, attempts, committedIds, committedFiles, doneInputFiles, erroredRows, damagedRecords } = report;
   const lines = [`Checkpoint ${root}`];
   if (manifest) lines.push(`  job: ID column '${manifest.idColumn}', writes ${manifest.output.format} to ${manifest.output.path} (created ${manifest.createdAt})`);
   lines.push(`  attempts: ${attempts.length}${attempts.length ? ` (${attempts.join(", ")})` : ""}`);
   lines.push(`  committed IDs: ${n(committedIds)}`);
   lines.push(`  committed files: ${n(committedFiles.length)}`);
   lines.push(...limited(committedFiles.map((f) => `    ${f.output}  ${n(f.ids)} IDs`)));
+  if (damagedRecords.length > 0) {
+    lines.push(`  damaged commit records: ${n(damagedRecords.length)} (they commit nothing: a resume removes them and their output files and writes their rows again)`);
+    lines.push(...limited(damagedRecords.map((d) => `    ${d.record}: ${d.error}`)));
+  }
   lines.push(`  done input files: ${n(doneInputFiles.length)}`);
   lines.push(`  errored rows: ${n(erroredRows.length)}${erroredRows.length ? " (a resume processes exactly these)" : ""}`);
   lines.push(...limited(erroredRows.map((r) => `    id ${String(r.id)}  ${r.operator}  ${r.file ?? "(no file)"}${r.row !== undefined ? ` row ${r.row}` : ""}: ${udfMessage(r)}`)));
@@ -44,9 +48,9 @@ function udfMessage(row: ErroredRow): string {
 
 async function readCheckpoint(root: string) {
   const reader = await CheckpointReader.open(root);
-  const { manifest, attempts, committedIds, committedFiles } = await reader.summary();
+  const { manifest, attempts, committedIds, committedFiles, damagedRecords } = await reader.summary();
   const doneInputFiles = (await reader.doneFiles()).map((f) => f.path).sort();
-  return { path: root, manifest, attempts, committedIds, committedFiles, doneInputFiles, erroredRows: await reader.erroredRows() };
+  return { path: root, manifest, attempts, committedIds, committedFiles, damagedRecords, doneInputFiles, erroredRows: await reader.erroredRows() };
 }
 
 function limited(lines: string[]): string[] {

@@ -292,9 +292,11 @@ class StreamingExecutor {
         this.stopAll();
         this.rejectResult(new ExecutionError("the consumer stopped reading before the end"));
       }
-      // Tasks still running belong to no one now. A failed job's are ended at once; tasks a limit
-      // cancelled get a moment to stop by themselves (cheaper than a new worker), then are ended so
-      // a slow UDF cannot hold a shared worker.
+      // Tasks still running belong to no one now. A failed job's are ended at once, once their writes
+      // in flight have finished or failed (a write ended mid-way leaves its temporary file), for at most
+      // the grace; tasks a limit cancelled get the grace to stop by themselves (cheaper than a new
+      // worker), then are ended so a slow UDF cannot hold a shared worker.
+      if (!completed) await this.writesSettled(CANCEL_GRACE_MS);
       const leftovers = [...this.running];
       const endLeftovers = () => leftovers.forEach(([taskId, task]) => this.hostFor(task.op).abandon(taskId));
       if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
@@ -624,6 +626,14 @@ class StreamingExecutor {
       input.stop();
       for (const [taskId, task] of this.running) if (task.op === input) this.hostFor(task.op).cancel(taskId);
       this.stopUpstream(input);
+    }
+  }
+
+  /** Waits, up to `ms`, until no task that writes files is running (stopped tasks end after their current write). */
+  private async writesSettled(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ([...this.running.values()].some((task) => task.op.sink) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
 

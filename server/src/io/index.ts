@@ -4,6 +4,7 @@ export {
   IoError,
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
 } from "./types";
+export { errorMessage, pathError } from "./types";
 export { isIgnoredName, listFiles, streamFiles } from "./files";
 export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
 export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks } from "./read";

@@ -1,7 +1,10 @@
-// Local disk. Writes go to a hidden temporary file beside the target and are renamed into place.
+// Local disk. Writes go to a hidden temporary file beside the target, written whole and synced, then
+// renamed into place: a file is never visible under its final name unless complete.
 import { createReadStream, promises as fs } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
+import { pathError } from "../types";
 import type { FileInfo, FileSystem, ListingPage } from "./index";
 
 export class LocalFileSystem implements FileSystem {
@@ -59,30 +62,25 @@ export class LocalFileSystem implements FileSystem {
     const dir = path.dirname(file);
     const tempPath = path.join(dir, `.${path.basename(file)}.tmp`);
     try {
-      await fs.mkdir(dir, { recursive: true });
+      const created = await fs.mkdir(dir, { recursive: true });
+      if (created) await syncFolder(path.dirname(created));
       const handle = await fs.open(tempPath, "w");
       let bytes = 0;
       try {
-        for (const chunk of chunks) {
-          await handle.write(chunk);
-          bytes += chunk.byteLength;
-        }
+        for (const chunk of chunks) bytes += await writeFully(handle, chunk);
         await handle.sync();
-      } finally {
-        await handle.close();
+      } catch (e) {
+        await handle.close().catch(() => undefined);
+        throw e;
       }
+      await handle.close();
       await fs.rename(tempPath, file);
       // The rename itself must reach the disk before anything that depends on the file (a checkpoint commit).
-      const folder = await fs.open(dir, "r");
-      try {
-        await folder.sync();
-      } finally {
-        await folder.close();
-      }
+      await syncFolder(dir);
       return bytes;
     } catch (e) {
       await fs.rm(tempPath, { force: true }).catch(() => undefined);
-      throw e;
+      throw pathError(file, e, "write failed");
     }
   }
 
@@ -111,5 +109,24 @@ export class LocalFileSystem implements FileSystem {
 
   join(dir: string, name: string): string {
     return path.join(dir, name);
+  }
+}
+
+/** Writes all of chunk: a write may store fewer bytes than asked (a disk filling up); the rest is written until the disk says why it cannot. */
+async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<number> {
+  for (let offset = 0; offset < chunk.byteLength;) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+    if (bytesWritten === 0) throw new Error(`the disk took none of the last ${chunk.byteLength - offset} bytes`);
+    offset += bytesWritten;
+  }
+  return chunk.byteLength;
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  const folder = await fs.open(dir, "r");
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
   }
 }
