@@ -165,6 +165,17 @@ export default rd.range(1000).map(function double(r) { return { id: r.id, twice:
     assert.deepEqual(schema.schema!.map((f) => f.name), ["id", "name"]);
   });
 
+  it("answers a plan of a file with a syntax error with 422 pipeline_error naming the user's file, line and column", async () => {
+    fs.mkdirSync(path.join(root, "sub", "dir"), { recursive: true });
+    const file = writePipeline(path.join(root, "sub", "dir"), "x.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3).map((r) => r.id +);\n`);
+    const r = await raw(`${server.url}/plan`, json({ type: "inspectPlan", source: { kind: "path", path: "sub/dir/x.rdpipe.ts" } }));
+    assert.equal(r.status, 422);
+    const { error } = r.body as { error: { code: string; message: string } };
+    assert.equal(error.code, "pipeline_error");
+    assert.ok(error.message.includes(`${fs.realpathSync(file)}:2:45: Unexpected ")"`), error.message);
+    assert.ok(!error.message.includes(stateDir), error.message);
+  });
+
   it("never reads or lists outside its roots: .., absolute paths, symlinks, encoded and backslash separators", async () => {
     const attempts = [
       "../" + path.basename(outside) + "/secret.rdpipe.ts", `${outside}/secret.rdpipe.ts`, "/etc/passwd", "link.rdpipe.ts",
