@@ -1,7 +1,7 @@
 // Job-level checkpointing: a job that reads, maps and writes records which output files are
 // committed and which input IDs they hold, so that a rerun after any crash resumes where it stopped
 // and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol.
-import { fileSystemFor, readFileBlocks, removeWrittenFiles, type FileSystem, type FileSystemDescription } from "../io";
+import { OverwriteStage, fileSystemFor, readFileBlocks, type FileSystem, type FileSystemDescription } from "../io";
 import { blockToRows, type Row } from "../block";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
@@ -98,16 +98,20 @@ export interface PreparedCheckpoint {
   committedFilesAtStart: number;
   /** Output files of earlier attempts removed because they were never committed. */
   removedUncommitted: number;
+  /** Where this attempt writes: the output folder, or an overwrite's staging folder. */
+  writeTo: string;
+  /** An overwrite whose staged output replaces the folder's when the job succeeds (none once that happened). */
+  overwrite?: OverwriteStage;
   loadMs: number;
 }
 
-/** Markers at the checkpoint's top level, beside manifest.json. */
-const markers = { deleting: "deleting.json", outputCleared: "output-cleared.json" } as const;
+/** Markers at the checkpoint's top level, beside manifest.json. `outputSwapped`: an overwrite's staged output is final. */
+const markers = { deleting: "deleting.json", outputSwapped: "output-swapped.json" } as const;
 
 /**
- * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, empties the output
- * folder once for "overwrite", removes the output files no earlier attempt committed, loads the committed
- * IDs and done files, and records the attempt before it writes anything.
+ * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, stages an overwrite
+ * (once per job, recorded in the manifest), removes the output files no earlier attempt committed, loads
+ * the committed IDs and done files, and records the attempt before it writes anything.
  */
 export async function prepareCheckpoint(config: CheckpointSettings, write: WriteOp, attempt: string): Promise<PreparedCheckpoint> {
   const started = Date.now();
@@ -135,28 +139,36 @@ async function openAttempt(
     await deleteCheckpoint(fs, root, identity);
     return {
       spec, lease, alreadyComplete: true, doneFiles: new Set(), donePaths: new Set(), committedRowsAtStart: 0, committedFilesAtStart: 0,
-      removedUncommitted: 0, loadMs: Date.now() - started,
+      removedUncommitted: 0, loadMs: Date.now() - started, writeTo: write.path,
     };
   }
-  const manifest = await readManifest(fs, root);
+  let manifest = await readManifest(fs, root);
+  const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
+  // Every attempt's files stay when the staged output replaces the folder's (S3 keeps them by name).
+  const stageOf = (job: string) => OverwriteStage.of(write.path, job, [...attempts, spec.attempt].map((a) => `${a}_`), { filesystem: write.options.filesystem, checkpoint: root });
   if (manifest) checkSameJob(root, manifest, identity);
   else {
     if (!(await isEmptyFolder(fs, root))) {
       throw new PlanError(`checkpointPath ${root} holds files but is not a checkpoint (no manifest.json); give the checkpoint an empty or new folder`);
     }
-    await writeManifest(fs, root, { version: 1, ...identity, createdAt: new Date().toISOString() });
+    // The staging folder is recorded before anything is staged, so that every attempt finds it.
+    const overwrite = write.mode === "overwrite" ? { job: spec.attempt, staging: stageOf(spec.attempt).writeTo } : undefined;
+    manifest = { version: 1, ...identity, createdAt: new Date().toISOString(), overwrite };
+    await writeManifest(fs, root, manifest);
   }
-  const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
-  if (write.mode === "overwrite" && attempts.length === 0 && (await fs.stat(fs.join(root, markers.outputCleared))) === null) {
-    // Emptied once per job, before its first attempt writes, and marked only when done: a crash mid-way empties it again.
-    await removeWrittenFiles(write.path, "", write.options.filesystem);
-    await fs.write(fs.join(root, markers.outputCleared), json({}));
+  let overwrite = manifest.overwrite && stageOf(manifest.overwrite.job);
+  if (overwrite && (await fs.stat(fs.join(root, markers.outputSwapped))) !== null) {
+    // An earlier attempt succeeded and began the swap: finish it; this attempt writes into the folder itself.
+    await overwrite.commit();
+    overwrite = undefined;
   }
+  await overwrite?.begin();
+  const writeTo = overwrite?.writeTo ?? write.path;
   let records = await listEntries(fs, root, dirs.committed);
   let removedUncommitted = 0;
   let orphanTasks = new Set<string>();
   if (attempts.length > 0) {
-    const output = await reconcileOutput(write, attempts, committedNames(records));
+    const output = await reconcileOutput(writeTo, write.options.filesystem, attempts, committedNames(records));
     removedUncommitted = output.removed;
     // A record whose file is gone commits nothing: its rows are written again, so its task's inputs are not done.
     const orphans = records.filter((r) => !output.present.has(committedOutputName(r)!));
@@ -177,7 +189,7 @@ async function openAttempt(
     spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
     doneFiles: new Set(doneFiles.map(doneKey)), donePaths: new Set(doneFiles.map((f) => f.path)),
     committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + finished.reduce((s, d) => s + d.rows, 0),
-    committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
+    committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started, writeTo, overwrite,
   };
 }
 
@@ -198,12 +210,14 @@ async function isEmptyFolder(fs: FileSystem, dir: string): Promise<boolean> {
  * Deletes the output files (and in-flight temporaries) of the given attempts that have no commit record;
  * returns how many, and the names of the committed files that are there.
  */
-async function reconcileOutput(write: WriteOp, attempts: string[], committed: Set<string>): Promise<{ removed: number; present: Set<string> }> {
-  const fs = fileSystemFor(write.path, write.options.filesystem);
+async function reconcileOutput(
+  dir: string, filesystem: FileSystemDescription | undefined, attempts: string[], committed: Set<string>,
+): Promise<{ removed: number; present: Set<string> }> {
+  const fs = fileSystemFor(dir, filesystem);
   const present = new Set<string>();
-  if ((await fs.stat(write.path)) === null) return { removed: 0, present };
+  if ((await fs.stat(dir)) === null) return { removed: 0, present };
   const doomed: string[] = [];
-  for await (const page of fs.listDirectory(write.path)) {
+  for await (const page of fs.listDirectory(dir)) {
     for (const file of page.files) {
       const name = file.path.slice(file.path.lastIndexOf("/") + 1);
       const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
@@ -239,14 +253,19 @@ function checkSameJob(root: string, found: JobIdentity, job: JobIdentity): void 
 
 /**
  * After a successful attempt: removes the output files of this attempt that were never committed (a
- * task whose worker died between writing and committing, then rewrote its rows), then, when asked to,
- * the checkpoint — unless rows or blocks errored and wait for a resume. Returns whether it was deleted.
+ * task whose worker died between writing and committing, then rewrote its rows), swaps an overwrite's
+ * staged output in, then, when asked to, the checkpoint — unless rows or blocks errored and wait for a resume. Returns whether it was deleted.
  */
 export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, write: WriteOp, unfinishedRows: boolean): Promise<boolean> {
   if (prepared.alreadyComplete) return true;
   const fs = fileSystemFor(config.checkpointPath, config.filesystem);
   const committed = committedNames(await listEntries(fs, config.checkpointPath, dirs.committed));
-  await reconcileOutput(write, [prepared.spec.attempt], committed);
+  await reconcileOutput(prepared.writeTo, write.options.filesystem, [prepared.spec.attempt], committed);
+  if (prepared.overwrite) {
+    // Marked first: an attempt that finds the marker finishes the swap rather than staging again.
+    await fs.write(fs.join(config.checkpointPath, markers.outputSwapped), json({}));
+    await prepared.overwrite.commit();
+  }
   if (!config.deleteCheckpointOnSuccess || unfinishedRows) return false;
   await deleteCheckpoint(fs, prepared.spec.path, jobIdentity(config, write));
   return true;
@@ -260,7 +279,7 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
 async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity): Promise<void> {
   await fs.write(fs.join(root, markers.deleting), json(job));
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
-  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputCleared)]);
+  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputSwapped)]);
   await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, "lease.json")]);
   if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
 }
@@ -286,6 +305,8 @@ export class CheckpointReader {
   private constructor(
     readonly path: string, private readonly fs: FileSystem, readonly manifest: Manifest | undefined,
     private readonly records: FileEntry[], private readonly attempts: string[],
+    /** Where the committed files are: the output folder, or an overwrite's staging folder until it is swapped in. */
+    readonly outputFolder: string | undefined,
   ) {}
 
   static async open(path: string, filesystem?: FileSystemDescription): Promise<CheckpointReader> {
@@ -295,7 +316,8 @@ export class CheckpointReader {
     const records = (await listEntries(fs, path, dirs.committed)).filter((e) => committedOutputName(e) !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
     const attempts = (await listEntries(fs, path, dirs.attempts)).map(attemptOf).sort();
     if (!manifest && records.length === 0 && attempts.length === 0) throw new Error(`${path} is not a checkpoint (no manifest.json, attempts or committed records)`);
-    return new CheckpointReader(path, fs, manifest, records, attempts);
+    const staged = manifest?.overwrite && (await fs.stat(fs.join(path, markers.outputSwapped))) === null;
+    return new CheckpointReader(path, fs, manifest, records, attempts, staged ? manifest!.overwrite!.staging : manifest?.output.path);
   }
 
   private idsCache?: Promise<{ perFile: number[]; ids: SharedIds }>;
@@ -307,7 +329,7 @@ export class CheckpointReader {
 
   async summary(): Promise<CheckpointSummary> {
     const { perFile, ids } = await this.loadIds();
-    const outputDir = this.manifest?.output.path;
+    const outputDir = this.outputFolder;
     return {
       path: this.path, manifest: this.manifest, attempts: this.attempts,
       committedFiles: this.records.map((r, i) => {
@@ -338,7 +360,7 @@ export class CheckpointReader {
     const { perFile } = await this.loadIds();
     const total = perFile.reduce((s, n) => s + n, 0);
     const out: { file: string; row: Row }[] = [];
-    const outputDir = this.manifest?.output.path;
+    const outputDir = this.outputFolder;
     if (!outputDir) return { total, rows: out };
     const outputFs = fileSystemFor(outputDir, this.fs.description);
     const outputSystem = outputFs.description;

@@ -32,6 +32,8 @@ export interface Manifest {
   idColumn: string;
   output: { path: string; format: string };
   createdAt: string;
+  /** mode "overwrite": the job's files are staged (in `staging`) until its last attempt succeeds; see io/overwrite.ts. */
+  overwrite?: { job: string; staging: string };
 }
 
 /** A row a UDF failed on, as recorded beside the checkpoint. */
