@@ -2,9 +2,10 @@
 // SIGKILLed job leaves it byte for byte, on local disk and on a real S3 server (s3rver), and a
 // checkpointed overwrite killed mid-job resumes to exactly-once output that replaces the old.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { S3FileSystem } from "../server/src/io";
@@ -139,6 +140,23 @@ describe("mode: \"overwrite\" replaces the previous output only on success", fun
       assertExactlyOnce(await outputIds(target), ids);
       assert.ok(Object.keys(localSnapshot(target)).every((f) => !(f in before)));
       assert.deepEqual(fs.readdirSync(parent), ["out"], "the killed run's staging is gone");
+    });
+
+    it("a swap that a crash cut between its two renames is finished by the next run that writes to the folder", async () => {
+      // The state the first rename leaves: the new output complete in staging, the previous one set aside, the folder gone.
+      const scratch = path.join(parent, "scratch");
+      await rd.range(ROWS, { overrideNumBlocks: 8 }).map((r) => ({ id: r.id })).writeParquet(scratch).run();
+      const fresh = localSnapshot(scratch);
+      const side = path.join(parent, ".out.rdpipe-overwrite");
+      fs.mkdirSync(side);
+      fs.renameSync(scratch, path.join(side, "deadjob"));
+      fs.renameSync(target, path.join(side, "deadjob.previous"));
+      const dead = spawnSync(process.execPath, ["-e", ""]).pid!;
+      fs.writeFileSync(path.join(side, "deadjob.json"), JSON.stringify({ job: "deadjob", pid: dead, host: os.hostname(), state: "swapping", prefixes: ["deadjob_"] }));
+      // A job that fails on its first row still finishes the swap first: the new output, whole, and nothing beside it.
+      await assert.rejects(rd.range(10).map(failOn(0)).writeParquet(target).run(), /bad row 0/);
+      assert.deepEqual(localSnapshot(target), fresh);
+      assert.deepEqual(fs.readdirSync(parent), ["out"]);
     });
 
     it("a checkpointed overwrite killed mid-job keeps the previous output; the resume writes each ID once and replaces it", async () => {

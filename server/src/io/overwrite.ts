@@ -10,7 +10,8 @@
 // writing has its files removed, leaving the previous output as it was — unless a checkpoint owns the
 // staged files, in which case they wait for the checkpoint's resume.
 import os from "node:os";
-import { fileSystemFor, type FileSystem, type FileSystemDescription } from "./fs";
+import path from "node:path";
+import { fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription } from "./fs";
 import { pathError } from "./types";
 
 interface Marker {
@@ -29,15 +30,22 @@ const activeJobs = new Set<string>();
 
 const json = (value: unknown) => [Buffer.from(JSON.stringify(value))];
 
+/** The folder a path is in (undefined for a file system's or bucket's root). */
+function parentOf(file: string): string | undefined {
+  if (!isS3Path(file)) {
+    const resolved = path.resolve(file);
+    return resolved === path.dirname(resolved) ? undefined : path.dirname(resolved);
+  }
+  const trimmed = file.replace(/\/+$/, "");
+  return /^s3:\/\/[^/]+$/.test(trimmed) ? undefined : trimmed.slice(0, trimmed.lastIndexOf("/"));
+}
+
 /** The folder beside target holding the overwrite jobs' markers (and, locally, their staging folders). */
 function sideFolder(fs: FileSystem, target: string): string {
-  const trimmed = target.replace(/\/+$/, "");
-  const slash = trimmed.lastIndexOf("/");
-  const name = trimmed.slice(slash + 1);
-  if (slash < 0 || name === "" || /^s3:\/\/[^/]+$/.test(trimmed)) {
-    throw new Error(`mode "overwrite" needs an output folder inside another folder (or bucket), not ${target}`);
-  }
-  return fs.join(trimmed.slice(0, slash) || "/", `.${name}.rdpipe-overwrite`);
+  const parent = parentOf(target);
+  if (parent === undefined) throw new Error(`mode "overwrite" needs an output folder inside another folder (or bucket), not ${target}`);
+  const full = isS3Path(target) ? target.replace(/\/+$/, "") : path.resolve(target);
+  return fs.join(parent, `.${full.slice(parent.length + 1)}.rdpipe-overwrite`);
 }
 
 /** A job's staged overwrite of one folder. */
@@ -195,7 +203,7 @@ export async function firstMissingFolder(dir: string, filesystem?: FileSystemDes
   const fs = fileSystemFor(dir, filesystem);
   if (!fs.removeEmptyFolder) return undefined;
   let missing: string | undefined;
-  for (let current = dir.replace(/\/+$/, ""); current !== "" && (await fs.stat(current)) === null; current = current.slice(0, current.lastIndexOf("/"))) {
+  for (let current: string | undefined = path.resolve(dir); current !== undefined && (await fs.stat(current)) === null; current = parentOf(current)) {
     missing = current;
   }
   return missing;
@@ -204,7 +212,7 @@ export async function firstMissingFolder(dir: string, filesystem?: FileSystemDes
 /** Removes dir and its parents up to `upTo` (a firstMissingFolder), as far as they are empty. */
 export async function removeEmptyFolders(dir: string, upTo: string, filesystem?: FileSystemDescription): Promise<void> {
   const fs = fileSystemFor(dir, filesystem);
-  for (let current = dir.replace(/\/+$/, ""); current.length >= upTo.length; current = current.slice(0, current.lastIndexOf("/"))) {
+  for (let current: string | undefined = path.resolve(dir); current !== undefined && current.length >= upTo.length; current = parentOf(current)) {
     if (!(await fs.removeEmptyFolder?.(current))) return;
   }
 }
