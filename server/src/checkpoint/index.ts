@@ -254,7 +254,8 @@ function checkSameJob(root: string, found: JobIdentity, job: JobIdentity): void 
 /**
  * After a successful attempt: removes the output files of this attempt that were never committed (a
  * task whose worker died between writing and committing, then rewrote its rows), swaps an overwrite's
- * staged output in, then, when asked to, the checkpoint — unless rows or blocks errored and wait for a resume. Returns whether it was deleted.
+ * staged output in, then, when asked to, deletes the checkpoint — unless rows or blocks errored and wait
+ * for a resume. Returns whether it was deleted.
  */
 export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, write: WriteOp, unfinishedRows: boolean): Promise<boolean> {
   if (prepared.alreadyComplete) return true;
