@@ -84,6 +84,16 @@ export default rd.readJson("events.jsonl").map(function clean(row) {
     assert.equal(runCli(["run", file, "--workers", "zero"]).code, 2);
   });
 
+  it("names the pipeline file itself, with line and column, for a syntax error in a file below the working directory", () => {
+    fs.mkdirSync(path.join(dir, "sub", "dir"), { recursive: true });
+    const file = writePipeline(path.join(dir, "sub", "dir"), "x.rdpipe.ts",
+      `import * as rd from "rdpipe";\nexport default rd.range(3).map((r) => r.id +);\n`);
+    const run = runCli(["run", path.join("sub", "dir", "x.rdpipe.ts")], { cwd: dir });
+    assert.equal(run.code, 1);
+    assert.ok(run.stderr.includes(`${file}:2:`), run.stderr);
+    assert.match(run.stderr, /sub\/dir\/x\.rdpipe\.ts:2:\d+: Unexpected "\)"/);
+  });
+
   it("reports a missing input path and writes nothing", () => {
     const out = path.join(dir, "never");
     const file = writePipeline(dir, "missing.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.readParquet("no/such/dir").writeParquet(${JSON.stringify(out)});\n`);

@@ -29,9 +29,9 @@ export function writePipeline(dir: string, name: string, source: string): string
   return file;
 }
 
-export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}) {
+export function runCli(args: string[], options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {}) {
   const result = spawnSync(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), ...args], {
-    cwd: options.cwd ?? REPO, encoding: "utf8", timeout: options.timeoutMs ?? 120_000,
+    cwd: options.cwd ?? REPO, encoding: "utf8", timeout: options.timeoutMs ?? 120_000, env: { ...process.env, ...options.env },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }

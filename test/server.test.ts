@@ -165,6 +165,38 @@ export default rd.range(1000).map(function double(r) { return { id: r.id, twice:
     assert.deepEqual(schema.schema!.map((f) => f.name), ["id", "name"]);
   });
 
+  it("a cancelled overwrite job leaves the previous output byte-identical and nothing beside it", async () => {
+    const parent = path.join(root, "ow");
+    await rd.range(30, { overrideNumBlocks: 3 }).writeParquet(path.join(parent, "out")).run();
+    const bytes = () => Object.fromEntries(listFilesRecursive(parent).map((f) => [f, fs.readFileSync(f).toString("base64")]));
+    const before = bytes();
+    writePipeline(root, "slow-overwrite.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(4000, { overrideNumBlocks: 40 }).map(function slow(row) {
+  const end = Date.now() + 2;
+  while (Date.now() < end) { /* busy */ }
+  return row;
+}).writeParquet("ow/out", { mode: "overwrite" });
+`);
+    const { job } = await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "slow-overwrite.rdpipe.ts" } });
+    // Cancelled once the job has written some of its new files.
+    while (listFilesRecursive(parent).length <= Object.keys(before).length) await new Promise((r) => setTimeout(r, 20));
+    await client.request("POST", `/jobs/${job.id}/cancel`, "job");
+    await waitForState(client, job.id, "cancelled");
+    assert.deepEqual(bytes(), before);
+    assert.deepEqual(fs.readdirSync(parent), ["out"]);
+  });
+
+  it("answers a plan of a file with a syntax error with 422 pipeline_error naming the user's file, line and column", async () => {
+    fs.mkdirSync(path.join(root, "sub", "dir"), { recursive: true });
+    const file = writePipeline(path.join(root, "sub", "dir"), "x.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3).map((r) => r.id +);\n`);
+    const r = await raw(`${server.url}/plan`, json({ type: "inspectPlan", source: { kind: "path", path: "sub/dir/x.rdpipe.ts" } }));
+    assert.equal(r.status, 422);
+    const { error } = r.body as { error: { code: string; message: string } };
+    assert.equal(error.code, "pipeline_error");
+    assert.ok(error.message.includes(`${fs.realpathSync(file)}:2:45: Unexpected ")"`), error.message);
+    assert.ok(!error.message.includes(stateDir), error.message);
+  });
+
   it("never reads or lists outside its roots: .., absolute paths, symlinks, encoded and backslash separators", async () => {
     const attempts = [
       "../" + path.basename(outside) + "/secret.rdpipe.ts", `${outside}/secret.rdpipe.ts`, "/etc/passwd", "link.rdpipe.ts",

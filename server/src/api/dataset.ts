@@ -19,7 +19,7 @@ export interface IterBatchesOptions { batchSize?: number; batchFormat?: BatchFor
 export interface PlanOrigin { module: ModuleRef; positions: Map<LogicalOp, number> }
 
 export interface SaveOptions {
-  /** "append" (default) adds files beside existing ones; "overwrite" empties the folder when the write starts. */
+  /** "append" (default) adds files beside existing ones; "overwrite" replaces the folder's files when the job succeeds (staged until then). */
   mode?: "append" | "overwrite";
   /** A configured file system (e.g. `new S3FileSystem({ endpoint })`); by default chosen by path. */
   filesystem?: FileSystem;

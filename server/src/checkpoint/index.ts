@@ -2,11 +2,11 @@
 // committed and which input IDs they hold, so that a rerun after any crash resumes where it stopped
 // and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol,
 // reader.ts shows what a checkpoint holds.
-import { fileSystemFor, removeWrittenFiles, type FileSystem, type FileSystemDescription } from "../io";
+import { OverwriteStage, fileSystemFor, type FileSystem, type FileSystemDescription } from "../io";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { idCount, type SharedIds } from "./idset";
 import {
-  CheckpointLease, attemptOf, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
+  CheckpointLease, attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
   readManifest, recordAttempt, writeManifest,
   type CheckpointBackendKind, type CheckpointSpec, type DoneRecord, type FileEntry, type Manifest,
 } from "./store";
@@ -99,16 +99,19 @@ export interface PreparedCheckpoint {
   committedFilesAtStart: number;
   /** Output files of earlier attempts removed because they were never committed. */
   removedUncommitted: number;
+  /** Where this attempt writes: the output folder, or an overwrite's staging folder. */
+  writeTo: string;
+  /** An overwrite whose staged output replaces the folder's when the job succeeds (none once that happened). */
+  overwrite?: OverwriteStage;
   loadMs: number;
 }
 
-/** Markers at the checkpoint's top level, beside manifest.json. */
-const markers = { deleting: "deleting.json", outputCleared: "output-cleared.json" } as const;
+/** Markers at the checkpoint's top level, beside manifest.json. `outputSwapped`: an overwrite's staged output is final. */
 
 /**
- * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, empties the output
- * folder once for "overwrite", removes the output files no earlier attempt committed, loads the committed
- * IDs and done files, and records the attempt before it writes anything.
+ * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, stages an overwrite
+ * (once per job, recorded in the manifest), removes the output files no earlier attempt committed, loads
+ * the committed IDs and done files, and records the attempt before it writes anything.
  */
 export async function prepareCheckpoint(config: CheckpointSettings, write: WriteOp, attempt: string): Promise<PreparedCheckpoint> {
   const started = Date.now();
@@ -136,27 +139,35 @@ async function openAttempt(
     await deleteCheckpoint(fs, root, identity);
     return {
       spec, lease, alreadyComplete: true, doneFiles: new Set(), donePaths: new Set(), committedRowsAtStart: 0, committedFilesAtStart: 0,
-      removedUncommitted: 0, loadMs: Date.now() - started,
+      removedUncommitted: 0, loadMs: Date.now() - started, writeTo: write.path,
     };
   }
-  const manifest = await readManifest(fs, root);
+  let manifest = await readManifest(fs, root);
+  const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
+  // Every attempt's files stay when the staged output replaces the folder's (S3 keeps them by name).
+  const stageOf = (job: string) => OverwriteStage.of(write.path, job, [...attempts, spec.attempt].map((a) => `${a}_`), { filesystem: write.options.filesystem, checkpoint: root });
   if (manifest) checkSameJob(root, manifest, identity);
   else {
     if (!(await isEmptyFolder(fs, root))) {
       throw new PlanError(`checkpointPath ${root} holds files but is not a checkpoint (no manifest.json); give the checkpoint an empty or new folder`);
     }
-    await writeManifest(fs, root, { version: 1, ...identity, createdAt: new Date().toISOString() });
+    // The staging folder is recorded before anything is staged, so that every attempt finds it.
+    const overwrite = write.mode === "overwrite" ? { job: spec.attempt, staging: stageOf(spec.attempt).writeTo } : undefined;
+    manifest = { version: 1, ...identity, createdAt: new Date().toISOString(), overwrite };
+    await writeManifest(fs, root, manifest);
   }
-  const attempts = (await listEntries(fs, root, dirs.attempts)).map(attemptOf);
-  if (write.mode === "overwrite" && attempts.length === 0 && (await fs.stat(fs.join(root, markers.outputCleared))) === null) {
-    // Emptied once per job, before its first attempt writes, and marked only when done: a crash mid-way empties it again.
-    await removeWrittenFiles(write.path, "", write.options.filesystem);
-    await fs.write(fs.join(root, markers.outputCleared), json({}));
+  let overwrite = manifest.overwrite && stageOf(manifest.overwrite.job);
+  if (overwrite && (await fs.stat(fs.join(root, markers.outputSwapped))) !== null) {
+    // An earlier attempt succeeded and began the swap: finish it; this attempt writes into the folder itself.
+    await overwrite.commit();
+    overwrite = undefined;
   }
+  await overwrite?.begin();
+  const writeTo = overwrite?.writeTo ?? write.path;
   let records = await listEntries(fs, root, dirs.committed);
   let removedUncommitted = 0;
   if (attempts.length > 0) {
-    const output = await reconcileOutput(write, attempts, committedNames(records));
+    const output = await reconcileOutput(writeTo, write.options.filesystem, attempts, committedNames(records));
     removedUncommitted = output.removed;
     // A record whose file is gone commits nothing: its rows are written again.
     const orphans = records.filter((r) => !output.present.has(committedOutputName(r)!));
@@ -177,7 +188,7 @@ async function openAttempt(
     if (!loaded?.damaged.length) break;
     // A damaged record commits nothing either; its task's other records may now be needed, so load again.
     const damaged = loaded.damaged.map((d) => d.record);
-    await uncommit(fs, root, damaged, write);
+    await uncommit(fs, root, damaged, { dir: writeTo, filesystem: write.options.filesystem });
     records = records.filter((r) => !damaged.includes(r));
   }
   const committed = committedNames(records);
@@ -187,7 +198,7 @@ async function openAttempt(
     spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
     doneFiles: new Set(doneFiles.map(doneKey)), donePaths: new Set(doneFiles.map((f) => f.path)),
     committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + finished.reduce((s, d) => s + d.rows, 0),
-    committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,
+    committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started, writeTo, overwrite,
   };
 }
 
@@ -208,12 +219,14 @@ async function isEmptyFolder(fs: FileSystem, dir: string): Promise<boolean> {
  * Deletes the output files (and in-flight temporaries) of the given attempts that have no commit record;
  * returns how many, and the names of the committed files that are there.
  */
-async function reconcileOutput(write: WriteOp, attempts: string[], committed: Set<string>): Promise<{ removed: number; present: Set<string> }> {
-  const fs = fileSystemFor(write.path, write.options.filesystem);
+async function reconcileOutput(
+  dir: string, filesystem: FileSystemDescription | undefined, attempts: string[], committed: Set<string>,
+): Promise<{ removed: number; present: Set<string> }> {
+  const fs = fileSystemFor(dir, filesystem);
   const present = new Set<string>();
-  if ((await fs.stat(write.path)) === null) return { removed: 0, present };
+  if ((await fs.stat(dir)) === null) return { removed: 0, present };
   const doomed: string[] = [];
-  for await (const page of fs.listDirectory(write.path)) {
+  for await (const page of fs.listDirectory(dir)) {
     for (const file of page.files) {
       const name = file.path.slice(file.path.lastIndexOf("/") + 1);
       const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
@@ -228,15 +241,17 @@ async function reconcileOutput(write: WriteOp, attempts: string[], committed: Se
 
 /**
  * Makes commit records count as never written: the done records of their tasks go first (their inputs are
- * read again for the rows), then the output files (when a write is given), then the records themselves.
+ * read again for the rows), then the output files (when their folder is given: the output or an overwrite staging folder), then the records themselves.
  * An interruption leaves the rest to the next attempt, which finds the same records damaged or without files.
  */
-async function uncommit(fs: FileSystem, root: string, records: FileEntry[], write?: WriteOp): Promise<void> {
+async function uncommit(
+  fs: FileSystem, root: string, records: FileEntry[], output?: { dir: string; filesystem?: FileSystemDescription },
+): Promise<void> {
   if (records.length === 0) return;
   await fs.deleteFiles([...new Set(records.map((r) => doneRecordPath(fs, root, taskPrefixOf(r.name))))]);
-  if (write) {
-    const outputFs = fileSystemFor(write.path, write.options.filesystem);
-    await outputFs.deleteFiles(records.map((r) => outputFs.join(write.path, committedOutputName(r)!)));
+  if (output) {
+    const outputFs = fileSystemFor(output.dir, output.filesystem);
+    await outputFs.deleteFiles(records.map((r) => outputFs.join(output.dir, committedOutputName(r)!)));
   }
   await fs.deleteFiles(records.map((r) => r.path));
 }
@@ -264,14 +279,20 @@ function checkSameJob(root: string, found: JobIdentity, job: JobIdentity): void 
 
 /**
  * After a successful attempt: removes the output files of this attempt that were never committed (a
- * task whose worker died between writing and committing, then rewrote its rows), then, when asked to,
- * the checkpoint — unless rows or blocks errored and wait for a resume. Returns whether it was deleted.
+ * task whose worker died between writing and committing, then rewrote its rows), swaps an overwrite's
+ * staged output in, then, when asked to, deletes the checkpoint — unless rows or blocks errored and wait
+ * for a resume. Returns whether it was deleted.
  */
 export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, write: WriteOp, unfinishedRows: boolean): Promise<boolean> {
   if (prepared.alreadyComplete) return true;
   const fs = fileSystemFor(config.checkpointPath, config.filesystem);
   const committed = committedNames(await listEntries(fs, config.checkpointPath, dirs.committed));
-  await reconcileOutput(write, [prepared.spec.attempt], committed);
+  await reconcileOutput(prepared.writeTo, write.options.filesystem, [prepared.spec.attempt], committed);
+  if (prepared.overwrite) {
+    // Marked first: an attempt that finds the marker finishes the swap rather than staging again.
+    await fs.write(fs.join(config.checkpointPath, markers.outputSwapped), json({}));
+    await prepared.overwrite.commit();
+  }
   if (!config.deleteCheckpointOnSuccess || unfinishedRows) return false;
   await deleteCheckpoint(fs, prepared.spec.path, jobIdentity(config, write));
   return true;
@@ -285,7 +306,7 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
 async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity): Promise<void> {
   await fs.write(fs.join(root, markers.deleting), json(job));
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
-  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputCleared)]);
+  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputSwapped)]);
   await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, "lease.json")]);
   if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
 }

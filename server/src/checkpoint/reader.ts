@@ -3,7 +3,7 @@ import { fileSystemFor, readFileBlocks, type FileSystem, type FileSystemDescript
 import { blockToRows, type Row } from "../block";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
 import {
-  attemptOf, committedOutputName, dirs, listEntries, loadCommittedIds, readDoneRecords, readErroredRows, readManifest,
+  attemptOf, committedOutputName, dirs, listEntries, markers, loadCommittedIds, readDoneRecords, readErroredRows, readManifest,
   type DamagedRecord, type DoneFile, type ErroredRow, type FileEntry, type Manifest,
 } from "./store";
 
@@ -29,6 +29,8 @@ export class CheckpointReader {
   private constructor(
     readonly path: string, private readonly fs: FileSystem, readonly manifest: Manifest | undefined,
     private readonly records: FileEntry[], private readonly attempts: string[],
+    /** Where the committed files are: the output folder, or an overwrite's staging folder until it is swapped in. */
+    readonly outputFolder: string | undefined,
   ) {}
 
   static async open(path: string, filesystem?: FileSystemDescription): Promise<CheckpointReader> {
@@ -38,7 +40,8 @@ export class CheckpointReader {
     const records = (await listEntries(fs, path, dirs.committed)).filter((e) => committedOutputName(e) !== undefined).sort((a, b) => (a.name < b.name ? -1 : 1));
     const attempts = (await listEntries(fs, path, dirs.attempts)).map(attemptOf).sort();
     if (!manifest && records.length === 0 && attempts.length === 0) throw new Error(`${path} is not a checkpoint (no manifest.json, attempts or committed records)`);
-    return new CheckpointReader(path, fs, manifest, records, attempts);
+    const staged = manifest?.overwrite && (await fs.stat(fs.join(path, markers.outputSwapped))) === null;
+    return new CheckpointReader(path, fs, manifest, records, attempts, staged ? manifest!.overwrite!.staging : manifest?.output.path);
   }
 
   private idsCache?: Promise<{ perFile: number[]; ids: SharedIds; damaged: DamagedRecord[] }>;
@@ -51,7 +54,7 @@ export class CheckpointReader {
 
   async summary(): Promise<CheckpointSummary> {
     const { perFile, ids, damaged } = await this.loadIds();
-    const outputDir = this.manifest?.output.path;
+    const outputDir = this.outputFolder;
     const outputOf = (record: FileEntry) => {
       const name = committedOutputName(record)!;
       return outputDir ? fileSystemFor(outputDir).join(outputDir, name) : name;
@@ -86,7 +89,7 @@ export class CheckpointReader {
     const { perFile } = await this.loadIds();
     const total = perFile.reduce((s, n) => s + n, 0);
     const out: { file: string; row: Row }[] = [];
-    const outputDir = this.manifest?.output.path;
+    const outputDir = this.outputFolder;
     if (!outputDir) return { total, rows: out };
     const outputFs = fileSystemFor(outputDir, this.fs.description);
     const outputSystem = outputFs.description;

@@ -33,6 +33,8 @@ export interface Manifest {
   idColumn: string;
   output: { path: string; format: string };
   createdAt: string;
+  /** mode "overwrite": the job's files are staged (in `staging`) until its last attempt succeeds; see io/overwrite.ts. */
+  overwrite?: { job: string; staging: string };
 }
 
 /** A row a UDF failed on, as recorded beside the checkpoint. */
@@ -52,6 +54,9 @@ export interface ErroredRow {
 const COMMIT_SUFFIX: Record<CheckpointBackendKind, string> = { batch: ".ids.parquet", row: ".ids.jsonl" };
 
 export const dirs = { attempts: "attempts", committed: "committed", done: "done", errors: "errors" } as const;
+
+/** Files at the checkpoint's root that mark a phase: its deletion began; an overwrite's swap began. */
+export const markers = { deleting: "deleting.json", outputSwapped: "output-swapped.json" } as const;
 
 export const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
 

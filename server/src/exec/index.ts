@@ -7,6 +7,7 @@ import {
   type TaskErrorInfo, type TaskSpec,
 } from "../cluster";
 import { removeWrittenFiles } from "../io";
+import { JobOutput } from "./output";
 import { checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
@@ -171,6 +172,8 @@ class StreamingExecutor {
   /** Set for a checkpointed job (a plan ending in a write, with DataContext.checkpointConfig). */
   private readonly checkpoint?: CheckpointSettings;
   private prepared?: PreparedCheckpoint;
+  /** Set for a plan that ends in a write. */
+  private output?: JobOutput;
   private checkpointProgress?: CheckpointProgress;
   private readonly erroredBudgets: Map<string, number>;
   private readonly erroredByOperator = new Map<string, number>();
@@ -200,6 +203,7 @@ class StreamingExecutor {
       validateCheckpointPlan(this.root, config, schema?.fields.map((f) => f.name));
     }
     this.prepared = await prepareCheckpoint(config, this.root as Extract<LogicalOp, { kind: "write" }>, this.writePrefix);
+    this.output!.adopt(this.prepared.overwrite);
     const { committedRowsAtStart, committedFilesAtStart, loadMs } = this.prepared;
     this.checkpointProgress = {
       path: config.checkpointPath, idsAtStart: committedRowsAtStart, filesAtStart: committedFilesAtStart,
@@ -213,8 +217,6 @@ class StreamingExecutor {
       onDiscovery: (error) => (error ? this.fail(error) : this.wakeUp()),
       doneFiles: this.prepared && { keys: this.prepared.doneFiles, paths: this.prepared.donePaths },
       onFilesSkipped: (n) => { this.checkpointProgress!.inputFilesSkipped += n; },
-      // A checkpointed write empties its folder once per job, when the checkpoint is opened.
-      keepExistingOutput: this.checkpoint !== undefined,
       nothingToRead: this.prepared?.alreadyComplete ?? false,
     };
     let op: PhysicalOperator;
@@ -246,7 +248,9 @@ class StreamingExecutor {
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const onIdle = () => this.wakeUp();
     try {
+      if (this.root.kind === "write") this.output = await JobOutput.open(this.root, this.writePrefix, this.checkpoint !== undefined);
       if (this.checkpoint) await this.openCheckpoint(this.checkpoint);
+      this.output?.redirect(this.physicalRoot);
       this.rootOp = this.build(this.physicalRoot);
       const { cluster } = this.context;
       if (cluster) await cluster.start();
@@ -267,6 +271,10 @@ class StreamingExecutor {
       if (this.checkpoint && this.prepared) {
         const unfinished = this.erroredKeys.size > 0 || this.erroredBlocks > 0; // rows a resume still has to write
         this.checkpointProgress!.deleted = await finishCheckpoint(this.checkpoint, this.prepared, this.root as Extract<LogicalOp, { kind: "write" }>, unfinished);
+      }
+      if (this.output) {
+        await this.output.succeeded();
+        for (const file of this.written) file.path = this.output.finalPath(file.path);
       }
       const progress = this.snapshot(true);
       this.options.onProgress?.(progress);
@@ -656,12 +664,14 @@ class StreamingExecutor {
   }
 
   /**
-   * A failed or cancelled job leaves no output files that look complete. A checkpointed job keeps its
-   * committed files for a resume, which removes the uncommitted ones (workers may still be finishing a commit now).
+   * A failed or cancelled job leaves no output files that look complete, and the previous output of an
+   * overwrite as it was. A checkpointed job keeps its committed files for a resume, which removes the
+   * uncommitted ones (workers may still be finishing a commit now).
    */
   private async removePartialOutput(): Promise<void> {
     const sinks = this.operators.flatMap((op) => (op instanceof TaskOperator && op.sink && !op.sink.checkpoint ? [op.sink] : []));
     await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix, sink.options.filesystem).catch(() => 0)));
+    await this.output?.failed().catch(() => undefined);
   }
 
   private snapshot(finished: boolean): ProgressSnapshot {

@@ -5,7 +5,7 @@ import {
 } from "../block";
 import { type BlockOrigin, type TaskInput, rowName } from "../cluster";
 import type { Schema } from "apache-arrow";
-import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, removeWrittenFiles, streamFiles, type FileFormat, type FileRef } from "../io";
+import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, streamFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
 import { doneKey } from "../checkpoint";
 import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
@@ -204,7 +204,6 @@ export class TaskOperator extends PhysicalOperator {
   get isSource(): boolean { return this.physical.kind === "read"; }
 
   override async start(): Promise<void> {
-    if (this.sink?.mode === "overwrite" && !this.settings.keepExistingOutput) await removeWrittenFiles(this.sink.path, "", this.sink.options.filesystem);
     if (this.physical.kind !== "read" || this.settings.nothingToRead) { this.planned = true; return; }
     this.metrics.startedAt = Date.now();
     const source = this.physical.source;
@@ -364,8 +363,6 @@ export interface ReadSettings {
   /** Input files a checkpoint says are consumed whole (by doneKey, and their paths): listed but not read. */
   doneFiles?: { keys: Set<string>; paths: Set<string> };
   onFilesSkipped?: (count: number) => void;
-  /** The write never empties its folder (a checkpointed job does that once, for all its attempts). */
-  keepExistingOutput?: boolean;
   /** A checkpoint says the job is already complete: the read produces nothing. */
   nothingToRead?: boolean;
 }

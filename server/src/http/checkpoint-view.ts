@@ -62,7 +62,7 @@ export async function readCheckpointView(request: CheckpointViewRequest): Promis
     case "ids":
       return { type: "checkpointIds", ...page, ...await reader.ids(offset, limit) };
     case "rows": {
-      const output = reader.manifest?.output.path;
+      const output = reader.outputFolder;
       if (roots && output !== undefined) await mustBeInside(roots, output, "the output folder");
       const { total, rows } = await reader.rows(offset, limit);
       return { type: "checkpointRows", ...page, total, rows: rows.map(({ file, row }) => ({ file, row: toJson<Record<string, JsonValue>>(row) })) };

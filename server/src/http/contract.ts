@@ -213,9 +213,14 @@ export type ApiResponse =
   | CheckpointView
   | ApiErrorResponse;
 
+/**
+ * `bad_request` (400) is a malformed request. The 422 codes say what could not be processed: `pipeline_error`, a
+ * pipeline file that does not load (syntax error, no default export, a throw at its top level) or whose plan cannot
+ * be inspected; `checkpoint_unreadable`, a checkpoint whose contents cannot be read.
+ */
 export type ErrorCode =
   | "bad_request" | "unauthorized" | "forbidden" | "not_found" | "payload_too_large" | "unsupported_media_type"
-  | "conflict" | "internal";
+  | "conflict" | "pipeline_error" | "checkpoint_unreadable" | "internal";
 
 export interface ApiErrorResponse { type: "error"; error: { code: ErrorCode; message: string } }
 

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { CheckpointSettings } from "../checkpoint";
 import type { CheckpointViewName } from "./contract";
 import {
-  FINISHED_STATES, type CheckpointCounters, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
+  FINISHED_STATES, type CheckpointCounters, type ErrorCode, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
   type JobSummary, type PlanInspection, type ProgressSnapshot,
 } from "./contract";
 import { HttpError } from "./errors";
@@ -208,7 +208,7 @@ export class JobManager {
       type: "checkpoint", jobId: id, checkpoint: { path: checkpointPath, filesystem }, view, offset, limit,
       roots: job.summary.sourceKind === "bundle" ? this.options.roots : undefined,
     };
-    return (await this.ask(request, "checkpointView", `cannot read the checkpoint ${checkpointPath}`)).view;
+    return (await this.ask(request, "checkpointView", { code: "checkpoint_unreadable", message: `cannot read the checkpoint ${checkpointPath}` })).view;
   }
 
   /**
@@ -226,12 +226,14 @@ export class JobManager {
 
   /** The plan of a pipeline with each operator's schema, found in a runner process (the pipeline's code never runs here). */
   async inspectPlan(pipeline: RunnerPipeline): Promise<PlanInspection> {
-    const { operators, problems } = await this.ask({ type: "plan", pipeline }, "plan", "cannot inspect the plan");
+    const { operators, problems } = await this.ask({ type: "plan", pipeline }, "plan", { code: "pipeline_error", message: "cannot inspect the plan" });
     return { operators, problems };
   }
 
   /** One request to a short-lived runner process, answered with one message of the expected type. */
-  private ask<T extends "plan" | "checkpointView">(request: RunnerRequest, expected: T, failure: string): Promise<Extract<RunnerMessage, { type: T }>> {
+  private ask<T extends "plan" | "checkpointView">(
+    request: RunnerRequest, expected: T, failure: { code: ErrorCode; message: string },
+  ): Promise<Extract<RunnerMessage, { type: T }>> {
     return new Promise((resolve, reject) => {
       const child = this.spawnRunner(this.options.stateDir); // a bundle's folder is on the client, not here
       const timer = setTimeout(() => child.kill("SIGKILL"), INSPECTION_TIMEOUT_MS);
@@ -239,13 +241,13 @@ export class JobManager {
       child.on("message", (message: RunnerMessage) => {
         if (message.type === expected) resolve(message as Extract<RunnerMessage, { type: T }>);
         else if (message.type === "refused") reject(new HttpError(message.status, message.status === 403 ? "forbidden" : "not_found", message.message));
-        else if (message.type === "failed") reject(new HttpError(422, "bad_request", `${failure}: ${message.error.message}`));
+        else if (message.type === "failed") reject(new HttpError(422, failure.code, `${failure.message}: ${message.error.message}`));
         else return;
         answered = true;
       });
       child.on("exit", (code, signal) => {
         clearTimeout(timer);
-        if (!answered) reject(new HttpError(422, "bad_request", `${failure}: the runner ended without an answer (${signal ?? `exit code ${code}`})`));
+        if (!answered) reject(new HttpError(422, failure.code, `${failure.message}: the runner ended without an answer (${signal ?? `exit code ${code}`})`));
       });
       child.send(request);
     });

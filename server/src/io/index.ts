@@ -10,3 +10,4 @@ export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, type FileSys
 export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks } from "./read";
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
+export { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";

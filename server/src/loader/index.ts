@@ -33,7 +33,8 @@ export function compilePipeline(file: string): ModuleRef {
     if (!errors?.length) throw e;
     throw new PipelineLoadError(errors.map((m) => {
       const loc = m.location;
-      return loc ? `${path.resolve(loc.file)}:${loc.line}:${loc.column + 1}: ${m.text}\n    ${loc.lineText}` : m.text;
+      // esbuild names files relative to absWorkingDir (the pipeline's folder), not to this process's.
+      return loc ? `${path.resolve(path.dirname(filename), loc.file)}:${loc.line}:${loc.column + 1}: ${m.text}\n    ${loc.lineText}` : m.text;
     }).join("\n"));
   }
 }

@@ -36,6 +36,14 @@ export interface FileSystem {
   /** Removes these files; ones already gone are fine. */
   deleteFiles(paths: string[]): Promise<void>;
   join(dir: string, name: string): string;
+
+  // Folders, where the store has them (local disk; S3 has none): what overwrite's staging swaps with.
+  /** Renames a folder (same file system), the change synced to disk. */
+  renameFolder?(from: string, to: string): Promise<void>;
+  /** Makes a folder and the missing ones above it. */
+  makeFolder?(dir: string): Promise<void>;
+  /** Removes a folder if it is empty; returns whether it is gone. */
+  removeEmptyFolder?(dir: string): Promise<boolean>;
 }
 
 export type FileSystemDescription = { kind: "local" } | S3Description;

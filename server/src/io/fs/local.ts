@@ -110,6 +110,38 @@ export class LocalFileSystem implements FileSystem {
   join(dir: string, name: string): string {
     return path.join(dir, name);
   }
+
+  // ---------------------------------------------------------------- folders (overwrite's staging swap)
+
+  async renameFolder(from: string, to: string): Promise<void> {
+    await fs.rename(from, to);
+    for (const dir of new Set([path.dirname(from), path.dirname(to)])) await syncFolder(dir);
+  }
+
+  async makeFolder(dir: string): Promise<void> {
+    await fs.mkdir(dir, { recursive: true });
+  }
+
+  async removeEmptyFolder(dir: string): Promise<boolean> {
+    try {
+      await fs.rmdir(dir);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return true;
+      if (code === "ENOTEMPTY" || code === "EEXIST") return false;
+      throw e;
+    }
+  }
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  const folder = await fs.open(dir, "r");
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
+  }
 }
 
 /** Writes all of chunk: a write may store fewer bytes than asked (a disk filling up); the rest is written until the disk says why it cannot. */
@@ -120,13 +152,4 @@ async function writeFully(handle: FileHandle, chunk: Uint8Array): Promise<number
     offset += bytesWritten;
   }
   return chunk.byteLength;
-}
-
-async function syncFolder(dir: string): Promise<void> {
-  const folder = await fs.open(dir, "r");
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
 }
