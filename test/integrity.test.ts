@@ -225,6 +225,7 @@ describe("GET /schema on folders readParquet would refuse", function () {
     const files = listFilesRecursive(path.join(root, "mixed"));
     const res = await raw(`${server.url}/schema?path=mixed`);
     assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.equal((res.body as { error: { code: string } }).error.code, "data_unreadable");
     const message = (res.body as { error: { message: string } }).error.message;
     for (const file of files) assert.ok(message.includes(path.basename(file)), message);
     assert.match(message, /column 'x'/);

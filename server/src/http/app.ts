@@ -213,7 +213,7 @@ export function createApp(options: AppOptions): express.Express {
       // The editor must not complete columns of a read that cannot run: files readParquet would refuse are an error here too.
       files.forEach((file, i) => assertSameFileSchema({ file: files[0].path, schema: metadata[0].schema! }, { file: file.path, schema: metadata[i].schema! }));
     } catch (e) {
-      throw new HttpError(422, "bad_request", `cannot read Parquet metadata under ${req.query.path}: ${(e as Error).message}`);
+      throw new HttpError(422, "data_unreadable", `cannot read Parquet metadata under ${req.query.path}: ${(e as Error).message}`);
     }
     const body: SchemaResponse = {
       type: "schema", path: target, files: files.length, rows: metadata.reduce((sum, m) => sum + (m.rows ?? 0), 0),

@@ -216,11 +216,12 @@ export type ApiResponse =
 /**
  * `bad_request` (400) is a malformed request. The 422 codes say what could not be processed: `pipeline_error`, a
  * pipeline file that does not load (syntax error, no default export, a throw at its top level) or whose plan cannot
- * be inspected; `checkpoint_unreadable`, a checkpoint whose contents cannot be read.
+ * be inspected; `checkpoint_unreadable`, a checkpoint whose contents cannot be read; `data_unreadable`, input files
+ * whose schema cannot be read or that no read could take as one dataset (none found, damaged, schemas that differ).
  */
 export type ErrorCode =
   | "bad_request" | "unauthorized" | "forbidden" | "not_found" | "payload_too_large" | "unsupported_media_type"
-  | "conflict" | "pipeline_error" | "checkpoint_unreadable" | "internal";
+  | "conflict" | "pipeline_error" | "checkpoint_unreadable" | "data_unreadable" | "internal";
 
 export interface ApiErrorResponse { type: "error"; error: { code: ErrorCode; message: string } }
 
