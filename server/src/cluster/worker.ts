@@ -3,7 +3,7 @@ import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
 import { blockFromIPC, blockToIPC, blockBytes, concatBlocks, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
 import { commitOutput, idCount, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
-import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
+import { readFileBlocks, writeBlock, fileExtension, IoError, stopUploads } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
 import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
@@ -279,6 +279,10 @@ port.on("message", (message: DriverMessage) => {
   if (message.type === "cancel") {
     if (runningTasks.has(message.taskId)) cancelled.add(message.taskId);
     wakeTask(message.taskId);
+    return;
+  }
+  if (message.type === "drain") {
+    void stopUploads().then(() => send({ type: "drained" }));
     return;
   }
   if (message.type === "credit") {

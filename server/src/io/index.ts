@@ -5,7 +5,7 @@ export {
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
 } from "./types";
 export { isIgnoredName, listFiles, streamFiles } from "./files";
-export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
+export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, stopUploads, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
 export { fileMetadata, parquetReadSchema, readFileBlocks } from "./read";
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";

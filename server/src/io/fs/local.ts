@@ -1,4 +1,5 @@
 // Local disk. Writes go to a hidden temporary file beside the target and are renamed into place.
+import { randomBytes } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
@@ -73,16 +74,29 @@ export class LocalFileSystem implements FileSystem {
       }
       await fs.rename(tempPath, file);
       // The rename itself must reach the disk before anything that depends on the file (a checkpoint commit).
-      const folder = await fs.open(dir, "r");
-      try {
-        await folder.sync();
-      } finally {
-        await folder.close();
-      }
+      await syncFolder(dir);
       return bytes;
     } catch (e) {
       await fs.rm(tempPath, { force: true }).catch(() => undefined);
       throw e;
+    }
+  }
+
+  async writeIfAbsent(file: string, data: Uint8Array): Promise<"created" | "exists"> {
+    // Written whole under a name of its own, then linked to the target: link() fails if the target exists.
+    const dir = path.dirname(file);
+    const tempPath = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      await fs.writeFile(tempPath, data, { flag: "wx", flush: true });
+      await fs.link(tempPath, file);
+      await syncFolder(dir);
+      return "created";
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return "exists";
+      throw e;
+    } finally {
+      await fs.rm(tempPath, { force: true });
     }
   }
 
@@ -111,5 +125,14 @@ export class LocalFileSystem implements FileSystem {
 
   join(dir: string, name: string): string {
     return path.join(dir, name);
+  }
+}
+
+async function syncFolder(dir: string): Promise<void> {
+  const folder = await fs.open(dir, "r");
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
   }
 }
