@@ -108,7 +108,15 @@ async function create(fs: FileSystem, file: string, record: LeaseRecord): Promis
   const created = await fs.writeIfAbsent(file, data);
   if (created !== "unsupported") return created === "created";
   if ((await fs.stat(file)) !== null) return false;
-  await fs.write(file, [data]);
+  try {
+    await fs.write(file, [data]);
+  } catch (e) {
+    // Its read-back met another contender's object (or none, once that one released it): lost. An
+    // unreachable store fails the read as well, with its own error.
+    const holder = await readLease(fs, file);
+    if (holder === undefined || !sameRecord(holder, record)) return false;
+    throw e;
+  }
   await new Promise((resolve) => setTimeout(resolve, READ_BACK_SETTLE_MS));
   const after = await readLease(fs, file);
   return after !== undefined && sameRecord(after, record);

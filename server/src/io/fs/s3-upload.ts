@@ -7,7 +7,7 @@
 // know none of its writes can land later): parts are aborted, a CompleteMultipartUpload already sent is awaited.
 import { createHash } from "node:crypto";
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand,
   HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client,
 } from "@aws-sdk/client-s3";
 
@@ -169,16 +169,16 @@ class VerifiedUpload {
 
   /**
    * The stored object must be what was sent: its size, and as ETag the multipart form (MD5 of the parts'
-   * MD5s) or, as some S3-compatible stores give, the MD5 of the whole. One that is not is removed.
+   * MD5s) or, as some S3-compatible stores give, the MD5 of the whole. It is not removed when it is not:
+   * it may be another writer's, and a file that fails here is never committed.
    */
   private async verify(bytes: number, etags: string[], wholeMd5: string): Promise<void> {
     const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key }));
     const etag = unquote(head.ETag);
     const sizeOk = head.ContentLength === bytes;
     if (sizeOk && (!etagIsMd5(head) || [...etags, wholeMd5].includes(etag))) return;
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key })).catch(() => undefined);
     throw new UploadError(sizeOk
-      ? `${this.path}: the stored object's ETag ${etag} is not the MD5 of the ${bytes} bytes sent (${wholeMd5}); removed it`
-      : `${this.path}: the stored object has ${head.ContentLength} bytes, ${bytes} were sent; removed it`);
+      ? `${this.path}: the stored object's ETag ${etag} is not the MD5 of the ${bytes} bytes sent (${wholeMd5})`
+      : `${this.path}: the stored object has ${head.ContentLength} bytes, ${bytes} were sent`);
   }
 }
