@@ -129,11 +129,10 @@ describe("S3 faults: cut connections and truncated uploads, resumed until done",
           failed++;
           assert.match(result.stderr, /s3:\/\/faults\//, `a failed run must name the s3:// path: ${result.stderr}`);
         }
-        if (process.env.FAULTS_DEBUG) console.log(seed, failed, proxy.stats);
         assert.equal(result!.code, 0, result!.stderr);
-        assert.ok(failed >= 1 || proxy.stats.truncated + proxy.stats.cutAnswers >= 20,
-          `faults reached no run: ${failed} failed runs, ${JSON.stringify(proxy.stats)}`);
-        assert.ok(proxy.stats.truncated >= 5, `only ${proxy.stats.truncated} uploads were truncated`);
+        // Faults got past the SDK's retries into the engine, and uploads were among the requests cut.
+        assert.ok(failed >= 1, `no run failed: ${JSON.stringify(proxy.stats)}`);
+        assert.ok(proxy.stats.truncated >= 3, `only ${proxy.stats.truncated} uploads were truncated`);
       });
       assertExactlyOnce(await outputIds(output, "id", s3.description), ids);
     });
@@ -166,12 +165,10 @@ describe("S3 faults: cut connections and truncated uploads, resumed until done",
       seed: 5, rate: 0, hold: new RegExp(`^PUT /faults/${run}/output/`), onHold: () => fs.writeFileSync(marker, ""),
     });
     try {
-      const t0 = Date.now();
       const result = await runJob(pipeline, {
         INPUT: input, OUTPUT: output, CKPT: checkpoint, AWS_REGION: "us-east-1", AWS_ENDPOINT_URL_S3: proxy.endpoint,
         FAIL_ID: "0", FAIL_WHEN: marker,
       });
-      if (process.env.FAULTS_DEBUG) console.log(Date.now() - t0, fs.statSync(marker).mtimeMs - t0, result.stderr);
       assert.match(result.stderr, /bad row 0/);
       assert.notEqual(result.code, 0);
       assert.ok(proxy.stats.held >= 1, "no upload was in flight when the job failed");

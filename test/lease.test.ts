@@ -12,8 +12,8 @@ import { S3FileSystem } from "../server/src/io";
 import { REPO, tempDir } from "./helpers";
 import { startS3Server, type S3Server } from "./s3server";
 
-const CONTENDERS = 5;
-const HOLD_MS = 2500;
+const CONTENDERS = 4;
+const HOLD_MS = 1500;
 
 interface Outcome { won: boolean; from?: number; to?: number; error?: string }
 
@@ -68,7 +68,7 @@ describe("checkpoint lease: real processes racing for one checkpoint", function 
     before(() => { dir = tempDir(); });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 2; round++) {
       it(`round ${round}: a fresh checkpoint, contenders paused at random moments: exactly one wins`, async () => {
         const root = path.join(dir, `fresh-${round}`);
         assertOneWinner(await race(root, {}, true), root);

@@ -4,6 +4,7 @@
 // some of the body, then both sockets destroyed), or forwards all of it and cuts the connection before
 // the answer comes back (the server did the work, the client never hears). It can also hold chosen
 // requests until told (a stalled link), and says how many requests it broke.
+import { createHash } from "node:crypto";
 import net from "node:net";
 
 export interface FaultOptions {
@@ -29,16 +30,10 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-/** mulberry32: a small seeded generator, so that a failing run can be replayed with its seed. */
+/** A seeded sequence in [0, 1), so that a failing run can be replayed with its seed. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  let counter = 0;
+  return () => createHash("sha256").update(`${seed}:${counter++}`).digest().readUInt32BE(0) / 2 ** 32;
 }
 
 export async function startFaultProxy(target: { host: string; port: number }, options: FaultOptions): Promise<FaultProxy> {
