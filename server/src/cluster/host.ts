@@ -194,7 +194,7 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
 /** How long a worker asked to drain may take (a CompleteMultipartUpload in flight is awaited; a thread stuck in a UDF never answers). */
 const DRAIN_TIMEOUT_MS = 15_000;
 
-/** The host's own listeners stay until the end (a Worker's removeAllListeners also drops its port's message delivery); they ignore a retired worker. */
+/** The host's own listeners stay until the end (a message listener added after a Worker's removeAllListeners is never called); they ignore a retired worker. */
 function endAfterDrain(channel: WorkerChannel): Promise<void> {
   return new Promise<void>((resolve) => {
     const end = () => {
