@@ -154,6 +154,16 @@ describe("S3 faults: cut connections and truncated uploads, resumed until done",
     });
   });
 
+  it("a part whose bytes changed on the way is caught by its ETag: the write fails naming the s3:// path and no object appears", async () => {
+    await withProxy(6, 0, async (proxy) => {
+      proxy.options.corrupt = /^PUT /;
+      const flaky = new S3FileSystem({ endpoint: proxy.endpoint, region: "us-east-1" });
+      await assert.rejects(flaky.write("s3://faults/flip/part.bin", [Buffer.alloc(1 << 20, 7)]), /s3:\/\/faults\/flip\/part\.bin: .*not the MD5/);
+      assert.ok(proxy.stats.corrupted >= 1);
+      assert.deepEqual([...(await objects(s3, "s3://faults/flip"))], [], "a corrupted upload is visible");
+    });
+  });
+
   it("a job that fails while another task's upload is stalled on the network ends only once that upload can no longer land", async () => {
     const run = `stall-${Date.now()}`;
     const output = `s3://faults/${run}/output`;

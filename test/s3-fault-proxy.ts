@@ -2,8 +2,8 @@
 // seeded random points: it reads the HTTP requests going through it (headers, Content-Length body) and
 // for a chosen share of them forwards only part of the request (a truncated upload: the headers and
 // some of the body, then both sockets destroyed), or forwards all of it and cuts the connection before
-// the answer comes back (the server did the work, the client never hears). It can also hold chosen
-// requests until told (a stalled link), and says how many requests it broke.
+// the answer comes back (the server did the work, the client never hears). It can also flip a byte of
+// chosen requests' bodies, hold chosen requests until told (a stalled link), and says how many requests it broke.
 import { createHash } from "node:crypto";
 import net from "node:net";
 
@@ -19,12 +19,14 @@ export interface FaultOptions {
   hold?: RegExp;
   /** Called when a request is first held. */
   onHold?: () => void;
+  /** Requests whose first line matches get one byte of their body flipped (bits lost on the way). */
+  corrupt?: RegExp;
 }
 
 export interface FaultProxy {
   endpoint: string;
   options: FaultOptions;
-  readonly stats: { requests: number; truncated: number; cutAnswers: number; held: number };
+  readonly stats: { requests: number; truncated: number; cutAnswers: number; held: number; corrupted: number };
   /** Lets held requests go on. */
   release(): void;
   close(): Promise<void>;
@@ -39,7 +41,7 @@ function random(seed: number): () => number {
 export async function startFaultProxy(target: { host: string; port: number }, options: FaultOptions): Promise<FaultProxy> {
   const next = random(options.seed);
   const sockets = new Set<net.Socket>();
-  const stats = { requests: 0, truncated: 0, cutAnswers: 0, held: 0 };
+  const stats = { requests: 0, truncated: 0, cutAnswers: 0, held: 0, corrupted: 0 };
   let release!: () => void;
   const released = new Promise<void>((resolve) => { release = resolve; });
 
@@ -53,6 +55,9 @@ export async function startFaultProxy(target: { host: string; port: number }, op
     /** Forward only this many more bytes of the current request, then cut. */
     let cutAfter = Infinity;
     let cutAnswer = false;
+    /** The body offset of the byte to flip in the current request (-1: none), and the body's length. */
+    let flipAt = -1;
+    let bodyLength = 0;
     let chain = Promise.resolve();
 
     const send = (chunk: Buffer, hold = false) => {
@@ -68,7 +73,10 @@ export async function startFaultProxy(target: { host: string; port: number }, op
       stats.requests++;
       const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
       bodyLeft = length;
+      bodyLength = length;
       const line = head.slice(0, head.indexOf("\r\n"));
+      flipAt = options.corrupt?.test(line) && length > 0 ? Math.floor(next() * length) : -1;
+      if (flipAt >= 0) stats.corrupted++;
       if (options.hold?.test(line)) {
         if (stats.held++ === 0) options.onHold?.();
         return true;
@@ -101,7 +109,12 @@ export async function startFaultProxy(target: { host: string; port: number }, op
           continue;
         }
         const take = Math.min(bodyLeft, pending.length, cutAfter);
-        if (take > 0) send(pending.subarray(0, take));
+        const offset = bodyLength - bodyLeft;
+        if (flipAt >= offset && flipAt < offset + take) {
+          const flipped = Buffer.from(pending.subarray(0, take));
+          flipped[flipAt - offset] ^= 0xff;
+          send(flipped);
+        } else if (take > 0) send(pending.subarray(0, take));
         bodyLeft -= take;
         cutAfter -= take;
         pending = pending.subarray(take);
