@@ -5,13 +5,15 @@
 import { OverwriteStage, fileSystemFor, type FileSystem, type FileSystemDescription } from "../io";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { idCount, type SharedIds } from "./idset";
+import { CheckpointLease, LEASE_FILE, isLeaseFile } from "./lease";
 import {
-  CheckpointLease, attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
+  attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
   readManifest, recordAttempt, writeManifest,
   type CheckpointBackendKind, type CheckpointSpec, type DoneRecord, type FileEntry, type Manifest,
 } from "./store";
 
-export { CheckpointInUseError, commitOutput, doneKey, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
+export { CheckpointInUseError } from "./lease";
+export { commitOutput, doneKey, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
 export { CheckpointReader, type CheckpointSummary, type CommittedFile } from "./reader";
 
@@ -202,12 +204,12 @@ async function openAttempt(
   };
 }
 
-/** Nothing in dir but, at most, the lease this run holds and temporary files of writes a crash cut short. */
+/** Nothing in dir but, at most, the lease this run holds (or takeover tokens) and temporary files of writes a crash cut short. */
 async function isEmptyFolder(fs: FileSystem, dir: string): Promise<boolean> {
   if ((await fs.stat(dir)) === null) return true;
   const ignorable = (file: string) => {
     const name = file.slice(file.lastIndexOf("/") + 1);
-    return name === "lease.json" || (name.startsWith(".") && name.endsWith(".tmp"));
+    return isLeaseFile(name) || (name.startsWith(".") && name.endsWith(".tmp"));
   };
   for await (const page of fs.listDirectory(dir)) {
     if (page.directories.length > 0 || page.files.some((f) => !ignorable(f.path))) return false;
@@ -307,6 +309,6 @@ async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity):
   await fs.write(fs.join(root, markers.deleting), json(job));
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
   await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputSwapped)]);
-  await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, "lease.json")]);
+  await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, LEASE_FILE)]);
   if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
 }

@@ -11,7 +11,6 @@
 // record exists and loads whole, and the record is written after the file; a damaged record commits nothing.
 // A resume deletes every output file of an earlier attempt that has no record, and drops the committed
 // IDs inside its read tasks, so each input ID ends up in exactly one committed output file.
-import os from "node:os";
 import { Table, type Vector } from "apache-arrow";
 import { errorMessage, fileSystemFor, pathError, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
@@ -272,99 +271,3 @@ export async function readErroredRows(fs: FileSystem, root: string): Promise<Err
 }
 
 export { idCount };
-
-// ------------------------------------------------------------------ one run at a time
-
-interface LeaseRecord { attempt: string; pid: number; host: string; renewedAt: number }
-
-/** A lease from another host counts as held until it is this old without renewal. */
-const LEASE_TTL_MS = 30_000;
-const LEASE_RENEW_MS = 10_000;
-/** Time between writing the lease and checking it is still ours (two runs starting at once). */
-const LEASE_SETTLE_MS = 50;
-
-export class CheckpointInUseError extends Error {}
-
-/**
- * One run at a time per checkpoint: a second run would delete the first one's files as uncommitted
- * between their write and their commit. The lease names its holder; one on this host is held while its
- * process lives (a killed run's lease is taken over at once), one from another host until it goes stale.
- */
-export class CheckpointLease {
-  /** Leases this process holds, by file: a second execution here must not take one over. */
-  private static readonly heldHere = new Set<string>();
-  private timer?: NodeJS.Timeout;
-  private renewal: Promise<void> = Promise.resolve();
-  private released = false;
-
-  private constructor(private readonly fs: FileSystem, private readonly file: string, private readonly record: LeaseRecord) {}
-
-  static async acquire(fs: FileSystem, root: string, attempt: string): Promise<CheckpointLease> {
-    const file = fs.join(root, "lease.json");
-    const holder = await readLease(fs, file);
-    if (CheckpointLease.heldHere.has(file) || (holder && isHeld(holder))) throw inUse(root, file, holder);
-    const lease = new CheckpointLease(fs, file, { attempt, pid: process.pid, host: os.hostname(), renewedAt: Date.now() });
-    CheckpointLease.heldHere.add(file);
-    try {
-      await lease.write();
-      await new Promise((resolve) => setTimeout(resolve, LEASE_SETTLE_MS));
-      const after = await readLease(fs, file);
-      if (after && after.attempt !== attempt) throw inUse(root, file, after);
-    } catch (e) {
-      CheckpointLease.heldHere.delete(file);
-      throw e;
-    }
-    lease.timer = setInterval(() => { lease.renewal = lease.write().catch(() => undefined); }, LEASE_RENEW_MS).unref();
-    return lease;
-  }
-
-  private async write(): Promise<void> {
-    if (this.released) return;
-    this.record.renewedAt = Date.now();
-    await this.fs.write(this.file, json(this.record));
-  }
-
-  async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
-    clearInterval(this.timer);
-    await this.renewal; // a renewal in flight must not bring the file back after it is gone
-    try {
-      const holder = await readLease(this.fs, this.file).catch(() => undefined);
-      if (holder?.attempt === this.record.attempt) await this.fs.deleteFiles([this.file]);
-    } finally {
-      CheckpointLease.heldHere.delete(this.file);
-    }
-  }
-}
-
-async function readLease(fs: FileSystem, file: string): Promise<LeaseRecord | undefined> {
-  if ((await fs.stat(file)) === null) return undefined;
-  try {
-    return await readJsonFile<LeaseRecord>(fs, file);
-  } catch {
-    return undefined; // removed between stat and read
-  }
-}
-
-/**
- * Whether another live run holds the lease. Not if it went unrenewed past the TTL (its process is gone, or
- * its pid was reused after a restart), nor if it names a process of this host that no longer exists, nor
- * this very process (a previous incarnation with the same pid, as a restarted container's PID 1).
- */
-function isHeld(lease: LeaseRecord): boolean {
-  if (Date.now() - lease.renewedAt >= LEASE_TTL_MS) return false;
-  if (lease.host !== os.hostname()) return true;
-  if (lease.pid === process.pid) return false;
-  try {
-    process.kill(lease.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function inUse(root: string, file: string, holder: LeaseRecord | undefined): CheckpointInUseError {
-  const who = holder ? `process ${holder.pid} on ${holder.host}, renewed ${Math.round((Date.now() - holder.renewedAt) / 1000)}s ago` : "another execution in this process";
-  return new CheckpointInUseError(`the checkpoint at ${root} is in use by another run (${who}); wait for it to finish, or delete ${file} if that run is gone`);
-}

@@ -96,10 +96,21 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     this.workerOf(taskId)?.channel.postMessage(message);
   }
 
-  /** Ends the task now by ending its worker (for tasks of a job that has ended). */
-  abandon(taskId: number): void {
+  /** Workers being ended by abandon: drained first, so that no upload of theirs lands after the job ended. */
+  private readonly toDrain = new Set<W>();
+  private readonly ending = new Map<W, Promise<void>>();
+
+  /**
+   * Ends the task now by ending its worker (for tasks of a job that has ended). Resolves once the worker
+   * has stopped its uploads (or did not answer within DRAIN_TIMEOUT_MS) and its thread is ended.
+   */
+  abandon(taskId: number): Promise<void> {
     const worker = this.workerOf(taskId);
-    if (worker) this.lose(worker, "was ended");
+    if (!worker) return Promise.resolve();
+    this.toDrain.add(worker);
+    this.lose(worker, "was ended");
+    this.toDrain.delete(worker);
+    return this.ending.get(worker) ?? Promise.resolve();
   }
 
   private workerOf(taskId: number): W | undefined {
@@ -128,7 +139,7 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
   }
 
   private onMessage(worker: W, message: WorkerMessage): void {
-    if (message.type === "ready") return;
+    if (message.type === "ready" || message.type === "drained") return;
     if (message.type === "constructed" || message.type === "constructFailed") { this.onControl(worker, message); return; }
     const running = worker.running.get(message.taskId);
     if (!running) return;
@@ -174,7 +185,32 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
     this.failTasks(worker, "was stopped");
-    worker.channel.removeAllListeners();
-    void worker.channel.terminate();
+    if (!this.toDrain.has(worker)) {
+      worker.channel.removeAllListeners();
+      void worker.channel.terminate();
+      return;
+    }
+    const ended = endAfterDrain(worker.channel);
+    this.ending.set(worker, ended);
+    void ended.then(() => this.ending.delete(worker));
   }
+}
+
+/** How long a worker asked to drain may take (a CompleteMultipartUpload in flight is awaited; a thread stuck in a UDF never answers). */
+const DRAIN_TIMEOUT_MS = 15_000;
+
+/** The host's own listeners stay until the end (a message listener added after a Worker's removeAllListeners is never called); they ignore a retired worker. */
+function endAfterDrain(channel: WorkerChannel): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const end = () => {
+      clearTimeout(timer);
+      channel.removeAllListeners();
+      Promise.resolve(channel.terminate()).then(() => resolve(), () => resolve());
+    };
+    const timer = setTimeout(end, DRAIN_TIMEOUT_MS);
+    channel.on("message", (message: WorkerMessage) => { if (message.type === "drained") end(); });
+    channel.on("exit", end);
+    channel.on("error", end);
+    channel.postMessage({ type: "drain" });
+  });
 }

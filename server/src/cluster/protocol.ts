@@ -66,6 +66,8 @@ export interface ActorInit {
 
 export type WorkerMessage =
   | { type: "ready" }
+  /** Answers "drain": no write this worker started can create a file any more. */
+  | { type: "drained" }
   | { type: "constructed" }
   | { type: "constructFailed"; error: TaskErrorInfo }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
@@ -85,4 +87,6 @@ export type DriverMessage =
   | { type: "cancel"; taskId: number }
   | { type: "credit"; taskId: number }
   /** The schema every block of the task's output must have (the operator's, fixed by its first block). */
-  | { type: "schema"; taskId: number; ipc: Uint8Array };
+  | { type: "schema"; taskId: number; ipc: Uint8Array }
+  /** Before the worker is ended for a job that ended: stop its uploads (see io's stopUploads), then answer "drained". */
+  | { type: "drain" };

@@ -6,7 +6,7 @@ import {
   splitBlockBySize, takeRows, transferable, type Block,
 } from "../block";
 import { commitOutput, idCount, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
-import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
+import { readFileBlocks, writeBlock, fileExtension, IoError, stopUploads } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
 import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
@@ -327,6 +327,10 @@ port.on("message", (message: DriverMessage) => {
   if (message.type === "schema") {
     schemaReplies.get(message.taskId)?.(message.ipc);
     schemaReplies.delete(message.taskId);
+    return;
+  }
+  if (message.type === "drain") {
+    void stopUploads().then(() => send({ type: "drained" }));
     return;
   }
   if (message.type === "credit") {

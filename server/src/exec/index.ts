@@ -306,9 +306,10 @@ class StreamingExecutor {
       // worker), then are ended so a slow UDF cannot hold a shared worker.
       if (!completed) await this.writesSettled(CANCEL_GRACE_MS);
       const leftovers = [...this.running];
-      const endLeftovers = () => leftovers.forEach(([taskId, task]) => this.hostFor(task.op).abandon(taskId));
-      if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
-      else endLeftovers();
+      const endLeftovers = () => Promise.all(leftovers.map(([taskId, task]) => this.hostFor(task.op).abandon(taskId)));
+      if (completed && leftovers.length > 0) setTimeout(() => void endLeftovers(), CANCEL_GRACE_MS).unref();
+      // Their writes stopped first: none may land after the partial output is removed and the lease released.
+      else await endLeftovers();
       if (!completed) await this.removePartialOutput();
       if (this.prepared && this.erroredRowsToRecord.length > 0) {
         await recordErroredRows(this.prepared.spec, DRIVER_RECORDS, 0, this.erroredRowsToRecord).catch(() => undefined);

@@ -6,7 +6,7 @@ export {
 } from "./types";
 export { errorMessage, pathError } from "./types";
 export { isIgnoredName, listFiles, streamFiles } from "./files";
-export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
+export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, stopUploads, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
 export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks } from "./read";
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";

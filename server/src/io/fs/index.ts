@@ -5,6 +5,7 @@ import { LocalFileSystem } from "./local";
 import { S3FileSystem, type S3Description } from "./s3";
 
 export { S3FileSystem, type S3Description, type S3Options } from "./s3";
+export { stopUploads } from "./s3-upload";
 
 export interface FileInfo {
   path: string;
@@ -31,6 +32,11 @@ export interface FileSystem {
   readStream(path: string): Readable;
   /** Writes a whole file so that it appears complete or not at all; returns its byte count. */
   write(path: string, chunks: Iterable<Uint8Array>): Promise<number>;
+  /**
+   * Creates the file only if nothing is there, atomically: "exists" when something was, "unsupported"
+   * when the store cannot do it (an S3-compatible store without conditional writes).
+   */
+  writeIfAbsent(path: string, data: Uint8Array): Promise<"created" | "exists" | "unsupported">;
   /** Removes the files directly in dir whose names start with namePrefix (all of them for ""); returns how many. */
   deleteByPrefix(dir: string, namePrefix: string): Promise<number>;
   /** Removes these files; ones already gone are fine. */

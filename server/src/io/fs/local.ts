@@ -1,5 +1,6 @@
 // Local disk. Writes go to a hidden temporary file beside the target, written whole and synced, then
 // renamed into place: a file is never visible under its final name unless complete.
+import { randomBytes } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
@@ -81,6 +82,24 @@ export class LocalFileSystem implements FileSystem {
     } catch (e) {
       await fs.rm(tempPath, { force: true }).catch(() => undefined);
       throw pathError(file, e, "write failed");
+    }
+  }
+
+  async writeIfAbsent(file: string, data: Uint8Array): Promise<"created" | "exists"> {
+    // Written whole under a name of its own, then linked to the target: link() fails if the target exists.
+    const dir = path.dirname(file);
+    const tempPath = path.join(dir, `.${path.basename(file)}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+    await fs.mkdir(dir, { recursive: true });
+    try {
+      await fs.writeFile(tempPath, data, { flag: "wx", flush: true });
+      await fs.link(tempPath, file);
+      await syncFolder(dir);
+      return "created";
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return "exists";
+      throw e;
+    } finally {
+      await fs.rm(tempPath, { force: true });
     }
   }
 

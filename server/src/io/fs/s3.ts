@@ -1,13 +1,14 @@
 // S3 and S3-compatible stores through @aws-sdk/client-s3. A custom endpoint (option, or the standard
 // AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL variables) implies path-style addressing. Credentials come
 // from the default provider chain unless given. Transient errors (5xx, SlowDown, resets) are retried
-// by the SDK with exponential backoff.
+// by the SDK with exponential backoff. Writes are verified uploads (s3-upload.ts).
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import {
-  DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException,
+  DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { FileInfo, FileSystem, ListingPage } from "./index";
+import { UploadError, uploadVerified } from "./s3-upload";
 
 export interface S3Options {
   /** An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (addressed path-style). */
@@ -19,6 +20,11 @@ export interface S3Options {
   /** Writes larger than this go as a multipart upload in parts of this size (at least 5 MiB). */
   partSize?: number;
   maxAttempts?: number;
+  /**
+   * Whether the store honours conditional writes (PutObject with If-None-Match: *), which the checkpoint
+   * lease uses; asked of the store once when not given.
+   */
+  conditionalWrites?: boolean;
 }
 
 export type S3Description = S3Options & { kind: "s3" };
@@ -36,12 +42,18 @@ function parse(path: string): { bucket: string; key: string } {
   return { bucket: match[1], key: match[2] };
 }
 
+/** 412: the object exists; 409: another conditional write to it is in progress (it will exist). */
+function isPreconditionFailure(e: unknown): boolean {
+  return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 412 || e.$metadata.httpStatusCode === 409);
+}
+
 function isNotFound(e: unknown): boolean {
   return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 404 || e.name === "NotFound" || e.name === "NoSuchKey");
 }
 
 /** Error messages that name the path and say what S3 answered. */
 function describeError(path: string, e: unknown): Error {
+  if (e instanceof UploadError) return e;
   if (e instanceof S3ServiceException) {
     const status = e.$metadata.httpStatusCode;
     const what = e.name === "NoSuchBucket" ? `no such bucket "${parse(path).bucket}"`
@@ -81,6 +93,7 @@ export class S3FileSystem implements FileSystem {
     return new S3FileSystem({
       endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
+      ...(env.AWS_MAX_ATTEMPTS ? { maxAttempts: Number(env.AWS_MAX_ATTEMPTS) } : {}),
       ...overrides,
     });
   }
@@ -165,28 +178,46 @@ export class S3FileSystem implements FileSystem {
   }
 
   async write(path: string, chunks: Iterable<Uint8Array>): Promise<number> {
-    const { bucket, key } = parse(path);
-    let bytes = 0;
-    const counted = (function* () {
-      for (const chunk of chunks) {
-        bytes += chunk.byteLength;
-        yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      }
-    })();
-    // One PUT when the object fits in one part, else a multipart upload; either way the key appears only when complete.
-    let parts = 0;
-    const upload = new Upload({
-      client: this.client, params: { Bucket: bucket, Key: key, Body: Readable.from(counted) },
-      partSize: Math.max(MIN_PART_SIZE, this.description.partSize ?? MIN_PART_SIZE), leavePartsOnError: false,
-    });
-    upload.on("httpUploadProgress", (progress) => { parts = Math.max(parts, progress.part ?? 0); });
     try {
-      await upload.done();
+      const { bytes, parts } = await uploadVerified(this.client, path, parse(path), chunks, Math.max(MIN_PART_SIZE, this.description.partSize ?? MIN_PART_SIZE));
+      if (parts > 1) this.counters.multipartUploads++;
+      return bytes;
     } catch (e) {
       throw describeError(path, e);
     }
-    if (parts > 1) this.counters.multipartUploads++;
-    return bytes;
+  }
+
+  private conditionalWrites?: Promise<boolean>;
+
+  async writeIfAbsent(path: string, data: Uint8Array): Promise<"created" | "exists" | "unsupported"> {
+    this.conditionalWrites ??= this.description.conditionalWrites !== undefined
+      ? Promise.resolve(this.description.conditionalWrites) : this.probeConditionalWrites(path);
+    if (!(await this.conditionalWrites.catch((e: unknown) => { this.conditionalWrites = undefined; throw e; }))) return "unsupported";
+    const { bucket, key } = parse(path);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ContentLength: data.byteLength, IfNoneMatch: "*" }));
+      return "created";
+    } catch (e) {
+      if (isPreconditionFailure(e)) return "exists";
+      throw describeError(path, e);
+    }
+  }
+
+  /** Writes a probe object beside path twice, the second time on the condition that it does not exist. */
+  private async probeConditionalWrites(path: string): Promise<boolean> {
+    const { bucket, key } = parse(path);
+    const probe = `${key.slice(0, key.lastIndexOf("/") + 1)}.conditional-write-probe-${randomBytes(6).toString("hex")}.tmp`;
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: "", ContentLength: 0 }));
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: "", ContentLength: 0, IfNoneMatch: "*" }));
+      return false;
+    } catch (e) {
+      if (isPreconditionFailure(e)) return true;
+      if (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 501) return false;
+      throw describeError(`s3://${bucket}/${probe}`, e);
+    } finally {
+      await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe })).catch(() => undefined);
+    }
   }
 
   async deleteByPrefix(dir: string, namePrefix: string): Promise<number> {

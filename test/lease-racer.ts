@@ -1,0 +1,24 @@
+// One contender in a lease race (test/lease.test.ts): opens the checkpoint at argv[2] for a new attempt
+// when told "go" on stdin, holds it for argv[3] ms, and prints one JSON line: won (with when it held the
+// lease) or the error it got. S3 settings come from the environment.
+import * as rd from "../server/src/api";
+import { prepareCheckpoint } from "../server/src/checkpoint";
+
+const [root, holdMs] = [process.argv[2], Number(process.argv[3])];
+const write = rd.range(10).writeParquet(`${root}-output`).op as Parameters<typeof prepareCheckpoint>[1];
+const attempt = `a${process.pid}`;
+
+process.stdin.once("data", async () => {
+  try {
+    const prepared = await prepareCheckpoint({ idColumn: "id", checkpointPath: root, deleteCheckpointOnSuccess: false, backend: "batch" }, write, attempt);
+    const from = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
+    const to = Date.now();
+    await prepared.lease.release();
+    console.log(JSON.stringify({ won: true, from, to }));
+  } catch (e) {
+    console.log(JSON.stringify({ won: false, error: (e as Error).message }));
+  }
+  process.exit(0);
+});
+console.log("ready");
