@@ -11,8 +11,9 @@ import {
   type CheckpointBackendKind, type CheckpointSpec, type DoneFile, type ErroredRow, type FileEntry, type Manifest,
 } from "./store";
 
-export { CheckpointInUseError, commitOutput, doneKey, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
+export { CheckpointInUseError, commitOutput, doneKey, outputFileName, recordDoneFiles, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
+export { IdKeyTable, describeDuplicate, idKeys, type CheckedOutput } from "./duplicates";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */
 export interface CheckpointSettings {
@@ -22,11 +23,16 @@ export interface CheckpointSettings {
   deleteCheckpointOnSuccess: boolean;
   filesystem?: FileSystemDescription;
   backend: CheckpointBackendKind;
+  /** Write rows that share an ID instead of failing the job (CheckpointConfig.allowDuplicateIds). */
+  allowDuplicateIds?: boolean;
 }
 
 /** What the tasks of one attempt need to commit their output. */
 export function checkpointSpec(config: CheckpointSettings, attempt: string): CheckpointSpec {
-  return { path: config.checkpointPath, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt };
+  return {
+    path: config.checkpointPath, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt,
+    checkDuplicateIds: !config.allowDuplicateIds,
+  };
 }
 
 // ------------------------------------------------------------------ plan validation
@@ -165,7 +171,7 @@ async function openAttempt(
     orphanTasks = new Set(orphans.map((r) => taskPrefixOf(r.name)));
   }
   const committed = committedNames(records);
-  const done = (await readDoneRecords(fs, root)).filter((d) => !orphanTasks.has(d.prefix));
+  const done = (await readDoneRecords(fs, root)).filter((d) => !orphanTasks.has(d.prefix) && !d.outputs?.some((p) => orphanTasks.has(p)));
   // IDs of tasks that consumed all their input files are never met again: those files are not read.
   const finished = done.filter((d) => d.allInputsDone);
   const finishedPrefixes = new Set(finished.map((d) => d.prefix));

@@ -5,6 +5,7 @@
 //   committed/<output>.ids.parquet the IDs in one output file (batch backend) — its existence commits that file
 //   committed/<output>.ids.jsonl   the same, one ID per line (row backend)
 //   done/<prefix>_<task>.json      input files a finished task consumed whole, which a resume does not read again
+//   done/<prefix>_read<n>.json     the same for a read task whose rows an actor pool carried to write tasks
 //   errors/<prefix>_<task>_<n>.jsonl  rows a UDF failed on under onError: "skip" (their IDs stay uncommitted)
 //
 // An output file counts only once its commit record exists, and the record is written after the file.
@@ -25,6 +26,8 @@ export interface CheckpointSpec {
   filesystem?: FileSystemDescription;
   /** This attempt's output file prefix. */
   attempt: string;
+  /** Each committed file's IDs go to the driver, which fails the job on an ID met twice. */
+  checkDuplicateIds?: boolean;
 }
 
 export interface Manifest {
@@ -116,13 +119,24 @@ export const outputFileName = (attempt: string, taskIndex: number, index: number
 export async function recordDoneFiles(
   spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number,
 ): Promise<void> {
+  await writeDoneRecord(spec, taskName(spec.attempt, taskIndex), files, { prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone });
+}
+
+/**
+ * Records that the rows of a read task's files, which an actor pool carried to other tasks, are all
+ * committed (or meant to be dropped) in the output files of the write tasks named by `outputs` (their
+ * prefixes). Those files hold other reads' rows too, so a resume still loads their IDs.
+ */
+export async function recordDoneReads(spec: CheckpointSpec, readIndex: number, files: DoneFile[], outputs: string[]): Promise<void> {
+  const name = `${spec.attempt}_read${String(readIndex).padStart(6, "0")}`;
+  await writeDoneRecord(spec, name, files, { prefix: `${name}_`, rows: 0, allInputsDone: false, outputs });
+}
+
+async function writeDoneRecord(spec: CheckpointSpec, name: string, files: DoneFile[], rest: Omit<DoneRecord, "files">): Promise<void> {
   if (files.length === 0) return;
   const fs = fileSystemFor(spec.path, spec.filesystem);
-  const record: DoneRecord = {
-    files: files.map(({ path, size, etag }) => ({ path, size, etag })),
-    prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone,
-  };
-  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${taskName(spec.attempt, taskIndex)}.json`), json(record));
+  const record: DoneRecord = { files: files.map(({ path, size, etag }) => ({ path, size, etag })), ...rest };
+  await fs.write(fs.join(fs.join(spec.path, dirs.done), `${name}.json`), json(record));
 }
 
 export interface DoneRecord {
@@ -131,6 +145,8 @@ export interface DoneRecord {
   prefix: string;
   rows: number;
   allInputsDone: boolean;
+  /** A read whose rows went through an actor pool: the prefixes of the write tasks' output files that hold them. */
+  outputs?: string[];
 }
 
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {

@@ -69,7 +69,8 @@ export type WorkerMessage =
   | { type: "constructed" }
   | { type: "constructFailed"; error: TaskErrorInfo }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
-  | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean }
+  /** idKeys: the committed file's IDs as 64-bit keys (idKeys()), for the driver's duplicate check. */
+  | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean; idKeys?: Uint32Array }
   /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. */
   | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string }
   /** A row a UDF failed on under onError: "skip". */

@@ -2,11 +2,11 @@
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
 import { blockFromIPC, blockToIPC, blockBytes, concatBlocks, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
-import { commitOutput, idCount, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
+import { commitOutput, idCount, idKeys, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
-import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
+import { mayRepeatIds, opsInOrder, type UdfFunction, type UdfRef } from "../plan";
 import type { ActorInit, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
 import { applyTransforms, TaskError, TaskRun, type OriginBlock } from "./transforms";
 
@@ -184,25 +184,27 @@ async function runTask(task: TaskSpec): Promise<void> {
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
   const transformed = applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes);
-  // Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot.
-  const mayRepeatIds = task.transforms.some((t) => t.kind === "batches" || (t.kind === "rows" && t.steps.some((step) => step.kind === "flatMap")));
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
   const writeAndCommit = async (name: string, piece: Block) => {
     const { format, path, options } = task.sink!;
     const written = await writeBlock(format, piece, path, name, options);
+    let keys: Uint32Array | undefined;
     if (checkpoint) {
       await flushErrored();
       await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
       committedRows += piece.numRows;
+      if (checkpoint.checkDuplicateIds) keys = idKeys(piece.getChild(checkpoint.idColumn)!);
     }
-    send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined });
+    send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined, idKeys: keys }, keys ? [keys.buffer as ArrayBuffer] : []);
   };
   try {
-    for await (const { block, origin } of checkpoint && mayRepeatIds ? idRunsTogether(transformed, checkpoint.idColumn) : transformed) {
+    // In a checkpointed job (idColumn set) rows sharing an ID stay in one block, through an actor pool too.
+    const { idColumn } = task;
+    for await (const { block, origin } of idColumn && mayRepeatIds(task.transforms) ? idRunsTogether(transformed, idColumn) : transformed) {
       if (cancelled.has(task.taskId)) break;
       let pieceStart = 0;
-      const pieces = checkpoint ? splitKeepingIds(block, task.targetBlockBytes, checkpoint.idColumn) : splitBlockBySize(block, task.targetBlockBytes);
+      const pieces = idColumn ? splitKeepingIds(block, task.targetBlockBytes, idColumn) : splitBlockBySize(block, task.targetBlockBytes);
       for (const piece of pieces) {
         const pieceOrigin = { ...origin, rowOffset: origin.rowOffset + pieceStart };
         pieceStart += piece.numRows;

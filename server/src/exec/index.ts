@@ -7,10 +7,14 @@ import {
   type TaskErrorInfo, type TaskSpec,
 } from "../cluster";
 import { removeWrittenFiles } from "../io";
-import { checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
+import {
+  checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, taskOutputPrefix, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint,
+} from "../checkpoint";
+import { CommitTracker } from "./commits";
+import type { Sources } from "./lineage";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
-import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
+import { type LogicalOp, type PhysicalOp, erroredRowBudgets, mayRepeatIds, opsInOrder, toPhysicalPlan } from "../plan";
 import {
   ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
 } from "./operators";
@@ -123,6 +127,7 @@ interface Retry {
   taskIndex: number;
   /** Memory the task holds while it runs, fixed at its first launch. */
   reservedBytes: number;
+  sources: Sources;
 }
 
 /** Stages whose tasks take a CPU slot of the shared pool (an actor pool's calls run on its own actors). */
@@ -158,7 +163,7 @@ class StreamingExecutor {
   private peakMemory = 0;
   private pool?: WorkerPool | ClusterPool;
   private readonly actorPools = new Map<ActorPoolOperator, ActorPool>();
-  private readonly running = new Map<number, { op: TaskOperator; delivered: number; reservedBytes: number }>();
+  private readonly running = new Map<number, { op: TaskOperator; delivered: number; reservedBytes: number; sources: Sources }>();
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
@@ -171,6 +176,7 @@ class StreamingExecutor {
   /** Set for a checkpointed job (a plan ending in a write, with DataContext.checkpointConfig). */
   private readonly checkpoint?: CheckpointSettings;
   private prepared?: PreparedCheckpoint;
+  private commits?: CommitTracker;
   private checkpointProgress?: CheckpointProgress;
   private readonly erroredBudgets: Map<string, number>;
   private readonly erroredByOperator = new Map<string, number>();
@@ -216,6 +222,7 @@ class StreamingExecutor {
       // A checkpointed write empties its folder once per job, when the checkpoint is opened.
       keepExistingOutput: this.checkpoint !== undefined,
       nothingToRead: this.prepared?.alreadyComplete ?? false,
+      idColumn: this.checkpoint?.idColumn,
     };
     let op: PhysicalOperator;
     switch (physical.kind) {
@@ -248,6 +255,7 @@ class StreamingExecutor {
     try {
       if (this.checkpoint) await this.openCheckpoint(this.checkpoint);
       this.rootOp = this.build(this.physicalRoot);
+      if (this.prepared) this.commits = this.commitTracker(this.prepared);
       const { cluster } = this.context;
       if (cluster) await cluster.start();
       this.pool = cluster ? cluster.pool : sharedWorkerPool(this.context.cpuSlots());
@@ -263,6 +271,8 @@ class StreamingExecutor {
         if (this.rootOp.isFinished() && this.rootOp.outputQueue.length === 0) break;
         await new Promise<void>((resolve) => { this.wake = resolve; });
       }
+      await this.commits?.settle();
+      if (this.failure) throw this.failure;
       completed = true;
       if (this.checkpoint && this.prepared) {
         const unfinished = this.erroredKeys.size > 0 || this.erroredBlocks > 0; // rows a resume still has to write
@@ -300,6 +310,7 @@ class StreamingExecutor {
       if (completed && leftovers.length > 0) setTimeout(endLeftovers, CANCEL_GRACE_MS).unref();
       else endLeftovers();
       if (!completed) await this.removePartialOutput();
+      await this.commits?.settle();
       if (this.prepared && this.erroredRowsToRecord.length > 0) {
         await recordErroredRows(this.prepared.spec, DRIVER_RECORDS, 0, this.erroredRowsToRecord).catch(() => undefined);
       }
@@ -522,19 +533,21 @@ class StreamingExecutor {
       op.metrics.tasksRunning++; // a task counts as running until its last attempt ends
     }
     const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
-    const state = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes };
+    const sources = retry?.sources ?? this.commits?.launched(op.isSource, taskIndex, next!.input, next!.inputBlocks) ?? [];
+    const state = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes, sources };
     this.running.set(spec.taskId, state);
     const settle = () => {
       this.running.delete(spec.taskId);
       op.metrics.tasksRunning--;
       op.metrics.tasksFinished++;
       op.taskEnded(state.taskIndex);
+      if (!this.failure) this.commits?.ended(op.isSource, state.taskIndex, () => this.liveSources());
     };
     this.hostFor(op).run(spec, this.context.taskTimeoutMs, (message) => {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
-        op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
+        op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin, sources);
         this.creditWaiters.push(spec.taskId);
       } else if (message.type === "written") {
         state.delivered++;
@@ -544,9 +557,11 @@ class StreamingExecutor {
         if (message.committed) {
           this.checkpointProgress!.filesCommitted++;
           this.checkpointProgress!.rowsCommitted += message.rows;
+          this.commits?.committed(sources, message.path, taskOutputPrefix(this.writePrefix, state.taskIndex), message.idKeys);
         }
       } else if (message.type === "rowError") {
         this.recordErroredRow(message.row);
+        this.commits?.lost(sources);
         // A task that writes a checkpointed sink records its errored rows itself; others' (an actor pool's) the driver records.
         if (this.prepared && !op.sink?.checkpoint) this.erroredRowsToRecord.push(message.row);
       } else {
@@ -568,9 +583,10 @@ class StreamingExecutor {
         // A checkpointed write instead continues from the files this task committed: skipping by count
         // would assume the retry splits its output as before, which onError "skip" and flaky UDFs break.
         const retry = op.sink?.checkpoint ? { ...spec, continueFromCommits: true } : { ...spec, skipOutputs: state.delivered };
-        this.retries.push({ op, spec: retry, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes });
+        this.retries.push({ op, spec: retry, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes, sources });
         return;
       }
+      if (e.kind === "application") this.commits?.lost(sources);
       settle();
       if (e.kind === "application") {
         this.erroredBlocks++;
@@ -596,6 +612,22 @@ class StreamingExecutor {
       this.fail(new ExecutionError(`${row.operator}: ${count} rows errored, more than its maxErroredRows (${budget}); the last: ${row.error}`,
         { kind: "udf", operator: row.operator, file: row.file, row: row.row, id: row.id === undefined ? undefined : String(row.id), message: row.error, stack: row.stack, rowPreview: row.input, rowInput: row.input }));
     }
+  }
+
+  private commitTracker(prepared: PreparedCheckpoint): CommitTracker {
+    const stages = this.operators.filter((op) => op instanceof TaskOperator);
+    return new CommitTracker(prepared.spec, {
+      writeInReadTask: stages.some((op) => op.isSource && op.sink !== undefined),
+      checkDuplicates: prepared.spec.checkDuplicateIds === true,
+      mayRepeatIds: stages.some((op) => mayRepeatIds(op.transforms)),
+    }, (error) => this.fail(error instanceof ExecutionError ? error : new ExecutionError(error.message)));
+  }
+
+  /** The read tasks whose rows are still in queues or in running (or retried) tasks. */
+  private *liveSources(): Iterable<Sources> {
+    for (const op of this.operators) for (const block of op.queuedBlocks()) if (block.sources) yield block.sources;
+    for (const task of this.running.values()) yield task.sources;
+    for (const retry of this.retries) yield retry.sources;
   }
 
   private readonly inputSchemas = new Map<PhysicalOperator, { file: string; schema: string }>();
