@@ -1,0 +1,98 @@
+// Duplicate IDs in a checkpointed job's input: an ID committed twice in one run fails the job, naming the
+// ID, the output files and the input files (with rows) that hold it — unless allowDuplicateIds is set.
+// Across runs, an ID an earlier run committed is done: a resume drops it, also in a file added since.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import * as rd from "../server/src/api";
+import { assertExactlyOnce, listFilesRecursive, outputIds, tempDir } from "./helpers";
+
+/** Writes one Parquet file at `file` with these IDs, in this order. */
+async function writeInput(file: string, ids: number[]): Promise<void> {
+  const tmp = tempDir();
+  rd.DataContext.reset();
+  await rd.fromItems(ids.map((id) => ({ id, value: `v${id}` })), { overrideNumBlocks: 1 }).writeParquet(tmp).run();
+  const [written] = listFilesRecursive(tmp).filter((f) => f.endsWith(".parquet"));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.renameSync(written, file);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+const plain = new Function("return (row) => ({ ...row, upper: row.value.toUpperCase() })")() as rd.RowFn;
+const PlainClass = new Function("return class Upper { call(row) { return { ...row, upper: row.value.toUpperCase() }; } }")() as new () => { call(r: rd.Row): rd.Row };
+const explode = new Function("return (row) => [{ ...row, k: 0 }, { ...row, k: 1 }]")() as rd.RowFn<rd.Row, rd.Row[]>;
+
+describe("checkpointing: duplicate IDs in the input", function () {
+  this.timeout(120_000);
+  let dir: string;
+
+  before(() => { dir = tempDir(); });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  function job(name: string, options: Partial<rd.CheckpointOptions> = {}) {
+    const context = rd.DataContext.reset();
+    const ckpt = path.join(dir, `${name}-ckpt`);
+    context.checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: ckpt, deleteCheckpointOnSuccess: false, ...options });
+    return { ckpt, out: path.join(dir, `${name}-out`) };
+  }
+
+  it("twice in one file: the job fails naming the ID, the output file and both rows of the input file", async () => {
+    const file = path.join(dir, "one", "a.parquet");
+    await writeInput(file, [...range(0, 200), 57]);
+    const { out } = job("one");
+    await assert.rejects(rd.readParquet(path.dirname(file)).map(plain).writeParquet(out).run(), (e: Error) => {
+      assert.match(e.message, /duplicate ID 57 in column 'id': written twice in \S+\.parquet, from input files \S+a\.parquet \(row 57\) and \S+a\.parquet \(row 200\)/);
+      assert.match(e.message, /allowDuplicateIds: true/);
+      return true;
+    });
+  });
+
+  it("twice in one file, not next to each other, after a flatMap (its own rows of one ID are not duplicates)", async () => {
+    const file = path.join(dir, "flat", "a.parquet");
+    await writeInput(file, [...range(0, 200), 57]);
+    const { out } = job("flat");
+    await assert.rejects(rd.readParquet(path.dirname(file)).flatMap(explode).writeParquet(out).run(), /duplicate ID 57 .*\(row 57\) and .*\(row 200\)/);
+    // Without the duplicate, the flatMap's two rows per ID pass.
+    await writeInput(file, range(0, 200));
+    const { out: out2 } = job("flat-ok");
+    const result = await rd.readParquet(path.dirname(file)).flatMap(explode).writeParquet(out2).run();
+    assert.equal(result.rowsOut, 400);
+  });
+
+  for (const [how, stage] of [["a function UDF", (ds: rd.Dataset) => ds.map(plain)], ["a class UDF (actor pool)", (ds: rd.Dataset) => ds.map(PlainClass, { concurrency: 1 })]] as const) {
+    it(`in two files, through ${how}: the job fails naming the ID, both output files and both input files`, async () => {
+      const input = path.join(dir, `two-${how.length}`);
+      await writeInput(path.join(input, "a.parquet"), range(0, 100));
+      await writeInput(path.join(input, "b.parquet"), [...range(100, 200), 42]);
+      const { out } = job(`two-${how.length}`);
+      await assert.rejects(stage(rd.readParquet(input)).writeParquet(out).run(), (e: Error) => {
+        assert.match(e.message, /duplicate ID 42 in column 'id': written in \S+\.parquet and \S+\.parquet/);
+        assert.match(e.message, /input files \S+a\.parquet \(row 42\) and \S+b\.parquet \(row 100\)/);
+        return true;
+      });
+    });
+  }
+
+  it("allowDuplicateIds: true writes every row", async () => {
+    const input = path.join(dir, "allowed");
+    await writeInput(path.join(input, "a.parquet"), range(0, 100));
+    await writeInput(path.join(input, "b.parquet"), [...range(100, 200), 42, 7]);
+    const { out } = job("allowed", { allowDuplicateIds: true });
+    const result = await rd.readParquet(input).map(plain).writeParquet(out).run();
+    assert.equal(result.rowsOut, 202);
+    const byValue = (a: number, b: number) => a - b;
+    assert.deepEqual((await outputIds(out)).sort(byValue), [...range(0, 200), 42, 7].sort(byValue));
+  });
+
+  it("string IDs: a duplicate is found by its bytes and named as the string", async () => {
+    const input = path.join(dir, "strings");
+    rd.DataContext.reset();
+    const rows = (ids: string[]) => ids.map((key) => ({ key, value: key.length }));
+    await rd.fromItems(rows(["order-1", "order-2", "order-3", "order-2"]), { overrideNumBlocks: 1 }).writeParquet(input).run();
+    const context = rd.DataContext.reset();
+    context.checkpointConfig = new rd.CheckpointConfig({ idColumn: "key", checkpointPath: path.join(dir, "strings-ckpt") });
+    await assert.rejects(rd.readParquet(input).map(new Function("return (r) => r")() as rd.RowFn).writeParquet(path.join(dir, "strings-out")).run(),
+      /duplicate ID order-2 in column 'key': written twice in .*\(row 1\) and .*\(row 3\)/);
+  });
+});
