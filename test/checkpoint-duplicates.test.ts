@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
-import { assertExactlyOnce, listFilesRecursive, outputIds, tempDir } from "./helpers";
+import { listFilesRecursive, outputIds, tempDir } from "./helpers";
 
 /** Writes one Parquet file at `file` with these IDs, in this order. */
 async function writeInput(file: string, ids: number[]): Promise<void> {

@@ -134,8 +134,10 @@ export async function describeDuplicate(
   const times = (v: unknown, list: unknown[]) => list.filter((w) => String(w) === String(v)).length;
   const id = found[0].find((v) => times(v, found[1]) >= (same ? 2 : 1));
   if (id === undefined) return undefined;
-  const outputsText = same ? `twice in ${outputs[0].path}` : `in ${outputs[0].path} and ${outputs[1].path}`;
-  const inputs = await inputFilesHolding(spec.idColumn, id, [...outputs[0].inputs, ...outputs[1].inputs]);
+  const [first, second] = outputs.map((o) => o.path).sort();
+  const outputsText = same ? `twice in ${first}` : `in ${first} and ${second}`;
+  const inputs = (await inputFilesHolding(spec.idColumn, id, [...outputs[0].inputs, ...outputs[1].inputs]))
+    .sort((a, b) => (a.file === b.file ? a.row - b.row : a.file < b.file ? -1 : 1)).map((at) => `${at.file} (row ${at.row})`);
   const inputsText = inputs.length === 0 ? "" : inputs.length === 1 ? `, from input file ${inputs[0]}` : `, from input files ${inputs.join(" and ")}`;
   return `duplicate ID ${String(id)} in column '${spec.idColumn}': written ${outputsText}${inputsText}. ` +
     "IDs must be unique across the input of a checkpointed job; remove the duplicate, or set CheckpointConfig allowDuplicateIds: true to write every row";
@@ -154,10 +156,10 @@ function sameKey(value: unknown, key: { low: number; high: number }): boolean {
   return keys[0] === key.low && keys[1] === key.high;
 }
 
-/** The input files (with the row) where a value of the ID column occurs, each listed once per occurrence. */
-async function inputFilesHolding(idColumn: string, id: unknown, specs: FileReadSpec[]): Promise<string[]> {
+/** Where in the input files a value of the ID column occurs. */
+async function inputFilesHolding(idColumn: string, id: unknown, specs: FileReadSpec[]): Promise<{ file: string; row: number }[]> {
   const seen = new Set<string>();
-  const out: string[] = [];
+  const out: { file: string; row: number }[] = [];
   for (const spec of specs) {
     const files = spec.files.filter((f: FileRef) => !seen.has(f.path));
     files.forEach((f) => seen.add(f.path));
@@ -165,7 +167,7 @@ async function inputFilesHolding(idColumn: string, id: unknown, specs: FileReadS
     for await (const { block, file, rowOffset } of readFileBlocks({ ...spec, files })) {
       const column = block.getChild(idColumn);
       for (let i = 0; column && i < column.length; i++) {
-        if (String(column.get(i)) === String(id)) out.push(`${file} (row ${rowOffset + i})`);
+        if (String(column.get(i)) === String(id)) out.push({ file, row: rowOffset + i });
       }
     }
   }
