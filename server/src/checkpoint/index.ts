@@ -5,6 +5,7 @@ import { fileSystemFor, readFileBlocks, removeWrittenFiles, type FileSystem, typ
 import { blockToRows, type Row } from "../block";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { allIds, hasId, idCount, type SharedIds } from "./idset";
+import type { FinishedIds } from "./ranges";
 import {
   CheckpointLease, attemptOf, committedOutputName, dirs, doneKey, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
   readErroredRows, readManifest, recordAttempt, writeManifest,
@@ -14,6 +15,7 @@ import {
 export { CheckpointInUseError, commitOutput, doneKey, outputFileName, recordDoneFiles, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
 export { IdKeyTable, describeDuplicate, idKeys, type CheckedOutput } from "./duplicates";
+export { finishedIdsFor, idRange, widen, type FinishedIds, type IdRange } from "./ranges";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */
 export interface CheckpointSettings {
@@ -96,6 +98,8 @@ export interface PreparedCheckpoint {
   alreadyComplete: boolean;
   /** Committed IDs to drop in read tasks; undefined when nothing is committed yet. */
   committedIds?: SharedIds;
+  /** The IDs of tasks that consumed their input files whole, not loaded: read tasks load those a block reaches into. */
+  finishedIds?: FinishedIds;
   /** Input files earlier attempts consumed whole (as doneKey): not read again. A changed one fails the job. */
   doneFiles: Set<string>;
   donePaths: Set<string>;
@@ -177,10 +181,12 @@ async function openAttempt(
   const finishedPrefixes = new Set(finished.map((d) => d.prefix));
   const needed = records.filter((r) => !finishedPrefixes.has(taskPrefixOf(r.name)));
   const committedIds = needed.length > 0 ? (await loadCommittedIds(fs, needed)).ids : undefined;
+  const finishedTasks = finished.map((d) => ({ range: d.ids, records: records.filter((r) => taskPrefixOf(r.name) === d.prefix) })).filter((t) => t.records.length > 0);
   const doneFiles = done.flatMap((d) => d.files);
   await recordAttempt(fs, root, spec.attempt);
   return {
     spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
+    finishedIds: finishedTasks.length > 0 ? { filesystem: config.filesystem, tasks: finishedTasks } : undefined,
     doneFiles: new Set(doneFiles.map(doneKey)), donePaths: new Set(doneFiles.map((f) => f.path)),
     committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + finished.reduce((s, d) => s + d.rows, 0),
     committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started,

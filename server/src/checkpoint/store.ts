@@ -15,6 +15,7 @@ import os from "node:os";
 import { Table, type Vector } from "apache-arrow";
 import { fileSystemFor, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
+import type { IdRange } from "./ranges";
 
 export type CheckpointBackendKind = "batch" | "row";
 
@@ -117,9 +118,9 @@ export const outputFileName = (attempt: string, taskIndex: number, index: number
  * so it need not load the IDs of the task's output files (named by `prefix`) either.
  */
 export async function recordDoneFiles(
-  spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number,
+  spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number, ids?: IdRange,
 ): Promise<void> {
-  await writeDoneRecord(spec, taskName(spec.attempt, taskIndex), files, { prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone });
+  await writeDoneRecord(spec, taskName(spec.attempt, taskIndex), files, { prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone, ids });
 }
 
 /**
@@ -147,6 +148,8 @@ export interface DoneRecord {
   allInputsDone: boolean;
   /** A read whose rows went through an actor pool: the prefixes of the write tasks' output files that hold them. */
   outputs?: string[];
+  /** The range of the IDs the task committed (absent: not known). */
+  ids?: IdRange;
 }
 
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {

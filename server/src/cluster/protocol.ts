@@ -1,5 +1,5 @@
 // Messages between the driver and its worker threads. Everything here is structured-clone data.
-import type { ErroredRow, SharedIds } from "../checkpoint";
+import type { ErroredRow, FinishedIds, SharedIds } from "../checkpoint";
 import type { FileReadSpec } from "../io";
 import type { ModuleRef } from "../loader/module";
 import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
@@ -37,6 +37,8 @@ export interface TaskSpec {
   idColumn?: string;
   /** IDs an earlier attempt committed: dropped as the input is read, before any UDF. Shared memory, not copied. */
   committedIds?: SharedIds;
+  /** IDs of an earlier attempt's finished tasks, loaded (and dropped) only where a block's IDs reach into their range. */
+  finishedIds?: FinishedIds;
 }
 
 export interface TaskErrorInfo {

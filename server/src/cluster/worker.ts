@@ -2,7 +2,10 @@
 import { parentPort } from "node:worker_threads";
 import { makeVector, Table } from "apache-arrow";
 import { blockFromIPC, blockToIPC, blockBytes, concatBlocks, describeSchema, sliceBlock, splitBlockBySize, takeRows, transferable, type Block } from "../block";
-import { commitOutput, idCount, idKeys, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
+import {
+  commitOutput, finishedIdsFor, idCount, idKeys, idRange, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, widen,
+  type ErroredRow, type IdRange, type SharedIds,
+} from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
@@ -84,14 +87,18 @@ async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds): Async
   const input = task.input;
   const { idColumn } = task;
   const committedSets = [task.committedIds, committedByTask].filter((ids) => ids !== undefined);
-  const unfinished = (block: Block, where: string) =>
-    committedSets.reduce((kept, ids) => (idColumn ? dropCommitted(kept, ids, idColumn, where) : kept), block);
+  const unfinished = async (block: Block, where: string) => {
+    const column = idColumn === undefined ? undefined : block.getChild(idColumn);
+    // A finished task's IDs can only be met in a file it did not read (one added since): loaded where a block reaches into them.
+    const finished = task.finishedIds && column ? await finishedIdsFor(task.finishedIds, column) : [];
+    return [...committedSets, ...finished].reduce((kept, ids) => (idColumn ? dropCommitted(kept, ids, idColumn, where) : kept), block);
+  };
   // Dropping committed rows shifts positions within a block, so its rows no longer map to input positions.
   const originOf = (kept: Block, read: Block, origin: { file?: string; rowOffset: number }) => (kept === read ? origin : { ...origin, exact: false });
   if (input.kind === "blocks") {
     for (let i = 0; i < input.blocks.length; i++) {
       const read = blockFromIPC(input.blocks[i]);
-      const kept = unfinished(read, task.stage);
+      const kept = await unfinished(read, task.stage);
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, input.origins[i]) };
     }
   } else if (input.kind === "range") {
@@ -100,12 +107,12 @@ async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds): Async
       const ids = new BigInt64Array(end - start);
       for (let i = 0; i < ids.length; i++) ids[i] = BigInt(start + i);
       const read = new Table({ id: makeVector(ids) });
-      const kept = unfinished(read, task.stage);
+      const kept = await unfinished(read, task.stage);
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, { rowOffset: start }) };
     }
   } else {
     for await (const { block, file, rowOffset } of readFileBlocks(input.spec)) {
-      const kept = unfinished(block, file);
+      const kept = await unfinished(block, file);
       send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file, schema: describeSchema(block.schema) });
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, block, { file, rowOffset }) };
     }
@@ -183,6 +190,9 @@ async function runTask(task: TaskSpec): Promise<void> {
   const earlierTry = checkpoint && task.continueFromCommits ? await taskCommits(checkpoint, task.sink!.taskIndex) : undefined;
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
+  // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
+  let committedRange: IdRange | undefined;
+  let rangeKnown = !earlierTry?.ids;
   const transformed = applyTransforms(sourceBlocks(task, earlierTry?.ids), task.transforms, resolve, run, task.targetBlockBytes);
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
@@ -194,7 +204,11 @@ async function runTask(task: TaskSpec): Promise<void> {
       await flushErrored();
       await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
       committedRows += piece.numRows;
-      if (checkpoint.checkDuplicateIds) keys = idKeys(piece.getChild(checkpoint.idColumn)!);
+      const ids = piece.getChild(checkpoint.idColumn)!;
+      if (checkpoint.checkDuplicateIds) keys = idKeys(ids);
+      const range = idRange(ids);
+      committedRange = committedRange ? widen(committedRange, range) : range;
+      rangeKnown &&= committedRange !== undefined;
     }
     send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined, idKeys: keys }, keys ? [keys.buffer as ArrayBuffer] : []);
   };
@@ -235,7 +249,7 @@ async function runTask(task: TaskSpec): Promise<void> {
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
     if (task.input.kind === "files") {
       const done = task.input.spec.files.filter((f) => !erroredFiles.has(f.path));
-      await recordDoneFiles(checkpoint, task.sink!.taskIndex, done, done.length === task.input.spec.files.length, committedRows);
+      await recordDoneFiles(checkpoint, task.sink!.taskIndex, done, done.length === task.input.spec.files.length, committedRows, rangeKnown ? committedRange : undefined);
     }
   }
   send({ type: "done", taskId: task.taskId, udfMs: run.udfMs });

@@ -526,6 +526,7 @@ class StreamingExecutor {
       targetBlockBytes: this.context.blockBytes(), skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
       idColumn: this.checkpoint?.idColumn,
       committedIds: op.isSource ? this.prepared?.committedIds : undefined,
+      finishedIds: op.isSource ? this.prepared?.finishedIds : undefined,
     };
     const attempts = retry?.attempts ?? 0;
     if (!retry) {
