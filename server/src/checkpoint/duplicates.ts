@@ -75,7 +75,7 @@ export class IdKeyTable {
     for (let i = from; i < keys.length; i += 2) {
       const low = keys[i], high = keys[i + 1];
       if (collapseRuns && i > 0 && keys[i - 2] === low && keys[i - 1] === high) continue;
-      if ((this.count + 1) * 2 > this.owner.length) this.grow();
+      if ((this.count + 1) * 4 > this.owner.length * 3) this.grow(); // linear probing stays short below 3/4 full
       const slot = this.find(low, high);
       if (this.owner[slot] !== 0) return { low, high, firstFile: this.owner[slot] - 1, next: i + 2 };
       this.keys[slot * 2] = low;
