@@ -202,9 +202,9 @@ async function runTask(task: TaskSpec): Promise<void> {
     let keys: Uint32Array | undefined;
     if (checkpoint) {
       await flushErrored();
-      await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
-      committedRows += piece.numRows;
       const ids = piece.getChild(checkpoint.idColumn)!;
+      await commitOutput(checkpoint, name, ids);
+      committedRows += piece.numRows;
       if (checkpoint.checkDuplicateIds) keys = idKeys(ids);
       const range = idRange(ids);
       committedRange = committedRange ? widen(committedRange, range) : range;
