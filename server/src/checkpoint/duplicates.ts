@@ -1,7 +1,7 @@
 // Duplicate IDs: every committed output file's IDs are sent to the driver as 64-bit keys (integer IDs
-// as their bits, other IDs hashed), which meets each key once in a hash table of typed arrays. A key
-// met in a second place is verified against the commit records (a hash may collide) and reported with
-// the output files and the input files that hold the ID.
+// as their bits, other IDs hashed), which meets each key once (./keyset). A key met in a second place
+// is verified against the commit records (a hash may collide) and reported with the output files and
+// the input files that hold the ID.
 import { DataType, type Vector } from "apache-arrow";
 import { fileSystemFor, readFileBlocks, type FileReadSpec, type FileRef } from "../io";
 import { committedOutputName, dirs, listEntries, readCommittedIds, type CheckpointSpec } from "./store";
@@ -58,56 +58,6 @@ function hashBytes(bytes: Uint8Array, start: number, end: number, out: Uint32Arr
   out[at] = a >>> 0;
   out[at + 1] = (b ^ (b >>> 13)) >>> 0;
   return at + 2;
-}
-
-/** Every key met so far and the output file (number) it was first met in. */
-export class IdKeyTable {
-  private keys = new Uint32Array(2 << 16);
-  private owner = new Int32Array(1 << 16); // file + 1; 0: empty slot
-  private count = 0;
-
-  /**
-   * Adds one output file's keys; returns the first key already met (in another file, or earlier in this
-   * one) with the file it was met in, and where to go on from. With `collapseRuns`, a key equal to the one before it is the same
-   * row's (the rows a flatMap made of one input row share its ID).
-   */
-  add(keys: Uint32Array, file: number, collapseRuns: boolean, from = 0): { low: number; high: number; firstFile: number; next: number } | undefined {
-    for (let i = from; i < keys.length; i += 2) {
-      const low = keys[i], high = keys[i + 1];
-      if (collapseRuns && i > 0 && keys[i - 2] === low && keys[i - 1] === high) continue;
-      if ((this.count + 1) * 4 > this.owner.length * 3) this.grow(); // linear probing stays short below 3/4 full
-      const slot = this.find(low, high);
-      if (this.owner[slot] !== 0) return { low, high, firstFile: this.owner[slot] - 1, next: i + 2 };
-      this.keys[slot * 2] = low;
-      this.keys[slot * 2 + 1] = high;
-      this.owner[slot] = file + 1;
-      this.count++;
-    }
-    return undefined;
-  }
-
-  private find(low: number, high: number): number {
-    const mask = this.owner.length - 1;
-    let slot = (Math.imul(low ^ Math.imul(high, 0x9e3779b1), 0x85ebca6b) ^ high) >>> 0;
-    slot = (slot ^ (slot >>> 16)) & mask;
-    for (; this.owner[slot] !== 0; slot = (slot + 1) & mask) {
-      if (this.keys[slot * 2] === low && this.keys[slot * 2 + 1] === high) return slot;
-    }
-    return slot;
-  }
-
-  private grow(): void {
-    const { keys, owner } = this;
-    this.keys = new Uint32Array(keys.length * 2);
-    this.owner = new Int32Array(owner.length * 2);
-    for (let slot = 0; slot < owner.length; slot++) {
-      if (owner[slot] === 0) continue;
-      const to = this.find(keys[slot * 2], keys[slot * 2 + 1]);
-      this.keys[to * 2] = keys[slot * 2];
-      this.keys[to * 2 + 1] = keys[slot * 2 + 1];
-      this.owner[to] = owner[slot];
-    }
-  }
 }
 
 /** An output file as the duplicate check knows it: its path, and the input files its rows may come from. */

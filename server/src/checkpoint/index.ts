@@ -14,7 +14,8 @@ import {
 
 export { CheckpointInUseError, commitOutput, doneKey, outputFileName, recordDoneFiles, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
-export { IdKeyTable, describeDuplicate, idKeys, type CheckedOutput } from "./duplicates";
+export { describeDuplicate, idKeys, type CheckedOutput } from "./duplicates";
+export { IdKeyTable } from "./keyset";
 export { finishedIdsFor, idRange, widen, type FinishedIds, type IdRange } from "./ranges";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */

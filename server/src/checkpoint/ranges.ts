@@ -59,11 +59,14 @@ function before(a: bigint | string, b: bigint | string): boolean {
 /** Compared as (high word signed, low word unsigned): no BigInt per value. */
 function int64Range(values: BigInt64Array | BigUint64Array, length: number): [bigint, bigint] {
   const words = new Uint32Array(values.buffer, values.byteOffset, length * 2);
-  const signed = values instanceof BigInt64Array;
-  const high = (i: number) => (signed ? words[i * 2 + 1] | 0 : words[i * 2 + 1]);
-  const less = (i: number, j: number) => high(i) < high(j) || (high(i) === high(j) && words[i * 2] < words[j * 2]);
+  const signBit = values instanceof BigInt64Array ? 0x80000000 : 0; // flipped, the high word of a signed value orders as unsigned
   let low = 0, top = 0;
-  for (let i = 1; i < length; i++) { if (less(i, low)) low = i; else if (less(top, i)) top = i; }
+  let lowHigh = (words[1] ^ signBit) >>> 0, lowWord = words[0], topHigh = lowHigh, topWord = lowWord;
+  for (let i = 1; i < length; i++) {
+    const high = (words[i * 2 + 1] ^ signBit) >>> 0, word = words[i * 2];
+    if (high < lowHigh || (high === lowHigh && word < lowWord)) { low = i; lowHigh = high; lowWord = word; }
+    else if (high > topHigh || (high === topHigh && word > topWord)) { top = i; topHigh = high; topWord = word; }
+  }
   return [BigInt(values[low]), BigInt(values[top])];
 }
 
