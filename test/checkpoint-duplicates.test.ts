@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { makeVector } from "apache-arrow";
 import * as rd from "../server/src/api";
+import { IdKeyTable, idKeys } from "../server/src/checkpoint";
 import { assertExactlyOnce, listFilesRecursive, outputIds, tempDir } from "./helpers";
 
 /** Writes one Parquet file at `file` with these IDs, in this order. */
@@ -102,6 +104,24 @@ describe("checkpointing: duplicate IDs in the input", function () {
       assertExactlyOnce(await outputIds(out), [...range(0, 200), ...range(300, 400)]);
     });
   }
+
+  it("the key table: files whose ID ranges interleave are checked key by key, and a repeat names the file it came first in", () => {
+    const keys = (ids: number[]) => idKeys(makeVector(BigInt64Array.from(ids, BigInt)));
+    const table = new IdKeyTable();
+    const evens = range(0, 100).map((i) => i * 2 - 100);
+    const odds = range(0, 100).map((i) => i * 2 - 99);
+    assert.equal(table.add(keys(evens), 0, false), undefined); // kept as a sorted segment
+    assert.equal(table.add(keys([...odds].reverse()), 1, false), undefined); // reaches the evens: key by key
+    assert.equal(table.add(keys([1000, 1001]), 2, false), undefined); // a range of its own
+    const mixed = [5000, 4, 33, 1000];
+    const hits: [number, number][] = [];
+    for (let hit = table.add(keys(mixed), 3, false); hit; hit = table.add(keys(mixed), 3, false, hit.next)) hits.push([hit.low | 0, hit.firstFile]);
+    assert.deepEqual(hits, [[4, 0], [33, 1], [1000, 2]]);
+    // Equal neighbours are one input row's rows when runs collapse; apart, they are duplicates.
+    assert.equal(new IdKeyTable().add(keys([7, 7, 8]), 0, true), undefined);
+    assert.equal(new IdKeyTable().add(keys([7, 8, 7]), 0, true)?.low, 7);
+    assert.equal(new IdKeyTable().add(keys([7, 7, 8]), 0, false)?.low, 7);
+  });
 
   it("string IDs: a duplicate is found by its bytes and named as the string", async () => {
     const input = path.join(dir, "strings");
