@@ -16,6 +16,11 @@ export interface CheckpointOptions {
   overrideFilesystem?: FileSystem;
   /** "batch" (default) or "row". */
   overrideBackend?: CheckpointBackendKind;
+  /**
+   * Write every row even when its ID is not unique (default false: an ID committed twice in one run
+   * fails the job, naming the ID and the files that hold it).
+   */
+  allowDuplicateIds?: boolean;
 }
 
 /** Job-level checkpointing, set on `DataContext.getCurrent().checkpointConfig` before the dataset is built. */
@@ -25,6 +30,7 @@ export class CheckpointConfig {
   readonly deleteCheckpointOnSuccess: boolean;
   readonly overrideFilesystem?: FileSystem;
   readonly overrideBackend: CheckpointBackendKind;
+  readonly allowDuplicateIds: boolean;
 
   constructor(options: CheckpointOptions) {
     if (typeof options?.idColumn !== "string" || options.idColumn === "") throw new TypeError("CheckpointConfig: idColumn must name a column");
@@ -36,12 +42,14 @@ export class CheckpointConfig {
     this.deleteCheckpointOnSuccess = options.deleteCheckpointOnSuccess ?? true;
     this.overrideFilesystem = options.overrideFilesystem;
     this.overrideBackend = backend;
+    this.allowDuplicateIds = options.allowDuplicateIds ?? false;
   }
 
   settings(): CheckpointSettings {
     return {
       idColumn: this.idColumn, checkpointPath: this.checkpointPath, deleteCheckpointOnSuccess: this.deleteCheckpointOnSuccess,
       filesystem: describeFileSystem(this.checkpointPath, this.overrideFilesystem), backend: this.overrideBackend,
+      allowDuplicateIds: this.allowDuplicateIds,
     };
   }
 }

@@ -6,6 +6,7 @@ import { OverwriteStage, fileSystemFor, type FileSystem, type FileSystemDescript
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { idCount, type SharedIds } from "./idset";
 import { CheckpointLease, LEASE_FILE, isLeaseFile } from "./lease";
+import type { FinishedIds } from "./ranges";
 import {
   attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
   readManifest, recordAttempt, writeManifest,
@@ -13,9 +14,15 @@ import {
 } from "./store";
 
 export { CheckpointInUseError } from "./lease";
-export { commitOutput, doneKey, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind } from "./store";
+export {
+  commitOutput, doneKey, outputFileName, recordDoneFiles, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
+  type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind,
+} from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
 export { CheckpointReader, type CheckpointSummary, type CommittedFile } from "./reader";
+export { describeDuplicate, idKeys, type CheckedOutput } from "./duplicates";
+export { IdKeyTable } from "./keyset";
+export { finishedIdsFor, idRange, widen, type FinishedIds, type IdRange } from "./ranges";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */
 export interface CheckpointSettings {
@@ -25,11 +32,16 @@ export interface CheckpointSettings {
   deleteCheckpointOnSuccess: boolean;
   filesystem?: FileSystemDescription;
   backend: CheckpointBackendKind;
+  /** Write rows that share an ID instead of failing the job (CheckpointConfig.allowDuplicateIds). */
+  allowDuplicateIds?: boolean;
 }
 
 /** What the tasks of one attempt need to commit their output. */
 export function checkpointSpec(config: CheckpointSettings, attempt: string): CheckpointSpec {
-  return { path: config.checkpointPath, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt };
+  return {
+    path: config.checkpointPath, idColumn: config.idColumn, backend: config.backend, filesystem: config.filesystem, attempt,
+    checkDuplicateIds: !config.allowDuplicateIds,
+  };
 }
 
 // ------------------------------------------------------------------ plan validation
@@ -93,6 +105,8 @@ export interface PreparedCheckpoint {
   alreadyComplete: boolean;
   /** Committed IDs to drop in read tasks; undefined when nothing is committed yet. */
   committedIds?: SharedIds;
+  /** The IDs of tasks that consumed their input files whole, not loaded: read tasks load those a block reaches into. */
+  finishedIds?: FinishedIds;
   /** Input files earlier attempts consumed whole (as doneKey): not read again. A changed one fails the job. */
   doneFiles: Set<string>;
   donePaths: Set<string>;
@@ -194,10 +208,12 @@ async function openAttempt(
     records = records.filter((r) => !damaged.includes(r));
   }
   const committed = committedNames(records);
+  const finishedTasks = finished.map((d) => ({ range: d.ids, records: records.filter((r) => taskPrefixOf(r.name) === d.prefix) })).filter((t) => t.records.length > 0);
   const doneFiles = done.flatMap((d) => d.files);
   await recordAttempt(fs, root, spec.attempt);
   return {
     spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
+    finishedIds: finishedTasks.length > 0 ? { filesystem: config.filesystem, tasks: finishedTasks } : undefined,
     doneFiles: new Set(doneFiles.map(doneKey)), donePaths: new Set(doneFiles.map((f) => f.path)),
     committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + finished.reduce((s, d) => s + d.rows, 0),
     committedFilesAtStart: committed.size, removedUncommitted, loadMs: Date.now() - started, writeTo, overwrite,
@@ -242,15 +258,19 @@ async function reconcileOutput(
 }
 
 /**
- * Makes commit records count as never written: the done records of their tasks go first (their inputs are
- * read again for the rows), then the output files (when their folder is given: the output or an overwrite staging folder), then the records themselves.
+ * Makes commit records count as never written: the done records of their tasks, and of reads whose rows
+ * they hold, go first (their inputs are read again for the rows), then the output files (when their folder
+ * is given: the output's, or an overwrite's staging folder), then the records themselves.
  * An interruption leaves the rest to the next attempt, which finds the same records damaged or without files.
  */
 async function uncommit(
   fs: FileSystem, root: string, records: FileEntry[], output?: { dir: string; filesystem?: FileSystemDescription },
 ): Promise<void> {
   if (records.length === 0) return;
-  await fs.deleteFiles([...new Set(records.map((r) => doneRecordPath(fs, root, taskPrefixOf(r.name))))]);
+  const tasks = new Set(records.map((r) => taskPrefixOf(r.name)));
+  // Reads whose rows an actor pool carried into these tasks' files are not done either.
+  const reads = (await readDoneRecords(fs, root)).filter((d) => d.outputs?.some((prefix) => tasks.has(prefix))).map((d) => d.prefix);
+  await fs.deleteFiles([...new Set([...tasks, ...reads].map((prefix) => doneRecordPath(fs, root, prefix)))]);
   if (output) {
     const outputFs = fileSystemFor(output.dir, output.filesystem);
     await outputFs.deleteFiles(records.map((r) => outputFs.join(output.dir, committedOutputName(r)!)));

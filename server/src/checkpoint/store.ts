@@ -5,6 +5,7 @@
 //   committed/<output>.ids.parquet the IDs in one output file (batch backend) — its existence commits that file
 //   committed/<output>.ids.jsonl   the same, one ID per line, closed by a line {"ids":<count>} (row backend)
 //   done/<prefix>_<task>.json      input files a finished task consumed whole, which a resume does not read again
+//   done/<prefix>_read<n>.json     the same for a read task whose rows an actor pool carried to write tasks
 //   errors/<prefix>_<task>_<n>.jsonl  rows a UDF failed on under onError: "skip" (their IDs stay uncommitted)
 //
 // Every record is written atomically (FileSystem.write). An output file counts only once its commit
@@ -14,6 +15,7 @@
 import { Table, type Vector } from "apache-arrow";
 import { errorMessage, fileSystemFor, pathError, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
+import type { IdRange } from "./ranges";
 
 export type CheckpointBackendKind = "batch" | "row";
 
@@ -25,6 +27,8 @@ export interface CheckpointSpec {
   filesystem?: FileSystemDescription;
   /** This attempt's output file prefix. */
   attempt: string;
+  /** Each committed file's IDs go to the driver, which fails the job on an ID met twice. */
+  checkDuplicateIds?: boolean;
 }
 
 export interface Manifest {
@@ -128,14 +132,25 @@ export const outputFileName = (attempt: string, taskIndex: number, index: number
  * so it need not load the IDs of the task's output files (named by `prefix`) either.
  */
 export async function recordDoneFiles(
-  spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number,
+  spec: CheckpointSpec, taskIndex: number, files: DoneFile[], allInputsDone: boolean, committedRows: number, ids?: IdRange,
 ): Promise<void> {
+  await writeDoneRecord(spec, files, { prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone, ids });
+}
+
+/**
+ * Records that the rows of a read task's files, which an actor pool carried to other tasks, are all
+ * committed (or meant to be dropped) in the output files of the write tasks named by `outputs` (their
+ * prefixes). Those files hold other reads' rows too, so a resume still loads their IDs.
+ */
+export async function recordDoneReads(spec: CheckpointSpec, readIndex: number, files: DoneFile[], outputs: string[]): Promise<void> {
+  const name = `${spec.attempt}_read${String(readIndex).padStart(6, "0")}`;
+  await writeDoneRecord(spec, files, { prefix: `${name}_`, rows: 0, allInputsDone: false, outputs });
+}
+
+async function writeDoneRecord(spec: CheckpointSpec, files: DoneFile[], rest: Omit<DoneRecord, "files">): Promise<void> {
   if (files.length === 0) return;
   const fs = fileSystemFor(spec.path, spec.filesystem);
-  const record: DoneRecord = {
-    files: files.map(({ path, size, etag }) => ({ path, size, etag })),
-    prefix: taskOutputPrefix(spec.attempt, taskIndex), rows: committedRows, allInputsDone,
-  };
+  const record: DoneRecord = { files: files.map(({ path, size, etag }) => ({ path, size, etag })), ...rest };
   await fs.write(doneRecordPath(fs, spec.path, record.prefix), json(record));
 }
 
@@ -148,6 +163,10 @@ export interface DoneRecord {
   prefix: string;
   rows: number;
   allInputsDone: boolean;
+  /** A read whose rows went through an actor pool: the prefixes of the write tasks' output files that hold them. */
+  outputs?: string[];
+  /** The range of the IDs the task committed (absent: not known). */
+  ids?: IdRange;
 }
 
 export async function recordErroredRows(spec: CheckpointSpec, taskIndex: number, sequence: number, rows: ErroredRow[]): Promise<void> {
@@ -199,7 +218,7 @@ export function committedOutputName(entry: FileEntry): string | undefined {
 }
 
 /** The IDs of one commit record; throws when it is cut off or unreadable. */
-async function readCommittedIds(fs: FileSystem, entry: FileEntry): Promise<{ column?: Vector; values?: unknown[] }> {
+export async function readCommittedIds(fs: FileSystem, entry: FileEntry): Promise<{ column?: Vector; values?: unknown[] }> {
   if (entry.name.endsWith(COMMIT_SUFFIX.row)) {
     const lines = Buffer.from(await fs.readAll(entry.path)).toString("utf8").split("\n");
     const closing = lines.length >= 2 && lines.at(-1) === "" && /^\{"ids":\d+\}$/.test(lines.at(-2)!) ? (JSON.parse(lines.at(-2)!) as { ids: number }).ids : undefined;

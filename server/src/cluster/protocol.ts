@@ -1,5 +1,5 @@
 // Messages between the driver and its worker threads. Everything here is structured-clone data.
-import type { ErroredRow, SharedIds } from "../checkpoint";
+import type { ErroredRow, FinishedIds, SharedIds } from "../checkpoint";
 import type { FileReadSpec } from "../io";
 import type { ModuleRef } from "../loader/module";
 import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
@@ -37,6 +37,8 @@ export interface TaskSpec {
   idColumn?: string;
   /** IDs an earlier attempt committed: dropped as the input is read, before any UDF. Shared memory, not copied. */
   committedIds?: SharedIds;
+  /** IDs of an earlier attempt's finished tasks, loaded (and dropped) only where a block's IDs reach into their range. */
+  finishedIds?: FinishedIds;
 }
 
 export interface TaskErrorInfo {
@@ -71,7 +73,8 @@ export type WorkerMessage =
   | { type: "constructed" }
   | { type: "constructFailed"; error: TaskErrorInfo }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
-  | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean }
+  /** idKeys: the committed file's IDs as 64-bit keys (idKeys()), for the driver's duplicate check. */
+  | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean; idKeys?: Uint32Array }
   /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. schema: its columns, "name: Type" each. */
   | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string[] }
   /** A row a UDF failed on under onError: "skip". */

@@ -5,11 +5,14 @@ import {
   SchemaMismatch, blockFromIPC, blockToIPC, blockBytes, concatBlocks, conformBlock, describeSchema, sameSchema, schemaFromIPC, schemaToIPC, sliceBlock,
   splitBlockBySize, takeRows, transferable, type Block,
 } from "../block";
-import { commitOutput, idCount, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, type ErroredRow, type SharedIds } from "../checkpoint";
+import {
+  commitOutput, finishedIdsFor, idCount, idKeys, idRange, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, widen,
+  type ErroredRow, type IdRange, type SharedIds,
+} from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError, stopUploads } from "../io";
 import { evaluatePipeline } from "../loader";
 import type { ModuleRef } from "../loader/module";
-import { opsInOrder, type UdfFunction, type UdfRef } from "../plan";
+import { mayRepeatIds, opsInOrder, type UdfFunction, type UdfRef } from "../plan";
 import type { ActorInit, BlockOrigin, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
 import { applyTransforms, rowName, TaskError, TaskRun, type OriginBlock } from "./transforms";
 
@@ -87,14 +90,18 @@ async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds, onNoRo
   const input = task.input;
   const { idColumn } = task;
   const committedSets = [task.committedIds, committedByTask].filter((ids) => ids !== undefined);
-  const unfinished = (block: Block, where: string) =>
-    committedSets.reduce((kept, ids) => (idColumn ? dropCommitted(kept, ids, idColumn, where) : kept), block);
+  const unfinished = async (block: Block, where: string) => {
+    const column = idColumn === undefined ? undefined : block.getChild(idColumn);
+    // A finished task's IDs can only be met in a file it did not read (one added since): loaded where a block reaches into them.
+    const finished = task.finishedIds && column ? await finishedIdsFor(task.finishedIds, column) : [];
+    return [...committedSets, ...finished].reduce((kept, ids) => (idColumn ? dropCommitted(kept, ids, idColumn, where) : kept), block);
+  };
   // Dropping committed rows shifts positions within a block, so its rows no longer map to input positions.
   const originOf = (kept: Block, read: Block, origin: { file?: string; rowOffset: number }) => (kept === read ? origin : { ...origin, exact: false });
   if (input.kind === "blocks") {
     for (let i = 0; i < input.blocks.length; i++) {
       const read = blockFromIPC(input.blocks[i]);
-      const kept = unfinished(read, task.stage);
+      const kept = await unfinished(read, task.stage);
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, input.origins[i]) };
     }
   } else if (input.kind === "range") {
@@ -103,13 +110,13 @@ async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds, onNoRo
       const ids = new BigInt64Array(end - start);
       for (let i = 0; i < ids.length; i++) ids[i] = BigInt(start + i);
       const read = new Table({ id: makeVector(ids) });
-      const kept = unfinished(read, task.stage);
+      const kept = await unfinished(read, task.stage);
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, { rowOffset: start }) };
     }
   } else {
     for await (const { block, file, rowOffset } of readFileBlocks(input.spec)) {
       if (block.numRows === 0) { onNoRows?.(block); continue; }
-      const kept = unfinished(block, file);
+      const kept = await unfinished(block, file);
       send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file, schema: block.schema.fields.map((f) => describeSchema(new Schema([f]))) });
       if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, block, { file, rowOffset }) };
     }
@@ -213,27 +220,36 @@ async function runTask(task: TaskSpec): Promise<void> {
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
   let columnsWithoutRows: Block | undefined;
   const source = sourceBlocks(task, earlierTry?.ids, (block) => { columnsWithoutRows ??= block; });
+  // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
+  let committedRange: IdRange | undefined;
+  let rangeKnown = !earlierTry?.ids;
   const transformed = applyTransforms(source, task.transforms, resolve, run, task.targetBlockBytes);
-  // Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot.
-  const mayRepeatIds = task.transforms.some((t) => t.kind === "batches" || (t.kind === "rows" && t.steps.some((step) => step.kind === "flatMap")));
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
   let fixedSchema: Schema | undefined;
   const writeAndCommit = async (name: string, piece: Block) => {
     const { format, path, options } = task.sink!;
     const written = await writeBlock(format, piece, path, name, options);
+    let keys: Uint32Array | undefined;
     if (checkpoint) {
       await flushErrored();
-      await commitOutput(checkpoint, name, piece.getChild(checkpoint.idColumn)!);
+      const ids = piece.getChild(checkpoint.idColumn)!;
+      await commitOutput(checkpoint, name, ids);
       committedRows += piece.numRows;
+      if (checkpoint.checkDuplicateIds) keys = idKeys(ids);
+      const range = idRange(ids);
+      committedRange = committedRange ? widen(committedRange, range) : range;
+      rangeKnown &&= committedRange !== undefined;
     }
-    send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined });
+    send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined, idKeys: keys }, keys ? [keys.buffer as ArrayBuffer] : []);
   };
   try {
-    for await (const { block, origin } of checkpoint && mayRepeatIds ? idRunsTogether(transformed, checkpoint.idColumn) : transformed) {
+    // In a checkpointed job (idColumn set) rows sharing an ID stay in one block, through an actor pool too.
+    const { idColumn } = task;
+    for await (const { block, origin } of idColumn && mayRepeatIds(task.transforms) ? idRunsTogether(transformed, idColumn) : transformed) {
       if (cancelled.has(task.taskId)) break;
       let pieceStart = 0;
-      const pieces = checkpoint ? splitKeepingIds(block, task.targetBlockBytes, checkpoint.idColumn) : splitBlockBySize(block, task.targetBlockBytes);
+      const pieces = idColumn ? splitKeepingIds(block, task.targetBlockBytes, idColumn) : splitBlockBySize(block, task.targetBlockBytes);
       for (const piece of pieces) {
         const pieceOrigin = { ...origin, rowOffset: origin.rowOffset + pieceStart };
         pieceStart += piece.numRows;
@@ -275,7 +291,7 @@ async function runTask(task: TaskSpec): Promise<void> {
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
     if (task.input.kind === "files") {
       const done = task.input.spec.files.filter((f) => !erroredFiles.has(f.path));
-      await recordDoneFiles(checkpoint, task.sink!.taskIndex, done, done.length === task.input.spec.files.length, committedRows);
+      await recordDoneFiles(checkpoint, task.sink!.taskIndex, done, done.length === task.input.spec.files.length, committedRows, rangeKnown ? committedRange : undefined);
     }
   }
   send({ type: "done", taskId: task.taskId, udfMs: run.udfMs });

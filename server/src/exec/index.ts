@@ -8,10 +8,14 @@ import {
 } from "../cluster";
 import { removeWrittenFiles } from "../io";
 import { JobOutput } from "./output";
-import { checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint } from "../checkpoint";
+import {
+  checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, taskOutputPrefix, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint,
+} from "../checkpoint";
+import { CommitTracker } from "./commits";
+import type { Sources } from "./lineage";
 import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../loader/module";
-import { type LogicalOp, type PhysicalOp, erroredRowBudgets, opsInOrder, toPhysicalPlan } from "../plan";
+import { type LogicalOp, type PhysicalOp, erroredRowBudgets, mayRepeatIds, opsInOrder, toPhysicalPlan } from "../plan";
 import {
   ActorPoolOperator, AllToAllOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
 } from "./operators";
@@ -124,6 +128,7 @@ interface Retry {
   taskIndex: number;
   /** Memory the task holds while it runs, fixed at its first launch. */
   reservedBytes: number;
+  sources: Sources;
 }
 
 /** Stages whose tasks take a CPU slot of the shared pool (an actor pool's calls run on its own actors). */
@@ -159,7 +164,7 @@ class StreamingExecutor {
   private peakMemory = 0;
   private pool?: WorkerPool | ClusterPool;
   private readonly actorPools = new Map<ActorPoolOperator, ActorPool>();
-  private readonly running = new Map<number, { op: TaskOperator; delivered: number; reservedBytes: number }>();
+  private readonly running = new Map<number, { op: TaskOperator; delivered: number; reservedBytes: number; sources: Sources }>();
   private readonly retries: (Retry & { op: TaskOperator })[] = [];
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
@@ -174,6 +179,7 @@ class StreamingExecutor {
   private prepared?: PreparedCheckpoint;
   /** Set for a plan that ends in a write. */
   private output?: JobOutput;
+  private commits?: CommitTracker;
   private checkpointProgress?: CheckpointProgress;
   private readonly erroredBudgets: Map<string, number>;
   private readonly erroredByOperator = new Map<string, number>();
@@ -218,6 +224,7 @@ class StreamingExecutor {
       doneFiles: this.prepared && { keys: this.prepared.doneFiles, paths: this.prepared.donePaths },
       onFilesSkipped: (n) => { this.checkpointProgress!.inputFilesSkipped += n; },
       nothingToRead: this.prepared?.alreadyComplete ?? false,
+      idColumn: this.checkpoint?.idColumn,
     };
     let op: PhysicalOperator;
     switch (physical.kind) {
@@ -252,6 +259,7 @@ class StreamingExecutor {
       if (this.checkpoint) await this.openCheckpoint(this.checkpoint);
       this.output?.redirect(this.physicalRoot);
       this.rootOp = this.build(this.physicalRoot);
+      if (this.prepared) this.commits = this.commitTracker(this.prepared);
       const { cluster } = this.context;
       if (cluster) await cluster.start();
       this.pool = cluster ? cluster.pool : sharedWorkerPool(this.context.cpuSlots());
@@ -267,6 +275,8 @@ class StreamingExecutor {
         if (this.rootOp.isFinished() && this.rootOp.outputQueue.length === 0) break;
         await new Promise<void>((resolve) => { this.wake = resolve; });
       }
+      await this.commits?.settle();
+      if (this.failure) throw this.failure;
       completed = true;
       if (this.checkpoint && this.prepared) {
         const unfinished = this.erroredKeys.size > 0 || this.erroredBlocks > 0; // rows a resume still has to write
@@ -311,6 +321,7 @@ class StreamingExecutor {
       // Their writes stopped first: none may land after the partial output is removed and the lease released.
       else await endLeftovers();
       if (!completed) await this.removePartialOutput();
+      await this.commits?.settle();
       if (this.prepared && this.erroredRowsToRecord.length > 0) {
         await recordErroredRows(this.prepared.spec, DRIVER_RECORDS, 0, this.erroredRowsToRecord).catch(() => undefined);
       }
@@ -526,6 +537,7 @@ class StreamingExecutor {
       targetBlockBytes: this.context.blockBytes(), skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
       idColumn: this.checkpoint?.idColumn,
       committedIds: op.isSource ? this.prepared?.committedIds : undefined,
+      finishedIds: op.isSource ? this.prepared?.finishedIds : undefined,
     };
     const attempts = retry?.attempts ?? 0;
     if (!retry) {
@@ -533,20 +545,22 @@ class StreamingExecutor {
       op.metrics.tasksRunning++; // a task counts as running until its last attempt ends
     }
     const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
-    const state = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes };
+    const sources = retry?.sources ?? this.commits?.launched(op.isSource, taskIndex, next!.input, next!.inputBlocks) ?? [];
+    const state = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes, sources };
     this.running.set(spec.taskId, state);
     const settle = () => {
       this.running.delete(spec.taskId);
       op.metrics.tasksRunning--;
       op.metrics.tasksFinished++;
       op.taskEnded(state.taskIndex);
+      if (!this.failure) this.commits?.ended(op.isSource, state.taskIndex, () => this.liveSources());
     };
     this.hostFor(op).run(spec, this.context.taskTimeoutMs, (message) => {
       if (this.failure || op.stopped) return;
       if (message.type === "output") {
         state.delivered++;
         try {
-          op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin);
+          op.receiveOutput(state.taskIndex, message.ipc, message.bytes, message.origin, sources);
         } catch (e) {
           this.fail(new ExecutionError((e as Error).message, { kind: "udf", operator: op.name, message: (e as Error).message, file: message.origin.file }));
           return;
@@ -560,11 +574,13 @@ class StreamingExecutor {
         if (message.committed) {
           this.checkpointProgress!.filesCommitted++;
           this.checkpointProgress!.rowsCommitted += message.rows;
+          this.commits?.committed(sources, message.path, taskOutputPrefix(this.writePrefix, state.taskIndex), message.idKeys);
         }
       } else if (message.type === "schema") {
         this.hostFor(op).send(spec.taskId, { type: "schema", taskId: spec.taskId, ipc: schemaToIPC(op.fixSchema(schemaFromIPC(message.ipc))) });
       } else if (message.type === "rowError") {
         this.recordErroredRow(message.row);
+        this.commits?.lost(sources);
         // A task that writes a checkpointed sink records its errored rows itself; others' (an actor pool's) the driver records.
         if (this.prepared && !op.sink?.checkpoint) this.erroredRowsToRecord.push(message.row);
       } else {
@@ -586,9 +602,10 @@ class StreamingExecutor {
         // A checkpointed write instead continues from the files this task committed: skipping by count
         // would assume the retry splits its output as before, which onError "skip" and flaky UDFs break.
         const retry = op.sink?.checkpoint ? { ...spec, continueFromCommits: true } : { ...spec, skipOutputs: state.delivered };
-        this.retries.push({ op, spec: retry, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes });
+        this.retries.push({ op, spec: retry, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes, sources });
         return;
       }
+      if (e.kind === "application") this.commits?.lost(sources);
       settle();
       if (e.kind === "application") {
         this.erroredBlocks++;
@@ -614,6 +631,22 @@ class StreamingExecutor {
       this.fail(new ExecutionError(`${row.operator}: ${count} rows errored, more than its maxErroredRows (${budget}); the last: ${row.error}`,
         { kind: "udf", operator: row.operator, file: row.file, row: row.row, id: row.id === undefined ? undefined : String(row.id), message: row.error, stack: row.stack, rowPreview: row.input, rowInput: row.input }));
     }
+  }
+
+  private commitTracker(prepared: PreparedCheckpoint): CommitTracker {
+    const stages = this.operators.filter((op) => op instanceof TaskOperator);
+    return new CommitTracker(prepared.spec, {
+      writeInReadTask: stages.some((op) => op.isSource && op.sink !== undefined),
+      checkDuplicates: prepared.spec.checkDuplicateIds === true,
+      mayRepeatIds: stages.some((op) => mayRepeatIds(op.transforms)),
+    }, (error) => this.fail(error instanceof ExecutionError ? error : new ExecutionError(error.message)));
+  }
+
+  /** The read tasks whose rows are still in queues or in running (or retried) tasks. */
+  private *liveSources(): Iterable<Sources> {
+    for (const op of this.operators) for (const block of op.queuedBlocks()) if (block.sources) yield block.sources;
+    for (const task of this.running.values()) yield task.sources;
+    for (const retry of this.retries) yield retry.sources;
   }
 
   private readonly inputSchemas = new Map<PhysicalOperator, { file: string; schema: string[] }>();

@@ -9,6 +9,7 @@ import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, streamFiles,
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
 import { doneKey } from "../checkpoint";
 import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
+import type { Sources } from "./lineage";
 
 export interface QueuedBlock {
   block: Block;
@@ -16,6 +17,8 @@ export interface QueuedBlock {
   origin: BlockOrigin;
   /** The IPC bytes the block arrived as, reused when it is sent to another worker. */
   ipc?: Uint8Array;
+  /** In a checkpointed job: the read tasks whose rows it holds. */
+  sources?: Sources;
 }
 
 export function queued(block: Block, origin: BlockOrigin = { rowOffset: 0 }): QueuedBlock {
@@ -134,6 +137,12 @@ export abstract class PhysicalOperator {
     for (const b of this.outputQueue) total += b.bytes;
     return total;
   }
+
+  /** Every block the operator holds. */
+  *queuedBlocks(): Iterable<QueuedBlock> {
+    yield* this.inputQueue;
+    yield* this.outputQueue;
+  }
 }
 
 /** Blocks from numbered streams (tasks, inputs), released in stream order: stream i waits until every earlier one has ended. */
@@ -165,8 +174,12 @@ class InOrderRelease {
 
   bytes(): number {
     let total = 0;
-    for (const items of this.held.values()) for (const item of items) total += item.bytes;
+    for (const item of this.items()) total += item.bytes;
     return total;
+  }
+
+  *items(): Iterable<QueuedBlock> {
+    for (const items of this.held.values()) yield* items;
   }
 
   clear(): void {
@@ -266,8 +279,8 @@ export class TaskOperator extends PhysicalOperator {
     return this.isSource ? this.pendingInputs.length : this.hasTask() ? 1 : 0;
   }
 
-  receiveOutput(taskIndex: number, ipc: Uint8Array, bytes: number, origin: BlockOrigin): void {
-    const item = { block: blockFromIPC(ipc), bytes, origin, ipc };
+  receiveOutput(taskIndex: number, ipc: Uint8Array, bytes: number, origin: BlockOrigin, sources?: Sources): void {
+    const item = { block: blockFromIPC(ipc), bytes, origin, ipc, sources };
     if (!this.preserveOrder) this.emit(item);
     else for (const ready of this.inTaskOrder.offer(taskIndex, item)) this.emit(ready);
   }
@@ -285,6 +298,11 @@ export class TaskOperator extends PhysicalOperator {
 
   override queuedBytes(): number {
     return super.queuedBytes() + this.inTaskOrder.bytes();
+  }
+
+  override *queuedBlocks(): Iterable<QueuedBlock> {
+    yield* super.queuedBlocks();
+    yield* this.inTaskOrder.items();
   }
 
   /** Estimated rows of output, for progress: known for reads, carried through row-preserving stages. */
@@ -335,7 +353,7 @@ export class ActorPoolOperator extends TaskOperator {
     const bundle: QueuedBlock[] = [];
     for (let rows = 0; rows < maxRows && this.inputQueue.length > 0;) {
       const item = this.inputQueue[0];
-      const take = Math.min(item.block.numRows, maxRows - rows);
+      const take = endOfIdRun(item.block, Math.min(item.block.numRows, maxRows - rows), this.settings.idColumn);
       if (take === item.block.numRows) bundle.push(this.inputQueue.shift()!);
       else {
         bundle.push(sliceQueued(item, 0, take));
@@ -347,11 +365,19 @@ export class ActorPoolOperator extends TaskOperator {
   }
 }
 
+/** A cut at `end` moved past the rows that share the ID of the row before it (a flatMap's rows of one input row stay in one task). */
+function endOfIdRun(block: Block, end: number, idColumn: string | undefined): number {
+  const ids = idColumn === undefined ? undefined : block.getChild(idColumn);
+  if (!ids) return end;
+  while (end > 0 && end < block.numRows && ids.get(end) === ids.get(end - 1)) end++;
+  return end;
+}
+
 function sliceQueued(item: QueuedBlock, start: number, end: number): QueuedBlock {
   const rows = item.block.numRows;
   return {
     block: sliceBlock(item.block, start, end), bytes: Math.ceil((item.bytes * (end - start)) / rows),
-    origin: { ...item.origin, rowOffset: item.origin.rowOffset + start },
+    origin: { ...item.origin, rowOffset: item.origin.rowOffset + start }, sources: item.sources,
   };
 }
 
@@ -365,6 +391,8 @@ export interface ReadSettings {
   onFilesSkipped?: (count: number) => void;
   /** A checkpoint says the job is already complete: the read produces nothing. */
   nothingToRead?: boolean;
+  /** A checkpointed job's ID column. */
+  idColumn?: string;
 }
 
 /** The listed files still to read, given the files a checkpoint says are done. */

@@ -139,6 +139,10 @@ export type TransformSpec =
   | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
   | { kind: "renameColumns"; operator: string; mapping: Record<string, string> };
 
+/** Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot. */
+export const mayRepeatIds = (transforms: TransformSpec[]) =>
+  transforms.some((t) => t.kind === "batches" || (t.kind === "rows" && t.steps.some((step) => step.kind === "flatMap")));
+
 /** An actor pool's size and what each actor is built from; sent to workers, so plain data. */
 export interface ActorPoolSpec {
   udf: UdfRef;
