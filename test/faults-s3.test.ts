@@ -140,6 +140,34 @@ describe("S3 faults: cut connections and truncated uploads, resumed until done",
     });
   }
 
+  it("a resume that cannot read the commit records fails naming one and uncommits nothing; a later resume writes each ID once", async () => {
+    const run = `unreadable-${Date.now()}`;
+    const output = `s3://faults/${run}/output`;
+    const checkpoint = `s3://faults/${run}/checkpoint`;
+    const env = { INPUT: input, OUTPUT: output, CKPT: checkpoint, AWS_REGION: "us-east-1", AWS_MAX_ATTEMPTS: "1" };
+    // The first run commits every file but the one holding the bad row.
+    const first = await runJob(pipeline, { ...env, AWS_ENDPOINT_URL_S3: server.endpoint, FAIL_ID: String(ROWS_PER_FILE * (FILES - 1)) });
+    assert.notEqual(first.code, 0);
+    const committedBefore = await objects(s3, `${checkpoint}/committed`);
+    const outputBefore = await objects(s3, output);
+    assert.ok(committedBefore.size >= 1 && outputBefore.size === committedBefore.size, `${committedBefore.size} records, ${outputBefore.size} outputs`);
+    // As after a crash between the commits and the done records: a resume must load every record.
+    await s3.deleteFiles([...(await objects(s3, `${checkpoint}/done`)).keys()]);
+    await withProxy(7, 1, async (proxy) => {
+      proxy.options.only = /^GET \S*committed\S*\.ids\.parquet/;
+      const blind = await runJob(pipeline, { ...env, AWS_ENDPOINT_URL_S3: proxy.endpoint });
+      assert.notEqual(blind.code, 0);
+      assert.match(blind.stderr, /cannot read the commit record/, blind.stderr);
+      assert.ok(proxy.stats.cutAnswers >= 1, JSON.stringify(proxy.stats));
+    });
+    // An unreadable record is not a damaged one: nothing committed was removed.
+    assert.deepEqual([...(await objects(s3, `${checkpoint}/committed`)).keys()].sort(), [...committedBefore.keys()].sort());
+    assert.deepEqual([...(await objects(s3, output)).keys()].sort(), [...outputBefore.keys()].sort());
+    const last = await runJob(pipeline, { ...env, AWS_ENDPOINT_URL_S3: server.endpoint });
+    assert.equal(last.code, 0, last.stderr);
+    assertExactlyOnce(await outputIds(output, "id", s3.description), ids);
+  });
+
   it("an upload cut short on every attempt fails naming the s3:// path and leaves no object", async () => {
     await withProxy(4, 1, async (proxy) => {
       proxy.options.only = /^PUT /;

@@ -256,6 +256,9 @@ export async function loadCommittedIds(
       try {
         loaded = await readCommittedIds(fs, records[index]);
       } catch (e) {
+        // Only bytes that do not parse make a record damaged; a store that cannot be read (a failed GET,
+        // EIO, no permission) says nothing about it, and uncommitting would delete committed output.
+        if (isStorageError(e)) throw pathError(records[index].path, e, "cannot read the commit record");
         damaged.push({ record: records[index], error: errorMessage(e) });
         continue;
       }
@@ -267,6 +270,15 @@ export async function loadCommittedIds(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, records.length) }, worker));
   return { ids: builder.build(), perRecord, damaged };
+}
+
+/** An error of the file system or the store (an errno code, an S3 SDK error), as opposed to bytes that do not parse. */
+function isStorageError(error: unknown): boolean {
+  for (let e = error; e instanceof Error || (typeof e === "object" && e !== null); e = (e as { cause?: unknown }).cause) {
+    const { code, $metadata, name } = e as { code?: unknown; $metadata?: unknown; name?: unknown };
+    if ((typeof code === "string" && /^E(?!RR_)[A-Z0-9]+$/.test(code)) || $metadata !== undefined || name === "TimeoutError" || name === "AbortError") return true;
+  }
+  return false;
 }
 
 /** The done records; one that cannot be read counts as not written (its inputs are read again). */

@@ -184,6 +184,7 @@ const schemaReplies = new Map<number, (ipc: Uint8Array | undefined) => void>();
 
 /** The output's schema: this task's first block's, unless another task's block fixed it first. */
 async function outputSchema(taskId: number, first: Block): Promise<Schema | undefined> {
+  if (cancelled.has(taskId)) return undefined; // the driver no longer answers
   const reply = new Promise<Uint8Array | undefined>((resolve) => schemaReplies.set(taskId, resolve));
   send({ type: "schema", taskId, ipc: schemaToIPC(first.schema) });
   const ipc = await reply;

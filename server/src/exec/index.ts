@@ -251,6 +251,7 @@ class StreamingExecutor {
     const onAbort = () => this.fail(new ExecutionError("the job was cancelled"));
     this.options.signal?.addEventListener("abort", onAbort);
     let completed = false;
+    let thrown: Error | undefined;
     // Workers do not keep the process alive while idle; a running execution must.
     const keepAlive = setInterval(() => undefined, 1 << 30);
     const onIdle = () => this.wakeUp();
@@ -295,6 +296,7 @@ class StreamingExecutor {
       });
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
+      thrown = error;
       // A failed checkpointed job's last progress says what it committed (the CLI reports the kept checkpoint).
       if (this.checkpointProgress) this.options.onProgress?.(this.snapshot(false));
       this.rejectResult(error);
@@ -320,12 +322,17 @@ class StreamingExecutor {
       if (completed && leftovers.length > 0) setTimeout(() => void endLeftovers(), CANCEL_GRACE_MS).unref();
       // Their writes stopped first: none may land after the partial output is removed and the lease released.
       else await endLeftovers();
-      if (!completed) await this.removePartialOutput();
+      const cleanup: string[] = [];
+      if (!completed) cleanup.push(...await this.removePartialOutput());
       await this.commits?.settle();
       if (this.prepared && this.erroredRowsToRecord.length > 0) {
-        await recordErroredRows(this.prepared.spec, DRIVER_RECORDS, 0, this.erroredRowsToRecord).catch(() => undefined);
+        await recordErroredRows(this.prepared.spec, DRIVER_RECORDS, 0, this.erroredRowsToRecord)
+          .catch((e: Error) => { cleanup.push(`recording the rows it skipped failed (a resume still processes them): ${e.message}`); });
       }
+      // A lease not released goes stale: its process is gone once the job's is.
       await this.prepared?.lease.release().catch(() => undefined);
+      // The consumer sees the error once this block is done: what cleaning up could not do is part of it.
+      if (thrown && cleanup.length > 0) thrown.message += `; then ${cleanup.join("; ")}`;
     }
   }
 
@@ -702,10 +709,14 @@ class StreamingExecutor {
    * overwrite as it was. A checkpointed job keeps its committed files for a resume, which removes the
    * uncommitted ones (workers may still be finishing a commit now).
    */
-  private async removePartialOutput(): Promise<void> {
+  private async removePartialOutput(): Promise<string[]> {
+    const problems: string[] = [];
     const sinks = this.operators.flatMap((op) => (op instanceof TaskOperator && op.sink && !op.sink.checkpoint ? [op.sink] : []));
-    await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix, sink.options.filesystem).catch(() => 0)));
-    await this.output?.failed().catch(() => undefined);
+    await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix, sink.options.filesystem).catch((e: Error) => {
+      problems.push(`removing the files it wrote failed, so files named ${sink.filePrefix}* may remain in ${sink.path}: ${e.message}`);
+    })));
+    await this.output?.failed().catch((e: Error) => { problems.push(`undoing its output failed: ${e.message}`); });
+    return problems;
   }
 
   private snapshot(finished: boolean): ProgressSnapshot {

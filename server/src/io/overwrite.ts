@@ -92,6 +92,8 @@ export class OverwriteStage {
       this.marker.state = "swapping";
       await this.writeMarker();
       await this.finishSwap();
+    } catch (e) {
+      throw pathError(this.target, e, "the new output is complete, but replacing the previous output with it failed; the next job that writes to this folder finishes the swap");
     } finally {
       activeJobs.delete(this.job);
     }
@@ -99,8 +101,12 @@ export class OverwriteStage {
 
   /** The job failed: its files go (a checkpointed job's stay for its resume) and the target is as before. */
   async abort(): Promise<void> {
-    if (!this.marker.checkpoint) await this.discard();
-    activeJobs.delete(this.job);
+    try {
+      if (!this.marker.checkpoint) await this.discard();
+    } finally {
+      // A marker of this process that no active job owns is a dead job's: the next run cleans up what this could not.
+      activeJobs.delete(this.job);
+    }
   }
 
   private async writeMarker(): Promise<void> {
@@ -166,12 +172,25 @@ export class OverwriteStage {
           if (!marker || isAlive(marker)) continue;
           const stage = new OverwriteStage(target, marker.job, fs, marker);
           if (marker.state === "swapping") await stage.finishSwap();
-          else if (!marker.checkpoint || (await fs.stat(marker.checkpoint)) === null) await stage.discard();
+          else if (!marker.checkpoint || (await checkpointGone(marker.checkpoint, filesystem))) await stage.discard();
         }
       }
     } catch (e) {
       throw pathError(side, e, "cannot recover an earlier overwrite");
     }
+  }
+}
+
+/**
+ * Whether the checkpoint owning a dead job's staged files is gone (deleted by hand: nothing will resume
+ * them). It may be on another file system than the output (a local checkpoint of an S3 output); when it
+ * cannot be reached, the files are kept: a resume may still need them.
+ */
+async function checkpointGone(checkpoint: string, outputFilesystem?: FileSystemDescription): Promise<boolean> {
+  try {
+    return (await fileSystemFor(checkpoint, outputFilesystem).stat(checkpoint)) === null;
+  } catch {
+    return false;
   }
 }
 

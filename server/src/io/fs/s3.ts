@@ -60,9 +60,10 @@ function describeError(path: string, e: unknown): Error {
       : e.name === "NoSuchKey" || status === 404 ? "no such key"
       : status === 403 ? `access denied (${e.name})`
       : `${e.name}${status ? ` (HTTP ${status})` : ""}: ${e.message}`;
-    return new Error(`${path}: ${what}`);
+    return new Error(`${path}: ${what}`, { cause: e });
   }
-  return new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+  // The cause stays, so that callers can tell a store that failed from bytes that did not parse.
+  return new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 export class S3FileSystem implements FileSystem {
