@@ -30,7 +30,7 @@ export async function showCheckpoint(location: string, asJson: boolean): Promise
   lines.push(`  committed files: ${n(committedFiles.length)}`);
   lines.push(...limited(committedFiles.map((f) => `    ${f.output}  ${n(f.ids)} IDs`)));
   if (damagedRecords.length > 0) {
-    lines.push(`  damaged commit records: ${n(damagedRecords.length)} (they commit nothing: a resume removes them and their output files and writes their rows again)`);
+    lines.push(`  damaged commit records: ${n(damagedRecords.length)} (a resume that needs their IDs removes them with their output files and writes their rows again; one of a task that consumed all its input files is not needed: its output file is complete and its inputs are done)`);
     lines.push(...limited(damagedRecords.map((d) => `    ${d.record}: ${d.error}`)));
   }
   lines.push(`  done input files: ${n(doneInputFiles.length)}`);
