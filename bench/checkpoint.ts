@@ -175,7 +175,7 @@ async function timeLoad(dataRoot: string, name: string, ids: number, records: nu
     const before = process.memoryUsage();
     fs.writeFileSync("/proc/self/clear_refs", "5"); // resets VmHWM, the peak RSS, to the current RSS
     const started = performance.now();
-    const prepared = await prepareCheckpoint(settings, write, `load${rep}`);
+    const prepared = await prepareCheckpoint(settings, write, `load${rep}`, (error) => report.check(false, error.message));
     loads.push((performance.now() - started) / 1000);
     await prepared.lease.release();
     const peakRss = peakRssSinceReset();

@@ -1,6 +1,6 @@
 // One contender in a lease race (test/lease.test.ts): opens the checkpoint at argv[2] for a new attempt
 // when told "go" on stdin, holds it for argv[3] ms, and prints one JSON line: won (with when it held the
-// lease) or the error it got. S3 settings come from the environment.
+// lease, and whether it lost it meanwhile) or the error it got. S3 settings come from the environment.
 import * as rd from "../server/src/api";
 import { prepareCheckpoint } from "../server/src/checkpoint";
 
@@ -10,12 +10,14 @@ const attempt = `a${process.pid}`;
 
 process.stdin.once("data", async () => {
   try {
-    const prepared = await prepareCheckpoint({ idColumn: "id", checkpointPath: root, deleteCheckpointOnSuccess: false, backend: "batch" }, write, attempt);
+    let lost: string | undefined;
+    const settings = { idColumn: "id", checkpointPath: root, deleteCheckpointOnSuccess: false, backend: "batch" as const };
+    const prepared = await prepareCheckpoint(settings, write, attempt, (error) => { lost = error.message; });
     const from = Date.now();
     await new Promise((resolve) => setTimeout(resolve, holdMs));
     const to = Date.now();
     await prepared.lease.release();
-    console.log(JSON.stringify({ won: true, from, to }));
+    console.log(JSON.stringify({ won: true, from, to, lost }));
   } catch (e) {
     console.log(JSON.stringify({ won: false, error: (e as Error).message }));
   }

@@ -127,14 +127,17 @@ export interface PreparedCheckpoint {
 /**
  * Opens (or creates) the checkpoint for an attempt: checks it belongs to this job, stages an overwrite
  * (once per job, recorded in the manifest), removes the output files no earlier attempt committed, loads
- * the committed IDs and done files, and records the attempt before it writes anything.
+ * the committed IDs and done files, and records the attempt before it writes anything. onLeaseLost: another
+ * run took the lease over later, and this attempt must stop.
  */
-export async function prepareCheckpoint(config: CheckpointSettings, write: WriteOp, attempt: string): Promise<PreparedCheckpoint> {
+export async function prepareCheckpoint(
+  config: CheckpointSettings, write: WriteOp, attempt: string, onLeaseLost: (error: Error) => void,
+): Promise<PreparedCheckpoint> {
   const started = Date.now();
   const root = config.checkpointPath;
   const fs = fileSystemFor(root, config.filesystem);
   const spec = checkpointSpec(config, attempt);
-  const lease = await CheckpointLease.acquire(fs, root, attempt);
+  const lease = await CheckpointLease.acquire(fs, root, attempt, onLeaseLost);
   try {
     return await openAttempt(config, write, spec, lease, fs, started);
   } catch (e) {

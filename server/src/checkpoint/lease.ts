@@ -1,7 +1,9 @@
 // One run at a time per checkpoint: a second run would delete the first one's files as uncommitted
 // between their write and their commit. The lease (lease.json beside the manifest) names its holder; one
-// on this host is held while its process lives (a killed run's lease is taken over at once), one from
-// another host until it goes unrenewed for LEASE_TTL_MS.
+// on this host is held while its process lives, however long it went unrenewed (a stopped or busy run
+// keeps it; a killed run's lease is taken over at once; the process start time tells a reused pid from
+// the holder), one from another host until it goes unrenewed for LEASE_TTL_MS. A run that finds the lease
+// taken over at a renewal is told (onLost) and must stop writing.
 //
 // Taking the lease is an atomic create: locally a file linked into place (link() fails if the name
 // exists); on S3 a PUT with If-None-Match: * where the store honours it. A store that does not (s3rver,
@@ -11,15 +13,17 @@
 // Taking over a dead holder's lease is itself a race: exactly one run may do it, the one that creates the
 // takeover token named after that holder (lease.takeover-<attempt>-<renewedAt>.json, taken the same way,
 // so a token left by a run that died mid-takeover is taken over in turn).
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import type { FileSystem } from "../io";
 import { json, readJsonFile } from "./store";
 
-interface LeaseRecord { attempt: string; pid: number; host: string; renewedAt: number }
+/** startTime: the holder's process start time (Linux, in clock ticks since boot), absent where unknown. */
+interface LeaseRecord { attempt: string; pid: number; host: string; renewedAt: number; startTime?: string }
 
-/** A lease from another host counts as held until it is this old without renewal. */
-const LEASE_TTL_MS = 30_000;
-const LEASE_RENEW_MS = 10_000;
+/** A lease from another host counts as held until it is this old without renewal (the environment variables are for tests). */
+const LEASE_TTL_MS = Number(process.env.RDPIPE_LEASE_TTL_MS ?? 30_000);
+const LEASE_RENEW_MS = Number(process.env.RDPIPE_LEASE_RENEW_MS ?? 10_000);
 /** Read-back protocol only: time between writing the lease and checking it is still ours. */
 const READ_BACK_SETTLE_MS = 300;
 /** Takeover tokens of takeover tokens, at most this deep (each level needs a run that died mid-takeover). */
@@ -32,6 +36,9 @@ export const isLeaseFile = (name: string) => name === LEASE_FILE || /^lease\.tak
 
 export class CheckpointInUseError extends Error {}
 
+/** The lease this run held now names another holder. */
+export class CheckpointLeaseLostError extends Error {}
+
 export class CheckpointLease {
   /** Leases this process holds, by file: a second execution here must not take one over. */
   private static readonly heldHere = new Set<string>();
@@ -39,12 +46,17 @@ export class CheckpointLease {
   private renewal: Promise<void> = Promise.resolve();
   private released = false;
 
-  private constructor(private readonly fs: FileSystem, private readonly file: string, private readonly record: LeaseRecord) {}
+  private constructor(
+    private readonly fs: FileSystem, private readonly file: string, private readonly record: LeaseRecord,
+    private readonly onLost: (error: CheckpointLeaseLostError) => void,
+  ) {}
 
-  static async acquire(fs: FileSystem, root: string, attempt: string): Promise<CheckpointLease> {
+  /** Takes the lease of the checkpoint at root; onLost is called once should another run take it over later. */
+  static async acquire(fs: FileSystem, root: string, attempt: string, onLost: (error: CheckpointLeaseLostError) => void): Promise<CheckpointLease> {
     const file = fs.join(root, LEASE_FILE);
     if (CheckpointLease.heldHere.has(file)) throw inUse(root, file, undefined);
-    const lease = new CheckpointLease(fs, file, { attempt, pid: process.pid, host: os.hostname(), renewedAt: Date.now() });
+    const record = { attempt, pid: process.pid, host: os.hostname(), renewedAt: Date.now(), startTime: processStartTime(process.pid) };
+    const lease = new CheckpointLease(fs, file, record, onLost);
     CheckpointLease.heldHere.add(file);
     try {
       await take(fs, root, file, lease.record, 0);
@@ -56,11 +68,17 @@ export class CheckpointLease {
     return lease;
   }
 
-  /** Rewrites the lease with a fresh time, unless another run holds it now (this one went stale): then it stops. */
+  /** Rewrites the lease with a fresh time, unless another run holds it now: then it stops and says so. */
   private async renew(): Promise<void> {
     if (this.released) return;
     const holder = await readLease(this.fs, this.file);
-    if (holder && holder.attempt !== this.record.attempt) { clearInterval(this.timer); return; }
+    if (holder && holder.attempt !== this.record.attempt) {
+      clearInterval(this.timer);
+      this.onLost(new CheckpointLeaseLostError(
+        `${this.file}: lost the checkpoint lease to process ${holder.pid} on host ${holder.host}; stopped so that two runs never write the same rows`,
+      ));
+      return;
+    }
     this.record.renewedAt = Date.now();
     await this.fs.write(this.file, json(this.record));
   }
@@ -135,19 +153,31 @@ async function readLease(fs: FileSystem, file: string): Promise<LeaseRecord | un
 }
 
 /**
- * Whether another live run holds the lease. Not if it went unrenewed past the TTL (its process is gone, or
- * its pid was reused after a restart), nor if it names a process of this host that no longer exists, nor
- * this very process (a previous incarnation with the same pid, as a restarted container's PID 1).
+ * Whether another live run holds the lease. One of another host until it goes unrenewed past the TTL. One
+ * of this host while a process with its pid exists that started when the holder did (not one that reused
+ * the pid after a restart), however long ago it renewed; never this very process (its executions are in
+ * heldHere) nor a previous incarnation with the same pid (a restarted container's PID 1).
  */
 function isHeld(lease: LeaseRecord): boolean {
-  if (Date.now() - lease.renewedAt >= LEASE_TTL_MS) return false;
-  if (lease.host !== os.hostname()) return true;
+  if (lease.host !== os.hostname()) return Date.now() - lease.renewedAt < LEASE_TTL_MS;
   if (lease.pid === process.pid) return false;
   try {
     process.kill(lease.pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  const startTime = processStartTime(lease.pid);
+  return lease.startTime === undefined || startTime === undefined || startTime === lease.startTime;
+}
+
+/** When process pid started (field 22 of /proc/<pid>/stat, clock ticks since boot); undefined without /proc or such a process. */
+function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 2, the command name in parentheses, may hold spaces and parentheses: count from after its end.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3];
+  } catch {
+    return undefined;
   }
 }
 

@@ -208,7 +208,8 @@ class StreamingExecutor {
       const schema = await sourceSchema(read.source, this.context.blockBytes());
       validateCheckpointPlan(this.root, config, schema?.fields.map((f) => f.name));
     }
-    this.prepared = await prepareCheckpoint(config, this.root as Extract<LogicalOp, { kind: "write" }>, this.writePrefix);
+    this.prepared = await prepareCheckpoint(config, this.root as Extract<LogicalOp, { kind: "write" }>, this.writePrefix,
+      (error) => this.fail(new ExecutionError(error.message)));
     this.output!.adopt(this.prepared.overwrite);
     const { committedRowsAtStart, committedFilesAtStart, loadMs } = this.prepared;
     this.checkpointProgress = {
