@@ -246,6 +246,7 @@ export default rd.readParquet(${JSON.stringify(input)}).map(withX).writeParquet(
     assert.equal(first.code, 1, first.stderr);
     assert.match(first.stderr, /stop at 3000/);
     assert.ok(listFilesRecursive(path.join(dir, `${name}-checkpoint`, "committed")).length > 0, "the first attempt committed files");
+    assert.ok(fs.existsSync(path.join(dir, `${name}-checkpoint`, "schema.arrow")), "the write's schema is recorded");
   }
 
   it("a resume whose rows give x another type fails naming the column and the recorded and new types, and writes no file of the new schema", async () => {
@@ -253,7 +254,7 @@ export default rd.readParquet(${JSON.stringify(input)}).map(withX).writeParquet(
     assert.ok((await typesOfX(path.join(dir, "drift"))).every((t) => t === "Utf8"));
     const resumed = runCli(["run", pipeline("drift", "id + 0.5", false), "--quiet"], { cwd: dir });
     assert.equal(resumed.code, 1, "the resume must fail");
-    assert.match(resumed.stderr, /column 'x' is Utf8 in the dataset's schema .* but Float64/);
+    assert.match(resumed.stderr, /column 'x' is Utf8 in the dataset's schema \(fixed by an earlier attempt of this job \(recorded in \S*drift-checkpoint\/schema\.arrow\)\) but Float64 at row \d+ of \S+\.parquet/);
     const types = await typesOfX(path.join(dir, "drift"));
     assert.ok(types.length > 0 && types.every((t) => t === "Utf8"), types.join(", "));
     await rd.readParquet(path.join(dir, "drift")).takeAll();

@@ -16,7 +16,7 @@ import {
 
 export { CheckpointInUseError } from "./lease";
 export {
-  commitOutput, doneKey, outputFileName, recordDoneFiles, recordOutputSchema, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
+  SCHEMA_FILE, commitOutput, doneKey, outputFileName, recordDoneFiles, recordOutputSchema, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
   type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind,
 } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";

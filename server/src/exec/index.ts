@@ -10,7 +10,7 @@ import {
 import { removeWrittenFiles } from "../io";
 import { JobOutput } from "./output";
 import {
-  checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, recordOutputSchema, taskOutputPrefix, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint,
+  SCHEMA_FILE, checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, recordOutputSchema, taskOutputPrefix, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint,
 } from "../checkpoint";
 import { CommitTracker } from "./commits";
 import type { Sources } from "./lineage";
@@ -650,7 +650,8 @@ class StreamingExecutor {
    */
   private answerSchemaRequest(op: TaskOperator, taskId: number, proposed: Schema): void {
     const schema = op.fixSchema(proposed);
-    const answer = () => this.hostFor(op).send(taskId, { type: "schema", taskId, ipc: schemaToIPC(schema) });
+    const fixedBy = this.prepared?.outputSchema && `an earlier attempt of this job (recorded in ${this.checkpoint!.checkpointPath}/${SCHEMA_FILE})`;
+    const answer = () => this.hostFor(op).send(taskId, { type: "schema", taskId, ipc: schemaToIPC(schema), fixedBy });
     const prepared = this.prepared;
     if (!prepared || !op.sink?.checkpoint) return answer();
     if (schema !== this.recordedSchema) {
