@@ -6,7 +6,7 @@ import type { Table } from "apache-arrow";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
-import { blockFromColumns, blockFromRows, blockToRows, conformBlock } from "../server/src/block";
+import { blockFromColumns, blockFromRows, blockToRows, conformBlock, schemaFromIPC } from "../server/src/block";
 import { listFiles, readFileBlocks } from "../server/src/io";
 import { listFilesRecursive, runCli, tempDir, writePipeline } from "./helpers";
 import { raw, startServer, type ServerProcess } from "./server-helpers";
@@ -258,6 +258,15 @@ export default rd.readParquet(${JSON.stringify(input)}).map(withX).writeParquet(
     const types = await typesOfX(path.join(dir, "drift"));
     assert.ok(types.length > 0 && types.every((t) => t === "Utf8"), types.join(", "));
     await rd.readParquet(path.join(dir, "drift")).takeAll();
+  });
+
+  it("a column null in the first blocks: the record is rewritten once a block gives it a type, and a resume holds to that type", async () => {
+    firstAttempt("late", "id < 1000 ? null : 1.5");
+    const recorded = schemaFromIPC(fs.readFileSync(path.join(dir, "late-checkpoint", "schema.arrow")));
+    assert.equal(String(recorded.fields.find((f) => f.name === "x")!.type), "Float64");
+    const resumed = runCli(["run", pipeline("late", '"a"', false), "--quiet"], { cwd: dir });
+    assert.equal(resumed.code, 1, "the resume must fail");
+    assert.match(resumed.stderr, /column 'x' is Float64 in the dataset's schema \(fixed by an earlier attempt .*\) but Utf8/);
   });
 
   it("a resume whose rows are whole numbers where the first attempt fixed Float64 writes them as Float64: the folder reads back", async () => {
