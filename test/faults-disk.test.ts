@@ -133,7 +133,7 @@ export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ id: row.
 
   /**
    * The writes of the one-file job in order, each with its size in pages, measured by a run on a large
-   * disk: lease, manifest, attempt, then each output file and its commit record, the done record, and the
+   * disk: lease, manifest, attempt, the output's schema, then each output file and its commit record, the done record, and the
    * marker that starts the checkpoint's deletion.
    */
   function calibrate(pipeline: string): { name: string; pages: number }[] {
@@ -149,6 +149,7 @@ export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ id: row.
       { name: "ckpt/lease.json", pages: 1 },
       sized(path.join(ckpt, "manifest.json")),
       ...listed(path.join(ckpt, "attempts")).map((n) => sized(path.join(ckpt, "attempts", n))),
+      sized(path.join(ckpt, "schema.arrow")),
       ...outputs.flatMap((n, i) => [sized(path.join(out, n)), sized(path.join(ckpt, "committed", records[i]))]),
       ...listed(path.join(ckpt, "done")).map((n) => sized(path.join(ckpt, "done", n))),
       { name: "ckpt/deleting.json", pages: 1 },
@@ -179,6 +180,13 @@ export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ id: row.
       const pipeline = job("one-batch.rdpipe.ts", oneFile, "batch");
       disk.reset(1, 1);
       await failsFull(pipeline);
+      await resumes(pipeline, oneFileIds);
+    });
+
+    it("full in the schema record: fails naming it before any output file is written; the resume writes every ID once", async () => {
+      const pipeline = fullAt(/^ckpt\/schema\.arrow$/);
+      assert.match(await failsFull(pipeline), /\/ckpt\/schema\.arrow$/);
+      assert.deepEqual(listed(out), []);
       await resumes(pipeline, oneFileIds);
     });
 

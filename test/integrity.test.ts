@@ -6,8 +6,9 @@ import type { Table } from "apache-arrow";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
-import { blockFromColumns, blockFromRows, blockToRows, conformBlock } from "../server/src/block";
-import { listFilesRecursive, tempDir } from "./helpers";
+import { blockFromColumns, blockFromRows, blockToRows, conformBlock, schemaFromIPC } from "../server/src/block";
+import { listFiles, readFileBlocks } from "../server/src/io";
+import { listFilesRecursive, runCli, tempDir, writePipeline } from "./helpers";
 import { raw, startServer, type ServerProcess } from "./server-helpers";
 
 const typesOf = async (ds: rd.Dataset) => (await ds.schema()).fields.map((f) => `${f.name}: ${f.type}`);
@@ -198,6 +199,90 @@ describe("data integrity: nulls and one schema per dataset", function () {
       assert.match(error.message, /column 'y' has 3 values/);
       assert.doesNotMatch(error.message, /on row 0/);
     });
+  });
+});
+
+describe("one schema per dataset across a checkpoint resume, from the CLI", function () {
+  this.timeout(180_000);
+  let dir: string;
+  let input: string;
+  before(async () => {
+    rd.DataContext.reset();
+    dir = tempDir("rdpipe-resume-schema-");
+    input = path.join(dir, "input");
+    await rd.range(4000, { overrideNumBlocks: 8 }).writeParquet(input).run();
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** A checkpointed job of `name` whose map gives x as `x` (an expression of id); it throws at id 3000 when `failAt3000`. */
+  function pipeline(name: string, x: string, failAt3000: boolean): string {
+    return writePipeline(dir, `${name}.rdpipe.ts`, `import * as rd from "rdpipe";
+rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: ${JSON.stringify(path.join(dir, `${name}-checkpoint`))} });
+rd.DataContext.getCurrent().resourceLimits.cpu = 2;
+function withX(r: rd.Row) {
+  const id = Number(r.id);
+  ${failAt3000 ? 'if (id === 3000) throw new Error("stop at 3000");' : ""}
+  return { id, x: ${x} };
+}
+export default rd.readParquet(${JSON.stringify(input)}).map(withX).writeParquet(${JSON.stringify(path.join(dir, name))});
+`);
+  }
+
+  /** The type of column x in each Parquet file of the folder. */
+  async function typesOfX(folder: string): Promise<string[]> {
+    const types: string[] = [];
+    for (const file of await listFiles(folder, { fileExtensions: ["parquet"] })) {
+      for await (const { block } of readFileBlocks({ format: "parquet", files: [file], options: { targetBlockBytes: 1 << 30 } })) {
+        types.push(String(block.schema.fields.find((f) => f.name === "x")!.type));
+        break;
+      }
+    }
+    return types;
+  }
+
+  /** Runs the first attempt, which commits files for ids below 3000 and fails at 3000. */
+  function firstAttempt(name: string, x: string): void {
+    const first = runCli(["run", pipeline(name, x, true), "--quiet"], { cwd: dir });
+    assert.equal(first.code, 1, first.stderr);
+    assert.match(first.stderr, /stop at 3000/);
+    assert.ok(listFilesRecursive(path.join(dir, `${name}-checkpoint`, "committed")).length > 0, "the first attempt committed files");
+    assert.ok(fs.existsSync(path.join(dir, `${name}-checkpoint`, "schema.arrow")), "the write's schema is recorded");
+  }
+
+  it("a resume whose rows give x another type fails naming the column and the recorded and new types, and writes no file of the new schema", async () => {
+    firstAttempt("drift", '"a"');
+    assert.ok((await typesOfX(path.join(dir, "drift"))).every((t) => t === "Utf8"));
+    const resumed = runCli(["run", pipeline("drift", "id + 0.5", false), "--quiet"], { cwd: dir });
+    assert.equal(resumed.code, 1, "the resume must fail");
+    assert.match(resumed.stderr, /column 'x' is Utf8 in the dataset's schema \(fixed by an earlier attempt of this job \(recorded in \S*drift-checkpoint\/schema\.arrow\)\) but Float64 at row \d+ of \S+\.parquet/);
+    const types = await typesOfX(path.join(dir, "drift"));
+    assert.ok(types.length > 0 && types.every((t) => t === "Utf8"), types.join(", "));
+    await rd.readParquet(path.join(dir, "drift")).takeAll();
+  });
+
+  it("a column null in the first blocks: the record is rewritten once a block gives it a type, and a resume holds to that type", async () => {
+    firstAttempt("late", "id < 1000 ? null : 1.5");
+    const recorded = schemaFromIPC(fs.readFileSync(path.join(dir, "late-checkpoint", "schema.arrow")));
+    assert.equal(String(recorded.fields.find((f) => f.name === "x")!.type), "Float64");
+    const resumed = runCli(["run", pipeline("late", '"a"', false), "--quiet"], { cwd: dir });
+    assert.equal(resumed.code, 1, "the resume must fail");
+    assert.match(resumed.stderr, /column 'x' is Float64 in the dataset's schema \(fixed by an earlier attempt .*\) but Utf8/);
+  });
+
+  it("a resume whose rows are whole numbers where the first attempt fixed Float64 writes them as Float64: the folder reads back", async () => {
+    firstAttempt("widen", "id / 2");
+    // BigInt: the resume's x is Int64, whole numbers the first attempt's Float64 holds exactly.
+    const resumed = runCli(["run", pipeline("widen", "BigInt(id)", false), "--quiet"], { cwd: dir });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const out = path.join(dir, "widen");
+    assert.deepEqual([...new Set(await typesOfX(out))], ["Float64"]);
+    const rows = (await rd.readParquet(out).takeAll()).sort((a, b) => Number(a.id) - Number(b.id));
+    assert.equal(rows.length, 4000);
+    // Rows the first attempt committed have id / 2; the resume wrote the others, id itself.
+    rows.forEach((r, i) => assert.ok(r.x === i / 2 || r.x === i, `row ${i}: x ${String(r.x)}`));
+    assert.ok(rows.some((r, i) => i % 2 === 1 && r.x === i / 2), "rows of the first attempt are there");
+    assert.ok(rows[3001].x === 3001, "rows of the resume are there");
+    assert.equal(fs.existsSync(path.join(dir, "widen-checkpoint")), false, "the checkpoint, its schema record included, is deleted after success");
   });
 });
 

@@ -53,22 +53,24 @@ export function schemaDifference(first: Schema, second: Schema, firstName: strin
 /**
  * The block with exactly `schema`'s columns and types, cast only where no value changes; else a
  * SchemaMismatch naming the column, both types and the first row that does not fit (`rowName` says
- * where a block row is, e.g. "row 50000 of a.csv").
+ * where a block row is, e.g. "row 50000 of a.csv"; `fixedBy` what fixed the schema).
  */
-export function conformBlock(block: Block, schema: Schema, rowName: (row: number) => string = (row) => `row ${row} of the block`): Block {
+export function conformBlock(
+  block: Block, schema: Schema, rowName: (row: number) => string = (row) => `row ${row} of the block`, fixedBy = "its first block",
+): Block {
   if (sameSchema(block.schema, schema)) return block;
   for (const field of block.schema.fields) {
     if (!schema.fields.some((f) => f.name === field.name)) {
       const row = firstPresent(block.getChild(field.name)!);
       if (row === undefined) continue; // null in every row: the same as absent, dropped
       throw new SchemaMismatch(`column '${field.name}' (${describeType(field.type)}, first set at ${rowName(row)}) is not in the dataset's ` +
-        `schema {${describeSchema(schema)}}, which its first block fixed (a key no row of a block has is no column: give it as null instead)`, field.name, row);
+        `schema {${describeSchema(schema)}}, which ${fixedBy} fixed (a key no row of a block has is no column: give it as null instead)`, field.name, row);
     }
   }
   const columns: Record<string, Vector> = {};
   for (const field of schema.fields) {
     const vector = block.getChild(field.name);
-    columns[field.name] = vector ? castColumn(vector, field, rowName) : nullVector(field.type, block.numRows);
+    columns[field.name] = vector ? castColumn(vector, field, rowName, fixedBy) : nullVector(field.type, block.numRows);
   }
   return blockFromColumns(columns, undefined, undefined, block.numRows);
 }
@@ -80,12 +82,12 @@ function firstPresent(vector: Vector): number | undefined {
 
 const isNumeric = (type: DataType) => DataType.isInt(type) || DataType.isFloat(type);
 
-function castColumn(vector: Vector, field: Field, rowName: (row: number) => string): Vector {
+function castColumn(vector: Vector, field: Field, rowName: (row: number) => string, fixedBy: string): Vector {
   const from = describeType(vector.type), to = describeType(field.type);
   if (from === to) return vector;
   if (vector.nullCount === vector.length) return nullVector(field.type, vector.length);
   const refuse = (row: number, why: string) => new SchemaMismatch(
-    `column '${field.name}' is ${to} in the dataset's schema (fixed by its first block) but ${from} at ${rowName(row)} ` +
+    `column '${field.name}' is ${to} in the dataset's schema (fixed by ${fixedBy}) but ${from} at ${rowName(row)} ` +
     `(${preview(vector.get(row))})${why}`, field.name, row);
   if (!isNumeric(vector.type) || !isNumeric(field.type)) throw refuse(firstPresent(vector)!, "");
   const values = new Array<number | bigint | null>(vector.length);

@@ -2,6 +2,7 @@
 // committed and which input IDs they hold, so that a rerun after any crash resumes where it stopped
 // and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol,
 // reader.ts shows what a checkpoint holds.
+import type { Schema } from "apache-arrow";
 import { OverwriteStage, fileSystemFor, type FileSystem, type FileSystemDescription } from "../io";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { idCount, type SharedIds } from "./idset";
@@ -9,13 +10,13 @@ import { CheckpointLease, LEASE_FILE, isLeaseFile } from "./lease";
 import type { FinishedIds } from "./ranges";
 import {
   attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
-  readManifest, recordAttempt, writeManifest,
+  readManifest, readOutputSchema, recordAttempt, writeManifest, SCHEMA_FILE,
   type CheckpointBackendKind, type CheckpointSpec, type DoneRecord, type FileEntry, type Manifest,
 } from "./store";
 
 export { CheckpointInUseError } from "./lease";
 export {
-  commitOutput, doneKey, outputFileName, recordDoneFiles, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
+  SCHEMA_FILE, commitOutput, doneKey, outputFileName, recordDoneFiles, recordOutputSchema, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
   type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind,
 } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
@@ -110,6 +111,8 @@ export interface PreparedCheckpoint {
   /** Input files earlier attempts consumed whole (as doneKey): not read again. A changed one fails the job. */
   doneFiles: Set<string>;
   donePaths: Set<string>;
+  /** The output's schema, as the attempts that committed files fixed it: this attempt writes under it (casting losslessly) or fails. */
+  outputSchema?: Schema;
   /** Rows committed before this attempt (IDs, unless a flatMap made several rows of one). */
   committedRowsAtStart: number;
   committedFilesAtStart: number;
@@ -213,9 +216,11 @@ async function openAttempt(
   const committed = committedNames(records);
   const finishedTasks = finished.map((d) => ({ range: d.ids, records: records.filter((r) => taskPrefixOf(r.name) === d.prefix) })).filter((t) => t.records.length > 0);
   const doneFiles = done.flatMap((d) => d.files);
+  // Without a committed file, no data is under the recorded schema: this attempt fixes its own.
+  const outputSchema = records.length > 0 ? await readOutputSchema(fs, root) : undefined;
   await recordAttempt(fs, root, spec.attempt);
   return {
-    spec, lease, alreadyComplete: false, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
+    spec, lease, alreadyComplete: false, outputSchema, committedIds: committedIds && idCount(committedIds) > 0 ? committedIds : undefined,
     finishedIds: finishedTasks.length > 0 ? { filesystem: config.filesystem, tasks: finishedTasks } : undefined,
     doneFiles: new Set(doneFiles.map(doneKey)), donePaths: new Set(doneFiles.map((f) => f.path)),
     committedRowsAtStart: (committedIds ? idCount(committedIds) : 0) + finished.reduce((s, d) => s + d.rows, 0),
@@ -331,7 +336,7 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
 async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity): Promise<void> {
   await fs.write(fs.join(root, markers.deleting), json(job));
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
-  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, markers.outputSwapped)]);
+  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, SCHEMA_FILE), fs.join(root, markers.outputSwapped)]);
   await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, LEASE_FILE)]);
   if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
 }

@@ -1,6 +1,8 @@
 // What a checkpoint directory holds, and the commit protocol that makes output exactly-once:
 //
 //   manifest.json                  the job it belongs to (ID column, output folder and format)
+//   schema.arrow                   the output's schema (Arrow IPC), recorded by the driver when it is fixed or a null-typed
+//                                  column gets its type, before any file is written under it; a resume writes under it too
 //   attempts/<prefix>.json         written before an attempt writes anything; its output files are named <prefix>_*
 //   committed/<output>.ids.parquet the IDs in one output file (batch backend) — its existence commits that file
 //   committed/<output>.ids.jsonl   the same, one ID per line, closed by a line {"ids":<count>} (row backend)
@@ -13,6 +15,8 @@
 // A resume deletes every output file of an earlier attempt that has no record, and drops the committed
 // IDs inside its read tasks, so each input ID ends up in exactly one committed output file.
 import { Table, type Vector } from "apache-arrow";
+import type { Schema } from "apache-arrow";
+import { schemaFromIPC, schemaToIPC } from "../block";
 import { errorMessage, fileSystemFor, pathError, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
 import type { IdRange } from "./ranges";
@@ -60,6 +64,27 @@ export const dirs = { attempts: "attempts", committed: "committed", done: "done"
 
 /** Files at the checkpoint's root that mark a phase: its deletion began; an overwrite's swap began. */
 export const markers = { deleting: "deleting.json", outputSwapped: "output-swapped.json" } as const;
+
+/** The output's schema, at the checkpoint's top level. */
+export const SCHEMA_FILE = "schema.arrow";
+
+/** Records the output's schema (atomically): called before any file is written under it. */
+export async function recordOutputSchema(spec: Pick<CheckpointSpec, "path" | "filesystem">, schema: Schema): Promise<void> {
+  const fs = fileSystemFor(spec.path, spec.filesystem);
+  await fs.write(fs.join(spec.path, SCHEMA_FILE), [schemaToIPC(schema)]);
+}
+
+/** The output's schema an earlier attempt recorded, if any. */
+export async function readOutputSchema(fs: FileSystem, root: string): Promise<Schema | undefined> {
+  const file = fs.join(root, SCHEMA_FILE);
+  if ((await fs.stat(file)) === null) return undefined;
+  const bytes = await fs.readAll(file);
+  try {
+    return schemaFromIPC(bytes);
+  } catch (e) {
+    throw pathError(file, e, "not an Arrow IPC schema");
+  }
+}
 
 export const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
 

@@ -89,7 +89,10 @@ export type DriverMessage =
   | { type: "construct"; actor: ActorInit }
   | { type: "cancel"; taskId: number }
   | { type: "credit"; taskId: number }
-  /** The schema every block of the task's output must have (the operator's, fixed by its first block). */
-  | { type: "schema"; taskId: number; ipc: Uint8Array }
+  /**
+   * The schema every block of the task's output must have (the operator's, fixed by its first block);
+   * fixedBy, for errors, when something else fixed it (a resume: the schema an earlier attempt recorded).
+   */
+  | { type: "schema"; taskId: number; ipc: Uint8Array; fixedBy?: string }
   /** Before the worker is ended for a job that ended: stop its uploads (see io's stopUploads), then answer "drained". */
   | { type: "drain" };

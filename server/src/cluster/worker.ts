@@ -180,21 +180,25 @@ function checkIds(block: Block, idColumn: string, stage: string): void {
 // ---- One schema per output: a write task asks the driver for the output's schema before its first file.
 
 /** Answers to "schema" requests, by task (undefined: the task was cancelled while it waited). */
-const schemaReplies = new Map<number, (ipc: Uint8Array | undefined) => void>();
+const schemaReplies = new Map<number, (reply: OutputSchemaReply | undefined) => void>();
+
+type OutputSchemaReply = Extract<DriverMessage, { type: "schema" }>;
+/** fixedBy: what fixed it, for errors, when not the output's first block. */
+interface OutputSchema { schema: Schema; fixedBy?: string }
 
 /** The output's schema: this task's first block's, unless another task's block fixed it first. */
-async function outputSchema(taskId: number, first: Block): Promise<Schema | undefined> {
+async function outputSchema(taskId: number, first: Block): Promise<OutputSchema | undefined> {
   if (cancelled.has(taskId)) return undefined; // the driver no longer answers
-  const reply = new Promise<Uint8Array | undefined>((resolve) => schemaReplies.set(taskId, resolve));
+  const reply = new Promise<OutputSchemaReply | undefined>((resolve) => schemaReplies.set(taskId, resolve));
   send({ type: "schema", taskId, ipc: schemaToIPC(first.schema) });
-  const ipc = await reply;
-  return ipc && schemaFromIPC(ipc);
+  const answer = await reply;
+  return answer && { schema: schemaFromIPC(answer.ipc), fixedBy: answer.fixedBy };
 }
 
 /** The piece in the output's schema (lossless casts only), else an error naming the operator, column, types and row. */
-function fitOutputSchema(piece: Block, schema: Schema, stage: string, origin: BlockOrigin): Block {
+function fitOutputSchema(piece: Block, { schema, fixedBy }: OutputSchema, stage: string, origin: BlockOrigin): Block {
   try {
-    return conformBlock(piece, schema, (row) => rowName(origin, row));
+    return conformBlock(piece, schema, (row) => rowName(origin, row), fixedBy);
   } catch (e) {
     if (!(e instanceof SchemaMismatch)) throw e;
     const row = e.row !== undefined && origin.exact !== false ? origin.rowOffset + e.row : undefined;
@@ -227,7 +231,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   const transformed = applyTransforms(source, task.transforms, resolve, run, task.targetBlockBytes);
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
-  let fixedSchema: Schema | undefined;
+  let fixedSchema: OutputSchema | undefined;
   const writeAndCommit = async (name: string, piece: Block) => {
     const { format, path, options } = task.sink!;
     const written = await writeBlock(format, piece, path, name, options);
@@ -261,7 +265,7 @@ async function runTask(task: TaskSpec): Promise<void> {
           const { format, filePrefix } = task.sink;
           const name = outputFileName(filePrefix, task.sink.taskIndex, index, fileExtension(format));
           // Asked again only while the output has null-typed columns this piece may give a type to.
-          if (!fixedSchema || (!sameSchema(piece.schema, fixedSchema) && fixedSchema.fields.some((f) => DataType.isNull(f.type)))) {
+          if (!fixedSchema || (!sameSchema(piece.schema, fixedSchema.schema) && fixedSchema.schema.fields.some((f) => DataType.isNull(f.type)))) {
             fixedSchema = await outputSchema(task.taskId, piece);
           }
           if (!fixedSchema) break; // cancelled while asking
@@ -342,7 +346,7 @@ port.on("message", (message: DriverMessage) => {
     return;
   }
   if (message.type === "schema") {
-    schemaReplies.get(message.taskId)?.(message.ipc);
+    schemaReplies.get(message.taskId)?.(message);
     schemaReplies.delete(message.taskId);
     return;
   }

@@ -1,6 +1,7 @@
 // The streaming executor: runs a physical plan with every queue bounded by a memory budget,
 // feeding downstream operators first, never waiting for a whole stage before the next starts.
 import { randomUUID } from "node:crypto";
+import type { Schema } from "apache-arrow";
 import { type Block, schemaFromIPC, schemaToIPC } from "../block";
 import {
   ActorPool, type ActorCounts, TASKS_PER_ACTOR, type ClusterPool, localWorkerThread, type NodeCounts, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool,
@@ -9,7 +10,7 @@ import {
 import { removeWrittenFiles } from "../io";
 import { JobOutput } from "./output";
 import {
-  checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, taskOutputPrefix, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint,
+  SCHEMA_FILE, checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, recordOutputSchema, taskOutputPrefix, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint,
 } from "../checkpoint";
 import { CommitTracker } from "./commits";
 import type { Sources } from "./lineage";
@@ -186,6 +187,9 @@ class StreamingExecutor {
   private readonly erroredSample: ErroredRow[] = [];
   private readonly erroredKeys = new Set<string>();
   private readonly erroredRowsToRecord: ErroredRow[] = [];
+  /** A checkpointed write's schema as last recorded, and the recording in progress (answers to workers wait for it). */
+  private recordedSchema?: Schema;
+  private schemaRecording: Promise<void> = Promise.resolve();
 
   constructor(private readonly root: LogicalOp, private readonly context: DataContext, private readonly options: ExecutionOptions) {
     this.result = new Promise((resolve, reject) => { this.resolveResult = resolve; this.rejectResult = reject; });
@@ -262,6 +266,7 @@ class StreamingExecutor {
       this.output?.redirect(this.physicalRoot);
       this.rootOp = this.build(this.physicalRoot);
       if (this.prepared) this.commits = this.commitTracker(this.prepared);
+      if (this.prepared?.outputSchema) this.seedOutputSchema(this.prepared.outputSchema);
       const { cluster } = this.context;
       if (cluster) await cluster.start();
       this.pool = cluster ? cluster.pool : sharedWorkerPool(this.context.cpuSlots());
@@ -585,7 +590,7 @@ class StreamingExecutor {
           this.commits?.committed(sources, message.path, taskOutputPrefix(this.writePrefix, state.taskIndex), message.idKeys);
         }
       } else if (message.type === "schema") {
-        this.hostFor(op).send(spec.taskId, { type: "schema", taskId: spec.taskId, ipc: schemaToIPC(op.fixSchema(schemaFromIPC(message.ipc))) });
+        this.answerSchemaRequest(op, spec.taskId, schemaFromIPC(message.ipc));
       } else if (message.type === "rowError") {
         this.recordErroredRow(message.row);
         this.commits?.lost(sources);
@@ -639,6 +644,29 @@ class StreamingExecutor {
       this.fail(new ExecutionError(`${row.operator}: ${count} rows errored, more than its maxErroredRows (${budget}); the last: ${row.error}`,
         { kind: "udf", operator: row.operator, file: row.file, row: row.row, id: row.id === undefined ? undefined : String(row.id), message: row.error, stack: row.stack, rowPreview: row.input, rowInput: row.input }));
     }
+  }
+
+  /** A resume's write starts from the schema earlier attempts committed files under. */
+  private seedOutputSchema(schema: Schema): void {
+    for (const op of this.operators) if (op instanceof TaskOperator && op.sink?.checkpoint) op.fixSchema(schema);
+    this.recordedSchema = schema;
+  }
+
+  /**
+   * Answers a write task's schema request with the output's schema. A checkpointed job records the
+   * schema first whenever it changes, so that no file is written under a schema a resume would not know.
+   */
+  private answerSchemaRequest(op: TaskOperator, taskId: number, proposed: Schema): void {
+    const schema = op.fixSchema(proposed);
+    const fixedBy = this.prepared?.outputSchema && `an earlier attempt of this job (recorded in ${this.checkpoint!.checkpointPath}/${SCHEMA_FILE})`;
+    const answer = () => this.hostFor(op).send(taskId, { type: "schema", taskId, ipc: schemaToIPC(schema), fixedBy });
+    const prepared = this.prepared;
+    if (!prepared || !op.sink?.checkpoint) return answer();
+    if (schema !== this.recordedSchema) {
+      this.recordedSchema = schema;
+      this.schemaRecording = this.schemaRecording.then(() => recordOutputSchema(prepared.spec, schema));
+    }
+    this.schemaRecording.then(answer, (e: Error) => this.fail(new ExecutionError(`${op.name}: recording the output's schema in the checkpoint: ${e.message}`)));
   }
 
   private commitTracker(prepared: PreparedCheckpoint): CommitTracker {
