@@ -35,7 +35,7 @@ function pipeline(input: string, out: string, checkpoint?: { path: string; backe
   const context = rd.DataContext.reset();
   if (checkpoint) {
     context.checkpointConfig = new rd.CheckpointConfig({
-      idColumn: "id", checkpointPath: checkpoint.path, overrideBackend: checkpoint.backend, deleteCheckpointOnSuccess: false,
+      idColumn: "id", checkpointPath: checkpoint.path, overrideBackend: checkpoint.backend, deleteCheckpointOnSuccess: false, allowDuplicateIds: process.env.BENCH_NO_DUP_CHECK === "1",
     });
   }
   return rd.readParquet(input).mapBatches(addTotal).writeParquet(out);
