@@ -225,35 +225,27 @@ describe("mode: \"overwrite\" replaces the previous output only on success", fun
       assert.ok(Object.keys(await s3Snapshot(s3, parent)).every((key) => key.startsWith("out/") && !(key.slice(4) in before)));
     });
 
-    it("a checkpointed overwrite killed mid-job keeps the previous objects; the resume writes each ID once and replaces them", async () => {
-      const before = await s3Snapshot(s3, target);
-      const checkpoint = `${parent}-ckpt`;
-      const env = { OUTPUT: target, CKPT: checkpoint, AWS_ENDPOINT_URL_S3: server.endpoint, AWS_REGION: "us-east-1" };
-      const committed = async () => Object.keys(await s3Snapshot(s3, `${checkpoint}/committed`)).length;
-      const killed = await runAndKill(pipeline, env, async () => (await committed()) >= 2);
-      assert.ok(killed.killed, killed.stderr);
-      const left = await s3Snapshot(s3, target);
-      for (const [key, hash] of Object.entries(before)) assert.equal(left[key], hash, key);
-      const resume = runCli(["run", pipeline, "--quiet"], { cwd: dir, env: { ...env, FAST: "1" } });
-      assert.equal(resume.code, 0, resume.stderr);
-      assertExactlyOnce(await outputIds(target, "id", s3.description), ids);
-      assert.ok(Object.keys(await s3Snapshot(s3, parent)).every((key) => key.startsWith("out/") && !(key.slice(4) in before)));
-    });
-
-    it("a checkpoint on local disk for S3 output: the killed run's staged objects are kept for the resume, which replaces the output", async () => {
-      const before = await s3Snapshot(s3, target);
-      const checkpoint = path.join(tempDir(), "ckpt");
-      const env = { OUTPUT: target, CKPT: checkpoint, AWS_ENDPOINT_URL_S3: server.endpoint, AWS_REGION: "us-east-1" };
-      const committed = async () => (fs.existsSync(path.join(checkpoint, "committed")) ? fs.readdirSync(path.join(checkpoint, "committed")).length : 0);
-      const killed = await runAndKill(pipeline, env, async () => (await committed()) >= 2);
-      assert.ok(killed.killed, killed.stderr);
-      const left = await s3Snapshot(s3, target);
-      for (const [key, hash] of Object.entries(before)) assert.equal(left[key], hash, key);
-      // Recovering the killed run's overwrite looks for its checkpoint on local disk, not in the bucket.
-      const resume = runCli(["run", pipeline, "--quiet"], { cwd: dir, env: { ...env, FAST: "1" } });
-      assert.equal(resume.code, 0, resume.stderr);
-      assertExactlyOnce(await outputIds(target, "id", s3.description), ids);
-      assert.ok(Object.keys(await s3Snapshot(s3, target)).every((key) => !(key in before)), "the previous objects were replaced");
-    });
+    // The checkpoint in the bucket, or on local disk (then recovering the killed run's overwrite must look
+    // for its checkpoint there, not in the bucket).
+    const checkpoints = {
+      "in the bucket": () => ({ path: `${parent}-ckpt`, count: async (dir: string) => Object.keys(await s3Snapshot(s3, dir)).length }),
+      "on local disk": () => ({ path: path.join(tempDir(), "ckpt"), count: async (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).length : 0) }),
+    };
+    for (const [where, checkpointOf] of Object.entries(checkpoints)) {
+      it(`a checkpointed overwrite (checkpoint ${where}) killed mid-job keeps the previous objects; the resume writes each ID once and replaces them`, async () => {
+        const before = await s3Snapshot(s3, target);
+        const checkpoint = checkpointOf();
+        const env = { OUTPUT: target, CKPT: checkpoint.path, AWS_ENDPOINT_URL_S3: server.endpoint, AWS_REGION: "us-east-1" };
+        const killed = await runAndKill(pipeline, env, async () => (await checkpoint.count(`${checkpoint.path}/committed`)) >= 2);
+        assert.ok(killed.killed, killed.stderr);
+        const left = await s3Snapshot(s3, target);
+        for (const [key, hash] of Object.entries(before)) assert.equal(left[key], hash, key);
+        const resume = runCli(["run", pipeline, "--quiet"], { cwd: dir, env: { ...env, FAST: "1" } });
+        assert.equal(resume.code, 0, resume.stderr);
+        assertExactlyOnce(await outputIds(target, "id", s3.description), ids);
+        // Only the new objects are left, and nothing beside the output.
+        assert.ok(Object.keys(await s3Snapshot(s3, parent)).every((key) => key.startsWith("out/") && !(key.slice(4) in before)));
+      });
+    }
   });
 });
