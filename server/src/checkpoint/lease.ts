@@ -13,13 +13,12 @@
 // Taking over a dead holder's lease is itself a race: exactly one run may do it, the one that creates the
 // takeover token named after that holder (lease.takeover-<attempt>-<renewedAt>.json, taken the same way,
 // so a token left by a run that died mid-takeover is taken over in turn).
-import { readFileSync } from "node:fs";
 import os from "node:os";
-import type { FileSystem } from "../io";
+import { isAliveHere, thisProcess, type FileSystem, type ProcessIdentity } from "../io";
 import { json, readJsonFile } from "./store";
 
-/** startTime: the holder's process start time (Linux, in clock ticks since boot), absent where unknown. */
-interface LeaseRecord { attempt: string; pid: number; host: string; renewedAt: number; startTime?: string }
+/** The holder (its process start time tells it from a process that reused its pid) and when it last renewed. */
+interface LeaseRecord extends ProcessIdentity { attempt: string; renewedAt: number }
 
 /** A lease from another host counts as held until it is this old without renewal (the environment variables are for tests). */
 const LEASE_TTL_MS = Number(process.env.RDPIPE_LEASE_TTL_MS ?? 30_000);
@@ -55,7 +54,7 @@ export class CheckpointLease {
   static async acquire(fs: FileSystem, root: string, attempt: string, onLost: (error: CheckpointLeaseLostError) => void): Promise<CheckpointLease> {
     const file = fs.join(root, LEASE_FILE);
     if (CheckpointLease.heldHere.has(file)) throw inUse(root, file, undefined);
-    const record = { attempt, pid: process.pid, host: os.hostname(), renewedAt: Date.now(), startTime: processStartTime(process.pid) };
+    const record = { attempt, ...thisProcess(), renewedAt: Date.now() };
     const lease = new CheckpointLease(fs, file, record, onLost);
     CheckpointLease.heldHere.add(file);
     try {
@@ -159,26 +158,8 @@ async function readLease(fs: FileSystem, file: string): Promise<LeaseRecord | un
  * heldHere) nor a previous incarnation with the same pid (a restarted container's PID 1).
  */
 function isHeld(lease: LeaseRecord): boolean {
-  if (lease.host !== os.hostname()) return Date.now() - lease.renewedAt < LEASE_TTL_MS;
-  if (lease.pid === process.pid) return false;
-  try {
-    process.kill(lease.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  const startTime = processStartTime(lease.pid);
-  return lease.startTime === undefined || startTime === undefined || startTime === lease.startTime;
-}
-
-/** When process pid started (field 22 of /proc/<pid>/stat, clock ticks since boot); undefined without /proc or such a process. */
-function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 2, the command name in parentheses, may hold spaces and parentheses: count from after its end.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3];
-  } catch {
-    return undefined;
-  }
+  if (lease.host === os.hostname() && lease.pid === process.pid) return false;
+  return isAliveHere(lease) ?? Date.now() - lease.renewedAt < LEASE_TTL_MS;
 }
 
 function inUse(root: string, file: string, holder: LeaseRecord | undefined): CheckpointInUseError {

@@ -11,3 +11,4 @@ export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks }
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
 export { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";
+export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";

@@ -12,12 +12,11 @@
 import os from "node:os";
 import path from "node:path";
 import { fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription } from "./fs";
+import { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
 import { pathError } from "./types";
 
-interface Marker {
+interface Marker extends ProcessIdentity {
   job: string;
-  pid: number;
-  host: string;
   /** The checkpoint whose resume continues this job (its staged files are kept until then). */
   checkpoint?: string;
   state: "writing" | "swapping";
@@ -59,7 +58,7 @@ export class OverwriteStage {
    * done yet: see begin). `checkpoint` keeps the staged files for that checkpoint's resume when the job fails.
    */
   static of(target: string, job: string, prefixes: string[], options: { filesystem?: FileSystemDescription; checkpoint?: string } = {}): OverwriteStage {
-    const marker: Marker = { job, pid: process.pid, host: os.hostname(), checkpoint: options.checkpoint, state: "writing", prefixes };
+    const marker: Marker = { job, ...thisProcess(), checkpoint: options.checkpoint, state: "writing", prefixes };
     return new OverwriteStage(target, job, fileSystemFor(target, options.filesystem), marker);
   }
 
@@ -204,14 +203,8 @@ async function readMarker(fs: FileSystem, file: string): Promise<Marker | undefi
 
 /** Whether the job that wrote a marker may still be running: one of another host always may (it is left alone). */
 function isAlive(marker: Marker): boolean {
-  if (marker.host !== os.hostname()) return true;
-  if (marker.pid === process.pid) return activeJobs.has(marker.job);
-  try {
-    process.kill(marker.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
+  if (marker.host === os.hostname() && marker.pid === process.pid) return activeJobs.has(marker.job);
+  return isAliveHere(marker) ?? true;
 }
 
 /**
