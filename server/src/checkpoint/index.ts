@@ -3,13 +3,13 @@
 // and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol,
 // reader.ts shows what a checkpoint holds.
 import type { Schema } from "apache-arrow";
-import { OverwriteStage, fileSystemFor, type FileSystem, type FileSystemDescription } from "../io";
+import { OverwriteStage, fileSystemFor, json, readJsonFile, type FileSystem, type FileSystemDescription } from "../io";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { idCount, type SharedIds } from "./idset";
 import { CheckpointLease, LEASE_FILE, isLeaseFile } from "./lease";
 import type { FinishedIds } from "./ranges";
 import {
-  attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords, readJsonFile, json,
+  attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords,
   readManifest, readOutputSchema, recordAttempt, writeManifest, SCHEMA_FILE,
   type CheckpointBackendKind, type CheckpointSpec, type DoneRecord, type FileEntry, type Manifest,
 } from "./store";

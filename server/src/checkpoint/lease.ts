@@ -14,8 +14,7 @@
 // takeover token named after that holder (lease.takeover-<attempt>-<renewedAt>.json, taken the same way,
 // so a token left by a run that died mid-takeover is taken over in turn).
 import os from "node:os";
-import { isAliveHere, thisProcess, type FileSystem, type ProcessIdentity } from "../io";
-import { json, readJsonFile } from "./store";
+import { isAliveHere, json, readJsonFile, thisProcess, type FileSystem, type ProcessIdentity } from "../io";
 
 /** The holder (its process start time tells it from a process that reused its pid) and when it last renewed. */
 interface LeaseRecord extends ProcessIdentity { attempt: string; renewedAt: number }

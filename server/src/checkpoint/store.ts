@@ -17,7 +17,7 @@
 import { Table, type Vector } from "apache-arrow";
 import type { Schema } from "apache-arrow";
 import { schemaFromIPC, schemaToIPC } from "../block";
-import { errorMessage, fileSystemFor, pathError, readFileBlocks, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
+import { errorMessage, fileSystemFor, json, pathError, readFileBlocks, readJsonFile, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
 import type { IdRange } from "./ranges";
 
@@ -83,17 +83,6 @@ export async function readOutputSchema(fs: FileSystem, root: string): Promise<Sc
     return schemaFromIPC(bytes);
   } catch (e) {
     throw pathError(file, e, "not an Arrow IPC schema");
-  }
-}
-
-export const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];
-
-export async function readJsonFile<T>(fs: FileSystem, file: string): Promise<T> {
-  const text = Buffer.from(await fs.readAll(file)).toString("utf8");
-  try {
-    return JSON.parse(text) as T;
-  } catch (e) {
-    throw pathError(file, e, "not valid JSON");
   }
 }
 

@@ -11,4 +11,5 @@ export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks }
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
 export { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";
+export { json, readJsonFile } from "./json-file";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";

@@ -12,6 +12,7 @@
 import os from "node:os";
 import path from "node:path";
 import { fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription } from "./fs";
+import { json, readJsonFile } from "./json-file";
 import { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
 import { pathError } from "./types";
 
@@ -26,8 +27,6 @@ interface Marker extends ProcessIdentity {
 
 /** Jobs of this process that own a marker: a marker naming this pid but none of these is a dead job's. */
 const activeJobs = new Set<string>();
-
-const json = (value: unknown) => [Buffer.from(JSON.stringify(value))];
 
 /** The folder a path is in (undefined for a file system's or bucket's root). */
 function parentOf(file: string): string | undefined {
@@ -195,7 +194,7 @@ async function checkpointGone(checkpoint: string, outputFilesystem?: FileSystemD
 
 async function readMarker(fs: FileSystem, file: string): Promise<Marker | undefined> {
   try {
-    return JSON.parse(Buffer.from(await fs.readAll(file)).toString("utf8")) as Marker;
+    return await readJsonFile<Marker>(fs, file);
   } catch {
     return undefined; // removed since it was listed
   }
