@@ -4,7 +4,7 @@ import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOption
 import { type ActorOptions, type ErrorPolicy, type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute, sourceSchema } from "../exec";
-import type { ModuleRef } from "../loader/module";
+import type { ModuleRef } from "../plan";
 import { DataContext, resolveUserPath } from "./context";
 
 export type Batch = Columns | Row[] | Table;

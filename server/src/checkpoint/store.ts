@@ -17,23 +17,12 @@
 import { Table, type Vector } from "apache-arrow";
 import type { Schema } from "apache-arrow";
 import { schemaFromIPC, schemaToIPC } from "../block";
-import { errorMessage, fileSystemFor, json, pathError, readFileBlocks, readJsonFile, writeBlock, type FileSystem, type FileSystemDescription } from "../io";
+import { errorMessage, fileSystemFor, json, pathError, readFileBlocks, readJsonFile, writeBlock, type FileSystem } from "../io";
 import { IdSetBuilder, idCount, type SharedIds } from "./idset";
 import type { IdRange } from "./ranges";
+import type { CheckpointBackendKind, CheckpointSpec } from "../plan";
 
-export type CheckpointBackendKind = "batch" | "row";
-
-/** What a write task needs to commit its output: plain data, sent to workers. */
-export interface CheckpointSpec {
-  path: string;
-  idColumn: string;
-  backend: CheckpointBackendKind;
-  filesystem?: FileSystemDescription;
-  /** This attempt's output file prefix. */
-  attempt: string;
-  /** Each committed file's IDs go to the driver, which fails the job on an ID met twice. */
-  checkDuplicateIds?: boolean;
-}
+export type { CheckpointBackendKind, CheckpointSpec } from "../plan";
 
 export interface Manifest {
   version: 1;

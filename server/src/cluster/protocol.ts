@@ -1,7 +1,7 @@
 // Messages between the driver and its worker threads. Everything here is structured-clone data.
 import type { ErroredRow, FinishedIds, SharedIds } from "../checkpoint";
 import type { FileReadSpec } from "../io";
-import type { ModuleRef } from "../loader/module";
+import type { ModuleRef } from "../plan";
 import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
 
 export interface BlockOrigin {

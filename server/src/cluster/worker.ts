@@ -11,7 +11,7 @@ import {
 } from "../checkpoint";
 import { readFileBlocks, writeBlock, fileExtension, IoError, stopUploads } from "../io";
 import { evaluatePipeline } from "../loader";
-import type { ModuleRef } from "../loader/module";
+import type { ModuleRef } from "../plan";
 import { mayRepeatIds, opsInOrder, type UdfFunction, type UdfRef } from "../plan";
 import type { ActorInit, BlockOrigin, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
 import { applyTransforms, rowName, TaskError, TaskRun, type OriginBlock } from "./transforms";

@@ -15,7 +15,7 @@ import {
 import { CommitTracker } from "./commits";
 import type { Sources } from "./lineage";
 import type { DataContext } from "../api/context";
-import type { ModuleRef } from "../loader/module";
+import type { ModuleRef } from "../plan";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, mayRepeatIds, opsInOrder, toPhysicalPlan } from "../plan";
 import {
   ActorPoolOperator, AllToAllOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,

@@ -7,9 +7,9 @@ import { buildSync, type Message } from "esbuild";
 import * as api from "../api";
 import { Dataset } from "../api/dataset";
 import { withPipelineDir } from "../api/context";
-import type { ModuleRef } from "./module";
+import type { ModuleRef } from "../plan";
 
-export type { ModuleRef } from "./module";
+export type { ModuleRef } from "../plan";
 
 export class PipelineLoadError extends Error {}
 

@@ -3,7 +3,10 @@
 import type { Block, BatchFormat } from "../block";
 import type { FileFormat, ReadOptions, WriteFormat, WriteOptions } from "../io";
 import type { AggregateFn, SortKey } from "../exec/allToAll";
-import type { CheckpointSpec } from "../checkpoint";
+import type { CheckpointSpec } from "./checkpoint";
+
+export type { CheckpointBackendKind, CheckpointSpec } from "./checkpoint";
+export type { ModuleRef } from "./module";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export type UdfFunction = Function;
