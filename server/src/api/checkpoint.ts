@@ -1,6 +1,6 @@
 import type { CheckpointBackendKind, CheckpointSettings } from "../checkpoint";
 import { describeFileSystem, type FileSystem } from "../io";
-import { resolveUserPath } from "./context";
+import { resolveUserPath } from "./paths";
 
 /** How checkpoint records are stored (Ray's CheckpointBackend): one Parquet file of IDs per output file, or one ID per line. */
 export const CheckpointBackend = { BATCH: "batch", ROW: "row" } as const;

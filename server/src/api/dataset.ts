@@ -5,7 +5,8 @@ import { type ActorOptions, type ErrorPolicy, type LogicalOp, type MapOptions, t
 import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute, sourceSchema } from "../exec";
 import type { ModuleRef } from "../plan";
-import { DataContext, resolveUserPath } from "./context";
+import { DataContext } from "./context";
+import { resolveUserPath } from "./paths";
 
 export type Batch = Columns | Row[] | Table;
 export type RowFn<In = Row, Out = Row> = (row: In) => Out | Promise<Out>;

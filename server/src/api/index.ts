@@ -3,7 +3,7 @@ import type { Table } from "apache-arrow";
 import { blockFromRows, sliceBlock, type Row } from "../block";
 import { describeFileSystem, isS3Path, type FileFormat, type FileSystem, type ReadOptions } from "../io";
 import { newOpId, type SourceDef } from "../plan";
-import { resolveUserPath } from "./context";
+import { resolveUserPath } from "./paths";
 import { Dataset } from "./dataset";
 
 export { DataContext } from "./context";

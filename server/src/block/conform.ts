@@ -3,7 +3,7 @@
 // dropped when the schema has no such column), an integer as a float when exact and a float as an
 // integer when whole — and otherwise refused.
 import { DataType, type Field, Schema, type Vector, vectorFromArray } from "apache-arrow";
-import { type Block, blockFromColumns, describeSchema, describeType, nullVector, preview } from "./index";
+import { type Block, blockFromColumns, describeSchema, describeType, nullVector, preview } from "./arrow";
 
 /** A block that does not fit the dataset's schema; `row` is the offending row's position in the block. */
 export class SchemaMismatch extends Error {

@@ -1,6 +1,6 @@
 // Gathering rows of a block by index (sort and shuffle), column by column.
 import { DataType, Utf8, type Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
-import { type Block, blockFromColumns, utf8Vector } from "./index";
+import { type Block, blockFromColumns, utf8Vector } from "./arrow";
 
 /** Gathers rows by index into a new block (used by sort and shuffle). */
 export function takeRows(block: Block, indices: ArrayLike<number>): Block {

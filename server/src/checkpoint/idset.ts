@@ -2,6 +2,9 @@
 // the driver, handed to every read task by reference (worker threads see the same bytes, no copy).
 import { DataType, type Vector } from "apache-arrow";
 
+/** Smallest and largest ID: integers (as decimal strings) numerically, strings by their UTF-8 bytes. */
+export interface IdRange { kind: "int" | "string"; min: string; max: string }
+
 /** Integer IDs: one sorted BigInt64Array, 8 bytes per ID, looked up by binary search. */
 interface IntIds { kind: "int"; sorted: BigInt64Array }
 

@@ -19,11 +19,11 @@ export {
   SCHEMA_FILE, commitOutput, doneKey, outputFileName, recordDoneFiles, recordOutputSchema, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
   type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind,
 } from "./store";
-export { hasId, idCount, rowsNotIn, IdSetBuilder, type SharedIds } from "./idset";
+export { hasId, idCount, rowsNotIn, IdSetBuilder, type IdRange, type SharedIds } from "./idset";
 export { CheckpointReader, type CheckpointSummary, type CommittedFile } from "./reader";
 export { describeDuplicate, idKeys, type CheckedOutput } from "./duplicates";
 export { IdKeyTable } from "./keyset";
-export { finishedIdsFor, idRange, widen, type FinishedIds, type IdRange } from "./ranges";
+export { finishedIdsFor, idRange, widen, type FinishedIds } from "./ranges";
 
 /** What the engine needs of a CheckpointConfig (the public class lives in api/). */
 export interface CheckpointSettings {

@@ -3,11 +3,8 @@
 // since): a read task loads a finished task's IDs only for blocks whose IDs reach into its range.
 import { DataType, type Vector } from "apache-arrow";
 import { fileSystemFor, type FileSystemDescription } from "../io";
-import type { SharedIds } from "./idset";
+import type { IdRange, SharedIds } from "./idset";
 import { loadCommittedIds, type FileEntry } from "./store";
-
-/** Smallest and largest ID: integers (as decimal strings) numerically, strings by their UTF-8 bytes. */
-export interface IdRange { kind: "int" | "string"; min: string; max: string }
 
 /** The IDs of one finished task: their range (undefined: not known, so any block may hold them) and commit records. */
 export interface FinishedTaskIds { range?: IdRange; records: FileEntry[] }

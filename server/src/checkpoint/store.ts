@@ -18,8 +18,7 @@ import { Table, type Vector } from "apache-arrow";
 import type { Schema } from "apache-arrow";
 import { schemaFromIPC, schemaToIPC } from "../block";
 import { errorMessage, fileSystemFor, json, pathError, readFileBlocks, readJsonFile, writeBlock, type FileSystem } from "../io";
-import { IdSetBuilder, idCount, type SharedIds } from "./idset";
-import type { IdRange } from "./ranges";
+import { IdSetBuilder, idCount, type IdRange, type SharedIds } from "./idset";
 import type { CheckpointBackendKind, CheckpointSpec } from "../plan";
 
 export type { CheckpointBackendKind, CheckpointSpec } from "../plan";

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import { buildSync, type Message } from "esbuild";
 import * as api from "../api";
 import { Dataset } from "../api/dataset";
-import { withPipelineDir } from "../api/context";
+import { withPipelineDir } from "../api/paths";
 import type { ModuleRef } from "../plan";
 
 export type { ModuleRef } from "../plan";

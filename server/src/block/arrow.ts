@@ -1,0 +1,385 @@
+// Blocks are Apache Arrow tables. This module converts between blocks and the shapes UDFs see
+// (plain rows, plain columns), and moves blocks across thread boundaries as IPC bytes.
+import {
+  Binary, Bool, Data, DataType, Field, Float64, Int64, Null, Schema, Table, TimestampMillisecond, Type,
+  Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
+} from "apache-arrow";
+
+export type Block = Table;
+export type Row = Record<string, unknown>;
+export type Columns = Record<string, ArrayLike<unknown> | Vector>;
+export type BatchFormat = "rows" | "columns" | "arrow";
+
+export class BlockError extends Error {}
+
+export function blockBytes(block: Block): number {
+  let total = 0;
+  for (const batch of block.batches) total += dataBytes(batch.data);
+  return total;
+}
+
+/** Bytes a (possibly sliced) column holds: a slice counts only its own rows, not the shared buffers. */
+function dataBytes(data: Data): number {
+  const { offset, length } = data;
+  let total = data.nullBitmap && data.nullCount > 0 ? Math.ceil(length / 8) : 0;
+  const offsets = data.valueOffsets as ArrayLike<number | bigint> & { BYTES_PER_ELEMENT: number } | undefined;
+  if (offsets && offsets.length > offset + length) {
+    total += (length + 1) * offsets.BYTES_PER_ELEMENT;
+    if (data.values) total += Number(offsets[offset + length]) - Number(offsets[offset]);
+  } else if (data.values) {
+    total += DataType.isBool(data.type) ? Math.ceil(length / 8)
+      : Math.min(data.values.byteLength, length * data.stride * (data.values as Uint8Array).BYTES_PER_ELEMENT);
+  }
+  for (const child of data.children) total += dataBytes(child);
+  if (data.dictionary) for (const d of data.dictionary.data) total += dataBytes(d);
+  return total;
+}
+
+export function blockToIPC(block: Block): Uint8Array {
+  return tableToIPC(block, "stream");
+}
+
+export function blockFromIPC(bytes: Uint8Array): Block {
+  return tableFromIPC(bytes);
+}
+
+/** A schema alone (a block of no rows), to send between threads. */
+export function schemaToIPC(schema: Schema): Uint8Array {
+  return tableToIPC(new Table(schema), "stream");
+}
+
+export function schemaFromIPC(bytes: Uint8Array): Schema {
+  return tableFromIPC(bytes).schema;
+}
+
+/** The ArrayBuffer to put in a transferList, when the view covers all of it (else it would be copied). */
+export function transferable(bytes: Uint8Array): ArrayBuffer[] {
+  const buffer = bytes.buffer;
+  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength
+    ? [buffer] : [];
+}
+
+export function emptyBlock(schema: Schema = new Schema([])): Block {
+  return new Table(schema);
+}
+
+export function sliceBlock(block: Block, start: number, end: number): Block {
+  return block.slice(start, end);
+}
+
+/** Splits a block into pieces of at most maxBytes (by row count proportion), never below one row. */
+export function splitBlockBySize(block: Block, maxBytes: number): Block[] {
+  const bytes = blockBytes(block);
+  if (bytes <= maxBytes || block.numRows <= 1) return [block];
+  const pieces = Math.ceil(bytes / maxBytes);
+  const rowsPerPiece = Math.ceil(block.numRows / pieces);
+  const out: Block[] = [];
+  for (let start = 0; start < block.numRows; start += rowsPerPiece) {
+    out.push(block.slice(start, Math.min(block.numRows, start + rowsPerPiece)));
+  }
+  return out;
+}
+
+export function describeSchema(schema: Schema): string {
+  return schema.fields.map((f) => `${f.name}: ${describeType(f.type)}`).join(", ");
+}
+
+export function describeType(type: DataType): string {
+  // Dictionary-encoded strings and plain strings are the same column to a user.
+  if (DataType.isDictionary(type)) return describeType(type.dictionary);
+  if (type.typeId === Type.LargeUtf8) return "Utf8";
+  return String(type);
+}
+
+/** Throws when two schemas differ in column names or (logical) types; `where` says what was being done. */
+export function assertSameSchema(expected: Schema, actual: Schema, where: string): void {
+  if (describeSchema(expected) !== describeSchema(actual)) {
+    throw new BlockError(
+      `schema mismatch ${where}: expected {${describeSchema(expected)}} but found {${describeSchema(actual)}}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocks → what UDFs see
+
+/** Converts an Arrow value to a plain JS value: int64 → number when exact, structs → objects. */
+function plainValue(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case "bigint":
+      return value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value;
+    case "object": {
+      if (value instanceof Vector) return Array.from(value, plainValue);
+      if (value instanceof Uint8Array || value instanceof Date) return value;
+      const json = (value as { toJSON?: () => unknown }).toJSON;
+      if (typeof json === "function") {
+        const obj = json.call(value) as Record<string, unknown>;
+        if (Array.isArray(obj)) return obj.map(plainValue);
+        const out: Row = {};
+        for (const key of Object.keys(obj)) out[key] = plainValue(obj[key]);
+        return out;
+      }
+      return value;
+    }
+    default:
+      return value;
+  }
+}
+
+/** A column as a plain JS array of plain values. */
+export function columnValues(vector: Vector): unknown[] {
+  const type = vector.type;
+  if (DataType.isInt(type) && type.bitWidth === 64 && vector.nullCount === 0) return Array.from(vector.toArray() as BigInt64Array, plainValue);
+  if (DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type) || DataType.isUtf8(type) ||
+    DataType.isDictionary(type)) {
+    const values = vector.nullCount === 0 ? Array.from(vector.toArray() as ArrayLike<unknown>) : null;
+    if (values && !DataType.isDictionary(type)) return values;
+  }
+  const out = new Array<unknown>(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = plainValue(vector.get(i));
+  return out;
+}
+
+export function blockToRows(block: Block): Row[] {
+  const names = block.schema.fields.map((f) => f.name);
+  const columns = names.map((name) => columnValues(block.getChild(name)!));
+  const rows = new Array<Row>(block.numRows);
+  for (let i = 0; i < block.numRows; i++) {
+    const row: Row = {};
+    for (let c = 0; c < names.length; c++) row[names[c]] = columns[c][i];
+    rows[i] = row;
+  }
+  return rows;
+}
+
+/**
+ * Columns for batch UDFs. Numeric columns without nulls are zero-copy typed arrays (int64 stays a
+ * BigInt64Array: exact); the others become JS arrays on first access. An array returned unchanged
+ * by the UDF maps back to its original Arrow column without a rebuild.
+ */
+export function blockToColumns(block: Block, reuse: Map<unknown, Vector>): Columns {
+  const columns: Columns = {};
+  for (const field of block.schema.fields) {
+    const vector = block.getChild(field.name)!;
+    let cached: ArrayLike<unknown> | Vector | undefined;
+    Object.defineProperty(columns, field.name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        if (cached === undefined) {
+          cached = zeroCopyValues(vector) ?? columnValues(vector);
+          reuse.set(cached, vector);
+        }
+        return cached;
+      },
+      set(value: ArrayLike<unknown>) {
+        Object.defineProperty(columns, field.name, { value, enumerable: true, writable: true, configurable: true });
+      },
+    });
+  }
+  return columns;
+}
+
+function zeroCopyValues(vector: Vector): ArrayLike<unknown> | null {
+  const type = vector.type;
+  if (vector.nullCount > 0 || !(DataType.isInt(type) || DataType.isFloat(type))) return null;
+  if (vector.data.length === 1) {
+    const data = vector.data[0];
+    return (data.values as ArrayLike<unknown> & { subarray(a: number, b: number): ArrayLike<unknown> })
+      .subarray(0, data.length);
+  }
+  return vector.toArray() as ArrayLike<unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What UDFs return → blocks
+
+export function blockFromRows(rows: Row[], hint?: Schema): Block {
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const row of rows) {
+    if (row === null || typeof row !== "object" || Array.isArray(row)) {
+      throw new BlockError(`expected each row to be an object, got ${preview(row)}`);
+    }
+    for (const key in row) if (!seen.has(key)) { seen.add(key); names.push(key); }
+  }
+  const columns: Record<string, unknown[]> = {};
+  for (const name of names) {
+    const values = new Array<unknown>(rows.length);
+    for (let i = 0; i < rows.length; i++) values[i] = rows[i][name];
+    columns[name] = values;
+  }
+  return blockFromColumns(columns, hint, undefined, rows.length);
+}
+
+export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: Map<unknown, Vector>, numRows?: number): Block {
+  const vectors: Record<string, Vector> = {};
+  let length = numRows;
+  for (const name of Object.keys(columns)) {
+    const values = columns[name];
+    if (values === null || values === undefined || typeof values.length !== "number") {
+      throw new BlockError(`column '${name}' is not an array (got ${preview(values)})`);
+    }
+    if (length === undefined) length = values.length;
+    if (values.length !== length) {
+      throw new BlockError(`column '${name}' has ${values.length} values but other columns have ${length}`);
+    }
+    vectors[name] = reuse?.get(values) ?? (values instanceof Vector ? values : buildVector(name, values, hint?.fields.find((f) => f.name === name)));
+  }
+  const names = Object.keys(vectors);
+  if (names.length === 0) return emptyBlock();
+  // Multi-chunk columns: Arrow's Table constructor aligns their chunk boundaries.
+  if (names.some((n) => vectors[n].data.length !== 1)) return new Table(vectors);
+  const fields = names.map((n) => new Field(n, vectors[n].type, true));
+  const schema = new Schema(fields);
+  const structData = makeData({ type: new Struct(fields), length: length!, children: names.map((n) => vectors[n].data[0]), nullCount: 0 });
+  return new Table(schema, [new RecordBatch(schema, structData)]);
+}
+
+function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Vector {
+  if (ArrayBuffer.isView(values) && !(values instanceof DataView)) return makeVector(values as Int32Array);
+  // Arrow's builders take only null as missing (undefined becomes NaN or false): a missing value is null.
+  const arr = Array.prototype.includes.call(values, undefined)
+    ? Array.from(values as unknown[], (v) => (v === undefined ? null : v)) : values as unknown[];
+  let kind: string | null = null;
+  let firstRow = -1;
+  for (let i = 0; i < arr.length; i++) {
+    const v = arr[i];
+    if (v === null || v === undefined) continue;
+    const k = valueKind(v);
+    if (kind === null) { kind = k; firstRow = i; } else if (k !== kind) {
+      if ((kind === "number" && k === "bigint") || (kind === "bigint" && k === "number")) { kind = "bigint-mixed"; continue; }
+      if (kind === "bigint-mixed" && (k === "number" || k === "bigint")) continue;
+      throw new BlockError(
+        `column '${name}' has mixed types: ${kind} at row ${firstRow} (${preview(arr[firstRow])}) and ${k} at row ${i} (${preview(v)})`);
+    }
+  }
+  const hintType = hint?.type;
+  switch (kind) {
+    case null:
+      // No value and no hint: the null type, which a later block's values give a type to (see conform.ts).
+      return nullVector(hintType ?? new Null(), arr.length);
+    case "number":
+      if (hintType && DataType.isInt(hintType) && arr.every((v) => v == null || Number.isInteger(v))) {
+        return vectorFromArray(hintType.bitWidth === 64 ? arr.map((v) => (v == null ? null : BigInt(v as number))) : arr, hintType);
+      }
+      if (hintType && DataType.isFloat(hintType)) return vectorFromArray(arr, hintType);
+      return noNulls(arr) ? makeVector(Float64Array.from(arr as number[])) : vectorFromArray(arr, new Float64());
+    case "bigint":
+    case "bigint-mixed":
+      return vectorFromArray(arr.map((v) => (v == null ? null : BigInt(v as number))), new Int64());
+    case "string":
+      return utf8Vector(arr as (string | null)[]);
+    case "boolean":
+      return vectorFromArray(arr, new Bool());
+    case "date":
+      return vectorFromArray(arr.map((v) => (v == null ? null : (v as Date).getTime())), new TimestampMillisecond());
+    case "bytes":
+      return vectorFromArray(arr, new Binary());
+    default:
+      try {
+        const type = inferNestedType(arr);
+        return vectorFromArray(arr.map((v) => withNulls(v, type)), type);
+      } catch (e) {
+        throw new BlockError(`column '${name}' holds values Arrow cannot store (${preview(arr[firstRow])}): ${(e as Error).message}`);
+      }
+  }
+}
+
+/** A nested value with every missing part null (undefined, a struct's absent key), as Arrow takes only null as missing. */
+function withNulls(value: unknown, type: DataType): unknown {
+  if (value === undefined || value === null) return null;
+  if (DataType.isList(type) && Array.isArray(value)) return value.map((item) => withNulls(item, type.children[0].type));
+  if (DataType.isStruct(type) && typeof value === "object") {
+    const out: Row = {};
+    for (const field of type.children) out[field.name] = withNulls((value as Row)[field.name], field.type);
+    return out;
+  }
+  return value;
+}
+
+/** The Arrow type of nested JS values (lists, objects), from their non-null leaves. */
+function inferNestedType(values: unknown[]): DataType {
+  const present = values.filter((v) => v !== null && v !== undefined);
+  if (present.length === 0) return new Utf8();
+  switch (valueKind(present[0])) {
+    case "number": return new Float64();
+    case "bigint": return new Int64();
+    case "string": return new Utf8();
+    case "boolean": return new Bool();
+    case "date": return new TimestampMillisecond();
+    case "bytes": return new Binary();
+    case "array": return new List(new Field("item", inferNestedType(present.flatMap((v) => v as unknown[])), true));
+    case "object": {
+      const keys = [...new Set(present.flatMap((v) => Object.keys(v as object)))];
+      return new Struct(keys.map((k) => new Field(k, inferNestedType(present.map((v) => (v as Row)[k])), true)));
+    }
+    default: throw new BlockError(`cannot store values like ${preview(present[0])}`);
+  }
+}
+
+function valueKind(v: unknown): string {
+  switch (typeof v) {
+    case "number": case "bigint": case "string": case "boolean": return typeof v;
+    case "object":
+      if (v instanceof Date) return "date";
+      if (v instanceof Uint8Array) return "bytes";
+      return Array.isArray(v) ? "array" : "object";
+    default:
+      return typeof v;
+  }
+}
+
+function noNulls(arr: unknown[]): boolean {
+  for (const v of arr) if (v === null || v === undefined) return false;
+  return true;
+}
+
+export function nullVector(type: DataType, length: number): Vector {
+  if (DataType.isNull(type)) return makeVector(makeData({ type, length, nullCount: length }));
+  return vectorFromArray(new Array(length).fill(null), type);
+}
+
+const encoder = new TextEncoder();
+
+/** Builds a Utf8 column directly (vectorFromArray would make a slow Dictionary column). */
+export function utf8Vector(values: (string | null | undefined)[]): Vector<Utf8> {
+  const n = values.length;
+  const offsets = new Int32Array(n + 1);
+  let bytes = new Uint8Array(Math.max(64, n * 16));
+  let nullBitmap: Uint8Array | undefined;
+  let nullCount = 0;
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    const s = values[i];
+    if (s === null || s === undefined) {
+      nullBitmap ??= new Uint8Array(((n + 7) >> 3)).fill(0xff);
+      nullBitmap[i >> 3] &= ~(1 << (i & 7));
+      nullCount++;
+    } else {
+      const str = typeof s === "string" ? s : String(s);
+      const needed = pos + str.length * 3;
+      if (needed > bytes.length) {
+        const grown = new Uint8Array(Math.max(needed, bytes.length * 2));
+        grown.set(bytes.subarray(0, pos));
+        bytes = grown;
+      }
+      pos += encoder.encodeInto(str, bytes.subarray(pos)).written;
+    }
+    offsets[i + 1] = pos;
+  }
+  const data = makeData({ type: new Utf8(), length: n, nullCount, nullBitmap, valueOffsets: offsets, data: bytes.subarray(0, pos) });
+  return makeVector(data);
+}
+
+export function preview(value: unknown, max = 300): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? `<${v.length} bytes>` : v));
+  } catch {
+    text = String(value);
+  }
+  if (text === undefined) text = String(value);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
