@@ -4,13 +4,16 @@ import {
   Binary, Bool, Data, DataType, Field, Float64, Int64, Null, Schema, Table, TimestampMillisecond, Type,
   Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
 } from "apache-arrow";
+import { RdpipeError } from "../errors";
 
 export type Block = Table;
 export type Row = Record<string, unknown>;
 export type Columns = Record<string, ArrayLike<unknown> | Vector>;
 export type BatchFormat = "rows" | "columns" | "arrow";
 
-export class BlockError extends Error {}
+export class BlockError extends RdpipeError {
+  readonly code = "input";
+}
 
 export function blockBytes(block: Block): number {
   let total = 0;

@@ -15,6 +15,7 @@
 // so a token left by a run that died mid-takeover is taken over in turn).
 import os from "node:os";
 import { isAliveHere, json, readJsonFile, thisProcess, type FileSystem, type ProcessIdentity } from "../io";
+import { RdpipeError } from "../errors";
 
 /** The holder (its process start time tells it from a process that reused its pid) and when it last renewed. */
 interface LeaseRecord extends ProcessIdentity { attempt: string; renewedAt: number }
@@ -32,10 +33,14 @@ export const LEASE_FILE = "lease.json";
 /** The lease and the takeover tokens beside it, which an empty checkpoint folder may hold. */
 export const isLeaseFile = (name: string) => name === LEASE_FILE || /^lease\.takeover-.*\.json$/.test(name);
 
-export class CheckpointInUseError extends Error {}
+export class CheckpointInUseError extends RdpipeError {
+  readonly code = "checkpoint";
+}
 
 /** The lease this run held now names another holder. */
-export class CheckpointLeaseLostError extends Error {}
+export class CheckpointLeaseLostError extends RdpipeError {
+  readonly code = "checkpoint";
+}
 
 export class CheckpointLease {
   /** Leases this process holds, by file: a second execution here must not take one over. */

@@ -1,6 +1,9 @@
+import { RdpipeError } from "../errors";
+
 /** A read or write failed because of the input or the file system; the message names the file (and line or row). */
-export class IoError extends Error {
+export class IoError extends RdpipeError {
   override name = "IoError";
+  readonly code = "input";
 }
 
 export function errorMessage(error: unknown): string {
