@@ -145,6 +145,7 @@ function preserveOrderUpstream(op: PhysicalOperator): void {
 export type Execution = AsyncGenerator<Block> & { result: Promise<ExecutionResult> };
 
 export { sourceSchema } from "./operators";
+export { compareScalars, requireColumn } from "./all-to-all";
 
 export function execute(root: LogicalOp, context: DataContext, options: ExecutionOptions = {}): Execution {
   const executor = new StreamingExecutor(root, context, options);

@@ -8,7 +8,7 @@ import type { Schema } from "apache-arrow";
 import { MetadataCache, fileMetadata, listFiles, parquetReadSchema, streamFiles, type FileFormat, type FileRef } from "../io";
 import type { PhysicalOp, SinkSpec, SourceDef, TransformSpec } from "../plan";
 import { doneKey } from "../checkpoint";
-import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./allToAll";
+import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "./all-to-all";
 import type { Sources } from "./lineage";
 
 export interface QueuedBlock {
