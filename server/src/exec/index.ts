@@ -18,8 +18,9 @@ import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../plan";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, mayRepeatIds, opsInOrder, toPhysicalPlan } from "../plan";
 import {
-  ActorPoolOperator, AllToAllOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
-} from "./operators";
+  ActorPoolOperator, AllToAllOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator,
+} from "./physical";
+import { type ReadSettings, sourceSchema } from "./operators";
 
 export interface ExecutionOptions {
   module?: ModuleRef;
