@@ -153,7 +153,7 @@ export class Dataset {
     const execOptions: ExecutionOptions = {
       module: this.origin?.module, positions: this.origin?.positions, onProgress: options.onProgress, signal: options.signal,
     };
-    const execution = execute(root, this.context, execOptions);
+    const execution = execute(root, this.context.execSettings(root), execOptions);
     execution.result.then((r) => { this.lastResult = r; }, () => undefined);
     return execution;
   }

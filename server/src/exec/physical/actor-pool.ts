@@ -1,7 +1,7 @@
 import { type Block, sliceBlock } from "../../block";
 import type { TaskInput } from "../../cluster";
 import type { PhysicalOp } from "../../plan";
-import type { QueuedBlock } from "./base";
+import type { PhysicalOperator, QueuedBlock } from "./base";
 import { TaskOperator, blocksInput } from "./task";
 
 /**
@@ -71,3 +71,6 @@ function sliceQueued(item: QueuedBlock, start: number, end: number): QueuedBlock
     origin: { ...item.origin, rowOffset: item.origin.rowOffset + start }, sources: item.sources,
   };
 }
+
+/** Stages whose tasks take a CPU slot of the shared pool (an actor pool's calls run on its own actors). */
+export const usesTaskSlot = (op: PhysicalOperator): op is TaskOperator => op instanceof TaskOperator && !(op instanceof ActorPoolOperator);

@@ -2,7 +2,7 @@
 // on workers; the others (limit, all-to-all, union, zip) are bookkeeping in the driver.
 export { OperatorError, PhysicalOperator, type QueuedBlock, queued } from "./base";
 export { TaskOperator } from "./task";
-export { ActorPoolOperator } from "./actor-pool";
+export { ActorPoolOperator, usesTaskSlot } from "./actor-pool";
 export { LimitOperator } from "./limit";
 export { AllToAllOperator } from "./all-to-all";
 export { UnionOperator } from "./union";
