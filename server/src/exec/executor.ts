@@ -12,9 +12,10 @@ import { ExecutionError } from "./errors";
 import { JobCheckpoint } from "./job-checkpoint";
 import type { ReadSettings } from "./operators";
 import { JobOutput } from "./output";
-import { ActorPoolOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, TaskOperator, usesTaskSlot } from "./physical";
+import { LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, TaskOperator } from "./physical";
 import { type ProgressSnapshot, progressSnapshot } from "./progress";
 import { Resources, cpuSlots } from "./resources";
+import { LaunchSelector } from "./scheduling";
 import type { ExecutionOptions, ExecutionResult } from "./result";
 import type { ExecSettings } from "./settings";
 import { statsText } from "./stats";
@@ -27,6 +28,7 @@ export class StreamingExecutor {
   private rejectResult!: (e: Error) => void;
   private topology?: Topology;
   private resources?: Resources;
+  private selector?: LaunchSelector;
   private readonly tasks: TaskLauncher;
   /** Blocks the root operator produced that the consumer has not taken yet. */
   private readonly outputQueue: QueuedBlock[] = [];
@@ -130,7 +132,12 @@ export class StreamingExecutor {
     };
     const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder);
     this.checkpoint?.track(topology.taskOperators());
-    this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
+    const resources = this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
+    this.selector = new LaunchSelector(topology, this.settings.memoryBudgetBytes, {
+      hasRoom: (op) => resources.hasRoom(op, this.tasks), taskSlots: () => resources.taskSlots(),
+      countRunning: (where) => this.tasks.countRunning(where), memoryUsed: () => this.memoryUsed(),
+      reservation: () => this.tasks.reservation(), stalled: () => this.stalled(),
+    });
     await Promise.all(topology.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
     return topology.root;
   }
@@ -182,39 +189,10 @@ export class StreamingExecutor {
     this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
   }
 
-  /** Launches retries, then new tasks, downstream stages first, while slots and the memory budget allow. */
+  /** Launches retries, then new tasks of the stages the selector picks, while slots and the memory budget allow. */
   private launchTasks(): void {
-    const budget = this.settings.memoryBudgetBytes;
-    this.tasks.launchRetries((op) => this.hasRoom(op));
-    for (;;) {
-      const withTasks = this.operators.filter((op): op is TaskOperator => op instanceof TaskOperator && op.hasTask());
-      for (const op of withTasks) if (!this.hasRoom(op)) op.metrics.backpressure = op instanceof ActorPoolOperator ? "all actors busy" : "all workers busy";
-      // Downstream first (operators are listed upstream → downstream): finishing work frees memory.
-      const ready = withTasks.filter((op) => this.hasRoom(op) && !this.slotReservedFor(op)).reverse();
-      // Over budget, launch only when nothing else can make progress. A call into an actor pool adds
-      // nothing: its input bytes only move from the queue to the call.
-      const memoryFull = this.memoryUsed() + this.tasks.reservation() > budget && !this.stalled();
-      const launchable = ready.filter((op) => op instanceof ActorPoolOperator || !memoryFull);
-      for (const r of ready) r.metrics.backpressure = launchable.includes(r) ? undefined : "memory budget";
-      if (launchable.length === 0) return;
-      this.tasks.launch(launchable[0]);
-    }
-  }
-
-  private hasRoom(op: TaskOperator): boolean {
-    return this.resources!.hasRoom(op, this.tasks);
-  }
-
-  /**
-   * With more than one task stage, upstream stages leave one CPU slot free, so a downstream stage can
-   * always drain their output; otherwise paused upstream tasks could hold every slot while the queue
-   * between the stages only grows.
-   */
-  private slotReservedFor(op: TaskOperator): boolean {
-    const slots = this.resources!.taskSlots();
-    const topology = this.topology!;
-    if (slots < 2 || !usesTaskSlot(op) || !topology.feedsTaskStage(op)) return false;
-    return this.tasks.countRunning((task) => usesTaskSlot(task) && topology.feedsTaskStage(task)) >= slots - 1;
+    this.tasks.launchRetries((op) => this.resources!.hasRoom(op, this.tasks));
+    for (let op = this.selector!.next(); op; op = this.selector!.next()) this.tasks.launch(op);
   }
 
   /** Nothing can make progress without more memory: every task waits for a credit and the consumer has nothing to drain. */
