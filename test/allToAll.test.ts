@@ -1,10 +1,8 @@
 import { strict as assert } from "node:assert";
 import { Bool, DataType, Int32, Int64, TimestampMillisecond, Type, makeVector, vectorFromArray } from "apache-arrow";
 import { Block, BlockError, Row, blockFromColumns, blockFromRows, blockToRows, utf8Vector } from "../server/src/block";
-import {
-  AggregateFn, Count, GroupAggregator, Max, Mean, Min, Std, Sum, customAggregate, repartitionBlocks,
-  shuffleBlocks, sortBlocks, zipBlocks,
-} from "../server/src/exec/allToAll";
+import { AggregateFn, Count, Max, Mean, Min, Std, Sum, customAggregate } from "../server/src/api";
+import { GroupAggregator, repartitionBlocks, shuffleBlocks, sortBlocks, zipBlocks } from "../server/src/exec/all-to-all";
 
 /** A deterministic PRNG for test data, independent of the one under test. */
 function lcg(seed: number): () => number {

@@ -1,7 +1,8 @@
 import os from "node:os";
 import type { CheckpointConfig } from "./checkpoint";
 import type { Cluster } from "../cluster";
-import { type ActorPoolAutoscaler, BacklogActorPoolAutoscaler, type ClusterAutoscaler, QueuedWorkClusterAutoscaler } from "../exec/autoscaler";
+import { type ActorPoolAutoscaler, BacklogActorPoolAutoscaler, type ClusterAutoscaler, type ExecSettings, QueuedWorkClusterAutoscaler } from "../exec";
+import type { LogicalOp } from "../plan";
 
 export interface ResourceLimits {
   /** Worker threads that run tasks at once (CPU slots). Default: the machine's available parallelism. */
@@ -68,5 +69,16 @@ export class DataContext {
 
   memoryBudget(): number {
     return this.resourceLimits.memoryBytes ?? Math.max(512 * 1024 * 1024, Math.floor(TOTAL_MEMORY / 4));
+  }
+
+  /** What an execution of `root` reads: these settings as they are now (the checkpoint only for a plan that writes). */
+  execSettings(root: LogicalOp): ExecSettings {
+    return {
+      cpuSlots: this.cpuSlots(), blockBytes: this.blockBytes(), memoryBudgetBytes: this.memoryBudget(),
+      maxErroredBlocks: this.maxErroredBlocks, taskTimeoutMs: this.taskTimeoutMs, maxTaskRetries: this.maxTaskRetries,
+      progressIntervalMs: this.progress.intervalMs, preserveOrder: this.preserveOrder,
+      checkpoint: root.kind === "write" ? this.checkpointConfig?.settings() : undefined,
+      actorPoolAutoscaler: this.actorPoolAutoscaler, cluster: this.cluster, clusterAutoscaler: this.clusterAutoscaler,
+    };
   }
 }

@@ -1,8 +1,8 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
 import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
-import { type ActorOptions, type ErrorPolicy, type LogicalOp, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
-import { type AggregateFn, type SortKey, Count, Max, Mean, Min, Std, Sum } from "../exec/allToAll";
+import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
+import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute, sourceSchema } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
@@ -154,7 +154,7 @@ export class Dataset {
     const execOptions: ExecutionOptions = {
       module: this.origin?.module, positions: this.origin?.positions, onProgress: options.onProgress, signal: options.signal,
     };
-    const execution = execute(root, this.context, execOptions);
+    const execution = execute(root, this.context.execSettings(root), execOptions);
     execution.result.then((r) => { this.lastResult = r; }, () => undefined);
     return execution;
   }

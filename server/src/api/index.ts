@@ -16,10 +16,10 @@ export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./d
 export type { ActorOptions, MapOptions } from "../plan";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
-} from "../exec/autoscaler";
+} from "../exec";
 export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo } from "../cluster";
-export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "../exec/allToAll";
-export type { AggregateFn } from "../exec/allToAll";
+export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "./aggregate";
+export type { AggregateFn } from "../plan";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";
 export type { Row, Columns, BatchFormat } from "../block";
 

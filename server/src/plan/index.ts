@@ -2,7 +2,8 @@
 // read → map-like chain → write becomes one task that runs in one worker.
 import type { Block, BatchFormat } from "../block";
 import type { FileFormat, ReadOptions, WriteFormat, WriteOptions } from "../io";
-import type { AggregateFn, SortKey } from "../exec/allToAll";
+import type { AggregateFn, SortKey } from "./aggregate";
+export type { AggregateFn, SortKey } from "./aggregate";
 import type { CheckpointSpec } from "./checkpoint";
 
 export type { CheckpointBackendKind, CheckpointSpec } from "./checkpoint";

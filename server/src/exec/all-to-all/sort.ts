@@ -1,0 +1,103 @@
+// Sort: a stable multi-key sort of the whole input, by typed index arrays (radix or counting sort).
+import { DataType, type Vector } from "apache-arrow";
+import { type Block, BlockError, columnValues, concatBlocks, takeRows } from "../../block";
+import type { SortKey } from "../../plan";
+import { compareScalars, countingSort, identityIndices, requireColumn, splitEvenly } from "./rows";
+
+/** Stable sort by key columns; nulls (and NaN, just before them) come last in either direction. */
+export function sortBlocks(blocks: Block[], key: SortKey, descending: boolean | boolean[] = false): Block[] {
+  const keys = typeof key === "string" ? [key] : key;
+  if (keys.length === 0) throw new BlockError("sort needs at least one key column");
+  const directions = Array.isArray(descending) ? descending : keys.map(() => descending);
+  if (directions.length !== keys.length) {
+    throw new BlockError(`sort got ${keys.length} key column(s) but ${directions.length} descending flag(s)`);
+  }
+  const all = concatBlocks(blocks);
+  if (all.numRows === 0 && all.numCols === 0) return [all];
+  const vectors = keys.map((name) => requireColumn(all, name, "sort"));
+  // Least significant key first: each pass is stable, so it keeps the order later keys set among equals.
+  let order = identityIndices(all.numRows);
+  for (let k = keys.length - 1; k >= 0; k--) order = sortRowsByKey(order, keys[k], vectors[k], directions[k]);
+  return splitEvenly(takeRows(all, order), Math.max(1, blocks.length));
+}
+
+/**
+ * Stably reorders `rows` by one key column, NaN then nulls last. Without a comparator: numbers go
+ * through a radix sort, other values through ranks and a counting sort, both far faster than
+ * Array#sort with a comparator on a million rows.
+ */
+function sortRowsByKey(rows: Uint32Array, column: string, vector: Vector, descending: boolean): Uint32Array {
+  if (!isSortable(vector.type)) throw new BlockError(`sort: column '${column}' has type ${vector.type}, which cannot be a sort key`);
+  const values = columnValues(vector);
+  const valued: number[] = [], nans: number[] = [], nulls: number[] = [];
+  let onlyNumbers = true;
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i], v = values[row];
+    if (v === null) nulls.push(row);
+    else if (v !== v) nans.push(row);
+    else {
+      valued.push(row);
+      if (typeof v !== "number" && typeof v !== "boolean") onlyNumbers = false;
+    }
+  }
+  const valuedRows = Uint32Array.from(valued);
+  const sorted = onlyNumbers ? radixSortByNumber(valuedRows, values, descending) : sortByRank(valuedRows, values, descending);
+  const out = new Uint32Array(rows.length);
+  out.set(sorted);
+  out.set(nans, sorted.length);
+  out.set(nulls, sorted.length + nans.length);
+  return out;
+}
+
+function isSortable(type: DataType): boolean {
+  const isString = (t: DataType) => DataType.isUtf8(t) || DataType.isLargeUtf8(t);
+  return DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type) || isString(type) ||
+    DataType.isTimestamp(type) || DataType.isDate(type) || (DataType.isDictionary(type) && isString(type.dictionary));
+}
+
+/** LSD radix sort (4 passes of 16 bits) of rows by the IEEE-754 bits of their values, made order-preserving. */
+function radixSortByNumber(rows: Uint32Array, values: unknown[], descending: boolean): Uint32Array {
+  const n = rows.length;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = Number(values[rows[i]]);
+    keys[i] = v === 0 ? 0 : v; // -0 equals 0
+  }
+  // Little-endian (every platform Node runs on): word 2i is the low half of keys[i], 2i+1 the high half.
+  const words = new Uint32Array(keys.buffer);
+  const invert = descending ? 0xffffffff : 0;
+  for (let i = 0; i < n; i++) {
+    const negative = (words[2 * i + 1] & 0x80000000) !== 0;
+    words[2 * i] = (negative ? ~words[2 * i] : words[2 * i]) ^ invert;
+    words[2 * i + 1] = (negative ? ~words[2 * i + 1] : words[2 * i + 1] | 0x80000000) ^ invert;
+  }
+  let positions = identityIndices(n);
+  const digits = new Uint32Array(n);
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass >> 1, shift = (pass & 1) * 16;
+    let allSame = true;
+    for (let i = 0; i < n; i++) {
+      digits[i] = (words[2 * i + word] >>> shift) & 0xffff;
+      if (digits[i] !== digits[0]) allSame = false;
+    }
+    if (!allSame) positions = countingSort(positions, digits, 0x10000).sorted;
+  }
+  for (let i = 0; i < n; i++) positions[i] = rows[positions[i]];
+  return positions;
+}
+
+/** Counting sort by each value's rank among the distinct values (strings; int64 beyond 2^53). */
+function sortByRank(rows: Uint32Array, values: unknown[], descending: boolean): Uint32Array {
+  const distinct = [...new Set(Array.from(rows, (row) => values[row]))];
+  const needsCodePointOrder = distinct.some((v) => typeof v === "string" && NON_BMP_OR_HIGH_CODE_UNIT.test(v));
+  if (typeof distinct[0] === "string" && !needsCodePointOrder) distinct.sort(); // default order: UTF-16 code units
+  else distinct.sort(compareScalars);
+  if (descending) distinct.reverse();
+  const rankOf = new Map<unknown, number>();
+  for (let i = 0; i < distinct.length; i++) rankOf.set(distinct[i], i);
+  const ranks = new Uint32Array(values.length);
+  for (let i = 0; i < rows.length; i++) ranks[rows[i]] = rankOf.get(values[rows[i]])!;
+  return countingSort(rows, ranks, distinct.length).sorted;
+}
+
+const NON_BMP_OR_HIGH_CODE_UNIT = /[\uD800-\uFFFF]/;

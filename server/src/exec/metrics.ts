@@ -1,0 +1,20 @@
+// What the executor counts per physical operator (progress and stats read it).
+export interface OperatorMetrics {
+  rowsIn: number;
+  rowsOut: number;
+  blocksOut: number;
+  bytesOut: number;
+  tasksLaunched: number;
+  tasksFinished: number;
+  tasksRunning: number;
+  /** Task attempts rerun because their worker (or its node) was lost. */
+  tasksRetried: number;
+  rowsEstimated?: number;
+  /** A read's decoded size, estimated from a few sampled files (accelerated path) or all footers (fallback). */
+  inMemoryBytesEstimated?: number;
+  tasksEstimated?: number;
+  udfMs: number;
+  startedAt?: number;
+  finishedAt?: number;
+  backpressure?: string;
+}

@@ -1,0 +1,24 @@
+import type { ErroredRow } from "../checkpoint";
+import type { LogicalOp, ModuleRef } from "../plan";
+import type { ProgressSnapshot } from "./progress";
+
+export interface ExecutionOptions {
+  module?: ModuleRef;
+  positions?: Map<LogicalOp, number>;
+  onProgress?: (snapshot: ProgressSnapshot) => void;
+  signal?: AbortSignal;
+}
+
+export interface WrittenFile { path: string; rows: number; bytes: number }
+
+export interface ExecutionResult {
+  rowsOut: number;
+  written: WrittenFile[];
+  durationMs: number;
+  progress: ProgressSnapshot;
+  /** The most bytes of blocks the executor held at once (queues and reservations). */
+  peakMemoryBytes: number;
+  statsText: string;
+  /** The first rows UDFs failed on under onError: "skip" (all of them are beside the checkpoint, when there is one). */
+  erroredRows: ErroredRow[];
+}

@@ -1,0 +1,25 @@
+import type { CheckpointSettings } from "../checkpoint";
+import type { Cluster } from "../cluster";
+import type { ActorPoolAutoscaler, ClusterAutoscaler } from "./autoscaler";
+
+/** What an execution reads of its configuration; the API's DataContext fills it in when a plan executes. */
+export interface ExecSettings {
+  /** CPU slots of this process (on a cluster, its alive nodes' count instead). */
+  cpuSlots: number;
+  /** Block size tasks cut their output to. */
+  blockBytes: number;
+  /** Bytes of blocks the executor may hold in queues and in flight before it stops launching tasks. */
+  memoryBudgetBytes: number;
+  /** Blocks whose task fails with an application error before the job fails; -1 = unlimited. */
+  maxErroredBlocks: number;
+  taskTimeoutMs: number;
+  /** Retries of a task whose worker was lost. */
+  maxTaskRetries: number;
+  progressIntervalMs: number;
+  preserveOrder: boolean;
+  /** Set for a checkpointed job: a plan ending in a write, with a checkpoint configured. */
+  checkpoint?: CheckpointSettings;
+  actorPoolAutoscaler: ActorPoolAutoscaler;
+  cluster?: Cluster;
+  clusterAutoscaler: ClusterAutoscaler;
+}

@@ -1,0 +1,23 @@
+// The stats text an execution ends with, and the byte sizes it (and the CLI) print.
+import type { PhysicalOperator } from "./physical";
+import type { ProgressSnapshot } from "./progress";
+
+export function statsText(progress: ProgressSnapshot, operators: PhysicalOperator[], durationMs: number, peakMemory: number): string {
+  const lines = progress.operators.map((p, i) => {
+    const m = operators[i].metrics;
+    const tasks = m.tasksLaunched > 0 ? `${m.tasksLaunched} tasks, ` : "";
+    const udf = m.udfMs > 0 ? `, UDF time ${(m.udfMs / 1000).toFixed(2)}s` : "";
+    return `Operator ${i} ${p.name}: ${tasks}${p.blocksDone} blocks, ${p.rowsDone.toLocaleString("en-US")} rows out, ` +
+      `${formatBytes(m.bytesOut)}, ${Math.round(p.rowsPerSecond).toLocaleString("en-US")} rows/s${udf}`;
+  });
+  lines.push(`Dataset: ${(durationMs / 1000).toFixed(2)}s total, peak block memory ${formatBytes(peakMemory)} of a ${formatBytes(progress.memoryBudgetBytes)} budget, ${progress.cpuSlots} CPU slots`);
+  return lines.join("\n");
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}

@@ -1,0 +1,273 @@
+// Task launch and retry: a stage's next task is sent to a worker (or an actor), its messages are
+// handled as they come, and a task whose worker was lost runs again, skipping what it delivered.
+import type { Schema } from "apache-arrow";
+import { schemaFromIPC, schemaToIPC } from "../block";
+import { taskOutputPrefix } from "../checkpoint";
+import type { TaskFailure, TaskHost, TaskSpec } from "../cluster";
+import type { ModuleRef } from "../plan";
+import type { ErrorBudget } from "./error-budget";
+import { ExecutionError } from "./errors";
+import { InputSchemas } from "./input-schemas";
+import type { JobCheckpoint } from "./job-checkpoint";
+import type { Sources } from "./lineage";
+import { ActorPoolOperator, type QueuedBlock, type TaskOperator, usesTaskSlot } from "./physical";
+import type { TaskLoad } from "./resources";
+import type { WrittenFile } from "./result";
+import type { ExecSettings } from "./settings";
+
+/** Output blocks a task may have in flight before it waits for the executor (Ray's streaming-generator backpressure). */
+const OUTPUT_CREDITS = 2;
+
+/** How long tasks cancelled by a satisfied limit may take to stop before their workers are replaced. */
+const CANCEL_GRACE_MS = 1000;
+
+/** Task ids are unique per process: workers are shared by executions and outlive them. */
+let nextTaskId = 1;
+
+interface Retry {
+  op: TaskOperator;
+  spec: TaskSpec;
+  attempts: number;
+  taskIndex: number;
+  /** Memory the task holds while it runs, fixed at its first launch. */
+  reservedBytes: number;
+  sources: Sources;
+}
+
+type TaskMessage = Parameters<Parameters<TaskHost["run"]>[2]>[0];
+
+interface RunningTask { op: TaskOperator; delivered: number; taskIndex: number; reservedBytes: number; sources: Sources }
+
+/** What the launcher needs of the executor. */
+export interface LaunchContext {
+  settings: ExecSettings;
+  module?: ModuleRef;
+  writePrefix: string;
+  errors: ErrorBudget;
+  checkpoint(): JobCheckpoint | undefined;
+  hostFor(op: TaskOperator): TaskHost;
+  /** The job has failed: task results are not wanted any more. */
+  failed(): boolean;
+  fail(error: Error): void;
+  wakeUp(): void;
+  /** Every block queued between operators. */
+  queuedBlocks(): Iterable<QueuedBlock>;
+}
+
+export class TaskLauncher implements TaskLoad {
+  readonly written: WrittenFile[] = [];
+  private readonly running = new Map<number, RunningTask>();
+  private readonly retries: Retry[] = [];
+  /** Tasks that sent an output and get the credit for the next one once memory allows. */
+  private readonly creditWaiters: number[] = [];
+  private readonly inputSchemas = new InputSchemas();
+
+  constructor(private readonly context: LaunchContext) {}
+
+  /** Tasks running now (workers busy). */
+  get busy(): number { return this.running.size; }
+
+  /** Memory running tasks hold in their workers. */
+  reservedBytes(): number {
+    let total = 0;
+    for (const task of this.running.values()) total += task.reservedBytes;
+    return total;
+  }
+
+  /**
+   * Memory a new task holds in its worker: about three blocks (the one it builds, its IPC copy, and
+   * that copy in flight). Its outputs, once sent, count in queues as well.
+   */
+  reservation(): number {
+    return 3 * this.context.settings.blockBytes;
+  }
+
+  onTaskSlots(): number {
+    return this.countRunning(usesTaskSlot);
+  }
+
+  countRunning(where: (op: TaskOperator) => boolean): number {
+    let count = 0;
+    for (const task of this.running.values()) if (where(task.op)) count++;
+    return count;
+  }
+
+  retriesOf(op: TaskOperator): number {
+    return this.retries.filter((r) => r.op === op).length;
+  }
+
+  retriesOnTaskSlots(): number {
+    return this.retries.filter((r) => usesTaskSlot(r.op)).length;
+  }
+
+  /** Every running task waits for a credit. */
+  allWaitingForCredit(): boolean {
+    let waiting = 0;
+    for (const taskId of new Set(this.creditWaiters)) if (this.running.has(taskId)) waiting++;
+    return waiting === this.running.size;
+  }
+
+  /** Grants waiting tasks the credit for their next output while `mayGrant` says memory allows. */
+  grantCredits(mayGrant: () => boolean): void {
+    while (this.creditWaiters.length > 0 && mayGrant()) {
+      const taskId = this.creditWaiters.shift()!;
+      const task = this.running.get(taskId);
+      if (task) this.context.hostFor(task.op).grantCredit(taskId);
+    }
+  }
+
+  /** Relaunches the retries whose stage has room; those of stopped stages end. */
+  launchRetries(hasRoom: (op: TaskOperator) => boolean): void {
+    for (let i = 0; i < this.retries.length;) {
+      const retry = this.retries[i];
+      if (retry.op.stopped) {
+        this.retries.splice(i, 1);
+        retry.op.metrics.tasksRunning--;
+        retry.op.taskEnded(retry.taskIndex);
+      } else if (hasRoom(retry.op)) {
+        this.retries.splice(i, 1);
+        this.launch(retry.op, retry);
+      } else i++;
+    }
+  }
+
+  /** Cancels the running tasks of `op` (all, without one). */
+  cancel(op?: TaskOperator): void {
+    for (const [taskId, task] of this.running) if (!op || task.op === op) this.context.hostFor(task.op).cancel(taskId);
+  }
+
+  /** The read tasks whose rows are still in queues or in running (or retried) tasks. */
+  *liveSources(): Iterable<Sources> {
+    for (const block of this.context.queuedBlocks()) if (block.sources) yield block.sources;
+    for (const task of this.running.values()) yield task.sources;
+    for (const retry of this.retries) yield retry.sources;
+  }
+
+  /**
+   * Tasks still running belong to no one once the execution ends. A failed job's are ended at once,
+   * once their writes in flight have finished or failed (a write ended mid-way leaves its temporary
+   * file), for at most the grace; tasks a limit cancelled get the grace to stop by themselves (cheaper
+   * than a new worker), then are ended so a slow UDF cannot hold a shared worker.
+   */
+  async endLeftovers(completed: boolean): Promise<void> {
+    if (!completed) await this.writesSettled(CANCEL_GRACE_MS);
+    const leftovers = [...this.running];
+    const end = () => Promise.all(leftovers.map(([taskId, task]) => this.context.hostFor(task.op).abandon(taskId)));
+    if (completed && leftovers.length > 0) setTimeout(() => void end(), CANCEL_GRACE_MS).unref();
+    // Their writes stopped first: none may land after the partial output is removed and the lease released.
+    else await end();
+  }
+
+  /** Waits, up to `ms`, until no task that writes files is running (stopped tasks end after their current write). */
+  private async writesSettled(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ([...this.running.values()].some((task) => task.op.sink) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** Launches the next task of `op`, or a retry. */
+  launch(op: TaskOperator, retry?: Retry): void {
+    const { settings, module, checkpoint: checkpointOf } = this.context;
+    const checkpoint = checkpointOf();
+    const next = retry ? undefined : op.nextTask();
+    if (!retry && !next) return;
+    const reservedBytes = retry?.reservedBytes
+      ?? (op instanceof ActorPoolOperator ? next!.inputBlocks.reduce((sum, b) => sum + b.bytes, 0) : this.reservation());
+    const spec: TaskSpec = retry?.spec ?? {
+      // An actor loaded the pipeline when it was constructed; its calls need not carry it.
+      taskId: nextTaskId++, stage: op.name, module: op instanceof ActorPoolOperator ? undefined : module, input: next!.input,
+      transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
+      targetBlockBytes: settings.blockBytes, skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
+      idColumn: checkpoint?.settings.idColumn,
+      committedIds: op.isSource ? checkpoint?.prepared.committedIds : undefined,
+      finishedIds: op.isSource ? checkpoint?.prepared.finishedIds : undefined,
+    };
+    const attempts = retry?.attempts ?? 0;
+    if (!retry) {
+      op.metrics.tasksLaunched++;
+      op.metrics.tasksRunning++; // a task counts as running until its last attempt ends
+    }
+    const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
+    const sources = retry?.sources ?? checkpoint?.launched(op, taskIndex, next!.input, next!.inputBlocks) ?? [];
+    const state: RunningTask = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes, sources };
+    this.running.set(spec.taskId, state);
+    const settle = () => {
+      this.running.delete(spec.taskId);
+      op.metrics.tasksRunning--;
+      op.metrics.tasksFinished++;
+      op.taskEnded(state.taskIndex);
+      if (!this.context.failed()) checkpoint?.ended(op, state.taskIndex, () => this.liveSources());
+    };
+    this.context.hostFor(op).run(spec, settings.taskTimeoutMs, (message) => this.received(state, spec.taskId, message)).then((udfMs) => {
+      op.metrics.udfMs += udfMs;
+      settle();
+    }, (e: TaskFailure) => {
+      if (this.context.failed() || op.stopped) { settle(); return; } // nobody needs this task's result any more
+      if (e.kind === "workerLost" && attempts < settings.maxTaskRetries) {
+        // The retry skips the outputs this attempt already delivered (tasks are deterministic).
+        this.running.delete(spec.taskId);
+        this.dropCreditWaiter(spec.taskId);
+        op.metrics.tasksRetried++;
+        // A checkpointed write instead continues from the files this task committed: skipping by count
+        // would assume the retry splits its output as before, which onError "skip" and flaky UDFs break.
+        const again = op.sink?.checkpoint ? { ...spec, continueFromCommits: true } : { ...spec, skipOutputs: state.delivered };
+        this.retries.push({ op, spec: again, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes, sources });
+        return;
+      }
+      if (e.kind === "application") checkpoint?.lost(sources);
+      settle();
+      const error = e.kind === "application" ? this.context.errors.blockErrored(e) : new ExecutionError(`${e.message} (after ${attempts + 1} attempts)`, e.info);
+      if (error) this.context.fail(error);
+    }).finally(() => this.context.wakeUp());
+  }
+
+  /** A message from a running task. */
+  private received(task: RunningTask, taskId: number, message: TaskMessage): void {
+    const { op, sources } = task;
+    const { checkpoint: checkpointOf, fail } = this.context;
+    if (this.context.failed() || op.stopped) return;
+    const checkpoint = checkpointOf();
+    if (message.type === "output") {
+      task.delivered++;
+      try {
+        op.receiveOutput(task.taskIndex, message.ipc, message.bytes, message.origin, sources);
+      } catch (e) {
+        fail(new ExecutionError((e as Error).message, { kind: "udf", operator: op.name, message: (e as Error).message, file: message.origin.file }));
+        return;
+      }
+      this.creditWaiters.push(taskId);
+    } else if (message.type === "written") {
+      task.delivered++;
+      op.metrics.rowsOut += message.rows;
+      op.metrics.blocksOut++;
+      this.written.push({ path: message.path, rows: message.rows, bytes: message.bytes });
+      if (message.committed) checkpoint!.committed(message.rows, sources, message.path, taskOutputPrefix(this.context.writePrefix, task.taskIndex), message.idKeys);
+    } else if (message.type === "schema") {
+      this.answerSchemaRequest(op, taskId, schemaFromIPC(message.ipc));
+    } else if (message.type === "rowError") {
+      const error = this.context.errors.rowErrored(message.row);
+      if (error) fail(error);
+      checkpoint?.rowErrored(sources, message.row, Boolean(op.sink?.checkpoint));
+    } else {
+      op.metrics.rowsIn += message.rows;
+      if (checkpoint) checkpoint.progress.rowsAlreadyDone += message.alreadyDone;
+      const error = this.inputSchemas.check(op, message.file, message.schema);
+      if (error) fail(error);
+    }
+    this.context.wakeUp();
+  }
+
+  /** Answers a write task's schema request with the output's schema (recorded first in a checkpointed write). */
+  private answerSchemaRequest(op: TaskOperator, taskId: number, proposed: Schema): void {
+    const schema = op.fixSchema(proposed);
+    const checkpoint = this.context.checkpoint();
+    const answer = () => this.context.hostFor(op).send(taskId, { type: "schema", taskId, ipc: schemaToIPC(schema), fixedBy: checkpoint?.schemaFixedBy() });
+    if (!checkpoint || !op.sink?.checkpoint) return answer();
+    checkpoint.recordSchema(schema).then(answer, (e: Error) => this.context.fail(new ExecutionError(`${op.name}: recording the output's schema in the checkpoint: ${e.message}`)));
+  }
+
+  private dropCreditWaiter(taskId: number): void {
+    for (let i = this.creditWaiters.indexOf(taskId); i >= 0; i = this.creditWaiters.indexOf(taskId)) this.creditWaiters.splice(i, 1);
+  }
+}

@@ -1,0 +1,72 @@
+// The physical operators of one execution, built from the physical plan, and how they connect.
+import type { PhysicalOp } from "../plan";
+import type { ReadSettings } from "./operators";
+import {
+  ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
+} from "./physical";
+
+/** Zip pairs rows by position, so everything feeding it must emit in order. */
+function preserveOrderUpstream(op: PhysicalOperator): void {
+  if (op instanceof TaskOperator || op instanceof UnionOperator) op.preserveOrder = true;
+  const orderMatters = op instanceof AllToAllOperator ? op.keepsInputOrder : !(op instanceof ZipOperator);
+  if (orderMatters) op.inputs.forEach(preserveOrderUpstream);
+}
+
+export class Topology {
+  /** Upstream before downstream: every operator after its inputs. */
+  readonly operators: PhysicalOperator[] = [];
+  readonly root: PhysicalOperator;
+  private readonly downstream = new Map<PhysicalOperator, { op: PhysicalOperator; index: number }>();
+
+  constructor(physical: PhysicalOp, private readonly settings: ReadSettings, private readonly preserveOrder: boolean) {
+    this.root = this.build(physical);
+  }
+
+  /** The operator `op` feeds, and as which of its inputs; none for the root. */
+  next(op: PhysicalOperator): { op: PhysicalOperator; index: number } | undefined {
+    return this.downstream.get(op);
+  }
+
+  taskOperators(): TaskOperator[] {
+    return this.operators.filter((op) => op instanceof TaskOperator);
+  }
+
+  /** Whether a stage that takes task slots is downstream of `op`. */
+  feedsTaskStage(op: PhysicalOperator): boolean {
+    for (let next = this.downstream.get(op); next; next = this.downstream.get(next.op)) {
+      if (usesTaskSlot(next.op)) return true;
+    }
+    return false;
+  }
+
+  *queuedBlocks(): Iterable<QueuedBlock> {
+    for (const op of this.operators) yield* op.queuedBlocks();
+  }
+
+  queuedBytes(): number {
+    let total = 0;
+    for (const op of this.operators) total += op.queuedBytes();
+    return total;
+  }
+
+  private build(physical: PhysicalOp): PhysicalOperator {
+    const settings = this.settings;
+    let op: PhysicalOperator;
+    switch (physical.kind) {
+      case "read": op = new TaskOperator(physical, [], settings); break;
+      case "map": op = new TaskOperator(physical, [this.build(physical.input)], settings); break;
+      case "actorPool": op = new ActorPoolOperator(physical, [this.build(physical.input)], settings); break;
+      case "limit": op = new LimitOperator(physical.name, this.build(physical.input), physical.n); break;
+      case "allToAll": op = new AllToAllOperator(physical.name, this.build(physical.input), physical.op); break;
+      case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
+      case "zip": op = new ZipOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
+    }
+    if (op instanceof ZipOperator || (op instanceof UnionOperator && this.preserveOrder)) {
+      for (const input of op.inputs) preserveOrderUpstream(input);
+    }
+    if ((op instanceof TaskOperator || op instanceof UnionOperator) && this.preserveOrder) op.preserveOrder = true;
+    op.inputs.forEach((input, index) => this.downstream.set(input, { op, index }));
+    this.operators.push(op);
+    return op;
+  }
+}

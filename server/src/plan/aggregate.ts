@@ -1,0 +1,15 @@
+// Aggregation and sort specs a plan carries; the executor (exec/all-to-all) runs them.
+import type { Block } from "../block";
+
+export type SortKey = string | string[];
+
+/** Ray Data's AggregateFn: per group, init → accumulateBlock (per block) → merge (partials) → finalize. */
+export interface AggregateFn<A = unknown> {
+  /** Output column name, as Ray names it: "count()", "sum(x)", … */
+  name: string;
+  init(key: unknown): A;
+  /** `rows` are the indices, in `block`, of this group's rows. */
+  accumulateBlock(acc: A, block: Block, rows: ArrayLike<number>): A;
+  merge(a: A, b: A): A;
+  finalize(acc: A): unknown;
+}
