@@ -1,8 +1,11 @@
 import type { TaskErrorInfo } from "../cluster";
+import { RdpipeError, type ErrorCode } from "../errors";
 
 /** A job failure, with what a user needs to find the cause. */
-export class ExecutionError extends Error {
+export class ExecutionError extends RdpipeError {
+  readonly code: ErrorCode;
   constructor(message: string, readonly info?: TaskErrorInfo) {
     super(message);
+    this.code = info?.kind ?? "internal";
   }
 }

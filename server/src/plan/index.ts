@@ -1,6 +1,7 @@
 // The logical plan a Dataset builds, and its translation into physical stages with fusion:
 // read → map-like chain → write becomes one task that runs in one worker.
 import type { Block, BatchFormat } from "../block";
+import { RdpipeError } from "../errors";
 import type { FileFormat, ReadOptions, WriteFormat, WriteOptions } from "../io";
 import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
@@ -72,7 +73,8 @@ export function newOpId(): number {
 }
 
 /** A plan the engine rejects; `operator` is the operator at fault, when there is one. */
-export class PlanError extends Error {
+export class PlanError extends RdpipeError {
+  readonly code = "plan";
   constructor(message: string, readonly operator?: LogicalOp) {
     super(message);
   }
