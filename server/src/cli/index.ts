@@ -3,13 +3,12 @@
 // `rdpipe node` joins a head as a node.
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { Cluster, runNode } from "../cluster";
-import { DataContext } from "../api/context";
+import { runNode } from "../cluster";
 import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } from "../contract";
 import { formatBytes } from "../exec";
-import { compilePipeline, loadPipeline } from "../loader";
+import { compilePipeline } from "../loader";
 import { ServerConfigError } from "../http";
-import { isEngineError, runDataset, udfStackOf } from "../runner";
+import { isEngineError, runLocal, udfStackOf, type LocalRunOptions } from "../runner";
 import { debugRow } from "../debug";
 import { showCheckpoint } from "./checkpoint";
 import { checkpointLine, renderProgress } from "./progress";
@@ -136,32 +135,21 @@ async function run(argv: string[], session: Session): Promise<number> {
     const outcome = await runRemote({ url: values.server, token, file, options: { preview, workers, memoryBytes: memory }, onProgress: progress });
     return printOutcome(outcome, values.quiet ?? false, session.last);
   }
-  const context = DataContext.getCurrent();
-  const dataset = await loadPipeline(file);
-  // Command-line limits win over what the pipeline file set.
-  if (workers) context.resourceLimits.cpu = workers;
-  if (memory) context.resourceLimits.memoryBytes = memory;
   const maxNodes = positiveInt("--nodes", values.nodes);
+  let cluster: LocalRunOptions["cluster"];
   if (maxNodes) {
     const headPort = values["head-port"] === undefined ? 0 : positiveInt("--head-port", values["head-port"]);
     const headHost = values["head-host"] ?? "127.0.0.1";
     if (!token && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN)");
-    context.cluster = new Cluster({ maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token });
-    const head = await context.cluster.start();
-    if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
+    cluster = {
+      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token,
+      onHead: (head) => {
+        if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
+      },
+    };
   }
-
-  // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.
-  const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
-  process.once("SIGINT", onInterrupt);
-  try {
-    const result = await runDataset(dataset, { preview, onProgress: progress, signal: abort.signal });
-    return printOutcome({ result }, values.quiet ?? false, session.last);
-  } finally {
-    process.off("SIGINT", onInterrupt);
-    await context.cluster?.shutdown();
-  }
+  const result = await runLocal(file, { preview, workers, memoryBytes: memory, onProgress: progress, cluster });
+  return printOutcome({ result }, values.quiet ?? false, session.last);
 }
 
 /**

@@ -1,12 +1,11 @@
 // The job-runner entry (dist/job-runner.js): one child process per job, plan inspection or checkpoint
 // view, so user code (module top level and UDFs) never runs in the server's process and a job outlives
 // its HTTP client. The parent sends one RunnerRequest over IPC; the runner answers and exits.
-import { DataContext } from "../api/context";
 import { PlanError } from "../plan";
 import { ViewRefused, readCheckpointView, type CheckpointViewRequest } from "./checkpoint-view";
 import { inspectPlan } from "./inspect";
 import { runDataset, toJobError } from "./outcome";
-import { checkpointOf, loadRunnerPipeline, upToOperator } from "./pipeline";
+import { applyResourceOptions, checkpointOf, loadRunnerPipeline, upToOperator } from "./pipeline";
 import type { RunnerMessage, RunnerRequest } from "./protocol";
 
 const send = (message: RunnerMessage) => new Promise<void>((resolve) => {
@@ -23,9 +22,7 @@ async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: 
     throw new PlanError(`cannot resume: the job it resumes used the checkpoint at ${resume.checkpointPath}, but ${now}. ` +
       "Running without that checkpoint would start over and write inputs already written; restore its checkpointConfig, or submit a new job");
   }
-  const limits = DataContext.getCurrent().resourceLimits;
-  if (options.workers) limits.cpu = options.workers;
-  if (options.memoryBytes) limits.memoryBytes = options.memoryBytes;
+  applyResourceOptions(options);
   await send({ type: "started", checkpoint });
   const result = await runDataset(dataset, {
     preview: options.preview ?? 20, signal, onProgress: (progress) => void send({ type: "progress", progress }),
