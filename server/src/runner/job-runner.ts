@@ -6,7 +6,7 @@ import { ViewRefused, readCheckpointView, type CheckpointViewRequest } from "./c
 import { inspectPlan } from "./inspect";
 import { runDataset, toJobError } from "./outcome";
 import { applyResourceOptions, checkpointOf, loadRunnerPipeline, upToOperator } from "./pipeline";
-import type { RunnerMessage, RunnerRequest } from "./protocol";
+import type { RunnerMessage, RunnerPipeline, RunnerRequest } from "./protocol";
 
 const send = (message: RunnerMessage) => new Promise<void>((resolve) => {
   if (process.connected) process.send!(message, () => resolve()); else resolve();
@@ -30,6 +30,10 @@ async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: 
   await send({ type: "done", result });
 }
 
+async function answerPlan(pipeline: RunnerPipeline): Promise<void> {
+  await send({ type: "plan", ...await inspectPlan(await loadRunnerPipeline(pipeline)) });
+}
+
 async function answerCheckpoint(request: CheckpointViewRequest): Promise<void> {
   try {
     await send({ type: "checkpointView", view: await readCheckpointView(request) });
@@ -47,8 +51,7 @@ function main(): void {
   process.once("disconnect", () => abort.abort());
   process.once("message", (request: RunnerRequest) => {
     const work = request.type === "run" ? runJob(request, abort.signal)
-      : request.type === "plan" ? loadRunnerPipeline(request.pipeline).then(inspectPlan).then((inspection) => send({ type: "plan", ...inspection }))
-      : answerCheckpoint(request);
+      : request.type === "plan" ? answerPlan(request.pipeline) : answerCheckpoint(request);
     work.catch((e) => send({ type: "failed", error: toJobError(e) }))
       .finally(() => process.exit(0));
   });
