@@ -4,8 +4,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { RemoteClient, type JobEvent } from "../server/src/http";
-import { parseListening } from "../server/src/http/contract";
+import { RemoteClient, parseListening, type JobEvent } from "../server/src/contract";
 
 const ROOT = path.dirname(__dirname);
 const JOBS = 20;

@@ -54,7 +54,7 @@ async function buildStage() {
   await build({
     entryPoints: {
       cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/cluster/worker.ts"),
-      "job-runner": path.join(repo, "server/src/http/runner.ts"), api: path.join(repo, "server/src/api/index.ts"),
+      "job-runner": path.join(repo, "server/src/runner/job-runner.ts"), api: path.join(repo, "server/src/api/index.ts"),
     },
     outdir: path.join(server, "dist"), bundle: true, platform: "node", target: "node20", format: "cjs",
     external, logLevel: "warning", minifySyntax: true,

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
-import { RemoteClient, type JobEvent } from "../server/src/http";
+import { RemoteClient, type JobEvent } from "../server/src/contract";
 import { listFilesRecursive, tempDir, writePipeline } from "./helpers";
 import { collectEvents, startServer, type ServerProcess } from "./server-helpers";
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { type Ide, startIde } from "./ide-harness";
-import { RemoteClient } from "../server/src/http/client";
+import { RemoteClient } from "../server/src/contract";
 import { assertExactlyOnce, copySamples, outputIds, runCli, tempDir } from "./helpers";
 import { type ServerProcess, startServer } from "./server-helpers";
 

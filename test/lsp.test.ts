@@ -9,7 +9,7 @@ import { StreamMessageReader, StreamMessageWriter, createMessageConnection, type
 import type { CodeLens, CompletionItem, Diagnostic, Hover, MarkupContent, PublishDiagnosticsParams } from "vscode-languageserver";
 import { createConnection } from "vscode-languageserver/node";
 import * as rd from "../server/src/api";
-import { RemoteClient } from "../server/src/http";
+import { RemoteClient } from "../server/src/contract";
 import { startLanguageServer, type LanguageServerOptions } from "../extension/src/server/language-server";
 import { tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, startServer, waitForState } from "./server-helpers";

@@ -8,7 +8,7 @@ import * as rd from "../server/src/api";
 import {
   RemoteClient, type CheckpointErrorsResponse, type CheckpointIdsResponse, type CheckpointRowsResponse, type CheckpointStatus,
   type CheckpointSummaryResponse, type JobEvent, type JobSummary,
-} from "../server/src/http";
+} from "../server/src/contract";
 import { compilePipeline } from "../server/src/loader";
 import { assertExactlyOnce, outputIds, runCli, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, collectEvents, json, raw, startServer } from "./server-helpers";

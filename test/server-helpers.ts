@@ -1,8 +1,7 @@
 // A real `rdpipe serve` process for tests, and small clients of its HTTP API and event stream.
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
-import type { JobEvent, JobSummary, RemoteClient } from "../server/src/http";
-import { parseListening } from "../server/src/http/contract";
+import { parseListening, type JobEvent, type JobSummary, type RemoteClient } from "../server/src/contract";
 import { REPO } from "./helpers";
 
 export interface ServerProcess { url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }

@@ -6,7 +6,7 @@ import http from "node:http";
 import path from "node:path";
 import fc from "fast-check";
 import * as rd from "../server/src/api";
-import { RemoteClient, type JobEvent } from "../server/src/http";
+import { RemoteClient, type JobEvent } from "../server/src/contract";
 import { REPO, listFilesRecursive, runCli, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, collectEvents, json, raw, startServer, waitForState } from "./server-helpers";
 

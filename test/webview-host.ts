@@ -6,10 +6,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import type { RemoteClient } from "../server/src/http";
 import { panelHtml } from "../webview/src/html";
 import { PanelController } from "../extension/src/panel-controller";
-import type { HostToWebview, WebviewToHost } from "../webview/src/messages";
+import type { HostToWebview, RemoteClient, WebviewToHost } from "../server/src/contract";
 import { REPO } from "./helpers";
 
 /** The binding through which the page's `vscode.postMessage` reaches PanelHost. */

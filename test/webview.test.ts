@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { type BrowserContext, type Page, chromium } from "playwright-core";
 import * as rd from "../server/src/api";
-import { type CheckpointIdsResponse, type JobSummary, RemoteClient } from "../server/src/http";
+import { type CheckpointIdsResponse, type JobSummary, RemoteClient } from "../server/src/contract";
 import { chromiumLaunchOptions } from "./chromium";
 import { REPO, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, startServer, waitForState } from "./server-helpers";

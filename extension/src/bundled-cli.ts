@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import type { BundleSource, JobSource } from "../../server/src/http/contract";
+import type { BundleSource, JobSource } from "../../server/src/contract";
 
 /** The CLI script: the bundled package, or the repository's in development (extension/ inside the repo). */
 export function rdpipeScript(extensionPath: string): string {

@@ -3,13 +3,12 @@
 // Shows it in a status-bar item and logs to the rdpipe OutputChannel.
 import path from "node:path";
 import * as vscode from "vscode";
-import { RemoteClient } from "../../server/src/http/client";
+import { RemoteClient } from "../../server/src/contract";
 import { rdpipeScript } from "./bundled-cli";
+import type { ServerEndpoint } from "./endpoint";
 import { LocalServer } from "./local-server";
 
 const TOKEN_SECRET = "rdpipe.token";
-
-export interface ServerEndpoint { url: string; token?: string; kind: "local" | "remote" }
 
 /** How often the extension checks that its local server still lives (it exits by itself once idle). */
 const WATCH_INTERVAL_MS = 10_000;

@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
-import type { CheckpointErroredRow } from "../../server/src/http/contract";
+import type { CheckpointErroredRow } from "../../server/src/contract";
 import { nodeEnvironment } from "./bundled-cli";
 
 /** The first stack frame inside the pipeline file: where the UDF threw. */

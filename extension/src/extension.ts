@@ -4,8 +4,9 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import { LanguageClient, TransportKind } from "vscode-languageclient/node";
-import { type BundleSource, FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/http/contract";
-import { ServerConnection, type ServerEndpoint, tokenKey } from "./connection";
+import { type BundleSource, FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/contract";
+import { ServerConnection, tokenKey } from "./connection";
+import type { ServerEndpoint } from "./endpoint";
 import { debugErroredRow } from "./debug-row";
 import { compileBundle, jobSource } from "./bundled-cli";
 import { latestJobOf } from "./jobs";

@@ -10,9 +10,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import type * as vscode from "vscode";
-import { LISTENING_PREFIX, parseListening } from "../../server/src/http/contract";
+import { LISTENING_PREFIX, parseListening } from "../../server/src/contract";
 import { nodeEnvironment } from "./bundled-cli";
-import type { ServerEndpoint } from "./connection";
+import type { ServerEndpoint } from "./endpoint";
 
 /** How long the server may take to print its address (and another window's start may hold the lock). */
 const START_TIMEOUT_MS = 30_000;

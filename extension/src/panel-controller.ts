@@ -1,9 +1,10 @@
 // The host side of one job panel, without VS Code: follows a job's events on the execution server and
 // forwards them to the panel, and carries out what the panel asks (resume, cancel, checkpoint pages,
 // debug a row). The extension's WebviewPanel and the browser tests' page host both drive this class.
-import { type RemoteClient, RemoteError } from "../../server/src/http/client";
-import type { BundleSource, CheckpointErroredRow, JobEvent } from "../../server/src/http/contract";
-import { CHECKPOINT_VIEW_RESPONSE, type HostToWebview, type WebviewToHost, checkpointPageRoute } from "../../webview/src/messages";
+import {
+  CHECKPOINT_VIEW_RESPONSE, type BundleSource, type CheckpointErroredRow, type HostToWebview, type JobEvent, type RemoteClient, RemoteError, type WebviewToHost,
+  checkpointPageRoute,
+} from "../../server/src/contract";
 
 export interface PanelHostSide {
   /** Delivers a message to the panel (a panel that is reloading misses it, and asks again with "ready"). */

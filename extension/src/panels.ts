@@ -4,7 +4,7 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import { panelHtml } from "../../webview/src/html";
-import type { WebviewToHost } from "../../webview/src/messages";
+import type { WebviewToHost } from "../../server/src/contract";
 import type { ServerConnection } from "./connection";
 import { PanelController, type PanelHostSide } from "./panel-controller";
 

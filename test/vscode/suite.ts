@@ -5,8 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as vscode from "vscode";
 import type { RdpipeExtensionApi } from "../../extension/src/extension";
-import { RemoteClient } from "../../server/src/http/client";
-import { FINISHED_STATES, type JobSummary } from "../../server/src/http/contract";
+import { FINISHED_STATES, RemoteClient, type JobSummary } from "../../server/src/contract";
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -1,11 +1,10 @@
 // The job panel: a live view of one execution-server job (operators, resources, state), its checkpoint
 // (committed files, IDs, output rows, errored rows) and the Resume and Cancel actions. It talks only to
-// its host, through the messages of ./messages; its state survives a reload (getState/setState).
+// its host, through the panel messages of the contract (server/src/contract/panel.ts); its state survives a reload (getState/setState).
 import {
   FINISHED_STATES, type CheckpointErroredRow, type CheckpointErrorsResponse, type CheckpointIdsResponse, type CheckpointRowsResponse, type CheckpointSummaryResponse,
-  type CheckpointView, type JobSummary, type OperatorProgress, type ProgressSnapshot,
-} from "../../server/src/http/contract";
-import type { CheckpointViewName, HostToWebview, WebviewToHost } from "./messages";
+  type CheckpointView, type CheckpointViewName, type HostToWebview, type JobSummary, type OperatorProgress, type ProgressSnapshot, type WebviewToHost,
+} from "../../server/src/contract";
 import "./panel.css";
 
 interface WebviewApi {

@@ -8,8 +8,7 @@ import {
   type CodeLens, type CompletionItem, type Connection, type Diagnostic, type Hover, type Range,
 } from "vscode-languageserver";
 import { TextDocument } from "vscode-languageserver-textdocument";
-import { RemoteClient, RemoteError } from "../../../server/src/http/client";
-import type { FieldInfo, JobDetail, PlanInspection, PlanOperator } from "../../../server/src/http/contract";
+import { RemoteClient, RemoteError, type FieldInfo, type JobDetail, type PlanInspection, type PlanOperator } from "../../../server/src/contract";
 import { jobSource } from "../bundled-cli";
 import { latestJobOf } from "../jobs";
 import { findOperatorCalls, matchOperatorsToCalls, type OffsetRange, type OperatorCall } from "./operator-calls";

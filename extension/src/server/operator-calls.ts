@@ -1,7 +1,7 @@
 // Where a pipeline file builds each operator: the Dataset method calls found with the TypeScript compiler
 // API, in the plan's canonical order, so an operator the engine reports (by index) gets a range in the file.
 import ts from "typescript";
-import type { PlanOperator } from "../../../server/src/http/contract";
+import type { PlanOperator } from "../../../server/src/contract";
 
 /** The operator kind each Dataset-building call creates (read functions of the API, Dataset and GroupedData methods). */
 const OPERATOR_KIND_OF_CALL: Record<string, string> = {

@@ -20,6 +20,7 @@ import { schemaFromIPC, schemaToIPC } from "../block";
 import { errorMessage, fileSystemFor, json, pathError, readFileBlocks, readJsonFile, writeBlock, type FileSystem } from "../io";
 import { IdSetBuilder, idCount, type IdRange, type SharedIds } from "./idset";
 import type { CheckpointBackendKind, CheckpointSpec } from "../plan";
+import type { ErroredRow as WireErroredRow } from "../contract";
 
 export type { CheckpointBackendKind, CheckpointSpec } from "../plan";
 
@@ -33,18 +34,7 @@ export interface Manifest {
 }
 
 /** A row a UDF failed on, as recorded beside the checkpoint. */
-export interface ErroredRow {
-  id: unknown;
-  operator: string;
-  file?: string;
-  /** Position of the row in its input file, when known. */
-  row?: number;
-  /** The row the UDF got, as JSON (bigints as strings; long values cut). */
-  input: string;
-  error: string;
-  stack?: string;
-  at: string;
-}
+export type ErroredRow = WireErroredRow<unknown>;
 
 const COMMIT_SUFFIX: Record<CheckpointBackendKind, string> = { batch: ".ids.parquet", row: ".ids.jsonl" };
 

@@ -3,16 +3,13 @@
 // `rdpipe node` joins a head as a node.
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { Cluster, runNode } from "../cluster";
-import { DataContext } from "../api/context";
-import { ExecutionError, formatBytes, type ProgressSnapshot } from "../exec";
-import { compilePipeline, loadPipeline, PipelineLoadError } from "../loader";
-import { PlanError } from "../plan";
-import { IoError } from "../io";
-import { BlockError } from "../block";
-import { RemoteError, ServerConfigError, runDataset, type JobError, type JobResult } from "../http";
+import { runNode } from "../cluster";
+import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } from "../contract";
+import { formatBytes } from "../exec";
+import { compilePipeline } from "../loader";
+import { ServerConfigError } from "../http";
+import { isEngineError, runLocal, udfStackOf, type LocalRunOptions } from "../runner";
 import { debugRow } from "../debug";
-import { TaskError } from "../cluster/transforms";
 import { showCheckpoint } from "./checkpoint";
 import { checkpointLine, renderProgress } from "./progress";
 import { runRemote, serve } from "./server";
@@ -138,32 +135,21 @@ async function run(argv: string[], session: Session): Promise<number> {
     const outcome = await runRemote({ url: values.server, token, file, options: { preview, workers, memoryBytes: memory }, onProgress: progress });
     return printOutcome(outcome, values.quiet ?? false, session.last);
   }
-  const context = DataContext.getCurrent();
-  const dataset = await loadPipeline(file);
-  // Command-line limits win over what the pipeline file set.
-  if (workers) context.resourceLimits.cpu = workers;
-  if (memory) context.resourceLimits.memoryBytes = memory;
   const maxNodes = positiveInt("--nodes", values.nodes);
+  let cluster: LocalRunOptions["cluster"];
   if (maxNodes) {
     const headPort = values["head-port"] === undefined ? 0 : positiveInt("--head-port", values["head-port"]);
     const headHost = values["head-host"] ?? "127.0.0.1";
     if (!token && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN)");
-    context.cluster = new Cluster({ maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token });
-    const head = await context.cluster.start();
-    if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
+    cluster = {
+      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token,
+      onHead: (head) => {
+        if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
+      },
+    };
   }
-
-  // Ctrl-C cancels the job cleanly: running tasks stop and partial output files are removed.
-  const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
-  process.once("SIGINT", onInterrupt);
-  try {
-    const result = await runDataset(dataset, { preview, onProgress: progress, signal: abort.signal });
-    return printOutcome({ result }, values.quiet ?? false, session.last);
-  } finally {
-    process.off("SIGINT", onInterrupt);
-    await context.cluster?.shutdown();
-  }
+  const result = await runLocal(file, { preview, workers, memoryBytes: memory, onProgress: progress, cluster });
+  return printOutcome({ result }, values.quiet ?? false, session.last);
 }
 
 /**
@@ -221,9 +207,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`rdpipe: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    const known = [ExecutionError, TaskError, PipelineLoadError, PlanError, IoError, BlockError, RemoteError, ServerConfigError].some((kind) => e instanceof kind);
+    const known = isEngineError(e) || e instanceof RemoteError || e instanceof ServerConfigError;
     console.error(`\nrdpipe: ${known ? "" : "internal error: "}${(e as Error).message ?? e}`);
-    const udfStack = e instanceof ExecutionError || e instanceof TaskError ? e.info?.stack : undefined;
+    const udfStack = udfStackOf(e);
     if (udfStack) console.error(udfFrames(udfStack));
     if (!known) console.error((e as Error).stack);
     printCheckpointAfterFailure(session.last);

@@ -1,4 +1,5 @@
-import { formatBytes, type ProgressSnapshot } from "../exec";
+import type { ProgressSnapshot } from "../contract";
+import { formatBytes } from "../exec";
 
 const BAR_WIDTH = 20;
 

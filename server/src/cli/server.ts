@@ -1,8 +1,9 @@
 // `rdpipe serve` and `rdpipe run FILE --server URL`.
 import { compilePipeline } from "../loader";
-import { LISTENING_PREFIX } from "../http/contract";
-import { FINISHED_STATES, RemoteClient, RemoteError, defaultStateDir, startServer, type JobError, type JobOptions, type JobResult, type ProgressSnapshot } from "../http";
-
+import {
+  FINISHED_STATES, LISTENING_PREFIX, RemoteClient, RemoteError, type JobError, type JobOptions, type JobResult, type ProgressSnapshot,
+} from "../contract";
+import { defaultStateDir, startServer } from "../http";
 
 export interface ServeOptions {
   host: string; port: number; token?: string; roots: string[]; stateDir?: string; maxRunningJobs?: number;

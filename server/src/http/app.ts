@@ -4,15 +4,14 @@ import fs from "node:fs/promises";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { refineSchema } from "../block";
 import { MetadataCache, assertSameFileSchema, fileMetadata, listFiles, type FileRef } from "../io";
-import type { CheckpointViewName } from "./contract";
 import {
   API_VERSION, CHECKPOINT_PAGE_DEFAULT, CHECKPOINT_PAGE_MAX, FINISHED_STATES, type ApiErrorResponse, type ApiResponse, type JobEvent, type JobOptions,
-  type JobSource, type SchemaResponse,
-} from "./contract";
+  type JobSource, type SchemaResponse, type CheckpointViewName,
+} from "../contract";
 import { HttpError } from "./errors";
 import type { JobManager } from "./jobs";
 import type { PathRoots } from "./paths";
-import { schemaFields } from "./outcome";
+import { schemaFields } from "../runner";
 
 export interface AppOptions {
   jobs: JobManager;

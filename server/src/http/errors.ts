@@ -1,4 +1,4 @@
-import type { ErrorCode } from "./contract";
+import type { ErrorCode } from "../contract";
 
 /** An error with the HTTP status and contract error code the client should get. */
 export class HttpError extends Error {

@@ -8,9 +8,6 @@ import { createApp } from "./app";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
 
-export * from "./contract";
-export { runDataset, toJobError } from "./outcome";
-export { RemoteClient, RemoteError } from "./client";
 
 export interface ServerOptions {
   host: string;

@@ -7,13 +7,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { CheckpointSettings } from "../checkpoint";
-import type { CheckpointViewName } from "./contract";
 import {
-  FINISHED_STATES, type CheckpointCounters, type ErrorCode, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
+  FINISHED_STATES, type CheckpointCounters, type CheckpointViewName, type ErrorCode, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
   type JobSummary, type PlanInspection, type ProgressSnapshot,
-} from "./contract";
+} from "../contract";
 import { HttpError } from "./errors";
-import type { RunnerMessage, RunnerPipeline, RunnerRequest } from "./runner";
+import type { RunnerMessage, RunnerPipeline, RunnerRequest } from "../runner";
 
 /** A job's checkpoint is known once its runner has loaded the pipeline. */
 const CHECKPOINT_PENDING: Extract<CheckpointStatus, { available: false }> = { available: false, reason: "not known until the job's pipeline has loaded" };

@@ -4,6 +4,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { isIgnoredName } from "../io";
+import { insideRoots, realRoots } from "../runner";
 import { HttpError } from "./errors";
 
 export class PathRoots {
@@ -11,7 +12,7 @@ export class PathRoots {
 
   /** Roots must exist; they are kept in their real (symlink-free) form. */
   static async create(roots: string[]): Promise<PathRoots> {
-    return new PathRoots(await Promise.all(roots.map((r) => fs.realpath(path.resolve(r)))));
+    return new PathRoots(await realRoots(roots));
   }
 
   list(): string[] {
@@ -55,9 +56,6 @@ export class PathRoots {
 
   /** Whether a path (already resolved by realpath) is inside a root. */
   contains(candidate: string): boolean {
-    return this.roots.some((root) => {
-      const relative = path.relative(root, candidate);
-      return relative === "" || (relative !== ".." && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
-    });
+    return insideRoots(this.roots, candidate);
   }
 }

@@ -3,9 +3,8 @@
 import fs from "node:fs/promises";
 import { CheckpointReader } from "../checkpoint";
 import { fileSystemFor, isS3Path, type FileSystemDescription } from "../io";
-import type { CheckpointErroredRow, CheckpointView, JsonValue, CheckpointViewName } from "./contract";
-import { PathRoots } from "./paths";
-
+import type { CheckpointErroredRow, CheckpointView, JsonValue, CheckpointViewName } from "../contract";
+import { insideRoots, realRoots } from "./roots";
 
 export interface CheckpointViewRequest {
   jobId: string;
@@ -24,11 +23,11 @@ export class ViewRefused extends Error {
   }
 }
 
-async function mustBeInside(roots: PathRoots, target: string, what: string): Promise<void> {
+async function mustBeInside(roots: string[], target: string, what: string): Promise<void> {
   if (isS3Path(target)) return;
   const real = await fs.realpath(target).catch(() => undefined);
   if (real === undefined) throw new ViewRefused(404, `${what} ${target} does not exist`);
-  if (!roots.contains(real)) throw new ViewRefused(403, `${what} ${target} is outside the server's roots`);
+  if (!insideRoots(roots, real)) throw new ViewRefused(403, `${what} ${target} is outside the server's roots`);
 }
 
 /** JSON for the wire: 64-bit integers as decimal strings, binary values as "<N bytes>" (dates become ISO strings by themselves). */
@@ -44,7 +43,7 @@ const toJson = <T>(value: unknown): T => JSON.parse(JSON.stringify(value, jsonRe
 export async function readCheckpointView(request: CheckpointViewRequest): Promise<CheckpointView> {
   const { jobId, view, offset, limit } = request;
   const { path, filesystem } = request.checkpoint;
-  const roots = request.roots && await PathRoots.create(request.roots);
+  const roots = request.roots && await realRoots(request.roots);
   if (roots) await mustBeInside(roots, path, "the checkpoint");
   if ((await fileSystemFor(path, filesystem).stat(path)) === null) throw new ViewRefused(404, `the checkpoint ${path} does not exist (any more)`);
   const reader = await CheckpointReader.open(path, filesystem);

@@ -1,9 +1,8 @@
-// The messages between the panel (webview) and its host (the extension, or the test harness): one
+// The messages between the job panel (webview) and its host (the extension, or the test harness): one
 // discriminated union, imported by both sides. The host relays the execution server's job events and
-// checkpoint pages (server/src/http/contract.ts) and carries out what the panel asks for.
-import type { CheckpointErroredRow, CheckpointView, CheckpointViewName, JobEvent } from "../../server/src/http/contract";
-
-export type { CheckpointViewName };
+// checkpoint pages and carries out what the panel asks for.
+import type { JobEvent } from "./api";
+import type { CheckpointErroredRow, CheckpointView, CheckpointViewName } from "./checkpoint";
 
 export type PanelMessage =
   // host → webview
@@ -30,8 +29,3 @@ export function checkpointPageRoute(request: Extract<WebviewToHost, { type: "req
   const suffix = request.view === "summary" ? "" : `/${request.view}`;
   return `/jobs/${encodeURIComponent(request.jobId)}/checkpoint${suffix}?offset=${request.offset}&limit=${request.limit}`;
 }
-
-/** The response `type` each checkpoint view answers with. */
-export const CHECKPOINT_VIEW_RESPONSE = {
-  summary: "checkpoint", ids: "checkpointIds", rows: "checkpointRows", errors: "checkpointErrors",
-} as const satisfies Record<CheckpointViewName, CheckpointView["type"]>;

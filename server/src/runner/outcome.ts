@@ -1,12 +1,14 @@
-// Running a loaded pipeline to a JSON-safe outcome: what both `rdpipe run` and a server job do.
+// Running a loaded pipeline to a JSON-safe outcome (the contract's JobResult or JobError): what both
+// `rdpipe run` and a server job do.
 import type { Schema } from "apache-arrow";
 import { formatRow, type Dataset } from "../api/dataset";
-import { ExecutionError, type ProgressSnapshot } from "../exec";
+import { TaskError } from "../cluster/transforms";
+import type { FieldInfo, JobError, JobResult, ProgressSnapshot } from "../contract";
+import { ExecutionError } from "../exec";
 import { PipelineLoadError } from "../loader";
 import { PlanError } from "../plan";
 import { IoError } from "../io";
 import { BlockError } from "../block";
-import type { FieldInfo, JobError, JobResult } from "./contract";
 
 export interface RunDatasetOptions {
   preview: number;
@@ -31,6 +33,18 @@ export async function runDataset(dataset: Dataset, options: RunDatasetOptions): 
     rowsOut: rows.length, durationMs: result.durationMs, peakMemoryBytes: result.peakMemoryBytes, statsText: result.statsText,
     previewRows: rows.map(formatRow),
   };
+}
+
+const ENGINE_ERRORS = [ExecutionError, TaskError, PipelineLoadError, PlanError, IoError, BlockError];
+
+/** Whether an error is one of the engine's own, whose message is meant for the user (any other is an internal error). */
+export function isEngineError(e: unknown): e is Error {
+  return ENGINE_ERRORS.some((kind) => e instanceof kind);
+}
+
+/** The stack of the UDF an engine error came from, when a UDF failed. */
+export function udfStackOf(e: unknown): string | undefined {
+  return e instanceof ExecutionError || e instanceof TaskError ? e.info?.stack : undefined;
 }
 
 /** The user-facing description of why a job failed. */

@@ -1,6 +1,6 @@
-// A client of the execution server for Node (the CLI's remote mode, tests, the bench): JSON requests
-// and the SSE event stream, parsed from fetch (Node 20 has no EventSource).
-import type { ApiErrorResponse, ApiRequest, ApiResponse, JobEvent } from "./contract";
+// A typed client of the execution server (the CLI's remote mode, the extension, tests, the bench): JSON
+// requests and the SSE event stream, parsed from fetch (Node 20 has no EventSource).
+import type { ApiErrorResponse, ApiRequest, ApiResponse, JobEvent } from "./api";
 
 export class RemoteError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {

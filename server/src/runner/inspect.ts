@@ -1,0 +1,48 @@
+// Plan inspection (POST /plan): each operator with its output schema, and what a run would reject.
+import type { Dataset } from "../api/dataset";
+import { validateCheckpointPlan } from "../checkpoint";
+import type { PlanInspection, PlanOperator, PlanProblem } from "../contract";
+import { PlanError, opDisplayName, opsInOrder, inputsOf, validatePlan, type LogicalOp } from "../plan";
+import { schemaFields, toJobError } from "./outcome";
+import { checkpointOf } from "./pipeline";
+
+/** Each operator's output schema is found by executing the plan up to it until its first block (writes are not run). */
+export async function inspectPlan(dataset: Dataset): Promise<PlanInspection> {
+  const ops = opsInOrder(dataset.op);
+  const operators: PlanOperator[] = [];
+  for (const [index, op] of ops.entries()) {
+    const operator: PlanOperator = {
+      index, name: opDisplayName(op), kind: op.kind, inputs: inputsOf(op).map((input) => ops.indexOf(input)), schema: null,
+    };
+    if (op.kind === "write") {
+      operator.schema = operators[operator.inputs[0]].schema;
+    } else {
+      try {
+        operator.schema = schemaFields(await dataset.atOperator(op).limit(1).schema());
+      } catch (e) {
+        operator.schemaError = toJobError(e).message;
+      }
+    }
+    operators.push(operator);
+  }
+  return { operators, problems: planProblems(dataset, ops, operators) };
+}
+
+/** What a run would reject before reading anything: the plan checks, and the checkpoint's (with the source's columns when found). */
+function planProblems(dataset: Dataset, ops: LogicalOp[], operators: PlanOperator[]): PlanProblem[] {
+  const problemOf = (check: () => void): PlanProblem[] => {
+    try {
+      check();
+      return [];
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      return [{ operatorIndex: e.operator ? ops.indexOf(e.operator) : null, message: e.message }];
+    }
+  };
+  const checkpoint = checkpointOf(dataset);
+  const sourceColumns = operators[0].schema?.map((field) => field.name);
+  return [
+    ...problemOf(() => validatePlan(dataset.op)),
+    ...("settings" in checkpoint ? problemOf(() => validateCheckpointPlan(dataset.op, checkpoint.settings, sourceColumns)) : []),
+  ];
+}

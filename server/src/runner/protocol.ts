@@ -1,0 +1,27 @@
+// What the server and a job-runner process say over IPC: the parent sends one RunnerRequest; the
+// runner answers with RunnerMessages and exits.
+import type { CheckpointSettings } from "../checkpoint";
+import type { CheckpointView, JobError, JobOptions, JobResult, PlanInspection, ProgressSnapshot } from "../contract";
+import type { CheckpointViewRequest } from "./checkpoint-view";
+
+/** A pipeline to load: a file to compile, or an already compiled bundle. */
+export type RunnerPipeline = { filename: string; code?: string };
+
+export type RunnerRequest =
+  /** `resume`: this run continues the checkpoint at that path, so the pipeline must still use it. */
+  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string } }
+  | { type: "plan"; pipeline: RunnerPipeline }
+  | ({ type: "checkpoint" } & CheckpointViewRequest);
+
+/** The checkpoint a loaded pipeline runs with, or why it runs without one. */
+export type RunCheckpoint = { settings: CheckpointSettings } | { reason: string };
+
+export type RunnerMessage =
+  /** After loading: the checkpoint this run uses, or why it runs without one. */
+  | { type: "started"; checkpoint: RunCheckpoint }
+  | { type: "progress"; progress: ProgressSnapshot }
+  | { type: "done"; result: JobResult }
+  | ({ type: "plan" } & PlanInspection)
+  | { type: "checkpointView"; view: CheckpointView }
+  | { type: "refused"; status: 403 | 404; message: string }
+  | { type: "failed"; error: JobError };
