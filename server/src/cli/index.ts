@@ -7,8 +7,8 @@ import { runNode } from "../cluster";
 import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } from "../contract";
 import { formatBytes } from "../exec";
 import { compilePipeline } from "../loader";
-import { ServerConfigError } from "../http";
-import { isEngineError, runLocal, udfStackOf, type LocalRunOptions } from "../runner";
+import { RdpipeError } from "../errors";
+import { runLocal, udfStackOf, type LocalRunOptions } from "../runner";
 import { debugRow } from "../debug";
 import { showCheckpoint } from "./checkpoint";
 import { checkpointLine, renderProgress } from "./progress";
@@ -59,7 +59,9 @@ export function parseSize(text: string): number {
   return Math.round(Number(match[1]) * factor);
 }
 
-export class UsageError extends Error {}
+export class UsageError extends RdpipeError {
+  readonly code = "usage";
+}
 
 export function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -207,7 +209,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`rdpipe: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    const known = isEngineError(e) || e instanceof RemoteError || e instanceof ServerConfigError;
+    const known = e instanceof RdpipeError || e instanceof RemoteError;
     console.error(`\nrdpipe: ${known ? "" : "internal error: "}${(e as Error).message ?? e}`);
     const udfStack = udfStackOf(e);
     if (udfStack) console.error(udfFrames(udfStack));

@@ -7,12 +7,12 @@ import {
 import type { ErroredRow } from "../checkpoint";
 import type { OnError, TransformSpec, UdfFunction, UdfRef } from "../plan";
 import type { BlockOrigin, TaskErrorInfo } from "./protocol";
-import { RdpipeError, type ErrorCode } from "../errors";
+import { RdpipeError, type RdpipeErrorCode } from "../errors";
 
 export interface OriginBlock { block: Block; origin: BlockOrigin }
 
 export class TaskError extends RdpipeError {
-  readonly code: ErrorCode;
+  readonly code: RdpipeErrorCode;
   constructor(readonly info: TaskErrorInfo) {
     super(info.message);
     this.code = info.kind;

@@ -30,7 +30,7 @@ export interface JobOptions {
 /** A job failure: the engine's TaskErrorInfo when a task failed, else just the message. */
 export interface JobError {
   message: string;
-  kind?: "udf" | "input" | "internal" | "load" | "plan" | "worker";
+  kind?: "udf" | "input" | "internal" | "load" | "plan" | "worker" | "checkpoint";
   operator?: string;
   file?: string;
   row?: number;

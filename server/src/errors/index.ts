@@ -2,7 +2,7 @@
 // catches RdpipeError and reads its code, instead of testing for each folder's class.
 
 /** What went wrong, in the kinds a job's error carries on the wire (plus the CLI's and server's own). */
-export type ErrorCode =
+export type RdpipeErrorCode =
   | "load" // the pipeline file does not compile or evaluate
   | "plan" // the plan is invalid
   | "input" // the data or the file system (unreadable file, full disk, schema clash)
@@ -14,5 +14,5 @@ export type ErrorCode =
   | "config"; // the server's configuration is wrong
 
 export abstract class RdpipeError extends Error {
-  abstract readonly code: ErrorCode;
+  abstract readonly code: RdpipeErrorCode;
 }

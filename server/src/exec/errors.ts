@@ -1,9 +1,9 @@
 import type { TaskErrorInfo } from "../cluster";
-import { RdpipeError, type ErrorCode } from "../errors";
+import { RdpipeError, type RdpipeErrorCode } from "../errors";
 
 /** A job failure, with what a user needs to find the cause. */
 export class ExecutionError extends RdpipeError {
-  readonly code: ErrorCode;
+  readonly code: RdpipeErrorCode;
   constructor(message: string, readonly info?: TaskErrorInfo) {
     super(message);
     this.code = info?.kind ?? "internal";

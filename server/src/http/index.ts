@@ -1,5 +1,6 @@
 // The execution server (`rdpipe serve`): public entry of server/src/http.
 import fs from "node:fs";
+import { RdpipeError } from "../errors";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -32,7 +33,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export class ServerConfigError extends Error {}
+export class ServerConfigError extends RdpipeError {
+  readonly code = "config";
+}
 
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);

@@ -8,10 +8,13 @@ import * as api from "../api";
 import { Dataset } from "../api/dataset";
 import { withPipelineDir } from "../api/paths";
 import type { ModuleRef } from "../plan";
+import { RdpipeError } from "../errors";
 
 export type { ModuleRef } from "../plan";
 
-export class PipelineLoadError extends Error {}
+export class PipelineLoadError extends RdpipeError {
+  readonly code = "load";
+}
 
 /** Modules a pipeline shares with the engine, so values (Datasets, Arrow tables) keep their identity. */
 const SHARED_MODULES: Record<string, unknown> = { rdpipe: api, "apache-arrow": require("apache-arrow") };

@@ -5,10 +5,7 @@ import { formatRow, type Dataset } from "../api/dataset";
 import { TaskError } from "../cluster/transforms";
 import type { FieldInfo, JobError, JobResult, ProgressSnapshot } from "../contract";
 import { ExecutionError } from "../exec";
-import { PipelineLoadError } from "../loader";
-import { PlanError } from "../plan";
-import { IoError } from "../io";
-import { BlockError } from "../block";
+import { RdpipeError } from "../errors";
 
 export interface RunDatasetOptions {
   preview: number;
@@ -35,13 +32,6 @@ export async function runDataset(dataset: Dataset, options: RunDatasetOptions): 
   };
 }
 
-const ENGINE_ERRORS = [ExecutionError, TaskError, PipelineLoadError, PlanError, IoError, BlockError];
-
-/** Whether an error is one of the engine's own, whose message is meant for the user (any other is an internal error). */
-export function isEngineError(e: unknown): e is Error {
-  return ENGINE_ERRORS.some((kind) => e instanceof kind);
-}
-
 /** The stack of the UDF an engine error came from, when a UDF failed. */
 export function udfStackOf(e: unknown): string | undefined {
   return e instanceof ExecutionError || e instanceof TaskError ? e.info?.stack : undefined;
@@ -49,10 +39,8 @@ export function udfStackOf(e: unknown): string | undefined {
 
 /** The user-facing description of why a job failed. */
 export function toJobError(e: unknown): JobError {
-  if (e instanceof ExecutionError) return { ...e.info, message: e.message, kind: e.info?.kind };
-  if (e instanceof PipelineLoadError) return { message: e.message, kind: "load" };
-  if (e instanceof PlanError) return { message: e.message, kind: "plan" };
-  if (e instanceof IoError || e instanceof BlockError) return { message: e.message, kind: "input" };
+  if (e instanceof ExecutionError || e instanceof TaskError) return { ...e.info, message: e.message, kind: e.info?.kind };
+  if (e instanceof RdpipeError && e.code !== "usage" && e.code !== "config") return { message: e.message, kind: e.code };
   const error = e instanceof Error ? e : new Error(String(e));
   return { message: error.message, kind: "internal", stack: error.stack };
 }
