@@ -7,7 +7,7 @@ import {
   ActorPool, type ActorCounts, TASKS_PER_ACTOR, type ClusterPool, localWorkerThread, type NodeCounts, TaskFailure, type TaskHost, sharedWorkerPool, type WorkerPool,
   type TaskErrorInfo, type TaskSpec,
 } from "../cluster";
-import { removeWrittenFiles } from "../io";
+import { removeWrittenFiles, sourceSchema } from "../io";
 import { JobOutput } from "./output";
 import {
   SCHEMA_FILE, checkpointSpec, finishCheckpoint, prepareCheckpoint, recordErroredRows, recordOutputSchema, taskOutputPrefix, validateCheckpointPlan, type CheckpointSettings, type ErroredRow, type PreparedCheckpoint,
@@ -18,7 +18,7 @@ import type { DataContext } from "../api/context";
 import type { ModuleRef } from "../plan";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, mayRepeatIds, opsInOrder, toPhysicalPlan } from "../plan";
 import {
-  ActorPoolOperator, AllToAllOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator, sourceSchema,
+  ActorPoolOperator, AllToAllOperator, LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, type ReadSettings, TaskOperator, UnionOperator, ZipOperator,
 } from "./operators";
 
 export interface ExecutionOptions {
@@ -144,7 +144,6 @@ function preserveOrderUpstream(op: PhysicalOperator): void {
 
 export type Execution = AsyncGenerator<Block> & { result: Promise<ExecutionResult> };
 
-export { sourceSchema } from "./operators";
 
 export function execute(root: LogicalOp, context: DataContext, options: ExecutionOptions = {}): Execution {
   const executor = new StreamingExecutor(root, context, options);
