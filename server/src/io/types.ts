@@ -1,5 +1,5 @@
 import type { Block } from "../block";
-import type { FileSystem, FileSystemDescription } from "./fs";
+import type { FileSystem, FileSystemDescription } from "./fs/types";
 
 export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary";
 

@@ -6,7 +6,7 @@ import type { FileHandle } from "node:fs/promises";
 import * as path from "node:path";
 import type { Readable } from "node:stream";
 import { pathError } from "../types";
-import type { FileInfo, FileSystem, ListingPage } from "./index";
+import type { FileInfo, FileSystem, ListingPage } from "./types";
 
 export class LocalFileSystem implements FileSystem {
   readonly description = { kind: "local" as const };

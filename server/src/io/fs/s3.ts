@@ -7,27 +7,9 @@ import { Readable } from "node:stream";
 import {
   DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from "@aws-sdk/client-s3";
-import type { FileInfo, FileSystem, ListingPage } from "./index";
+import type { FileInfo, FileSystem, ListingPage, S3Description, S3Options } from "./types";
 import { UploadError, uploadVerified } from "./s3-upload";
 
-export interface S3Options {
-  /** An S3-compatible endpoint, e.g. http://127.0.0.1:9000 (addressed path-style). */
-  endpoint?: string;
-  region?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  /** Keys per ListObjectsV2 page (S3's maximum and default: 1000). */
-  listPageSize?: number;
-  /** Writes larger than this go as a multipart upload in parts of this size (at least 5 MiB). */
-  partSize?: number;
-  maxAttempts?: number;
-  /**
-   * Whether the store honours conditional writes (PutObject with If-None-Match: *), which the checkpoint
-   * lease uses; asked of the store once when not given.
-   */
-  conditionalWrites?: boolean;
-}
-
-export type S3Description = S3Options & { kind: "s3" };
 
 // The SDK warns (once per worker thread) that releases after January 2027 need Node 22; ours is pinned.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
