@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
-import { runCli, tempDir, writePipeline } from "./helpers";
+import { REPO, runCli, tempDir, writePipeline } from "./helpers";
 
 /** The rows `rdpipe run` printed as a preview, e.g. `{sensor: 0, reading: 1, value: 1, thread: 2}`. */
 function previewRows(stdout: string): Record<string, number>[] {
@@ -33,6 +33,8 @@ describe("user-defined Datasource (rd.readDatasource)", function () {
       assert.ok(row.thread > 0, `row ${JSON.stringify(row)} was read outside a worker`);
     }
     assert.match(run.stderr, /Operator 0 ReadSensorReadings: 4 tasks, /);
+    const sample = fs.readFileSync(path.join(REPO, "samples", "custom-datasource.rdpipe.ts"), "utf8");
+    assert.ok(fs.readFileSync(path.join(REPO, "README.md"), "utf8").includes(sample), "README.md quotes the sample as it is");
   });
 
   it("names the datasource, the read task and its input when a read throws", () => {
