@@ -33,6 +33,8 @@ describe("user-defined Datasource (rd.readDatasource)", function () {
       assert.ok(row.thread > 0, `row ${JSON.stringify(row)} was read outside a worker`);
     }
     assert.match(run.stderr, /Operator 0 ReadSensorReadings: 4 tasks, /);
+    // The progress estimate is the tasks' numRows added up.
+    assert.match(run.stderr, /ReadSensorReadings .* 1,000\/1,000 rows/);
     const sample = fs.readFileSync(path.join(REPO, "samples", "custom-datasource.rdpipe.ts"), "utf8");
     assert.ok(fs.readFileSync(path.join(REPO, "README.md"), "utf8").includes(sample), "README.md quotes the sample as it is");
   });
@@ -54,6 +56,48 @@ export default rd.readDatasource(new Sensors());
     assert.match(run.stderr, /ReadSensors: read task 2 of datasource Sensors \(input \{"sensor":2\}\) failed: Error: sensor 2 is offline/);
     // The stack points into the pipeline file, where the read threw.
     assert.match(run.stderr, new RegExp(`${path.basename(file).replace(".", "\\.")}:6:`));
+  });
+
+  it("names the datasource when planning its read tasks fails", () => {
+    const file = writePipeline(dir, "unplannable.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.readDatasource({
+  name: "Catalog",
+  *getReadTasks() { throw new Error("the catalog is unreachable"); },
+  *read() { yield [{ x: 1 }]; },
+});
+`);
+    const run = runCli(["run", file, "--quiet"]);
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stderr, /ReadCatalog: getReadTasks of datasource Catalog failed: Error: the catalog is unreachable/);
+  });
+
+  it("starts reading the first task while getReadTasks is still planning the next", () => {
+    const marks = path.join(dir, "marks");
+    fs.mkdirSync(marks);
+    const file = writePipeline(dir, "streamed.rdpipe.ts", `import * as rd from "rdpipe";
+import fs from "node:fs";
+const marks = ${JSON.stringify(marks)};
+class Streamed implements rd.Datasource<{ task: number }> {
+  readonly name = "Streamed";
+  async *getReadTasks() {
+    yield { input: { task: 0 } };
+    // Task 1 is planned only once a worker has read task 0.
+    for (const deadline = Date.now() + 30_000; !fs.existsSync(marks + "/0");) {
+      if (Date.now() > deadline) throw new Error("task 0 was not read while planning went on");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    yield { input: { task: 1 } };
+  }
+  *read({ task }: { task: number }) {
+    fs.writeFileSync(marks + "/" + task, "");
+    yield [{ task }];
+  }
+}
+export default rd.readDatasource(new Streamed());
+`);
+    const run = runCli(["run", file, "--quiet", "--workers", "2"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(previewRows(run.stdout).map((r) => r.task).sort(), [0, 1]);
   });
 
   it("refuses a user-defined datasource outside a pipeline file, which workers could not find", async () => {

@@ -14,9 +14,6 @@ export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
 export { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";
 export { json, readJsonFile } from "./json-file";
 export type { Datasource, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "./datasource";
-export { FILE_FORMAT_NAMES, type FileSource } from "./file-datasource";
-export {
-  ReadPlanner, builtinRead, datasourceOf, fileReadSpecOf, sourceSchema, taskBlocks,
-  type DatasourceKey, type ReadEstimates, type SourceDef, type TaskBlock, type TaskRead,
-} from "./source";
+export { FILE_FORMAT_NAMES } from "./file-datasource";
+export { ReadPlanner, builtinRead, fileReadSpecOf, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";

@@ -22,7 +22,7 @@ export type DatasourceKey = "files" | "range" | "blocks" | { position: number };
 /** A read task as it travels to a worker. index: its place in the order the datasource planned it (errors name it). */
 export interface TaskRead { source: DatasourceKey; index: number; task: ReadTask }
 
-export function datasourceOf(source: SourceDef): Datasource {
+function datasourceOf(source: SourceDef): Datasource {
   switch (source.type) {
     case "range": return new RangeDatasource(source.n);
     case "blocks": return new BlocksDatasource(source.blocks);
@@ -59,7 +59,8 @@ export class ReadPlanner {
   }
 
   async *plan(context: ReadContext): AsyncGenerator<TaskRead> {
-    for await (const task of this.datasource.getReadTasks(context)) {
+    const tasks = typeof this.key === "object" ? this.userTasks(context) : this.datasource.getReadTasks(context);
+    for await (const task of tasks) {
       const index = this.tasks++;
       if (typeof this.key === "object") this.check(task, index);
       const { numRows, sizeBytes } = task.metadata ?? {};
@@ -73,6 +74,16 @@ export class ReadPlanner {
   estimates(): ReadEstimates {
     const own = this.datasource.estimate?.();
     return { tasks: this.tasks, rows: own?.rows ?? this.rows, inMemoryBytes: own?.inMemoryBytes ?? this.bytes };
+  }
+
+  /** A user-defined datasource's tasks; its failure to plan them names it. */
+  private async *userTasks(context: ReadContext): AsyncGenerator<ReadTask> {
+    try {
+      yield* this.datasource.getReadTasks(context);
+    } catch (e) {
+      const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+      throw new Error(`${this.operator}: getReadTasks of datasource ${this.datasource.name} failed: ${message}`, { cause: e });
+    }
   }
 
   /** A user-defined task must reach a worker: plain data in `input`. */
