@@ -144,7 +144,6 @@ function preserveOrderUpstream(op: PhysicalOperator): void {
 
 export type Execution = AsyncGenerator<Block> & { result: Promise<ExecutionResult> };
 
-
 export function execute(root: LogicalOp, context: DataContext, options: ExecutionOptions = {}): Execution {
   const executor = new StreamingExecutor(root, context, options);
   const generator = executor.run() as Execution;
