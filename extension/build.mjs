@@ -53,7 +53,7 @@ async function buildStage() {
   const external = ["esbuild", "parquet-wasm"];
   await build({
     entryPoints: {
-      cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/cluster/worker.ts"),
+      cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/worker/index.ts"),
       "job-runner": path.join(repo, "server/src/runner/job-runner.ts"), api: path.join(repo, "server/src/api/index.ts"),
     },
     outdir: path.join(server, "dist"), bundle: true, platform: "node", target: "node20", format: "cjs",

@@ -3,7 +3,7 @@
 import { build } from "esbuild";
 
 const entries = {
-  cli: "server/src/cli/index.ts", worker: "server/src/cluster/worker.ts", "job-runner": "server/src/runner/job-runner.ts", api: "server/src/api/index.ts",
+  cli: "server/src/cli/index.ts", worker: "server/src/worker/index.ts", "job-runner": "server/src/runner/job-runner.ts", api: "server/src/api/index.ts",
 };
 await build({
   entryPoints: entries, outdir: "dist", bundle: true, platform: "node", target: "node20", format: "cjs",

@@ -1,9 +1,9 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { describeFileSystem, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
+import { describeFileSystem, sourceSchema, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
-import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute, sourceSchema } from "../exec";
+import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
 import { resolveUserPath } from "./paths";

@@ -1,7 +1,7 @@
 // The public API: what a pipeline file gets from `import * as rd from "rdpipe"`.
 import type { Table } from "apache-arrow";
 import { blockFromRows, sliceBlock, type Row } from "../block";
-import { describeFileSystem, isS3Path, type FileFormat, type FileSystem, type ReadOptions } from "../io";
+import { FILE_FORMAT_NAMES, describeFileSystem, isS3Path, type Datasource, type FileFormat, type FileSystem, type ReadOptions } from "../io";
 import { newOpId, type SourceDef } from "../plan";
 import { resolveUserPath } from "./paths";
 import { Dataset } from "./dataset";
@@ -10,6 +10,7 @@ export { DataContext } from "./context";
 export { CheckpointConfig, CheckpointBackend, type CheckpointOptions } from "./checkpoint";
 export type { ErrorPolicy } from "../plan";
 export { S3FileSystem, type FileSystem, type S3Options } from "../io";
+export type { Datasource, FileRef, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "../io";
 export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
@@ -44,21 +45,17 @@ export interface CsvReadOptions extends FileReadOptions {
   header?: boolean;
 }
 
-const READER_NAMES: Record<FileFormat, string> = {
-  parquet: "ReadParquet", csv: "ReadCSV", json: "ReadJSON", text: "ReadText", binary: "ReadBinary",
-};
-
 function readFiles(format: FileFormat, paths: string | string[], options: FileReadOptions, extra: Partial<ReadOptions> = {}): Dataset {
   const list = [paths].flat();
   if (list.length === 0 || list.some((p) => typeof p !== "string" || p === "")) {
-    throw new TypeError(`${READER_NAMES[format]}: expected a path or a list of paths, got ${JSON.stringify(paths)}`);
+    throw new TypeError(`Read${FILE_FORMAT_NAMES[format]}: expected a path or a list of paths, got ${JSON.stringify(paths)}`);
   }
   const source: SourceDef = {
     type: "files", format, paths: list.map(resolveUserPath), fileExtensions: options.fileExtensions,
     partitioning: options.partitioning === undefined ? "hive" : options.partitioning,
     options: { columns: options.columns, includePaths: options.includePaths, filesystem: describeFileSystem(list.find(isS3Path) ?? list[0], options.filesystem), ...extra },
   };
-  return new Dataset({ id: newOpId(), kind: "read", name: READER_NAMES[format], source, overrideNumBlocks: options.overrideNumBlocks });
+  return new Dataset({ id: newOpId(), kind: "read", name: `Read${FILE_FORMAT_NAMES[format]}`, source, overrideNumBlocks: options.overrideNumBlocks });
 }
 
 export const readParquet = (paths: string | string[], options: FileReadOptions = {}) => readFiles("parquet", paths, options);
@@ -70,6 +67,22 @@ export const readJson = (paths: string | string[], options: FileReadOptions = {}
 export const readText = (paths: string | string[], options: FileReadOptions = {}) => readFiles("text", paths, options);
 /** One row per file, in a column `bytes`. */
 export const readBinaryFiles = (paths: string | string[], options: FileReadOptions = {}) => readFiles("binary", paths, options);
+
+/**
+ * Rows from a datasource (Ray Data's read_datasource): its read tasks are planned here and read in
+ * workers, which find the datasource by evaluating the pipeline file, so define it in a *.rdpipe.ts file.
+ */
+export function readDatasource(datasource: Datasource, options: { overrideNumBlocks?: number } = {}): Dataset {
+  const problem = datasource === null || typeof datasource !== "object" ? `got ${String(datasource)}`
+    : typeof datasource.getReadTasks !== "function" || typeof datasource.read !== "function" ? "it needs getReadTasks and read methods"
+    : typeof datasource.name !== "string" || datasource.name === "" ? "it needs a name" : undefined;
+  if (problem) throw new TypeError(`readDatasource: expected a Datasource; ${problem}`);
+  const { overrideNumBlocks } = options;
+  if (overrideNumBlocks !== undefined && !(Number.isInteger(overrideNumBlocks) && overrideNumBlocks > 0)) {
+    throw new RangeError(`readDatasource: overrideNumBlocks must be a positive integer, got ${overrideNumBlocks}`);
+  }
+  return new Dataset({ id: newOpId(), kind: "read", name: `Read${datasource.name}`, source: { type: "datasource", datasource }, overrideNumBlocks });
+}
 
 /** Integers 0..n-1 in one column `id`. */
 export function range(n: number, options: { overrideNumBlocks?: number } = {}): Dataset {

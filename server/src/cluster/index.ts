@@ -5,11 +5,11 @@ import { Worker } from "node:worker_threads";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
 import { workerScript } from "./paths";
 
-export type { ActorInit, BlockOrigin, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
+export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
 export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
 export { packageRoot, workerScript } from "./paths";
-export { rowName } from "./transforms";
+export { TaskError, TaskRun, applyTransforms, rowName, type OriginBlock } from "./transforms";
 export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProvider } from "./nodes";
 export { runNode, type NodeOptions } from "./node";
 

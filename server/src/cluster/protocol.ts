@@ -1,6 +1,6 @@
 // Messages between the driver and its worker threads. Everything here is structured-clone data.
 import type { ErroredRow, FinishedIds, SharedIds } from "../checkpoint";
-import type { FileReadSpec } from "../io";
+import type { TaskRead } from "../io";
 import type { ModuleRef } from "../plan";
 import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
 
@@ -13,9 +13,9 @@ export interface BlockOrigin {
   exact?: boolean;
 }
 
+/** A read task of a datasource, or the blocks an upstream stage made. */
 export type TaskInput =
-  | { kind: "files"; spec: FileReadSpec }
-  | { kind: "range"; start: number; end: number; blockRows: number }
+  | ({ kind: "read" } & TaskRead)
   | { kind: "blocks"; blocks: Uint8Array[]; origins: BlockOrigin[] };
 
 export interface TaskSpec {

@@ -1,7 +1,7 @@
 // What the driver of a checkpointed job follows as tasks commit: the duplicate-ID check over every
 // committed output file, and — when an actor pool runs between the read and the write — which input
 // files are consumed whole (see ./lineage), recorded as done so that a resume does not read them.
-import type { FileReadSpec } from "../io";
+import { fileReadSpecOf, type FileReadSpec } from "../io";
 import type { TaskInput } from "../cluster";
 import { IdKeyTable, describeDuplicate, recordDoneReads, type CheckedOutput, type CheckpointSpec } from "../checkpoint";
 import { InputLineage, type Sources } from "./lineage";
@@ -29,9 +29,11 @@ export class CommitTracker {
   /** A task starts: the read tasks whose rows it carries (a read task carries its own). */
   launched(isRead: boolean, taskIndex: number, input: TaskInput, inputBlocks: { sources?: Sources }[]): Sources {
     if (!isRead) return InputLineage.union(inputBlocks);
-    if (input.kind === "files") {
-      this.readSpecs.set(taskIndex, input.spec);
-      this.lineage?.readStarted(taskIndex, input.spec.files);
+    if (input.kind === "read") {
+      const spec = fileReadSpecOf(input);
+      if (spec) this.readSpecs.set(taskIndex, spec);
+      const files = input.task.metadata?.inputFiles;
+      if (files) this.lineage?.readStarted(taskIndex, files);
     }
     return [taskIndex];
   }

@@ -10,7 +10,7 @@ import { checkpointSpec, validateCheckpointPlan } from "../checkpoint";
 import { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
 import { JobCheckpoint } from "./job-checkpoint";
-import type { ReadSettings } from "./operators";
+import type { ReadSettings } from "./read-settings";
 import { JobOutput } from "./output";
 import { LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, TaskOperator } from "./physical";
 import { type ProgressSnapshot, progressSnapshot } from "./progress";

@@ -10,7 +10,6 @@ export type { ExecutionOptions, ExecutionResult, WrittenFile } from "./result";
 export type { CheckpointProgress, OperatorProgress, ProgressSnapshot } from "./progress";
 export { ExecutionError } from "./errors";
 export { formatBytes } from "./stats";
-export { sourceSchema } from "./operators";
 export { compareScalars, requireColumn } from "./all-to-all";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,

@@ -1,6 +1,6 @@
 // The physical operators of one execution, built from the physical plan, and how they connect.
 import type { PhysicalOp } from "../plan";
-import type { ReadSettings } from "./operators";
+import type { ReadSettings } from "./read-settings";
 import {
   ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
 } from "./physical";

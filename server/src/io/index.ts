@@ -1,5 +1,6 @@
-// Files in and out: listing (with hive partitions), per-format readers that stream Arrow blocks,
-// footer metadata, and atomic single-file writers.
+// Data in and out: datasources (files of every format, range, in-memory blocks, user-defined ones),
+// listing (with hive partitions), per-format readers that stream Arrow blocks, footer metadata, and
+// atomic single-file writers.
 export {
   IoError,
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
@@ -12,4 +13,7 @@ export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-c
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
 export { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";
 export { json, readJsonFile } from "./json-file";
+export type { Datasource, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "./datasource";
+export { FILE_FORMAT_NAMES } from "./file-datasource";
+export { ReadPlanner, builtinRead, fileReadSpecOf, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";

@@ -7,7 +7,7 @@ import { buildSync, type Message } from "esbuild";
 import * as api from "../api";
 import { Dataset } from "../api/dataset";
 import { withPipelineDir } from "../api/paths";
-import type { ModuleRef } from "../plan";
+import { opsInOrder, type LogicalOp, type ModuleRef } from "../plan";
 import { RdpipeError } from "../errors";
 
 export type { ModuleRef } from "../plan";
@@ -70,6 +70,19 @@ export async function evaluatePipeline(ref: ModuleRef): Promise<Dataset> {
       `the default export of ${ref.filename} must be a Dataset or a function returning one, got ${exported === null ? "null" : typeof exported}`);
   }
   return Dataset.fromPipelineModule(exported, ref);
+}
+
+let evaluated: { ref: ModuleRef; ops: Promise<LogicalOp[]> } | undefined;
+
+/**
+ * The pipeline's operators by plan position (opsInOrder), from evaluating the file in this process once
+ * per file version: a worker takes from them what the plan cannot carry (UDFs, user-defined datasources).
+ */
+export function pipelineObjects(ref: ModuleRef): Promise<LogicalOp[]> {
+  if (evaluated?.ref.code !== ref.code || evaluated.ref.filename !== ref.filename) {
+    evaluated = { ref, ops: evaluatePipeline(ref).then((dataset) => opsInOrder(dataset.op)) };
+  }
+  return evaluated.ops;
 }
 
 export async function loadPipeline(file: string): Promise<Dataset> {

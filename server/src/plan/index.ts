@@ -1,8 +1,8 @@
 // The logical plan a Dataset builds, and its translation into physical stages with fusion:
 // read → map-like chain → write becomes one task that runs in one worker.
-import type { Block, BatchFormat } from "../block";
+import type { BatchFormat } from "../block";
 import { RdpipeError } from "../errors";
-import type { FileFormat, ReadOptions, WriteFormat, WriteOptions } from "../io";
+import type { SourceDef, WriteFormat, WriteOptions } from "../io";
 import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
 import type { CheckpointSpec } from "./checkpoint";
@@ -13,10 +13,8 @@ export type { ModuleRef } from "./module";
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export type UdfFunction = Function;
 
-export type SourceDef =
-  | { type: "range"; n: number }
-  | { type: "blocks"; blocks: Block[] }
-  | { type: "files"; format: FileFormat; paths: string[]; fileExtensions?: string[]; partitioning?: "hive" | null; options: Omit<ReadOptions, "targetBlockBytes"> };
+/** What a read reads: a datasource, built-in ones described as plain data (see io's SourceDef). */
+export type { SourceDef } from "../io";
 
 /** Rows per batch UDF call when mapBatches gets no batchSize (Ray's default is 1024; ours trades a little memory for fewer calls). */
 export const DEFAULT_BATCH_SIZE = 4096;
@@ -167,7 +165,8 @@ export interface SinkSpec {
 }
 
 export type PhysicalOp =
-  | { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
+  /** position: the read's place in the pipeline file's plan, where workers find a user-defined datasource. */
+  | { kind: "read"; name: string; source: SourceDef; position?: number; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
@@ -193,7 +192,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
   const build = (op: LogicalOp): PhysicalOp => {
     switch (op.kind) {
       case "read":
-        return { kind: "read", name: op.name, source: op.source, overrideNumBlocks: op.overrideNumBlocks, transforms: [], logical: [op] };
+        return { kind: "read", name: op.name, source: op.source, position: options.positions?.get(op), overrideNumBlocks: op.overrideNumBlocks, transforms: [], logical: [op] };
       case "map": case "flatMap": case "mapBatches":
         if (isClass(op.fn)) {
           // Data crosses into the pool: the actor stage fuses with nothing (as in Ray Data).

@@ -3,7 +3,8 @@ import { blockFromIPC, blockToIPC } from "../../block";
 import type { BlockOrigin, TaskInput } from "../../cluster";
 import type { PhysicalOp, SinkSpec, TransformSpec } from "../../plan";
 import type { Sources } from "../lineage";
-import { type ReadSettings, discoverReadTasks, planReadTasks } from "../operators";
+import { ReadPlanner, type FileRef } from "../../io";
+import { type ReadSettings, unfinishedFiles } from "../read-settings";
 import { PhysicalOperator, type QueuedBlock, queued } from "./base";
 import { InOrderRelease } from "./in-order";
 
@@ -50,21 +51,24 @@ export class TaskOperator extends PhysicalOperator {
       this.planned = true;
       return;
     }
-    if (source.type === "files" && this.physical.overrideNumBlocks === undefined) {
-      // The accelerated path: tasks start while listing goes on.
-      discoverReadTasks(source, this.settings, this.metrics, (task) => {
-        this.pendingInputs.push(task);
+    // Tasks start while the datasource goes on planning (listing files, say).
+    const { overrideNumBlocks, position } = this.physical;
+    const planner = new ReadPlanner(source, position, this.name);
+    const context = {
+      parallelism: overrideNumBlocks ?? this.settings.cpuSlots * 2, overrideNumBlocks, targetBlockBytes: this.settings.targetBlockBytes,
+      unfinishedFiles: (files: FileRef[]) => unfinishedFiles(files, this.settings),
+    };
+    (async () => {
+      for await (const read of planner.plan(context)) {
+        this.pendingInputs.push({ kind: "read", ...read });
         this.settings.onDiscovery();
-        return !this.stopped;
-      }).then(() => {
-        this.planned = true;
-        this.settings.onDiscovery();
-      }, (e: Error) => this.settings.onDiscovery(e));
-      return;
-    }
-    this.pendingInputs = await planReadTasks(this.physical.source, this.physical.overrideNumBlocks, this.settings, this.metrics);
-    this.metrics.tasksEstimated = this.pendingInputs.length;
-    this.planned = true;
+        if (this.stopped) return; // nobody wants more (a limit was reached, or the job ended)
+      }
+      const { tasks, rows, inMemoryBytes } = planner.estimates();
+      Object.assign(this.metrics, { tasksEstimated: tasks, rowsEstimated: rows, inMemoryBytesEstimated: inMemoryBytes });
+      this.planned = true;
+      this.settings.onDiscovery();
+    })().catch((e: Error) => this.settings.onDiscovery(e));
   }
 
   override hasTask(): boolean {

@@ -8,7 +8,6 @@ export { S3FileSystem } from "./s3";
 export type { FileInfo, FileSystem, FileSystemDescription, ListingPage, S3Description, S3Options } from "./types";
 export { stopUploads } from "./s3-upload";
 
-
 export function isS3Path(path: string): boolean {
   return path.startsWith("s3://");
 }

@@ -1,20 +1,21 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
 import { parentPort } from "node:worker_threads";
-import { DataType, makeVector, Schema, Table } from "apache-arrow";
+import { DataType, type Schema } from "apache-arrow";
 import {
-  SchemaMismatch, blockFromIPC, blockToIPC, blockBytes, concatBlocks, conformBlock, describeSchema, sameSchema, schemaFromIPC, schemaToIPC, sliceBlock,
-  splitBlockBySize, takeRows, transferable, type Block,
+  SchemaMismatch, blockToIPC, blockBytes, concatBlocks, conformBlock, sameSchema, schemaFromIPC, schemaToIPC, sliceBlock,
+  splitBlockBySize, transferable, type Block,
 } from "../block";
 import {
-  commitOutput, finishedIdsFor, idCount, idKeys, idRange, outputFileName, recordDoneFiles, recordErroredRows, rowsNotIn, taskCommits, widen,
-  type ErroredRow, type IdRange, type SharedIds,
+  commitOutput, idCount, idKeys, idRange, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, widen,
+  type ErroredRow, type IdRange,
 } from "../checkpoint";
-import { readFileBlocks, writeBlock, fileExtension, IoError, stopUploads } from "../io";
-import { evaluatePipeline } from "../loader";
-import type { ModuleRef } from "../plan";
-import { mayRepeatIds, opsInOrder, type UdfFunction, type UdfRef } from "../plan";
-import type { ActorInit, BlockOrigin, DriverMessage, TaskSpec, WorkerMessage } from "./protocol";
-import { applyTransforms, rowName, TaskError, TaskRun, type OriginBlock } from "./transforms";
+import {
+  TaskError, TaskRun, applyTransforms, rowName, type ActorInit, type BlockOrigin, type DriverMessage, type OriginBlock, type TaskSpec, type WorkerMessage,
+} from "../cluster";
+import { writeBlock, fileExtension, IoError, stopUploads } from "../io";
+import { mayRepeatIds, type UdfFunction } from "../plan";
+import { becomeActor, udfResolver } from "./objects";
+import { sourceBlocks } from "./read";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -35,92 +36,9 @@ function wakeTask(taskId: number): void {
   if (state) state.waiter = undefined;
   waiter?.();
 }
-let loadedModule: { ref: ModuleRef; udfs: Promise<(UdfFunction | undefined)[]> } | undefined;
 
 function send(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
-}
-
-/** UDFs by plan position, from evaluating the pipeline file in this worker (once per file version). */
-function moduleUdfs(ref: ModuleRef): Promise<(UdfFunction | undefined)[]> {
-  if (loadedModule?.ref.code !== ref.code || loadedModule.ref.filename !== ref.filename) {
-    const udfs = evaluatePipeline(ref).then((dataset) =>
-      opsInOrder(dataset.op).map((op) => ("fn" in op ? (op.fn as UdfFunction) : undefined)));
-    loadedModule = { ref, udfs };
-  }
-  return loadedModule.udfs;
-}
-
-/** In an actor: the class UDF it was built from, and its instance's bound `call`. */
-let actor: { udf: UdfRef; call: UdfFunction } | undefined;
-
-async function udfResolver(module: ModuleRef | undefined): Promise<(ref: UdfRef) => UdfFunction> {
-  const fromModule = module ? await moduleUdfs(module) : [];
-  const fromSource = new Map<string, UdfFunction>();
-  return (ref) => {
-    if (actor && actor.udf.position === ref.position && actor.udf.source === ref.source) return actor.call;
-    const found = ref.position !== undefined ? fromModule[ref.position] : undefined;
-    if (found) return found;
-    let fn = fromSource.get(ref.source);
-    if (!fn) {
-      try {
-        // A UDF defined outside a pipeline file travels as source text: it must not use outer variables.
-        fn = new Function("__name", `return (${ref.source});`)((f: unknown) => f) as UdfFunction;
-      } catch (e) {
-        throw new TaskError({ kind: "internal", operator: ref.name, message: `${ref.name}: its UDF could not be sent to a worker (${(e as Error).message}); define the pipeline in a *.rdpipe.ts file` });
-      }
-      fromSource.set(ref.source, fn);
-    }
-    return fn;
-  };
-}
-
-/** The rows of a block whose IDs are not committed yet (the block itself when none are). */
-function dropCommitted(block: Block, ids: SharedIds, idColumn: string, where: string): Block {
-  const column = block.getChild(idColumn);
-  if (!column) {
-    throw new TaskError({ kind: "input", message: `${where} has no ID column '${idColumn}' (CheckpointConfig.idColumn); its columns are ${block.schema.fields.map((f) => `'${f.name}'`).join(", ")}`, file: where });
-  }
-  const keep = rowsNotIn(ids, column);
-  return keep.length === block.numRows ? block : takeRows(block, keep);
-}
-
-/** The task's input blocks, without the rows already committed (by earlier attempts, or an earlier try of this task). */
-async function* sourceBlocks(task: TaskSpec, committedByTask?: SharedIds, onNoRows?: (block: Block) => void): AsyncIterable<OriginBlock> {
-  const input = task.input;
-  const { idColumn } = task;
-  const committedSets = [task.committedIds, committedByTask].filter((ids) => ids !== undefined);
-  const unfinished = async (block: Block, where: string) => {
-    const column = idColumn === undefined ? undefined : block.getChild(idColumn);
-    // A finished task's IDs can only be met in a file it did not read (one added since): loaded where a block reaches into them.
-    const finished = task.finishedIds && column ? await finishedIdsFor(task.finishedIds, column) : [];
-    return [...committedSets, ...finished].reduce((kept, ids) => (idColumn ? dropCommitted(kept, ids, idColumn, where) : kept), block);
-  };
-  // Dropping committed rows shifts positions within a block, so its rows no longer map to input positions.
-  const originOf = (kept: Block, read: Block, origin: { file?: string; rowOffset: number }) => (kept === read ? origin : { ...origin, exact: false });
-  if (input.kind === "blocks") {
-    for (let i = 0; i < input.blocks.length; i++) {
-      const read = blockFromIPC(input.blocks[i]);
-      const kept = await unfinished(read, task.stage);
-      if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, input.origins[i]) };
-    }
-  } else if (input.kind === "range") {
-    for (let start = input.start; start < input.end; start += input.blockRows) {
-      const end = Math.min(input.end, start + input.blockRows);
-      const ids = new BigInt64Array(end - start);
-      for (let i = 0; i < ids.length; i++) ids[i] = BigInt(start + i);
-      const read = new Table({ id: makeVector(ids) });
-      const kept = await unfinished(read, task.stage);
-      if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, read, { rowOffset: start }) };
-    }
-  } else {
-    for await (const { block, file, rowOffset } of readFileBlocks(input.spec)) {
-      if (block.numRows === 0) { onNoRows?.(block); continue; }
-      const kept = await unfinished(block, file);
-      send({ type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file, schema: block.schema.fields.map((f) => describeSchema(new Schema([f]))) });
-      if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, block, { file, rowOffset }) };
-    }
-  }
 }
 
 /**
@@ -224,7 +142,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
   let columnsWithoutRows: Block | undefined;
-  const source = sourceBlocks(task, earlierTry?.ids, (block) => { columnsWithoutRows ??= block; });
+  const source = sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; });
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
   let committedRange: IdRange | undefined;
   let rangeKnown = !earlierTry?.ids;
@@ -294,9 +212,10 @@ async function runTask(task: TaskSpec): Promise<void> {
   }
   if (checkpoint && !cancelled.has(task.taskId)) {
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
-    if (task.input.kind === "files") {
-      const done = task.input.spec.files.filter((f) => !erroredFiles.has(f.path));
-      await recordDoneFiles(checkpoint, task.sink!.taskIndex, done, done.length === task.input.spec.files.length, committedRows, rangeKnown ? committedRange : undefined);
+    const inputFiles = task.input.kind === "read" ? task.input.task.metadata?.inputFiles : undefined;
+    if (inputFiles) {
+      const done = inputFiles.filter((f) => !erroredFiles.has(f.path));
+      await recordDoneFiles(checkpoint, task.sink!.taskIndex, done, done.length === inputFiles.length, committedRows, rangeKnown ? committedRange : undefined);
     }
   }
   send({ type: "done", taskId: task.taskId, udfMs: run.udfMs });
@@ -312,7 +231,7 @@ async function constructActor(init: ActorInit): Promise<void> {
     const err = e instanceof Error ? e : new Error(String(e));
     throw new TaskError({ kind: "udf", operator: init.stage, message: `${init.stage}: the actor's constructor failed: ${err.name}: ${err.message}`, stack: err.stack });
   }
-  actor = { udf: init.udf, call: limitCalls(instance.call.bind(instance), init.maxConcurrency) };
+  becomeActor(init.udf, limitCalls(instance.call.bind(instance), init.maxConcurrency));
 }
 
 /** fn, with at most `limit` calls running at once; the others wait their turn. */
