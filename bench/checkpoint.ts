@@ -6,6 +6,7 @@ import path from "node:path";
 import { makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import * as rd from "../server/src/api";
 import { commitOutput, prepareCheckpoint, type CheckpointSpec } from "../server/src/checkpoint";
+import type { FileDatasink } from "../server/src/io";
 import { ensureInput, summarize } from "./duck";
 import type { S3BenchReport } from "./s3";
 
@@ -165,7 +166,7 @@ async function timeLoad(dataRoot: string, name: string, ids: number, records: nu
   await ensureCommitRecords(ckpt, records, ids / records, make);
   const write = rd.range(1).writeParquet(path.join(dataRoot, `${name}-out`)).op as Parameters<typeof prepareCheckpoint>[1];
   // The checkpoint of a job writing there, as a first attempt leaves it.
-  fs.writeFileSync(path.join(ckpt, "manifest.json"), JSON.stringify({ version: 1, idColumn: "id", output: { path: write.path, format: "parquet" }, createdAt: new Date().toISOString() }));
+  fs.writeFileSync(path.join(ckpt, "manifest.json"), JSON.stringify({ version: 1, idColumn: "id", output: { path: (write.datasink as FileDatasink).path, format: "parquet" }, createdAt: new Date().toISOString() }));
   const settings = { idColumn: "id", checkpointPath: ckpt, deleteCheckpointOnSuccess: false, backend: "batch" as const };
   const loads: number[] = [];
   let memory = "";

@@ -1,6 +1,6 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { describeFileSystem, sourceSchema, type FileSystem, type WriteFormat, type WriteOptions } from "../io";
+import { FileDatasink, describeFileSystem, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
@@ -21,7 +21,7 @@ export interface PlanOrigin { module: ModuleRef; positions: Map<LogicalOp, numbe
 
 export interface SaveOptions {
   /** "append" (default) adds files beside existing ones; "overwrite" replaces the folder's files when the job succeeds (staged until then). */
-  mode?: "append" | "overwrite";
+  mode?: WriteMode;
   /** A configured file system (e.g. `new S3FileSystem({ endpoint })`); by default chosen by path. */
   filesystem?: FileSystem;
 }
@@ -140,12 +140,15 @@ export class Dataset {
   writeCsv(path: string, options: SaveOptions = {}): Dataset { return this.write("csv", path, options); }
   writeJson(path: string, options: SaveOptions = {}): Dataset { return this.write("json", path, options); }
 
+  /** Writes every row to a Datasink: its `write` runs in the write tasks, `commit` once they all succeeded, `abort` if the job failed. */
+  writeDatasink(datasink: Datasink): Dataset {
+    if (typeof (datasink as Partial<Datasink> | null)?.write !== "function") throw new TypeError("writeDatasink: expected a Datasink, an object with a write(block, context) method");
+    return this.derive({ id: newOpId(), kind: "write", input: this.op, datasink });
+  }
+
   private write(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): Dataset {
     const { mode = "append", filesystem, ...writeOptions } = options;
-    return this.derive({
-      id: newOpId(), kind: "write", input: this.op, format, path: resolveUserPath(path), mode,
-      options: { ...writeOptions, filesystem: describeFileSystem(path, filesystem) },
-    });
+    return this.writeDatasink(new FileDatasink(format, resolveUserPath(path), mode, { ...writeOptions, filesystem: describeFileSystem(path, filesystem) }));
   }
 
   // ------------------------------------------------------------------ execution

@@ -11,6 +11,7 @@ export { CheckpointConfig, CheckpointBackend, type CheckpointOptions } from "./c
 export type { ErrorPolicy } from "../plan";
 export { S3FileSystem, type FileSystem, type S3Options } from "../io";
 export type { Datasource, FileRef, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "../io";
+export type { Datasink, WriteContext, WriteResult } from "../io";
 export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";

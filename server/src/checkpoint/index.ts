@@ -3,7 +3,7 @@
 // and writes every input ID exactly once. store.ts has the on-disk layout and commit protocol,
 // reader.ts shows what a checkpoint holds.
 import type { Schema } from "apache-arrow";
-import { OverwriteStage, fileSystemFor, json, readJsonFile, type FileSystem, type FileSystemDescription } from "../io";
+import { FileDatasink, OverwriteStage, fileSystemFor, json, readJsonFile, type FileOutput, type FileSystem, type FileSystemDescription } from "../io";
 import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { idCount, type SharedIds } from "./idset";
 import { CheckpointLease, LEASE_FILE, isLeaseFile } from "./lease";
@@ -51,6 +51,9 @@ const MAP_LIKE = new Set(["map", "mapBatches", "filter", "flatMap", "addColumn",
 
 type WriteOp = Extract<LogicalOp, { kind: "write" }>;
 
+/** The files a checkpointed job writes (validateCheckpointPlan checked that it writes files). */
+const outputOf = (write: WriteOp): FileOutput => write.datasink as FileDatasink;
+
 /**
  * Checks that a checkpointed plan is read → map-like operators → write and that the ID column reaches
  * the write as far as the plan shows (column operators; a source schema when known). Returns the write.
@@ -58,6 +61,9 @@ type WriteOp = Extract<LogicalOp, { kind: "write" }>;
 export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettings, sourceColumns?: string[]): WriteOp {
   const prefix = `checkpointing (idColumn '${config.idColumn}')`;
   if (root.kind !== "write") throw new PlanError(`${prefix} needs a plan that ends in a write; this one ends in ${opDisplayName(root)}`, root);
+  if (!(root.datasink instanceof FileDatasink)) {
+    throw new PlanError(`${prefix} needs a file write (writeParquet, writeCsv, writeJson), whose files it commits; ${opDisplayName(root)} writes to another Datasink`, root);
+  }
   let read: LogicalOp = root.input;
   for (; read.kind !== "read"; read = (read as Extract<LogicalOp, { input: LogicalOp }>).input) {
     if (!MAP_LIKE.has(read.kind)) {
@@ -78,15 +84,15 @@ export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettin
       || (op.kind === "renameColumns" && id in op.mapping && op.mapping[id] !== id);
     if (lost) throw new PlanError(`${prefix}: ${opDisplayName(op)} removes or renames the ID column '${id}', which must reach the write unchanged`, op);
   }
-  const write = root as WriteOp;
+  const write = outputOf(root);
   // The checkpoint is deleted on success, and listed by nothing else: it must not share a folder with data.
   const dataFolders = [["output folder", write.path], ...(read.source.type === "files" ? read.source.paths.map((p) => ["input", p]) : [])];
   for (const [what, folder] of dataFolders) {
     if (overlaps(config.checkpointPath, folder)) {
-      throw new PlanError(`${prefix}: checkpointPath ${config.checkpointPath} overlaps the ${what} ${folder}; give the checkpoint a folder of its own`, what === "input" ? read : write);
+      throw new PlanError(`${prefix}: checkpointPath ${config.checkpointPath} overlaps the ${what} ${folder}; give the checkpoint a folder of its own`, what === "input" ? read : root);
     }
   }
-  return write;
+  return root;
 }
 
 /** One path is the other or inside it. */
@@ -142,7 +148,7 @@ export async function prepareCheckpoint(
   const spec = checkpointSpec(config, attempt);
   const lease = await CheckpointLease.acquire(fs, root, attempt, onLeaseLost);
   try {
-    return await openAttempt(config, write, spec, lease, fs, started);
+    return await openAttempt(config, outputOf(write), spec, lease, fs, started);
   } catch (e) {
     await lease.release();
     throw e;
@@ -150,7 +156,7 @@ export async function prepareCheckpoint(
 }
 
 async function openAttempt(
-  config: CheckpointSettings, write: WriteOp, spec: CheckpointSpec, lease: CheckpointLease, fs: FileSystem, started: number,
+  config: CheckpointSettings, write: FileOutput, spec: CheckpointSpec, lease: CheckpointLease, fs: FileSystem, started: number,
 ): Promise<PreparedCheckpoint> {
   const root = spec.path;
   const identity = jobIdentity(config, write);
@@ -296,7 +302,7 @@ const taskPrefixOf = (name: string) => name.slice(0, name.indexOf("_", name.inde
 
 type JobIdentity = Pick<Manifest, "idColumn" | "output">;
 
-function jobIdentity(config: CheckpointSettings, write: WriteOp): JobIdentity {
+function jobIdentity(config: CheckpointSettings, write: FileOutput): JobIdentity {
   return { idColumn: config.idColumn, output: { path: write.path, format: write.format } };
 }
 
@@ -313,8 +319,9 @@ function checkSameJob(root: string, found: JobIdentity, job: JobIdentity): void 
  * staged output in, then, when asked to, deletes the checkpoint — unless rows or blocks errored and wait
  * for a resume. Returns whether it was deleted.
  */
-export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, write: WriteOp, unfinishedRows: boolean): Promise<boolean> {
+export async function finishCheckpoint(config: CheckpointSettings, prepared: PreparedCheckpoint, op: WriteOp, unfinishedRows: boolean): Promise<boolean> {
   if (prepared.alreadyComplete) return true;
+  const write = outputOf(op);
   const fs = fileSystemFor(config.checkpointPath, config.filesystem);
   const committed = committedNames(await listEntries(fs, config.checkpointPath, dirs.committed));
   await reconcileOutput(prepared.writeTo, write.options.filesystem, [prepared.spec.attempt], committed);

@@ -1,6 +1,6 @@
 // Messages between the driver and its worker threads. Everything here is structured-clone data.
 import type { ErroredRow, FinishedIds, SharedIds } from "../checkpoint";
-import type { TaskRead } from "../io";
+import type { TaskRead, WriteResult } from "../io";
 import type { ModuleRef } from "../plan";
 import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
 
@@ -73,8 +73,8 @@ export type WorkerMessage =
   | { type: "constructed" }
   | { type: "constructFailed"; error: TaskErrorInfo }
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
-  /** idKeys: the committed file's IDs as 64-bit keys (idKeys()), for the driver's duplicate check. */
-  | { type: "written"; taskId: number; path: string; rows: number; bytes: number; committed: boolean; idKeys?: Uint32Array }
+  /** What the datasink's write returned; idKeys: the committed file's IDs as 64-bit keys (idKeys()), for the driver's duplicate check. */
+  | { type: "written"; taskId: number; result: WriteResult; committed: boolean; idKeys?: Uint32Array }
   /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. schema: its columns, "name: Type" each. */
   | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string[] }
   /** A row a UDF failed on under onError: "skip". */

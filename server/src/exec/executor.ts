@@ -4,7 +4,6 @@
 // fit and grants output credits; the loop repeats it whenever a task, a worker or a timer wakes it.
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
-import { removeWrittenFiles } from "../io";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, toPhysicalPlan } from "../plan";
 import { checkpointSpec, validateCheckpointPlan } from "../checkpoint";
 import { ErrorBudget } from "./error-budget";
@@ -109,7 +108,7 @@ export class StreamingExecutor {
       }
       await this.tasks.endLeftovers(completed);
       const cleanup: string[] = [];
-      if (!completed) cleanup.push(...await this.removePartialOutput());
+      if (!completed) cleanup.push(...await this.removePartialOutput(thrown ?? this.failure ?? new ExecutionError("the consumer stopped reading before the end")));
       await this.checkpoint?.close(cleanup);
       // The consumer sees the error once this block is done: what cleaning up could not do is part of it.
       if (thrown && cleanup.length > 0) thrown.message += `; then ${cleanup.join("; ")}`;
@@ -145,11 +144,7 @@ export class StreamingExecutor {
   /** The job's outputs are final: the checkpoint finished, an overwrite swapped in; the result and its last progress. */
   private async succeeded(root: PhysicalOperator): Promise<ExecutionResult> {
     await this.checkpoint?.finish(this.errors.anyErrored);
-    const written = this.tasks.written;
-    if (this.output) {
-      await this.output.succeeded();
-      for (const file of written) file.path = this.output.finalPath(file.path);
-    }
+    const written = this.output ? await this.output.succeeded(this.tasks.written) : this.tasks.written;
     const progress = this.snapshot(true);
     this.options.onProgress?.(progress);
     return {
@@ -234,17 +229,13 @@ export class StreamingExecutor {
   }
 
   /**
-   * A failed or cancelled job leaves no output files that look complete, and the previous output of an
-   * overwrite as it was. A checkpointed job keeps its committed files for a resume, which removes the
-   * uncommitted ones (workers may still be finishing a commit now).
+   * A failed or cancelled job leaves no output that looks complete, and the previous output of an
+   * overwrite as it was: its datasink aborts. A checkpointed job keeps its committed files for a resume,
+   * which removes the uncommitted ones (workers may still be finishing a commit now).
    */
-  private async removePartialOutput(): Promise<string[]> {
+  private async removePartialOutput(error: Error): Promise<string[]> {
     const problems: string[] = [];
-    const sinks = this.operators.flatMap((op) => (op instanceof TaskOperator && op.sink && !op.sink.checkpoint ? [op.sink] : []));
-    await Promise.all(sinks.map((sink) => removeWrittenFiles(sink.path, sink.filePrefix, sink.options.filesystem).catch((e: Error) => {
-      problems.push(`removing the files it wrote failed, so files named ${sink.filePrefix}* may remain in ${sink.path}: ${e.message}`);
-    })));
-    await this.output?.failed().catch((e: Error) => { problems.push(`undoing its output failed: ${e.message}`); });
+    await this.output?.failed(this.tasks.written, error).catch((e: Error) => { problems.push(e.message); });
     return problems;
   }
 

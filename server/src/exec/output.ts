@@ -1,52 +1,42 @@
-// The folder a job writes: overwrite staged beside it (io/overwrite.ts), and on failure the folders the
-// job made removed again, so that a failed job leaves the output's parent as it found it.
-import { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "../io";
+// The job's output, through its Datasink: started before the job reads anything, committed once every
+// write succeeded, aborted when the job failed. In a checkpointed job the checkpoint owns a file write's
+// overwrite stage (see adopt).
+import { FileDatasink, builtinSinkSpec, datasinkName, errorMessage, type Datasink, type OverwriteStage, type WriteResult } from "../io";
 import type { LogicalOp, PhysicalOp } from "../plan";
 
 type WriteOp = Extract<LogicalOp, { kind: "write" }>;
 
 export class JobOutput {
-  private constructor(
-    private readonly write: WriteOp, private readonly createdFrom: string | undefined, private stage: OverwriteStage | undefined,
-    /** A checkpointed job's stage is committed by its checkpoint, between its own markers. */
-    private readonly commitsHere: boolean,
-  ) {}
+  private constructor(private readonly sink: Datasink, private readonly job: string) {}
 
-  /**
-   * Before the job reads anything: finishes what earlier overwrite jobs of the folder left, and stages
-   * this job's overwrite — unless the job is checkpointed, whose checkpoint owns the stage (see adopt).
-   */
   static async open(write: WriteOp, job: string, checkpointed: boolean): Promise<JobOutput> {
-    const { filesystem } = write.options;
-    const createdFrom = await firstMissingFolder(write.path, filesystem);
-    await OverwriteStage.recover(write.path, filesystem);
-    const stage = write.mode === "overwrite" && !checkpointed ? await OverwriteStage.of(write.path, job, [`${job}_`], { filesystem }).begin() : undefined;
-    return new JobOutput(write, createdFrom, stage, !checkpointed);
+    const sink = write.datasink;
+    if (sink instanceof FileDatasink) await sink.startJob(job, checkpointed);
+    else await sink.start?.(job);
+    return new JobOutput(sink, job);
   }
 
   /** A checkpointed job's stage, which its checkpoint commits; none once an earlier attempt swapped it in. */
   adopt(stage: OverwriteStage | undefined): void {
-    this.stage = stage;
+    (this.sink as FileDatasink).adopt(this.job, stage);
   }
 
-  /** Points the plan's write at the folder the job writes into. */
+  /** Points the plan's write tasks at the sink as the job started it (a file write's staging folder). */
   redirect(root: PhysicalOp): void {
-    if ((root.kind === "read" || root.kind === "map") && root.sink) root.sink.path = this.stage?.writeTo ?? this.write.path;
+    if ((root.kind === "read" || root.kind === "map") && root.sink) root.sink.datasink.builtin = builtinSinkSpec(this.sink, this.job);
   }
 
-  /** The job succeeded: a plain job's staged output replaces the folder's (a checkpointed one's was, by its checkpoint). */
-  async succeeded(): Promise<void> {
-    if (this.commitsHere) await this.stage?.commit();
+  /** Every write succeeded: the sink commits them. Returns the results as they stand once committed. */
+  async succeeded(results: WriteResult[]): Promise<WriteResult[]> {
+    return (await this.sink.commit?.(results, this.job)) ?? results;
   }
 
-  /** A written file's path once the job has succeeded. */
-  finalPath(file: string): string {
-    return this.stage?.finalPath(file) ?? file;
-  }
-
-  /** The job failed: its staged files go (a checkpoint keeps its own), and so do the folders it made if they are empty. */
-  async failed(): Promise<void> {
-    await this.stage?.abort();
-    if (this.createdFrom) await removeEmptyFolders(this.write.path, this.createdFrom, this.write.options.filesystem);
+  /** The job failed: the sink removes what it wrote. */
+  async failed(results: WriteResult[], error: Error): Promise<void> {
+    try {
+      await this.sink.abort?.(this.job, results, error);
+    } catch (e) {
+      throw new Error(`undoing its output (${datasinkName(this.sink)}) failed: ${errorMessage(e)}`, { cause: e });
+    }
   }
 }

@@ -1,4 +1,5 @@
 import type { ErroredRow } from "../checkpoint";
+import type { WriteResult } from "../io";
 import type { LogicalOp, ModuleRef } from "../plan";
 import type { ProgressSnapshot } from "./progress";
 
@@ -9,7 +10,8 @@ export interface ExecutionOptions {
   signal?: AbortSignal;
 }
 
-export interface WrittenFile { path: string; rows: number; bytes: number }
+/** What one write made (for a file write: the file). */
+export type WrittenFile = WriteResult;
 
 export interface ExecutionResult {
   rowsOut: number;

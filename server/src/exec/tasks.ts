@@ -239,10 +239,11 @@ export class TaskLauncher implements TaskLoad {
       this.creditWaiters.push(taskId);
     } else if (message.type === "written") {
       task.delivered++;
-      op.metrics.rowsOut += message.rows;
+      const { result } = message;
+      op.metrics.rowsOut += result.rows;
       op.metrics.blocksOut++;
-      this.written.push({ path: message.path, rows: message.rows, bytes: message.bytes });
-      if (message.committed) checkpoint!.committed(message.rows, sources, message.path, taskOutputPrefix(this.context.writePrefix, task.taskIndex), message.idKeys);
+      this.written.push(result);
+      if (message.committed) checkpoint!.committed(result.rows, sources, result.path, taskOutputPrefix(this.context.writePrefix, task.taskIndex), message.idKeys);
     } else if (message.type === "schema") {
       this.answerSchemaRequest(op, taskId, schemaFromIPC(message.ipc));
     } else if (message.type === "rowError") {

@@ -1,6 +1,6 @@
 // Data in and out: datasources (files of every format, range, in-memory blocks, user-defined ones),
-// listing (with hive partitions), per-format readers that stream Arrow blocks, footer metadata, and
-// atomic single-file writers.
+// datasinks (files of every format, user-defined ones), listing (with hive partitions), per-format
+// readers that stream Arrow blocks, footer metadata, and atomic single-file writers.
 export {
   IoError,
   type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
@@ -11,7 +11,10 @@ export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, stopUploads,
 export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks } from "./read";
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
-export { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";
+export { datasinkName, type Datasink, type WriteContext, type WriteResult } from "./datasink";
+export { FileDatasink, type FileOutput, type WriteMode } from "./file-sink";
+export { builtinDatasink, builtinSinkSpec, type BuiltinSinkSpec } from "./builtin-sinks";
+export { OverwriteStage } from "./overwrite";
 export { json, readJsonFile } from "./json-file";
 export type { Datasource, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "./datasource";
 export { FILE_FORMAT_NAMES } from "./file-datasource";

@@ -2,7 +2,7 @@
 // read → map-like chain → write becomes one task that runs in one worker.
 import type { BatchFormat } from "../block";
 import { RdpipeError } from "../errors";
-import type { SourceDef, WriteFormat, WriteOptions } from "../io";
+import { builtinSinkSpec, datasinkName, type BuiltinSinkSpec, type Datasink, type SourceDef } from "../io";
 import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
 import type { CheckpointSpec } from "./checkpoint";
@@ -62,7 +62,7 @@ export type LogicalOp =
   | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
   | (OpBase & { kind: "union"; inputs: LogicalOp[] })
   | (OpBase & { kind: "zip"; inputs: [LogicalOp, LogicalOp] })
-  | (UnaryOp & { kind: "write"; format: WriteFormat; path: string; mode: "append" | "overwrite"; options: WriteOptions });
+  | (UnaryOp & { kind: "write"; datasink: Datasink });
 
 let nextOpId = 1;
 /** Op ids are unique within a process; they identify ops, they do not locate UDFs in workers. */
@@ -121,7 +121,7 @@ export function opDisplayName(op: LogicalOp): string {
     case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
     case "union": return "Union";
     case "zip": return "Zip";
-    case "write": return `Write${op.format[0].toUpperCase()}${op.format.slice(1)}`;
+    case "write": return datasinkName(op.datasink);
   }
 }
 
@@ -158,8 +158,13 @@ export interface ActorPoolSpec {
   numCpus: number;
 }
 
+/** Where a write task finds its datasink: a built-in's plain description, else its op's position in the pipeline file. */
+export interface DatasinkRef { builtin?: BuiltinSinkSpec; position?: number; name: string }
+
 export interface SinkSpec {
-  format: WriteFormat; path: string; mode: "append" | "overwrite"; options: WriteOptions; filePrefix: string;
+  datasink: DatasinkRef;
+  /** Unique to this run: what its writes are named after (WriteContext.jobId). */
+  filePrefix: string;
   /** Set for a checkpointed job: each written file is committed with its IDs. */
   checkpoint?: CheckpointSpec;
 }
@@ -213,7 +218,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
       }
       case "write": {
         const stage = fusableStage(build(op.input));
-        stage.sink = { format: op.format, path: op.path, mode: op.mode, options: op.options, filePrefix: options.writePrefix, checkpoint: options.checkpoint };
+        stage.sink = { datasink: datasinkRef(op, options), filePrefix: options.writePrefix, checkpoint: options.checkpoint };
         stage.name = `${stage.name}->${opDisplayName(op)}`;
         stage.logical = [...stage.logical, op];
         return stage;
@@ -232,6 +237,14 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
 }
 
 type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" }>;
+
+function datasinkRef(op: Extract<LogicalOp, { kind: "write" }>, options: PhysicalPlanOptions): DatasinkRef {
+  const ref = { builtin: builtinSinkSpec(op.datasink, options.writePrefix), position: options.positions?.get(op), name: opDisplayName(op) };
+  if (!ref.builtin && ref.position === undefined) {
+    throw new PlanError(`${ref.name}: a Datasink reaches the write tasks only from a pipeline file, which every worker loads; define the pipeline in a *.rdpipe.ts file`, op);
+  }
+  return ref;
+}
 
 function actorPoolSpec(options: ActorOptions, udf: UdfRef): ActorPoolSpec {
   const [minActors, maxActors, initialActors] = concurrencyRange(options.concurrency!);
@@ -302,7 +315,7 @@ export function validatePlan(root: LogicalOp): void {
 export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
   const budgets = new Map<string, number>();
   for (const op of opsInOrder(root)) {
-    if ("options" in op && op.kind !== "write" && (op.options as ErrorPolicy).onError === "skip") {
+    if ("options" in op && (op.options as ErrorPolicy).onError === "skip") {
       budgets.set(opDisplayName(op), (op.options as ErrorPolicy).maxErroredRows ?? Infinity);
     }
   }

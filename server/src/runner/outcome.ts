@@ -6,6 +6,8 @@ import { TaskError } from "../cluster/transforms";
 import type { FieldInfo, JobError, JobResult, ProgressSnapshot } from "../contract";
 import { ExecutionError } from "../exec";
 import { RdpipeError } from "../errors";
+import { FileDatasink } from "../io";
+import { opDisplayName } from "../plan";
 
 export interface RunDatasetOptions {
   preview: number;
@@ -21,7 +23,7 @@ export async function runDataset(dataset: Dataset, options: RunDatasetOptions): 
     const result = await dataset.run(runOptions);
     return {
       rowsOut: result.rowsOut, durationMs: result.durationMs, peakMemoryBytes: result.peakMemoryBytes, statsText: result.statsText,
-      written: { path: op.path, files: result.written.length, bytes: result.written.reduce((s, f) => s + f.bytes, 0) },
+      written: { path: op.datasink instanceof FileDatasink ? op.datasink.path : opDisplayName(op), files: result.written.length, bytes: result.written.reduce((s, f) => s + f.bytes, 0) },
     };
   }
   const rows = await dataset.take(options.preview, runOptions);

@@ -12,10 +12,11 @@ import {
 import {
   TaskError, TaskRun, applyTransforms, rowName, type ActorInit, type BlockOrigin, type DriverMessage, type OriginBlock, type TaskSpec, type WorkerMessage,
 } from "../cluster";
-import { writeBlock, fileExtension, IoError, stopUploads } from "../io";
+import { IoError, stopUploads, type WriteContext } from "../io";
 import { mayRepeatIds, type UdfFunction } from "../plan";
-import { becomeActor, udfResolver } from "./objects";
+import { becomeActor, datasinkAt, udfResolver } from "./objects";
 import { sourceBlocks } from "./read";
+import { writeToSink } from "./sink-write";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -150,21 +151,21 @@ async function runTask(task: TaskSpec): Promise<void> {
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
   let fixedSchema: OutputSchema | undefined;
-  const writeAndCommit = async (name: string, piece: Block) => {
-    const { format, path, options } = task.sink!;
-    const written = await writeBlock(format, piece, path, name, options);
+  const sink = task.sink && await datasinkAt(task.module, task.sink.datasink);
+  const writeAndCommit = async (context: WriteContext, piece: Block) => {
+    const written = await writeToSink(sink!, piece, context, task.stage);
     let keys: Uint32Array | undefined;
     if (checkpoint) {
       await flushErrored();
       const ids = piece.getChild(checkpoint.idColumn)!;
-      await commitOutput(checkpoint, name, ids);
+      await commitOutput(checkpoint, written.path.slice(written.path.lastIndexOf("/") + 1), ids);
       committedRows += piece.numRows;
       if (checkpoint.checkDuplicateIds) keys = idKeys(ids);
       const range = idRange(ids);
       committedRange = committedRange ? widen(committedRange, range) : range;
       rangeKnown &&= committedRange !== undefined;
     }
-    send({ type: "written", taskId: task.taskId, ...written, committed: checkpoint !== undefined, idKeys: keys }, keys ? [keys.buffer as ArrayBuffer] : []);
+    send({ type: "written", taskId: task.taskId, result: written, committed: checkpoint !== undefined, idKeys: keys }, keys ? [keys.buffer as ArrayBuffer] : []);
   };
   try {
     // In a checkpointed job (idColumn set) rows sharing an ID stay in one block, through an actor pool too.
@@ -180,8 +181,8 @@ async function runTask(task: TaskSpec): Promise<void> {
         const index = outputIndex++;
         if (index < task.skipOutputs) continue;
         if (task.sink) {
-          const { format, filePrefix } = task.sink;
-          const name = outputFileName(filePrefix, task.sink.taskIndex, index, fileExtension(format));
+          const { filePrefix, taskIndex } = task.sink;
+          const context = { jobId: filePrefix, taskIndex, blockIndex: index, name: outputFileName(filePrefix, taskIndex, index, "") };
           // Asked again only while the output has null-typed columns this piece may give a type to.
           if (!fixedSchema || (!sameSchema(piece.schema, fixedSchema.schema) && fixedSchema.schema.fields.some((f) => DataType.isNull(f.type)))) {
             fixedSchema = await outputSchema(task.taskId, piece);
@@ -190,7 +191,7 @@ async function runTask(task: TaskSpec): Promise<void> {
           const fitted = fitOutputSchema(piece, fixedSchema, task.stage, pieceOrigin);
           if (checkpoint) checkIds(fitted, checkpoint.idColumn, task.stage);
           await writing;
-          writing = writeAndCommit(name, fitted);
+          writing = writeAndCommit(context, fitted);
           writing.catch(() => undefined); // its error is thrown where it is awaited
         } else {
           await takeCredit(task.taskId);

@@ -1,9 +1,9 @@
-// What a worker takes from the pipeline file rather than from the task: UDFs and user-defined
-// datasources, found by plan position in the operators the loader evaluated.
+// What a worker takes from the pipeline file rather than from the task: UDFs, user-defined datasources
+// and datasinks, found by plan position in the operators the loader evaluated.
 import { TaskError } from "../cluster";
-import type { Datasource } from "../io";
+import { builtinDatasink, type Datasink, type Datasource } from "../io";
 import { pipelineObjects } from "../loader";
-import type { ModuleRef, UdfFunction, UdfRef } from "../plan";
+import type { DatasinkRef, ModuleRef, UdfFunction, UdfRef } from "../plan";
 
 /** In an actor: the class UDF it was built from, and its instance's bound `call`. */
 let actor: { udf: UdfRef; call: UdfFunction } | undefined;
@@ -43,4 +43,17 @@ export async function datasourceAt(module: ModuleRef | undefined, position: numb
     });
   }
   return op.source.datasource;
+}
+
+/** The datasink a write task writes to: a built-in rebuilt from its description, else the pipeline file's, by plan position. */
+export async function datasinkAt(module: ModuleRef | undefined, ref: DatasinkRef): Promise<Datasink> {
+  if (ref.builtin) return builtinDatasink(ref.builtin);
+  const op = module && ref.position !== undefined ? (await pipelineObjects(module))[ref.position] : undefined;
+  if (op?.kind !== "write") {
+    throw new TaskError({
+      kind: "internal", operator: ref.name,
+      message: `${ref.name}: operator ${ref.position} of ${module?.filename ?? "the plan (it came from no pipeline file)"} is not a write to a datasink in this worker`,
+    });
+  }
+  return op.datasink;
 }

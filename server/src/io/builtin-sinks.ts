@@ -1,0 +1,17 @@
+// The built-in sinks as plain data: write tasks get them without the pipeline file (a sink defined in a
+// pipeline file is found there instead, by its plan position). A new built-in sink adds its case here.
+import type { Datasink } from "./datasink";
+import { FileDatasink, type FileOutput } from "./file-sink";
+
+export type BuiltinSinkSpec = { type: "files"; output: FileOutput };
+
+/** The plain description of a built-in sink as the job's write tasks use it; undefined for any other sink. */
+export function builtinSinkSpec(sink: Datasink, jobId: string): BuiltinSinkSpec | undefined {
+  return sink instanceof FileDatasink ? { type: "files", output: sink.outputOf(jobId) } : undefined;
+}
+
+/** The sink a write task writes to, rebuilt from its description. */
+export function builtinDatasink(spec: BuiltinSinkSpec): Datasink {
+  const { format, path, mode, options } = spec.output;
+  return new FileDatasink(format, path, mode, options);
+}
