@@ -23,7 +23,7 @@ export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, typ
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "./aggregate";
 export type { AggregateFn } from "../plan";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";
-export type { Row, Columns, BatchFormat } from "../block";
+export type { Block, Row, Columns, BatchFormat } from "../block";
 
 export interface FileReadOptions {
   /** "hive" (default) turns key=value directories into columns; null ignores them. */
