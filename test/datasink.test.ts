@@ -121,4 +121,16 @@ describe("Datasink: a user-defined sink in a pipeline file", function () {
     const sink: rd.Datasink = { write: (block) => ({ path: "nowhere", rows: block.numRows, bytes: 0 }) };
     await assert.rejects(rd.range(10).writeDatasink(sink).run(), /WriteDatasink: a Datasink reaches the write tasks only from a pipeline file/);
   });
+
+  it("refuses checkpointing, which commits files, with a datasink of another kind", async () => {
+    const context = rd.DataContext.reset();
+    try {
+      context.checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: path.join(dir, "checkpoint") });
+      const sink: rd.Datasink = { name: "WriteRows", write: (block) => ({ path: "nowhere", rows: block.numRows, bytes: 0 }) };
+      await assert.rejects(rd.range(10).writeDatasink(sink).run(),
+        /checkpointing \(idColumn 'id'\) needs a file write \(writeParquet, writeCsv, writeJson\), whose files it commits; WriteRows writes to another Datasink/);
+    } finally {
+      rd.DataContext.reset();
+    }
+  });
 });
