@@ -5,6 +5,8 @@ import {
   FINISHED_STATES, type CheckpointErroredRow, type CheckpointErrorsResponse, type CheckpointIdsResponse, type CheckpointRowsResponse, type CheckpointSummaryResponse,
   type CheckpointView, type CheckpointViewName, type HostToWebview, type JobSummary, type OperatorProgress, type ProgressSnapshot, type WebviewToHost,
 } from "../../server/src/contract";
+import { bytes, count, el } from "./dom";
+import { isFinished, operatorCard, outcome, resources } from "./progress-view";
 import "./panel.css";
 
 interface WebviewApi {
@@ -112,34 +114,11 @@ function update(): void {
 
 // ------------------------------------------------------------------ rendering
 
-type Child = Node | string | number | undefined | false;
-
-function el(tag: string, attributes: Record<string, string> = {}, ...children: Child[]): HTMLElement {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  for (const child of children) {
-    if (child === undefined || child === false) continue;
-    element.append(typeof child === "number" ? String(child) : child);
-  }
-  return element;
-}
-
 function button(label: string, attributes: Record<string, string>, enabled: boolean, onClick: () => void): HTMLElement {
   const element = el("button", attributes, label) as HTMLButtonElement;
   element.disabled = !enabled;
   element.addEventListener("click", onClick);
   return element;
-}
-
-const count = (n: number) => n.toLocaleString("en-US");
-const ofEstimate = (done: number, estimated: number | undefined) => (estimated === undefined ? count(done) : `${count(done)} / ${count(estimated)}`);
-
-function bytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 function render(): void {
@@ -150,9 +129,10 @@ function render(): void {
   }
   const sections: (HTMLElement | false)[] = [
     header(job),
+    outcome(job, state.progress),
     state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
     jobError(job),
-    resources(state.progress),
+    resources(state.progress, job),
     operators(state.progress, job),
     result(job),
     checkpointInspector(job),
@@ -171,7 +151,7 @@ function header(job: JobSummary): HTMLElement {
       el("span", { class: "job-id" }, `job ${job.id}`),
       job.resumedFrom ? el("span", { class: "resumed-from" }, `resumes ${job.resumedFrom}`) : false,
       job.resumedBy ? el("span", { class: "resumed-by" }, `resumed by ${job.resumedBy}`) : false,
-      button(state.cancelRequested ? "Cancelling…" : "Cancel", { class: "cancel" }, running && !state.cancelRequested, () => {
+      !isFinished(job) && button(state.cancelRequested ? "Cancelling…" : "Cancel", { class: "cancel" }, running && !state.cancelRequested, () => {
         state.cancelRequested = true;
         vscode.postMessage({ type: "cancel", jobId: job.id });
         update();
@@ -184,25 +164,11 @@ function header(job: JobSummary): HTMLElement {
     ));
 }
 
-function resources(progress: ProgressSnapshot | undefined): HTMLElement | false {
-  if (!progress) return false;
-  const items: [string, string][] = [
-    ["Elapsed", `${(progress.elapsedMs / 1000).toFixed(1)} s`],
-    ["Memory", `${bytes(progress.memoryUsedBytes)} / ${bytes(progress.memoryBudgetBytes)}`],
-    ["CPU slots", count(progress.cpuSlots)],
-    ["Workers busy", count(progress.workersBusy)],
-  ];
-  if (progress.nodes) items.push(["Nodes", `${progress.nodes.alive} alive, ${progress.nodes.draining} draining, ${progress.nodes.pending} pending`]);
-  if (progress.erroredRows > 0) items.push(["Errored rows", count(progress.erroredRows)]);
-  return el("section", { class: "resources" },
-    el("dl", {}, ...items.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-resource": name }, value)])));
-}
-
 function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTMLElement {
   const list = progress?.operators ?? [];
   return el("section", { class: "operators" },
     el("h2", {}, "Operators"),
-    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : "No progress yet.") : operatorGraph(list));
+    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : "No progress yet.") : operatorGraph(list, job));
 }
 
 /**
@@ -210,11 +176,11 @@ function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTM
  * chain is one column; a union or zip puts its inputs side by side), with an edge from each input.
  * The edges are drawn once the cards are laid out (drawEdges, after each render).
  */
-function operatorGraph(list: OperatorProgress[]): HTMLElement {
+function operatorGraph(list: OperatorProgress[], job: JobSummary): HTMLElement {
   const depth: number[] = [];
   list.forEach((op, i) => { depth[i] = op.inputs.length === 0 ? 0 : 1 + Math.max(...op.inputs.map((input) => depth[input] ?? 0)); });
   const layers: HTMLElement[][] = [];
-  list.forEach((op, i) => (layers[depth[i]] ??= []).push(operatorCard(op, i)));
+  list.forEach((op, i) => (layers[depth[i]] ??= []).push(operatorCard(op, i, job)));
   return el("div", { class: "operator-graph" },
     el("div", { class: "operator-layers" }, ...layers.map((cards) => el("div", { class: "operator-layer" }, ...cards))));
 }
@@ -254,26 +220,6 @@ function drawEdges(): void {
     svg.prepend(defs);
     graph.prepend(svg);
   }
-}
-
-function operatorCard(op: OperatorProgress, index: number): HTMLElement {
-  const fraction = op.rowsEstimated ? Math.min(1, op.rowsDone / op.rowsEstimated) : undefined;
-  const fill = el("div", { class: "bar-fill" });
-  // A CSSOM property, which the CSP allows (a style attribute it would block).
-  fill.style.width = `${((fraction ?? 0) * 100).toFixed(1)}%`;
-  const facts: [string, string][] = [
-    ["Rows", ofEstimate(op.rowsDone, op.rowsEstimated)],
-    ["Blocks", count(op.blocksDone)],
-    ["Tasks", `${ofEstimate(op.tasksDone, op.tasksEstimated)} done, ${count(op.tasksRunning)} running${op.tasksRetried ? `, ${count(op.tasksRetried)} retried` : ""}`],
-    ["Queued", `${count(op.queuedBlocks)} blocks, ${bytes(op.queuedBytes)}`],
-    ["Rows/s", count(Math.round(op.rowsPerSecond))],
-  ];
-  if (op.actors) facts.push(["Actors", `${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting`]);
-  if (op.backpressure) facts.push(["Backpressure", op.backpressure]);
-  return el("div", { class: "operator", "data-operator": op.name, "data-rows-done": String(op.rowsDone), "data-index": String(index), "data-inputs": op.inputs.join(",") },
-    el("div", { class: "operator-name" }, op.name),
-    el("div", { class: "bar" }, fill),
-    el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-fact": name }, value)])));
 }
 
 function result(job: JobSummary): HTMLElement | false {

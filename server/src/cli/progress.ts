@@ -17,9 +17,9 @@ function readFraction(op: OperatorProgress, finished: boolean): number {
   return op.tasksEstimated ? op.tasksDone / op.tasksEstimated : 0;
 }
 
-/** "200,440/250,000 rows read, 40,000 written": rows in (of the estimate) and rows out, as separate figures. */
-function rowFigures(op: OperatorProgress): string {
-  const read = op.rowsReadEstimated !== undefined ? `${n(op.rowsRead)}/${n(op.rowsReadEstimated)} rows read` : `${n(op.rowsRead)} rows read`;
+/** "200,440/250,000 rows read, 40,000 written": rows in (of the estimate while running) and rows out, as separate figures. */
+function rowFigures(op: OperatorProgress, live: boolean): string {
+  const read = live && op.rowsReadEstimated !== undefined ? `${n(op.rowsRead)}/${n(op.rowsReadEstimated)} rows read` : `${n(op.rowsRead)} rows read`;
   return `${read}, ${n(op.rowsDone)} ${op.writes ? "written" : "out"}`;
 }
 
@@ -30,7 +30,7 @@ function rowFigures(op: OperatorProgress): string {
 export function renderProgress(snapshot: ProgressSnapshot, width?: number): string[] {
   const live = !snapshot.finished;
   const lines = snapshot.operators.map((op) => {
-    const head = `${op.name}  ${bar(readFraction(op, snapshot.finished))} ${rowFigures(op)}`;
+    const head = `${op.name}  ${bar(readFraction(op, snapshot.finished))} ${rowFigures(op, live)}`;
     let line: string;
     if (op.runsInDriver) line = `${head}  ${(op.elapsedMs / 1000).toFixed(1)}s`;
     else {
