@@ -104,7 +104,7 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     assert.equal(await page.locator("[data-rows-out]").getAttribute("data-rows-out"), "2000");
     assert.match((await texts(page, '[data-resource="CPU slots"]'))[0], /^\d+$/);
     assert.match((await texts(page, ".checkpoint .empty"))[0], /checkpoint/i, "a job without a checkpoint says why there is nothing to inspect");
-    assert.equal(await page.locator("button.cancel").isDisabled(), true);
+    assert.equal(await page.locator("button.cancel").count(), 0, "Cancel is hidden once the job has finished");
     assert.equal(await page.locator("button.resume").isDisabled(), true);
     const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
     assert.match(csp ?? "", /^default-src 'none'; script-src 'nonce-([\w-]+)'; style-src http:\/\/127\.0\.0\.1:\d+ 'nonce-\1'$/);
@@ -114,6 +114,52 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     });
     assert.equal(themed, "rgb(1, 2, 3)", "colors come from the VS Code theme variables");
     assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
+  });
+
+  /** What a finished job must not show: the live figures of a running one. */
+  async function assertNoLiveFigures(page: Page): Promise<void> {
+    const shown = await page.locator("#panel").innerText();
+    assert.doesNotMatch(shown, /running|rows\/s|Workers busy|Backpressure|all workers busy/i, shown);
+  }
+
+  it("shows a finished filter job's bars at 100% with rows read and rows written as separate figures, and its outcome", async () => {
+    writePipeline(root, "filter.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.readParquet("input").filter((row) => Number(row.id) % 4 === 0).writeParquet("out-filter");
+`);
+    const job = await submit("filter.rdpipe.ts");
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    await page.locator(".outcome").waitFor();
+    await screenshot(page, "filter-succeeded");
+    const percents = await page.locator(".operator").evaluateAll((cards) => cards.map((c) => c.getAttribute("data-percent")));
+    assert.ok(percents.length > 0 && percents.every((p) => p === "100"), JSON.stringify(percents));
+    const fills = await page.locator(".bar-fill").evaluateAll((bars) => bars.map((b) => (b as HTMLElement).style.width));
+    assert.ok(fills.every((w) => w === "100%"), JSON.stringify(fills));
+    const rows = await texts(page, '.operator [data-fact="Rows"]');
+    assert.equal(rows.at(-1), `${ROWS.toLocaleString("en-US")} rows read · ${(ROWS / 4).toLocaleString("en-US")} written`);
+    assert.equal((await texts(page, ".outcome"))[0], `Succeeded · ${(ROWS / 4).toLocaleString("en-US")} rows written`);
+    assert.equal(await page.locator(".outcome-warning").count(), 0, "no rows were skipped");
+    assert.doesNotMatch((await texts(page, '[data-resource="Peak memory"]'))[0], /^0 B/, "the peak, not what is held after the job");
+    await assertNoLiveFigures(page);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("shows a failed job's outcome as the file and row it failed on, without live figures", async () => {
+    writePipeline(root, "fails.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.readParquet("input").map((row) => { if (row.value === "bad") throw new Error("bad value"); return row; }).writeParquet("out-fails");
+`);
+    const job = await submit("fails.rdpipe.ts");
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "failed");
+    await page.locator(".outcome").waitFor();
+    await screenshot(page, "failed-outcome");
+    const { job: failed } = await client.request("GET", `/jobs/${job.id}`, "job");
+    const file = failed.error!.file!;
+    assert.match((await texts(page, ".outcome"))[0], new RegExp(`^Failed on row ${failed.error!.row} of …/input/${path.basename(file).replace(/\./g, "\\.")}$`));
+    assert.equal(await page.locator(".outcome-file").getAttribute("title"), file, "the whole path on hover");
+    assert.equal(await page.locator("button.cancel").count(), 0);
+    await assertNoLiveFigures(page);
+    assert.deepEqual(pageErrors, []);
   });
 
   it("draws the plan as a graph: a union's inputs side by side, an edge from each input to the operator reading it", async () => {
@@ -156,6 +202,7 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     const errored = page.locator(".errored-row");
     await errored.first().waitFor();
     assert.deepEqual((await errored.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-id")))).sort(), BAD_IDS.map(String));
+    assert.equal((await texts(page, ".outcome-warning"))[0], `Succeeded · ${(ROWS - BAD_IDS.length).toLocaleString("en-US")} rows written · 2 rows skipped`);
     const first = page.locator('.errored-row[data-id="1234"]');
     assert.match(await first.locator(".errored-input").innerText(), /"value":"bad"/);
     assert.match(await first.locator(".errored-error").innerText(), /Error: malformed value in row 1234$/);
@@ -201,7 +248,10 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     await jobState(page, "cancelled");
     assert.equal((await waitForState(client, job.id, "cancelled")).state, "cancelled");
     assert.ok(host.received.some((m) => m.type === "cancel" && m.jobId === job.id));
+    await page.locator(".outcome-cancelled").waitFor();
     await screenshot(page, "cancelled");
+    assert.match((await texts(page, ".outcome"))[0], /^Cancelled · /);
+    await assertNoLiveFigures(page);
 
     writePipeline(root, "slow.rdpipe.ts", checkpointedPipeline("slow", { strict: false }));
     await page.locator("button.resume").click();

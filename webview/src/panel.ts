@@ -168,7 +168,7 @@ function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTM
   const list = progress?.operators ?? [];
   return el("section", { class: "operators" },
     el("h2", {}, "Operators"),
-    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : "No progress yet.") : operatorGraph(list, job));
+    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : isFinished(job) ? "The job ended before it reported progress." : "No progress yet.") : operatorGraph(list, job));
 }
 
 /**
