@@ -122,15 +122,19 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     assert.doesNotMatch(shown, /running|rows\/s|Workers busy|Backpressure|all workers busy/i, shown);
   }
 
-  it("shows a finished filter job's bars at 100% with rows read and rows written as separate figures, and its outcome", async () => {
-    writePipeline(root, "filter.rdpipe.ts", `import * as rd from "rdpipe";
-export default rd.readParquet("input").filter((row) => Number(row.id) % 4 === 0).writeParquet("out-filter");
-`);
-    const job = await submit("filter.rdpipe.ts");
+  /** Runs a one-line pipeline over the input to `state`; its panel once the outcome shows, screenshot taken. */
+  async function finishedPanel(name: string, pipeline: string, state: string): Promise<{ job: JobSummary; page: Page; pageErrors: string[] }> {
+    writePipeline(root, `${name}.rdpipe.ts`, `import * as rd from "rdpipe";\nexport default ${pipeline};\n`);
+    const job = await submit(`${name}.rdpipe.ts`);
     const { page, pageErrors } = await openPanel(job.id);
-    await jobState(page, "succeeded");
+    await jobState(page, state);
     await page.locator(".outcome").waitFor();
-    await screenshot(page, "filter-succeeded");
+    await screenshot(page, `${name}-${state}`);
+    return { job, page, pageErrors };
+  }
+
+  it("shows a finished filter job's bars at 100% with rows read and rows written as separate figures, and its outcome", async () => {
+    const { page, pageErrors } = await finishedPanel("filter", 'rd.readParquet("input").filter((row) => Number(row.id) % 4 === 0).writeParquet("out-filter")', "succeeded");
     const percents = await page.locator(".operator").evaluateAll((cards) => cards.map((c) => c.getAttribute("data-percent")));
     assert.ok(percents.length > 0 && percents.every((p) => p === "100"), JSON.stringify(percents));
     const fills = await page.locator(".bar-fill").evaluateAll((bars) => bars.map((b) => (b as HTMLElement).style.width));
@@ -145,14 +149,8 @@ export default rd.readParquet("input").filter((row) => Number(row.id) % 4 === 0)
   });
 
   it("shows a failed job's outcome as the file and row it failed on, without live figures", async () => {
-    writePipeline(root, "fails.rdpipe.ts", `import * as rd from "rdpipe";
-export default rd.readParquet("input").map((row) => { if (row.value === "bad") throw new Error("bad value"); return row; }).writeParquet("out-fails");
-`);
-    const job = await submit("fails.rdpipe.ts");
-    const { page, pageErrors } = await openPanel(job.id);
-    await jobState(page, "failed");
-    await page.locator(".outcome").waitFor();
-    await screenshot(page, "failed-outcome");
+    const { job, page, pageErrors } = await finishedPanel("fails",
+      'rd.readParquet("input").map((row) => { if (row.value === "bad") throw new Error("bad value"); return row; }).writeParquet("out-fails")', "failed");
     const { job: failed } = await client.request("GET", `/jobs/${job.id}`, "job");
     const file = failed.error!.file!;
     assert.match((await texts(page, ".outcome"))[0], new RegExp(`^Failed on row ${failed.error!.row} of …/input/${path.basename(file).replace(/\./g, "\\.")}$`));
