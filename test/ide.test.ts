@@ -65,7 +65,7 @@ describe("the extension in a real VS Code (code-server)", function () {
     await jobState("orders.rdpipe.ts", "failed");
     const failedRow = panel().locator(".failed-row");
     assert.match(await failedRow.locator(".errored-where").innerText(), /Map\(total\)/);
-    assert.match(await failedRow.locator(".errored-input").innerText(), /"price":("\d+,\d\d"|null)/);
+    assert.match(await failedRow.locator('.errored-input tr[data-key="price"] td').innerText(), /^("\d+,\d\d"|null)$/);
     assert.match(await failedRow.locator(".errored-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
     await ide.screenshot("4-orders-failed");
 

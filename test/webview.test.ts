@@ -155,6 +155,21 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     const file = failed.error!.file!;
     assert.match((await texts(page, ".outcome"))[0], new RegExp(`^Failed on row ${failed.error!.row} of …/input/${path.basename(file).replace(/\./g, "\\.")}$`));
     assert.equal(await page.locator(".outcome-file").getAttribute("title"), file, "the whole path on hover");
+    const card = page.locator(".failed-row");
+    assert.deepEqual(await card.locator(".errored-input tr th").allTextContents(), ["id", "value"], "the failed row as a key/value table");
+    const error = await card.locator(".errored-error").innerText();
+    assert.match(error, /failed on row \d+ .*: Error: bad value$/);
+    assert.doesNotMatch(error, /row: |"value":"bad"/, "the error without the row repeated");
+    // A 400 px panel: nothing overflows sideways, and the Debug button keeps to one line.
+    await page.setViewportSize({ width: 400, height: 700 });
+    await screenshot(page, "fails-400px");
+    const fit = await page.evaluate(() => {
+      const debug = document.querySelector(".failed-row button.debug-row")!;
+      return { overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth, debugLines: debug.getClientRects().length, debugHeight: debug.getBoundingClientRect().height,
+        lineHeight: parseFloat(getComputedStyle(debug).lineHeight) || parseFloat(getComputedStyle(debug).fontSize) * 1.4 };
+    });
+    assert.equal(fit.overflow, 0, JSON.stringify(fit));
+    assert.ok(fit.debugHeight < 2 * fit.lineHeight, `Debug this row wraps: ${JSON.stringify(fit)}`);
     assert.equal(await page.locator("button.cancel").count(), 0);
     await assertNoLiveFigures(page);
     assert.deepEqual(pageErrors, []);
@@ -202,7 +217,10 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     assert.deepEqual((await errored.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-id")))).sort(), BAD_IDS.map(String));
     assert.equal((await texts(page, ".outcome-warning"))[0], `Succeeded · ${(ROWS - BAD_IDS.length).toLocaleString("en-US")} rows written · 2 rows skipped`);
     const first = page.locator('.errored-row[data-id="1234"]');
-    assert.match(await first.locator(".errored-input").innerText(), /"value":"bad"/);
+    assert.deepEqual(await first.locator(".errored-input tr").evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-key"), tr.querySelector("td")!.textContent])),
+      [["id", "1234"], ["value", '"bad"']], "the row once, as a key/value table");
+    const order = await page.evaluate(() => ["errored-rows-pinned", "operators", "checkpoint"].map((c) => document.querySelector(`section.${c}`)!.getBoundingClientRect().top));
+    assert.ok(order[0] < order[1] && order[1] < order[2], `errored rows pinned above the operators and the checkpoint: ${JSON.stringify(order)}`);
     assert.match(await first.locator(".errored-error").innerText(), /Error: malformed value in row 1234$/);
     assert.match(await first.locator(".errored-stack").textContent() ?? "", /clean/);
     await first.locator("button.debug-row").click();

@@ -6,6 +6,7 @@ import {
   type CheckpointView, type CheckpointViewName, type HostToWebview, type JobSummary, type OperatorProgress, type ProgressSnapshot, type WebviewToHost,
 } from "../../server/src/contract";
 import { bytes, count, el } from "./dom";
+import { type ErroredRowKind, erroredRowCard, failedRow } from "./errored-rows";
 import { isFinished, operatorCard, outcome, resources } from "./progress-view";
 import "./panel.css";
 
@@ -132,6 +133,7 @@ function render(): void {
     outcome(job, state.progress),
     state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
     jobError(job),
+    erroredRows(job),
     resources(state.progress, job),
     operators(state.progress, job),
     result(job),
@@ -248,7 +250,7 @@ function checkpointInspector(job: JobSummary): HTMLElement {
     status.deleted ? " — deleted after the job succeeded" : ""));
   if (status.deleted) return section;
   section.append(button("Refresh", { class: "refresh" }, true, requestAllPages));
-  const { summary, ids, rows, errors } = state.pages;
+  const { summary, ids, rows } = state.pages;
   if (summary) {
     section.append(
       el("p", { class: "checkpoint-totals", "data-committed-ids": String(summary.committedIds) },
@@ -259,7 +261,6 @@ function checkpointInspector(job: JobSummary): HTMLElement {
   }
   if (ids) section.append(pagedList("Committed IDs", "ids", ids, el("ol", { class: "ids", start: String(ids.offset + 1) }, ...ids.ids.map((id) => el("li", {}, id)))));
   if (rows) section.append(pagedList("Output rows", "rows", rows, rowsTable(rows)));
-  if (errors) section.append(pagedList("Errored rows", "errors", errors, el("div", { class: "errored-rows" }, ...errors.rows.map((row) => erroredRowCard(job, row)))));
   return section;
 }
 
@@ -287,27 +288,24 @@ function rowsTable(page: CheckpointRowsResponse): HTMLElement {
 function jobError(job: JobSummary): HTMLElement | false {
   if (!job.error) return false;
   const row = failedRow(job);
-  return row ? erroredRowCard(job, row, "failed-row") : el("pre", { class: "job-error" }, job.error.message);
+  return row ? rowCard(job, row, "failed-row") : el("pre", { class: "job-error" }, job.error.message);
 }
 
-function failedRow(job: JobSummary): CheckpointErroredRow | undefined {
-  const error = job.error;
-  if (error?.kind !== "udf" || !error.operator || !error.rowInput) return undefined;
-  return { id: null, operator: error.operator, file: error.file, row: error.row, input: error.rowInput, error: error.message, stack: error.stack, at: job.finishedAt ?? "" };
+function rowCard(job: JobSummary, row: CheckpointErroredRow, kind: ErroredRowKind = "errored-row"): HTMLElement {
+  // A row whose JSON was cut (a very long value) cannot be replayed.
+  const debug = button("Debug this row", { class: "debug-row" }, !row.input.endsWith("…"), () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }));
+  return erroredRowCard(row, kind, debug);
 }
 
-function erroredRowCard(job: JobSummary, row: CheckpointErroredRow, kind: "errored-row" | "failed-row" = "errored-row"): HTMLElement {
-  const where = [row.operator, row.file ? `${row.file}${row.row === undefined ? "" : ` row ${row.row}`}` : undefined].filter(Boolean).join(" — ");
-  return el("article", { class: `errored-row ${kind}`, "data-id": JSON.stringify(row.id) },
-    el("div", { class: "errored-row-head" },
-      el("span", { class: "errored-id" }, kind === "failed-row" ? "The row the job failed on" : `ID ${JSON.stringify(row.id)}`),
-      el("span", { class: "errored-where" }, where),
-      // A row whose JSON was cut (a very long value) cannot be replayed.
-      button("Debug this row", { class: "debug-row" }, !row.input.endsWith("…"), () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }))),
-    el("pre", { class: "errored-input" }, row.input),
-    el("pre", { class: "errored-error" }, row.error),
-    row.stack ? el("details", {}, el("summary", {}, "Stack"), el("pre", { class: "errored-stack" }, row.stack)) : false);
+/** The rows UDFs failed on (onError "skip"), pinned at the top, before the figures. */
+function erroredRows(job: JobSummary): HTMLElement | false {
+  const { errors } = state.pages;
+  if (!errors || errors.total === 0 || !inspectable(job)) return false;
+  return el("section", { class: "errored-rows-pinned" },
+    pagedList("Errored rows", "errors", errors, el("div", { class: "errored-rows" }, ...errors.rows.map((row) => rowCard(job, row)))));
 }
 
+// The edges are laid out for the panel's width: draw them again when it changes.
+window.addEventListener("resize", update);
 render();
 vscode.postMessage({ type: "ready" });

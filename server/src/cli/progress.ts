@@ -43,7 +43,7 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
     return width && line.length > width ? `${line.slice(0, width - 1)}…` : line;
   });
   lines.push(`${snapshot.finished ? "done" : "running"} ${(snapshot.elapsedMs / 1000).toFixed(1)}s  ` +
-    (live ? `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` : `${snapshot.cpuSlots} CPU slots  `) +
+    (live ? `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` : `${snapshot.cpuSlots} workers  `) +
     (snapshot.nodes && live ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending  ` : "") +
     (live ? `memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}` : `peak memory ${formatBytes(snapshot.peakMemoryBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`));
   const checkpoint = checkpointLine(snapshot);

@@ -93,8 +93,8 @@ export class StreamingExecutor {
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       thrown = error;
-      // A failed checkpointed job's last progress says what it committed (the CLI reports the kept checkpoint).
-      if (this.checkpoint) this.options.onProgress?.(this.snapshot(false));
+      // A failed job's last progress says how far it got (and, checkpointed, what it committed: the CLI reports the kept checkpoint).
+      this.options.onProgress?.(this.snapshot(false));
       this.rejectResult(error);
       throw error;
     } finally {
