@@ -34,7 +34,7 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
     let line: string;
     if (op.runsInDriver) line = `${head}  ${(op.elapsedMs / 1000).toFixed(1)}s`;
     else {
-      const tasks = op.tasksEstimated !== undefined ? `tasks ${op.tasksDone}/${op.tasksEstimated}` : `tasks ${op.tasksDone}`;
+      const tasks = live && op.tasksEstimated !== undefined ? `tasks ${op.tasksDone}/${op.tasksEstimated}` : `tasks ${op.tasksDone}`;
       const queued = op.queuedBlocks > 0 && live ? `  queued ${op.queuedBlocks} blocks (${formatBytes(op.queuedBytes)})` : "";
       const pressure = op.backpressure && live ? `  [${op.backpressure}]` : "";
       const actors = op.actors && live ? `  actors ${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting` : "";
