@@ -68,7 +68,7 @@ function build(grid: Grid, preview: JobPreview): void {
   table.setAttribute("role", "grid");
   table.setAttribute("aria-rowcount", String(rows.length + 2));
   // CSSOM properties, which the CSP allows (style attributes it would block).
-  table.style.setProperty("--grid-columns", ["4em", ...fields.map((f) => (isNumeric(f.type) ? "9em" : "14em"))].join(" "));
+  table.style.setProperty("--grid-columns", ["4em", ...fields.map((f) => (isNumeric(f.type) ? "11em" : "14em"))].join(" "));
   const head = make("div", "grid-row grid-head");
   head.setAttribute("role", "row");
   head.append(make("div", "grid-cell grid-index", "#"));
@@ -199,7 +199,7 @@ function summaryCell(field: FieldInfo, summary: ColumnSummary | undefined): HTML
 
 const shortText = (value: PreviewCell) => {
   const text = textOf(value);
-  return text.length > 24 ? `${text.slice(0, 24)}…` : text;
+  return text.length > 20 ? `${text.slice(0, 20)}…` : text;
 };
 
 /** Row indexes ordered by column `c`: numbers by value, others as text; nulls last either way. */
