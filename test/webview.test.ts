@@ -262,9 +262,9 @@ export default rd.fromItems([
 
     await bodyRows.filter({ hasText: "ALICE" }).locator(".grid-cell:not(.grid-index)").first().click();
     await page.locator(".preview button.grid-copy-cell").click();
-    await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === '"9007199254740993"');
+    await waitUntil(async () => (await page.evaluate(() => navigator.clipboard.readText())) === '"9007199254740993"');
     await page.locator(".preview button.grid-copy-row").click();
-    await waitFor(async () => (await page.evaluate(() => navigator.clipboard.readText())) === JSON.stringify({ id: "9007199254740993", name: "ALICE", score: -1.25, note: null }));
+    await waitUntil(async () => (await page.evaluate(() => navigator.clipboard.readText())) === JSON.stringify({ id: "9007199254740993", name: "ALICE", score: -1.25, note: null }));
     assert.deepEqual(pageErrors, []);
   });
 
@@ -298,15 +298,7 @@ export default rd.range(${total}, { overrideNumBlocks: 4 }).map((row) => ({ id: 
   });
 });
 
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
