@@ -5,6 +5,7 @@ import {
   FINISHED_STATES, type CheckpointErroredRow, type CheckpointErrorsResponse, type CheckpointIdsResponse, type CheckpointRowsResponse, type CheckpointSummaryResponse,
   type CheckpointView, type CheckpointViewName, type HostToWebview, type JobSummary, type OperatorProgress, type ProgressSnapshot, type WebviewToHost,
 } from "../../server/src/contract";
+import { previewGrid } from "./grid";
 import "./panel.css";
 
 interface WebviewApi {
@@ -155,6 +156,7 @@ function render(): void {
     resources(state.progress),
     operators(state.progress, job),
     result(job),
+    job.result?.preview ? previewGrid(job.id, job.result.preview) : false,
     checkpointInspector(job),
   ];
   root.replaceChildren(...sections.filter((section) => section !== false));
