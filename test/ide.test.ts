@@ -58,6 +58,27 @@ describe("the extension in a real VS Code (code-server)", function () {
     assert.ok(fs.readdirSync(path.join(workspace, "out", "positive-reviews")).some((file) => file.endsWith(".parquet")));
   });
 
+  it("Run to here on the quickstart's .map(normalize) shows its normalized rows in the panel's grid, with their Arrow types", async () => {
+    // The quickstart is open (the test before ran it); each operator's line has a "Run to here" lens above it.
+    const line = await ide.page.locator(".editor-group-container.active .view-line", { hasText: ".map(normalize)" }).boundingBox();
+    const lenses = ide.codeLens("Run to here");
+    await lenses.first().waitFor({ timeout: 60_000 });
+    const tops = await lenses.evaluateAll((links) => links.map((link) => link.getBoundingClientRect().bottom));
+    const above = tops.map((bottom, i) => ({ bottom, i })).filter(({ bottom }) => bottom <= line!.y + 1).sort((a, b) => b.bottom - a.bottom)[0];
+    assert.ok(above, `a Run to here lens above .map(normalize): lens bottoms ${tops.join(", ")}, line at ${line!.y}`);
+    await lenses.nth(above.i).click();
+    const grid = panel().locator(".preview");
+    await grid.locator(".grid-body .grid-row").first().waitFor({ timeout: 90_000 });
+    await ide.screenshot("3b-quickstart-run-to-here-grid");
+    const headers = await grid.locator(".grid-header").evaluateAll((cells) => cells.map((c) => [c.querySelector(".grid-name")!.textContent, c.querySelector(".grid-type")!.textContent]));
+    assert.deepEqual(headers, [["id", "Int64"], ["product", "Utf8"], ["text", "Utf8"], ["stars", "Float64"], ["price", "Float64"]]);
+    const texts = await grid.locator(".grid-body .grid-row").evaluateAll((rows) => rows.map((row) => (row.querySelectorAll<HTMLElement>(".grid-cell")[3].title)));
+    assert.ok(texts.length > 0);
+    for (const text of texts) assert.equal(text, text.trim().toLowerCase(), "each row's text as normalize made it");
+    assert.match(texts[0], /^[a-z ]+: [a-z]+ #\d+$/);
+    assert.equal(await grid.locator(".grid-status").innerText(), "20 rows", "the default preview of 20 rows");
+  });
+
   it("a UDF throws on a malformed row: the panel shows the row, Debug this row stops where it threw, the fix resumes to every row once", async () => {
     await ide.openFile("orders.rdpipe.ts");
     await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });

@@ -278,11 +278,95 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     await screenshot(page, "resumed");
     assert.deepEqual(pageErrors, []);
   });
+
+  it("shows a run without a write as a typed, sortable, virtualized grid with the server's column summary", async () => {
+    const long = `a long note ${"x".repeat(400)} end`;
+    writePipeline(root, "preview.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.fromItems([
+  { id: 3n, name: "carol", score: 2.5, note: "short" },
+  { id: 9007199254740993n, name: "alice", score: -1.25, note: null },
+  { id: -4n, name: "bob", score: 10, note: ${JSON.stringify(long)} },
+]).map((row) => ({ ...row, name: String(row.name).toUpperCase() }));
+`);
+    const job = (await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "preview.rdpipe.ts" }, options: { workers: 2, preview: 10 } })).job;
+    await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(pageServer.url).origin });
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    const bodyRows = page.locator(".preview .grid-body .grid-row");
+    await bodyRows.nth(2).waitFor();
+    await screenshot(page, "preview-grid");
+
+    const headers = await page.locator(".preview .grid-header").evaluateAll((cells) => cells.map((c) => [c.querySelector(".grid-name")!.textContent, c.querySelector(".grid-type")!.textContent]));
+    assert.deepEqual(headers, [["id", "Int64"], ["name", "Utf8"], ["score", "Float64"], ["note", "Utf8"]]);
+    const shown = () => bodyRows.evaluateAll((rows) => rows.map((row) => Array.from(row.querySelectorAll<HTMLElement>(".grid-cell:not(.grid-index)"), (cell) => cell.title || cell.textContent)));
+    const [carol, alice, bob] = [["3", "CAROL", "2.5", "short"], ["9007199254740993", "ALICE", "-1.25", "null"], ["-4", "BOB", "10", long]];
+    const byName: Record<string, string[]> = { CAROL: carol, ALICE: alice, BOB: bob };
+    const { job: finished } = await client.request("GET", `/jobs/${job.id}`, "job");
+    const jobOrder = finished.result!.preview!.rows.map((row) => byName[row[1] as string]);
+    assert.equal(jobOrder.length, 3);
+    assert.deepEqual(await shown(), jobOrder, "the rows in the job's order; an int64 past 2^53 exact");
+    assert.deepEqual(await texts(page, ".preview .grid-body .grid-null"), ["null"], "the null is shown as a styled null");
+    const longCell = page.locator(".preview .grid-body .grid-cell", { hasText: "a long note" });
+    assert.equal(await longCell.getAttribute("title"), long, "the whole long string on hover");
+    assert.ok((await longCell.innerText()).length < long.length, "the long string is cut in its cell");
+    const alignment = await bodyRows.first().locator(".grid-cell:not(.grid-index)").evaluateAll((cells) => cells.map((c) => getComputedStyle(c).textAlign));
+    assert.deepEqual(alignment, ["right", "start", "right", "start"], "numbers right-aligned, text at the start");
+
+    const summary = await page.locator(".preview .grid-summary .grid-cell:not(.grid-index)").evaluateAll((cells) => cells.map((c) => [(c as HTMLElement).dataset.min, (c as HTMLElement).dataset.max, (c as HTMLElement).dataset.nulls]));
+    assert.deepEqual(summary, [["-4", "9007199254740993", "0"], ["ALICE", "CAROL", "0"], ["-1.25", "10", "0"], [long, "short", "1"]]);
+
+    await page.locator('.preview .grid-header[data-column="score"]').click();
+    assert.deepEqual(await shown(), [alice, carol, bob], "sorted by score, ascending");
+    await page.locator('.preview .grid-header[data-column="score"]').click();
+    assert.deepEqual(await shown(), [bob, carol, alice], "then descending");
+    await page.locator('.preview .grid-header[data-column="id"]').click();
+    assert.deepEqual(await shown(), [bob, carol, alice], "int64s by value, the one past 2^53 last");
+    await page.locator('.preview .grid-header[data-column="note"]').click();
+    assert.deepEqual((await shown()).map((row) => row[1]), ["BOB", "CAROL", "ALICE"], "text ascending, the null last");
+    await page.locator('.preview .grid-header[data-column="note"]').click();
+    assert.deepEqual((await shown()).map((row) => row[1]), ["CAROL", "BOB", "ALICE"], "descending, the null still last");
+
+    await bodyRows.filter({ hasText: "ALICE" }).locator(".grid-cell:not(.grid-index)").first().click();
+    await page.locator(".preview button.grid-copy-cell").click();
+    await waitUntil(async () => (await page.evaluate(() => navigator.clipboard.readText())) === '"9007199254740993"');
+    await page.locator(".preview button.grid-copy-row").click();
+    await waitUntil(async () => (await page.evaluate(() => navigator.clipboard.readText())) === JSON.stringify({ id: "9007199254740993", name: "ALICE", score: -1.25, note: null }));
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("keeps only a window of 5,000 preview rows in the page and shows later rows on scrolling", async () => {
+    const total = 5000;
+    writePipeline(root, "many.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(${total}, { overrideNumBlocks: 4 }).map((row) => ({ id: row.id, label: "row " + row.id }));
+`);
+    const job = (await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "many.rdpipe.ts" }, options: { workers: 2, preview: total } })).job;
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    const bodyRows = page.locator(".preview .grid-body .grid-row");
+    await bodyRows.first().waitFor();
+    assert.equal(await page.locator(".preview .grid-status").innerText(), "5,000 rows");
+    const window = async () => bodyRows.evaluateAll((rows) => rows.map((row) => Number(row.getAttribute("data-row"))));
+    const first = await window();
+    assert.ok(first.length > 10 && first.length < 100, `a window of rows in the DOM, not ${first.length}`);
+    assert.equal(first[0], 0);
+    const scroller = page.locator(".preview .grid-scroller");
+    await scroller.evaluate((s) => { s.scrollTop = s.scrollHeight; });
+    await page.locator('.preview .grid-body .grid-row[data-row="4999"]').waitFor();
+    const last = await window();
+    assert.ok(last.length < 100 && !last.includes(0), `the window moved: ${last[0]}…${last.at(-1)}`);
+    const { job: finished } = await client.request("GET", `/jobs/${job.id}`, "job");
+    assert.equal(finished.result!.preview!.rows.length, total);
+    assert.equal(await page.locator('.preview .grid-body .grid-row[data-row="4999"] .grid-cell:not(.grid-index)').last().innerText(), finished.result!.preview!.rows[4999][1]);
+    await scroller.evaluate((s) => { s.scrollTop = 2500 * 24; });
+    await page.locator('.preview .grid-body .grid-row[data-row="2500"]').waitFor();
+    assert.ok(await page.locator('.preview .grid-body .grid-row[data-row="2500"]').isVisible());
+    assert.deepEqual(pageErrors, []);
+  });
 });
 
-async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error("timed out waiting for a condition");
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -7,6 +7,7 @@ import {
 } from "../../server/src/contract";
 import { bytes, count, el } from "./dom";
 import { type ErroredRowKind, erroredRowCard, failedRow } from "./errored-rows";
+import { previewGrid } from "./grid";
 import { isFinished, operatorCard, outcome, resources } from "./progress-view";
 import "./panel.css";
 
@@ -137,6 +138,7 @@ function render(): void {
     resources(state.progress, job),
     operators(state.progress, job),
     result(job),
+    job.result?.preview ? previewGrid(job.id, job.result.preview) : false,
     checkpointInspector(job),
   ];
   root.replaceChildren(...sections.filter((section) => section !== false));

@@ -1,4 +1,5 @@
 // Jobs as the execution server keeps them: what to run, with which options, and how it ended.
+import type { FieldInfo } from "./inspection";
 import type { ProgressSnapshot } from "./progress";
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
@@ -46,9 +47,27 @@ export interface JobResult {
   written?: { path: string; files: number; bytes: number };
   /** Formatted rows, for a plan without a write. */
   previewRows?: string[];
+  /** The same rows, typed, for a grid (a plan without a write). */
+  preview?: JobPreview;
   durationMs: number;
   peakMemoryBytes: number;
   statsText: string;
+}
+
+/**
+ * A cell as JSON holds it: null stays null; a value JSON cannot hold exactly (an int64 beyond 2^53, NaN,
+ * ±Infinity, binary as base64, a timestamp as ISO 8601) is a string, which its field's Arrow type tells apart.
+ */
+export type PreviewCell = string | number | boolean | null | PreviewCell[] | { [key: string]: PreviewCell };
+
+/** A column of the preview rows: its smallest and largest value (absent for lists, structs, binary and all-null columns) and its nulls. */
+export interface ColumnSummary { min?: PreviewCell; max?: PreviewCell; nulls: number }
+
+/** Preview rows with their schema: `rows[r][c]` is the value of `fields[c]`; `summary[c]` summarizes column c over these rows. */
+export interface JobPreview {
+  fields: FieldInfo[];
+  rows: PreviewCell[][];
+  summary: ColumnSummary[];
 }
 
 /** What a checkpointed job's runs have committed, from the latest progress of this attempt. */

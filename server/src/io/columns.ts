@@ -1,7 +1,7 @@
 // Column selection and constant columns for the blocks a read yields.
 import { Field, RecordBatch, Schema, Struct, Table, Utf8, makeData, type Data } from "apache-arrow";
 import { utf8Vector, type Block } from "../block";
-import { IoError } from "./types";
+import { IoError } from "./errors";
 
 export function assertColumnsExist(available: string[], requested: string[] | undefined, file: string): void {
   const missing = (requested ?? []).filter((name) => !available.includes(name));

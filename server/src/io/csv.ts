@@ -7,7 +7,8 @@ import { blockFromColumns, preview, utf8Vector } from "../block";
 import { assertColumnsExist } from "./columns";
 import { strictUtf8 } from "./lines";
 import type { FileSystem } from "./fs";
-import { IoError, LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
+import { LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
+import { IoError } from "./errors";
 
 type ColumnKind = "int64" | "float64" | "bool" | "string";
 

@@ -4,7 +4,8 @@
 import * as path from "node:path";
 import { fileSystemFor, isS3Path, type FileInfo, type FileSystem, type FileSystemDescription } from "./fs";
 import { concatPrefetched } from "./prefetch";
-import { IoError, pathError, type FileRef } from "./types";
+import type { FileRef } from "./types";
+import { IoError, pathError } from "./errors";
 
 export interface ListOptions {
   fileExtensions?: string[];

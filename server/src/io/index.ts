@@ -1,11 +1,8 @@
 // Data in and out: datasources (files of every format, range, in-memory blocks, user-defined ones),
 // datasinks (files of every format, user-defined ones), listing (with hive partitions), per-format
 // readers that stream Arrow blocks, footer metadata, and atomic single-file writers.
-export {
-  IoError,
-  type FileFormat, type FileRef, type ReadOptions, type FileReadSpec, type SourceBlock, type WriteFormat, type WriteOptions,
-} from "./types";
-export { errorMessage, pathError } from "./types";
+export type { FileFormat, FileRef, ReadOptions, FileReadSpec, SourceBlock, WriteFormat, WriteOptions } from "./types";
+export { IoError, errorMessage, pathError } from "./errors";
 export { isIgnoredName, listFiles, streamFiles } from "./files";
 export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, stopUploads, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
 export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks } from "./read";

@@ -1,6 +1,6 @@
 // Small JSON files (checkpoint records, overwrite markers, the lease): their bytes, and reading one back.
 import type { FileSystem } from "./fs";
-import { pathError } from "./types";
+import { pathError } from "./errors";
 
 /** A value as the chunks FileSystem.write takes (bigints as decimal strings). */
 export const json = (value: unknown) => [Buffer.from(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v)))];

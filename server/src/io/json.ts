@@ -7,7 +7,8 @@ import {
 import { assertColumnsExist } from "./columns";
 import type { FileSystem } from "./fs";
 import { fileLines, fileText } from "./lines";
-import { IoError, LINES_PER_BLOCK, errorMessage, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
+import { LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
+import { IoError, errorMessage } from "./errors";
 
 /** A parsed object and the line it starts on, for error messages. */
 interface JsonRow {

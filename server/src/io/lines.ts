@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline";
 import { Transform, pipeline } from "node:stream";
 import type { FileSystem } from "./fs";
-import { IoError } from "./types";
+import { IoError } from "./errors";
 
 /**
  * The file's bytes, unchanged, failing at the first byte that is not UTF-8 with an error naming the

@@ -14,7 +14,7 @@ import path from "node:path";
 import { fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription } from "./fs";
 import { json, readJsonFile } from "./json-file";
 import { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
-import { pathError } from "./types";
+import { pathError } from "./errors";
 
 interface Marker extends ProcessIdentity {
   job: string;

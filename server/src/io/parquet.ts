@@ -8,7 +8,8 @@ import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
 import { ParquetLayout } from "./rowgroup";
-import { IoError, errorMessage, pathError, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
+import type { FileBlock, FileRef, FormatReadOptions } from "./types";
+import { IoError, errorMessage, pathError } from "./errors";
 
 const MAGIC = new TextEncoder().encode("PAR1");
 /** Enough for most footers in one read, and all of a small file (which then costs one request); a longer footer costs a second read. */

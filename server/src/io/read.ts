@@ -11,9 +11,8 @@ import { concatPrefetched } from "./prefetch";
 import { readJsonBlocks } from "./json";
 import { parquetFileMetadata, readParquetBlocks } from "./parquet";
 import { readTextBlocks } from "./text";
-import {
-  IoError, errorMessage, type FileFormat, type FileReadSpec, type FileRef, type FormatReader, type SourceBlock,
-} from "./types";
+import type { FileFormat, FileReadSpec, FileRef, FormatReader, SourceBlock } from "./types";
+import { IoError, errorMessage } from "./errors";
 
 const READERS: Record<FileFormat, FormatReader> = {
   parquet: readParquetBlocks,

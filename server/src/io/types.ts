@@ -1,8 +1,6 @@
 import type { Block } from "../block";
 import type { FileSystem, FileSystemDescription } from "./fs/types";
 
-export { IoError, errorMessage, pathError } from "./errors";
-
 export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary";
 
 export interface FileRef {

@@ -4,7 +4,8 @@ import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet 
 import { columnValues, utf8Vector, type Block } from "../block";
 import { rebuildBlock } from "./columns";
 import { fileSystemFor, type FileSystemDescription } from "./fs";
-import { IoError, pathError, type WriteFormat, type WriteOptions } from "./types";
+import type { WriteFormat, WriteOptions } from "./types";
+import { IoError, pathError } from "./errors";
 
 const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json" };
 

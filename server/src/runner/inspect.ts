@@ -3,7 +3,8 @@ import type { Dataset } from "../api/dataset";
 import { validateCheckpointPlan } from "../checkpoint";
 import type { PlanInspection, PlanOperator, PlanProblem } from "../contract";
 import { PlanError, opDisplayName, opsInOrder, inputsOf, validatePlan, type LogicalOp } from "../plan";
-import { schemaFields, toJobError } from "./outcome";
+import { toJobError } from "./outcome";
+import { schemaFields } from "./preview";
 import { checkpointOf } from "./pipeline";
 
 /** Each operator's output schema is found by executing the plan up to it until its first block (writes are not run). */

@@ -1,13 +1,14 @@
 // Running a loaded pipeline to a JSON-safe outcome (the contract's JobResult or JobError): what both
 // `rdpipe run` and a server job do.
-import type { Schema } from "apache-arrow";
 import { formatRow, type Dataset } from "../api/dataset";
+import { blockToRows } from "../block";
 import { TaskError } from "../cluster/transforms";
-import type { FieldInfo, JobError, JobResult, ProgressSnapshot } from "../contract";
+import type { JobError, JobResult, ProgressSnapshot } from "../contract";
 import { ExecutionError } from "../exec";
 import { RdpipeError } from "../errors";
 import { FileDatasink } from "../io";
 import { opDisplayName } from "../plan";
+import { previewOf } from "./preview";
 
 export interface RunDatasetOptions {
   preview: number;
@@ -26,11 +27,13 @@ export async function runDataset(dataset: Dataset, options: RunDatasetOptions): 
       written: { path: op.datasink instanceof FileDatasink ? op.datasink.path : opDisplayName(op), files: result.written.length, bytes: result.written.reduce((s, f) => s + f.bytes, 0) },
     };
   }
-  const rows = await dataset.take(options.preview, runOptions);
-  const result = dataset.lastRun()!;
+  const limited = dataset.limit(options.preview);
+  const table = await limited.toArrow(runOptions);
+  const result = limited.lastRun()!;
+  const preview = previewOf(table);
   return {
-    rowsOut: rows.length, durationMs: result.durationMs, peakMemoryBytes: result.peakMemoryBytes, statsText: result.statsText,
-    previewRows: rows.map(formatRow),
+    rowsOut: table.numRows, durationMs: result.durationMs, peakMemoryBytes: result.peakMemoryBytes, statsText: result.statsText,
+    previewRows: blockToRows(table).map(formatRow), preview,
   };
 }
 
@@ -45,8 +48,4 @@ export function toJobError(e: unknown): JobError {
   if (e instanceof RdpipeError && e.code !== "usage" && e.code !== "config") return { message: e.message, kind: e.code };
   const error = e instanceof Error ? e : new Error(String(e));
   return { message: error.message, kind: "internal", stack: error.stack };
-}
-
-export function schemaFields(schema: Schema): FieldInfo[] {
-  return schema.fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable }));
 }
