@@ -76,9 +76,19 @@ describe("the extension in a real VS Code (code-server)", function () {
     await pausedFrame.waitFor({ timeout: 60_000 });
     const throwLine = fs.readFileSync(path.join(workspace, "orders.rdpipe.ts"), "utf8").split("\n").findIndex((line) => line.includes("malformed price")) + 1;
     assert.match(await pausedFrame.innerText(), new RegExp(`orders\\.rdpipe\\.ts\\s*${throwLine}:`));
+    // The engine's frames are skipped: the frames shown (not collapsed, not greyed) are the pipeline file's, parsePrice on top.
+    const shownFrames = await ide.page.locator(".debug-call-stack .stack-frame:not(.disabled)").allInnerTexts();
+    assert.match(shownFrames[0] ?? "", /parsePrice/, `call stack: ${shownFrames.join(" | ")}`);
+    assert.ok(shownFrames.every((frame) => /orders\.rdpipe\.ts/.test(frame)), `call stack: ${shownFrames.join(" | ")}`);
+    const ordersBreakpoints = ide.page.locator(".debug-breakpoints .monaco-list-row", { hasText: "orders.rdpipe.ts" });
+    await ordersBreakpoints.first().waitFor({ timeout: 10_000 });
+    assert.equal(await ordersBreakpoints.count(), 1, "Debug this row adds one breakpoint");
     await ide.screenshot("5-debug-this-row");
     await ide.page.keyboard.press("Shift+F5");
     await ide.page.locator(".debug-toolbar").waitFor({ state: "hidden", timeout: 30_000 });
+    // The breakpoint it added goes with the session.
+    await ordersBreakpoints.first().waitFor({ state: "detached", timeout: 10_000 });
+    assert.equal(await ordersBreakpoints.count(), 0, "no breakpoint remains after the debug session");
 
     // The fix: accept a decimal comma and a missing price. The editor reloads the file; Resume re-reads it.
     const file = path.join(workspace, "orders.rdpipe.ts");
