@@ -63,10 +63,14 @@ export async function debugErroredRow(script: string, pipeline: string, row: Che
     ended.dispose();
     removeAdded();
   });
-  const started = await vscode.debug.startDebugging(vscode.workspace.getWorkspaceFolder(uri), { ...debugRowLaunch(script, pipeline, row), rdpipeDebugRow: marker });
-  if (!started) {
-    ended.dispose();
-    removeAdded();
-    throw new Error("VS Code did not start the debug session (is the JavaScript debugger enabled?)");
+  let started = false;
+  try {
+    started = await vscode.debug.startDebugging(vscode.workspace.getWorkspaceFolder(uri), { ...debugRowLaunch(script, pipeline, row), rdpipeDebugRow: marker });
+  } finally {
+    if (!started) {
+      ended.dispose();
+      removeAdded();
+    }
   }
+  if (!started) throw new Error("VS Code did not start the debug session (is the JavaScript debugger enabled?)");
 }
