@@ -228,7 +228,7 @@ export default rd
       await ide.runCommand("rdpipe: Connect to Remote Server");
       await ide.answerInput("rdpipe: remote execution server", remote.url);
       await ide.answerInput("rdpipe: server token", token);
-      const remoteStatus = ide.page.locator(".statusbar-item", { hasText: `rdpipe: ${new URL(remote.url).host}` });
+      const remoteStatus = ide.page.locator(".statusbar-item", { hasText: `rdpipe: remote ${new URL(remote.url).host}` });
       await remoteStatus.waitFor({ timeout: 30_000 });
       await ide.reload();
       await remoteStatus.waitFor({ timeout: 60_000 });
