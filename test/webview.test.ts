@@ -123,14 +123,14 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
   }
 
   /** Runs a one-line pipeline over the input to `state`; its panel once the outcome shows, screenshot taken. */
-  async function finishedPanel(name: string, pipeline: string, state: string): Promise<{ job: JobSummary; page: Page; pageErrors: string[] }> {
+  async function finishedPanel(name: string, pipeline: string, state: string): Promise<{ job: JobSummary; page: Page; host: PanelHost; pageErrors: string[] }> {
     writePipeline(root, `${name}.rdpipe.ts`, `import * as rd from "rdpipe";\nexport default ${pipeline};\n`);
     const job = await submit(`${name}.rdpipe.ts`);
-    const { page, pageErrors } = await openPanel(job.id);
+    const { page, host, pageErrors } = await openPanel(job.id);
     await jobState(page, state);
     await page.locator(".outcome").waitFor();
     await screenshot(page, `${name}-${state}`);
-    return { job, page, pageErrors };
+    return { job, page, host, pageErrors };
   }
 
   it("shows a finished filter job's bars at 100% with rows read and rows written as separate figures, and its outcome", async () => {
@@ -149,7 +149,7 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
   });
 
   it("shows a failed job's outcome as the file and row it failed on, without live figures", async () => {
-    const { job, page, pageErrors } = await finishedPanel("fails",
+    const { job, page, host, pageErrors } = await finishedPanel("fails",
       'rd.readParquet("input").map((row) => { if (row.value === "bad") throw new Error("bad value"); return row; }).writeParquet("out-fails")', "failed");
     const { job: failed } = await client.request("GET", `/jobs/${job.id}`, "job");
     const file = failed.error!.file!;
@@ -160,6 +160,12 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     const error = await card.locator(".errored-error").innerText();
     assert.match(error, /failed on row \d+ .*: Error: bad value$/);
     assert.doesNotMatch(error, /row: |"value":"bad"/, "the error without the row repeated");
+    // The UDF's line (line 2 of the file: `export default …`, where the arrow function throws) as a link that opens the editor there.
+    const link = card.locator("a.udf-source");
+    assert.match(await link.innerText(), /fails\.rdpipe\.ts:2\)?$/);
+    await link.click();
+    const opened = host.received.find((m) => m.type === "openSource");
+    assert.deepEqual(opened && { ...opened, column: undefined }, { type: "openSource", file: path.join(root, "fails.rdpipe.ts"), line: 2, column: undefined });
     // A 400 px panel: nothing overflows sideways, and the Debug button keeps to one line.
     await page.setViewportSize({ width: 400, height: 700 });
     await screenshot(page, "fails-400px");

@@ -15,6 +15,8 @@ export interface PanelHostSide {
   resumeSource?(jobId: string): Promise<BundleSource | undefined>;
   /** "Debug this row" pressed on an errored row of `jobId`. */
   debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
+  /** A link to the UDF's source line pressed: open the file there. */
+  openSource(file: string, line: number, column: number): Promise<void>;
   /** Every job event, before it goes to the panel (the extension logs them and reports finished jobs). */
   onEvent?(event: JobEvent): void;
 }
@@ -53,6 +55,9 @@ export class PanelController {
         }
         case "debugRow":
           await this.host.debugRow(message.jobId, message.row);
+          break;
+        case "openSource":
+          await this.host.openSource(message.file, message.line, message.column);
           break;
       }
     } catch (e) {

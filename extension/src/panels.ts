@@ -56,6 +56,10 @@ export class JobPanels implements vscode.Disposable {
       client: () => this.connection.connectedClient(),
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
       ...this.hooks,
+      openSource: async (file, line, column) => {
+        const at = new vscode.Position(line - 1, column - 1);
+        await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(at, at), viewColumn: vscode.ViewColumn.One });
+      },
       onEvent: (event) => {
         if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${path.basename(event.job.pipeline)} (${event.job.state})`;
         this.hooks.onEvent(event);

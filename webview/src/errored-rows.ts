@@ -24,6 +24,27 @@ function rowTable(input: string): HTMLElement {
 /** The error as the engine wrote it, less the row it appends (shown above as the table). */
 const withoutRow = (error: string) => error.replace(/\n\s*row: [\s\S]*$/, "");
 
+/** Where in the pipeline file the UDF threw: the stack's first frame in a *.rdpipe.ts file. */
+export interface SourceLine { name?: string; file: string; line: number; column: number }
+
+export function udfSourceLine(stack: string | undefined): SourceLine | undefined {
+  for (const frame of stack?.split("\n") ?? []) {
+    const match = /^\s*at (?:(.+?) \()?(.+\.rdpipe\.[cm]?[jt]s):(\d+):(\d+)\)?\s*$/.exec(frame);
+    if (match) return { name: match[1], file: match[2], line: Number(match[3]), column: Number(match[4]) };
+  }
+  return undefined;
+}
+
+/** A link that opens the pipeline file at the line the UDF threw. */
+function sourceLink(stack: string | undefined, open: (at: SourceLine) => void): HTMLElement | false {
+  const at = udfSourceLine(stack);
+  if (!at) return false;
+  const where = `${at.file.split("/").at(-1)}:${at.line}`;
+  const link = el("a", { class: "udf-source", href: "#", title: `Open ${at.file} at line ${at.line}` }, at.name ? `${at.name} (${where})` : where);
+  link.addEventListener("click", (event) => { event.preventDefault(); open(at); });
+  return link;
+}
+
 /** A path's last two parts, the whole path on hover. */
 function place(row: CheckpointErroredRow): HTMLElement | false {
   if (!row.file) return false;
@@ -32,7 +53,9 @@ function place(row: CheckpointErroredRow): HTMLElement | false {
   return el("span", { class: "errored-file", title: row.file }, `${short}${row.row === undefined ? "" : ` row ${row.row}`}`);
 }
 
-export function erroredRowCard(row: CheckpointErroredRow, kind: ErroredRowKind, debugButton: HTMLElement): HTMLElement {
+export function erroredRowCard(
+  row: CheckpointErroredRow, kind: ErroredRowKind, debugButton: HTMLElement, openSource: (at: SourceLine) => void,
+): HTMLElement {
   return el("article", { class: `errored-row ${kind}`, "data-id": JSON.stringify(row.id) },
     el("div", { class: "errored-row-head" },
       el("span", { class: "errored-id" }, kind === "failed-row" ? "The row the job failed on" : `ID ${JSON.stringify(row.id)}`),
@@ -40,5 +63,6 @@ export function erroredRowCard(row: CheckpointErroredRow, kind: ErroredRowKind, 
       debugButton),
     rowTable(row.input),
     el("pre", { class: "errored-error" }, withoutRow(row.error)),
+    sourceLink(row.stack, openSource),
     row.stack ? el("details", {}, el("summary", {}, "Stack"), el("pre", { class: "errored-stack" }, row.stack)) : false);
 }

@@ -296,7 +296,7 @@ function jobError(job: JobSummary): HTMLElement | false {
 function rowCard(job: JobSummary, row: CheckpointErroredRow, kind: ErroredRowKind = "errored-row"): HTMLElement {
   // A row whose JSON was cut (a very long value) cannot be replayed.
   const debug = button("Debug this row", { class: "debug-row" }, !row.input.endsWith("…"), () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }));
-  return erroredRowCard(row, kind, debug);
+  return erroredRowCard(row, kind, debug, (at) => vscode.postMessage({ type: "openSource", file: at.file, line: at.line, column: at.column }));
 }
 
 /** The rows UDFs failed on (onError "skip"), pinned at the top, before the figures. */
