@@ -58,6 +58,12 @@ describe("the extension in a real VS Code (code-server)", function () {
     await jobState("quickstart.rdpipe.ts", "succeeded");
     const operators = await panel().locator(".operator").evaluateAll((cards) => cards.map((card) => card.getAttribute("data-operator")));
     assert.ok(operators.some((name) => /scoreSentiment/.test(name ?? "")), `operators shown: ${operators.join(", ")}`);
+    // True progress: every bar complete, and the write's rows read and written as separate figures.
+    const percents = await panel().locator(".operator").evaluateAll((cards) => cards.map((card) => card.getAttribute("data-percent")));
+    assert.ok(percents.every((p) => p === "100"), `bars: ${percents.join(", ")}`);
+    const written = Number(await panel().locator("[data-rows-out]").getAttribute("data-rows-out"));
+    const rows = await panel().locator('.operator [data-fact="Rows"]').allInnerTexts();
+    assert.match(rows.at(-1) ?? "", new RegExp(`^[\\d,]+ rows read · ${written.toLocaleString("en-US")} written$`), `rows: ${rows.join(" | ")}`);
     await ide.screenshot("3-quickstart-succeeded");
     assert.ok(fs.readdirSync(path.join(workspace, "out", "positive-reviews")).some((file) => file.endsWith(".parquet")));
   });
@@ -73,6 +79,7 @@ describe("the extension in a real VS Code (code-server)", function () {
     await lenses.nth(above.i).click();
     const grid = panel().locator(".preview");
     await grid.locator(".grid-body .grid-row").first().waitFor({ timeout: 90_000 });
+    await jobState("quickstart.rdpipe.ts", "succeeded"); // a job of its own, which the Jobs view lists
     await ide.screenshot("3b-quickstart-run-to-here-grid");
     const headers = await grid.locator(".grid-header").evaluateAll((cells) => cells.map((c) => [c.querySelector(".grid-name")!.textContent, c.querySelector(".grid-type")!.textContent]));
     assert.deepEqual(headers, [["id", "Int64"], ["product", "Utf8"], ["text", "Utf8"], ["stars", "Float64"], ["price", "Float64"]]);
@@ -93,13 +100,18 @@ describe("the extension in a real VS Code (code-server)", function () {
     assert.match(await failedRow.locator('.errored-input tr[data-key="price"] td').innerText(), /^("\d+,\d\d"|null)$/);
     assert.match(await failedRow.locator(".errored-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
     await ide.screenshot("4-orders-failed");
+    // The link to parsePrice's line opens the editor there.
+    const throwLine = fs.readFileSync(path.join(workspace, "orders.rdpipe.ts"), "utf8").split("\n").findIndex((line) => line.includes("malformed price")) + 1;
+    const sourceLink = failedRow.locator("a.udf-source");
+    assert.equal(await sourceLink.innerText(), `parsePrice (orders.rdpipe.ts:${throwLine})`);
+    await sourceLink.click();
+    await ide.page.locator(".statusbar-item", { hasText: new RegExp(`^Ln ${throwLine}, Col \\d+`) }).waitFor({ timeout: 10_000 });
 
     // Debug this row: a Node debug session of `rdpipe debug-row`, stopped on the line of parsePrice that threw.
     await failedRow.locator("button.debug-row").click();
     await ide.page.locator(".debug-toolbar").waitFor({ timeout: 60_000 });
     const pausedFrame = ide.page.locator(".debug-call-stack .monaco-list-row", { hasText: "parsePrice" }).first();
     await pausedFrame.waitFor({ timeout: 60_000 });
-    const throwLine = fs.readFileSync(path.join(workspace, "orders.rdpipe.ts"), "utf8").split("\n").findIndex((line) => line.includes("malformed price")) + 1;
     assert.match(await pausedFrame.innerText(), new RegExp(`orders\\.rdpipe\\.ts\\s*${throwLine}:`));
     // The engine's frames are skipped: the frames shown (not collapsed, not greyed) are the pipeline file's, parsePrice on top.
     const shownFrames = await ide.page.locator(".debug-call-stack .stack-frame:not(.disabled)").allInnerTexts();

@@ -26,6 +26,7 @@ function rowFigures(op: OperatorProgress, live: boolean): string {
 /**
  * One line per operator plus one for the job: rows read of estimated and rows out, then for stages that
  * run tasks rows/s, tasks, actors, queues and backpressure (a step the driver runs shows rows and time).
+ * Once the job has finished, only counts remain (no busy workers, queues, backpressure or estimates).
  */
 export function renderProgress(snapshot: ProgressSnapshot, width?: number): string[] {
   const live = !snapshot.finished;
@@ -37,14 +38,15 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
       const tasks = live && op.tasksEstimated !== undefined ? `tasks ${op.tasksDone}/${op.tasksEstimated}` : `tasks ${op.tasksDone}`;
       const queued = op.queuedBlocks > 0 && live ? `  queued ${op.queuedBlocks} blocks (${formatBytes(op.queuedBytes)})` : "";
       const pressure = op.backpressure && live ? `  [${op.backpressure}]` : "";
-      const actors = op.actors && live ? `  actors ${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting` : "";
+      // The pool's and the cluster's last counts stay on the final lines: they say where the job ran.
+      const actors = op.actors ? `  actors ${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting` : "";
       line = `${head}  ${n(op.rowsPerSecond)} rows/s  ${tasks}${live ? ` (${op.tasksRunning} running)` : ""}${actors}${queued}${pressure}`;
     }
     return width && line.length > width ? `${line.slice(0, width - 1)}…` : line;
   });
   lines.push(`${snapshot.finished ? "done" : "running"} ${(snapshot.elapsedMs / 1000).toFixed(1)}s  ` +
     (live ? `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` : `${snapshot.cpuSlots} workers  `) +
-    (snapshot.nodes && live ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending  ` : "") +
+    (snapshot.nodes ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending  ` : "") +
     (live ? `memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}` : `peak memory ${formatBytes(snapshot.peakMemoryBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`));
   const checkpoint = checkpointLine(snapshot);
   if (checkpoint) lines.push(width && checkpoint.length > width ? `${checkpoint.slice(0, width - 1)}…` : checkpoint);
