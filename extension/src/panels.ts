@@ -56,6 +56,7 @@ export class JobPanels implements vscode.Disposable {
       client: () => this.connection.connectedClient(),
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
       ...this.hooks,
+      workspaceFolders: () => (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath),
       onEvent: (event) => {
         if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${path.basename(event.job.pipeline)} (${event.job.state})`;
         this.hooks.onEvent(event);

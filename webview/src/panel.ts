@@ -5,7 +5,10 @@ import {
   FINISHED_STATES, type CheckpointErroredRow, type CheckpointErrorsResponse, type CheckpointIdsResponse, type CheckpointRowsResponse, type CheckpointSummaryResponse,
   type CheckpointView, type CheckpointViewName, type HostToWebview, type JobSummary, type OperatorProgress, type ProgressSnapshot, type WebviewToHost,
 } from "../../server/src/contract";
+import { checkpointRowsGrid } from "./checkpoint-rows";
+import { button, el } from "./dom";
 import { previewGrid } from "./grid";
+import { header, missingJob } from "./header";
 import "./panel.css";
 
 interface WebviewApi {
@@ -29,6 +32,10 @@ interface PanelState {
   /** Set when the user pressed Cancel, until the job's state moves. */
   cancelRequested: boolean;
   hostError?: string;
+  /** From the host: its workspace folders, for the title. */
+  workspaceFolders?: string[];
+  /** Set when the host found the job is not on its server. */
+  missing?: { jobId: string; serverUrl: string };
 }
 
 const PAGE_SIZE: Record<CheckpointViewName, number> = { summary: 20, ids: 20, rows: 10, errors: 10 };
@@ -59,6 +66,8 @@ window.addEventListener("message", (event: MessageEvent<HostToWebview>) => {
       break;
     }
     case "checkpointPage": storePage(message.page); break;
+    case "hostInfo": state.workspaceFolders = message.workspaceFolders; break;
+    case "jobMissing": state = { pages: {}, cancelRequested: false, workspaceFolders: state.workspaceFolders, missing: { jobId: message.jobId, serverUrl: message.serverUrl } }; break;
     case "hostError":
       state.hostError = message.message;
       state.cancelRequested = false;
@@ -70,7 +79,8 @@ window.addEventListener("message", (event: MessageEvent<HostToWebview>) => {
 function showJob(job: JobSummary, progress: ProgressSnapshot | undefined): void {
   const sameJob = job.id === state.job?.id;
   const wasFinished = sameJob && FINISHED_STATES.includes(state.job!.state);
-  if (!sameJob) state = { pages: {}, cancelRequested: false };
+  if (!sameJob) state = { pages: {}, cancelRequested: false, workspaceFolders: state.workspaceFolders };
+  state.missing = undefined;
   if (sameJob && job.state !== state.job!.state) state.cancelRequested = false;
   state.job = job;
   state.progress = progress ?? (sameJob ? state.progress : undefined);
@@ -113,25 +123,6 @@ function update(): void {
 
 // ------------------------------------------------------------------ rendering
 
-type Child = Node | string | number | undefined | false;
-
-function el(tag: string, attributes: Record<string, string> = {}, ...children: Child[]): HTMLElement {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  for (const child of children) {
-    if (child === undefined || child === false) continue;
-    element.append(typeof child === "number" ? String(child) : child);
-  }
-  return element;
-}
-
-function button(label: string, attributes: Record<string, string>, enabled: boolean, onClick: () => void): HTMLElement {
-  const element = el("button", attributes, label) as HTMLButtonElement;
-  element.disabled = !enabled;
-  element.addEventListener("click", onClick);
-  return element;
-}
-
 const count = (n: number) => n.toLocaleString("en-US");
 const ofEstimate = (done: number, estimated: number | undefined) => (estimated === undefined ? count(done) : `${count(done)} / ${count(estimated)}`);
 
@@ -145,12 +136,30 @@ function bytes(n: number): string {
 
 function render(): void {
   const { job } = state;
+  if (state.missing) {
+    root.replaceChildren(missingJob(state.missing.jobId, state.missing.serverUrl));
+    return;
+  }
   if (!job) {
     root.replaceChildren(el("p", { class: "empty" }, "Waiting for the job…"));
     return;
   }
   const sections: (HTMLElement | false)[] = [
-    header(job),
+    header(job, state.progress, {
+      cancelRequested: state.cancelRequested,
+      workspaceFolders: state.workspaceFolders ?? [],
+      cancel: () => {
+        state.cancelRequested = true;
+        vscode.postMessage({ type: "cancel", jobId: job.id });
+        update();
+      },
+      resume: () => {
+        state.hostError = undefined;
+        vscode.postMessage({ type: "resume", jobId: job.id });
+        update();
+      },
+      openJob: (jobId) => vscode.postMessage({ type: "openJob", jobId }),
+    }),
     state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
     jobError(job),
     resources(state.progress),
@@ -161,29 +170,6 @@ function render(): void {
   ];
   root.replaceChildren(...sections.filter((section) => section !== false));
   drawEdges();
-}
-
-function header(job: JobSummary): HTMLElement {
-  const running = job.state === "queued" || job.state === "running";
-  const resumable = FINISHED_STATES.includes(job.state) && inspectable(job) && !job.resumedBy;
-  return el("header", {},
-    el("h1", {}, job.pipeline),
-    el("div", { class: "job-line" },
-      el("span", { class: `job-state state-${job.state}`, "data-state": job.state }, job.state),
-      el("span", { class: "job-id" }, `job ${job.id}`),
-      job.resumedFrom ? el("span", { class: "resumed-from" }, `resumes ${job.resumedFrom}`) : false,
-      job.resumedBy ? el("span", { class: "resumed-by" }, `resumed by ${job.resumedBy}`) : false,
-      button(state.cancelRequested ? "Cancelling…" : "Cancel", { class: "cancel" }, running && !state.cancelRequested, () => {
-        state.cancelRequested = true;
-        vscode.postMessage({ type: "cancel", jobId: job.id });
-        update();
-      }),
-      button("Resume", { class: "resume" }, resumable, () => {
-        state.hostError = undefined;
-        vscode.postMessage({ type: "resume", jobId: job.id });
-        update();
-      }),
-    ));
 }
 
 function resources(progress: ProgressSnapshot | undefined): HTMLElement | false {
@@ -314,7 +300,7 @@ function checkpointInspector(job: JobSummary): HTMLElement {
         ...summary.files.map((f) => el("tr", {}, el("td", {}, f.output), el("td", {}, count(f.ids)))))));
   }
   if (ids) section.append(pagedList("Committed IDs", "ids", ids, el("ol", { class: "ids", start: String(ids.offset + 1) }, ...ids.ids.map((id) => el("li", {}, id)))));
-  if (rows) section.append(pagedList("Output rows", "rows", rows, rowsTable(rows)));
+  if (rows) section.append(pagedList("Output rows", "rows", rows, checkpointRowsGrid(rows)));
   if (errors) section.append(pagedList("Errored rows", "errors", errors, el("div", { class: "errored-rows" }, ...errors.rows.map((row) => erroredRowCard(job, row)))));
   return section;
 }
@@ -328,15 +314,6 @@ function pagedList(title: string, view: CheckpointViewName, page: CheckpointView
       el("span", { class: "page-range" }, page.total === 0 ? "none" : `${count(page.offset + 1)}–${count(last)} of ${count(page.total)}`),
       button("Next", { class: "next" }, last < page.total, () => requestPage(view, page.offset + page.limit))),
     body);
-}
-
-function rowsTable(page: CheckpointRowsResponse): HTMLElement {
-  const columns = [...new Set(page.rows.flatMap(({ row }) => Object.keys(row)))];
-  return el("table", { class: "rows" },
-    el("tr", {}, ...columns.map((c) => el("th", {}, c)), el("th", {}, "file")),
-    ...page.rows.map(({ file, row }) => el("tr", {},
-      ...columns.map((c) => el("td", {}, c in row ? JSON.stringify(row[c]) : "")),
-      el("td", { class: "file" }, file.split("/").at(-1) ?? file))));
 }
 
 /** The job's error; when a UDF failed on a row (onError "fail"), shown as that row's card, to debug it. */
