@@ -374,9 +374,12 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
 
   it("titles a job by its workspace-relative path with a short ID to copy; disabled buttons say why; 'resumes …' opens that job", async () => {
     fs.mkdirSync(path.join(root, "pipelines"), { recursive: true });
-    writePipeline(root, "pipelines/header.rdpipe.ts", checkpointedPipeline("header", { strict: true }));
+    // Paths in a pipeline are relative to its folder.
+    const pipeline = (strict: boolean) => checkpointedPipeline("header", { strict }).replace('readParquet("input")', 'readParquet("../input")');
+    writePipeline(root, "pipelines/header.rdpipe.ts", pipeline(true));
     const first = await submit("pipelines/header.rdpipe.ts");
     await waitForState(client, first.id, "succeeded");
+    writePipeline(root, "pipelines/header.rdpipe.ts", pipeline(false)); // fixed: the resume retries the 2 errored rows and succeeds
     const { job: resumed } = await client.request("POST", `/jobs/${first.id}/resume`, "job", { type: "resumeJob" });
     await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(pageServer.url).origin });
     const { page, host, pageErrors } = await openPanel(resumed.id, [root]);
