@@ -443,6 +443,7 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
     await page.locator('[data-view="rows"] button.next').click();
     await page.locator('[data-view="rows"] .page-range', { hasText: "11–20 of" }).waitFor();
     await waitUntil(async () => JSON.stringify(await shown()) === JSON.stringify(expected(await rowsPage(10))));
+    assert.equal(await bodyRows.first().locator(".grid-index").innerText(), "11", "rows numbered within the whole, not the page");
     assert.deepEqual(pageErrors, []);
   });
 });

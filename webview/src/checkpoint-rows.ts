@@ -30,5 +30,5 @@ export function checkpointRowsData(page: CheckpointRowsResponse): JobPreview {
 
 /** The grid of one page of output rows; a new page is a new grid. */
 export function checkpointRowsGrid(page: CheckpointRowsResponse): HTMLElement {
-  return dataGrid("checkpoint-rows", `${page.jobId}:${page.offset}:${page.rows.length}`, checkpointRowsData(page));
+  return dataGrid("checkpoint-rows", `${page.jobId}:${page.offset}:${page.rows.length}`, checkpointRowsData(page), { firstRow: page.offset });
 }

@@ -21,14 +21,18 @@ const current = new Map<string, Grid>();
 
 /** The grid of `preview` for job `jobId`; the same element while the job and its preview stay the same. */
 export function previewGrid(jobId: string, preview: JobPreview): HTMLElement {
-  return dataGrid("preview", `${jobId}:${preview.rows.length}`, preview, "Preview");
+  return dataGrid("preview", `${jobId}:${preview.rows.length}`, preview, { title: "Preview" });
 }
 
-/**
- * A grid of `data` in the place `slot` (its section's class); the same element while `key` and the
- * columns stay the same. `title`, when given, heads it.
- */
-export function dataGrid(slot: string, key: string, data: JobPreview, title?: string): HTMLElement {
+export interface GridOptions {
+  /** A heading above the grid. */
+  title?: string;
+  /** The position of the first row in a larger whole (a page of rows), for the row numbers. */
+  firstRow?: number;
+}
+
+/** A grid of `data` in the place `slot` (its section's class); the same element while `key` and the columns stay the same. */
+export function dataGrid(slot: string, key: string, data: JobPreview, options: GridOptions = {}): HTMLElement {
   const fullKey = `${key}:${data.fields.map((f) => `${f.name}:${f.type}`).join(",")}`;
   const shown = current.get(slot);
   if (shown?.key === fullKey) {
@@ -38,7 +42,7 @@ export function dataGrid(slot: string, key: string, data: JobPreview, title?: st
   }
   const grid: Grid = { key: fullKey, element: document.createElement("section"), scrollTop: 0 };
   current.set(slot, grid);
-  build(grid, data, slot, title);
+  build(grid, data, slot, options);
   return grid.element;
 }
 
@@ -51,7 +55,7 @@ function make(tag: string, className: string, text?: string): HTMLElement {
   return element;
 }
 
-function build(grid: Grid, preview: JobPreview, slot: string, title: string | undefined): void {
+function build(grid: Grid, preview: JobPreview, slot: string, { title, firstRow = 0 }: GridOptions): void {
   const { fields, rows, summary } = preview;
   const section = grid.element;
   section.className = slot;
@@ -129,7 +133,7 @@ function build(grid: Grid, preview: JobPreview, slot: string, title: string | un
     line.setAttribute("aria-rowindex", String(position + headRows + 1));
     line.dataset.row = String(r);
     line.style.top = `${position * ROW_HEIGHT}px`;
-    line.append(make("div", "grid-cell grid-index", String(r + 1)));
+    line.append(make("div", "grid-cell grid-index", String(firstRow + r + 1)));
     fields.forEach((field, c) => {
       const cell = valueCell(field, rows[r][c]);
       if (selected?.row === r && selected.column === c) cell.setAttribute("aria-selected", "true");
