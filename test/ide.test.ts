@@ -18,10 +18,14 @@ describe("the extension in a real VS Code (code-server)", function () {
   let ide: Ide;
 
   const panel = () => ide.panelFrame();
+  /** The jobs the tests ran on the local server and how each ended ("pipeline state"), for the Jobs view. */
+  const ranJobs: string[] = [];
   /** Waits until the panel shows a job of `pipeline` (and, given, one that resumes another) in `state`. */
-  const jobState = (pipeline: string, state: string, options: { resumed?: boolean } = {}) =>
-    panel().locator("header").filter({ hasText: pipeline }).filter(options.resumed ? { has: panel().locator(".resumed-from") } : {})
+  const jobState = async (pipeline: string, state: string, options: { resumed?: boolean } = {}) => {
+    await panel().locator("header").filter({ hasText: pipeline }).filter(options.resumed ? { has: panel().locator(".resumed-from") } : {})
       .locator(`.job-state[data-state="${state}"]`).waitFor({ timeout: 90_000 });
+    if (state !== "running") ranJobs.push(`${pipeline} ${state}`);
+  };
 
   before(async () => {
     workspace = copySamples();
@@ -86,7 +90,7 @@ describe("the extension in a real VS Code (code-server)", function () {
     await jobState("orders.rdpipe.ts", "failed");
     const failedRow = panel().locator(".failed-row");
     assert.match(await failedRow.locator(".errored-where").innerText(), /Map\(total\)/);
-    assert.match(await failedRow.locator(".errored-input").innerText(), /"price":("\d+,\d\d"|null)/);
+    assert.match(await failedRow.locator('.errored-input tr[data-key="price"] td').innerText(), /^("\d+,\d\d"|null)$/);
     assert.match(await failedRow.locator(".errored-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
     await ide.screenshot("4-orders-failed");
 
@@ -97,9 +101,19 @@ describe("the extension in a real VS Code (code-server)", function () {
     await pausedFrame.waitFor({ timeout: 60_000 });
     const throwLine = fs.readFileSync(path.join(workspace, "orders.rdpipe.ts"), "utf8").split("\n").findIndex((line) => line.includes("malformed price")) + 1;
     assert.match(await pausedFrame.innerText(), new RegExp(`orders\\.rdpipe\\.ts\\s*${throwLine}:`));
+    // The engine's frames are skipped: the frames shown (not collapsed, not greyed) are the pipeline file's, parsePrice on top.
+    const shownFrames = await ide.page.locator(".debug-call-stack .stack-frame:not(.disabled)").allInnerTexts();
+    assert.match(shownFrames[0] ?? "", /parsePrice/, `call stack: ${shownFrames.join(" | ")}`);
+    assert.ok(shownFrames.every((frame) => /orders\.rdpipe\.ts/.test(frame)), `call stack: ${shownFrames.join(" | ")}`);
+    const ordersBreakpoints = ide.page.locator(".debug-breakpoints .monaco-list-row", { hasText: "orders.rdpipe.ts" });
+    await ordersBreakpoints.first().waitFor({ timeout: 10_000 });
+    assert.equal(await ordersBreakpoints.count(), 1, "Debug this row adds one breakpoint");
     await ide.screenshot("5-debug-this-row");
     await ide.page.keyboard.press("Shift+F5");
     await ide.page.locator(".debug-toolbar").waitFor({ state: "hidden", timeout: 30_000 });
+    // The breakpoint it added goes with the session.
+    await ordersBreakpoints.first().waitFor({ state: "detached", timeout: 10_000 });
+    assert.equal(await ordersBreakpoints.count(), 0, "no breakpoint remains after the debug session");
 
     // The fix: accept a decimal comma and a missing price. The editor reloads the file; Resume re-reads it.
     const file = path.join(workspace, "orders.rdpipe.ts");
@@ -164,6 +178,46 @@ export default rd
     await ide.screenshot("10-new-pipeline-types");
   });
 
+  it("the Jobs view lists every job the tests ran; a click opens its panel, the context menu reruns it", async () => {
+    assert.ok(ranJobs.length > 0, "runs after the tests that run jobs");
+    await ide.runCommand("Focus on Jobs View");
+    const rows = ide.page.locator('[id="workbench.view.extension.rdpipe"] .monaco-list-row');
+    const listed = async () => (await rows.evaluateAll((elements) => elements.map((row) => [
+      row.querySelector(".label-name")?.textContent ?? "", row.querySelector(".label-description")?.textContent ?? "",
+    ]))).map(([name, description]) => ({ name, description, state: description.split(" · ")[0] }));
+    await rows.nth(ranJobs.length - 1).waitFor({ timeout: 30_000 });
+    const shown = await listed();
+    assert.deepEqual(shown.map((job) => `${job.name} ${job.state}`).sort(), [...ranJobs].sort(), JSON.stringify(shown));
+    const makeData = shown.find((job) => job.name === "make-data.rdpipe.ts")!;
+    assert.match(makeData.description, /^succeeded · [\d.]+ s · 200,000 rows$/);
+    await ide.screenshot("11-jobs-view");
+
+    await rows.filter({ hasText: "make-data.rdpipe.ts" }).click();
+    await panel().locator("header").filter({ hasText: "make-data.rdpipe.ts" }).waitFor({ timeout: 30_000 });
+    // The context menu offers what a job's state allows: Rerun on the cancelled slow job, then Cancel on its rerun.
+    const menu = ide.page.locator(".context-view .monaco-menu");
+    const choose = async (pipeline: string, action: string, absent: string) => {
+      await rows.filter({ hasText: pipeline }).first().click({ button: "right" });
+      const item = menu.locator(".action-label", { hasText: new RegExp(`^${action}$`) });
+      await item.waitFor({ timeout: 10_000 });
+      assert.equal(await menu.locator(".action-label", { hasText: new RegExp(`^${absent}$`) }).count(), 0, `no ${absent} for this job`);
+      await item.hover();
+      await ide.page.keyboard.press("Enter");
+      await menu.waitFor({ state: "hidden", timeout: 10_000 });
+    };
+    await choose("slow.rdpipe.ts", "Rerun", "Cancel");
+    await jobState("slow.rdpipe.ts", "running");
+    await rows.first().filter({ hasText: /slow\.rdpipe\.ts.*running/ }).waitFor({ timeout: 30_000 });
+    await ide.screenshot("11-jobs-view-running");
+    await choose("slow.rdpipe.ts", "Cancel", "Rerun");
+    await jobState("slow.rdpipe.ts", "cancelled");
+    await rows.nth(ranJobs.length - 1).waitFor({ timeout: 30_000 });
+    await ide.page.waitForFunction(() => !document.querySelector('[id="workbench.view.extension.rdpipe"]')?.textContent?.includes("running"), undefined, { timeout: 30_000 });
+    assert.deepEqual((await listed()).map((job) => `${job.name} ${job.state}`).sort(), [...ranJobs].sort());
+    await ide.runCommand("View: Show Explorer");
+    await ide.page.locator(".explorer-folders-view").waitFor({ timeout: 10_000 });
+  });
+
   it("connects to a remote server with a token (kept in SecretStorage across a reload) and runs pipelines there as uploaded bundles", async () => {
     // The remote server may read none of the workspace: only a bundle compiled in the editor can run there.
     const token = "remote-token-0123456789";
@@ -174,11 +228,11 @@ export default rd
       await ide.runCommand("rdpipe: Connect to Remote Server");
       await ide.answerInput("rdpipe: remote execution server", remote.url);
       await ide.answerInput("rdpipe: server token", token);
-      const remoteStatus = ide.page.locator(".statusbar-item", { hasText: `rdpipe: ${new URL(remote.url).host}` });
+      const remoteStatus = ide.page.locator(".statusbar-item", { hasText: `rdpipe: remote ${new URL(remote.url).host}` });
       await remoteStatus.waitFor({ timeout: 30_000 });
       await ide.reload();
       await remoteStatus.waitFor({ timeout: 60_000 });
-      await ide.screenshot("11-remote-server");
+      await ide.screenshot("12-remote-server");
 
       await ide.openFile("quickstart.rdpipe.ts");
       await ide.page.keyboard.press("Control+End"); // the Run CodeLens sits on the last operator

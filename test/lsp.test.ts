@@ -164,20 +164,53 @@ export default rd.readParquet("events").map(function keep(row) { return row; }).
     assert.match(await hoverAt(), new RegExp(`Last run: job ${job.id}, succeeded: 15 rows out in [\\d.]+ s; this operator's stage \\(.*Filter\\(even\\).*\\) did \\d+ rows`));
   });
 
-  it("shows CodeLens Run / Resume / Inspect checkpoint on the write and Run to here on the other operators", async () => {
-    const { uri, text } = await open("lens.rdpipe.ts", `export default rd.readParquet("events")
+  it("shows CodeLens Run on the write (with Resume / Inspect checkpoint where the pipeline checkpoints) and Run to here on the other operators", async () => {
+    const body = `export default rd.readParquet("events")
   .map(function keep(row) { return row; })
   .writeParquet("out-lens");
-`);
-    const lenses: CodeLens[] = await client.sendRequest("textDocument/codeLens", { textDocument: { uri } });
-    const shown = lenses.map((l) => [l.range.start.line, l.command!.title, l.command!.command, l.command!.arguments]);
-    assert.deepEqual(shown, [
-      [positionOf(text, "readParquet").line, "Run to here", "rdpipe.runToHere", [{ uri, operatorIndex: 0 }]],
-      [positionOf(text, ".map").line, "Run to here", "rdpipe.runToHere", [{ uri, operatorIndex: 1 }]],
-      [positionOf(text, ".writeParquet").line, "Run", "rdpipe.run", [{ uri, operatorIndex: 2 }]],
-      [positionOf(text, ".writeParquet").line, "Resume", "rdpipe.resume", [{ uri, operatorIndex: 2 }]],
-      [positionOf(text, ".writeParquet").line, "Inspect checkpoint", "rdpipe.inspectCheckpoint", [{ uri, operatorIndex: 2 }]],
+`;
+    const lensesOf = async (name: string, source: string) => {
+      const { uri, text } = await open(name, source);
+      const lenses: CodeLens[] = await client.sendRequest("textDocument/codeLens", { textDocument: { uri } });
+      return { uri, text, shown: lenses.map((l) => [l.range.start.line, l.command!.title, l.command!.command, l.command!.arguments]) };
+    };
+    const plain = await lensesOf("lens.rdpipe.ts", body);
+    assert.deepEqual(plain.shown, [
+      [positionOf(plain.text, "readParquet").line, "Run to here", "rdpipe.runToHere", [{ uri: plain.uri, operatorIndex: 0 }]],
+      [positionOf(plain.text, ".map").line, "Run to here", "rdpipe.runToHere", [{ uri: plain.uri, operatorIndex: 1 }]],
+      [positionOf(plain.text, ".writeParquet").line, "Run", "rdpipe.run", [{ uri: plain.uri, operatorIndex: 2 }]],
+    ], "no Resume or Inspect checkpoint without a checkpointConfig");
+
+    const checkpointed = await lensesOf("lens-checkpoint.rdpipe.ts",
+      `rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: "ckpt-lens" });\n${body}`);
+    const writeLine = positionOf(checkpointed.text, ".writeParquet").line;
+    const argument = [{ uri: checkpointed.uri, operatorIndex: 2 }];
+    assert.deepEqual(checkpointed.shown.slice(2), [
+      [writeLine, "Run", "rdpipe.run", argument],
+      [writeLine, "Resume", "rdpipe.resume", argument],
+      [writeLine, "Inspect checkpoint", "rdpipe.inspectCheckpoint", argument],
     ]);
+  });
+
+  it("names operators as the editor shows them: the UDF's name, or anonymous with its line, and stages joined by an arrow", async () => {
+    const { uri, text, diagnostics } = await open("names.rdpipe.ts", `export default rd.readParquet("events")
+  .map(function total(row) { return row; })
+  .map((row) => ({ ...row, doubled: (row.score as number) * 2 }))
+  .writeParquet("out-names");
+`);
+    assert.deepEqual(diagnostics, []);
+    const hoverAt = async (needle: string) =>
+      ((await client.sendRequest<Hover>("textDocument/hover", { textDocument: { uri }, position: positionOf(text, needle, 2) })).contents as MarkupContent).value;
+    const anonymousLine = positionOf(text, ".map((row)").line + 1;
+    assert.match(await hoverAt(".map(function"), /^\*\*Map\(total\)\*\* — /);
+    assert.match(await hoverAt(".map((row)"), new RegExp(`^\\*\\*Map\\(anonymous, line ${anonymousLine}\\)\\*\\* — `));
+
+    const remote = new RemoteClient(server.url);
+    const { job } = await remote.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: path.join(root, "names.rdpipe.ts") } });
+    await waitForState(remote, job.id, "succeeded");
+    const ran = await hoverAt(".map((row)");
+    assert.match(ran, new RegExp(`this operator's stage \\(.*Map\\(total\\) → Map\\(anonymous, line ${anonymousLine}\\).*\\) did 30 rows`));
+    assert.doesNotMatch(ran, /->|<lambda>/);
   });
 
   it("pairs each plan operator with its call: variables, union and groupBy chains, not calls inside UDFs and classes", async () => {

@@ -65,7 +65,9 @@ export class PanelHost {
       // As VS Code's webview.postMessage: the panel gets it as a window "message" event; a reloading page misses it.
       // (Typed as unknown: Playwright's argument type is too deep for the JobEvent union.)
       send: (message: HostToWebview) => this.page.evaluate((m: unknown) => window.postMessage(m, "*"), message as unknown).catch(() => undefined),
-      debugRow: async () => undefined, // the extension starts a debug session here; the tests read `received`
+      // The extension starts a debug session or opens the editor here; the tests read `received`.
+      debugRow: async () => undefined,
+      openSource: async () => undefined,
     }, jobId);
   }
 

@@ -105,7 +105,7 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     assert.equal(await page.locator("[data-rows-out]").getAttribute("data-rows-out"), "2000");
     assert.match((await texts(page, '[data-resource="CPU slots"]'))[0], /^\d+$/);
     assert.match((await texts(page, ".checkpoint .empty"))[0], /checkpoint/i, "a job without a checkpoint says why there is nothing to inspect");
-    assert.equal(await page.locator("button.cancel").isDisabled(), true);
+    assert.equal(await page.locator("button.cancel").count(), 0, "Cancel is hidden once the job has finished");
     assert.equal(await page.locator("button.resume").isDisabled(), true);
     const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute("content");
     assert.match(csp ?? "", /^default-src 'none'; script-src 'nonce-([\w-]+)'; style-src http:\/\/127\.0\.0\.1:\d+ 'nonce-\1'$/);
@@ -115,6 +115,71 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     });
     assert.equal(themed, "rgb(1, 2, 3)", "colors come from the VS Code theme variables");
     assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
+  });
+
+  /** What a finished job must not show: the live figures of a running one. */
+  async function assertNoLiveFigures(page: Page): Promise<void> {
+    const shown = await page.locator("#panel").innerText();
+    assert.doesNotMatch(shown, /running|rows\/s|Workers busy|Backpressure|all workers busy/i, shown);
+  }
+
+  /** Runs a one-line pipeline over the input to `state`; its panel once the outcome shows, screenshot taken. */
+  async function finishedPanel(name: string, pipeline: string, state: string): Promise<{ job: JobSummary; page: Page; host: PanelHost; pageErrors: string[] }> {
+    writePipeline(root, `${name}.rdpipe.ts`, `import * as rd from "rdpipe";\nexport default ${pipeline};\n`);
+    const job = await submit(`${name}.rdpipe.ts`);
+    const { page, host, pageErrors } = await openPanel(job.id);
+    await jobState(page, state);
+    await page.locator(".outcome").waitFor();
+    await screenshot(page, `${name}-${state}`);
+    return { job, page, host, pageErrors };
+  }
+
+  it("shows a finished filter job's bars at 100% with rows read and rows written as separate figures, and its outcome", async () => {
+    const { page, pageErrors } = await finishedPanel("filter", 'rd.readParquet("input").filter((row) => Number(row.id) % 4 === 0).writeParquet("out-filter")', "succeeded");
+    const percents = await page.locator(".operator").evaluateAll((cards) => cards.map((c) => c.getAttribute("data-percent")));
+    assert.ok(percents.length > 0 && percents.every((p) => p === "100"), JSON.stringify(percents));
+    const fills = await page.locator(".bar-fill").evaluateAll((bars) => bars.map((b) => (b as HTMLElement).style.width));
+    assert.ok(fills.every((w) => w === "100%"), JSON.stringify(fills));
+    const rows = await texts(page, '.operator [data-fact="Rows"]');
+    assert.equal(rows.at(-1), `${ROWS.toLocaleString("en-US")} rows read · ${(ROWS / 4).toLocaleString("en-US")} written`);
+    assert.equal((await texts(page, ".outcome"))[0], `Succeeded · ${(ROWS / 4).toLocaleString("en-US")} rows written`);
+    assert.equal(await page.locator(".outcome-warning").count(), 0, "no rows were skipped");
+    assert.doesNotMatch((await texts(page, '[data-resource="Peak memory"]'))[0], /^0 B/, "the peak, not what is held after the job");
+    await assertNoLiveFigures(page);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("shows a failed job's outcome as the file and row it failed on, without live figures", async () => {
+    const { job, page, host, pageErrors } = await finishedPanel("fails",
+      'rd.readParquet("input").map((row) => { if (row.value === "bad") throw new Error("bad value"); return row; }).writeParquet("out-fails")', "failed");
+    const { job: failed } = await client.request("GET", `/jobs/${job.id}`, "job");
+    const file = failed.error!.file!;
+    assert.match((await texts(page, ".outcome"))[0], new RegExp(`^Failed on row ${failed.error!.row} of …/input/${path.basename(file).replace(/\./g, "\\.")}$`));
+    assert.equal(await page.locator(".outcome-file").getAttribute("title"), file, "the whole path on hover");
+    const card = page.locator(".failed-row");
+    assert.deepEqual(await card.locator(".errored-input tr th").allTextContents(), ["id", "value"], "the failed row as a key/value table");
+    const error = await card.locator(".errored-error").innerText();
+    assert.match(error, /failed on row \d+ .*: Error: bad value$/);
+    assert.doesNotMatch(error, /row: |"value":"bad"/, "the error without the row repeated");
+    // The UDF's line (line 2 of the file: `export default …`, where the arrow function throws) as a link that opens the editor there.
+    const link = card.locator("a.udf-source");
+    assert.match(await link.innerText(), /fails\.rdpipe\.ts:2\)?$/);
+    await link.click();
+    const opened = host.received.find((m) => m.type === "openSource");
+    assert.deepEqual(opened && { ...opened, column: undefined }, { type: "openSource", file: path.join(root, "fails.rdpipe.ts"), line: 2, column: undefined });
+    // A 400 px panel: nothing overflows sideways, and the Debug button keeps to one line.
+    await page.setViewportSize({ width: 400, height: 700 });
+    await screenshot(page, "fails-400px");
+    const fit = await page.evaluate(() => {
+      const debug = document.querySelector(".failed-row button.debug-row")!;
+      return { overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth, debugLines: debug.getClientRects().length, debugHeight: debug.getBoundingClientRect().height,
+        lineHeight: parseFloat(getComputedStyle(debug).lineHeight) || parseFloat(getComputedStyle(debug).fontSize) * 1.4 };
+    });
+    assert.equal(fit.overflow, 0, JSON.stringify(fit));
+    assert.ok(fit.debugHeight < 2 * fit.lineHeight, `Debug this row wraps: ${JSON.stringify(fit)}`);
+    assert.equal(await page.locator("button.cancel").count(), 0);
+    await assertNoLiveFigures(page);
+    assert.deepEqual(pageErrors, []);
   });
 
   it("draws the plan as a graph: a union's inputs side by side, an edge from each input to the operator reading it", async () => {
@@ -157,8 +222,12 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     const errored = page.locator(".errored-row");
     await errored.first().waitFor();
     assert.deepEqual((await errored.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-id")))).sort(), BAD_IDS.map(String));
+    assert.equal((await texts(page, ".outcome-warning"))[0], `Succeeded · ${(ROWS - BAD_IDS.length).toLocaleString("en-US")} rows written · 2 rows skipped`);
     const first = page.locator('.errored-row[data-id="1234"]');
-    assert.match(await first.locator(".errored-input").innerText(), /"value":"bad"/);
+    assert.deepEqual(await first.locator(".errored-input tr").evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-key"), tr.querySelector("td")!.textContent])),
+      [["id", "1234"], ["value", '"bad"']], "the row once, as a key/value table");
+    const order = await page.evaluate(() => ["errored-rows-pinned", "operators", "checkpoint"].map((c) => document.querySelector(`section.${c}`)!.getBoundingClientRect().top));
+    assert.ok(order[0] < order[1] && order[1] < order[2], `errored rows pinned above the operators and the checkpoint: ${JSON.stringify(order)}`);
     assert.match(await first.locator(".errored-error").innerText(), /Error: malformed value in row 1234$/);
     assert.match(await first.locator(".errored-stack").textContent() ?? "", /clean/);
     await first.locator("button.debug-row").click();
@@ -202,7 +271,10 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     await jobState(page, "cancelled");
     assert.equal((await waitForState(client, job.id, "cancelled")).state, "cancelled");
     assert.ok(host.received.some((m) => m.type === "cancel" && m.jobId === job.id));
+    await page.locator(".outcome-cancelled").waitFor();
     await screenshot(page, "cancelled");
+    assert.match((await texts(page, ".outcome"))[0], /^Cancelled · /);
+    await assertNoLiveFigures(page);
 
     writePipeline(root, "slow.rdpipe.ts", checkpointedPipeline("slow", { strict: false }));
     await page.locator("button.resume").click();
@@ -390,12 +462,9 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
     await page.locator("button.copy-id").click();
     await waitUntil(async () => (await page.evaluate(() => navigator.clipboard.readText())) === resumed.id);
 
-    const cancel = page.locator("button.cancel");
-    assert.equal(await cancel.isDisabled(), true);
-    assert.equal(await cancel.getAttribute("title"), "The job has already finished");
-    const look = await cancel.evaluate((b) => ({ cursor: getComputedStyle(b).cursor, border: getComputedStyle(b).borderStyle, opacity: Number(getComputedStyle(b).opacity) }));
-    assert.deepEqual(look, { cursor: "not-allowed", border: "dashed", opacity: 0.6 }, "styled as disabled, not only faded");
     const resume = page.locator("button.resume");
+    const look = await resume.evaluate((b) => ({ cursor: getComputedStyle(b).cursor, border: getComputedStyle(b).borderStyle, opacity: Number(getComputedStyle(b).opacity) }));
+    assert.deepEqual(look, { cursor: "not-allowed", border: "dashed", opacity: 0.6 }, "styled as disabled, not only faded");
     assert.equal(await resume.isDisabled(), true, "the resumed job's checkpoint was deleted on success");
     assert.match(await resume.getAttribute("title") ?? "", /^Nothing to resume from: the checkpoint was deleted after the job succeeded$/);
 

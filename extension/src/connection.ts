@@ -195,7 +195,7 @@ export class ServerConnection implements vscode.Disposable {
   private show(endpoint: ServerEndpoint | undefined, note?: string): void {
     if (endpoint) {
       const where = new URL(endpoint.url).host;
-      this.statusItem.text = endpoint.kind === "local" ? `$(server-process) rdpipe: local ${where}` : `$(cloud) rdpipe: ${where}`;
+      this.statusItem.text = endpoint.kind === "local" ? `$(server-process) rdpipe: local ${where}` : `$(cloud) rdpipe: remote ${where}`;
       this.statusItem.tooltip = `rdpipe execution server at ${endpoint.url}${endpoint.token ? " (token set)" : ""}. Click for the log.`;
       this.statusItem.command = "rdpipe.showLog";
     } else {

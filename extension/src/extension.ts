@@ -10,6 +10,7 @@ import type { ServerEndpoint } from "./endpoint";
 import { debugErroredRow } from "./debug-row";
 import { compileBundle, jobSource } from "./bundled-cli";
 import { latestJobOf } from "./jobs";
+import { JobsTree } from "./jobs-view";
 import { JobPanels } from "./panels";
 import { scaffoldPipeline } from "./scaffold";
 import { PIPELINE_SUFFIX, type LanguageServerOptions, type OperatorCommandArgument } from "./server/language-server";
@@ -107,7 +108,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     resumeSource: async (jobId) => resumeSource(await jobOf(jobId)),
     debugRow: async (jobId, row) => debugErroredRow(connection.script, (await jobOf(jobId)).pipeline, row),
   });
-  context.subscriptions.push(log, connection, panels, connection.onDidChange(() => restartLanguageClient(context, connection, log)));
+  const jobsTree = new JobsTree(() => connection.connectedClient());
+  context.subscriptions.push(log, connection, panels, jobsTree, connection.onDidChange(() => {
+    restartLanguageClient(context, connection, log);
+    jobsTree.refresh();
+  }));
 
   const latestJob = async (pipeline: string) => {
     const job = await latestJobOf(await connection.connectedClient(), pipeline);
@@ -122,6 +127,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     });
     log.appendLine(`[job ${job.id}] submitted ${pipeline}${untilOperator === undefined ? "" : ` (run to operator ${untilOperator})`}`);
     panels.show(job.id);
+    jobsTree.refresh();
+  };
+  const resume = async (previous: JobSummary) => {
+    const source = await resumeSource(previous);
+    const { job } = await (await connection.connectedClient()).request("POST", `/jobs/${previous.id}/resume`, "job", {
+      type: "resumeJob", ...(source ? { source } : {}),
+    });
+    log.appendLine(`[job ${job.id}] resumes job ${previous.id}`);
+    panels.show(job.id);
+    jobsTree.refresh();
+  };
+  const cancel = async (target: JobSummary) => {
+    await (await connection.connectedClient()).request("POST", `/jobs/${target.id}/cancel`, "job");
+    log.appendLine(`[job ${target.id}] cancel requested`);
+    jobsTree.refresh();
   };
   const register = <A>(id: string, name: string, body: (argument: A) => Promise<void>) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, command(name, log, body)));
@@ -135,16 +155,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     if (!argument) throw new Error("Run to Here runs up to an operator: use the CodeLens above the operator's call");
     await submit(pipelineOf(argument), argument.operatorIndex);
   });
-  register<CommandArgument>("rdpipe.resume", "Resume", async (argument) => {
-    const pipeline = pipelineOf(argument);
-    const previous = await latestJob(pipeline);
-    const source = await resumeSource(previous);
-    const { job } = await (await connection.connectedClient()).request("POST", `/jobs/${previous.id}/resume`, "job", {
-      type: "resumeJob", ...(source ? { source } : {}),
-    });
-    log.appendLine(`[job ${job.id}] resumes job ${previous.id}`);
-    panels.show(job.id);
-  });
+  register<CommandArgument>("rdpipe.resume", "Resume", async (argument) => resume(await latestJob(pipelineOf(argument))));
   register<CommandArgument>("rdpipe.cancel", "Cancel", async (argument) => {
     const client = await connection.connectedClient();
     const { jobs } = await client.request("GET", "/jobs", "jobs");
@@ -159,9 +170,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
       const picked = await vscode.window.showQuickPick(running.map((job) => ({ label: path.basename(job.pipeline), description: `job ${job.id} · ${job.state}`, job })), { placeHolder: "Cancel which job?" });
       target = picked?.job;
     }
-    if (!target) return;
-    await client.request("POST", `/jobs/${target.id}/cancel`, "job");
-    log.appendLine(`[job ${target.id}] cancel requested`);
+    if (target) await cancel(target);
   });
   register<CommandArgument>("rdpipe.inspectCheckpoint", "Inspect checkpoint", async (argument) => {
     const job = await latestJob(pipelineOf(argument));
@@ -197,6 +206,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
     await vscode.window.showTextDocument(vscode.Uri.file(result.pipeline), { viewColumn: vscode.ViewColumn.One });
   });
   register<void>("rdpipe.showLog", "Show log", async () => log.show(true));
+  // The Jobs view's items pass their job.
+  register<JobSummary>("rdpipe.jobs.open", "Open job", async (job) => panels.show(job.id));
+  register<JobSummary>("rdpipe.jobs.inspectCheckpoint", "Inspect checkpoint", async (job) => panels.show(job.id));
+  register<JobSummary>("rdpipe.jobs.cancel", "Cancel", cancel);
+  register<JobSummary>("rdpipe.jobs.resume", "Resume", resume);
+  register<JobSummary>("rdpipe.jobs.rerun", "Rerun", async (job) => submit(job.pipeline, job.options.untilOperator));
+  register<void>("rdpipe.jobs.refresh", "Refresh jobs", async () => jobsTree.refresh());
 
   const connectionFailed = (e: Error) => {
     log.appendLine(`[server] ${e.message}`);

@@ -17,6 +17,8 @@ export interface PanelHostSide {
   debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
   /** The workspace folders' paths (the panel titles a job by its pipeline's path relative to one). */
   workspaceFolders?(): string[];
+  /** A link to the UDF's source line pressed: open the file there. */
+  openSource(file: string, line: number, column: number): Promise<void>;
   /** Every job event, before it goes to the panel (the extension logs them and reports finished jobs). */
   onEvent?(event: JobEvent): void;
 }
@@ -59,6 +61,9 @@ export class PanelController {
         }
         case "debugRow":
           await this.host.debugRow(message.jobId, message.row);
+          break;
+        case "openSource":
+          await this.host.openSource(message.file, message.line, message.column);
           break;
       }
     } catch (e) {

@@ -57,6 +57,10 @@ export class JobPanels implements vscode.Disposable {
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
       ...this.hooks,
       workspaceFolders: () => (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath),
+      openSource: async (file, line, column) => {
+        const at = new vscode.Position(line - 1, column - 1);
+        await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(at, at), viewColumn: vscode.ViewColumn.One });
+      },
       onEvent: (event) => {
         if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${path.basename(event.job.pipeline)} (${event.job.state})`;
         this.hooks.onEvent(event);

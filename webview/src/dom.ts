@@ -1,4 +1,4 @@
-// Small DOM builders the panel's views share.
+// Small DOM builders and number-formatting helpers the panel's views share.
 
 export type Child = Node | string | number | undefined | false;
 
@@ -20,3 +20,15 @@ export function button(label: string, attributes: Record<string, string>, enable
   element.addEventListener("click", onClick);
   return element;
 }
+
+export const count = (n: number) => n.toLocaleString("en-US");
+
+export function bytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

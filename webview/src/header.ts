@@ -1,6 +1,6 @@
 // The panel's header: the pipeline's workspace-relative path, the job's state badge (its tone: running,
 // ok, warning when rows were skipped, error), a short job ID with a copy button, links to the job it
-// resumes or that resumed it, and Cancel and Resume (a disabled one says why on hover).
+// resumes or that resumed it, and Cancel (gone once the job has finished) and Resume (a disabled one says why on hover).
 import { FINISHED_STATES, type JobSummary, type ProgressSnapshot } from "../../server/src/contract";
 import { button, el } from "./dom";
 
@@ -50,15 +50,9 @@ const jobLink = (className: string, text: string, jobId: string, actions: Header
   return link;
 };
 
-function cancelReason(job: JobSummary, actions: HeaderActions): string | undefined {
-  if (actions.cancelRequested) return "Cancel requested; waiting for the job to stop";
-  if (FINISHED_STATES.includes(job.state)) return `The job has already ${job.state === "cancelled" ? "been cancelled" : "finished"}`;
-  return undefined;
-}
-
 function resumeReason(job: JobSummary): string | undefined {
   const status = job.checkpoint;
-  if (!FINISHED_STATES.includes(job.state)) return "The job is still running; Resume is for a finished job";
+  if (!FINISHED_STATES.includes(job.state)) return "The job is still running; a finished job can be resumed";
   if (!status.available) return `Nothing to resume from: ${status.reason}`;
   if (status.deleted) return "Nothing to resume from: the checkpoint was deleted after the job succeeded";
   if (job.resumedBy) return `Already resumed by job ${shortId(job.resumedBy)}`;
@@ -66,7 +60,7 @@ function resumeReason(job: JobSummary): string | undefined {
 }
 
 export function header(job: JobSummary, progress: ProgressSnapshot | undefined, actions: HeaderActions): HTMLElement {
-  const cancelWhyNot = cancelReason(job, actions);
+  const finished = FINISHED_STATES.includes(job.state);
   const resumeWhyNot = resumeReason(job);
   const copy = button("Copy ID", { class: "copy-id secondary", title: `Copy the job ID ${job.id}` }, true, () => {
     void navigator.clipboard.writeText(job.id).catch((e) => console.error(String(e)));
@@ -79,7 +73,9 @@ export function header(job: JobSummary, progress: ProgressSnapshot | undefined, 
       copy,
       job.resumedFrom ? jobLink("resumed-from", `resumes ${shortId(job.resumedFrom)}`, job.resumedFrom, actions) : false,
       job.resumedBy ? jobLink("resumed-by", `resumed by ${shortId(job.resumedBy)}`, job.resumedBy, actions) : false,
-      button(actions.cancelRequested ? "Cancelling…" : "Cancel", { class: "cancel" }, !cancelWhyNot, actions.cancel, cancelWhyNot),
+      !finished && (actions.cancelRequested
+        ? button("Cancelling…", { class: "cancel" }, false, actions.cancel, "Cancel requested; waiting for the job to stop")
+        : button("Cancel", { class: "cancel" }, true, actions.cancel)),
       button("Resume", { class: "resume" }, !resumeWhyNot, actions.resume, resumeWhyNot),
     ));
 }

@@ -6,9 +6,11 @@ import {
   type CheckpointView, type CheckpointViewName, type HostToWebview, type JobSummary, type OperatorProgress, type ProgressSnapshot, type WebviewToHost,
 } from "../../server/src/contract";
 import { checkpointRowsGrid } from "./checkpoint-rows";
-import { button, el } from "./dom";
+import { bytes, button, count, el } from "./dom";
+import { type ErroredRowKind, erroredRowCard, failedRow } from "./errored-rows";
 import { previewGrid } from "./grid";
 import { header, missingJob } from "./header";
+import { isFinished, operatorCard, outcome, resources } from "./progress-view";
 import "./panel.css";
 
 interface WebviewApi {
@@ -123,17 +125,6 @@ function update(): void {
 
 // ------------------------------------------------------------------ rendering
 
-const count = (n: number) => n.toLocaleString("en-US");
-const ofEstimate = (done: number, estimated: number | undefined) => (estimated === undefined ? count(done) : `${count(done)} / ${count(estimated)}`);
-
-function bytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
 function render(): void {
   const { job } = state;
   if (state.missing) {
@@ -160,9 +151,11 @@ function render(): void {
       },
       openJob: (jobId) => vscode.postMessage({ type: "openJob", jobId }),
     }),
+    outcome(job, state.progress),
     state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
     jobError(job),
-    resources(state.progress),
+    erroredRows(job),
+    resources(state.progress, job),
     operators(state.progress, job),
     result(job),
     job.result?.preview ? previewGrid(job.id, job.result.preview) : false,
@@ -172,25 +165,11 @@ function render(): void {
   drawEdges();
 }
 
-function resources(progress: ProgressSnapshot | undefined): HTMLElement | false {
-  if (!progress) return false;
-  const items: [string, string][] = [
-    ["Elapsed", `${(progress.elapsedMs / 1000).toFixed(1)} s`],
-    ["Memory", `${bytes(progress.memoryUsedBytes)} / ${bytes(progress.memoryBudgetBytes)}`],
-    ["CPU slots", count(progress.cpuSlots)],
-    ["Workers busy", count(progress.workersBusy)],
-  ];
-  if (progress.nodes) items.push(["Nodes", `${progress.nodes.alive} alive, ${progress.nodes.draining} draining, ${progress.nodes.pending} pending`]);
-  if (progress.erroredRows > 0) items.push(["Errored rows", count(progress.erroredRows)]);
-  return el("section", { class: "resources" },
-    el("dl", {}, ...items.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-resource": name }, value)])));
-}
-
 function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTMLElement {
   const list = progress?.operators ?? [];
   return el("section", { class: "operators" },
     el("h2", {}, "Operators"),
-    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : "No progress yet.") : operatorGraph(list));
+    list.length === 0 ? el("p", { class: "empty" }, job.state === "queued" ? "Queued." : isFinished(job) ? "The job ended before it reported progress." : "No progress yet.") : operatorGraph(list, job));
 }
 
 /**
@@ -198,11 +177,11 @@ function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTM
  * chain is one column; a union or zip puts its inputs side by side), with an edge from each input.
  * The edges are drawn once the cards are laid out (drawEdges, after each render).
  */
-function operatorGraph(list: OperatorProgress[]): HTMLElement {
+function operatorGraph(list: OperatorProgress[], job: JobSummary): HTMLElement {
   const depth: number[] = [];
   list.forEach((op, i) => { depth[i] = op.inputs.length === 0 ? 0 : 1 + Math.max(...op.inputs.map((input) => depth[input] ?? 0)); });
   const layers: HTMLElement[][] = [];
-  list.forEach((op, i) => (layers[depth[i]] ??= []).push(operatorCard(op, i)));
+  list.forEach((op, i) => (layers[depth[i]] ??= []).push(operatorCard(op, i, job)));
   return el("div", { class: "operator-graph" },
     el("div", { class: "operator-layers" }, ...layers.map((cards) => el("div", { class: "operator-layer" }, ...cards))));
 }
@@ -244,26 +223,6 @@ function drawEdges(): void {
   }
 }
 
-function operatorCard(op: OperatorProgress, index: number): HTMLElement {
-  const fraction = op.rowsEstimated ? Math.min(1, op.rowsDone / op.rowsEstimated) : undefined;
-  const fill = el("div", { class: "bar-fill" });
-  // A CSSOM property, which the CSP allows (a style attribute it would block).
-  fill.style.width = `${((fraction ?? 0) * 100).toFixed(1)}%`;
-  const facts: [string, string][] = [
-    ["Rows", ofEstimate(op.rowsDone, op.rowsEstimated)],
-    ["Blocks", count(op.blocksDone)],
-    ["Tasks", `${ofEstimate(op.tasksDone, op.tasksEstimated)} done, ${count(op.tasksRunning)} running${op.tasksRetried ? `, ${count(op.tasksRetried)} retried` : ""}`],
-    ["Queued", `${count(op.queuedBlocks)} blocks, ${bytes(op.queuedBytes)}`],
-    ["Rows/s", count(Math.round(op.rowsPerSecond))],
-  ];
-  if (op.actors) facts.push(["Actors", `${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting`]);
-  if (op.backpressure) facts.push(["Backpressure", op.backpressure]);
-  return el("div", { class: "operator", "data-operator": op.name, "data-rows-done": String(op.rowsDone), "data-index": String(index), "data-inputs": op.inputs.join(",") },
-    el("div", { class: "operator-name" }, op.name),
-    el("div", { class: "bar" }, fill),
-    el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-fact": name }, value)])));
-}
-
 function result(job: JobSummary): HTMLElement | false {
   const { result: outcome } = job;
   if (!outcome) return false;
@@ -290,7 +249,7 @@ function checkpointInspector(job: JobSummary): HTMLElement {
     status.deleted ? " — deleted after the job succeeded" : ""));
   if (status.deleted) return section;
   section.append(button("Refresh", { class: "refresh" }, true, requestAllPages));
-  const { summary, ids, rows, errors } = state.pages;
+  const { summary, ids, rows } = state.pages;
   if (summary) {
     section.append(
       el("p", { class: "checkpoint-totals", "data-committed-ids": String(summary.committedIds) },
@@ -301,7 +260,6 @@ function checkpointInspector(job: JobSummary): HTMLElement {
   }
   if (ids) section.append(pagedList("Committed IDs", "ids", ids, el("ol", { class: "ids", start: String(ids.offset + 1) }, ...ids.ids.map((id) => el("li", {}, id)))));
   if (rows) section.append(pagedList("Output rows", "rows", rows, checkpointRowsGrid(rows)));
-  if (errors) section.append(pagedList("Errored rows", "errors", errors, el("div", { class: "errored-rows" }, ...errors.rows.map((row) => erroredRowCard(job, row)))));
   return section;
 }
 
@@ -320,27 +278,24 @@ function pagedList(title: string, view: CheckpointViewName, page: CheckpointView
 function jobError(job: JobSummary): HTMLElement | false {
   if (!job.error) return false;
   const row = failedRow(job);
-  return row ? erroredRowCard(job, row, "failed-row") : el("pre", { class: "job-error" }, job.error.message);
+  return row ? rowCard(job, row, "failed-row") : el("pre", { class: "job-error" }, job.error.message);
 }
 
-function failedRow(job: JobSummary): CheckpointErroredRow | undefined {
-  const error = job.error;
-  if (error?.kind !== "udf" || !error.operator || !error.rowInput) return undefined;
-  return { id: null, operator: error.operator, file: error.file, row: error.row, input: error.rowInput, error: error.message, stack: error.stack, at: job.finishedAt ?? "" };
+function rowCard(job: JobSummary, row: CheckpointErroredRow, kind: ErroredRowKind = "errored-row"): HTMLElement {
+  // A row whose JSON was cut (a very long value) cannot be replayed.
+  const debug = button("Debug this row", { class: "debug-row" }, !row.input.endsWith("…"), () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }));
+  return erroredRowCard(row, kind, debug, (at) => vscode.postMessage({ type: "openSource", file: at.file, line: at.line, column: at.column }));
 }
 
-function erroredRowCard(job: JobSummary, row: CheckpointErroredRow, kind: "errored-row" | "failed-row" = "errored-row"): HTMLElement {
-  const where = [row.operator, row.file ? `${row.file}${row.row === undefined ? "" : ` row ${row.row}`}` : undefined].filter(Boolean).join(" — ");
-  return el("article", { class: `errored-row ${kind}`, "data-id": JSON.stringify(row.id) },
-    el("div", { class: "errored-row-head" },
-      el("span", { class: "errored-id" }, kind === "failed-row" ? "The row the job failed on" : `ID ${JSON.stringify(row.id)}`),
-      el("span", { class: "errored-where" }, where),
-      // A row whose JSON was cut (a very long value) cannot be replayed.
-      button("Debug this row", { class: "debug-row" }, !row.input.endsWith("…"), () => vscode.postMessage({ type: "debugRow", jobId: job.id, row }))),
-    el("pre", { class: "errored-input" }, row.input),
-    el("pre", { class: "errored-error" }, row.error),
-    row.stack ? el("details", {}, el("summary", {}, "Stack"), el("pre", { class: "errored-stack" }, row.stack)) : false);
+/** The rows UDFs failed on (onError "skip"), pinned at the top, before the figures. */
+function erroredRows(job: JobSummary): HTMLElement | false {
+  const { errors } = state.pages;
+  if (!errors || errors.total === 0 || !inspectable(job)) return false;
+  return el("section", { class: "errored-rows-pinned" },
+    pagedList("Errored rows", "errors", errors, el("div", { class: "errored-rows" }, ...errors.rows.map((row) => rowCard(job, row)))));
 }
 
+// The edges are laid out for the panel's width: draw them again when it changes.
+window.addEventListener("resize", update);
 render();
 vscode.postMessage({ type: "ready" });

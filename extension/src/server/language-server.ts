@@ -13,6 +13,7 @@ import { jobSource } from "../bundled-cli";
 import { latestJobOf } from "../jobs";
 import { findOperatorCalls, matchOperatorsToCalls, type OffsetRange, type OperatorCall } from "./operator-calls";
 import { OPERATOR_DOCS } from "./operator-docs";
+import { editorOperatorName, stageOfOperator, type LineOfOperator } from "./operator-names";
 
 /** What the client passes in `initializationOptions`. */
 export interface LanguageServerOptions {
@@ -33,14 +34,25 @@ type PlanState = { inspection: PlanInspection } | { error: string; rejected: boo
 const COLUMN_OPERATORS = new Set(["selectColumns", "dropColumns", "renameColumns"]);
 
 /** A document's operator calls, each paired with its plan operator when the plan is known. */
-interface Analysis { calls: OperatorCall[]; operators: PlanOperator[]; callOf: Map<number, OperatorCall>; operatorOf: Map<OperatorCall, PlanOperator> }
+interface Analysis {
+  calls: OperatorCall[];
+  operators: PlanOperator[];
+  callOf: Map<number, OperatorCall>;
+  operatorOf: Map<OperatorCall, PlanOperator>;
+  lineOf: LineOfOperator;
+  checkpointed: boolean;
+}
 
 function analyse(document: TextDocument, state: PlanState): Analysis {
   const calls = findOperatorCalls(fileURLToPath(document.uri), document.getText());
   const operators = "inspection" in state ? state.inspection.operators : [];
   const callOf = matchOperatorsToCalls(operators, calls);
   const operatorOf = new Map([...callOf].map(([index, call]) => [call, operators[index]]));
-  return { calls, operators, callOf, operatorOf };
+  const lineOf: LineOfOperator = (index) => {
+    const call = callOf.get(index);
+    return call && document.positionAt(call.nameRange.start).line + 1;
+  };
+  return { calls, operators, callOf, operatorOf, lineOf, checkpointed: "inspection" in state && state.inspection.checkpointed };
 }
 
 /** The schema flowing into a call: its operator's input in the plan, else (a call added since the save) its receiver's output. */
@@ -64,8 +76,8 @@ export function startLanguageServer(connection: Connection): void {
   async function inspect(uri: string): Promise<PlanState> {
     try {
       const source = await jobSource(fileURLToPath(uri), bundleWith);
-      const { operators, problems } = await server!.request("POST", "/plan", "plan", { type: "inspectPlan", source });
-      return { inspection: { operators, problems } };
+      const { operators, problems, checkpointed } = await server!.request("POST", "/plan", "plan", { type: "inspectPlan", source });
+      return { inspection: { operators, problems, checkpointed } };
     } catch (e) {
       return { error: (e as Error).message, rejected: e instanceof RemoteError && e.status === 422 };
     }
@@ -112,13 +124,13 @@ export function startLanguageServer(connection: Connection): void {
     return document && state ? { document, analysis: analyse(document, state) } : undefined;
   }
 
-  async function lastRunText(uri: string, operator: PlanOperator): Promise<string> {
+  async function lastRunText(uri: string, analysis: Analysis, index: number): Promise<string> {
     try {
       const last = await latestJobOf(server!, fileURLToPath(uri));
       if (!last) return "No run of this pipeline on the server yet.";
       const { job, progress }: JobDetail = await server!.request("GET", `/jobs/${last.id}`, "job");
-      const stage = progress?.operators.find((p) => p.name.split("->").includes(operator.name));
-      const rows = stage ? `; this operator's stage (${stage.name}) did ${stage.rowsDone} rows in ${stage.tasksDone} tasks` : "";
+      const found = stageOfOperator(progress?.operators ?? [], analysis.operators, index, analysis.lineOf);
+      const rows = found ? `; this operator's stage (${found.name}) did ${found.stage.rowsDone} rows in ${found.stage.tasksDone} tasks` : "";
       const result = job.result ? `: ${job.result.rowsOut} rows out in ${(job.result.durationMs / 1000).toFixed(1)} s` : "";
       return `Last run: job ${job.id}, ${job.state}${result}${rows}.`;
     } catch (e) {
@@ -169,24 +181,25 @@ export function startLanguageServer(connection: Connection): void {
     const call = found.analysis.calls.find((c) => contains(c.nameRange, offset));
     if (!call) return null;
     const operator = found.analysis.operatorOf.get(call);
-    const lines = [`**${operator?.name ?? call.method}** — ${OPERATOR_DOCS[call.kind]}`];
+    const name = operator ? editorOperatorName(found.analysis.operators, operator.index, found.analysis.lineOf) : call.method;
+    const lines = [`**${name}** — ${OPERATOR_DOCS[call.kind]}`];
     if (operator?.schema) lines.push(`Output columns: ${operator.schema.map((f) => `\`${f.name}\`: ${f.type}`).join(", ")}`);
     else if (operator?.schemaError) lines.push(`Output schema unknown: ${operator.schemaError}`);
-    if (operator) lines.push(await lastRunText(textDocument.uri, operator));
+    if (operator) lines.push(await lastRunText(textDocument.uri, found.analysis, operator.index));
     return { contents: { kind: MarkupKind.Markdown, value: lines.join("\n\n") }, range: toRange(found.document, call.nameRange) };
   });
 
   connection.onCodeLens(async ({ textDocument }): Promise<CodeLens[]> => {
     const found = await analysed(textDocument.uri);
     if (!found) return [];
-    const { operators, callOf } = found.analysis;
+    const { operators, callOf, checkpointed } = found.analysis;
     const root = operators.length - 1;
     return [...callOf].flatMap(([operatorIndex, call]) => {
       const range = toRange(found.document, call.nameRange);
       const argument: OperatorCommandArgument = { uri: textDocument.uri, operatorIndex };
       const lens = (title: string, command: string): CodeLens => ({ range, command: { title, command, arguments: [argument] } });
       if (operatorIndex !== root) return [lens("Run to here", "rdpipe.runToHere")];
-      return operators[root].kind === "write"
+      return checkpointed
         ? [lens("Run", "rdpipe.run"), lens("Resume", "rdpipe.resume"), lens("Inspect checkpoint", "rdpipe.inspectCheckpoint")]
         : [lens("Run", "rdpipe.run")];
     });

@@ -1,4 +1,4 @@
-import type { ProgressSnapshot } from "../contract";
+import type { OperatorProgress, ProgressSnapshot } from "../contract";
 import { formatBytes } from "../exec";
 
 const BAR_WIDTH = 20;
@@ -10,22 +10,42 @@ function bar(fraction: number): string {
 
 const n = (x: number) => Math.round(x).toLocaleString("en-US");
 
-/** One line per operator plus one for the job: rows done / estimated, rows/s, tasks, actors, queues, backpressure. */
+/** The fraction of its input an operator has read (of the estimate, or of its tasks); 1 once the job succeeded. */
+function readFraction(op: OperatorProgress, finished: boolean): number {
+  if (finished) return 1;
+  if (op.rowsReadEstimated) return op.rowsRead / op.rowsReadEstimated;
+  return op.tasksEstimated ? op.tasksDone / op.tasksEstimated : 0;
+}
+
+/** "200,440/250,000 rows read, 40,000 written": rows in (of the estimate while running) and rows out, as separate figures. */
+function rowFigures(op: OperatorProgress, live: boolean): string {
+  const read = live && op.rowsReadEstimated !== undefined ? `${n(op.rowsRead)}/${n(op.rowsReadEstimated)} rows read` : `${n(op.rowsRead)} rows read`;
+  return `${read}, ${n(op.rowsDone)} ${op.writes ? "written" : "out"}`;
+}
+
+/**
+ * One line per operator plus one for the job: rows read of estimated and rows out, then for stages that
+ * run tasks rows/s, tasks, actors, queues and backpressure (a step the driver runs shows rows and time).
+ */
 export function renderProgress(snapshot: ProgressSnapshot, width?: number): string[] {
+  const live = !snapshot.finished;
   const lines = snapshot.operators.map((op) => {
-    const estimate = op.rowsEstimated;
-    const fraction = snapshot.finished ? 1 : estimate ? op.rowsDone / estimate : op.tasksEstimated ? op.tasksDone / op.tasksEstimated : 0;
-    const rows = estimate !== undefined ? `${n(op.rowsDone)}/${n(estimate)} rows` : `${n(op.rowsDone)} rows`;
-    const tasks = op.tasksEstimated !== undefined ? `tasks ${op.tasksDone}/${op.tasksEstimated}` : `tasks ${op.tasksDone}`;
-    const queued = op.queuedBlocks > 0 ? `  queued ${op.queuedBlocks} blocks (${formatBytes(op.queuedBytes)})` : "";
-    const pressure = op.backpressure && !snapshot.finished ? `  [${op.backpressure}]` : "";
-    const actors = op.actors ? `  actors ${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting` : "";
-    const line = `${op.name}  ${bar(fraction)} ${rows}  ${n(op.rowsPerSecond)} rows/s  ${tasks} (${op.tasksRunning} running)${actors}${queued}${pressure}`;
+    const head = `${op.name}  ${bar(readFraction(op, snapshot.finished))} ${rowFigures(op, live)}`;
+    let line: string;
+    if (op.runsInDriver) line = `${head}  ${(op.elapsedMs / 1000).toFixed(1)}s`;
+    else {
+      const tasks = live && op.tasksEstimated !== undefined ? `tasks ${op.tasksDone}/${op.tasksEstimated}` : `tasks ${op.tasksDone}`;
+      const queued = op.queuedBlocks > 0 && live ? `  queued ${op.queuedBlocks} blocks (${formatBytes(op.queuedBytes)})` : "";
+      const pressure = op.backpressure && live ? `  [${op.backpressure}]` : "";
+      const actors = op.actors && live ? `  actors ${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting` : "";
+      line = `${head}  ${n(op.rowsPerSecond)} rows/s  ${tasks}${live ? ` (${op.tasksRunning} running)` : ""}${actors}${queued}${pressure}`;
+    }
     return width && line.length > width ? `${line.slice(0, width - 1)}…` : line;
   });
   lines.push(`${snapshot.finished ? "done" : "running"} ${(snapshot.elapsedMs / 1000).toFixed(1)}s  ` +
-    `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` +
-    (snapshot.nodes ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending  ` : "") + `memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`);
+    (live ? `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` : `${snapshot.cpuSlots} workers  `) +
+    (snapshot.nodes && live ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending  ` : "") +
+    (live ? `memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}` : `peak memory ${formatBytes(snapshot.peakMemoryBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`));
   const checkpoint = checkpointLine(snapshot);
   if (checkpoint) lines.push(width && checkpoint.length > width ? `${checkpoint.slice(0, width - 1)}…` : checkpoint);
   return lines;

@@ -75,8 +75,8 @@ export type WorkerMessage =
   | { type: "output"; taskId: number; ipc: Uint8Array; rows: number; bytes: number; origin: BlockOrigin }
   /** What the datasink's write returned; idKeys: the committed file's IDs as 64-bit keys (idKeys()), for the driver's duplicate check. */
   | { type: "written"; taskId: number; result: WriteResult; committed: boolean; idKeys?: Uint32Array }
-  /** Rows read from a file; alreadyDone of them were committed by an earlier attempt and dropped. schema: its columns, "name: Type" each. */
-  | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file: string; schema: string[] }
+  /** Rows read (from a file, or made by a datasource without files); alreadyDone of them were committed by an earlier attempt and dropped. schema: its columns, "name: Type" each. */
+  | { type: "inputRows"; taskId: number; rows: number; alreadyDone: number; file?: string; schema: string[] }
   /** A row a UDF failed on under onError: "skip". */
   | { type: "rowError"; taskId: number; row: ErroredRow }
   /** A write task's first block's schema (as IPC of no rows): the driver answers with the output's fixed schema. */

@@ -16,7 +16,12 @@ export interface PlanOperator {
 /** A reason the engine would refuse to run the plan, at the operator at fault (null: the plan as a whole). */
 export interface PlanProblem { operatorIndex: number | null; message: string }
 
-export interface PlanInspection { operators: PlanOperator[]; problems: PlanProblem[] }
+export interface PlanInspection {
+  operators: PlanOperator[];
+  problems: PlanProblem[];
+  /** Whether a run checkpoints: the pipeline sets a checkpointConfig and ends in a write (what Resume and Inspect checkpoint need). */
+  checkpointed: boolean;
+}
 
 export interface PlanResponse extends PlanInspection { type: "plan"; pipeline: string }
 

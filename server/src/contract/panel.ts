@@ -25,7 +25,9 @@ export type PanelMessage =
   | { type: "openJob"; jobId: string }
   | { type: "requestCheckpointPage"; jobId: string; view: CheckpointViewName; offset: number; limit: number }
   /** Open a debugger on the UDF with this row as its input (carried out by the extension). */
-  | { type: "debugRow"; jobId: string; row: CheckpointErroredRow };
+  | { type: "debugRow"; jobId: string; row: CheckpointErroredRow }
+  /** Open the pipeline file in the editor at the line where a UDF threw (lines and columns count from 1). */
+  | { type: "openSource"; file: string; line: number; column: number };
 
 export type HostToWebview = Extract<PanelMessage, { type: "jobEvent" | "checkpointPage" | "hostError" | "hostInfo" | "jobMissing" }>;
 export type WebviewToHost = Exclude<PanelMessage, HostToWebview>;

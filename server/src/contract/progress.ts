@@ -11,8 +11,18 @@ export interface OperatorProgress {
   name: string;
   /** Positions in the snapshot's `operators` of the operators this one reads from (none for a read): the plan's graph. */
   inputs: number[];
+  /** Set on steps the driver runs itself (limit, union, zip, sort, aggregate...): they have no tasks, only rows and time. */
+  runsInDriver: boolean;
+  /** Set on the stage that writes the output: its rows out are rows written. */
+  writes: boolean;
+  /** Rows this operator took in (a read: rows read from its source), and the estimate of all it will take in. */
+  rowsRead: number;
+  rowsReadEstimated?: number;
+  /** Rows out (kept by a filter, written by a write), and the estimate when one is known. Estimates are never below what is done and exact once done. */
   rowsDone: number;
   rowsEstimated?: number;
+  /** Since its first input (or its start, for a read), until it finished. */
+  elapsedMs: number;
   /** For reads: the decoded size of the input, estimated from sampled footers. */
   inMemoryBytesEstimated?: number;
   blocksDone: number;
@@ -55,10 +65,13 @@ export interface ProgressSnapshot {
   erroredRows: number;
   checkpoint?: CheckpointProgress;
   memoryUsedBytes: number;
+  /** The most memory blocks held at once so far. */
+  peakMemoryBytes: number;
   memoryBudgetBytes: number;
   cpuSlots: number;
   workersBusy: number;
   /** When the job runs on a cluster: its nodes. */
   nodes?: NodeCounts;
+  /** Set on the last snapshot of a job that succeeded: every operator is complete. */
   finished: boolean;
 }

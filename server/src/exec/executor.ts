@@ -93,8 +93,8 @@ export class StreamingExecutor {
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       thrown = error;
-      // A failed checkpointed job's last progress says what it committed (the CLI reports the kept checkpoint).
-      if (this.checkpoint) this.options.onProgress?.(this.snapshot(false));
+      // A failed job's last progress says how far it got (and, checkpointed, what it committed: the CLI reports the kept checkpoint).
+      this.options.onProgress?.(this.snapshot(false));
       this.rejectResult(error);
       throw error;
     } finally {
@@ -241,7 +241,7 @@ export class StreamingExecutor {
 
   private snapshot(finished: boolean): ProgressSnapshot {
     return progressSnapshot(this.operators, {
-      startedAt: this.startedAt, memoryUsedBytes: this.memoryUsed(), memoryBudgetBytes: this.settings.memoryBudgetBytes,
+      startedAt: this.startedAt, memoryUsedBytes: this.memoryUsed(), peakMemoryBytes: Math.max(this.peakMemory, this.memoryUsed()), memoryBudgetBytes: this.settings.memoryBudgetBytes,
       cpuSlots: cpuSlots(this.settings), workersBusy: this.tasks.busy, nodes: this.settings.cluster?.counts(),
       erroredRows: this.errors.rows, checkpoint: this.checkpoint?.progress,
       actors: (op) => this.resources?.actorCounts(op),

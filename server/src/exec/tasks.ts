@@ -253,7 +253,7 @@ export class TaskLauncher implements TaskLoad {
     } else {
       op.metrics.rowsIn += message.rows;
       if (checkpoint) checkpoint.progress.rowsAlreadyDone += message.alreadyDone;
-      const error = this.inputSchemas.check(op, message.file, message.schema);
+      const error = message.file === undefined ? undefined : this.inputSchemas.check(op, message.file, message.schema);
       if (error) fail(error);
     }
     this.context.wakeUp();

@@ -225,8 +225,8 @@ export class JobManager {
 
   /** The plan of a pipeline with each operator's schema, found in a runner process (the pipeline's code never runs here). */
   async inspectPlan(pipeline: RunnerPipeline): Promise<PlanInspection> {
-    const { operators, problems } = await this.ask({ type: "plan", pipeline }, "plan", { code: "pipeline_error", message: "cannot inspect the plan" });
-    return { operators, problems };
+    const { operators, problems, checkpointed } = await this.ask({ type: "plan", pipeline }, "plan", { code: "pipeline_error", message: "cannot inspect the plan" });
+    return { operators, problems, checkpointed };
   }
 
   /** One request to a short-lived runner process, answered with one message of the expected type. */

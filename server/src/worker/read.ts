@@ -66,12 +66,10 @@ export async function* sourceBlocks(
   for await (const { block, file, rowOffset } of readTask(input, task)) {
     if (block.numRows === 0) { onNoRows?.(block); continue; }
     const kept = await unfinished(block, file ?? task.stage);
-    if (file !== undefined) {
-      onInputRows({
-        type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file,
-        schema: block.schema.fields.map((f) => describeSchema(new Schema([f]))),
-      });
-    }
+    onInputRows({
+      type: "inputRows", taskId: task.taskId, rows: block.numRows, alreadyDone: block.numRows - kept.numRows, file,
+      schema: file === undefined ? [] : block.schema.fields.map((f) => describeSchema(new Schema([f]))),
+    });
     if (kept.numRows > 0) yield { block: kept, origin: originOf(kept, block, file === undefined ? { rowOffset } : { file, rowOffset }) };
   }
 }

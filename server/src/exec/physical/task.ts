@@ -45,6 +45,7 @@ export class TaskOperator extends PhysicalOperator {
       // In-memory blocks that nothing transforms need no worker.
       let rowOffset = 0;
       for (const block of source.blocks) {
+        this.metrics.rowsIn += block.numRows;
         this.emit(queued(block, { rowOffset }));
         rowOffset += block.numRows;
       }
@@ -129,10 +130,8 @@ export class TaskOperator extends PhysicalOperator {
     yield* this.inTaskOrder.items();
   }
 
-  /** Estimated rows of output, for progress: known for reads, carried through row-preserving stages. */
-  estimateFrom(upstream?: number): void {
-    if (this.isSource || upstream === undefined) return;
-    const preserving = this.transforms.every((t) => t.kind !== "rows" || t.steps.every((s) => s.kind === "map"));
-    if (preserving && this.transforms.every((t) => t.kind !== "batches")) this.metrics.rowsEstimated = upstream;
+  /** Whether each input row gives one output row (maps only), so the output's estimate is the input's. */
+  get preservesRows(): boolean {
+    return this.transforms.every((t) => t.kind !== "batches" && (t.kind !== "rows" || t.steps.every((s) => s.kind === "map")));
   }
 }

@@ -1,0 +1,84 @@
+// Progress snapshots tell the truth: rows read of estimated rows read and rows out as separate figures,
+// estimates never below what is done, every stage complete when a job succeeds, and driver-side steps
+// marked as such (they have no tasks).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import * as rd from "../server/src/api";
+import { renderProgress } from "../server/src/cli/progress";
+import { tempDir } from "./helpers";
+
+/** Every operator of every snapshot: done never exceeds its estimate, for rows read and rows out. */
+function assertEstimatesHold(snapshots: rd.ProgressSnapshot[]): void {
+  for (const [i, s] of snapshots.entries()) {
+    for (const op of s.operators) {
+      const where = `snapshot ${i} of ${snapshots.length}, ${op.name}: ${JSON.stringify(op)}`;
+      assert.ok(op.rowsReadEstimated === undefined || op.rowsRead <= op.rowsReadEstimated, `more read than estimated in ${where}`);
+      assert.ok(op.rowsEstimated === undefined || op.rowsDone <= op.rowsEstimated, `more out than estimated in ${where}`);
+    }
+  }
+}
+
+describe("progress snapshots", function () {
+  this.timeout(120_000);
+  let dir: string;
+  const ROWS = 6000;
+
+  before(async () => {
+    dir = tempDir("rdpipe-progress-");
+    rd.DataContext.reset();
+    await rd.range(ROWS, { overrideNumBlocks: 12 }).map((r) => ({ id: r.id, value: `v${String(r.id)}` })).writeParquet(path.join(dir, "input")).run();
+  });
+  beforeEach(() => {
+    rd.DataContext.reset();
+    const context = rd.DataContext.getCurrent();
+    context.resourceLimits.cpu = 2;
+    context.progress.intervalMs = 20;
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("a filter pipeline reads every input row and writes the kept ones; each estimate holds; the final snapshot is complete", async () => {
+    const snapshots: rd.ProgressSnapshot[] = [];
+    const result = await rd.readParquet(path.join(dir, "input"))
+      .map((r) => { const end = Date.now() + 1; while (Date.now() < end) { /* slow enough for several snapshots */ } return r; })
+      .filter((r) => Number(r.id) % 5 === 0)
+      .writeParquet(path.join(dir, "out-filter"))
+      .run({ onProgress: (s) => snapshots.push(s) });
+    assert.ok(snapshots.length >= 3, `only ${snapshots.length} snapshots`);
+    assertEstimatesHold(snapshots);
+    const last = result.progress;
+    assert.equal(last.finished, true);
+    const filter = last.operators.find((op) => op.name.includes("Filter"))!;
+    assert.ok(filter, JSON.stringify(last.operators.map((op) => op.name)));
+    assert.equal(filter.rowsRead, ROWS, "rows read: every input row");
+    assert.equal(filter.rowsDone, ROWS / 5, "rows out: the rows the filter kept");
+    assert.equal(last.operators.at(-1)!.writes, true);
+    assert.equal(last.operators.at(-1)!.rowsDone, ROWS / 5);
+    for (const op of last.operators) {
+      assert.equal(op.rowsReadEstimated, op.rowsRead, `${op.name} is complete: ${JSON.stringify(op)}`);
+      assert.equal(op.rowsEstimated, op.rowsDone, `${op.name} is complete: ${JSON.stringify(op)}`);
+    }
+    assert.ok(last.peakMemoryBytes > 0, "the peak memory of the run, not what is held after it");
+    const drawn = renderProgress(last).join("\n");
+    assert.match(drawn, new RegExp(`████████████████████ ${ROWS.toLocaleString("en-US")} rows read, ${(ROWS / 5).toLocaleString("en-US")} written`));
+    assert.doesNotMatch(drawn, /running|busy/, "a finished job's lines have no live figures");
+  });
+
+  it("marks steps the driver runs (union, limit, sort) and carries estimates through them", async () => {
+    const snapshots: rd.ProgressSnapshot[] = [];
+    const evens = rd.readParquet(path.join(dir, "input")).filter((r) => Number(r.id) % 2 === 0).map((r) => ({ id: r.id }));
+    const result = await evens.union(rd.range(500)).sort("id").limit(100).writeParquet(path.join(dir, "out-driver"))
+      .run({ onProgress: (s) => snapshots.push(s) });
+    assertEstimatesHold(snapshots);
+    const ops = result.progress.operators;
+    const inDriver = ops.filter((op) => op.runsInDriver).map((op) => op.name);
+    assert.deepEqual(inDriver, ["Union", "Sort(id)", "Limit(100)"], JSON.stringify(ops.map((op) => [op.name, op.runsInDriver])));
+    for (const op of ops.filter((o) => o.runsInDriver)) assert.equal(op.tasksDone + op.tasksRunning, 0, `${op.name} ran no tasks`);
+    const union = ops.find((op) => op.name === "Union")!;
+    assert.equal(union.rowsRead, ROWS / 2 + 500);
+    assert.equal(ops.find((op) => op.name.startsWith("Limit"))!.rowsDone, 100);
+    for (const op of result.progress.operators) assert.equal(op.rowsReadEstimated, op.rowsRead, `${op.name} is complete`);
+    const drawn = renderProgress(result.progress);
+    assert.match(drawn.find((line) => line.startsWith("Union"))!, /^Union +█+ 3,500 rows read, 3,500 out +\d+\.\ds$/, "rows and time only");
+  });
+});
