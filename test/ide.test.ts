@@ -140,7 +140,7 @@ describe("the extension in a real VS Code (code-server)", function () {
     await ide.screenshot("6-orders-resumed");
     const ids = await outputIds(path.join(workspace, "out", "orders"), "order_id");
     assertExactlyOnce(ids, Array.from({ length: ORDERS }, (_, i) => i));
-    const resumedJob = (await panel().locator(".job-id").innerText()).replace(/^job /, "");
+    const resumedJob = await panel().locator(".job-id").getAttribute("data-job-id"); // the full ID (the panel shows its first 8 characters)
     assert.match(ide.outputChannelText("rdpipe"), new RegExp(`\\[job ${resumedJob}\\] succeeded: orders\\.rdpipe\\.ts: wrote 50,000 rows`));
   });
 

@@ -58,9 +58,10 @@ export class PanelHost {
   readonly received: WebviewToHost[] = [];
   private readonly controller: PanelController;
 
-  constructor(private readonly page: Page, client: RemoteClient, jobId: string) {
+  constructor(private readonly page: Page, client: RemoteClient, jobId: string, workspaceFolders: string[] = []) {
     this.controller = new PanelController({
       client: async () => client,
+      workspaceFolders: () => workspaceFolders,
       // As VS Code's webview.postMessage: the panel gets it as a window "message" event; a reloading page misses it.
       // (Typed as unknown: Playwright's argument type is too deep for the JobEvent union.)
       send: (message: HostToWebview) => this.page.evaluate((m: unknown) => window.postMessage(m, "*"), message as unknown).catch(() => undefined),

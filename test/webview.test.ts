@@ -9,6 +9,7 @@ import { type CheckpointIdsResponse, type JobSummary, RemoteClient } from "../se
 import { chromiumLaunchOptions } from "./chromium";
 import { REPO, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, startServer, waitForState } from "./server-helpers";
+import { VSCODE_THEMES } from "./vscode-themes";
 import { PanelHost, type PanelPageServer, startPanelPageServer } from "./webview-host";
 
 const SCREENSHOTS = path.join(REPO, "test-output");
@@ -72,12 +73,12 @@ describe("panel (webview) in headless Chromium against a real execution server",
     (await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: file }, options: { workers: 2 } })).job;
 
   /** A new page showing `jobId`, with its host; fails the test on any error or CSP violation in the page. */
-  async function openPanel(jobId: string): Promise<{ page: Page; host: PanelHost; pageErrors: string[] }> {
+  async function openPanel(jobId: string, workspaceFolders: string[] = []): Promise<{ page: Page; host: PanelHost; pageErrors: string[] }> {
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
     page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
-    const host = new PanelHost(page, client, jobId);
+    const host = new PanelHost(page, client, jobId, workspaceFolders);
     hosts.push(host);
     await host.connect();
     await page.goto(pageServer.url);
@@ -243,9 +244,9 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     await page.locator('[data-view="ids"] .page-range', { hasText: `21–40 of ${(ROWS - BAD_IDS.length).toLocaleString("en-US")}` }).waitFor();
     const secondPage = await idsPage(20);
     assert.deepEqual(await idsShown.allTextContents(), secondPage);
-    const outputRows = page.locator('[data-view="rows"] table.rows tr');
-    await outputRows.nth(10).waitFor();
-    assert.equal(await outputRows.count(), 1 + 10, "a header and a page of 10 output rows");
+    const outputRows = page.locator('[data-view="rows"] .grid-body .grid-row');
+    await outputRows.nth(9).waitFor();
+    assert.equal(await outputRows.count(), 10, "a page of 10 output rows");
     assert.equal(await page.locator("[data-committed-ids]").getAttribute("data-committed-ids"), String(ROWS - BAD_IDS.length));
     await screenshot(page, "errored-rows");
 
@@ -278,8 +279,9 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     writePipeline(root, "slow.rdpipe.ts", checkpointedPipeline("slow", { strict: false }));
     await page.locator("button.resume").click();
     await jobState(page, "succeeded");
-    const resumedFrom = await page.locator(".resumed-from").innerText();
-    assert.equal(resumedFrom, `resumes ${job.id}`);
+    const resumedFrom = page.locator(".resumed-from");
+    assert.equal(await resumedFrom.innerText(), `resumes ${job.id.slice(0, 8)}`);
+    assert.equal(await resumedFrom.getAttribute("data-job-id"), job.id);
     assert.match(await page.locator(".checkpoint-status").innerText(), /deleted after the job succeeded/);
     await screenshot(page, "resumed");
     assert.deepEqual(pageErrors, []);
@@ -366,6 +368,151 @@ export default rd.range(${total}, { overrideNumBlocks: 4 }).map((row) => ({ id: 
     await scroller.evaluate((s) => { s.scrollTop = 2500 * 24; });
     await page.locator('.preview .grid-body .grid-row[data-row="2500"]').waitFor();
     assert.ok(await page.locator('.preview .grid-body .grid-row[data-row="2500"]').isVisible());
+    assert.deepEqual(pageErrors, []);
+  });
+  it("badges and text pass WCAG AA contrast (4.5:1) in VS Code's Light+, Dark+ and High Contrast themes: running, succeeded, failed, skipped rows", async () => {
+    writePipeline(root, "contrast-ok.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(200).map((row) => ({ id: row.id })).writeParquet("out-contrast-ok");
+`);
+    writePipeline(root, "contrast-fail.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("bad row 50"); return row; }).writeParquet("out-contrast-fail");
+`);
+    writePipeline(root, "contrast-skip.rdpipe.ts", checkpointedPipeline("contrast-skip", { strict: true }));
+    writePipeline(root, "contrast-slow.rdpipe.ts", checkpointedPipeline("contrast-slow", { strict: false, slowMs: 20 }));
+    const jobs = {
+      running: await submit("contrast-slow.rdpipe.ts"),
+      succeeded: await submit("contrast-ok.rdpipe.ts"),
+      failed: await submit("contrast-fail.rdpipe.ts"),
+      skipped: await submit("contrast-skip.rdpipe.ts"),
+    };
+    const expected = { running: ["running", "running"], succeeded: ["succeeded", "ok"], failed: ["failed", "error"], skipped: ["succeeded", "warning"] };
+    const failures: string[] = [];
+    try {
+      for (const [name, job] of Object.entries(jobs) as [keyof typeof jobs, JobSummary][]) {
+        const { page, pageErrors } = await openPanel(job.id);
+        const [state, tone] = expected[name];
+        await jobState(page, state);
+        const shownTone = await page.locator(".job-state").getAttribute("data-tone");
+        if (shownTone !== tone) failures.push(`${name} job's badge tone: ${shownTone}, not ${tone}`);
+        // tsx keeps function names with a `__name` helper, which the page does not have.
+        await page.evaluate("window.__name = (f) => f");
+        for (const theme of VSCODE_THEMES) {
+          const measured = await page.evaluate(({ variables, bodyClass }) => {
+            // As VS Code does: the theme's variables on <html>, its kind as the body's class.
+            const html = document.documentElement;
+            for (const property of Array.from(html.style)) if (property.startsWith("--vscode-")) html.style.removeProperty(property);
+            for (const [property, value] of Object.entries(variables)) html.style.setProperty(property, value);
+            document.body.classList.remove("vscode-light", "vscode-dark", "vscode-high-contrast");
+            document.body.classList.add(bodyClass);
+            const rgba = (css: string) => {
+              const [r, g, b, a = 1] = css.match(/[\d.]+/g)!.map(Number);
+              return { r, g, b, a };
+            };
+            /** The colour an element's background shows: its own, else the nearest ancestor's that is not transparent. */
+            const backgroundOf = (element: Element | null): { r: number; g: number; b: number; a: number } => {
+              for (let e = element; e; e = e.parentElement) {
+                const color = rgba(getComputedStyle(e).backgroundColor);
+                if (color.a > 0) return color;
+              }
+              return { r: 255, g: 255, b: 255, a: 1 };
+            };
+            const over = (fg: { r: number; g: number; b: number; a: number }, bg: { r: number; g: number; b: number }) =>
+              ({ r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a) });
+            const luminance = ({ r, g, b }: { r: number; g: number; b: number }) => {
+              const linear = (c: number) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
+              return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+            };
+            const contrast = (element: Element) => {
+              const background = backgroundOf(element);
+              const text = over(rgba(getComputedStyle(element).color), background);
+              const [l1, l2] = [luminance(text), luminance(background)].sort((x, y) => y - x);
+              return { ratio: (l1 + 0.05) / (l2 + 0.05), color: getComputedStyle(element).color, background: getComputedStyle(element).backgroundColor };
+            };
+            return { badge: contrast(document.querySelector(".job-state-label") ?? document.querySelector(".job-state")!), text: contrast(document.body) };
+          }, theme);
+          await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
+          await screenshot(page, `contrast-${name}-${theme.name}`);
+          if (measured.badge.ratio < 4.5) failures.push(`${name} badge in ${theme.name}: ${measured.badge.ratio.toFixed(2)}:1 (${measured.badge.color} on ${measured.badge.background})`);
+          if (measured.text.ratio < 4.5) failures.push(`${name} text in ${theme.name}: ${measured.text.ratio.toFixed(2)}:1 (${measured.text.color} on ${measured.text.background})`);
+        }
+        assert.deepEqual(pageErrors, []);
+        await page.close();
+      }
+    } finally {
+      await client.request("POST", `/jobs/${jobs.running.id}/cancel`, "job").catch(() => undefined);
+    }
+    assert.deepEqual(failures, [], "every badge in its tone, and every badge and the panel's text at least 4.5:1 in every theme");
+  });
+
+  it("titles a job by its workspace-relative path with a short ID to copy; disabled buttons say why; 'resumes …' opens that job", async () => {
+    fs.mkdirSync(path.join(root, "pipelines"), { recursive: true });
+    // Paths in a pipeline are relative to its folder.
+    const pipeline = (strict: boolean) => checkpointedPipeline("header", { strict }).replace('readParquet("input")', 'readParquet("../input")');
+    writePipeline(root, "pipelines/header.rdpipe.ts", pipeline(true));
+    const first = await submit("pipelines/header.rdpipe.ts");
+    await waitForState(client, first.id, "succeeded");
+    writePipeline(root, "pipelines/header.rdpipe.ts", pipeline(false)); // fixed: the resume retries the 2 errored rows and succeeds
+    const { job: resumed } = await client.request("POST", `/jobs/${first.id}/resume`, "job", { type: "resumeJob" });
+    await browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(pageServer.url).origin });
+    const { page, host, pageErrors } = await openPanel(resumed.id, [root]);
+    await jobState(page, "succeeded");
+    await screenshot(page, "header");
+    assert.equal(await page.locator("h1").innerText(), "pipelines/header.rdpipe.ts", "the path relative to the workspace folder");
+    assert.equal(await page.locator(".job-id").innerText(), `job ${resumed.id.slice(0, 8)}`);
+    await page.locator("button.copy-id").click();
+    await waitUntil(async () => (await page.evaluate(() => navigator.clipboard.readText())) === resumed.id);
+
+    const resume = page.locator("button.resume");
+    const look = await resume.evaluate((b) => ({ cursor: getComputedStyle(b).cursor, border: getComputedStyle(b).borderStyle, opacity: Number(getComputedStyle(b).opacity) }));
+    assert.deepEqual(look, { cursor: "not-allowed", border: "dashed", opacity: 0.6 }, "styled as disabled, not only faded");
+    assert.equal(await resume.isDisabled(), true, "the resumed job's checkpoint was deleted on success");
+    assert.match(await resume.getAttribute("title") ?? "", /^Nothing to resume from: the checkpoint was deleted after the job succeeded$/);
+
+    const link = page.locator("a.resumed-from");
+    assert.equal(await link.innerText(), `resumes ${first.id.slice(0, 8)}`);
+    await link.click();
+    await waitUntil(() => host.received.some((m) => m.type === "openJob" && m.jobId === first.id));
+    await page.locator(`.job-id[data-job-id="${first.id}"]`).waitFor();
+    assert.equal(await page.locator("a.resumed-by").getAttribute("data-job-id"), resumed.id, "the earlier job links to the job that resumed it");
+    assert.equal(await page.locator("button.resume").getAttribute("title"), `Already resumed by job ${resumed.id.slice(0, 8)}`);
+
+    const outside = await openPanel(resumed.id);
+    await jobState(outside.page, "succeeded");
+    assert.equal(await outside.page.locator("h1").innerText(), "header.rdpipe.ts", "outside every workspace folder: the base name");
+    assert.deepEqual([...pageErrors, ...outside.pageErrors], []);
+  });
+
+  it("says why when the panel's job is not on the server", async () => {
+    const unknown = "1a2b3c4d-0000-4000-8000-000000000000";
+    const { page, pageErrors } = await openPanel(unknown);
+    const reason = page.locator(".job-missing-reason");
+    await reason.waitFor();
+    await screenshot(page, "job-missing");
+    assert.equal(await reason.innerText(), `Job 1a2b3c4d is not on the server at ${server.url.replace(/\/+$/, "")}; it ran on another server or the server was restarted.`);
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it("shows the checkpoint's output rows in the typed grid, a page at a time", async () => {
+    writePipeline(root, "rows-grid.rdpipe.ts", checkpointedPipeline("rows-grid", { strict: true }));
+    const job = await submit("rows-grid.rdpipe.ts");
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    const grid = page.locator('[data-view="rows"] .checkpoint-rows');
+    const bodyRows = grid.locator(".grid-body .grid-row");
+    await bodyRows.nth(9).waitFor();
+    await screenshot(page, "checkpoint-rows-grid");
+    const headers = await grid.locator(".grid-header").evaluateAll((cells) => cells.map((c) => [c.querySelector(".grid-name")!.textContent, c.querySelector(".grid-type")!.textContent]));
+    assert.deepEqual(headers, [["id", "Int64"], ["value", "Utf8"], ["upper", "Utf8"], ["file", "Utf8"]], "types inferred from the values");
+    const rowsPage = async (offset: number) => (await client.request("GET", `/jobs/${job.id}/checkpoint/rows?offset=${offset}&limit=10`, "checkpointRows")).rows;
+    const shown = () => bodyRows.evaluateAll((rows) => rows.map((row) => Array.from(row.querySelectorAll<HTMLElement>(".grid-cell:not(.grid-index)"), (cell) => cell.textContent)));
+    const expected = (rows: Awaited<ReturnType<typeof rowsPage>>) => rows.map(({ file, row }) => [String(row.id), String(row.value), String(row.upper), path.basename(file)]);
+    assert.deepEqual(await shown(), expected(await rowsPage(0)));
+    const alignment = await bodyRows.first().locator(".grid-cell:not(.grid-index)").evaluateAll((cells) => cells.map((c) => getComputedStyle(c).textAlign));
+    assert.deepEqual(alignment, ["right", "start", "start", "start"], "the integer column right-aligned");
+    await page.locator('[data-view="rows"] button.next').click();
+    await page.locator('[data-view="rows"] .page-range', { hasText: "11–20 of" }).waitFor();
+    await waitUntil(async () => JSON.stringify(await shown()) === JSON.stringify(expected(await rowsPage(10))));
+    assert.equal(await bodyRows.first().locator(".grid-index").innerText(), "11", "rows numbered within the whole, not the page");
     assert.deepEqual(pageErrors, []);
   });
 });

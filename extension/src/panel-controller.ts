@@ -15,6 +15,8 @@ export interface PanelHostSide {
   resumeSource?(jobId: string): Promise<BundleSource | undefined>;
   /** "Debug this row" pressed on an errored row of `jobId`. */
   debugRow(jobId: string, row: CheckpointErroredRow): Promise<void>;
+  /** The workspace folders' paths (the panel titles a job by its pipeline's path relative to one). */
+  workspaceFolders?(): string[];
   /** A link to the UDF's source line pressed: open the file there. */
   openSource(file: string, line: number, column: number): Promise<void>;
   /** Every job event, before it goes to the panel (the extension logs them and reports finished jobs). */
@@ -35,7 +37,11 @@ export class PanelController {
     try {
       switch (message.type) {
         case "ready":
+          await this.host.send({ type: "hostInfo", workspaceFolders: this.host.workspaceFolders?.() ?? [] });
           this.follow(this.currentJobId);
+          break;
+        case "openJob":
+          this.follow(message.jobId);
           break;
         case "cancel":
           await (await this.host.client()).request("POST", `/jobs/${encodeURIComponent(message.jobId)}/cancel`, "job");
@@ -71,8 +77,9 @@ export class PanelController {
     const following = new AbortController();
     this.following = following;
     this.currentJobId = jobId;
+    let client: RemoteClient | undefined;
     void (async () => {
-      const client = await this.host.client();
+      client = await this.host.client();
       for await (const event of client.events(jobId, { signal: following.signal })) {
         if (following.signal.aborted) return; // events parsed from the last chunk before the abort belong to the old job
         this.host.onEvent?.(event);
@@ -80,10 +87,8 @@ export class PanelController {
       }
     })().catch((e: Error) => {
       if (following.signal.aborted) return;
-      const message = e instanceof RemoteError && e.status === 404
-        ? `job ${jobId} is not on the server in use (the extension switched servers, or the server's job records were removed)`
-        : `lost the events of job ${jobId}: ${e.message}`;
-      void this.host.send({ type: "hostError", message });
+      if (e instanceof RemoteError && e.status === 404 && client) void this.host.send({ type: "jobMissing", jobId, serverUrl: client.baseUrl });
+      else void this.host.send({ type: "hostError", message: `lost the events of job ${jobId}: ${e.message}` });
     });
   }
 

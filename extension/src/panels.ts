@@ -56,6 +56,7 @@ export class JobPanels implements vscode.Disposable {
       client: () => this.connection.connectedClient(),
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
       ...this.hooks,
+      workspaceFolders: () => (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath),
       openSource: async (file, line, column) => {
         const at = new vscode.Position(line - 1, column - 1);
         await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(at, at), viewColumn: vscode.ViewColumn.One });

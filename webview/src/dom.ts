@@ -1,4 +1,4 @@
-// Small DOM and number-formatting helpers the panel's views share.
+// Small DOM builders and number-formatting helpers the panel's views share.
 
 export type Child = Node | string | number | undefined | false;
 
@@ -9,6 +9,15 @@ export function el(tag: string, attributes: Record<string, string> = {}, ...chil
     if (child === undefined || child === false) continue;
     element.append(typeof child === "number" ? String(child) : child);
   }
+  return element;
+}
+
+/** A button; a disabled one says why on hover (`disabledReason`, its title). */
+export function button(label: string, attributes: Record<string, string>, enabled: boolean, onClick: () => void, disabledReason?: string): HTMLElement {
+  const element = el("button", attributes, label) as HTMLButtonElement;
+  element.disabled = !enabled;
+  if (!enabled && disabledReason) element.title = disabledReason;
+  element.addEventListener("click", onClick);
   return element;
 }
 

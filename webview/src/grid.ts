@@ -16,21 +16,33 @@ interface Grid {
   element: HTMLElement;
   scrollTop: number;
 }
-/** The grid last shown: the panel re-renders on each message, and the grid keeps its sort, selection and scroll. */
-let current: Grid | undefined;
+/** The grid last shown in each place (preview, checkpoint rows): the panel re-renders on each message, and a grid keeps its sort, selection and scroll. */
+const current = new Map<string, Grid>();
 
 /** The grid of `preview` for job `jobId`; the same element while the job and its preview stay the same. */
 export function previewGrid(jobId: string, preview: JobPreview): HTMLElement {
-  const key = `${jobId}:${preview.rows.length}:${preview.fields.map((f) => f.name).join(",")}`;
-  if (current?.key === key) {
-    const grid = current;
+  return dataGrid("preview", `${jobId}:${preview.rows.length}`, preview, { title: "Preview" });
+}
+
+export interface GridOptions {
+  /** A heading above the grid. */
+  title?: string;
+  /** The position of the first row in a larger whole (a page of rows), for the row numbers. */
+  firstRow?: number;
+}
+
+/** A grid of `data` in the place `slot` (its section's class); the same element while `key` and the columns stay the same. */
+export function dataGrid(slot: string, key: string, data: JobPreview, options: GridOptions = {}): HTMLElement {
+  const fullKey = `${key}:${data.fields.map((f) => `${f.name}:${f.type}`).join(",")}`;
+  const shown = current.get(slot);
+  if (shown?.key === fullKey) {
     // Once the panel has put it back in the page (a detached scroller forgets its position).
-    queueMicrotask(() => grid.element.dispatchEvent(new CustomEvent("restore")));
-    return grid.element;
+    queueMicrotask(() => shown.element.dispatchEvent(new CustomEvent("restore")));
+    return shown.element;
   }
-  const grid: Grid = { key, element: document.createElement("section"), scrollTop: 0 };
-  current = grid;
-  build(grid, preview);
+  const grid: Grid = { key: fullKey, element: document.createElement("section"), scrollTop: 0 };
+  current.set(slot, grid);
+  build(grid, data, slot, options);
   return grid.element;
 }
 
@@ -43,11 +55,11 @@ function make(tag: string, className: string, text?: string): HTMLElement {
   return element;
 }
 
-function build(grid: Grid, preview: JobPreview): void {
+function build(grid: Grid, preview: JobPreview, slot: string, { title, firstRow = 0 }: GridOptions): void {
   const { fields, rows, summary } = preview;
   const section = grid.element;
-  section.className = "preview";
-  section.append(make("h2", "", "Preview"));
+  section.className = slot;
+  if (title) section.append(make("h2", "", title));
   if (fields.length === 0) {
     section.append(make("p", "empty", "The plan returned no columns."));
     return;
@@ -66,7 +78,8 @@ function build(grid: Grid, preview: JobPreview): void {
   scroller.tabIndex = 0;
   const table = make("div", "grid");
   table.setAttribute("role", "grid");
-  table.setAttribute("aria-rowcount", String(rows.length + 2));
+  const headRows = summary.length === 0 ? 1 : 2;
+  table.setAttribute("aria-rowcount", String(rows.length + headRows));
   // CSSOM properties, which the CSP allows (style attributes it would block).
   table.style.setProperty("--grid-columns", ["4em", ...fields.map((f) => (isNumeric(f.type) ? "11em" : "14em"))].join(" "));
   const head = make("div", "grid-row grid-head");
@@ -79,7 +92,8 @@ function build(grid: Grid, preview: JobPreview): void {
   fields.forEach((field, c) => summaryRow.append(summaryCell(field, summary[c])));
   const body = make("div", "grid-body");
   body.style.height = `${rows.length * ROW_HEIGHT}px`;
-  table.append(head, summaryRow, body);
+  // A view the server gives no summary for has no summary row.
+  table.append(head, ...(headRows === 2 ? [summaryRow] : []), body);
   scroller.append(table);
   scroller.style.maxHeight = `${MAX_HEIGHT}px`;
   section.append(toolbar, rows.length === 0 ? make("p", "empty", "No rows.") : scroller);
@@ -116,10 +130,10 @@ function build(grid: Grid, preview: JobPreview): void {
   function rowElement(r: number, position: number): HTMLElement {
     const line = make("div", "grid-row");
     line.setAttribute("role", "row");
-    line.setAttribute("aria-rowindex", String(position + 3));
+    line.setAttribute("aria-rowindex", String(position + headRows + 1));
     line.dataset.row = String(r);
     line.style.top = `${position * ROW_HEIGHT}px`;
-    line.append(make("div", "grid-cell grid-index", String(r + 1)));
+    line.append(make("div", "grid-cell grid-index", String(firstRow + r + 1)));
     fields.forEach((field, c) => {
       const cell = valueCell(field, rows[r][c]);
       if (selected?.row === r && selected.column === c) cell.setAttribute("aria-selected", "true");

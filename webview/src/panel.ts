@@ -5,9 +5,11 @@ import {
   FINISHED_STATES, type CheckpointErroredRow, type CheckpointErrorsResponse, type CheckpointIdsResponse, type CheckpointRowsResponse, type CheckpointSummaryResponse,
   type CheckpointView, type CheckpointViewName, type HostToWebview, type JobSummary, type OperatorProgress, type ProgressSnapshot, type WebviewToHost,
 } from "../../server/src/contract";
-import { bytes, count, el } from "./dom";
+import { checkpointRowsGrid } from "./checkpoint-rows";
+import { bytes, button, count, el } from "./dom";
 import { type ErroredRowKind, erroredRowCard, failedRow } from "./errored-rows";
 import { previewGrid } from "./grid";
+import { header, missingJob } from "./header";
 import { isFinished, operatorCard, outcome, resources } from "./progress-view";
 import "./panel.css";
 
@@ -32,6 +34,10 @@ interface PanelState {
   /** Set when the user pressed Cancel, until the job's state moves. */
   cancelRequested: boolean;
   hostError?: string;
+  /** From the host: its workspace folders, for the title. */
+  workspaceFolders?: string[];
+  /** Set when the host found the job is not on its server. */
+  missing?: { jobId: string; serverUrl: string };
 }
 
 const PAGE_SIZE: Record<CheckpointViewName, number> = { summary: 20, ids: 20, rows: 10, errors: 10 };
@@ -62,6 +68,8 @@ window.addEventListener("message", (event: MessageEvent<HostToWebview>) => {
       break;
     }
     case "checkpointPage": storePage(message.page); break;
+    case "hostInfo": state.workspaceFolders = message.workspaceFolders; break;
+    case "jobMissing": state = { pages: {}, cancelRequested: false, workspaceFolders: state.workspaceFolders, missing: { jobId: message.jobId, serverUrl: message.serverUrl } }; break;
     case "hostError":
       state.hostError = message.message;
       state.cancelRequested = false;
@@ -73,7 +81,8 @@ window.addEventListener("message", (event: MessageEvent<HostToWebview>) => {
 function showJob(job: JobSummary, progress: ProgressSnapshot | undefined): void {
   const sameJob = job.id === state.job?.id;
   const wasFinished = sameJob && FINISHED_STATES.includes(state.job!.state);
-  if (!sameJob) state = { pages: {}, cancelRequested: false };
+  if (!sameJob) state = { pages: {}, cancelRequested: false, workspaceFolders: state.workspaceFolders };
+  state.missing = undefined;
   if (sameJob && job.state !== state.job!.state) state.cancelRequested = false;
   state.job = job;
   state.progress = progress ?? (sameJob ? state.progress : undefined);
@@ -116,21 +125,32 @@ function update(): void {
 
 // ------------------------------------------------------------------ rendering
 
-function button(label: string, attributes: Record<string, string>, enabled: boolean, onClick: () => void): HTMLElement {
-  const element = el("button", attributes, label) as HTMLButtonElement;
-  element.disabled = !enabled;
-  element.addEventListener("click", onClick);
-  return element;
-}
-
 function render(): void {
   const { job } = state;
+  if (state.missing) {
+    root.replaceChildren(missingJob(state.missing.jobId, state.missing.serverUrl));
+    return;
+  }
   if (!job) {
     root.replaceChildren(el("p", { class: "empty" }, "Waiting for the job…"));
     return;
   }
   const sections: (HTMLElement | false)[] = [
-    header(job),
+    header(job, state.progress, {
+      cancelRequested: state.cancelRequested,
+      workspaceFolders: state.workspaceFolders ?? [],
+      cancel: () => {
+        state.cancelRequested = true;
+        vscode.postMessage({ type: "cancel", jobId: job.id });
+        update();
+      },
+      resume: () => {
+        state.hostError = undefined;
+        vscode.postMessage({ type: "resume", jobId: job.id });
+        update();
+      },
+      openJob: (jobId) => vscode.postMessage({ type: "openJob", jobId }),
+    }),
     outcome(job, state.progress),
     state.hostError ? el("div", { class: "host-error", role: "alert" }, state.hostError) : false,
     jobError(job),
@@ -143,29 +163,6 @@ function render(): void {
   ];
   root.replaceChildren(...sections.filter((section) => section !== false));
   drawEdges();
-}
-
-function header(job: JobSummary): HTMLElement {
-  const running = job.state === "queued" || job.state === "running";
-  const resumable = FINISHED_STATES.includes(job.state) && inspectable(job) && !job.resumedBy;
-  return el("header", {},
-    el("h1", {}, job.pipeline),
-    el("div", { class: "job-line" },
-      el("span", { class: `job-state state-${job.state}`, "data-state": job.state }, job.state),
-      el("span", { class: "job-id" }, `job ${job.id}`),
-      job.resumedFrom ? el("span", { class: "resumed-from" }, `resumes ${job.resumedFrom}`) : false,
-      job.resumedBy ? el("span", { class: "resumed-by" }, `resumed by ${job.resumedBy}`) : false,
-      !isFinished(job) && button(state.cancelRequested ? "Cancelling…" : "Cancel", { class: "cancel" }, running && !state.cancelRequested, () => {
-        state.cancelRequested = true;
-        vscode.postMessage({ type: "cancel", jobId: job.id });
-        update();
-      }),
-      button("Resume", { class: "resume" }, resumable, () => {
-        state.hostError = undefined;
-        vscode.postMessage({ type: "resume", jobId: job.id });
-        update();
-      }),
-    ));
 }
 
 function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTMLElement {
@@ -262,7 +259,7 @@ function checkpointInspector(job: JobSummary): HTMLElement {
         ...summary.files.map((f) => el("tr", {}, el("td", {}, f.output), el("td", {}, count(f.ids)))))));
   }
   if (ids) section.append(pagedList("Committed IDs", "ids", ids, el("ol", { class: "ids", start: String(ids.offset + 1) }, ...ids.ids.map((id) => el("li", {}, id)))));
-  if (rows) section.append(pagedList("Output rows", "rows", rows, rowsTable(rows)));
+  if (rows) section.append(pagedList("Output rows", "rows", rows, checkpointRowsGrid(rows)));
   return section;
 }
 
@@ -275,15 +272,6 @@ function pagedList(title: string, view: CheckpointViewName, page: CheckpointView
       el("span", { class: "page-range" }, page.total === 0 ? "none" : `${count(page.offset + 1)}–${count(last)} of ${count(page.total)}`),
       button("Next", { class: "next" }, last < page.total, () => requestPage(view, page.offset + page.limit))),
     body);
-}
-
-function rowsTable(page: CheckpointRowsResponse): HTMLElement {
-  const columns = [...new Set(page.rows.flatMap(({ row }) => Object.keys(row)))];
-  return el("table", { class: "rows" },
-    el("tr", {}, ...columns.map((c) => el("th", {}, c)), el("th", {}, "file")),
-    ...page.rows.map(({ file, row }) => el("tr", {},
-      ...columns.map((c) => el("td", {}, c in row ? JSON.stringify(row[c]) : "")),
-      el("td", { class: "file" }, file.split("/").at(-1) ?? file))));
 }
 
 /** The job's error; when a UDF failed on a row (onError "fail"), shown as that row's card, to debug it. */

@@ -11,7 +11,8 @@ export class RemoteError extends Error {
 type ResponseOf<T extends ApiResponse["type"]> = Extract<ApiResponse, { type: T }>;
 
 export class RemoteClient {
-  private readonly baseUrl: string;
+  /** The server's URL, without a trailing slash. */
+  readonly baseUrl: string;
 
   constructor(baseUrl: string, private readonly token?: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
