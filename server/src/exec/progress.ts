@@ -1,21 +1,13 @@
 // Progress snapshots: what the CLI, the server and the panel show while a job runs.
 import type { CheckpointProgress, OperatorProgress, ProgressSnapshot } from "../contract";
 import { ActorPoolOperator, AllToAllOperator, type PhysicalOperator, TaskOperator, UnionOperator } from "./physical";
-import type { ActorCounts, NodeCounts } from "../cluster";
+import type { ActorCounts } from "../cluster";
 
 export type { CheckpointProgress, OperatorProgress, ProgressSnapshot };
 
-/** What a snapshot reads of the executor besides its operators. */
-export interface ExecutorState {
+/** What a snapshot reads of the executor besides its operators: the job-wide figures, as sent. */
+export interface ExecutorState extends Omit<ProgressSnapshot, "elapsedMs" | "operators" | "finished"> {
   startedAt: number;
-  memoryUsedBytes: number;
-  peakMemoryBytes: number;
-  memoryBudgetBytes: number;
-  cpuSlots: number;
-  workersBusy: number;
-  nodes?: NodeCounts;
-  erroredRows: number;
-  checkpoint?: CheckpointProgress;
   actors(op: ActorPoolOperator): ActorCounts | undefined;
 }
 
