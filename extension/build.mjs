@@ -50,7 +50,10 @@ async function buildStage() {
   fs.writeFileSync(path.join(plugin, "package.json"), JSON.stringify({ name: pluginName, version: manifest.version, main: "index.js" }, null, 2));
 
   const server = path.join(stage, "rdpipe");
-  const external = ["esbuild", "parquet-wasm"];
+  // apache-arrow stays a package of its own: bundled into dist/, it breaks the source maps of pipeline
+  // files (a UDF's stack named line 41 of a 26-line file), so the panel's links and debug-row's breakpoint went astray.
+  const external = ["esbuild", "parquet-wasm", "apache-arrow"];
+  const externalDependencies = ["flatbuffers", "json-with-bigint", "tslib"]; // apache-arrow's, at run time
   await build({
     entryPoints: {
       cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/worker/index.ts"),
@@ -67,7 +70,7 @@ async function buildStage() {
   const esbuildPlatform = fs.readdirSync(path.join(repo, "node_modules/@esbuild")).map((name) => `@esbuild/${name}`);
   // parquet-wasm also ships builds for browsers and bundlers; Node loads node/.
   const otherBuilds = /[\\/]parquet-wasm[\\/](esm|bundler)$/;
-  for (const dependency of [...external, ...esbuildPlatform]) {
+  for (const dependency of [...external, ...externalDependencies, ...esbuildPlatform]) {
     fs.cpSync(path.join(repo, "node_modules", dependency), path.join(server, "node_modules", dependency), {
       recursive: true, dereference: true, filter: (file) => !otherBuilds.test(file),
     });

@@ -100,10 +100,12 @@ describe("the extension in a real VS Code (code-server)", function () {
     assert.match(await failedRow.locator('.errored-input tr[data-key="price"] td').innerText(), /^("\d+,\d\d"|null)$/);
     assert.match(await failedRow.locator(".errored-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
     await ide.screenshot("4-orders-failed");
-    // A link to parsePrice in the pipeline file. (Its line is the stack's; on the extension's bundled server
-    // the UDF's stack is not source-mapped yet, so the line is the bundled code's: issue 15 stays open on it.)
+    // The link to parsePrice's line opens the editor there.
     const throwLine = fs.readFileSync(path.join(workspace, "orders.rdpipe.ts"), "utf8").split("\n").findIndex((line) => line.includes("malformed price")) + 1;
-    assert.match(await failedRow.locator("a.udf-source").innerText(), /^parsePrice \(orders\.rdpipe\.ts:\d+\)$/);
+    const sourceLink = failedRow.locator("a.udf-source");
+    assert.equal(await sourceLink.innerText(), `parsePrice (orders.rdpipe.ts:${throwLine})`);
+    await sourceLink.click();
+    await ide.page.locator(".statusbar-item", { hasText: new RegExp(`^Ln ${throwLine}, Col \\d+`) }).waitFor({ timeout: 10_000 });
 
     // Debug this row: a Node debug session of `rdpipe debug-row`, stopped on the line of parsePrice that threw.
     await failedRow.locator("button.debug-row").click();
