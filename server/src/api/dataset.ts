@@ -1,6 +1,6 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { FileDatasink, describeFileSystem, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import { FileDatasink, LanceDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
@@ -139,6 +139,9 @@ export class Dataset {
   writeParquet(path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions = {}): Dataset { return this.write("parquet", path, options); }
   writeCsv(path: string, options: SaveOptions = {}): Dataset { return this.write("csv", path, options); }
   writeJson(path: string, options: SaveOptions = {}): Dataset { return this.write("json", path, options); }
+
+  /** Writes every row into a Lance dataset (a folder NAME.lance), all or nothing. */
+  writeLance(uri: string, options: LanceWriteOptions = {}): Dataset { return this.writeDatasink(new LanceDatasink(lanceOutput(resolveUserPath(uri), options))); }
 
   /** Writes every row to a Datasink: its `write` runs in the write tasks, `commit` once they all succeeded, `abort` if the job failed. */
   writeDatasink(datasink: Datasink): Dataset {
