@@ -1,6 +1,6 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { FileDatasink, LanceDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import { FileDatasink, LanceDatasink, SqlDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
@@ -147,6 +147,11 @@ export class Dataset {
   writeDatasink(datasink: Datasink): Dataset {
     if (typeof (datasink as Partial<Datasink> | null)?.write !== "function") throw new TypeError("writeDatasink: expected a Datasink, an object with a write(block, context) method");
     return this.derive({ id: newOpId(), kind: "write", input: this.op, datasink });
+  }
+
+  /** Inserts every row with insertSql, its parameters the row's values in column order, one transaction per block (Ray Data's write_sql). */
+  writeSql(insertSql: string, connectionFactory: ConnectionFactory): Dataset {
+    return this.writeDatasink(new SqlDatasink(insertSql, connectionFactory));
   }
 
   private write(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): Dataset {

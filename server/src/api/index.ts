@@ -13,6 +13,8 @@ export { S3FileSystem, type FileSystem, type S3Options } from "../io";
 export type { Datasource, FileRef, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "../io";
 export type { Datasink, WriteContext, WriteResult } from "../io";
 export type { ResourceLimits } from "./context";
+export { readSql, sqlite, postgres } from "./sql";
+export { SqlRowError, type ConnectionFactory, type SqlColumn, type SqlConnection, type SqlReadOptions, type SqlRows, type SqlType, type SqlValue, type SqliteOptions, type PgConfig } from "../io";
 export { Dataset, GroupedData } from "./dataset";
 export { readLance, type LanceReadOptions } from "./lance";
 export type { LanceWriteOptions } from "../io";

@@ -18,3 +18,7 @@ export { FILE_FORMAT_NAMES } from "./file-datasource";
 export { ReadPlanner, builtinRead, fileReadSpecOf, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
 export { LanceDatasink, lanceLocation, lanceOutput, type LanceNearest, type LanceOutput, type LanceSource, type LanceWriteMode, type LanceWriteOptions } from "./lance";
+export {
+  SqlDatasink, SqlDatasource, SqlRowError, asSqlConnection, postgresFactory, sqliteFactory, type BetterSqlite3Database, type ConnectionFactory,
+  type PgClient, type PgConfig, type SqlColumn, type SqlConnection, type SqlReadOptions, type SqlRows, type SqlType, type SqlValue, type SqliteOptions,
+} from "./sql";
