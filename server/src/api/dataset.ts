@@ -1,11 +1,12 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { FileDatasink, LanceDatasink, SqlDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import { FileDatasink, LanceDatasink, SqlDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type ImageWriteOptions, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
+import { checkImageWriteOptions } from "./images";
 import { resolveUserPath } from "./paths";
 
 export type Batch = Columns | Row[] | Table;
@@ -147,6 +148,12 @@ export class Dataset {
   writeDatasink(datasink: Datasink): Dataset {
     if (typeof (datasink as Partial<Datasink> | null)?.write !== "function") throw new TypeError("writeDatasink: expected a Datasink, an object with a write(block, context) method");
     return this.derive({ id: newOpId(), kind: "write", input: this.op, datasink });
+  }
+
+  /** Each row's image in its own file, `format` (png, jpeg, webp, tiff) encoded from `column` (raw pixels as readImages gives, or image bytes). */
+  writeImages(path: string, options: ImageWriteOptions & SaveOptions): Dataset {
+    const { mode, filesystem, ...image } = options;
+    return this.write("images", path, { mode, filesystem, image: checkImageWriteOptions(image) });
   }
 
   /** Inserts every row with insertSql, its parameters the row's values in column order, one transaction per block (Ray Data's write_sql). */

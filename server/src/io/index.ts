@@ -2,6 +2,7 @@
 // datasinks (files of every format, user-defined ones), listing (with hive partitions), per-format
 // readers that stream Arrow blocks, footer metadata, and atomic single-file writers.
 export type { FileFormat, FileRef, ReadOptions, FileReadSpec, SourceBlock, WriteFormat, WriteOptions } from "./types";
+export type { ImageFormat, ImageMode, ImageReadOptions, ImageWriteOptions } from "./types";
 export { IoError, errorMessage, pathError } from "./errors";
 export { isIgnoredName, listFiles, streamFiles } from "./files";
 export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, stopUploads, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
