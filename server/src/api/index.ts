@@ -21,6 +21,7 @@ export { Dataset, GroupedData } from "./dataset";
 export { readLance, type LanceReadOptions } from "./lance";
 export type { LanceWriteOptions } from "../io";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
+export { DataIterator } from "./batches";
 export type { ActorOptions, MapOptions } from "../plan";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,

@@ -5,13 +5,15 @@ import { Binary, makeData, makeVector, type Vector } from "apache-arrow";
 import { blockFromColumns, columnValues, emptyBlock, type Block } from "../block";
 import { assertColumnsExist } from "./columns";
 import { IoError, errorMessage, pathError } from "./errors";
+import { optionalPackage } from "./optional";
 import type { FileSystem } from "./fs";
 import type { FileBlock, FileRef, FormatReadOptions, ImageFormat, ImageReadOptions, ImageWriteOptions } from "./types";
 
 type Sharp = import("sharp").Sharp;
 /** sharp, loaded where images are first read or written (its types are its ES module's, its default export the function). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const sharp = (input?: Buffer, options?: import("sharp").SharpOptions): Sharp => (require("sharp") as typeof import("sharp").default)(input, options);
+const sharp = (input?: Buffer, options?: import("sharp").SharpOptions): Sharp =>
+  optionalPackage(() => require("sharp") as typeof import("sharp").default, "sharp", "0.35.6", "Images")(input, options);
 
 export const IMAGE_COLUMNS = ["image", "height", "width", "channels"];
 

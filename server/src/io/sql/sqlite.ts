@@ -1,6 +1,8 @@
 // SQLite through better-sqlite3 (synchronous, so it runs in the worker thread that reads or writes):
 // typed columns from the declared types, integers as bigint, shards by a hash function registered on the
 // connection, inserts through one prepared statement.
+import { hashText } from "../../block";
+import { optionalPackage } from "../optional";
 import { quoteIdentifier, SqlRowError, type SqlColumn, type SqlConnection, type SqlRows, type SqlType, type SqlValue } from "./types";
 
 /** The part of better-sqlite3's Database (12.x) the adapter uses. */
@@ -43,7 +45,7 @@ export interface SqliteOptions {
 export function sqliteFactory(file: string, options: SqliteOptions = {}): () => BetterSqlite3Database {
   return () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const Database = require("better-sqlite3") as new (file: string, options: object) => BetterSqlite3Database;
+    const Database = optionalPackage(() => require("better-sqlite3") as new (file: string, options: object) => BetterSqlite3Database, "better-sqlite3", "12.11.1", "SQLite connections");
     const db = new Database(file, { timeout: options.timeout ?? 60_000, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
     if (options.wal) db.pragma("journal_mode = WAL");
     return db;
@@ -63,15 +65,9 @@ export function sqliteColumnType(declared: string | null): SqlType {
   return "unknown";
 }
 
-/** FNV-1a over the keys' text: the same keys give the same shard in every worker. */
+/** A hash of the keys' text: the same keys give the same shard in every worker. */
 function shardHash(...keys: unknown[]): number {
-  let hash = 0x811c9dc5;
-  for (const key of keys) {
-    const text = key === null ? "\u0000" : key instanceof Uint8Array ? Buffer.from(key).toString("hex") : String(key);
-    for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-    hash = Math.imul(hash ^ 0x1f, 0x01000193);
-  }
-  return hash >>> 0;
+  return hashText(keys.map((key) => (key === null ? "\u0000" : key instanceof Uint8Array ? Buffer.from(key).toString("hex") : String(key))).join("\u001f"));
 }
 
 /** A value better-sqlite3 can bind: booleans as 0/1, dates as ISO text, bytes as a Buffer. */
