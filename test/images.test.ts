@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import sharpModule from "sharp";
 import * as rd from "../server/src/api";
+import { optionalPackage } from "../server/src/io/optional";
 import { copySamples, listFilesRecursive, runCli, tempDir } from "./helpers";
 
 const sharp = sharpModule as unknown as typeof import("sharp").default;
@@ -147,5 +148,12 @@ describe("images: readImages and writeImages", function () {
     } finally {
       fs.rmSync(samples, { recursive: true, force: true });
     }
+  });
+});
+
+describe("optional native packages", () => {
+  it("a missing one fails naming the feature and the install command", () => {
+    assert.throws(() => optionalPackage(() => require("rdpipe-no-such-package"), "rdpipe-no-such-package", "1.2.3", "Widgets"),
+      /Widgets need the npm package rdpipe-no-such-package where rdpipe runs \(npm install rdpipe-no-such-package@1\.2\.3\)/);
   });
 });
