@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { DataType } from "apache-arrow";
 import { loadPipeline } from "../server/src/loader";
-import { assertExactlyOnce, tempDir, writePipeline } from "./helpers";
+import { assertExactlyOnce, copySamples, runCli, tempDir, writePipeline } from "./helpers";
 import { startPostgres, type PostgresServer } from "./postgres-server";
 
 const ROWS = 100_000;
@@ -131,6 +131,27 @@ describe("SQL: readSql and writeSql", function () {
         db.close();
       }
     });
+  });
+
+  it("runs the samples: make-sqlite writes orders with a factory that creates the table, sql-report totals the unpaid ones per customer", () => {
+    const samples = copySamples();
+    try {
+      const made = runCli(["run", path.join(samples, "make-sqlite.rdpipe.ts"), "--quiet"]);
+      assert.equal(made.code, 0, made.stderr);
+      const report = runCli(["run", path.join(samples, "sql-report.rdpipe.ts"), "--preview", "200", "--workers", "2"]);
+      assert.equal(report.code, 0, report.stderr);
+      assert.match(report.stderr, /Operator 0 ReadSql: 4 tasks/);
+      const totals = new Map(report.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => {
+        const [, customer, sum] = /customer: "([^"]+)", sum\(amount\): ([\d.]+)/.exec(line)!;
+        return [customer, Number(sum)];
+      }));
+      const expected = new Map<string, number>();
+      for (let id = 0; id < 10_000; id += 3) expected.set(`customer-${id % 97}`, (expected.get(`customer-${id % 97}`) ?? 0) + ((id * 37) % 10_000) / 100);
+      assert.equal(totals.size, 97);
+      for (const [customer, sum] of expected) assert.ok(Math.abs(totals.get(customer)! - sum) < 1e-6, `${customer}: ${totals.get(customer)} ≠ ${sum}`);
+    } finally {
+      fs.rmSync(samples, { recursive: true, force: true });
+    }
   });
 
   describe("on a PostgreSQL server", () => {

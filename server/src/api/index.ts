@@ -16,7 +16,7 @@ export type { Datasink, WriteContext, WriteResult } from "../io";
 export type { ResourceLimits } from "./context";
 export { readSql, sqlite, postgres } from "./sql";
 export type { ImageFormat, ImageMode, ImageReadOptions, ImageWriteOptions } from "../io";
-export { SqlRowError, type ConnectionFactory, type SqlColumn, type SqlConnection, type SqlReadOptions, type SqlRows, type SqlType, type SqlValue, type SqliteOptions, type PgConfig } from "../io";
+export { SqlRowError, type BetterSqlite3Database, type ConnectionFactory, type SqlColumn, type SqlConnection, type SqlReadOptions, type SqlRows, type SqlType, type SqlValue, type SqliteOptions, type PgConfig } from "../io";
 export { Dataset, GroupedData } from "./dataset";
 export { readLance, type LanceReadOptions } from "./lance";
 export type { LanceWriteOptions } from "../io";

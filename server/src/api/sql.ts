@@ -1,6 +1,6 @@
 // SQL databases in the public API: rd.readSql and the connection factories rd.sqlite and rd.postgres
 // (ds.writeSql is a Dataset method). Connection factories run in the workers, so the pipeline file defines them.
-import { SqlDatasource, postgresFactory, sqliteFactory, type ConnectionFactory, type PgConfig, type SqlReadOptions, type SqliteOptions } from "../io";
+import { SqlDatasource, postgresFactory, type BetterSqlite3Database, sqliteFactory, type ConnectionFactory, type PgConfig, type SqlReadOptions, type SqliteOptions } from "../io";
 import { newOpId } from "../plan";
 import { Dataset } from "./dataset";
 import { resolveUserPath } from "./paths";
@@ -15,7 +15,7 @@ export function readSql(sql: string, connectionFactory: ConnectionFactory, optio
 }
 
 /** A connection factory for a SQLite file (relative to the pipeline file), through better-sqlite3. */
-export function sqlite(file: string, options: SqliteOptions = {}): ConnectionFactory {
+export function sqlite(file: string, options: SqliteOptions = {}): () => BetterSqlite3Database {
   if (typeof file !== "string" || file === "") throw new TypeError(`sqlite: expected a file path, got ${JSON.stringify(file)}`);
   return sqliteFactory(resolveUserPath(file), options);
 }
