@@ -181,8 +181,16 @@ async function waitForWorkbench(page: Page): Promise<void> {
   // The explorer lists the folder once the workbench has restored its views and connected to the server
   // (after a reload the side bar may show another view: show the explorer).
   await page.locator(".part.statusbar").waitFor({ timeout: 60_000 });
-  if (!(await page.locator(".explorer-folders-view").isVisible())) await page.keyboard.press("Control+Shift+E");
-  await page.locator(".explorer-folders-view .monaco-list-row").first().waitFor({ timeout: 60_000 });
+  // (A key pressed while the workbench is still starting can go nowhere: press it again.)
+  for (let attempt = 1; ; attempt++) {
+    if (!(await page.locator(".explorer-folders-view").isVisible())) await page.keyboard.press("Control+Shift+E");
+    try {
+      await page.locator(".explorer-folders-view .monaco-list-row").first().waitFor({ timeout: 20_000 });
+      return;
+    } catch (e) {
+      if (attempt === 3) throw e;
+    }
+  }
 }
 
 /** Runs a command from the command palette by its title. */
