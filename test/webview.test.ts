@@ -101,6 +101,9 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     const { job: finished, progress } = await client.request("GET", `/jobs/${job.id}`, "job");
     const shown = await page.locator(".operator").evaluateAll((cards) => cards.map((c) => [c.getAttribute("data-operator"), Number(c.getAttribute("data-rows-done"))]));
     assert.deepEqual(shown, progress!.operators.map((op) => [op.name, op.rowsDone]));
+    const names = await texts(page, ".operator-name");
+    assert.ok(names.some((name) => /ReadRange → Map\(anonymous\) → Filter\(anonymous\)/.test(name)), `fused steps read with an arrow glyph: ${names.join(" | ")}`);
+    assert.ok(names.every((name) => !name.includes("->") && !name.includes("<lambda>")), names.join(" | "));
     assert.equal(shown.at(-1)![1], finished.result!.rowsOut);
     assert.equal(finished.result!.rowsOut, 2000);
     assert.equal(await page.locator("[data-rows-out]").getAttribute("data-rows-out"), "2000");

@@ -7,3 +7,8 @@ export function pipelineTitle(pipeline: string, workspaceFolders: string[]): str
     .filter((f) => file.startsWith(`${f}/`)).sort((a, b) => b.length - a.length)[0];
   return folder === undefined ? file.split("/").at(-1) ?? file : file.slice(folder.length + 1);
 }
+
+/** An operator's name as people read it: fused steps joined by an arrow glyph, a function without a name "anonymous". */
+export function readableOperatorName(name: string): string {
+  return name.split("->").join(" → ").replace(/<lambda>/g, "anonymous");
+}
