@@ -6,6 +6,7 @@ import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
+import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
 import { resolveUserPath } from "./paths";
 
 export type Batch = Columns | Row[] | Table;
@@ -67,8 +68,20 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "flatMap", input: this.op, fn, options: checkErrorPolicy("flatMap", options) });
   }
 
-  filter(fn: RowFn<Row, boolean>, options: ErrorPolicy = {}): Dataset {
+  /** Keeps the rows where fn returns true, or (an expression, evaluated vectorized and pushed into reads) where it is true. */
+  filter(fn: RowFn<Row, boolean> | Expr, options: ErrorPolicy = {}): Dataset {
+    if (fn instanceof Expr) return this.derive(filterExprOp(this.op, fn));
     return this.derive({ id: newOpId(), kind: "filter", input: this.op, fn, options: checkErrorPolicy("filter", options) });
+  }
+
+  /** Adds (or replaces) the column `name` with an expression's values: `ds.withColumn("total", rd.col("price").mul(rd.col("qty")))`. */
+  withColumn(name: string, expr: Expr): Dataset {
+    return this.derive(withColumnOp(this.op, name, expr));
+  }
+
+  /** Only these columns and expressions, in this order: `ds.select("id", rd.col("price").mul(2).alias("double"))`. */
+  select(...exprs: (Expr | string)[]): Dataset {
+    return this.derive(selectOp(this.op, exprs.flat()));
   }
 
   /**

@@ -47,7 +47,7 @@ export function checkpointSpec(config: CheckpointSettings, attempt: string): Che
 
 // ------------------------------------------------------------------ plan validation
 
-const MAP_LIKE = new Set(["map", "mapBatches", "filter", "flatMap", "addColumn", "selectColumns", "dropColumns", "renameColumns"]);
+const MAP_LIKE = new Set(["map", "mapBatches", "filter", "flatMap", "addColumn", "selectColumns", "dropColumns", "renameColumns", "withColumn", "filterExpr", "select"]);
 
 type WriteOp = Extract<LogicalOp, { kind: "write" }>;
 
@@ -81,7 +81,9 @@ export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettin
   }
   for (const op of ops) {
     const lost = (op.kind === "selectColumns" && !op.columns.includes(id)) || (op.kind === "dropColumns" && op.columns.includes(id))
-      || (op.kind === "renameColumns" && id in op.mapping && op.mapping[id] !== id);
+      || (op.kind === "renameColumns" && id in op.mapping && op.mapping[id] !== id)
+      || (op.kind === "withColumn" && op.column === id && !(op.expr.op === "col" && op.expr.name === id))
+      || (op.kind === "select" && !op.exprs.some((e) => e.op === "col" && e.name === id));
     if (lost) throw new PlanError(`${prefix}: ${opDisplayName(op)} removes or renames the ID column '${id}', which must reach the write unchanged`, op);
   }
   const write = outputOf(root);

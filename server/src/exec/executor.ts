@@ -4,7 +4,7 @@
 // fit and grants output credits; the loop repeats it whenever a task, a worker or a timer wakes it.
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
-import { type LogicalOp, type PhysicalOp, erroredRowBudgets, toPhysicalPlan } from "../plan";
+import { type LogicalOp, type PhysicalOp, checkExpressions, erroredRowBudgets, toPhysicalPlan } from "../plan";
 import { checkpointSpec, validateCheckpointPlan } from "../checkpoint";
 import { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
@@ -117,6 +117,7 @@ export class StreamingExecutor {
 
   /** Opens the output and the checkpoint, builds the operators and starts the pools; returns the root operator. */
   private async prepare(): Promise<PhysicalOperator> {
+    await checkExpressions(this.root, this.settings.blockBytes);
     const write = this.root.kind === "write" ? this.root : undefined;
     if (write) this.output = await JobOutput.open(write, this.writePrefix, this.settings.checkpoint !== undefined);
     if (write && this.settings.checkpoint) {

@@ -1,5 +1,6 @@
 import type { Block } from "../block";
 import type { FileSystem, FileSystemDescription } from "./fs/types";
+import type { PrunePredicate } from "./prune";
 
 export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary";
 
@@ -21,6 +22,10 @@ export interface ReadOptions {
   csv?: { delimiter?: string; header?: boolean };
   /** Absent: chosen by path (local, or S3 configured from the environment). */
   filesystem?: FileSystemDescription;
+  /** Pushed down by the optimizer: row groups and hive folders where no row can match are not read. */
+  filter?: PrunePredicate;
+  /** Pushed down by the optimizer: a read task stops after this many rows. */
+  limit?: number;
 }
 
 export interface FileReadSpec {
@@ -59,6 +64,8 @@ export type FormatReader = (file: FileRef, fs: FileSystem, options: FormatReadOp
 export interface FormatReadOptions {
   columns?: string[];
   csv?: ReadOptions["csv"];
+  /** Parquet skips the row groups whose statistics say no row can match. */
+  filter?: PrunePredicate;
 }
 
 /** Rows per block for line-oriented formats, before splitting by size. */

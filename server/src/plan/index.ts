@@ -1,129 +1,22 @@
-// The logical plan a Dataset builds, and its translation into physical stages with fusion:
-// read → map-like chain → write becomes one task that runs in one worker.
+// The logical plan a Dataset builds (./logical), its optimization (./optimizer), and its translation
+// into physical stages with fusion: read → map-like chain → write becomes one task that runs in one worker.
 import type { BatchFormat } from "../block";
-import { RdpipeError } from "../errors";
-import { builtinSinkSpec, datasinkName, type BuiltinSinkSpec, type Datasink, type SourceDef } from "../io";
-import type { AggregateFn, SortKey } from "./aggregate";
-export type { AggregateFn, SortKey } from "./aggregate";
+import { builtinSinkSpec, type BuiltinSinkSpec, type SourceDef } from "../io";
 import type { CheckpointSpec } from "./checkpoint";
+import type { Expr } from "./expr";
+import {
+  DEFAULT_BATCH_SIZE, PlanError, opDisplayName, opsInOrder,
+  type ActorOptions, type ErrorPolicy, type LogicalOp, type UdfFunction,
+} from "./logical";
+import { optimize, type ReadPushdown } from "./optimizer";
 
+export type { AggregateFn, SortKey } from "./aggregate";
 export type { CheckpointBackendKind, CheckpointSpec } from "./checkpoint";
 export type { ModuleRef } from "./module";
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export type UdfFunction = Function;
-
-/** What a read reads: a datasource, built-in ones described as plain data (see io's SourceDef). */
-export type { SourceDef } from "../io";
-
-/** Rows per batch UDF call when mapBatches gets no batchSize (Ray's default is 1024; ours trades a little memory for fewer calls). */
-export const DEFAULT_BATCH_SIZE = 4096;
-
-/** What a UDF's exception does: "fail" (default) stops the job; "skip" records the row and goes on. */
-export interface ErrorPolicy {
-  onError?: "fail" | "skip";
-  /** With onError "skip": the job fails once more rows than this have errored in this operator. Default unlimited. */
-  maxErroredRows?: number;
-}
-
-/** How a class UDF runs in an actor pool (Ray Data's ActorPoolStrategy and actor options). */
-export interface ActorOptions {
-  /** Actors in the pool: a fixed n, or [min, max] (autoscaled, starting at min), or [min, max, initial]. */
-  concurrency?: number | [number, number] | [number, number, number];
-  /** Arguments for the class's constructor; they travel to workers, so they must be structured-cloneable. */
-  fnConstructorArgs?: unknown[];
-  /** CPU slots one actor holds while it lives (default 1). */
-  numCpus?: number;
-  /** Calls one actor runs at once; above 1 only helps an async `call` (default 1). */
-  maxConcurrency?: number;
-}
-
-export interface MapOptions extends ErrorPolicy, ActorOptions {
-  /** Rows per UDF call; null = whole blocks as they come. Default DEFAULT_BATCH_SIZE. */
-  batchSize?: number | null;
-  batchFormat?: BatchFormat;
-}
-
-interface OpBase { id: number }
-interface UnaryOp extends OpBase { input: LogicalOp }
-
-export type LogicalOp =
-  | (OpBase & { kind: "read"; name: string; source: SourceDef; overrideNumBlocks?: number })
-  | (UnaryOp & { kind: "map" | "flatMap"; fn: UdfFunction; options: ErrorPolicy & ActorOptions })
-  | (UnaryOp & { kind: "filter"; fn: UdfFunction; options: ErrorPolicy })
-  | (UnaryOp & { kind: "mapBatches"; fn: UdfFunction; options: MapOptions })
-  | (UnaryOp & { kind: "addColumn"; column: string; fn: UdfFunction; options: ErrorPolicy })
-  | (UnaryOp & { kind: "selectColumns" | "dropColumns"; columns: string[] })
-  | (UnaryOp & { kind: "renameColumns"; mapping: Record<string, string> })
-  | (UnaryOp & { kind: "limit"; n: number })
-  | (UnaryOp & { kind: "repartition"; numBlocks: number })
-  | (UnaryOp & { kind: "randomShuffle"; seed?: number })
-  | (UnaryOp & { kind: "sort"; key: SortKey; descending: boolean | boolean[] })
-  | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
-  | (OpBase & { kind: "union"; inputs: LogicalOp[] })
-  | (OpBase & { kind: "zip"; inputs: [LogicalOp, LogicalOp] })
-  | (UnaryOp & { kind: "write"; datasink: Datasink });
-
-let nextOpId = 1;
-/** Op ids are unique within a process; they identify ops, they do not locate UDFs in workers. */
-export function newOpId(): number {
-  return nextOpId++;
-}
-
-/** A plan the engine rejects; `operator` is the operator at fault, when there is one. */
-export class PlanError extends RdpipeError {
-  readonly code = "plan";
-  constructor(message: string, readonly operator?: LogicalOp) {
-    super(message);
-  }
-}
-
-export function inputsOf(op: LogicalOp): LogicalOp[] {
-  if (op.kind === "read") return [];
-  if (op.kind === "union" || op.kind === "zip") return op.inputs;
-  return [op.input];
-}
-
-/**
- * Ops in a canonical post-order. Building the same pipeline file twice yields the same list, so an
- * op's position in it locates its UDF in a worker that evaluated the file itself.
- */
-export function opsInOrder(root: LogicalOp): LogicalOp[] {
-  const seen = new Set<LogicalOp>();
-  const out: LogicalOp[] = [];
-  const visit = (op: LogicalOp) => {
-    if (seen.has(op)) return;
-    seen.add(op);
-    for (const input of inputsOf(op)) visit(input);
-    out.push(op);
-  };
-  visit(root);
-  return out;
-}
-
-const fnName = (fn: UdfFunction) => (fn.name && fn.name !== "anonymous" ? fn.name : "<lambda>");
-
-export function opDisplayName(op: LogicalOp): string {
-  switch (op.kind) {
-    case "read": return op.name;
-    case "map": return `Map(${fnName(op.fn)})`;
-    case "flatMap": return `FlatMap(${fnName(op.fn)})`;
-    case "filter": return `Filter(${fnName(op.fn)})`;
-    case "mapBatches": return `MapBatches(${fnName(op.fn)})`;
-    case "addColumn": return `AddColumn(${op.column})`;
-    case "selectColumns": return `SelectColumns(${op.columns.join(", ")})`;
-    case "dropColumns": return `DropColumns(${op.columns.join(", ")})`;
-    case "renameColumns": return `RenameColumns(${Object.entries(op.mapping).map(([a, b]) => `${a}→${b}`).join(", ")})`;
-    case "limit": return `Limit(${op.n})`;
-    case "repartition": return `Repartition(${op.numBlocks})`;
-    case "randomShuffle": return "RandomShuffle";
-    case "sort": return `Sort(${[op.key].flat().join(", ")})`;
-    case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
-    case "union": return "Union";
-    case "zip": return "Zip";
-    case "write": return datasinkName(op.datasink);
-  }
-}
+export * from "./expr";
+export * from "./logical";
+export { optimize, type OptimizedPlan, type ReadPushdown } from "./optimizer";
+export { checkExpressions } from "./expr-check";
 
 // ---------------------------------------------------------------------------------------------
 // Physical plan
@@ -141,7 +34,11 @@ export type TransformSpec =
   | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat; onError: OnError; callsAtOnce?: number }
   | { kind: "addColumn"; operator: string; column: string; udf: UdfRef; onError: OnError }
   | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
-  | { kind: "renameColumns"; operator: string; mapping: Record<string, string> };
+  | { kind: "renameColumns"; operator: string; mapping: Record<string, string> }
+  /** Expressions, evaluated on Arrow columns (cluster/expressions.ts): a new column, a row filter, a projection. */
+  | { kind: "withColumn"; operator: string; column: string; expr: Expr }
+  | { kind: "filterExpr"; operator: string; predicate: Expr }
+  | { kind: "select"; operator: string; exprs: Expr[] };
 
 /** Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot. */
 export const mayRepeatIds = (transforms: TransformSpec[]) =>
@@ -186,18 +83,21 @@ export interface PhysicalPlanOptions {
   writePrefix: string;
   /** Set for a checkpointed job: the write commits each file it writes. */
   checkpoint?: CheckpointSpec;
+  /** What the optimizer pushed into each read; by default what optimize(root) finds. */
+  pushdowns?: Map<LogicalOp, ReadPushdown>;
 }
 
 /** Validates the plan and fuses map-like chains (and a final write) into the stage before them. */
 export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): PhysicalOp {
   validatePlan(root);
+  const pushdowns = options.pushdowns ?? optimize(root).pushdowns;
   const udfRef = (op: LogicalOp & { fn: UdfFunction }): UdfRef => ({
     position: options.positions?.get(op), source: op.fn.toString(), name: opDisplayName(op),
   });
   const build = (op: LogicalOp): PhysicalOp => {
     switch (op.kind) {
       case "read":
-        return { kind: "read", name: op.name, source: op.source, position: options.positions?.get(op), overrideNumBlocks: op.overrideNumBlocks, transforms: [], logical: [op] };
+        return { kind: "read", name: op.name, source: withPushdown(op.source, pushdowns.get(op)), position: options.positions?.get(op), overrideNumBlocks: op.overrideNumBlocks, transforms: [], logical: [op] };
       case "map": case "flatMap": case "mapBatches":
         if (isClass(op.fn)) {
           // Data crosses into the pool: the actor stage fuses with nothing (as in Ray Data).
@@ -209,7 +109,8 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
           };
         }
       // falls through: a function UDF fuses like any map-like op
-      case "filter": case "addColumn": case "selectColumns": case "dropColumns": case "renameColumns": {
+      case "filter": case "addColumn": case "selectColumns": case "dropColumns": case "renameColumns":
+      case "withColumn": case "filterExpr": case "select": {
         const stage = fusableStage(build(op.input));
         stage.transforms = appendTransform(stage.transforms, transformOf(op, udfRef));
         stage.name = `${stage.name}->${opDisplayName(op)}`;
@@ -237,6 +138,13 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
 }
 
 type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" }>;
+
+/** A file read's source with the optimizer's projection, predicate and limit in its options. */
+function withPushdown(source: SourceDef, pushdown: ReadPushdown | undefined): SourceDef {
+  if (!pushdown || source.type !== "files") return source;
+  const { columns, filter, limit } = pushdown;
+  return { ...source, options: { ...source.options, ...(columns && { columns }), ...(filter && { filter }), ...(limit !== undefined && { limit }) } };
+}
 
 function datasinkRef(op: Extract<LogicalOp, { kind: "write" }>, options: PhysicalPlanOptions): DatasinkRef {
   const ref = { builtin: builtinSinkSpec(op.datasink, options.writePrefix), position: options.positions?.get(op), name: opDisplayName(op) };
@@ -284,6 +192,12 @@ function transformOf(op: LogicalOp, udfRef: (op: LogicalOp & { fn: UdfFunction }
       return { kind: op.kind, operator, columns: op.columns };
     case "renameColumns":
       return { kind: "renameColumns", operator, mapping: op.mapping };
+    case "withColumn":
+      return { kind: "withColumn", operator, column: op.column, expr: op.expr };
+    case "filterExpr":
+      return { kind: "filterExpr", operator, predicate: op.predicate };
+    case "select":
+      return { kind: "select", operator, exprs: op.exprs };
     default:
       throw new PlanError(`${operator} is not a map-like operator`);
   }
