@@ -1,12 +1,14 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
 import { FileDatasink, LanceDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
-import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
+import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, explainPlan, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
 import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
+import { blockTotals, countFromMetadata, planInputFiles } from "./inspect";
+import { summarize, type ColumnSummary } from "./summary";
 import { resolveUserPath } from "./paths";
 
 export type Batch = Columns | Row[] | Table;
@@ -247,10 +249,38 @@ export class Dataset {
     return this.collect(this.op, options);
   }
 
+  /** Answered from Parquet footers (no data read) when nothing between the reads and here changes the row count. */
   async count(): Promise<number> {
+    const known = await countFromMetadata(this.op, this.context.blockBytes());
+    if (known !== undefined) return known;
     let rows = 0;
     for await (const block of this.start(this.op)) rows += block.numRows;
     return rows;
+  }
+
+  /** The logical plan, the optimized plan, the fused stages and what the optimizer pushed into the reads. */
+  explain(): string {
+    return explainPlan(this.op, this.origin?.positions);
+  }
+
+  /** The files the reads read (after hive-partition pruning); nothing else is read. */
+  inputFiles(): Promise<string[]> {
+    return planInputFiles(this.op);
+  }
+
+  /** Executes the plan: the number of (non-empty) blocks it outputs. */
+  async numBlocks(): Promise<number> {
+    return (await blockTotals(this.start(this.op))).blocks;
+  }
+
+  /** Executes the plan: the in-memory size of its output in bytes. */
+  async sizeBytes(): Promise<number> {
+    return (await blockTotals(this.start(this.op))).bytes;
+  }
+
+  /** Executes the plan: per column, count, nulls, min, max, mean and std (numbers), approximate distinct count. */
+  summary(): Promise<ColumnSummary[]> {
+    return summarize(this.start(this.op));
   }
 
   /**

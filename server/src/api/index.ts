@@ -24,6 +24,7 @@ export {
 export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo } from "../cluster";
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "./aggregate";
 export { Expr, StringFunctions, col, lit, type ExprLike } from "./expressions";
+export type { ColumnSummary } from "./summary";
 export type { CastType } from "../plan";
 export type { AggregateFn } from "../plan";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";

@@ -72,6 +72,17 @@ export class FileDatasource implements Datasource<FileReadSpec> {
     return schema;
   }
 
+  /** The rows and in-memory bytes of a Parquet read from its footers (through the metadata cache); no data is read. */
+  async footerTotals(): Promise<{ rows: number; inMemoryBytes: number } | undefined> {
+    const { source } = this;
+    if (source.format !== "parquet") return undefined;
+    const files = await this.files();
+    const cache = await MetadataCache.open(source.format, source.paths);
+    const all = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem, cache));
+    await cache.save();
+    return { rows: all.reduce((s, m) => s + (m.rows ?? 0), 0), inMemoryBytes: all.reduce((s, m) => s + (m.inMemoryBytes ?? 0), 0) };
+  }
+
   /** Rows are estimated from a few sampled footers, scaled by bytes. */
   private async *streamTasks(context: ReadContext): AsyncGenerator<ReadTask<FileReadSpec>> {
     const { source } = this;

@@ -15,7 +15,7 @@ export { OverwriteStage } from "./overwrite";
 export { json, readJsonFile } from "./json-file";
 export type { Datasource, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "./datasource";
 export { FILE_FORMAT_NAMES } from "./file-datasource";
-export { ReadPlanner, builtinRead, fileReadSpecOf, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
+export { ReadPlanner, builtinRead, fileReadSpecOf, sourceFiles, sourceFooterRows, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
 export { HIVE_NULL, mayMatch, partitionStats, pruneText, type ColumnStats, type PrunePredicate, type PruneValue } from "./prune";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
 export { LanceDatasink, lanceLocation, lanceOutput, type LanceNearest, type LanceOutput, type LanceSource, type LanceWriteMode, type LanceWriteOptions } from "./lance";
