@@ -1,6 +1,6 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { FileDatasink, LanceDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import { LanceDatasink, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type WriteFormat, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, explainPlan, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
@@ -9,6 +9,7 @@ import { DataContext } from "./context";
 import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
 import { blockTotals, countFromMetadata, planInputFiles } from "./inspect";
 import { summarize, type ColumnSummary } from "./summary";
+import { fileDatasink, type SaveOptions } from "./write-options";
 import { resolveUserPath } from "./paths";
 
 export type Batch = Columns | Row[] | Table;
@@ -21,13 +22,6 @@ export interface IterBatchesOptions { batchSize?: number; batchFormat?: BatchFor
 
 /** Where a dataset's UDFs come from when it was loaded from a pipeline file. */
 export interface PlanOrigin { module: ModuleRef; positions: Map<LogicalOp, number> }
-
-export interface SaveOptions {
-  /** "append" (default) adds files beside existing ones; "overwrite" replaces the folder's files when the job succeeds (staged until then). */
-  mode?: WriteMode;
-  /** A configured file system (e.g. `new S3FileSystem({ endpoint })`); by default chosen by path. */
-  filesystem?: FileSystem;
-}
 
 export interface RunOptions { onProgress?: (snapshot: ProgressSnapshot) => void; signal?: AbortSignal }
 
@@ -165,8 +159,7 @@ export class Dataset {
   }
 
   private write(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): Dataset {
-    const { mode = "append", filesystem, ...writeOptions } = options;
-    return this.writeDatasink(new FileDatasink(format, resolveUserPath(path), mode, { ...writeOptions, filesystem: describeFileSystem(path, filesystem) }));
+    return this.writeDatasink(fileDatasink(format, path, options));
   }
 
   // ------------------------------------------------------------------ execution

@@ -25,6 +25,7 @@ export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, typ
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "./aggregate";
 export { Expr, StringFunctions, col, lit, type ExprLike } from "./expressions";
 export type { ColumnSummary } from "./summary";
+export type { SaveOptions } from "./write-options";
 export type { CastType } from "../plan";
 export type { AggregateFn } from "../plan";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";

@@ -37,6 +37,12 @@ export interface CheckpointSettings {
   allowDuplicateIds?: boolean;
 }
 
+/** Whether a checkpoint's job has begun (an earlier attempt wrote its manifest): a run of it is a resume. */
+export async function checkpointStarted(config: CheckpointSettings): Promise<boolean> {
+  const fs = fileSystemFor(config.checkpointPath, config.filesystem);
+  return (await readManifest(fs, config.checkpointPath).catch(() => undefined)) !== undefined;
+}
+
 /** What the tasks of one attempt need to commit their output. */
 export function checkpointSpec(config: CheckpointSettings, attempt: string): CheckpointSpec {
   return {
@@ -63,6 +69,9 @@ export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettin
   if (root.kind !== "write") throw new PlanError(`${prefix} needs a plan that ends in a write; this one ends in ${opDisplayName(root)}`, root);
   if (!(root.datasink instanceof FileDatasink)) {
     throw new PlanError(`${prefix} needs a file write (writeParquet, writeCsv, writeJson), whose files it commits; ${opDisplayName(root)} writes to another Datasink`, root);
+  }
+  if (root.datasink.options.partitionCols?.length) {
+    throw new PlanError(`${prefix} does not support partitionCols yet (a resume would not find the files in partition folders); write without partitionCols`, root);
   }
   let read: LogicalOp = root.input;
   for (; read.kind !== "read"; read = (read as Extract<LogicalOp, { input: LogicalOp }>).input) {

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
 import { type LogicalOp, type PhysicalOp, checkExpressions, erroredRowBudgets, toPhysicalPlan } from "../plan";
-import { checkpointSpec, validateCheckpointPlan } from "../checkpoint";
+import { checkpointSpec, checkpointStarted, validateCheckpointPlan } from "../checkpoint";
 import { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
 import { JobCheckpoint } from "./job-checkpoint";
@@ -119,15 +119,17 @@ export class StreamingExecutor {
   private async prepare(): Promise<PhysicalOperator> {
     await checkExpressions(this.root, this.settings.blockBytes);
     const write = this.root.kind === "write" ? this.root : undefined;
-    if (write) this.output = await JobOutput.open(write, this.writePrefix, this.settings.checkpoint !== undefined);
-    if (write && this.settings.checkpoint) {
+    const resuming = this.settings.checkpoint !== undefined && await checkpointStarted(this.settings.checkpoint);
+    if (write) this.output = await JobOutput.open(write, this.writePrefix, this.settings.checkpoint !== undefined, resuming);
+    const ignored = this.output?.ignored === true;
+    if (write && this.settings.checkpoint && !ignored) {
       this.checkpoint = await JobCheckpoint.open(this.settings.checkpoint, write, this.writePrefix, this.settings.blockBytes, this.output!, (e) => this.fail(e));
     }
     this.output?.redirect(this.physicalRoot);
     const readSettings: ReadSettings = {
       cpuSlots: this.settings.cpuSlots, targetBlockBytes: this.settings.blockBytes,
       onDiscovery: (error) => (error ? this.fail(error) : this.wakeUp()),
-      nothingToRead: false,
+      nothingToRead: ignored,
       ...this.checkpoint?.readSettings(),
     };
     const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder);

@@ -9,7 +9,7 @@ export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks }
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
 export { datasinkName, type Datasink, type WriteContext, type WriteResult } from "./datasink";
-export { FileDatasink, type FileOutput, type WriteMode } from "./file-sink";
+export { FileDatasink, WRITE_MODES, type FileOutput, type WriteMode } from "./file-sink";
 export { builtinDatasink, builtinSinkSpec, type BuiltinSinkSpec } from "./builtin-sinks";
 export { OverwriteStage } from "./overwrite";
 export { json, readJsonFile } from "./json-file";

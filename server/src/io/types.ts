@@ -47,6 +47,12 @@ export interface WriteOptions {
   filesystem?: FileSystemDescription;
   /** Parquet only; default snappy. */
   compression?: "snappy" | "gzip" | "zstd" | "brotli" | "lz4_raw" | "uncompressed";
+  /** Hive-style folders `col=value/` by these columns' values (escaped; null as __HIVE_DEFAULT_PARTITION__); the files leave the columns out. */
+  partitionCols?: string[];
+  /** A write task joins blocks until a file has at least this many rows (its last file may have fewer). */
+  minRowsPerFile?: number;
+  /** No file holds more rows than this. */
+  maxRowsPerFile?: number;
 }
 
 /** What a format reader yields: a block of one file, before partition and path columns are added. */
