@@ -104,10 +104,26 @@ describe("write options", function () {
     rd.DataContext.reset();
   });
 
-  it("partitionCols under checkpointing is refused before anything runs, naming the option", async () => {
+  it("partitionCols under checkpointing: a resume removes an uncommitted file inside a partition folder and writes every ID once", async () => {
+    const input = path.join(tmp, "ckp-input");
+    await rd.range(2000, { overrideNumBlocks: 4 }).writeParquet(input).run();
+    const out = path.join(tmp, "ckp-out");
     const context = rd.DataContext.reset();
-    context.checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: path.join(tmp, "ck-parts") });
-    await assert.rejects(rd.range(10).writeParquet(path.join(tmp, "ck-parts-out"), { partitionCols: ["id"] }).run(), /does not support partitionCols yet/);
+    context.checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: path.join(tmp, "ckp") });
+    const withBucket = (fail: boolean) => rd.readParquet(input)
+      .withColumn("bucket", rd.col("id").mod(3))
+      .map(new Function(`return function strict(r) { if (${fail} && Number(r.id) === 1700) throw new Error("bad row 1700"); return r; }`)() as rd.RowFn)
+      .writeParquet(out, { partitionCols: ["bucket"], maxRowsPerFile: 150 });
+    await assert.rejects(withBucket(true).run(), /bad row 1700/);
+    const written = listFilesRecursive(out).filter((f) => f.endsWith(".parquet"));
+    assert.ok(written.length > 0 && written.every((f) => /bucket=[012]\//.test(f)), written.join(", "));
+    // What a crash between a block's partition files and its commit leaves: a file of the attempt, uncommitted.
+    const attempt = path.basename(written[0]).split("_")[0];
+    fs.copyFileSync(written[0], path.join(path.dirname(written[0]), `${attempt}_999_0.parquet`));
+    await withBucket(false).run();
+    assertExactlyOnce(await outputIds(out), Array.from({ length: 2000 }, (_, i) => i));
+    const reader = await conn.runAndReadAll(`SELECT count(*)::INTEGER, count(*) FILTER (WHERE bucket = id % 3)::INTEGER FROM read_parquet('${out}/**/*.parquet', hive_partitioning = true)`);
+    assert.deepEqual(reader.getRows()[0], [2000, 2000]);
     rd.DataContext.reset();
   });
 });

@@ -70,9 +70,6 @@ export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettin
   if (!(root.datasink instanceof FileDatasink)) {
     throw new PlanError(`${prefix} needs a file write (writeParquet, writeCsv, writeJson), whose files it commits; ${opDisplayName(root)} writes to another Datasink`, root);
   }
-  if (root.datasink.options.partitionCols?.length) {
-    throw new PlanError(`${prefix} does not support partitionCols yet (a resume would not find the files in partition folders); write without partitionCols`, root);
-  }
   let read: LogicalOp = root.input;
   for (; read.kind !== "read"; read = (read as Extract<LogicalOp, { input: LogicalOp }>).input) {
     if (!MAP_LIKE.has(read.kind)) {
@@ -269,17 +266,28 @@ async function reconcileOutput(
   const present = new Set<string>();
   if ((await fs.stat(dir)) === null) return { removed: 0, present };
   const doomed: string[] = [];
-  for await (const page of fs.listDirectory(dir)) {
-    for (const file of page.files) {
-      const name = file.path.slice(file.path.lastIndexOf("/") + 1);
-      const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
-      if (!attempts.some((a) => base.startsWith(`${a}_`))) continue;
-      if (base === name && committed.has(name)) present.add(name);
-      else doomed.push(file.path);
-    }
+  for await (const file of outputFiles(fs, dir)) {
+    const name = file.slice(file.lastIndexOf("/") + 1);
+    const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
+    if (!attempts.some((a) => base.startsWith(`${a}_`))) continue;
+    if (base === name && committed.has(name)) present.add(name);
+    else doomed.push(file);
   }
   await fs.deleteFiles(doomed);
   return { removed: doomed.length, present };
+}
+
+/**
+ * The files of an output folder, and of its hive partition folders (`col=value/`, partitionCols): a
+ * written block's files there share one name, so they are committed, kept and removed together.
+ */
+async function* outputFiles(fs: FileSystem, dir: string): AsyncGenerator<string> {
+  const partitions: string[] = [];
+  for await (const page of fs.listDirectory(dir)) {
+    for (const file of page.files) yield file.path;
+    partitions.push(...page.directories.filter((d) => /\/[^./][^/]*=[^/]*\/?$/.test(d)));
+  }
+  for (const partition of partitions) yield* outputFiles(fs, partition);
 }
 
 /**
@@ -298,7 +306,12 @@ async function uncommit(
   await fs.deleteFiles([...new Set([...tasks, ...reads].map((prefix) => doneRecordPath(fs, root, prefix)))]);
   if (output) {
     const outputFs = fileSystemFor(output.dir, output.filesystem);
-    await outputFs.deleteFiles(records.map((r) => outputFs.join(output.dir, committedOutputName(r)!)));
+    const names = new Set(records.map((r) => committedOutputName(r)!));
+    const doomed: string[] = [];
+    if ((await outputFs.stat(output.dir)) !== null) {
+      for await (const file of outputFiles(outputFs, output.dir)) if (names.has(file.slice(file.lastIndexOf("/") + 1))) doomed.push(file);
+    }
+    await outputFs.deleteFiles(doomed);
   }
   await fs.deleteFiles(records.map((r) => r.path));
 }
