@@ -268,6 +268,7 @@ function evaluate(e: Expr, columns: Columns, n: number): Col {
 
 /** Each record batch of the block through fn, which gets the batch's columns by name (unknown names fail, naming the columns). */
 function perBatch(block: Block, operator: string, fn: (columns: Columns, n: number, batch: Block) => Block): Block {
+  if (block.batches.length === 0) return block;
   const out = block.batches.map((batch) => {
     const table = new Table([batch as RecordBatch]);
     const cache = new Map<string, Loaded>();
