@@ -102,6 +102,24 @@ describe("expressions", function () {
     await assert.rejects(rd.readParquet(input).filter(rd.col("name").add(1).gt(2)).takeAll(), /add needs numbers in \(name \+ 1\), got string values/);
   });
 
+  it("keeps 64-bit integers exact beyond 2^53 and computes on decimals", async () => {
+    const big = 9007199254740993n; // 2^53 + 1: not a double
+    const rows = await rd.fromItems([{ id: big }, { id: big + 1n }, { id: 5n }])
+      .filter(rd.col("id").eq(rd.lit(big)).or(rd.col("id").lt(10)))
+      .withColumn("next", rd.col("id").add(1))
+      .withColumn("negated", rd.col("id").neg())
+      .takeAll();
+    // Rows give int64 values as numbers where they are safe integers, else as bigint.
+    assert.deepEqual(rows.map((r) => [r.id, r.next, r.negated].map((v) => BigInt(v as bigint))).sort((a, b) => Number(a[0]) - Number(b[0])),
+      [[5n, 6n, -5n], [big, big + 1n, -big]]);
+    const decimals = path.join(tmp, "decimals.parquet");
+    await conn.run(`COPY (SELECT i AS id, (i * 0.25 - 10)::DECIMAL(9, 2) AS amount FROM range(200) t(i)) TO '${decimals}' (FORMAT parquet)`);
+    const ours = await rd.readParquet(decimals).filter(rd.col("amount").gt(5.5).and(rd.col("amount").mul(2).lt(60))).takeAll();
+    const theirs = (await conn.runAndReadAll(`SELECT id FROM read_parquet('${decimals}') WHERE amount > 5.5 AND amount * 2 < 60 ORDER BY id`)).getRows().map((r) => Number(r[0]));
+    assert.ok(theirs.length > 50);
+    assert.deepEqual(ours.map((r) => Number(r.id)).sort((a, b) => a - b), theirs);
+  });
+
   it("withColumn replaces a column, select keeps types of plain columns, cast and str functions work on values", async () => {
     const rows = await rd.fromItems([{ x: 2.5, s: "Héllo" }, { x: -2.5, s: "" }])
       .withColumn("x", rd.col("x").cast("int32"))

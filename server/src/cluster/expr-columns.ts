@@ -6,13 +6,14 @@ import {
 } from "apache-arrow";
 
 export type Col =
-  | { kind: "num"; values: Float64Array; valid: Uint8Array | null; int: boolean; width?: 32 }
+  /** exact: 64-bit integers as they are (beyond 2^53 a double is not exact), kept by comparisons and integer arithmetic. */
+  | { kind: "num"; values: Float64Array; valid: Uint8Array | null; int: boolean; width?: 32; exact?: BigInt64Array }
   | { kind: "bool"; values: Uint8Array; valid: Uint8Array | null }
   | { kind: "str"; bytes: Uint8Array; offsets: Int32Array; valid: Uint8Array | null }
   | { kind: "null" }
   | { kind: "other"; vector: Vector }
   /** A literal, not repeated per row. */
-  | { kind: "scalar"; value: number | string | boolean; int: boolean };
+  | { kind: "scalar"; value: number | string | boolean; int: boolean; exact?: bigint };
 
 /** A column as loaded from a block, with the vector it came from (kept as it is when passed through). */
 export type Loaded = Col & { source?: Vector };
@@ -35,9 +36,23 @@ export function loadColumn(vector: Vector): Loaded {
     // Builders pad their buffers: values past n are not rows.
     const raw = data.values as ArrayLike<number | bigint>;
     const values = new Float64Array(n);
-    if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) for (let i = 0; i < n; i++) values[i] = Number(raw[i]);
-    else values.set((data.values as Float64Array).subarray(0, n));
-    return { kind: "num", values, valid: DataType.isFloat(type) ? nanAsNull(values, valid) : valid, int: DataType.isInt(type), source: vector };
+    let exact: BigInt64Array | undefined;
+    if (raw instanceof BigInt64Array || raw instanceof BigUint64Array) {
+      exact = BigInt64Array.from((raw as BigInt64Array).subarray(0, n));
+      for (let i = 0; i < n; i++) values[i] = Number(raw[i]);
+    } else values.set((data.values as Float64Array).subarray(0, n));
+    return { kind: "num", values, valid: DataType.isFloat(type) ? nanAsNull(values, valid) : valid, int: DataType.isInt(type), exact, source: vector };
+  }
+  if (DataType.isDecimal(type)) {
+    // Computed on as floating point (exact decimal arithmetic is not done); passed through unchanged.
+    const words = data.values as Uint32Array, stride = type.bitWidth / 32, scale = 10 ** type.scale;
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let v = 0;
+      for (let w = stride - 1; w >= 0; w--) v = v * 4294967296 + (w === stride - 1 ? words[i * stride + w] | 0 : words[i * stride + w]);
+      values[i] = v / scale;
+    }
+    return { kind: "num", values, valid, int: false, source: vector };
   }
   if (DataType.isBool(type)) {
     const values = new Uint8Array(n);
@@ -119,6 +134,7 @@ export function storeColumn(c: Loaded, n: number): Vector {
       const { values, valid } = c;
       if (!c.int) return makeVector(makeData({ type: c.width ? new Float32() : new Float64(), length: n, ...nulls(valid), data: c.width ? Float32Array.from(values) : values }));
       if (c.width) return makeVector(makeData({ type: new Int32(), length: n, ...nulls(valid), data: Int32Array.from(values) }));
+      if (c.exact) return makeVector(makeData({ type: new Int64(), length: n, ...nulls(valid), data: c.exact }));
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) if (!valid || valid[i]) out[i] = BigInt(values[i]);
       return makeVector(makeData({ type: new Int64(), length: n, ...nulls(valid), data: out }));
@@ -141,4 +157,21 @@ export function bothValid(a: Uint8Array | null, b: Uint8Array | null): Uint8Arra
   const out = new Uint8Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i] & b[i];
   return out;
+}
+
+/** A column's integers as 64-bit integers (exact where they were loaded so), for integer arithmetic and comparisons. */
+export function exactInts(c: Col, n: number): BigInt64Array | bigint {
+  if (c.kind === "scalar") return c.exact ?? BigInt(c.value as number);
+  if (c.kind !== "num") throw new Error("exactInts: not a number column");
+  if (c.exact) return c.exact;
+  const out = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) if (!c.valid || c.valid[i]) out[i] = BigInt(c.values[i]);
+  return out;
+}
+
+/** Whether integer work on these columns needs 64-bit integers: one holds them, and neither is fractional. */
+export function needsExactInts(a: Col, b: Col): boolean {
+  const isInt = (c: Col) => (c.kind === "num" && c.int) || (c.kind === "scalar" && c.int);
+  const holdsExact = (c: Col) => (c.kind === "num" && c.exact !== undefined) || (c.kind === "scalar" && c.exact !== undefined);
+  return isInt(a) && isInt(b) && (holdsExact(a) || holdsExact(b));
 }

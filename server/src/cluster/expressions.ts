@@ -4,7 +4,9 @@
 import { RecordBatch, Table, type Vector } from "apache-arrow";
 import { type Block, blockFromColumns, concatBlocks, takeRows } from "../block";
 import { exprName, exprText, type ArithFn, type CastType, type CompareFn, type Expr, type Literal } from "../plan";
-import { type Col, type Loaded, bothValid, broadcast, loadColumn, storeColumn, stringAt, strings } from "./expr-columns";
+import {
+  type Col, type Loaded, bothValid, broadcast, exactInts, loadColumn, needsExactInts, storeColumn, stringAt, strings,
+} from "./expr-columns";
 
 /** An expression that cannot be evaluated on this block (an unknown column, values of the wrong kind, a bad cast). */
 export class ExprEvalError extends Error {}
@@ -13,7 +15,7 @@ type Columns = (name: string) => Loaded;
 
 function literal(value: Literal): Col {
   if (value === null) return { kind: "null" };
-  if (typeof value === "bigint") return { kind: "scalar", value: Number(value), int: true };
+  if (typeof value === "bigint") return { kind: "scalar", value: Number(value), int: true, exact: value };
   return { kind: "scalar", value, int: typeof value === "number" && Number.isInteger(value) };
 }
 
@@ -38,9 +40,26 @@ function numbers(c: Col, n: number, e: Expr): { values: Float64Array; valid: Uin
   throw new ExprEvalError(`${exprText(e)}: expected numbers, got ${c.kind === "other" ? c.vector.type : c.kind} values`);
 }
 
+/** Integer arithmetic on 64-bit integers (add, sub, mul, mod): exact where doubles are not. */
+function exactArith(fn: ArithFn, l: Col, r: Col, n: number, valid: Uint8Array | null): Col {
+  const x = exactInts(l, n), y = exactInts(r, n);
+  const out = new BigInt64Array(n);
+  let outValid = valid;
+  for (let i = 0; i < n; i++) {
+    if (outValid && !outValid[i]) continue;
+    const a = typeof x === "bigint" ? x : x[i], b = typeof y === "bigint" ? y : y[i];
+    if (fn === "mod" && b === 0n) { outValid ??= new Uint8Array(n).fill(1); outValid[i] = 0; continue; }
+    out[i] = fn === "add" ? a + b : fn === "sub" ? a - b : fn === "mul" ? a * b : a % b;
+  }
+  const values = new Float64Array(n);
+  for (let i = 0; i < n; i++) values[i] = Number(out[i]);
+  return { kind: "num", values, valid: outValid, int: true, exact: out };
+}
+
 function arith(fn: ArithFn, l: Col, r: Col, n: number, e: Expr): Col {
   const a = numbers(l, n, e), b = numbers(r, n, e);
   if (!a || !b) return { kind: "null" };
+  if (fn !== "div" && needsExactInts(l, r)) return exactArith(fn, l, r, n, bothValid(a.valid, b.valid));
   const x = a.values, y = b.values, out = new Float64Array(n);
   let valid = bothValid(a.valid, b.valid);
   switch (fn) {
@@ -96,6 +115,14 @@ function compare(fn: CompareFn, l: Col, r: Col, n: number, e: Expr): Col {
     return { kind: "bool", values, valid: bothValid(a.valid, b.valid) };
   }
   const a = numbers(l, n, e)!, b = numbers(r, n, e)!;
+  if (needsExactInts(l, r)) {
+    const x = exactInts(l, n), y = exactInts(r, n);
+    for (let i = 0; i < n; i++) {
+      const p = typeof x === "bigint" ? x : x[i], q = typeof y === "bigint" ? y : y[i];
+      values[i] = test(p < q ? -1 : p > q ? 1 : 0) ? 1 : 0;
+    }
+    return { kind: "bool", values, valid: bothValid(a.valid, b.valid) };
+  }
   const x = a.values, y = b.values;
   switch (fn) {
     case "eq": for (let i = 0; i < n; i++) values[i] = x[i] === y[i] ? 1 : 0; break;
@@ -261,6 +288,7 @@ function evaluate(e: Expr, columns: Columns, n: number): Col {
         return b ? { kind: "bool", values: b.values.map((v) => 1 - v), valid: b.valid } : { kind: "null" };
       }
       const x = numbers(c, n, e);
+      if (x && c.kind === "num" && c.exact) return exactArith("sub", { kind: "scalar", value: 0, int: true, exact: 0n }, c, n, c.valid && c.valid.slice());
       return x ? { kind: "num", values: x.values.map((v) => -v), valid: x.valid, int: x.int } : { kind: "null" };
     }
   }

@@ -81,7 +81,7 @@ export function renameExprColumns(e: Expr, rename: (name: string) => string | un
 
 export function valueKindOf(type: DataType): ValueKind {
   if (DataType.isInt(type)) return "int";
-  if (DataType.isFloat(type)) return "float";
+  if (DataType.isFloat(type) || DataType.isDecimal(type)) return "float";
   if (DataType.isUtf8(type) || DataType.isLargeUtf8(type) || (DataType.isDictionary(type) && DataType.isUtf8(type.dictionary))) return "string";
   if (DataType.isBool(type)) return "bool";
   if (DataType.isNull(type)) return "null";
