@@ -120,6 +120,20 @@ describe("expressions", function () {
     assert.deepEqual(ours.map((r) => Number(r.id)).sort((a, b) => a - b), theirs);
   });
 
+  it("compares dates and timestamps with Date literals as DuckDB does", async () => {
+    const times = path.join(tmp, "times.parquet");
+    await conn.run(`COPY (SELECT i AS id, DATE '2024-01-01' + (i % 60)::INTEGER AS d,
+      TIMESTAMP '2024-01-01 00:00:00' + INTERVAL (i * 37) MINUTE AS ts FROM range(3000) t(i)) TO '${times}' (FORMAT parquet)`);
+    const ours = await rd.readParquet(times)
+      .filter(rd.col("d").ge(new Date("2024-02-01")).and(rd.col("ts").lt(rd.lit(new Date("2024-02-20T12:30:00Z")))))
+      .select("id").takeAll();
+    const theirs = (await conn.runAndReadAll(`SELECT id FROM read_parquet('${times}')
+      WHERE d >= DATE '2024-02-01' AND ts < TIMESTAMP '2024-02-20 12:30:00' ORDER BY id`)).getRows().map((r) => Number(r[0]));
+    assert.ok(theirs.length > 100);
+    assert.deepEqual(ours.map((r) => Number(r.id)).sort((a, b) => a - b), theirs);
+    await assert.rejects(rd.readParquet(times).withColumn("x", rd.col("ts").add(1)).takeAll(), /add needs numbers in \(ts \+ 1\), got time values/);
+  });
+
   it("withColumn replaces a column, select keeps types of plain columns, cast and str functions work on values", async () => {
     const rows = await rd.fromItems([{ x: 2.5, s: "Héllo" }, { x: -2.5, s: "" }])
       .withColumn("x", rd.col("x").cast("int32"))

@@ -14,7 +14,8 @@ function checkLiteral(value: unknown, where: string): Literal {
   if (value === null || value === undefined) return null;
   if (typeof value === "number" && !Number.isFinite(value)) throw new TypeError(`${where}: a literal must be a finite number, got ${value}`);
   if (["number", "string", "boolean", "bigint"].includes(typeof value)) return value as Literal;
-  throw new TypeError(`${where}: expected an expression (rd.col, rd.lit) or a number, string, boolean, bigint or null, got ${typeof value}`);
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
+  throw new TypeError(`${where}: expected an expression (rd.col, rd.lit) or a number, string, boolean, bigint, Date or null, got ${typeof value}`);
 }
 
 const nodeOf = (x: ExprLike, where: string): ExprNode => (x instanceof Expr ? x.node : { op: "lit", value: checkLiteral(x, where) });
@@ -96,7 +97,7 @@ export function col(name: string): Expr {
   return new Expr({ op: "col", name });
 }
 
-/** A constant: a number, string, boolean, bigint or null. */
+/** A constant: a number, string, boolean, bigint, Date (compared with date and timestamp columns) or null. */
 export function lit(value: Literal): Expr {
   return new Expr({ op: "lit", value: checkLiteral(value, "lit") });
 }

@@ -65,7 +65,7 @@ class ColumnStats {
   /** nullCount: Arrow's, for columns the loop does not look into. */
   add(c: Col, n: number, nullCount: number): void {
     if (c.kind === "null" || c.kind === "scalar") { this.nulls += n; return; }
-    if (c.kind === "other") { this.count += n - nullCount; this.nulls += nullCount; this.hashable = false; return; }
+    if (c.kind === "other" || (c.kind === "num" && c.time)) { this.count += n - nullCount; this.nulls += nullCount; this.hashable = false; return; }
     const valid = c.valid;
     const countBefore = this.count;
     for (let i = 0; i < n; i++) {

@@ -7,13 +7,13 @@ import {
 
 export type Col =
   /** exact: 64-bit integers as they are (beyond 2^53 a double is not exact), kept by comparisons and integer arithmetic. */
-  | { kind: "num"; values: Float64Array; valid: Uint8Array | null; int: boolean; width?: 32; exact?: BigInt64Array }
+  | { kind: "num"; values: Float64Array; valid: Uint8Array | null; int: boolean; width?: 32; exact?: BigInt64Array; time?: boolean }
   | { kind: "bool"; values: Uint8Array; valid: Uint8Array | null }
   | { kind: "str"; bytes: Uint8Array; offsets: Int32Array; valid: Uint8Array | null }
   | { kind: "null" }
   | { kind: "other"; vector: Vector }
   /** A literal, not repeated per row. */
-  | { kind: "scalar"; value: number | string | boolean; int: boolean; exact?: bigint };
+  | { kind: "scalar"; value: number | string | boolean; int: boolean; exact?: bigint; time?: boolean };
 
 /** A column as loaded from a block, with the vector it came from (kept as it is when passed through). */
 export type Loaded = Col & { source?: Vector };
@@ -53,6 +53,14 @@ export function loadColumn(vector: Vector): Loaded {
       values[i] = v / scale;
     }
     return { kind: "num", values, valid, int: false, source: vector };
+  }
+  if (DataType.isDate(type) || DataType.isTimestamp(type)) {
+    // Milliseconds since the epoch, as a Date literal holds them; compared only, passed through unchanged.
+    const raw = data.values as ArrayLike<number | bigint>;
+    const perMs = DataType.isDate(type) ? (type.unit === 0 ? 1 / 86_400_000 : 1) : [0.001, 1, 1000, 1_000_000][type.unit];
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) values[i] = Number(raw[i]) / perMs;
+    return { kind: "num", values, valid, int: false, time: true, source: vector };
   }
   if (DataType.isBool(type)) {
     const values = new Uint8Array(n);

@@ -16,6 +16,7 @@ type Columns = (name: string) => Loaded;
 function literal(value: Literal): Col {
   if (value === null) return { kind: "null" };
   if (typeof value === "bigint") return { kind: "scalar", value: Number(value), int: true, exact: value };
+  if (value instanceof Date) return { kind: "scalar", value: value.getTime(), int: false, time: true };
   return { kind: "scalar", value, int: typeof value === "number" && Number.isInteger(value) };
 }
 
@@ -56,7 +57,10 @@ function exactArith(fn: ArithFn, l: Col, r: Col, n: number, valid: Uint8Array | 
   return { kind: "num", values, valid: outValid, int: true, exact: out };
 }
 
+const isTime = (c: Col) => (c.kind === "num" || c.kind === "scalar") && c.time === true;
+
 function arith(fn: ArithFn, l: Col, r: Col, n: number, e: Expr): Col {
+  if (isTime(l) || isTime(r)) throw new ExprEvalError(`${exprText(e)}: arithmetic on dates and timestamps is not supported; compare them instead`);
   const a = numbers(l, n, e), b = numbers(r, n, e);
   if (!a || !b) return { kind: "null" };
   if (fn !== "div" && needsExactInts(l, r)) return exactArith(fn, l, r, n, bothValid(a.valid, b.valid));
@@ -187,6 +191,7 @@ function isIn(c: Col, values: Literal[], n: number, e: Expr): Col {
 
 function cast(to: CastType, c: Col, n: number, e: Expr): Col {
   if (c.kind === "null") return c;
+  if (isTime(c)) throw new ExprEvalError(`${exprText(e)}: casting dates and timestamps is not supported`);
   if (to === "string") {
     if (c.kind === "str") return c;
     const loaded = c.kind === "scalar" ? broadcast(c, n) : c;

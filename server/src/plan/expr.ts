@@ -2,7 +2,7 @@
 // the plan, are typed against a schema here, and are evaluated on Arrow columns by cluster/expressions.ts.
 import { DataType, type Schema } from "apache-arrow";
 
-export type Literal = null | boolean | number | string | bigint;
+export type Literal = null | boolean | number | string | bigint | Date;
 export type ArithFn = "add" | "sub" | "mul" | "div" | "mod";
 export type CompareFn = "eq" | "ne" | "lt" | "le" | "gt" | "ge";
 export type CastType = "int32" | "int64" | "float32" | "float64" | "string" | "bool";
@@ -22,8 +22,8 @@ export type Expr =
   | { op: "strMatch"; fn: StrMatchFn; arg: Expr; pattern: string }
   | { op: "str"; fn: StrFn; arg: Expr };
 
-/** What an expression's values are, as far as typing needs to know ("other": dates, lists, structs… passed through only). */
-export type ValueKind = "int" | "float" | "string" | "bool" | "null" | "other";
+/** What an expression's values are, as far as typing needs to know ("time": dates and timestamps; "other": lists, structs… passed through only). */
+export type ValueKind = "int" | "float" | "string" | "bool" | "time" | "null" | "other";
 
 const SYMBOLS: Record<ArithFn | CompareFn, string> = {
   add: "+", sub: "-", mul: "*", div: "/", mod: "%", eq: "=", ne: "!=", lt: "<", le: "<=", gt: ">", ge: ">=",
@@ -31,6 +31,7 @@ const SYMBOLS: Record<ArithFn | CompareFn, string> = {
 
 function literalText(value: Literal): string {
   if (typeof value === "bigint") return `${value}n`;
+  if (value instanceof Date) return `'${value.toISOString()}'`;
   return value === null ? "null" : typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
@@ -84,6 +85,7 @@ export function valueKindOf(type: DataType): ValueKind {
   if (DataType.isFloat(type) || DataType.isDecimal(type)) return "float";
   if (DataType.isUtf8(type) || DataType.isLargeUtf8(type) || (DataType.isDictionary(type) && DataType.isUtf8(type.dictionary))) return "string";
   if (DataType.isBool(type)) return "bool";
+  if (DataType.isDate(type) || DataType.isTimestamp(type)) return "time";
   if (DataType.isNull(type)) return "null";
   return "other";
 }
@@ -97,7 +99,7 @@ export const exprSchemaOf = (schema: Schema): ExprSchema => new Map(schema.field
 export class ExprTypeError extends Error {}
 
 const literalKind = (v: Literal): ValueKind =>
-  v === null ? "null" : typeof v === "boolean" ? "bool" : typeof v === "string" ? "string" : typeof v === "bigint" || Number.isInteger(v) ? "int" : "float";
+  v === null ? "null" : v instanceof Date ? "time" : typeof v === "boolean" ? "bool" : typeof v === "string" ? "string" : typeof v === "bigint" || Number.isInteger(v) ? "int" : "float";
 
 const isNumeric = (k: ValueKind) => k === "int" || k === "float" || k === "null";
 

@@ -5,7 +5,7 @@
 //   limit:      a limit above row-preserving operators caps each read task.
 // The logical plan is left as it is (workers find UDFs by its positions); the pushdowns are a side table
 // that toPhysicalPlan applies to the reads. Pushdown stops at any operator that runs a UDF.
-import type { PrunePredicate } from "../io";
+import type { PrunePredicate, PruneValue } from "../io";
 import { pruneText } from "../io";
 import { exprColumns, exprText, type CompareFn, type Expr } from "./expr";
 import { inputsOf, opDisplayName, opsInOrder, type LogicalOp } from "./logical";
@@ -157,14 +157,18 @@ function toPrune(e: Expr, sourceOf: (name: string) => string | null, exact = fal
     case "compare": {
       const [col, lit, fn] = e.left.op === "col" && e.right.op === "lit" ? [column(e.left), e.right.value, e.fn]
         : e.right.op === "col" && e.left.op === "lit" ? [column(e.right), e.left.value, FLIPPED[e.fn]] : [undefined, null, e.fn];
-      return col === undefined ? undefined : { kind: "compare", column: col, op: fn, value: lit };
+      // Dates are not compared with statistics (their stored units vary).
+      return col === undefined || lit instanceof Date ? undefined : { kind: "compare", column: col, op: fn, value: lit };
     }
     case "unary": {
       if (e.fn === "not") { const inner = negate(e.arg); return inner && toPrune(inner, sourceOf, exact); }
       const col = e.fn === "neg" ? undefined : column(e.arg);
       return col === undefined ? undefined : { kind: e.fn as "isNull" | "isNotNull", column: col };
     }
-    case "isIn": { const col = column(e.arg); return col === undefined ? undefined : { kind: "in", column: col, values: e.values }; }
+    case "isIn": {
+      const col = column(e.arg);
+      return col === undefined || e.values.some((v) => v instanceof Date) ? undefined : { kind: "in", column: col, values: e.values as (PruneValue | null)[] };
+    }
     case "strMatch": {
       const col = column(e.arg);
       return col === undefined || e.fn !== "startsWith" ? undefined : { kind: "startsWith", column: col, prefix: e.pattern };
