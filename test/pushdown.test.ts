@@ -114,7 +114,10 @@ describe("pushdown", function () {
 
   it("count() of a Parquet read (through row-preserving operators) comes from the footers; a filter makes it run", async () => {
     await rd.readParquet(input).count(); // the metadata cache is filled
-    const { result, bytes } = await measured(() => rd.readParquet(input).withColumn("y", rd.col("price").mul(3)).select("id", "y").count());
+    // The least of three: read tasks an earlier test's limit cancelled may still be finishing in this process.
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await measured(() => rd.readParquet(input).withColumn("y", rd.col("price").mul(3)).select("id", "y").count()));
+    const { result, bytes } = runs.reduce((a, b) => (b.bytes < a.bytes ? b : a));
     assert.equal(result, FILES * ROWS_PER_FILE);
     const whole = fs.readdirSync(input).reduce((s, f) => s + fs.statSync(path.join(input, f)).size, 0);
     assert.ok(bytes * 50 < whole, `count read ${bytes} bytes of ${whole}`);

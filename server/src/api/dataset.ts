@@ -1,24 +1,27 @@
 import { type Schema, Table } from "apache-arrow";
-import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { LanceDatasink, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type WriteFormat, type WriteOptions } from "../io";
+import { type BatchFormat, type Block, type Columns, type Row, anySeed, blockToRows, concatBlocks, emptyBlock } from "../block";
+import { LanceDatasink, SqlDatasink, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type ImageWriteOptions, type WriteFormat, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, explainPlan, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
+import { batchesFrom, formatBatch, type Batch, type DataIterator, type IterBatchesOptions } from "./batches";
+import { checkTestSize, split, splitAt, splitProportionately, trainTestSplit } from "./splits";
+import { streamingSplit } from "./streaming-split";
+import { checkImageWriteOptions } from "./images";
+import { resolveUserPath } from "./paths";
 import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
 import { blockTotals, countFromMetadata, planInputFiles } from "./inspect";
 import { summarize, type ColumnSummary } from "./summary";
 import { fileDatasink, type SaveOptions } from "./write-options";
-import { resolveUserPath } from "./paths";
 
-export type Batch = Columns | Row[] | Table;
+export type { Batch, IterBatchesOptions } from "./batches";
 export type RowFn<In = Row, Out = Row> = (row: In) => Out | Promise<Out>;
 
 /** A class UDF: constructed once per actor, its `call` method applied to each row or batch. */
 export type UdfClass = new (...args: never[]) => { call(input: never): unknown };
 
-export interface IterBatchesOptions { batchSize?: number; batchFormat?: BatchFormat }
 
 /** Where a dataset's UDFs come from when it was loaded from a pipeline file. */
 export interface PlanOrigin { module: ModuleRef; positions: Map<LogicalOp, number> }
@@ -71,14 +74,10 @@ export class Dataset {
   }
 
   /** Adds (or replaces) the column `name` with an expression's values: `ds.withColumn("total", rd.col("price").mul(rd.col("qty")))`. */
-  withColumn(name: string, expr: Expr): Dataset {
-    return this.derive(withColumnOp(this.op, name, expr));
-  }
+  withColumn(name: string, expr: Expr): Dataset { return this.derive(withColumnOp(this.op, name, expr)); }
 
   /** Only these columns and expressions, in this order: `ds.select("id", rd.col("price").mul(2).alias("double"))`. */
-  select(...exprs: (Expr | string)[]): Dataset {
-    return this.derive(selectOp(this.op, exprs.flat()));
-  }
+  select(...exprs: (Expr | string)[]): Dataset { return this.derive(selectOp(this.op, exprs.flat())); }
 
   /**
    * fn receives a batch in `batchFormat` ("columns" by default: { name: array }) and returns one. A class
@@ -122,6 +121,17 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "randomShuffle", input: this.op, seed: options.seed });
   }
 
+  /** Keeps each row with probability `fraction`, streaming (no shuffle); with a seed, the same rows every run. */
+  randomSample(fraction: number, options: { seed?: number } = {}): Dataset {
+    if (!(typeof fraction === "number" && fraction >= 0 && fraction <= 1)) throw new RangeError(`randomSample: fraction must be between 0 and 1, got ${fraction}`);
+    return this.derive({ id: newOpId(), kind: "randomSample", input: this.op, fraction, seed: checkSeed("randomSample", options.seed) ?? anySeed() });
+  }
+
+  /** The blocks in a random order (rows stay in their blocks); with a seed, the same order every run. A barrier: it waits for its whole input. */
+  randomizeBlockOrder(options: { seed?: number } = {}): Dataset {
+    return this.derive({ id: newOpId(), kind: "randomizeBlockOrder", input: this.op, seed: checkSeed("randomizeBlockOrder", options.seed) ?? anySeed() });
+  }
+
   sort(key: SortKey, options: { descending?: boolean | boolean[] } = {}): Dataset {
     return this.derive({ id: newOpId(), kind: "sort", input: this.op, key, descending: options.descending ?? false });
   }
@@ -158,6 +168,17 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "write", input: this.op, datasink });
   }
 
+  /** Each row's image in its own file, `format` (png, jpeg, webp, tiff) encoded from `column` (raw pixels as readImages gives, or image bytes). */
+  writeImages(path: string, options: ImageWriteOptions & SaveOptions): Dataset {
+    const { mode, filesystem, ...image } = options;
+    return this.write("images", path, { mode, filesystem, image: checkImageWriteOptions(image) });
+  }
+
+  /** Inserts every row with insertSql, its parameters the row's values in column order, one transaction per block (Ray Data's write_sql). */
+  writeSql(insertSql: string, connectionFactory: ConnectionFactory): Dataset {
+    return this.writeDatasink(new SqlDatasink(insertSql, connectionFactory));
+  }
+
   private write(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): Dataset {
     return this.writeDatasink(fileDatasink(format, path, options));
   }
@@ -180,28 +201,9 @@ export class Dataset {
     return execution.result;
   }
 
+  /** The rows in batches: sized, with the last partial one dropped, locally shuffled, prefetched, as the options ask. */
   async *iterBatches(options: IterBatchesOptions = {}): AsyncGenerator<Batch> {
-    const format = options.batchFormat ?? "columns";
-    const formatBlock = (block: Block): Batch =>
-      format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, new Map());
-    if (options.batchSize === undefined) {
-      for await (const block of this.start(this.op)) if (block.numRows > 0) yield formatBlock(block);
-      return;
-    }
-    const size = options.batchSize;
-    let pending: Block[] = [];
-    let pendingRows = 0;
-    for await (const block of this.start(this.op)) {
-      pending.push(block);
-      pendingRows += block.numRows;
-      while (pendingRows >= size) {
-        const all = concatBlocks(pending);
-        yield formatBlock(sliceBlock(all, 0, size));
-        pending = [sliceBlock(all, size, all.numRows)];
-        pendingRows -= size;
-      }
-    }
-    if (pendingRows > 0) yield formatBlock(concatBlocks(pending));
+    yield* batchesFrom(this.start(this.op), options);
   }
 
   async *iterRows(): AsyncGenerator<Row> {
@@ -233,9 +235,7 @@ export class Dataset {
   }
 
   async takeBatch(n = 20, options: { batchFormat?: BatchFormat } = {}): Promise<Batch> {
-    const table = await this.collect(this.limitOp(n));
-    const format = options.batchFormat ?? "columns";
-    return format === "arrow" ? table : format === "rows" ? blockToRows(table) : blockToColumns(table, new Map());
+    return formatBatch(await this.collect(this.limitOp(n)), options.batchFormat);
   }
 
   async toArrow(options?: RunOptions): Promise<Table> {
@@ -252,29 +252,15 @@ export class Dataset {
   }
 
   /** The logical plan, the optimized plan, the fused stages and what the optimizer pushed into the reads. */
-  explain(): string {
-    return explainPlan(this.op, this.origin?.positions);
-  }
-
+  explain(): string { return explainPlan(this.op, this.origin?.positions); }
   /** The files the reads read (after hive-partition pruning); nothing else is read. */
-  inputFiles(): Promise<string[]> {
-    return planInputFiles(this.op);
-  }
-
+  inputFiles(): Promise<string[]> { return planInputFiles(this.op); }
   /** Executes the plan: the number of (non-empty) blocks it outputs. */
-  async numBlocks(): Promise<number> {
-    return (await blockTotals(this.start(this.op))).blocks;
-  }
-
+  async numBlocks(): Promise<number> { return (await blockTotals(this.start(this.op))).blocks; }
   /** Executes the plan: the in-memory size of its output in bytes. */
-  async sizeBytes(): Promise<number> {
-    return (await blockTotals(this.start(this.op))).bytes;
-  }
-
+  async sizeBytes(): Promise<number> { return (await blockTotals(this.start(this.op))).bytes; }
   /** Executes the plan: per column, count, nulls, min, max, mean and std (numbers), approximate distinct count. */
-  summary(): Promise<ColumnSummary[]> {
-    return summarize(this.start(this.op));
-  }
+  summary(): Promise<ColumnSummary[]> { return summarize(this.start(this.op)); }
 
   /**
    * The schema of the output. A bare Parquet read answers from a footer (and the metadata cache);
@@ -304,8 +290,49 @@ export class Dataset {
 
   /** Executes the plan and keeps the result in memory as a new Dataset. */
   async materialize(): Promise<Dataset> {
-    const blocks = (await this.collect(this.op)).batches.map((b) => new Table(b));
+    return this.fromBlocks((await this.collect(this.op)).batches.map((b) => new Table(b)));
+  }
+
+  /** This dataset executed with its blocks in input order (what a split cuts, what a seeded shuffle must see): its context with preserveOrder set. */
+  private inOrder(): Dataset {
+    return new Dataset(this.op, Object.assign(Object.create(DataContext.prototype) as DataContext, this.context, { preserveOrder: true }), this.origin);
+  }
+
+  private fromBlocks(blocks: Block[]): Dataset {
     return new Dataset({ id: newOpId(), kind: "read", name: "FromBlocks", source: { type: "blocks", blocks } }, this.context);
+  }
+
+  // ------------------------------------------------------------------ splits (executed with blocks in input order; each part materialized)
+
+  /** n parts of nearly equal rows; `equal`: exactly equal, the few rows left over dropped. */
+  split(n: number, options: { equal?: boolean } = {}): Promise<Dataset[]> {
+    return split(() => this.inOrder().toArrow(), (b) => this.fromBlocks(b), n, options);
+  }
+
+  /** Parts cut at row positions: [0, i0), [i0, i1), …, [ik, end). */
+  splitAt(indices: number[]): Promise<Dataset[]> {
+    return splitAt(() => this.inOrder().toArrow(), (b) => this.fromBlocks(b), indices);
+  }
+
+  /** A part per proportion (e.g. [0.2, 0.3]) and one with the rest. */
+  splitProportionately(proportions: number[]): Promise<Dataset[]> {
+    return splitProportionately(() => this.inOrder().toArrow(), (b) => this.fromBlocks(b), proportions);
+  }
+
+  /** [train, test]: testSize a proportion or a row count; `shuffle` (with `seed`: the same way every run) shuffles the rows first. */
+  trainTestSplit(testSize: number, options: { shuffle?: boolean; seed?: number } = {}): Promise<[Dataset, Dataset]> {
+    checkTestSize(testSize);
+    const source = options.shuffle ? this.randomShuffle({ seed: options.seed }) : this;
+    return trainTestSplit(() => source.inOrder().toArrow(), (b) => this.fromBlocks(b), testSize);
+  }
+
+  /**
+   * n iterators over one execution, for n consumers that read concurrently (Ray Data's streaming_split):
+   * no row goes to two of them, a consumer that falls behind holds the others back, `equal` gives each
+   * the same number of rows. Iterating them again runs the dataset again (an epoch).
+   */
+  streamingSplit(n: number, options: { equal?: boolean } = {}): DataIterator[] {
+    return streamingSplit(() => this.start(this.op), n, options);
   }
 
   /** The result of the last execution of this Dataset object, if it has run. */
@@ -337,6 +364,11 @@ export class GroupedData {
   max(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Max(c))); }
   mean(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Mean(c))); }
   std(on: string | string[], options: { ddof?: number } = {}): Dataset { return this.aggregate(...[on].flat().map((c) => Std(c, options))); }
+}
+
+function checkSeed(method: string, seed: number | undefined): number | undefined {
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new RangeError(`${method}: seed must be a non-negative integer, got ${seed}`);
+  return seed;
 }
 
 function checkErrorPolicy<T extends ErrorPolicy>(method: string, options: T): T {

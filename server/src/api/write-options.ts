@@ -23,7 +23,7 @@ const positiveInteger = (n: unknown) => Number.isInteger(n) && (n as number) > 0
 
 export function fileDatasink(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): FileDatasink {
   const { mode = "append", filesystem, ...writeOptions } = options;
-  const method = `write${format === "csv" ? "Csv" : format === "json" ? "Json" : "Parquet"}`;
+  const method = `write${format[0].toUpperCase()}${format.slice(1)}`;
   if (!WRITE_MODES.includes(mode)) throw new RangeError(`${method}: mode must be one of ${WRITE_MODES.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(mode)}`);
   const { partitionCols, minRowsPerFile, maxRowsPerFile } = writeOptions;
   if (partitionCols !== undefined && !(Array.isArray(partitionCols) && partitionCols.length > 0 && partitionCols.every((c) => typeof c === "string" && c !== ""))) {

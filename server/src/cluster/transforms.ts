@@ -9,6 +9,7 @@ import type { OnError, TransformSpec, UdfFunction, UdfRef } from "../plan";
 import type { BlockOrigin, TaskErrorInfo } from "./protocol";
 import { RdpipeError, type RdpipeErrorCode } from "../errors";
 import { ExprEvalError, filterRows, select, withColumn } from "./expressions";
+import { sampleRows } from "./sample";
 
 export interface OriginBlock { block: Block; origin: BlockOrigin }
 
@@ -60,6 +61,7 @@ function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: 
     case "batches": return batches(input, t, resolve(t.udf), run);
     case "addColumn": return addColumn(input, t, resolve(t.udf), run);
     case "withColumn": case "select": case "filterExpr": return expressionBlocks(input, t);
+    case "sample": return sampleRows(input, t);
     default: return mapBlocks(input, (block) => projectColumns(block, t));
   }
 }

@@ -2,7 +2,7 @@
 import type { PhysicalOp } from "../plan";
 import type { ReadSettings } from "./read-settings";
 import {
-  ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
+  ActorPoolOperator, AllToAllOperator, BlockOrderOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
 } from "./physical";
 
 /** Zip pairs rows by position, so everything feeding it must emit in order. */
@@ -60,8 +60,10 @@ export class Topology {
       case "allToAll": op = new AllToAllOperator(physical.name, this.build(physical.input), physical.op); break;
       case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
       case "zip": op = new ZipOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
+      case "blockOrder": op = new BlockOrderOperator(physical.name, this.build(physical.input), physical.seed); break;
     }
-    if (op instanceof ZipOperator || (op instanceof UnionOperator && this.preserveOrder)) {
+    // A seeded block order is reproducible only over an input that arrives in order.
+    if (op instanceof ZipOperator || op instanceof BlockOrderOperator || (op instanceof UnionOperator && this.preserveOrder)) {
       for (const input of op.inputs) preserveOrderUpstream(input);
     }
     if ((op instanceof TaskOperator || op instanceof UnionOperator) && this.preserveOrder) op.preserveOrder = true;

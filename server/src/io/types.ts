@@ -2,7 +2,7 @@ import type { Block } from "../block";
 import type { FileSystem, FileSystemDescription } from "./fs/types";
 import type { PrunePredicate } from "./prune";
 
-export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary";
+export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary" | "images";
 
 export interface FileRef {
   path: string;
@@ -20,6 +20,7 @@ export interface ReadOptions {
   /** Blocks are split to at most about this many bytes. */
   targetBlockBytes: number;
   csv?: { delimiter?: string; header?: boolean };
+  image?: ImageReadOptions;
   /** Absent: chosen by path (local, or S3 configured from the environment). */
   filesystem?: FileSystemDescription;
   /** Pushed down by the optimizer: row groups and hive folders where no row can match are not read. */
@@ -39,9 +40,11 @@ export interface SourceBlock {
   file: string;
   /** Index within its file of the block's first row. */
   rowOffset: number;
+  /** Set when the read skipped the file (onError "skip"): why. The block has no rows; the file is recorded as an errored row. */
+  skipped?: string;
 }
 
-export type WriteFormat = "parquet" | "csv" | "json";
+export type WriteFormat = "parquet" | "csv" | "json" | "images";
 
 export interface WriteOptions {
   filesystem?: FileSystemDescription;
@@ -53,12 +56,34 @@ export interface WriteOptions {
   minRowsPerFile?: number;
   /** No file holds more rows than this. */
   maxRowsPerFile?: number;
+  /** Images only: one file per row (see images.ts). */
+  image?: ImageWriteOptions;
 }
+
+export type ImageMode = "RGB" | "RGBA" | "L";
+export type ImageFormat = "png" | "jpeg" | "webp" | "tiff";
+
+/** How readImages decodes: `size` is [height, width] (stretched to it, as Ray Data's), `mode` the channels. */
+export interface ImageReadOptions {
+  size?: [number, number];
+  mode?: ImageMode;
+  /** "skip": an undecodable file is left out and recorded as an errored row of the read; "fail" (default): the read fails naming it. */
+  onError?: "fail" | "skip";
+}
+
+export interface ImageWriteOptions {
+  /** The column of images: raw pixels with `height`, `width` and `channels` columns beside it (as readImages gives), or encoded image bytes. */
+  column: string;
+  format: ImageFormat;
+}
+
 
 /** What a format reader yields: a block of one file, before partition and path columns are added. */
 export interface FileBlock {
   block: Block;
   rowOffset: number;
+  /** The file was skipped (onError "skip"): why. */
+  skipped?: string;
 }
 
 /**
@@ -72,6 +97,7 @@ export interface FormatReadOptions {
   csv?: ReadOptions["csv"];
   /** Parquet skips the row groups whose statistics say no row can match. */
   filter?: PrunePredicate;
+  image?: ImageReadOptions;
 }
 
 /** Rows per block for line-oriented formats, before splitting by size. */

@@ -57,6 +57,8 @@ export type LogicalOp =
   | (UnaryOp & { kind: "limit"; n: number })
   | (UnaryOp & { kind: "repartition"; numBlocks: number })
   | (UnaryOp & { kind: "randomShuffle"; seed?: number })
+  | (UnaryOp & { kind: "randomSample"; fraction: number; seed: number })
+  | (UnaryOp & { kind: "randomizeBlockOrder"; seed: number })
   | (UnaryOp & { kind: "sort"; key: SortKey; descending: boolean | boolean[] })
   | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
   | (OpBase & { kind: "union"; inputs: LogicalOp[] })
@@ -119,6 +121,8 @@ export function opDisplayName(op: LogicalOp): string {
     case "limit": return `Limit(${op.n})`;
     case "repartition": return `Repartition(${op.numBlocks})`;
     case "randomShuffle": return "RandomShuffle";
+    case "randomSample": return `RandomSample(${op.fraction})`;
+    case "randomizeBlockOrder": return "RandomizeBlockOrder";
     case "sort": return `Sort(${[op.key].flat().join(", ")})`;
     case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
     case "union": return "Union";

@@ -27,6 +27,8 @@ export type TransformSpec =
   | { kind: "addColumn"; operator: string; column: string; udf: UdfRef; onError: OnError }
   | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
   | { kind: "renameColumns"; operator: string; mapping: Record<string, string> }
+  /** Keeps each row with probability fraction, decided by the seed and the row's input position. */
+  | { kind: "sample"; operator: string; fraction: number; seed: number }
   /** Expressions, evaluated on Arrow columns (cluster/expressions.ts): a new column, a row filter, a projection. */
   | { kind: "withColumn"; operator: string; column: string; expr: Expr }
   | { kind: "filterExpr"; operator: string; predicate: Expr }
@@ -64,6 +66,7 @@ export type PhysicalOp =
   | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
+  | { kind: "blockOrder"; name: string; input: PhysicalOp; seed: number; logical: LogicalOp[] }
   | { kind: "allToAll"; name: string; input: PhysicalOp; op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" }>; logical: LogicalOp[] }
   | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
   | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] };
@@ -101,7 +104,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
           };
         }
       // falls through: a function UDF fuses like any map-like op
-      case "filter": case "addColumn": case "selectColumns": case "dropColumns": case "renameColumns":
+      case "filter": case "addColumn": case "selectColumns": case "dropColumns": case "renameColumns": case "randomSample":
       case "withColumn": case "filterExpr": case "select": {
         const stage = fusableStage(build(op.input));
         stage.transforms = appendTransform(stage.transforms, transformOf(op, udfRef));
@@ -120,6 +123,8 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
         return { kind: "limit", name: opDisplayName(op), input: build(op.input), n: op.n, logical: [op] };
       case "repartition": case "randomShuffle": case "sort": case "aggregate":
         return { kind: "allToAll", name: opDisplayName(op), input: build(op.input), op, logical: [op] };
+      case "randomizeBlockOrder":
+        return { kind: "blockOrder", name: opDisplayName(op), input: build(op.input), seed: op.seed, logical: [op] };
       case "union":
         return { kind: "union", name: "Union", inputs: op.inputs.map(build), logical: [op] };
       case "zip":
@@ -184,6 +189,8 @@ function transformOf(op: LogicalOp, udfRef: (op: LogicalOp & { fn: UdfFunction }
       return { kind: op.kind, operator, columns: op.columns };
     case "renameColumns":
       return { kind: "renameColumns", operator, mapping: op.mapping };
+    case "randomSample":
+      return { kind: "sample", operator, fraction: op.fraction, seed: op.seed };
     case "withColumn":
       return { kind: "withColumn", operator, column: op.column, expr: op.expr };
     case "filterExpr":

@@ -144,7 +144,11 @@ async function runTask(task: TaskSpec): Promise<void> {
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
   let columnsWithoutRows: Block | undefined;
-  const source = sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; });
+  // An input the read skipped (an undecodable image under onError "skip") is an errored row of the read, naming its file.
+  const skippedInput = ({ file, rowOffset, reason }: { file?: string; rowOffset: number; reason: string }) => run.skipRow({
+    id: undefined, operator: task.stage, file, row: rowOffset, input: JSON.stringify(file ?? null), error: `${file ?? task.stage}: ${reason}`, at: new Date().toISOString(),
+  });
+  const source = sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; }, skippedInput);
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
   let committedRange: IdRange | undefined;
   let rangeKnown = !earlierTry?.ids;

@@ -7,3 +7,4 @@ export { LimitOperator } from "./limit";
 export { AllToAllOperator } from "./all-to-all";
 export { UnionOperator } from "./union";
 export { ZipOperator } from "./zip";
+export { BlockOrderOperator } from "./block-order";
