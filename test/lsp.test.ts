@@ -92,6 +92,33 @@ describe("language server (in-process over streams)", function () {
     assert.deepEqual(outside, [], "no column completion in readParquet's path");
   });
 
+  it("in expressions: marks a mistyped rd.col(\"…\") on its string, completes column names there, and hovers a column with its type", async () => {
+    const { uri, text, diagnostics } = await open("expressions.rdpipe.ts", `export default rd.readParquet("events")
+  .withColumn("double", rd.col("scoer").mul(2))
+  .filter(rd.col("double").gt(1).and(rd.col("nmae").str.startsWith("n")))
+  .select("id", rd.col("score").alias("s"));
+`);
+    // The filter's input is unknown while withColumn fails: only the first mistake is marked.
+    assert.deepEqual(diagnostics.map((d) => covered(text, d)), ["scoer"], JSON.stringify(diagnostics));
+    assert.match(diagnostics[0].message, /unknown column 'scoer': the input of withColumn has columns 'id', 'name', 'score'/);
+    const items: CompletionItem[] = await client.sendRequest("textDocument/completion", { textDocument: { uri }, position: positionOf(text, `"scoer"`, 1) });
+    assert.deepEqual(items.map((i) => i.label), ["id", "name", "score"]);
+    const hover: Hover = await client.sendRequest("textDocument/hover", { textDocument: { uri }, position: positionOf(text, `rd.col("scoer")`, 9) });
+    assert.match((hover.contents as MarkupContent).value, /^unknown column `scoer`/);
+
+    const fixed = await open("expressions-fixed.rdpipe.ts", `export default rd.readParquet("events")
+  .withColumn("double", rd.col("score").mul(2))
+  .filter(rd.col("double").gt(1).and(rd.col("nmae").str.startsWith("n")))
+  .select("id", "double");
+`);
+    assert.deepEqual(fixed.diagnostics.map((d) => covered(fixed.text, d)), ["nmae"], "the filter sees the column withColumn added, and not nmae");
+    assert.match(fixed.diagnostics[0].message, /unknown column 'nmae': the input of filter has columns 'id', 'name', 'score', 'double'/);
+    const onScore: Hover = await client.sendRequest("textDocument/hover", { textDocument: { uri: fixed.uri }, position: positionOf(fixed.text, `rd.col("score")`, 9) });
+    assert.match((onScore.contents as MarkupContent).value, /^`score`: Float64/);
+    const onDouble: Hover = await client.sendRequest("textDocument/hover", { textDocument: { uri: fixed.uri }, position: positionOf(fixed.text, `rd.col("double")`, 9) });
+    assert.match((onDouble.contents as MarkupContent).value, /^`double`: Float64/);
+  });
+
   it("marks a class UDF without concurrency on its mapBatches call", async () => {
     const { text, diagnostics } = await open("class-udf.rdpipe.ts", `class Scorer { call(batch: rd.Batch) { return batch; } }
 export default rd.readParquet("events")

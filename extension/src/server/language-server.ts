@@ -11,7 +11,7 @@ import { TextDocument } from "vscode-languageserver-textdocument";
 import { RemoteClient, RemoteError, type FieldInfo, type JobDetail, type PlanInspection, type PlanOperator } from "../../../server/src/contract";
 import { jobSource } from "../bundled-cli";
 import { latestJobOf } from "../jobs";
-import { findOperatorCalls, matchOperatorsToCalls, type OffsetRange, type OperatorCall } from "./operator-calls";
+import { findOperatorCalls, matchOperatorsToCalls, type ColumnArgument, type OffsetRange, type OperatorCall } from "./operator-calls";
 import { OPERATOR_DOCS } from "./operator-docs";
 import { editorOperatorName, stageOfOperator, type LineOfOperator } from "./operator-names";
 
@@ -31,7 +31,7 @@ export const PIPELINE_SUFFIX = ".rdpipe.ts";
 /** The saved file's plan, or why it could not be inspected (`rejected`: the engine refused to load it). */
 type PlanState = { inspection: PlanInspection } | { error: string; rejected: boolean };
 
-const COLUMN_OPERATORS = new Set(["selectColumns", "dropColumns", "renameColumns"]);
+const COLUMN_OPERATORS = new Set(["selectColumns", "dropColumns", "renameColumns", "withColumn", "filterExpr", "select"]);
 
 /** A document's operator calls, each paired with its plan operator when the plan is known. */
 interface Analysis {
@@ -63,6 +63,16 @@ function inputSchemaOf(analysis: Analysis, call: OperatorCall): FieldInfo[] | nu
 }
 
 const contains = (range: OffsetRange, offset: number) => range.start <= offset && offset <= range.end;
+
+/** The column name at an offset in an operator's arguments (a string, or `col("…")` in an expression), with its input's schema. */
+function columnAt(analysis: Analysis, offset: number): { argument: ColumnArgument; schema: FieldInfo[] } | undefined {
+  for (const call of analysis.calls) {
+    const argument = COLUMN_OPERATORS.has(call.kind) ? call.columnArguments.find((a) => contains(a.range, offset)) : undefined;
+    const schema = argument && inputSchemaOf(analysis, call);
+    if (argument && schema) return { argument, schema };
+  }
+  return undefined;
+}
 
 export function startLanguageServer(connection: Connection): void {
   const documents = new TextDocuments(TextDocument);
@@ -178,6 +188,12 @@ export function startLanguageServer(connection: Connection): void {
     const found = await analysed(textDocument.uri);
     if (!found) return null;
     const offset = found.document.offsetAt(position);
+    const column = columnAt(found.analysis, offset);
+    if (column) {
+      const field = column.schema.find((f) => f.name === column.argument.column);
+      const value = field ? `\`${field.name}\`: ${field.type}${field.nullable ? " (nullable)" : ""}` : `unknown column \`${column.argument.column}\``;
+      return { contents: { kind: MarkupKind.Markdown, value }, range: toRange(found.document, column.argument.range) };
+    }
     const call = found.analysis.calls.find((c) => contains(c.nameRange, offset));
     if (!call) return null;
     const operator = found.analysis.operatorOf.get(call);

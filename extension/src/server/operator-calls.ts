@@ -8,7 +8,7 @@ const OPERATOR_KIND_OF_CALL: Record<string, string> = {
   readParquet: "read", readCsv: "read", readJson: "read", readText: "read", readBinaryFiles: "read",
   range: "read", fromItems: "read", fromArrow: "read", readDatasource: "read", readSql: "read", readImages: "read", readLance: "read",
   map: "map", flatMap: "flatMap", filter: "filter", mapBatches: "mapBatches", addColumn: "addColumn",
-  selectColumns: "selectColumns", dropColumns: "dropColumns", renameColumns: "renameColumns",
+  selectColumns: "selectColumns", dropColumns: "dropColumns", renameColumns: "renameColumns", withColumn: "withColumn", select: "select",
   limit: "limit", repartition: "repartition", randomShuffle: "randomShuffle", sort: "sort", aggregate: "aggregate",
   randomSample: "randomSample", randomizeBlockOrder: "randomizeBlockOrder",
   union: "union", zip: "zip", writeParquet: "write", writeCsv: "write", writeJson: "write", writeSql: "write", writeImages: "write", writeLance: "write", writeDatasink: "write",
@@ -29,7 +29,7 @@ export interface OperatorCall {
   nameRange: OffsetRange;
   /** The call this one is chained on, when that call builds an operator too. */
   receiver?: OperatorCall;
-  /** Column names given as strings to selectColumns, dropColumns, or renameColumns (its keys). */
+  /** Column names given as strings to selectColumns, dropColumns, renameColumns (its keys), select, and inside `col("…")` of expressions. */
   columnArguments: ColumnArgument[];
 }
 
@@ -47,7 +47,29 @@ function columnArgumentsOf(call: ts.CallExpression, kind: string, file: ts.Sourc
   if (kind === "renameColumns" && ts.isObjectLiteralExpression(first)) {
     return first.properties.flatMap((property) => (property.name ? literal(property.name) : []));
   }
+  if (kind === "withColumn" || kind === "filterExpr" || kind === "select") {
+    const found: ColumnArgument[] = kind === "select" ? call.arguments.flatMap(literal) : [];
+    // `rd.col("x")` or `col("x")` anywhere in the arguments (not inside functions).
+    const visit = (node: ts.Node): void => {
+      if (ts.isFunctionLike(node)) return;
+      if (ts.isCallExpression(node)) {
+        const callee = node.expression;
+        const name = ts.isPropertyAccessExpression(callee) ? callee.name.text : ts.isIdentifier(callee) ? callee.text : undefined;
+        if (name === "col" && node.arguments[0]) found.push(...literal(node.arguments[0]));
+      }
+      ts.forEachChild(node, visit);
+    };
+    call.arguments.forEach(visit);
+    return found;
+  }
   return [];
+}
+
+/** filter(expression) builds a filterExpr operator, filter(function) a filter. */
+function kindOfCall(method: string, call: ts.CallExpression): string | undefined {
+  const kind = OPERATOR_KIND_OF_CALL[method];
+  const [first] = call.arguments;
+  return kind === "filter" && first && (ts.isCallExpression(first) || ts.isParenthesizedExpression(first)) ? "filterExpr" : kind;
 }
 
 /**
@@ -88,7 +110,7 @@ export function findOperatorCalls(fileName: string, text: string): OperatorCall[
         && ts.isPropertyAccessExpression(receiverExpression.expression) && receiverExpression.expression.name.text === "groupBy";
       const receiver = receiverExpression === undefined ? null
         : datasetCallOf(receiverIsGroupBy ? (receiverExpression.expression as ts.PropertyAccessExpression).expression : receiverExpression, new Set());
-      const kind = OPERATOR_KIND_OF_CALL[method];
+      const kind = kindOfCall(method, call);
       const isRead = kind === "read";
       if (kind && (isRead || receiver)) {
         result = {

@@ -1,7 +1,7 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, anySeed, blockToRows, concatBlocks, emptyBlock } from "../block";
-import { FileDatasink, LanceDatasink, SqlDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type ImageWriteOptions, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
-import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
+import { LanceDatasink, SqlDatasink, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type ImageWriteOptions, type WriteFormat, type WriteOptions } from "../io";
+import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, explainPlan, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
@@ -11,6 +11,10 @@ import { checkTestSize, split, splitAt, splitProportionately, trainTestSplit } f
 import { streamingSplit } from "./streaming-split";
 import { checkImageWriteOptions } from "./images";
 import { resolveUserPath } from "./paths";
+import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
+import { blockTotals, countFromMetadata, planInputFiles } from "./inspect";
+import { summarize, type ColumnSummary } from "./summary";
+import { fileDatasink, type SaveOptions } from "./write-options";
 
 export type { Batch, IterBatchesOptions } from "./batches";
 export type RowFn<In = Row, Out = Row> = (row: In) => Out | Promise<Out>;
@@ -21,13 +25,6 @@ export type UdfClass = new (...args: never[]) => { call(input: never): unknown }
 
 /** Where a dataset's UDFs come from when it was loaded from a pipeline file. */
 export interface PlanOrigin { module: ModuleRef; positions: Map<LogicalOp, number> }
-
-export interface SaveOptions {
-  /** "append" (default) adds files beside existing ones; "overwrite" replaces the folder's files when the job succeeds (staged until then). */
-  mode?: WriteMode;
-  /** A configured file system (e.g. `new S3FileSystem({ endpoint })`); by default chosen by path. */
-  filesystem?: FileSystem;
-}
 
 export interface RunOptions { onProgress?: (snapshot: ProgressSnapshot) => void; signal?: AbortSignal }
 
@@ -70,9 +67,17 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "flatMap", input: this.op, fn, options: checkErrorPolicy("flatMap", options) });
   }
 
-  filter(fn: RowFn<Row, boolean>, options: ErrorPolicy = {}): Dataset {
+  /** Keeps the rows where fn returns true, or (an expression, evaluated vectorized and pushed into reads) where it is true. */
+  filter(fn: RowFn<Row, boolean> | Expr, options: ErrorPolicy = {}): Dataset {
+    if (fn instanceof Expr) return this.derive(filterExprOp(this.op, fn));
     return this.derive({ id: newOpId(), kind: "filter", input: this.op, fn, options: checkErrorPolicy("filter", options) });
   }
+
+  /** Adds (or replaces) the column `name` with an expression's values: `ds.withColumn("total", rd.col("price").mul(rd.col("qty")))`. */
+  withColumn(name: string, expr: Expr): Dataset { return this.derive(withColumnOp(this.op, name, expr)); }
+
+  /** Only these columns and expressions, in this order: `ds.select("id", rd.col("price").mul(2).alias("double"))`. */
+  select(...exprs: (Expr | string)[]): Dataset { return this.derive(selectOp(this.op, exprs.flat())); }
 
   /**
    * fn receives a batch in `batchFormat` ("columns" by default: { name: array }) and returns one. A class
@@ -175,8 +180,7 @@ export class Dataset {
   }
 
   private write(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): Dataset {
-    const { mode = "append", filesystem, ...writeOptions } = options;
-    return this.writeDatasink(new FileDatasink(format, resolveUserPath(path), mode, { ...writeOptions, filesystem: describeFileSystem(path, filesystem) }));
+    return this.writeDatasink(fileDatasink(format, path, options));
   }
 
   // ------------------------------------------------------------------ execution
@@ -238,11 +242,25 @@ export class Dataset {
     return this.collect(this.op, options);
   }
 
+  /** Answered from Parquet footers (no data read) when nothing between the reads and here changes the row count. */
   async count(): Promise<number> {
+    const known = await countFromMetadata(this.op, this.context.blockBytes());
+    if (known !== undefined) return known;
     let rows = 0;
     for await (const block of this.start(this.op)) rows += block.numRows;
     return rows;
   }
+
+  /** The logical plan, the optimized plan, the fused stages and what the optimizer pushed into the reads. */
+  explain(): string { return explainPlan(this.op, this.origin?.positions); }
+  /** The files the reads read (after hive-partition pruning); nothing else is read. */
+  inputFiles(): Promise<string[]> { return planInputFiles(this.op); }
+  /** Executes the plan: the number of (non-empty) blocks it outputs. */
+  async numBlocks(): Promise<number> { return (await blockTotals(this.start(this.op))).blocks; }
+  /** Executes the plan: the in-memory size of its output in bytes. */
+  async sizeBytes(): Promise<number> { return (await blockTotals(this.start(this.op))).bytes; }
+  /** Executes the plan: per column, count, nulls, min, max, mean and std (numbers), approximate distinct count. */
+  summary(): Promise<ColumnSummary[]> { return summarize(this.start(this.op)); }
 
   /**
    * The schema of the output. A bare Parquet read answers from a footer (and the metadata cache);

@@ -28,6 +28,10 @@ export {
 } from "../exec";
 export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo } from "../cluster";
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "./aggregate";
+export { Expr, StringFunctions, col, lit, type ExprLike } from "./expressions";
+export type { ColumnSummary } from "./summary";
+export type { SaveOptions } from "./write-options";
+export type { CastType } from "../plan";
 export type { AggregateFn } from "../plan";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";
 export type { Block, Row, Columns, BatchFormat } from "../block";

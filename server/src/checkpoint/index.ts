@@ -37,6 +37,12 @@ export interface CheckpointSettings {
   allowDuplicateIds?: boolean;
 }
 
+/** Whether a checkpoint's job has begun (an earlier attempt wrote its manifest): a run of it is a resume. */
+export async function checkpointStarted(config: CheckpointSettings): Promise<boolean> {
+  const fs = fileSystemFor(config.checkpointPath, config.filesystem);
+  return (await readManifest(fs, config.checkpointPath).catch(() => undefined)) !== undefined;
+}
+
 /** What the tasks of one attempt need to commit their output. */
 export function checkpointSpec(config: CheckpointSettings, attempt: string): CheckpointSpec {
   return {
@@ -47,7 +53,7 @@ export function checkpointSpec(config: CheckpointSettings, attempt: string): Che
 
 // ------------------------------------------------------------------ plan validation
 
-const MAP_LIKE = new Set(["map", "mapBatches", "filter", "flatMap", "addColumn", "selectColumns", "dropColumns", "renameColumns"]);
+const MAP_LIKE = new Set(["map", "mapBatches", "filter", "flatMap", "addColumn", "selectColumns", "dropColumns", "renameColumns", "withColumn", "filterExpr", "select"]);
 
 type WriteOp = Extract<LogicalOp, { kind: "write" }>;
 
@@ -81,7 +87,9 @@ export function validateCheckpointPlan(root: LogicalOp, config: CheckpointSettin
   }
   for (const op of ops) {
     const lost = (op.kind === "selectColumns" && !op.columns.includes(id)) || (op.kind === "dropColumns" && op.columns.includes(id))
-      || (op.kind === "renameColumns" && id in op.mapping && op.mapping[id] !== id);
+      || (op.kind === "renameColumns" && id in op.mapping && op.mapping[id] !== id)
+      || (op.kind === "withColumn" && op.column === id && !(op.expr.op === "col" && op.expr.name === id))
+      || (op.kind === "select" && !op.exprs.some((e) => e.op === "col" && e.name === id));
     if (lost) throw new PlanError(`${prefix}: ${opDisplayName(op)} removes or renames the ID column '${id}', which must reach the write unchanged`, op);
   }
   const write = outputOf(root);
@@ -258,17 +266,28 @@ async function reconcileOutput(
   const present = new Set<string>();
   if ((await fs.stat(dir)) === null) return { removed: 0, present };
   const doomed: string[] = [];
-  for await (const page of fs.listDirectory(dir)) {
-    for (const file of page.files) {
-      const name = file.path.slice(file.path.lastIndexOf("/") + 1);
-      const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
-      if (!attempts.some((a) => base.startsWith(`${a}_`))) continue;
-      if (base === name && committed.has(name)) present.add(name);
-      else doomed.push(file.path);
-    }
+  for await (const file of outputFiles(fs, dir)) {
+    const name = file.slice(file.lastIndexOf("/") + 1);
+    const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
+    if (!attempts.some((a) => base.startsWith(`${a}_`))) continue;
+    if (base === name && committed.has(name)) present.add(name);
+    else doomed.push(file);
   }
   await fs.deleteFiles(doomed);
   return { removed: doomed.length, present };
+}
+
+/**
+ * The files of an output folder, and of its hive partition folders (`col=value/`, partitionCols): a
+ * written block's files there share one name, so they are committed, kept and removed together.
+ */
+async function* outputFiles(fs: FileSystem, dir: string): AsyncGenerator<string> {
+  const partitions: string[] = [];
+  for await (const page of fs.listDirectory(dir)) {
+    for (const file of page.files) yield file.path;
+    partitions.push(...page.directories.filter((d) => /\/[^./][^/]*=[^/]*\/?$/.test(d)));
+  }
+  for (const partition of partitions) yield* outputFiles(fs, partition);
 }
 
 /**
@@ -287,7 +306,12 @@ async function uncommit(
   await fs.deleteFiles([...new Set([...tasks, ...reads].map((prefix) => doneRecordPath(fs, root, prefix)))]);
   if (output) {
     const outputFs = fileSystemFor(output.dir, output.filesystem);
-    await outputFs.deleteFiles(records.map((r) => outputFs.join(output.dir, committedOutputName(r)!)));
+    const names = new Set(records.map((r) => committedOutputName(r)!));
+    const doomed: string[] = [];
+    if ((await outputFs.stat(output.dir)) !== null) {
+      for await (const file of outputFiles(outputFs, output.dir)) if (names.has(file.slice(file.lastIndexOf("/") + 1))) doomed.push(file);
+    }
+    await outputFs.deleteFiles(doomed);
   }
   await fs.deleteFiles(records.map((r) => r.path));
 }

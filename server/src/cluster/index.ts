@@ -10,6 +10,7 @@ export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
 export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
 export { packageRoot, workerScript } from "./paths";
 export { TaskError, TaskRun, applyTransforms, rowName, type OriginBlock } from "./transforms";
+export { loadColumn, stringAt, type Col } from "./expr-columns";
 export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProvider } from "./nodes";
 export { runNode, type NodeOptions } from "./node";
 

@@ -8,6 +8,7 @@ import type { ErroredRow } from "../checkpoint";
 import type { OnError, TransformSpec, UdfFunction, UdfRef } from "../plan";
 import type { BlockOrigin, TaskErrorInfo } from "./protocol";
 import { RdpipeError, type RdpipeErrorCode } from "../errors";
+import { ExprEvalError, filterRows, select, withColumn } from "./expressions";
 import { sampleRows } from "./sample";
 
 export interface OriginBlock { block: Block; origin: BlockOrigin }
@@ -59,6 +60,7 @@ function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: 
     case "rows": return rowSteps(input, t.steps.map((s) => ({ ...s, fn: resolve(s.udf) })), run);
     case "batches": return batches(input, t, resolve(t.udf), run);
     case "addColumn": return addColumn(input, t, resolve(t.udf), run);
+    case "withColumn": case "select": case "filterExpr": return expressionBlocks(input, t);
     case "sample": return sampleRows(input, t);
     default: return mapBlocks(input, (block) => projectColumns(block, t));
   }
@@ -66,6 +68,23 @@ function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: 
 
 async function* mapBlocks(input: AsyncIterable<OriginBlock>, fn: (b: Block) => Block): AsyncIterable<OriginBlock> {
   for await (const { block, origin } of input) yield { block: fn(block), origin };
+}
+
+/** Expressions on each block, vectorized; a filter's output no longer maps rows to input positions. */
+async function* expressionBlocks(input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "withColumn" | "select" | "filterExpr" }>): AsyncIterable<OriginBlock> {
+  for await (const { block, origin } of input) {
+    let out: Block;
+    try {
+      out = t.kind === "withColumn" ? withColumn(block, t.operator, t.column, t.expr)
+        : t.kind === "select" ? select(block, t.operator, t.exprs) : filterRows(block, t.operator, t.predicate);
+    } catch (e) {
+      if (!(e instanceof ExprEvalError)) throw e;
+      const where = origin.file ? ` (a block of ${origin.file})` : "";
+      throw new TaskError({ kind: "input", operator: t.operator, file: origin.file, message: `${t.operator}${where}: ${e.message}` });
+    }
+    if (t.kind !== "filterExpr") yield { block: out, origin };
+    else if (out.numRows > 0) yield { block: out, origin: out.numRows === block.numRows ? origin : { ...origin, exact: false } };
+  }
 }
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>

@@ -21,6 +21,8 @@ export interface PlanInspection {
   problems: PlanProblem[];
   /** Whether a run checkpoints: the pipeline sets a checkpointConfig and ends in a write (what Resume and Inspect checkpoint need). */
   checkpointed: boolean;
+  /** Dataset.explain(): logical plan, optimized plan, fused stages, what was pushed into the reads. */
+  explain?: string;
 }
 
 export interface PlanResponse extends PlanInspection { type: "plan"; pipeline: string }

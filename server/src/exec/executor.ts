@@ -4,8 +4,8 @@
 // fit and grants output credits; the loop repeats it whenever a task, a worker or a timer wakes it.
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
-import { type LogicalOp, type PhysicalOp, erroredRowBudgets, toPhysicalPlan } from "../plan";
-import { checkpointSpec, validateCheckpointPlan } from "../checkpoint";
+import { type LogicalOp, type PhysicalOp, checkExpressions, erroredRowBudgets, toPhysicalPlan } from "../plan";
+import { checkpointSpec, checkpointStarted, validateCheckpointPlan } from "../checkpoint";
 import { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
 import { JobCheckpoint } from "./job-checkpoint";
@@ -117,16 +117,19 @@ export class StreamingExecutor {
 
   /** Opens the output and the checkpoint, builds the operators and starts the pools; returns the root operator. */
   private async prepare(): Promise<PhysicalOperator> {
+    await checkExpressions(this.root, this.settings.blockBytes);
     const write = this.root.kind === "write" ? this.root : undefined;
-    if (write) this.output = await JobOutput.open(write, this.writePrefix, this.settings.checkpoint !== undefined);
-    if (write && this.settings.checkpoint) {
+    const resuming = this.settings.checkpoint !== undefined && await checkpointStarted(this.settings.checkpoint);
+    if (write) this.output = await JobOutput.open(write, this.writePrefix, this.settings.checkpoint !== undefined, resuming);
+    const ignored = this.output?.ignored === true;
+    if (write && this.settings.checkpoint && !ignored) {
       this.checkpoint = await JobCheckpoint.open(this.settings.checkpoint, write, this.writePrefix, this.settings.blockBytes, this.output!, (e) => this.fail(e));
     }
     this.output?.redirect(this.physicalRoot);
     const readSettings: ReadSettings = {
       cpuSlots: this.settings.cpuSlots, targetBlockBytes: this.settings.blockBytes,
       onDiscovery: (error) => (error ? this.fail(error) : this.wakeUp()),
-      nothingToRead: false,
+      nothingToRead: ignored,
       ...this.checkpoint?.readSettings(),
     };
     const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder);

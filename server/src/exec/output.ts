@@ -9,11 +9,17 @@ type WriteOp = Extract<LogicalOp, { kind: "write" }>;
 export class JobOutput {
   private constructor(private readonly sink: Datasink, private readonly job: string) {}
 
-  static async open(write: WriteOp, job: string, checkpointed: boolean): Promise<JobOutput> {
+  /** resuming: a checkpointed job's later attempt (its earlier files are in the folder). */
+  static async open(write: WriteOp, job: string, checkpointed: boolean, resuming = false): Promise<JobOutput> {
     const sink = write.datasink;
-    if (sink instanceof FileDatasink) await sink.startJob(job, checkpointed);
+    if (sink instanceof FileDatasink) await sink.startJob(job, checkpointed, resuming);
     else await sink.start?.(job);
     return new JobOutput(sink, job);
+  }
+
+  /** Whether the job writes nothing (a file write's mode "ignore" found files): nothing is read either. */
+  get ignored(): boolean {
+    return this.sink instanceof FileDatasink && this.sink.ignores(this.job);
   }
 
   /** A checkpointed job's stage, which its checkpoint commits; none once an earlier attempt swapped it in. */

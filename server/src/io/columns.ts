@@ -2,6 +2,7 @@
 import { Field, RecordBatch, Schema, Struct, Table, Utf8, makeData, type Data } from "apache-arrow";
 import { utf8Vector, type Block } from "../block";
 import { IoError } from "./errors";
+import { HIVE_NULL } from "./prune";
 
 export function assertColumnsExist(available: string[], requested: string[] | undefined, file: string): void {
   const missing = (requested ?? []).filter((name) => !available.includes(name));
@@ -24,7 +25,7 @@ export function rebuildBlock(block: Block, fields: Field[], children: (batch: Re
   }))));
 }
 
-/** Appends Utf8 columns holding one value each (partition keys, `path`), replacing same-named ones. */
+/** Appends Utf8 columns holding one value each (partition keys, `path`), replacing same-named ones; Hive's null folder is null. */
 export function withConstantColumns(block: Block, constants: [name: string, value: string][]): Block {
   if (constants.length === 0) return block;
   const replaced = new Set(constants.map(([name]) => name));
@@ -36,6 +37,6 @@ export function withConstantColumns(block: Block, constants: [name: string, valu
   ];
   return rebuildBlock(block, fields, (batch) => [
     ...keptIndexes.map((i) => batch.data.children[i]),
-    ...constants.map(([, value]) => utf8Vector(new Array<string>(batch.numRows).fill(value)).data[0]),
+    ...constants.map(([, value]) => utf8Vector(new Array<string | null>(batch.numRows).fill(value === HIVE_NULL ? null : value)).data[0]),
   ]);
 }

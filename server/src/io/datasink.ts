@@ -32,6 +32,8 @@ export interface WriteContext {
 export interface Datasink<R extends WriteResult = WriteResult> {
   /** The write's name in progress and errors (default: "Write" and the class name without "Datasink"). */
   readonly name?: string;
+  /** Rows per write: write tasks join smaller blocks up to `min` rows (the last may hold fewer) and cut blocks at `max`. */
+  readonly rowsPerWrite?: { min?: number; max?: number };
   /** On the driver, before anything is read. */
   start?(jobId: string): void | Promise<void>;
   /** In a worker: writes one block (every block of a job has one schema); the result must be structured-cloneable. */

@@ -2,7 +2,8 @@
 // readBinaryFiles): the driver lists files and groups them into read tasks; a worker reads a task's files.
 import type { Schema } from "apache-arrow";
 import type { Datasource, ReadContext, ReadEstimate, ReadTask } from "./datasource";
-import { streamFiles, listFiles } from "./files";
+import { streamFiles } from "./files";
+import { mayMatch, partitionStats } from "./prune";
 import { MetadataCache } from "./metadata-cache";
 import { fileMetadata, parquetReadSchema, readFileBlocks } from "./read";
 import type { FileFormat, FileReadSpec, FileRef, ReadOptions, SourceBlock } from "./types";
@@ -72,6 +73,17 @@ export class FileDatasource implements Datasource<FileReadSpec> {
     return schema;
   }
 
+  /** The rows and in-memory bytes of a Parquet read from its footers (through the metadata cache); no data is read. */
+  async footerTotals(): Promise<{ rows: number; inMemoryBytes: number } | undefined> {
+    const { source } = this;
+    if (source.format !== "parquet") return undefined;
+    const files = await this.files();
+    const cache = await MetadataCache.open(source.format, source.paths);
+    const all = await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem, cache));
+    await cache.save();
+    return { rows: all.reduce((s, m) => s + (m.rows ?? 0), 0), inMemoryBytes: all.reduce((s, m) => s + (m.inMemoryBytes ?? 0), 0) };
+  }
+
   /** Rows are estimated from a few sampled footers, scaled by bytes. */
   private async *streamTasks(context: ReadContext): AsyncGenerator<ReadTask<FileReadSpec>> {
     const { source } = this;
@@ -79,7 +91,7 @@ export class FileDatasource implements Datasource<FileReadSpec> {
     const cache = await MetadataCache.open(source.format, source.paths);
     const sample: Promise<{ rows: number; bytes: number; inMemoryBytes: number } | undefined>[] = [];
     let rampFiles = 1;
-    for await (const page of streamFiles(source.paths, this.listOptions())) {
+    for await (const page of this.pages()) {
       // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
       // the first rows come after one file's read rather than a whole group's.
       const groups: FileRef[][] = [];
@@ -111,7 +123,7 @@ export class FileDatasource implements Datasource<FileReadSpec> {
 
   private async *planTasks(context: ReadContext): AsyncGenerator<ReadTask<FileReadSpec>> {
     const { source } = this;
-    const files = context.unfinishedFiles(await listFiles(source.paths, this.listOptions()));
+    const files = context.unfinishedFiles(await this.files());
     const cache = await MetadataCache.open(source.format, source.paths);
     const metadata = new Map((await mapWithConcurrency(files, 32, (f) => fileMetadata(source.format, f, source.options.filesystem, cache)))
       .map((m, i) => [files[i], m]));
@@ -122,6 +134,21 @@ export class FileDatasource implements Datasource<FileReadSpec> {
       const sizeBytes = known.reduce((s, m) => s + (m.inMemoryBytes ?? 0), 0);
       yield { input: this.spec(group, context.targetBlockBytes), metadata: { numRows: rows, sizeBytes, inputFiles: group } };
     }
+  }
+
+  /** The listing's pages, without the hive folders a pushed-down filter rules out. */
+  async *pages(): AsyncGenerator<FileRef[]> {
+    const { filter } = this.source.options;
+    for await (const page of streamFiles(this.source.paths, this.listOptions())) {
+      yield filter ? page.filter((file) => !file.partition || mayMatch(filter, partitionStats(file.partition))) : page;
+    }
+  }
+
+  /** Every file the read reads, sorted. */
+  async files(): Promise<FileRef[]> {
+    const files: FileRef[] = [];
+    for await (const page of this.pages()) files.push(...page);
+    return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   private spec(files: FileRef[], targetBlockBytes: number): FileReadSpec {

@@ -4,17 +4,25 @@
 import type { Block } from "../block";
 import type { Datasink, WriteContext, WriteResult } from "./datasink";
 import { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";
-import { errorMessage } from "./errors";
+import { IoError, errorMessage } from "./errors";
+import { isIgnoredName } from "./files";
+import { fileSystemFor, type FileSystemDescription } from "./fs";
 import type { WriteFormat, WriteOptions } from "./types";
+import { removePartitionedFiles, writePartitioned } from "./partitioned-write";
 import { fileExtension, removeWrittenFiles, writeBlock } from "./write";
 
-export type WriteMode = "append" | "overwrite";
+/**
+ * "append" adds files beside existing ones; "overwrite" replaces the folder's files when the job succeeds;
+ * "error" fails before reading anything when the folder holds files; "ignore" then writes nothing.
+ */
+export type WriteMode = "append" | "overwrite" | "error" | "ignore";
+
+export const WRITE_MODES: WriteMode[] = ["append", "overwrite", "error", "ignore"];
 
 /** A file write as plain data: what a checkpoint records, and what a worker rebuilds the sink from. */
 export interface FileOutput {
   format: WriteFormat;
   path: string;
-  /** "append" adds files beside existing ones; "overwrite" replaces the folder's files when the job succeeds. */
   mode: WriteMode;
   options: WriteOptions;
 }
@@ -25,6 +33,8 @@ interface FileJob {
   stage?: OverwriteStage;
   /** A checkpointed job's stage is its checkpoint's to commit, and its committed files stay for a resume. */
   checkpointed: boolean;
+  /** mode "ignore" found the folder holding files: the job writes nothing. */
+  ignored?: boolean;
 }
 
 export class FileDatasink implements Datasink, FileOutput {
@@ -36,6 +46,10 @@ export class FileDatasink implements Datasink, FileOutput {
     this.name = `Write${format[0].toUpperCase()}${format.slice(1)}`;
   }
 
+  get rowsPerWrite(): { min?: number; max?: number } {
+    return { min: this.options.minRowsPerFile, max: this.options.maxRowsPerFile };
+  }
+
   start(jobId: string): Promise<void> {
     return this.startJob(jobId, false);
   }
@@ -44,12 +58,22 @@ export class FileDatasink implements Datasink, FileOutput {
    * Before the job reads anything: finishes what earlier overwrite jobs of the folder left, and stages
    * this job's overwrite — unless the job is checkpointed, whose checkpoint owns the stage (see adopt).
    */
-  async startJob(jobId: string, checkpointed: boolean): Promise<void> {
+  async startJob(jobId: string, checkpointed: boolean, resuming = false): Promise<void> {
     const { filesystem } = this.options;
+    // A resumed checkpointed job finds its own earlier files there: the check is the first attempt's.
+    const existing = (this.mode === "error" || this.mode === "ignore") && !resuming ? await someFiles(this.path, filesystem) : [];
+    if (existing.length > 0 && this.mode === "error") {
+      throw new IoError(`${this.name} to ${this.path}: mode "error" and the folder is not empty (it holds ${existing.join(", ")}); nothing was read`);
+    }
     const createdFrom = await firstMissingFolder(this.path, filesystem);
     await OverwriteStage.recover(this.path, filesystem);
     const stage = this.mode === "overwrite" && !checkpointed ? await OverwriteStage.of(this.path, jobId, [`${jobId}_`], { filesystem }).begin() : undefined;
-    this.jobs.set(jobId, { createdFrom, stage, checkpointed });
+    this.jobs.set(jobId, { createdFrom, stage, checkpointed, ignored: existing.length > 0 });
+  }
+
+  /** Whether the job is to write nothing (mode "ignore" and files in the folder). */
+  ignores(jobId: string): boolean {
+    return this.job(jobId).ignored === true;
   }
 
   /** A checkpointed job's stage, which its checkpoint commits; none once an earlier attempt swapped it in. */
@@ -64,7 +88,9 @@ export class FileDatasink implements Datasink, FileOutput {
   }
 
   async write(block: Block, context: WriteContext): Promise<WriteResult> {
-    return writeBlock(this.format, block, this.path, `${context.name}${fileExtension(this.format)}`, this.options);
+    const fileName = `${context.name}${fileExtension(this.format)}`;
+    if (this.options.partitionCols?.length) return writePartitioned(this.format, block, this.path, fileName, this.options);
+    return writeBlock(this.format, block, this.path, fileName, this.options);
   }
 
   /** A plain job's staged output replaces the folder's (a checkpointed one's was, by its checkpoint); results name the files where they are now. */
@@ -82,7 +108,11 @@ export class FileDatasink implements Datasink, FileOutput {
     this.jobs.delete(jobId);
     const problems: string[] = [];
     if (!checkpointed) {
-      await removeWrittenFiles(writeTo, jobId, this.options.filesystem).catch((e: unknown) => {
+      const remove = async () => {
+        if (this.options.partitionCols?.length) await removePartitionedFiles(writeTo, jobId, this.options);
+        await removeWrittenFiles(writeTo, jobId, this.options.filesystem);
+      };
+      await remove().catch((e: unknown) => {
         problems.push(`removing the files it wrote failed, so files named ${jobId}* may remain in ${writeTo}: ${errorMessage(e)}`);
       });
     }
@@ -100,4 +130,19 @@ export class FileDatasink implements Datasink, FileOutput {
     if (!job) throw new Error(`${this.name} to ${this.path}: job ${jobId} was not started`);
     return job;
   }
+}
+
+/** Up to three visible files (not hidden, not temporary) anywhere under dir; none when it does not exist. */
+async function someFiles(dir: string, filesystem?: FileSystemDescription): Promise<string[]> {
+  const fs = fileSystemFor(dir, filesystem);
+  if ((await fs.stat(dir)) === null) return [];
+  const found: string[] = [];
+  const walk = async (folder: string): Promise<void> => {
+    for await (const page of fs.listDirectory(folder)) {
+      for (const file of page.files) if (found.length < 3 && !isIgnoredName(file.path.slice(file.path.lastIndexOf("/") + 1))) found.push(file.path);
+      for (const sub of page.directories) if (found.length < 3 && !isIgnoredName(sub.replace(/\/+$/, "").slice(sub.replace(/\/+$/, "").lastIndexOf("/") + 1))) await walk(sub);
+    }
+  };
+  await walk(dir);
+  return found;
 }

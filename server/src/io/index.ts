@@ -10,13 +10,14 @@ export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks }
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
 export { datasinkName, type Datasink, type WriteContext, type WriteResult } from "./datasink";
-export { FileDatasink, type FileOutput, type WriteMode } from "./file-sink";
+export { FileDatasink, WRITE_MODES, type FileOutput, type WriteMode } from "./file-sink";
 export { builtinDatasink, builtinSinkSpec, type BuiltinSinkSpec } from "./builtin-sinks";
 export { OverwriteStage } from "./overwrite";
 export { json, readJsonFile } from "./json-file";
 export type { Datasource, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "./datasource";
 export { FILE_FORMAT_NAMES } from "./file-datasource";
-export { ReadPlanner, builtinRead, fileReadSpecOf, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
+export { ReadPlanner, builtinRead, fileReadSpecOf, sourceFiles, sourceFooterRows, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
+export { HIVE_NULL, mayMatch, partitionStats, pruneText, type ColumnStats, type PrunePredicate, type PruneValue } from "./prune";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
 export { LanceDatasink, lanceLocation, lanceOutput, type LanceNearest, type LanceOutput, type LanceSource, type LanceWriteMode, type LanceWriteOptions } from "./lance";
 export {

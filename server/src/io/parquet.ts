@@ -7,6 +7,7 @@ import { readParquet, readSchema } from "parquet-wasm";
 import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
+import { mayMatch } from "./prune";
 import { ParquetLayout } from "./rowgroup";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
 import { IoError, errorMessage, pathError } from "./errors";
@@ -83,13 +84,17 @@ export async function parquetFileMetadata(file: FileRef, fs: FileSystem): Promis
 
 export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
   const { path } = file;
-  const { columns } = options;
+  const { columns, filter } = options;
   const reader = new RangeReader(fs, path, file.size);
   const { layout, schema } = await readFooter(reader);
   assertColumnsExist(schema.fields.map((f) => f.name), columns, path);
   let rowOffset = 0;
   for (let index = 0; index < layout.rowGroups.length; index++) {
     const rows = layout.rowGroups[index].rows;
+    if (filter) {
+      const stats = layout.rowGroupStats(index);
+      if (!mayMatch(filter, (column) => stats.get(column))) { rowOffset += rows; continue; }
+    }
     const where = `${path}: row group ${index} (rows ${rowOffset}-${rowOffset + rows - 1})`;
     let rowGroupFile: Uint8Array;
     try {

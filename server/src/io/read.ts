@@ -1,7 +1,7 @@
 // Worker-side reading of one read task's files, and the driver's fallback metadata path.
 import type { Schema } from "apache-arrow";
 import path from "node:path";
-import { compatibleSchemas, describeSchema, emptyBlock, refineSchema, schemaDifference, splitBlockBySize } from "../block";
+import { compatibleSchemas, describeSchema, emptyBlock, refineSchema, schemaDifference, sliceBlock, splitBlockBySize } from "../block";
 import { readBinaryBlocks } from "./binary";
 import { projectBlock, withConstantColumns } from "./columns";
 import { readCsvBlocks } from "./csv";
@@ -39,12 +39,17 @@ export async function fileMetadata(format: FileFormat, file: FileRef, filesystem
 const FILES_AHEAD = 16;
 
 export async function* readFileBlocks(spec: FileReadSpec): AsyncGenerator<SourceBlock> {
-  const { targetBlockBytes } = spec.options;
+  const { targetBlockBytes, limit } = spec.options;
   let first: FileSchema | null = null;
   const blocks = concatPrefetched(spec.files, (file) => fileBlocks(spec, file), {
-    count: FILES_AHEAD, weight: (file) => file.size, maxWeight: targetBlockBytes,
+    // Under a limit, files are read one at a time: the ones after it are likely not needed.
+    count: limit === undefined ? FILES_AHEAD : 1, weight: (file) => file.size, maxWeight: targetBlockBytes,
   });
-  for await (const item of blocks) {
+  let rowsLeft = limit ?? Infinity;
+  for await (const raw of blocks) {
+    if (rowsLeft <= 0) break;
+    const item = raw.block.numRows > rowsLeft ? { ...raw, block: sliceBlock(raw.block, 0, rowsLeft) } : raw;
+    rowsLeft -= item.block.numRows;
     // A file with columns and no rows (a header-only CSV) holds no values to disagree with the others.
     if (item.block.numRows === 0) { yield item; continue; }
     first ??= { file: item.file, schema: item.block.schema };
@@ -92,11 +97,11 @@ export async function parquetReadSchema(spec: FileReadSpec, file: FileRef, cache
 
 /** One file's non-empty blocks with partition and path columns added and the projection applied. */
 async function* fileBlocks(spec: FileReadSpec, file: FileRef): AsyncGenerator<SourceBlock> {
-  const { csv, image } = spec.options;
+  const { csv, image, filter } = spec.options;
   const { constants, fileColumns, outputColumns } = readShape(spec, file);
   const fs = fileSystemFor(file.path, spec.options.filesystem);
   try {
-    for await (const { block, rowOffset, skipped } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, csv, image })) {
+    for await (const { block, rowOffset, skipped } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, csv, image, filter })) {
       if (skipped !== undefined) { yield { block, file: file.path, rowOffset, skipped }; continue; }
       yield { block: projectBlock(withConstantColumns(block, constants), outputColumns), file: file.path, rowOffset };
     }

@@ -3,7 +3,9 @@
 // This lets parquet-wasm's synchronous reader decode a row group without the whole file in memory
 // (its async reader turns a decode error into an uncatchable panic that also never settles).
 import { Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
-import { CompactType, decodeStruct, encodeStruct, type ThriftList, type ThriftStruct, type ThriftValue } from "./thrift";
+import { chunkStats } from "./parquet-stats";
+import type { ColumnStats } from "./prune";
+import { CompactType, asNumber, decodeStruct, encodeStruct, field, type ThriftList, type ThriftStruct, type ThriftValue } from "./thrift";
 
 // Field ids from parquet.thrift.
 const FILE_SCHEMA = 2, FILE_NUM_ROWS = 3, FILE_ROW_GROUPS = 4, FILE_KEY_VALUES = 5, FILE_COLUMN_ORDERS = 7;
@@ -40,9 +42,6 @@ interface TopLevelColumn {
   leafEnd: number;
 }
 
-function field(struct: ThriftStruct, id: number): ThriftValue | undefined {
-  return struct.get(id)?.value;
-}
 
 function list(struct: ThriftStruct, id: number): ThriftList {
   const value = field(struct, id);
@@ -54,9 +53,6 @@ function withItems(original: ThriftList, items: ThriftValue[]): ThriftList {
   return { ...original, items };
 }
 
-function asNumber(value: ThriftValue | undefined): number | undefined {
-  return typeof value === "bigint" || typeof value === "number" ? Number(value) : undefined;
-}
 
 /** A Parquet footer: row counts and sizes, and the rewriting of one row group into a file of its own. */
 export class ParquetLayout {
@@ -92,6 +88,13 @@ export class ParquetLayout {
       rows: asNumber(field(group, GROUP_NUM_ROWS)) ?? 0,
       bytes: asNumber(field(group, GROUP_BYTE_SIZE)) ?? 0,
     }));
+  }
+
+  /** What the footer's statistics say of each top-level primitive column in one row group. */
+  rowGroupStats(rowGroupIndex: number): Map<string, ColumnStats> {
+    const schema = list(this.footer, FILE_SCHEMA).items as ThriftStruct[];
+    const group = list(this.footer, FILE_ROW_GROUPS).items[rowGroupIndex] as ThriftStruct;
+    return chunkStats(schema, this.columns, list(group, GROUP_COLUMNS).items as ThriftStruct[], this.rowGroups[rowGroupIndex].rows);
   }
 
   rowGroupFile(rowGroupIndex: number, columnNames?: string[]): RowGroupFilePlan {

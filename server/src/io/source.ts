@@ -39,6 +39,16 @@ export async function sourceSchema(source: SourceDef, targetBlockBytes: number):
   return datasourceOf(source).schema?.(targetBlockBytes);
 }
 
+/** The files a file read reads (after hive pruning by its filter); undefined for other sources. */
+export async function sourceFiles(source: SourceDef): Promise<string[] | undefined> {
+  return source.type === "files" ? (await new FileDatasource(source).files()).map((f) => f.path) : undefined;
+}
+
+/** The rows of a Parquet read from its footers alone; undefined where a source cannot say without reading. */
+export async function sourceFooterRows(source: SourceDef): Promise<number | undefined> {
+  return source.type === "files" ? (await new FileDatasource(source).footerTotals())?.rows : undefined;
+}
+
 /** What the driver learns of a read as it plans it: task count, and rows and in-memory bytes where known. */
 export interface ReadEstimates { tasks: number; rows?: number; inMemoryBytes?: number }
 

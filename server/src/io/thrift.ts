@@ -30,6 +30,16 @@ export interface ThriftField {
 
 export type ThriftStruct = Map<number, ThriftField>;
 
+/** A struct's field value, undefined when absent. */
+export function field(struct: ThriftStruct, id: number): ThriftValue | undefined {
+  return struct.get(id)?.value;
+}
+
+/** An integer field as a number (i64 fields decode as bigint). */
+export function asNumber(value: ThriftValue | undefined): number | undefined {
+  return typeof value === "bigint" || typeof value === "number" ? Number(value) : undefined;
+}
+
 export function decodeStruct(bytes: Uint8Array): ThriftStruct {
   return new CompactReader(bytes).struct();
 }

@@ -1,5 +1,6 @@
 import type { Block } from "../block";
 import type { FileSystem, FileSystemDescription } from "./fs/types";
+import type { PrunePredicate } from "./prune";
 
 export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary" | "images";
 
@@ -22,6 +23,10 @@ export interface ReadOptions {
   image?: ImageReadOptions;
   /** Absent: chosen by path (local, or S3 configured from the environment). */
   filesystem?: FileSystemDescription;
+  /** Pushed down by the optimizer: row groups and hive folders where no row can match are not read. */
+  filter?: PrunePredicate;
+  /** Pushed down by the optimizer: a read task stops after this many rows. */
+  limit?: number;
 }
 
 export interface FileReadSpec {
@@ -45,6 +50,12 @@ export interface WriteOptions {
   filesystem?: FileSystemDescription;
   /** Parquet only; default snappy. */
   compression?: "snappy" | "gzip" | "zstd" | "brotli" | "lz4_raw" | "uncompressed";
+  /** Hive-style folders `col=value/` by these columns' values (escaped; null as __HIVE_DEFAULT_PARTITION__); the files leave the columns out. */
+  partitionCols?: string[];
+  /** A write task joins blocks until a file has at least this many rows (its last file may have fewer). */
+  minRowsPerFile?: number;
+  /** No file holds more rows than this. */
+  maxRowsPerFile?: number;
   /** Images only: one file per row (see images.ts). */
   image?: ImageWriteOptions;
 }
@@ -84,6 +95,8 @@ export type FormatReader = (file: FileRef, fs: FileSystem, options: FormatReadOp
 export interface FormatReadOptions {
   columns?: string[];
   csv?: ReadOptions["csv"];
+  /** Parquet skips the row groups whose statistics say no row can match. */
+  filter?: PrunePredicate;
   image?: ImageReadOptions;
 }
 

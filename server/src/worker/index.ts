@@ -16,6 +16,7 @@ import { IoError, stopUploads, type WriteContext } from "../io";
 import { mayRepeatIds, type UdfFunction } from "../plan";
 import { becomeActor, datasinkAt, udfResolver } from "./objects";
 import { sourceBlocks } from "./read";
+import { atLeastRows, atMostRows } from "./row-bounds";
 import { writeToSink } from "./sink-write";
 
 const port = parentPort!;
@@ -174,10 +175,14 @@ async function runTask(task: TaskSpec): Promise<void> {
   try {
     // In a checkpointed job (idColumn set) rows sharing an ID stay in one block, through an actor pool too.
     const { idColumn } = task;
-    for await (const { block, origin } of idColumn && mayRepeatIds(task.transforms) ? idRunsTogether(transformed, idColumn) : transformed) {
+    const runs = idColumn && mayRepeatIds(task.transforms) ? idRunsTogether(transformed, idColumn) : transformed;
+    const { min: minRows, max: maxRows } = sink?.rowsPerWrite ?? {};
+    for await (const { block, origin } of minRows ? atLeastRows(runs, minRows) : runs) {
       if (cancelled.has(task.taskId)) break;
       let pieceStart = 0;
-      const pieces = idColumn ? splitKeepingIds(block, task.targetBlockBytes, idColumn) : splitBlockBySize(block, task.targetBlockBytes);
+      // A minimum of rows per file wins over the block size: the joined block is written whole.
+      const sized = minRows ? [block] : idColumn ? splitKeepingIds(block, task.targetBlockBytes, idColumn) : splitBlockBySize(block, task.targetBlockBytes);
+      const pieces = maxRows ? sized.flatMap((piece) => atMostRows(piece, maxRows)) : sized;
       for (const piece of pieces) {
         const pieceOrigin = { ...origin, rowOffset: origin.rowOffset + pieceStart };
         pieceStart += piece.numRows;

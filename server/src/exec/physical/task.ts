@@ -132,6 +132,6 @@ export class TaskOperator extends PhysicalOperator {
 
   /** Whether each input row gives one output row (maps only), so the output's estimate is the input's. */
   get preservesRows(): boolean {
-    return this.transforms.every((t) => t.kind !== "batches" && (t.kind !== "rows" || t.steps.every((s) => s.kind === "map")));
+    return this.transforms.every((t) => t.kind !== "batches" && t.kind !== "filterExpr" && (t.kind !== "rows" || t.steps.every((s) => s.kind === "map")));
   }
 }
