@@ -1,11 +1,12 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
 import { FileDatasink, describeFileSystem, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
-import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
+import { type ActorOptions, type AggregateFn, type ErrorPolicy, type JoinOptions, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
+import { joinOp } from "./join";
 import { resolveUserPath } from "./paths";
 
 export type Batch = Columns | Row[] | Table;
@@ -132,6 +133,15 @@ export class Dataset {
 
   zip(other: Dataset): Dataset {
     return this.derive({ id: newOpId(), kind: "zip", inputs: [this.op, other.op] });
+  }
+
+  /**
+   * Joins this dataset (the left side) with `right` on key columns, as Ray Data's join: joinType "inner",
+   * "left_outer", "right_outer", "full_outer", "left_semi", "right_semi", "left_anti" or "right_anti".
+   * Null keys never match; clashing column names get leftSuffix / rightSuffix (see JoinOptions).
+   */
+  join(right: Dataset, options: JoinOptions): Dataset {
+    return this.derive(joinOp(this.op, right.op, options));
   }
 
   // ------------------------------------------------------------------ writes (lazy; `run()` executes)

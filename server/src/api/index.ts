@@ -15,7 +15,7 @@ export type { Datasink, WriteContext, WriteResult } from "../io";
 export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
-export type { ActorOptions, MapOptions } from "../plan";
+export type { ActorOptions, JoinOptions, JoinType, MapOptions } from "../plan";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
 } from "../exec";

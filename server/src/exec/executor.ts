@@ -4,10 +4,11 @@
 // fit and grants output credits; the loop repeats it whenever a task, a worker or a timer wakes it.
 import { randomUUID } from "node:crypto";
 import type { Block } from "../block";
-import { type LogicalOp, type PhysicalOp, erroredRowBudgets, toPhysicalPlan } from "../plan";
+import { type LogicalOp, type PhysicalOp, erroredRowBudgets, toPhysicalPlan, validatePlan } from "../plan";
 import { checkpointSpec, validateCheckpointPlan } from "../checkpoint";
 import { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
+import { joinInputSchemas } from "./input-schemas";
 import { JobCheckpoint } from "./job-checkpoint";
 import type { ReadSettings } from "./read-settings";
 import { JobOutput } from "./output";
@@ -117,6 +118,8 @@ export class StreamingExecutor {
 
   /** Opens the output and the checkpoint, builds the operators and starts the pools; returns the root operator. */
   private async prepare(): Promise<PhysicalOperator> {
+    const footers = await joinInputSchemas(this.root, this.settings.blockBytes);
+    if (footers) validatePlan(this.root, footers);
     const write = this.root.kind === "write" ? this.root : undefined;
     if (write) this.output = await JobOutput.open(write, this.writePrefix, this.settings.checkpoint !== undefined);
     if (write && this.settings.checkpoint) {

@@ -2,13 +2,13 @@
 import type { PhysicalOp } from "../plan";
 import type { ReadSettings } from "./read-settings";
 import {
-  ActorPoolOperator, AllToAllOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
+  ActorPoolOperator, AllToAllOperator, JoinOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
 } from "./physical";
 
 /** Zip pairs rows by position, so everything feeding it must emit in order. */
 function preserveOrderUpstream(op: PhysicalOperator): void {
   if (op instanceof TaskOperator || op instanceof UnionOperator) op.preserveOrder = true;
-  const orderMatters = op instanceof AllToAllOperator ? op.keepsInputOrder : !(op instanceof ZipOperator);
+  const orderMatters = op instanceof AllToAllOperator ? op.keepsInputOrder : !(op instanceof ZipOperator || op instanceof JoinOperator);
   if (orderMatters) op.inputs.forEach(preserveOrderUpstream);
 }
 
@@ -60,6 +60,7 @@ export class Topology {
       case "allToAll": op = new AllToAllOperator(physical.name, this.build(physical.input), physical.op); break;
       case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
       case "zip": op = new ZipOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
+      case "join": op = new JoinOperator(physical.name, physical.inputs.map((p) => this.build(p)), physical.spec); break;
     }
     if (op instanceof ZipOperator || (op instanceof UnionOperator && this.preserveOrder)) {
       for (const input of op.inputs) preserveOrderUpstream(input);

@@ -6,6 +6,10 @@ import { builtinSinkSpec, datasinkName, type BuiltinSinkSpec, type Datasink, typ
 import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
 import type { CheckpointSpec } from "./checkpoint";
+import { Field, Int64, Schema } from "apache-arrow";
+import { type JoinSpec, joinProblem, joinSchema } from "./join";
+export { JOIN_TYPES, joinOptionsProblem, joinSchema, joinSpec, outputSide, type JoinOptions, type JoinSpec, type JoinType, type KeyKind, type KeyPair, type OutputColumn } from "./join";
+export { joinColumns, joinKeys, joinProblem } from "./join";
 
 export type { CheckpointBackendKind, CheckpointSpec } from "./checkpoint";
 export type { ModuleRef } from "./module";
@@ -62,6 +66,8 @@ export type LogicalOp =
   | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
   | (OpBase & { kind: "union"; inputs: LogicalOp[] })
   | (OpBase & { kind: "zip"; inputs: [LogicalOp, LogicalOp] })
+  /** inputs: [left, right]; numPartitions: how many partitions both sides are hashed into. */
+  | (OpBase & { kind: "join"; inputs: [LogicalOp, LogicalOp]; spec: JoinSpec; numPartitions?: number })
   | (UnaryOp & { kind: "write"; datasink: Datasink });
 
 let nextOpId = 1;
@@ -80,7 +86,7 @@ export class PlanError extends RdpipeError {
 
 export function inputsOf(op: LogicalOp): LogicalOp[] {
   if (op.kind === "read") return [];
-  if (op.kind === "union" || op.kind === "zip") return op.inputs;
+  if (op.kind === "union" || op.kind === "zip" || op.kind === "join") return op.inputs;
   return [op.input];
 }
 
@@ -121,6 +127,7 @@ export function opDisplayName(op: LogicalOp): string {
     case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
     case "union": return "Union";
     case "zip": return "Zip";
+    case "join": return op.spec.operator;
     case "write": return datasinkName(op.datasink);
   }
 }
@@ -177,7 +184,8 @@ export type PhysicalOp =
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
   | { kind: "allToAll"; name: string; input: PhysicalOp; op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" }>; logical: LogicalOp[] }
   | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
-  | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] };
+  | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] }
+  | { kind: "join"; name: string; inputs: [PhysicalOp, PhysicalOp]; spec: JoinSpec; logical: LogicalOp[] };
 
 export interface PhysicalPlanOptions {
   /** Positions of ops in the pipeline file's plan, when the plan came from a file. */
@@ -231,6 +239,8 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
         return { kind: "union", name: "Union", inputs: op.inputs.map(build), logical: [op] };
       case "zip":
         return { kind: "zip", name: "Zip", inputs: [build(op.inputs[0]), build(op.inputs[1])], logical: [op] };
+      case "join":
+        return { kind: "join", name: op.spec.operator, inputs: [build(op.inputs[0]), build(op.inputs[1])], spec: op.spec, logical: [op] };
     }
   };
   return build(root);
@@ -298,9 +308,13 @@ function appendTransform(transforms: TransformSpec[], next: TransformSpec): Tran
   return [...transforms, next];
 }
 
-/** Rejects a plan the engine cannot run (operators after a write, actor-pool options that do not fit the UDF) with a PlanError naming the operator. */
-export function validatePlan(root: LogicalOp): void {
+/**
+ * Rejects a plan the engine cannot run (operators after a write, actor-pool options that do not fit the
+ * UDF, a join whose key columns its inputs' known schemas lack) with a PlanError naming the operator.
+ */
+export function validatePlan(root: LogicalOp, reads?: ReadSchemas): void {
   for (const op of opsInOrder(root)) {
+    if (op.kind === "join") checkJoinKeys(op, reads);
     if (op.kind === "write" && op !== root) {
       throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`, op);
     }
@@ -308,6 +322,49 @@ export function validatePlan(root: LogicalOp): void {
     else if ("fn" in op && isClass(op.fn)) {
       throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`, op);
     }
+  }
+}
+
+/** A join's key columns against its inputs' schemas, where the plan knows them. */
+function checkJoinKeys(op: Extract<LogicalOp, { kind: "join" }>, reads?: ReadSchemas): void {
+  const [left, right] = op.inputs.map((input) => knownSchema(input, reads));
+  const problem = joinProblem(left, right, op.spec);
+  if (problem !== undefined) throw new PlanError(`${op.spec.operator}: ${problem}`, op);
+}
+
+// Schemas the plan knows before anything runs (in-memory and range reads, a Parquet footer the executor
+// read, column selections over them), so a join names a missing key column at plan time.
+
+/** Schemas of reads that the caller learned (e.g. from Parquet footers); in-memory and range reads need none. */
+export type ReadSchemas = Map<LogicalOp, Schema>;
+
+/** The op's output schema when the plan determines it; undefined when a UDF or an unread file decides. */
+export function knownSchema(op: LogicalOp, reads: ReadSchemas = new Map()): Schema | undefined {
+  switch (op.kind) {
+    case "read":
+      if (op.source.type === "range") return new Schema([new Field("id", new Int64(), true)]);
+      if (op.source.type === "blocks") return op.source.blocks.find((b) => b.numRows > 0)?.schema;
+      return reads.get(op);
+    case "selectColumns": case "dropColumns": {
+      const input = knownSchema(op.input, reads);
+      if (!input) return undefined;
+      const keep = (name: string) => op.columns.includes(name) === (op.kind === "selectColumns");
+      return op.kind === "selectColumns" && !op.columns.every((c) => input.fields.some((f) => f.name === c)) ? undefined
+        : new Schema(input.fields.filter((f) => keep(f.name)));
+    }
+    case "renameColumns": {
+      const input = knownSchema(op.input, reads);
+      return input && new Schema(input.fields.map((f) => (op.mapping[f.name] === undefined ? f : f.clone({ name: op.mapping[f.name] }))));
+    }
+    case "limit": case "repartition": case "randomShuffle": case "sort":
+      return knownSchema(op.input, reads);
+    case "join": {
+      const [left, right] = op.inputs.map((input) => knownSchema(input, reads));
+      const schema = left && right ? joinSchema(left, right, op.spec) : undefined;
+      return typeof schema === "string" ? undefined : schema;
+    }
+    default:
+      return undefined;
   }
 }
 

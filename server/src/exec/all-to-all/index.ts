@@ -4,3 +4,4 @@ export { sortBlocks } from "./sort";
 export { zipBlocks } from "./zip";
 export { GroupAggregator } from "./group-aggregator";
 export { compareScalars, requireColumn } from "./rows";
+export { HashJoin, joinBlocks } from "./join";
