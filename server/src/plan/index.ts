@@ -5,11 +5,18 @@ import { RdpipeError } from "../errors";
 import { builtinSinkSpec, datasinkName, type BuiltinSinkSpec, type Datasink, type SourceDef } from "../io";
 import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
+export { HASH_BUCKETS } from "./all-to-all";
 import type { CheckpointSpec } from "./checkpoint";
 import { Field, Int64, Schema } from "apache-arrow";
 import { type JoinSpec, joinProblem, joinSchema } from "./join";
 export { JOIN_TYPES, joinOptionsProblem, joinSchema, joinSpec, outputSide, type JoinOptions, type JoinSpec, type JoinType, type KeyKind, type KeyPair, type OutputColumn } from "./join";
 export { joinColumns, joinKeys, joinProblem } from "./join";
+import type { ExchangeMapStep, ExchangeSpec } from "./exchange";
+import type { UdfRef } from "./udf";
+import { aggregateExchange, joinExchange, mapGroupsExchange, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
+export type {
+  AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, KeyRange, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
+} from "./exchange";
 
 export type { CheckpointBackendKind, CheckpointSpec } from "./checkpoint";
 export type { ModuleRef } from "./module";
@@ -60,10 +67,12 @@ export type LogicalOp =
   | (UnaryOp & { kind: "selectColumns" | "dropColumns"; columns: string[] })
   | (UnaryOp & { kind: "renameColumns"; mapping: Record<string, string> })
   | (UnaryOp & { kind: "limit"; n: number })
-  | (UnaryOp & { kind: "repartition"; numBlocks: number })
+  | (UnaryOp & { kind: "repartition"; numBlocks: number; shuffle?: boolean; keys?: string[] })
   | (UnaryOp & { kind: "randomShuffle"; seed?: number })
   | (UnaryOp & { kind: "sort"; key: SortKey; descending: boolean | boolean[] })
   | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
+  /** fn gets one whole group as a batch; a class UDF is built once per worker with fnConstructorArgs. */
+  | (UnaryOp & { kind: "mapGroups"; keys: string[]; fn: UdfFunction; options: { batchFormat?: BatchFormat; fnConstructorArgs?: unknown[] } })
   | (OpBase & { kind: "union"; inputs: LogicalOp[] })
   | (OpBase & { kind: "zip"; inputs: [LogicalOp, LogicalOp] })
   /** inputs: [left, right]; numPartitions: how many partitions both sides are hashed into. */
@@ -125,6 +134,7 @@ export function opDisplayName(op: LogicalOp): string {
     case "randomShuffle": return "RandomShuffle";
     case "sort": return `Sort(${[op.key].flat().join(", ")})`;
     case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
+    case "mapGroups": return `MapGroups(${fnName(op.fn)})`;
     case "union": return "Union";
     case "zip": return "Zip";
     case "join": return op.spec.operator;
@@ -135,8 +145,7 @@ export function opDisplayName(op: LogicalOp): string {
 // ---------------------------------------------------------------------------------------------
 // Physical plan
 
-/** Where a worker finds a UDF: by position in the pipeline file's plan, else by its source text. */
-export interface UdfRef { position?: number; source: string; name: string }
+export type { UdfRef } from "./udf";
 
 export type OnError = "fail" | "skip";
 
@@ -178,14 +187,15 @@ export interface SinkSpec {
 
 export type PhysicalOp =
   /** position: the read's place in the pipeline file's plan, where workers find a user-defined datasource. */
-  | { kind: "read"; name: string; source: SourceDef; position?: number; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
-  | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
+  | { kind: "read"; name: string; source: SourceDef; position?: number; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; exchangeMap?: ExchangeMapStep; logical: LogicalOp[] }
+  | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; exchangeMap?: ExchangeMapStep; logical: LogicalOp[] }
+  /** The reduce side of an exchange; its inputs are the stages whose tasks partition (their exchangeMap); later map-like ops and a write fuse into its tasks. */
+  | { kind: "exchange"; name: string; inputs: PhysicalOp[]; exchange: ExchangeSpec; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
-  | { kind: "allToAll"; name: string; input: PhysicalOp; op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" }>; logical: LogicalOp[] }
   | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
-  | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] }
-  | { kind: "join"; name: string; inputs: [PhysicalOp, PhysicalOp]; spec: JoinSpec; logical: LogicalOp[] };
+  | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] };
+
 
 export interface PhysicalPlanOptions {
   /** Positions of ops in the pipeline file's plan, when the plan came from a file. */
@@ -233,20 +243,62 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
       }
       case "limit":
         return { kind: "limit", name: opDisplayName(op), input: build(op.input), n: op.n, logical: [op] };
-      case "repartition": case "randomShuffle": case "sort": case "aggregate":
-        return { kind: "allToAll", name: opDisplayName(op), input: build(op.input), op, logical: [op] };
+      case "repartition": case "randomShuffle": case "sort": case "aggregate": case "mapGroups":
+        return exchangeStage(opDisplayName(op), [build(op.input)], exchangeOf(op, options, udfRef), [op]);
       case "union":
         return { kind: "union", name: "Union", inputs: op.inputs.map(build), logical: [op] };
       case "zip":
         return { kind: "zip", name: "Zip", inputs: [build(op.inputs[0]), build(op.inputs[1])], logical: [op] };
       case "join":
-        return { kind: "join", name: op.spec.operator, inputs: [build(op.inputs[0]), build(op.inputs[1])], spec: op.spec, logical: [op] };
+        return exchangeStage(op.spec.operator, [build(op.inputs[0]), build(op.inputs[1])], joinExchange(op.spec, op.numPartitions), [op]);
     }
   };
   return build(root);
 }
 
-type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" }>;
+/** A seed the plan fixes when the user gave none, so a retried map task cuts its rows as the first attempt did. */
+const anySeed = () => Math.floor(Math.random() * 2 ** 32);
+
+function exchangeOf(
+  op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" | "mapGroups" }>, options: PhysicalPlanOptions,
+  udfRef: (op: LogicalOp & { fn: UdfFunction }) => UdfRef,
+): ExchangeSpec {
+  const name = opDisplayName(op);
+  switch (op.kind) {
+    case "sort": {
+      const keys = [op.key].flat();
+      return sortExchange(keys, Array.isArray(op.descending) ? op.descending : keys.map(() => op.descending as boolean));
+    }
+    case "aggregate": return aggregateExchange(op.keys, op.aggs, name, options.positions?.get(op));
+    case "randomShuffle": return shuffleExchange(op.seed ?? anySeed());
+    case "repartition": return repartitionExchange(op.numBlocks, { shuffle: op.shuffle, keys: op.keys, seed: anySeed() });
+    case "mapGroups": return mapGroupsExchange(op.keys, udfRef(op), op.options.batchFormat ?? "columns", op.options.fnConstructorArgs ?? [], name);
+  }
+}
+
+type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" | "exchange" }>;
+
+/**
+ * An exchange over `inputs`: each input's last stage becomes the exchange's map side (its tasks
+ * partition their output with the side's partitioner instead of returning blocks).
+ */
+export function exchangeStage(name: string, inputs: PhysicalOp[], exchange: ExchangeSpec, logical: LogicalOp[]): PhysicalOp {
+  const mapStages = inputs.map((input, side) => {
+    const stage = fusableStage(input);
+    if (stage.kind === "exchange") {
+      // An exchange's reduce tasks return blocks; a separate map stage partitions them again.
+      return withMapStep({ kind: "map", name: "Map", input: stage, transforms: [], logical: [] }, name, side, exchange);
+    }
+    return withMapStep(stage, name, side, exchange);
+  });
+  return { kind: "exchange", name, inputs: mapStages, exchange, transforms: [], logical };
+}
+
+function withMapStep(stage: Extract<PhysicalOp, { kind: "read" | "map" }>, operator: string, side: number, exchange: ExchangeSpec): PhysicalOp {
+  stage.exchangeMap = { operator, side, partitioner: exchange.partitioners[side], combine: exchange.combine };
+  stage.name = `${stage.name}->${operator}(map)`;
+  return stage;
+}
 
 function datasinkRef(op: Extract<LogicalOp, { kind: "write" }>, options: PhysicalPlanOptions): DatasinkRef {
   const ref = { builtin: builtinSinkSpec(op.datasink, options.writePrefix), position: options.positions?.get(op), name: opDisplayName(op) };
@@ -271,9 +323,10 @@ function concurrencyRange(concurrency: NonNullable<ActorOptions["concurrency"]>)
   return [min, max, initial];
 }
 
-/** Map-like ops join the read or map stage before them unless it already ends in a write. */
+/** Map-like ops join the read, map or exchange stage before them unless it already ends in a write (or feeds an exchange). */
 function fusableStage(stage: PhysicalOp): FusableStage {
-  if ((stage.kind === "read" || stage.kind === "map") && !stage.sink) return stage;
+  if ((stage.kind === "read" || stage.kind === "map") && !stage.sink && !stage.exchangeMap) return stage;
+  if (stage.kind === "exchange" && !stage.sink) return stage;
   return { kind: "map", name: "Map", input: stage, transforms: [], logical: [] };
 }
 
@@ -319,7 +372,10 @@ export function validatePlan(root: LogicalOp, reads?: ReadSchemas): void {
       throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`, op);
     }
     if (op.kind === "map" || op.kind === "flatMap" || op.kind === "mapBatches") validateActorOptions(op, op.fn, op.options);
-    else if ("fn" in op && isClass(op.fn)) {
+    else if (op.kind === "sort") validateSort(op);
+    else if (op.kind === "mapGroups") {
+      if (isClass(op.fn) && typeof (op.fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${opDisplayName(op)}: a class UDF needs a call method`, op);
+    } else if ("fn" in op && isClass(op.fn)) {
       throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`, op);
     }
   }
@@ -377,6 +433,14 @@ export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
     }
   }
   return budgets;
+}
+
+function validateSort(op: Extract<LogicalOp, { kind: "sort" }>): void {
+  const keys = [op.key].flat();
+  if (keys.length === 0) throw new PlanError(`${opDisplayName(op)}: sort needs at least one key column`, op);
+  if (Array.isArray(op.descending) && op.descending.length !== keys.length) {
+    throw new PlanError(`${opDisplayName(op)}: sort got ${keys.length} key column(s) but ${op.descending.length} descending flag(s)`, op);
+  }
 }
 
 function validateActorOptions(op: LogicalOp, fn: UdfFunction, options: ActorOptions): void {

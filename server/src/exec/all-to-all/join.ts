@@ -147,11 +147,31 @@ function groupRows(ids: Int32Array, count: number): { starts: Uint32Array; rows:
   return { starts, rows };
 }
 
-/** The join of two whole sides (a partition of each): the smaller side is indexed, the other probed. */
-export function joinBlocks(left: Block[], right: Block[], spec: JoinSpec): Block {
-  const l = concatBlocks(left), r = concatBlocks(right);
-  const buildSide: Side = r.numRows <= l.numRows ? "right" : "left";
-  const [build, probe] = buildSide === "right" ? [r, l] : [l, r];
-  const join = new HashJoin(spec, build, buildSide, probe.schema);
-  return concatBlocks([join.probe(probe), join.finish()].filter((b): b is Block => b !== undefined));
+/** One side of a join's partition: its row count up front, its blocks on demand, its columns even without rows where known. */
+export interface JoinInput {
+  readonly rows: number;
+  readonly schema?: Schema;
+  blocks(): AsyncIterable<Block>;
+}
+
+/**
+ * The join of one partition of each side: the side with fewer rows is read whole and indexed, the
+ * other side's blocks are probed one at a time as they are read.
+ */
+export async function* joinSides(left: JoinInput, right: JoinInput, spec: JoinSpec): AsyncIterable<Block> {
+  const buildSide: Side = right.rows <= left.rows ? "right" : "left";
+  const [build, probe] = buildSide === "right" ? [right, left] : [left, right];
+  const buildBlocks: Block[] = [];
+  for await (const block of build.blocks()) buildBlocks.push(block);
+  const buildSchema = buildBlocks.find((b) => b.numRows > 0)?.schema ?? build.schema ?? emptyBlock().schema;
+  const probeBlocks = probe.blocks()[Symbol.asyncIterator]();
+  let next = await probeBlocks.next();
+  const join = new HashJoin(spec, concatBlocks([emptyBlock(buildSchema), ...buildBlocks]), buildSide, next.done ? probe.schema ?? emptyBlock().schema : next.value.schema);
+  buildBlocks.length = 0;
+  for (; !next.done; next = await probeBlocks.next()) {
+    const out = join.probe(next.value);
+    if (out && out.numRows > 0) yield out;
+  }
+  const rest = join.finish();
+  if (rest && rest.numRows > 0) yield rest;
 }

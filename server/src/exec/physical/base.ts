@@ -2,6 +2,7 @@
 import type { Schema } from "apache-arrow";
 import { type Block, SchemaMismatch, blockBytes, conformBlock, emptyBlock, refineSchema, sameSchema } from "../../block";
 import { type BlockOrigin, type TaskInput, rowName } from "../../cluster";
+import type { MapOutput } from "../../plan";
 import type { Sources } from "../lineage";
 import type { OperatorMetrics } from "../metrics";
 
@@ -13,6 +14,8 @@ export interface QueuedBlock {
   ipc?: Uint8Array;
   /** In a checkpointed job: the read tasks whose rows it holds. */
   sources?: Sources;
+  /** From a stage feeding an exchange: a map task's output (chunks in memory or spilled) instead of a block. */
+  mapOutput?: MapOutput;
 }
 
 export function queued(block: Block, origin: BlockOrigin = { rowOffset: 0 }): QueuedBlock {
@@ -56,6 +59,11 @@ export abstract class PhysicalOperator {
 
   /** This operator's output schema: fixed by the first block with rows (or the first write task to ask), shared by all its tasks. */
   private outputSchema?: Schema;
+
+  /** The output schema fixed so far (undefined before the first block with rows). */
+  get fixedSchema(): Schema | undefined {
+    return this.outputSchema;
+  }
 
   /** The schema this operator's output has from now on: `proposed` when it is the first; its null-typed columns typed by `proposed`. */
   fixSchema(proposed: Schema): Schema {
