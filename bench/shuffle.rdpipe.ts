@@ -12,7 +12,8 @@ const facts = () => rd.readParquet(env("RDPIPE_BENCH_SHUFFLE_INPUT"));
 const dimension = () => rd.readParquet(env("RDPIPE_BENCH_SHUFFLE_DIM"));
 
 /** One row per group: its key, row count and largest v (what DuckDB's GROUP BY computes to compare). */
-function summarizeGroup(group: rd.Columns): rd.Columns {
+function summarizeGroup(batch: rd.Batch): rd.Columns {
+  const group = batch as rd.Columns;
   const v = group.v as Float64Array;
   let max = -Infinity;
   for (let i = 0; i < v.length; i++) if (v[i] > max) max = v[i];
@@ -22,7 +23,7 @@ function summarizeGroup(group: rd.Columns): rd.Columns {
 const jobs: Record<string, () => rd.Dataset> = {
   sort: () => facts().sort("key"),
   groupBy: () => facts().groupBy("key").aggregate(rd.Count(), rd.Sum("v")),
-  mapGroups: () => (facts().groupBy("key") as unknown as { mapGroups(fn: (g: rd.Columns) => rd.Columns): rd.Dataset }).mapGroups(summarizeGroup),
+  mapGroups: () => facts().groupBy("key").mapGroups(summarizeGroup),
   innerJoin: () => facts().join(dimension(), { joinType: "inner", on: "key" }),
   leftOuterJoin: () => facts().join(dimension(), { joinType: "left_outer", on: "key" }),
 };

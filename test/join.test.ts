@@ -74,7 +74,8 @@ function blocksOf(rows: Row[], pieces: number): Block[] {
 async function joinBlocks(left: Block[], right: Block[], spec: JoinSpec): Promise<Block[]> {
   const input = (blocks: Block[]) => ({ rows: blocks.reduce((n, b) => n + b.numRows, 0), schema: blocks[0]?.schema, async *blocks() { yield* blocks; } });
   const out: Block[] = [];
-  for await (const block of joinSides(input(left), input(right), spec)) out.push(block);
+  // A small target size: output in several blocks, as a reduce task writes it.
+  for await (const block of joinSides(input(left), input(right), spec, 256)) out.push(block);
   return out;
 }
 
@@ -227,6 +228,15 @@ describe("join errors", () => {
     assert.throws(() => l.join(r, { joinType: "inner", on: "k", numPartitions: 0 }), /numPartitions must be a positive integer, got 0/);
     assert.throws(() => l.join(r, { joinType: "inner", on: "k", leftSuffix: "", rightSuffix: "" }),
       /Join\(inner on k\): column 'v' would appear twice in the output/);
+  });
+
+  it("writes its output into the folder with mode overwrite (a write fused into the reduce tasks)", async () => {
+    const dir = tempDir("rdpipe-join-out-");
+    const result = await rd.range(1000).join(rd.range(300).map((row) => ({ id: row.id, w: 2 })), { joinType: "left_anti" })
+      .writeParquet(dir, { mode: "overwrite" }).run();
+    assert.equal(result.rowsOut, 700);
+    const written = await rd.readParquet(dir).takeAll();
+    assert.deepEqual(written.map((row) => row.id).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 700 }, (_, i) => i + 300));
   });
 
   it("defaults to Ray's key column id and suffixes a clashing right column with _right", async () => {

@@ -1,7 +1,7 @@
 // Hash join: one side (the build side) indexed by its keys, the other side's blocks probed against it;
 // output rows gathered column by column with index arrays (-1: nulls for a row without a match).
 import { DataType, Field, Null, Schema, Vector, vectorFromArray } from "apache-arrow";
-import { type Block, BlockError, blockFromColumns, columnValues, concatBlocks, describeType, emptyBlock, takeRows, takeVector, utf8Vector } from "../../block";
+import { type Block, BlockError, blockBytes, blockFromColumns, columnValues, concatBlocks, describeType, emptyBlock, takeRows, takeVector, utf8Vector } from "../../block";
 import { type JoinSpec, type KeyPair, type OutputColumn, joinColumns, joinKeys, outputSide } from "../../plan";
 import { KeyIds } from "./join-keys";
 
@@ -156,9 +156,10 @@ export interface JoinInput {
 
 /**
  * The join of one partition of each side: the side with fewer rows is read whole and indexed, the
- * other side's blocks are probed one at a time as they are read.
+ * other side's blocks are probed one at a time as they are read; output comes in blocks of about
+ * `targetBytes` (one probed chunk's rows would make many small files).
  */
-export async function* joinSides(left: JoinInput, right: JoinInput, spec: JoinSpec): AsyncIterable<Block> {
+export async function* joinSides(left: JoinInput, right: JoinInput, spec: JoinSpec, targetBytes: number): AsyncIterable<Block> {
   const buildSide: Side = right.rows <= left.rows ? "right" : "left";
   const [build, probe] = buildSide === "right" ? [right, left] : [left, right];
   const buildBlocks: Block[] = [];
@@ -168,10 +169,19 @@ export async function* joinSides(left: JoinInput, right: JoinInput, spec: JoinSp
   let next = await probeBlocks.next();
   const join = new HashJoin(spec, concatBlocks([emptyBlock(buildSchema), ...buildBlocks]), buildSide, next.done ? probe.schema ?? emptyBlock().schema : next.value.schema);
   buildBlocks.length = 0;
+  const pending: Block[] = [];
+  let pendingBytes = 0;
   for (; !next.done; next = await probeBlocks.next()) {
     const out = join.probe(next.value);
-    if (out && out.numRows > 0) yield out;
+    if (!out || out.numRows === 0) continue;
+    pending.push(out);
+    pendingBytes += blockBytes(out);
+    if (pendingBytes >= targetBytes) {
+      yield concatBlocks(pending.splice(0));
+      pendingBytes = 0;
+    }
   }
   const rest = join.finish();
-  if (rest && rest.numRows > 0) yield rest;
+  if (rest && rest.numRows > 0) pending.push(rest);
+  if (pending.length > 0) yield concatBlocks(pending);
 }

@@ -32,8 +32,8 @@ export const reducers: Reducers = {
     // A global aggregate has one row even over no rows; grouped, an empty partition has none.
     if (aggregator.size > 0 || keys.length === 0) yield aggregator.result();
   },
-  async *join([left, right], { spec }) {
-    yield* joinSides(left, right, spec);
+  async *join([left, right], { spec }, { targetBlockBytes }) {
+    yield* joinSides(left, right, spec, targetBlockBytes);
   },
   async *mapGroups([side], reducer, context) {
     const all = await allRows(side);
