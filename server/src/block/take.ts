@@ -25,18 +25,30 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
   return vectorFromArray(out, type);
 }
 
-/** Numbers by typed array: values copied, nulls (of the source or from -1) in a validity bitmap. */
+/**
+ * Numbers by typed array: values copied, nulls (of the source or from -1) in a validity bitmap. A
+ * column of several chunks is read chunk by chunk (not concatenated: a partitioner gathers from one
+ * block many times).
+ */
 function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
-  const source = vector.toArray() as Float64Array;
+  const chunks = vector.data.map((chunk) => (chunk.values as Float64Array).subarray(chunk.offset, chunk.offset + chunk.length));
+  const chunkStarts = [0];
+  for (const chunk of chunks) chunkStarts.push(chunkStarts[chunkStarts.length - 1] + chunk.length);
+  const single = chunks.length === 1 ? chunks[0] : undefined;
   const n = indices.length;
-  const out = new (source.constructor as Float64ArrayConstructor)(n);
+  const out = new (chunks[0].constructor as Float64ArrayConstructor)(n);
   const valid = vector.nullCount > 0 ? validity(vector) : undefined;
   let nullBitmap: Uint8Array | undefined;
   let nullCount = 0;
   for (let i = 0; i < n; i++) {
     const index = indices[i];
-    if (index >= 0 && (valid === undefined || valid[index] === 1)) out[i] = source[index];
-    else {
+    if (index >= 0 && (valid === undefined || valid[index] === 1)) {
+      if (single) out[i] = single[index];
+      else {
+        const c = chunkAt(chunkStarts, index);
+        out[i] = chunks[c][index - chunkStarts[c]];
+      }
+    } else {
       nullBitmap ??= new Uint8Array((n + 7) >> 3).fill(0xff);
       nullBitmap[i >> 3] &= ~(1 << (i & 7));
       nullCount++;
