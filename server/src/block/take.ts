@@ -31,7 +31,8 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
  * block many times).
  */
 function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
-  const chunks = vector.data.map((chunk) => (chunk.values as Float64Array).subarray(chunk.offset, chunk.offset + chunk.length));
+  // A sliced chunk's values buffer starts at its first row already (its offset is for the validity bitmap).
+  const chunks = vector.data.map((chunk) => (chunk.values as Float64Array).subarray(0, chunk.length));
   const chunkStarts = [0];
   for (const chunk of chunks) chunkStarts.push(chunkStarts[chunkStarts.length - 1] + chunk.length);
   const single = chunks.length === 1 ? chunks[0] : undefined;
