@@ -5,7 +5,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { withDuck } from "./duck";
 import type { S3BenchReport as BenchReport } from "./s3";
 
 const ROOT = path.dirname(__dirname);
@@ -21,17 +22,6 @@ const sql = (p: string) => `'${p.replace(/'/g, "''")}'`;
 const fmtS = (s: number) => `${s.toFixed(2)}s`;
 const fmtMiB = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
 
-async function withDuck<T>(options: Record<string, string>, fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.create(":memory:", options);
-  const conn = await instance.connect();
-  try {
-    return await fn(conn);
-  } finally {
-    conn.closeSync();
-    instance.closeSync();
-  }
-}
-
 /**
  * dir/facts/part-NN.parquet: id BIGINT, key BIGINT (500k distinct, 16 rows each), v DOUBLE, s a 16-char
  * string; dir/dim.parquet: 400k rows whose 200k keys (the even keys below 400k) each appear twice.
@@ -43,7 +33,7 @@ async function ensureData(dir: string): Promise<{ facts: string; dim: string; ge
   if (fs.existsSync(marker) && fs.readFileSync(marker, "utf8") === spec) return { facts, dim, generated: false };
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(facts, { recursive: true });
-  await withDuck({ threads: "2" }, async (conn) => {
+  await withDuck(async (conn) => {
     for (let f = 0; f < FILES; f++) {
       const base = f * ROWS_PER_FILE;
       // 2654435761 is prime to 500000: each run of 500k consecutive ids covers every key once.
@@ -53,7 +43,7 @@ async function ensureData(dir: string): Promise<{ facts: string; dim: string; ge
     }
     await conn.run(`COPY (SELECT ((i % ${DIM_ROWS / 2}) * 2)::BIGINT AS key, i::BIGINT AS d_id, 'd' || (i % 9973)::VARCHAR AS d_name, (i * 0.5)::DOUBLE AS d_w
       FROM range(${DIM_ROWS}) t(i)) TO ${sql(dim)} (FORMAT parquet)`);
-  });
+  }, { threads: "2" });
   fs.writeFileSync(marker, spec);
   return { facts, dim, generated: true };
 }
@@ -181,14 +171,14 @@ export async function benchShuffle(dataDir: string, { log, summary, check }: Ben
     const ours = path.join(dataDir, "shuffle-out", `${job.name}-rdpipe`), theirs = path.join(dataDir, "shuffle-out", `${job.name}-duckdb`);
     fs.rmSync(theirs, { recursive: true, force: true });
     fs.mkdirSync(theirs, { recursive: true });
-    const duckSeconds = await withDuck({ threads: "2", memory_limit: "256MB", temp_directory: path.join(dataDir, "shuffle-duck-tmp") }, async (conn) => {
+    const duckSeconds = await withDuck(async (conn) => {
       const started = performance.now();
       await conn.run(`COPY (${job.query(data.facts, data.dim)}) TO ${sql(path.join(theirs, "data.parquet"))} (FORMAT parquet)`);
       return (performance.now() - started) / 1000;
-    });
+    }, { threads: "2", memory_limit: "256MB", temp_directory: path.join(dataDir, "shuffle-duck-tmp") });
     try {
       const run = await runRdpipe(job.name, { RDPIPE_BENCH_SHUFFLE_INPUT: data.facts, RDPIPE_BENCH_SHUFFLE_DIM: data.dim, RDPIPE_BENCH_SHUFFLE_OUT: ours });
-      const compared = await withDuck({ threads: "2" }, (conn) => job.verify(conn, ours, theirs));
+      const compared = await withDuck((conn) => job.verify(conn, ours, theirs), { threads: "2" });
       const ratio = run.seconds / duckSeconds;
       const ok = run.peakRss <= RSS_TARGET && ratio <= 10;
       summary(`shuffle ${job.name}: rdpipe ${fmtS(run.seconds)}, peak RSS ${fmtMiB(run.peakRss)} (target <= ${fmtMiB(RSS_TARGET)}); ` +
