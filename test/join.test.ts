@@ -141,6 +141,22 @@ describe("Dataset.join", () => {
     });
   }
 
+  it("hashes both sides into numPartitions partitions, one output block at most each", async () => {
+    const ds = rd.fromItems(left).join(rd.fromItems(right), { joinType: "full_outer", on: "k", rightOn: "k2", numPartitions: 3 });
+    const blocks: rd.Batch[] = [];
+    for await (const batch of ds.iterBatches({ batchFormat: "rows" })) blocks.push(batch);
+    assert.ok(blocks.length >= 2 && blocks.length <= 3, `${blocks.length} output blocks`);
+    assert.deepEqual(canonical(blocks.flat() as Row[]), canonical(referenceJoin(left, right, fullOptions("full_outer", ["k"], ["k2"]))));
+  });
+
+  it("joins a dataset with itself", async () => {
+    const ds = rd.range(10).map((row) => ({ id: row.id, k: Number(row.id) % 3 }));
+    const rows = await ds.join(ds, { joinType: "inner", on: "k" }).takeAll();
+    const ids = Array.from({ length: 10 }, (_, i) => i);
+    const expected = ids.flatMap((a) => ids.filter((b) => a % 3 === b % 3).map((b) => ({ id: a, k: a % 3, id_right: b })));
+    assert.deepEqual(canonical(rows), canonical(expected));
+  });
+
   it("joins the output of UDFs and of another join", async () => {
     const l = rd.range(50).map((row) => ({ id: row.id, k: Number(row.id) % 7 }));
     const r = rd.range(20).map((row) => ({ k: Number(row.id) % 5, tag: `t${row.id}` }));
