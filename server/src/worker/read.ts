@@ -63,6 +63,7 @@ export async function* sourceBlocks(
     }
     return;
   }
+  if (input.kind === "exchange") throw new TaskError({ kind: "internal", operator: task.stage, message: `${task.stage}: a reduce task's input is read by worker/exchange's reduceSource` });
   for await (const { block, file, rowOffset } of readTask(input, task)) {
     if (block.numRows === 0) { onNoRows?.(block); continue; }
     const kept = await unfinished(block, file ?? task.stage);

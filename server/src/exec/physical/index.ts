@@ -4,6 +4,6 @@ export { OperatorError, PhysicalOperator, type QueuedBlock, queued } from "./bas
 export { TaskOperator } from "./task";
 export { ActorPoolOperator, usesTaskSlot } from "./actor-pool";
 export { LimitOperator } from "./limit";
-export { AllToAllOperator } from "./all-to-all";
+export { ExchangeOperator, type ExchangeSettings } from "./exchange";
 export { UnionOperator } from "./union";
 export { ZipOperator } from "./zip";
