@@ -54,13 +54,16 @@ async function buildStage() {
   // files (a UDF's stack named line 41 of a 26-line file), so the panel's links and debug-row's breakpoint went astray.
   const external = ["esbuild", "parquet-wasm", "apache-arrow"];
   const externalDependencies = ["flatbuffers", "json-with-bigint", "tslib"]; // apache-arrow's, at run time
+  // Native connectors are not shipped (lancedb alone is 150 MB): a pipeline that uses one on the bundled
+  // server is told which package to install.
+  const notShipped = ["@lancedb/lancedb"];
   await build({
     entryPoints: {
       cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/worker/index.ts"),
       "job-runner": path.join(repo, "server/src/runner/job-runner.ts"), api: path.join(repo, "server/src/api/index.ts"),
     },
     outdir: path.join(server, "dist"), bundle: true, platform: "node", target: "node20", format: "cjs",
-    external, logLevel: "warning", minifySyntax: true,
+    external: [...external, ...notShipped], logLevel: "warning", minifySyntax: true,
   });
   fs.writeFileSync(path.join(server, "package.json"), JSON.stringify({
     name: "rdpipe", version: rootManifest.version, private: true, main: "dist/api.js", types: "types/api/index.d.ts",

@@ -1,11 +1,12 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { FileDatasink, describeFileSystem, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import { FileDatasink, LanceDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type JoinOptions, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
+import { checkGroupFunction, checkKeys, checkSort } from "./keys";
 import { joinOp } from "./join";
 import { resolveUserPath } from "./paths";
 
@@ -112,6 +113,7 @@ export class Dataset {
   repartition(numBlocks: number, options: { shuffle?: boolean; keys?: string | string[] } = {}): Dataset {
     if (!(Number.isInteger(numBlocks) && numBlocks > 0)) throw new RangeError(`repartition: expected a positive integer, got ${numBlocks}`);
     const keys = options.keys === undefined ? undefined : [options.keys].flat();
+    if (keys) checkKeys(this.op, keys, `Repartition(${numBlocks})`);
     return this.derive({ id: newOpId(), kind: "repartition", input: this.op, numBlocks, shuffle: options.shuffle, keys });
   }
 
@@ -120,10 +122,12 @@ export class Dataset {
   }
 
   sort(key: SortKey, options: { descending?: boolean | boolean[] } = {}): Dataset {
+    checkSort(this.op, [key].flat(), options.descending ?? false);
     return this.derive({ id: newOpId(), kind: "sort", input: this.op, key, descending: options.descending ?? false });
   }
 
   groupBy(key: string | string[] | null): GroupedData {
+    if (key !== null) checkKeys(this.op, [key].flat(), `groupBy(${[key].flat().join(", ")})`);
     return new GroupedData(this.op, key === null ? [] : [key].flat(), (op) => this.derive(op));
   }
 
@@ -154,6 +158,9 @@ export class Dataset {
   writeParquet(path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions = {}): Dataset { return this.write("parquet", path, options); }
   writeCsv(path: string, options: SaveOptions = {}): Dataset { return this.write("csv", path, options); }
   writeJson(path: string, options: SaveOptions = {}): Dataset { return this.write("json", path, options); }
+
+  /** Writes every row into a Lance dataset (a folder NAME.lance), all or nothing. */
+  writeLance(uri: string, options: LanceWriteOptions = {}): Dataset { return this.writeDatasink(new LanceDatasink(lanceOutput(resolveUserPath(uri), options))); }
 
   /** Writes every row to a Datasink: its `write` runs in the write tasks, `commit` once they all succeeded, `abort` if the job failed. */
   writeDatasink(datasink: Datasink): Dataset {
@@ -325,6 +332,7 @@ export class GroupedData {
    * returns a batch. A class with a `call(batch)` method is built once per worker with fnConstructorArgs.
    */
   mapGroups(fn: ((batch: Batch) => Batch | Promise<Batch>) | UdfClass, options: { batchFormat?: BatchFormat; fnConstructorArgs?: unknown[] } = {}): Dataset {
+    checkGroupFunction(fn);
     return this.derive({ id: newOpId(), kind: "mapGroups", input: this.input, keys: this.keys, fn, options });
   }
 }

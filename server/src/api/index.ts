@@ -14,6 +14,8 @@ export type { Datasource, FileRef, ReadBlock, ReadContext, ReadEstimate, ReadOut
 export type { Datasink, WriteContext, WriteResult } from "../io";
 export type { ResourceLimits } from "./context";
 export { Dataset, GroupedData } from "./dataset";
+export { readLance, type LanceReadOptions } from "./lance";
+export type { LanceWriteOptions } from "../io";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
 export type { ActorOptions, JoinOptions, JoinType, MapOptions } from "../plan";
 export {

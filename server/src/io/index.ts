@@ -17,3 +17,4 @@ export type { Datasource, ReadBlock, ReadContext, ReadEstimate, ReadOutput, Read
 export { FILE_FORMAT_NAMES } from "./file-datasource";
 export { ReadPlanner, builtinRead, fileReadSpecOf, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
+export { LanceDatasink, lanceLocation, lanceOutput, type LanceNearest, type LanceOutput, type LanceSource, type LanceWriteMode, type LanceWriteOptions } from "./lance";

@@ -6,6 +6,7 @@ import { blockFromRows, type Block } from "../block";
 import type { Datasource, ReadContext, ReadOutput, ReadTask } from "./datasource";
 import { FileDatasource, type FileSource } from "./file-datasource";
 import { BlocksDatasource, RangeDatasource, blocksFromIPC, rangeBlocks, type BlocksInput, type RangeInput } from "./memory-datasource";
+import { LanceDatasource, readLance, type LanceReadInput, type LanceSource } from "./lance";
 import { readFileBlocks } from "./read";
 import type { FileReadSpec } from "./types";
 
@@ -14,10 +15,11 @@ export type SourceDef =
   | { type: "range"; n: number }
   | { type: "blocks"; blocks: Block[] }
   | FileSource
+  | LanceSource
   | { type: "datasource"; datasource: Datasource };
 
 /** Which datasource a worker reads a task with: a built-in kind, or a user-defined one by its read's position in the pipeline file's plan. */
-export type DatasourceKey = "files" | "range" | "blocks" | { position: number };
+export type DatasourceKey = "files" | "range" | "blocks" | "lance" | { position: number };
 
 /** A read task as it travels to a worker. index: its place in the order the datasource planned it (errors name it). */
 export interface TaskRead { source: DatasourceKey; index: number; task: ReadTask }
@@ -27,6 +29,7 @@ function datasourceOf(source: SourceDef): Datasource {
     case "range": return new RangeDatasource(source.n);
     case "blocks": return new BlocksDatasource(source.blocks);
     case "files": return new FileDatasource(source);
+    case "lance": return new LanceDatasource(source);
     case "datasource": return source.datasource;
   }
 }
@@ -105,6 +108,7 @@ const BUILTIN_READS = {
   files: (input: unknown) => readFileBlocks(input as FileReadSpec),
   range: (input: unknown) => rangeBlocks(input as RangeInput),
   blocks: (input: unknown) => blocksFromIPC(input as BlocksInput),
+  lance: (input: unknown) => readLance(input as LanceReadInput),
 };
 
 export function builtinRead(kind: keyof typeof BUILTIN_READS): (input: unknown) => Iterable<ReadOutput> | AsyncIterable<ReadOutput> {

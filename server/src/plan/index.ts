@@ -7,10 +7,11 @@ import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
 export { HASH_BUCKETS } from "./all-to-all";
 import type { CheckpointSpec } from "./checkpoint";
-import { Field, Int64, Schema } from "apache-arrow";
-import { type JoinSpec, joinProblem, joinSchema } from "./join";
+import type { JoinSpec } from "./join";
+import { type ReadSchemas, checkJoinKeys } from "./schema";
 export { JOIN_TYPES, joinOptionsProblem, joinSchema, joinSpec, outputSide, type JoinOptions, type JoinSpec, type JoinType, type KeyKind, type KeyPair, type OutputColumn } from "./join";
 export { joinColumns, joinKeys, joinProblem } from "./join";
+export { checkJoinKeys, knownSchema, type ReadSchemas } from "./schema";
 import type { ExchangeMapStep, ExchangeSpec } from "./exchange";
 import type { UdfRef } from "./udf";
 import { aggregateExchange, joinExchange, mapGroupsExchange, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
@@ -367,62 +368,17 @@ function appendTransform(transforms: TransformSpec[], next: TransformSpec): Tran
  */
 export function validatePlan(root: LogicalOp, reads?: ReadSchemas): void {
   for (const op of opsInOrder(root)) {
-    if (op.kind === "join") checkJoinKeys(op, reads);
+    if (op.kind === "join") checkJoinKeys(op, reads, (message) => new PlanError(message, op));
     if (op.kind === "write" && op !== root) {
       throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`, op);
     }
     if (op.kind === "map" || op.kind === "flatMap" || op.kind === "mapBatches") validateActorOptions(op, op.fn, op.options);
-    else if (op.kind === "sort") validateSort(op);
-    else if (op.kind === "mapGroups") {
-      if (isClass(op.fn) && typeof (op.fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${opDisplayName(op)}: a class UDF needs a call method`, op);
-    } else if ("fn" in op && isClass(op.fn)) {
+    else if ("fn" in op && isClass(op.fn) && op.kind !== "mapGroups") {
       throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`, op);
     }
   }
 }
 
-/** A join's key columns against its inputs' schemas, where the plan knows them. */
-function checkJoinKeys(op: Extract<LogicalOp, { kind: "join" }>, reads?: ReadSchemas): void {
-  const [left, right] = op.inputs.map((input) => knownSchema(input, reads));
-  const problem = joinProblem(left, right, op.spec);
-  if (problem !== undefined) throw new PlanError(`${op.spec.operator}: ${problem}`, op);
-}
-
-// Schemas the plan knows before anything runs (in-memory and range reads, a Parquet footer the executor
-// read, column selections over them), so a join names a missing key column at plan time.
-
-/** Schemas of reads that the caller learned (e.g. from Parquet footers); in-memory and range reads need none. */
-export type ReadSchemas = Map<LogicalOp, Schema>;
-
-/** The op's output schema when the plan determines it; undefined when a UDF or an unread file decides. */
-export function knownSchema(op: LogicalOp, reads: ReadSchemas = new Map()): Schema | undefined {
-  switch (op.kind) {
-    case "read":
-      if (op.source.type === "range") return new Schema([new Field("id", new Int64(), true)]);
-      if (op.source.type === "blocks") return op.source.blocks.find((b) => b.numRows > 0)?.schema;
-      return reads.get(op);
-    case "selectColumns": case "dropColumns": {
-      const input = knownSchema(op.input, reads);
-      if (!input) return undefined;
-      const keep = (name: string) => op.columns.includes(name) === (op.kind === "selectColumns");
-      return op.kind === "selectColumns" && !op.columns.every((c) => input.fields.some((f) => f.name === c)) ? undefined
-        : new Schema(input.fields.filter((f) => keep(f.name)));
-    }
-    case "renameColumns": {
-      const input = knownSchema(op.input, reads);
-      return input && new Schema(input.fields.map((f) => (op.mapping[f.name] === undefined ? f : f.clone({ name: op.mapping[f.name] }))));
-    }
-    case "limit": case "repartition": case "randomShuffle": case "sort":
-      return knownSchema(op.input, reads);
-    case "join": {
-      const [left, right] = op.inputs.map((input) => knownSchema(input, reads));
-      const schema = left && right ? joinSchema(left, right, op.spec) : undefined;
-      return typeof schema === "string" ? undefined : schema;
-    }
-    default:
-      return undefined;
-  }
-}
 
 /** The errored-row budget of each operator that skips bad rows, by display name (Infinity: no budget). */
 export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
@@ -433,14 +389,6 @@ export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
     }
   }
   return budgets;
-}
-
-function validateSort(op: Extract<LogicalOp, { kind: "sort" }>): void {
-  const keys = [op.key].flat();
-  if (keys.length === 0) throw new PlanError(`${opDisplayName(op)}: sort needs at least one key column`, op);
-  if (Array.isArray(op.descending) && op.descending.length !== keys.length) {
-    throw new PlanError(`${opDisplayName(op)}: sort got ${keys.length} key column(s) but ${op.descending.length} descending flag(s)`, op);
-  }
 }
 
 function validateActorOptions(op: LogicalOp, fn: UdfFunction, options: ActorOptions): void {

@@ -28,9 +28,9 @@ export class ExchangeOperator extends TaskOperator {
     super(physical, inputs, settings);
     this.spec = physical.exchange;
     this.outputs = inputs.map(() => new Map());
-    // A sort's partitions (and repartition's) are in order: their outputs are released in task order.
+    // A sort's partitions (and repartition's) are in order, a seeded shuffle's the same each run: outputs go in task order.
     const kind = this.spec.partitioners[0].kind;
-    if (kind === "range" || kind === "position") this.preserveOrder = true;
+    if (kind === "range" || kind === "position" || kind === "random") this.preserveOrder = true;
     for (const input of inputs) {
       if (input instanceof TaskOperator) input.exchangeTarget = { spillDir: exchange.spillDir, inlineAllowance: () => this.inlineAllowance() };
     }
@@ -41,7 +41,7 @@ export class ExchangeOperator extends TaskOperator {
   /** What a map task may keep in memory: a share of a quarter of the budget, less what is held already. */
   private inlineAllowance(): number {
     const { memoryBudgetBytes, cpuSlots } = this.exchange;
-    return Math.max(0, Math.floor((memoryBudgetBytes / 4 - this.inlineBytes) / (2 * cpuSlots)));
+    return Math.max(0, Math.floor((memoryBudgetBytes / 8 - this.inlineBytes) / (2 * cpuSlots)));
   }
 
   protected override onInput(item: QueuedBlock, inputIndex: number): void {
@@ -57,7 +57,7 @@ export class ExchangeOperator extends TaskOperator {
   protected override onAllInputsDone(): void {
     if (this.stopped) return;
     const { memoryBudgetBytes, blockBytes } = this.exchange;
-    const routes = routePartitions(this.spec, this.outputs.map((m) => [...m.values()]), Math.max(blockBytes, memoryBudgetBytes / 16));
+    const routes = routePartitions(this.spec, this.outputs.map((m) => [...m.values()]), Math.max(blockBytes, memoryBudgetBytes / 32));
     const fixed = this.inputs.map((input) => input.fixedSchema);
     const schemas = fixed.some(Boolean) ? fixed.map((schema) => schema && schemaToIPC(schema)) : undefined;
     routes.forEach((route, partition) => this.pending.push({ operator: this.name, partition, numPartitions: routes.length, reducer: this.spec.reducer, schemas, ...route }));
