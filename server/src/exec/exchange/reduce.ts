@@ -11,8 +11,10 @@ import type { PartitionSide, ReduceContext, ReduceFn } from "./types";
 class Side implements PartitionSide {
   readonly rows: number;
   readonly bytes: number;
+  readonly schema?: Schema;
 
-  constructor(private readonly pieces: ReducePiece[], private readonly range: KeyRange | undefined, private readonly operator: string, readonly schema?: Schema) {
+  constructor(private readonly pieces: ReducePiece[], schema: Uint8Array | undefined, private readonly range: KeyRange | undefined, private readonly operator: string) {
+    this.schema = schema && schemaFromIPC(schema);
     this.rows = pieces.reduce((sum, p) => sum + (p.end ?? p.chunk.rows) - (p.start ?? 0), 0);
     this.bytes = pieces.reduce((sum, p) => sum + p.chunk.bytes, 0);
   }
@@ -51,10 +53,7 @@ function withinRange(block: Block, range: KeyRange, operator: string): Block {
 /** The output blocks of the reduce task `context.spec` describes. */
 export function reduceBlocks(context: ReduceContext): AsyncIterable<Block> {
   const { spec } = context;
-  const sides = spec.sides.map((pieces, i) => {
-    const schema = spec.schemas?.[i];
-    return new Side(pieces, spec.range, spec.operator, schema && schemaFromIPC(schema));
-  });
+  const sides = spec.sides.map((pieces, i) => new Side(pieces, spec.schemas[i], spec.range, spec.operator));
   const reduce = reducers[spec.reducer.kind] as ReduceFn;
   return reduce(sides, spec.reducer, context);
 }

@@ -8,7 +8,7 @@ import type { AggregateFn, AggregateSpec, ExchangeReduceSpec, ReducerSpec, UdfFu
 export interface PartitionSide {
   readonly rows: number;
   readonly bytes: number;
-  /** The side's columns, where its map stage fixed them (also when this partition has none of its rows). */
+  /** The side's schema, also when this partition has none of its rows; undefined when the side had no rows at all. */
   readonly schema?: Schema;
   /** The pieces one block at a time (a spilled chunk is read when its turn comes). */
   blocks(): AsyncIterable<Block>;

@@ -60,11 +60,6 @@ export abstract class PhysicalOperator {
   /** This operator's output schema: fixed by the first block with rows (or the first write task to ask), shared by all its tasks. */
   private outputSchema?: Schema;
 
-  /** The output schema fixed so far (undefined before the first block with rows). */
-  get fixedSchema(): Schema | undefined {
-    return this.outputSchema;
-  }
-
   /** The schema this operator's output has from now on: `proposed` when it is the first; its null-typed columns typed by `proposed`. */
   fixSchema(proposed: Schema): Schema {
     this.outputSchema = this.outputSchema ? refineSchema(this.outputSchema, proposed) : proposed;

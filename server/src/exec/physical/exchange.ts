@@ -1,7 +1,6 @@
 // The reduce side of an exchange, in the driver: it gathers the map outputs of its input stages (only
 // their metadata and small inline chunks), routes each reduce partition's pieces once all are in, and
 // runs the reduce tasks like any task stage (later map-like ops and a write fuse into them).
-import { schemaToIPC } from "../../block";
 import type { ExchangeReduceSpec, ExchangeSpec, MapOutput, PhysicalOp } from "../../plan";
 import { routePartitions } from "../exchange/routing";
 import type { ReadSettings } from "../read-settings";
@@ -58,9 +57,7 @@ export class ExchangeOperator extends TaskOperator {
     if (this.stopped) return;
     const { memoryBudgetBytes, blockBytes } = this.exchange;
     const routes = routePartitions(this.spec, this.outputs.map((m) => [...m.values()]), Math.max(blockBytes, memoryBudgetBytes / 32));
-    const fixed = this.inputs.map((input) => input.fixedSchema);
-    const schemas = fixed.some(Boolean) ? fixed.map((schema) => schema && schemaToIPC(schema)) : undefined;
-    routes.forEach((route, partition) => this.pending.push({ operator: this.name, partition, numPartitions: routes.length, reducer: this.spec.reducer, schemas, ...route }));
+    routes.forEach((route, partition) => this.pending.push({ operator: this.name, partition, numPartitions: routes.length, reducer: this.spec.reducer, ...route }));
     this.metrics.tasksEstimated = routes.length;
   }
 
