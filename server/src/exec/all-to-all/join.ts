@@ -21,6 +21,7 @@ export class HashJoin {
   /** Build rows grouped by key id: rows[starts[id] .. starts[id + 1]). */
   private readonly starts: Uint32Array;
   private readonly rows: Uint32Array;
+  /** Per key id: whether a probe row had that key (a group is marked once, however many rows match it). */
   private readonly matched: Uint8Array;
   private readonly build: Block;
   private readonly emptyProbe: Block;
@@ -38,7 +39,7 @@ export class HashJoin {
     this.columns = columns;
     this.index = new KeyIds(this.build, this.keyNames(buildSide), keys.map((k) => k.kind));
     ({ starts: this.starts, rows: this.rows } = groupRows(this.index.ids, this.index.count));
-    this.matched = new Uint8Array(build.numRows);
+    this.matched = new Uint8Array(this.index.count);
   }
 
   /** The output rows this block of the probe side makes (in its row order); undefined when none can. */
@@ -47,7 +48,7 @@ export class HashJoin {
     const ids = this.index.lookup(block, this.keyNames(this.probeSide));
     const side = outputSide(this.spec.joinType);
     if (side === this.buildSide) {
-      for (let row = 0; row < ids.length; row++) if (ids[row] >= 0) this.markMatched(ids[row]);
+      for (let row = 0; row < ids.length; row++) if (ids[row] >= 0) this.matched[ids[row]] = 1;
       return undefined;
     }
     if (side === this.probeSide) {
@@ -69,7 +70,7 @@ export class HashJoin {
         if (keepUnmatched) { probeRows[at] = row; buildRows[at++] = -1; }
         continue;
       }
-      if (markBuild) this.markMatched(id);
+      if (markBuild) this.matched[id] = 1;
       for (let i = this.starts[id]; i < this.starts[id + 1]; i++) { probeRows[at] = row; buildRows[at++] = this.rows[i]; }
     }
     return this.gather(block, probeRows, buildRows);
@@ -79,9 +80,10 @@ export class HashJoin {
   finish(): Block | undefined {
     const side = outputSide(this.spec.joinType);
     if (side === this.probeSide || (side === "both" && !this.preserves(this.buildSide))) return undefined;
-    const keep = side === "both" ? 0 : this.spec.joinType.endsWith("_semi") ? 1 : 0;
+    const keepMatched = side !== "both" && this.spec.joinType.endsWith("_semi");
+    const ids = this.index.ids;
     const rows: number[] = [];
-    for (let row = 0; row < this.matched.length; row++) if (this.matched[row] === keep) rows.push(row);
+    for (let row = 0; row < ids.length; row++) if ((ids[row] >= 0 && this.matched[ids[row]] === 1) === keepMatched) rows.push(row);
     if (side !== "both") return takeRows(this.build, rows);
     return this.gather(this.emptyProbe, new Int32Array(rows.length).fill(-1), Int32Array.from(rows));
   }
@@ -92,10 +94,6 @@ export class HashJoin {
 
   private keyNames(side: Side): string[] {
     return this.keys.map((k) => k[side]);
-  }
-
-  private markMatched(id: number): void {
-    for (let i = this.starts[id]; i < this.starts[id + 1]; i++) this.matched[this.rows[i]] = 1;
   }
 
   /** The output columns of row pairs (probe row, build row), -1 for a missing side. */
