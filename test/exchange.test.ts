@@ -70,6 +70,15 @@ describe("the exchange: all-to-all operators in the workers", function () {
     assert.equal(reduce.rowsDone, ROWS);
   });
 
+  it("cuts a skewed sort key (3 values) into more partitions than values, still stable", async () => {
+    let last: rd.ProgressSnapshot | undefined;
+    const table = await source().map(function three(r) { return { id: r.id, k: (r.id as number) % 3, pad: "x".repeat(100) }; }).sort("k", { descending: true })
+      .toArrow({ onProgress: (s) => { last = s; } });
+    const expected = referenceRows().map((r) => ({ id: r.id, k: r.id % 3 })).sort((x, y) => y.k - x.k).map((r) => r.id);
+    assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expected);
+    assert.ok(last!.operators.find((op) => op.name === "Sort(k)")!.tasksDone > 3, "equal keys were cut into several partitions");
+  });
+
   it("writes a sorted dataset into files whose name order is the row order (an overwrite replacing what was there)", async () => {
     const out = path.join(dir, "sorted");
     fs.mkdirSync(out);
@@ -103,6 +112,15 @@ describe("the exchange: all-to-all operators in the workers", function () {
         assert.ok(Math.abs((row["mean(v)"] as number) - mean) < 1e-9 && Math.abs((row["std(v)"] as number) - std) < 1e-6, `${name} group ${row.k}`);
       }
     }
+  });
+
+  it("groups a Parquet read decoding only the columns it aggregates, a hive partition column as key", async () => {
+    const input = path.join(dir, "hive");
+    for (const part of ["a", "b"]) {
+      await rd.fromItems(Array.from({ length: 1000 }, (_, i) => ({ v: part === "a" ? i : 2 * i, unused: `x${i}` }))).writeParquet(path.join(input, `part=${part}`)).run();
+    }
+    const rows = await rd.readParquet(input).groupBy("part").aggregate(rd.Count(), rd.Sum("v")).takeAll();
+    assert.deepEqual(rows.map((r) => [r.part, Number(r["count()"]), Number(r["sum(v)"])]).sort(), [["a", 1000, 499_500], ["b", 1000, 999_000]]);
   });
 
   it("mapGroups gives each group whole: columns by default, rows when asked, and to a class UDF", async () => {

@@ -1,5 +1,6 @@
 // The all-to-all operators as exchanges: each one's partitioner, map-side combine and reducer.
 import type { BatchFormat } from "../block";
+import type { SourceDef } from "../io";
 import type { AggregateFn } from "./aggregate";
 import type { AggregateSpec, ExchangeSpec } from "./exchange";
 import type { JoinSpec } from "./join";
@@ -59,4 +60,10 @@ export function joinExchange(spec: JoinSpec, numPartitions?: number): ExchangeSp
     partitioners: [{ kind: "hash", keys: spec.on, buckets, exact }, { kind: "hash", keys: spec.rightOn, buckets, exact }],
     reducer: { kind: "join", spec },
   };
+}
+
+/** A file read that decodes only the columns an exchange's map side needs (an aggregation's), when it reads them all now. */
+export function projectedSource(source: SourceDef, columns: string[] | undefined): SourceDef {
+  if (!columns || source.type !== "files" || source.options.columns) return source;
+  return { ...source, options: { ...source.options, columns } };
 }

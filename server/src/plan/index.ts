@@ -14,7 +14,7 @@ export { joinColumns, joinKeys, joinProblem } from "./join";
 export { checkJoinKeys, knownSchema, type ReadSchemas } from "./schema";
 import type { ExchangeMapStep, ExchangeSpec } from "./exchange";
 import type { UdfRef } from "./udf";
-import { aggregateExchange, joinExchange, mapGroupsExchange, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
+import { aggregateExchange, joinExchange, mapGroupsExchange, projectedSource, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
 export type {
   AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, KeyRange, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
 } from "./exchange";
@@ -297,6 +297,7 @@ export function exchangeStage(name: string, inputs: PhysicalOp[], exchange: Exch
 
 function withMapStep(stage: Extract<PhysicalOp, { kind: "read" | "map" }>, operator: string, side: number, exchange: ExchangeSpec): PhysicalOp {
   stage.exchangeMap = { operator, side, partitioner: exchange.partitioners[side], combine: exchange.combine };
+  if (stage.kind === "read" && stage.transforms.length === 0) stage.source = projectedSource(stage.source, exchange.combine?.columns);
   stage.name = `${stage.name}->${operator}(map)`;
   return stage;
 }
