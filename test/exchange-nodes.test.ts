@@ -1,10 +1,8 @@
 // The exchange on nodes (OS processes): a sort gives the same ordered output as on worker threads, and a
 // node SIGKILLed while map tasks run loses only its running tasks, which rerun: the output is the same.
 import assert from "node:assert/strict";
-import fs from "node:fs";
 import * as rd from "../server/src/api";
-import { Cluster } from "../server/src/cluster";
-import { tempDir } from "./helpers";
+import { onTwoNodes } from "./helpers";
 
 const ROWS = 60_000;
 
@@ -23,31 +21,13 @@ function expectedIds(): number[] {
 
 describe("the exchange on nodes", function () {
   this.timeout(240_000);
-  let cluster: Cluster | undefined;
-  let spill: string;
-
-  beforeEach(() => {
-    const context = rd.DataContext.reset();
-    context.resourceLimits.memoryBytes = 8 * 2 ** 20;
-    context.progress.intervalMs = 50;
-    spill = tempDir("rdpipe-spill-nodes-");
-    context.spillDir = spill;
-    cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1 });
-    context.cluster = cluster;
-  });
-  afterEach(async () => {
-    await cluster?.shutdown();
-    cluster = undefined;
-    rd.DataContext.reset();
-    assert.deepEqual(fs.readdirSync(spill), [], "spill files left behind");
-    fs.rmSync(spill, { recursive: true, force: true });
-  });
+  const nodes = onTwoNodes(8 * 2 ** 20);
 
   it("sorts on two nodes into the same order as on worker threads, partitions moving over the node link", async () => {
     let last: rd.ProgressSnapshot | undefined;
     const table = await slowSort().toArrow({ onProgress: (s) => { last = s; } });
     assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expectedIds());
-    assert.equal(cluster!.nodes().length, 2, "both nodes took part");
+    assert.equal(nodes.cluster().nodes().length, 2, "both nodes took part");
     const reduce = last!.operators.find((op) => op.name.startsWith("Sort("))!;
     // Every map output came to the driver and every reduce input went out: both ways, 8 bytes and more per row.
     assert.ok((reduce.bytesMoved ?? 0) > 2 * ROWS * 8, `${reduce.bytesMoved} bytes moved`);
@@ -61,7 +41,7 @@ describe("the exchange on nodes", function () {
       const table = await dataset.toArrow({
         onProgress: (s) => {
           const map = s.operators.find((op) => op.name.endsWith("(map)"))!;
-          const alive = cluster!.nodes().filter((n) => n.state === "alive");
+          const alive = nodes.cluster().nodes().filter((n) => n.state === "alive");
           if (killed || map.tasksDone < 1 || map.tasksRunning < 1 || alive.length < 2) return;
           killed = true;
           process.kill(alive[trial % alive.length].pid, "SIGKILL");

@@ -4,11 +4,10 @@ import path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { Float64, Int32, Int64, Struct, Field, makeVector, vectorFromArray } from "apache-arrow";
 import * as rd from "../server/src/api";
-import { Cluster } from "../server/src/cluster";
 import { type Block, type Row, blockFromColumns, blockFromRows, blockToRows, sliceBlock } from "../server/src/block";
 import { HashJoin, joinSides } from "../server/src/exec/all-to-all";
 import { JOIN_TYPES, PlanError, joinSpec, type JoinOptions, type JoinSpec, type JoinType } from "../server/src/plan";
-import { tempDir } from "./helpers";
+import { onTwoNodes, tempDir } from "./helpers";
 
 /** A deterministic PRNG for test data. */
 function lcg(seed: number): () => number {
@@ -266,24 +265,7 @@ describe("join errors", () => {
 
 describe("join on nodes", function () {
   this.timeout(240_000);
-  let cluster: Cluster | undefined;
-  let spill: string;
-
-  beforeEach(() => {
-    const context = rd.DataContext.reset();
-    context.resourceLimits.memoryBytes = 8 * 2 ** 20;
-    spill = tempDir("rdpipe-join-spill-");
-    context.spillDir = spill;
-    cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1 });
-    context.cluster = cluster;
-  });
-  afterEach(async () => {
-    await cluster?.shutdown();
-    cluster = undefined;
-    rd.DataContext.reset();
-    assert.deepEqual(fs.readdirSync(spill), [], "spill files left behind");
-    fs.rmSync(spill, { recursive: true, force: true });
-  });
+  const nodes = onTwoNodes(8 * 2 ** 20);
 
   it("full_outer on two nodes under an 8 MiB budget equals the nested-loop reference", async () => {
     const leftRows = Array.from({ length: 20_000 }, (_, id) => ({ id, k: (id * 7919) % 5003, s: `l${id}` }));
@@ -293,7 +275,7 @@ describe("join on nodes", function () {
     let last: rd.ProgressSnapshot | undefined;
     const rows = blockToRows(await left.join(right, { joinType: "full_outer", on: "k" }).toArrow({ onProgress: (s) => { last = s; } }));
     assert.deepEqual(canonical(rows), canonical(referenceJoin(leftRows, rightRows, fullOptions("full_outer", ["k"], ["k"]))));
-    assert.equal(cluster!.nodes().length, 2, "both nodes took part");
+    assert.equal(nodes.cluster().nodes().length, 2, "both nodes took part");
     const join = last!.operators.find((op) => op.name === "Join(full_outer on k)")!;
     assert.ok((join.bytesMoved ?? 0) > 0, "partitions moved over the node link");
   });
