@@ -27,33 +27,39 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
 
 /**
  * Numbers by typed array: values copied, nulls (of the source or from -1) in a validity bitmap. A
- * column of several chunks is read chunk by chunk (not concatenated: a partitioner gathers from one
- * block many times).
+ * column of several chunks is read chunk by chunk, not concatenated (a partitioner gathers from one
+ * block many times); indices mostly ascend, so the chunk of the last index is tried first.
  */
 function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
+  const data = vector.data;
   // A sliced chunk's values buffer starts at its first row already (its offset is for the validity bitmap).
-  const chunks = vector.data.map((chunk) => (chunk.values as Float64Array).subarray(0, chunk.length));
+  const chunks = data.map((chunk) => (chunk.values as Float64Array).subarray(0, chunk.length));
+  const bitmaps = data.map((chunk) => (chunk.nullCount > 0 ? chunk.nullBitmap : undefined));
   const chunkStarts = [0];
   for (const chunk of chunks) chunkStarts.push(chunkStarts[chunkStarts.length - 1] + chunk.length);
-  const single = chunks.length === 1 ? chunks[0] : undefined;
   const n = indices.length;
   const out = new (chunks[0].constructor as Float64ArrayConstructor)(n);
-  const valid = vector.nullCount > 0 ? validity(vector) : undefined;
   let nullBitmap: Uint8Array | undefined;
   let nullCount = 0;
+  let c = 0, start = 0, end = chunkStarts[1];
   for (let i = 0; i < n; i++) {
     const index = indices[i];
-    if (index >= 0 && (valid === undefined || valid[index] === 1)) {
-      if (single) out[i] = single[index];
-      else {
-        const c = chunkAt(chunkStarts, index);
-        out[i] = chunks[c][index - chunkStarts[c]];
+    if (index >= 0) {
+      if (index < start || index >= end) {
+        c = chunkAt(chunkStarts, index);
+        start = chunkStarts[c];
+        end = chunkStarts[c + 1];
       }
-    } else {
-      nullBitmap ??= new Uint8Array((n + 7) >> 3).fill(0xff);
-      nullBitmap[i >> 3] &= ~(1 << (i & 7));
-      nullCount++;
+      const local = index - start, bitmap = bitmaps[c];
+      const bit = bitmap === undefined ? 0 : data[c].offset + local;
+      if (bitmap === undefined || (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) {
+        out[i] = chunks[c][local];
+        continue;
+      }
     }
+    nullBitmap ??= new Uint8Array((n + 7) >> 3).fill(0xff);
+    nullBitmap[i >> 3] &= ~(1 << (i & 7));
+    nullCount++;
   }
   if (nullCount === 0) return makeVector(out);
   return makeVector(makeData({ type: vector.type, length: n, nullCount, nullBitmap, data: out } as Parameters<typeof makeData>[0]));
@@ -83,9 +89,10 @@ function takeUtf8(vector: Vector<Utf8>, indices: ArrayLike<number>): Vector<Utf8
   const offsets = new Int32Array(n + 1);
   let nullBitmap: Uint8Array | undefined;
   let nullCount = 0;
+  let c = 0;
   for (let i = 0; i < n; i++) {
     const index = indices[i];
-    const c = index < 0 ? 0 : chunkAt(chunkStarts, index);
+    if (index >= 0 && (index < chunkStarts[c] || index >= chunkStarts[c + 1])) c = chunkAt(chunkStarts, index);
     chunkOf[i] = c;
     const local = index - chunkStarts[c];
     if (index < 0 || (hasNulls && !chunks[c].getValid(local))) {
