@@ -6,6 +6,10 @@ import { builtinSinkSpec, datasinkName, type BuiltinSinkSpec, type Datasink, typ
 import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
 import type { CheckpointSpec } from "./checkpoint";
+import type { ExchangeMapStep, ExchangeSpec } from "./exchange";
+export type {
+  AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
+} from "./exchange";
 
 export type { CheckpointBackendKind, CheckpointSpec } from "./checkpoint";
 export type { ModuleRef } from "./module";
@@ -177,8 +181,10 @@ export interface SinkSpec {
 
 export type PhysicalOp =
   /** position: the read's place in the pipeline file's plan, where workers find a user-defined datasource. */
-  | { kind: "read"; name: string; source: SourceDef; position?: number; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
-  | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
+  | { kind: "read"; name: string; source: SourceDef; position?: number; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; exchangeMap?: ExchangeMapStep; logical: LogicalOp[] }
+  | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; exchangeMap?: ExchangeMapStep; logical: LogicalOp[] }
+  /** The reduce side of an exchange; its inputs are the stages whose tasks partition (their exchangeMap); later map-like ops and a write fuse into its tasks. */
+  | { kind: "exchange"; name: string; inputs: PhysicalOp[]; exchange: ExchangeSpec; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
   | { kind: "blockOrder"; name: string; input: PhysicalOp; seed: number; logical: LogicalOp[] }
@@ -245,7 +251,29 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
   return build(root);
 }
 
-type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" }>;
+type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" | "exchange" }>;
+
+/**
+ * An exchange over `inputs`: each input's last stage becomes the exchange's map side (its tasks
+ * partition their output with the side's partitioner instead of returning blocks).
+ */
+export function exchangeStage(name: string, inputs: PhysicalOp[], exchange: ExchangeSpec, logical: LogicalOp[]): PhysicalOp {
+  const mapStages = inputs.map((input, side) => {
+    const stage = fusableStage(input);
+    if (stage.kind === "exchange") {
+      // An exchange's reduce tasks return blocks; a separate map stage partitions them again.
+      return withMapStep({ kind: "map", name: "Map", input: stage, transforms: [], logical: [] }, name, side, exchange);
+    }
+    return withMapStep(stage, name, side, exchange);
+  });
+  return { kind: "exchange", name, inputs: mapStages, exchange, transforms: [], logical };
+}
+
+function withMapStep(stage: Extract<PhysicalOp, { kind: "read" | "map" }>, operator: string, side: number, exchange: ExchangeSpec): PhysicalOp {
+  stage.exchangeMap = { operator, side, partitioner: exchange.partitioners[side], combine: exchange.combine };
+  stage.name = `${stage.name}->${operator}(map)`;
+  return stage;
+}
 
 function datasinkRef(op: Extract<LogicalOp, { kind: "write" }>, options: PhysicalPlanOptions): DatasinkRef {
   const ref = { builtin: builtinSinkSpec(op.datasink, options.writePrefix), position: options.positions?.get(op), name: opDisplayName(op) };
@@ -270,9 +298,10 @@ function concurrencyRange(concurrency: NonNullable<ActorOptions["concurrency"]>)
   return [min, max, initial];
 }
 
-/** Map-like ops join the read or map stage before them unless it already ends in a write. */
+/** Map-like ops join the read, map or exchange stage before them unless it already ends in a write (or feeds an exchange). */
 function fusableStage(stage: PhysicalOp): FusableStage {
-  if ((stage.kind === "read" || stage.kind === "map") && !stage.sink) return stage;
+  if ((stage.kind === "read" || stage.kind === "map") && !stage.sink && !stage.exchangeMap) return stage;
+  if (stage.kind === "exchange" && !stage.sink) return stage;
   return { kind: "map", name: "Map", input: stage, transforms: [], logical: [] };
 }
 
