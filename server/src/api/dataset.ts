@@ -107,9 +107,14 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "limit", input: this.op, n });
   }
 
-  repartition(numBlocks: number): Dataset {
+  /**
+   * numBlocks blocks: the rows in order, cut into blocks of nearly equal row counts (default); shuffled
+   * at random (`shuffle: true`); or by a hash of `keys`, so that rows with equal keys share a block.
+   */
+  repartition(numBlocks: number, options: { shuffle?: boolean; keys?: string | string[] } = {}): Dataset {
     if (!(Number.isInteger(numBlocks) && numBlocks > 0)) throw new RangeError(`repartition: expected a positive integer, got ${numBlocks}`);
-    return this.derive({ id: newOpId(), kind: "repartition", input: this.op, numBlocks });
+    const keys = options.keys === undefined ? undefined : [options.keys].flat();
+    return this.derive({ id: newOpId(), kind: "repartition", input: this.op, numBlocks, shuffle: options.shuffle, keys });
   }
 
   randomShuffle(options: { seed?: number } = {}): Dataset {
@@ -238,6 +243,12 @@ export class Dataset {
     return this.collect(this.op, options);
   }
 
+  /** The distinct values of a column (nulls included), in no particular order; computed on the exchange as a groupBy. */
+  async unique(column: string): Promise<unknown[]> {
+    const groups = await this.selectColumns([column]).groupBy(column).count().selectColumns([column]).toArrow();
+    return blockToRows(groups).map((row) => row[column]);
+  }
+
   async count(): Promise<number> {
     let rows = 0;
     for await (const block of this.start(this.op)) rows += block.numRows;
@@ -346,6 +357,14 @@ export class GroupedData {
   max(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Max(c))); }
   mean(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Mean(c))); }
   std(on: string | string[], options: { ddof?: number } = {}): Dataset { return this.aggregate(...[on].flat().map((c) => Std(c, options))); }
+
+  /**
+   * fn gets each group whole as one batch (`batchFormat` "columns" by default, "rows" or "arrow") and
+   * returns a batch. A class with a `call(batch)` method is built once per worker with fnConstructorArgs.
+   */
+  mapGroups(fn: ((batch: Batch) => Batch | Promise<Batch>) | UdfClass, options: { batchFormat?: BatchFormat; fnConstructorArgs?: unknown[] } = {}): Dataset {
+    return this.derive({ id: newOpId(), kind: "mapGroups", input: this.input, keys: this.keys, fn, options });
+  }
 }
 
 function checkSeed(method: string, seed: number | undefined): number | undefined {

@@ -37,6 +37,8 @@ export interface OperatorProgress {
   rowsPerSecond: number;
   /** For a class UDF's stage: its actor pool. */
   actors?: ActorCounts;
+  /** For a stage feeding an exchange (sort, groupBy, shuffle…): bytes of partitions its tasks spilled to disk. */
+  bytesSpilled?: number;
 }
 
 /** A checkpointed job's progress: what earlier attempts left, and what this one commits. */

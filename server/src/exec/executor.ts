@@ -3,6 +3,8 @@
 // One scheduling step moves finished blocks downstream, resizes the pools, launches the tasks that
 // fit and grants output credits; the loop repeats it whenever a task, a worker or a timer wakes it.
 import { randomUUID } from "node:crypto";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { Block } from "../block";
 import { type LogicalOp, type PhysicalOp, erroredRowBudgets, toPhysicalPlan } from "../plan";
 import { checkpointSpec, validateCheckpointPlan } from "../checkpoint";
@@ -108,6 +110,11 @@ export class StreamingExecutor {
       }
       await this.tasks.endLeftovers(completed);
       const cleanup: string[] = [];
+      try {
+        this.topology?.removeSpill();
+      } catch (e) {
+        cleanup.push(`removing the spill folder failed: ${(e as Error).message}`);
+      }
       if (!completed) cleanup.push(...await this.removePartialOutput(thrown ?? this.failure ?? new ExecutionError("the consumer stopped reading before the end")));
       await this.checkpoint?.close(cleanup);
       // The consumer sees the error once this block is done: what cleaning up could not do is part of it.
@@ -129,7 +136,9 @@ export class StreamingExecutor {
       nothingToRead: false,
       ...this.checkpoint?.readSettings(),
     };
-    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder);
+    const { memoryBudgetBytes, blockBytes, cpuSlots } = this.settings;
+    const jobSpillDir = path.join(this.settings.spillDir ?? os.tmpdir(), `rdpipe-spill-${this.writePrefix}`);
+    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder, { jobSpillDir, memoryBudgetBytes, blockBytes, cpuSlots });
     this.checkpoint?.track(topology.taskOperators());
     const resources = this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
     this.selector = new LaunchSelector(topology, this.settings.memoryBudgetBytes, {

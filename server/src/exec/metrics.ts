@@ -14,6 +14,8 @@ export interface OperatorMetrics {
   inMemoryBytesEstimated?: number;
   tasksEstimated?: number;
   udfMs: number;
+  /** An exchange's map side: bytes of partitions its tasks spilled to disk. */
+  bytesSpilled?: number;
   startedAt?: number;
   finishedAt?: number;
   backpressure?: string;

@@ -1,5 +1,6 @@
 // Aggregation and sort specs a plan carries; the executor (exec/all-to-all) runs them.
 import type { Block } from "../block";
+import type { AggregateSpec } from "./exchange";
 
 export type SortKey = string | string[];
 
@@ -12,4 +13,6 @@ export interface AggregateFn<A = unknown> {
   accumulateBlock(acc: A, block: Block, rows: ArrayLike<number>): A;
   merge(a: A, b: A): A;
   finalize(acc: A): unknown;
+  /** How a worker rebuilds it (the built-ins and customAggregate set it); without one, only a pipeline file's reaches workers. */
+  spec?: AggregateSpec;
 }

@@ -1,7 +1,7 @@
 // The exchange as plain data: how map tasks cut rows into partitions, where each partition's pieces
 // went, and what a reduce task makes of the pieces of its partition. exec/exchange runs it.
 import type { BatchFormat } from "../block";
-import type { UdfRef } from "./index";
+import type { UdfRef } from "./udf";
 
 /**
  * How a map task cuts its rows into partitions.
@@ -16,12 +16,13 @@ export type Partitioner =
   | { kind: "hash"; keys: string[]; buckets: number; exact?: boolean }
   | { kind: "range"; keys: string[]; descending: boolean[] }
   | { kind: "random"; seed: number; buckets: number; exact?: boolean }
-  | { kind: "position" };
+  | { kind: "position"; numPartitions: number };
 
 /** An aggregation as plain data, rebuilt in a worker: a built-in by name, or a customAggregate's functions. */
 export type AggregateSpec =
   | { kind: "builtin"; fn: "count" | "sum" | "min" | "max" | "mean" | "std"; on?: string; options: Record<string, unknown> }
-  | { kind: "custom"; name: string; init: UdfRef; accumulateRow: UdfRef; merge: UdfRef; finalize?: UdfRef };
+  /** A customAggregate (or an AggregateFn of the user's own): the aggregate op's `index`th, found by its plan position, else rebuilt from its functions' source. */
+  | { kind: "custom"; name: string; index: number; position?: number; sources?: { init: string; accumulateRow: string; merge: string; finalize?: string } };
 
 /** What a map task does to its rows before cutting them: fold them into partial aggregates per group. */
 export type MapCombine = { kind: "aggregate"; keys: string[]; aggs: AggregateSpec[]; operator: string };
@@ -32,6 +33,8 @@ export interface ExchangeMapSpec {
   operator: string;
   /** Which input of the exchange this stage is (a join has two). */
   side: number;
+  /** The task's number in its stage: map outputs are ordered by it (a stable sort keeps ties in this order). */
+  taskIndex: number;
   partitioner: Partitioner;
   combine?: MapCombine;
   /** The job's spill folder for this exchange; map tasks create it. */
@@ -79,8 +82,7 @@ export type ReducerSpec =
   | { kind: "sort"; keys: string[]; descending: boolean[] }
   | { kind: "shuffle"; seed: number }
   | { kind: "aggregate"; keys: string[]; aggs: AggregateSpec[]; operator: string }
-  | { kind: "mapGroups"; keys: string[]; udf: UdfRef; batchFormat: BatchFormat; constructorArgs?: unknown[]; operator: string }
-  | { kind: "join"; [option: string]: unknown };
+  | { kind: "mapGroups"; keys: string[]; udf: UdfRef; batchFormat: BatchFormat; constructorArgs: unknown[]; operator: string };
 
 /** A reduce task's input: partition `partition` of `numPartitions`, its pieces from every map output of each side. */
 export interface ExchangeReduceSpec {
@@ -89,10 +91,11 @@ export interface ExchangeReduceSpec {
   numPartitions: number;
   reducer: ReducerSpec;
   sides: ReducePiece[][];
-  /** Range partitioning: the partition holds keys in (lower, upper]; undefined bounds are open. */
-  lower?: unknown[];
-  upper?: unknown[];
+  /** Range partitioning: the partition holds the keys in (lower, upper] (an undefined bound is open); pieces are cut to it. */
+  range?: KeyRange;
 }
+
+export interface KeyRange { keys: string[]; descending: boolean[]; lower?: unknown[]; upper?: unknown[] }
 
 /**
  * The exchange of one all-to-all operator: one partitioner per input (a join's sides hash their own key
@@ -105,4 +108,4 @@ export interface ExchangeSpec {
 }
 
 /** What the stage feeding an exchange carries in the physical plan; the executor adds the spill folder and inline bytes. */
-export type ExchangeMapStep = Omit<ExchangeMapSpec, "spillDir" | "inlineBytes">;
+export type ExchangeMapStep = Omit<ExchangeMapSpec, "spillDir" | "inlineBytes" | "taskIndex">;

@@ -5,10 +5,13 @@ import { RdpipeError } from "../errors";
 import { builtinSinkSpec, datasinkName, type BuiltinSinkSpec, type Datasink, type SourceDef } from "../io";
 import type { AggregateFn, SortKey } from "./aggregate";
 export type { AggregateFn, SortKey } from "./aggregate";
+export { HASH_BUCKETS } from "./all-to-all";
 import type { CheckpointSpec } from "./checkpoint";
 import type { ExchangeMapStep, ExchangeSpec } from "./exchange";
+import type { UdfRef } from "./udf";
+import { aggregateExchange, mapGroupsExchange, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
 export type {
-  AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
+  AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, KeyRange, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
 } from "./exchange";
 
 export type { CheckpointBackendKind, CheckpointSpec } from "./checkpoint";
@@ -60,12 +63,14 @@ export type LogicalOp =
   | (UnaryOp & { kind: "selectColumns" | "dropColumns"; columns: string[] })
   | (UnaryOp & { kind: "renameColumns"; mapping: Record<string, string> })
   | (UnaryOp & { kind: "limit"; n: number })
-  | (UnaryOp & { kind: "repartition"; numBlocks: number })
+  | (UnaryOp & { kind: "repartition"; numBlocks: number; shuffle?: boolean; keys?: string[] })
   | (UnaryOp & { kind: "randomShuffle"; seed?: number })
   | (UnaryOp & { kind: "randomSample"; fraction: number; seed: number })
   | (UnaryOp & { kind: "randomizeBlockOrder"; seed: number })
   | (UnaryOp & { kind: "sort"; key: SortKey; descending: boolean | boolean[] })
   | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
+  /** fn gets one whole group as a batch; a class UDF is built once per worker with fnConstructorArgs. */
+  | (UnaryOp & { kind: "mapGroups"; keys: string[]; fn: UdfFunction; options: { batchFormat?: BatchFormat; fnConstructorArgs?: unknown[] } })
   | (OpBase & { kind: "union"; inputs: LogicalOp[] })
   | (OpBase & { kind: "zip"; inputs: [LogicalOp, LogicalOp] })
   | (UnaryOp & { kind: "write"; datasink: Datasink });
@@ -127,6 +132,7 @@ export function opDisplayName(op: LogicalOp): string {
     case "randomizeBlockOrder": return "RandomizeBlockOrder";
     case "sort": return `Sort(${[op.key].flat().join(", ")})`;
     case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
+    case "mapGroups": return `MapGroups(${fnName(op.fn)})`;
     case "union": return "Union";
     case "zip": return "Zip";
     case "write": return datasinkName(op.datasink);
@@ -136,8 +142,7 @@ export function opDisplayName(op: LogicalOp): string {
 // ---------------------------------------------------------------------------------------------
 // Physical plan
 
-/** Where a worker finds a UDF: by position in the pipeline file's plan, else by its source text. */
-export interface UdfRef { position?: number; source: string; name: string }
+export type { UdfRef } from "./udf";
 
 export type OnError = "fail" | "skip";
 
@@ -188,7 +193,6 @@ export type PhysicalOp =
   | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
   | { kind: "blockOrder"; name: string; input: PhysicalOp; seed: number; logical: LogicalOp[] }
-  | { kind: "allToAll"; name: string; input: PhysicalOp; op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" }>; logical: LogicalOp[] }
   | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
   | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] };
 
@@ -238,8 +242,8 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
       }
       case "limit":
         return { kind: "limit", name: opDisplayName(op), input: build(op.input), n: op.n, logical: [op] };
-      case "repartition": case "randomShuffle": case "sort": case "aggregate":
-        return { kind: "allToAll", name: opDisplayName(op), input: build(op.input), op, logical: [op] };
+      case "repartition": case "randomShuffle": case "sort": case "aggregate": case "mapGroups":
+        return exchangeStage(opDisplayName(op), [build(op.input)], exchangeOf(op, options, udfRef), [op]);
       case "randomizeBlockOrder":
         return { kind: "blockOrder", name: opDisplayName(op), input: build(op.input), seed: op.seed, logical: [op] };
       case "union":
@@ -249,6 +253,26 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
     }
   };
   return build(root);
+}
+
+/** A seed the plan fixes when the user gave none, so a retried map task cuts its rows as the first attempt did. */
+const anySeed = () => Math.floor(Math.random() * 2 ** 32);
+
+function exchangeOf(
+  op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" | "mapGroups" }>, options: PhysicalPlanOptions,
+  udfRef: (op: LogicalOp & { fn: UdfFunction }) => UdfRef,
+): ExchangeSpec {
+  const name = opDisplayName(op);
+  switch (op.kind) {
+    case "sort": {
+      const keys = [op.key].flat();
+      return sortExchange(keys, Array.isArray(op.descending) ? op.descending : keys.map(() => op.descending as boolean));
+    }
+    case "aggregate": return aggregateExchange(op.keys, op.aggs, name, options.positions?.get(op));
+    case "randomShuffle": return shuffleExchange(op.seed ?? anySeed());
+    case "repartition": return repartitionExchange(op.numBlocks, { shuffle: op.shuffle, keys: op.keys, seed: anySeed() });
+    case "mapGroups": return mapGroupsExchange(op.keys, udfRef(op), op.options.batchFormat ?? "columns", op.options.fnConstructorArgs ?? [], name);
+  }
 }
 
 type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" | "exchange" }>;
@@ -345,7 +369,10 @@ export function validatePlan(root: LogicalOp): void {
       throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`, op);
     }
     if (op.kind === "map" || op.kind === "flatMap" || op.kind === "mapBatches") validateActorOptions(op, op.fn, op.options);
-    else if ("fn" in op && isClass(op.fn)) {
+    else if (op.kind === "sort") validateSort(op);
+    else if (op.kind === "mapGroups") {
+      if (isClass(op.fn) && typeof (op.fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${opDisplayName(op)}: a class UDF needs a call method`, op);
+    } else if ("fn" in op && isClass(op.fn)) {
       throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`, op);
     }
   }
@@ -360,6 +387,14 @@ export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
     }
   }
   return budgets;
+}
+
+function validateSort(op: Extract<LogicalOp, { kind: "sort" }>): void {
+  const keys = [op.key].flat();
+  if (keys.length === 0) throw new PlanError(`${opDisplayName(op)}: sort needs at least one key column`, op);
+  if (Array.isArray(op.descending) && op.descending.length !== keys.length) {
+    throw new PlanError(`${opDisplayName(op)}: sort got ${keys.length} key column(s) but ${op.descending.length} descending flag(s)`, op);
+  }
 }
 
 function validateActorOptions(op: LogicalOp, fn: UdfFunction, options: ActorOptions): void {

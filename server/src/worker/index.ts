@@ -17,6 +17,7 @@ import { mayRepeatIds, type UdfFunction } from "../plan";
 import { becomeActor, datasinkAt, udfResolver } from "./objects";
 import { sourceBlocks } from "./read";
 import { writeToSink } from "./sink-write";
+import { mapWriterFor, reduceSource } from "./exchange";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -147,7 +148,9 @@ async function runTask(task: TaskSpec): Promise<void> {
   const skippedInput = ({ file, rowOffset, reason }: { file?: string; rowOffset: number; reason: string }) => run.skipRow({
     id: undefined, operator: task.stage, file, row: rowOffset, input: JSON.stringify(file ?? null), error: `${file ?? task.stage}: ${reason}`, at: new Date().toISOString(),
   });
-  const source = sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; }, skippedInput);
+  const source = task.input.kind === "exchange" ? reduceSource(task, resolve, run)
+    : sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; }, skippedInput);
+  const partitions = await mapWriterFor(task);
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
   let committedRange: IdRange | undefined;
   let rangeKnown = !earlierTry?.ids;
@@ -176,6 +179,7 @@ async function runTask(task: TaskSpec): Promise<void> {
     const { idColumn } = task;
     for await (const { block, origin } of idColumn && mayRepeatIds(task.transforms) ? idRunsTogether(transformed, idColumn) : transformed) {
       if (cancelled.has(task.taskId)) break;
+      if (partitions) { partitions.add(block); continue; }
       let pieceStart = 0;
       const pieces = idColumn ? splitKeepingIds(block, task.targetBlockBytes, idColumn) : splitBlockBySize(block, task.targetBlockBytes);
       for (const piece of pieces) {
@@ -205,12 +209,20 @@ async function runTask(task: TaskSpec): Promise<void> {
         }
       }
     }
+  } catch (e) {
+    partitions?.abort();
+    throw e;
   } finally {
     await writing.catch(() => undefined); // a failed task reports only once its last write has settled
     await flushErrored().catch(() => undefined); // rows skipped so far are recorded even when the task stops early
   }
   await writing;
-  if (columnsWithoutRows && outputIndex === 0 && !task.sink && task.transforms.length === 0 && !cancelled.has(task.taskId)) {
+  if (partitions && cancelled.has(task.taskId)) partitions.abort();
+  else if (partitions) {
+    const output = partitions.finish();
+    send({ type: "mapOutput", taskId: task.taskId, output }, output.chunks.flatMap((c) => (c.ipc ? transferable(c.ipc) : [])));
+  }
+  if (columnsWithoutRows && outputIndex === 0 && !partitions && !task.sink && task.transforms.length === 0 && !cancelled.has(task.taskId)) {
     // Files with columns and no rows (a header-only CSV): the consumer still learns the columns.
     const ipc = blockToIPC(columnsWithoutRows);
     send({ type: "output", taskId: task.taskId, ipc, rows: 0, bytes: 0, origin: { rowOffset: 0 } }, transferable(ipc));

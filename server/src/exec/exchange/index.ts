@@ -18,3 +18,6 @@
  * The spill folder is removed when the job ends: success, failure or cancel.
  */
 export type { PartitionSide, ReduceContext, ReduceFn } from "./types";
+export { MapWriter } from "./map";
+export { reduceBlocks } from "./reduce";
+export { SpillError } from "./spill";

@@ -21,6 +21,7 @@ export interface ReduceContext {
   aggregations(specs: AggregateSpec[]): AggregateFn[];
   /** Times UDF calls and reports errored rows, as in a map task. */
   run: TaskRun;
+  targetBlockBytes: number;
 }
 
 /** A reducer: the blocks of one output partition from the partition's sides (one side; two for a join). */

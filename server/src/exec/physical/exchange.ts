@@ -1,0 +1,89 @@
+// The reduce side of an exchange, in the driver: it gathers the map outputs of its input stages (only
+// their metadata and small inline chunks), routes each reduce partition's pieces once all are in, and
+// runs the reduce tasks like any task stage (later map-like ops and a write fuse into them).
+import type { ExchangeReduceSpec, ExchangeSpec, MapOutput, PhysicalOp } from "../../plan";
+import { routePartitions } from "../exchange/routing";
+import type { ReadSettings } from "../read-settings";
+import type { PhysicalOperator, QueuedBlock } from "./base";
+import { TaskOperator } from "./task";
+
+export interface ExchangeSettings {
+  /** This exchange's folder for spilled partitions (under the job's spill folder). */
+  spillDir: string;
+  memoryBudgetBytes: number;
+  blockBytes: number;
+  cpuSlots: number;
+}
+
+export class ExchangeOperator extends TaskOperator {
+  private readonly spec: ExchangeSpec;
+  /** Per input: map outputs by task index (a retried task's replaces its lost attempt's). */
+  private readonly outputs: Map<number, MapOutput>[];
+  private readonly pending: ExchangeReduceSpec[] = [];
+  /** Bytes of chunks the map tasks kept in memory, held here until the reduce tasks are done. */
+  private inlineBytes = 0;
+
+  constructor(physical: Extract<PhysicalOp, { kind: "exchange" }>, inputs: PhysicalOperator[], settings: ReadSettings, private readonly exchange: ExchangeSettings) {
+    super(physical, inputs, settings);
+    this.spec = physical.exchange;
+    this.outputs = inputs.map(() => new Map());
+    // A sort's partitions (and repartition's) are in order: their outputs are released in task order.
+    const kind = this.spec.partitioners[0].kind;
+    if (kind === "range" || kind === "position") this.preserveOrder = true;
+    for (const input of inputs) {
+      if (input instanceof TaskOperator) input.exchangeTarget = { spillDir: exchange.spillDir, inlineAllowance: () => this.inlineAllowance() };
+    }
+  }
+
+  get spillDir(): string { return this.exchange.spillDir; }
+
+  /** What a map task may keep in memory: a share of a quarter of the budget, less what is held already. */
+  private inlineAllowance(): number {
+    const { memoryBudgetBytes, cpuSlots } = this.exchange;
+    return Math.max(0, Math.floor((memoryBudgetBytes / 4 - this.inlineBytes) / (2 * cpuSlots)));
+  }
+
+  protected override onInput(item: QueuedBlock, inputIndex: number): void {
+    const output = item.mapOutput;
+    if (!output) throw new Error(`${this.name}: its input stage sent a block instead of partitions`);
+    const earlier = this.outputs[inputIndex].get(output.taskIndex);
+    if (earlier) this.inlineBytes -= inlineBytesOf(earlier);
+    this.outputs[inputIndex].set(output.taskIndex, output);
+    this.inlineBytes += inlineBytesOf(output);
+    this.metrics.rowsIn += output.rows;
+  }
+
+  protected override onAllInputsDone(): void {
+    if (this.stopped) return;
+    const { memoryBudgetBytes, blockBytes } = this.exchange;
+    const routes = routePartitions(this.spec, this.outputs.map((m) => [...m.values()]), Math.max(blockBytes, memoryBudgetBytes / 16));
+    routes.forEach((route, partition) => this.pending.push({ operator: this.name, partition, numPartitions: routes.length, reducer: this.spec.reducer, ...route }));
+    this.metrics.tasksEstimated = routes.length;
+  }
+
+  override hasTask(): boolean {
+    return !this.stopped && this.pending.length > 0;
+  }
+
+  override nextTask(): ReturnType<TaskOperator["nextTask"]> {
+    const reduce = this.pending.shift();
+    return reduce && { input: { kind: "exchange", reduce }, inputBlocks: [] };
+  }
+
+  override queuedTasks(): number {
+    return this.stopped ? 0 : this.pending.length;
+  }
+
+  override queuedBytes(): number {
+    return super.queuedBytes() + (this.isFinished() ? 0 : this.inlineBytes);
+  }
+
+  override get preservesRows(): boolean {
+    const kind = this.spec.reducer.kind;
+    return (kind === "concat" || kind === "sort" || kind === "shuffle") && super.preservesRows;
+  }
+}
+
+function inlineBytesOf(output: MapOutput): number {
+  return output.chunks.reduce((sum, c) => sum + (c.ipc ? c.bytes : 0), 0);
+}

@@ -1,0 +1,41 @@
+// The all-to-all operators as exchanges: each one's partitioner, map-side combine and reducer.
+import type { BatchFormat } from "../block";
+import type { AggregateFn } from "./aggregate";
+import type { AggregateSpec, ExchangeSpec } from "./exchange";
+import type { UdfRef } from "./udf";
+
+/** Hash buckets a map task cuts rows into; the driver joins adjacent ones into partitions of a target size. */
+export const HASH_BUCKETS = 64;
+
+export function sortExchange(keys: string[], descending: boolean[]): ExchangeSpec {
+  return { partitioners: [{ kind: "range", keys, descending }], reducer: { kind: "sort", keys, descending } };
+}
+
+/** Two-phase: map tasks fold their rows into partial aggregates per group, reduce tasks merge a partition's. */
+export function aggregateExchange(keys: string[], aggs: AggregateFn[], operator: string, position: number | undefined): ExchangeSpec {
+  const specs = aggs.map((agg, index): AggregateSpec => (agg.spec?.kind === "builtin" ? agg.spec : { ...agg.spec, kind: "custom", name: agg.name, index, position }));
+  // A global aggregate is one group: one bucket.
+  return {
+    partitioners: [{ kind: "hash", keys, buckets: keys.length === 0 ? 1 : HASH_BUCKETS }],
+    combine: { kind: "aggregate", keys, aggs: specs, operator },
+    reducer: { kind: "aggregate", keys, aggs: specs, operator },
+  };
+}
+
+export function shuffleExchange(seed: number, numPartitions?: number): ExchangeSpec {
+  return { partitioners: [{ kind: "random", seed, buckets: numPartitions ?? HASH_BUCKETS, exact: numPartitions !== undefined }], reducer: { kind: "shuffle", seed } };
+}
+
+/** repartition(n): in order by default, shuffled, or by hash of key columns (equal keys in one block). */
+export function repartitionExchange(numPartitions: number, options: { shuffle?: boolean; keys?: string[]; seed: number }): ExchangeSpec {
+  if (options.keys) return { partitioners: [{ kind: "hash", keys: options.keys, buckets: numPartitions, exact: true }], reducer: { kind: "concat" } };
+  if (options.shuffle) return shuffleExchange(options.seed, numPartitions);
+  return { partitioners: [{ kind: "position", numPartitions }], reducer: { kind: "concat" } };
+}
+
+export function mapGroupsExchange(keys: string[], udf: UdfRef, batchFormat: BatchFormat, constructorArgs: unknown[], operator: string): ExchangeSpec {
+  return {
+    partitioners: [{ kind: "hash", keys, buckets: keys.length === 0 ? 1 : HASH_BUCKETS }],
+    reducer: { kind: "mapGroups", keys, udf, batchFormat, constructorArgs, operator },
+  };
+}
