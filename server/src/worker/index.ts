@@ -158,6 +158,13 @@ async function runTask(task: TaskSpec): Promise<void> {
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
   let fixedSchema: OutputSchema | undefined;
+  /** The block in the output's schema, which the driver fixes (asked again only while it has null-typed columns this block may type); undefined: cancelled. */
+  const fitSchema = async (block: Block, origin: BlockOrigin): Promise<Block | undefined> => {
+    if (!fixedSchema || (!sameSchema(block.schema, fixedSchema.schema) && fixedSchema.schema.fields.some((f) => DataType.isNull(f.type)))) {
+      fixedSchema = await outputSchema(task.taskId, block);
+    }
+    return fixedSchema && fitOutputSchema(block, fixedSchema, task.stage, origin);
+  };
   const sink = task.sink && await datasinkAt(task.module, task.sink.datasink);
   const writeAndCommit = async (context: WriteContext, piece: Block) => {
     const written = await writeToSink(sink!, piece, context, task.stage);
@@ -179,7 +186,13 @@ async function runTask(task: TaskSpec): Promise<void> {
     const { idColumn } = task;
     for await (const { block, origin } of idColumn && mayRepeatIds(task.transforms) ? idRunsTogether(transformed, idColumn) : transformed) {
       if (cancelled.has(task.taskId)) break;
-      if (partitions) { partitions.add(block); continue; }
+      if (partitions) {
+        // Partitions of one schema: the stage's, fixed by its first block, as a write's output.
+        const fitted = await fitSchema(block, origin);
+        if (!fitted) break;
+        partitions.add(fitted);
+        continue;
+      }
       let pieceStart = 0;
       const pieces = idColumn ? splitKeepingIds(block, task.targetBlockBytes, idColumn) : splitBlockBySize(block, task.targetBlockBytes);
       for (const piece of pieces) {
@@ -191,12 +204,8 @@ async function runTask(task: TaskSpec): Promise<void> {
         if (task.sink) {
           const { filePrefix, taskIndex } = task.sink;
           const context = { jobId: filePrefix, taskIndex, blockIndex: index, name: outputFileName(filePrefix, taskIndex, index, "") };
-          // Asked again only while the output has null-typed columns this piece may give a type to.
-          if (!fixedSchema || (!sameSchema(piece.schema, fixedSchema.schema) && fixedSchema.schema.fields.some((f) => DataType.isNull(f.type)))) {
-            fixedSchema = await outputSchema(task.taskId, piece);
-          }
-          if (!fixedSchema) break; // cancelled while asking
-          const fitted = fitOutputSchema(piece, fixedSchema, task.stage, pieceOrigin);
+          const fitted = await fitSchema(piece, pieceOrigin);
+          if (!fitted) break; // cancelled while asking
           if (checkpoint) checkIds(fitted, checkpoint.idColumn, task.stage);
           await writing;
           writing = writeAndCommit(context, fitted);
