@@ -16,6 +16,7 @@ export function Count(opts: { alias?: string } = {}): AggregateFn {
     name: opts.alias ?? "count()",
     init: () => 0,
     accumulateBlock: (n, _block, rows) => n + rows.length,
+    accumulateSlots: (counts, _block, slots) => { for (let row = 0; row < slots.length; row++) counts[slots[row]]++; },
     merge: (a, b) => a + b,
     finalize: (n) => BigInt(n), // an int64 column, as Ray's count
     spec: { kind: "builtin", fn: "count", options: { ...opts } },
@@ -128,6 +129,10 @@ function columnAggregate<S>(
 ): AggregateFn {
   const name = opts.alias ?? `${fn}(${on})`;
   const ignoreNulls = opts.ignoreNulls ?? true;
+  const fold = (acc: ColumnAcc<S>, value: unknown) => {
+    if (value === null) acc.sawNull = true;
+    else { acc.state = reducer.step(acc.state, value); acc.nonNull++; }
+  };
   const aggregate: AggregateFn<ColumnAcc<S>> = {
     name,
     spec: { kind: "builtin", fn, on, options: { ...opts } },
@@ -135,12 +140,16 @@ function columnAggregate<S>(
     accumulateBlock(acc, block, rows) {
       const { type, values } = aggregationValues(block, on, name, numericOnly);
       acc.type ??= type;
-      for (let i = 0; i < rows.length; i++) {
-        const value = values[rows[i]];
-        if (value === null) acc.sawNull = true;
-        else { acc.state = reducer.step(acc.state, value); acc.nonNull++; }
-      }
+      for (let i = 0; i < rows.length; i++) fold(acc, values[rows[i]]);
       return acc;
+    },
+    accumulateSlots(accs, block, slots) {
+      const { type, values } = aggregationValues(block, on, name, numericOnly);
+      for (let row = 0; row < slots.length; row++) {
+        const acc = accs[slots[row]];
+        acc.type ??= type;
+        fold(acc, values[row]);
+      }
     },
     merge: (a, b) => ({
       state: reducer.merge(a.state, b.state), nonNull: a.nonNull + b.nonNull, sawNull: a.sawNull || b.sawNull, type: a.type ?? b.type,

@@ -17,7 +17,7 @@ export function aggregateExchange(keys: string[], aggs: AggregateFn[], operator:
   // A global aggregate is one group: one bucket.
   return {
     partitioners: [{ kind: "hash", keys, buckets: keys.length === 0 ? 1 : HASH_BUCKETS }],
-    combine: { kind: "aggregate", keys, aggs: specs, operator },
+    combine: { kind: "aggregate", keys, aggs: specs, operator, columns: columnsRead(keys, specs) },
     reducer: { kind: "aggregate", keys, aggs: specs, operator },
   };
 }
@@ -38,4 +38,11 @@ export function mapGroupsExchange(keys: string[], udf: UdfRef, batchFormat: Batc
     partitioners: [{ kind: "hash", keys, buckets: keys.length === 0 ? 1 : HASH_BUCKETS }],
     reducer: { kind: "mapGroups", keys, udf, batchFormat, constructorArgs, operator },
   };
+}
+
+/** The key columns and those the built-in aggregations read; undefined when a custom one may read any. */
+function columnsRead(keys: string[], specs: AggregateSpec[]): string[] | undefined {
+  if (specs.some((spec) => spec.kind !== "builtin")) return undefined;
+  const ons = specs.flatMap((spec) => (spec.kind === "builtin" && spec.on !== undefined ? [spec.on] : []));
+  return [...new Set([...keys, ...ons])];
 }

@@ -24,8 +24,18 @@ export type AggregateSpec =
   /** A customAggregate (or an AggregateFn of the user's own): the aggregate op's `index`th, found by its plan position, else rebuilt from its functions' source. */
   | { kind: "custom"; name: string; index: number; position?: number; sources?: { init: string; accumulateRow: string; merge: string; finalize?: string } };
 
-/** What a map task does to its rows before cutting them: fold them into partial aggregates per group. */
-export type MapCombine = { kind: "aggregate"; keys: string[]; aggs: AggregateSpec[]; operator: string };
+/**
+ * What a map task does to its rows before cutting them: fold them into partial aggregates per group.
+ * When its groups are nearly as many as its rows, it sends the rows (those columns) on instead.
+ */
+export interface MapCombine {
+  kind: "aggregate";
+  keys: string[];
+  aggs: AggregateSpec[];
+  operator: string;
+  /** The columns the aggregation reads (all when unknown): what a map task sends on when partials do not pay. */
+  columns?: string[];
+}
 
 /** The map side, carried by the tasks of the stage that feeds an exchange (its last step instead of output blocks). */
 export interface ExchangeMapSpec {

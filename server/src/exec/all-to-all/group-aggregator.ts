@@ -43,6 +43,7 @@ export class GroupAggregator {
     const epoch = ++this.epoch;
     const present: Group[] = [];
     const slotOfRow = new Uint32Array(block.numRows);
+    let rowsByGroup: { sorted: Uint32Array; starts: Uint32Array } | undefined;
     for (let row = 0; row < block.numRows; row++) {
       const group = this.groupOf(keyColumns, row);
       if (group.epoch !== epoch) {
@@ -53,12 +54,21 @@ export class GroupAggregator {
       slotOfRow[row] = group.slot;
     }
 
-    const { sorted: rowsByGroup, starts } = countingSort(identityIndices(block.numRows), slotOfRow, present.length);
-    for (let slot = 0; slot < present.length; slot++) {
-      const group = present[slot];
-      const rows = rowsByGroup.subarray(starts[slot], starts[slot + 1]);
-      for (let a = 0; a < this.aggs.length; a++) group.accs[a] = this.aggs[a].accumulateBlock(group.accs[a], block, rows);
-    }
+    this.aggs.forEach((agg, a) => {
+      if (agg.accumulateSlots) {
+        // Row by row into each group's accumulator: no call per group (most groups of a block may have one row).
+        const accs = present.map((g) => g.accs[a]);
+        agg.accumulateSlots(accs, block, slotOfRow);
+        for (let slot = 0; slot < present.length; slot++) present[slot].accs[a] = accs[slot];
+        return;
+      }
+      rowsByGroup ??= countingSort(identityIndices(block.numRows), slotOfRow, present.length);
+      const { sorted, starts } = rowsByGroup;
+      for (let slot = 0; slot < present.length; slot++) {
+        const group = present[slot];
+        group.accs[a] = agg.accumulateBlock(group.accs[a], block, sorted.subarray(starts[slot], starts[slot + 1]));
+      }
+    });
   }
 
   /** Groups so far. */
@@ -74,8 +84,13 @@ export class GroupAggregator {
     return block;
   }
 
-  /** Folds in the partial aggregates another aggregator took (its takePartials). */
-  mergePartials(block: Block): void {
+  /** Folds in a block of rows, or of partial aggregates another aggregator took (its takePartials). */
+  addRowsOrPartials(block: Block): void {
+    if (block.getChild(PARTIALS)) this.mergePartials(block);
+    else this.add(block);
+  }
+
+  private mergePartials(block: Block): void {
     if (block.numRows === 0) return;
     const keyVectors = this.keys.map((key) => requireColumn(block, key, "groupBy"));
     this.keyTypes ??= keyVectors.map((v) => v.type);

@@ -10,6 +10,9 @@ import { ChunkSink } from "./spill";
 const CHUNK_BYTES = 1 << 20;
 /** Keys sampled per sorted run for the range boundaries. */
 const SAMPLES_PER_RUN = 64;
+/** Rows a map task groups to judge whether partial aggregates pay: they do with at least PROBE_RATIO rows per group. */
+const PROBE_ROWS = 20_000;
+const PROBE_RATIO = 4;
 /** Groups a map task folds before it sends their partial aggregates on (its memory stays bounded). */
 const MAX_PARTIAL_GROUPS = 100_000;
 
@@ -23,6 +26,8 @@ export class MapWriter {
   private pendingBytes = 0;
   private readonly aggregator?: GroupAggregator;
   private readonly random?: () => number;
+  /** Set once partial aggregation turned out not to pay. */
+  private sendRows = false;
 
   constructor(private readonly spec: ExchangeMapSpec, taskId: number, private readonly targetBlockBytes: number, aggregations?: AggregateFn[]) {
     this.sink = new ChunkSink(spec.operator, spec.spillDir, `${spec.side}-${String(spec.taskIndex).padStart(6, "0")}-${taskId}.arrows`, spec.inlineBytes);
@@ -33,13 +38,29 @@ export class MapWriter {
   add(block: Block): void {
     this.rows += block.numRows;
     if (!this.aggregator) { this.partition(block); return; }
+    // Partials that would barely reduce the rows cost more to send than the rows: the reduce tasks aggregate those.
+    this.sendRows ||= this.rows === block.numRows && this.fewRowsPerGroup(block);
+    if (this.sendRows) { this.partition(this.aggregatedColumns(block)); return; }
     this.aggregator.add(block);
     if (this.aggregator.size >= MAX_PARTIAL_GROUPS) this.partition(this.aggregator.takePartials());
   }
 
+  /** Whether the first rows of the task's first block have fewer than PROBE_RATIO rows per group. */
+  private fewRowsPerGroup(block: Block): boolean {
+    const probe = new GroupAggregator(this.spec.combine!.keys, []);
+    const rows = Math.min(block.numRows, PROBE_ROWS);
+    probe.add(sliceBlock(block, 0, rows));
+    return rows >= PROBE_ROWS / 10 && probe.size * PROBE_RATIO > rows;
+  }
+
+  private aggregatedColumns(block: Block): Block {
+    const columns = this.spec.combine!.columns;
+    return columns ? block.select(columns) : block;
+  }
+
   finish(): MapOutput {
     if (this.aggregator && this.aggregator.size > 0) this.partition(this.aggregator.takePartials());
-    for (const bucket of [...this.pending.keys()]) this.flushBucket(bucket);
+    this.flushAll();
     this.sink.close();
     const { side } = this.spec;
     return { side, taskIndex: this.spec.taskIndex, rows: this.rows, spilledBytes: this.sink.spilledBytes, chunks: this.sink.chunks, sample: this.spec.partitioner.kind === "range" ? this.sample : undefined };
@@ -93,7 +114,11 @@ export class MapWriter {
       this.pendingBytes += bytes;
       if (entry.bytes >= CHUNK_BYTES) this.flushBucket(bucket);
     }
-    if (this.pendingBytes > this.targetBlockBytes) for (const bucket of [...this.pending.keys()]) this.flushBucket(bucket);
+    if (this.pendingBytes > this.targetBlockBytes) this.flushAll();
+  }
+
+  private flushAll(): void {
+    for (const bucket of [...this.pending.keys()]) this.flushBucket(bucket);
   }
 
   private flushBucket(bucket: number): void {

@@ -28,7 +28,7 @@ export const reducers: Reducers = {
   },
   async *aggregate([side], { keys, aggs }, { aggregations }) {
     const aggregator = new GroupAggregator(keys, aggregations(aggs));
-    for await (const partials of side.blocks()) aggregator.mergePartials(partials);
+    for await (const block of side.blocks()) aggregator.addRowsOrPartials(block);
     // A global aggregate has one row even over no rows; grouped, an empty partition has none.
     if (aggregator.size > 0 || keys.length === 0) yield aggregator.result();
   },
