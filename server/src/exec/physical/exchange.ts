@@ -27,9 +27,9 @@ export class ExchangeOperator extends TaskOperator {
     super(physical, inputs, settings);
     this.spec = physical.exchange;
     this.outputs = inputs.map(() => new Map());
-    // A sort's partitions (and repartition's) are in order: their outputs are released in task order.
+    // A sort's partitions (and repartition's) are in order, a seeded shuffle's the same each run: outputs go in task order.
     const kind = this.spec.partitioners[0].kind;
-    if (kind === "range" || kind === "position") this.preserveOrder = true;
+    if (kind === "range" || kind === "position" || kind === "random") this.preserveOrder = true;
     for (const input of inputs) {
       if (input instanceof TaskOperator) input.exchangeTarget = { spillDir: exchange.spillDir, inlineAllowance: () => this.inlineAllowance() };
     }
