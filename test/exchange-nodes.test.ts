@@ -1,0 +1,71 @@
+// The exchange on nodes (OS processes): a sort gives the same ordered output as on worker threads, and a
+// node SIGKILLed while map tasks run loses only its running tasks, which rerun: the output is the same.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import * as rd from "../server/src/api";
+import { Cluster } from "../server/src/cluster";
+import { tempDir } from "./helpers";
+
+const ROWS = 60_000;
+
+function slowSort(): rd.Dataset {
+  return rd.range(ROWS, { overrideNumBlocks: 12 }).map(function slowly(r) {
+    const id = r.id as number;
+    if (id % 500 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    return { id, v: (id * 7919) % 4001 };
+  }).sort(["v", "id"], { descending: [true, false] });
+}
+
+function expectedIds(): number[] {
+  const rows = Array.from({ length: ROWS }, (_, id) => ({ id, v: (id * 7919) % 4001 }));
+  return rows.sort((a, b) => b.v - a.v || a.id - b.id).map((r) => r.id);
+}
+
+describe("the exchange on nodes", function () {
+  this.timeout(240_000);
+  let cluster: Cluster | undefined;
+  let spill: string;
+
+  beforeEach(() => {
+    const context = rd.DataContext.reset();
+    context.resourceLimits.memoryBytes = 8 * 2 ** 20;
+    context.progress.intervalMs = 50;
+    spill = tempDir("rdpipe-spill-nodes-");
+    context.spillDir = spill;
+    cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1 });
+    context.cluster = cluster;
+  });
+  afterEach(async () => {
+    await cluster?.shutdown();
+    cluster = undefined;
+    rd.DataContext.reset();
+    assert.deepEqual(fs.readdirSync(spill), [], "spill files left behind");
+    fs.rmSync(spill, { recursive: true, force: true });
+  });
+
+  it("sorts on two nodes into the same order as on worker threads", async () => {
+    const table = await slowSort().toArrow();
+    assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expectedIds());
+    assert.equal(cluster!.nodes().length, 2, "both nodes took part");
+  });
+
+  it("a node SIGKILLed while map tasks run: its tasks rerun and the output is the same", async () => {
+    let rerun = 0;
+    for (let trial = 0; trial < 3; trial++) {
+      let killed = false;
+      const dataset = slowSort();
+      const table = await dataset.toArrow({
+        onProgress: (s) => {
+          const map = s.operators.find((op) => op.name.endsWith("(map)"))!;
+          const alive = cluster!.nodes().filter((n) => n.state === "alive");
+          if (killed || map.tasksDone < 1 || map.tasksRunning < 1 || alive.length < 2) return;
+          killed = true;
+          process.kill(alive[trial % alive.length].pid, "SIGKILL");
+        },
+      });
+      assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expectedIds(), `trial ${trial}`);
+      rerun += dataset.lastRun()!.progress.operators.reduce((sum, op) => sum + op.tasksRetried, 0);
+    }
+    assert.ok(rerun > 0, "no kill hit a running map task");
+  });
+});
