@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
+import { renderProgress } from "../server/src/cli/progress";
 import { listFilesRecursive, tempDir } from "./helpers";
 
 const ROWS = 120_000;
@@ -64,6 +65,7 @@ describe("the exchange: all-to-all operators in the workers", function () {
     const map = last!.operators.find((op) => op.name.endsWith("->Sort(a, b)(map)"))!;
     const reduce = last!.operators.find((op) => op.name === "Sort(a, b)")!;
     assert.ok((map.bytesSpilled ?? 0) > 0, "the map side spilled under an 8 MiB budget");
+    assert.match(renderProgress(last!).find((line) => line.startsWith(map.name))!, /spilled \d/);
     assert.ok(reduce.tasksDone > 1, `${reduce.tasksDone} reduce tasks`);
     assert.equal(reduce.rowsDone, ROWS);
   });

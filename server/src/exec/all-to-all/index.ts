@@ -1,4 +1,4 @@
-// The all-to-all operators' kernels: they run in the driver over their whole input.
+// Kernels over whole blocks: sort, shuffle, zip, group aggregation (the exchange's reducers and the driver's zip use them).
 export { mulberry32, repartitionBlocks, shuffleBlocks } from "./shuffle";
 export { sortBlocks } from "./sort";
 export { zipBlocks } from "./zip";
