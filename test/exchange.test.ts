@@ -147,7 +147,13 @@ describe("the exchange: all-to-all operators in the workers", function () {
     assert.deepEqual((await source().unique("b")).sort(), [...new Set(referenceRows().map((r) => r.b))].sort());
   });
 
-  it("names a missing key column and its operator; refuses a struct sort key", async () => {
+  it("names a missing key column and its operator (when building, if the columns are known); refuses a struct sort key", async () => {
+    const items = rd.fromItems([{ a: 1, b: "x" }]);
+    assert.throws(() => items.sort("c"), /Sort\(c\): unknown column 'c'; available columns: a, b/);
+    assert.throws(() => items.selectColumns(["a"]).groupBy(["a", "b"]), /groupBy\(a, b\): unknown column 'b'; available columns: a/);
+    assert.throws(() => items.repartition(2, { keys: "z" }), /Repartition\(2\): unknown column 'z'/);
+    assert.throws(() => items.sort(["a", "b"], { descending: [true] }), /Sort\(a, b\): 2 key column\(s\) but 1 descending flag/);
+    // Columns a UDF makes are known only when blocks come: the first block names the column.
     await assert.rejects(source().sort("nope").takeAll(), /Sort\(nope\).*unknown column 'nope'; available columns: id, a, b, v/s);
     await assert.rejects(source().groupBy("nope").count().takeAll(), /unknown column 'nope'/);
     const structs = rd.range(100).map(function nest(r) { return { id: r.id, s: { x: r.id } }; });

@@ -10,6 +10,7 @@ import { batchesFrom, formatBatch, type Batch, type DataIterator, type IterBatch
 import { checkTestSize, split, splitAt, splitProportionately, trainTestSplit } from "./splits";
 import { streamingSplit } from "./streaming-split";
 import { checkImageWriteOptions } from "./images";
+import { checkGroupFunction, checkKeys, checkSort } from "./keys";
 import { resolveUserPath } from "./paths";
 
 export type { Batch, IterBatchesOptions } from "./batches";
@@ -114,6 +115,7 @@ export class Dataset {
   repartition(numBlocks: number, options: { shuffle?: boolean; keys?: string | string[] } = {}): Dataset {
     if (!(Number.isInteger(numBlocks) && numBlocks > 0)) throw new RangeError(`repartition: expected a positive integer, got ${numBlocks}`);
     const keys = options.keys === undefined ? undefined : [options.keys].flat();
+    if (keys) checkKeys(this.op, keys, `Repartition(${numBlocks})`);
     return this.derive({ id: newOpId(), kind: "repartition", input: this.op, numBlocks, shuffle: options.shuffle, keys });
   }
 
@@ -133,10 +135,12 @@ export class Dataset {
   }
 
   sort(key: SortKey, options: { descending?: boolean | boolean[] } = {}): Dataset {
+    checkSort(this.op, [key].flat(), options.descending ?? false);
     return this.derive({ id: newOpId(), kind: "sort", input: this.op, key, descending: options.descending ?? false });
   }
 
   groupBy(key: string | string[] | null): GroupedData {
+    if (key !== null) checkKeys(this.op, [key].flat(), `groupBy(${[key].flat().join(", ")})`);
     return new GroupedData(this.op, key === null ? [] : [key].flat(), (op) => this.derive(op));
   }
 
@@ -363,6 +367,7 @@ export class GroupedData {
    * returns a batch. A class with a `call(batch)` method is built once per worker with fnConstructorArgs.
    */
   mapGroups(fn: ((batch: Batch) => Batch | Promise<Batch>) | UdfClass, options: { batchFormat?: BatchFormat; fnConstructorArgs?: unknown[] } = {}): Dataset {
+    checkGroupFunction(fn);
     return this.derive({ id: newOpId(), kind: "mapGroups", input: this.input, keys: this.keys, fn, options });
   }
 }

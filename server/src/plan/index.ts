@@ -369,10 +369,7 @@ export function validatePlan(root: LogicalOp): void {
       throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`, op);
     }
     if (op.kind === "map" || op.kind === "flatMap" || op.kind === "mapBatches") validateActorOptions(op, op.fn, op.options);
-    else if (op.kind === "sort") validateSort(op);
-    else if (op.kind === "mapGroups") {
-      if (isClass(op.fn) && typeof (op.fn.prototype as { call?: unknown }).call !== "function") throw new PlanError(`${opDisplayName(op)}: a class UDF needs a call method`, op);
-    } else if ("fn" in op && isClass(op.fn)) {
+    else if ("fn" in op && isClass(op.fn) && op.kind !== "mapGroups") {
       throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`, op);
     }
   }
@@ -387,14 +384,6 @@ export function erroredRowBudgets(root: LogicalOp): Map<string, number> {
     }
   }
   return budgets;
-}
-
-function validateSort(op: Extract<LogicalOp, { kind: "sort" }>): void {
-  const keys = [op.key].flat();
-  if (keys.length === 0) throw new PlanError(`${opDisplayName(op)}: sort needs at least one key column`, op);
-  if (Array.isArray(op.descending) && op.descending.length !== keys.length) {
-    throw new PlanError(`${opDisplayName(op)}: sort got ${keys.length} key column(s) but ${op.descending.length} descending flag(s)`, op);
-  }
 }
 
 function validateActorOptions(op: LogicalOp, fn: UdfFunction, options: ActorOptions): void {
