@@ -40,7 +40,7 @@ export class ExchangeOperator extends TaskOperator {
   /** What a map task may keep in memory: a share of a quarter of the budget, less what is held already. */
   private inlineAllowance(): number {
     const { memoryBudgetBytes, cpuSlots } = this.exchange;
-    return Math.max(0, Math.floor((memoryBudgetBytes / 4 - this.inlineBytes) / (2 * cpuSlots)));
+    return Math.max(0, Math.floor((memoryBudgetBytes / 8 - this.inlineBytes) / (2 * cpuSlots)));
   }
 
   protected override onInput(item: QueuedBlock, inputIndex: number): void {
@@ -56,7 +56,7 @@ export class ExchangeOperator extends TaskOperator {
   protected override onAllInputsDone(): void {
     if (this.stopped) return;
     const { memoryBudgetBytes, blockBytes } = this.exchange;
-    const routes = routePartitions(this.spec, this.outputs.map((m) => [...m.values()]), Math.max(blockBytes, memoryBudgetBytes / 16));
+    const routes = routePartitions(this.spec, this.outputs.map((m) => [...m.values()]), Math.max(blockBytes, memoryBudgetBytes / 32));
     routes.forEach((route, partition) => this.pending.push({ operator: this.name, partition, numPartitions: routes.length, reducer: this.spec.reducer, ...route }));
     this.metrics.tasksEstimated = routes.length;
   }
