@@ -70,10 +70,13 @@ describe("the exchange: all-to-all operators in the workers", function () {
     assert.equal(reduce.rowsDone, ROWS);
   });
 
-  it("writes a sorted dataset into files whose name order is the row order", async () => {
+  it("writes a sorted dataset into files whose name order is the row order (an overwrite replacing what was there)", async () => {
     const out = path.join(dir, "sorted");
-    await source().sort("v", { descending: true }).writeParquet(out).run();
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, "stale.parquet"), "old");
+    await source().sort("v", { descending: true }).writeParquet(out, { mode: "overwrite" }).run();
     const files = listFilesRecursive(out).sort();
+    assert.ok(!files.some((f) => f.endsWith("stale.parquet")), "the overwrite replaced the old file");
     assert.ok(files.length > 1, `${files.length} files`);
     const values: number[] = [];
     for (const file of files) values.push(...(await rd.readParquet(file).takeAll()).map((r) => Number(r.v)));
