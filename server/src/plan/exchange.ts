@@ -78,6 +78,8 @@ export interface MapOutput {
   chunks: ChunkRef[];
   /** Range partitioning: key tuples sampled evenly from the task's rows. */
   sample?: unknown[][];
+  /** The schema of the task's chunks (Arrow IPC of no rows), when it had rows. */
+  schema?: Uint8Array;
 }
 
 /** A chunk, or rows [start, end) of it, a reduce task reads. */
@@ -101,6 +103,8 @@ export interface ExchangeReduceSpec {
   numPartitions: number;
   reducer: ReducerSpec;
   sides: ReducePiece[][];
+  /** Each side's schema (Arrow IPC), also for a side with no rows in this partition (an outer join's nulls need it); none when the side had no rows at all. */
+  schemas: (Uint8Array | undefined)[];
   /** Range partitioning: the partition holds the keys in (lower, upper] (an undefined bound is open); pieces are cut to it. */
   range?: KeyRange;
 }

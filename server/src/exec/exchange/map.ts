@@ -1,6 +1,6 @@
 // The map side of an exchange, in a worker: a task's output blocks cut into partitions (or sorted runs)
 // by its partitioner, written as chunks, reported as a MapOutput.
-import { type Block, blockBytes, concatBlocks, sliceBlock, takeRows } from "../../block";
+import { type Block, blockBytes, concatBlocks, schemaToIPC, sliceBlock, takeRows } from "../../block";
 import type { AggregateFn, ExchangeMapSpec, MapOutput } from "../../plan";
 import { GroupAggregator, countingSort, identityIndices, mulberry32, sortBlocks } from "../all-to-all";
 import { hashBuckets, keyColumns, keyTuple } from "./keys";
@@ -26,6 +26,7 @@ export class MapWriter {
   private pendingBytes = 0;
   private readonly aggregator?: GroupAggregator;
   private readonly random?: () => number;
+  private schema?: Uint8Array;
   /** Set once partial aggregation turned out not to pay. */
   private sendRows = false;
 
@@ -63,7 +64,7 @@ export class MapWriter {
     this.flushAll();
     this.sink.close();
     const { side } = this.spec;
-    return { side, taskIndex: this.spec.taskIndex, rows: this.rows, spilledBytes: this.sink.spilledBytes, chunks: this.sink.chunks, sample: this.spec.partitioner.kind === "range" ? this.sample : undefined };
+    return { side, taskIndex: this.spec.taskIndex, rows: this.rows, spilledBytes: this.sink.spilledBytes, chunks: this.sink.chunks, sample: this.spec.partitioner.kind === "range" ? this.sample : undefined, schema: this.schema };
   }
 
   abort(): void {
@@ -72,6 +73,7 @@ export class MapWriter {
 
   private partition(block: Block): void {
     if (block.numRows === 0) return;
+    this.schema ??= schemaToIPC(block.schema);
     const p = this.spec.partitioner;
     switch (p.kind) {
       case "position": this.sink.add(block, 0); return;

@@ -1,6 +1,7 @@
 // The reduce side of an exchange, in a worker: the pieces of one partition read back, cut to the
 // partition's key range, and turned into output blocks by the partition's reducer.
-import { type Block, sliceBlock } from "../../block";
+import type { Schema } from "apache-arrow";
+import { type Block, schemaFromIPC, sliceBlock } from "../../block";
 import type { KeyRange, ReducePiece } from "../../plan";
 import { compareKeys, keyColumns, keyTuple } from "./keys";
 import { reducers } from "./reducers";
@@ -10,8 +11,10 @@ import type { PartitionSide, ReduceContext, ReduceFn } from "./types";
 class Side implements PartitionSide {
   readonly rows: number;
   readonly bytes: number;
+  readonly schema?: Schema;
 
-  constructor(private readonly pieces: ReducePiece[], private readonly range: KeyRange | undefined, private readonly operator: string) {
+  constructor(private readonly pieces: ReducePiece[], schema: Uint8Array | undefined, private readonly range: KeyRange | undefined, private readonly operator: string) {
+    this.schema = schema && schemaFromIPC(schema);
     this.rows = pieces.reduce((sum, p) => sum + (p.end ?? p.chunk.rows) - (p.start ?? 0), 0);
     this.bytes = pieces.reduce((sum, p) => sum + p.chunk.bytes, 0);
   }
@@ -50,7 +53,7 @@ function withinRange(block: Block, range: KeyRange, operator: string): Block {
 /** The output blocks of the reduce task `context.spec` describes. */
 export function reduceBlocks(context: ReduceContext): AsyncIterable<Block> {
   const { spec } = context;
-  const sides = spec.sides.map((pieces) => new Side(pieces, spec.range, spec.operator));
+  const sides = spec.sides.map((pieces, i) => new Side(pieces, spec.schemas[i], spec.range, spec.operator));
   const reduce = reducers[spec.reducer.kind] as ReduceFn;
   return reduce(sides, spec.reducer, context);
 }

@@ -3,7 +3,7 @@
 import type { ChunkRef, ExchangeReduceSpec, ExchangeSpec, MapOutput, ReducePiece } from "../../plan";
 import { compareKeys } from "./keys";
 
-type Route = Pick<ExchangeReduceSpec, "sides" | "range">;
+type Route = Pick<ExchangeReduceSpec, "sides" | "range" | "schemas">;
 
 /**
  * The reduce partitions, in output order. `outputs[side]` are that side's map outputs; partitions aim at
@@ -11,6 +11,11 @@ type Route = Pick<ExchangeReduceSpec, "sides" | "range">;
  */
 export function routePartitions(spec: ExchangeSpec, outputs: MapOutput[][], targetBytes: number): Route[] {
   const ordered = outputs.map((side) => [...side].sort((a, b) => a.taskIndex - b.taskIndex));
+  const schemas = ordered.map((side) => side.find((o) => o.schema)?.schema);
+  return routesOf(spec, ordered, targetBytes).map((route) => ({ ...route, schemas }));
+}
+
+function routesOf(spec: ExchangeSpec, ordered: MapOutput[][], targetBytes: number): Omit<Route, "schemas">[] {
   const partitioner = spec.partitioners[0];
   switch (partitioner.kind) {
     case "hash": case "random": return routeBuckets(ordered, partitioner.buckets, partitioner.exact ?? false, targetBytes);
@@ -24,7 +29,7 @@ function chunksOf(outputs: MapOutput[]): ChunkRef[] {
 }
 
 /** Buckets as partitions: one each when exact (both sides of a join), else adjacent buckets joined up to the target size. */
-function routeBuckets(sides: MapOutput[][], buckets: number, exact: boolean, targetBytes: number): Route[] {
+function routeBuckets(sides: MapOutput[][], buckets: number, exact: boolean, targetBytes: number): Omit<Route, "schemas">[] {
   const bytes = new Array<number>(buckets).fill(0);
   for (const side of sides) for (const chunk of chunksOf(side)) bytes[chunk.partition] += chunk.bytes;
   const groups: number[][] = [];
@@ -49,7 +54,7 @@ function routeBuckets(sides: MapOutput[][], buckets: number, exact: boolean, tar
 }
 
 /** Boundaries at even quantiles of the sampled keys; partition i holds keys in (boundary i-1, boundary i]. */
-function routeRanges(sides: MapOutput[][], keys: string[], descending: boolean[], targetBytes: number): Route[] {
+function routeRanges(sides: MapOutput[][], keys: string[], descending: boolean[], targetBytes: number): Omit<Route, "schemas">[] {
   const chunks = sides.map(chunksOf);
   const totalBytes = chunks.flat().reduce((sum, c) => sum + c.bytes, 0);
   const samples = sides.flat().flatMap((o) => o.sample ?? []).sort((a, b) => compareKeys(a, b, descending));
@@ -59,7 +64,7 @@ function routeRanges(sides: MapOutput[][], keys: string[], descending: boolean[]
     const bound = samples[Math.floor((i * samples.length) / wanted)];
     if (bounds.length === 0 || compareKeys(bounds[bounds.length - 1], bound, descending) < 0) bounds.push(bound);
   }
-  const routes: Route[] = [];
+  const routes: Omit<Route, "schemas">[] = [];
   for (let i = 0; i <= bounds.length; i++) {
     const lower = i > 0 ? bounds[i - 1] : undefined;
     const upper = i < bounds.length ? bounds[i] : undefined;
@@ -70,11 +75,11 @@ function routeRanges(sides: MapOutput[][], keys: string[], descending: boolean[]
 }
 
 /** n partitions of the rows in order, the first `rows % n` one row longer (as repartition always cut). */
-function routePositions(outputs: MapOutput[], n: number): Route[] {
+function routePositions(outputs: MapOutput[], n: number): Omit<Route, "schemas">[] {
   const chunks = chunksOf(outputs);
   const total = chunks.reduce((sum, c) => sum + c.rows, 0);
   const base = Math.floor(total / n), extra = total % n;
-  const routes: Route[] = [];
+  const routes: Omit<Route, "schemas">[] = [];
   let chunkIndex = 0, offset = 0; // the next row: chunk and row within it
   for (let i = 0; i < n; i++) {
     let wanted = base + (i < extra ? 1 : 0);

@@ -1,4 +1,5 @@
 // What a reducer sees of its partition and of the task it runs in.
+import type { Schema } from "apache-arrow";
 import type { Block } from "../../block";
 import type { TaskRun } from "../../cluster";
 import type { AggregateFn, AggregateSpec, ExchangeReduceSpec, ReducerSpec, UdfFunction, UdfRef } from "../../plan";
@@ -7,6 +8,8 @@ import type { AggregateFn, AggregateSpec, ExchangeReduceSpec, ReducerSpec, UdfFu
 export interface PartitionSide {
   readonly rows: number;
   readonly bytes: number;
+  /** The side's schema, also when this partition has none of its rows; undefined when the side had no rows at all. */
+  readonly schema?: Schema;
   /** The pieces one block at a time (a spilled chunk is read when its turn comes). */
   blocks(): AsyncIterable<Block>;
   /** Every piece at once. */
