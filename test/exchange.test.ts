@@ -105,6 +105,15 @@ describe("the exchange: all-to-all operators in the workers", function () {
     }
   });
 
+  it("groups a Parquet read decoding only the columns it aggregates, a hive partition column as key", async () => {
+    const input = path.join(dir, "hive");
+    for (const part of ["a", "b"]) {
+      await rd.fromItems(Array.from({ length: 1000 }, (_, i) => ({ v: part === "a" ? i : 2 * i, unused: `x${i}` }))).writeParquet(path.join(input, `part=${part}`)).run();
+    }
+    const rows = await rd.readParquet(input).groupBy("part").aggregate(rd.Count(), rd.Sum("v")).takeAll();
+    assert.deepEqual(rows.map((r) => [r.part, Number(r["count()"]), Number(r["sum(v)"])]).sort(), [["a", 1000, 499_500], ["b", 1000, 999_000]]);
+  });
+
   it("mapGroups gives each group whole: columns by default, rows when asked, and to a class UDF", async () => {
     const keyed = source().map(function bucket(r) { return { id: r.id, k: (r.id as number) % 11 }; });
     const sizes = await keyed.groupBy("k").mapGroups(function size(batch: rd.Batch) {

@@ -1,5 +1,6 @@
 // The all-to-all operators as exchanges: each one's partitioner, map-side combine and reducer.
 import type { BatchFormat } from "../block";
+import type { SourceDef } from "../io";
 import type { AggregateFn } from "./aggregate";
 import type { AggregateSpec, ExchangeSpec } from "./exchange";
 import type { UdfRef } from "./udf";
@@ -45,4 +46,10 @@ function columnsRead(keys: string[], specs: AggregateSpec[]): string[] | undefin
   if (specs.some((spec) => spec.kind !== "builtin")) return undefined;
   const ons = specs.flatMap((spec) => (spec.kind === "builtin" && spec.on !== undefined ? [spec.on] : []));
   return [...new Set([...keys, ...ons])];
+}
+
+/** A file read that decodes only the columns an exchange's map side needs (an aggregation's), when it reads them all now. */
+export function projectedSource(source: SourceDef, columns: string[] | undefined): SourceDef {
+  if (!columns || source.type !== "files" || source.options.columns) return source;
+  return { ...source, options: { ...source.options, columns } };
 }

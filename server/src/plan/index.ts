@@ -9,7 +9,7 @@ export { HASH_BUCKETS } from "./all-to-all";
 import type { CheckpointSpec } from "./checkpoint";
 import type { ExchangeMapStep, ExchangeSpec } from "./exchange";
 import type { UdfRef } from "./udf";
-import { aggregateExchange, mapGroupsExchange, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
+import { aggregateExchange, mapGroupsExchange, projectedSource, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
 export type {
   AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, KeyRange, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
 } from "./exchange";
@@ -295,6 +295,7 @@ export function exchangeStage(name: string, inputs: PhysicalOp[], exchange: Exch
 
 function withMapStep(stage: Extract<PhysicalOp, { kind: "read" | "map" }>, operator: string, side: number, exchange: ExchangeSpec): PhysicalOp {
   stage.exchangeMap = { operator, side, partitioner: exchange.partitioners[side], combine: exchange.combine };
+  if (stage.kind === "read" && stage.transforms.length === 0) stage.source = projectedSource(stage.source, exchange.combine?.columns);
   stage.name = `${stage.name}->${operator}(map)`;
   return stage;
 }

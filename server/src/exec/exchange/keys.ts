@@ -3,13 +3,18 @@ import { DataType, type Vector } from "apache-arrow";
 import { type Block, BlockError, columnValues } from "../../block";
 import { compareScalars, requireColumn } from "../all-to-all";
 
-/** The key columns' values, after checking they exist (and, when they must be ordered, can be). */
-export function keyColumns(block: Block, keys: string[], operator: string, ordered: boolean): unknown[][] {
+/** The key columns, after checking they exist (and, when they must be ordered, can be). */
+export function keyVectors(block: Block, keys: string[], operator: string, ordered: boolean): Vector[] {
   return keys.map((key) => {
     const vector = requireColumn(block, key, operator);
     if (ordered) checkKeyType(vector, key, operator);
-    return columnValues(vector);
+    return vector;
   });
+}
+
+/** The key columns' values, checked as keyVectors checks them. */
+export function keyColumns(block: Block, keys: string[], operator: string, ordered: boolean): unknown[][] {
+  return keyVectors(block, keys, operator, ordered).map(columnValues);
 }
 
 function checkKeyType(vector: Vector, key: string, operator: string): void {

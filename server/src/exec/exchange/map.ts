@@ -3,7 +3,7 @@
 import { type Block, blockBytes, concatBlocks, schemaToIPC, sliceBlock, takeRows } from "../../block";
 import type { AggregateFn, ExchangeMapSpec, MapOutput } from "../../plan";
 import { GroupAggregator, countingSort, identityIndices, mulberry32, sortBlocks } from "../all-to-all";
-import { hashBuckets, keyColumns, keyTuple } from "./keys";
+import { hashBuckets, keyColumns, keyTuple, keyVectors } from "./keys";
 import { ChunkSink } from "./spill";
 
 /** A chunk's target size: small enough that a reduce task's range cuts little waste from a sorted run. */
@@ -89,7 +89,7 @@ export class MapWriter {
 
   /** A sorted run: the block sorted, cut into chunks that know their first and last keys; a sample of its keys. */
   private addRun(block: Block, keys: string[], descending: boolean[]): void {
-    keyColumns(block, keys, this.spec.operator, true);
+    keyVectors(block, keys, this.spec.operator, true);
     const sorted = sortBlocks([block], keys, descending)[0];
     const columns = keyColumns(sorted, keys, this.spec.operator, true);
     const n = sorted.numRows;
