@@ -70,6 +70,15 @@ describe("the exchange: all-to-all operators in the workers", function () {
     assert.equal(reduce.rowsDone, ROWS);
   });
 
+  it("cuts a skewed sort key (3 values) into more partitions than values, still stable", async () => {
+    let last: rd.ProgressSnapshot | undefined;
+    const table = await source().map(function three(r) { return { id: r.id, k: (r.id as number) % 3, pad: "x".repeat(100) }; }).sort("k", { descending: true })
+      .toArrow({ onProgress: (s) => { last = s; } });
+    const expected = referenceRows().map((r) => ({ id: r.id, k: r.id % 3 })).sort((x, y) => y.k - x.k).map((r) => r.id);
+    assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expected);
+    assert.ok(last!.operators.find((op) => op.name === "Sort(k)")!.tasksDone > 3, "equal keys were cut into several partitions");
+  });
+
   it("writes a sorted dataset into files whose name order is the row order (an overwrite replacing what was there)", async () => {
     const out = path.join(dir, "sorted");
     fs.mkdirSync(out);

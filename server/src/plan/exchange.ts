@@ -64,7 +64,7 @@ export interface ChunkRef {
   /** ...or the same bytes at [offset, offset + bytes) of a spill file. */
   file?: string;
   offset?: number;
-  /** Range partitioning: the chunk's first and last key (its rows are sorted). */
+  /** Range partitioning: the chunk's first and last rows' positions (key tuple, then task, run, row in the run; its rows are sorted). */
   first?: unknown[];
   last?: unknown[];
 }
@@ -76,7 +76,7 @@ export interface MapOutput {
   rows: number;
   spilledBytes: number;
   chunks: ChunkRef[];
-  /** Range partitioning: key tuples sampled evenly from the task's rows. */
+  /** Range partitioning: row positions (as ChunkRef.first) sampled evenly from the task's runs. */
   sample?: unknown[][];
   /** The schema of the task's chunks (Arrow IPC of no rows), when it had rows. */
   schema?: Uint8Array;
@@ -105,7 +105,7 @@ export interface ExchangeReduceSpec {
   sides: ReducePiece[][];
   /** Each side's schema (Arrow IPC), also for a side with no rows in this partition (an outer join's nulls need it); none when the side had no rows at all. */
   schemas: (Uint8Array | undefined)[];
-  /** Range partitioning: the partition holds the keys in (lower, upper] (an undefined bound is open); pieces are cut to it. */
+  /** Range partitioning: the partition holds the rows whose positions are in (lower, upper] (an undefined bound is open); pieces are cut to it. */
   range?: KeyRange;
 }
 

@@ -87,19 +87,24 @@ export class MapWriter {
     }
   }
 
-  /** A sorted run: the block sorted, cut into chunks that know their first and last keys; a sample of its keys. */
+  /**
+   * A sorted run: the block sorted, cut into chunks that know their first and last rows' positions; a
+   * sample of positions. A position is the key tuple, then the task, run and row in the run: a total
+   * order that a stable sort keeps, so rows with equal keys may be cut into several partitions (skew).
+   */
   private addRun(block: Block, keys: string[], descending: boolean[]): void {
     keyVectors(block, keys, this.spec.operator, true);
     const sorted = sortBlocks([block], keys, descending)[0];
     const columns = keyColumns(sorted, keys, this.spec.operator, true);
+    const run = this.runs++;
+    const position = (row: number) => [...keyTuple(columns, row), this.spec.taskIndex, run, row];
     const n = sorted.numRows;
     const step = Math.max(1, Math.floor(n / SAMPLES_PER_RUN));
-    for (let row = Math.floor(step / 2); row < n; row += step) this.sample.push(keyTuple(columns, row));
+    for (let row = Math.floor(step / 2); row < n; row += step) this.sample.push(position(row));
     const chunkRows = Math.max(1, Math.floor((n * CHUNK_BYTES) / Math.max(1, blockBytes(sorted))));
-    const run = this.runs++;
     for (let start = 0; start < n; start += chunkRows) {
       const end = Math.min(n, start + chunkRows);
-      this.sink.add(sliceBlock(sorted, start, end), run, { first: keyTuple(columns, start), last: keyTuple(columns, end - 1) });
+      this.sink.add(sliceBlock(sorted, start, end), run, { first: position(start), last: position(end - 1) });
     }
   }
 

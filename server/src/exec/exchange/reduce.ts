@@ -21,7 +21,7 @@ class Side implements PartitionSide {
 
   async *blocks(): AsyncIterable<Block> {
     for (const piece of this.pieces) {
-      const block = this.range ? withinRange(readPiece(piece), this.range, this.operator) : readPiece(piece);
+      const block = this.range ? withinRange(readPiece(piece), piece.chunk.first!, this.range, this.operator) : readPiece(piece);
       if (block.numRows > 0) yield block;
     }
   }
@@ -33,14 +33,16 @@ class Side implements PartitionSide {
   }
 }
 
-/** The rows of a sorted chunk whose keys are in (lower, upper]. */
-function withinRange(block: Block, range: KeyRange, operator: string): Block {
+/** The rows of a sorted chunk whose positions (keys, then task, run and row in the run: MapWriter.addRun) are in (lower, upper]. */
+function withinRange(block: Block, first: unknown[], range: KeyRange, operator: string): Block {
   const columns = keyColumns(block, range.keys, operator, true);
+  const [task, run, startRow] = first.slice(range.keys.length) as number[];
+  const descending = [...range.descending, false, false, false];
   const firstAbove = (bound: unknown[]) => {
     let lo = 0, hi = block.numRows;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareKeys(keyTuple(columns, mid), bound, range.descending) > 0) hi = mid;
+      if (compareKeys([...keyTuple(columns, mid), task, run, startRow + mid], bound, descending) > 0) hi = mid;
       else lo = mid + 1;
     }
     return lo;

@@ -53,8 +53,10 @@ function routeBuckets(sides: MapOutput[][], buckets: number, exact: boolean, tar
   return nonEmpty.length > 0 ? nonEmpty : [routes[0]];
 }
 
-/** Boundaries at even quantiles of the sampled keys; partition i holds keys in (boundary i-1, boundary i]. */
-function routeRanges(sides: MapOutput[][], keys: string[], descending: boolean[], targetBytes: number): Omit<Route, "schemas">[] {
+/** Boundaries at even quantiles of the sampled row positions; partition i holds the rows in (boundary i-1, boundary i]. */
+function routeRanges(sides: MapOutput[][], keys: string[], keyDescending: boolean[], targetBytes: number): Omit<Route, "schemas">[] {
+  // Positions: the keys, then task, run and row ascending (see MapWriter.addRun).
+  const descending = [...keyDescending, false, false, false];
   const chunks = sides.map(chunksOf);
   const totalBytes = chunks.flat().reduce((sum, c) => sum + c.bytes, 0);
   const samples = sides.flat().flatMap((o) => o.sample ?? []).sort((a, b) => compareKeys(a, b, descending));
