@@ -43,10 +43,14 @@ describe("the exchange on nodes", function () {
     fs.rmSync(spill, { recursive: true, force: true });
   });
 
-  it("sorts on two nodes into the same order as on worker threads", async () => {
-    const table = await slowSort().toArrow();
+  it("sorts on two nodes into the same order as on worker threads, partitions moving over the node link", async () => {
+    let last: rd.ProgressSnapshot | undefined;
+    const table = await slowSort().toArrow({ onProgress: (s) => { last = s; } });
     assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expectedIds());
     assert.equal(cluster!.nodes().length, 2, "both nodes took part");
+    const reduce = last!.operators.find((op) => op.name.startsWith("Sort("))!;
+    // Every map output came to the driver and every reduce input went out: both ways, 8 bytes and more per row.
+    assert.ok((reduce.bytesMoved ?? 0) > 2 * ROWS * 8, `${reduce.bytesMoved} bytes moved`);
   });
 
   it("a node SIGKILLed while map tasks run: its tasks rerun and the output is the same", async () => {

@@ -138,7 +138,7 @@ export class StreamingExecutor {
     };
     const { memoryBudgetBytes, blockBytes, cpuSlots } = this.settings;
     const jobSpillDir = path.join(this.settings.spillDir ?? os.tmpdir(), `rdpipe-spill-${this.writePrefix}`);
-    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder, { jobSpillDir, memoryBudgetBytes, blockBytes, cpuSlots });
+    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder, { jobSpillDir, memoryBudgetBytes, blockBytes, cpuSlots, overLink: this.settings.cluster !== undefined });
     this.checkpoint?.track(topology.taskOperators());
     const resources = this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
     this.selector = new LaunchSelector(topology, this.settings.memoryBudgetBytes, {

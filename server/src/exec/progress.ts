@@ -60,7 +60,7 @@ export function progressSnapshot(operators: PhysicalOperator[], state: ExecutorS
       queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
       backpressure: m.backpressure, rowsPerSecond: elapsedMs > 0 ? m.rowsOut / (elapsedMs / 1000) : 0,
       actors: op instanceof ActorPoolOperator ? state.actors(op) : undefined,
-      bytesSpilled: m.bytesSpilled,
+      bytesSpilled: m.bytesSpilled, bytesMoved: m.bytesMoved,
     };
   });
   return {

@@ -20,4 +20,5 @@
 export type { PartitionSide, ReduceContext, ReduceFn } from "./types";
 export { MapWriter } from "./map";
 export { reduceBlocks } from "./reduce";
-export { SpillError } from "./spill";
+export { routePartitions } from "./routing";
+export { inlinePieces, landMapOutput } from "./spill";

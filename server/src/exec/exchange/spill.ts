@@ -3,10 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { type Block, blockFromIPC, blockToIPC, sliceBlock } from "../../block";
-import type { ChunkRef, ReducePiece } from "../../plan";
-
-/** A spill write that failed (a full disk, say): names the exchange and the file. */
-export class SpillError extends Error {}
+import type { ChunkRef, MapOutput, ReducePiece } from "../../plan";
 
 export class ChunkSink {
   readonly chunks: ChunkRef[] = [];
@@ -21,10 +18,14 @@ export class ChunkSink {
 
   add(block: Block, partition: number, bounds?: { first: unknown[]; last: unknown[] }): void {
     const ipc = blockToIPC(block);
-    const chunk: ChunkRef = { partition, rows: block.numRows, bytes: ipc.byteLength, ...bounds };
+    this.addBytes(ipc, { partition, rows: block.numRows, bytes: ipc.byteLength, ...bounds });
+  }
+
+  /** A chunk already in IPC bytes (`chunk` describes it). */
+  addBytes(ipc: Uint8Array, chunk: ChunkRef): void {
     if (this.fd === undefined && this.inlineBytes + ipc.byteLength <= this.inlineAllowance) {
       this.inlineBytes += ipc.byteLength;
-      this.chunks.push({ ...chunk, ipc });
+      this.chunks.push({ ...chunk, ipc, file: undefined, offset: undefined });
       return;
     }
     try {
@@ -35,9 +36,9 @@ export class ChunkSink {
       for (let written = 0; written < ipc.byteLength;) written += fs.writeSync(this.fd, ipc, written, ipc.byteLength - written, this.spilledBytes + written);
     } catch (e) {
       this.abort();
-      throw new SpillError(`${this.operator}: spilling partitions to ${this.file} failed: ${(e as Error).message}`);
+      throw new Error(`${this.operator}: spilling partitions to ${this.file} failed: ${(e as Error).message}`);
     }
-    this.chunks.push({ ...chunk, file: this.file, offset: this.spilledBytes });
+    this.chunks.push({ ...chunk, ipc: undefined, file: this.file, offset: this.spilledBytes });
     this.spilledBytes += ipc.byteLength;
   }
 
@@ -54,23 +55,40 @@ export class ChunkSink {
   }
 }
 
+/** A chunk's IPC bytes, from memory or its spill file. */
+export function chunkBytes(chunk: ChunkRef): Uint8Array {
+  if (chunk.ipc) return chunk.ipc;
+  const bytes = new Uint8Array(chunk.bytes);
+  const fd = fs.openSync(chunk.file!, "r");
+  try {
+    for (let read = 0; read < chunk.bytes;) {
+      const n = fs.readSync(fd, bytes, read, chunk.bytes - read, chunk.offset! + read);
+      if (n === 0) throw new Error(`${chunk.file} ends before byte ${chunk.offset! + chunk.bytes}`);
+      read += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return bytes;
+}
+
 /** A piece's rows: its chunk read back (from memory or its spill file), sliced to [start, end). */
 export function readPiece(piece: ReducePiece): Block {
-  const { chunk } = piece;
-  let bytes = chunk.ipc;
-  if (!bytes) {
-    bytes = new Uint8Array(chunk.bytes);
-    const fd = fs.openSync(chunk.file!, "r");
-    try {
-      for (let read = 0; read < chunk.bytes;) {
-        const n = fs.readSync(fd, bytes, read, chunk.bytes - read, chunk.offset! + read);
-        if (n === 0) throw new Error(`${chunk.file} ends before byte ${chunk.offset! + chunk.bytes}`);
-        read += n;
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  const block = blockFromIPC(bytes);
+  const block = blockFromIPC(chunkBytes(piece.chunk));
   return piece.start === undefined && piece.end === undefined ? block : sliceBlock(block, piece.start ?? 0, piece.end ?? block.numRows);
+}
+
+/**
+ * On a cluster the driver is the hub partitions move through: a map task on a node sends its chunks
+ * over the node link, the driver spills them here, and sends each reduce task its pieces' bytes.
+ */
+export function landMapOutput(output: MapOutput, operator: string, spillDir: string): MapOutput {
+  const sink = new ChunkSink(operator, spillDir, `landed-${output.side}-${String(output.taskIndex).padStart(6, "0")}.arrows`, 0);
+  for (const chunk of output.chunks) sink.addBytes(chunkBytes(chunk), chunk);
+  sink.close();
+  return { ...output, chunks: sink.chunks };
+}
+
+export function inlinePieces(pieces: ReducePiece[]): ReducePiece[] {
+  return pieces.map((piece) => ({ ...piece, chunk: { ...piece.chunk, ipc: chunkBytes(piece.chunk), file: undefined, offset: undefined } }));
 }

@@ -2,9 +2,9 @@
 // their metadata and small inline chunks), routes each reduce partition's pieces once all are in, and
 // runs the reduce tasks like any task stage (later map-like ops and a write fuse into them).
 import type { ExchangeReduceSpec, ExchangeSpec, MapOutput, PhysicalOp } from "../../plan";
-import { routePartitions } from "../exchange/routing";
+import { inlinePieces, landMapOutput, routePartitions } from "../exchange";
 import type { ReadSettings } from "../read-settings";
-import type { PhysicalOperator, QueuedBlock } from "./base";
+import { OperatorError, type PhysicalOperator, type QueuedBlock } from "./base";
 import { TaskOperator } from "./task";
 
 export interface ExchangeSettings {
@@ -13,6 +13,8 @@ export interface ExchangeSettings {
   memoryBudgetBytes: number;
   blockBytes: number;
   cpuSlots: number;
+  /** Tasks run on nodes: partitions move over the node link, through the driver (see landMapOutput). */
+  overLink: boolean;
 }
 
 export class ExchangeOperator extends TaskOperator {
@@ -39,13 +41,22 @@ export class ExchangeOperator extends TaskOperator {
 
   /** What a map task may keep in memory: a share of a quarter of the budget, less what is held already. */
   private inlineAllowance(): number {
-    const { memoryBudgetBytes, cpuSlots } = this.exchange;
+    const { memoryBudgetBytes, cpuSlots, overLink } = this.exchange;
+    if (overLink) return Number.MAX_SAFE_INTEGER;
     return Math.max(0, Math.floor((memoryBudgetBytes / 8 - this.inlineBytes) / (2 * cpuSlots)));
   }
 
   protected override onInput(item: QueuedBlock, inputIndex: number): void {
-    const output = item.mapOutput;
+    let output = item.mapOutput;
     if (!output) throw new Error(`${this.name}: its input stage sent a block instead of partitions`);
+    if (this.exchange.overLink) {
+      try {
+        output = landMapOutput(output, this.name, this.spillDir);
+      } catch (e) {
+        throw new OperatorError((e as Error).message); // it names the exchange and the file
+      }
+      this.metrics.bytesMoved = (this.metrics.bytesMoved ?? 0) + output.spilledBytes;
+    }
     const earlier = this.outputs[inputIndex].get(output.taskIndex);
     if (earlier) this.inlineBytes -= inlineBytesOf(earlier);
     this.outputs[inputIndex].set(output.taskIndex, output);
@@ -66,7 +77,11 @@ export class ExchangeOperator extends TaskOperator {
   }
 
   override nextTask(): ReturnType<TaskOperator["nextTask"]> {
-    const reduce = this.pending.shift();
+    let reduce = this.pending.shift();
+    if (reduce && this.exchange.overLink) {
+      reduce = { ...reduce, sides: reduce.sides.map(inlinePieces) };
+      this.metrics.bytesMoved = (this.metrics.bytesMoved ?? 0) + reduce.sides.flat().reduce((sum, p) => sum + p.chunk.bytes, 0);
+    }
     return reduce && { input: { kind: "exchange", reduce }, inputBlocks: [] };
   }
 
