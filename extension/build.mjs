@@ -56,7 +56,7 @@ async function buildStage() {
   const externalDependencies = ["flatbuffers", "json-with-bigint", "tslib"]; // apache-arrow's, at run time
   // Native connectors are not shipped (lancedb alone is 150 MB): a pipeline that uses one on the bundled
   // server is told which package to install.
-  const notShipped = ["@lancedb/lancedb"];
+  const notShipped = ["@lancedb/lancedb", "better-sqlite3", "sharp"];
   await build({
     entryPoints: {
       cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/worker/index.ts"),

@@ -27,6 +27,11 @@ describe("the extension in a real VS Code (code-server)", function () {
     if (state !== "running") ranJobs.push(`${pipeline} ${state}`);
   };
 
+  /** Screenshots of the current state in every theme, each after `shows` asserted what it shows; every text in the panel passes WCAG AA. */
+  const inEveryTheme = async (name: string, shows: () => Promise<void>) => {
+    assert.deepEqual(await ide.themeScreenshots(name, shows), [], "every badge and text in the panel at least 4.5:1 in every theme");
+  };
+
   before(async () => {
     workspace = copySamples();
     const orders = runCli(["run", "make-orders.rdpipe.ts", "--quiet"], { cwd: workspace });
@@ -56,15 +61,18 @@ describe("the extension in a real VS Code (code-server)", function () {
     await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
     await ide.codeLens("Run").first().click();
     await jobState("quickstart.rdpipe.ts", "succeeded");
-    const operators = await panel().locator(".operator").evaluateAll((cards) => cards.map((card) => card.getAttribute("data-operator")));
-    assert.ok(operators.some((name) => /scoreSentiment/.test(name ?? "")), `operators shown: ${operators.join(", ")}`);
-    // True progress: every bar complete, and the write's rows read and written as separate figures.
-    const percents = await panel().locator(".operator").evaluateAll((cards) => cards.map((card) => card.getAttribute("data-percent")));
-    assert.ok(percents.every((p) => p === "100"), `bars: ${percents.join(", ")}`);
-    const written = Number(await panel().locator("[data-rows-out]").getAttribute("data-rows-out"));
-    const rows = await panel().locator('.operator [data-fact="Rows"]').allInnerTexts();
-    assert.match(rows.at(-1) ?? "", new RegExp(`^[\\d,]+ rows read · ${written.toLocaleString("en-US")} written$`), `rows: ${rows.join(" | ")}`);
-    await ide.screenshot("3-quickstart-succeeded");
+    await inEveryTheme("3-quickstart-succeeded", async () => {
+      assert.equal(await panel().locator(".job-state").getAttribute("data-tone"), "ok");
+      const operators = await panel().locator(".operator").evaluateAll((cards) => cards.map((card) => card.getAttribute("data-operator")));
+      assert.ok(operators.some((name) => /scoreSentiment/.test(name ?? "")), `operators shown: ${operators.join(", ")}`);
+      // True progress: every bar complete, and the write's rows read and written as separate figures.
+      const percents = await panel().locator(".operator").evaluateAll((cards) => cards.map((card) => card.getAttribute("data-percent")));
+      assert.ok(percents.every((p) => p === "100"), `bars: ${percents.join(", ")}`);
+      const written = Number(await panel().locator("[data-rows-out]").getAttribute("data-rows-out"));
+      const rows = await panel().locator('.operator [data-fact="Rows"]').allInnerTexts();
+      assert.match(rows.at(-1) ?? "", new RegExp(`^[\\d,]+ rows read · ${written.toLocaleString("en-US")} written$`), `rows: ${rows.join(" | ")}`);
+      assert.equal(await panel().locator(".outcome").innerText(), `Succeeded · ${written.toLocaleString("en-US")} rows written`);
+    });
     assert.ok(fs.readdirSync(path.join(workspace, "out", "positive-reviews")).some((file) => file.endsWith(".parquet")));
   });
 
@@ -80,14 +88,16 @@ describe("the extension in a real VS Code (code-server)", function () {
     const grid = panel().locator(".preview");
     await grid.locator(".grid-body .grid-row").first().waitFor({ timeout: 90_000 });
     await jobState("quickstart.rdpipe.ts", "succeeded"); // a job of its own, which the Jobs view lists
-    await ide.screenshot("3b-quickstart-run-to-here-grid");
-    const headers = await grid.locator(".grid-header").evaluateAll((cells) => cells.map((c) => [c.querySelector(".grid-name")!.textContent, c.querySelector(".grid-type")!.textContent]));
-    assert.deepEqual(headers, [["id", "Int64"], ["product", "Utf8"], ["text", "Utf8"], ["stars", "Float64"], ["price", "Float64"]]);
-    const texts = await grid.locator(".grid-body .grid-row").evaluateAll((rows) => rows.map((row) => (row.querySelectorAll<HTMLElement>(".grid-cell")[3].title)));
-    assert.ok(texts.length > 0);
-    for (const text of texts) assert.equal(text, text.trim().toLowerCase(), "each row's text as normalize made it");
-    assert.match(texts[0], /^[a-z ]+: [a-z]+ #\d+$/);
-    assert.equal(await grid.locator(".grid-status").innerText(), "20 rows", "the default preview of 20 rows");
+    await inEveryTheme("3b-quickstart-run-to-here-grid", async () => {
+      const headers = await grid.locator(".grid-header").evaluateAll((cells) => cells.map((c) => [c.querySelector(".grid-name")!.textContent, c.querySelector(".grid-type")!.textContent]));
+      assert.deepEqual(headers, [["id", "Int64"], ["product", "Utf8"], ["text", "Utf8"], ["stars", "Float64"], ["price", "Float64"]]);
+      const texts = await grid.locator(".grid-body .grid-row").evaluateAll((rows) => rows.map((row) => (row.querySelectorAll<HTMLElement>(".grid-cell")[3].title)));
+      assert.ok(texts.length > 0);
+      for (const text of texts) assert.equal(text, text.trim().toLowerCase(), "each row's text as normalize made it");
+      assert.match(texts[0], /^[a-z ]+: [a-z]+ #\d+$/);
+      assert.equal(await grid.locator(".grid-status").innerText(), "20 rows", "the default preview of 20 rows");
+      assert.equal(await panel().locator(".outcome").innerText(), "Succeeded · 20 rows out");
+    });
   });
 
   it("a UDF throws on a malformed row: the panel shows the row, Debug this row stops where it threw, the fix resumes to every row once", async () => {
@@ -96,14 +106,21 @@ describe("the extension in a real VS Code (code-server)", function () {
     await ide.codeLens("Run").first().click();
     await jobState("orders.rdpipe.ts", "failed");
     const failedRow = panel().locator(".failed-row");
-    assert.match(await failedRow.locator(".errored-where").innerText(), /Map\(total\)/);
-    assert.match(await failedRow.locator('.errored-input tr[data-key="price"] td').innerText(), /^("\d+,\d\d"|null)$/);
-    assert.match(await failedRow.locator(".errored-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
-    await ide.screenshot("4-orders-failed");
-    // The link to parsePrice's line opens the editor there.
     const throwLine = fs.readFileSync(path.join(workspace, "orders.rdpipe.ts"), "utf8").split("\n").findIndex((line) => line.includes("malformed price")) + 1;
     const sourceLink = failedRow.locator("a.udf-source");
-    assert.equal(await sourceLink.innerText(), `parsePrice (orders.rdpipe.ts:${throwLine})`);
+    await inEveryTheme("4-orders-failed", async () => {
+      assert.equal(await panel().locator(".job-state").getAttribute("data-tone"), "error");
+      assert.match(await panel().locator(".outcome").innerText(), /^Failed on row \d+ of …\/orders\/[\w.]+\.json$/);
+      // The errored row first: right under the outcome, above the figures, the operators and the checkpoint.
+      const sections = await panel().locator("#panel > *").evaluateAll((children) => children.map((child) => child.className.split(" ")[0]));
+      assert.deepEqual(sections.slice(0, 3), ["", "outcome", "errored-row"], `the panel's parts in order: ${sections.join(", ")}`);
+      assert.ok(sections.indexOf("errored-row") < sections.indexOf("operators"), sections.join(", "));
+      assert.match(await failedRow.locator(".errored-where").innerText(), /Map\(total\)/);
+      assert.match(await failedRow.locator('.errored-input tr[data-key="price"] td').innerText(), /^("\d+,\d\d"|null)$/);
+      assert.match(await failedRow.locator(".errored-error").innerText(), /Map\(total\) failed on row \d+ \(order_id \d+\).*malformed price/);
+      assert.equal(await sourceLink.innerText(), `parsePrice (orders.rdpipe.ts:${throwLine})`);
+    });
+    // The link to parsePrice's line opens the editor there.
     await sourceLink.click();
     await ide.page.locator(".statusbar-item", { hasText: new RegExp(`^Ln ${throwLine}, Col \\d+`) }).waitFor({ timeout: 10_000 });
 
@@ -112,20 +129,34 @@ describe("the extension in a real VS Code (code-server)", function () {
     await ide.page.locator(".debug-toolbar").waitFor({ timeout: 60_000 });
     const pausedFrame = ide.page.locator(".debug-call-stack .monaco-list-row", { hasText: "parsePrice" }).first();
     await pausedFrame.waitFor({ timeout: 60_000 });
-    assert.match(await pausedFrame.innerText(), new RegExp(`orders\\.rdpipe\\.ts\\s*${throwLine}:`));
-    // The engine's frames are skipped: the frames shown (not collapsed, not greyed) are the pipeline file's, parsePrice on top.
-    const shownFrames = await ide.page.locator(".debug-call-stack .stack-frame:not(.disabled)").allInnerTexts();
-    assert.match(shownFrames[0] ?? "", /parsePrice/, `call stack: ${shownFrames.join(" | ")}`);
-    assert.ok(shownFrames.every((frame) => /orders\.rdpipe\.ts/.test(frame)), `call stack: ${shownFrames.join(" | ")}`);
     const ordersBreakpoints = ide.page.locator(".debug-breakpoints .monaco-list-row", { hasText: "orders.rdpipe.ts" });
     await ordersBreakpoints.first().waitFor({ timeout: 10_000 });
-    assert.equal(await ordersBreakpoints.count(), 1, "Debug this row adds one breakpoint");
-    await ide.screenshot("5-debug-this-row");
+    await inEveryTheme("5-debug-this-row", async () => {
+      assert.match(await pausedFrame.innerText(), new RegExp(`orders\\.rdpipe\\.ts\\s*${throwLine}:`));
+      // The engine's frames are skipped: the frames shown (not collapsed, not greyed) are the pipeline file's, parsePrice on top.
+      const shownFrames = await ide.page.locator(".debug-call-stack .stack-frame:not(.disabled)").allInnerTexts();
+      assert.match(shownFrames[0] ?? "", /parsePrice/, `call stack: ${shownFrames.join(" | ")}`);
+      assert.ok(shownFrames.every((frame) => /orders\.rdpipe\.ts/.test(frame)), `call stack: ${shownFrames.join(" | ")}`);
+      assert.equal(await ordersBreakpoints.count(), 1, "Debug this row adds one breakpoint");
+      assert.equal(await panel().locator(".job-state").getAttribute("data-state"), "failed");
+    });
     await ide.page.keyboard.press("Shift+F5");
     await ide.page.locator(".debug-toolbar").waitFor({ state: "hidden", timeout: 30_000 });
     // The breakpoint it added goes with the session.
     await ordersBreakpoints.first().waitFor({ state: "detached", timeout: 10_000 });
     assert.equal(await ordersBreakpoints.count(), 0, "no breakpoint remains after the debug session");
+
+    // A window reload during the session ends it with the extension host; the next host removes the breakpoint.
+    // (The editor's glyph margin shows it: the Breakpoints view is hidden when there are none, unless one debugged since the reload.)
+    const breakpointGlyphs = ide.page.locator('.editor-group-container .monaco-editor .glyph-margin-widgets [class*="codicon-debug-breakpoint"]');
+    await failedRow.locator("button.debug-row").click();
+    await pausedFrame.waitFor({ timeout: 60_000 });
+    await breakpointGlyphs.first().waitFor({ timeout: 10_000 });
+    await ide.reload();
+    await ide.openFile("orders.rdpipe.ts");
+    await ide.page.locator(".editor-group-container .view-line", { hasText: "malformed price" }).waitFor({ timeout: 10_000 });
+    await breakpointGlyphs.first().waitFor({ state: "detached", timeout: 30_000 });
+    assert.equal(await breakpointGlyphs.count(), 0, "no breakpoint remains after a reload during the debug session");
 
     // The fix: accept a decimal comma and a missing price. The editor reloads the file; Resume re-reads it.
     const file = path.join(workspace, "orders.rdpipe.ts");
@@ -163,7 +194,16 @@ export default rd
     // Only a panel that reattached to the job's events sees the cancellation through.
     await panel().locator("button.cancel:not([disabled])").click();
     await jobState("slow.rdpipe.ts", "cancelled");
-    await ide.screenshot("8-slow-cancelled");
+    await inEveryTheme("8-slow-cancelled", async () => {
+      assert.equal(await panel().locator(".outcome").innerText(), "Cancelled · outputs removed");
+      // No live figures: no memory in use, busy workers, queues, rates, backpressure or running tasks, and no Cancel.
+      for (const live of ['[data-resource="Memory"]', '[data-resource="Workers busy"]', '[data-fact="Queued"]', '[data-fact="Rows/s"]', '[data-fact="Backpressure"]', "button.cancel"]) {
+        assert.equal(await panel().locator(live).count(), 0, `${live} on a cancelled job`);
+      }
+      const tasks = await panel().locator('[data-fact="Tasks"]').allInnerTexts();
+      assert.ok(tasks.length > 0 && tasks.every((text) => !/running/.test(text)), `tasks: ${tasks.join(" | ")}`);
+      assert.match(await panel().locator('[data-resource="Peak memory"]').innerText(), /\d/);
+    });
     // The folder did not exist before the job, so a cancelled job leaves none (not even an empty one).
     assert.equal(fs.existsSync(path.join(workspace, "out", "slow")), false, "a cancelled job leaves no output folder");
   });
@@ -190,44 +230,107 @@ export default rd
     await ide.screenshot("10-new-pipeline-types");
   });
 
+  /** The Jobs view's rows (the view must be shown: "Focus on Jobs View"). */
+  const jobRows = () => ide.page.locator('[id="workbench.view.extension.rdpipe"] .monaco-list-row');
+  /** Picks `action` from the context menu of the latest job of `pipeline` in the Jobs view, after checking the menu has none of `absent`. */
+  const choose = async (pipeline: string, action: string, absent: string[]) => {
+    const menu = ide.page.locator(".context-view .monaco-menu");
+    await jobRows().filter({ hasText: pipeline }).first().click({ button: "right" });
+    const item = menu.locator(".action-label", { hasText: new RegExp(`^${action}$`) });
+    await item.waitFor({ timeout: 10_000 });
+    for (const other of absent) assert.equal(await menu.locator(".action-label", { hasText: new RegExp(`^${other}$`) }).count(), 0, `no ${other} for this job`);
+    await item.hover();
+    await ide.page.keyboard.press("Enter");
+    await menu.waitFor({ state: "hidden", timeout: 10_000 });
+  };
+
   it("the Jobs view lists every job the tests ran; a click opens its panel, the context menu reruns it", async () => {
     assert.ok(ranJobs.length > 0, "runs after the tests that run jobs");
     await ide.runCommand("Focus on Jobs View");
-    const rows = ide.page.locator('[id="workbench.view.extension.rdpipe"] .monaco-list-row');
+    const rows = jobRows();
     const listed = async () => (await rows.evaluateAll((elements) => elements.map((row) => [
       row.querySelector(".label-name")?.textContent ?? "", row.querySelector(".label-description")?.textContent ?? "",
     ]))).map(([name, description]) => ({ name, description, state: description.split(" · ")[0] }));
     await rows.nth(ranJobs.length - 1).waitFor({ timeout: 30_000 });
-    const shown = await listed();
-    assert.deepEqual(shown.map((job) => `${job.name} ${job.state}`).sort(), [...ranJobs].sort(), JSON.stringify(shown));
-    const makeData = shown.find((job) => job.name === "make-data.rdpipe.ts")!;
-    assert.match(makeData.description, /^succeeded · [\d.]+ s · 200,000 rows$/);
-    await ide.screenshot("11-jobs-view");
-
     await rows.filter({ hasText: "make-data.rdpipe.ts" }).click();
     await panel().locator("header").filter({ hasText: "make-data.rdpipe.ts" }).waitFor({ timeout: 30_000 });
+    await inEveryTheme("11-jobs-view", async () => {
+      const shown = await listed();
+      assert.deepEqual(shown.map((job) => `${job.name} ${job.state}`).sort(), [...ranJobs].sort(), JSON.stringify(shown));
+      const makeData = shown.find((job) => job.name === "make-data.rdpipe.ts")!;
+      assert.match(makeData.description, /^succeeded · [\d.]+ s · 200,000 rows$/);
+      assert.equal(await panel().locator("[data-rows-out]").getAttribute("data-rows-out"), "200000");
+    });
+
     // The context menu offers what a job's state allows: Rerun on the cancelled slow job, then Cancel on its rerun.
-    const menu = ide.page.locator(".context-view .monaco-menu");
-    const choose = async (pipeline: string, action: string, absent: string) => {
-      await rows.filter({ hasText: pipeline }).first().click({ button: "right" });
-      const item = menu.locator(".action-label", { hasText: new RegExp(`^${action}$`) });
-      await item.waitFor({ timeout: 10_000 });
-      assert.equal(await menu.locator(".action-label", { hasText: new RegExp(`^${absent}$`) }).count(), 0, `no ${absent} for this job`);
-      await item.hover();
-      await ide.page.keyboard.press("Enter");
-      await menu.waitFor({ state: "hidden", timeout: 10_000 });
-    };
-    await choose("slow.rdpipe.ts", "Rerun", "Cancel");
+    await choose("slow.rdpipe.ts", "Rerun", ["Cancel", "Resume", "Inspect Checkpoint"]);
     await jobState("slow.rdpipe.ts", "running");
     await rows.first().filter({ hasText: /slow\.rdpipe\.ts.*running/ }).waitFor({ timeout: 30_000 });
     await ide.screenshot("11-jobs-view-running");
-    await choose("slow.rdpipe.ts", "Cancel", "Rerun");
+    await choose("slow.rdpipe.ts", "Cancel", ["Rerun"]);
     await jobState("slow.rdpipe.ts", "cancelled");
     await rows.nth(ranJobs.length - 1).waitFor({ timeout: 30_000 });
     await ide.page.waitForFunction(() => !document.querySelector('[id="workbench.view.extension.rdpipe"]')?.textContent?.includes("running"), undefined, { timeout: 30_000 });
     assert.deepEqual((await listed()).map((job) => `${job.name} ${job.state}`).sort(), [...ranJobs].sort());
     await ide.runCommand("View: Show Explorer");
     await ide.page.locator(".explorer-folders-view").waitFor({ timeout: 10_000 });
+  });
+
+  it("the Jobs view's Inspect Checkpoint shows a job's checkpoint with its skipped rows first, and its Resume writes those rows", async () => {
+    // A pipeline in a folder (the panel and its tab title it by its workspace-relative path) that skips 5 orders.
+    fs.mkdirSync(path.join(workspace, "pipelines"), { recursive: true });
+    const file = path.join(workspace, "pipelines", "held.rdpipe.ts");
+    const held = (id: number) => id % 10_000 === 7;
+    fs.writeFileSync(file, `import * as rd from "rdpipe";
+rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "order_id", checkpointPath: "../out/held-checkpoint" });
+function release(row: rd.Row) {
+  if (Number(row.order_id) % 10000 === 7) throw new Error(\`order \${row.order_id} is held\`);
+  return { order_id: row.order_id, customer: row.customer };
+}
+export default rd.readJson("../data/orders").map(release, { onError: "skip" }).writeParquet("../out/held");
+`);
+    const heldIds = Array.from({ length: ORDERS }, (_, i) => i).filter(held);
+    await ide.openFile("pipelines/held.rdpipe.ts");
+    await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
+    await ide.codeLens("Run").first().click();
+    await jobState("held.rdpipe.ts", "succeeded");
+    const jobId = await panel().locator(".job-id").getAttribute("data-job-id");
+    await ide.page.locator(".tab", { hasText: "rdpipe: pipelines/held.rdpipe.ts (succeeded)" }).waitFor({ timeout: 10_000 });
+    assert.equal(await panel().locator("header h1").innerText(), "pipelines/held.rdpipe.ts");
+
+    // Another job in the panel, then Inspect Checkpoint from the Jobs view brings this one back.
+    await ide.runCommand("Focus on Jobs View");
+    // Once the view lists this job at the top: a refresh that adds it moves the rows under the pointer.
+    await jobRows().first().filter({ hasText: "held.rdpipe.ts" }).waitFor({ timeout: 30_000 });
+    await jobRows().filter({ hasText: "make-data.rdpipe.ts" }).click();
+    await panel().locator("header").filter({ hasText: "make-data.rdpipe.ts" }).waitFor({ timeout: 30_000 });
+    await choose("held.rdpipe.ts", "Inspect Checkpoint", ["Cancel"]);
+    await panel().locator(`.job-id[data-job-id="${jobId}"]`).waitFor({ timeout: 30_000 });
+    const pinned = panel().locator(".errored-rows-pinned .errored-row");
+    await pinned.nth(heldIds.length - 1).waitFor({ timeout: 30_000 });
+    await panel().locator('[data-view="rows"] .grid-body .grid-row').first().waitFor({ timeout: 30_000 });
+    const written = ORDERS - heldIds.length;
+    await inEveryTheme("13-checkpoint-view", async () => {
+      assert.deepEqual([await panel().locator(".job-state").getAttribute("data-tone"), await panel().locator(".job-state-label").innerText()],
+        ["warning", `succeeded, ${heldIds.length} rows skipped`]);
+      assert.equal(await panel().locator(".outcome").innerText(), `Succeeded · ${written.toLocaleString("en-US")} rows written · ${heldIds.length} rows skipped`);
+      // The skipped rows first, each as its ID, its row and its error.
+      const order = await panel().locator("#panel > section").evaluateAll((sections) => sections.map((section) => section.className));
+      assert.ok(order.indexOf("errored-rows-pinned") >= 0 && order.indexOf("errored-rows-pinned") < order.indexOf("operators"), order.join(", "));
+      assert.deepEqual((await pinned.evaluateAll((cards) => cards.map((card) => Number(card.getAttribute("data-id"))))).sort((a, b) => a - b), heldIds);
+      assert.match(await pinned.first().locator(".errored-error").innerText(), /order \d+ is held$/);
+      assert.equal(await panel().locator("[data-committed-ids]").getAttribute("data-committed-ids"), String(written));
+      assert.equal(await panel().locator('[data-view="rows"] .page-range').innerText(), `1–10 of ${written.toLocaleString("en-US")}`);
+      assert.equal(await panel().locator('[data-view="rows"] .grid-body .grid-row').count(), 10);
+    });
+
+    // Released: Resume (from the Jobs view) runs the held orders only, and every order is written once.
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/^.*is held.*$/m, ""));
+    await choose("held.rdpipe.ts", "Resume", ["Cancel"]);
+    await jobState("held.rdpipe.ts", "succeeded", { resumed: true });
+    assert.equal(await panel().locator(".resumed-from").getAttribute("data-job-id"), jobId);
+    assertExactlyOnce(await outputIds(path.join(workspace, "out", "held"), "order_id"), Array.from({ length: ORDERS }, (_, i) => i));
+    await ide.runCommand("View: Show Explorer");
   });
 
   it("connects to a remote server with a token (kept in SecretStorage across a reload) and runs pipelines there as uploaded bundles", async () => {

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import * as rd from "../server/src/api";
 import { runDataset } from "../server/src/runner/outcome";
+import { previewLines } from "../server/src/runner/preview";
 
 describe("job preview: typed rows and the column summary", () => {
   beforeEach(() => rd.DataContext.reset());
@@ -30,7 +31,11 @@ describe("job preview: typed rows and the column summary", () => {
     assert.deepEqual(byId.get(5), [5, 2.5, "m", true, null, [1, 2]]);
     assert.deepEqual(byId.get(String(big + 1n)), [String(big + 1n), -0.5, null, null, null, [3]], "an int64 JSON cannot hold is its decimal string");
     assert.equal(preview.rows.length, 4);
-    assert.equal(result.previewRows!.length, 4, "the formatted rows stay for the CLI");
+    assert.equal("previewRows" in result, false, "the rows are sent once, typed");
+    const lines = previewLines(preview);
+    assert.equal(lines[preview.rows.indexOf(byId.get(5)!)], '{id: 5, score: 2.5, name: "m", flag: true, empty: null, tags: [1,2]}');
+    assert.equal(lines[preview.rows.indexOf(byId.get(String(big + 1n))!)], `{id: ${big + 1n}n, score: -0.5, name: null, flag: null, empty: null, tags: [3]}`,
+      "the CLI prints an int64 JSON cannot hold as a bigint, as formatRow does");
     assert.deepEqual(JSON.parse(JSON.stringify(preview)), preview, "the preview survives JSON unchanged");
   });
 
@@ -39,6 +44,7 @@ describe("job preview: typed rows and the column summary", () => {
     const preview = result.preview!;
     assert.deepEqual(preview.summary, [{ min: -2, max: "Infinity", nulls: 0 }]);
     assert.deepEqual(preview.rows.map((row) => row[0]).sort(), ["Infinity", "NaN", -2, 3].sort());
+    assert.deepEqual(previewLines(preview).sort(), ["{x: -2}", "{x: 3}", "{x: Infinity}", "{x: NaN}"], "printed bare, as numbers");
   });
 
   it("summarizes only the rows the preview returns", async () => {

@@ -86,9 +86,10 @@ export default rd.range(1000).map(function double(r) { return { id: r.id, twice:
     // Canonical order: 0 ReadRange, 1 Map(double), 2 Filter(odd), 3 WriteParquet.
     const atMap = await finishedJob({ untilOperator: 1, preview: 3 });
     assert.equal(atMap.state, "succeeded", JSON.stringify(atMap.error));
-    assert.deepEqual(atMap.result!.previewRows, ["{id: 0, twice: 0}", "{id: 1, twice: 2}", "{id: 2, twice: 4}"]);
+    assert.deepEqual(atMap.result!.preview!.fields.map((field) => field.name), ["id", "twice"]);
+    assert.deepEqual(atMap.result!.preview!.rows, [[0, 0], [1, 2], [2, 4]]);
     const atWrite = await finishedJob({ untilOperator: 3, preview: 2 });
-    assert.deepEqual(atWrite.result!.previewRows, ["{id: 1, twice: 2}", "{id: 3, twice: 6}"], "at the write: what it would write");
+    assert.deepEqual(atWrite.result!.preview!.rows, [[1, 2], [3, 6]], "at the write: what it would write");
     assert.equal(fs.existsSync(outDir), false, "nothing was written");
     const past = await finishedJob({ untilOperator: 9 });
     assert.equal(past.state, "failed");

@@ -10,6 +10,7 @@ import { chromiumLaunchOptions } from "./chromium";
 import { REPO, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, startServer, waitForState } from "./server-helpers";
 import { VSCODE_THEMES } from "./vscode-themes";
+import { type ContrastReading, belowAA, contrastScript } from "./contrast";
 import { PanelHost, type PanelPageServer, startPanelPageServer } from "./webview-host";
 
 const SCREENSHOTS = path.join(REPO, "test-output");
@@ -100,6 +101,9 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     const { job: finished, progress } = await client.request("GET", `/jobs/${job.id}`, "job");
     const shown = await page.locator(".operator").evaluateAll((cards) => cards.map((c) => [c.getAttribute("data-operator"), Number(c.getAttribute("data-rows-done"))]));
     assert.deepEqual(shown, progress!.operators.map((op) => [op.name, op.rowsDone]));
+    const names = await texts(page, ".operator-name");
+    assert.ok(names.some((name) => /ReadRange → Map\(anonymous\) → Filter\(anonymous\)/.test(name)), `fused steps read with an arrow glyph: ${names.join(" | ")}`);
+    assert.ok(names.every((name) => !name.includes("->") && !name.includes("<lambda>")), names.join(" | "));
     assert.equal(shown.at(-1)![1], finished.result!.rowsOut);
     assert.equal(finished.result!.rowsOut, 2000);
     assert.equal(await page.locator("[data-rows-out]").getAttribute("data-rows-out"), "2000");
@@ -368,6 +372,14 @@ export default rd.range(${total}, { overrideNumBlocks: 4 }).map((row) => ({ id: 
     await scroller.evaluate((s) => { s.scrollTop = 2500 * 24; });
     await page.locator('.preview .grid-body .grid-row[data-row="2500"]').waitFor();
     assert.ok(await page.locator('.preview .grid-body .grid-row[data-row="2500"]').isVisible());
+    // The saved state (what a reload restores) leaves the rows out; the reloaded panel gets them again from the host.
+    const saved = await page.evaluate(() => sessionStorage.getItem("rdpipe-panel-state") ?? "");
+    assert.equal((JSON.parse(saved) as { job: { id: string } }).job.id, job.id);
+    assert.ok(saved.length < JSON.stringify(finished.result!.preview).length / 10, `the saved state holds ${saved.length} characters`);
+    assert.ok(!saved.includes("row 4999"), "no preview rows in the saved state");
+    await page.reload();
+    await page.locator(".preview .grid-status", { hasText: "5,000 rows" }).waitFor();
+    assert.equal(await page.locator('.preview .grid-body .grid-row[data-row="0"] .grid-cell:not(.grid-index)').last().innerText(), finished.result!.preview!.rows[0][1]);
     assert.deepEqual(pageErrors, []);
   });
   it("badges and text pass WCAG AA contrast (4.5:1) in VS Code's Light+, Dark+ and High Contrast themes: running, succeeded, failed, skipped rows", async () => {
@@ -394,46 +406,21 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
         await jobState(page, state);
         const shownTone = await page.locator(".job-state").getAttribute("data-tone");
         if (shownTone !== tone) failures.push(`${name} job's badge tone: ${shownTone}, not ${tone}`);
-        // tsx keeps function names with a `__name` helper, which the page does not have.
-        await page.evaluate("window.__name = (f) => f");
         for (const theme of VSCODE_THEMES) {
-          const measured = await page.evaluate(({ variables, bodyClass }) => {
+          await page.evaluate(({ variables, bodyClass }) => {
             // As VS Code does: the theme's variables on <html>, its kind as the body's class.
             const html = document.documentElement;
             for (const property of Array.from(html.style)) if (property.startsWith("--vscode-")) html.style.removeProperty(property);
             for (const [property, value] of Object.entries(variables)) html.style.setProperty(property, value);
             document.body.classList.remove("vscode-light", "vscode-dark", "vscode-high-contrast");
             document.body.classList.add(bodyClass);
-            const rgba = (css: string) => {
-              const [r, g, b, a = 1] = css.match(/[\d.]+/g)!.map(Number);
-              return { r, g, b, a };
-            };
-            /** The colour an element's background shows: its own, else the nearest ancestor's that is not transparent. */
-            const backgroundOf = (element: Element | null): { r: number; g: number; b: number; a: number } => {
-              for (let e = element; e; e = e.parentElement) {
-                const color = rgba(getComputedStyle(e).backgroundColor);
-                if (color.a > 0) return color;
-              }
-              return { r: 255, g: 255, b: 255, a: 1 };
-            };
-            const over = (fg: { r: number; g: number; b: number; a: number }, bg: { r: number; g: number; b: number }) =>
-              ({ r: fg.r * fg.a + bg.r * (1 - fg.a), g: fg.g * fg.a + bg.g * (1 - fg.a), b: fg.b * fg.a + bg.b * (1 - fg.a) });
-            const luminance = ({ r, g, b }: { r: number; g: number; b: number }) => {
-              const linear = (c: number) => { const s = c / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
-              return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
-            };
-            const contrast = (element: Element) => {
-              const background = backgroundOf(element);
-              const text = over(rgba(getComputedStyle(element).color), background);
-              const [l1, l2] = [luminance(text), luminance(background)].sort((x, y) => y - x);
-              return { ratio: (l1 + 0.05) / (l2 + 0.05), color: getComputedStyle(element).color, background: getComputedStyle(element).backgroundColor };
-            };
-            return { badge: contrast(document.querySelector(".job-state-label") ?? document.querySelector(".job-state")!), text: contrast(document.body) };
           }, theme);
+          // The badge and the panel's text.
+          const measured = await page.evaluate(contrastScript([".job-state-label", "body"])) as ContrastReading[];
+          assert.equal(measured.length, 2, "a badge to measure");
           await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
           await screenshot(page, `contrast-${name}-${theme.name}`);
-          if (measured.badge.ratio < 4.5) failures.push(`${name} badge in ${theme.name}: ${measured.badge.ratio.toFixed(2)}:1 (${measured.badge.color} on ${measured.badge.background})`);
-          if (measured.text.ratio < 4.5) failures.push(`${name} text in ${theme.name}: ${measured.text.ratio.toFixed(2)}:1 (${measured.text.color} on ${measured.text.background})`);
+          failures.push(...belowAA(measured, `${name} in ${theme.name}`));
         }
         assert.deepEqual(pageErrors, []);
         await page.close();

@@ -7,7 +7,7 @@ import { LanguageClient, TransportKind } from "vscode-languageclient/node";
 import { type BundleSource, FINISHED_STATES, type JobEvent, type JobSummary } from "../../server/src/contract";
 import { ServerConnection, tokenKey } from "./connection";
 import type { ServerEndpoint } from "./endpoint";
-import { debugErroredRow } from "./debug-row";
+import { debugErroredRow, removeLeftBreakpoints } from "./debug-row";
 import { compileBundle, jobSource } from "./bundled-cli";
 import { latestJobOf } from "./jobs";
 import { JobsTree } from "./jobs-view";
@@ -106,10 +106,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
   const panels = new JobPanels(context, connection, {
     onEvent,
     resumeSource: async (jobId) => resumeSource(await jobOf(jobId)),
-    debugRow: async (jobId, row) => debugErroredRow(connection.script, (await jobOf(jobId)).pipeline, row),
+    debugRow: async (jobId, row) => debugErroredRow(context.workspaceState, connection.script, (await jobOf(jobId)).pipeline, row),
   });
   const jobsTree = new JobsTree(() => connection.connectedClient());
-  context.subscriptions.push(log, connection, panels, jobsTree, connection.onDidChange(() => {
+  context.subscriptions.push(log, connection, panels, jobsTree, removeLeftBreakpoints(context.workspaceState), connection.onDidChange(() => {
     restartLanguageClient(context, connection, log);
     jobsTree.refresh();
   }));

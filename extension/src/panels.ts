@@ -4,6 +4,7 @@
 import path from "node:path";
 import * as vscode from "vscode";
 import { panelHtml } from "../../webview/src/html";
+import { pipelineTitle } from "../../webview/src/title";
 import type { WebviewToHost } from "../../server/src/contract";
 import type { ServerConnection } from "./connection";
 import { PanelController, type PanelHostSide } from "./panel-controller";
@@ -52,17 +53,18 @@ export class JobPanels implements vscode.Disposable {
     this.panel?.webview.dispose();
     const bundle = vscode.Uri.file(path.join(this.context.extensionPath, "dist", "webview"));
     webview.webview.options = { enableScripts: true, localResourceRoots: [bundle] };
+    const workspaceFolders = () => (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath);
     const controller = new PanelController({
       client: () => this.connection.connectedClient(),
       send: (message) => Promise.resolve(webview.webview.postMessage(message)),
       ...this.hooks,
-      workspaceFolders: () => (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath),
+      workspaceFolders,
       openSource: async (file, line, column) => {
         const at = new vscode.Position(line - 1, column - 1);
         await vscode.window.showTextDocument(vscode.Uri.file(file), { selection: new vscode.Range(at, at), viewColumn: vscode.ViewColumn.One });
       },
       onEvent: (event) => {
-        if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${path.basename(event.job.pipeline)} (${event.job.state})`;
+        if (event.type === "state" || event.type === "finished") webview.title = `rdpipe: ${pipelineTitle(event.job.pipeline, workspaceFolders())} (${event.job.state})`;
         this.hooks.onEvent(event);
       },
     }, jobId);

@@ -3,6 +3,7 @@
 // resumes or that resumed it, and Cancel (gone once the job has finished) and Resume (a disabled one says why on hover).
 import { FINISHED_STATES, type JobSummary, type ProgressSnapshot } from "../../server/src/contract";
 import { button, el } from "./dom";
+import { pipelineTitle } from "./title";
 
 export interface HeaderActions {
   cancelRequested: boolean;
@@ -13,14 +14,6 @@ export interface HeaderActions {
 }
 
 export const shortId = (id: string) => id.slice(0, 8);
-
-/** The pipeline's path relative to the workspace folder holding it (the deepest), else its base name. */
-export function pipelineTitle(pipeline: string, workspaceFolders: string[]): string {
-  const file = pipeline.replace(/\\/g, "/");
-  const folder = workspaceFolders.map((f) => f.replace(/\\/g, "/").replace(/\/+$/, ""))
-    .filter((f) => file.startsWith(`${f}/`)).sort((a, b) => b.length - a.length)[0];
-  return folder === undefined ? file.split("/").at(-1) ?? file : file.slice(folder.length + 1);
-}
 
 /** Rows a UDF failed on and the job skipped (onError: "skip"). */
 export function skippedRows(job: JobSummary, progress: ProgressSnapshot | undefined): number {

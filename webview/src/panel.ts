@@ -112,9 +112,18 @@ function requestAllPages(): void {
   for (const view of Object.keys(PAGE_SIZE) as CheckpointViewName[]) requestPage(view, 0);
 }
 
+/**
+ * What a reload restores: the state without the preview's rows, which can be thousands (the job's
+ * `state` event, sent again when the reloaded panel says "ready", brings them back).
+ */
+function savedState(): PanelState {
+  const result = state.job?.result;
+  return result?.preview ? { ...state, job: { ...state.job!, result: { ...result, preview: undefined } } } : state;
+}
+
 let renderQueued = false;
 function update(): void {
-  vscode.setState(state);
+  vscode.setState(savedState());
   if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(() => {

@@ -3,6 +3,7 @@
 // finished a one-line outcome instead of live figures.
 import { FINISHED_STATES, type JobSummary, type OperatorProgress, type ProgressSnapshot } from "../../server/src/contract";
 import { bytes, count, el, seconds } from "./dom";
+import { readableOperatorName } from "./title";
 
 export const isFinished = (job: JobSummary) => FINISHED_STATES.includes(job.state);
 
@@ -45,7 +46,7 @@ export function operatorCard(op: OperatorProgress, index: number, job: JobSummar
     class: `operator${op.runsInDriver ? " in-driver" : ""}`, "data-operator": op.name, "data-rows-done": String(op.rowsDone), "data-rows-read": String(op.rowsRead),
     "data-percent": percent, "data-index": String(index), "data-inputs": op.inputs.join(","),
   },
-  el("div", { class: "operator-name" }, op.name, op.runsInDriver ? el("span", { class: "operator-where", title: "Runs in the driver, without tasks" }, "driver") : false),
+  el("div", { class: "operator-name", title: op.name }, readableOperatorName(op.name), op.runsInDriver ? el("span", { class: "operator-where", title: "Runs in the driver, without tasks" }, "driver") : false),
   el("div", { class: `bar${live || job.state === "succeeded" ? "" : " bar-stopped"}`, role: "progressbar", "aria-valuenow": percent }, fill),
   el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-fact": name }, value)])));
 }

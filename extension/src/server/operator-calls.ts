@@ -6,11 +6,12 @@ import type { PlanOperator } from "../../../server/src/contract";
 /** The operator kind each Dataset-building call creates (read functions of the API, Dataset and GroupedData methods). */
 const OPERATOR_KIND_OF_CALL: Record<string, string> = {
   readParquet: "read", readCsv: "read", readJson: "read", readText: "read", readBinaryFiles: "read",
-  range: "read", fromItems: "read", fromArrow: "read", readDatasource: "read",
+  range: "read", fromItems: "read", fromArrow: "read", readDatasource: "read", readSql: "read", readImages: "read", readLance: "read",
   map: "map", flatMap: "flatMap", filter: "filter", mapBatches: "mapBatches", addColumn: "addColumn",
   selectColumns: "selectColumns", dropColumns: "dropColumns", renameColumns: "renameColumns",
   limit: "limit", repartition: "repartition", randomShuffle: "randomShuffle", sort: "sort", aggregate: "aggregate", mapGroups: "mapGroups",
-  union: "union", zip: "zip", writeParquet: "write", writeCsv: "write", writeJson: "write",
+  randomSample: "randomSample", randomizeBlockOrder: "randomizeBlockOrder",
+  union: "union", zip: "zip", writeParquet: "write", writeCsv: "write", writeJson: "write", writeSql: "write", writeImages: "write", writeLance: "write", writeDatasink: "write",
 };
 
 /** A text range as offsets into the document. */

@@ -12,6 +12,8 @@ export const OPERATOR_DOCS: Record<string, string> = {
   limit: "Stops after the first n rows; the operators before it stop reading once it has them.",
   repartition: "Splits or merges blocks into the given number of blocks (an all-to-all step: it waits for all its input).",
   randomShuffle: "Shuffles all rows (an all-to-all step); `seed` makes the order repeatable.",
+  randomSample: "Keeps each row with probability `fraction`, streaming in the tasks before it (no shuffle); with `seed`, the same rows every run.",
+  randomizeBlockOrder: "Passes its input's blocks on in a random order (it waits for all its input; rows stay in their blocks); `seed` makes the order repeatable.",
   sort: "Sorts all rows by the key columns (an all-to-all step).",
   aggregate: "Aggregates all rows, or each group of `groupBy(key)`, into one row per group (an all-to-all step).",
   union: "Concatenates the rows of several datasets with the same columns.",

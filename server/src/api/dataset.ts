@@ -1,22 +1,25 @@
 import { type Schema, Table } from "apache-arrow";
-import { type BatchFormat, type Block, type Columns, type Row, blockToColumns, blockToRows, concatBlocks, emptyBlock, sliceBlock } from "../block";
-import { FileDatasink, LanceDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type Datasink, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import { type BatchFormat, type Block, type Columns, type Row, anySeed, blockToRows, concatBlocks, emptyBlock } from "../block";
+import { FileDatasink, LanceDatasink, SqlDatasink, describeFileSystem, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type ImageWriteOptions, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type JoinOptions, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
+import { batchesFrom, formatBatch, type Batch, type DataIterator, type IterBatchesOptions } from "./batches";
+import { checkTestSize, split, splitAt, splitProportionately, trainTestSplit } from "./splits";
+import { streamingSplit } from "./streaming-split";
+import { checkImageWriteOptions } from "./images";
 import { checkGroupFunction, checkKeys, checkSort } from "./keys";
 import { joinOp } from "./join";
 import { resolveUserPath } from "./paths";
 
-export type Batch = Columns | Row[] | Table;
+export type { Batch, IterBatchesOptions } from "./batches";
 export type RowFn<In = Row, Out = Row> = (row: In) => Out | Promise<Out>;
 
 /** A class UDF: constructed once per actor, its `call` method applied to each row or batch. */
 export type UdfClass = new (...args: never[]) => { call(input: never): unknown };
 
-export interface IterBatchesOptions { batchSize?: number; batchFormat?: BatchFormat }
 
 /** Where a dataset's UDFs come from when it was loaded from a pipeline file. */
 export interface PlanOrigin { module: ModuleRef; positions: Map<LogicalOp, number> }
@@ -121,6 +124,17 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "randomShuffle", input: this.op, seed: options.seed });
   }
 
+  /** Keeps each row with probability `fraction`, streaming (no shuffle); with a seed, the same rows every run. */
+  randomSample(fraction: number, options: { seed?: number } = {}): Dataset {
+    if (!(typeof fraction === "number" && fraction >= 0 && fraction <= 1)) throw new RangeError(`randomSample: fraction must be between 0 and 1, got ${fraction}`);
+    return this.derive({ id: newOpId(), kind: "randomSample", input: this.op, fraction, seed: checkSeed("randomSample", options.seed) ?? anySeed() });
+  }
+
+  /** The blocks in a random order (rows stay in their blocks); with a seed, the same order every run. A barrier: it waits for its whole input. */
+  randomizeBlockOrder(options: { seed?: number } = {}): Dataset {
+    return this.derive({ id: newOpId(), kind: "randomizeBlockOrder", input: this.op, seed: checkSeed("randomizeBlockOrder", options.seed) ?? anySeed() });
+  }
+
   sort(key: SortKey, options: { descending?: boolean | boolean[] } = {}): Dataset {
     checkSort(this.op, [key].flat(), options.descending ?? false);
     return this.derive({ id: newOpId(), kind: "sort", input: this.op, key, descending: options.descending ?? false });
@@ -168,6 +182,17 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "write", input: this.op, datasink });
   }
 
+  /** Each row's image in its own file, `format` (png, jpeg, webp, tiff) encoded from `column` (raw pixels as readImages gives, or image bytes). */
+  writeImages(path: string, options: ImageWriteOptions & SaveOptions): Dataset {
+    const { mode, filesystem, ...image } = options;
+    return this.write("images", path, { mode, filesystem, image: checkImageWriteOptions(image) });
+  }
+
+  /** Inserts every row with insertSql, its parameters the row's values in column order, one transaction per block (Ray Data's write_sql). */
+  writeSql(insertSql: string, connectionFactory: ConnectionFactory): Dataset {
+    return this.writeDatasink(new SqlDatasink(insertSql, connectionFactory));
+  }
+
   private write(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): Dataset {
     const { mode = "append", filesystem, ...writeOptions } = options;
     return this.writeDatasink(new FileDatasink(format, resolveUserPath(path), mode, { ...writeOptions, filesystem: describeFileSystem(path, filesystem) }));
@@ -191,28 +216,9 @@ export class Dataset {
     return execution.result;
   }
 
+  /** The rows in batches: sized, with the last partial one dropped, locally shuffled, prefetched, as the options ask. */
   async *iterBatches(options: IterBatchesOptions = {}): AsyncGenerator<Batch> {
-    const format = options.batchFormat ?? "columns";
-    const formatBlock = (block: Block): Batch =>
-      format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, new Map());
-    if (options.batchSize === undefined) {
-      for await (const block of this.start(this.op)) if (block.numRows > 0) yield formatBlock(block);
-      return;
-    }
-    const size = options.batchSize;
-    let pending: Block[] = [];
-    let pendingRows = 0;
-    for await (const block of this.start(this.op)) {
-      pending.push(block);
-      pendingRows += block.numRows;
-      while (pendingRows >= size) {
-        const all = concatBlocks(pending);
-        yield formatBlock(sliceBlock(all, 0, size));
-        pending = [sliceBlock(all, size, all.numRows)];
-        pendingRows -= size;
-      }
-    }
-    if (pendingRows > 0) yield formatBlock(concatBlocks(pending));
+    yield* batchesFrom(this.start(this.op), options);
   }
 
   async *iterRows(): AsyncGenerator<Row> {
@@ -244,9 +250,7 @@ export class Dataset {
   }
 
   async takeBatch(n = 20, options: { batchFormat?: BatchFormat } = {}): Promise<Batch> {
-    const table = await this.collect(this.limitOp(n));
-    const format = options.batchFormat ?? "columns";
-    return format === "arrow" ? table : format === "rows" ? blockToRows(table) : blockToColumns(table, new Map());
+    return formatBatch(await this.collect(this.limitOp(n)), options.batchFormat);
   }
 
   async toArrow(options?: RunOptions): Promise<Table> {
@@ -293,8 +297,49 @@ export class Dataset {
 
   /** Executes the plan and keeps the result in memory as a new Dataset. */
   async materialize(): Promise<Dataset> {
-    const blocks = (await this.collect(this.op)).batches.map((b) => new Table(b));
+    return this.fromBlocks((await this.collect(this.op)).batches.map((b) => new Table(b)));
+  }
+
+  /** This dataset executed with its blocks in input order (what a split cuts, what a seeded shuffle must see): its context with preserveOrder set. */
+  private inOrder(): Dataset {
+    return new Dataset(this.op, Object.assign(Object.create(DataContext.prototype) as DataContext, this.context, { preserveOrder: true }), this.origin);
+  }
+
+  private fromBlocks(blocks: Block[]): Dataset {
     return new Dataset({ id: newOpId(), kind: "read", name: "FromBlocks", source: { type: "blocks", blocks } }, this.context);
+  }
+
+  // ------------------------------------------------------------------ splits (executed with blocks in input order; each part materialized)
+
+  /** n parts of nearly equal rows; `equal`: exactly equal, the few rows left over dropped. */
+  split(n: number, options: { equal?: boolean } = {}): Promise<Dataset[]> {
+    return split(() => this.inOrder().toArrow(), (b) => this.fromBlocks(b), n, options);
+  }
+
+  /** Parts cut at row positions: [0, i0), [i0, i1), …, [ik, end). */
+  splitAt(indices: number[]): Promise<Dataset[]> {
+    return splitAt(() => this.inOrder().toArrow(), (b) => this.fromBlocks(b), indices);
+  }
+
+  /** A part per proportion (e.g. [0.2, 0.3]) and one with the rest. */
+  splitProportionately(proportions: number[]): Promise<Dataset[]> {
+    return splitProportionately(() => this.inOrder().toArrow(), (b) => this.fromBlocks(b), proportions);
+  }
+
+  /** [train, test]: testSize a proportion or a row count; `shuffle` (with `seed`: the same way every run) shuffles the rows first. */
+  trainTestSplit(testSize: number, options: { shuffle?: boolean; seed?: number } = {}): Promise<[Dataset, Dataset]> {
+    checkTestSize(testSize);
+    const source = options.shuffle ? this.randomShuffle({ seed: options.seed }) : this;
+    return trainTestSplit(() => source.inOrder().toArrow(), (b) => this.fromBlocks(b), testSize);
+  }
+
+  /**
+   * n iterators over one execution, for n consumers that read concurrently (Ray Data's streaming_split):
+   * no row goes to two of them, a consumer that falls behind holds the others back, `equal` gives each
+   * the same number of rows. Iterating them again runs the dataset again (an epoch).
+   */
+  streamingSplit(n: number, options: { equal?: boolean } = {}): DataIterator[] {
+    return streamingSplit(() => this.start(this.op), n, options);
   }
 
   /** The result of the last execution of this Dataset object, if it has run. */
@@ -335,6 +380,11 @@ export class GroupedData {
     checkGroupFunction(fn);
     return this.derive({ id: newOpId(), kind: "mapGroups", input: this.input, keys: this.keys, fn, options });
   }
+}
+
+function checkSeed(method: string, seed: number | undefined): number | undefined {
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new RangeError(`${method}: seed must be a non-negative integer, got ${seed}`);
+  return seed;
 }
 
 function checkErrorPolicy<T extends ErrorPolicy>(method: string, options: T): T {

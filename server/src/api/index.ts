@@ -1,10 +1,11 @@
 // The public API: what a pipeline file gets from `import * as rd from "rdpipe"`.
 import type { Table } from "apache-arrow";
 import { blockFromRows, sliceBlock, type Row } from "../block";
-import { FILE_FORMAT_NAMES, describeFileSystem, isS3Path, type Datasource, type FileFormat, type FileSystem, type ReadOptions } from "../io";
+import { FILE_FORMAT_NAMES, describeFileSystem, isS3Path, type Datasource, type FileFormat, type FileSystem, type ImageReadOptions, type ReadOptions } from "../io";
 import { newOpId, type SourceDef } from "../plan";
 import { resolveUserPath } from "./paths";
 import { Dataset } from "./dataset";
+import { checkImageReadOptions } from "./images";
 
 export { DataContext } from "./context";
 export { CheckpointConfig, CheckpointBackend, type CheckpointOptions } from "./checkpoint";
@@ -13,10 +14,14 @@ export { S3FileSystem, type FileSystem, type S3Options } from "../io";
 export type { Datasource, FileRef, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "../io";
 export type { Datasink, WriteContext, WriteResult } from "../io";
 export type { ResourceLimits } from "./context";
+export { readSql, sqlite, postgres } from "./sql";
+export type { ImageFormat, ImageMode, ImageReadOptions, ImageWriteOptions } from "../io";
+export { SqlRowError, type BetterSqlite3Database, type ConnectionFactory, type SqlColumn, type SqlConnection, type SqlReadOptions, type SqlRows, type SqlType, type SqlValue, type SqliteOptions, type PgConfig } from "../io";
 export { Dataset, GroupedData } from "./dataset";
 export { readLance, type LanceReadOptions } from "./lance";
 export type { LanceWriteOptions } from "../io";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
+export { DataIterator } from "./batches";
 export type { ActorOptions, JoinOptions, JoinType, MapOptions } from "../plan";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
@@ -70,6 +75,9 @@ export const readJson = (paths: string | string[], options: FileReadOptions = {}
 export const readText = (paths: string | string[], options: FileReadOptions = {}) => readFiles("text", paths, options);
 /** One row per file, in a column `bytes`. */
 export const readBinaryFiles = (paths: string | string[], options: FileReadOptions = {}) => readFiles("binary", paths, options);
+/** One row per image file: raw pixels in `image` (height × width × channels bytes) with `height`, `width`, `channels`. */
+export const readImages = (paths: string | string[], options: FileReadOptions & ImageReadOptions = {}) =>
+  readFiles("images", paths, options, { image: checkImageReadOptions(options) });
 
 /**
  * Rows from a datasource (Ray Data's read_datasource): its read tasks are planned here and read in

@@ -2,4 +2,5 @@
 export * from "./arrow";
 export { concatBlocks } from "./concat";
 export { takeRows, takeVector, validity } from "./take";
+export { anySeed, hashText, mix32, permutation, seededRandom } from "./random";
 export { SchemaMismatch, compatibleSchemas, conformBlock, refineSchema, sameSchema, schemaDifference } from "./conform";

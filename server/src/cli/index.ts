@@ -8,7 +8,7 @@ import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } fro
 import { formatBytes } from "../exec";
 import { compilePipeline } from "../loader";
 import { RdpipeError } from "../errors";
-import { runLocal, udfStackOf, type LocalRunOptions } from "../runner";
+import { previewLines, runLocal, udfStackOf, type LocalRunOptions } from "../runner";
 import { debugRow } from "../debug";
 import { showCheckpoint } from "./checkpoint";
 import { checkpointLine, renderProgress } from "./progress";
@@ -172,7 +172,7 @@ export function printOutcome(outcome: { result?: JobResult; error?: JobError }, 
     const checkpoint = last && checkpointLine(last);
     if (checkpoint) console.log(checkpoint.charAt(0).toUpperCase() + checkpoint.slice(1));
   } else {
-    for (const row of result.previewRows ?? []) console.log(row);
+    for (const line of result.preview ? previewLines(result.preview) : []) console.log(line);
     console.log(`(${result.rowsOut} row${result.rowsOut === 1 ? "" : "s"} shown)`);
   }
   if (!quiet) console.error(`\n${result.statsText}`);

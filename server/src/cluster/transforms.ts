@@ -8,6 +8,7 @@ import type { ErroredRow } from "../checkpoint";
 import type { OnError, TransformSpec, UdfFunction, UdfRef } from "../plan";
 import type { BlockOrigin, TaskErrorInfo } from "./protocol";
 import { RdpipeError, type RdpipeErrorCode } from "../errors";
+import { sampleRows } from "./sample";
 
 export interface OriginBlock { block: Block; origin: BlockOrigin }
 
@@ -58,6 +59,7 @@ function applyOne(input: AsyncIterable<OriginBlock>, t: TransformSpec, resolve: 
     case "rows": return rowSteps(input, t.steps.map((s) => ({ ...s, fn: resolve(s.udf) })), run);
     case "batches": return batches(input, t, resolve(t.udf), run);
     case "addColumn": return addColumn(input, t, resolve(t.udf), run);
+    case "sample": return sampleRows(input, t);
     default: return mapBlocks(input, (block) => projectColumns(block, t));
   }
 }

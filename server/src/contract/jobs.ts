@@ -45,9 +45,7 @@ export interface JobResult {
   rowsOut: number;
   /** Set when the plan ends in a write. */
   written?: { path: string; files: number; bytes: number };
-  /** Formatted rows, for a plan without a write. */
-  previewRows?: string[];
-  /** The same rows, typed, for a grid (a plan without a write). */
+  /** The first rows of a plan without a write, typed (the panel's grid; the CLI prints them). */
   preview?: JobPreview;
   durationMs: number;
   peakMemoryBytes: number;

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { PhysicalOp } from "../plan";
 import type { ReadSettings } from "./read-settings";
 import {
-  ActorPoolOperator, ExchangeOperator, type ExchangeSettings, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
+  ActorPoolOperator, BlockOrderOperator, ExchangeOperator, type ExchangeSettings, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
 } from "./physical";
 
 /** What exchanges need of the job: its spill folder (one per job, removed when it ends) and memory figures. */
@@ -78,8 +78,10 @@ export class Topology {
       }
       case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
       case "zip": op = new ZipOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
+      case "blockOrder": op = new BlockOrderOperator(physical.name, this.build(physical.input), physical.seed); break;
     }
-    if (op instanceof ZipOperator || (op instanceof UnionOperator && this.preserveOrder)) {
+    // A seeded block order is reproducible only over an input that arrives in order.
+    if (op instanceof ZipOperator || op instanceof BlockOrderOperator || (op instanceof UnionOperator && this.preserveOrder)) {
       for (const input of op.inputs) preserveOrderUpstream(input);
     }
     if ((op instanceof TaskOperator || op instanceof UnionOperator) && this.preserveOrder) op.preserveOrder = true;

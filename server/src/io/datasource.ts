@@ -45,6 +45,11 @@ export interface ReadBlock {
   file?: string;
   /** The position of its first row in that file (or in the task). */
   rowOffset?: number;
+  /**
+   * Set when the read left an input out (e.g. an undecodable image under onError "skip"): why. The block's
+   * rows (none, usually) are ignored; the input is recorded as an errored row of the read, naming `file`.
+   */
+  skipped?: string;
 }
 
 /** What `read` yields: rows, an Arrow table, or a block that says where its rows come from. */

@@ -24,12 +24,13 @@ const SAMPLED_FILES = 3;
 
 /** How read operators and errors name each format ("Read" + name). */
 export const FILE_FORMAT_NAMES: Record<FileFormat, string> = {
-  parquet: "Parquet", csv: "CSV", json: "JSON", text: "Text", binary: "Binary",
+  parquet: "Parquet", csv: "CSV", json: "JSON", text: "Text", binary: "Binary", images: "Images",
 };
 
 /** What a reader picks out of a folder when the user names no extensions (Ray's defaults). */
 const DEFAULT_EXTENSIONS: Record<FileFormat, string[] | undefined> = {
   parquet: ["parquet"], csv: ["csv"], json: ["json", "jsonl"], text: undefined, binary: undefined,
+  images: ["png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp"],
 };
 
 export class FileDatasource implements Datasource<FileReadSpec> {

@@ -2,6 +2,7 @@
 // datasinks (files of every format, user-defined ones), listing (with hive partitions), per-format
 // readers that stream Arrow blocks, footer metadata, and atomic single-file writers.
 export type { FileFormat, FileRef, ReadOptions, FileReadSpec, SourceBlock, WriteFormat, WriteOptions } from "./types";
+export type { ImageFormat, ImageMode, ImageReadOptions, ImageWriteOptions } from "./types";
 export { IoError, errorMessage, pathError } from "./errors";
 export { isIgnoredName, listFiles, streamFiles } from "./files";
 export { S3FileSystem, describeFileSystem, fileSystemFor, isS3Path, stopUploads, type FileSystem, type FileSystemDescription, type S3Options } from "./fs";
@@ -18,3 +19,7 @@ export { FILE_FORMAT_NAMES } from "./file-datasource";
 export { ReadPlanner, builtinRead, fileReadSpecOf, sourceSchema, taskBlocks, type SourceDef, type TaskBlock, type TaskRead } from "./source";
 export { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
 export { LanceDatasink, lanceLocation, lanceOutput, type LanceNearest, type LanceOutput, type LanceSource, type LanceWriteMode, type LanceWriteOptions } from "./lance";
+export {
+  SqlDatasink, SqlDatasource, SqlRowError, asSqlConnection, postgresFactory, sqliteFactory, type BetterSqlite3Database, type ConnectionFactory,
+  type PgClient, type PgConfig, type SqlColumn, type SqlConnection, type SqlReadOptions, type SqlRows, type SqlType, type SqlValue, type SqliteOptions,
+} from "./sql";

@@ -10,6 +10,7 @@ import type { FileMetadata, MetadataCache } from "./metadata-cache";
 import { concatPrefetched } from "./prefetch";
 import { readJsonBlocks } from "./json";
 import { parquetFileMetadata, readParquetBlocks } from "./parquet";
+import { readImageBlocks } from "./images";
 import { readTextBlocks } from "./text";
 import type { FileFormat, FileReadSpec, FileRef, FormatReader, SourceBlock } from "./types";
 import { IoError, errorMessage } from "./errors";
@@ -20,6 +21,7 @@ const READERS: Record<FileFormat, FormatReader> = {
   json: readJsonBlocks,
   text: readTextBlocks,
   binary: readBinaryBlocks,
+  images: readImageBlocks,
 };
 
 /** A file's rows, in-memory size and schema, from the cache when it holds this version of the file. */
@@ -90,11 +92,12 @@ export async function parquetReadSchema(spec: FileReadSpec, file: FileRef, cache
 
 /** One file's non-empty blocks with partition and path columns added and the projection applied. */
 async function* fileBlocks(spec: FileReadSpec, file: FileRef): AsyncGenerator<SourceBlock> {
-  const { csv } = spec.options;
+  const { csv, image } = spec.options;
   const { constants, fileColumns, outputColumns } = readShape(spec, file);
   const fs = fileSystemFor(file.path, spec.options.filesystem);
   try {
-    for await (const { block, rowOffset } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, csv })) {
+    for await (const { block, rowOffset, skipped } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, csv, image })) {
+      if (skipped !== undefined) { yield { block, file: file.path, rowOffset, skipped }; continue; }
       yield { block: projectBlock(withConstantColumns(block, constants), outputColumns), file: file.path, rowOffset };
     }
   } catch (e) {

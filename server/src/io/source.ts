@@ -121,7 +121,7 @@ export function fileReadSpecOf(read: TaskRead): FileReadSpec | undefined {
 }
 
 /** A block of a task as the worker reads it; rowOffset counts rows within the task where the datasource gave none. */
-export interface TaskBlock { block: Block; file?: string; rowOffset: number }
+export interface TaskBlock { block: Block; file?: string; rowOffset: number; skipped?: string }
 
 /** What a read yields, as blocks. */
 export async function* taskBlocks(outputs: Iterable<ReadOutput> | AsyncIterable<ReadOutput>): AsyncGenerator<TaskBlock> {
@@ -133,7 +133,8 @@ export async function* taskBlocks(outputs: Iterable<ReadOutput> | AsyncIterable<
     }
     const rowOffset = item.rowOffset ?? rows;
     rows += item.block.numRows;
-    yield item.file === undefined ? { block: item.block, rowOffset } : { block: item.block, file: item.file, rowOffset };
+    const skipped = item.skipped === undefined ? {} : { skipped: item.skipped };
+    yield item.file === undefined ? { block: item.block, rowOffset, ...skipped } : { block: item.block, file: item.file, rowOffset, ...skipped };
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Block } from "../block";
 import type { FileSystem, FileSystemDescription } from "./fs/types";
 
-export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary";
+export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary" | "images";
 
 export interface FileRef {
   path: string;
@@ -19,6 +19,7 @@ export interface ReadOptions {
   /** Blocks are split to at most about this many bytes. */
   targetBlockBytes: number;
   csv?: { delimiter?: string; header?: boolean };
+  image?: ImageReadOptions;
   /** Absent: chosen by path (local, or S3 configured from the environment). */
   filesystem?: FileSystemDescription;
 }
@@ -34,20 +35,44 @@ export interface SourceBlock {
   file: string;
   /** Index within its file of the block's first row. */
   rowOffset: number;
+  /** Set when the read skipped the file (onError "skip"): why. The block has no rows; the file is recorded as an errored row. */
+  skipped?: string;
 }
 
-export type WriteFormat = "parquet" | "csv" | "json";
+export type WriteFormat = "parquet" | "csv" | "json" | "images";
 
 export interface WriteOptions {
   filesystem?: FileSystemDescription;
   /** Parquet only; default snappy. */
   compression?: "snappy" | "gzip" | "zstd" | "brotli" | "lz4_raw" | "uncompressed";
+  /** Images only: one file per row (see images.ts). */
+  image?: ImageWriteOptions;
 }
+
+export type ImageMode = "RGB" | "RGBA" | "L";
+export type ImageFormat = "png" | "jpeg" | "webp" | "tiff";
+
+/** How readImages decodes: `size` is [height, width] (stretched to it, as Ray Data's), `mode` the channels. */
+export interface ImageReadOptions {
+  size?: [number, number];
+  mode?: ImageMode;
+  /** "skip": an undecodable file is left out and recorded as an errored row of the read; "fail" (default): the read fails naming it. */
+  onError?: "fail" | "skip";
+}
+
+export interface ImageWriteOptions {
+  /** The column of images: raw pixels with `height`, `width` and `channels` columns beside it (as readImages gives), or encoded image bytes. */
+  column: string;
+  format: ImageFormat;
+}
+
 
 /** What a format reader yields: a block of one file, before partition and path columns are added. */
 export interface FileBlock {
   block: Block;
   rowOffset: number;
+  /** The file was skipped (onError "skip"): why. */
+  skipped?: string;
 }
 
 /**
@@ -59,6 +84,7 @@ export type FormatReader = (file: FileRef, fs: FileSystem, options: FormatReadOp
 export interface FormatReadOptions {
   columns?: string[];
   csv?: ReadOptions["csv"];
+  image?: ImageReadOptions;
 }
 
 /** Rows per block for line-oriented formats, before splitting by size. */

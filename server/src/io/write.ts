@@ -6,8 +6,9 @@ import { rebuildBlock } from "./columns";
 import { fileSystemFor, type FileSystemDescription } from "./fs";
 import type { WriteFormat, WriteOptions } from "./types";
 import { IoError, pathError } from "./errors";
+import { writeImageFiles } from "./images";
 
-const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json" };
+const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json", images: "" };
 
 export function fileExtension(format: WriteFormat): string {
   return EXTENSIONS[format];
@@ -31,6 +32,7 @@ export async function writeBlock(
   const fs = fileSystemFor(dir, options.filesystem);
   const finalPath = fs.join(dir, fileName);
   try {
+    if (format === "images") return await writeImageFiles(block, fs, dir, fileName, options.image!);
     const chunks = format === "parquet" ? [parquetBytes(block, options)] : encoded(format === "csv" ? csvChunks(block) : jsonLinesChunks(block));
     const bytes = await fs.write(finalPath, chunks);
     return { path: finalPath, rows: block.numRows, bytes };

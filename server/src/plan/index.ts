@@ -70,6 +70,8 @@ export type LogicalOp =
   | (UnaryOp & { kind: "limit"; n: number })
   | (UnaryOp & { kind: "repartition"; numBlocks: number; shuffle?: boolean; keys?: string[] })
   | (UnaryOp & { kind: "randomShuffle"; seed?: number })
+  | (UnaryOp & { kind: "randomSample"; fraction: number; seed: number })
+  | (UnaryOp & { kind: "randomizeBlockOrder"; seed: number })
   | (UnaryOp & { kind: "sort"; key: SortKey; descending: boolean | boolean[] })
   | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
   /** fn gets one whole group as a batch; a class UDF is built once per worker with fnConstructorArgs. */
@@ -133,6 +135,8 @@ export function opDisplayName(op: LogicalOp): string {
     case "limit": return `Limit(${op.n})`;
     case "repartition": return `Repartition(${op.numBlocks})`;
     case "randomShuffle": return "RandomShuffle";
+    case "randomSample": return `RandomSample(${op.fraction})`;
+    case "randomizeBlockOrder": return "RandomizeBlockOrder";
     case "sort": return `Sort(${[op.key].flat().join(", ")})`;
     case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
     case "mapGroups": return `MapGroups(${fnName(op.fn)})`;
@@ -158,7 +162,9 @@ export type TransformSpec =
   | { kind: "batches"; operator: string; udf: UdfRef; batchSize?: number; batchFormat: BatchFormat; onError: OnError; callsAtOnce?: number }
   | { kind: "addColumn"; operator: string; column: string; udf: UdfRef; onError: OnError }
   | { kind: "selectColumns" | "dropColumns"; operator: string; columns: string[] }
-  | { kind: "renameColumns"; operator: string; mapping: Record<string, string> };
+  | { kind: "renameColumns"; operator: string; mapping: Record<string, string> }
+  /** Keeps each row with probability fraction, decided by the seed and the row's input position. */
+  | { kind: "sample"; operator: string; fraction: number; seed: number };
 
 /** Only a flatMap or a batch UDF can make several rows of one ID; a plain row map cannot. */
 export const mayRepeatIds = (transforms: TransformSpec[]) =>
@@ -194,6 +200,7 @@ export type PhysicalOp =
   | { kind: "exchange"; name: string; inputs: PhysicalOp[]; exchange: ExchangeSpec; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
+  | { kind: "blockOrder"; name: string; input: PhysicalOp; seed: number; logical: LogicalOp[] }
   | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
   | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] };
 
@@ -228,7 +235,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
           };
         }
       // falls through: a function UDF fuses like any map-like op
-      case "filter": case "addColumn": case "selectColumns": case "dropColumns": case "renameColumns": {
+      case "filter": case "addColumn": case "selectColumns": case "dropColumns": case "renameColumns": case "randomSample": {
         const stage = fusableStage(build(op.input));
         stage.transforms = appendTransform(stage.transforms, transformOf(op, udfRef));
         stage.name = `${stage.name}->${opDisplayName(op)}`;
@@ -246,6 +253,8 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
         return { kind: "limit", name: opDisplayName(op), input: build(op.input), n: op.n, logical: [op] };
       case "repartition": case "randomShuffle": case "sort": case "aggregate": case "mapGroups":
         return exchangeStage(opDisplayName(op), [build(op.input)], exchangeOf(op, options, udfRef), [op]);
+      case "randomizeBlockOrder":
+        return { kind: "blockOrder", name: opDisplayName(op), input: build(op.input), seed: op.seed, logical: [op] };
       case "union":
         return { kind: "union", name: "Union", inputs: op.inputs.map(build), logical: [op] };
       case "zip":
@@ -349,6 +358,8 @@ function transformOf(op: LogicalOp, udfRef: (op: LogicalOp & { fn: UdfFunction }
       return { kind: op.kind, operator, columns: op.columns };
     case "renameColumns":
       return { kind: "renameColumns", operator, mapping: op.mapping };
+    case "randomSample":
+      return { kind: "sample", operator, fraction: op.fraction, seed: op.seed };
     default:
       throw new PlanError(`${operator} is not a map-like operator`);
   }

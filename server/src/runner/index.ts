@@ -2,6 +2,6 @@
 // process entry (job-runner.ts), the server's jobs, plan inspections and checkpoint views.
 export { runLocal, type LocalRunOptions } from "./local";
 export { udfStackOf } from "./outcome";
-export { schemaFields } from "./preview";
+export { previewLines, schemaFields } from "./preview";
 export type { RunnerMessage, RunnerPipeline, RunnerRequest } from "./protocol";
 export { insideRoots, realRoots } from "./roots";

@@ -1,7 +1,6 @@
 // Running a loaded pipeline to a JSON-safe outcome (the contract's JobResult or JobError): what both
 // `rdpipe run` and a server job do.
-import { formatRow, type Dataset } from "../api/dataset";
-import { blockToRows } from "../block";
+import type { Dataset } from "../api/dataset";
 import { TaskError } from "../cluster/transforms";
 import type { JobError, JobResult, ProgressSnapshot } from "../contract";
 import { ExecutionError } from "../exec";
@@ -33,7 +32,7 @@ export async function runDataset(dataset: Dataset, options: RunDatasetOptions): 
   const preview = previewOf(table);
   return {
     rowsOut: table.numRows, durationMs: result.durationMs, peakMemoryBytes: result.peakMemoryBytes, statsText: result.statsText,
-    previewRows: blockToRows(table).map(formatRow), preview,
+    preview,
   };
 }
 

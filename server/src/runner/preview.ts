@@ -60,3 +60,21 @@ export function summarize(values: unknown[]): ColumnSummary {
   }
   return min === undefined ? { nulls } : { min: toCell(min), max: toCell(max), nulls };
 }
+
+/**
+ * The preview's rows as `rdpipe run` prints them, `{id: 1, name: "a"}`, read back from the typed cells
+ * (the only form a job's result carries): an int64 JSON could not hold prints as `123n`, binary as
+ * `<N bytes>`, NaN, infinities and timestamps bare.
+ */
+export function previewLines(preview: JobPreview): string[] {
+  const texts = preview.fields.map((field) => /^(Large)?Utf8$|, (Large)?Utf8>$/.test(field.type));
+  return preview.rows.map((row) => `{${preview.fields.map((field, c) => `${field.name}: ${cellText(row[c], field.type, texts[c])}`).join(", ")}}`);
+}
+
+function cellText(cell: PreviewCell, type: string, text: boolean): string {
+  if (typeof cell !== "string") return cell !== null && typeof cell === "object" ? JSON.stringify(cell) : String(cell);
+  if (text) return JSON.stringify(cell);
+  if (/^U?[Ii]nt64$/.test(type)) return `${cell}n`;
+  if (/^(Large)?Binary$|^FixedSizeBinary/.test(type)) return `<${Buffer.from(cell, "base64").length} bytes>`;
+  return cell;
+}

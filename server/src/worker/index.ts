@@ -144,8 +144,12 @@ async function runTask(task: TaskSpec): Promise<void> {
   let outputIndex = earlierTry?.nextOutput ?? 0;
   let committedRows = earlierTry?.ids ? idCount(earlierTry.ids) : 0;
   let columnsWithoutRows: Block | undefined;
+  // An input the read skipped (an undecodable image under onError "skip") is an errored row of the read, naming its file.
+  const skippedInput = ({ file, rowOffset, reason }: { file?: string; rowOffset: number; reason: string }) => run.skipRow({
+    id: undefined, operator: task.stage, file, row: rowOffset, input: JSON.stringify(file ?? null), error: `${file ?? task.stage}: ${reason}`, at: new Date().toISOString(),
+  });
   const source = task.input.kind === "exchange" ? reduceSource(task, resolve, run)
-    : sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; });
+    : sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; }, skippedInput);
   const partitions = await mapWriterFor(task);
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
   let committedRange: IdRange | undefined;

@@ -43,6 +43,7 @@ async function* readTask(read: TaskRead, task: TaskSpec): AsyncIterable<TaskBloc
  */
 export async function* sourceBlocks(
   task: TaskSpec, committedByTask: SharedIds | undefined, onInputRows: (message: InputRows) => void, onNoRows?: (block: Block) => void,
+  onSkipped?: (input: { file?: string; rowOffset: number; reason: string }) => void,
 ): AsyncIterable<OriginBlock> {
   const input = task.input;
   const { idColumn } = task;
@@ -64,7 +65,8 @@ export async function* sourceBlocks(
     return;
   }
   if (input.kind === "exchange") throw new TaskError({ kind: "internal", operator: task.stage, message: `${task.stage}: a reduce task's input is read by worker/exchange's reduceSource` });
-  for await (const { block, file, rowOffset } of readTask(input, task)) {
+  for await (const { block, file, rowOffset, skipped } of readTask(input, task)) {
+    if (skipped !== undefined) { onSkipped?.({ file, rowOffset, reason: skipped }); continue; }
     if (block.numRows === 0) { onNoRows?.(block); continue; }
     const kept = await unfinished(block, file ?? task.stage);
     onInputRows({

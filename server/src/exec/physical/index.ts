@@ -7,3 +7,4 @@ export { LimitOperator } from "./limit";
 export { ExchangeOperator, type ExchangeSettings } from "./exchange";
 export { UnionOperator } from "./union";
 export { ZipOperator } from "./zip";
+export { BlockOrderOperator } from "./block-order";
