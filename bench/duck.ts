@@ -8,8 +8,9 @@ export const INPUT_FILES = 10;
 export const ROWS_PER_FILE = 500_000;
 export const ROW_GROUP_ROWS = 100_000;
 
-async function withDuck<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.create(":memory:");
+/** A fresh in-memory DuckDB for `fn`, with settings such as `{ threads: "2", memory_limit: "256MB" }`. */
+export async function withDuck<T>(fn: (conn: DuckDBConnection) => Promise<T>, options: Record<string, string> = {}): Promise<T> {
+  const instance = await DuckDBInstance.create(":memory:", options);
   const conn = await instance.connect();
   try {
     return await fn(conn);

@@ -1,7 +1,7 @@
 // rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, memory under a budget,
 // accelerated vs fallback metadata fetching on S3, the execution server under load, and job-level checkpointing.
 // Every ratio is against a baseline measured in the same run. Run all: `npm run bench`; one:
-// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|s3|server|checkpoint|pushdown|async-actors|actor-scale-up|nodes-first-output|node-loss`.
+// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|s3|server|checkpoint|pushdown|async-actors|actor-scale-up|nodes-first-output|node-loss|shuffle`.
 // Exit code: 0 when every run produced the right results (targets missed print MISS); 1 otherwise.
 import fs from "node:fs";
 import os from "node:os";
@@ -17,6 +17,7 @@ import { runServerBench } from "./server";
 import { benchS3 } from "./s3";
 import { benchCheckpoint } from "./checkpoint";
 import { benchPushdown } from "./pushdown";
+import { benchShuffle } from "./shuffle";
 import { benchActorScaleUp, benchAsyncActors, benchFirstOutputOnNodes, benchNodeLoss } from "./actors";
 
 const BENCH_DIR = __dirname;
@@ -322,6 +323,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   checkpoint: () => benchCheckpoint(DATA, { log, summary, check }), pushdown: () => benchPushdown(DATA, { log, summary, check }),
   "async-actors": () => benchAsyncActors({ log, summary, check }), "actor-scale-up": () => benchActorScaleUp({ log, summary, check }),
   "nodes-first-output": () => benchFirstOutputOnNodes({ log, summary, check }), "node-loss": () => benchNodeLoss({ log, summary, check }),
+  shuffle: () => benchShuffle(DATA, { log, summary, check }),
 };
 
 async function main(): Promise<number> {

@@ -3,6 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
+import { DataContext } from "../server/src/api";
+import { Cluster } from "../server/src/cluster";
 import { listFiles, readFileBlocks, type FileSystemDescription } from "../server/src/io";
 
 export const REPO = path.resolve(__dirname, "..");
@@ -64,4 +66,30 @@ export async function outputIds(dir: string, column = "id", filesystem?: FileSys
     for (const id of block.getChild(column)!.toArray() as Iterable<number | bigint>) ids.push(Number(id));
   }
   return ids;
+}
+
+/**
+ * Mocha hooks for a suite whose tests each run on a fresh cluster of two nodes (one CPU each) with a
+ * memory budget of `memoryBytes` and a spill folder of their own, which must be empty after the test.
+ */
+export function onTwoNodes(memoryBytes: number): { cluster(): Cluster } {
+  let cluster: Cluster | undefined;
+  let spill: string;
+  beforeEach(() => {
+    const context = DataContext.reset();
+    context.resourceLimits.memoryBytes = memoryBytes;
+    context.progress.intervalMs = 50;
+    spill = tempDir("rdpipe-spill-nodes-");
+    context.spillDir = spill;
+    cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1 });
+    context.cluster = cluster;
+  });
+  afterEach(async () => {
+    await cluster?.shutdown();
+    cluster = undefined;
+    DataContext.reset();
+    assert.deepEqual(fs.readdirSync(spill), [], "spill files left behind");
+    fs.rmSync(spill, { recursive: true, force: true });
+  });
+  return { cluster: () => cluster! };
 }

@@ -64,7 +64,7 @@ describe("progress snapshots", function () {
     assert.doesNotMatch(drawn, /running|busy/, "a finished job's lines have no live figures");
   });
 
-  it("marks steps the driver runs (union, limit, sort) and carries estimates through them", async () => {
+  it("marks steps the driver runs (union, limit) and carries estimates through them; a sort runs as map and reduce tasks", async () => {
     const snapshots: rd.ProgressSnapshot[] = [];
     const evens = rd.readParquet(path.join(dir, "input")).filter((r) => Number(r.id) % 2 === 0).map((r) => ({ id: r.id }));
     const result = await evens.union(rd.range(500)).sort("id").limit(100).writeParquet(path.join(dir, "out-driver"))
@@ -72,7 +72,12 @@ describe("progress snapshots", function () {
     assertEstimatesHold(snapshots);
     const ops = result.progress.operators;
     const inDriver = ops.filter((op) => op.runsInDriver).map((op) => op.name);
-    assert.deepEqual(inDriver, ["Union", "Sort(id)", "Limit(100)"], JSON.stringify(ops.map((op) => [op.name, op.runsInDriver])));
+    assert.deepEqual(inDriver, ["Union", "Limit(100)"], JSON.stringify(ops.map((op) => [op.name, op.runsInDriver])));
+    // The sort is an exchange: the stage before it partitions (its map side), its reduce side is a task stage.
+    const sortMap = ops.find((op) => op.name.endsWith("->Sort(id)(map)"))!;
+    const sortReduce = ops.find((op) => op.name === "Sort(id)")!;
+    assert.ok(sortMap.tasksDone > 0 && sortReduce.tasksDone > 0, JSON.stringify([sortMap, sortReduce]));
+    assert.equal(sortReduce.rowsRead, ROWS / 2 + 500);
     for (const op of ops.filter((o) => o.runsInDriver)) assert.equal(op.tasksDone + op.tasksRunning, 0, `${op.name} ran no tasks`);
     const union = ops.find((op) => op.name === "Union")!;
     assert.equal(union.rowsRead, ROWS / 2 + 500);

@@ -32,6 +32,8 @@ export function operatorCard(op: OperatorProgress, index: number, job: JobSummar
     const retried = op.tasksRetried ? `, ${count(op.tasksRetried)} retried` : "";
     const done = live && op.tasksEstimated !== undefined ? `${count(op.tasksDone)} / ${count(op.tasksEstimated)}` : count(op.tasksDone);
     facts.push(["Tasks", `${done} done${live ? `, ${count(op.tasksRunning)} running` : ""}${retried}`]);
+    if (op.bytesSpilled) facts.push(["Spilled", bytes(op.bytesSpilled)]);
+    if (op.bytesMoved) facts.push(["Moved between nodes", bytes(op.bytesMoved)]);
     if (live) {
       facts.push(["Queued", `${count(op.queuedBlocks)} blocks, ${bytes(op.queuedBytes)}`], ["Rows/s", count(Math.round(op.rowsPerSecond))]);
       if (op.actors) facts.push(["Actors", `${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting`]);

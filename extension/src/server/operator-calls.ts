@@ -9,7 +9,7 @@ const OPERATOR_KIND_OF_CALL: Record<string, string> = {
   range: "read", fromItems: "read", fromArrow: "read", readDatasource: "read", readSql: "read", readImages: "read", readLance: "read",
   map: "map", flatMap: "flatMap", filter: "filter", mapBatches: "mapBatches", addColumn: "addColumn",
   selectColumns: "selectColumns", dropColumns: "dropColumns", renameColumns: "renameColumns", withColumn: "withColumn", select: "select",
-  limit: "limit", repartition: "repartition", randomShuffle: "randomShuffle", sort: "sort", aggregate: "aggregate",
+  limit: "limit", repartition: "repartition", randomShuffle: "randomShuffle", sort: "sort", aggregate: "aggregate", mapGroups: "mapGroups",
   randomSample: "randomSample", randomizeBlockOrder: "randomizeBlockOrder",
   union: "union", zip: "zip", writeParquet: "write", writeCsv: "write", writeJson: "write", writeSql: "write", writeImages: "write", writeLance: "write", writeDatasink: "write",
 };

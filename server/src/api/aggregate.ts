@@ -16,8 +16,10 @@ export function Count(opts: { alias?: string } = {}): AggregateFn {
     name: opts.alias ?? "count()",
     init: () => 0,
     accumulateBlock: (n, _block, rows) => n + rows.length,
+    accumulateSlots: (counts, _block, slots) => { for (let row = 0; row < slots.length; row++) counts[slots[row]]++; },
     merge: (a, b) => a + b,
     finalize: (n) => BigInt(n), // an int64 column, as Ray's count
+    spec: { kind: "builtin", fn: "count", options: { ...opts } },
   };
   return count;
 }
@@ -77,8 +79,13 @@ export function customAggregate<A>(spec: {
   merge: (a: A, b: A) => A;
   finalize?: (acc: A) => unknown;
 }): AggregateFn<A> {
+  const source = (fn: (...args: never[]) => unknown) => fn.toString();
   return {
     name: spec.name,
+    spec: {
+      kind: "custom", name: spec.name, index: 0,
+      sources: { init: source(spec.init), accumulateRow: source(spec.accumulateRow), merge: source(spec.merge), finalize: spec.finalize && source(spec.finalize) },
+    },
     init: spec.init,
     accumulateBlock(acc, block, rows) {
       let blockRows = rowsCache.get(block);
@@ -118,22 +125,31 @@ interface ColumnAcc<S> { state: S; nonNull: number; sawNull: boolean; type: Data
 
 /** The one shape of the built-in column aggregations: name, column lookup, null policy. */
 function columnAggregate<S>(
-  fn: string, on: string, opts: ColumnAggregateOptions, numericOnly: boolean, reducer: Reducer<S>,
+  fn: "sum" | "min" | "max" | "mean" | "std", on: string, opts: ColumnAggregateOptions, numericOnly: boolean, reducer: Reducer<S>,
 ): AggregateFn {
   const name = opts.alias ?? `${fn}(${on})`;
   const ignoreNulls = opts.ignoreNulls ?? true;
+  const fold = (acc: ColumnAcc<S>, value: unknown) => {
+    if (value === null) acc.sawNull = true;
+    else { acc.state = reducer.step(acc.state, value); acc.nonNull++; }
+  };
   const aggregate: AggregateFn<ColumnAcc<S>> = {
     name,
+    spec: { kind: "builtin", fn, on, options: { ...opts } },
     init: () => ({ state: reducer.init(), nonNull: 0, sawNull: false, type: null }),
     accumulateBlock(acc, block, rows) {
       const { type, values } = aggregationValues(block, on, name, numericOnly);
       acc.type ??= type;
-      for (let i = 0; i < rows.length; i++) {
-        const value = values[rows[i]];
-        if (value === null) acc.sawNull = true;
-        else { acc.state = reducer.step(acc.state, value); acc.nonNull++; }
-      }
+      for (let i = 0; i < rows.length; i++) fold(acc, values[rows[i]]);
       return acc;
+    },
+    accumulateSlots(accs, block, slots) {
+      const { type, values } = aggregationValues(block, on, name, numericOnly);
+      for (let row = 0; row < slots.length; row++) {
+        const acc = accs[slots[row]];
+        acc.type ??= type;
+        fold(acc, values[row]);
+      }
     },
     merge: (a, b) => ({
       state: reducer.merge(a.state, b.state), nonNull: a.nonNull + b.nonNull, sawNull: a.sawNull || b.sawNull, type: a.type ?? b.type,

@@ -57,6 +57,11 @@ export class DataContext {
   clusterAutoscaler: ClusterAutoscaler = new QueuedWorkClusterAutoscaler();
   /** Emit blocks in input order (slower when tasks finish out of order), as Ray's preserve_order. */
   preserveOrder = false;
+  /**
+   * Where sort, groupBy, shuffles and repartition spill partitions that do not fit the memory budget, as
+   * Arrow IPC files in a folder per job (removed when the job ends). Default: the OS temp folder.
+   */
+  spillDir?: string;
 
   cpuSlots(): number {
     return Math.max(1, Math.floor(this.resourceLimits.cpu ?? os.availableParallelism()));
@@ -76,7 +81,7 @@ export class DataContext {
     return {
       cpuSlots: this.cpuSlots(), blockBytes: this.blockBytes(), memoryBudgetBytes: this.memoryBudget(),
       maxErroredBlocks: this.maxErroredBlocks, taskTimeoutMs: this.taskTimeoutMs, maxTaskRetries: this.maxTaskRetries,
-      progressIntervalMs: this.progress.intervalMs, preserveOrder: this.preserveOrder,
+      progressIntervalMs: this.progress.intervalMs, preserveOrder: this.preserveOrder, spillDir: this.spillDir,
       checkpoint: root.kind === "write" ? this.checkpointConfig?.settings() : undefined,
       actorPoolAutoscaler: this.actorPoolAutoscaler, cluster: this.cluster, clusterAutoscaler: this.clusterAutoscaler,
     };

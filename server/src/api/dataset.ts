@@ -1,7 +1,7 @@
 import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, anySeed, blockToRows, concatBlocks, emptyBlock } from "../block";
 import { LanceDatasink, SqlDatasink, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type ImageWriteOptions, type WriteFormat, type WriteOptions } from "../io";
-import { type ActorOptions, type AggregateFn, type ErrorPolicy, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, explainPlan, newOpId, opsInOrder } from "../plan";
+import { type ActorOptions, type AggregateFn, type ErrorPolicy, type JoinOptions, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, explainPlan, newOpId, opsInOrder } from "../plan";
 import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
@@ -10,6 +10,8 @@ import { batchesFrom, formatBatch, type Batch, type DataIterator, type IterBatch
 import { checkTestSize, split, splitAt, splitProportionately, trainTestSplit } from "./splits";
 import { streamingSplit } from "./streaming-split";
 import { checkImageWriteOptions } from "./images";
+import { checkGroupFunction, checkKeys, checkSort } from "./keys";
+import { joinOp } from "./join";
 import { resolveUserPath } from "./paths";
 import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
 import { blockTotals, countFromMetadata, planInputFiles } from "./inspect";
@@ -112,9 +114,15 @@ export class Dataset {
     return this.derive({ id: newOpId(), kind: "limit", input: this.op, n });
   }
 
-  repartition(numBlocks: number): Dataset {
+  /**
+   * numBlocks blocks: the rows in order, cut into blocks of nearly equal row counts (default); shuffled
+   * at random (`shuffle: true`); or by a hash of `keys`, so that rows with equal keys share a block.
+   */
+  repartition(numBlocks: number, options: { shuffle?: boolean; keys?: string | string[] } = {}): Dataset {
     if (!(Number.isInteger(numBlocks) && numBlocks > 0)) throw new RangeError(`repartition: expected a positive integer, got ${numBlocks}`);
-    return this.derive({ id: newOpId(), kind: "repartition", input: this.op, numBlocks });
+    const keys = options.keys === undefined ? undefined : [options.keys].flat();
+    if (keys) checkKeys(this.op, keys, `Repartition(${numBlocks})`);
+    return this.derive({ id: newOpId(), kind: "repartition", input: this.op, numBlocks, shuffle: options.shuffle, keys });
   }
 
   randomShuffle(options: { seed?: number } = {}): Dataset {
@@ -133,10 +141,12 @@ export class Dataset {
   }
 
   sort(key: SortKey, options: { descending?: boolean | boolean[] } = {}): Dataset {
+    checkSort(this.op, [key].flat(), options.descending ?? false);
     return this.derive({ id: newOpId(), kind: "sort", input: this.op, key, descending: options.descending ?? false });
   }
 
   groupBy(key: string | string[] | null): GroupedData {
+    if (key !== null) checkKeys(this.op, [key].flat(), `groupBy(${[key].flat().join(", ")})`);
     return new GroupedData(this.op, key === null ? [] : [key].flat(), (op) => this.derive(op));
   }
 
@@ -151,6 +161,15 @@ export class Dataset {
 
   zip(other: Dataset): Dataset {
     return this.derive({ id: newOpId(), kind: "zip", inputs: [this.op, other.op] });
+  }
+
+  /**
+   * Joins this dataset (the left side) with `right` on key columns, as Ray Data's join: joinType "inner",
+   * "left_outer", "right_outer", "full_outer", "left_semi", "right_semi", "left_anti" or "right_anti".
+   * Null keys never match; clashing column names get leftSuffix / rightSuffix (see JoinOptions).
+   */
+  join(right: Dataset, options: JoinOptions): Dataset {
+    return this.derive(joinOp(this.op, right.op, options));
   }
 
   // ------------------------------------------------------------------ writes (lazy; `run()` executes)
@@ -240,6 +259,12 @@ export class Dataset {
 
   async toArrow(options?: RunOptions): Promise<Table> {
     return this.collect(this.op, options);
+  }
+
+  /** The distinct values of a column (nulls included), in no particular order; computed on the exchange as a groupBy. */
+  async unique(column: string): Promise<unknown[]> {
+    const groups = await this.selectColumns([column]).groupBy(column).count().selectColumns([column]).toArrow();
+    return blockToRows(groups).map((row) => row[column]);
   }
 
   /** Answered from Parquet footers (no data read) when nothing between the reads and here changes the row count. */
@@ -364,6 +389,15 @@ export class GroupedData {
   max(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Max(c))); }
   mean(on: string | string[]): Dataset { return this.aggregate(...[on].flat().map((c) => Mean(c))); }
   std(on: string | string[], options: { ddof?: number } = {}): Dataset { return this.aggregate(...[on].flat().map((c) => Std(c, options))); }
+
+  /**
+   * fn gets each group whole as one batch (`batchFormat` "columns" by default, "rows" or "arrow") and
+   * returns a batch. A class with a `call(batch)` method is built once per worker with fnConstructorArgs.
+   */
+  mapGroups(fn: ((batch: Batch) => Batch | Promise<Batch>) | UdfClass, options: { batchFormat?: BatchFormat; fnConstructorArgs?: unknown[] } = {}): Dataset {
+    checkGroupFunction(fn);
+    return this.derive({ id: newOpId(), kind: "mapGroups", input: this.input, keys: this.keys, fn, options });
+  }
 }
 
 function checkSeed(method: string, seed: number | undefined): number | undefined {

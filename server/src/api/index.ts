@@ -22,7 +22,7 @@ export { readLance, type LanceReadOptions } from "./lance";
 export type { LanceWriteOptions } from "../io";
 export type { Batch, RowFn, UdfClass, IterBatchesOptions, RunOptions } from "./dataset";
 export { DataIterator } from "./batches";
-export type { ActorOptions, MapOptions } from "../plan";
+export type { ActorOptions, JoinOptions, JoinType, MapOptions } from "../plan";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
 } from "../exec";

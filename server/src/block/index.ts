@@ -1,6 +1,6 @@
 // Blocks: Apache Arrow tables, the unit of data between operators, tasks and workers.
 export * from "./arrow";
 export { concatBlocks } from "./concat";
-export { takeRows } from "./take";
+export { takeRows, takeVector, validity } from "./take";
 export { anySeed, hashText, mix32, permutation, seededRandom } from "./random";
 export { SchemaMismatch, compatibleSchemas, conformBlock, refineSchema, sameSchema, schemaDifference } from "./conform";

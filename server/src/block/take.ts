@@ -1,8 +1,9 @@
-// Gathering rows of a block by index (sort and shuffle), column by column.
+// Gathering rows of a block by index (sort, shuffle, join), column by column. An index of -1 gathers a
+// null (a join's row without a match on the other side).
 import { DataType, Utf8, type Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
-import { type Block, blockFromColumns, utf8Vector } from "./arrow";
+import { type Block, blockFromColumns, nullVector, utf8Vector } from "./arrow";
 
-/** Gathers rows by index into a new block (used by sort and shuffle). */
+/** Gathers rows by index into a new block; an index of -1 makes a row of nulls. */
 export function takeRows(block: Block, indices: ArrayLike<number>): Block {
   const columns: Record<string, Vector> = {};
   for (const field of block.schema.fields) {
@@ -12,23 +13,67 @@ export function takeRows(block: Block, indices: ArrayLike<number>): Block {
   return blockFromColumns(columns, block.schema, undefined, indices.length);
 }
 
-function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
+/** One column's values at `indices` (-1: null); a dictionary-encoded string column comes out plain. */
+export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
   const type = vector.type;
-  if ((DataType.isInt(type) || DataType.isFloat(type)) && vector.nullCount === 0) {
-    const source = vector.toArray() as Float64Array;
-    const out = new (source.constructor as Float64ArrayConstructor)(indices.length);
-    for (let i = 0; i < indices.length; i++) out[i] = source[indices[i]];
-    return makeVector(out);
-  }
+  if (DataType.isNull(type)) return nullVector(type, indices.length);
+  if (DataType.isInt(type) || DataType.isFloat(type)) return takeFixedWidth(vector, indices);
   if (DataType.isUtf8(type)) return takeUtf8(vector as Vector<Utf8>, indices);
-  if (DataType.isDictionary(type) && DataType.isUtf8(type.dictionary)) {
-    const out = new Array<string | null>(indices.length);
-    for (let i = 0; i < indices.length; i++) out[i] = vector.get(indices[i]) as string | null;
-    return utf8Vector(out);
-  }
   const out = new Array<unknown>(indices.length);
-  for (let i = 0; i < indices.length; i++) out[i] = vector.get(indices[i]);
+  for (let i = 0; i < indices.length; i++) out[i] = indices[i] < 0 ? null : vector.get(indices[i]);
+  if (DataType.isDictionary(type) && DataType.isUtf8(type.dictionary)) return utf8Vector(out as (string | null)[]);
   return vectorFromArray(out, type);
+}
+
+/**
+ * Numbers by typed array: values copied, nulls (of the source or from -1) in a validity bitmap. A
+ * column of several chunks is read chunk by chunk, not concatenated (a partitioner gathers from one
+ * block many times); indices mostly ascend, so the chunk of the last index is tried first.
+ */
+function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
+  const data = vector.data;
+  // A sliced chunk's values buffer starts at its first row already (its offset is for the validity bitmap).
+  const chunks = data.map((chunk) => (chunk.values as Float64Array).subarray(0, chunk.length));
+  const bitmaps = data.map((chunk) => (chunk.nullCount > 0 ? chunk.nullBitmap : undefined));
+  const chunkStarts = [0];
+  for (const chunk of chunks) chunkStarts.push(chunkStarts[chunkStarts.length - 1] + chunk.length);
+  const n = indices.length;
+  const out = new (chunks[0].constructor as Float64ArrayConstructor)(n);
+  let nullBitmap: Uint8Array | undefined;
+  let nullCount = 0;
+  let c = 0, start = 0, end = chunkStarts[1];
+  for (let i = 0; i < n; i++) {
+    const index = indices[i];
+    if (index >= 0) {
+      if (index < start || index >= end) {
+        c = chunkAt(chunkStarts, index);
+        start = chunkStarts[c];
+        end = chunkStarts[c + 1];
+      }
+      const local = index - start, bitmap = bitmaps[c];
+      const bit = bitmap === undefined ? 0 : data[c].offset + local;
+      if (bitmap === undefined || (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) {
+        out[i] = chunks[c][local];
+        continue;
+      }
+    }
+    nullBitmap ??= new Uint8Array((n + 7) >> 3).fill(0xff);
+    nullBitmap[i >> 3] &= ~(1 << (i & 7));
+    nullCount++;
+  }
+  if (nullCount === 0) return makeVector(out);
+  return makeVector(makeData({ type: vector.type, length: n, nullCount, nullBitmap, data: out } as Parameters<typeof makeData>[0]));
+}
+
+/** 1 where a row of the (possibly chunked) vector has a value, 0 where it is null. */
+export function validity(vector: Vector): Uint8Array {
+  const out = new Uint8Array(vector.length);
+  let start = 0;
+  for (const chunk of vector.data) {
+    for (let i = 0; i < chunk.length; i++) out[start + i] = chunk.getValid(i) ? 1 : 0;
+    start += chunk.length;
+  }
+  return out;
 }
 
 /** Gathers Utf8 values as bytes: several times faster than decoding and re-encoding each string. */
@@ -44,13 +89,13 @@ function takeUtf8(vector: Vector<Utf8>, indices: ArrayLike<number>): Vector<Utf8
   const offsets = new Int32Array(n + 1);
   let nullBitmap: Uint8Array | undefined;
   let nullCount = 0;
+  let c = 0;
   for (let i = 0; i < n; i++) {
     const index = indices[i];
-    let c = 0;
-    while (index >= chunkStarts[c + 1]) c++;
+    if (index >= 0 && (index < chunkStarts[c] || index >= chunkStarts[c + 1])) c = chunkAt(chunkStarts, index);
     chunkOf[i] = c;
     const local = index - chunkStarts[c];
-    if (hasNulls && !chunks[c].getValid(local)) {
+    if (index < 0 || (hasNulls && !chunks[c].getValid(local))) {
       nullBitmap ??= new Uint8Array((n + 7) >> 3).fill(0xff);
       nullBitmap[i >> 3] &= ~(1 << (i & 7));
       nullCount++;
@@ -61,6 +106,7 @@ function takeUtf8(vector: Vector<Utf8>, indices: ArrayLike<number>): Vector<Utf8
   }
   const bytes = new Uint8Array(offsets[n]);
   for (let i = 0; i < n; i++) {
+    if (indices[i] < 0) continue;
     const c = chunkOf[i], local = indices[i] - chunkStarts[c];
     const source = chunkBytes[c], start = chunkOffsets[c][local];
     const length = offsets[i + 1] - offsets[i];
@@ -68,4 +114,15 @@ function takeUtf8(vector: Vector<Utf8>, indices: ArrayLike<number>): Vector<Utf8
     else for (let k = 0, to = offsets[i]; k < length; k++) bytes[to + k] = source[start + k];
   }
   return makeVector(makeData({ type: new Utf8(), length: n, nullCount, nullBitmap, valueOffsets: offsets, data: bytes }));
+}
+
+/** The chunk holding row `index`: the last c with chunkStarts[c] <= index. */
+function chunkAt(chunkStarts: number[], index: number): number {
+  let lo = 0, hi = chunkStarts.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (chunkStarts[mid] <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }

@@ -40,7 +40,8 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
       const pressure = op.backpressure && live ? `  [${op.backpressure}]` : "";
       // The pool's and the cluster's last counts stay on the final lines: they say where the job ran.
       const actors = op.actors ? `  actors ${op.actors.running} running, ${op.actors.pending} pending, ${op.actors.restarting} restarting` : "";
-      line = `${head}  ${n(op.rowsPerSecond)} rows/s  ${tasks}${live ? ` (${op.tasksRunning} running)` : ""}${actors}${queued}${pressure}`;
+      const spilled = (op.bytesSpilled ? `  spilled ${formatBytes(op.bytesSpilled)}` : "") + (op.bytesMoved ? `  moved ${formatBytes(op.bytesMoved)} between nodes` : "");
+      line = `${head}  ${n(op.rowsPerSecond)} rows/s  ${tasks}${live ? ` (${op.tasksRunning} running)` : ""}${actors}${spilled}${queued}${pressure}`;
     }
     return width && line.length > width ? `${line.slice(0, width - 1)}…` : line;
   });

@@ -2,7 +2,7 @@
 import type { ErroredRow, FinishedIds, SharedIds } from "../checkpoint";
 import type { TaskRead, WriteResult } from "../io";
 import type { ModuleRef } from "../plan";
-import type { SinkSpec, TransformSpec, UdfRef } from "../plan";
+import type { ExchangeMapSpec, ExchangeReduceSpec, MapOutput, SinkSpec, TransformSpec, UdfRef } from "../plan";
 
 export interface BlockOrigin {
   /** The input file the block's rows came from, when there is one. */
@@ -16,7 +16,9 @@ export interface BlockOrigin {
 /** A read task of a datasource, or the blocks an upstream stage made. */
 export type TaskInput =
   | ({ kind: "read" } & TaskRead)
-  | { kind: "blocks"; blocks: Uint8Array[]; origins: BlockOrigin[] };
+  | { kind: "blocks"; blocks: Uint8Array[]; origins: BlockOrigin[] }
+  /** A reduce task of an exchange: its partition's pieces from every map output. */
+  | { kind: "exchange"; reduce: ExchangeReduceSpec };
 
 export interface TaskSpec {
   taskId: number;
@@ -26,6 +28,8 @@ export interface TaskSpec {
   input: TaskInput;
   transforms: TransformSpec[];
   sink?: SinkSpec & { taskIndex: number };
+  /** The task feeds an exchange: it partitions its output (see exec/exchange) and reports a "mapOutput". */
+  exchangeMap?: ExchangeMapSpec;
   targetBlockBytes: number;
   /** Outputs an earlier attempt of this task already delivered; the retry drops that many. */
   skipOutputs: number;
@@ -81,6 +85,8 @@ export type WorkerMessage =
   | { type: "rowError"; taskId: number; row: ErroredRow }
   /** A write task's first block's schema (as IPC of no rows): the driver answers with the output's fixed schema. */
   | { type: "schema"; taskId: number; ipc: Uint8Array }
+  /** A map task of an exchange is done partitioning: where its chunks are. */
+  | { type: "mapOutput"; taskId: number; output: MapOutput }
   | { type: "done"; taskId: number; udfMs: number }
   | { type: "error"; taskId: number; error: TaskErrorInfo };
 

@@ -37,6 +37,10 @@ export interface OperatorProgress {
   rowsPerSecond: number;
   /** For a class UDF's stage: its actor pool. */
   actors?: ActorCounts;
+  /** For a stage feeding an exchange (sort, groupBy, shuffle…): bytes of partitions its tasks spilled to disk. */
+  bytesSpilled?: number;
+  /** For an exchange's reduce side on nodes: bytes of partitions moved over the node link. */
+  bytesMoved?: number;
 }
 
 /** A checkpointed job's progress: what earlier attempts left, and what this one commits. */

@@ -3,11 +3,14 @@
 // One scheduling step moves finished blocks downstream, resizes the pools, launches the tasks that
 // fit and grants output credits; the loop repeats it whenever a task, a worker or a timer wakes it.
 import { randomUUID } from "node:crypto";
+import * as os from "node:os";
+import * as path from "node:path";
 import type { Block } from "../block";
-import { type LogicalOp, type PhysicalOp, checkExpressions, erroredRowBudgets, toPhysicalPlan } from "../plan";
+import { type LogicalOp, type PhysicalOp, checkExpressions, erroredRowBudgets, toPhysicalPlan, validatePlan } from "../plan";
 import { checkpointSpec, checkpointStarted, validateCheckpointPlan } from "../checkpoint";
 import { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
+import { joinInputSchemas } from "./input-schemas";
 import { JobCheckpoint } from "./job-checkpoint";
 import type { ReadSettings } from "./read-settings";
 import { JobOutput } from "./output";
@@ -108,6 +111,11 @@ export class StreamingExecutor {
       }
       await this.tasks.endLeftovers(completed);
       const cleanup: string[] = [];
+      try {
+        this.topology?.removeSpill();
+      } catch (e) {
+        cleanup.push(`removing the spill folder failed: ${(e as Error).message}`);
+      }
       if (!completed) cleanup.push(...await this.removePartialOutput(thrown ?? this.failure ?? new ExecutionError("the consumer stopped reading before the end")));
       await this.checkpoint?.close(cleanup);
       // The consumer sees the error once this block is done: what cleaning up could not do is part of it.
@@ -118,6 +126,8 @@ export class StreamingExecutor {
   /** Opens the output and the checkpoint, builds the operators and starts the pools; returns the root operator. */
   private async prepare(): Promise<PhysicalOperator> {
     await checkExpressions(this.root, this.settings.blockBytes);
+    const footers = await joinInputSchemas(this.root, this.settings.blockBytes);
+    if (footers) validatePlan(this.root, footers);
     const write = this.root.kind === "write" ? this.root : undefined;
     const resuming = this.settings.checkpoint !== undefined && await checkpointStarted(this.settings.checkpoint);
     if (write) this.output = await JobOutput.open(write, this.writePrefix, this.settings.checkpoint !== undefined, resuming);
@@ -132,7 +142,9 @@ export class StreamingExecutor {
       nothingToRead: ignored,
       ...this.checkpoint?.readSettings(),
     };
-    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder);
+    const { memoryBudgetBytes, blockBytes, cpuSlots } = this.settings;
+    const jobSpillDir = path.join(this.settings.spillDir ?? os.tmpdir(), `rdpipe-spill-${this.writePrefix}`);
+    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder, { jobSpillDir, memoryBudgetBytes, blockBytes, cpuSlots, overLink: this.settings.cluster !== undefined });
     this.checkpoint?.track(topology.taskOperators());
     const resources = this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
     this.selector = new LaunchSelector(topology, this.settings.memoryBudgetBytes, {

@@ -1,3 +1,5 @@
+import { sourceSchema } from "../io";
+import { type LogicalOp, type ReadSchemas, opsInOrder } from "../plan";
 import type { PhysicalOperator } from "./physical";
 import { ExecutionError } from "./errors";
 
@@ -14,4 +16,17 @@ export class InputSchemas {
     return new ExecutionError(`columns differ across files: ${file} has {${schema.join(", ")}} but ${first.file} has {${first.schema.join(", ")}}`,
       { kind: "input", message: "columns differ across files", file });
   }
+}
+
+/** The schemas of the reads under a join that a footer gives (Parquet), so the join's keys are checked before any task runs. */
+export async function joinInputSchemas(root: LogicalOp, targetBlockBytes: number): Promise<ReadSchemas | undefined> {
+  const ops = opsInOrder(root);
+  if (!ops.some((op) => op.kind === "join")) return undefined;
+  const reads: ReadSchemas = new Map();
+  await Promise.all(ops.map(async (op) => {
+    if (op.kind !== "read" || op.source.type !== "files") return;
+    const schema = await sourceSchema(op.source, targetBlockBytes).catch(() => undefined);
+    if (schema) reads.set(op, schema);
+  }));
+  return reads;
 }

@@ -14,6 +14,10 @@ export interface OperatorMetrics {
   inMemoryBytesEstimated?: number;
   tasksEstimated?: number;
   udfMs: number;
+  /** An exchange's map side: bytes of partitions its tasks spilled to disk. */
+  bytesSpilled?: number;
+  /** An exchange on nodes: bytes of partitions that crossed the node link (map outputs in, reduce inputs out). */
+  bytesMoved?: number;
   startedAt?: number;
   finishedAt?: number;
   backpressure?: string;

@@ -29,7 +29,7 @@ export class JobOutput {
 
   /** Points the plan's write tasks at the sink as the job started it (a file write's staging folder). */
   redirect(root: PhysicalOp): void {
-    if ((root.kind === "read" || root.kind === "map") && root.sink) root.sink.datasink.builtin = builtinSinkSpec(this.sink, this.job);
+    if ((root.kind === "read" || root.kind === "map" || root.kind === "exchange") && root.sink) root.sink.datasink.builtin = builtinSinkSpec(this.sink, this.job);
   }
 
   /** Every write succeeded: the sink commits them. Returns the results as they stand once committed. */

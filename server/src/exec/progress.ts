@@ -1,6 +1,6 @@
 // Progress snapshots: what the CLI, the server and the panel show while a job runs.
 import type { CheckpointProgress, OperatorProgress, ProgressSnapshot } from "../contract";
-import { ActorPoolOperator, AllToAllOperator, type PhysicalOperator, TaskOperator, UnionOperator } from "./physical";
+import { ActorPoolOperator, type PhysicalOperator, TaskOperator, UnionOperator } from "./physical";
 import type { ActorCounts } from "../cluster";
 
 export type { CheckpointProgress, OperatorProgress, ProgressSnapshot };
@@ -37,8 +37,7 @@ function estimates(operators: PhysicalOperator[], succeeded: boolean): Estimates
     let read = op.inputs.length === 0 ? m.rowsEstimated
       : inputs.every((x) => x !== undefined) ? inputs.reduce((a, b) => a! + b!, 0) : undefined;
     if (read !== undefined) read = Math.max(read, m.rowsIn);
-    const keepsRows = op instanceof TaskOperator ? op.preservesRows
-      : op instanceof UnionOperator || (op instanceof AllToAllOperator && op.keepsInputOrder);
+    const keepsRows = op instanceof TaskOperator ? op.preservesRows : op instanceof UnionOperator;
     const out = keepsRows && read !== undefined ? Math.max(read, m.rowsOut) : undefined;
     result[i] = { read, out };
   });
@@ -61,6 +60,7 @@ export function progressSnapshot(operators: PhysicalOperator[], state: ExecutorS
       queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),
       backpressure: m.backpressure, rowsPerSecond: elapsedMs > 0 ? m.rowsOut / (elapsedMs / 1000) : 0,
       actors: op instanceof ActorPoolOperator ? state.actors(op) : undefined,
+      bytesSpilled: m.bytesSpilled, bytesMoved: m.bytesMoved,
     };
   });
   return {

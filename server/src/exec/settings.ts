@@ -17,6 +17,8 @@ export interface ExecSettings {
   maxTaskRetries: number;
   progressIntervalMs: number;
   preserveOrder: boolean;
+  /** Where exchanges (sort, groupBy, shuffle…) spill partitions: a per-job folder under it; default the OS temp folder. */
+  spillDir?: string;
   /** Set for a checkpointed job: a plan ending in a write, with a checkpoint configured. */
   checkpoint?: CheckpointSettings;
   actorPoolAutoscaler: ActorPoolAutoscaler;

@@ -177,7 +177,7 @@ export class TaskLauncher implements TaskLoad {
     const spec: TaskSpec = retry?.spec ?? {
       // An actor loaded the pipeline when it was constructed; its calls need not carry it.
       taskId: nextTaskId++, stage: op.name, module: op instanceof ActorPoolOperator ? undefined : module, input: next!.input,
-      transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined,
+      transforms: op.transforms, sink: op.sink ? { ...op.sink, taskIndex: op.metrics.tasksLaunched } : undefined, exchangeMap: op.exchangeMap(op.metrics.tasksLaunched),
       targetBlockBytes: settings.blockBytes, skipOutputs: 0, outputCredits: OUTPUT_CREDITS,
       idColumn: checkpoint?.settings.idColumn,
       committedIds: op.isSource ? checkpoint?.prepared.committedIds : undefined,
@@ -246,6 +246,8 @@ export class TaskLauncher implements TaskLoad {
       if (message.committed) checkpoint!.committed(result.rows, sources, result.path, taskOutputPrefix(this.context.writePrefix, task.taskIndex), message.idKeys);
     } else if (message.type === "schema") {
       this.answerSchemaRequest(op, taskId, schemaFromIPC(message.ipc));
+    } else if (message.type === "mapOutput") {
+      op.receiveMapOutput(message.output);
     } else if (message.type === "rowError") {
       const error = this.context.errors.rowErrored(message.row);
       if (error) fail(error);

@@ -1,14 +1,19 @@
 // The physical operators of one execution, built from the physical plan, and how they connect.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { PhysicalOp } from "../plan";
 import type { ReadSettings } from "./read-settings";
 import {
-  ActorPoolOperator, AllToAllOperator, BlockOrderOperator, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
+  ActorPoolOperator, BlockOrderOperator, ExchangeOperator, type ExchangeSettings, LimitOperator, type PhysicalOperator, type QueuedBlock, TaskOperator, UnionOperator, ZipOperator, usesTaskSlot,
 } from "./physical";
+
+/** What exchanges need of the job: its spill folder (one per job, removed when it ends) and memory figures. */
+export type JobExchangeSettings = Omit<ExchangeSettings, "spillDir"> & { jobSpillDir: string };
 
 /** Zip pairs rows by position, so everything feeding it must emit in order. */
 function preserveOrderUpstream(op: PhysicalOperator): void {
   if (op instanceof TaskOperator || op instanceof UnionOperator) op.preserveOrder = true;
-  const orderMatters = op instanceof AllToAllOperator ? op.keepsInputOrder : !(op instanceof ZipOperator);
+  const orderMatters = op instanceof ExchangeOperator ? op.preservesRows : !(op instanceof ZipOperator);
   if (orderMatters) op.inputs.forEach(preserveOrderUpstream);
 }
 
@@ -18,7 +23,7 @@ export class Topology {
   readonly root: PhysicalOperator;
   private readonly downstream = new Map<PhysicalOperator, { op: PhysicalOperator; index: number }>();
 
-  constructor(physical: PhysicalOp, private readonly settings: ReadSettings, private readonly preserveOrder: boolean) {
+  constructor(physical: PhysicalOp, private readonly settings: ReadSettings, private readonly preserveOrder: boolean, private readonly exchange: JobExchangeSettings) {
     this.root = this.build(physical);
   }
 
@@ -39,6 +44,15 @@ export class Topology {
     return false;
   }
 
+  exchanges(): ExchangeOperator[] {
+    return this.operators.filter((op) => op instanceof ExchangeOperator);
+  }
+
+  /** The job's spill folder goes, with every exchange's partitions in it. */
+  removeSpill(): void {
+    fs.rmSync(this.exchange.jobSpillDir, { recursive: true, force: true });
+  }
+
   *queuedBlocks(): Iterable<QueuedBlock> {
     for (const op of this.operators) yield* op.queuedBlocks();
   }
@@ -57,7 +71,11 @@ export class Topology {
       case "map": op = new TaskOperator(physical, [this.build(physical.input)], settings); break;
       case "actorPool": op = new ActorPoolOperator(physical, [this.build(physical.input)], settings); break;
       case "limit": op = new LimitOperator(physical.name, this.build(physical.input), physical.n); break;
-      case "allToAll": op = new AllToAllOperator(physical.name, this.build(physical.input), physical.op); break;
+      case "exchange": {
+        const spillDir = path.join(this.exchange.jobSpillDir, `exchange-${this.exchanges().length}`);
+        op = new ExchangeOperator(physical, physical.inputs.map((p) => this.build(p)), settings, { ...this.exchange, spillDir });
+        break;
+      }
       case "union": op = new UnionOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
       case "zip": op = new ZipOperator(physical.name, physical.inputs.map((p) => this.build(p))); break;
       case "blockOrder": op = new BlockOrderOperator(physical.name, this.build(physical.input), physical.seed); break;

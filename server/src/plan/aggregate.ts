@@ -1,5 +1,6 @@
 // Aggregation and sort specs a plan carries; the executor (exec/all-to-all) runs them.
 import type { Block } from "../block";
+import type { AggregateSpec } from "./exchange";
 
 export type SortKey = string | string[];
 
@@ -10,6 +11,10 @@ export interface AggregateFn<A = unknown> {
   init(key: unknown): A;
   /** `rows` are the indices, in `block`, of this group's rows. */
   accumulateBlock(acc: A, block: Block, rows: ArrayLike<number>): A;
+  /** Optional, faster: folds each row of `block` into `accs[slots[row]]` (replacing the entries). */
+  accumulateSlots?(accs: A[], block: Block, slots: Uint32Array): void;
   merge(a: A, b: A): A;
   finalize(acc: A): unknown;
+  /** How a worker rebuilds it (the built-ins and customAggregate set it); without one, only a pipeline file's reaches workers. */
+  spec?: AggregateSpec;
 }

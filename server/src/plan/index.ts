@@ -9,3 +9,10 @@ export { optimize, type OptimizedPlan, type ReadPushdown } from "./optimizer";
 export { checkExpressions } from "./expr-check";
 export * from "./physical";
 export { explainPlan } from "./explain";
+export { HASH_BUCKETS } from "./all-to-all";
+export { JOIN_TYPES, joinOptionsProblem, joinSchema, joinSpec, outputSide, type JoinOptions, type JoinSpec, type JoinType, type KeyKind, type KeyPair, type OutputColumn } from "./join";
+export { joinColumns, joinKeys, joinProblem } from "./join";
+export { checkJoinKeys, knownSchema, type ReadSchemas } from "./schema";
+export type {
+  AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, KeyRange, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
+} from "./exchange";

@@ -5,6 +5,7 @@ import { RdpipeError } from "../errors";
 import { datasinkName, type Datasink, type SourceDef } from "../io";
 import type { AggregateFn, SortKey } from "./aggregate";
 import { exprName, exprText, type Expr } from "./expr";
+import type { JoinSpec } from "./join";
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 export type UdfFunction = Function;
@@ -55,14 +56,18 @@ export type LogicalOp =
   | (UnaryOp & { kind: "selectColumns" | "dropColumns"; columns: string[] })
   | (UnaryOp & { kind: "renameColumns"; mapping: Record<string, string> })
   | (UnaryOp & { kind: "limit"; n: number })
-  | (UnaryOp & { kind: "repartition"; numBlocks: number })
+  | (UnaryOp & { kind: "repartition"; numBlocks: number; shuffle?: boolean; keys?: string[] })
   | (UnaryOp & { kind: "randomShuffle"; seed?: number })
   | (UnaryOp & { kind: "randomSample"; fraction: number; seed: number })
   | (UnaryOp & { kind: "randomizeBlockOrder"; seed: number })
   | (UnaryOp & { kind: "sort"; key: SortKey; descending: boolean | boolean[] })
   | (UnaryOp & { kind: "aggregate"; keys: string[]; aggs: AggregateFn[] })
+  /** fn gets one whole group as a batch; a class UDF is built once per worker with fnConstructorArgs. */
+  | (UnaryOp & { kind: "mapGroups"; keys: string[]; fn: UdfFunction; options: { batchFormat?: BatchFormat; fnConstructorArgs?: unknown[] } })
   | (OpBase & { kind: "union"; inputs: LogicalOp[] })
   | (OpBase & { kind: "zip"; inputs: [LogicalOp, LogicalOp] })
+  /** inputs: [left, right]; numPartitions: how many partitions both sides are hashed into. */
+  | (OpBase & { kind: "join"; inputs: [LogicalOp, LogicalOp]; spec: JoinSpec; numPartitions?: number })
   | (UnaryOp & { kind: "write"; datasink: Datasink });
 
 let nextOpId = 1;
@@ -81,7 +86,7 @@ export class PlanError extends RdpipeError {
 
 export function inputsOf(op: LogicalOp): LogicalOp[] {
   if (op.kind === "read") return [];
-  if (op.kind === "union" || op.kind === "zip") return op.inputs;
+  if (op.kind === "union" || op.kind === "zip" || op.kind === "join") return op.inputs;
   return [op.input];
 }
 
@@ -125,8 +130,10 @@ export function opDisplayName(op: LogicalOp): string {
     case "randomizeBlockOrder": return "RandomizeBlockOrder";
     case "sort": return `Sort(${[op.key].flat().join(", ")})`;
     case "aggregate": return op.keys.length ? `Aggregate(by ${op.keys.join(", ")})` : "Aggregate";
+    case "mapGroups": return `MapGroups(${fnName(op.fn)})`;
     case "union": return "Union";
     case "zip": return "Zip";
+    case "join": return op.spec.operator;
     case "write": return datasinkName(op.datasink);
   }
 }

@@ -68,7 +68,8 @@ function projection(chain: LogicalOp[], userColumns: string[] | undefined): stri
         break;
       }
       case "sort": uses([op.key].flat()); break;
-      case "dropColumns": case "limit": case "repartition": case "randomShuffle": break;
+      case "repartition": uses(op.keys ?? []); break;
+      case "dropColumns": case "limit": case "randomShuffle": break;
       default: needed = undefined;
     }
   }

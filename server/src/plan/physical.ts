@@ -9,12 +9,15 @@ import {
   type ActorOptions, type ErrorPolicy, type LogicalOp, type UdfFunction,
 } from "./logical";
 import { optimize, type ReadPushdown } from "./optimizer";
+import { aggregateExchange, joinExchange, mapGroupsExchange, projectedSource, repartitionExchange, shuffleExchange, sortExchange } from "./all-to-all";
+import type { ExchangeMapStep, ExchangeSpec } from "./exchange";
+import { type ReadSchemas, checkJoinKeys } from "./schema";
+import type { UdfRef } from "./udf";
 
 // ---------------------------------------------------------------------------------------------
 // Physical plan
 
-/** Where a worker finds a UDF: by position in the pipeline file's plan, else by its source text. */
-export interface UdfRef { position?: number; source: string; name: string }
+export type { UdfRef } from "./udf";
 
 export type OnError = "fail" | "skip";
 
@@ -62,12 +65,13 @@ export interface SinkSpec {
 
 export type PhysicalOp =
   /** position: the read's place in the pipeline file's plan, where workers find a user-defined datasource. */
-  | { kind: "read"; name: string; source: SourceDef; position?: number; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
-  | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
+  | { kind: "read"; name: string; source: SourceDef; position?: number; overrideNumBlocks?: number; transforms: TransformSpec[]; sink?: SinkSpec; exchangeMap?: ExchangeMapStep; logical: LogicalOp[] }
+  | { kind: "map"; name: string; input: PhysicalOp; transforms: TransformSpec[]; sink?: SinkSpec; exchangeMap?: ExchangeMapStep; logical: LogicalOp[] }
+  /** The reduce side of an exchange; its inputs are the stages whose tasks partition (their exchangeMap); later map-like ops and a write fuse into its tasks. */
+  | { kind: "exchange"; name: string; inputs: PhysicalOp[]; exchange: ExchangeSpec; transforms: TransformSpec[]; sink?: SinkSpec; logical: LogicalOp[] }
   | { kind: "actorPool"; name: string; input: PhysicalOp; transforms: TransformSpec[]; actorPool: ActorPoolSpec; batchSize?: number; logical: LogicalOp[] }
   | { kind: "limit"; name: string; input: PhysicalOp; n: number; logical: LogicalOp[] }
   | { kind: "blockOrder"; name: string; input: PhysicalOp; seed: number; logical: LogicalOp[] }
-  | { kind: "allToAll"; name: string; input: PhysicalOp; op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" }>; logical: LogicalOp[] }
   | { kind: "union"; name: string; inputs: PhysicalOp[]; logical: LogicalOp[] }
   | { kind: "zip"; name: string; inputs: [PhysicalOp, PhysicalOp]; logical: LogicalOp[] };
 
@@ -121,20 +125,65 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
       }
       case "limit":
         return { kind: "limit", name: opDisplayName(op), input: build(op.input), n: op.n, logical: [op] };
-      case "repartition": case "randomShuffle": case "sort": case "aggregate":
-        return { kind: "allToAll", name: opDisplayName(op), input: build(op.input), op, logical: [op] };
+      case "repartition": case "randomShuffle": case "sort": case "aggregate": case "mapGroups":
+        return exchangeStage(opDisplayName(op), [build(op.input)], exchangeOf(op, options, udfRef), [op]);
       case "randomizeBlockOrder":
         return { kind: "blockOrder", name: opDisplayName(op), input: build(op.input), seed: op.seed, logical: [op] };
       case "union":
         return { kind: "union", name: "Union", inputs: op.inputs.map(build), logical: [op] };
       case "zip":
         return { kind: "zip", name: "Zip", inputs: [build(op.inputs[0]), build(op.inputs[1])], logical: [op] };
+      case "join":
+        return exchangeStage(op.spec.operator, [build(op.inputs[0]), build(op.inputs[1])], joinExchange(op.spec, op.numPartitions), [op]);
     }
   };
   return build(root);
 }
 
-type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" }>;
+/** A seed the plan fixes when the user gave none, so a retried map task cuts its rows as the first attempt did. */
+const anySeed = () => Math.floor(Math.random() * 2 ** 32);
+
+function exchangeOf(
+  op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" | "mapGroups" }>, options: PhysicalPlanOptions,
+  udfRef: (op: LogicalOp & { fn: UdfFunction }) => UdfRef,
+): ExchangeSpec {
+  const name = opDisplayName(op);
+  switch (op.kind) {
+    case "sort": {
+      const keys = [op.key].flat();
+      return sortExchange(keys, Array.isArray(op.descending) ? op.descending : keys.map(() => op.descending as boolean));
+    }
+    case "aggregate": return aggregateExchange(op.keys, op.aggs, name, options.positions?.get(op));
+    case "randomShuffle": return shuffleExchange(op.seed ?? anySeed());
+    case "repartition": return repartitionExchange(op.numBlocks, { shuffle: op.shuffle, keys: op.keys, seed: anySeed() });
+    case "mapGroups": return mapGroupsExchange(op.keys, udfRef(op), op.options.batchFormat ?? "columns", op.options.fnConstructorArgs ?? [], name);
+  }
+}
+
+type FusableStage = Extract<PhysicalOp, { kind: "read" | "map" | "exchange" }>;
+
+/**
+ * An exchange over `inputs`: each input's last stage becomes the exchange's map side (its tasks
+ * partition their output with the side's partitioner instead of returning blocks).
+ */
+export function exchangeStage(name: string, inputs: PhysicalOp[], exchange: ExchangeSpec, logical: LogicalOp[]): PhysicalOp {
+  const mapStages = inputs.map((input, side) => {
+    const stage = fusableStage(input);
+    if (stage.kind === "exchange") {
+      // An exchange's reduce tasks return blocks; a separate map stage partitions them again.
+      return withMapStep({ kind: "map", name: "Map", input: stage, transforms: [], logical: [] }, name, side, exchange);
+    }
+    return withMapStep(stage, name, side, exchange);
+  });
+  return { kind: "exchange", name, inputs: mapStages, exchange, transforms: [], logical };
+}
+
+function withMapStep(stage: Extract<PhysicalOp, { kind: "read" | "map" }>, operator: string, side: number, exchange: ExchangeSpec): PhysicalOp {
+  stage.exchangeMap = { operator, side, partitioner: exchange.partitioners[side], combine: exchange.combine };
+  if (stage.kind === "read" && stage.transforms.length === 0) stage.source = projectedSource(stage.source, exchange.combine?.columns);
+  stage.name = `${stage.name}->${operator}(map)`;
+  return stage;
+}
 
 /** A file read's source with the optimizer's projection, predicate and limit in its options. */
 export function pushedSource(source: SourceDef, pushdown: ReadPushdown | undefined): SourceDef {
@@ -166,9 +215,10 @@ function concurrencyRange(concurrency: NonNullable<ActorOptions["concurrency"]>)
   return [min, max, initial];
 }
 
-/** Map-like ops join the read or map stage before them unless it already ends in a write. */
+/** Map-like ops join the read, map or exchange stage before them unless it already ends in a write (or feeds an exchange). */
 function fusableStage(stage: PhysicalOp): FusableStage {
-  if ((stage.kind === "read" || stage.kind === "map") && !stage.sink) return stage;
+  if ((stage.kind === "read" || stage.kind === "map") && !stage.sink && !stage.exchangeMap) return stage;
+  if (stage.kind === "exchange" && !stage.sink) return stage;
   return { kind: "map", name: "Map", input: stage, transforms: [], logical: [] };
 }
 
@@ -211,14 +261,18 @@ function appendTransform(transforms: TransformSpec[], next: TransformSpec): Tran
   return [...transforms, next];
 }
 
-/** Rejects a plan the engine cannot run (operators after a write, actor-pool options that do not fit the UDF) with a PlanError naming the operator. */
-export function validatePlan(root: LogicalOp): void {
+/**
+ * Rejects a plan the engine cannot run (operators after a write, actor-pool options that do not fit the
+ * UDF, a join whose key columns its inputs' known schemas lack) with a PlanError naming the operator.
+ */
+export function validatePlan(root: LogicalOp, reads?: ReadSchemas): void {
   for (const op of opsInOrder(root)) {
+    if (op.kind === "join") checkJoinKeys(op, reads, (message) => new PlanError(message, op));
     if (op.kind === "write" && op !== root) {
       throw new PlanError(`${opDisplayName(op)} must be the last operator of a pipeline; nothing can follow a write`, op);
     }
     if (op.kind === "map" || op.kind === "flatMap" || op.kind === "mapBatches") validateActorOptions(op, op.fn, op.options);
-    else if ("fn" in op && isClass(op.fn)) {
+    else if ("fn" in op && isClass(op.fn) && op.kind !== "mapGroups") {
       throw new PlanError(`${opDisplayName(op)}: a class UDF runs in an actor pool, which map, flatMap and mapBatches offer; pass a function`, op);
     }
   }

@@ -18,6 +18,7 @@ import { becomeActor, datasinkAt, udfResolver } from "./objects";
 import { sourceBlocks } from "./read";
 import { atLeastRows, atMostRows } from "./row-bounds";
 import { writeToSink } from "./sink-write";
+import { mapWriterFor, reduceSource } from "./exchange";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -148,7 +149,9 @@ async function runTask(task: TaskSpec): Promise<void> {
   const skippedInput = ({ file, rowOffset, reason }: { file?: string; rowOffset: number; reason: string }) => run.skipRow({
     id: undefined, operator: task.stage, file, row: rowOffset, input: JSON.stringify(file ?? null), error: `${file ?? task.stage}: ${reason}`, at: new Date().toISOString(),
   });
-  const source = sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; }, skippedInput);
+  const source = task.input.kind === "exchange" ? reduceSource(task, resolve, run)
+    : sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; }, skippedInput);
+  const partitions = await mapWriterFor(task);
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
   let committedRange: IdRange | undefined;
   let rangeKnown = !earlierTry?.ids;
@@ -156,6 +159,13 @@ async function runTask(task: TaskSpec): Promise<void> {
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
   let fixedSchema: OutputSchema | undefined;
+  /** The block in the output's schema, which the driver fixes (asked again only while it has null-typed columns this block may type); undefined: cancelled. */
+  const fitSchema = async (block: Block, origin: BlockOrigin): Promise<Block | undefined> => {
+    if (!fixedSchema || (!sameSchema(block.schema, fixedSchema.schema) && fixedSchema.schema.fields.some((f) => DataType.isNull(f.type)))) {
+      fixedSchema = await outputSchema(task.taskId, block);
+    }
+    return fixedSchema && fitOutputSchema(block, fixedSchema, task.stage, origin);
+  };
   const sink = task.sink && await datasinkAt(task.module, task.sink.datasink);
   const writeAndCommit = async (context: WriteContext, piece: Block) => {
     const written = await writeToSink(sink!, piece, context, task.stage);
@@ -179,6 +189,13 @@ async function runTask(task: TaskSpec): Promise<void> {
     const { min: minRows, max: maxRows } = sink?.rowsPerWrite ?? {};
     for await (const { block, origin } of minRows ? atLeastRows(runs, minRows) : runs) {
       if (cancelled.has(task.taskId)) break;
+      if (partitions) {
+        // Partitions of one schema: the stage's, fixed by its first block, as a write's output.
+        const fitted = await fitSchema(block, origin);
+        if (!fitted) break;
+        partitions.add(fitted);
+        continue;
+      }
       let pieceStart = 0;
       // A minimum of rows per file wins over the block size: the joined block is written whole.
       const sized = minRows ? [block] : idColumn ? splitKeepingIds(block, task.targetBlockBytes, idColumn) : splitBlockBySize(block, task.targetBlockBytes);
@@ -192,12 +209,8 @@ async function runTask(task: TaskSpec): Promise<void> {
         if (task.sink) {
           const { filePrefix, taskIndex } = task.sink;
           const context = { jobId: filePrefix, taskIndex, blockIndex: index, name: outputFileName(filePrefix, taskIndex, index, "") };
-          // Asked again only while the output has null-typed columns this piece may give a type to.
-          if (!fixedSchema || (!sameSchema(piece.schema, fixedSchema.schema) && fixedSchema.schema.fields.some((f) => DataType.isNull(f.type)))) {
-            fixedSchema = await outputSchema(task.taskId, piece);
-          }
-          if (!fixedSchema) break; // cancelled while asking
-          const fitted = fitOutputSchema(piece, fixedSchema, task.stage, pieceOrigin);
+          const fitted = await fitSchema(piece, pieceOrigin);
+          if (!fitted) break; // cancelled while asking
           if (checkpoint) checkIds(fitted, checkpoint.idColumn, task.stage);
           await writing;
           writing = writeAndCommit(context, fitted);
@@ -210,12 +223,20 @@ async function runTask(task: TaskSpec): Promise<void> {
         }
       }
     }
+  } catch (e) {
+    partitions?.abort();
+    throw e;
   } finally {
     await writing.catch(() => undefined); // a failed task reports only once its last write has settled
     await flushErrored().catch(() => undefined); // rows skipped so far are recorded even when the task stops early
   }
   await writing;
-  if (columnsWithoutRows && outputIndex === 0 && !task.sink && task.transforms.length === 0 && !cancelled.has(task.taskId)) {
+  if (partitions && cancelled.has(task.taskId)) partitions.abort();
+  else if (partitions) {
+    const output = partitions.finish();
+    send({ type: "mapOutput", taskId: task.taskId, output }, output.chunks.flatMap((c) => (c.ipc ? transferable(c.ipc) : [])));
+  }
+  if (columnsWithoutRows && outputIndex === 0 && !partitions && !task.sink && task.transforms.length === 0 && !cancelled.has(task.taskId)) {
     // Files with columns and no rows (a header-only CSV): the consumer still learns the columns.
     const ipc = blockToIPC(columnsWithoutRows);
     send({ type: "output", taskId: task.taskId, ipc, rows: 0, bytes: 0, origin: { rowOffset: 0 } }, transferable(ipc));

@@ -64,6 +64,7 @@ export async function* sourceBlocks(
     }
     return;
   }
+  if (input.kind === "exchange") throw new TaskError({ kind: "internal", operator: task.stage, message: `${task.stage}: a reduce task's input is read by worker/exchange's reduceSource` });
   for await (const { block, file, rowOffset, skipped } of readTask(input, task)) {
     if (skipped !== undefined) { onSkipped?.({ file, rowOffset, reason: skipped }); continue; }
     if (block.numRows === 0) { onNoRows?.(block); continue; }

@@ -1,9 +1,13 @@
 // Hash aggregation: rows grouped by key columns, each group folded by the aggregations (plan/aggregate's AggregateFn).
-import { DataType, Field, Float64, Schema, type Vector, vectorFromArray } from "apache-arrow";
+import { deserialize, serialize } from "node:v8";
+import { Binary, DataType, Field, Float64, Schema, type Vector, vectorFromArray } from "apache-arrow";
 import { type Block, BlockError, type Columns, blockFromColumns, columnValues, utf8Vector } from "../../block";
 import type { AggregateFn } from "../../plan";
 import { countingSort, identityIndices, requireColumn } from "./rows";
 import { sortBlocks } from "./sort";
+
+/** The column of serialized accumulators in a block of partial aggregates. */
+const PARTIALS = "__rdpipe_partials";
 
 interface Group {
   keyValues: unknown[];
@@ -39,6 +43,7 @@ export class GroupAggregator {
     const epoch = ++this.epoch;
     const present: Group[] = [];
     const slotOfRow = new Uint32Array(block.numRows);
+    let rowsByGroup: { sorted: Uint32Array; starts: Uint32Array } | undefined;
     for (let row = 0; row < block.numRows; row++) {
       const group = this.groupOf(keyColumns, row);
       if (group.epoch !== epoch) {
@@ -49,27 +54,73 @@ export class GroupAggregator {
       slotOfRow[row] = group.slot;
     }
 
-    const { sorted: rowsByGroup, starts } = countingSort(identityIndices(block.numRows), slotOfRow, present.length);
-    for (let slot = 0; slot < present.length; slot++) {
-      const group = present[slot];
-      const rows = rowsByGroup.subarray(starts[slot], starts[slot + 1]);
-      for (let a = 0; a < this.aggs.length; a++) group.accs[a] = this.aggs[a].accumulateBlock(group.accs[a], block, rows);
+    this.aggs.forEach((agg, a) => {
+      if (agg.accumulateSlots) {
+        // Row by row into each group's accumulator: no call per group (most groups of a block may have one row).
+        const accs = present.map((g) => g.accs[a]);
+        agg.accumulateSlots(accs, block, slotOfRow);
+        for (let slot = 0; slot < present.length; slot++) present[slot].accs[a] = accs[slot];
+        return;
+      }
+      rowsByGroup ??= countingSort(identityIndices(block.numRows), slotOfRow, present.length);
+      const { sorted, starts } = rowsByGroup;
+      for (let slot = 0; slot < present.length; slot++) {
+        const group = present[slot];
+        group.accs[a] = agg.accumulateBlock(group.accs[a], block, sorted.subarray(starts[slot], starts[slot + 1]));
+      }
+    });
+  }
+
+  /** Groups so far. */
+  get size(): number { return this.groups.length; }
+
+  /** The groups so far as partial aggregates (key columns, then the accumulators serialized), for another aggregator's mergePartials; then none. */
+  takePartials(): Block {
+    const columns = this.keyColumnsOf(this.groups);
+    columns[PARTIALS] = vectorFromArray(this.groups.map((g) => serialize(g.accs)), new Binary());
+    const block = blockFromColumns(columns, undefined, undefined, this.groups.length);
+    this.groups.length = 0;
+    this.index.clear();
+    return block;
+  }
+
+  /** Folds in a block of rows, or of partial aggregates another aggregator took (its takePartials). */
+  addRowsOrPartials(block: Block): void {
+    if (block.getChild(PARTIALS)) this.mergePartials(block);
+    else this.add(block);
+  }
+
+  private mergePartials(block: Block): void {
+    if (block.numRows === 0) return;
+    const keyVectors = this.keys.map((key) => requireColumn(block, key, "groupBy"));
+    this.keyTypes ??= keyVectors.map((v) => v.type);
+    const keyColumns = keyVectors.map(columnValues);
+    const partials = block.getChild(PARTIALS)!;
+    for (let row = 0; row < block.numRows; row++) {
+      const group = this.groupOf(keyColumns, row);
+      const accs = deserialize(partials.get(row) as Uint8Array) as unknown[];
+      for (let a = 0; a < this.aggs.length; a++) group.accs[a] = this.aggs[a].merge(group.accs[a], accs[a]);
     }
   }
 
   /** One row per group, sorted by key: the key columns (original types), then one column per aggregation. */
   result(): Block {
     const groups = this.keys.length === 0 && this.groups.length === 0 ? [this.newGroup([])] : this.groups;
-    const columns: Columns = {};
-    this.keys.forEach((key, k) => {
-      const values = groups.map((g) => g.keyValues[k]);
-      columns[key] = this.keyTypes ? vectorOfType(values, this.keyTypes[k]) : values;
-    });
+    const columns = this.keyColumnsOf(groups);
     this.aggs.forEach((agg, a) => { columns[agg.name] = groups.map((g) => agg.finalize(g.accs[a])); });
     // Float64 is only the type of an aggregation column whose values are all null.
     const hint = new Schema(this.aggs.map((agg) => new Field(agg.name, new Float64(), true)));
     const block = blockFromColumns(columns, hint, undefined, groups.length);
     return this.keys.length > 0 && groups.length > 1 ? sortBlocks([block], this.keys)[0] : block;
+  }
+
+  private keyColumnsOf(groups: Group[]): Columns {
+    const columns: Columns = {};
+    this.keys.forEach((key, k) => {
+      const values = groups.map((g) => g.keyValues[k]);
+      columns[key] = this.keyTypes ? vectorOfType(values, this.keyTypes[k]) : values;
+    });
+    return columns;
   }
 
   private groupOf(keyColumns: unknown[][], row: number): Group {

@@ -1,6 +1,7 @@
-// The all-to-all operators' kernels: they run in the driver over their whole input.
-export { repartitionBlocks, shuffleBlocks } from "./shuffle";
+// Kernels over whole blocks: sort, shuffle, zip, group aggregation (the exchange's reducers and the driver's zip use them).
+export { mulberry32, repartitionBlocks, shuffleBlocks } from "./shuffle";
 export { sortBlocks } from "./sort";
 export { zipBlocks } from "./zip";
 export { GroupAggregator } from "./group-aggregator";
-export { compareScalars, requireColumn } from "./rows";
+export { compareScalars, countingSort, identityIndices, requireColumn } from "./rows";
+export { HashJoin, joinSides, type JoinInput } from "./join";

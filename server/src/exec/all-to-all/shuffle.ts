@@ -22,7 +22,8 @@ export function shuffleBlocks(blocks: Block[], seed?: number): Block[] {
   return splitEvenly(takeRows(all, order), Math.max(1, blocks.length));
 }
 
-function mulberry32(seed: number): () => number {
+/** Mulberry32: a small seeded generator. */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

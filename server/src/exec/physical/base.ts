@@ -2,6 +2,7 @@
 import type { Schema } from "apache-arrow";
 import { type Block, SchemaMismatch, blockBytes, conformBlock, emptyBlock, refineSchema, sameSchema } from "../../block";
 import { type BlockOrigin, type TaskInput, rowName } from "../../cluster";
+import type { MapOutput } from "../../plan";
 import type { Sources } from "../lineage";
 import type { OperatorMetrics } from "../metrics";
 
@@ -13,6 +14,8 @@ export interface QueuedBlock {
   ipc?: Uint8Array;
   /** In a checkpointed job: the read tasks whose rows it holds. */
   sources?: Sources;
+  /** From a stage feeding an exchange: a map task's output (chunks in memory or spilled) instead of a block. */
+  mapOutput?: MapOutput;
 }
 
 export function queued(block: Block, origin: BlockOrigin = { rowOffset: 0 }): QueuedBlock {

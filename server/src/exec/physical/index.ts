@@ -4,7 +4,7 @@ export { OperatorError, PhysicalOperator, type QueuedBlock, queued } from "./bas
 export { TaskOperator } from "./task";
 export { ActorPoolOperator, usesTaskSlot } from "./actor-pool";
 export { LimitOperator } from "./limit";
-export { AllToAllOperator } from "./all-to-all";
+export { ExchangeOperator, type ExchangeSettings } from "./exchange";
 export { UnionOperator } from "./union";
 export { ZipOperator } from "./zip";
 export { BlockOrderOperator } from "./block-order";

@@ -1,7 +1,7 @@
 // Read or map stage: its tasks run on workers of the shared pool.
-import { blockFromIPC, blockToIPC } from "../../block";
+import { blockFromIPC, blockToIPC, emptyBlock } from "../../block";
 import type { BlockOrigin, TaskInput } from "../../cluster";
-import type { PhysicalOp, SinkSpec, TransformSpec } from "../../plan";
+import type { ExchangeMapSpec, ExchangeMapStep, MapOutput, PhysicalOp, SinkSpec, TransformSpec } from "../../plan";
 import type { Sources } from "../lineage";
 import { ReadPlanner, type FileRef } from "../../io";
 import { type ReadSettings, unfinishedFiles } from "../read-settings";
@@ -25,14 +25,25 @@ export class TaskOperator extends PhysicalOperator {
   private readonly inTaskOrder = new InOrderRelease();
   readonly transforms: TransformSpec[];
   readonly sink?: SinkSpec;
+  /** Set when the stage feeds an exchange: its tasks partition their output (see exchangeMap()). */
+  private readonly mapStep?: ExchangeMapStep;
+  /** The exchange this stage feeds: where its tasks spill, and how much they may keep in memory. */
+  exchangeTarget?: { spillDir: string; inlineAllowance(): number };
 
   constructor(
-    readonly physical: Extract<PhysicalOp, { kind: "read" | "map" | "actorPool" }>, inputs: PhysicalOperator[],
+    readonly physical: Extract<PhysicalOp, { kind: "read" | "map" | "actorPool" | "exchange" }>, inputs: PhysicalOperator[],
     protected readonly settings: ReadSettings,
   ) {
     super(physical.name, inputs);
     this.transforms = physical.transforms;
     this.sink = physical.kind === "actorPool" ? undefined : physical.sink;
+    this.mapStep = physical.kind === "read" || physical.kind === "map" ? physical.exchangeMap : undefined;
+  }
+
+  /** The map side of the exchange this stage feeds, for its next task. */
+  exchangeMap(taskIndex: number): ExchangeMapSpec | undefined {
+    if (!this.mapStep || !this.exchangeTarget) return undefined;
+    return { ...this.mapStep, taskIndex, spillDir: this.exchangeTarget.spillDir, inlineBytes: this.exchangeTarget.inlineAllowance() };
   }
 
   get isSource(): boolean { return this.physical.kind === "read"; }
@@ -41,7 +52,7 @@ export class TaskOperator extends PhysicalOperator {
     if (this.physical.kind !== "read" || this.settings.nothingToRead) { this.planned = true; return; }
     this.metrics.startedAt = Date.now();
     const source = this.physical.source;
-    if (source.type === "blocks" && this.transforms.length === 0 && !this.sink) {
+    if (source.type === "blocks" && this.transforms.length === 0 && !this.sink && !this.mapStep) {
       // In-memory blocks that nothing transforms need no worker.
       let rowOffset = 0;
       for (const block of source.blocks) {
@@ -108,6 +119,15 @@ export class TaskOperator extends PhysicalOperator {
     const item = { block: blockFromIPC(ipc), bytes, origin, ipc, sources };
     if (!this.preserveOrder) this.emit(item);
     else for (const ready of this.inTaskOrder.offer(taskIndex, item)) this.emit(ready);
+  }
+
+  /** A map task of the exchange this stage feeds is done: its output's metadata goes on to the exchange. */
+  receiveMapOutput(output: MapOutput): void {
+    if (this.stopped) return;
+    const inline = output.chunks.reduce((sum, c) => sum + (c.ipc ? c.bytes : 0), 0);
+    this.metrics.rowsOut += output.rows;
+    this.metrics.bytesSpilled = (this.metrics.bytesSpilled ?? 0) + output.spilledBytes;
+    this.outputQueue.push({ block: emptyBlock(), bytes: inline, origin: { rowOffset: 0 }, mapOutput: output });
   }
 
   /** The task's last attempt ended (done, or failed within maxErroredBlocks); release what it unblocks. */

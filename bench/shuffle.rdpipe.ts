@@ -1,0 +1,34 @@
+// The shuffle bench's jobs, one per run (`rdpipe run bench/shuffle.rdpipe.ts`), chosen and located by
+// environment variables that bench/shuffle.ts sets: the all-to-all operators over 8M rows.
+import * as rd from "rdpipe";
+
+const env = (name: string): string => {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`set ${name} (bench/shuffle.ts does)`);
+  return value;
+};
+
+const facts = () => rd.readParquet(env("RDPIPE_BENCH_SHUFFLE_INPUT"));
+const dimension = () => rd.readParquet(env("RDPIPE_BENCH_SHUFFLE_DIM"));
+
+/** One row per group: its key, row count and largest v (what DuckDB's GROUP BY computes to compare). */
+function summarizeGroup(batch: rd.Batch): rd.Columns {
+  const group = batch as rd.Columns;
+  const v = group.v as Float64Array;
+  let max = -Infinity;
+  for (let i = 0; i < v.length; i++) if (v[i] > max) max = v[i];
+  return { key: [Number((group.key as BigInt64Array)[0])], n: [v.length], vmax: [max] };
+}
+
+const jobs: Record<string, () => rd.Dataset> = {
+  sort: () => facts().sort("key"),
+  groupBy: () => facts().groupBy("key").aggregate(rd.Count(), rd.Sum("v")),
+  mapGroups: () => facts().groupBy("key").mapGroups(summarizeGroup),
+  innerJoin: () => facts().join(dimension(), { joinType: "inner", on: "key" }),
+  leftOuterJoin: () => facts().join(dimension(), { joinType: "left_outer", on: "key" }),
+};
+
+const job = jobs[env("RDPIPE_BENCH_SHUFFLE_JOB")];
+if (!job) throw new Error(`RDPIPE_BENCH_SHUFFLE_JOB must be one of ${Object.keys(jobs).join(", ")}`);
+
+export default job().writeParquet(env("RDPIPE_BENCH_SHUFFLE_OUT"), { mode: "overwrite" });

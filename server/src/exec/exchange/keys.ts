@@ -1,0 +1,101 @@
+// Key columns of a block: their values, a hash every worker computes alike, and the order of key tuples.
+import { DataType, type Vector } from "apache-arrow";
+import { type Block, BlockError, columnValues } from "../../block";
+import { compareScalars, requireColumn } from "../all-to-all";
+
+/** The key columns, after checking they exist (and, when they must be ordered, can be). */
+export function keyVectors(block: Block, keys: string[], operator: string, ordered: boolean): Vector[] {
+  return keys.map((key) => {
+    const vector = requireColumn(block, key, operator);
+    if (ordered) checkKeyType(vector, key, operator);
+    return vector;
+  });
+}
+
+/** The key columns' values, checked as keyVectors checks them. */
+export function keyColumns(block: Block, keys: string[], operator: string, ordered: boolean): unknown[][] {
+  return keyVectors(block, keys, operator, ordered).map(columnValues);
+}
+
+function checkKeyType(vector: Vector, key: string, operator: string): void {
+  const type = vector.type;
+  if (DataType.isStruct(type) || DataType.isList(type) || DataType.isFixedSizeList(type) || DataType.isMap(type) || DataType.isUnion(type)) {
+    throw new BlockError(`${operator}: column '${key}' has type ${type}, which cannot be compared or hashed as a key; use a column of numbers, strings, booleans or dates`);
+  }
+}
+
+export function keyTuple(columns: unknown[][], row: number): unknown[] {
+  return columns.map((c) => c[row]);
+}
+
+/** Order of two key tuples: per key ascending or descending, NaN and then nulls last either way (as sortBlocks). */
+export function compareKeys(a: unknown[], b: unknown[], descending: boolean[]): number {
+  for (let k = 0; k < a.length; k++) {
+    const x = a[k], y = b[k];
+    const rx = specialRank(x), ry = specialRank(y);
+    if (rx !== ry) return rx - ry;
+    if (rx !== 0) continue;
+    const c = compareScalars(x, y);
+    if (c !== 0) return descending[k] ? -c : c;
+  }
+  return 0;
+}
+
+/** 0 for an ordinary value, 1 for NaN, 2 for null. */
+function specialRank(v: unknown): number {
+  return v === null || v === undefined ? 2 : v !== v ? 1 : 0;
+}
+
+const float = new Float64Array(1);
+const floatWords = new Uint32Array(float.buffer);
+
+/** murmur3's finalizer: spreads the bits of a 32-bit value. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function hashInteger(n: number): number {
+  const low = n % 0x100000000;
+  return mix((low >>> 0) ^ mix(Math.floor(n / 0x100000000) | 0));
+}
+
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return mix(h >>> 0);
+}
+
+/** The same for equal keys in any worker; an integer hashes alike as a number or an int64 (a join of int32 with int64 keys). */
+export function hashValue(v: unknown): number {
+  switch (typeof v) {
+    case "number":
+      if (Number.isInteger(v)) return hashInteger(v);
+      float[0] = v;
+      return mix(floatWords[0] ^ mix(floatWords[1]));
+    case "bigint": return hashString(v.toString());
+    case "string": return hashString(v);
+    case "boolean": return v ? 0x4cf5ad43 : 0x2b7e1516;
+    case "object":
+      if (v === null) return 0x9e3779b9;
+      if (v instanceof Date) return hashInteger(v.getTime());
+      if (v instanceof Uint8Array) return hashString(String.fromCharCode(...v));
+      return hashString(JSON.stringify(v, (_key, x: unknown) => (typeof x === "bigint" ? `${x}n` : x)));
+    default: return 0x9e3779b9;
+  }
+}
+
+/** Each row's bucket in [0, buckets) by the hash of its key tuple. */
+export function hashBuckets(columns: unknown[][], numRows: number, buckets: number): Uint32Array {
+  const out = new Uint32Array(numRows);
+  if (buckets === 1) return out;
+  for (let row = 0; row < numRows; row++) {
+    let h = 17;
+    for (let k = 0; k < columns.length; k++) h = (Math.imul(h, 31) + hashValue(columns[k][row])) >>> 0;
+    out[row] = mix(h) % buckets;
+  }
+  return out;
+}
