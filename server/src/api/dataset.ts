@@ -175,7 +175,7 @@ export class Dataset {
   async *iterBatches(options: IterBatchesOptions = {}): AsyncGenerator<Batch> {
     const format = options.batchFormat ?? "columns";
     const formatBlock = (block: Block): Batch =>
-      format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, new Map());
+      format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block);
     if (options.batchSize === undefined) {
       for await (const block of this.start(this.op)) if (block.numRows > 0) yield formatBlock(block);
       return;
@@ -227,7 +227,7 @@ export class Dataset {
   async takeBatch(n = 20, options: { batchFormat?: BatchFormat } = {}): Promise<Batch> {
     const table = await this.collect(this.limitOp(n));
     const format = options.batchFormat ?? "columns";
-    return format === "arrow" ? table : format === "rows" ? blockToRows(table) : blockToColumns(table, new Map());
+    return format === "arrow" ? table : format === "rows" ? blockToRows(table) : blockToColumns(table);
   }
 
   async toArrow(options?: RunOptions): Promise<Table> {

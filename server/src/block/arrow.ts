@@ -5,6 +5,7 @@ import {
   Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
 } from "apache-arrow";
 import { RdpipeError } from "../errors";
+import { utf8Vector } from "./utf8";
 
 export type Block = Table;
 export type Row = Record<string, unknown>;
@@ -155,45 +156,6 @@ export function blockToRows(block: Block): Row[] {
   return rows;
 }
 
-/**
- * Columns for batch UDFs. Numeric columns without nulls are zero-copy typed arrays (int64 stays a
- * BigInt64Array: exact); the others become JS arrays on first access. An array returned unchanged
- * by the UDF maps back to its original Arrow column without a rebuild.
- */
-export function blockToColumns(block: Block, reuse: Map<unknown, Vector>): Columns {
-  const columns: Columns = {};
-  for (const field of block.schema.fields) {
-    const vector = block.getChild(field.name)!;
-    let cached: ArrayLike<unknown> | Vector | undefined;
-    Object.defineProperty(columns, field.name, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        if (cached === undefined) {
-          cached = zeroCopyValues(vector) ?? columnValues(vector);
-          reuse.set(cached, vector);
-        }
-        return cached;
-      },
-      set(value: ArrayLike<unknown>) {
-        Object.defineProperty(columns, field.name, { value, enumerable: true, writable: true, configurable: true });
-      },
-    });
-  }
-  return columns;
-}
-
-function zeroCopyValues(vector: Vector): ArrayLike<unknown> | null {
-  const type = vector.type;
-  if (vector.nullCount > 0 || !(DataType.isInt(type) || DataType.isFloat(type))) return null;
-  if (vector.data.length === 1) {
-    const data = vector.data[0];
-    return (data.values as ArrayLike<unknown> & { subarray(a: number, b: number): ArrayLike<unknown> })
-      .subarray(0, data.length);
-  }
-  return vector.toArray() as ArrayLike<unknown>;
-}
-
 // ---------------------------------------------------------------------------------------------
 // What UDFs return → blocks
 
@@ -215,7 +177,10 @@ export function blockFromRows(rows: Row[], hint?: Schema): Block {
   return blockFromColumns(columns, hint, undefined, rows.length);
 }
 
-export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: Map<unknown, Vector>, numRows?: number): Block {
+/** What a batch UDF was handed: a column it gives back as it was is that original vector. */
+export interface ColumnOrigins { original(values: unknown): Vector | undefined }
+
+export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: ColumnOrigins, numRows?: number): Block {
   const vectors: Record<string, Vector> = {};
   let length = numRows;
   for (const name of Object.keys(columns)) {
@@ -227,7 +192,7 @@ export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: Map<un
     if (values.length !== length) {
       throw new BlockError(`column '${name}' has ${values.length} values but other columns have ${length}`);
     }
-    vectors[name] = reuse?.get(values) ?? (values instanceof Vector ? values : buildVector(name, values, hint?.fields.find((f) => f.name === name)));
+    vectors[name] = reuse?.original(values) ?? (values instanceof Vector ? values : buildVector(name, values, hint?.fields.find((f) => f.name === name)));
   }
   const names = Object.keys(vectors);
   if (names.length === 0) return emptyBlock();
@@ -341,38 +306,6 @@ function noNulls(arr: unknown[]): boolean {
 export function nullVector(type: DataType, length: number): Vector {
   if (DataType.isNull(type)) return makeVector(makeData({ type, length, nullCount: length }));
   return vectorFromArray(new Array(length).fill(null), type);
-}
-
-const encoder = new TextEncoder();
-
-/** Builds a Utf8 column directly (vectorFromArray would make a slow Dictionary column). */
-export function utf8Vector(values: (string | null | undefined)[]): Vector<Utf8> {
-  const n = values.length;
-  const offsets = new Int32Array(n + 1);
-  let bytes = new Uint8Array(Math.max(64, n * 16));
-  let nullBitmap: Uint8Array | undefined;
-  let nullCount = 0;
-  let pos = 0;
-  for (let i = 0; i < n; i++) {
-    const s = values[i];
-    if (s === null || s === undefined) {
-      nullBitmap ??= new Uint8Array(((n + 7) >> 3)).fill(0xff);
-      nullBitmap[i >> 3] &= ~(1 << (i & 7));
-      nullCount++;
-    } else {
-      const str = typeof s === "string" ? s : String(s);
-      const needed = pos + str.length * 3;
-      if (needed > bytes.length) {
-        const grown = new Uint8Array(Math.max(needed, bytes.length * 2));
-        grown.set(bytes.subarray(0, pos));
-        bytes = grown;
-      }
-      pos += encoder.encodeInto(str, bytes.subarray(pos)).written;
-    }
-    offsets[i + 1] = pos;
-  }
-  const data = makeData({ type: new Utf8(), length: n, nullCount, nullBitmap, valueOffsets: offsets, data: bytes.subarray(0, pos) });
-  return makeVector(data);
 }
 
 export function preview(value: unknown, max = 300): string {

@@ -1,6 +1,7 @@
 // Gathering rows of a block by index (sort and shuffle), column by column.
 import { DataType, Utf8, type Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
-import { type Block, blockFromColumns, utf8Vector } from "./arrow";
+import { type Block, blockFromColumns } from "./arrow";
+import { utf8Vector } from "./utf8";
 
 /** Gathers rows by index into a new block (used by sort and shuffle). */
 export function takeRows(block: Block, indices: ArrayLike<number>): Block {

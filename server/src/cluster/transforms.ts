@@ -1,7 +1,7 @@
 // Runs a fused chain of map-like transforms over a stream of blocks, inside a worker.
 import { Table, type Vector } from "apache-arrow";
 import {
-  type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
+  ColumnViews, type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
   blockBytes, concatBlocks, describeSchema, preview, sliceBlock,
 } from "../block";
 import type { ErroredRow } from "../checkpoint";
@@ -261,7 +261,7 @@ async function* batches(
   input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "batches" }>, fn: UdfFunction, run: TaskRun,
 ): AsyncIterable<OriginBlock> {
   const apply = async (block: Block): Promise<Block> => {
-    const reuse = new Map<unknown, Vector>();
+    const reuse = new ColumnViews();
     const format = t.batchFormat;
     const batch = format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, reuse);
     const started = performance.now();
@@ -294,7 +294,7 @@ async function* batches(
   }
 }
 
-function batchToBlock(result: unknown, input: Block, reuse: Map<unknown, Vector>): Block {
+function batchToBlock(result: unknown, input: Block, reuse: ColumnViews): Block {
   if (result instanceof Table) return result;
   if (Array.isArray(result)) return blockFromRows(result as Row[], input.schema);
   if (result !== null && typeof result === "object") return blockFromColumns(result as Columns, input.schema, reuse);
@@ -305,7 +305,7 @@ async function* addColumn(
   input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "addColumn" }>, fn: UdfFunction, run: TaskRun,
 ): AsyncIterable<OriginBlock> {
   const apply = async (block: Block): Promise<Block> => {
-    const reuse = new Map<unknown, Vector>();
+    const reuse = new ColumnViews();
     const started = performance.now();
     let values: unknown;
     try {
