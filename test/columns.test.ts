@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { inspect } from "node:util";
-import { Bool, Table, vectorFromArray } from "apache-arrow";
+import { Bool, Int64, Table, vectorFromArray } from "apache-arrow";
 import * as rd from "../server/src/api";
-import { ColumnViews, blockFromColumns, blockToColumns, utf8Vector } from "../server/src/block";
+import { ColumnViews, blockFromColumns, blockFromRows, blockToColumns, blockToRows, utf8Vector } from "../server/src/block";
 import { tempDir } from "./helpers";
 
 const strings = ["a", "héllo", null, "𝄞x", "", "zz", "naïve café"];
@@ -96,5 +96,54 @@ describe("column views for batch UDFs", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("rows for row UDFs", () => {
+  it("int64 becomes a number where exact and stays a bigint where not, both ways, nulls kept", () => {
+    const big = [0n, -1n, 9007199254740991n, -9007199254740991n, 9007199254740992n, -9007199254740992n, 2n ** 62n, -(2n ** 63n), 4294967296n, -4294967297n, null];
+    const block = new Table({ v: vectorFromArray(big, new Int64()) });
+    const rows = blockToRows(block);
+    assert.deepEqual(rows.map((r) => r.v), [0, -1, 9007199254740991, -9007199254740991, 9007199254740992n, -9007199254740992n, 2n ** 62n, -(2n ** 63n), 4294967296, -4294967297, null]);
+    const back = blockFromRows(rows, block.schema);
+    assert.deepEqual(back.getChild("v")!.toArray(), block.getChild("v")!.toArray());
+    const safe = blockFromRows([{ v: 1 }, { v: -4294967297 }, { v: 9007199254740991 }], block.schema);
+    assert.equal(String(safe.getChild("v")!.type), "Int64");
+    assert.deepEqual(Array.from(safe.getChild("v")!.toArray() as BigInt64Array), [1n, -4294967297n, 9007199254740991n]);
+  });
+
+  it("rows of one shape and of many shapes give the same columns; a __proto__ column is a column", () => {
+    const same = blockFromRows([{ a: 1, b: "x" }, { a: 2, b: "y" }]);
+    assert.deepEqual(same.toArray().map((r) => r.toJSON()), [{ a: 1, b: "x" }, { a: 2, b: "y" }]);
+    const mixed = blockFromRows([{ a: 1, b: "x" }, { b: "y", a: 2 }, { a: 3, c: true }]);
+    assert.deepEqual(mixed.schema.fields.map((f) => f.name), ["a", "b", "c"]);
+    assert.deepEqual(mixed.toArray().map((r) => r.toJSON()), [{ a: 1, b: "x", c: null }, { a: 2, b: "y", c: null }, { a: 3, b: null, c: true }]);
+    const proto = JSON.parse('[{"__proto__": 5, "x": 1}]') as rd.Row[];
+    const block = blockFromRows(proto);
+    assert.deepEqual(block.schema.fields.map((f) => f.name), ["__proto__", "x"]);
+    const [row] = blockToRows(block);
+    assert.equal(Object.getPrototypeOf(row), Object.prototype);
+    assert.deepEqual(Object.keys(row), ["__proto__", "x"]);
+    assert.throws(() => blockFromRows([{ a: 1 }, 7 as unknown as rd.Row]), /expected each row to be an object, got 7/);
+  });
+
+  it("fused map, async map, flatMap and filter give each input row's outputs in order; a failure drops all of that row's outputs", async function () {
+    this.timeout(60_000);
+    rd.DataContext.reset();
+    rd.DataContext.getCurrent().preserveOrder = true;
+    const rows = await rd.range(20, { overrideNumBlocks: 1 })
+      .map((r) => ({ id: Number(r.id), sq: Number(r.id) ** 2 }))
+      .map(async (r) => ({ ...r, half: (r.id as number) / 2 }))
+      .flatMap((r) => [r, { ...r, id: -(r.id as number) - 100 }])
+      .map((r) => { if (r.id === -107) throw new Error("seven"); return r; }, { onError: "skip" })
+      .filter((r) => (r.id as number) % 2 === 0 || (r.id as number) < 0)
+      .takeAll();
+    const expected = [];
+    for (let i = 0; i < 20; i++) {
+      if (i === 7) continue;
+      if (i % 2 === 0) expected.push({ id: i, sq: i * i, half: i / 2 });
+      expected.push({ id: -i - 100, sq: i * i, half: i / 2 });
+    }
+    assert.deepEqual(rows, expected);
   });
 });

@@ -56,7 +56,8 @@ function zeroCopyValues(vector: Vector): ArrayLike<unknown> | null {
   return vector.toArray() as ArrayLike<unknown>;
 }
 
-function plainValues(vector: Vector): unknown[] {
+/** A column as plain JS values (int64 as numbers where exact). */
+export function plainValues(vector: Vector): unknown[] {
   const out = new Array<unknown>(vector.length);
   decodeVectorInto(vector, out);
   return out;
@@ -81,12 +82,27 @@ function decodeDataInto(data: Data, into: unknown[], at: number): void {
       const bit = data.offset + i;
       into[at + i] = isNullAt(data, i) ? null : (bits[bit >> 3] & (1 << (bit & 7))) !== 0;
     }
+  } else if (DataType.isInt(type) && type.bitWidth === 64) {
+    int64Into(data, type.isSigned, into, at);
   } else if ((DataType.isInt(type) && type.bitWidth < 64) || (DataType.isFloat(type) && type.precision > 0)) {
     const values = data.values as Float64Array;
     for (let i = 0; i < length; i++) into[at + i] = isNullAt(data, i) ? null : values[i];
   } else {
     const values = columnValues(makeVector(data));
     for (let i = 0; i < length; i++) into[at + i] = values[i];
+  }
+}
+
+/** int64 values as numbers where exact (read as two 32-bit halves, no BigInt), else as bigint. */
+function int64Into(data: Data, signed: boolean, into: unknown[], at: number): void {
+  const big = data.values as BigInt64Array | BigUint64Array;
+  const halves = new Int32Array(big.buffer, big.byteOffset, data.length * 2);
+  for (let i = 0; i < data.length; i++) {
+    if (isNullAt(data, i)) { into[at + i] = null; continue; }
+    const lo = halves[2 * i] >>> 0;
+    const hi = signed ? halves[2 * i + 1] : halves[2 * i + 1] >>> 0;
+    // |value| < 2^53 exactly when the high half is within ±2^21 (-2^53 itself is not a safe integer).
+    into[at + i] = hi >= -2097152 && hi < 2097152 && !(hi === -2097152 && lo === 0) ? hi * 4294967296 + lo : big[i];
   }
 }
 
