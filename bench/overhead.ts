@@ -16,6 +16,8 @@ const MiB = 2 ** 20;
 /** Files of the input the row job reads (2 × 500k rows). */
 const ROW_JOB_FILES = 2;
 const TRIVIAL_RUNS = 5;
+/** The memory budget of the batch job's memory check (peak RSS ≤ budget + 300 MiB). */
+const BUDGET_MIB = 256;
 
 const fmtS = (s: number) => `${s.toFixed(2)}s`;
 const fmtMiB = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
@@ -102,21 +104,22 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
     check(s.rows === rows && s.distinctIds === rows, `${who} output has ${s.rows} rows (${s.distinctIds} distinct ids), expected ${rows}`);
     check(Math.abs(s.sumTotal - s.sumPriceQty) <= 1e-9 * Math.abs(s.sumPriceQty), `${who} output sum(total) ${s.sumTotal} != sum(price*qty) ${s.sumPriceQty}`);
   };
-  const engine = (pipeline: string, workers: number, inputs: string, outDir: string) =>
-    runProcess([CLI, "run", path.join(BENCH_DIR, pipeline), "--workers", String(workers)], { RDPIPE_BENCH_IN: inputs, RDPIPE_BENCH_OUT: outDir });
+  const engine = (pipeline: string, workers: number, inputs: string, outDir: string, memory: string[] = []) =>
+    runProcess([CLI, "run", path.join(BENCH_DIR, pipeline), "--workers", String(workers), ...memory], { RDPIPE_BENCH_IN: inputs, RDPIPE_BENCH_OUT: outDir });
   const runs = {
     loop: () => runProcess([loopMain, "batch", out("out-loop"), ...input.files]),
     engine1: () => engine("overhead-batch.rdpipe.ts", 1, inputDir, out("out-engine1")),
     engine2: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2")),
+    engine2Budget: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2-budget"), ["--memory", `${BUDGET_MIB}MB`]),
     rowLoop: () => runProcess([loopMain, "rows", out("out-rowloop"), ...rowFiles]),
     rowEngine: () => engine("overhead-rows.rdpipe.ts", 1, rowFiles.join(","), out("out-rows")),
   };
   type Name = keyof typeof runs;
-  const figures: Record<Name, ProcessRun[]> = { loop: [], engine1: [], engine2: [], rowLoop: [], rowEngine: [] };
+  const figures: Record<Name, ProcessRun[]> = { loop: [], engine1: [], engine2: [], engine2Budget: [], rowLoop: [], rowEngine: [] };
   const trivial: ProcessRun[] = [];
   const duck: number[] = [];
 
-  log("  warm-up: the trivial pipeline once (fills the bundle cache, as a second run of a pipeline finds it)");
+  log("  warm-up: the trivial pipeline once (the OS caches the engine's files, as for any second run)");
   await engine("trivial.rdpipe.ts", 2, "", out("out-trivial"));
   const reps = Number(process.env.RDPIPE_BENCH_REPS ?? 3);
   for (let r = 0; r < reps; r++) {
@@ -124,11 +127,11 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
     for (let i = 0; i < TRIVIAL_RUNS; i++) trivial.push(await engine("trivial.rdpipe.ts", 2, "", out("out-trivial")));
     duck.push(await duckBatchJob(inputDir, path.join(dataDir, "out-duck.parquet"), 2));
     if (r === 0) {
-      for (const [dir, rows] of [["out-loop", totalRows], ["out-engine1", totalRows], ["out-engine2", totalRows], ["out-rowloop", rowRows], ["out-rows", rowRows]] as const) await verify(out(dir), dir, rows);
+      for (const [dir, rows] of [["out-loop", totalRows], ["out-engine1", totalRows], ["out-engine2", totalRows], ["out-engine2-budget", totalRows], ["out-rowloop", rowRows], ["out-rows", rowRows]] as const) await verify(out(dir), dir, rows);
       log("  verified every output with DuckDB: row counts, distinct ids, sum(total) = sum(price*qty)");
     }
     const f = (n: Name) => `${fmtS(figures[n][r].seconds)} (${figures[n][r].cpuSeconds.toFixed(1)} cpu-s, ${fmtMiB(figures[n][r].peakRss)})`;
-    log(`  rep ${r + 1}: loop ${f("loop")}; engine w1 ${f("engine1")}; w2 ${f("engine2")}; row loop ${f("rowLoop")}; row engine ${f("rowEngine")}; duckdb ${fmtS(duck[r])}`);
+    log(`  rep ${r + 1}: loop ${f("loop")}; engine w1 ${f("engine1")}; w2 ${f("engine2")}; w2 --memory ${BUDGET_MIB}MB ${f("engine2Budget")}; row loop ${f("rowLoop")}; row engine ${f("rowEngine")}; duckdb ${fmtS(duck[r])}`);
   }
   const med = (n: Name) => median(figures[n].map((x) => x.seconds));
   // Ratios within each rep (the loop of the same rep is the baseline), then their median.
@@ -146,6 +149,9 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
   log(`  medians of ${reps}: loop ${fmtS(med("loop"))}, engine w1 ${fmtS(med("engine1"))}, w2 ${fmtS(med("engine2"))}, row loop ${fmtS(med("rowLoop"))}, row engine ${fmtS(med("rowEngine"))}, duckdb ${fmtS(median(duck))}`);
   summary(`overhead batch, 1 worker: ${r1.toFixed(2)}x the one-thread loop (target >= 0.9) ${verdict(r1 >= 0.9)}; peak RSS ${peak("engine1")} (loop ${peak("loop")})`);
   summary(`overhead batch, 2 workers: ${r2.toFixed(2)}x the one-thread loop (target >= 1.6, aim 1.8) ${verdict(r2 >= 1.6)}; peak RSS ${peak("engine2")}`);
+  const budgetPeak = Math.max(...figures.engine2Budget.map((x) => x.peakRss));
+  const budgetTarget = (BUDGET_MIB + 300) * MiB;
+  summary(`overhead batch, 2 workers, --memory ${BUDGET_MIB}MB: peak RSS ${fmtMiB(budgetPeak)} (target <= ${fmtMiB(budgetTarget)}) ${verdict(budgetPeak <= budgetTarget)}; ${ratio("engine2Budget", "loop").toFixed(2)}x the loop`);
   summary(`overhead row UDF, 1 worker: ${rr.toFixed(2)}x a naive hand row loop (target >= 1.3) ${verdict(rr >= 1.3)}`);
   summary(`overhead trivial pipeline: median ${fmtS(trivialWall)} of ${trivial.length} (target <= 0.5s) ${verdict(trivialWall <= 0.5)}; peak RSS ${fmtMiB(trivialRss)}; processes left in the group ${leftovers} ${verdict(leftovers === 0)}`);
   summary(`overhead CPU per row (info): engine w1 ${cpuRatio("engine1", "loop").toFixed(2)}x the loop's, w2 ${cpuRatio("engine2", "loop").toFixed(2)}x; row engine ${cpuRatio("rowEngine", "rowLoop").toFixed(2)}x the row loop's`);
