@@ -81,3 +81,15 @@ export async function rowGroupSizes(file: string): Promise<number[]> {
     return reader.getRows().map((r) => Number(r[1]));
   });
 }
+
+/** DuckDB's own run of the batch job (read, total = price × qty, write snappy Parquet) on `threads` threads; seconds. */
+export async function duckBatchJob(inputDir: string, outFile: string, threads: number): Promise<number> {
+  fs.rmSync(outFile, { force: true });
+  return withDuck(async (conn) => {
+    await conn.run(`SET threads = ${threads}`);
+    const started = performance.now();
+    await conn.run(`COPY (SELECT *, price * qty AS total FROM read_parquet(${sqlPath(path.join(inputDir, "*.parquet"))}))
+      TO ${sqlPath(outFile)} (FORMAT parquet, COMPRESSION snappy)`);
+    return (performance.now() - started) / 1000;
+  });
+}

@@ -11,8 +11,7 @@ import type { Table } from "apache-arrow";
 import * as rd from "../server/src/api";
 import { loadPipeline } from "../server/src/loader";
 import { burn } from "./burn";
-import { ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
-import { runLoop } from "./loop";
+import { benchOverhead } from "./overhead";
 import { runServerBench } from "./server";
 import { benchS3 } from "./s3";
 import { benchCheckpoint } from "./checkpoint";
@@ -52,80 +51,9 @@ function check(condition: boolean, message: string): void {
   if (!condition) throw new WrongResult(message);
 }
 
-const closeTo = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 
 function setLimits(limits: rd.ResourceLimits): void {
   rd.DataContext.getCurrent().resourceLimits = { ...limits };
-}
-
-// ------------------------------------------------------------------------------------------ 1. overhead
-
-async function benchOverhead(): Promise<void> {
-  log("== 1. engine overhead: readParquet -> mapBatches(total = price*qty) -> writeParquet ==");
-  const inputDir = path.join(DATA, "input");
-  const input = await ensureInput(inputDir);
-  log(input.generated ? `  generated ${INPUT_FILES} files x ${fmtInt(ROWS_PER_FILE)} rows with DuckDB in ${fmtS(input.seconds)}` : `  input: ${inputDir} (cached)`);
-  const expected = await summarize(inputDir, false);
-  check(expected.rows === INPUT_FILES * ROWS_PER_FILE, `input has ${expected.rows} rows`);
-  const totalRows = expected.rows;
-
-  const engineOut = path.join(DATA, "out-engine");
-  const loopOut = path.join(DATA, "out-loop");
-
-  const runEngine = async (cpu?: number): Promise<number> => {
-    setLimits(cpu === undefined ? {} : { cpu });
-    const ds = rd.readParquet(inputDir)
-      .mapBatches((b: rd.Batch) => {
-        const cols = b as rd.Columns;
-        const price = cols.price as Float64Array;
-        const qty = cols.qty as Int32Array;
-        const total = new Float64Array(price.length);
-        for (let i = 0; i < price.length; i++) total[i] = price[i] * qty[i];
-        return { ...cols, total };
-      })
-      .writeParquet(engineOut, { mode: "overwrite" });
-    const { seconds, value: result } = await timed(() => ds.run());
-    check(result.rowsOut === totalRows, `engine reported ${result.rowsOut} rows written, expected ${totalRows}`);
-    return seconds;
-  };
-  const verifyOutput = async (dir: string, who: string): Promise<void> => {
-    const out = await summarize(dir, true);
-    check(out.rows === totalRows, `${who} output has ${out.rows} rows, expected ${totalRows}`);
-    check(out.distinctIds === totalRows, `${who} output has ${out.distinctIds} distinct ids, expected ${totalRows}`);
-    check(closeTo(out.sumTotal, expected.sumPriceQty), `${who} output sum(total) ${out.sumTotal} != sum(price*qty) ${expected.sumPriceQty}`);
-    log(`  verified ${who} output with DuckDB: ${fmtInt(out.rows)} rows in ${out.files} files, distinct ids and sum(total) match`);
-  };
-  const runLoopTimed = async (files = input.files): Promise<number> => {
-    const { seconds, value: rows } = await timed(() => runLoop(files, loopOut));
-    check(rows === files.length * ROWS_PER_FILE, `loop wrote ${rows} rows`);
-    return seconds;
-  };
-
-  log("  warm-up: engine (2 CPU) once over all files, loop over 2 files");
-  await runEngine();
-  await runLoopTimed(input.files.slice(0, 2));
-
-  const reps = Number(process.env.RDPIPE_BENCH_REPS ?? 3);
-  const times = { loop: [] as number[], engine: [] as number[], engine1: [] as number[] };
-  for (let r = 0; r < reps; r++) {
-    times.loop.push(await runLoopTimed());
-    times.engine.push(await runEngine());
-    if (r === 0) await verifyOutput(engineOut, "engine");
-    times.engine1.push(await runEngine(1));
-    log(`  rep ${r + 1}: loop ${fmtS(times.loop[r])}, engine ${fmtS(times.engine[r])}, engine cpu=1 ${fmtS(times.engine1[r])}`);
-  }
-  await verifyOutput(engineOut, "engine (cpu=1)");
-  await verifyOutput(loopOut, "loop");
-
-  const rate = (xs: number[]) => totalRows / Math.min(...xs);
-  const loopRate = rate(times.loop);
-  const engineRate = rate(times.engine);
-  const engine1Rate = rate(times.engine1);
-  const ratio = engineRate / loopRate;
-  const ratio1 = engine1Rate / loopRate;
-  log(`  (best of ${reps}; medians: loop ${fmtS(median(times.loop))}, engine ${fmtS(median(times.engine))}, engine cpu=1 ${fmtS(median(times.engine1))})`);
-  summary(`overhead: engine ${fmtInt(engineRate)} rows/s, loop ${fmtInt(loopRate)} rows/s, ratio ${ratio.toFixed(2)} (target >= 0.9) ${verdict(ratio >= 0.9)}`);
-  summary(`overhead (cpu=1, same single core as the loop): engine ${fmtInt(engine1Rate)} rows/s, ratio ${ratio1.toFixed(2)} (info)`);
 }
 
 // ------------------------------------------------------------------------------------------ 2. scaling
@@ -319,7 +247,7 @@ function startCpuWatch(): () => string {
 }
 
 const BENCHES: Record<string, () => Promise<void>> = {
-  overhead: benchOverhead, scaling: benchScaling, memory: benchMemory, s3: () => benchS3(DATA, { log, summary, check }), server: benchServer,
+  overhead: () => benchOverhead(DATA, { log, summary, check }), scaling: benchScaling, memory: benchMemory, s3: () => benchS3(DATA, { log, summary, check }), server: benchServer,
   checkpoint: () => benchCheckpoint(DATA, { log, summary, check }), pushdown: () => benchPushdown(DATA, { log, summary, check }),
   "async-actors": () => benchAsyncActors({ log, summary, check }), "actor-scale-up": () => benchActorScaleUp({ log, summary, check }),
   "nodes-first-output": () => benchFirstOutputOnNodes({ log, summary, check }), "node-loss": () => benchNodeLoss({ log, summary, check }),

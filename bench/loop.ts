@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-  Field, Float64, RecordBatch, Schema, Struct, Table, makeData, tableFromIPC, tableToIPC,
+  Field, Float64, RecordBatch, Schema, Struct, Table, makeData, tableFromIPC, tableFromJSON, tableToIPC,
 } from "apache-arrow";
 import { Compression, ParquetFile, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
 
@@ -26,8 +26,20 @@ export function addTotal(table: Table): Table {
   return new Table(schema, batches);
 }
 
+/**
+ * The naive row loop a user would write with the same libraries: each row as a plain object (toJSON),
+ * the row UDF, and the rows back to Arrow with tableFromJSON.
+ */
+export function rowLoop(fn: (row: Record<string, unknown>) => Record<string, unknown>): (table: Table) => Table {
+  return (table) => {
+    const out: Record<string, unknown>[] = [];
+    for (const row of table) out.push(fn(row!.toJSON() as Record<string, unknown>));
+    return tableFromJSON(out);
+  };
+}
+
 /** Reads every row group of every file, adds `total`, writes one Parquet file per row group. Returns rows written. */
-export async function runLoop(files: string[], outDir: string): Promise<number> {
+export async function runLoop(files: string[], outDir: string, transform: (table: Table) => Table = addTotal): Promise<number> {
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });
   let rows = 0;
@@ -40,7 +52,7 @@ export async function runLoop(files: string[], outDir: string): Promise<number> 
       meta.free();
       for (let i = 0; i < groups; i++) {
         const wasmIn = await pf.read({ rowGroups: [i], batchSize: 65536 });
-        const table = addTotal(tableFromIPC(wasmIn.intoIPCStream()));
+        const table = transform(tableFromIPC(wasmIn.intoIPCStream()));
         const props = new WriterPropertiesBuilder().setCompression(Compression.SNAPPY).setDictionaryEnabled(false).build();
         const bytes = writeParquet(WasmTable.fromIPCStream(tableToIPC(table, "stream")), props);
         await fs.promises.writeFile(path.join(outDir, `loop_${String(fileIndex).padStart(4, "0")}_${String(i).padStart(4, "0")}.parquet`), bytes);

@@ -41,7 +41,7 @@ function checkOptions(options: IterBatchesOptions): void {
 }
 
 export function formatBatch(block: Block, format: BatchFormat = "columns"): Batch {
-  return format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, new Map());
+  return format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block);
 }
 
 /** The batches of a stream of blocks, as the options ask. */

@@ -1,10 +1,11 @@
 // Blocks are Apache Arrow tables. This module converts between blocks and the shapes UDFs see
 // (plain rows, plain columns), and moves blocks across thread boundaries as IPC bytes.
 import {
-  Binary, Bool, Data, DataType, Field, Float64, Int64, Null, Schema, Table, TimestampMillisecond, Type,
+  Binary, Bool, Data, Precision, DataType, Field, Float64, Int64, Null, Schema, Table, TimestampMillisecond, Type,
   Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
 } from "apache-arrow";
 import { RdpipeError } from "../errors";
+import { utf8Vector } from "./utf8";
 
 export type Block = Table;
 export type Row = Record<string, unknown>;
@@ -143,80 +144,16 @@ export function columnValues(vector: Vector): unknown[] {
   return out;
 }
 
-export function blockToRows(block: Block): Row[] {
-  const names = block.schema.fields.map((f) => f.name);
-  const columns = names.map((name) => columnValues(block.getChild(name)!));
-  const rows = new Array<Row>(block.numRows);
-  for (let i = 0; i < block.numRows; i++) {
-    const row: Row = {};
-    for (let c = 0; c < names.length; c++) row[names[c]] = columns[c][i];
-    rows[i] = row;
-  }
-  return rows;
-}
-
-/**
- * Columns for batch UDFs. Numeric columns without nulls are zero-copy typed arrays (int64 stays a
- * BigInt64Array: exact); the others become JS arrays on first access. An array returned unchanged
- * by the UDF maps back to its original Arrow column without a rebuild.
- */
-export function blockToColumns(block: Block, reuse: Map<unknown, Vector>): Columns {
-  const columns: Columns = {};
-  for (const field of block.schema.fields) {
-    const vector = block.getChild(field.name)!;
-    let cached: ArrayLike<unknown> | Vector | undefined;
-    Object.defineProperty(columns, field.name, {
-      enumerable: true,
-      configurable: true,
-      get() {
-        if (cached === undefined) {
-          cached = zeroCopyValues(vector) ?? columnValues(vector);
-          reuse.set(cached, vector);
-        }
-        return cached;
-      },
-      set(value: ArrayLike<unknown>) {
-        Object.defineProperty(columns, field.name, { value, enumerable: true, writable: true, configurable: true });
-      },
-    });
-  }
-  return columns;
-}
-
-function zeroCopyValues(vector: Vector): ArrayLike<unknown> | null {
-  const type = vector.type;
-  if (vector.nullCount > 0 || !(DataType.isInt(type) || DataType.isFloat(type))) return null;
-  if (vector.data.length === 1) {
-    const data = vector.data[0];
-    return (data.values as ArrayLike<unknown> & { subarray(a: number, b: number): ArrayLike<unknown> })
-      .subarray(0, data.length);
-  }
-  return vector.toArray() as ArrayLike<unknown>;
-}
 
 // ---------------------------------------------------------------------------------------------
 // What UDFs return → blocks
 
-export function blockFromRows(rows: Row[], hint?: Schema): Block {
-  const names: string[] = [];
-  const seen = new Set<string>();
-  for (const row of rows) {
-    if (row === null || typeof row !== "object" || Array.isArray(row)) {
-      throw new BlockError(`expected each row to be an object, got ${preview(row)}`);
-    }
-    for (const key in row) if (!seen.has(key)) { seen.add(key); names.push(key); }
-  }
-  const columns: Record<string, unknown[]> = {};
-  for (const name of names) {
-    const values = new Array<unknown>(rows.length);
-    for (let i = 0; i < rows.length; i++) values[i] = rows[i][name];
-    columns[name] = values;
-  }
-  return blockFromColumns(columns, hint, undefined, rows.length);
-}
 
-export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: Map<unknown, Vector>, numRows?: number): Block {
-  const vectors: Record<string, Vector> = {};
+/** What a batch UDF was handed: a column it gives back as it was is that original vector. */
+export interface ColumnOrigins { original(values: unknown): Vector | undefined }
+
+export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: ColumnOrigins, numRows?: number): Block {
+  const vectors: Record<string, Vector> = Object.create(null) as Record<string, Vector>;
   let length = numRows;
   for (const name of Object.keys(columns)) {
     const values = columns[name];
@@ -227,7 +164,7 @@ export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: Map<un
     if (values.length !== length) {
       throw new BlockError(`column '${name}' has ${values.length} values but other columns have ${length}`);
     }
-    vectors[name] = reuse?.get(values) ?? (values instanceof Vector ? values : buildVector(name, values, hint?.fields.find((f) => f.name === name)));
+    vectors[name] = reuse?.original(values) ?? (values instanceof Vector ? values : buildVector(name, values, hint?.fields.find((f) => f.name === name)));
   }
   const names = Object.keys(vectors);
   if (names.length === 0) return emptyBlock();
@@ -263,6 +200,10 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
       // No value and no hint: the null type, which a later block's values give a type to (see conform.ts).
       return nullVector(hintType ?? new Null(), arr.length);
     case "number":
+      if (hintType && noNulls(arr)) {
+        const typed = numbersAs(arr as number[], hintType);
+        if (typed) return typed;
+      }
       if (hintType && DataType.isInt(hintType) && arr.every((v) => v == null || Number.isInteger(v))) {
         return vectorFromArray(hintType.bitWidth === 64 ? arr.map((v) => (v == null ? null : BigInt(v as number))) : arr, hintType);
       }
@@ -274,7 +215,7 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
     case "string":
       return utf8Vector(arr as (string | null)[]);
     case "boolean":
-      return vectorFromArray(arr, new Bool());
+      return noNulls(arr) ? packedBools(arr as boolean[]) : vectorFromArray(arr, new Bool());
     case "date":
       return vectorFromArray(arr.map((v) => (v == null ? null : (v as Date).getTime())), new TimestampMillisecond());
     case "bytes":
@@ -333,6 +274,35 @@ function valueKind(v: unknown): string {
   }
 }
 
+/** Numbers without nulls in a numeric type, straight into its typed array: no builder, no BigInt (int64 only for safe integers). */
+function numbersAs(arr: number[], type: DataType): Vector | null {
+  const n = arr.length;
+  if (DataType.isFloat(type) && type.precision !== Precision.HALF) {
+    return makeVector(makeData({ type, length: n, nullCount: 0, data: (type.precision === Precision.DOUBLE ? Float64Array : Float32Array).from(arr) }));
+  }
+  if (!DataType.isInt(type)) return null;
+  if (type.bitWidth < 64) {
+    for (let i = 0; i < n; i++) if (!Number.isInteger(arr[i])) return null;
+    return makeVector(makeData({ type, length: n, nullCount: 0, data: (type.ArrayType as unknown as { from(a: number[]): Int32Array }).from(arr) }));
+  }
+  const halves = new Int32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const v = arr[i];
+    if (!Number.isSafeInteger(v) || (v < 0 && !type.isSigned)) return null;
+    const hi = Math.floor(v / 4294967296);
+    halves[2 * i] = v - hi * 4294967296;
+    halves[2 * i + 1] = hi;
+  }
+  const data = type.isSigned ? new BigInt64Array(halves.buffer) : new BigUint64Array(halves.buffer);
+  return makeVector(makeData({ type, length: n, nullCount: 0, data }));
+}
+
+function packedBools(arr: boolean[]): Vector {
+  const bits = new Uint8Array((arr.length + 7) >> 3);
+  for (let i = 0; i < arr.length; i++) if (arr[i]) bits[i >> 3] |= 1 << (i & 7);
+  return makeVector(makeData({ type: new Bool(), length: arr.length, nullCount: 0, data: bits }));
+}
+
 function noNulls(arr: unknown[]): boolean {
   for (const v of arr) if (v === null || v === undefined) return false;
   return true;
@@ -341,38 +311,6 @@ function noNulls(arr: unknown[]): boolean {
 export function nullVector(type: DataType, length: number): Vector {
   if (DataType.isNull(type)) return makeVector(makeData({ type, length, nullCount: length }));
   return vectorFromArray(new Array(length).fill(null), type);
-}
-
-const encoder = new TextEncoder();
-
-/** Builds a Utf8 column directly (vectorFromArray would make a slow Dictionary column). */
-export function utf8Vector(values: (string | null | undefined)[]): Vector<Utf8> {
-  const n = values.length;
-  const offsets = new Int32Array(n + 1);
-  let bytes = new Uint8Array(Math.max(64, n * 16));
-  let nullBitmap: Uint8Array | undefined;
-  let nullCount = 0;
-  let pos = 0;
-  for (let i = 0; i < n; i++) {
-    const s = values[i];
-    if (s === null || s === undefined) {
-      nullBitmap ??= new Uint8Array(((n + 7) >> 3)).fill(0xff);
-      nullBitmap[i >> 3] &= ~(1 << (i & 7));
-      nullCount++;
-    } else {
-      const str = typeof s === "string" ? s : String(s);
-      const needed = pos + str.length * 3;
-      if (needed > bytes.length) {
-        const grown = new Uint8Array(Math.max(needed, bytes.length * 2));
-        grown.set(bytes.subarray(0, pos));
-        bytes = grown;
-      }
-      pos += encoder.encodeInto(str, bytes.subarray(pos)).written;
-    }
-    offsets[i + 1] = pos;
-  }
-  const data = makeData({ type: new Utf8(), length: n, nullCount, nullBitmap, valueOffsets: offsets, data: bytes.subarray(0, pos) });
-  return makeVector(data);
 }
 
 export function preview(value: unknown, max = 300): string {

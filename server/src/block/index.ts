@@ -1,5 +1,8 @@
 // Blocks: Apache Arrow tables, the unit of data between operators, tasks and workers.
 export * from "./arrow";
+export { ColumnViews, blockToColumns } from "./columns";
+export { blockFromRows, blockToRows } from "./rows";
+export { utf8Vector } from "./utf8";
 export { concatBlocks } from "./concat";
 export { takeRows, takeVector, validity } from "./take";
 export { anySeed, hashText, mix32, permutation, seededRandom } from "./random";

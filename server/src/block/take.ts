@@ -1,7 +1,8 @@
 // Gathering rows of a block by index (sort, shuffle, join), column by column. An index of -1 gathers a
 // null (a join's row without a match on the other side).
 import { DataType, Utf8, type Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
-import { type Block, blockFromColumns, nullVector, utf8Vector } from "./arrow";
+import { type Block, blockFromColumns, nullVector } from "./arrow";
+import { utf8Vector } from "./utf8";
 
 /** Gathers rows by index into a new block; an index of -1 makes a row of nulls. */
 export function takeRows(block: Block, indices: ArrayLike<number>): Block {

@@ -3,7 +3,6 @@ import { compilePipeline } from "../loader";
 import {
   FINISHED_STATES, LISTENING_PREFIX, RemoteClient, RemoteError, type JobError, type JobOptions, type JobResult, type ProgressSnapshot,
 } from "../contract";
-import { defaultStateDir, startServer } from "../http";
 
 export interface ServeOptions {
   host: string; port: number; token?: string; roots: string[]; stateDir?: string; maxRunningJobs?: number;
@@ -13,6 +12,8 @@ export interface ServeOptions {
 
 /** Runs the server until SIGINT or SIGTERM, or until it has been idle for `idleExitMs`. */
 export async function serve(options: ServeOptions): Promise<number> {
+  // Loaded here: `rdpipe run` never needs express.
+  const { defaultStateDir, startServer } = await import("../http");
   const server = await startServer({ ...options, stateDir: options.stateDir ?? defaultStateDir() });
   process.stdout.write(`${LISTENING_PREFIX}${JSON.stringify({ url: server.url, port: server.port })}\n`);
   console.error(`rdpipe server listening on ${server.url}${options.token ? " (token required)" : ""}; roots: ${options.roots.join(", ")}`);

@@ -1,7 +1,7 @@
 // Runs a fused chain of map-like transforms over a stream of blocks, inside a worker.
 import { Table, type Vector } from "apache-arrow";
 import {
-  type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
+  ColumnViews, type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
   blockBytes, concatBlocks, describeSchema, preview, sliceBlock,
 } from "../block";
 import type { ErroredRow } from "../checkpoint";
@@ -162,21 +162,62 @@ type ResolvedStep = { kind: "map" | "flatMap" | "filter"; operator: string; fn: 
 /** Row UDFs see blocks in slices of this many rows, which bounds the JS objects alive at once. */
 const ROW_CHUNK = 4096;
 
-/** One row through one step: what it yields. Throws the step's error for a bad UDF result too. */
-async function applyStep(step: ResolvedStep, row: Row): Promise<Row[]> {
-  let result: unknown = step.fn(row);
-  if (isThenable(result)) result = await result;
-  if (step.kind === "map") {
-    if (result === null || typeof result !== "object" || Array.isArray(result)) {
-      throw new TypeError(`a map UDF must return an object (a row), got ${preview(result)}`);
+/** A map UDF's result, checked to be a row. */
+function mapped(result: unknown): Row {
+  if (result === null || typeof result !== "object" || Array.isArray(result)) {
+    throw new TypeError(`a map UDF must return an object (a row), got ${preview(result)}`);
+  }
+  return result as Row;
+}
+
+/**
+ * One row through the steps from `from` on, its outputs pushed to out: no arrays between steps, and an
+ * await only for a UDF that returned a promise. Throws the failing step's index with its error.
+ */
+function throughSteps(steps: ResolvedStep[], from: number, row: Row, out: Row[]): void | Promise<void> {
+  for (let s = from; s < steps.length; s++) {
+    const step = steps[s];
+    let result: unknown;
+    try {
+      result = step.fn(row);
+    } catch (e) {
+      throw new StepFailure(s, e);
     }
-    return [result as Row];
+    if (isThenable(result)) return Promise.resolve(result).then((r) => afterStep(steps, s, row, r, out), (e) => { throw new StepFailure(s, e); });
+    if (step.kind === "map") {
+      try { row = mapped(result); } catch (e) { throw new StepFailure(s, e); }
+    } else if (step.kind === "filter") {
+      if (!result) return;
+    } else {
+      return afterStep(steps, s, row, result, out);
+    }
   }
-  if (step.kind === "filter") return result ? [row] : [];
+  out.push(row);
+}
+
+/** The rest of a row's way once step s gave `result` (a promise's value, or a flatMap's rows). */
+function afterStep(steps: ResolvedStep[], s: number, row: Row, result: unknown, out: Row[]): void | Promise<void> {
+  const step = steps[s];
+  if (step.kind === "filter") return result ? throughSteps(steps, s + 1, row, out) : undefined;
+  if (step.kind === "map") {
+    let next: Row;
+    try { next = mapped(result); } catch (e) { throw new StepFailure(s, e); }
+    return throughSteps(steps, s + 1, next, out);
+  }
   if (result === null || typeof result !== "object" || !(Symbol.iterator in (result as object))) {
-    throw new TypeError(`a flatMap UDF must return an array of rows, got ${preview(result)}`);
+    throw new StepFailure(s, new TypeError(`a flatMap UDF must return an array of rows, got ${preview(result)}`));
   }
-  return [...(result as Iterable<Row>)];
+  const rows = [...(result as Iterable<Row>)];
+  let pending: Promise<void> | undefined;
+  for (const r of rows) {
+    pending = pending ? pending.then(() => throughSteps(steps, s + 1, r, out)) : (throughSteps(steps, s + 1, r, out) || undefined);
+  }
+  return pending;
+}
+
+/** A row's failure in step `step` (its index in the fused steps). */
+class StepFailure {
+  constructor(readonly step: number, readonly error: unknown) {}
 }
 
 /** Each row passes through all fused row steps in turn, so errors can name its input position. */
@@ -187,24 +228,18 @@ async function* rowSteps(input: AsyncIterable<OriginBlock>, steps: ResolvedStep[
     let skipped = 0;
     const started = performance.now();
     for (let i = 0; i < rows.length; i++) {
-      let current: Row[] = [rows[i]];
-      for (const step of steps) {
-        const next: Row[] = [];
-        for (const row of current) {
-          try {
-            for (const r of await applyStep(step, row)) next.push(r);
-          } catch (e) {
-            // The input row, not an intermediate one, is what a resume reprocesses and what a user debugs.
-            onRowFailure(step.onError, udfError(step.operator, e, origin, run, i, rows[i]), rows[i], run);
-            skipped++;
-            next.length = 0;
-            break;
-          }
-        }
-        current = next;
-        if (current.length === 0) break;
+      const before = out.length;
+      try {
+        const pending = throughSteps(steps, 0, rows[i], out);
+        if (pending) await pending;
+      } catch (e) {
+        if (!(e instanceof StepFailure)) throw e;
+        // The input row, not an intermediate one, is what a resume reprocesses and what a user debugs.
+        out.length = before;
+        const step = steps[e.step];
+        onRowFailure(step.onError, udfError(step.operator, e.error, origin, run, i, rows[i]), rows[i], run);
+        skipped++;
       }
-      for (const r of current) out.push(r);
     }
     run.udfMs += performance.now() - started;
     if (out.length === 0) continue;
@@ -282,7 +317,7 @@ async function* batches(
   input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "batches" }>, fn: UdfFunction, run: TaskRun,
 ): AsyncIterable<OriginBlock> {
   const apply = async (block: Block): Promise<Block> => {
-    const reuse = new Map<unknown, Vector>();
+    const reuse = new ColumnViews();
     const format = t.batchFormat;
     const batch = format === "arrow" ? block : format === "rows" ? blockToRows(block) : blockToColumns(block, reuse);
     const started = performance.now();
@@ -315,7 +350,7 @@ async function* batches(
   }
 }
 
-function batchToBlock(result: unknown, input: Block, reuse: Map<unknown, Vector>): Block {
+function batchToBlock(result: unknown, input: Block, reuse: ColumnViews): Block {
   if (result instanceof Table) return result;
   if (Array.isArray(result)) return blockFromRows(result as Row[], input.schema);
   if (result !== null && typeof result === "object") return blockFromColumns(result as Columns, input.schema, reuse);
@@ -326,7 +361,7 @@ async function* addColumn(
   input: AsyncIterable<OriginBlock>, t: Extract<TransformSpec, { kind: "addColumn" }>, fn: UdfFunction, run: TaskRun,
 ): AsyncIterable<OriginBlock> {
   const apply = async (block: Block): Promise<Block> => {
-    const reuse = new Map<unknown, Vector>();
+    const reuse = new ColumnViews();
     const started = performance.now();
     let values: unknown;
     try {

@@ -3,7 +3,7 @@
 import Module from "node:module";
 import path from "node:path";
 import fs from "node:fs";
-import { buildSync, type Message } from "esbuild";
+import type { Message } from "esbuild";
 import * as api from "../api";
 import { Dataset } from "../api/dataset";
 import { withPipelineDir } from "../api/paths";
@@ -19,11 +19,20 @@ export class PipelineLoadError extends RdpipeError {
 /** Modules a pipeline shares with the engine, so values (Datasets, Arrow tables) keep their identity. */
 const SHARED_MODULES: Record<string, unknown> = { rdpipe: api, "apache-arrow": require("apache-arrow") };
 
+/**
+ * esbuild, loaded only where a pipeline is compiled. Its buildSync then runs one esbuild process that ends
+ * with the call: by default it keeps a worker thread and a service process that outlive the command.
+ */
+function esbuild(): typeof import("esbuild") {
+  process.env.ESBUILD_WORKER_THREADS = "0";
+  return require("esbuild") as typeof import("esbuild");
+}
+
 export function compilePipeline(file: string): ModuleRef {
   const filename = path.resolve(file);
   if (!fs.existsSync(filename)) throw new PipelineLoadError(`pipeline file not found: ${filename}`);
   try {
-    const result = buildSync({
+    const result = esbuild().buildSync({
       entryPoints: [filename], bundle: true, format: "cjs", platform: "node", target: "node20",
       // Source-map paths are relative to the working directory and resolved against the bundle's own
       // folder (the pipeline file's), so the two must be the same for stacks and breakpoints to land in the file.

@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import * as rd from "../server/src/api";
+
+describe("worker memory under a slow consumer", function () {
+  this.timeout(120_000);
+  afterEach(() => rd.DataContext.reset());
+
+  it("a worker waiting for credits frees the ArrayBuffers of blocks it made, instead of holding them until V8 gets to it", async () => {
+    rd.DataContext.reset();
+    rd.DataContext.getCurrent().resourceLimits = { memoryBytes: 64 * 2 ** 20, cpu: 1 };
+    // Each batch makes a 160-character string per row (their Utf8 bytes, once sent, are garbage to the worker)
+    // and reports the ArrayBuffers its worker holds when it starts.
+    const ds = rd.range(1_500_000, { overrideNumBlocks: 3 }).mapBatches((b: rd.Columns) => {
+      const id = b.id as BigInt64Array;
+      const pad = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(5).slice(0, 150);
+      const s = Array.from(id, (v) => pad + String(v).padStart(10, "0"));
+      return { id, s, held: new Float64Array(id.length).fill(process.memoryUsage().arrayBuffers) };
+    }, { batchSize: 10_000 });
+    let maxHeld = 0;
+    let rows = 0;
+    for await (const batch of ds.iterBatches({ batchFormat: "columns" })) {
+      const held = (batch as rd.Columns).held as Float64Array;
+      for (const v of held) maxHeld = Math.max(maxHeld, v);
+      rows += held.length;
+      await new Promise((resolve) => setTimeout(resolve, held.length / 1000));
+    }
+    assert.equal(rows, 1_500_000);
+    assert.ok(maxHeld < 90 * 2 ** 20, `a worker held ${(maxHeld / 2 ** 20).toFixed(0)} MiB of ArrayBuffers`);
+  });
+});
