@@ -140,7 +140,7 @@ describe("SQL: readSql and writeSql", function () {
       assert.equal(made.code, 0, made.stderr);
       const report = runCli(["run", path.join(samples, "sql-report.rdpipe.ts"), "--preview", "200", "--workers", "2"]);
       assert.equal(report.code, 0, report.stderr);
-      assert.match(report.stderr, /Operator 0 ReadSql: 4 tasks/);
+      assert.match(report.stderr, /Operator 0 ReadSql(->Aggregate\(by customer\)\(map\))?: 4 tasks/);
       const totals = new Map(report.stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => {
         const [, customer, sum] = /customer: "([^"]+)", sum\(amount\): ([\d.]+)/.exec(line)!;
         return [customer, Number(sum)];
