@@ -28,6 +28,7 @@ export {
 } from "../exec";
 export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo } from "../cluster";
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "./aggregate";
+export { AbsMax, Quantile, Unique, CountDistinct, AsList, ApproximateQuantile, ApproximateTopK, builtinAggregate } from "./aggregate-more";
 export type { AggregateFn } from "../plan";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";
 export type { Block, Row, Columns, BatchFormat } from "../block";

@@ -1,5 +1,5 @@
 // Gathering rows of a block by index (sort and shuffle), column by column.
-import { DataType, Utf8, type Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
+import { DataType, Utf8, Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
 import { type Block, blockFromColumns, utf8Vector } from "./arrow";
 
 /** Gathers rows by index into a new block (used by sort and shuffle). */
@@ -27,8 +27,19 @@ function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
     return utf8Vector(out);
   }
   const out = new Array<unknown>(indices.length);
-  for (let i = 0; i < indices.length; i++) out[i] = vector.get(indices[i]);
+  for (let i = 0; i < indices.length; i++) out[i] = builderValue(vector.get(indices[i]));
   return vectorFromArray(out, type);
+}
+
+/** A value as Arrow's builders take it: a list as an array, a struct as an object (not the Vector and StructRow a getter gives). */
+function builderValue(value: unknown): unknown {
+  if (value instanceof Vector) return Array.from(value, builderValue);
+  if (typeof value !== "object" || value === null || value instanceof Uint8Array || value instanceof Date) return value;
+  const toJSON = (value as { toJSON?: () => Record<string, unknown> }).toJSON;
+  if (typeof toJSON !== "function") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(toJSON.call(value))) out[key] = builderValue(field);
+  return out;
 }
 
 /** Gathers Utf8 values as bytes: several times faster than decoding and re-encoding each string. */
