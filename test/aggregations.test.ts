@@ -96,11 +96,11 @@ describe("aggregations in the workers: AbsMax, Quantile, Unique, CountDistinct, 
   it("groupBy: each exact aggregation equals the reference per group, nulls ignored, an all-null group's lists []", async () => {
     let last: rd.ProgressSnapshot | undefined;
     const table = await source().groupBy("g").aggregate(
-      rd.AbsMax("x"), rd.Quantile("x"), rd.Quantile("x", 0.9, { alias: "p90" }), rd.Unique("s"), rd.CountDistinct("s"), rd.AsList("x"),
+      rd.AbsMax("x"), rd.Quantile("x"), rd.Quantile("x", 0.9, { alias: "p90" }), rd.Unique("s"), rd.CountDistinct("s"), rd.AsList("x"), rd.AsList("id"),
     ).toArrow({ onProgress: (s) => { last = s; } });
     const map = last!.operators.find((op) => op.name.endsWith("(map)"))!;
     assert.ok(map.tasksDone >= 8, `${map.tasksDone} map tasks folded partials`);
-    for (const [name, item] of [["unique(s)", "Utf8"], ["list(x)", "Float64"]]) {
+    for (const [name, item] of [["unique(s)", "Utf8"], ["list(x)", "Float64"], ["list(id)", "Int64"]]) {
       const type = fieldType(table, name);
       assert.ok(DataType.isList(type) && String(type.children[0].type) === item, `${name} is ${type}`);
     }
@@ -118,6 +118,7 @@ describe("aggregations in the workers: AbsMax, Quantile, Unique, CountDistinct, 
       assert.deepEqual(row["unique(s)"], [...new Set(ss)].sort(), what);
       assert.equal(Number(row["count_distinct(s)"]), new Set(ss).size, what);
       assert.deepEqual((row["list(x)"] as number[]).sort(ascending), xs.sort(ascending), what);
+      assert.deepEqual((row["list(id)"] as number[]).sort(ascending), members.map((r) => r.id), what);
     }
     assert.deepEqual(rows[5]["list(x)"], [], "the all-null group's list is [] (not null)");
   });
@@ -163,6 +164,13 @@ describe("aggregations in the workers: AbsMax, Quantile, Unique, CountDistinct, 
       assertTopK(ss, topS, 3, 0, `${what} top(s) with 2^15 counters is exact`);
       assert.equal(topS.length, Math.min(3, new Set(ss).size), what);
     }
+  });
+
+  it("a non-numeric column, a bad quantile and a missing column fail naming the aggregation and column", async () => {
+    assert.throws(() => rd.Quantile("x", 1.5), /Quantile\(x\): q must be in \[0, 1\], got 1.5/);
+    assert.throws(() => rd.ApproximateTopK("s", 0), /ApproximateTopK\(s\): k must be a positive integer/);
+    await assert.rejects(source().groupBy("g").aggregate(rd.Quantile("s")).takeAll(), /quantile\(s\) needs a numeric column; 's' is Utf8/);
+    await assert.rejects(source().aggregate(rd.Unique("nope")).takeAll(), /nope/);
   });
 
   it("dataset-level sum/min/max/mean/std return the value (an object for several columns)", async () => {
