@@ -79,6 +79,20 @@ describe("shuffleBlocks", () => {
 });
 
 describe("sortBlocks", () => {
+  it("gathers list and struct values (strings and int64 inside) as they were", () => {
+    const nested = [
+      { k: 2, tags: ["b", "c"], p: { name: "y", n: 5n }, ids: [7n, 8n] },
+      { k: 1, tags: [], p: { name: "x", n: 1n }, ids: [] },
+      { k: 3, tags: ["a"], p: null, ids: [9007199254740993n] },
+    ];
+    const out = rowsOf(sortBlocks([blockFromRows(nested)], "k"));
+    assert.deepEqual(out, [
+      { k: 1, tags: [], p: { name: "x", n: 1 }, ids: [] },
+      { k: 2, tags: ["b", "c"], p: { name: "y", n: 5 }, ids: [7, 8] },
+      { k: 3, tags: ["a"], p: null, ids: [9007199254740993n] },
+    ]);
+  });
+
   const random = lcg(3);
   // Few distinct values, so there are many ties to check stability on.
   const rows = Array.from({ length: 2000 }, (_, pos) => ({

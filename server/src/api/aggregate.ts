@@ -3,7 +3,9 @@
 import { DataType } from "apache-arrow";
 import { type Block, BlockError, type Row, blockToRows, columnValues } from "../block";
 import { compareScalars, requireColumn } from "../exec";
-import type { AggregateFn } from "../plan";
+import type { AggregateFn, AggregateSpec } from "../plan";
+
+type BuiltinName = Extract<AggregateSpec, { kind: "builtin" }>["fn"];
 
 export interface ColumnAggregateOptions {
   /** Skip nulls (default). When false, one null makes the result null. All-null or no rows → null either way. */
@@ -99,19 +101,23 @@ export function customAggregate<A>(spec: {
 }
 
 /** How a built-in folds the non-null values of one column. */
-interface Reducer<S> {
+export interface Reducer<S> {
   init(): S;
   step(state: S, value: unknown): S;
   merge(a: S, b: S): S;
   /** `type` is the input column's. */
   finalize(state: S, type: DataType): unknown;
+  /** The result when the column had no non-null value (default null; a list aggregation's is []). */
+  empty?(): unknown;
+  /** The result column's type from the input column's (null when no block was seen), where values alone cannot tell it (lists). */
+  resultType?(input: DataType | null): DataType | undefined;
 }
 
 /**
  * A reducer whose state is the running result itself, null until the first value. The result keeps
  * the column's kind: integers become int64 (as Arrow sums them), timestamps and dates stay dates.
  */
-function runningValue(combine: (a: unknown, b: unknown) => unknown): Reducer<unknown> {
+export function runningValue(combine: (a: unknown, b: unknown) => unknown): Reducer<unknown> {
   const fold = (a: unknown, b: unknown) => (a === null ? b : b === null ? a : combine(a, b));
   const finalize = (value: unknown, type: DataType) => {
     if (typeof value !== "number") return value;
@@ -124,8 +130,8 @@ function runningValue(combine: (a: unknown, b: unknown) => unknown): Reducer<unk
 interface ColumnAcc<S> { state: S; nonNull: number; sawNull: boolean; type: DataType | null }
 
 /** The one shape of the built-in column aggregations: name, column lookup, null policy. */
-function columnAggregate<S>(
-  fn: "sum" | "min" | "max" | "mean" | "std", on: string, opts: ColumnAggregateOptions, numericOnly: boolean, reducer: Reducer<S>,
+export function columnAggregate<S>(
+  fn: BuiltinName, on: string, opts: ColumnAggregateOptions, numericOnly: boolean, reducer: Reducer<S>, specOptions: Record<string, unknown> = {},
 ): AggregateFn {
   const name = opts.alias ?? `${fn}(${on})`;
   const ignoreNulls = opts.ignoreNulls ?? true;
@@ -135,7 +141,7 @@ function columnAggregate<S>(
   };
   const aggregate: AggregateFn<ColumnAcc<S>> = {
     name,
-    spec: { kind: "builtin", fn, on, options: { ...opts } },
+    spec: { kind: "builtin", fn, on, options: { ...opts, ...specOptions } },
     init: () => ({ state: reducer.init(), nonNull: 0, sawNull: false, type: null }),
     accumulateBlock(acc, block, rows) {
       const { type, values } = aggregationValues(block, on, name, numericOnly);
@@ -154,8 +160,14 @@ function columnAggregate<S>(
     merge: (a, b) => ({
       state: reducer.merge(a.state, b.state), nonNull: a.nonNull + b.nonNull, sawNull: a.sawNull || b.sawNull, type: a.type ?? b.type,
     }),
-    finalize: (acc) => (acc.nonNull === 0 || (acc.sawNull && !ignoreNulls) ? null : reducer.finalize(acc.state, acc.type!)),
+    finalize: (acc) => {
+      if (acc.sawNull && !ignoreNulls) return null;
+      if (acc.nonNull === 0) return reducer.empty ? reducer.empty() : null;
+      return reducer.finalize(acc.state, acc.type!);
+    },
   };
+  const { resultType } = reducer;
+  if (resultType) aggregate.resultType = (accs) => resultType(accs.find((acc) => acc.type !== null)?.type ?? null);
   return aggregate;
 }
 

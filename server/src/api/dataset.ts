@@ -2,7 +2,7 @@ import { type Schema, Table } from "apache-arrow";
 import { type BatchFormat, type Block, type Columns, type Row, anySeed, blockToRows, concatBlocks, emptyBlock } from "../block";
 import { LanceDatasink, SqlDatasink, lanceOutput, type LanceWriteOptions, sourceSchema, type ConnectionFactory, type Datasink, type ImageWriteOptions, type WriteFormat, type WriteOptions } from "../io";
 import { type ActorOptions, type AggregateFn, type ErrorPolicy, type JoinOptions, type LogicalOp, type SortKey, type MapOptions, type UdfFunction, explainPlan, newOpId, opsInOrder } from "../plan";
-import { Count, Max, Mean, Min, Std, Sum } from "./aggregate";
+import { type ColumnAggregateOptions, Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
 import { DataContext } from "./context";
@@ -265,6 +265,19 @@ export class Dataset {
   async unique(column: string): Promise<unknown[]> {
     const groups = await this.selectColumns([column]).groupBy(column).count().selectColumns([column]).toArrow();
     return blockToRows(groups).map((row) => row[column]);
+  }
+
+  /** Ray's ds.sum(col): the value (null when the column has no non-null value); for a list of columns, one object keyed "sum(col)". */
+  async sum(on: string | string[], options: ColumnAggregateOptions = {}): Promise<unknown> { return this.aggregateValue(on, (c) => Sum(c, options)); }
+  async min(on: string | string[], options: ColumnAggregateOptions = {}): Promise<unknown> { return this.aggregateValue(on, (c) => Min(c, options)); }
+  async max(on: string | string[], options: ColumnAggregateOptions = {}): Promise<unknown> { return this.aggregateValue(on, (c) => Max(c, options)); }
+  async mean(on: string | string[], options: ColumnAggregateOptions = {}): Promise<unknown> { return this.aggregateValue(on, (c) => Mean(c, options)); }
+  async std(on: string | string[], options: ColumnAggregateOptions & { ddof?: number } = {}): Promise<unknown> { return this.aggregateValue(on, (c) => Std(c, options)); }
+
+  private async aggregateValue(on: string | string[], aggregation: (column: string) => AggregateFn): Promise<unknown> {
+    const aggs = [on].flat().map(aggregation);
+    const [row] = await this.aggregate(...aggs).takeAll();
+    return typeof on === "string" ? row[aggs[0].name] : row;
   }
 
   /** Answered from Parquet footers (no data read) when nothing between the reads and here changes the row count. */

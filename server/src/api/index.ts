@@ -32,6 +32,7 @@ export { Expr, StringFunctions, col, lit, type ExprLike } from "./expressions";
 export type { ColumnSummary } from "./summary";
 export type { SaveOptions } from "./write-options";
 export type { CastType } from "../plan";
+export { AbsMax, Quantile, Unique, CountDistinct, AsList, ApproximateQuantile, ApproximateTopK, builtinAggregate } from "./aggregate-more";
 export type { AggregateFn } from "../plan";
 export type { ExecutionResult, ProgressSnapshot } from "../exec";
 export type { Block, Row, Columns, BatchFormat } from "../block";

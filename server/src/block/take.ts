@@ -1,6 +1,6 @@
 // Gathering rows of a block by index (sort, shuffle, join), column by column. An index of -1 gathers a
 // null (a join's row without a match on the other side).
-import { DataType, Utf8, type Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
+import { DataType, Utf8, Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
 import { type Block, blockFromColumns, nullVector } from "./arrow";
 import { utf8Vector } from "./utf8";
 
@@ -21,9 +21,20 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
   if (DataType.isInt(type) || DataType.isFloat(type)) return takeFixedWidth(vector, indices);
   if (DataType.isUtf8(type)) return takeUtf8(vector as Vector<Utf8>, indices);
   const out = new Array<unknown>(indices.length);
-  for (let i = 0; i < indices.length; i++) out[i] = indices[i] < 0 ? null : vector.get(indices[i]);
+  for (let i = 0; i < indices.length; i++) out[i] = indices[i] < 0 ? null : builderValue(vector.get(indices[i]));
   if (DataType.isDictionary(type) && DataType.isUtf8(type.dictionary)) return utf8Vector(out as (string | null)[]);
   return vectorFromArray(out, type);
+}
+
+/** A value as Arrow's builders take it: a list as an array, a struct as an object (not the Vector and StructRow a getter gives). */
+function builderValue(value: unknown): unknown {
+  if (value instanceof Vector) return Array.from(value, builderValue);
+  if (typeof value !== "object" || value === null || value instanceof Uint8Array || value instanceof Date) return value;
+  const toJSON = (value as { toJSON?: () => Record<string, unknown> }).toJSON;
+  if (typeof toJSON !== "function") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(toJSON.call(value))) out[key] = builderValue(field);
+  return out;
 }
 
 /**

@@ -1,4 +1,5 @@
 // Aggregation and sort specs a plan carries; the executor (exec/all-to-all) runs them.
+import type { DataType } from "apache-arrow";
 import type { Block } from "../block";
 import type { AggregateSpec } from "./exchange";
 
@@ -15,6 +16,8 @@ export interface AggregateFn<A = unknown> {
   accumulateSlots?(accs: A[], block: Block, slots: Uint32Array): void;
   merge(a: A, b: A): A;
   finalize(acc: A): unknown;
+  /** The result column's type, where the finalized values alone cannot tell it (a list's items when every list is empty). */
+  resultType?(accs: A[]): DataType | undefined;
   /** How a worker rebuilds it (the built-ins and customAggregate set it); without one, only a pipeline file's reaches workers. */
   spec?: AggregateSpec;
 }

@@ -21,7 +21,8 @@ export type Partitioner =
 
 /** An aggregation as plain data, rebuilt in a worker: a built-in by name, or a customAggregate's functions. */
 export type AggregateSpec =
-  | { kind: "builtin"; fn: "count" | "sum" | "min" | "max" | "mean" | "std"; on?: string; options: Record<string, unknown> }
+  | { kind: "builtin"; fn: "count" | "sum" | "min" | "max" | "mean" | "std" | "abs_max" | "quantile" | "unique" | "count_distinct" | "list" | "approx_quantile" | "approx_topk";
+    on?: string; options: Record<string, unknown> }
   /** A customAggregate (or an AggregateFn of the user's own): the aggregate op's `index`th, found by its plan position, else rebuilt from its functions' source. */
   | { kind: "custom"; name: string; index: number; position?: number; sources?: { init: string; accumulateRow: string; merge: string; finalize?: string } };
 

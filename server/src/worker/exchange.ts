@@ -1,18 +1,16 @@
 // A worker's part in an exchange: a reduce task's input blocks, and a map task's partitioned output.
-import { Count, Max, Mean, Min, Std, Sum, customAggregate } from "../api";
+import { builtinAggregate, customAggregate } from "../api";
 import { TaskError, type OriginBlock, type TaskRun, type TaskSpec } from "../cluster";
 import { MapWriter, reduceBlocks } from "../exec";
 import { pipelineObjects } from "../loader";
 import type { AggregateFn, AggregateSpec, ModuleRef, UdfFunction, UdfRef } from "../plan";
-
-const builtins = { count: Count, sum: Sum, min: Min, max: Max, mean: Mean, std: Std };
 
 /** Rebuilds aggregations in this worker: built-ins from their description, a custom one from the pipeline file (or its source). */
 async function aggregationResolver(module: ModuleRef | undefined, operator: string): Promise<(specs: AggregateSpec[]) => AggregateFn[]> {
   const ops = module ? await pipelineObjects(module) : [];
   const fromSource = (source: string) => new Function(`return (${source});`)() as (a: unknown, b?: unknown) => unknown;
   return (specs) => specs.map((spec) => {
-    if (spec.kind === "builtin") return spec.fn === "count" ? Count(spec.options) : builtins[spec.fn](spec.on!, spec.options);
+    if (spec.kind === "builtin") return builtinAggregate(spec);
     const op = spec.position === undefined ? undefined : ops[spec.position];
     if (op?.kind === "aggregate") return op.aggs[spec.index];
     if (!spec.sources) {

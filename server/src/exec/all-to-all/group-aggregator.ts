@@ -107,7 +107,11 @@ export class GroupAggregator {
   result(): Block {
     const groups = this.keys.length === 0 && this.groups.length === 0 ? [this.newGroup([])] : this.groups;
     const columns = this.keyColumnsOf(groups);
-    this.aggs.forEach((agg, a) => { columns[agg.name] = groups.map((g) => agg.finalize(g.accs[a])); });
+    this.aggs.forEach((agg, a) => {
+      const values = groups.map((g) => agg.finalize(g.accs[a]));
+      const type = agg.resultType?.(groups.map((g) => g.accs[a]));
+      columns[agg.name] = type ? vectorFromArray(values, type) : values;
+    });
     // Float64 is only the type of an aggregation column whose values are all null.
     const hint = new Schema(this.aggs.map((agg) => new Field(agg.name, new Float64(), true)));
     const block = blockFromColumns(columns, hint, undefined, groups.length);
