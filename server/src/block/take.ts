@@ -29,7 +29,7 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
 /** A value as Arrow's builders take it: a list as an array, a struct as an object (not the Vector and StructRow a getter gives). */
 function builderValue(value: unknown): unknown {
   if (value instanceof Vector) return Array.from(value, builderValue);
-  if (typeof value !== "object" || value === null || value instanceof Uint8Array || value instanceof Date) return value;
+  if (typeof value !== "object" || value === null || ArrayBuffer.isView(value) || value instanceof Date) return value;
   const toJSON = (value as { toJSON?: () => Record<string, unknown> }).toJSON;
   if (typeof toJSON !== "function") return value;
   const out: Record<string, unknown> = {};
