@@ -77,8 +77,12 @@ describe("the extension in a real VS Code (code-server)", function () {
   });
 
   it("Run to here on the quickstart's .map(normalize) shows its normalized rows in the panel's grid, with their Arrow types", async () => {
-    // The quickstart is open (the test before ran it); each operator's line has a "Run to here" lens above it.
-    const line = await ide.page.locator(".editor-group-container.active .view-line", { hasText: ".map(normalize)" }).boundingBox();
+    // The quickstart (which the test before ran) in front again: the theme passes before may have left the focus
+    // elsewhere. Each operator's line has a "Run to here" lens above it.
+    await ide.openFile("quickstart.rdpipe.ts");
+    const mapLine = ide.page.locator(".editor-group-container.active .view-line", { hasText: ".map(normalize)" });
+    await mapLine.waitFor({ timeout: 30_000 });
+    const line = await mapLine.boundingBox();
     const lenses = ide.codeLens("Run to here");
     await lenses.first().waitFor({ timeout: 60_000 });
     const tops = await lenses.evaluateAll((links) => links.map((link) => link.getBoundingClientRect().bottom));

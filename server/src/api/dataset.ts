@@ -12,6 +12,8 @@ import { streamingSplit } from "./streaming-split";
 import { checkImageWriteOptions } from "./images";
 import { checkGroupFunction, checkKeys, checkSort } from "./keys";
 import { joinOp } from "./join";
+import { checkErrorPolicy, checkSeed } from "./checks";
+import { formatRow } from "./format";
 import { resolveUserPath } from "./paths";
 import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
 import { blockTotals, countFromMetadata, planInputFiles } from "./inspect";
@@ -411,33 +413,4 @@ export class GroupedData {
     checkGroupFunction(fn);
     return this.derive({ id: newOpId(), kind: "mapGroups", input: this.input, keys: this.keys, fn, options });
   }
-}
-
-function checkSeed(method: string, seed: number | undefined): number | undefined {
-  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0)) throw new RangeError(`${method}: seed must be a non-negative integer, got ${seed}`);
-  return seed;
-}
-
-function checkErrorPolicy<T extends ErrorPolicy>(method: string, options: T): T {
-  if (options.onError !== undefined && options.onError !== "fail" && options.onError !== "skip") {
-    throw new RangeError(`${method}: onError must be "fail" or "skip", got ${JSON.stringify(options.onError)}`);
-  }
-  const budget = options.maxErroredRows;
-  if (budget !== undefined && !(Number.isInteger(budget) && budget >= 0)) {
-    throw new RangeError(`${method}: maxErroredRows must be a non-negative integer, got ${budget}`);
-  }
-  if (budget !== undefined && options.onError !== "skip") throw new RangeError(`${method}: maxErroredRows needs onError: "skip"`);
-  return options;
-}
-
-export function formatRow(row: Row): string {
-  return `{${Object.entries(row).map(([k, v]) => `${k}: ${formatValue(v)}`).join(", ")}}`;
-}
-
-function formatValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (value instanceof Uint8Array) return `<${value.length} bytes>`;
-  if (value && typeof value === "object") return JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? Number(v) : v));
-  return String(value);
 }
