@@ -305,7 +305,7 @@ export default rd.readJson("../data/orders").map(release, { onError: "skip" }).w
     // Another job in the panel, then Inspect Checkpoint from the Jobs view brings this one back.
     await ide.runCommand("Focus on Jobs View");
     // Once the view lists this job at the top: a refresh that adds it moves the rows under the pointer.
-    await jobRows().first().filter({ hasText: "held.rdpipe.ts" }).waitFor({ timeout: 30_000 });
+    await jobRows().first().filter({ hasText: "pipelines/held.rdpipe.ts" }).waitFor({ timeout: 30_000 }); // labelled by its workspace-relative path
     await jobRows().filter({ hasText: "make-data.rdpipe.ts" }).click();
     await panel().locator("header").filter({ hasText: "make-data.rdpipe.ts" }).waitFor({ timeout: 30_000 });
     await choose("held.rdpipe.ts", "Inspect Checkpoint", ["Cancel"]);

@@ -1,8 +1,8 @@
 // The Jobs view (rdpipe activity-bar container): the server's jobs, running ones first, then the most
 // recent, each with its state, duration and rows; a click opens the job panel, the context menu acts on it.
-import path from "node:path";
 import * as vscode from "vscode";
 import { FINISHED_STATES, type JobState, type JobSummary, type RemoteClient } from "../../server/src/contract";
+import { pipelineTitle } from "../../webview/src/title";
 
 const JOBS_VIEW = "rdpipe.jobs";
 const RECENT = 50;
@@ -40,7 +40,7 @@ function contextOf(job: JobSummary): string {
 }
 
 function jobTreeItem(job: JobSummary): vscode.TreeItem {
-  const item = new vscode.TreeItem(path.basename(job.pipeline));
+  const item = new vscode.TreeItem(pipelineTitle(job.pipeline, (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.fsPath)));
   const rows = job.result ? `${job.result.rowsOut.toLocaleString("en-US")} row${job.result.rowsOut === 1 ? "" : "s"}` : undefined;
   item.id = job.id;
   item.description = [job.state, duration(job), rows].filter(Boolean).join(" · ");
