@@ -217,6 +217,8 @@ export default rd
     await ide.answerInput("rdpipe: new pipeline", "fresh");
     await ide.page.locator('.tab.active[data-resource-name="fresh.rdpipe.ts"]').waitFor({ timeout: 30_000 });
     assert.ok(fs.existsSync(path.join(workspace, "tsconfig.json")), "a tsconfig.json for pipeline files");
+    // The new file opens in the first editor group; after the reload test the panel's group may still hold the focus.
+    await ide.page.keyboard.press("Control+1");
     await ide.page.keyboard.press("Control+End");
     await ide.codeLens("Run").first().waitFor({ timeout: 60_000 });
     await ide.codeLens("Run").first().click();
