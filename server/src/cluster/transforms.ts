@@ -178,8 +178,10 @@ function throughSteps(steps: ResolvedStep[], from: number, row: Row, out: Row[])
   for (let s = from; s < steps.length; s++) {
     const step = steps[s];
     let result: unknown;
+    // Called without a receiver: a stack then names the user's function ("total"), not "Object.total".
+    const fn = step.fn;
     try {
-      result = step.fn(row);
+      result = fn(row);
     } catch (e) {
       throw new StepFailure(s, e);
     }
