@@ -346,6 +346,24 @@ export default rd.fromItems([
     assert.deepEqual(pageErrors, []);
   });
 
+  it("a preview that needed only its first rows says how many tasks it stopped, not that none was done", async () => {
+    writePipeline(root, "stopped.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(40_000, { overrideNumBlocks: 8 }).map((row) => {
+  if (Number(row.id) % 100 === 0) { const until = Date.now() + 1; while (Date.now() < until); } // ~50 ms a block
+  return row;
+});
+`);
+    const job = (await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "stopped.rdpipe.ts" }, options: { workers: 2, preview: 5 } })).job;
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    const { progress } = await client.request("GET", `/jobs/${job.id}`, "job");
+    const map = progress!.operators.find((op) => op.name.includes("Map"))!;
+    assert.ok(map.tasksRunning > 0, `the limit stopped tasks still running: ${JSON.stringify(map)}`);
+    const tasks = await page.locator('.operator[data-operator*="Map"] dd[data-fact="Tasks"]').innerText();
+    assert.equal(tasks, `${map.tasksDone} done, ${map.tasksRunning} stopped (no more rows needed)`);
+    assert.deepEqual(pageErrors, []);
+  });
+
   it("keeps only a window of 5,000 preview rows in the page and shows later rows on scrolling", async () => {
     const total = 5000;
     writePipeline(root, "many.rdpipe.ts", `import * as rd from "rdpipe";

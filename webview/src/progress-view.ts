@@ -21,6 +21,12 @@ function rowFigures(op: OperatorProgress, live: boolean): string {
   return `${read} · ${count(op.rowsDone)} ${op.writes ? "written" : "out"}`;
 }
 
+/** Tasks a finished job left unfinished: stopped once a limit or preview had its rows, or by the job's end. */
+function stopped(op: OperatorProgress, job: JobSummary): string {
+  if (op.tasksRunning === 0) return "";
+  return `, ${count(op.tasksRunning)} stopped${job.state === "succeeded" ? " (no more rows needed)" : ""}`;
+}
+
 export function operatorCard(op: OperatorProgress, index: number, job: JobSummary): HTMLElement {
   const live = !isFinished(job);
   const fraction = readFraction(op, job);
@@ -31,7 +37,7 @@ export function operatorCard(op: OperatorProgress, index: number, job: JobSummar
   if (!op.runsInDriver) {
     const retried = op.tasksRetried ? `, ${count(op.tasksRetried)} retried` : "";
     const done = live && op.tasksEstimated !== undefined ? `${count(op.tasksDone)} / ${count(op.tasksEstimated)}` : count(op.tasksDone);
-    facts.push(["Tasks", `${done} done${live ? `, ${count(op.tasksRunning)} running` : ""}${retried}`]);
+    facts.push(["Tasks", `${done} done${live ? `, ${count(op.tasksRunning)} running` : stopped(op, job)}${retried}`]);
     if (op.bytesSpilled) facts.push(["Spilled", bytes(op.bytesSpilled)]);
     if (op.bytesMoved) facts.push(["Moved between nodes", bytes(op.bytesMoved)]);
     if (live) {
