@@ -71,8 +71,9 @@ async function buildStage() {
   fs.mkdirSync(path.join(server, "bin"));
   fs.copyFileSync(path.join(repo, "bin/rdpipe.js"), path.join(server, "bin/rdpipe.js"));
   const esbuildPlatform = fs.readdirSync(path.join(repo, "node_modules/@esbuild")).map((name) => `@esbuild/${name}`);
-  // parquet-wasm also ships builds for browsers and bundlers; Node loads node/.
-  const otherBuilds = /[\\/]parquet-wasm[\\/](esm|bundler)$/;
+  // parquet-wasm also ships builds for browsers and bundlers; Node loads node/. apache-arrow ships its
+  // TypeScript sources, ES modules and minified browser builds; Node loads its CommonJS files.
+  const otherBuilds = /[\\/]parquet-wasm[\\/](esm|bundler)$|[\\/]apache-arrow[\\/](src$|.*\.mjs(\.map)?$|Arrow\.(es\w+\.min|externs\.\w+\.min)\.js(\.map)?$)/;
   for (const dependency of [...external, ...externalDependencies, ...esbuildPlatform]) {
     fs.cpSync(path.join(repo, "node_modules", dependency), path.join(server, "node_modules", dependency), {
       recursive: true, dereference: true, filter: (file) => !otherBuilds.test(file),
