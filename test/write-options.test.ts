@@ -1,12 +1,16 @@
 // Write options: modes "error" and "ignore" (decided before anything is read), partitionCols (hive
 // folders read back by DuckDB with hive_partitioning equal to the input), min/maxRowsPerFile, and a
-// checkpointed job that keeps exactly-once output with them across a failure and a resume.
+// checkpointed job that keeps exactly-once output with them across a failure and a resume; overwrite
+// with partitionCols on a real S3 server (s3rver).
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import * as rd from "../server/src/api";
+import { createHash } from "node:crypto";
+import { S3FileSystem } from "../server/src/io";
 import { assertExactlyOnce, listFilesRecursive, outputIds, tempDir } from "./helpers";
+import { startS3Server, type S3Server } from "./s3server";
 
 let tmp: string;
 let duck: DuckDBInstance;
@@ -125,5 +129,44 @@ describe("write options", function () {
     const reader = await conn.runAndReadAll(`SELECT count(*)::INTEGER, count(*) FILTER (WHERE bucket = id % 3)::INTEGER FROM read_parquet('${out}/**/*.parquet', hive_partitioning = true)`);
     assert.deepEqual(reader.getRows()[0], [2000, 2000]);
     rd.DataContext.reset();
+  });
+
+  describe('mode "overwrite" with partitionCols on S3 (s3rver)', () => {
+    let server: S3Server;
+    let s3: S3FileSystem;
+    before(async () => {
+      server = await startS3Server(["parts"]);
+      s3 = new S3FileSystem({ endpoint: server.endpoint, region: "us-east-1" });
+    });
+    after(async () => { await server?.stop(); });
+
+    /** Every object under prefix, key below it → SHA-256 of its bytes. */
+    const snapshot = async (prefix: string) => {
+      const out: Record<string, string> = {};
+      for await (const page of s3.listDirectory(prefix)) {
+        for (const file of page.files) out[file.path.slice(prefix.length + 1)] = createHash("sha256").update(await s3.readAll(file.path)).digest("hex");
+      }
+      return out;
+    };
+    const rows = (n: number, offset: number, buckets: number) => rd.range(n, { overrideNumBlocks: 4 })
+      .withColumn("id", rd.col("id").add(rd.lit(offset))).withColumn("bucket", rd.col("id").mod(rd.lit(buckets)));
+
+    it("a failed job leaves the previous partition folders byte-identical; a successful one leaves only its own objects", async () => {
+      const parent = "s3://parts/run";
+      const target = `${parent}/out`;
+      // The previous output: buckets 0-4 (the new one has 0-2), IDs from 1,000,000.
+      await rows(500, 1_000_000, 5).writeParquet(target, { partitionCols: ["bucket"], filesystem: s3 }).run();
+      const before = await snapshot(parent);
+      assert.ok(Object.keys(before).some((k) => k.startsWith("out/bucket=4/")), Object.keys(before).join(", "));
+      const failing = rows(2000, 0, 3).map(new Function(`return function strict(r) { if (Number(r.id) === 1900) throw new Error("bad row 1900"); return r; }`)() as rd.RowFn);
+      await assert.rejects(failing.writeParquet(target, { mode: "overwrite", partitionCols: ["bucket"], filesystem: s3 }).run(), /bad row 1900/);
+      assert.deepEqual(await snapshot(parent), before, "the failed job changed the previous output");
+      await rows(2000, 0, 3).writeParquet(target, { mode: "overwrite", partitionCols: ["bucket"], filesystem: s3 }).run();
+      const now = await snapshot(parent);
+      assert.ok(Object.keys(now).every((k) => /^out\/bucket=[012]\/[^/]+\.parquet$/.test(k) && !(k in before)), Object.keys(now).join(", "));
+      assertExactlyOnce(await outputIds(target, "id", s3.description), Array.from({ length: 2000 }, (_, i) => i));
+      const back = await rd.readParquet(target, { filesystem: s3 }).takeAll();
+      assert.ok(back.every((r) => Number(r.bucket) === Number(r.id) % 3) && back.length === 2000);
+    });
   });
 });

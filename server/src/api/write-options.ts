@@ -1,5 +1,5 @@
 // The options of writeParquet/writeCsv/writeJson, checked before anything runs, and the file sink they make.
-import { FileDatasink, WRITE_MODES, describeFileSystem, isS3Path, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import { FileDatasink, WRITE_MODES, describeFileSystem, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
 import { resolveUserPath } from "./paths";
 
 export interface SaveOptions {
@@ -34,9 +34,6 @@ export function fileDatasink(format: WriteFormat, path: string, options: Omit<Wr
   }
   if (minRowsPerFile !== undefined && maxRowsPerFile !== undefined && minRowsPerFile > maxRowsPerFile) {
     throw new RangeError(`${method}: minRowsPerFile (${minRowsPerFile}) is above maxRowsPerFile (${maxRowsPerFile})`);
-  }
-  if (partitionCols && mode === "overwrite" && isS3Path(path)) {
-    throw new RangeError(`${method}: mode "overwrite" with partitionCols is not supported on S3 yet (the previous output's partition folders would stay); write to a new prefix`);
   }
   return new FileDatasink(format, resolveUserPath(path), mode, { ...writeOptions, filesystem: describeFileSystem(path, filesystem) });
 }

@@ -3,8 +3,9 @@
 //   <job>.json       the job's marker: who owns it, and whether it is still writing or already swapping
 //   <job>/           local disk: the staging folder the job writes into
 //   <job>.previous/  local disk: the previous output, while the staging folder is renamed into place
-// Local disk swaps by two renames. S3 has no rename: the job writes into the target under its own unique
-// names, and only once every new object is committed deletes the objects that were there before.
+// Local disk swaps by two renames. S3 has no rename: the job writes into the target (and its partition
+// folders) under its own unique names, and only once every new object is committed deletes the objects
+// that were there before, at any depth.
 // Recovery (at the start of every job that writes to the folder): a swap that had begun is finished (the
 // new output is complete, and on S3 part of the previous one may be gone); a dead job that was still
 // writing has its files removed, leaving the previous output as it was — unless a checkpoint owns the
@@ -121,17 +122,7 @@ export class OverwriteStage {
       }
       await fs.deleteByPrefix(this.previous, "");
     } else {
-      const keep = this.marker.prefixes;
-      const doomed: string[] = [];
-      if ((await fs.stat(this.target)) !== null) {
-        for await (const page of fs.listDirectory(this.target)) {
-          for (const file of page.files) {
-            const name = file.path.slice(this.target.replace(/\/+$/, "").length + 1);
-            if (!keep.some((prefix) => name.startsWith(prefix))) doomed.push(file.path);
-          }
-        }
-      }
-      await fs.deleteFiles(doomed);
+      await fs.deleteFiles(await this.filesUnder((name) => !this.isJobs(name)));
     }
     await this.removeMarker();
   }
@@ -139,8 +130,28 @@ export class OverwriteStage {
   /** Removes the job's files: the staging folder, or (S3) its objects in the target. */
   private async discard(): Promise<void> {
     if (this.fs.renameFolder) await this.fs.deleteByPrefix(this.staging, "");
-    else for (const prefix of this.marker.prefixes) await this.fs.deleteByPrefix(this.target, prefix);
+    else await this.fs.deleteFiles(await this.filesUnder((name) => this.isJobs(name)));
     await this.removeMarker();
+  }
+
+  /** Whether a file (by its name, without folders; an in-flight `.name.tmp` too) is one of the job's. */
+  private isJobs(name: string): boolean {
+    const base = name.startsWith(".") && name.endsWith(".tmp") ? name.slice(1, -4) : name;
+    return this.marker.prefixes.some((prefix) => base.startsWith(prefix));
+  }
+
+  /** The files anywhere under the target (partitionCols' folders too; S3 lists them flat) whose names pass. */
+  private async filesUnder(pass: (name: string) => boolean): Promise<string[]> {
+    const found: string[] = [];
+    if ((await this.fs.stat(this.target)) === null) return found;
+    const walk = async (dir: string): Promise<void> => {
+      for await (const page of this.fs.listDirectory(dir)) {
+        for (const file of page.files) if (pass(file.path.slice(file.path.lastIndexOf("/") + 1))) found.push(file.path);
+        for (const sub of page.directories) await walk(sub);
+      }
+    };
+    await walk(this.target);
+    return found;
   }
 
   private async removeMarker(): Promise<void> {

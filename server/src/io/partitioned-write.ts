@@ -53,12 +53,25 @@ export async function writePartitioned(
   return { path: first ?? fs.join(dir, fileName), rows: block.numRows, bytes };
 }
 
-/** Removes the files named prefix* in every partition folder under dir (a failed job's), and the folders it leaves empty. */
+/**
+ * Removes the files named prefix* (and their in-flight `.prefix*.tmp`) in every partition folder under dir
+ * (a failed job's), and the folders it leaves empty. S3 lists a prefix's objects at every depth in one go.
+ */
 export async function removePartitionedFiles(dir: string, prefix: string, options: WriteOptions): Promise<void> {
   const fs = fileSystemFor(dir, options.filesystem);
+  const isPartition = (folder: string) => /[^/]=[^/]*\/?$/.test(folder);
   const walk = async (folder: string): Promise<void> => {
     const subfolders: string[] = [];
-    for await (const page of fs.listDirectory(folder)) subfolders.push(...page.directories.filter((d) => /[^/]=[^/]*\/?$/.test(d)));
+    const doomed: string[] = [];
+    for await (const page of fs.listDirectory(folder)) {
+      subfolders.push(...page.directories.filter(isPartition));
+      for (const file of page.files) {
+        const inFolder = file.path.slice(0, file.path.lastIndexOf("/"));
+        const name = file.path.slice(inFolder.length + 1);
+        if (inFolder !== folder.replace(/\/+$/, "") && (name.startsWith(prefix) || (name.startsWith(`.${prefix}`) && name.endsWith(".tmp")))) doomed.push(file.path);
+      }
+    }
+    await fs.deleteFiles(doomed);
     for (const sub of subfolders) {
       await walk(sub);
       await fs.deleteByPrefix(sub, prefix);
