@@ -176,7 +176,7 @@ export class Dataset {
 
   // ------------------------------------------------------------------ writes (lazy; `run()` executes)
 
-  writeParquet(path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions = {}): Dataset { return this.write("parquet", path, options); }
+  writeParquet(path: string, options: Omit<WriteOptions, "filesystem" | "providerSource"> & SaveOptions = {}): Dataset { return this.write("parquet", path, options); }
   writeCsv(path: string, options: SaveOptions = {}): Dataset { return this.write("csv", path, options); }
   writeJson(path: string, options: SaveOptions = {}): Dataset { return this.write("json", path, options); }
 

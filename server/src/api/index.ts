@@ -12,7 +12,7 @@ export { CheckpointConfig, CheckpointBackend, type CheckpointOptions } from "./c
 export type { ErrorPolicy } from "../plan";
 export { S3FileSystem, type FileSystem, type S3Options } from "../io";
 export type { Datasource, FileRef, ReadBlock, ReadContext, ReadEstimate, ReadOutput, ReadTask, ReadTaskMetadata } from "../io";
-export type { Datasink, WriteContext, WriteResult } from "../io";
+export type { Datasink, FilenameDetails, FilenameProvider, WriteContext, WriteResult } from "../io";
 export type { ResourceLimits } from "./context";
 export { readSql, sqlite, postgres } from "./sql";
 export type { ImageFormat, ImageMode, ImageReadOptions, ImageWriteOptions } from "../io";

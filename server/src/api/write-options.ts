@@ -1,5 +1,8 @@
 // The options of writeParquet/writeCsv/writeJson, checked before anything runs, and the file sink they make.
-import { FileDatasink, WRITE_MODES, describeFileSystem, type FileSystem, type WriteFormat, type WriteMode, type WriteOptions } from "../io";
+import {
+  FileDatasink, WRITE_MODES, describeFileSystem, describeProvider, isFilenameProvider, type FileSystem, type FilenameProvider, type WriteFormat, type WriteMode,
+  type WriteOptions,
+} from "../io";
 import { resolveUserPath } from "./paths";
 
 export interface SaveOptions {
@@ -17,12 +20,17 @@ export interface SaveOptions {
   minRowsPerFile?: number;
   /** No file holds more rows than this. */
   maxRowsPerFile?: number;
+  /**
+   * Names each file (Ray Data's FilenameProvider): an instance of a class with getFilenameForBlock(block,
+   * writeUuid, taskIndex, blockIndex, { extension, partition }). Files take these names when the job succeeds.
+   */
+  filenameProvider?: FilenameProvider;
 }
 
 const positiveInteger = (n: unknown) => Number.isInteger(n) && (n as number) > 0;
 
-export function fileDatasink(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem"> & SaveOptions): FileDatasink {
-  const { mode = "append", filesystem, ...writeOptions } = options;
+export function fileDatasink(format: WriteFormat, path: string, options: Omit<WriteOptions, "filesystem" | "providerSource"> & SaveOptions): FileDatasink {
+  const { mode = "append", filesystem, filenameProvider, ...writeOptions } = options;
   const method = `write${format[0].toUpperCase()}${format.slice(1)}`;
   if (!WRITE_MODES.includes(mode)) throw new RangeError(`${method}: mode must be one of ${WRITE_MODES.map((m) => `"${m}"`).join(", ")}, got ${JSON.stringify(mode)}`);
   const { partitionCols, minRowsPerFile, maxRowsPerFile } = writeOptions;
@@ -35,5 +43,10 @@ export function fileDatasink(format: WriteFormat, path: string, options: Omit<Wr
   if (minRowsPerFile !== undefined && maxRowsPerFile !== undefined && minRowsPerFile > maxRowsPerFile) {
     throw new RangeError(`${method}: minRowsPerFile (${minRowsPerFile}) is above maxRowsPerFile (${maxRowsPerFile})`);
   }
-  return new FileDatasink(format, resolveUserPath(path), mode, { ...writeOptions, filesystem: describeFileSystem(path, filesystem) });
+  if (filenameProvider !== undefined && (!isFilenameProvider(filenameProvider) || format === "images")) {
+    throw new TypeError(format === "images" ? `${method}: filenameProvider names block files; writeImages writes a file per row`
+      : `${method}: filenameProvider must be an object with a getFilenameForBlock(block, writeUuid, taskIndex, blockIndex, details) method`);
+  }
+  const provided = filenameProvider && { providerSource: describeProvider(filenameProvider) };
+  return new FileDatasink(format, resolveUserPath(path), mode, { ...writeOptions, ...provided, filesystem: describeFileSystem(path, filesystem) }, filenameProvider);
 }

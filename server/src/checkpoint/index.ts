@@ -8,15 +8,16 @@ import { type LogicalOp, PlanError, opDisplayName, opsInOrder } from "../plan";
 import { idCount, type SharedIds } from "./idset";
 import { CheckpointLease, LEASE_FILE, isLeaseFile } from "./lease";
 import type { FinishedIds } from "./ranges";
+import { renameOutput, renamedOutputs } from "./renames";
 import {
   attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords,
-  readManifest, readOutputSchema, recordAttempt, writeManifest, SCHEMA_FILE,
+  readManifest, readNames, readOutputSchema, recordAttempt, writeManifest, SCHEMA_FILE,
   type CheckpointBackendKind, type CheckpointSpec, type DoneRecord, type FileEntry, type Manifest,
 } from "./store";
 
 export { CheckpointInUseError } from "./lease";
 export {
-  SCHEMA_FILE, commitOutput, doneKey, outputFileName, recordDoneFiles, recordOutputSchema, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
+  SCHEMA_FILE, commitOutput, doneKey, outputFileName, recordDoneFiles, recordNames, recordOutputSchema, recordDoneReads, recordErroredRows, taskCommits, taskOutputPrefix,
   type DoneFile, type CheckpointSpec, type ErroredRow, type CheckpointBackendKind,
 } from "./store";
 export { hasId, idCount, rowsNotIn, IdSetBuilder, type IdRange, type SharedIds } from "./idset";
@@ -195,7 +196,8 @@ async function openAttempt(
   let overwrite = manifest.overwrite && stageOf(manifest.overwrite.job);
   if (overwrite && (await fs.stat(fs.join(root, markers.outputSwapped))) !== null) {
     // An earlier attempt succeeded and began the swap: finish it; this attempt writes into the folder itself.
-    await overwrite.commit();
+    const committed = committedNames(await listEntries(fs, root, dirs.committed));
+    await overwrite.commit(await readNames(fs, root, committed));
     overwrite = undefined;
   }
   await overwrite?.begin();
@@ -203,10 +205,12 @@ async function openAttempt(
   let records = await listEntries(fs, root, dirs.committed);
   let removedUncommitted = 0;
   if (attempts.length > 0) {
-    const output = await reconcileOutput(writeTo, write.options.filesystem, attempts, committedNames(records));
+    const committed = committedNames(records);
+    const output = await reconcileOutput(writeTo, write.options.filesystem, attempts, committed);
     removedUncommitted = output.removed;
-    // A record whose file is gone commits nothing: its rows are written again.
-    const orphans = records.filter((r) => !output.present.has(committedOutputName(r)!));
+    const renamed = await renamedOutputs(fs, root, writeTo, write, committed);
+    // A record whose file is gone (not renamed either) commits nothing: its rows are written again.
+    const orphans = records.filter((r) => !output.present.has(committedOutputName(r)!) && !renamed.has(committedOutputName(r)!));
     await uncommit(fs, root, orphans);
     records = records.filter((r) => !orphans.includes(r));
   }
@@ -347,12 +351,15 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
   if (prepared.alreadyComplete) return true;
   const write = outputOf(op);
   const fs = fileSystemFor(config.checkpointPath, config.filesystem);
-  const committed = committedNames(await listEntries(fs, config.checkpointPath, dirs.committed));
+  const records = await listEntries(fs, config.checkpointPath, dirs.committed);
+  const committed = committedNames(records);
   await reconcileOutput(prepared.writeTo, write.options.filesystem, [prepared.spec.attempt], committed);
+  const uncommitNamed = (names: Set<string>) => uncommit(fs, config.checkpointPath, records.filter((r) => names.has(committedOutputName(r)!)), { dir: prepared.writeTo, filesystem: write.options.filesystem });
+  const renames = await renameOutput(fs, config.checkpointPath, prepared.writeTo, write, committed, prepared.overwrite !== undefined, uncommitNamed);
   if (prepared.overwrite) {
     // Marked first: an attempt that finds the marker finishes the swap rather than staging again.
     await fs.write(fs.join(config.checkpointPath, markers.outputSwapped), json({}));
-    await prepared.overwrite.commit();
+    await prepared.overwrite.commit(renames);
   }
   if (!config.deleteCheckpointOnSuccess || unfinishedRows) return false;
   await deleteCheckpoint(fs, prepared.spec.path, jobIdentity(config, write));
@@ -367,7 +374,7 @@ export async function finishCheckpoint(config: CheckpointSettings, prepared: Pre
 async function deleteCheckpoint(fs: FileSystem, root: string, job: JobIdentity): Promise<void> {
   await fs.write(fs.join(root, markers.deleting), json(job));
   for (const subdir of Object.values(dirs)) await fs.deleteByPrefix(fs.join(root, subdir), "");
-  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, SCHEMA_FILE), fs.join(root, markers.outputSwapped)]);
+  await fs.deleteFiles([fs.join(root, "manifest.json"), fs.join(root, SCHEMA_FILE), fs.join(root, markers.outputSwapped), fs.join(root, markers.outputRenamed)]);
   await fs.deleteFiles([fs.join(root, markers.deleting), fs.join(root, LEASE_FILE)]);
   if (await isEmptyFolder(fs, root)) await fs.deleteByPrefix(root, "");
 }

@@ -9,6 +9,9 @@
 //   done/<prefix>_<task>.json      input files a finished task consumed whole, which a resume does not read again
 //   done/<prefix>_read<n>.json     the same for a read task whose rows an actor pool carried to write tasks
 //   errors/<prefix>_<task>_<n>.jsonl  rows a UDF failed on under onError: "skip" (their IDs stay uncommitted)
+//   names/<output>.json            with a filenameProvider: the names one output file's files take when the job
+//                                  succeeds (written before its commit record; see io/filename-provider.ts)
+//   output-renamed.json            the renames began: a file found under its new name is the committed one
 //
 // Every record is written atomically (FileSystem.write). An output file counts only once its commit
 // record exists and loads whole, and the record is written after the file; a damaged record commits nothing.
@@ -17,7 +20,7 @@
 import { Table, type Vector } from "apache-arrow";
 import type { Schema } from "apache-arrow";
 import { schemaFromIPC, schemaToIPC } from "../block";
-import { errorMessage, fileSystemFor, json, pathError, readFileBlocks, readJsonFile, writeBlock, type FileSystem } from "../io";
+import { errorMessage, fileSystemFor, json, pathError, readFileBlocks, readJsonFile, writeBlock, type FileSystem, type Rename } from "../io";
 import { IdSetBuilder, idCount, type IdRange, type SharedIds } from "./idset";
 import type { CheckpointBackendKind, CheckpointSpec } from "../plan";
 import type { ErroredRow as WireErroredRow } from "../contract";
@@ -38,10 +41,10 @@ export type ErroredRow = WireErroredRow<unknown>;
 
 const COMMIT_SUFFIX: Record<CheckpointBackendKind, string> = { batch: ".ids.parquet", row: ".ids.jsonl" };
 
-export const dirs = { attempts: "attempts", committed: "committed", done: "done", errors: "errors" } as const;
+export const dirs = { attempts: "attempts", committed: "committed", done: "done", errors: "errors", names: "names" } as const;
 
-/** Files at the checkpoint's root that mark a phase: its deletion began; an overwrite's swap began. */
-export const markers = { deleting: "deleting.json", outputSwapped: "output-swapped.json" } as const;
+/** Files at the checkpoint's root that mark a phase: its deletion began; an overwrite's swap began; the filenameProvider's renames began. */
+export const markers = { deleting: "deleting.json", outputSwapped: "output-swapped.json", outputRenamed: "output-renamed.json" } as const;
 
 /** The output's schema, at the checkpoint's top level. */
 export const SCHEMA_FILE = "schema.arrow";
@@ -79,6 +82,20 @@ export async function commitOutput(spec: CheckpointSpec, outputName: string, ids
   for (let i = 0; i < ids.length; i++) lines.push(idLine(ids.get(i)));
   lines.push(`${JSON.stringify({ ids: ids.length })}\n`);
   await fs.write(fs.join(dir, name), [Buffer.from(lines.join(""))]);
+}
+
+/** Records the filenameProvider names an output file's files take when the job succeeds; called before its commit. */
+export async function recordNames(spec: CheckpointSpec, outputName: string, renames: Rename[]): Promise<void> {
+  const fs = fileSystemFor(spec.path, spec.filesystem);
+  await fs.write(fs.join(fs.join(spec.path, dirs.names), `${outputName}.json`), json({ renames }));
+}
+
+/** The renames of these committed output files (by name), in name order. */
+export async function readNames(fs: FileSystem, root: string, outputs: Set<string>): Promise<Rename[]> {
+  const entries = (await listEntries(fs, root, dirs.names)).filter((e) => outputs.has(e.name.replace(/\.json$/, ""))).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const out: Rename[] = [];
+  for (const entry of entries) out.push(...(await readJsonFile<{ renames: Rename[] }>(fs, entry.path)).renames);
+  return out;
 }
 
 /** Integers as bare digits (exact beyond 2^53), anything else as JSON. */

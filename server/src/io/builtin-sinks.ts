@@ -13,9 +13,12 @@ export function builtinSinkSpec(sink: Datasink, jobId: string): BuiltinSinkSpec 
   return undefined;
 }
 
-/** The sink a write task writes to, rebuilt from its description. */
-export function builtinDatasink(spec: BuiltinSinkSpec): Datasink {
+/**
+ * The sink a write task writes to, rebuilt from its description; `inPipeline`: the same write's sink as the
+ * worker's evaluation of the pipeline file made it (what the description cannot carry: a filenameProvider).
+ */
+export function builtinDatasink(spec: BuiltinSinkSpec, inPipeline?: Datasink): Datasink {
   if (spec.type === "lance") return new LanceDatasink(spec.output);
   const { format, path, mode, options } = spec.output;
-  return new FileDatasink(format, path, mode, options);
+  return new FileDatasink(format, path, mode, options, inPipeline instanceof FileDatasink ? inPipeline.filenameProvider : undefined);
 }

@@ -3,6 +3,9 @@
 // "overwrite" stages the job's files beside the folder until the job succeeds (io/overwrite.ts).
 import type { Block } from "../block";
 import type { Datasink, WriteContext, WriteResult } from "./datasink";
+import {
+  applyRenames, occupiedTarget, renameCollisions, providerName, rebuildProvider, renamedPath, type FilenameProvider, type Rename,
+} from "./filename-provider";
 import { OverwriteStage, firstMissingFolder, removeEmptyFolders } from "./overwrite";
 import { IoError, errorMessage } from "./errors";
 import { isIgnoredName } from "./files";
@@ -27,6 +30,11 @@ export interface FileOutput {
   options: WriteOptions;
 }
 
+/** A file write's result: with a filenameProvider, the renames its files take when the job succeeds. */
+export interface FileWriteResult extends WriteResult {
+  renames?: Rename[];
+}
+
 interface FileJob {
   /** The first folder of the output's path that did not exist: a failed job removes what it made, up to it. */
   createdFrom?: string;
@@ -42,8 +50,17 @@ export class FileDatasink implements Datasink, FileOutput {
   /** Per running job: a plan may run more than once, and its sink is part of the plan. */
   private readonly jobs = new Map<string, FileJob>();
 
-  constructor(readonly format: WriteFormat, readonly path: string, readonly mode: WriteMode, readonly options: WriteOptions) {
+  /**
+   * provider: the live filenameProvider (on the driver, and in a worker that evaluated the pipeline file);
+   * else a worker rebuilds it from `options.providerSource` when it first writes.
+   */
+  constructor(readonly format: WriteFormat, readonly path: string, readonly mode: WriteMode, readonly options: WriteOptions, private provider?: FilenameProvider) {
     this.name = `Write${format[0].toUpperCase()}${format.slice(1)}`;
+  }
+
+  /** The live filenameProvider, as constructed in the pipeline file. */
+  get filenameProvider(): FilenameProvider | undefined {
+    return this.provider;
   }
 
   get rowsPerWrite(): { min?: number; max?: number } {
@@ -87,18 +104,46 @@ export class FileDatasink implements Datasink, FileOutput {
     return { format, path: this.jobs.get(jobId)?.stage?.writeTo ?? this.path, mode, options };
   }
 
-  async write(block: Block, context: WriteContext): Promise<WriteResult> {
-    const fileName = `${context.name}${fileExtension(this.format)}`;
-    if (this.options.partitionCols?.length) return writePartitioned(this.format, block, this.path, fileName, this.options);
-    return writeBlock(this.format, block, this.path, fileName, this.options);
+  async write(block: Block, context: WriteContext): Promise<FileWriteResult> {
+    const extension = fileExtension(this.format);
+    const fileName = `${context.name}${extension}`;
+    if (this.options.providerSource) this.provider ??= rebuildProvider(this.options.providerSource, this.name);
+    const provider = this.provider;
+    // Asked before the file is written: a name it refuses fails the write, not the commit.
+    const nameFor = provider && ((part: Block, partition?: Record<string, unknown>) =>
+      providerName(provider, this.name, part, context, { extension, ...(partition && { partition }) }));
+    if (this.options.partitionCols?.length) return writePartitioned(this.format, block, this.path, fileName, this.options, nameFor);
+    const renames: Rename[] | undefined = nameFor && [[fileName, nameFor(block)]];
+    const written = await writeBlock(this.format, block, this.path, fileName, this.options);
+    return renames ? { ...written, renames } : written;
   }
 
-  /** A plain job's staged output replaces the folder's (a checkpointed one's was, by its checkpoint); results name the files where they are now. */
-  async commit(results: WriteResult[], jobId: string): Promise<WriteResult[]> {
+  /**
+   * A plain job's files take their filenameProvider names and its staged output replaces the folder's (a
+   * checkpointed one's did, by its checkpoint); results name the files where they are now. Names that
+   * collide fail the job before any file is renamed, and its files go.
+   */
+  async commit(results: FileWriteResult[], jobId: string): Promise<WriteResult[]> {
     const { stage, checkpointed } = this.job(jobId);
+    const writeTo = this.outputOf(jobId).path;
+    const renames = results.flatMap((result) => result.renames ?? []);
+    if (!checkpointed && renames.length > 0) {
+      const fs = fileSystemFor(writeTo, this.options.filesystem);
+      const problem = renameCollisions(renames, this.name, writeTo)[0] ?? (stage ? undefined : await occupiedTarget(fs, writeTo, renames, this.name));
+      if (problem) {
+        await this.abort(jobId).catch(() => undefined);
+        throw problem.error;
+      }
+      if (!stage) await applyRenames(fs, writeTo, renames);
+    }
     this.jobs.delete(jobId);
-    if (!checkpointed) await stage?.commit();
-    return stage ? results.map((result) => ({ ...result, path: stage.finalPath(result.path) })) : results;
+    if (!checkpointed) await stage?.commit(renames);
+    const renamed = new Map(renames);
+    const fs = fileSystemFor(writeTo, this.options.filesystem);
+    return results.map(({ renames: _, ...result }) => {
+      const path = renamed.size > 0 ? renamedPath(fs, writeTo, result.path, renamed) : result.path;
+      return { ...result, path: stage ? stage.finalPath(path) : path };
+    });
   }
 
   /** The job's files go (a checkpoint keeps its committed ones), its staged overwrite too, and the folders it made if they are empty. */

@@ -10,7 +10,11 @@ export { assertSameFileSchema, fileMetadata, parquetReadSchema, readFileBlocks }
 export { MetadataCache, metadataCacheDir, type FileMetadata } from "./metadata-cache";
 export { writeBlock, fileExtension, removeWrittenFiles } from "./write";
 export { datasinkName, type Datasink, type WriteContext, type WriteResult } from "./datasink";
-export { FileDatasink, WRITE_MODES, type FileOutput, type WriteMode } from "./file-sink";
+export { FileDatasink, WRITE_MODES, type FileOutput, type FileWriteResult, type WriteMode } from "./file-sink";
+export {
+  applyRenames, describeProvider, isFilenameProvider, occupiedTarget, renameCollisions,
+  type FilenameDetails, type FilenameProvider, type ProviderSource, type Rename, type RenameProblem,
+} from "./filename-provider";
 export { builtinDatasink, builtinSinkSpec, type BuiltinSinkSpec } from "./builtin-sinks";
 export { OverwriteStage } from "./overwrite";
 export { json, readJsonFile } from "./json-file";

@@ -13,6 +13,7 @@
 import os from "node:os";
 import path from "node:path";
 import { fileSystemFor, isS3Path, type FileSystem, type FileSystemDescription } from "./fs";
+import { applyRenames, type Rename } from "./filename-provider";
 import { json, readJsonFile } from "./json-file";
 import { isAliveHere, thisProcess, type ProcessIdentity } from "./process-identity";
 import { pathError } from "./errors";
@@ -24,6 +25,8 @@ interface Marker extends ProcessIdentity {
   state: "writing" | "swapping";
   /** The name prefixes of the job's files: on S3, what a failed job removes and a successful one keeps in the target. */
   prefixes: string[];
+  /** Set when swapping: the job's files' filenameProvider names, which they take first (relative to where the job wrote). */
+  renames?: Rename[];
 }
 
 /** Jobs of this process that own a marker: a marker naming this pid but none of these is a dead job's. */
@@ -84,11 +87,12 @@ export class OverwriteStage {
     return this;
   }
 
-  /** The job succeeded: its output replaces the target's (safe to repeat after a crash). */
-  async commit(): Promise<void> {
+  /** The job succeeded: its files take their filenameProvider names (renames) and its output replaces the target's (safe to repeat after a crash). */
+  async commit(renames: Rename[] = []): Promise<void> {
     activeJobs.add(this.job);
     try {
       this.marker.state = "swapping";
+      this.marker.renames = renames.length > 0 ? renames : undefined;
       await this.writeMarker();
       await this.finishSwap();
     } catch (e) {
@@ -115,6 +119,7 @@ export class OverwriteStage {
   /** Renames the staging folder into place (locally) or deletes what is not the job's (S3); safe to repeat. */
   private async finishSwap(): Promise<void> {
     const fs = this.fs;
+    if (this.marker.renames && (await fs.stat(this.writeTo)) !== null) await applyRenames(fs, this.writeTo, this.marker.renames);
     if (fs.renameFolder) {
       if ((await fs.stat(this.staging)) !== null) {
         if ((await fs.stat(this.target)) !== null && (await fs.stat(this.previous)) === null) await fs.renameFolder(this.target, this.previous);
@@ -122,7 +127,8 @@ export class OverwriteStage {
       }
       await fs.deleteByPrefix(this.previous, "");
     } else {
-      await fs.deleteFiles(await this.filesUnder((name) => !this.isJobs(name)));
+      const renamed = new Set(this.marker.renames?.map(([, to]) => to));
+      await fs.deleteFiles(await this.filesUnder((name, relative) => !this.isJobs(name) && !renamed.has(relative)));
     }
     await this.removeMarker();
   }
@@ -140,13 +146,14 @@ export class OverwriteStage {
     return this.marker.prefixes.some((prefix) => base.startsWith(prefix));
   }
 
-  /** The files anywhere under the target (partitionCols' folders too; S3 lists them flat) whose names pass. */
-  private async filesUnder(pass: (name: string) => boolean): Promise<string[]> {
+  /** The files anywhere under the target (partitionCols' folders too; S3 lists them flat) whose names (and paths below it) pass. */
+  private async filesUnder(pass: (name: string, relative: string) => boolean): Promise<string[]> {
     const found: string[] = [];
     if ((await this.fs.stat(this.target)) === null) return found;
+    const root = this.target.replace(/\/+$/, "");
     const walk = async (dir: string): Promise<void> => {
       for await (const page of this.fs.listDirectory(dir)) {
-        for (const file of page.files) if (pass(file.path.slice(file.path.lastIndexOf("/") + 1))) found.push(file.path);
+        for (const file of page.files) if (pass(file.path.slice(file.path.lastIndexOf("/") + 1), file.path.slice(root.length + 1))) found.push(file.path);
         for (const sub of page.directories) await walk(sub);
       }
     };

@@ -4,6 +4,7 @@
 import { columnValues, takeRows, type Block } from "../block";
 import { IoError } from "./errors";
 import { fileSystemFor } from "./fs";
+import type { Rename } from "./filename-provider";
 import { HIVE_NULL } from "./prune";
 import type { WriteFormat, WriteOptions } from "./types";
 import { writeBlock } from "./write";
@@ -22,9 +23,11 @@ function partitionText(value: unknown): string {
   return text === "" ? HIVE_NULL : escapePartitionValue(text);
 }
 
+/** nameFor: a filenameProvider's name for each partition's file, which it takes when the job succeeds (see filename-provider.ts). */
 export async function writePartitioned(
   format: WriteFormat, block: Block, dir: string, fileName: string, options: WriteOptions,
-): Promise<{ path: string; rows: number; bytes: number }> {
+  nameFor?: (part: Block, partition: Record<string, unknown>) => string,
+): Promise<{ path: string; rows: number; bytes: number; renames?: Rename[] }> {
   const columns = options.partitionCols!;
   const names = block.schema.fields.map((f) => f.name);
   const missing = columns.filter((c) => !names.includes(c));
@@ -33,6 +36,8 @@ export async function writePartitioned(
   }
   if (columns.length === names.length) throw new IoError(`partitionCols: ${columns.join(", ")} are all the columns; a file needs at least one other`);
   const values = columns.map((c) => columnValues(block.getChild(c)!));
+  const fs = fileSystemFor(dir, options.filesystem);
+  const kept = names.filter((n) => !columns.includes(n));
   const groups = new Map<string, number[]>();
   for (let row = 0; row < block.numRows; row++) {
     const folder = columns.map((c, i) => `${escapePartitionValue(c)}=${partitionText(values[i][row])}`).join("/");
@@ -40,17 +45,20 @@ export async function writePartitioned(
     if (!rows) groups.set(folder, rows = []);
     rows.push(row);
   }
-  const fs = fileSystemFor(dir, options.filesystem);
-  const kept = names.filter((n) => !columns.includes(n));
+  const parts = new Map([...groups].map(([folder, rows]) => [folder, (rows.length === block.numRows ? block : takeRows(block, rows)).select(kept)]));
+  // Every partition's name is asked for before any file is written.
+  const renames = nameFor && [...groups].map(([folder, rows]): Rename => {
+    const partition = Object.fromEntries(columns.map((c, i) => [c, values[i][rows[0]] ?? null]));
+    return [`${folder}/${fileName}`, `${folder}/${nameFor(parts.get(folder)!, partition)}`];
+  });
   let first: string | undefined;
   let bytes = 0;
-  for (const [folder, rows] of groups) {
-    const part = (rows.length === block.numRows ? block : takeRows(block, rows)).select(kept);
+  for (const [folder, part] of parts) {
     const written = await writeBlock(format, part, fs.join(dir, folder), fileName, options);
     first ??= written.path;
     bytes += written.bytes;
   }
-  return { path: first ?? fs.join(dir, fileName), rows: block.numRows, bytes };
+  return { path: first ?? fs.join(dir, fileName), rows: block.numRows, bytes, ...(renames && { renames }) };
 }
 
 /**

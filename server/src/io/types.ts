@@ -1,6 +1,7 @@
 import type { Block } from "../block";
 import type { FileSystem, FileSystemDescription } from "./fs/types";
 import type { PrunePredicate } from "./prune";
+import type { ProviderSource } from "./filename-provider";
 
 export type FileFormat = "parquet" | "csv" | "json" | "text" | "binary" | "images";
 
@@ -58,6 +59,8 @@ export interface WriteOptions {
   maxRowsPerFile?: number;
   /** Images only: one file per row (see images.ts). */
   image?: ImageWriteOptions;
+  /** The filenameProvider as plain data, for workers that did not evaluate the pipeline file (see filename-provider.ts). */
+  providerSource?: ProviderSource;
 }
 
 export type ImageMode = "RGB" | "RGBA" | "L";

@@ -8,13 +8,13 @@ import {
   splitBlockBySize, transferable, type Block,
 } from "../block";
 import {
-  commitOutput, idCount, idKeys, idRange, outputFileName, recordDoneFiles, recordErroredRows, taskCommits, widen,
+  commitOutput, idCount, idKeys, idRange, outputFileName, recordDoneFiles, recordErroredRows, recordNames, taskCommits, widen,
   type ErroredRow, type IdRange,
 } from "../checkpoint";
 import {
   TaskError, TaskRun, applyTransforms, rowName, type ActorInit, type BlockOrigin, type DriverMessage, type OriginBlock, type TaskSpec, type WorkerMessage,
 } from "../cluster";
-import { IoError, stopUploads, type WriteContext } from "../io";
+import { IoError, stopUploads, type FileWriteResult, type WriteContext } from "../io";
 import { mayRepeatIds, type UdfFunction } from "../plan";
 import { becomeActor, datasinkAt, udfResolver } from "./objects";
 import { sourceBlocks } from "./read";
@@ -197,7 +197,10 @@ async function runTask(task: TaskSpec): Promise<void> {
     if (checkpoint) {
       await flushErrored();
       const ids = piece.getChild(checkpoint.idColumn)!;
-      await commitOutput(checkpoint, written.path.slice(written.path.lastIndexOf("/") + 1), ids);
+      const outputName = written.path.slice(written.path.lastIndexOf("/") + 1);
+      const { renames } = written as FileWriteResult;
+      if (renames) await recordNames(checkpoint, outputName, renames);
+      await commitOutput(checkpoint, outputName, ids);
       committedRows += piece.numRows;
       if (checkpoint.checkDuplicateIds) keys = idKeys(ids);
       const range = idRange(ids);

@@ -47,8 +47,8 @@ export async function datasourceAt(module: ModuleRef | undefined, position: numb
 
 /** The datasink a write task writes to: a built-in rebuilt from its description, else the pipeline file's, by plan position. */
 export async function datasinkAt(module: ModuleRef | undefined, ref: DatasinkRef): Promise<Datasink> {
-  if (ref.builtin) return builtinDatasink(ref.builtin);
   const op = module && ref.position !== undefined ? (await pipelineObjects(module))[ref.position] : undefined;
+  if (ref.builtin) return builtinDatasink(ref.builtin, op?.kind === "write" ? op.datasink : undefined);
   if (op?.kind !== "write") {
     throw new TaskError({
       kind: "internal", operator: ref.name,

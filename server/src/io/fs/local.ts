@@ -122,6 +122,11 @@ export class LocalFileSystem implements FileSystem {
     return doomed.length;
   }
 
+  async renameFile(from: string, to: string): Promise<void> {
+    await fs.rename(from, to);
+    await syncFolder(path.dirname(to));
+  }
+
   async deleteFiles(paths: string[]): Promise<void> {
     await Promise.all(paths.map((file) => fs.rm(file, { force: true })));
   }

@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import {
-  DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
+  CopyObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from "@aws-sdk/client-s3";
 import type { FileInfo, FileSystem, ListingPage, S3Description, S3Options } from "./types";
 import { UploadError, uploadVerified } from "./s3-upload";
@@ -223,6 +223,19 @@ export class S3FileSystem implements FileSystem {
       throw describeError(dir, e);
     }
     return deleted;
+  }
+
+  async renameFile(from: string, to: string): Promise<void> {
+    const source = parse(from);
+    const target = parse(to);
+    try {
+      // CopySource is "bucket/key", the key URL-encoded (its slashes kept).
+      const copySource = `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, "/")}`;
+      await this.client.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource }));
+    } catch (e) {
+      throw describeError(to, e);
+    }
+    await this.deleteFiles([from]);
   }
 
   async deleteFiles(paths: string[]): Promise<void> {

@@ -33,6 +33,8 @@ export interface FileSystem {
   writeIfAbsent(path: string, data: Uint8Array): Promise<"created" | "exists" | "unsupported">;
   /** Removes the files directly in dir whose names start with namePrefix (all of them for ""); returns how many. */
   deleteByPrefix(dir: string, namePrefix: string): Promise<number>;
+  /** Gives a complete file another name in the same store, replacing what was there (S3: copy, then delete). */
+  renameFile(from: string, to: string): Promise<void>;
   /** Removes these files; ones already gone are fine. */
   deleteFiles(paths: string[]): Promise<void>;
   join(dir: string, name: string): string;
