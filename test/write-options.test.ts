@@ -168,5 +168,28 @@ describe("write options", function () {
       const back = await rd.readParquet(target, { filesystem: s3 }).takeAll();
       assert.ok(back.every((r) => Number(r.bucket) === Number(r.id) % 3) && back.length === 2000);
     });
+
+    it("with a filenameProvider whose names the previous output holds too: a failed job leaves those objects as they were, a successful one replaces them", async () => {
+      const target = "s3://parts/named/out";
+      const provider = new ByIndex();
+      await rows(300, 1_000_000, 3).writeParquet(target, { partitionCols: ["bucket"], filesystem: s3, filenameProvider: provider }).run();
+      const before = await snapshot(target);
+      assert.ok(Object.keys(before).every((k) => /^bucket=[012]\/part-\d-0\.parquet$/.test(k)), Object.keys(before).join(", "));
+      const failing = rows(300, 0, 3).map(new Function(`return function strict(r) { if (Number(r.id) === 290) throw new Error("bad row 290"); return r; }`)() as rd.RowFn);
+      await assert.rejects(failing.writeParquet(target, { mode: "overwrite", partitionCols: ["bucket"], filesystem: s3, filenameProvider: provider }).run(), /bad row 290/);
+      assert.deepEqual(await snapshot(target), before, "the failed job changed the previous output");
+      await rows(300, 0, 3).writeParquet(target, { mode: "overwrite", partitionCols: ["bucket"], filesystem: s3, filenameProvider: provider }).run();
+      const now = await snapshot(target);
+      assert.deepEqual(Object.keys(now).sort(), Object.keys(before).sort(), "the same names");
+      assert.ok(Object.keys(now).every((k) => now[k] !== before[k]), "every object holds the new rows");
+      assertExactlyOnce(await outputIds(target, "id", s3.description), Array.from({ length: 300 }, (_, i) => i));
+    });
   });
 });
+
+/** Names from the task and block only: a job run twice gives the same names. */
+class ByIndex implements rd.FilenameProvider {
+  getFilenameForBlock(_block: rd.Block, _uuid: string, taskIndex: number, blockIndex: number, details: rd.FilenameDetails): string {
+    return `part-${taskIndex}-${blockIndex}${details.extension}`;
+  }
+}

@@ -229,8 +229,9 @@ export class S3FileSystem implements FileSystem {
     const source = parse(from);
     const target = parse(to);
     try {
-      // CopySource is "bucket/key", the key URL-encoded (its slashes kept).
-      const copySource = `${source.bucket}/${encodeURIComponent(source.key).replace(/%2F/g, "/")}`;
+      // CopySource is "bucket/key", URL-encoded: encodeURI keeps reserved characters (a partition folder's "=")
+      // as they are, which stores that decode it with decodeURI (s3rver) need; "?" and "#" would start a query.
+      const copySource = `${source.bucket}/${encodeURI(source.key).replace(/[?#]/g, (c) => encodeURIComponent(c))}`;
       await this.client.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource }));
     } catch (e) {
       throw describeError(to, e);
