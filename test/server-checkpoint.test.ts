@@ -10,7 +10,7 @@ import {
   type CheckpointSummaryResponse, type JobEvent, type JobSummary,
 } from "../server/src/contract";
 import { compilePipeline } from "../server/src/loader";
-import { assertExactlyOnce, outputIds, runCli, tempDir, writePipeline } from "./helpers";
+import { assertExactlyOnce, listFilesRecursive, outputIds, runCli, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, collectEvents, json, raw, startServer } from "./server-helpers";
 
 const ROWS = 4000;
@@ -241,6 +241,30 @@ describe("execution server: resume and checkpoint contents (HTTP)", function () 
       assertExactlyOnce(await outputIds(paths.out), ALL_IDS);
     } finally {
       fs.rmSync(client2Dir, { recursive: true, force: true });
+    }
+  });
+
+  it("the views list the committed files inside partition folders (partitionCols), and their rows with the partition column", async () => {
+    writePipeline(root, "parts.rdpipe.ts", pipelineSource({ input: "input", out: "out-parts", ckpt: "ckpt-parts" }, "strict")
+      .replace(".writeParquet(\"out-parts\")", ".withColumn(\"bucket\", rd.col(\"id\").mod(rd.lit(3))).writeParquet(\"out-parts\", { partitionCols: [\"bucket\"] })"));
+    const job = await submitPath("parts.rdpipe.ts", { workers: 1 });
+    assert.equal(finishedJob(await collectEvents(client, job.id)).state, "failed");
+    const out = path.join(root, "out-parts");
+    const summary = await get<CheckpointSummaryResponse>(`/jobs/${job.id}/checkpoint?limit=1000`);
+    assert.ok(summary.committedIds > 0 && summary.committedIds < ROWS, `committed ${summary.committedIds}`);
+    const onDisk = listFilesRecursive(out);
+    assert.ok(onDisk.length > 0);
+    assert.deepEqual(summary.files.map((f) => f.output).sort(), onDisk, "every committed file, each in its partition folder");
+    assert.ok(summary.files.every((f) => /\/bucket=[012]\/[^/]+\.parquet$/.test(f.output)));
+    assert.equal(summary.total, onDisk.length);
+    assert.equal(summary.files.reduce((s, f) => s + f.ids, 0), summary.committedIds);
+    const rows = await get<CheckpointRowsResponse>(`/jobs/${job.id}/checkpoint/rows?limit=1000`);
+    assert.equal(rows.total, summary.committedIds);
+    assert.ok(rows.rows.length > 0);
+    for (const { file, row } of rows.rows) {
+      assert.ok(onDisk.includes(file), file);
+      assert.equal(`bucket=${row.bucket}`, path.basename(path.dirname(file)));
+      assert.equal(Number(row.bucket), Number(row.id) % 3);
     }
   });
 
