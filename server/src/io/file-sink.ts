@@ -121,25 +121,32 @@ export class FileDatasink implements Datasink, FileOutput {
   /**
    * A plain job's files take their filenameProvider names and its staged output replaces the folder's (a
    * checkpointed one's did, by its checkpoint); results name the files where they are now. Names that
-   * collide fail the job before any file is renamed, and its files go.
+   * collide fail the job before any file is renamed, and its files go (so do renamed ones, when a rename fails).
    */
   async commit(results: FileWriteResult[], jobId: string): Promise<WriteResult[]> {
     const { stage, checkpointed } = this.job(jobId);
     const writeTo = this.outputOf(jobId).path;
+    const fs = fileSystemFor(writeTo, this.options.filesystem);
     const renames = results.flatMap((result) => result.renames ?? []);
     if (!checkpointed && renames.length > 0) {
-      const fs = fileSystemFor(writeTo, this.options.filesystem);
       const problem = renameCollisions(renames, this.name, writeTo)[0] ?? (stage ? undefined : await occupiedTarget(fs, writeTo, renames, this.name));
-      if (problem) {
+      const undo = async (renamed: string[]) => {
+        await fs.deleteFiles(renamed).catch(() => undefined);
         await this.abort(jobId).catch(() => undefined);
+      };
+      if (problem) {
+        await undo([]);
         throw problem.error;
       }
-      if (!stage) await applyRenames(fs, writeTo, renames);
+      // Appending, no name was taken before: whatever is under one now is this job's.
+      if (!stage) await applyRenames(fs, writeTo, renames).catch(async (e: unknown) => {
+        await undo(renames.filter(([from, to]) => from !== to).map(([, to]) => fs.join(writeTo, to)));
+        throw e;
+      });
     }
     this.jobs.delete(jobId);
     if (!checkpointed) await stage?.commit(renames);
     const renamed = new Map(renames);
-    const fs = fileSystemFor(writeTo, this.options.filesystem);
     return results.map(({ renames: _, ...result }) => {
       const path = renamed.size > 0 ? renamedPath(fs, writeTo, result.path, renamed) : result.path;
       return { ...result, path: stage ? stage.finalPath(path) : path };
