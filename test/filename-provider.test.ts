@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
+import { CheckpointReader } from "../server/src/checkpoint";
 import { assertExactlyOnce, listFilesRecursive, outputIds, runCli, tempDir, writePipeline } from "./helpers";
 
 let tmp: string;
@@ -138,6 +139,29 @@ export default rd.range(300, { overrideNumBlocks: 3 }).writeJson(${JSON.stringif
     assert.equal(new Set(files.map((f) => path.basename(f).split("_")[2])).size, 2, "both attempts' files took their names");
     assertExactlyOnce(await outputIds(out), ids(3000));
     assert.ok(!fs.existsSync(checkpointPath), "the checkpoint is deleted on success");
+    rd.DataContext.reset();
+  });
+
+  it("a kept checkpoint shows the files under their provider's names in their partition folders; running the finished job again keeps every ID once", async () => {
+    const out = path.join(tmp, "kept-out");
+    const checkpointPath = path.join(tmp, "kept-ck");
+    rd.DataContext.reset().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath, deleteCheckpointOnSuccess: false });
+    const job = () => rd.range(900, { overrideNumBlocks: 3 }).withColumn("bucket", rd.col("id").mod(rd.lit(3)))
+      .writeParquet(out, { partitionCols: ["bucket"], filenameProvider: new Namer("kept_") });
+    await job().run();
+    const files = listFilesRecursive(out);
+    assert.equal(files.length, 9);
+    assert.ok(files.every((f) => path.basename(f).startsWith("kept_")), files.join(", "));
+    const reader = await CheckpointReader.open(checkpointPath);
+    const summary = await reader.summary();
+    assert.deepEqual(summary.committedFiles.map((f) => f.output).sort(), files);
+    assert.equal(summary.committedFiles.reduce((n, f) => n + f.ids, 0), 900);
+    const { rows } = await reader.rows(0, 1000);
+    assert.equal(rows.length, 900);
+    assert.ok(rows.every(({ file, row }) => files.includes(file) && Number(row.bucket) === Number(row.id) % 3));
+    await job().run();
+    assert.deepEqual(listFilesRecursive(out), files, "the renamed files count as committed: nothing is written again");
+    assertExactlyOnce(await outputIds(out), ids(900));
     rd.DataContext.reset();
   });
 
