@@ -117,24 +117,30 @@ export function renameCollisions(renames: Rename[], sink: string, dir: string): 
   return problems;
 }
 
+/** Renames are checked and done this many at a time (S3's latency dominates one). */
+const AT_ONCE = 16;
+
+async function inChunks<T>(items: T[], each: (item: T) => Promise<void>): Promise<void> {
+  for (let start = 0; start < items.length; start += AT_ONCE) await Promise.all(items.slice(start, start + AT_ONCE).map(each));
+}
+
 /** The first rename whose target a file not of this job holds already (append: a provider's name must not replace earlier output). */
 export async function occupiedTarget(fs: FileSystem, dir: string, renames: Rename[], sink: string): Promise<RenameProblem | undefined> {
-  for (const [from, to] of renames) {
-    if (from === to) continue;
-    const target = fs.join(dir, to);
-    if ((await fs.stat(target)) !== null) {
-      return { from, error: new IoError(`${sink} to ${dir}: filenameProvider named ${describeWrite(from)} "${to}", but ${target} exists already (mode "append" replaces no file; use mode "overwrite", or other names)`) };
-    }
-  }
-  return undefined;
+  const occupied: Rename[] = [];
+  await inChunks(renames, async ([from, to]) => {
+    if (from !== to && (await fs.stat(fs.join(dir, to))) !== null) occupied.push([from, to]);
+  });
+  const [from, to] = occupied.sort(([a], [b]) => (a < b ? -1 : 1))[0] ?? [];
+  if (from === undefined || to === undefined) return undefined;
+  return { from, error: new IoError(`${sink} to ${dir}: filenameProvider named ${describeWrite(from)} "${to}", but ${fs.join(dir, to)} exists already (mode "append" replaces no file; use mode "overwrite", or other names)`) };
 }
 
 /** Renames each file to its provider's name; one already renamed (a repeat after a crash) is passed over. */
 export async function applyRenames(fs: FileSystem, dir: string, renames: Rename[]): Promise<void> {
-  for (const [from, to] of renames) {
-    if (from === to || (await fs.stat(fs.join(dir, from))) === null) continue;
+  await inChunks(renames, async ([from, to]) => {
+    if (from === to || (await fs.stat(fs.join(dir, from))) === null) return;
     await fs.renameFile(fs.join(dir, from), fs.join(dir, to));
-  }
+  });
 }
 
 /** A path under dir as it is once the renames are done. */

@@ -47,7 +47,9 @@ export async function datasourceAt(module: ModuleRef | undefined, position: numb
 
 /** The datasink a write task writes to: a built-in rebuilt from its description, else the pipeline file's, by plan position. */
 export async function datasinkAt(module: ModuleRef | undefined, ref: DatasinkRef): Promise<Datasink> {
-  const op = module && ref.position !== undefined ? (await pipelineObjects(module))[ref.position] : undefined;
+  // A built-in sink is rebuilt from its description; a filenameProvider is taken from the pipeline file.
+  const fromFile = !ref.builtin || (ref.builtin.type === "files" && ref.builtin.output.options.providerSource !== undefined);
+  const op = fromFile && module && ref.position !== undefined ? (await pipelineObjects(module))[ref.position] : undefined;
   if (ref.builtin) return builtinDatasink(ref.builtin, op?.kind === "write" ? op.datasink : undefined);
   if (op?.kind !== "write") {
     throw new TaskError({
