@@ -36,8 +36,6 @@ export async function writePartitioned(
   }
   if (columns.length === names.length) throw new IoError(`partitionCols: ${columns.join(", ")} are all the columns; a file needs at least one other`);
   const values = columns.map((c) => columnValues(block.getChild(c)!));
-  const fs = fileSystemFor(dir, options.filesystem);
-  const kept = names.filter((n) => !columns.includes(n));
   const groups = new Map<string, number[]>();
   for (let row = 0; row < block.numRows; row++) {
     const folder = columns.map((c, i) => `${escapePartitionValue(c)}=${partitionText(values[i][row])}`).join("/");
@@ -45,20 +43,22 @@ export async function writePartitioned(
     if (!rows) groups.set(folder, rows = []);
     rows.push(row);
   }
-  const parts = new Map([...groups].map(([folder, rows]) => [folder, (rows.length === block.numRows ? block : takeRows(block, rows)).select(kept)]));
-  // Every partition's name is asked for before any file is written.
-  const renames = nameFor && [...groups].map(([folder, rows]): Rename => {
-    const partition = Object.fromEntries(columns.map((c, i) => [c, values[i][rows[0]] ?? null]));
-    return [`${folder}/${fileName}`, `${folder}/${nameFor(parts.get(folder)!, partition)}`];
-  });
+  const fs = fileSystemFor(dir, options.filesystem);
+  const kept = names.filter((n) => !columns.includes(n));
+  const renames: Rename[] = [];
   let first: string | undefined;
   let bytes = 0;
-  for (const [folder, part] of parts) {
+  for (const [folder, rows] of groups) {
+    const part = (rows.length === block.numRows ? block : takeRows(block, rows)).select(kept);
+    if (nameFor) {
+      const partition = Object.fromEntries(columns.map((c, i) => [c, values[i][rows[0]] ?? null]));
+      renames.push([`${folder}/${fileName}`, `${folder}/${nameFor(part, partition)}`]);
+    }
     const written = await writeBlock(format, part, fs.join(dir, folder), fileName, options);
     first ??= written.path;
     bytes += written.bytes;
   }
-  return { path: first ?? fs.join(dir, fileName), rows: block.numRows, bytes, ...(renames && { renames }) };
+  return { path: first ?? fs.join(dir, fileName), rows: block.numRows, bytes, ...(nameFor && { renames }) };
 }
 
 /**
