@@ -142,7 +142,7 @@ export default rd.range(300, { overrideNumBlocks: 3 }).writeJson(${JSON.stringif
     rd.DataContext.reset();
   });
 
-  it("a kept checkpoint shows the files under their provider's names in their partition folders; running the finished job again keeps every ID once", async () => {
+  it("a kept checkpoint shows the files under their provider's names in their partition folders; running the finished job again (also after a crash among the renames) keeps every ID once", async () => {
     const out = path.join(tmp, "kept-out");
     const checkpointPath = path.join(tmp, "kept-ck");
     rd.DataContext.reset().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath, deleteCheckpointOnSuccess: false });
@@ -161,6 +161,13 @@ export default rd.range(300, { overrideNumBlocks: 3 }).writeJson(${JSON.stringif
     assert.ok(rows.every(({ file, row }) => files.includes(file) && Number(row.bucket) === Number(row.id) % 3));
     await job().run();
     assert.deepEqual(listFilesRecursive(out), files, "the renamed files count as committed: nothing is written again");
+    assertExactlyOnce(await outputIds(out), ids(900));
+    // What a crash among the renames leaves: some files still under their job names.
+    const names = fs.readdirSync(path.join(checkpointPath, "names")).map((n) => JSON.parse(fs.readFileSync(path.join(checkpointPath, "names", n), "utf8")) as { renames: [string, string][] });
+    const undone = names.flatMap((n) => n.renames).slice(0, 4);
+    for (const [from, to] of undone) fs.renameSync(path.join(out, to), path.join(out, from));
+    await job().run();
+    assert.deepEqual(listFilesRecursive(out), files, "the next run finishes the renames and writes nothing again");
     assertExactlyOnce(await outputIds(out), ids(900));
     rd.DataContext.reset();
   });
