@@ -96,16 +96,26 @@ describe("class UDFs in actor pools", function () {
     const ctx = rd.DataContext.getCurrent();
     ctx.actorPoolAutoscaler = new rd.BacklogActorPoolAutoscaler(150);
     ctx.progress.intervalMs = 50; // frequent snapshots, so a busy machine cannot hide the peak or the shrink
+    // The last read task holds its row 5000 until the test has seen the pool shrink back to one actor
+    // (or 30 s): the pool drains its backlog, idles, and shrinks however slow the machine is.
+    const shrunk = path.join(dir, "shrunk");
     const file = writePipeline(dir, "scaling.rdpipe.ts", `
+      import * as fs from "node:fs";
       import * as rd from "rdpipe";
       const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
       class Slow { call(b: rd.Columns) { sleep(20); return b; } }
-      // The last read task starts late and runs long: the pool drains its backlog, idles, and shrinks.
+      const holdUntilShrunk = () => { const until = Date.now() + 30_000; while (!fs.existsSync(${JSON.stringify(shrunk)}) && Date.now() < until) sleep(20); };
       export default rd.range(6000, { overrideNumBlocks: 6 })
-        .map((r) => { if (r.id === 5000) sleep(2500); return r; })
+        .map((r) => { if (r.id === 5000) holdUntilShrunk(); return r; })
         .mapBatches(Slow, { concurrency: [1, 3], batchSize: 50 });`);
     const snapshots: rd.ProgressSnapshot[] = [];
-    const table = await (await loadPipeline(file)).toArrow({ onProgress: (s) => snapshots.push(s) });
+    const onProgress = (snapshot: rd.ProgressSnapshot) => {
+      snapshots.push(snapshot);
+      const history = actorHistory(snapshots, /MapBatches\(Slow\)/);
+      const peakAt = history.findIndex((a) => a.running === 3);
+      if (peakAt >= 0 && history.slice(peakAt).some((a) => a.running === 1 && a.pending === 0)) fs.writeFileSync(shrunk, "");
+    };
+    const table = await (await loadPipeline(file)).toArrow({ onProgress });
     assert.equal(table.numRows, 6000);
     const history = actorHistory(snapshots, /MapBatches\(Slow\)/);
     const alive = history.map((a) => a.running + a.pending + a.restarting);

@@ -90,8 +90,16 @@ describe("checkpointing through an actor pool: done input files", function () {
   it("a run that fails in a later file: the resume after the fix skips the files done before the failure", async () => {
     const ckpt = path.join(dir, "fail-ckpt");
     const out = path.join(dir, "fail-out");
+    // The failing row waits (up to 30 s) until an input file is recorded as done, which on a busy
+    // machine may come after the last file's last row reached the pool.
     const parser = (failAt: number) => new Function(`return class Parser {
-      call(row) { if (row.id === ${failAt}) throw new Error("cannot parse row " + row.id); return row; }
+      call(row) {
+        if (row.id !== ${failAt}) return row;
+        const fs = process.getBuiltinModule("node:fs"), done = ${JSON.stringify(path.join(ckpt, "done"))};
+        const until = Date.now() + 30000;
+        while (Date.now() < until && !(fs.existsSync(done) && fs.readdirSync(done).some((name) => name.endsWith(".json")))) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+        throw new Error("cannot parse row " + row.id);
+      }
     }`)() as new () => { call(r: rd.Row): rd.Row };
     const run = (failAt: number) => {
       const context = rd.DataContext.reset();

@@ -271,6 +271,13 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     await jobState(page, "running");
     await page.locator('.operator[data-operator*="clean"]:not([data-rows-done="0"])').waitFor();
     await screenshot(page, "running");
+    // The panel re-renders as progress streams in; its buttons stay the same elements, so a click that
+    // lands between two renders is not lost (one whose element was replaced under the pointer is).
+    const cancel = await page.locator("button.cancel").elementHandle();
+    const rowsDone = async () => page.locator('.operator[data-operator*="clean"]').getAttribute("data-rows-done");
+    const before = await rowsDone();
+    await page.waitForFunction((rows) => document.querySelector('.operator[data-operator*="clean"]')?.getAttribute("data-rows-done") !== rows, before);
+    assert.equal(await cancel!.evaluate((button) => button.isConnected), true, "the Cancel button survived a re-render");
     await page.locator("button.cancel").click();
     await jobState(page, "cancelled");
     assert.equal((await waitForState(client, job.id, "cancelled")).state, "cancelled");

@@ -170,8 +170,24 @@ function render(): void {
     job.result?.preview ? previewGrid(job.id, job.result.preview) : false,
     checkpointInspector(job),
   ];
+  const previousHeader = root.querySelector(":scope > header");
+  keepUnchangedButtons(previousHeader, sections[0] as HTMLElement);
   root.replaceChildren(...sections.filter((section) => section !== false));
   drawEdges();
+}
+
+/**
+ * The panel is rebuilt on every progress event; a button rebuilt between a user's mouse down and up
+ * loses the click. The header's buttons that did not change (same job, equal element) stay the elements they were.
+ */
+function keepUnchangedButtons(previous: Element | null, next: HTMLElement): void {
+  const jobOf = (header: Element) => header.querySelector(".job-id")?.getAttribute("data-job-id");
+  if (!previous || jobOf(previous) !== jobOf(next)) return;
+  const old = Array.from(previous.querySelectorAll("button"));
+  for (const fresh of next.querySelectorAll("button")) {
+    const same = old.find((button) => button.isEqualNode(fresh));
+    if (same) fresh.replaceWith(same);
+  }
 }
 
 function operators(progress: ProgressSnapshot | undefined, job: JobSummary): HTMLElement {
