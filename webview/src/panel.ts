@@ -184,7 +184,7 @@ function keepUnchangedButtons(previous: Element | null, next: HTMLElement): void
   const jobOf = (header: Element) => header.querySelector(".job-id")?.getAttribute("data-job-id");
   if (!previous || jobOf(previous) !== jobOf(next)) return;
   const old = Array.from(previous.querySelectorAll("button"));
-  for (const fresh of next.querySelectorAll("button")) {
+  for (const fresh of Array.from(next.querySelectorAll("button"))) {
     const same = old.find((button) => button.isEqualNode(fresh));
     if (same) fresh.replaceWith(same);
   }
