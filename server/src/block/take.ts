@@ -51,6 +51,10 @@ function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
   for (const chunk of chunks) chunkStarts.push(chunkStarts[chunkStarts.length - 1] + chunk.length);
   const n = indices.length;
   const out = new (chunks[0].constructor as Float64ArrayConstructor)(n);
+  // 64-bit integers are copied as two 32-bit words: reading a BigInt64Array element allocates a bigint.
+  const wide = out instanceof BigInt64Array || out instanceof BigUint64Array;
+  const words = wide ? chunks.map((chunk) => new Int32Array(chunk.buffer, chunk.byteOffset, 2 * chunk.length)) : [];
+  const outWords = wide ? new Int32Array((out as ArrayBufferView).buffer) : undefined;
   let nullBitmap: Uint8Array | undefined;
   let nullCount = 0;
   let c = 0, start = 0, end = chunkStarts[1];
@@ -65,7 +69,12 @@ function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
       const local = index - start, bitmap = bitmaps[c];
       const bit = bitmap === undefined ? 0 : data[c].offset + local;
       if (bitmap === undefined || (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) {
-        out[i] = chunks[c][local];
+        if (outWords) {
+          outWords[2 * i] = words[c][2 * local];
+          outWords[2 * i + 1] = words[c][2 * local + 1];
+        } else {
+          out[i] = chunks[c][local];
+        }
         continue;
       }
     }
