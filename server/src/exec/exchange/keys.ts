@@ -119,7 +119,8 @@ function typedHashes(vector: Vector): Uint32Array | undefined {
   let start = 0;
   for (const data of vector.data) {
     const n = data.length;
-    const valid = (row: number) => data.nullCount === 0 || (data.nullBitmap![(data.offset + row) >> 3] & (1 << ((data.offset + row) & 7))) !== 0;
+    const bitmap = data.nullCount > 0 ? data.nullBitmap : undefined, first = data.offset;
+    const valid = (row: number) => bitmap === undefined || (bitmap[(first + row) >> 3] & (1 << ((first + row) & 7))) !== 0;
     for (let row = 0; row < n; row++) out[start + row] = valid(row) ? 0 : hashValue(null);
     if (int64) {
       const values = data.values as BigInt64Array;
