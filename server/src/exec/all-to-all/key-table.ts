@@ -52,6 +52,11 @@ function isValid(chunk: Chunk, row: number): boolean {
 }
 
 const NULL_HASH = 0x9e3779b9;
+/**
+ * Starts a row's hash. The exchange buckets rows by a hash of the same column hashes (exchange/keys.ts
+ * starts at 17): a table over one bucket's rows hashed alike would see a few low bits only and cluster.
+ */
+const SEED = 0x2545f491;
 
 /** murmur3's finalizer. */
 export function mix32(h: number): number {
@@ -108,9 +113,9 @@ export class KeyTable {
       const n = chunks[0][c].length;
       const data = chunks.map((d, k) => chunkOf(d[c], this.columns[k].kind));
       const h = hashes.subarray(start, start + n);
-      h.fill(17);
+      h.fill(SEED);
       data.forEach((d, k) => this.hashColumn(k, d, n, h));
-      for (let row = 0; row < n; row++) ids[start + row] = this.findOrAdd(data, row, mix32(h[row]));
+      for (let row = 0; row < n; row++) ids[start + row] = this.findOrAdd(data, row, mix32(h[row] ^ SEED));
     }
     return ids;
   }
