@@ -2,6 +2,9 @@
 // two-phase (partials merged with rows), against references computed here from the rows; the
 // exchange's typed bucket hashes against hashValue; and a job through the workers.
 import { strict as assert } from "node:assert";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { DataType, Float64, Int32, Int64, type Vector, makeVector, vectorFromArray } from "apache-arrow";
 import { type Block, type Row, blockFromColumns, blockToRows, columnValues, utf8Vector } from "../server/src/block";
 import * as rd from "../server/src/api";
@@ -226,6 +229,21 @@ describe("typed bucket hashes of the exchange's map side", () => {
 describe("groupBy().aggregate through the exchange in the workers", function () {
   this.timeout(120_000);
   beforeEach(() => { rd.DataContext.reset().resourceLimits = { cpu: 2, memoryBytes: 8 * 2 ** 20 }; });
+
+  it("reads feeding the exchange run as even tasks, one per small file (no 1, 2, 4… ramp)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rdpipe-groupby-files-"));
+    try {
+      for (let f = 0; f < 8; f++) await rd.fromItems(Array.from({ length: 500 }, (_, i) => ({ k: i % 10, v: f })), { overrideNumBlocks: 1 }).writeParquet(path.join(dir, `part-${f}`)).run();
+      let last: rd.ProgressSnapshot | undefined;
+      const rows = blockToRows(await rd.readParquet(dir).groupBy("k").aggregate(Count(), Sum("v")).toArrow({ onProgress: (snapshot) => { last = snapshot; } }));
+      assert.deepEqual(rows.map((r) => [Number(r.k), Number(r["count()"]), Number(r["sum(v)"])]).sort((a, b) => a[0] - b[0]), Array.from({ length: 10 }, (_, k) => [k, 400, 50 * 28]));
+      const files = fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith(".parquet")).length;
+      assert.equal(files, 8);
+      assert.equal(last!.operators.find((op) => op.name.endsWith("(map)"))!.tasksDone, files);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it("groups emptied by a filter are absent; a filter that empties every group gives no rows (one row without keys)", async () => {
     const source = () => rd.range(20_000, { overrideNumBlocks: 6 }).map(function keyed(r) {
