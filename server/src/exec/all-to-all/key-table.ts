@@ -3,6 +3,7 @@
 // and floats as numbers (all NaNs one key, -0 the key 0, as DuckDB groups them); strings by their
 // UTF-8 bytes; a null is a key of its own. Other column types are not handled (KeyTable.supports).
 import { type Data, DataType, type Vector, makeData, makeVector } from "apache-arrow";
+import { mix32 } from "../../block";
 
 /** How a column's keys are held: int64 as words, other numbers in a typed array of their own type, strings as bytes. */
 type Kind = "words" | "number" | "utf8";
@@ -57,15 +58,6 @@ const NULL_HASH = 0x9e3779b9;
  * starts at 17): a table over one bucket's rows hashed alike would see a few low bits only and cluster.
  */
 const SEED = 0x2545f491;
-
-/** murmur3's finalizer. */
-export function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 const float = new Float64Array(1);
 const floatWords = new Int32Array(float.buffer);
