@@ -102,7 +102,7 @@ export function builtinAggregate(spec: Extract<AggregateSpec, { kind: "builtin" 
   const on = spec.on!;
   const o = spec.options;
   switch (spec.fn) {
-    case "count": return Count(o);
+    case "count": return Count(spec.on, o);
     case "sum": return Sum(on, o);
     case "min": return Min(on, o);
     case "max": return Max(on, o);

@@ -13,15 +13,35 @@ export interface ColumnAggregateOptions {
   alias?: string;
 }
 
-export function Count(opts: { alias?: string } = {}): AggregateFn {
+/**
+ * Count(): the rows of each group. Count(col): the rows too, nulls of `col` included (Ray's Count), or
+ * only its non-null values with `ignoreNulls: true`. An int64 column, as Ray's count.
+ */
+export function Count(on?: string | { alias?: string }, opts: { alias?: string; ignoreNulls?: boolean } = {}): AggregateFn {
+  const column = typeof on === "string" ? on : undefined;
+  const options = typeof on === "object" ? { ...on, ...opts } : opts;
+  const skipNulls = column !== undefined && options.ignoreNulls === true;
+  const counted = (block: Block): ((row: number) => number) => {
+    if (!skipNulls) return () => 1;
+    const { values } = aggregationValues(block, column, name, false);
+    return (row) => (values[row] === null ? 0 : 1);
+  };
+  const name = options.alias ?? `count(${column ?? ""})`;
   const count: AggregateFn<number> = {
-    name: opts.alias ?? "count()",
+    name,
     init: () => 0,
-    accumulateBlock: (n, _block, rows) => n + rows.length,
-    accumulateSlots: (counts, _block, slots) => { for (let row = 0; row < slots.length; row++) counts[slots[row]]++; },
+    accumulateBlock: (n, block, rows) => {
+      const one = counted(block);
+      for (let i = 0; i < rows.length; i++) n += one(rows[i]);
+      return n;
+    },
+    accumulateSlots: (counts, block, slots) => {
+      const one = counted(block);
+      for (let row = 0; row < slots.length; row++) counts[slots[row]] += one(row);
+    },
     merge: (a, b) => a + b,
-    finalize: (n) => BigInt(n), // an int64 column, as Ray's count
-    spec: { kind: "builtin", fn: "count", options: { ...opts } },
+    finalize: (n) => BigInt(n),
+    spec: { kind: "builtin", fn: "count", on: column, options: { ...options } },
   };
   return count;
 }
@@ -32,12 +52,19 @@ export function Sum(on: string, opts: ColumnAggregateOptions = {}): AggregateFn 
   return columnAggregate("sum", on, opts, true, runningValue((a, b) => (a as number) + (b as number)));
 }
 
+/** The smallest value; NaN orders above every number (DuckDB's order), so Min skips it unless all are NaN. */
 export function Min(on: string, opts: ColumnAggregateOptions = {}): AggregateFn {
-  return columnAggregate("min", on, opts, false, runningValue((a, b) => (compareScalars(b, a) < 0 ? b : a)));
+  return columnAggregate("min", on, opts, false, runningValue((a, b) => (compareNaNLast(b, a) < 0 ? b : a)));
 }
 
+/** The largest value; NaN orders above every number, so a NaN is the Max. */
 export function Max(on: string, opts: ColumnAggregateOptions = {}): AggregateFn {
-  return columnAggregate("max", on, opts, false, runningValue((a, b) => (compareScalars(b, a) > 0 ? b : a)));
+  return columnAggregate("max", on, opts, false, runningValue((a, b) => (compareNaNLast(b, a) > 0 ? b : a)));
+}
+
+function compareNaNLast(a: unknown, b: unknown): number {
+  const nanA = a !== a, nanB = b !== b; // only NaN differs from itself
+  return nanA || nanB ? Number(nanA) - Number(nanB) : compareScalars(a, b);
 }
 
 export function Mean(on: string, opts: ColumnAggregateOptions = {}): AggregateFn {

@@ -51,6 +51,11 @@ function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
   for (const chunk of chunks) chunkStarts.push(chunkStarts[chunkStarts.length - 1] + chunk.length);
   const n = indices.length;
   const out = new (chunks[0].constructor as Float64ArrayConstructor)(n);
+  // 4- and 8-byte values are copied as 32-bit words: one array type at the copy (V8 keeps it monomorphic),
+  // and reading a BigInt64Array element would allocate a bigint.
+  const stride = out.BYTES_PER_ELEMENT === 8 ? 2 : out.BYTES_PER_ELEMENT === 4 ? 1 : 0;
+  const words = chunks.map((chunk) => (stride === 0 ? EMPTY_WORDS : new Int32Array(chunk.buffer, chunk.byteOffset, stride * chunk.length)));
+  const outWords = stride === 0 ? undefined : new Int32Array((out as ArrayBufferView).buffer);
   let nullBitmap: Uint8Array | undefined;
   let nullCount = 0;
   let c = 0, start = 0, end = chunkStarts[1];
@@ -65,7 +70,14 @@ function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
       const local = index - start, bitmap = bitmaps[c];
       const bit = bitmap === undefined ? 0 : data[c].offset + local;
       if (bitmap === undefined || (bitmap[bit >> 3] & (1 << (bit & 7))) !== 0) {
-        out[i] = chunks[c][local];
+        if (stride === 2) {
+          outWords![2 * i] = words[c][2 * local];
+          outWords![2 * i + 1] = words[c][2 * local + 1];
+        } else if (stride === 1) {
+          outWords![i] = words[c][local];
+        } else {
+          out[i] = chunks[c][local];
+        }
         continue;
       }
     }
@@ -76,6 +88,8 @@ function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
   if (nullCount === 0) return makeVector(out);
   return makeVector(makeData({ type: vector.type, length: n, nullCount, nullBitmap, data: out } as Parameters<typeof makeData>[0]));
 }
+
+const EMPTY_WORDS = new Int32Array(0);
 
 /** 1 where a row of the (possibly chunked) vector has a value, 0 where it is null. */
 export function validity(vector: Vector): Uint8Array {

@@ -36,9 +36,11 @@ export class Topology {
     return this.operators.filter((op) => op instanceof TaskOperator);
   }
 
-  /** Whether a stage that takes task slots is downstream of `op`. */
+  /** Whether a stage that takes task slots is downstream of `op` and may take `op`'s output while `op` runs. */
   feedsTaskStage(op: PhysicalOperator): boolean {
     for (let next = this.downstream.get(op); next; next = this.downstream.get(next.op)) {
+      // An exchange's reduce tasks start once every map task is done: nothing drains before.
+      if (next.op instanceof ExchangeOperator) return false;
       if (usesTaskSlot(next.op)) return true;
     }
     return false;

@@ -31,6 +31,8 @@ export interface ReadContext {
   overrideNumBlocks?: number;
   /** Blocks should hold at most about this many bytes. */
   targetBlockBytes: number;
+  /** The tasks feed a barrier (an exchange): tasks of even size matter, not the first rows coming early. */
+  evenTasks?: boolean;
   /**
    * The files still to read: an earlier attempt of a checkpointed job may have consumed some. Throws when
    * such a file changed since, since reading it again could write its rows twice.

@@ -96,7 +96,7 @@ export class FileDatasource implements Datasource<FileReadSpec> {
       // the first rows come after one file's read rather than a whole group's.
       const groups: FileRef[][] = [];
       let rest = context.unfinishedFiles(page);
-      for (; rampFiles <= RAMP_MAX_FILES && rest.length > 0; rampFiles *= 2) {
+      for (; !context.evenTasks && rampFiles <= RAMP_MAX_FILES && rest.length > 0; rampFiles *= 2) {
         groups.push(rest.slice(0, rampFiles));
         rest = rest.slice(rampFiles);
       }

@@ -1,29 +1,30 @@
-// Hash aggregation: rows grouped by key columns, each group folded by the aggregations (plan/aggregate's AggregateFn).
-import { deserialize, serialize } from "node:v8";
-import { Binary, DataType, Field, Float64, Schema, type Vector, vectorFromArray } from "apache-arrow";
+// Hash aggregation: rows grouped by key columns, each group folded by the aggregations (plan/aggregate's
+// AggregateFn). Keys are numbered by a KeyTable over their typed arrays (a Map of values for key types
+// it does not take); the built-in aggregations keep typed state per group, any other its own accumulators.
+import { DataType, Field, Float64, Schema, type Vector, vectorFromArray } from "apache-arrow";
 import { type Block, BlockError, type Columns, blockFromColumns, columnValues, utf8Vector } from "../../block";
 import type { AggregateFn } from "../../plan";
-import { countingSort, identityIndices, requireColumn } from "./rows";
+import { type Accumulator, accumulatorFor } from "./accumulators";
+import { KeyTable } from "./key-table";
+import { requireColumn } from "./rows";
 import { sortBlocks } from "./sort";
 
-/** The column of serialized accumulators in a block of partial aggregates. */
-const PARTIALS = "__rdpipe_partials";
+/** The columns of a block of partial aggregates that hold the accumulators' states start with this. */
+const PARTIALS = "__rdpipe_partial_";
 
-interface Group {
-  keyValues: unknown[];
-  accs: unknown[];
-  /** Position among the groups of the block being added, valid when `epoch` is that block's. */
-  slot: number;
-  epoch: number;
+/** Numbers key tuples: each row's group id, and each group's key values. */
+interface KeyIndex {
+  readonly size: number;
+  ids(vectors: Vector[], numRows: number): Uint32Array;
+  keyVector(k: number): Vector;
+  keyValue(k: number, id: number): unknown;
 }
 
 /** Groups rows by key columns (none: one global group) and folds each group with the aggregations. */
 export class GroupAggregator {
-  /** One Map level per key column, groups at the leaves: no per-row composite key strings. */
-  private readonly index = new Map<unknown, unknown>();
-  private readonly groups: Group[] = [];
-  private keyTypes: DataType[] | null = null;
-  private epoch = 0;
+  private index?: KeyIndex;
+  private keyTypes?: DataType[];
+  private accumulators: Accumulator[];
 
   constructor(private readonly keys: string[], private readonly aggs: AggregateFn[]) {
     const names = [...keys, ...aggs.map((a) => a.name)];
@@ -31,123 +32,112 @@ export class GroupAggregator {
     if (duplicate !== undefined) {
       throw new BlockError(`aggregate: output column '${duplicate}' appears twice; give one aggregation an alias`);
     }
+    this.accumulators = this.newAccumulators();
   }
 
   add(block: Block): void {
     if (block.numRows === 0 && block.numCols === 0) return;
-    const keyVectors = this.keys.map((key) => requireColumn(block, key, "groupBy"));
-    this.keyTypes ??= keyVectors.map((v) => v.type);
-    if (block.numRows === 0) return;
-
-    const keyColumns = keyVectors.map(columnValues);
-    const epoch = ++this.epoch;
-    const present: Group[] = [];
-    const slotOfRow = new Uint32Array(block.numRows);
-    let rowsByGroup: { sorted: Uint32Array; starts: Uint32Array } | undefined;
-    for (let row = 0; row < block.numRows; row++) {
-      const group = this.groupOf(keyColumns, row);
-      if (group.epoch !== epoch) {
-        group.epoch = epoch;
-        group.slot = present.length;
-        present.push(group);
-      }
-      slotOfRow[row] = group.slot;
-    }
-
-    this.aggs.forEach((agg, a) => {
-      if (agg.accumulateSlots) {
-        // Row by row into each group's accumulator: no call per group (most groups of a block may have one row).
-        const accs = present.map((g) => g.accs[a]);
-        agg.accumulateSlots(accs, block, slotOfRow);
-        for (let slot = 0; slot < present.length; slot++) present[slot].accs[a] = accs[slot];
-        return;
-      }
-      rowsByGroup ??= countingSort(identityIndices(block.numRows), slotOfRow, present.length);
-      const { sorted, starts } = rowsByGroup;
-      for (let slot = 0; slot < present.length; slot++) {
-        const group = present[slot];
-        group.accs[a] = agg.accumulateBlock(group.accs[a], block, sorted.subarray(starts[slot], starts[slot + 1]));
-      }
-    });
+    const ids = this.idsOf(block);
+    if (ids) for (const accumulator of this.accumulators) accumulator.add(block, ids, this.size);
   }
 
   /** Groups so far. */
-  get size(): number { return this.groups.length; }
+  get size(): number { return this.index?.size ?? 0; }
 
-  /** The groups so far as partial aggregates (key columns, then the accumulators serialized), for another aggregator's mergePartials; then none. */
+  /** The groups so far as partial aggregates (key columns, then the accumulators' states), for another aggregator's addRowsOrPartials; then none. */
   takePartials(): Block {
-    const columns = this.keyColumnsOf(this.groups);
-    columns[PARTIALS] = vectorFromArray(this.groups.map((g) => serialize(g.accs)), new Binary());
-    const block = blockFromColumns(columns, undefined, undefined, this.groups.length);
-    this.groups.length = 0;
-    this.index.clear();
-    return block;
+    const size = this.size;
+    const columns = this.keyColumns();
+    this.accumulators.forEach((accumulator, a) => Object.assign(columns, accumulator.partials(`${PARTIALS}${a}_`, size)));
+    this.index = undefined;
+    this.accumulators = this.newAccumulators();
+    return blockFromColumns(columns, undefined, undefined, size);
   }
 
   /** Folds in a block of rows, or of partial aggregates another aggregator took (its takePartials). */
   addRowsOrPartials(block: Block): void {
-    if (block.getChild(PARTIALS)) this.mergePartials(block);
-    else this.add(block);
-  }
-
-  private mergePartials(block: Block): void {
-    if (block.numRows === 0) return;
-    const keyVectors = this.keys.map((key) => requireColumn(block, key, "groupBy"));
-    this.keyTypes ??= keyVectors.map((v) => v.type);
-    const keyColumns = keyVectors.map(columnValues);
-    const partials = block.getChild(PARTIALS)!;
-    for (let row = 0; row < block.numRows; row++) {
-      const group = this.groupOf(keyColumns, row);
-      const accs = deserialize(partials.get(row) as Uint8Array) as unknown[];
-      for (let a = 0; a < this.aggs.length; a++) group.accs[a] = this.aggs[a].merge(group.accs[a], accs[a]);
-    }
+    if (!block.schema.fields.some((f) => f.name.startsWith(PARTIALS))) { this.add(block); return; }
+    const ids = this.idsOf(block);
+    if (ids) this.accumulators.forEach((accumulator, a) => accumulator.merge(block, `${PARTIALS}${a}_`, ids, this.size));
   }
 
   /** One row per group, sorted by key: the key columns (original types), then one column per aggregation. */
   result(): Block {
-    const groups = this.keys.length === 0 && this.groups.length === 0 ? [this.newGroup([])] : this.groups;
-    const columns = this.keyColumnsOf(groups);
-    this.aggs.forEach((agg, a) => {
-      const values = groups.map((g) => agg.finalize(g.accs[a]));
-      const type = agg.resultType?.(groups.map((g) => g.accs[a]));
-      columns[agg.name] = type ? vectorFromArray(values, type) : values;
-    });
+    if (this.keys.length === 0 && this.size === 0) this.index = new KeyTable([]).withGroup();
+    const size = this.size;
+    const columns = this.keyColumns();
+    this.aggs.forEach((agg, a) => { columns[agg.name] = this.accumulators[a].result(size); });
     // Float64 is only the type of an aggregation column whose values are all null.
     const hint = new Schema(this.aggs.map((agg) => new Field(agg.name, new Float64(), true)));
-    const block = blockFromColumns(columns, hint, undefined, groups.length);
-    return this.keys.length > 0 && groups.length > 1 ? sortBlocks([block], this.keys)[0] : block;
+    const block = blockFromColumns(columns, hint, undefined, size);
+    return this.keys.length > 0 && size > 1 ? sortBlocks([block], this.keys)[0] : block;
   }
 
-  private keyColumnsOf(groups: Group[]): Columns {
+  private newAccumulators(): Accumulator[] {
+    return this.aggs.map((agg) => accumulatorFor(agg, (id) => this.keyOf(id)));
+  }
+
+  /** The group ids of the block's rows (undefined without rows), the index made on the first block. */
+  private idsOf(block: Block): Uint32Array | undefined {
+    const vectors = this.keys.map((key) => requireColumn(block, key, "groupBy"));
+    this.keyTypes ??= vectors.map((v) => v.type);
+    if (!this.index) this.index = KeyTable.supports(this.keyTypes) ? new KeyTable(this.keyTypes) : new MapIndex(this.keyTypes);
+    if (block.numRows === 0) return undefined;
+    return this.index.ids(vectors, block.numRows);
+  }
+
+  private keyColumns(): Columns {
     const columns: Columns = {};
-    this.keys.forEach((key, k) => {
-      const values = groups.map((g) => g.keyValues[k]);
-      columns[key] = this.keyTypes ? vectorOfType(values, this.keyTypes[k]) : values;
-    });
+    this.keys.forEach((key, k) => { columns[key] = this.index && this.keyTypes ? this.index.keyVector(k) : []; });
     return columns;
   }
 
-  private groupOf(keyColumns: unknown[][], row: number): Group {
-    const last = keyColumns.length - 1;
-    let level = this.index;
-    for (let k = 0; k < last; k++) {
-      const part = mapKey(keyColumns[k][row]);
-      let next = level.get(part) as Map<unknown, unknown> | undefined;
-      if (next === undefined) level.set(part, (next = new Map()));
-      level = next;
+  /** What an aggregation's init gets: the key value, the tuple of several, null without keys. */
+  private keyOf(id: number): unknown {
+    const index = this.index!;
+    if (this.keys.length === 0) return null;
+    return this.keys.length === 1 ? index.keyValue(0, id) : this.keys.map((_, k) => index.keyValue(k, id));
+  }
+}
+
+/** Key tuples as nested Maps of their values (one level per key column): the key types a KeyTable does not take. */
+class MapIndex implements KeyIndex {
+  private readonly root = new Map<unknown, unknown>();
+  private readonly keyValues: unknown[][] = [];
+
+  constructor(private readonly types: DataType[]) {}
+
+  get size(): number { return this.keyValues.length; }
+
+  ids(vectors: Vector[], numRows: number): Uint32Array {
+    const columns = vectors.map(columnValues);
+    const ids = new Uint32Array(numRows);
+    const last = columns.length - 1;
+    for (let row = 0; row < numRows; row++) {
+      let level = this.root;
+      for (let k = 0; k < last; k++) {
+        const part = mapKey(columns[k][row]);
+        let next = level.get(part) as Map<unknown, unknown> | undefined;
+        if (next === undefined) level.set(part, (next = new Map()));
+        level = next;
+      }
+      const leaf = mapKey(columns[last][row]);
+      let id = level.get(leaf) as number | undefined;
+      if (id === undefined) {
+        level.set(leaf, (id = this.keyValues.length));
+        this.keyValues.push(columns.map((c) => c[row]));
+      }
+      ids[row] = id;
     }
-    const leaf = last < 0 ? null : mapKey(keyColumns[last][row]);
-    let group = level.get(leaf) as Group | undefined;
-    if (group === undefined) {
-      level.set(leaf, (group = this.newGroup(keyColumns.map((c) => c[row]))));
-      this.groups.push(group);
-    }
-    return group;
+    return ids;
   }
 
-  private newGroup(keyValues: unknown[]): Group {
-    const key = this.keys.length === 1 ? keyValues[0] : this.keys.length === 0 ? null : keyValues;
-    return { keyValues, accs: this.aggs.map((agg) => agg.init(key)), slot: 0, epoch: 0 };
+  keyVector(k: number): Vector {
+    return vectorOfType(this.keyValues.map((values) => values[k]), this.types[k]);
+  }
+
+  keyValue(k: number, id: number): unknown {
+    return this.keyValues[id][k];
   }
 }
 

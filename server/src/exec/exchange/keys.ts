@@ -89,13 +89,66 @@ export function hashValue(v: unknown): number {
 }
 
 /** Each row's bucket in [0, buckets) by the hash of its key tuple. */
-export function hashBuckets(columns: unknown[][], numRows: number, buckets: number): Uint32Array {
+export function hashBuckets(vectors: Vector[], numRows: number, buckets: number): Uint32Array {
   const out = new Uint32Array(numRows);
   if (buckets === 1) return out;
-  for (let row = 0; row < numRows; row++) {
-    let h = 17;
-    for (let k = 0; k < columns.length; k++) h = (Math.imul(h, 31) + hashValue(columns[k][row])) >>> 0;
-    out[row] = mix(h) % buckets;
+  out.fill(17);
+  for (const vector of vectors) {
+    const hashes = typedHashes(vector);
+    if (hashes) {
+      for (let row = 0; row < numRows; row++) out[row] = (Math.imul(out[row], 31) + hashes[row]) >>> 0;
+      continue;
+    }
+    const values = columnValues(vector);
+    for (let row = 0; row < numRows; row++) out[row] = (Math.imul(out[row], 31) + hashValue(values[row])) >>> 0;
+  }
+  for (let row = 0; row < numRows; row++) out[row] = mix(out[row]) % buckets;
+  return out;
+}
+
+/**
+ * hashValue of each value of a column of numbers or strings, read from its typed arrays (undefined for
+ * other types): an int64 as its two words while it is a safe integer, a string from its bytes while they are ASCII.
+ */
+function typedHashes(vector: Vector): Uint32Array | undefined {
+  const type = vector.type;
+  const int64 = DataType.isInt(type) && type.bitWidth === 64 && type.isSigned;
+  const number = (DataType.isInt(type) && type.bitWidth < 64) || (DataType.isFloat(type) && type.precision !== 0);
+  if (!int64 && !number && !DataType.isUtf8(type)) return undefined;
+  const out = new Uint32Array(vector.length);
+  let start = 0;
+  for (const data of vector.data) {
+    const n = data.length;
+    const bitmap = data.nullCount > 0 ? data.nullBitmap : undefined, first = data.offset;
+    const valid = (row: number) => bitmap === undefined || (bitmap[(first + row) >> 3] & (1 << ((first + row) & 7))) !== 0;
+    for (let row = 0; row < n; row++) out[start + row] = valid(row) ? 0 : hashValue(null);
+    if (int64) {
+      const values = data.values as BigInt64Array;
+      const words = new Int32Array(values.buffer, values.byteOffset, 2 * n);
+      for (let row = 0; row < n; row++) {
+        if (!valid(row)) continue;
+        const lo = words[2 * row], hi = words[2 * row + 1];
+        const safe = (hi > -0x200000 && hi < 0x200000) || (hi === -0x200000 && lo !== 0);
+        out[start + row] = safe ? mix(lo ^ mix(hi)) : hashValue(values[row]);
+      }
+    } else if (number) {
+      const values = data.values as Float64Array;
+      for (let row = 0; row < n; row++) if (valid(row)) out[start + row] = hashValue(values[row]);
+    } else {
+      const offsets = data.valueOffsets as Int32Array, bytes = data.values as Uint8Array;
+      for (let row = 0; row < n; row++) {
+        if (!valid(row)) continue;
+        let h = 0x811c9dc5, ascii = true;
+        for (let i = offsets[row]; i < offsets[row + 1]; i++) {
+          ascii &&= bytes[i] < 0x80;
+          h = Math.imul(h ^ bytes[i], 0x01000193);
+        }
+        out[start + row] = ascii ? mix(h >>> 0) : hashValue(utf8.decode(bytes.subarray(offsets[row], offsets[row + 1])));
+      }
+    }
+    start += n;
   }
   return out;
 }
+
+const utf8 = new TextDecoder();

@@ -67,7 +67,9 @@ export class TaskOperator extends PhysicalOperator {
     const { overrideNumBlocks, position } = this.physical;
     const planner = new ReadPlanner(source, position, this.name);
     const context = {
-      parallelism: overrideNumBlocks ?? this.settings.cpuSlots * 2, overrideNumBlocks, targetBlockBytes: this.settings.targetBlockBytes,
+      // Map tasks of an exchange end in a barrier: even, smaller tasks leave no slot idle while the last ones run.
+      parallelism: overrideNumBlocks ?? this.settings.cpuSlots * (this.mapStep ? 8 : 2), overrideNumBlocks, targetBlockBytes: this.settings.targetBlockBytes,
+      evenTasks: this.mapStep !== undefined,
       unfinishedFiles: (files: FileRef[]) => unfinishedFiles(files, this.settings),
     };
     (async () => {
