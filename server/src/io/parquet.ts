@@ -3,12 +3,13 @@
 // own (see rowgroup.ts) and decoded by parquet-wasm's synchronous reader, so a file is never in
 // memory whole and a corrupt page is an error we can catch rather than a wasm panic.
 import { tableFromIPC, type Schema } from "apache-arrow";
+import { freeBytes } from "../block";
 import { readParquet, readSchema } from "parquet-wasm";
 import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
 import { mayMatch } from "./prune";
-import { ParquetLayout } from "./rowgroup";
+import { ParquetLayout, type ByteRange } from "./rowgroup";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
 import { IoError, errorMessage, pathError } from "./errors";
 
@@ -82,6 +83,21 @@ export async function parquetFileMetadata(file: FileRef, fs: FileSystem): Promis
   return { rows: layout.numRows, inMemoryBytes: layout.rowGroups.reduce((sum, g) => sum + g.bytes, 0), schema, rowGroups: layout.rowGroups };
 }
 
+/**
+ * The bytes of each range (chunks), and the reads they are views of; ranges that follow each other in the
+ * file (the column chunks of a row group read whole) are read in one request.
+ */
+async function readRanges(reader: RangeReader, ranges: ByteRange[]): Promise<{ chunks: Uint8Array[]; read: Uint8Array[] }> {
+  const spans: { start: number; end: number; members: ByteRange[] }[] = [];
+  for (const range of ranges) {
+    const last = spans[spans.length - 1];
+    if (last && last.end === range.start) { last.end += range.length; last.members.push(range); }
+    else spans.push({ start: range.start, end: range.start + range.length, members: [range] });
+  }
+  const read = await Promise.all(spans.map((span) => reader.read(span.start, span.end - span.start)));
+  return { chunks: spans.flatMap((span, i) => span.members.map((r) => read[i].subarray(r.start - span.start, r.start - span.start + r.length))), read };
+}
+
 export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
   const { path } = file;
   const { columns, filter } = options;
@@ -99,7 +115,9 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
     let rowGroupFile: Uint8Array;
     try {
       const plan = layout.rowGroupFile(index, columns);
-      rowGroupFile = plan.assemble(await Promise.all(plan.ranges.map((r) => reader.read(r.start, r.length))));
+      const { chunks, read } = await readRanges(reader, plan.ranges);
+      rowGroupFile = plan.assemble(chunks);
+      freeBytes(read); // copied into the row group's file (a view of the footer's read is not freed)
     } catch (e) {
       throw new IoError(`${where}: ${errorMessage(e)}`);
     }
@@ -108,6 +126,8 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
       decoded = readParquet(rowGroupFile, { batchSize: BATCH_ROWS }).intoIPCStream();
     } catch (e) {
       throw new IoError(`${where}: cannot decode: ${errorMessage(e)}`);
+    } finally {
+      freeBytes([rowGroupFile]); // parquet-wasm decoded its own copy
     }
     yield { block: projectBlock(tableFromIPC(decoded), columns), rowOffset };
     rowOffset += rows;

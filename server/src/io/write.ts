@@ -1,7 +1,7 @@
 // Writing one block as one file, atomically (see FileSystem.write), on any file system.
-import { DataType, Field, Utf8, makeVector, tableToIPC, type Vector } from "apache-arrow";
+import { DataType, Field, Utf8, makeVector, type Vector } from "apache-arrow";
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
-import { columnValues, utf8Vector, type Block } from "../block";
+import { columnValues, freeBytes, utf8Vector, withBlockIPC, type Block } from "../block";
 import { rebuildBlock } from "./columns";
 import { fileSystemFor, type FileSystemDescription } from "./fs";
 import type { WriteFormat, WriteOptions } from "./types";
@@ -33,8 +33,13 @@ export async function writeBlock(
   const finalPath = fs.join(dir, fileName);
   try {
     if (format === "images") return await writeImageFiles(block, fs, dir, fileName, options.image!);
-    const chunks = format === "parquet" ? [parquetBytes(block, options)] : encoded(format === "csv" ? csvChunks(block) : jsonLinesChunks(block));
-    const bytes = await fs.write(finalPath, chunks);
+    if (format === "parquet") {
+      const file = parquetBytes(block, options);
+      const bytes = await fs.write(finalPath, [file]);
+      freeBytes([file]);
+      return { path: finalPath, rows: block.numRows, bytes };
+    }
+    const bytes = await fs.write(finalPath, encoded(format === "csv" ? csvChunks(block) : jsonLinesChunks(block)));
     return { path: finalPath, rows: block.numRows, bytes };
   } catch (e) {
     throw e instanceof IoError ? e : pathError(finalPath, e, "write failed");
@@ -63,8 +68,7 @@ function parquetBytes(block: Block, options: WriteOptions): Uint8Array {
     .setDictionaryEnabled(false)
     .setCompression(COMPRESSION[options.compression ?? "snappy"])
     .build();
-  const table = WasmTable.fromIPCStream(tableToIPC(withPlainStrings(block), "stream"));
-  return writeParquet(table, properties);
+  return writeParquet(withBlockIPC(withPlainStrings(block), (ipc) => WasmTable.fromIPCStream(ipc)), properties);
 }
 
 /** Dictionary-encoded string columns become plain Utf8, so readers see strings, not dictionaries. */
