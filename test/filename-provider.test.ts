@@ -181,12 +181,46 @@ export default rd.range(300, { overrideNumBlocks: 3 }).writeJson(${JSON.stringif
       .map(new Function(`return function strict(r) { if (Number(r.id) === ${failAt}) throw new Error("bad row ${failAt}"); return r; }`)() as rd.RowFn)
       .writeParquet(out, { maxRowsPerFile: 250, filenameProvider: provider });
     await assert.rejects(job(1900, new ByIndex()).run(), /bad row 1900/);
+    const first = listFilesRecursive(out);
     // The resume's task 0 writes part-0-0 again: the earlier attempt's file holds that name.
     await assert.rejects(job(-1, new ByIndex()).run(),
       /filenameProvider gave two files the name "part-\d-\d\.parquet": block \d of write task \d \(written as \S+\) and block \d of write task \d .*; (that file is|those files are) uncommitted again: mend the filenameProvider/);
     assert.ok(listFilesRecursive(out).every((f) => !path.basename(f).startsWith("part-")), "nothing was renamed");
+    assert.ok(first.every((f) => fs.existsSync(f)), "the later attempt's files are uncommitted, not the earlier one's");
     await job(-1, new Namer("mended_")).run();
     assertExactlyOnce(await outputIds(out), ids(2000));
     rd.DataContext.reset();
   });
+
+  for (const partitioned of [false, true]) {
+    it(`a renamed file lost after a later attempt read past its rows is written again${partitioned ? " (partitionCols)" : ""}`, async () => {
+      const dir = path.join(tmp, `lost-${partitioned}`);
+      const input = path.join(dir, "input");
+      rd.DataContext.reset();
+      await rd.range(1000, { overrideNumBlocks: 2 }).writeParquet(input).run();
+      const out = path.join(dir, "out");
+      rd.DataContext.reset().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: path.join(dir, "ck"), deleteCheckpointOnSuccess: false });
+      const job = (failAt: number) => rd.readParquet(input)
+        .withColumn("bucket", rd.col("id").mod(rd.lit(2)))
+        .map(new Function(`return function strict(r) { if (Number(r.id) === ${failAt}) throw new Error("bad row ${failAt}"); return r; }`)() as rd.RowFn, { onError: "skip" })
+        .writeParquet(out, { maxRowsPerFile: 100, filenameProvider: new Namer("lost_"), ...(partitioned && { partitionCols: ["bucket"] }) });
+      // Row 999 is skipped: every other row is committed (and renamed), and only the second input is not done.
+      await job(999).run();
+      const firstFiles = listFilesRecursive(out);
+      // The mended run reads the second input again, drops its committed rows, writes row 999 and records that input done.
+      await job(-1).run();
+      assertExactlyOnce(await outputIds(out), ids(1000));
+      const added = listFilesRecursive(out).filter((f) => !firstFiles.includes(f));
+      assert.equal(added.length, 1, "the mended run wrote row 999 alone");
+      // The first run's committed files with rows of the second input are lost (all of a block's partition files: they are committed together).
+      const lost = [];
+      for (const file of firstFiles) if ((await outputIds(file)).some((id) => id >= 500)) lost.push(file);
+      assert.ok(lost.length > 0 && lost.every((f) => path.basename(f).startsWith("lost_")), lost.join(", "));
+      for (const file of lost) fs.rmSync(file);
+      assert.ok((await outputIds(out)).length < 1000);
+      await job(-1).run();
+      assertExactlyOnce(await outputIds(out), ids(1000));
+      rd.DataContext.reset();
+    });
+  }
 });

@@ -10,7 +10,7 @@ import { CheckpointLease, LEASE_FILE, isLeaseFile } from "./lease";
 import type { FinishedIds } from "./ranges";
 import { renameOutput, renamedOutputs } from "./renames";
 import {
-  attemptOf, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords,
+  attemptOf, attemptStarts, markers, committedOutputName, dirs, doneKey, doneRecordPath, listEntries, loadCommittedIds, readDoneRecords,
   readManifest, readNames, readOutputSchema, recordAttempt, writeManifest, SCHEMA_FILE,
   type CheckpointBackendKind, type CheckpointSpec, type DoneRecord, type FileEntry, type Manifest,
 } from "./store";
@@ -295,9 +295,9 @@ async function* outputFiles(fs: FileSystem, dir: string): AsyncGenerator<string>
 }
 
 /**
- * Makes commit records count as never written: the done records of their tasks, and of reads whose rows
- * they hold, go first (their inputs are read again for the rows), then the output files (when their folder
- * is given: the output's, or an overwrite's staging folder), then the records themselves.
+ * Makes commit records count as never written: the done records that may count their rows as done go
+ * first (their inputs are read again for the rows), then the output files (when their folder is given:
+ * the output's, or an overwrite's staging folder), then the records themselves.
  * An interruption leaves the rest to the next attempt, which finds the same records damaged or without files.
  */
 async function uncommit(
@@ -305,9 +305,15 @@ async function uncommit(
 ): Promise<void> {
   if (records.length === 0) return;
   const tasks = new Set(records.map((r) => taskPrefixOf(r.name)));
-  // Reads whose rows an actor pool carried into these tasks' files are not done either.
-  const reads = (await readDoneRecords(fs, root)).filter((d) => d.outputs?.some((prefix) => tasks.has(prefix))).map((d) => d.prefix);
-  await fs.deleteFiles([...new Set([...tasks, ...reads].map((prefix) => doneRecordPath(fs, root, prefix)))]);
+  const attemptOfPrefix = (prefix: string) => prefix.slice(0, prefix.indexOf("_"));
+  const attempts = new Set([...tasks].map(attemptOfPrefix));
+  const starts = await attemptStarts(fs, root);
+  const earliest = Math.min(...[...attempts].map((a) => starts.get(a) ?? -Infinity));
+  // Done: the records' own tasks; reads whose rows an actor pool carried into their files; and every task of
+  // a later attempt, which dropped the rows these records committed when it read their inputs.
+  const stale = (await readDoneRecords(fs, root)).filter((d) => tasks.has(d.prefix) || d.outputs?.some((prefix) => tasks.has(prefix))
+    || (!attempts.has(attemptOfPrefix(d.prefix)) && !((starts.get(attemptOfPrefix(d.prefix)) ?? Infinity) < earliest)));
+  await fs.deleteFiles([...new Set([...tasks, ...stale.map((d) => d.prefix)].map((prefix) => doneRecordPath(fs, root, prefix)))]);
   if (output) {
     const outputFs = fileSystemFor(output.dir, output.filesystem);
     const names = new Set(records.map((r) => committedOutputName(r)!));

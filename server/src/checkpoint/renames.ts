@@ -3,7 +3,7 @@
 // io/filename-provider.ts). The names are recorded in the checkpoint (store.ts: names/), so the files of
 // every attempt are renamed, and a run after a crash among the renames finishes them.
 import { IoError, applyRenames, fileSystemFor, json, occupiedTarget, renameCollisions, type FileOutput, type FileSystem, type Rename } from "../io";
-import { markers, readNames } from "./store";
+import { attemptStarts, markers, readNames } from "./store";
 
 /** Whether the renames began: a committed file may be under its provider's name. */
 export async function renamesBegan(fs: FileSystem, root: string): Promise<boolean> {
@@ -34,7 +34,10 @@ export async function renameOutput(
   fs: FileSystem, root: string, writeTo: string, write: FileOutput, committed: Set<string>, staged: boolean,
   uncommit: (outputNames: Set<string>) => Promise<void>,
 ): Promise<Rename[]> {
-  const renames = await readNames(fs, root, committed);
+  const starts = await attemptStarts(fs, root);
+  const startOf = ([from]: Rename) => starts.get(from.slice(from.lastIndexOf("/") + 1).split("_")[0]) ?? Infinity;
+  // Earlier attempts' files first: a repeated name is the later file's fault, and that file (not yet renamed) is uncommitted.
+  const renames = (await readNames(fs, root, committed)).sort((a, b) => startOf(a) - startOf(b));
   if (renames.length === 0) return renames;
   const outputFs = fileSystemFor(writeTo, write.options.filesystem);
   const sink = `Write${write.format[0].toUpperCase()}${write.format.slice(1)}`;

@@ -220,6 +220,17 @@ export async function recordAttempt(fs: FileSystem, root: string, attempt: strin
 
 export const attemptOf = (entry: FileEntry) => entry.name.replace(/\.json$/, "");
 
+/** When each recorded attempt started (ms since the epoch). */
+export async function attemptStarts(fs: FileSystem, root: string): Promise<Map<string, number>> {
+  const starts = new Map<string, number>();
+  for (const entry of await listEntries(fs, root, dirs.attempts)) {
+    const record = await readJsonFile<{ startedAt?: string }>(fs, entry.path).catch(() => undefined);
+    const at = Date.parse(record?.startedAt ?? "");
+    if (!Number.isNaN(at)) starts.set(attemptOf(entry), at);
+  }
+  return starts;
+}
+
 /** The output file a commit record commits, or undefined for another file. */
 export function committedOutputName(entry: FileEntry): string | undefined {
   for (const suffix of Object.values(COMMIT_SUFFIX)) if (entry.name.endsWith(suffix)) return entry.name.slice(0, -suffix.length);
