@@ -1,7 +1,7 @@
 // filenameProvider: files take the provider's names (partition values included) when the job succeeds,
 // through a pipeline file's bundle or as class source; a bad or repeated name fails the job clearly and
 // leaves the folder as it was; a checkpointed job resumed with a provider writes every ID once, removes
-// the uncommitted files and renames every attempt's files.
+// the uncommitted files and renames every attempt's files, and one whose committed file is lost writes its rows again.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -189,6 +189,30 @@ export default rd.range(300, { overrideNumBlocks: 3 }).writeJson(${JSON.stringif
     assert.ok(first.every((f) => fs.existsSync(f)), "the later attempt's files are uncommitted, not the earlier one's");
     await job(-1, new Namer("mended_")).run();
     assertExactlyOnce(await outputIds(out), ids(2000));
+    rd.DataContext.reset();
+  });
+
+  it("a resume after the renames whose provider repeats a renamed file's name uncommits its own file, never the renamed one", async () => {
+    const dir = path.join(tmp, "again");
+    const input = path.join(dir, "input");
+    rd.DataContext.reset();
+    await rd.range(1000, { overrideNumBlocks: 2 }).writeParquet(input).run();
+    const out = path.join(dir, "out");
+    const checkpointPath = path.join(dir, "ck");
+    rd.DataContext.reset().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath, deleteCheckpointOnSuccess: false });
+    const job = (failAt: number, provider: rd.FilenameProvider) => rd.readParquet(input)
+      .map(new Function(`return function strict(r) { if (Number(r.id) === ${failAt}) throw new Error("bad row ${failAt}"); return r; }`)() as rd.RowFn, { onError: "skip" })
+      .writeParquet(out, { maxRowsPerFile: 250, filenameProvider: provider });
+    // Row 999 is skipped: the other rows' files take their names.
+    await job(999, new ByIndex()).run();
+    const renamed = snapshot(out);
+    assert.ok(Object.keys(renamed).includes("part-0-0.parquet"), Object.keys(renamed).join(", "));
+    await assert.rejects(job(-1, new ByIndex()).run(), /filenameProvider gave two files the name "part-0-0\.parquet"/);
+    assert.deepEqual(snapshot(out), renamed, "the renamed files stay as they were");
+    const committed = (await (await CheckpointReader.open(checkpointPath)).summary()).committedFiles.map((f) => path.relative(out, f.output)).sort();
+    assert.deepEqual(committed, Object.keys(renamed).sort(), "the renamed files stay committed; the resume's file is not");
+    await job(-1, new Namer("again_")).run();
+    assertExactlyOnce(await outputIds(out), ids(1000));
     rd.DataContext.reset();
   });
 

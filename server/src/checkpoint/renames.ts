@@ -18,10 +18,24 @@ export async function renamedOutputs(fs: FileSystem, root: string, writeTo: stri
   const found = new Set<string>();
   if (!(await renamesBegan(fs, root))) return found;
   const outputFs = fileSystemFor(writeTo, write.options.filesystem);
-  for (const [from, to] of await readNames(fs, root, committed)) {
+  // A name is the first file's to claim it: a later one that repeats it was never renamed (renameOutput uncommits it).
+  const claimed = new Set<string>();
+  for (const [from, to] of await namesInAttemptOrder(fs, root, committed)) {
+    if (claimed.has(to)) continue;
+    claimed.add(to);
     if ((await outputFs.stat(outputFs.join(writeTo, to))) !== null) found.add(from.slice(from.lastIndexOf("/") + 1));
   }
   return found;
+}
+
+/**
+ * The renames of the committed files, the earlier attempts' first: a name one repeats is the later file's
+ * fault, and that file (never renamed) is the one uncommitted.
+ */
+async function namesInAttemptOrder(fs: FileSystem, root: string, committed: Set<string>): Promise<Rename[]> {
+  const starts = await attemptStarts(fs, root);
+  const startOf = ([from]: Rename) => starts.get(from.slice(from.lastIndexOf("/") + 1).split("_")[0]) ?? Infinity;
+  return (await readNames(fs, root, committed)).sort((a, b) => startOf(a) - startOf(b) || 0);
 }
 
 /**
@@ -34,10 +48,7 @@ export async function renameOutput(
   fs: FileSystem, root: string, writeTo: string, write: FileOutput, committed: Set<string>, staged: boolean,
   uncommit: (outputNames: Set<string>) => Promise<void>,
 ): Promise<Rename[]> {
-  const starts = await attemptStarts(fs, root);
-  const startOf = ([from]: Rename) => starts.get(from.slice(from.lastIndexOf("/") + 1).split("_")[0]) ?? Infinity;
-  // Earlier attempts' files first: a repeated name is the later file's fault, and that file (not yet renamed) is uncommitted.
-  const renames = (await readNames(fs, root, committed)).sort((a, b) => startOf(a) - startOf(b));
+  const renames = await namesInAttemptOrder(fs, root, committed);
   if (renames.length === 0) return renames;
   const outputFs = fileSystemFor(writeTo, write.options.filesystem);
   const sink = `Write${write.format[0].toUpperCase()}${write.format.slice(1)}`;
