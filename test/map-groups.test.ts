@@ -82,11 +82,12 @@ describe("mapGroups in the reduce tasks", function () {
       let ascending = true;
       for (let i = 1; i < ids.length; i++) if (ids[i] <= ids[i - 1]) ascending = false;
       const text = columns.text as string[];
-      return { key: [columns.k[0]], n: [ids.length], ascending: [ascending], textOk: [text.every((t, i) => t === `${ids[i]}`.padStart(40, "x"))] };
+      const spread = { ...columns, n: [ids.length] };
+      return { key: [columns.k[0]], n: spread.n, ascending: [ascending], textOk: [text.every((t, i) => t === `${ids[i]}`.padStart(40, "x"))], names: [Object.keys(spread).join(",")] };
     }).takeAll();
     assert.equal(big.length, 1 + (ROWS - 40_000));
     const bigGroup = big.find((r) => r.key === "big")!;
-    assert.deepEqual([Number(bigGroup.n), bigGroup.ascending, bigGroup.textOk], [40_000, true, true]);
+    assert.deepEqual([Number(bigGroup.n), bigGroup.ascending, bigGroup.textOk, bigGroup.names], [40_000, true, true, "id,k,text,n"], "every column an own enumerable property");
     assert.ok(big.filter((r) => r.key !== "big").every((r) => Number(r.n) === 1 && r.textOk === true), "each small group is its one row");
   });
 

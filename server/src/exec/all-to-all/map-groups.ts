@@ -2,7 +2,7 @@
 // appearance, a stable counting sort, one gather of every column), then the UDF called on each group's
 // run of rows as views of the gathered columns; its results gathered into blocks of the target size.
 import { DataType, type Vector } from "apache-arrow";
-import { type BatchFormat, type Block, type Columns, blockToColumns, blockToRows, columnValues, concatBlocks, preview, sliceBlock, takeRows, takeVector } from "../../block";
+import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, sliceBlock, takeRows, takeVector } from "../../block";
 import { TaskError, type TaskRun } from "../../cluster";
 import type { UdfFunction } from "../../plan";
 import { GroupOutputs } from "./group-output";
@@ -28,13 +28,14 @@ const isThenable = (v: unknown): v is PromiseLike<unknown> =>
  * a group's rows in their input order.
  */
 export async function* mapGroupBlocks(blocks: Block[], fn: UdfFunction, spec: MapGroupsSpec, run: TaskRun, targetBytes: number): AsyncIterable<Block> {
-  const { rows, starts } = groupedRows(blocks, spec);
-  const groups = starts.length - 1;
+  const partition = groupedRows(blocks, spec);
+  const { rows, order, starts } = partition;
   if (rows.numRows === 0) return;
-  const keyOf = (group: number) => describeKey(rows, spec.keys, starts[group]);
+  const groups = starts.length - 1;
+  const keyOf = (group: number) => describeKey(rows, spec.keys, order[starts[group]]);
   const outputs = new GroupOutputs(rows.schema, targetBytes, (group, message) =>
     new TaskError({ kind: "udf", operator: spec.operator, message: `${spec.operator}: the result for the group ${keyOf(group)}: ${message}` }));
-  const batchOf = groupBatches(rows, starts, spec.batchFormat);
+  const batchOf = groupBatches(partition, spec.batchFormat);
   for (let group = 0; group < groups; group++) {
     const size = starts[group + 1] - starts[group];
     if (size === 0) continue;
@@ -56,14 +57,20 @@ export async function* mapGroupBlocks(blocks: Block[], fn: UdfFunction, spec: Ma
   if (rest && rest.numRows > 0) yield rest;
 }
 
-/** The rows of `blocks` gathered in group order; group g is rows [starts[g], starts[g + 1]). */
-function groupedRows(blocks: Block[], spec: MapGroupsSpec): { rows: Block; starts: Uint32Array } {
-  const all = concatBlocks(blocks.splice(0));
-  const vectors = spec.keys.map((key) => requireColumn(all, key, spec.operator));
-  if (all.numRows === 0) return { rows: all, starts: new Uint32Array(1) };
-  const { ids, count } = groupIds(vectors, all.numRows);
-  const { sorted, starts } = countingSort(identityIndices(all.numRows), ids, count);
-  return { rows: takeRows(all, sorted), starts };
+/** A partition's rows (as read) and their group order: group g is rows order[starts[g]]…order[starts[g + 1] - 1]. */
+interface Grouped {
+  rows: Block;
+  order: Uint32Array;
+  starts: Uint32Array;
+}
+
+function groupedRows(blocks: Block[], spec: MapGroupsSpec): Grouped {
+  const rows = concatBlocks(blocks.splice(0));
+  const vectors = spec.keys.map((key) => requireColumn(rows, key, spec.operator));
+  if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1) };
+  const { ids, count } = groupIds(vectors, rows.numRows);
+  const { sorted, starts } = countingSort(identityIndices(rows.numRows), ids, count);
+  return { rows, order: sorted, starts };
 }
 
 const isDictionary = (vector: Vector) => DataType.isDictionary(vector.type);
@@ -99,25 +106,26 @@ function mapKey(value: unknown): unknown {
 }
 
 /** What the UDF gets for group g, in the batch format. */
-function groupBatches(rows: Block, starts: Uint32Array, format: BatchFormat): (group: number) => unknown {
-  if (format === "arrow") return (g) => sliceBlock(rows, starts[g], starts[g + 1]);
-  if (format === "rows") {
-    let first = 0, end = 0, window: unknown[] = [];
-    return (g) => {
-      if (starts[g] < first || starts[g + 1] > end) {
-        first = starts[g];
-        let last = g + 1;
-        while (last < starts.length - 1 && starts[last + 1] - first <= ROW_WINDOW) last++;
-        end = starts[last];
-        window = blockToRows(sliceBlock(rows, first, end));
-      }
-      return window.slice(starts[g] - first, starts[g + 1] - first);
-    };
-  }
-  return columnsOfGroups(rows, starts);
+function groupBatches({ rows, order, starts }: Grouped, format: BatchFormat): (group: number) => unknown {
+  if (format === "columns") return columnsOfGroups(rows, order, starts);
+  const gathered = takeRows(rows, order);
+  if (format === "arrow") return (g) => sliceBlock(gathered, starts[g], starts[g + 1]);
+  let first = 0, end = 0, window: unknown[] = [];
+  return (g) => {
+    if (starts[g] < first || starts[g + 1] > end) {
+      first = starts[g];
+      let last = g + 1;
+      while (last < starts.length - 1 && starts[last + 1] - first <= ROW_WINDOW) last++;
+      end = starts[last];
+      window = blockToRows(sliceBlock(gathered, first, end));
+    }
+    return window.slice(starts[g] - first, starts[g + 1] - first);
+  };
 }
 
 type Slicer = (start: number, end: number) => unknown;
+/** A typed array (subarray: a view) or a plain array (slice: a copy). */
+type Sliceable = ArrayLike<unknown> & { subarray?: Slicer; slice?: Slicer };
 type Define = (target: object, name: string, value: unknown) => unknown;
 
 const define: Define = (target, name, value) => {
@@ -126,35 +134,43 @@ const define: Define = (target, name, value) => {
 };
 
 /**
- * Columns of a group: numeric columns without nulls as views (subarrays) of the gathered typed arrays;
- * the others as slices of the column decoded once for all groups, on a group's first read of it.
+ * Columns of a group, each gathered into group order for all groups on the first read of it by any
+ * (a column the UDF never reads is never gathered): numbers without nulls as views (subarrays) of a
+ * typed array, others as slices of the decoded values. Gathered columns are plain properties of the
+ * groups after, the others getters until then.
  */
-function columnsOfGroups(rows: Block, starts: Uint32Array): (group: number) => Columns {
-  const all = blockToColumns(rows);
+function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): (group: number) => Columns {
   const names = rows.schema.fields.map((f) => f.name);
-  const viewed = names.map((name) => {
-    const vector = rows.getChild(name)!;
-    const type = vector.type;
-    return vector.nullCount === 0 && (DataType.isInt(type) || DataType.isFloat(type));
+  const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
+  let version = 0;
+  const slicers: Slicer[] = names.map((name, c) => (s, e) => {
+    const values = gathered[c] ??= (version++, columnArray(takeVector(rows.getChild(name)!, order)) as Sliceable);
+    return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
   });
-  const slicers: Slicer[] = names.map((name, c) => viewed[c]
-    ? (s, e) => (all[name] as Float64Array).subarray(s, e)
-    : (s, e) => (all[name] as unknown[]).slice(s, e));
-  // One object literal per group, its shape built once: own enumerable properties, as a plain record.
   if (names.includes("__proto__")) {
     return (g) => {
       const columns: Columns = {};
-      names.forEach((name, c) => define(columns, name, slicers[c](starts[g], starts[g + 1])));
+      names.forEach((name, c) => Object.defineProperty(columns, name, {
+        enumerable: true, configurable: true,
+        get: () => define(columns, name, slicers[c](starts[g], starts[g + 1])),
+        set: (v: unknown) => define(columns, name, v),
+      }));
       return columns;
     };
   }
-  const members = names.map((name, c) => {
-    const key = JSON.stringify(name);
-    return viewed[c] ? `${key}: f[${c}](s, e)`
-      : `get ${key}() { return d(this, ${key}, f[${c}](s, e)); }, set ${key}(v) { d(this, ${key}, v); }`;
-  });
-  const make = new Function("f", "d", "s", "e", `return { ${members.join(", ")} };`) as (f: Slicer[], d: Define, s: number, e: number) => Columns;
-  return (g) => make(slicers, define, starts[g], starts[g + 1]);
+  // One object literal per group, its shape built again only when a column was gathered: own enumerable properties, as a plain record.
+  const shape = () => {
+    const members = names.map((name, c) => {
+      const key = JSON.stringify(name);
+      return gathered[c] ? `${key}: f[${c}](s, e)` : `get ${key}() { return d(this, ${key}, f[${c}](s, e)); }, set ${key}(v) { d(this, ${key}, v); }`;
+    });
+    return new Function("f", "d", "s", "e", `return { ${members.join(", ")} };`) as (f: Slicer[], d: Define, s: number, e: number) => Columns;
+  };
+  let make = shape(), madeAt = version;
+  return (g) => {
+    if (madeAt !== version) [make, madeAt] = [shape(), version];
+    return make(slicers, define, starts[g], starts[g + 1]);
+  };
 }
 
 /** A group's key for errors: `k = 5`, or `(a = 1, b = "x")`. */
