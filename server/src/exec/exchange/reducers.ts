@@ -2,7 +2,7 @@
 // case here (and to plan/exchange.ts's ReducerSpec).
 import { type Block, concatBlocks } from "../../block";
 import { type ReducerSpec, type UdfFunction, isClass } from "../../plan";
-import { GroupAggregator, joinSides, mapGroupBlocks, shuffleBlocks, sortBlocks } from "../all-to-all";
+import { GroupAggregator, joinSides, mapGroupBlocks, shuffleBlocks, sortedPieces } from "../all-to-all";
 import type { PartitionSide, ReduceFn } from "./types";
 
 type Reducers = { [K in ReducerSpec["kind"]]: ReduceFn<Extract<ReducerSpec, { kind: K }>> };
@@ -16,9 +16,8 @@ export const reducers: Reducers = {
   async *concat(sides) {
     for (const side of sides) yield* side.blocks();
   },
-  async *sort([side], { keys, descending }) {
-    const all = await allRows(side);
-    if (all) yield* sortBlocks([all], keys, descending);
+  async *sort([side], { keys, descending }, { targetBlockBytes }) {
+    yield* sortedPieces(await side.readAll(), keys, descending, targetBlockBytes);
   },
   async *shuffle([side], { seed }, { spec }) {
     const all = await allRows(side);
