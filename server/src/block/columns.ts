@@ -36,13 +36,18 @@ export function blockToColumns(block: Block, views?: ColumnViews): Columns {
     Object.defineProperty(columns, field.name, {
       enumerable: true,
       configurable: true,
-      get: () => (cached ??= views ? views.view(vector) : zeroCopyValues(vector) ?? plainValues(vector)),
+      get: () => (cached ??= views ? views.view(vector) : columnArray(vector)),
       set(value: ArrayLike<unknown>) {
         Object.defineProperty(columns, field.name, { value, enumerable: true, writable: true, configurable: true });
       },
     });
   }
   return columns;
+}
+
+/** A column for a consumer: a typed array over Arrow's buffer where it can be (numbers without nulls), else its plain values. */
+export function columnArray(vector: Vector): ArrayLike<unknown> {
+  return zeroCopyValues(vector) ?? plainValues(vector);
 }
 
 function zeroCopyValues(vector: Vector): ArrayLike<unknown> | null {

@@ -1,6 +1,6 @@
 // Blocks: Apache Arrow tables, the unit of data between operators, tasks and workers.
 export * from "./arrow";
-export { ColumnViews, blockToColumns } from "./columns";
+export { ColumnViews, blockToColumns, columnArray } from "./columns";
 export { blockFromRows, blockToRows } from "./rows";
 export { utf8Vector } from "./utf8";
 export { concatBlocks } from "./concat";

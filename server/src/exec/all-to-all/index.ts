@@ -1,7 +1,8 @@
-// Kernels over whole blocks: sort, shuffle, zip, group aggregation (the exchange's reducers and the driver's zip use them).
+// Kernels over whole blocks: sort, shuffle, zip, group aggregation, mapGroups (the exchange's reducers and the driver's zip use them).
 export { mulberry32, repartitionBlocks, shuffleBlocks } from "./shuffle";
-export { sortBlocks } from "./sort";
+export { sortBlocks, sortedPieces } from "./sort";
 export { zipBlocks } from "./zip";
 export { GroupAggregator } from "./group-aggregator";
+export { mapGroupBlocks } from "./map-groups";
 export { compareScalars, countingSort, identityIndices, requireColumn } from "./rows";
 export { HashJoin, joinSides, type JoinInput } from "./join";

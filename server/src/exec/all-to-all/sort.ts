@@ -1,11 +1,29 @@
 // Sort: a stable multi-key sort of the whole input, by typed index arrays (radix or counting sort).
 import { DataType, type Vector } from "apache-arrow";
-import { type Block, BlockError, columnValues, concatBlocks, takeRows } from "../../block";
+import { type Block, BlockError, blockBytes, columnValues, concatBlocks, takeRows } from "../../block";
 import type { SortKey } from "../../plan";
 import { compareScalars, countingSort, identityIndices, requireColumn, splitEvenly } from "./rows";
 
 /** Stable sort by key columns; nulls (and NaN, just before them) come last in either direction. */
 export function sortBlocks(blocks: Block[], key: SortKey, descending: boolean | boolean[] = false): Block[] {
+  const { all, order } = sortOrder(blocks, key, descending);
+  if (!order) return [all];
+  return splitEvenly(takeRows(all, order), Math.max(1, blocks.length));
+}
+
+/**
+ * The rows sorted as sortBlocks sorts them, gathered one piece of about `targetBytes` at a time: the
+ * sorted copy is never whole beside the input.
+ */
+export function* sortedPieces(blocks: Block[], key: SortKey, descending: boolean[], targetBytes: number): Iterable<Block> {
+  const { all, order } = sortOrder(blocks.splice(0), key, descending);
+  if (!order) return;
+  const rowsPerPiece = Math.max(1, Math.floor((all.numRows * targetBytes) / Math.max(1, blockBytes(all))));
+  for (let start = 0; start < order.length; start += rowsPerPiece) yield takeRows(all, order.subarray(start, start + rowsPerPiece));
+}
+
+/** The blocks as one, and the order of its rows by the keys (none for a block without columns). */
+function sortOrder(blocks: Block[], key: SortKey, descending: boolean | boolean[]): { all: Block; order?: Uint32Array } {
   const keys = typeof key === "string" ? [key] : key;
   if (keys.length === 0) throw new BlockError("sort needs at least one key column");
   const directions = Array.isArray(descending) ? descending : keys.map(() => descending);
@@ -13,12 +31,12 @@ export function sortBlocks(blocks: Block[], key: SortKey, descending: boolean | 
     throw new BlockError(`sort got ${keys.length} key column(s) but ${directions.length} descending flag(s)`);
   }
   const all = concatBlocks(blocks);
-  if (all.numRows === 0 && all.numCols === 0) return [all];
+  if (all.numRows === 0 && all.numCols === 0) return { all };
   const vectors = keys.map((name) => requireColumn(all, name, "sort"));
   // Least significant key first: each pass is stable, so it keeps the order later keys set among equals.
   let order = identityIndices(all.numRows);
   for (let k = keys.length - 1; k >= 0; k--) order = sortRowsByKey(order, keys[k], vectors[k], directions[k]);
-  return splitEvenly(takeRows(all, order), Math.max(1, blocks.length));
+  return { all, order };
 }
 
 /**

@@ -1,0 +1,194 @@
+// mapGroups' reduce side: a partition's rows put in group order once (typed key ids in order of first
+// appearance, a stable counting sort, one gather of every column), then the UDF called on each group's
+// run of rows as views of the gathered columns; its results gathered into blocks of the target size.
+import { DataType, type Vector } from "apache-arrow";
+import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, sliceBlock, takeRows, takeVector } from "../../block";
+import { TaskError, type TaskRun } from "../../cluster";
+import type { UdfFunction } from "../../plan";
+import { GroupOutputs } from "./group-output";
+import { KeyTable } from "./key-table";
+import { countingSort, identityIndices, requireColumn } from "./rows";
+
+export interface MapGroupsSpec {
+  keys: string[];
+  batchFormat: BatchFormat;
+  /** Names the operator in errors. */
+  operator: string;
+}
+
+/** Rows a "rows" batch format decodes at once (groups whole), which bounds the row objects alive. */
+const ROW_WINDOW = 8192;
+
+const isThenable = (v: unknown): v is PromiseLike<unknown> =>
+  v !== null && typeof v === "object" && typeof (v as { then?: unknown }).then === "function";
+
+/**
+ * The output blocks, about `targetBytes` each, of `fn` called on every group of the rows of `blocks`
+ * (which it empties: the rows are held once, in group order). Groups come in order of first appearance,
+ * a group's rows in their input order.
+ */
+export async function* mapGroupBlocks(blocks: Block[], fn: UdfFunction, spec: MapGroupsSpec, run: TaskRun, targetBytes: number): AsyncIterable<Block> {
+  const partition = groupedRows(blocks, spec);
+  const { rows, order, starts } = partition;
+  if (rows.numRows === 0) return;
+  const groups = starts.length - 1;
+  const keyOf = (group: number) => describeKey(rows, spec.keys, order[starts[group]]);
+  const outputs = new GroupOutputs(rows.schema, targetBytes, (group, message) =>
+    new TaskError({ kind: "udf", operator: spec.operator, message: `${spec.operator}: the result for the group ${keyOf(group)}: ${message}` }));
+  const batchOf = groupBatches(partition, spec.batchFormat);
+  for (let group = 0; group < groups; group++) {
+    const size = starts[group + 1] - starts[group];
+    if (size === 0) continue;
+    const batch = batchOf(group);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = fn(batch);
+      if (isThenable(result)) result = await result;
+    } catch (e) {
+      throw groupFailure(spec.operator, e, keyOf(group), size);
+    } finally {
+      run.udfMs += performance.now() - started;
+    }
+    const out = outputs.add(result, group);
+    if (out && out.numRows > 0) yield out;
+  }
+  const rest = outputs.take();
+  if (rest && rest.numRows > 0) yield rest;
+}
+
+/** A partition's rows (as read) and their group order: group g is rows order[starts[g]]…order[starts[g + 1] - 1]. */
+interface Grouped {
+  rows: Block;
+  order: Uint32Array;
+  starts: Uint32Array;
+}
+
+function groupedRows(blocks: Block[], spec: MapGroupsSpec): Grouped {
+  const rows = concatBlocks(blocks.splice(0));
+  const vectors = spec.keys.map((key) => requireColumn(rows, key, spec.operator));
+  if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1) };
+  const { ids, count } = groupIds(vectors, rows.numRows);
+  const { sorted, starts } = countingSort(identityIndices(rows.numRows), ids, count);
+  return { rows, order: sorted, starts };
+}
+
+const isDictionary = (vector: Vector) => DataType.isDictionary(vector.type);
+
+/** Each row's group: typed ids from a KeyTable for the key types it holds, else from a Map of the key values. */
+function groupIds(vectors: Vector[], numRows: number): { ids: Uint32Array; count: number } {
+  // Dictionary-encoded strings as plain ones (then every key column as one chunk, aligned as a KeyTable needs).
+  const keys = vectors.some(isDictionary) ? vectors.map((v) => takeVector(v, identityIndices(numRows))) : vectors;
+  const types = keys.map((v) => v.type);
+  if (KeyTable.supports(types)) {
+    const table = new KeyTable(types);
+    const ids = table.ids(keys, numRows);
+    return { ids, count: table.size };
+  }
+  const columns = keys.map(columnValues);
+  const index = new Map<unknown, number>();
+  const ids = new Uint32Array(numRows);
+  for (let row = 0; row < numRows; row++) {
+    const key = columns.length === 1 ? mapKey(columns[0][row]) : JSON.stringify(columns.map((c) => c[row]), keyJson);
+    let id = index.get(key);
+    if (id === undefined) index.set(key, (id = index.size));
+    ids[row] = id;
+  }
+  return { ids, count: index.size };
+}
+
+/** JSON of key values that keeps bigints and NaN apart from strings and null. */
+const keyJson = (_key: string, v: unknown) => (typeof v === "bigint" ? `${v}n` : typeof v === "number" && v !== v ? "\u0000NaN" : v);
+
+/** Primitives are Map keys as they are (SameValueZero: NaN equals NaN); objects (binary, dates) by content. */
+function mapKey(value: unknown): unknown {
+  return typeof value !== "object" || value === null ? value : JSON.stringify(value, keyJson);
+}
+
+/** What the UDF gets for group g, in the batch format. */
+function groupBatches({ rows, order, starts }: Grouped, format: BatchFormat): (group: number) => unknown {
+  if (format === "columns") return columnsOfGroups(rows, order, starts);
+  const gathered = takeRows(rows, order);
+  if (format === "arrow") return (g) => sliceBlock(gathered, starts[g], starts[g + 1]);
+  let first = 0, end = 0, window: unknown[] = [];
+  return (g) => {
+    if (starts[g] < first || starts[g + 1] > end) {
+      first = starts[g];
+      let last = g + 1;
+      while (last < starts.length - 1 && starts[last + 1] - first <= ROW_WINDOW) last++;
+      end = starts[last];
+      window = blockToRows(sliceBlock(gathered, first, end));
+    }
+    return window.slice(starts[g] - first, starts[g + 1] - first);
+  };
+}
+
+type Slicer = (start: number, end: number) => unknown;
+/** A typed array (subarray: a view) or a plain array (slice: a copy). */
+type Sliceable = ArrayLike<unknown> & { subarray?: Slicer; slice?: Slicer };
+type Define = (target: object, name: string, value: unknown) => unknown;
+
+const define: Define = (target, name, value) => {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+  return value;
+};
+
+/**
+ * Columns of a group, each gathered into group order for all groups on the first read of it by any
+ * (a column the UDF never reads is never gathered): numbers without nulls as views (subarrays) of a
+ * typed array, others as slices of the decoded values. Gathered columns are plain properties of the
+ * groups after, the others getters until then.
+ */
+function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): (group: number) => Columns {
+  const names = rows.schema.fields.map((f) => f.name);
+  const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
+  let version = 0;
+  const slicers: Slicer[] = names.map((name, c) => (s, e) => {
+    const values = gathered[c] ??= (version++, columnArray(takeVector(rows.getChild(name)!, order)) as Sliceable);
+    return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
+  });
+  if (names.includes("__proto__")) {
+    return (g) => {
+      const columns: Columns = {};
+      names.forEach((name, c) => Object.defineProperty(columns, name, {
+        enumerable: true, configurable: true,
+        get: () => define(columns, name, slicers[c](starts[g], starts[g + 1])),
+        set: (v: unknown) => define(columns, name, v),
+      }));
+      return columns;
+    };
+  }
+  // One object literal per group, its shape built again only when a column was gathered: own enumerable properties, as a plain record.
+  const shape = () => {
+    const members = names.map((name, c) => {
+      const key = JSON.stringify(name);
+      return gathered[c] ? `${key}: f[${c}](s, e)` : `get ${key}() { return d(this, ${key}, f[${c}](s, e)); }, set ${key}(v) { d(this, ${key}, v); }`;
+    });
+    return new Function("f", "d", "s", "e", `return { ${members.join(", ")} };`) as (f: Slicer[], d: Define, s: number, e: number) => Columns;
+  };
+  let make = shape(), madeAt = version;
+  return (g) => {
+    if (madeAt !== version) [make, madeAt] = [shape(), version];
+    return make(slicers, define, starts[g], starts[g + 1]);
+  };
+}
+
+/** A group's key for errors: `k = 5`, or `(a = 1, b = "x")`. */
+function describeKey(rows: Block, keys: string[], row: number): string {
+  if (keys.length === 0) return "of all rows";
+  const parts = keys.map((key) => {
+    const value: unknown = rows.getChild(key)!.get(row);
+    const plain = typeof value === "bigint" && value >= -9007199254740991n && value <= 9007199254740991n ? Number(value) : value;
+    return `${key} = ${preview(plain ?? null, 100)}`;
+  });
+  return parts.length === 1 ? parts[0] : `(${parts.join(", ")})`;
+}
+
+function groupFailure(operator: string, e: unknown, key: string, rows: number): TaskError {
+  if (e instanceof TaskError) return e;
+  const err = e instanceof Error ? e : new Error(String(e));
+  return new TaskError({
+    kind: "udf", operator, stack: err.stack,
+    message: `${operator} failed on the group ${key} (${rows} row${rows === 1 ? "" : "s"}): ${err.name}: ${err.message}`,
+  });
+}
