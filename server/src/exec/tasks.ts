@@ -58,6 +58,11 @@ export class TaskLauncher implements TaskLoad {
   readonly written: WrittenFile[] = [];
   private readonly running = new Map<number, RunningTask>();
   private readonly retries: Retry[] = [];
+  /**
+   * On a cluster, the map tasks that fed an exchange and are done, by stage and task index: a node lost
+   * later takes their partitions with it, and they run again (Ray's lineage reconstruction).
+   */
+  private readonly doneMaps = new Map<TaskOperator, Map<number, Retry>>();
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
   private readonly inputSchemas = new InputSchemas();
@@ -125,10 +130,24 @@ export class TaskLauncher implements TaskLoad {
         retry.op.metrics.tasksRunning--;
         retry.op.taskEnded(retry.taskIndex);
       } else if (hasRoom(retry.op)) {
+        const spec = retry.op.retrySpec(retry.spec);
+        if (!spec) { i++; continue; } // it waits for partitions being made again
         this.retries.splice(i, 1);
-        this.launch(retry.op, retry);
+        this.launch(retry.op, { ...retry, spec });
       } else i++;
     }
+  }
+
+  /** Runs a done map task again (its node, which held its partitions, was lost); false when it is not done. */
+  rerun(op: TaskOperator, taskIndex: number): boolean {
+    const done = this.doneMaps.get(op)?.get(taskIndex);
+    if (!done || op.stopped) return false;
+    this.doneMaps.get(op)!.delete(taskIndex);
+    op.metrics.tasksRunning++;
+    op.metrics.tasksFinished--;
+    op.metrics.tasksRetried++;
+    this.retries.push(done);
+    return true;
   }
 
   /** Cancels the running tasks of `op` (all, without one). */
@@ -202,9 +221,14 @@ export class TaskLauncher implements TaskLoad {
     this.context.hostFor(op).run(spec, settings.taskTimeoutMs, (message) => this.received(state, spec.taskId, message)).then((udfMs) => {
       op.metrics.udfMs += udfMs;
       settle();
+      if (spec.exchangeMap && settings.cluster) {
+        if (!this.doneMaps.has(op)) this.doneMaps.set(op, new Map());
+        this.doneMaps.get(op)!.set(state.taskIndex, { op, spec: { ...spec, skipOutputs: 0 }, attempts, taskIndex: state.taskIndex, reservedBytes, sources });
+      }
     }, (e: TaskFailure) => {
       if (this.context.failed() || op.stopped) { settle(); return; } // nobody needs this task's result any more
-      if (e.kind === "workerLost" && attempts < settings.maxTaskRetries) {
+      // A reduce task that could not fetch from a lost node is lost too: it runs again once the node's partitions are made again.
+      if ((e.kind === "workerLost" || e.info.peerLost !== undefined) && attempts < settings.maxTaskRetries) {
         // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
         this.dropCreditWaiter(spec.taskId);
@@ -248,6 +272,8 @@ export class TaskLauncher implements TaskLoad {
       this.answerSchemaRequest(op, taskId, schemaFromIPC(message.ipc));
     } else if (message.type === "mapOutput") {
       op.receiveMapOutput(message.output);
+    } else if (message.type === "moved") {
+      op.metrics.bytesMoved = (op.metrics.bytesMoved ?? 0) + message.bytes;
     } else if (message.type === "rowError") {
       const error = this.context.errors.rowErrored(message.row);
       if (error) fail(error);
