@@ -117,8 +117,13 @@ export class ClusterPool extends TaskHost {
     return this.workers.filter((w) => w.running.size === 0 && !w.channel.draining).length;
   }
 
+  /** The idle worker idle longest: tasks spread over the nodes (and so do the partitions they hold) even when few run at once. */
   protected override pick(): HostedWorker | undefined {
-    return this.workers.find((w) => w.running.size === 0 && !w.channel.draining);
+    let best: HostedWorker | undefined;
+    for (const w of this.workers) {
+      if (w.running.size === 0 && !w.channel.draining && (!best || w.lastActiveAt < best.lastActiveAt)) best = w;
+    }
+    return best;
   }
 
   protected override onLost(worker: HostedWorker): void {
