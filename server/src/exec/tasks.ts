@@ -32,7 +32,12 @@ interface Retry {
   /** Memory the task holds while it runs, fixed at its first launch. */
   reservedBytes: number;
   sources: Sources;
+  /** A reduce task that could not fetch from this node waits until the head has seen it lost too (at most PEER_LOSS_WAIT_MS). */
+  peerLost?: { node: number; until: number };
 }
+
+/** How long a retry waits for the head to see a node lost that a task could not fetch from. */
+const PEER_LOSS_WAIT_MS = 5000;
 
 type TaskMessage = Parameters<Parameters<TaskHost["run"]>[2]>[0];
 
@@ -130,7 +135,9 @@ export class TaskLauncher implements TaskLoad {
         retry.op.metrics.tasksRunning--;
         retry.op.taskEnded(retry.taskIndex);
       } else if (hasRoom(retry.op)) {
-        const spec = retry.op.retrySpec(retry.spec);
+        const { peerLost } = retry;
+        const spec = peerLost && Date.now() < peerLost.until && this.context.settings.cluster?.peers()[peerLost.node] !== undefined
+          ? undefined : retry.op.retrySpec(retry.spec);
         if (!spec) { i++; continue; } // it waits for partitions being made again
         this.retries.splice(i, 1);
         this.launch(retry.op, { ...retry, spec });
@@ -236,7 +243,9 @@ export class TaskLauncher implements TaskLoad {
         // A checkpointed write instead continues from the files this task committed: skipping by count
         // would assume the retry splits its output as before, which onError "skip" and flaky UDFs break.
         const again = op.sink?.checkpoint ? { ...spec, continueFromCommits: true } : { ...spec, skipOutputs: state.delivered };
-        this.retries.push({ op, spec: again, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes, sources });
+        const peerLost = e.info.peerLost === undefined ? undefined : { node: e.info.peerLost, until: Date.now() + PEER_LOSS_WAIT_MS };
+        if (peerLost) setTimeout(() => this.context.wakeUp(), PEER_LOSS_WAIT_MS).unref();
+        this.retries.push({ op, spec: again, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes, sources, peerLost });
         return;
       }
       if (e.kind === "application") checkpoint?.lost(sources);
