@@ -78,6 +78,15 @@ describe("the exchange on nodes", function () {
     assert.equal(dataset.lastRun()!.exchangeBytesViaDriver, 0);
   });
 
+  it("a reduce task that is also the next exchange's map task fetches from peers and keeps its chunks on its node (sort, then groupBy)", async () => {
+    const dataset = rd.range(30_000, { overrideNumBlocks: 6 }).map((r) => ({ k: (r.id as number) % 97, v: r.id })).sort("v").groupBy("k").aggregate(rd.Count());
+    const table = await dataset.toArrow();
+    const counts = new Map<number, number>();
+    for (let i = 0; i < table.numRows; i++) counts.set(Number(table.getChild("k")!.get(i)), Number(table.getChild("count()")!.get(i)));
+    assert.deepEqual([...counts.entries()].sort((a, b) => a[0] - b[0]), Array.from({ length: 97 }, (_, k) => [k, Math.floor(30_000 / 97) + (k < 30_000 % 97 ? 1 : 0)]));
+    assert.equal(dataset.lastRun()!.exchangeBytesViaDriver, 0);
+  });
+
   it("a node SIGKILLed after the map tasks finished, before the reduce did: only its map tasks run again, the output is the same", async () => {
     let killedAt: { mapRetried: number; reduceDone: number } | undefined;
     // Wide rows make several reduce partitions; the map after the sort (in the reduce tasks) makes them slow.

@@ -55,13 +55,12 @@ export class ChunkStore {
 
   /** A task as it runs here: a map task spills into this node's folder, a reduce task may fetch from peers. */
   localTask(task: TaskSpec, token: string): TaskSpec {
-    if (task.exchangeMap) {
-      const { spillDir } = task.exchangeMap;
-      this.mapTasks.set(task.taskId, spillDir);
-      return { ...task, exchangeMap: { ...task.exchangeMap, spillDir: path.join(this.job(path.dirname(spillDir)).folder, path.basename(spillDir)) } };
-    }
-    if (task.input.kind === "exchange") return { ...task, input: { ...task.input, reduce: { ...task.input.reduce, fetch: { here: this.nodeId, token } } } };
-    return task;
+    if (task.input.kind === "exchange") task = { ...task, input: { ...task.input, reduce: { ...task.input.reduce, fetch: { here: this.nodeId, token } } } };
+    if (!task.exchangeMap) return task;
+    // A reduce task may also be the map task of the next exchange (a sort, then a groupBy).
+    const { spillDir } = task.exchangeMap;
+    this.mapTasks.set(task.taskId, spillDir);
+    return { ...task, exchangeMap: { ...task.exchangeMap, spillDir: path.join(this.job(path.dirname(spillDir)).folder, path.basename(spillDir)) } };
   }
 
   /** A map task's output as the head gets it: its chunks stay here, the head learns where. */
