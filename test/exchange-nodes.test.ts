@@ -1,17 +1,24 @@
-// The exchange on nodes (OS processes): a sort gives the same ordered output as on worker threads, and a
-// node SIGKILLed while map tasks run loses only its running tasks, which rerun: the output is the same.
+// The exchange on nodes (OS processes): a sort gives the same ordered output as on worker threads;
+// partitions stay on the node that made them and reduce tasks fetch them from it (none reach the
+// driver); a node SIGKILLed while map tasks run, or after they finished, loses only what it ran or
+// held, which runs again: the output is the same; the nodes' spill folders go however the job ends.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import * as rd from "../server/src/api";
 import { onTwoNodes } from "./helpers";
 
 const ROWS = 60_000;
 
-function slowSort(): rd.Dataset {
-  return rd.range(ROWS, { overrideNumBlocks: 12 }).map(function slowly(r) {
+/** wide: with a padding column of 160 characters (more reduce partitions). UDFs reach workers as source: no closures. */
+function slowSort(wide = false): rd.Dataset {
+  const slowly = (r: rd.Row) => {
     const id = r.id as number;
     if (id % 500 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     return { id, v: (id * 7919) % 4001 };
-  }).sort(["v", "id"], { descending: [true, false] });
+  };
+  const widened = (r: rd.Row) => ({ ...r, pad: "0123456789abcdef".repeat(10) });
+  const rows = rd.range(ROWS, { overrideNumBlocks: 12 }).map(slowly);
+  return (wide ? rows.map(widened) : rows).sort(["v", "id"], { descending: [true, false] });
 }
 
 function expectedIds(): number[] {
@@ -25,12 +32,14 @@ describe("the exchange on nodes", function () {
 
   it("sorts on two nodes into the same order as on worker threads, partitions moving over the node link", async () => {
     let last: rd.ProgressSnapshot | undefined;
-    const table = await slowSort().toArrow({ onProgress: (s) => { last = s; } });
+    const dataset = slowSort();
+    const table = await dataset.toArrow({ onProgress: (s) => { last = s; } });
     assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expectedIds());
     assert.equal(nodes.cluster().nodes().length, 2, "both nodes took part");
     const reduce = last!.operators.find((op) => op.name.startsWith("Sort("))!;
-    // Every map output came to the driver and every reduce input went out: both ways, 8 bytes and more per row.
-    assert.ok((reduce.bytesMoved ?? 0) > 2 * ROWS * 8, `${reduce.bytesMoved} bytes moved`);
+    // The reduce task fetched the other node's map outputs from it; no partition went through the driver.
+    assert.ok((reduce.bytesMoved ?? 0) > 0, `${reduce.bytesMoved} bytes moved`);
+    assert.equal(dataset.lastRun()!.exchangeBytesViaDriver, 0);
   });
 
   it("a node SIGKILLed while map tasks run: its tasks rerun and the output is the same", async () => {
@@ -51,5 +60,94 @@ describe("the exchange on nodes", function () {
       rerun += dataset.lastRun()!.progress.operators.reduce((sum, op) => sum + op.tasksRetried, 0);
     }
     assert.ok(rerun > 0, "no kill hit a running map task");
+  });
+
+  it("a join on two nodes: reduce tasks fetch both sides' partitions from the node that made them", async () => {
+    const left = rd.range(40_000, { overrideNumBlocks: 8 }).map((r) => ({ id: r.id, k: ((r.id as number) * 7919) % 3001 }));
+    const right = rd.range(6000, { overrideNumBlocks: 4 }).map((r) => ({ k: (r.id as number) % 3000, w: r.id }));
+    const dataset = left.join(right, { joinType: "inner", on: "k", numPartitions: 8 });
+    let last: rd.ProgressSnapshot | undefined;
+    const table = await dataset.toArrow({ onProgress: (s) => { last = s; } });
+    const got = Array.from({ length: table.numRows }, (_, i) => `${table.getChild("id")!.get(i)}:${table.getChild("w")!.get(i)}`).sort();
+    const byKey = new Map<number, number[]>();
+    for (let w = 0; w < 6000; w++) byKey.set(w % 3000, [...(byKey.get(w % 3000) ?? []), w]);
+    const expected = Array.from({ length: 40_000 }, (_, id) => (byKey.get((id * 7919) % 3001) ?? []).map((w) => `${id}:${w}`)).flat().sort();
+    assert.deepEqual(got, expected);
+    const join = last!.operators.find((op) => op.name.startsWith("Join("))!;
+    assert.ok((join.bytesMoved ?? 0) > 0, `${join.bytesMoved} bytes moved`);
+    assert.equal(dataset.lastRun()!.exchangeBytesViaDriver, 0);
+  });
+
+  it("a reduce task that is also the next exchange's map task fetches from peers and keeps its chunks on its node (sort, then groupBy)", async () => {
+    const dataset = rd.range(30_000, { overrideNumBlocks: 6 }).map((r) => ({ k: (r.id as number) % 97, v: r.id })).sort("v").groupBy("k").aggregate(rd.Count());
+    const table = await dataset.toArrow();
+    const counts = new Map<number, number>();
+    for (let i = 0; i < table.numRows; i++) counts.set(Number(table.getChild("k")!.get(i)), Number(table.getChild("count()")!.get(i)));
+    assert.deepEqual([...counts.entries()].sort((a, b) => a[0] - b[0]), Array.from({ length: 97 }, (_, k) => [k, Math.floor(30_000 / 97) + (k < 30_000 % 97 ? 1 : 0)]));
+    assert.equal(dataset.lastRun()!.exchangeBytesViaDriver, 0);
+  });
+
+  it("a node SIGKILLed after the map tasks finished, before the reduce did: only its map tasks run again, the output is the same", async () => {
+    let killedAt: { mapRetried: number; reduceDone: number } | undefined;
+    // Wide rows make several reduce partitions; the map after the sort (in the reduce tasks) makes them slow.
+    const dataset = slowSort(true).map(function slowReduce(r) {
+      if ((r.id as number) % 300 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      return r;
+    });
+    const table = await dataset.toArrow({
+      onProgress: (s) => {
+        const [map, reduce] = s.operators;
+        if (killedAt || map.tasksDone < 12 || map.tasksRunning > 0 || reduce.tasksDone < 1 || reduce.tasksRunning < 1) return;
+        killedAt = { mapRetried: map.tasksRetried, reduceDone: reduce.tasksDone };
+        process.kill(nodes.cluster().nodes()[1].pid, "SIGKILL");
+      },
+    });
+    assert.ok(killedAt, "the kill came too late: the reduce had finished");
+    assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expectedIds());
+    const [map, reduce] = dataset.lastRun()!.progress.operators;
+    // Both nodes ran map tasks; the killed one's ran again, the other's did not.
+    const rerun = map.tasksRetried - killedAt.mapRetried;
+    assert.ok(rerun > 0 && rerun < 12, `${rerun} of 12 map tasks ran again`);
+    assert.equal(map.tasksDone, 12);
+    assert.ok(reduce.tasksDone >= killedAt.reduceDone);
+  });
+
+  describe("the nodes' spill folders", () => {
+    /** Folders nodes made beside the job's (`rdpipe-spill-<job>-node<id>`) that exist now. */
+    const nodeFolders = () => fs.readdirSync(rd.DataContext.getCurrent().spillDir!).filter((name) => /-node\d+$/.test(name));
+    /** A sort whose map tasks spill on the nodes, then `after` in its reduce tasks; `seen` collects the nodes' folders while it runs. */
+    function spillingSort(after: (r: rd.Row) => rd.Row, seen: Set<string>, options: { signal?: AbortSignal; onProgress?: (s: rd.ProgressSnapshot) => void } = {}) {
+      const dataset = rd.range(ROWS, { overrideNumBlocks: 12 }).map((r) => ({ id: r.id, s: `row ${r.id} `.repeat(8) })).sort("s").map(after);
+      const onProgress = (s: rd.ProgressSnapshot) => {
+        for (const name of nodeFolders()) seen.add(name);
+        options.onProgress?.(s);
+      };
+      return dataset.toArrow({ signal: options.signal, onProgress }).then(() => dataset);
+    }
+
+    it("are removed after success", async () => {
+      const seen = new Set<string>();
+      const dataset = await spillingSort((r) => r, seen);
+      assert.ok((dataset.lastRun()!.progress.operators[0].bytesSpilled ?? 0) > 0, "the map tasks spilled");
+      assert.ok(seen.size > 0, "no node made a spill folder");
+      assert.deepEqual(nodeFolders(), []);
+    });
+
+    it("are removed after a failure in the reduce", async () => {
+      const seen = new Set<string>();
+      await assert.rejects(spillingSort(function failing(r) { if (r.id === 777) throw new Error("bad row 777"); return r; }, seen), /bad row 777/);
+      assert.ok(seen.size > 0, "no node made a spill folder");
+      assert.deepEqual(nodeFolders(), []);
+    });
+
+    it("are removed after a cancel in the reduce", async () => {
+      const seen = new Set<string>();
+      const controller = new AbortController();
+      const slowly = (r: rd.Row) => { if ((r.id as number) % 1000 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50); return r; };
+      const cancelInReduce = (s: rd.ProgressSnapshot) => { if (seen.size > 0 && s.operators[1].tasksRunning > 0) controller.abort(); };
+      await assert.rejects(spillingSort(slowly, seen, { signal: controller.signal, onProgress: cancelInReduce }), /cancelled/);
+      assert.ok(seen.size > 0, "no node made a spill folder");
+      assert.deepEqual(nodeFolders(), []);
+    });
   });
 });

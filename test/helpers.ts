@@ -84,6 +84,13 @@ export function onTwoNodes(memoryBytes: number): { cluster(): Cluster } {
     cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1 });
     context.cluster = cluster;
   });
+  // Both nodes up before the job, so that its tasks spread over them (partitions then move node to node).
+  beforeEach(async function () {
+    this.timeout(60_000);
+    await cluster!.start();
+    cluster!.launch(2);
+    while (cluster!.nodes().length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  });
   afterEach(async () => {
     await cluster?.shutdown();
     cluster = undefined;

@@ -10,7 +10,7 @@ export class TaskFailure extends Error {
   }
 }
 
-export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" }>;
+export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" | "moved" }>;
 
 /** A worker as a host sees it: a local worker thread, or a thread hosted by a node process. */
 export interface WorkerChannel {

@@ -13,6 +13,7 @@ export { TaskError, TaskRun, applyTransforms, rowName, type OriginBlock } from "
 export { loadColumn, stringAt, type Col } from "./expr-columns";
 export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProvider } from "./nodes";
 export { runNode, type NodeOptions } from "./node";
+export { ChunkFetcher, readRange, type ChunkTransport } from "./chunks";
 
 /** A new worker thread in this process. */
 export function localWorkerThread(): WorkerChannel {

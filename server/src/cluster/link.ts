@@ -1,17 +1,21 @@
 // The head ↔ node link: messages framed on a stream socket (TCP, loopback or not) as a 4-byte length
 // and a v8-serialized value, so typed arrays and bigints cross as they do between threads.
+import { timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type net from "node:net";
 import v8 from "node:v8";
 import type { DriverMessage, WorkerMessage } from "./protocol";
 
 export type NodeToHead =
-  | { type: "hello"; token: string; cpus: number; pid: number }
+  /** chunks: host:port of the node's chunk server (see ./chunks), where peers fetch the partitions it holds. */
+  | { type: "hello"; token: string; cpus: number; pid: number; chunks: string }
   | { type: "worker"; workerId: number; message: WorkerMessage }
   | { type: "workerExit"; workerId: number; code: number }
   | { type: "workerError"; workerId: number; message: string }
   /** The node got a preemption notice (SIGTERM): schedule nothing more there, let it finish, then tell it to leave. */
-  | { type: "draining" };
+  | { type: "draining" }
+  /** Answers "release": the job's partitions held here are gone. */
+  | { type: "released"; folder: string };
 
 export type HeadToNode =
   | { type: "welcome"; nodeId: number }
@@ -19,7 +23,16 @@ export type HeadToNode =
   | { type: "spawn"; workerId: number }
   | { type: "post"; workerId: number; message: DriverMessage }
   | { type: "terminate"; workerId: number }
-  | { type: "leave" };
+  | { type: "leave" }
+  /** A job ended: drop the partitions held for it (its head-side spill folder names it). */
+  | { type: "release"; folder: string };
+
+/** Whether a presented token is the cluster's, in constant time. */
+export function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /** What a 4-byte length can say. */
 export const MAX_FRAME_BYTES = 2 ** 32 - 1;

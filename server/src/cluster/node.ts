@@ -2,8 +2,10 @@
 // decides what runs here; SIGTERM is a preemption notice (the node drains, then leaves when told).
 import net from "node:net";
 import { Worker } from "node:worker_threads";
+import { ChunkStore, serveChunks } from "./chunks";
 import { Link, type HeadToNode, type NodeToHead } from "./link";
 import { workerScript } from "./paths";
+import type { DriverMessage, WorkerMessage } from "./protocol";
 
 export interface NodeOptions {
   /** The head's address, tcp://host:port. */
@@ -13,20 +15,35 @@ export interface NodeOptions {
   cpus: number;
 }
 
-/** Joins the head and serves it until told to leave (resolves 0) or the head goes away (resolves 1). */
-export function runNode(options: NodeOptions): Promise<number> {
+/**
+ * Joins the head and serves it until told to leave (resolves 0) or the head goes away (resolves 1).
+ * Exchange partitions its map tasks make stay here, served to peers on the interface facing the head.
+ */
+export async function runNode(options: NodeOptions): Promise<number> {
   const url = new URL(options.head);
   if (url.protocol !== "tcp:" || !url.port) throw new Error(`--head expects tcp://host:port, got '${options.head}'`);
   const script = workerScript();
-  const link = new Link<HeadToNode, NodeToHead>(net.connect(Number(url.port), url.hostname));
+  const socket = net.connect(Number(url.port), url.hostname);
+  const connected = await new Promise<boolean>((resolve) => { socket.once("connect", () => resolve(true)); socket.once("error", () => resolve(false)); });
+  if (!connected) {
+    console.error(`rdpipe node: could not join the head at ${options.head}`);
+    return 1;
+  }
+  const link = new Link<HeadToNode, NodeToHead>(socket);
   const workers = new Map<number, Worker>();
-  link.send({ type: "hello", token: options.token, cpus: options.cpus, pid: process.pid });
+  const store = new ChunkStore();
+  const chunks = await serveChunks(store, options.token, socket.localAddress ?? "127.0.0.1");
+  link.send({ type: "hello", token: options.token, cpus: options.cpus, pid: process.pid, chunks: chunks.address });
   process.on("SIGTERM", () => link.send({ type: "draining" }));
+  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, options.token) } : message);
+  const toHead = (message: WorkerMessage): WorkerMessage => (message.type === "mapOutput" ? { ...message, output: store.keep(message.taskId, message.output) } : message);
   return new Promise((resolve) => {
     const leave = (code: number) => {
       link.removeAllListeners();
       for (const worker of workers.values()) void worker.terminate();
       link.socket.destroy();
+      chunks.server.close();
+      store.releaseAll();
       resolve(code);
     };
     let joined = false;
@@ -36,19 +53,20 @@ export function runNode(options: NodeOptions): Promise<number> {
     });
     link.on("message", (message: HeadToNode) => {
       switch (message.type) {
-        case "welcome": joined = true; return;
+        case "welcome": joined = true; store.nodeId = message.nodeId; return;
+        case "release": store.release(message.folder); link.send({ type: "released", folder: message.folder }); return;
         case "rejected": console.error(`rdpipe node: the head refused this node: ${message.reason}`); return leave(1);
         case "leave": return leave(0);
         case "spawn": {
           const { workerId } = message;
           const worker = new Worker(script, { stdout: false, stderr: false, execArgv: [] });
-          worker.on("message", (m) => link.send({ type: "worker", workerId, message: m }));
+          worker.on("message", (m: WorkerMessage) => link.send({ type: "worker", workerId, message: toHead(m) }));
           worker.on("error", (e) => link.send({ type: "workerError", workerId, message: e.message }));
           worker.on("exit", (code) => { workers.delete(workerId); link.send({ type: "workerExit", workerId, code }); });
           workers.set(workerId, worker);
           return;
         }
-        case "post": workers.get(message.workerId)?.postMessage(message.message); return;
+        case "post": workers.get(message.workerId)?.postMessage(toWorker(message.message)); return;
         case "terminate": {
           const worker = workers.get(message.workerId);
           workers.delete(message.workerId);

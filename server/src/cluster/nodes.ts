@@ -3,12 +3,14 @@
 // fails its workers' tasks as lost (the executor reruns them); a draining node takes no new work and
 // is told to leave once its workers are idle.
 import { spawn } from "node:child_process";
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
+import * as fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { nodeSpillFolder } from "./chunks";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
-import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
+import { Link, MAX_FRAME_BYTES, sameToken, type HeadToNode, type NodeToHead } from "./link";
 import { packageRoot } from "./paths";
 import type { DriverMessage } from "./protocol";
 
@@ -51,7 +53,10 @@ class RemoteNode {
   readonly workers = new Map<number, RemoteWorker>();
   state: "alive" | "draining" = "alive";
 
-  constructor(readonly id: number, readonly pid: number, readonly cpus: number, readonly link: Link<NodeToHead, HeadToNode>) {}
+  /** Answers to "release" the node still owes, by job folder. */
+  readonly releasing = new Map<string, () => void>();
+
+  constructor(readonly id: number, readonly pid: number, readonly cpus: number, readonly chunks: string, readonly link: Link<NodeToHead, HeadToNode>) {}
 
   spawnWorker(): RemoteWorker {
     const worker = new RemoteWorker(this, nextWorkerId++);
@@ -98,7 +103,10 @@ class RemoteWorker extends EventEmitter implements WorkerChannel {
   unref(): void { /* nothing to hold */ }
 }
 
-/** Task workers on the cluster's nodes: one per node CPU, replaced on their node when one dies. */
+/**
+ * Task workers on the cluster's nodes: one per node CPU, replaced on their node when one dies. Emits
+ * "nodeLost" (node id) once a node's tasks have failed as lost, so exchanges can recompute what it held.
+ */
 export class ClusterPool extends TaskHost {
   addNode(node: RemoteNode): void {
     for (let i = 0; i < node.cpus; i++) this.addWorker(node);
@@ -109,8 +117,13 @@ export class ClusterPool extends TaskHost {
     return this.workers.filter((w) => w.running.size === 0 && !w.channel.draining).length;
   }
 
+  /** The idle worker idle longest: tasks spread over the nodes (and so do the partitions they hold) even when few run at once. */
   protected override pick(): HostedWorker | undefined {
-    return this.workers.find((w) => w.running.size === 0 && !w.channel.draining);
+    let best: HostedWorker | undefined;
+    for (const w of this.workers) {
+      if (w.running.size === 0 && !w.channel.draining && (!best || w.lastActiveAt < best.lastActiveAt)) best = w;
+    }
+    return best;
   }
 
   protected override onLost(worker: HostedWorker): void {
@@ -152,6 +165,8 @@ export class Cluster {
   private head?: HeadAddress;
   private shutDown = false;
   private nextNodeId = 1;
+  /** Nodes lost while holding partitions: their spill folders are removed here when a job ends (a node on this machine). */
+  private readonly lostIds: number[] = [];
 
   constructor(readonly options: ClusterOptions) {
     this.provider = options.provider ?? new LocalNodeProvider();
@@ -191,6 +206,28 @@ export class Cluster {
     let cpus = 0;
     for (const node of this.nodeById.values()) if (node.state === "alive") cpus += node.cpus;
     return cpus;
+  }
+
+  /** Where each node serves the exchange partitions it holds (host:port), by node id. */
+  peers(): Record<number, string> {
+    const peers: Record<number, string> = {};
+    for (const node of this.nodeById.values()) peers[node.id] = node.chunks;
+    return peers;
+  }
+
+  /**
+   * A job ended: every node drops the partitions it held for it (its spill folder and memory), and
+   * the folders of lost nodes go where they are visible from here. Waits for the nodes, at most `timeoutMs`.
+   */
+  async release(jobFolder: string, timeoutMs = 10_000): Promise<void> {
+    const answers = [...this.nodeById.values()].map((node) => new Promise<void>((resolve) => {
+      node.releasing.set(jobFolder, resolve);
+      node.link.send({ type: "release", folder: jobFolder });
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(answers), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
+    clearTimeout(timer);
+    for (const id of this.lostIds) fs.rmSync(nodeSpillFolder(jobFolder, id), { recursive: true, force: true });
   }
 
   /** Asks the provider for `count` more nodes (the caller keeps within maxNodes); after start(). */
@@ -242,7 +279,7 @@ export class Cluster {
           return;
         }
         link.maxFrameBytes = MAX_FRAME_BYTES;
-        node = new RemoteNode(this.nextNodeId++, message.pid, message.cpus, link);
+        node = new RemoteNode(this.nextNodeId++, message.pid, message.cpus, message.chunks, link);
         this.nodeById.set(node.id, node);
         const launched = this.launchedByPid.get(message.pid);
         if (launched) this.launching.delete(launched);
@@ -256,6 +293,7 @@ export class Cluster {
         case "workerExit": node.forget(message.workerId); worker?.emit("exit", message.code); break;
         case "workerError": worker?.emit("error", new Error(message.message)); break;
         case "draining": node.drain(); break;
+        case "released": node.releasing.get(message.folder)?.(); node.releasing.delete(message.folder); break;
       }
     });
     link.on("close", () => {
@@ -267,13 +305,10 @@ export class Cluster {
         node.workers.delete(worker.id);
         worker.emit("error", lost);
       }
+      for (const done of node.releasing.values()) done();
+      this.lostIds.push(node.id);
+      this.pool.emit("nodeLost", node.id);
       this.pool.emit("idle");
     });
   }
-}
-
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -58,6 +58,8 @@ export interface TaskErrorInfo {
   rowInput?: string;
   /** The failing row's ID, when the job has an ID column. */
   id?: string;
+  /** A reduce task could not fetch partitions from this node (it is lost): the task is retried as lost, once they are recomputed. */
+  peerLost?: number;
 }
 
 /** What turns a worker into an actor: the class (found like any UDF) and its constructor's arguments. */
@@ -87,6 +89,8 @@ export type WorkerMessage =
   | { type: "schema"; taskId: number; ipc: Uint8Array }
   /** A map task of an exchange is done partitioning: where its chunks are. */
   | { type: "mapOutput"; taskId: number; output: MapOutput }
+  /** A reduce task fetched this many bytes of partitions from another node. */
+  | { type: "moved"; taskId: number; bytes: number }
   | { type: "done"; taskId: number; udfMs: number }
   | { type: "error"; taskId: number; error: TaskErrorInfo };
 

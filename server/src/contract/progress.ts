@@ -39,7 +39,7 @@ export interface OperatorProgress {
   actors?: ActorCounts;
   /** For a stage feeding an exchange (sort, groupBy, shuffle…): bytes of partitions its tasks spilled to disk. */
   bytesSpilled?: number;
-  /** For an exchange's reduce side on nodes: bytes of partitions moved over the node link. */
+  /** For an exchange's reduce side on nodes: bytes of partitions its tasks fetched from another node. */
   bytesMoved?: number;
 }
 

@@ -111,8 +111,9 @@ export class StreamingExecutor {
       }
       await this.tasks.endLeftovers(completed);
       const cleanup: string[] = [];
+      this.settings.cluster?.pool.off("nodeLost", this.nodeLost);
       try {
-        this.topology?.removeSpill();
+        await this.topology?.removeSpill();
       } catch (e) {
         cleanup.push(`removing the spill folder failed: ${(e as Error).message}`);
       }
@@ -144,7 +145,8 @@ export class StreamingExecutor {
     };
     const { memoryBudgetBytes, blockBytes, cpuSlots } = this.settings;
     const jobSpillDir = path.join(this.settings.spillDir ?? os.tmpdir(), `rdpipe-spill-${this.writePrefix}`);
-    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder, { jobSpillDir, memoryBudgetBytes, blockBytes, cpuSlots, overLink: this.settings.cluster !== undefined });
+    const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder, { jobSpillDir, memoryBudgetBytes, blockBytes, cpuSlots, nodes: this.settings.cluster });
+    this.settings.cluster?.pool.on("nodeLost", this.nodeLost);
     this.checkpoint?.track(topology.taskOperators());
     const resources = this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
     this.selector = new LaunchSelector(topology, this.settings.memoryBudgetBytes, {
@@ -156,6 +158,14 @@ export class StreamingExecutor {
     return topology.root;
   }
 
+  /** A node was lost: the exchanges' partitions it held that are still needed are made again by their map tasks. */
+  private readonly nodeLost = (nodeId: number): void => {
+    for (const exchange of this.topology?.exchanges() ?? []) {
+      for (const { input, taskIndex } of exchange.nodeLost(nodeId)) this.tasks.rerun(input, taskIndex);
+    }
+    this.wakeUp();
+  };
+
   /** The job's outputs are final: the checkpoint finished, an overwrite swapped in; the result and its last progress. */
   private async succeeded(root: PhysicalOperator): Promise<ExecutionResult> {
     await this.checkpoint?.finish(this.errors.anyErrored);
@@ -164,7 +174,7 @@ export class StreamingExecutor {
     this.options.onProgress?.(progress);
     return {
       rowsOut: root.metrics.rowsOut, written, durationMs: Date.now() - this.startedAt,
-      progress, peakMemoryBytes: this.peakMemory, statsText: statsText(progress, this.operators, Date.now() - this.startedAt, this.peakMemory),
+      progress, peakMemoryBytes: this.peakMemory, exchangeBytesViaDriver: this.topology!.exchanges().reduce((sum, op) => sum + (op.metrics.bytesViaDriver ?? 0), 0), statsText: statsText(progress, this.operators, Date.now() - this.startedAt, this.peakMemory),
       erroredRows: this.errors.sample,
     };
   }

@@ -16,8 +16,10 @@ export interface OperatorMetrics {
   udfMs: number;
   /** An exchange's map side: bytes of partitions its tasks spilled to disk. */
   bytesSpilled?: number;
-  /** An exchange on nodes: bytes of partitions that crossed the node link (map outputs in, reduce inputs out). */
+  /** An exchange on nodes: bytes of partitions reduce tasks fetched from another node. */
   bytesMoved?: number;
+  /** An exchange: bytes of partitions that reached the driver (inline chunks of map tasks in its own workers; none on a cluster). */
+  bytesViaDriver?: number;
   startedAt?: number;
   finishedAt?: number;
   backpressure?: string;

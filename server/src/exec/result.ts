@@ -20,6 +20,8 @@ export interface ExecutionResult {
   progress: ProgressSnapshot;
   /** The most bytes of blocks the executor held at once (queues and reservations). */
   peakMemoryBytes: number;
+  /** Bytes of exchange partitions that reached the driver process (on a cluster none do: they move node to node). */
+  exchangeBytesViaDriver: number;
   statsText: string;
   /** The first rows UDFs failed on under onError: "skip" (all of them are beside the checkpoint, when there is one). */
   erroredRows: ErroredRow[];

@@ -32,7 +32,12 @@ interface Retry {
   /** Memory the task holds while it runs, fixed at its first launch. */
   reservedBytes: number;
   sources: Sources;
+  /** A reduce task that could not fetch from this node waits until the head has seen it lost too (at most PEER_LOSS_WAIT_MS). */
+  peerLost?: { node: number; until: number };
 }
+
+/** How long a retry waits for the head to see a node lost that a task could not fetch from. */
+const PEER_LOSS_WAIT_MS = 5000;
 
 type TaskMessage = Parameters<Parameters<TaskHost["run"]>[2]>[0];
 
@@ -58,6 +63,11 @@ export class TaskLauncher implements TaskLoad {
   readonly written: WrittenFile[] = [];
   private readonly running = new Map<number, RunningTask>();
   private readonly retries: Retry[] = [];
+  /**
+   * On a cluster, the map tasks that fed an exchange and are done, by stage and task index: a node lost
+   * later takes their partitions with it, and they run again (Ray's lineage reconstruction).
+   */
+  private readonly doneMaps = new Map<TaskOperator, Map<number, Retry>>();
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
   private readonly inputSchemas = new InputSchemas();
@@ -125,10 +135,26 @@ export class TaskLauncher implements TaskLoad {
         retry.op.metrics.tasksRunning--;
         retry.op.taskEnded(retry.taskIndex);
       } else if (hasRoom(retry.op)) {
+        const { peerLost } = retry;
+        const spec = peerLost && Date.now() < peerLost.until && this.context.settings.cluster?.peers()[peerLost.node] !== undefined
+          ? undefined : retry.op.retrySpec(retry.spec);
+        if (!spec) { i++; continue; } // it waits for partitions being made again
         this.retries.splice(i, 1);
-        this.launch(retry.op, retry);
+        this.launch(retry.op, { ...retry, spec });
       } else i++;
     }
+  }
+
+  /** Runs a done map task again (its node, which held its partitions, was lost); false when it is not done. */
+  rerun(op: TaskOperator, taskIndex: number): boolean {
+    const done = this.doneMaps.get(op)?.get(taskIndex);
+    if (!done || op.stopped) return false;
+    this.doneMaps.get(op)!.delete(taskIndex);
+    op.metrics.tasksRunning++;
+    op.metrics.tasksFinished--;
+    op.metrics.tasksRetried++;
+    this.retries.push(done);
+    return true;
   }
 
   /** Cancels the running tasks of `op` (all, without one). */
@@ -202,9 +228,14 @@ export class TaskLauncher implements TaskLoad {
     this.context.hostFor(op).run(spec, settings.taskTimeoutMs, (message) => this.received(state, spec.taskId, message)).then((udfMs) => {
       op.metrics.udfMs += udfMs;
       settle();
+      if (spec.exchangeMap && settings.cluster) {
+        if (!this.doneMaps.has(op)) this.doneMaps.set(op, new Map());
+        this.doneMaps.get(op)!.set(state.taskIndex, { op, spec: { ...spec, skipOutputs: 0 }, attempts, taskIndex: state.taskIndex, reservedBytes, sources });
+      }
     }, (e: TaskFailure) => {
       if (this.context.failed() || op.stopped) { settle(); return; } // nobody needs this task's result any more
-      if (e.kind === "workerLost" && attempts < settings.maxTaskRetries) {
+      // A reduce task that could not fetch from a lost node is lost too: it runs again once the node's partitions are made again.
+      if ((e.kind === "workerLost" || e.info.peerLost !== undefined) && attempts < settings.maxTaskRetries) {
         // The retry skips the outputs this attempt already delivered (tasks are deterministic).
         this.running.delete(spec.taskId);
         this.dropCreditWaiter(spec.taskId);
@@ -212,7 +243,9 @@ export class TaskLauncher implements TaskLoad {
         // A checkpointed write instead continues from the files this task committed: skipping by count
         // would assume the retry splits its output as before, which onError "skip" and flaky UDFs break.
         const again = op.sink?.checkpoint ? { ...spec, continueFromCommits: true } : { ...spec, skipOutputs: state.delivered };
-        this.retries.push({ op, spec: again, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes, sources });
+        const peerLost = e.info.peerLost === undefined ? undefined : { node: e.info.peerLost, until: Date.now() + PEER_LOSS_WAIT_MS };
+        if (peerLost) setTimeout(() => this.context.wakeUp(), PEER_LOSS_WAIT_MS).unref();
+        this.retries.push({ op, spec: again, attempts: attempts + 1, taskIndex: state.taskIndex, reservedBytes, sources, peerLost });
         return;
       }
       if (e.kind === "application") checkpoint?.lost(sources);
@@ -248,6 +281,8 @@ export class TaskLauncher implements TaskLoad {
       this.answerSchemaRequest(op, taskId, schemaFromIPC(message.ipc));
     } else if (message.type === "mapOutput") {
       op.receiveMapOutput(message.output);
+    } else if (message.type === "moved") {
+      op.metrics.bytesMoved = (op.metrics.bytesMoved ?? 0) + message.bytes;
     } else if (message.type === "rowError") {
       const error = this.context.errors.rowErrored(message.row);
       if (error) fail(error);

@@ -50,8 +50,9 @@ export class Topology {
     return this.operators.filter((op) => op instanceof ExchangeOperator);
   }
 
-  /** The job's spill folder goes, with every exchange's partitions in it. */
-  removeSpill(): void {
+  /** The job's spill folder goes, with every exchange's partitions in it, and what the nodes held for the job. */
+  async removeSpill(): Promise<void> {
+    await this.exchange.nodes?.release(this.exchange.jobSpillDir);
     fs.rmSync(this.exchange.jobSpillDir, { recursive: true, force: true });
   }
 

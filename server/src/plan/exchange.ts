@@ -49,7 +49,7 @@ export interface ExchangeMapSpec {
   taskIndex: number;
   partitioner: Partitioner;
   combine?: MapCombine;
-  /** The job's spill folder for this exchange; map tasks create it. */
+  /** The job's spill folder for this exchange, `<job folder>/<exchange folder>`; map tasks create it (a node, its own beside it). */
   spillDir: string;
   /** Bytes the task may keep in memory and return inline; beyond, it spills to an Arrow IPC file in spillDir. */
   inlineBytes: number;
@@ -63,15 +63,18 @@ export interface ChunkRef {
   bytes: number;
   /** An Arrow IPC stream (schema + batches) kept in memory... */
   ipc?: Uint8Array;
-  /** ...or the same bytes at [offset, offset + bytes) of a spill file. */
+  /** ...or the same bytes at [offset, offset + bytes) of a spill file... */
   file?: string;
   offset?: number;
+  /** ...on the node with this id (its memory holds the chunk under `key`, or `file` is on its disk); none: in this process. */
+  node?: number;
+  key?: string;
   /** Range partitioning: the chunk's first and last rows' positions (key tuple, then task, run, row in the run; its rows are sorted). */
   first?: unknown[];
   last?: unknown[];
 }
 
-/** What a map task reports when it is done: only metadata and small inline chunks reach the driver. */
+/** What a map task reports when it is done: only metadata (and, in the driver's own workers, small inline chunks) reach the driver. */
 export interface MapOutput {
   side: number;
   taskIndex: number;
@@ -110,6 +113,10 @@ export interface ExchangeReduceSpec {
   schemas: (Uint8Array | undefined)[];
   /** Range partitioning: the partition holds the rows whose positions are in (lower, upper] (an undefined bound is open); pieces are cut to it. */
   range?: KeyRange;
+  /** On a cluster: the chunk server (host:port) of each node holding pieces, by node id. */
+  peers?: Record<number, string>;
+  /** Added by the node that runs the task: its id and the cluster's token, to fetch from its peers. */
+  fetch?: { here: number; token: string };
 }
 
 export interface KeyRange { keys: string[]; descending: boolean[]; lower?: unknown[]; upper?: unknown[] }

@@ -22,11 +22,11 @@ async function aggregationResolver(module: ModuleRef | undefined, operator: stri
 }
 
 /** A reduce task's output blocks, as its fused transforms take them. */
-export async function* reduceSource(task: TaskSpec, resolve: (ref: UdfRef) => UdfFunction, run: TaskRun): AsyncIterable<OriginBlock> {
+export async function* reduceSource(task: TaskSpec, resolve: (ref: UdfRef) => UdfFunction, run: TaskRun, moved: (bytes: number) => void): AsyncIterable<OriginBlock> {
   if (task.input.kind !== "exchange") return;
   const spec = task.input.reduce;
   const aggregations = await aggregationResolver(task.module, spec.operator);
-  for await (const block of reduceBlocks({ spec, resolve, aggregations, run, targetBlockBytes: task.targetBlockBytes })) {
+  for await (const block of reduceBlocks({ spec, resolve, aggregations, run, targetBlockBytes: task.targetBlockBytes, moved })) {
     yield { block, origin: { rowOffset: 0, exact: false } };
   }
 }

@@ -173,7 +173,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   const skippedInput = ({ file, rowOffset, reason }: { file?: string; rowOffset: number; reason: string }) => run.skipRow({
     id: undefined, operator: task.stage, file, row: rowOffset, input: JSON.stringify(file ?? null), error: `${file ?? task.stage}: ${reason}`, at: new Date().toISOString(),
   });
-  const source = task.input.kind === "exchange" ? reduceSource(task, resolve, run)
+  const source = task.input.kind === "exchange" ? reduceSource(task, resolve, run, (bytes) => send({ type: "moved", taskId: task.taskId, bytes }))
     : sourceBlocks(task, earlierTry?.ids, (message) => send(message), (block) => { columnsWithoutRows ??= block; }, skippedInput);
   const partitions = await mapWriterFor(task);
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.

@@ -5,7 +5,7 @@ import { type Block, schemaFromIPC, sliceBlock } from "../../block";
 import type { KeyRange, ReducePiece } from "../../plan";
 import { compareKeys, keyColumns, keyTuple } from "./keys";
 import { reducers } from "./reducers";
-import { readPiece } from "./spill";
+import { PieceReader } from "./transfer";
 import type { PartitionSide, ReduceContext, ReduceFn } from "./types";
 
 class Side implements PartitionSide {
@@ -13,7 +13,10 @@ class Side implements PartitionSide {
   readonly bytes: number;
   readonly schema?: Schema;
 
-  constructor(private readonly pieces: ReducePiece[], schema: Uint8Array | undefined, private readonly range: KeyRange | undefined, private readonly operator: string) {
+  constructor(
+    private readonly pieces: ReducePiece[], schema: Uint8Array | undefined, private readonly range: KeyRange | undefined, private readonly operator: string,
+    private readonly reader: PieceReader,
+  ) {
     this.schema = schema && schemaFromIPC(schema);
     this.rows = pieces.reduce((sum, p) => sum + (p.end ?? p.chunk.rows) - (p.start ?? 0), 0);
     this.bytes = pieces.reduce((sum, p) => sum + p.chunk.bytes, 0);
@@ -21,7 +24,8 @@ class Side implements PartitionSide {
 
   async *blocks(): AsyncIterable<Block> {
     for (const piece of this.pieces) {
-      const block = this.range ? withinRange(readPiece(piece), piece.chunk.first!, this.range, this.operator) : readPiece(piece);
+      const read = await this.reader.read(piece);
+      const block = this.range ? withinRange(read, piece.chunk.first!, this.range, this.operator) : read;
       if (block.numRows > 0) yield block;
     }
   }
@@ -53,9 +57,14 @@ function withinRange(block: Block, first: unknown[], range: KeyRange, operator: 
 }
 
 /** The output blocks of the reduce task `context.spec` describes. */
-export function reduceBlocks(context: ReduceContext): AsyncIterable<Block> {
+export async function* reduceBlocks(context: ReduceContext): AsyncIterable<Block> {
   const { spec } = context;
-  const sides = spec.sides.map((pieces, i) => new Side(pieces, spec.schemas[i], spec.range, spec.operator));
+  const reader = new PieceReader(spec, context.moved);
+  const sides = spec.sides.map((pieces, i) => new Side(pieces, spec.schemas[i], spec.range, spec.operator, reader));
   const reduce = reducers[spec.reducer.kind] as ReduceFn;
-  return reduce(sides, spec.reducer, context);
+  try {
+    yield* reduce(sides, spec.reducer, context);
+  } finally {
+    reader.close();
+  }
 }

@@ -1,9 +1,11 @@
 // Where a map task's chunks go: kept in memory while they fit the task's allowance, else appended as
-// Arrow IPC streams to one spill file per task attempt. Reduce tasks read chunks back from either.
+// Arrow IPC streams to one spill file per task attempt. Reduce tasks read chunks back from either (on a
+// cluster, through the chunk server of the node that holds them: ./transfer.ts).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Block, blockFromIPC, blockToIPC, sliceBlock } from "../../block";
-import type { ChunkRef, MapOutput, ReducePiece } from "../../plan";
+import { type Block, blockToIPC } from "../../block";
+import { readRange } from "../../cluster";
+import type { ChunkRef } from "../../plan";
 
 export class ChunkSink {
   readonly chunks: ChunkRef[] = [];
@@ -55,40 +57,7 @@ export class ChunkSink {
   }
 }
 
-/** A chunk's IPC bytes, from memory or its spill file. */
+/** A chunk's IPC bytes, from memory or its spill file in this process. */
 export function chunkBytes(chunk: ChunkRef): Uint8Array {
-  if (chunk.ipc) return chunk.ipc;
-  const bytes = new Uint8Array(chunk.bytes);
-  const fd = fs.openSync(chunk.file!, "r");
-  try {
-    for (let read = 0; read < chunk.bytes;) {
-      const n = fs.readSync(fd, bytes, read, chunk.bytes - read, chunk.offset! + read);
-      if (n === 0) throw new Error(`${chunk.file} ends before byte ${chunk.offset! + chunk.bytes}`);
-      read += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return bytes;
-}
-
-/** A piece's rows: its chunk read back (from memory or its spill file), sliced to [start, end). */
-export function readPiece(piece: ReducePiece): Block {
-  const block = blockFromIPC(chunkBytes(piece.chunk));
-  return piece.start === undefined && piece.end === undefined ? block : sliceBlock(block, piece.start ?? 0, piece.end ?? block.numRows);
-}
-
-/**
- * On a cluster the driver is the hub partitions move through: a map task on a node sends its chunks
- * over the node link, the driver spills them here, and sends each reduce task its pieces' bytes.
- */
-export function landMapOutput(output: MapOutput, operator: string, spillDir: string): MapOutput {
-  const sink = new ChunkSink(operator, spillDir, `landed-${output.side}-${String(output.taskIndex).padStart(6, "0")}.arrows`, 0);
-  for (const chunk of output.chunks) sink.addBytes(chunkBytes(chunk), chunk);
-  sink.close();
-  return { ...output, chunks: sink.chunks };
-}
-
-export function inlinePieces(pieces: ReducePiece[]): ReducePiece[] {
-  return pieces.map((piece) => ({ ...piece, chunk: { ...piece.chunk, ipc: chunkBytes(piece.chunk), file: undefined, offset: undefined } }));
+  return chunk.ipc ?? readRange(chunk.file!, chunk.offset!, chunk.bytes);
 }

@@ -25,6 +25,8 @@ export interface ReduceContext {
   /** Times UDF calls and reports errored rows, as in a map task. */
   run: TaskRun;
   targetBlockBytes: number;
+  /** Told the bytes of each piece fetched from another node (progress shows them as moved). */
+  moved?: (bytes: number) => void;
 }
 
 /** A reducer: the blocks of one output partition from the partition's sides (one side; two for a join). */

@@ -1,6 +1,6 @@
 // Read or map stage: its tasks run on workers of the shared pool.
 import { blockFromIPC, blockToIPC, emptyBlock } from "../../block";
-import type { BlockOrigin, TaskInput } from "../../cluster";
+import type { BlockOrigin, TaskInput, TaskSpec } from "../../cluster";
 import type { ExchangeMapSpec, ExchangeMapStep, MapOutput, PhysicalOp, SinkSpec, TransformSpec } from "../../plan";
 import type { Sources } from "../lineage";
 import { ReadPlanner, type FileRef } from "../../io";
@@ -29,6 +29,7 @@ export class TaskOperator extends PhysicalOperator {
   private readonly mapStep?: ExchangeMapStep;
   /** The exchange this stage feeds: where its tasks spill, and how much they may keep in memory. */
   exchangeTarget?: { spillDir: string; inlineAllowance(): number };
+  private readonly mapOutputsSeen = new Set<number>();
 
   constructor(
     readonly physical: Extract<PhysicalOp, { kind: "read" | "map" | "actorPool" | "exchange" }>, inputs: PhysicalOperator[],
@@ -127,9 +128,16 @@ export class TaskOperator extends PhysicalOperator {
   receiveMapOutput(output: MapOutput): void {
     if (this.stopped) return;
     const inline = output.chunks.reduce((sum, c) => sum + (c.ipc ? c.bytes : 0), 0);
-    this.metrics.rowsOut += output.rows;
+    // A task made again (its node was lost) delivers its rows a second time: they count once.
+    if (!this.mapOutputsSeen.has(output.taskIndex)) this.metrics.rowsOut += output.rows;
+    this.mapOutputsSeen.add(output.taskIndex);
     this.metrics.bytesSpilled = (this.metrics.bytesSpilled ?? 0) + output.spilledBytes;
     this.outputQueue.push({ block: emptyBlock(), bytes: inline, origin: { rowOffset: 0 }, mapOutput: output });
+  }
+
+  /** The spec a retry of the task runs with; undefined while it cannot run yet (an exchange's reduce waits for lost partitions). */
+  retrySpec(task: TaskSpec): TaskSpec | undefined {
+    return task;
   }
 
   /** The task's last attempt ended (done, or failed within maxErroredBlocks); release what it unblocks. */

@@ -1,0 +1,196 @@
+// Exchange partitions on a node, as Ray's object store keeps them: the chunks a map task made stay on
+// the node that made it — in the node process's memory (what the task kept inline), or in the node's
+// spill folder — and the node serves them to its peers. A reduce task anywhere fetches its pieces
+// straight from the nodes holding them; only where they are reaches the head. Connections present the
+// cluster's token first, as on the node link. Sockets come from a `ChunkTransport`, so TLS can replace
+// plain TCP without touching the protocol.
+import * as fs from "node:fs";
+import net from "node:net";
+import * as path from "node:path";
+import type { ChunkRef, MapOutput } from "../plan";
+import { Link, sameToken } from "./link";
+import type { TaskSpec } from "./protocol";
+
+/** Where a chunk's bytes are on the node holding it: in its memory (key) or in one of its spill files. */
+export interface ChunkLocation { key?: string; file?: string; offset?: number; bytes: number }
+
+type ToServer = { type: "hello"; token: string } | ({ type: "get"; id: number } & ChunkLocation);
+type ToClient = { type: "chunk"; id: number; ipc: Uint8Array } | { type: "missing"; id: number; message: string };
+
+/** How chunk connections are made: plain TCP today (a TLS transport would wrap node's `tls`). */
+export interface ChunkTransport {
+  listen(host: string, onSocket: (socket: net.Socket) => void): Promise<net.Server>;
+  connect(address: string): net.Socket;
+}
+
+export const tcpTransport: ChunkTransport = {
+  listen: (host, onSocket) => new Promise((resolve, reject) => {
+    const server = net.createServer(onSocket);
+    server.once("error", reject);
+    server.listen(0, host, () => resolve(server));
+  }),
+  connect: (address) => {
+    const { hostname, port } = new URL(`tcp://${address}`);
+    return net.connect(Number(port), hostname.replace(/^\[|\]$/g, ""));
+  },
+};
+
+/** A node's folder for a job's spilled partitions: beside the head's job folder, named after the node. */
+export function nodeSpillFolder(jobFolder: string, nodeId: number): string {
+  return `${jobFolder}-node${nodeId}`;
+}
+
+/** The largest frame a connection may send before it has presented the token. */
+const HELLO_MAX_BYTES = 4096;
+
+/** The chunks this node holds, per job (the head's job folder), and its spill folders. */
+export class ChunkStore {
+  /** Set when the head welcomes the node. */
+  nodeId = 0;
+  private readonly jobs = new Map<string, { folder: string; keys: Set<string> }>();
+  private readonly memory = new Map<string, Uint8Array>();
+  /** Map tasks running here: their head-side spill folder. */
+  private readonly mapTasks = new Map<number, string>();
+  private nextKey = 1;
+
+  /** A task as it runs here: a map task spills into this node's folder, a reduce task may fetch from peers. */
+  localTask(task: TaskSpec, token: string): TaskSpec {
+    if (task.input.kind === "exchange") task = { ...task, input: { ...task.input, reduce: { ...task.input.reduce, fetch: { here: this.nodeId, token } } } };
+    if (!task.exchangeMap) return task;
+    // A reduce task may also be the map task of the next exchange (a sort, then a groupBy).
+    const { spillDir } = task.exchangeMap;
+    this.mapTasks.set(task.taskId, spillDir);
+    return { ...task, exchangeMap: { ...task.exchangeMap, spillDir: path.join(this.job(path.dirname(spillDir)).folder, path.basename(spillDir)) } };
+  }
+
+  /** A map task's output as the head gets it: its chunks stay here, the head learns where. */
+  keep(taskId: number, output: MapOutput): MapOutput {
+    const spillDir = this.mapTasks.get(taskId);
+    this.mapTasks.delete(taskId);
+    if (spillDir === undefined) return output;
+    const job = this.job(path.dirname(spillDir));
+    const chunks = output.chunks.map((chunk): ChunkRef => {
+      if (!chunk.ipc) return { ...chunk, node: this.nodeId };
+      const key = `${taskId}.${this.nextKey++}`;
+      job.keys.add(key);
+      this.memory.set(key, chunk.ipc);
+      return { ...chunk, ipc: undefined, key, node: this.nodeId };
+    });
+    return { ...output, chunks };
+  }
+
+  /** The job ended: its chunks and its spill folder go. */
+  release(jobFolder: string): void {
+    const job = this.jobs.get(jobFolder);
+    this.jobs.delete(jobFolder);
+    for (const key of job?.keys ?? []) this.memory.delete(key);
+    fs.rmSync(nodeSpillFolder(jobFolder, this.nodeId), { recursive: true, force: true });
+  }
+
+  releaseAll(): void {
+    for (const jobFolder of [...this.jobs.keys()]) this.release(jobFolder);
+  }
+
+  read(location: ChunkLocation): Uint8Array {
+    if (location.key !== undefined) {
+      const ipc = this.memory.get(location.key);
+      if (!ipc) throw new Error(`chunk ${location.key} is not held here (its job ended?)`);
+      return ipc;
+    }
+    const file = path.resolve(location.file ?? "");
+    // Only this node's spill files are served, whatever a peer asks for.
+    if (![...this.jobs.values()].some((job) => file.startsWith(job.folder + path.sep))) throw new Error(`${file} is not a spill file of this node`);
+    return readRange(file, location.offset ?? 0, location.bytes);
+  }
+
+  private job(jobFolder: string): { folder: string; keys: Set<string> } {
+    let job = this.jobs.get(jobFolder);
+    if (!job) this.jobs.set(jobFolder, (job = { folder: path.resolve(nodeSpillFolder(jobFolder, this.nodeId)), keys: new Set() }));
+    return job;
+  }
+}
+
+/** Bytes [offset, offset + length) of a file. */
+export function readRange(file: string, offset: number, length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  const fd = fs.openSync(file, "r");
+  try {
+    for (let read = 0; read < length;) {
+      const n = fs.readSync(fd, bytes, read, length - read, offset + read);
+      if (n === 0) throw new Error(`${file} ends before byte ${offset + length}`);
+      read += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return bytes;
+}
+
+/** Serves the store's chunks to peers presenting the token; resolves to the address peers connect to. */
+export async function serveChunks(store: ChunkStore, token: string, host: string, transport: ChunkTransport = tcpTransport): Promise<{ address: string; server: net.Server }> {
+  const server = await transport.listen(host, (socket) => {
+    const link = new Link<ToServer, ToClient>(socket);
+    link.maxFrameBytes = HELLO_MAX_BYTES;
+    let trusted = false;
+    link.on("message", (message: ToServer) => {
+      if (!trusted) {
+        if (message.type !== "hello" || !sameToken(message.token, token)) { socket.destroy(); return; }
+        trusted = true;
+        return;
+      }
+      if (message.type !== "get") return;
+      try {
+        link.send({ type: "chunk", id: message.id, ipc: store.read(message) });
+      } catch (e) {
+        link.send({ type: "missing", id: message.id, message: (e as Error).message });
+      }
+    });
+  });
+  server.unref();
+  const { address, port } = server.address() as net.AddressInfo;
+  return { address: `${address.includes(":") ? `[${address}]` : address}:${port}`, server };
+}
+
+/** A reduce task's connections to the nodes it fetches from: one per node, requests answered in turn. */
+export class ChunkFetcher {
+  private readonly links = new Map<string, { link: Link<ToClient, ToServer>; waiting: Map<number, { resolve(ipc: Uint8Array): void; reject(e: Error): void }> }>();
+  private nextId = 1;
+
+  constructor(private readonly token: string, private readonly transport: ChunkTransport = tcpTransport) {}
+
+  get(address: string, location: ChunkLocation): Promise<Uint8Array> {
+    const peer = this.peer(address);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      peer.waiting.set(id, { resolve, reject });
+      peer.link.send({ type: "get", id, key: location.key, file: location.file, offset: location.offset, bytes: location.bytes });
+    });
+  }
+
+  close(): void {
+    for (const { link } of this.links.values()) link.socket.destroy();
+    this.links.clear();
+  }
+
+  private peer(address: string) {
+    let peer = this.links.get(address);
+    if (peer) return peer;
+    const link = new Link<ToClient, ToServer>(this.transport.connect(address));
+    const waiting = new Map<number, { resolve(ipc: Uint8Array): void; reject(e: Error): void }>();
+    peer = { link, waiting };
+    this.links.set(address, peer);
+    link.send({ type: "hello", token: this.token });
+    link.on("message", (message: ToClient) => {
+      const request = waiting.get(message.id);
+      waiting.delete(message.id);
+      if (message.type === "chunk") request?.resolve(message.ipc);
+      else request?.reject(new Error(message.message));
+    });
+    link.on("close", () => {
+      if (this.links.get(address)?.link === link) this.links.delete(address);
+      for (const request of waiting.values()) request.reject(new Error(`the connection to ${address} closed`));
+      waiting.clear();
+    });
+    return peer;
+  }
+}
