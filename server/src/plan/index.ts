@@ -8,7 +8,7 @@ export * from "./logical";
 export { optimize, type OptimizedPlan, type ReadPushdown } from "./optimizer";
 export { checkExpressions } from "./expr-check";
 export * from "./physical";
-export { explainPlan } from "./explain";
+export { explainParts, explainPlan } from "./explain";
 export { HASH_BUCKETS } from "./all-to-all";
 export { JOIN_TYPES, joinOptionsProblem, joinSchema, joinSpec, outputSide, type JoinOptions, type JoinSpec, type JoinType, type KeyKind, type KeyPair, type OutputColumn } from "./join";
 export { joinColumns, joinKeys, joinProblem } from "./join";

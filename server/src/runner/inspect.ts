@@ -26,7 +26,7 @@ export async function inspectPlan(dataset: Dataset): Promise<PlanInspection> {
     }
     operators.push(operator);
   }
-  return { operators, problems: planProblems(dataset, ops, operators), checkpointed: "settings" in checkpointOf(dataset), explain: dataset.explain() };
+  return { operators, problems: planProblems(dataset, ops, operators), checkpointed: "settings" in checkpointOf(dataset), explain: dataset.explain(), plan: await dataset.explainParts() };
 }
 
 /** What a run would reject before reading anything: the plan checks, and the checkpoint's (with the source's columns when found). */
