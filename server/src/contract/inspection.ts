@@ -20,7 +20,14 @@ export interface PlanOperator {
  * "time", "null", "other"), or why it has none. `args`: its sub-expressions in source order (the receiver
  * first: `a.mul(b)` has a and b); literal arguments of alias, cast, isIn and str.* are not among them.
  */
-export interface TypedExpr { text: string; type?: string; error?: string; args: TypedExpr[] }
+export interface TypedExpr {
+  text: string;
+  type?: string;
+  error?: string;
+  args: TypedExpr[];
+  /** On the whole expression of withColumn or select: the column it makes. */
+  column?: string;
+}
 
 /** What the optimizer pushed into one file read. */
 export interface ReadPushdownInfo {

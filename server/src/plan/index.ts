@@ -6,7 +6,7 @@ export type { ModuleRef } from "./module";
 export * from "./expr";
 export * from "./logical";
 export { optimize, type OptimizedPlan, type ReadPushdown } from "./optimizer";
-export { checkExpressions } from "./expr-check";
+export { checkExpressions, typedExpressions } from "./expr-check";
 export * from "./physical";
 export { explainParts, explainPlan } from "./explain";
 export { HASH_BUCKETS } from "./all-to-all";
