@@ -119,6 +119,34 @@ describe("language server (in-process over streams)", function () {
     assert.match((onDouble.contents as MarkupContent).value, /^`double`: Float64/);
   });
 
+  it("hovers an expression (a whole one or any part) with the type the engine gives it, and the column it makes", async () => {
+    const { uri, text, diagnostics } = await open("expr-hover.rdpipe.ts", `export default rd.readParquet("events")
+  .withColumn("big", rd.col("score").mul(rd.col("id")).gt(1))
+  .filter(rd.col("name").str.startsWith("n1").and(rd.col("big")))
+  .select(rd.col("id").cast("float64").alias("x"), "name", rd.col("id").div(2));
+`);
+    assert.deepEqual(diagnostics, []);
+    const hoverAt = async (needle: string, shift: number) => {
+      const hover: Hover | null = await client.sendRequest("textDocument/hover", { textDocument: { uri }, position: positionOf(text, needle, shift) });
+      return hover && { value: (hover.contents as MarkupContent).value, covers: covered(text, { range: hover.range! } as Diagnostic) };
+    };
+    assert.deepEqual(await hoverAt(".gt(1)", 1), {
+      value: "`((score * id) > 1)`: **bool**\n\nOutput column `big`: Bool (nullable)", covers: 'rd.col("score").mul(rd.col("id")).gt(1)',
+    }, "the whole expression, with the column withColumn makes as the plan's output has it");
+    assert.deepEqual(await hoverAt(".mul(", 1), { value: "`(score * id)`: **float**", covers: 'rd.col("score").mul(rd.col("id"))' }, "float times int is float");
+    assert.deepEqual(await hoverAt('rd.col("id")).gt', 1), { value: "`id`: **int**", covers: 'rd.col("id")' });
+    assert.deepEqual(await hoverAt(".startsWith(", 1), { value: '`name.str.startsWith("n1")`: **bool**', covers: 'rd.col("name").str.startsWith("n1")' });
+    assert.equal((await hoverAt(".and(", 1))!.value, '`(name.str.startsWith("n1") and big)`: **bool**');
+    assert.equal((await hoverAt(".alias(", 1))!.value, "`id::float64 as x`: **float**\n\nOutput column `x`: Float64 (nullable)");
+    assert.equal((await hoverAt(".cast(", 1))!.value, "`id::float64`: **float**");
+    assert.equal((await hoverAt(".div(2)", 1))!.value, "`(id / 2)`: **float**\n\nOutput column `(id / 2)`: Float64 (nullable)", "division is float, as the engine computes it");
+    assert.match((await hoverAt("withColumn", 2))!.value, /^\*\*WithColumn/, "the operator's name still hovers the operator");
+
+    const wrong = await open("expr-hover-wrong.rdpipe.ts", `export default rd.readParquet("events").withColumn("y", rd.col("name").add(1).mul(2));\n`);
+    const onAdd: Hover = await client.sendRequest("textDocument/hover", { textDocument: { uri: wrong.uri }, position: positionOf(wrong.text, ".add(", 1) });
+    assert.equal((onAdd.contents as MarkupContent).value, "`(name + 1)`: add needs numbers in (name + 1), got string values", "the engine's own error where the types do not fit");
+  });
+
   it("marks a class UDF without concurrency on its mapBatches call", async () => {
     const { text, diagnostics } = await open("class-udf.rdpipe.ts", `class Scorer { call(batch: rd.Batch) { return batch; } }
 export default rd.readParquet("events")

@@ -218,6 +218,52 @@ export default evens.union(big).repartition(3).writeParquet("out-union");
     assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
   });
 
+  it("shows the job's plan: what was pushed into the read (columns, row-group predicate, hive folders pruned), the optimized plan and fused stages, the logical plan folded; AA contrast in every theme", async () => {
+    await rd.range(300).map((row) => ({ id: row.id, value: `v${row.id}`, region: ["eu", "us", "asia"][Number(row.id) % 3] }))
+      .writeParquet(path.join(root, "regions"), { partitionCols: ["region"] }).run();
+    const pipeline = 'rd.readParquet("regions").filter(rd.col("region").eq("eu").and(rd.col("id").lt(100))).withColumn("twice", rd.col("id").mul(2)).select("id", "twice")';
+    writePipeline(root, "plan.rdpipe.ts", `import * as rd from "rdpipe";\nexport default ${pipeline}.writeParquet("out-plan");\n`);
+    const job = await submit("plan.rdpipe.ts");
+    const { page, pageErrors } = await openPanel(job.id);
+    await jobState(page, "succeeded");
+    const read = page.locator('.plan-read[data-read="ReadParquet"]');
+    await read.waitFor();
+    await screenshot(page, "plan");
+    const fact = (key: string) => read.locator(`[data-pushdown="${key}"]`).innerText();
+    assert.equal(await fact("columns"), "id, region", "the columns the filter, withColumn and select use");
+    assert.equal(await fact("filter"), '(region = "eu" and id < 100)');
+    assert.equal(await fact("limit"), "none");
+    assert.equal(await fact("folders"), "2 of 3: region=asia, region=us");
+    assert.equal(await read.locator('[data-pushdown="stopped"]').count(), 0, "no UDF above the read");
+    assert.match(await read.locator(".plan-paths").innerText(), /regions$/);
+    // The trees as explain() prints them for the same plan (its lines, less the first indent).
+    const explained = rd.readParquet(path.join(root, "regions")).filter(rd.col("region").eq("eu").and(rd.col("id").lt(100)))
+      .withColumn("twice", rd.col("id").mul(2)).select("id", "twice").writeParquet(path.join(root, "out-plan")).explain();
+    const linesOf = (title: string) => explained.split(/\n(?=\S)/).find((part) => part.startsWith(title))!.split("\n").slice(1).map((l) => l.slice(2)).join("\n");
+    const tree = (name: string) => page.locator(`details[data-plan="${name}"]`);
+    assert.equal(await tree("optimized").locator("pre").innerText(), linesOf("Optimized plan:"));
+    assert.match(await tree("optimized").locator("pre").innerText(), /ReadParquet \[columns: id, region; filter: \(region = "eu" and id < 100\)\]/);
+    assert.equal(await tree("stages").locator("pre").innerText(), linesOf("Fused stages:"));
+    assert.equal(await tree("logical").getAttribute("open"), null, "the logical plan starts folded");
+    await tree("logical").locator("summary").click();
+    assert.match(await tree("logical").locator("pre").innerText(), /^WriteParquet\n {2}Select\(id, twice\)\n {4}WithColumn\(twice = \(id \* 2\)\)\n {6}Filter/);
+    await tree("logical").evaluate((details) => details.setAttribute("data-rendered-before", ""));
+    await page.setViewportSize({ width: 700, height: 900 }); // a resize renders the panel again
+    await page.locator('details[data-plan="logical"]:not([data-rendered-before])').waitFor();
+    assert.equal(await tree("logical").getAttribute("open"), "", "stays open across renders");
+    const failures: string[] = [];
+    for (const theme of VSCODE_THEMES) {
+      await applyTheme(page, theme);
+      const selectors = [".plan h2", ".plan h3", ".plan-read h4", ".plan-paths", ".plan-read dt", ".plan-read dd", ".plan-tree summary", ".plan-tree pre"];
+      const measured = await page.evaluate(contrastScript(selectors)) as ContrastReading[];
+      assert.equal(measured.length, selectors.length);
+      await screenshot(page, `plan-${theme.name}`);
+      failures.push(...belowAA(measured, `plan in ${theme.name}`));
+    }
+    assert.deepEqual(failures, [], "the Plan section's text at least 4.5:1 in every theme");
+    assert.deepEqual(pageErrors, [], "no script errors and no CSP violations");
+  });
+
   it("shows a checkpointed job's errored rows (input, error, stack) with Debug, pages committed IDs and output rows, and keeps it all after a reload", async () => {
     writePipeline(root, "skip.rdpipe.ts", checkpointedPipeline("skip", { strict: true }));
     const job = await submit("skip.rdpipe.ts");
@@ -432,14 +478,7 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
         const shownTone = await page.locator(".job-state").getAttribute("data-tone");
         if (shownTone !== tone) failures.push(`${name} job's badge tone: ${shownTone}, not ${tone}`);
         for (const theme of VSCODE_THEMES) {
-          await page.evaluate(({ variables, bodyClass }) => {
-            // As VS Code does: the theme's variables on <html>, its kind as the body's class.
-            const html = document.documentElement;
-            for (const property of Array.from(html.style)) if (property.startsWith("--vscode-")) html.style.removeProperty(property);
-            for (const [property, value] of Object.entries(variables)) html.style.setProperty(property, value);
-            document.body.classList.remove("vscode-light", "vscode-dark", "vscode-high-contrast");
-            document.body.classList.add(bodyClass);
-          }, theme);
+          await applyTheme(page, theme);
           // The badge and the panel's text.
           const measured = await page.evaluate(contrastScript([".job-state-label", "body"])) as ContrastReading[];
           assert.equal(measured.length, 2, "a badge to measure");
@@ -528,6 +567,17 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
     assert.deepEqual(pageErrors, []);
   });
 });
+
+/** As VS Code does: the theme's variables on <html>, its kind as the body's class. */
+async function applyTheme(page: Page, theme: (typeof VSCODE_THEMES)[number]): Promise<void> {
+  await page.evaluate(({ variables, bodyClass }) => {
+    const html = document.documentElement;
+    for (const property of Array.from(html.style)) if (property.startsWith("--vscode-")) html.style.removeProperty(property);
+    for (const [property, value] of Object.entries(variables)) html.style.setProperty(property, value);
+    document.body.classList.remove("vscode-light", "vscode-dark", "vscode-high-contrast");
+    document.body.classList.add(bodyClass);
+  }, theme);
+}
 
 async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -10,6 +10,7 @@ import { bytes, button, count, el } from "./dom";
 import { type ErroredRowKind, erroredRowCard, failedRow } from "./errored-rows";
 import { previewGrid } from "./grid";
 import { header, missingJob } from "./header";
+import { type PlanFolds, planSection } from "./plan-view";
 import { isFinished, operatorCard, outcome, resources } from "./progress-view";
 import "./panel.css";
 
@@ -38,6 +39,8 @@ interface PanelState {
   workspaceFolders?: string[];
   /** Set when the host found the job is not on its server. */
   missing?: { jobId: string; serverUrl: string };
+  /** The Plan section's parts the user opened or closed. */
+  planFolds?: PlanFolds;
 }
 
 const PAGE_SIZE: Record<CheckpointViewName, number> = { summary: 20, ids: 20, rows: 10, errors: 10 };
@@ -81,7 +84,7 @@ window.addEventListener("message", (event: MessageEvent<HostToWebview>) => {
 function showJob(job: JobSummary, progress: ProgressSnapshot | undefined): void {
   const sameJob = job.id === state.job?.id;
   const wasFinished = sameJob && FINISHED_STATES.includes(state.job!.state);
-  if (!sameJob) state = { pages: {}, cancelRequested: false, workspaceFolders: state.workspaceFolders };
+  if (!sameJob) state = { pages: {}, cancelRequested: false, workspaceFolders: state.workspaceFolders, planFolds: state.planFolds };
   state.missing = undefined;
   if (sameJob && job.state !== state.job!.state) state.cancelRequested = false;
   state.job = job;
@@ -168,6 +171,10 @@ function render(): void {
     operators(state.progress, job),
     result(job),
     job.result?.preview ? previewGrid(job.id, job.result.preview) : false,
+    planSection(job.plan, state.planFolds ?? {}, (name, open) => {
+      state.planFolds = { ...state.planFolds, [name]: open };
+      vscode.setState(savedState());
+    }),
     checkpointInspector(job),
   ];
   const previousHeader = root.querySelector(":scope > header");

@@ -11,6 +11,7 @@ import { TextDocument } from "vscode-languageserver-textdocument";
 import { RemoteClient, RemoteError, type FieldInfo, type JobDetail, type PlanInspection, type PlanOperator } from "../../../server/src/contract";
 import { jobSource } from "../bundled-cli";
 import { latestJobOf } from "../jobs";
+import { typedExprAt } from "./expr-syntax";
 import { findOperatorCalls, matchOperatorsToCalls, type ColumnArgument, type OffsetRange, type OperatorCall } from "./operator-calls";
 import { OPERATOR_DOCS } from "./operator-docs";
 import { editorOperatorName, stageOfOperator, type LineOfOperator } from "./operator-names";
@@ -70,6 +71,21 @@ function columnAt(analysis: Analysis, offset: number): { argument: ColumnArgumen
     const argument = COLUMN_OPERATORS.has(call.kind) ? call.columnArguments.find((a) => contains(a.range, offset)) : undefined;
     const schema = argument && inputSchemaOf(analysis, call);
     if (argument && schema) return { argument, schema };
+  }
+  return undefined;
+}
+
+/** The type of the expression under `offset` (the innermost one), as the engine typed it against the operator's input. */
+function expressionHover(analysis: Analysis, offset: number): { value: string; range: OffsetRange } | undefined {
+  for (const call of analysis.calls) {
+    const operator = analysis.operatorOf.get(call);
+    const found = call.expressions && operator?.expressions && typedExprAt(call.expressions, operator.expressions, offset);
+    if (!found || !operator) continue;
+    const { node, range } = found;
+    const lines = [node.type !== undefined ? `\`${node.text}\`: **${node.type}**` : `\`${node.text}\`: ${node.error}`];
+    const column = node.column === undefined ? undefined : operator.schema?.find((f) => f.name === node.column);
+    if (column) lines.push(`Output column \`${column.name}\`: ${column.type}${column.nullable ? " (nullable)" : ""}`);
+    return { value: lines.join("\n\n"), range };
   }
   return undefined;
 }
@@ -194,6 +210,8 @@ export function startLanguageServer(connection: Connection): void {
       const value = field ? `\`${field.name}\`: ${field.type}${field.nullable ? " (nullable)" : ""}` : `unknown column \`${column.argument.column}\``;
       return { contents: { kind: MarkupKind.Markdown, value }, range: toRange(found.document, column.argument.range) };
     }
+    const expression = expressionHover(found.analysis, offset);
+    if (expression) return { contents: { kind: MarkupKind.Markdown, value: expression.value }, range: toRange(found.document, expression.range) };
     const call = found.analysis.calls.find((c) => contains(c.nameRange, offset));
     if (!call) return null;
     const operator = found.analysis.operatorOf.get(call);

@@ -2,6 +2,7 @@
 // API, in the plan's canonical order, so an operator the engine reports (by index) gets a range in the file.
 import ts from "typescript";
 import type { PlanOperator } from "../../../server/src/contract";
+import { type ExprSyntax, expressionArguments } from "./expr-syntax";
 
 /** The operator kind each Dataset-building call creates (read functions of the API, Dataset and GroupedData methods). */
 const OPERATOR_KIND_OF_CALL: Record<string, string> = {
@@ -31,6 +32,8 @@ export interface OperatorCall {
   receiver?: OperatorCall;
   /** Column names given as strings to selectColumns, dropColumns, renameColumns (its keys), select, and inside `col("…")` of expressions. */
   columnArguments: ColumnArgument[];
+  /** withColumn, filter(expr), select: the expressions in its arguments, as written. */
+  expressions?: ExprSyntax[];
 }
 
 const rangeOf = (node: ts.Node, file: ts.SourceFile): OffsetRange => ({ start: node.getStart(file), end: node.getEnd() });
@@ -116,6 +119,7 @@ export function findOperatorCalls(fileName: string, text: string): OperatorCall[
         result = {
           method, kind, range: { start: name.getStart(file), end: call.getEnd() }, nameRange: rangeOf(name, file),
           receiver: isRead ? undefined : receiver ?? undefined, columnArguments: columnArgumentsOf(call, kind, file),
+          expressions: expressionArguments(call, kind, file),
         };
       }
     }

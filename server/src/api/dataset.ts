@@ -5,6 +5,7 @@ import { type ActorOptions, type AggregateFn, type ErrorPolicy, type JoinOptions
 import { type ColumnAggregateOptions, Count, Max, Mean, Min, Std, Sum } from "./aggregate";
 import { type ExecutionResult, type ExecutionOptions, type ProgressSnapshot, execute } from "../exec";
 import type { ModuleRef } from "../plan";
+import type { PlanExplanation } from "../contract";
 import { DataContext } from "./context";
 import { batchesFrom, formatBatch, type Batch, type DataIterator, type IterBatchesOptions } from "./batches";
 import { checkTestSize, split, splitAt, splitProportionately, trainTestSplit } from "./splits";
@@ -16,7 +17,7 @@ import { checkErrorPolicy, checkSeed } from "./checks";
 import { formatRow } from "./format";
 import { resolveUserPath } from "./paths";
 import { Expr, filterExprOp, selectOp, withColumnOp } from "./expressions";
-import { blockTotals, countFromMetadata, planInputFiles } from "./inspect";
+import { blockTotals, countFromMetadata, planExplanation, planInputFiles } from "./inspect";
 import { summarize, type ColumnSummary } from "./summary";
 import { fileDatasink, type SaveOptions } from "./write-options";
 
@@ -293,6 +294,8 @@ export class Dataset {
 
   /** The logical plan, the optimized plan, the fused stages and what the optimizer pushed into the reads. */
   explain(): string { return explainPlan(this.op, this.origin?.positions); }
+  /** explain() in parts, with the hive folders a pushed filter prunes (a listing): what the job panel's Plan section shows. */
+  explainParts(): Promise<PlanExplanation> { return planExplanation(this.op, this.origin?.positions); }
   /** The files the reads read (after hive-partition pruning); nothing else is read. */
   inputFiles(): Promise<string[]> { return planInputFiles(this.op); }
   /** Executes the plan: the number of (non-empty) blocks it outputs. */

@@ -1,8 +1,10 @@
 // Inspection without running the whole plan where metadata answers: count() from Parquet footers,
 // inputFiles() from the listing (after hive pruning), explain(); and the block totals of a run.
+import path from "node:path";
 import { blockBytes, type Block } from "../block";
+import type { PlanExplanation } from "../contract";
 import { sourceFiles, sourceFooterRows } from "../io";
-import { checkExpressions, inputsOf, opsInOrder, optimize, pushedSource, type LogicalOp } from "../plan";
+import { checkExpressions, explainParts, inputsOf, opsInOrder, optimize, pushedSource, type LogicalOp } from "../plan";
 
 /** Operators that never change how many rows pass. */
 const COUNT_PRESERVING = new Set(["withColumn", "select", "selectColumns", "dropColumns", "renameColumns", "sort", "repartition", "randomShuffle"]);
@@ -37,6 +39,26 @@ export async function planInputFiles(root: LogicalOp): Promise<string[]> {
     for (const file of (await sourceFiles(pushedSource(op.source, pushdowns.get(op)))) ?? []) files.add(file);
   }
   return [...files].sort();
+}
+
+/**
+ * explain() in parts, each hive-partitioned read with a pushed filter also listed with and without it:
+ * which of its partition folders (relative to the path read) the filter prunes.
+ */
+export async function planExplanation(root: LogicalOp, positions?: Map<LogicalOp, number>): Promise<PlanExplanation> {
+  const { notes: _notes, ...parts } = explainParts(root, positions);
+  const { pushdowns } = optimize(root);
+  const reads = opsInOrder(root).filter((op) => op.kind === "read" && op.source.type === "files");
+  for (const [i, op] of reads.entries()) {
+    if (op.kind !== "read" || op.source.type !== "files" || op.source.partitioning !== "hive" || !pushdowns.get(op)?.filter) continue;
+    const base = op.source.paths[0];
+    const folderOf = (file: string) => path.posix.relative(base, path.posix.dirname(file));
+    const partitioned = (files: string[] | undefined) => new Set((files ?? []).map(folderOf).filter((f) => f.includes("=")));
+    const all = partitioned(await sourceFiles(pushedSource(op.source, { ...pushdowns.get(op), filter: undefined })));
+    const kept = partitioned(await sourceFiles(pushedSource(op.source, pushdowns.get(op))));
+    if (all.size > 0) parts.reads[i].folders = { total: all.size, pruned: [...all].filter((f) => !kept.has(f)).sort() };
+  }
+  return parts;
 }
 
 /** Blocks, rows and in-memory bytes of a run's output. */

@@ -1,5 +1,5 @@
 // Jobs as the execution server keeps them: what to run, with which options, and how it ended.
-import type { FieldInfo } from "./inspection";
+import type { FieldInfo, PlanExplanation } from "./inspection";
 import type { ProgressSnapshot } from "./progress";
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
@@ -108,6 +108,8 @@ export interface JobSummary {
   resumedFrom?: string;
   /** Set on a job once it has been resumed: the id of the new job, whose events a client follows next. */
   resumedBy?: string;
+  /** What the job runs, once loaded: explain()'s plans and what was pushed into each read (the panel's Plan section). */
+  plan?: PlanExplanation;
 }
 
 export interface JobDetail { job: JobSummary; progress?: ProgressSnapshot }

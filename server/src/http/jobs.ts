@@ -310,9 +310,11 @@ export class JobManager {
     child.on("message", (message: RunnerMessage) => {
       if (message.type === "started") {
         const known = message.checkpoint;
+        job.summary.plan = message.plan;
         job.checkpoint = "settings" in known ? known.settings : undefined;
         this.setCheckpoint(job, "settings" in known ? availableStatus(known.settings) : { available: false, reason: known.reason });
         this.persist(job); // a restarted server can read and resume the checkpoint of a job it lost
+        this.emit(job, { type: "state", job: job.summary, progress: job.progress }); // now with the plan it runs
       } else if (message.type === "progress") {
         job.progress = message.progress;
         this.emit(job, { type: "progress", jobId: job.summary.id, progress: message.progress });

@@ -23,7 +23,8 @@ const DECODERS: Record<number, Decoder> = {
   [INT64]: (b) => (b.length >= 8 ? view(b).getBigInt64(0, true) : undefined),
   [FLOAT]: (b) => (b.length >= 4 ? finite(view(b).getFloat32(0, true)) : undefined),
   [DOUBLE]: (b) => (b.length >= 8 ? finite(view(b).getFloat64(0, true)) : undefined),
-  [BYTE_ARRAY]: (b) => new TextDecoder().decode(b),
+  // A min or max cut short mid-character (page indexes truncate them) is not a bound once decoded with replacement characters: unknown.
+  [BYTE_ARRAY]: (b) => { try { return new TextDecoder("utf-8", { fatal: true }).decode(b); } catch { return undefined; } },
 };
 
 const finite = (x: number) => (Number.isNaN(x) ? undefined : x);
@@ -43,6 +44,11 @@ function decoderOf(element: ThriftStruct): { decode: Decoder; legacyOrderOk: boo
     return converted === CONVERTED_UTF8 || logicalKind === LOGICAL_STRING ? { decode: DECODERS[BYTE_ARRAY], legacyOrderOk: false } : undefined;
   }
   return physical !== undefined && physical in DECODERS && logicalKind === undefined ? { decode: DECODERS[physical], legacyOrderOk: true } : undefined;
+}
+
+/** How a column's page-index min and max decode (they order as min_value/max_value do), or undefined when they do not order its values. */
+export function pageStatsDecoder(element: ThriftStruct): Decoder | undefined {
+  return decoderOf(element)?.decode;
 }
 
 /** Statistics by column name for the top-level primitive columns of one row group. */

@@ -8,6 +8,7 @@ import { readParquet, readSchema } from "parquet-wasm";
 import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
+import { pagedRowGroup, readRun } from "./parquet-pages";
 import { mayMatch } from "./prune";
 import { ParquetLayout, type ByteRange } from "./rowgroup";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
@@ -112,6 +113,26 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
       if (!mayMatch(filter, (column) => stats.get(column))) { rowOffset += rows; continue; }
     }
     const where = `${path}: row group ${index} (rows ${rowOffset}-${rowOffset + rows - 1})`;
+    if (filter) {
+      // With a page index: only the pages that may hold matching rows (the filter still runs on the rows read).
+      const names = columns ?? schema.fields.map((f) => f.name);
+      const read = (start: number, length: number) => reader.read(start, length);
+      let runs: FileBlock[] | undefined;
+      try {
+        const paged = await pagedRowGroup(layout, index, filter, names, read);
+        if (paged) {
+          runs = [];
+          for (const run of paged.runs) runs.push({ block: await readRun(layout, index, names, paged, run, read, BATCH_ROWS), rowOffset: rowOffset + run.start });
+        }
+      } catch (e) {
+        throw new IoError(`${where}: reading by its page index: ${errorMessage(e)}`);
+      }
+      if (runs) {
+        yield* runs;
+        rowOffset += rows;
+        continue;
+      }
+    }
     let rowGroupFile: Uint8Array;
     try {
       const plan = layout.rowGroupFile(index, columns);

@@ -3,8 +3,9 @@
 // This lets parquet-wasm's synchronous reader decode a row group without the whole file in memory
 // (its async reader turns a decode error into an uncatchable panic that also never settles).
 import { Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
-import { chunkStats } from "./parquet-stats";
-import type { ColumnStats } from "./prune";
+import type { PageLocation } from "./page-index";
+import { chunkStats, pageStatsDecoder } from "./parquet-stats";
+import type { ColumnStats, PruneValue } from "./prune";
 import { CompactType, asNumber, decodeStruct, encodeStruct, field, type ThriftList, type ThriftStruct, type ThriftValue } from "./thrift";
 
 // Field ids from parquet.thrift.
@@ -13,9 +14,10 @@ const KEY = 1, VALUE = 2;
 const ELEMENT_NAME = 4, ELEMENT_NUM_CHILDREN = 5;
 const GROUP_COLUMNS = 1, GROUP_BYTE_SIZE = 2, GROUP_NUM_ROWS = 3, GROUP_SORTING_COLUMNS = 4, GROUP_FILE_OFFSET = 5, GROUP_COMPRESSED_SIZE = 6, GROUP_ORDINAL = 7;
 const CHUNK_FILE_PATH = 1, CHUNK_FILE_OFFSET = 2, CHUNK_META = 3;
-const CHUNK_PAGE_INDEX_FIELDS = [4, 5, 6, 7];
-const META_COMPRESSED_SIZE = 7, META_DATA_PAGE = 9, META_INDEX_PAGE = 10, META_DICTIONARY_PAGE = 11;
-const META_BLOOM_FIELDS = [14, 15];
+const CHUNK_OFFSET_INDEX_OFFSET = 4, CHUNK_OFFSET_INDEX_LENGTH = 5, CHUNK_COLUMN_INDEX_OFFSET = 6, CHUNK_COLUMN_INDEX_LENGTH = 7;
+const CHUNK_PAGE_INDEX_FIELDS = [CHUNK_OFFSET_INDEX_OFFSET, CHUNK_OFFSET_INDEX_LENGTH, CHUNK_COLUMN_INDEX_OFFSET, CHUNK_COLUMN_INDEX_LENGTH];
+const META_NUM_VALUES = 5, META_COMPRESSED_SIZE = 7, META_DATA_PAGE = 9, META_INDEX_PAGE = 10, META_DICTIONARY_PAGE = 11, META_STATISTICS = 12;
+const META_BLOOM_FIELDS = [14, 15], META_SIZE_STATISTICS = 16;
 
 const MAGIC = new TextEncoder().encode("PAR1");
 /** Arrow writers store the Arrow schema here; readers use it to restore types, and reject it if its field count differs. */
@@ -26,6 +28,12 @@ export interface ByteRange {
   start: number;
   length: number;
 }
+
+/** Where a column's page index is in the file, and how its min and max values decode (absent: they do not order its values). */
+export interface ColumnPageIndex { offsetIndex: ByteRange; columnIndex?: ByteRange; decode?: (bytes: Uint8Array) => PruneValue | undefined }
+
+/** A run of one column's data pages, the rows they hold. */
+export interface PageRun { first: PageLocation; last: PageLocation; rows: number }
 
 export interface RowGroupFilePlan {
   /** The column chunks to read from the original file, in order. */
@@ -97,8 +105,31 @@ export class ParquetLayout {
     return chunkStats(schema, this.columns, list(group, GROUP_COLUMNS).items as ThriftStruct[], this.rowGroups[rowGroupIndex].rows);
   }
 
-  rowGroupFile(rowGroupIndex: number, columnNames?: string[]): RowGroupFilePlan {
+  /**
+   * The page index of each named top-level primitive column in one row group; undefined when one of
+   * them has no offset index, or is nested (its pages need not start at its rows).
+   */
+  pageIndex(rowGroupIndex: number, names: string[]): Map<string, ColumnPageIndex> | undefined {
+    const schema = list(this.footer, FILE_SCHEMA).items as ThriftStruct[];
+    const chunks = list(list(this.footer, FILE_ROW_GROUPS).items[rowGroupIndex] as ThriftStruct, GROUP_COLUMNS).items as ThriftStruct[];
+    const out = new Map<string, ColumnPageIndex>();
+    for (const column of this.columns.filter((c) => names.includes(c.name))) {
+      const chunk = chunks[column.leafStart];
+      const range = (offsetId: number, lengthId: number) => {
+        const [start, length] = [asNumber(field(chunk, offsetId)), asNumber(field(chunk, lengthId))];
+        return start !== undefined && length !== undefined ? { start, length } : undefined;
+      };
+      const offsetIndex = range(CHUNK_OFFSET_INDEX_OFFSET, CHUNK_OFFSET_INDEX_LENGTH);
+      if (column.schemaEnd - column.schemaStart !== 1 || !offsetIndex) return undefined;
+      out.set(column.name, { offsetIndex, columnIndex: range(CHUNK_COLUMN_INDEX_OFFSET, CHUNK_COLUMN_INDEX_LENGTH), decode: pageStatsDecoder(schema[column.schemaStart]) });
+    }
+    return out;
+  }
+
+  /** `pages`: a file of one (primitive) column holding only that run of its pages (and its dictionary page). */
+  rowGroupFile(rowGroupIndex: number, columnNames?: string[], pages?: PageRun): RowGroupFilePlan {
     const chosen = columnNames ? this.columns.filter((c) => columnNames.includes(c.name)) : this.columns;
+    if (pages && (chosen.length !== 1 || chosen[0].leafEnd - chosen[0].leafStart !== 1)) throw new Error("a run of pages is of one primitive column");
     const leaves = chosen.flatMap((c) => Array.from({ length: c.leafEnd - c.leafStart }, (_, i) => c.leafStart + i));
     const schema = list(this.footer, FILE_SCHEMA);
     const root = new Map(schema.items[0] as ThriftStruct);
@@ -116,11 +147,22 @@ export class ParquetLayout {
       const dictionaryPage = asNumber(field(meta, META_DICTIONARY_PAGE));
       const hasDictionary = dictionaryPage !== undefined && dictionaryPage > 0 && dictionaryPage < dataPage;
       const start = hasDictionary ? dictionaryPage : dataPage;
-      const length = asNumber(field(meta, META_COMPRESSED_SIZE))!;
-      const shift = BigInt(position - start);
-      ranges.push({ start, length });
-      meta.set(META_DATA_PAGE, { type: CompactType.I64, value: BigInt(dataPage) + shift });
-      if (hasDictionary) meta.set(META_DICTIONARY_PAGE, { type: CompactType.I64, value: BigInt(dictionaryPage) + shift });
+      let length = asNumber(field(meta, META_COMPRESSED_SIZE))!;
+      if (pages) {
+        // The dictionary page (it ends where the first data page starts), then the run of data pages.
+        const dictionary = hasDictionary ? [{ start, length: dataPage - start }] : [];
+        const chunkRanges = [...dictionary, { start: pages.first.offset, length: pages.last.offset + pages.last.size - pages.first.offset }];
+        ranges.push(...chunkRanges);
+        length = chunkRanges.reduce((sum, r) => sum + r.length, 0);
+        meta.set(META_DATA_PAGE, { type: CompactType.I64, value: BigInt(position + (dictionary[0]?.length ?? 0)) });
+        meta.set(META_COMPRESSED_SIZE, { type: CompactType.I64, value: BigInt(length) });
+        meta.set(META_NUM_VALUES, { type: CompactType.I64, value: BigInt(pages.rows) });
+        for (const id of [META_STATISTICS, META_SIZE_STATISTICS]) meta.delete(id);
+      } else {
+        ranges.push({ start, length });
+        meta.set(META_DATA_PAGE, { type: CompactType.I64, value: BigInt(dataPage - start + position) });
+      }
+      if (hasDictionary) meta.set(META_DICTIONARY_PAGE, { type: CompactType.I64, value: BigInt(position) });
       else meta.delete(META_DICTIONARY_PAGE);
       for (const id of [META_INDEX_PAGE, ...META_BLOOM_FIELDS]) meta.delete(id);
       chunk.set(CHUNK_META, { type: CompactType.Struct, value: meta });
@@ -134,6 +176,7 @@ export class ParquetLayout {
 
     const file = new Map(this.footer);
     file.set(FILE_SCHEMA, { type: CompactType.List, value: withItems(schema, [root, ...chosen.flatMap((c) => schema.items.slice(c.schemaStart, c.schemaEnd))]) });
+    if (pages) rowGroup.set(GROUP_NUM_ROWS, { type: CompactType.I64, value: BigInt(pages.rows) });
     file.set(FILE_NUM_ROWS, { type: CompactType.I64, value: field(rowGroup, GROUP_NUM_ROWS)! });
     file.set(FILE_ROW_GROUPS, { type: CompactType.List, value: withItems(list(this.footer, FILE_ROW_GROUPS), [rowGroup]) });
     if (columnNames && file.has(FILE_KEY_VALUES)) {

@@ -2,8 +2,9 @@
 // from the source (a Parquet footer through the metadata cache, in-memory blocks, range) and carried
 // through the operators whose output columns the plan shows. Nothing is read but footers.
 import type { Schema } from "apache-arrow";
+import type { TypedExpr } from "../contract";
 import { sourceSchema } from "../io";
-import { ExprTypeError, exprKind, exprName, exprSchemaOf, type Expr, type ExprSchema } from "./expr";
+import { ExprTypeError, exprKind, exprName, exprSchemaOf, exprText, type Expr, type ExprSchema } from "./expr";
 import { PlanError, inputsOf, opDisplayName, opsInOrder, type LogicalOp } from "./logical";
 
 const EXPRESSION_KINDS = new Set(["withColumn", "filterExpr", "select"]);
@@ -58,6 +59,37 @@ function outputOf(op: LogicalOp, input: ExprSchema): ExprSchema | undefined {
     case "renameColumns": return new Map([...input].map(([c, k]) => [op.mapping[c] ?? c, k]));
     case "limit": case "sort": case "repartition": case "randomShuffle": case "write": return input;
     case "addColumn": return new Map(input).set(op.column, "other");
+    default: return undefined;
+  }
+}
+
+/** An expression's sub-expressions, in the order a call chain writes them (the receiver first). */
+function exprArgs(e: Expr): Expr[] {
+  switch (e.op) {
+    case "col": case "lit": return [];
+    case "arith": case "compare": case "logic": return [e.left, e.right];
+    default: return [e.arg];
+  }
+}
+
+/** The expression's tree, each node typed against the schema by the rules the plan checks (an error where it does not fit). */
+export function typedExpr(e: Expr, schema: ExprSchema): TypedExpr {
+  const args = exprArgs(e).map((arg) => typedExpr(arg, schema));
+  try {
+    return { text: exprText(e), type: exprKind(e, schema), args };
+  } catch (err) {
+    if (!(err instanceof ExprTypeError)) throw err;
+    return { text: exprText(e), error: err.message, args };
+  }
+}
+
+/** The expressions an operator evaluates, typed against its input's schema; undefined for an operator without expressions. */
+export function typedExpressions(op: LogicalOp, input: Schema): TypedExpr[] | undefined {
+  const schema = exprSchemaOf(input);
+  switch (op.kind) {
+    case "withColumn": return [{ ...typedExpr(op.expr, schema), column: op.column }];
+    case "filterExpr": return [typedExpr(op.predicate, schema)];
+    case "select": return op.exprs.map((e) => ({ ...typedExpr(e, schema), column: exprName(e) }));
     default: return undefined;
   }
 }

@@ -16,6 +16,8 @@ export interface OptimizedPlan {
   pushdowns: Map<LogicalOp, ReadPushdown>;
   /** What was pushed into which read, and where pushdown stopped, for explain(). */
   notes: string[];
+  /** The UDF above each read where pushdown stopped. */
+  stops: Map<LogicalOp, LogicalOp>;
 }
 
 const UDF_KINDS = new Set(["map", "flatMap", "filter", "mapBatches", "addColumn"]);
@@ -29,6 +31,7 @@ export function optimize(root: LogicalOp): OptimizedPlan {
   for (const op of opsInOrder(root)) for (const input of inputsOf(op)) parents.set(input, [...(parents.get(input) ?? []), op]);
   const pushdowns = new Map<LogicalOp, ReadPushdown>();
   const notes: string[] = [];
+  const stops = new Map<LogicalOp, LogicalOp>();
   for (const read of opsInOrder(root)) {
     if (read.kind !== "read" || read.source.type !== "files") continue;
     // The chain of single consumers above the read: what its rows go through.
@@ -45,10 +48,13 @@ export function optimize(root: LogicalOp): OptimizedPlan {
     if (columns) notes.push(`${read.name}: reads only columns ${columns.join(", ")}`);
     if (filter) notes.push(`${read.name}: skips row groups and hive folders where no row can match ${pruneText(filter)}`);
     if (limit !== undefined) notes.push(`${read.name}: each read task stops after ${limit} rows`);
-    if (stop) notes.push(`${read.name}: pushdown stops at ${opDisplayName(stop)} (a UDF)`);
+    if (stop) {
+      notes.push(`${read.name}: pushdown stops at ${opDisplayName(stop)} (a UDF)`);
+      stops.set(read, stop);
+    }
     if (Object.keys(pushdown).length > 0) pushdowns.set(read, pushdown);
   }
-  return { pushdowns, notes };
+  return { pushdowns, notes, stops };
 }
 
 /** The columns the chain uses, from its top down; undefined when it may use all of them. */

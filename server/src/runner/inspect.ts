@@ -2,7 +2,8 @@
 import type { Dataset } from "../api/dataset";
 import { validateCheckpointPlan } from "../checkpoint";
 import type { PlanInspection, PlanOperator, PlanProblem } from "../contract";
-import { PlanError, opDisplayName, opsInOrder, inputsOf, validatePlan, type LogicalOp } from "../plan";
+import type { Schema } from "apache-arrow";
+import { PlanError, opDisplayName, opsInOrder, inputsOf, typedExpressions, validatePlan, type LogicalOp } from "../plan";
 import { toJobError } from "./outcome";
 import { schemaFields } from "./preview";
 import { checkpointOf } from "./pipeline";
@@ -11,6 +12,7 @@ import { checkpointOf } from "./pipeline";
 export async function inspectPlan(dataset: Dataset): Promise<PlanInspection> {
   const ops = opsInOrder(dataset.op);
   const operators: PlanOperator[] = [];
+  const schemas: (Schema | undefined)[] = [];
   for (const [index, op] of ops.entries()) {
     const operator: PlanOperator = {
       index, name: opDisplayName(op), kind: op.kind, inputs: inputsOf(op).map((input) => ops.indexOf(input)), schema: null,
@@ -19,14 +21,18 @@ export async function inspectPlan(dataset: Dataset): Promise<PlanInspection> {
       operator.schema = operators[operator.inputs[0]].schema;
     } else {
       try {
-        operator.schema = schemaFields(await dataset.atOperator(op).limit(1).schema());
+        schemas[index] = await dataset.atOperator(op).limit(1).schema();
+        operator.schema = schemaFields(schemas[index]!);
       } catch (e) {
         operator.schemaError = toJobError(e).message;
       }
     }
+    const input = schemas[operator.inputs[0]];
+    const expressions = input && typedExpressions(op, input);
+    if (expressions) operator.expressions = expressions;
     operators.push(operator);
   }
-  return { operators, problems: planProblems(dataset, ops, operators), checkpointed: "settings" in checkpointOf(dataset), explain: dataset.explain() };
+  return { operators, problems: planProblems(dataset, ops, operators), checkpointed: "settings" in checkpointOf(dataset), explain: dataset.explain(), plan: await dataset.explainParts() };
 }
 
 /** What a run would reject before reading anything: the plan checks, and the checkpoint's (with the source's columns when found). */

@@ -23,7 +23,7 @@ async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: 
       "Running without that checkpoint would start over and write inputs already written; restore its checkpointConfig, or submit a new job");
   }
   applyResourceOptions(options);
-  await send({ type: "started", checkpoint });
+  await send({ type: "started", checkpoint, plan: await dataset.explainParts() });
   const result = await runDataset(dataset, {
     preview: options.preview ?? 20, signal, onProgress: (progress) => void send({ type: "progress", progress }),
   });

@@ -1,7 +1,7 @@
 // What the server and a job-runner process say over IPC: the parent sends one RunnerRequest; the
 // runner answers with RunnerMessages and exits.
 import type { CheckpointSettings } from "../checkpoint";
-import type { CheckpointView, JobError, JobOptions, JobResult, PlanInspection, ProgressSnapshot } from "../contract";
+import type { CheckpointView, JobError, JobOptions, JobResult, PlanExplanation, PlanInspection, ProgressSnapshot } from "../contract";
 import type { CheckpointViewRequest } from "./checkpoint-view";
 
 /** A pipeline to load: a file to compile, or an already compiled bundle. */
@@ -17,8 +17,8 @@ export type RunnerRequest =
 export type RunCheckpoint = { settings: CheckpointSettings } | { reason: string };
 
 export type RunnerMessage =
-  /** After loading: the checkpoint this run uses, or why it runs without one. */
-  | { type: "started"; checkpoint: RunCheckpoint }
+  /** After loading: the checkpoint this run uses, or why it runs without one, and the plan it runs. */
+  | { type: "started"; checkpoint: RunCheckpoint; plan: PlanExplanation }
   | { type: "progress"; progress: ProgressSnapshot }
   | { type: "done"; result: JobResult }
   | ({ type: "plan" } & PlanInspection)
