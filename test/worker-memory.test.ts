@@ -8,9 +8,11 @@ describe("worker memory under a slow consumer", function () {
   it("a worker waiting for credits frees the ArrayBuffers of blocks it made, instead of holding them until V8 gets to it", async () => {
     rd.DataContext.reset();
     rd.DataContext.getCurrent().resourceLimits = { memoryBytes: 64 * 2 ** 20, cpu: 1 };
+    // 30 read blocks of ~8.5 MiB output each: with 3 of ~85 MiB, one block in the making filled the bound
+    // on its own and the test measured the block size (78-81 MiB held with the release, 122-133 without).
     // Each batch makes a 160-character string per row (their Utf8 bytes, once sent, are garbage to the worker)
     // and reports the ArrayBuffers its worker holds when it starts.
-    const ds = rd.range(1_500_000, { overrideNumBlocks: 3 }).mapBatches((b: rd.Columns) => {
+    const ds = rd.range(1_500_000, { overrideNumBlocks: 30 }).mapBatches((b: rd.Columns) => {
       const id = b.id as BigInt64Array;
       const pad = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(5).slice(0, 150);
       const s = Array.from(id, (v) => pad + String(v).padStart(10, "0"));
@@ -25,6 +27,6 @@ describe("worker memory under a slow consumer", function () {
       await new Promise((resolve) => setTimeout(resolve, held.length / 1000));
     }
     assert.equal(rows, 1_500_000);
-    assert.ok(maxHeld < 90 * 2 ** 20, `a worker held ${(maxHeld / 2 ** 20).toFixed(0)} MiB of ArrayBuffers`);
+    assert.ok(maxHeld < 100 * 2 ** 20, `a worker held ${(maxHeld / 2 ** 20).toFixed(0)} MiB of ArrayBuffers`);
   });
 });
