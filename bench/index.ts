@@ -1,7 +1,7 @@
 // rdpipe benchmarks: engine overhead vs a hand-written loop, CPU scaling, memory under a budget,
 // accelerated vs fallback metadata fetching on S3, the execution server under load, and job-level checkpointing.
 // Every ratio is against a baseline measured in the same run. Run all: `npm run bench`; one:
-// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|s3|server|checkpoint|pushdown|async-actors|actor-scale-up|nodes-first-output|node-loss|shuffle`.
+// `node --expose-gc -r tsx/cjs bench/index.ts overhead|scaling|memory|s3|s3-preview|server|checkpoint|pushdown|async-actors|actor-scale-up|nodes-first-output|node-loss|shuffle`.
 // Exit code: 0 when every run produced the right results (targets missed print MISS); 1 otherwise.
 import fs from "node:fs";
 import os from "node:os";
@@ -14,6 +14,7 @@ import { burn } from "./burn";
 import { benchOverhead } from "./overhead";
 import { runServerBench } from "./server";
 import { benchS3 } from "./s3";
+import { benchS3Preview } from "./s3-preview";
 import { benchCheckpoint } from "./checkpoint";
 import { benchPushdown } from "./pushdown";
 import { benchShuffle } from "./shuffle";
@@ -247,7 +248,8 @@ function startCpuWatch(): () => string {
 }
 
 const BENCHES: Record<string, () => Promise<void>> = {
-  overhead: () => benchOverhead(DATA, { log, summary, check }), scaling: benchScaling, memory: benchMemory, s3: () => benchS3(DATA, { log, summary, check }), server: benchServer,
+  overhead: () => benchOverhead(DATA, { log, summary, check }), scaling: benchScaling, memory: benchMemory, s3: () => benchS3(DATA, { log, summary, check }),
+  "s3-preview": () => benchS3Preview(DATA, { log, summary, check }), server: benchServer,
   checkpoint: () => benchCheckpoint(DATA, { log, summary, check }), pushdown: () => benchPushdown(DATA, { log, summary, check }),
   "async-actors": () => benchAsyncActors({ log, summary, check }), "actor-scale-up": () => benchActorScaleUp({ log, summary, check }),
   "nodes-first-output": () => benchFirstOutputOnNodes({ log, summary, check }), "node-loss": () => benchNodeLoss({ log, summary, check }),

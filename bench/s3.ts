@@ -10,7 +10,7 @@ import { startLatencyProxy } from "./latency-proxy";
 
 export const S3_FILES = 10_000;
 const ROWS_PER_FILE = 100;
-const LATENCY_MS = 25;
+export const LATENCY_MS = 25;
 const WRITERS = 32;
 
 export interface S3BenchReport {
@@ -35,23 +35,23 @@ async function timeRead(ds: rd.Dataset): Promise<RunFigures> {
   return { firstRowS, totalS: (performance.now() - started) / 1000, rows, idSum };
 }
 
-/** Writes the files once into the server's folder (kept under bench/data between runs). */
-async function ensureFiles(dataDir: string, fsOptions: rd.S3Options, report: S3BenchReport): Promise<void> {
-  const marker = path.join(dataDir, `.generated-${S3_FILES}x${ROWS_PER_FILE}`);
+/** Writes `count` files of ROWS_PER_FILE rows under s3://bench/PREFIX once (kept in the server's folder under bench/data between runs). */
+export async function ensureFiles(dataDir: string, fsOptions: rd.S3Options, report: S3BenchReport, prefix = "small", count = S3_FILES): Promise<void> {
+  const marker = path.join(dataDir, `.generated-${prefix === "small" ? "" : `${prefix}-`}${count}x${ROWS_PER_FILE}`);
   if (fs.existsSync(marker)) return;
   const started = performance.now();
   const s3 = new rd.S3FileSystem(fsOptions);
   let next = 0;
   await Promise.all(Array.from({ length: WRITERS }, async () => {
-    while (next < S3_FILES) {
+    while (next < count) {
       const file = next++;
       const ids = BigInt64Array.from({ length: ROWS_PER_FILE }, (_, i) => BigInt(file * ROWS_PER_FILE + i));
       const block = blockFromColumns({ id: ids, value: Float64Array.from(ids, (id) => Number(id) / 2) });
-      await writeBlock("parquet", block, "s3://bench/small", `part-${String(file).padStart(5, "0")}.parquet`, { filesystem: s3.description });
+      await writeBlock("parquet", block, `s3://bench/${prefix}`, `part-${String(file).padStart(5, "0")}.parquet`, { filesystem: s3.description });
     }
   }));
   fs.writeFileSync(marker, "");
-  report.log(`  generated ${S3_FILES} files x ${ROWS_PER_FILE} rows in ${((performance.now() - started) / 1000).toFixed(1)}s`);
+  report.log(`  generated ${count} files x ${ROWS_PER_FILE} rows under s3://bench/${prefix} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
 }
 
 export async function benchS3(dataRoot: string, report: S3BenchReport): Promise<void> {

@@ -363,7 +363,7 @@ describe("the checkpointing sample (samples/orders.rdpipe.ts), from the CLI", fu
     const failed = runCli(["run", "orders.rdpipe.ts", "--quiet"], { cwd: dir });
     assert.equal(failed.code, 1);
     assert.match(failed.stderr, /Map\(total\) failed on row \d+ \(order_id \d+\) of .*orders.*\.json: Error: malformed price/);
-    assert.match(failed.stderr, /at parsePrice \(.*orders\.rdpipe\.ts:\d+:\d+\)/, "the stack points into the pipeline file");
+    assert.match(failed.stderr, /at parsePrice \(.*orders\.rdpipe\.ts:13:\d+\)/, "the stack points at the line of the pipeline file that threw");
     assert.match(failed.stderr, /\n\s+at total \(.*orders\.rdpipe\.ts:18:\d+\)/, "the UDF's frame by its own name and line (not Object.total)");
     assert.ok(fs.existsSync(path.join(dir, "out/orders-checkpoint/manifest.json")), "the checkpoint is kept");
 

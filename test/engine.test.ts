@@ -254,6 +254,30 @@ export default rd.range(10).map(scale);
     assert.match(err.info?.stack ?? "", /udf\.rdpipe\.ts:4:/);
   });
 
+  it("stack frames in a pipeline name its lines by the engine's own mapping, with Node's source maps turned off", async () => {
+    const file = writePipeline(dir, "probe.rdpipe.ts", `import * as rd from "rdpipe";
+function failing(): never {
+  throw new Error("where am I");
+}
+(globalThis as Record<string, unknown>).rdpipeStackProbe = failing;
+export default rd.range(1);
+`);
+    await loadPipeline(file);
+    const probe = (globalThis as Record<string, unknown>).rdpipeStackProbe as () => never;
+    delete (globalThis as Record<string, unknown>).rdpipeStackProbe;
+    // Node's mapping off: only the engine's own can name the pipeline's line (the bundle puts it lower).
+    process.setSourceMapsEnabled(false);
+    let stack = "";
+    try {
+      probe();
+    } catch (e) {
+      stack = (e as Error).stack ?? "";
+    } finally {
+      process.setSourceMapsEnabled(true);
+    }
+    assert.match(stack, /^Error: where am I\n    at failing \(.*probe\.rdpipe\.ts:3:9\)\n/, stack);
+  });
+
   it("fails naming both files when columns differ across files read by different tasks, writing nothing", async () => {
     const input = path.join(dir, "drift");
     fs.mkdirSync(input, { recursive: true });

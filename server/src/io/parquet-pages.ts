@@ -2,7 +2,7 @@
 // of rows the pushed predicate may hold in becomes a block, each of its columns decoded from a small
 // file of only that column's pages over the run, then sliced to the run.
 import { RecordBatch, Schema, Struct, Table, makeData, tableFromIPC, type Data } from "apache-arrow";
-import { readParquet } from "parquet-wasm";
+import { parquetWasm } from "./parquet-wasm";
 import type { Block } from "../block";
 import { decodeColumnIndex, decodeOffsetIndex, keptRows, pageSpan, predicateColumns, type PageLocation, type RowRange } from "./page-index";
 import type { ColumnStats, PrunePredicate } from "./prune";
@@ -39,7 +39,7 @@ export async function readRun(layout: ParquetLayout, index: number, names: strin
     const spanRows = span.rows.end - span.rows.start;
     const plan = layout.rowGroupFile(index, [name], { first: pages[span.first], last: pages[span.last], rows: spanRows });
     const file = plan.assemble(await Promise.all(plan.ranges.map((r) => read(r.start, r.length))));
-    const table = tableFromIPC(readParquet(file, { batchSize: Math.max(batchRows, spanRows) }).intoIPCStream());
+    const table = tableFromIPC(parquetWasm().readParquet(file, { batchSize: Math.max(batchRows, spanRows) }).intoIPCStream());
     const vector = table.getChildAt(0)!.slice(run.start - span.rows.start, run.end - span.rows.start);
     return { field: table.schema.fields[0], data: vector.data, metadata: table.schema.metadata };
   }));

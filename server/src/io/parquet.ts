@@ -4,7 +4,6 @@
 // memory whole and a corrupt page is an error we can catch rather than a wasm panic.
 import { tableFromIPC, type Schema } from "apache-arrow";
 import { freeBytes } from "../block";
-import { readParquet, readSchema } from "parquet-wasm";
 import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
@@ -13,6 +12,7 @@ import { mayMatch } from "./prune";
 import { ParquetLayout, type ByteRange } from "./rowgroup";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
 import { IoError, errorMessage, pathError } from "./errors";
+import { parquetWasm } from "./parquet-wasm";
 
 const MAGIC = new TextEncoder().encode("PAR1");
 /** Enough for most footers in one read, and all of a small file (which then costs one request); a longer footer costs a second read. */
@@ -76,7 +76,7 @@ function arrowSchemaOfFooter(footerAndTail: Uint8Array): Schema {
   const footerOnlyFile = new Uint8Array(MAGIC.length + footerAndTail.length);
   footerOnlyFile.set(MAGIC);
   footerOnlyFile.set(footerAndTail, MAGIC.length);
-  return tableFromIPC(readSchema(footerOnlyFile).intoIPCStream()).schema;
+  return tableFromIPC(parquetWasm().readSchema(footerOnlyFile).intoIPCStream()).schema;
 }
 
 export async function parquetFileMetadata(file: FileRef, fs: FileSystem): Promise<FileMetadata> {
@@ -144,7 +144,7 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
     }
     let decoded: Uint8Array;
     try {
-      decoded = readParquet(rowGroupFile, { batchSize: BATCH_ROWS }).intoIPCStream();
+      decoded = parquetWasm().readParquet(rowGroupFile, { batchSize: BATCH_ROWS }).intoIPCStream();
     } catch (e) {
       throw new IoError(`${where}: cannot decode: ${errorMessage(e)}`);
     } finally {

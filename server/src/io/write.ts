@@ -1,12 +1,13 @@
 // Writing one block as one file, atomically (see FileSystem.write), on any file system.
 import { DataType, Field, Utf8, makeVector, type Vector } from "apache-arrow";
-import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
+import type { Compression } from "parquet-wasm";
 import { columnValues, freeBytes, utf8Vector, withBlockIPC, type Block } from "../block";
 import { rebuildBlock } from "./columns";
 import { fileSystemFor, type FileSystemDescription } from "./fs";
 import type { WriteFormat, WriteOptions } from "./types";
 import { IoError, pathError } from "./errors";
 import { writeImageFiles } from "./images";
+import { parquetWasm } from "./parquet-wasm";
 
 const EXTENSIONS: Record<WriteFormat, string> = { parquet: ".parquet", csv: ".csv", json: ".json", images: "" };
 
@@ -14,13 +15,13 @@ export function fileExtension(format: WriteFormat): string {
   return EXTENSIONS[format];
 }
 
-const COMPRESSION: Record<NonNullable<WriteOptions["compression"]>, Compression> = {
-  snappy: Compression.SNAPPY,
-  gzip: Compression.GZIP,
-  zstd: Compression.ZSTD,
-  brotli: Compression.BROTLI,
-  lz4_raw: Compression.LZ4_RAW,
-  uncompressed: Compression.UNCOMPRESSED,
+const COMPRESSION: Record<NonNullable<WriteOptions["compression"]>, keyof typeof Compression> = {
+  snappy: "SNAPPY",
+  gzip: "GZIP",
+  zstd: "ZSTD",
+  brotli: "BROTLI",
+  lz4_raw: "LZ4_RAW",
+  uncompressed: "UNCOMPRESSED",
 };
 
 /** Text output is written in pieces of about this many characters. */
@@ -63,10 +64,11 @@ function* encoded(chunks: Iterable<string>): Generator<Uint8Array> {
 // Parquet
 
 function parquetBytes(block: Block, options: WriteOptions): Uint8Array {
+  const { Compression, Table: WasmTable, WriterPropertiesBuilder, writeParquet } = parquetWasm();
   const properties = new WriterPropertiesBuilder()
     // Dictionary encoding of high-cardinality strings made writes several times slower (DESIGN, library facts).
     .setDictionaryEnabled(false)
-    .setCompression(COMPRESSION[options.compression ?? "snappy"])
+    .setCompression(Compression[COMPRESSION[options.compression ?? "snappy"]])
     .build();
   return writeParquet(withBlockIPC(withPlainStrings(block), (ipc) => WasmTable.fromIPCStream(ipc)), properties);
 }

@@ -9,6 +9,7 @@ import { Dataset } from "../api/dataset";
 import { withPipelineDir } from "../api/paths";
 import { opsInOrder, type LogicalOp, type ModuleRef } from "../plan";
 import { RdpipeError } from "../errors";
+import { registerPipelineModule } from "./stack";
 
 export type { ModuleRef } from "../plan";
 
@@ -60,6 +61,7 @@ export async function evaluatePipeline(ref: ModuleRef): Promise<Dataset> {
   mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(path.dirname(ref.filename));
   const baseRequire = mod.require.bind(mod);
   mod.require = ((id: string) => (id in SHARED_MODULES ? SHARED_MODULES[id] : baseRequire(id))) as NodeJS.Require;
+  registerPipelineModule(ref.filename, ref.code, mod);
   let exported: unknown;
   try {
     exported = await withPipelineDir(path.dirname(ref.filename), async () => {

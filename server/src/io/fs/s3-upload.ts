@@ -6,10 +6,14 @@
 // aborted, never completed with missing parts. Uploads in flight can be stopped (a job that ends must
 // know none of its writes can land later): parts are aborted, a CompleteMultipartUpload already sent is awaited.
 import { createHash } from "node:crypto";
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand,
-  HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client,
-} from "@aws-sdk/client-s3";
+import type * as S3Sdk from "@aws-sdk/client-s3";
+
+type S3Client = S3Sdk.S3Client;
+let loaded: typeof S3Sdk | undefined;
+/** The SDK, loaded on first use: a job that never reaches S3 does not pay for loading it (in every worker too). */
+export const s3Sdk = (): typeof S3Sdk => (loaded ??= require("@aws-sdk/client-s3") as typeof S3Sdk);
+/** An error the S3 service answered (never one when the SDK was not loaded). */
+export const isS3ServiceError = (e: unknown): e is S3Sdk.S3ServiceException => loaded !== undefined && e instanceof loaded.S3ServiceException;
 
 const PARTS_IN_FLIGHT = 4;
 
@@ -104,11 +108,11 @@ class VerifiedUpload {
     if (first.done) {
       // Nothing to cut short: an empty object is one PUT.
       this.completing = true;
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key, Body: Buffer.alloc(0), ContentLength: 0, ContentMD5: md5(Buffer.alloc(0)).toString("base64") }));
+      await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: this.bucket, Key: this.key, Body: Buffer.alloc(0), ContentLength: 0, ContentMD5: md5(Buffer.alloc(0)).toString("base64") }));
       await this.verify(0, [], whole.digest("hex"));
       return { bytes: 0, parts: 0 };
     }
-    const { UploadId } = await this.send((abortSignal) => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key }), { abortSignal }));
+    const { UploadId } = await this.send((abortSignal) => this.client.send(new (s3Sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: this.key }), { abortSignal }));
     const uploadId = UploadId!;
     const digests: Buffer[] = [];
     let bytes = 0;
@@ -132,19 +136,19 @@ class VerifiedUpload {
       await Promise.all(running);
       if (failure !== undefined) throw failure;
       this.completing = true;
-      await this.client.send(new CompleteMultipartUploadCommand({
+      await this.client.send(new (s3Sdk().CompleteMultipartUploadCommand)({
         Bucket: this.bucket, Key: this.key, UploadId: uploadId,
         MultipartUpload: { Parts: digests.map((d, i) => ({ PartNumber: i + 1, ETag: `"${d.toString("hex")}"` })) },
       })).catch((e: unknown) => { completeError = e; });
     } catch (e) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: uploadId })).catch(() => undefined);
+      await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: this.key, UploadId: uploadId })).catch(() => undefined);
       throw e;
     }
     const multipartEtag = `${md5(Buffer.concat(digests)).toString("hex")}-${digests.length}`;
     if (completeError !== undefined) {
       // The completion may have happened with its answer lost (a retry then finds no upload): the object tells.
       if (await this.matches(bytes, [multipartEtag, whole.copy().digest("hex")])) return { bytes, parts: digests.length };
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: uploadId })).catch(() => undefined);
+      await this.client.send(new (s3Sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: this.key, UploadId: uploadId })).catch(() => undefined);
       throw completeError;
     }
     await this.verify(bytes, [multipartEtag], whole.digest("hex"));
@@ -152,7 +156,7 @@ class VerifiedUpload {
   }
 
   private async uploadPart(uploadId: string, number: number, body: Buffer, digest: Buffer): Promise<void> {
-    const response = await this.send((abortSignal) => this.client.send(new UploadPartCommand({
+    const response = await this.send((abortSignal) => this.client.send(new (s3Sdk().UploadPartCommand)({
       Bucket: this.bucket, Key: this.key, UploadId: uploadId, PartNumber: number, Body: body, ContentLength: body.length, ContentMD5: digest.toString("base64"),
     }), { abortSignal }));
     const etag = unquote(response.ETag);
@@ -163,7 +167,7 @@ class VerifiedUpload {
 
   /** Whether the stored object has this size and one of these ETags (any ETag when it cannot be an MD5). */
   private async matches(bytes: number, etags: string[]): Promise<boolean> {
-    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key })).catch(() => undefined);
+    const head = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.key })).catch(() => undefined);
     return head !== undefined && head.ContentLength === bytes && (!etagIsMd5(head) || etags.includes(unquote(head.ETag)));
   }
 
@@ -173,7 +177,7 @@ class VerifiedUpload {
    * it may be another writer's, and a file that fails here is never committed.
    */
   private async verify(bytes: number, etags: string[], wholeMd5: string): Promise<void> {
-    const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key }));
+    const head = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.key }));
     const etag = unquote(head.ETag);
     const sizeOk = head.ContentLength === bytes;
     if (sizeOk && (!etagIsMd5(head) || [...etags, wholeMd5].includes(etag))) return;

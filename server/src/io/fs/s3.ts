@@ -4,11 +4,9 @@
 // by the SDK with exponential backoff. Writes are verified uploads (s3-upload.ts).
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import {
-  CopyObjectCommand, DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
-} from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { FileInfo, FileSystem, ListingPage, S3Description, S3Options } from "./types";
-import { UploadError, uploadVerified } from "./s3-upload";
+import { UploadError, isS3ServiceError, s3Sdk, uploadVerified } from "./s3-upload";
 
 
 // The SDK warns (once per worker thread) that releases after January 2027 need Node 22; ours is pinned.
@@ -26,17 +24,17 @@ function parse(path: string): { bucket: string; key: string } {
 
 /** 412: the object exists; 409: another conditional write to it is in progress (it will exist). */
 function isPreconditionFailure(e: unknown): boolean {
-  return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 412 || e.$metadata.httpStatusCode === 409);
+  return isS3ServiceError(e) && (e.$metadata.httpStatusCode === 412 || e.$metadata.httpStatusCode === 409);
 }
 
 function isNotFound(e: unknown): boolean {
-  return e instanceof S3ServiceException && (e.$metadata.httpStatusCode === 404 || e.name === "NotFound" || e.name === "NoSuchKey");
+  return isS3ServiceError(e) && (e.$metadata.httpStatusCode === 404 || e.name === "NotFound" || e.name === "NoSuchKey");
 }
 
 /** Error messages that name the path and say what S3 answered. */
 function describeError(path: string, e: unknown): Error {
   if (e instanceof UploadError) return e;
-  if (e instanceof S3ServiceException) {
+  if (isS3ServiceError(e)) {
     const status = e.$metadata.httpStatusCode;
     const what = e.name === "NoSuchBucket" ? `no such bucket "${parse(path).bucket}"`
       : e.name === "NoSuchKey" || status === 404 ? "no such key"
@@ -57,7 +55,7 @@ export class S3FileSystem implements FileSystem {
   constructor(options: S3Options = {}) {
     const description: S3Description = { kind: "s3", ...options };
     this.description = description;
-    this.client = new S3Client({
+    this.client = new (s3Sdk().S3Client)({
       endpoint: description.endpoint,
       forcePathStyle: description.endpoint !== undefined,
       region: description.region,
@@ -91,7 +89,7 @@ export class S3FileSystem implements FileSystem {
       try {
         // Flat (no delimiter): one paginated listing covers all nested "directories" (s3rver also misses
         // common prefixes more than one level down).
-        page = await this.client.send(new ListObjectsV2Command({
+        page = await this.client.send(new (s3Sdk().ListObjectsV2Command)({
           Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize,
         }));
         pageSize = this.description.listPageSize ?? 1000;
@@ -113,11 +111,11 @@ export class S3FileSystem implements FileSystem {
     const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
     // Both questions at once: is it an object, and are there objects under it?
     const [object, listing] = await Promise.all([
-      key === "" || key.endsWith("/") ? null : this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch((e: unknown) => {
+      key === "" || key.endsWith("/") ? null : this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: bucket, Key: key })).catch((e: unknown) => {
         if (isNotFound(e)) return null;
         throw describeError(path, e);
       }),
-      this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 })).catch((e: unknown) => {
+      this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 })).catch((e: unknown) => {
         throw describeError(path, e);
       }),
     ]);
@@ -129,7 +127,7 @@ export class S3FileSystem implements FileSystem {
     const { bucket, key } = parse(path);
     this.counters.gets++;
     try {
-      return await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
+      return await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key, Range: range }));
     } catch (e) {
       throw describeError(path, e);
     }
@@ -178,7 +176,7 @@ export class S3FileSystem implements FileSystem {
     if (!(await this.conditionalWrites.catch((e: unknown) => { this.conditionalWrites = undefined; throw e; }))) return "unsupported";
     const { bucket, key } = parse(path);
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ContentLength: data.byteLength, IfNoneMatch: "*" }));
+      await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: bucket, Key: key, Body: data, ContentLength: data.byteLength, IfNoneMatch: "*" }));
       return "created";
     } catch (e) {
       if (isPreconditionFailure(e)) return "exists";
@@ -191,15 +189,15 @@ export class S3FileSystem implements FileSystem {
     const { bucket, key } = parse(path);
     const probe = `${key.slice(0, key.lastIndexOf("/") + 1)}.conditional-write-probe-${randomBytes(6).toString("hex")}.tmp`;
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: "", ContentLength: 0 }));
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: probe, Body: "", ContentLength: 0, IfNoneMatch: "*" }));
+      await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: bucket, Key: probe, Body: "", ContentLength: 0 }));
+      await this.client.send(new (s3Sdk().PutObjectCommand)({ Bucket: bucket, Key: probe, Body: "", ContentLength: 0, IfNoneMatch: "*" }));
       return false;
     } catch (e) {
       if (isPreconditionFailure(e)) return true;
-      if (e instanceof S3ServiceException && e.$metadata.httpStatusCode === 501) return false;
+      if (isS3ServiceError(e) && e.$metadata.httpStatusCode === 501) return false;
       throw describeError(`s3://${bucket}/${probe}`, e);
     } finally {
-      await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe })).catch(() => undefined);
+      await this.client.send(new (s3Sdk().DeleteObjectCommand)({ Bucket: bucket, Key: probe })).catch(() => undefined);
     }
   }
 
@@ -210,7 +208,7 @@ export class S3FileSystem implements FileSystem {
     let token: string | undefined;
     try {
       do {
-        const page = await this.client.send(new ListObjectsV2Command({
+        const page = await this.client.send(new (s3Sdk().ListObjectsV2Command)({
           Bucket: bucket, Prefix: prefix, ContinuationToken: token, Delimiter: namePrefix === "" ? undefined : "/",
         }));
         const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
@@ -219,7 +217,7 @@ export class S3FileSystem implements FileSystem {
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (e) {
-      if (e instanceof S3ServiceException && e.name === "NoSuchBucket") return 0;
+      if (isS3ServiceError(e) && e.name === "NoSuchBucket") return 0;
       throw describeError(dir, e);
     }
     return deleted;
@@ -232,7 +230,7 @@ export class S3FileSystem implements FileSystem {
       // CopySource is "bucket/key", URL-encoded: encodeURI keeps reserved characters (a partition folder's "=")
       // as they are, which stores that decode it with decodeURI (s3rver) need; "?" and "#" would start a query.
       const copySource = `${source.bucket}/${encodeURI(source.key).replace(/[?#]/g, (c) => encodeURIComponent(c))}`;
-      await this.client.send(new CopyObjectCommand({ Bucket: target.bucket, Key: target.key, CopySource: copySource }));
+      await this.client.send(new (s3Sdk().CopyObjectCommand)({ Bucket: target.bucket, Key: target.key, CopySource: copySource }));
     } catch (e) {
       throw describeError(to, e);
     }
@@ -260,7 +258,7 @@ export class S3FileSystem implements FileSystem {
 
   /** DeleteObjects answers 200 even when some keys failed; those are errors too. */
   private async deleteObjects(bucket: string, objects: { Key: string }[]): Promise<void> {
-    const response = await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
+    const response = await this.client.send(new (s3Sdk().DeleteObjectsCommand)({ Bucket: bucket, Delete: { Objects: objects, Quiet: true } }));
     const failed = response.Errors ?? [];
     if (failed.length > 0) {
       throw new Error(`s3://${bucket}/${failed[0].Key}: could not delete (${failed[0].Code}: ${failed[0].Message})${failed.length > 1 ? ` and ${failed.length - 1} more` : ""}`);
