@@ -81,4 +81,17 @@ describe("page-index pushdown", function () {
       }
     }
   });
+
+  it("a row UDF over the run of null pages gets its strings as null and gives back one Utf8 column (parquet-wasm decodes those pages as a dictionary)", async () => {
+    for (const dir of [plain, dictionary]) {
+      const all = await rd.readParquet(dir).takeAll();
+      const kept = await rd.readParquet(dir).filter((r) => (r.price as number) > 990).takeAll();
+      assert.deepEqual(rowTexts(kept), rowTexts(all.filter((r) => (r.price as number) > 990)), path.basename(dir));
+      assert.ok(kept.some((r) => r.name === null) && kept.some((r) => typeof r.name === "string"));
+      const mapped = await rd.readParquet(dir).map((r) => r).toArrow();
+      assert.equal(mapped.numRows, ROWS);
+      assert.equal(String(mapped.schema.fields.find((f) => f.name === "name")!.type), "Utf8");
+      assert.equal(mapped.getChild("name")!.nullCount, all.filter((r) => r.name === null).length);
+    }
+  });
 });

@@ -256,7 +256,9 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
   switch (kind) {
     case null:
       // No value and no hint: the null type, which a later block's values give a type to (see conform.ts).
-      return nullVector(hintType ?? new Null(), arr.length);
+      // Strings from rows are plain Utf8 (as below), also where the hint is dictionary-encoded (parquet-wasm
+      // decodes all-null pages so): one column, one type.
+      return nullVector((hintType && DataType.isDictionary(hintType) ? hintType.dictionary : hintType) ?? new Null(), arr.length);
     case "number":
       if (hintType && noNulls(arr)) {
         const typed = numbersAs(arr as number[], hintType);
