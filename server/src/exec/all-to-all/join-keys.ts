@@ -1,7 +1,7 @@
 // Join keys as dense ids: the build side's distinct keys numbered 0, 1, 2…; a probe row gets the id of
 // its key when the build side has it, else -1; a row with a null in any key column is -1 on either side.
 import { DataType, type Vector } from "apache-arrow";
-import { type Block, columnValues, validity } from "../../block";
+import { type Block, columnValues, mix32, validity } from "../../block";
 import type { KeyKind } from "../../plan";
 
 /** Open addressing from 64-bit keys (two 32-bit words) to dense ids in insertion order. */
@@ -67,12 +67,7 @@ function grown(words: Uint32Array): Uint32Array {
 
 /** murmur3's finalizer over both words. */
 function hash(lo: number, hi: number): number {
-  let h = (lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
+  return mix32(lo ^ Math.imul(hi, 0x9e3779b1));
 }
 
 /** A column's keys as 64-bit words: int64 as its own bits; other numbers, booleans and times as float64 (so 1 = 1.0). */

@@ -1,6 +1,6 @@
 // Key columns of a block: their values, a hash every worker computes alike, and the order of key tuples.
 import { DataType, type Vector } from "apache-arrow";
-import { type Block, BlockError, columnValues } from "../../block";
+import { type Block, BlockError, columnValues, hashText, mix32 as mix } from "../../block";
 import { compareScalars, requireColumn } from "../all-to-all";
 
 /** The key columns, after checking they exist (and, when they must be ordered, can be). */
@@ -49,14 +49,6 @@ function specialRank(v: unknown): number {
 const float = new Float64Array(1);
 const floatWords = new Uint32Array(float.buffer);
 
-/** murmur3's finalizer: spreads the bits of a 32-bit value. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 function hashInteger(n: number): number {
   const low = n % 0x100000000;
@@ -64,9 +56,7 @@ function hashInteger(n: number): number {
 }
 
 function hashString(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return mix(h >>> 0);
+  return mix(hashText(s));
 }
 
 /** The same for equal keys in any worker; an integer hashes alike as a number or an int64 (a join of int32 with int64 keys). */
