@@ -1,16 +1,16 @@
-// A node: an OS process hosting worker threads for a head (the driver) that it joins over TCP. The head
-// decides what runs here; SIGTERM is a preemption notice (the node drains, then leaves when told).
-import net from "node:net";
+// A node: an OS process hosting worker threads for a head (the driver) that it joins over TCP or mutual
+// TLS (./transport). The head decides what runs here; SIGTERM is a preemption notice (the node drains,
+// then leaves when told).
 import { Worker } from "node:worker_threads";
 import { ChunkStore, serveChunks } from "./chunks";
 import { Link, type HeadToNode, type NodeToHead } from "./link";
 import { workerScript } from "./paths";
 import type { DriverMessage, WorkerMessage } from "./protocol";
+import { Transport, type TransportOptions } from "./transport";
 
-export interface NodeOptions {
-  /** The head's address, tcp://host:port. */
+export interface NodeOptions extends TransportOptions {
+  /** The head's address: tcp://host:port, or tls://host:port with `tls`. */
   head: string;
-  token: string;
   /** Worker threads the head may run here at once. */
   cpus: number;
 }
@@ -20,22 +20,26 @@ export interface NodeOptions {
  * Exchange partitions its map tasks make stay here, served to peers on the interface facing the head.
  */
 export async function runNode(options: NodeOptions): Promise<number> {
-  const url = new URL(options.head);
-  if (url.protocol !== "tcp:" || !url.port) throw new Error(`--head expects tcp://host:port, got '${options.head}'`);
+  const peers: TransportOptions = { token: options.token, tls: options.tls };
+  const transport = new Transport(peers);
   const script = workerScript();
-  const socket = net.connect(Number(url.port), url.hostname);
-  const connected = await new Promise<boolean>((resolve) => { socket.once("connect", () => resolve(true)); socket.once("error", () => resolve(false)); });
-  if (!connected) {
-    console.error(`rdpipe node: could not join the head at ${options.head}`);
+  const socket = transport.connect(options.head);
+  // Over TLS 1.3 the head refuses this node's certificate only after the handshake looks done here.
+  let failure: Error | undefined;
+  socket.on("error", (e) => { failure ??= transport.describe(e, options.head); });
+  try {
+    await transport.connected(socket, options.head);
+  } catch (e) {
+    console.error(`rdpipe node: could not join the head: ${(e as Error).message}`);
     return 1;
   }
   const link = new Link<HeadToNode, NodeToHead>(socket);
   const workers = new Map<number, Worker>();
   const store = new ChunkStore();
-  const chunks = await serveChunks(store, options.token, socket.localAddress ?? "127.0.0.1");
-  link.send({ type: "hello", token: options.token, cpus: options.cpus, pid: process.pid, chunks: chunks.address });
+  const chunks = await serveChunks(store, transport, socket.localAddress ?? "127.0.0.1");
+  link.send({ type: "hello", token: transport.token, cpus: options.cpus, pid: process.pid, chunks: chunks.url });
   process.on("SIGTERM", () => link.send({ type: "draining" }));
-  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, options.token) } : message);
+  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, peers) } : message);
   const toHead = (message: WorkerMessage): WorkerMessage => (message.type === "mapOutput" ? { ...message, output: store.keep(message.taskId, message.output) } : message);
   return new Promise((resolve) => {
     const leave = (code: number) => {
@@ -48,7 +52,7 @@ export async function runNode(options: NodeOptions): Promise<number> {
     };
     let joined = false;
     link.on("close", () => {
-      if (!joined) console.error(`rdpipe node: could not join the head at ${options.head}`);
+      if (!joined) console.error(`rdpipe node: could not join the head: ${failure?.message ?? `${options.head} closed the connection`}`);
       leave(1);
     });
     link.on("message", (message: HeadToNode) => {
