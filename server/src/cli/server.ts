@@ -3,11 +3,13 @@ import { compilePipeline } from "../loader";
 import {
   FINISHED_STATES, LISTENING_PREFIX, RemoteClient, RemoteError, type JobError, type JobOptions, type JobResult, type ProgressSnapshot,
 } from "../contract";
+import type { ServerTlsFiles } from "../http";
 
 export interface ServeOptions {
   host: string; port: number; token?: string; roots: string[]; stateDir?: string; maxRunningJobs?: number;
   /** Exit after this long with no job queued or running and no request open (the editor's local server). */
   idleExitMs?: number;
+  tls?: ServerTlsFiles;
 }
 
 /** Runs the server until SIGINT or SIGTERM, or until it has been idle for `idleExitMs`. */

@@ -52,7 +52,7 @@ export async function runNode(options: NodeOptions): Promise<number> {
     };
     let joined = false;
     link.on("close", () => {
-      if (!joined) console.error(`rdpipe node: could not join the head: ${failure?.message ?? `${options.head} closed the connection`}`);
+      if (!joined) console.error(`rdpipe node: could not join the head: ${(failure ?? transport.closedEarly(options.head)).message}`);
       leave(1);
     });
     link.on("message", (message: HeadToNode) => {

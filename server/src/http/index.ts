@@ -1,10 +1,11 @@
 // The execution server (`rdpipe serve`): public entry of server/src/http.
 import fs from "node:fs";
+import https from "node:https";
 import { RdpipeError } from "../errors";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { packageRoot } from "../cluster";
+import { packageRoot, readPemFile, type TlsFiles } from "../cluster";
 import { createApp } from "./app";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
@@ -23,6 +24,22 @@ export interface ServerOptions {
   maxRunningJobs?: number;
   bodyLimit?: string;
   cancelGraceMs?: number;
+  /** Serve HTTPS with this certificate and key; caFile is the cluster CA (see serverClusterTls). */
+  tls?: ServerTlsFiles;
+}
+
+/** `rdpipe serve --tls-cert --tls-key [--tls-ca]`. */
+export interface ServerTlsFiles { certFile: string; keyFile: string; caFile?: string }
+
+/**
+ * The mutual TLS a server's cluster port requires of nodes: its HTTPS certificate and key, and the CA
+ * nodes' certificates must chain to (`Cluster`'s `tls` option). None without TLS; an error with
+ * HTTPS but no CA, since a cluster port beyond loopback must not fall back to plain TCP silently.
+ */
+export function serverClusterTls(tls: ServerTlsFiles | undefined): TlsFiles | undefined {
+  if (!tls) return undefined;
+  if (tls.caFile === undefined) throw new ServerConfigError("a cluster port on a server with --tls-cert needs --tls-ca (the CA nodes' certificates must chain to)");
+  return { certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile };
 }
 
 export interface RunningServer {
@@ -63,7 +80,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string;
   const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version });
-  const server = app.listen(options.port, options.host);
+  const { tls } = options;
+  const server = tls
+    ? https.createServer({ cert: readPemFile("certificate", tls.certFile), key: readPemFile("key", tls.keyFile) }, app).listen(options.port, options.host)
+    : app.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => { server.once("listening", resolve); server.once("error", reject); });
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
@@ -77,7 +97,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   return {
-    url: `http://${host}:${port}`, port,
+    url: `${tls ? "https" : "http"}://${host}:${port}`, port,
     idleMs: () => {
       if (openRequests > 0 || jobs.hasActive()) lastActivity = Date.now();
       return Date.now() - lastActivity;
