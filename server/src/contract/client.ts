@@ -22,7 +22,7 @@ export class RemoteClient {
   /** The server's URL, without a trailing slash. */
   readonly baseUrl: string;
 
-  constructor(baseUrl: string, private readonly token?: string, private readonly fetch: FetchFunction = (url, init) => fetch(url, init)) {
+  constructor(baseUrl: string, private readonly token?: string, private readonly fetch: FetchFunction = (url, init) => globalThis.fetch(url, init)) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
