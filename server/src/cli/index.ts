@@ -23,7 +23,7 @@ const USAGE = `Usage:
     --quiet                     no progress output
     --nodes N                   run on up to N nodes (child processes started as work queues up)
     --cpus-per-node N           worker threads per node (default 1)
-    --head-host H               interface nodes join on (default 127.0.0.1; anything else needs --token)
+    --head-host H               interface nodes join on (default 127.0.0.1; anything else needs --token or --tls-*)
     --head-port P               port nodes join on (default: a free one; printed when --nodes is given)
     --tls-cert F --tls-key F --tls-ca F
                                 with --nodes: nodes join over mutual TLS (PEM files: the head's
