@@ -182,14 +182,27 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
       const key = JSON.stringify(name);
       return gathered[c] ? `o[${key}] = f[${c}](s, e);` : `D(o, ${key}, p[${c}]);`;
     });
-    return new Function("f", "p", "D", "G", "s", "e", "g", `const o = { [G]: g }; ${steps.join(" ")} return o;`) as
-      (f: Slicer[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, s: number, e: number, g: number) => Columns;
+    return shapeFunction(`const o = { [G]: g }; ${steps.join(" ")} return o;`);
   };
   let make = shape(), madeAt = version;
   return (g) => {
     if (madeAt !== version) [make, madeAt] = [shape(), version];
     return make(slicers, getters, Object.defineProperty, GROUP, starts[g], starts[g + 1], g);
   };
+}
+
+type MakeGroup = (f: Slicer[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, s: number, e: number, g: number) => Columns;
+
+/** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
+const shapes = new Map<string, MakeGroup>();
+
+function shapeFunction(body: string): MakeGroup {
+  let make = shapes.get(body);
+  if (make) return make;
+  if (shapes.size >= 256) shapes.clear();
+  make = new Function("f", "p", "D", "G", "s", "e", "g", body) as MakeGroup;
+  shapes.set(body, make);
+  return make;
 }
 
 function isNumbersWithoutNulls(vector: Vector): boolean {
