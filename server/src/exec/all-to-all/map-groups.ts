@@ -133,8 +133,12 @@ const define: Define = (target, name, value) => {
   return value;
 };
 
-/** Each group's own number, under a symbol (no column name): where its getters find its rows. */
+/** Each group's own number and its partition, under symbols (no column name): where its getters find its rows. */
 const GROUP = Symbol("rdpipe.group");
+const PARTITION = Symbol("rdpipe.partition");
+
+interface Partition { slicers: Slicer[]; starts: Uint32Array }
+type GroupColumns = Columns & { [GROUP]: number; [PARTITION]: Partition };
 
 /** Below this many rows per group, numbers without nulls are put in group order up front: a view per group costs less than a getter. */
 const EAGER_ROWS_PER_GROUP = 32;
@@ -168,30 +172,47 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
       return columns;
     };
   }
-  const getters: PropertyDescriptor[] = names.map((name, c) => ({
-    enumerable: true, configurable: true,
-    get(this: Columns & { [GROUP]: number }) {
-      const g = this[GROUP];
-      return define(this, name, slicers[c](starts[g], starts[g + 1]));
-    },
-    set(this: Columns, v: unknown) { define(this, name, v); },
-  }));
+  const partition: Partition = { slicers, starts };
+  const getters = names.map(getterOf);
   // The group's object, its code built again only when a column was gathered: own enumerable properties in column order, as a plain record.
   const shape = () => {
     const steps = names.map((name, c) => {
       const key = JSON.stringify(name);
       return gathered[c] ? `o[${key}] = f[${c}](s, e);` : `D(o, ${key}, p[${c}]);`;
     });
-    return shapeFunction(`const o = { [G]: g }; ${steps.join(" ")} return o;`);
+    return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`);
   };
   let make = shape(), madeAt = version;
   return (g) => {
     if (madeAt !== version) [make, madeAt] = [shape(), version];
-    return make(slicers, getters, Object.defineProperty, GROUP, starts[g], starts[g + 1], g);
+    return make(slicers, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g);
   };
 }
 
-type MakeGroup = (f: Slicer[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, s: number, e: number, g: number) => Columns;
+/**
+ * The getter of column `c` named `name`, one per worker (the groups of every partition share it, and
+ * so the shapes V8 gives them: code that reads their columns stays fast).
+ */
+const getters = new Map<string, PropertyDescriptor>();
+
+function getterOf(name: string, c: number): PropertyDescriptor {
+  const key = `${c}:${name}`;
+  let getter = getters.get(key);
+  if (getter) return getter;
+  if (getters.size >= 1024) getters.clear();
+  getter = {
+    enumerable: true, configurable: true,
+    get(this: GroupColumns) {
+      const g = this[GROUP], { slicers, starts } = this[PARTITION];
+      return define(this, name, slicers[c](starts[g], starts[g + 1]));
+    },
+    set(this: Columns, v: unknown) { define(this, name, v); },
+  };
+  getters.set(key, getter);
+  return getter;
+}
+
+type MakeGroup = (f: Slicer[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
 
 /** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
 const shapes = new Map<string, MakeGroup>();
@@ -200,7 +221,7 @@ function shapeFunction(body: string): MakeGroup {
   let make = shapes.get(body);
   if (make) return make;
   if (shapes.size >= 256) shapes.clear();
-  make = new Function("f", "p", "D", "G", "s", "e", "g", body) as MakeGroup;
+  make = new Function("f", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
   shapes.set(body, make);
   return make;
 }
