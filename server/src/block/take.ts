@@ -149,9 +149,10 @@ function takeUtf8(vector: Vector<Utf8>, indices: ArrayLike<number>): Vector<Utf8
 }
 
 /** The values of null-free chunks of numbers or strings, one after another in one chunk. */
-function joinedChunks(chunks: readonly Data[]): Data {
+function joinedChunks(all: readonly Data[]): Data {
+  const type = all[0].type;
+  const chunks = all.filter((d) => d.length > 0); // an empty chunk may have no offsets at all
   const length = chunks.reduce((sum, d) => sum + d.length, 0);
-  const type = chunks[0].type;
   if (DataType.isUtf8(type)) {
     const offsets = new Int32Array(length + 1);
     let row = 0, byteLength = 0;
@@ -167,7 +168,7 @@ function joinedChunks(chunks: readonly Data[]): Data {
     }
     return makeData({ type, length, nullCount: 0, valueOffsets: offsets, data: bytes });
   }
-  const first = chunks[0].values as Float64Array;
+  const first = all[0].values as Float64Array;
   const values = new (first.constructor as Float64ArrayConstructor)(length);
   let at = 0;
   for (const d of chunks) {
