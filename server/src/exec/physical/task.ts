@@ -20,6 +20,8 @@ export function blocksInput(bundle: QueuedBlock[]): { input: TaskInput; inputBlo
 export class TaskOperator extends PhysicalOperator {
   private pendingInputs: TaskInput[] = [];
   private planned = false;
+  /** Resumes a read's planning, paused while enough of its tasks wait to be launched. */
+  private resumePlanning?: () => void;
   /** When set, outputs are released in task order (for zip, and DataContext.preserveOrder). */
   preserveOrder = false;
   private readonly inTaskOrder = new InOrderRelease();
@@ -77,6 +79,9 @@ export class TaskOperator extends PhysicalOperator {
       for await (const read of planner.plan(context)) {
         this.pendingInputs.push({ kind: "read", ...read });
         this.settings.onDiscovery();
+        // Planning stays a few tasks ahead of the launches, no further: a preview whose first task meets its
+        // limit lists no more pages and reads no more footers (each a round trip, and CPU, before the job can end).
+        while (!this.stopped && this.pendingInputs.length >= context.parallelism) await new Promise<void>((resolve) => { this.resumePlanning = resolve; });
         if (this.stopped) return; // nobody wants more (a limit was reached, or the job ended)
       }
       const { tasks, rows, inMemoryBytes } = planner.estimates();
@@ -97,7 +102,11 @@ export class TaskOperator extends PhysicalOperator {
 
   override nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined {
     if (!this.hasTask()) return undefined;
-    if (this.isSource) return { input: this.pendingInputs.shift()!, inputBlocks: [] };
+    if (this.isSource) {
+      const input = this.pendingInputs.shift()!;
+      this.wakePlanning();
+      return { input, inputBlocks: [] };
+    }
     const bundle: QueuedBlock[] = [];
     let bytes = 0;
     while (this.inputQueue.length > 0 && (bundle.length === 0 || bytes + this.inputQueue[0].bytes <= this.settings.targetBlockBytes)) {
@@ -149,6 +158,13 @@ export class TaskOperator extends PhysicalOperator {
     super.stop();
     this.inTaskOrder.clear();
     this.pendingInputs.length = 0;
+    this.wakePlanning();
+  }
+
+  private wakePlanning(): void {
+    const resume = this.resumePlanning;
+    this.resumePlanning = undefined;
+    resume?.();
   }
 
   override queuedBytes(): number {
