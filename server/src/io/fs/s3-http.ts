@@ -28,8 +28,9 @@ const TRANSIENT_NETWORK = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIME
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
 
 /** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters; "/" kept in paths. */
-function uriEncode(text: string, keepSlash: boolean): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(keepSlash ? /%2F/g : /$^/, "/");
+export function uriEncode(text: string, keepSlash: boolean): string {
+  const encoded = encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return keepSlash ? encoded.replace(/%2F/g, "/") : encoded;
 }
 
 const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'" };
@@ -118,7 +119,7 @@ export class S3HttpClient {
     const host = pathStyle ? this.endpoint.host : `${bucket}.${this.endpoint.host}`;
     const path = `${base}${pathStyle ? `/${uriEncode(bucket, false)}` : ""}/${uriEncode(key, true)}`;
     const queryText = Object.keys(query).sort().map((k) => `${uriEncode(k, false)}=${uriEncode(query[k], false)}`).join("&");
-    const headers = this.sign(method, host, path, queryText, extra);
+    const headers = signedHeaders({ method, host, path, query: queryText, headers: extra }, this.credentials, this.region, new Date());
     const transport = this.endpoint.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
       const request = transport.request({
@@ -135,23 +136,30 @@ export class S3HttpClient {
     });
   }
 
-  /** SigV4 headers of a request without a body. */
-  private sign(method: string, host: string, path: string, query: string, extra: Record<string, string>): Record<string, string> {
-    const { accessKeyId, secretAccessKey, sessionToken } = this.credentials;
-    const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, "");
-    const day = amzDate.slice(0, 8);
-    const headers: Record<string, string> = { host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": amzDate, ...extra };
-    if (sessionToken) headers["x-amz-security-token"] = sessionToken;
-    const names = Object.keys(headers).sort();
-    const canonical = [method, path, query, ...names.map((n) => `${n}:${headers[n].trim()}`), "", names.join(";"), EMPTY_SHA256].join("\n");
-    const scope = `${day}/${this.region}/s3/aws4_request`;
-    const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, createHash("sha256").update(canonical).digest("hex")].join("\n");
-    let signingKey: Buffer = createHmac("sha256", `AWS4${secretAccessKey}`).update(day).digest();
-    for (const part of [this.region, "s3", "aws4_request"]) signingKey = createHmac("sha256", signingKey).update(part).digest();
-    const signature = createHmac("sha256", signingKey).update(toSign).digest("hex");
-    headers.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`;
-    return headers;
-  }
+}
+
+/**
+ * The headers of an S3 request without a body, signed with SigV4 at `now`: `path` and `query` as sent
+ * (URI-encoded, the query's parameters sorted), `headers` lower-case.
+ */
+export function signedHeaders(
+  request: { method: string; host: string; path: string; query: string; headers: Record<string, string> },
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }, region: string, now: Date,
+): Record<string, string> {
+  const { accessKeyId, secretAccessKey, sessionToken } = credentials;
+  const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, "");
+  const day = amzDate.slice(0, 8);
+  const headers: Record<string, string> = { host: request.host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": amzDate, ...request.headers };
+  if (sessionToken) headers["x-amz-security-token"] = sessionToken;
+  const names = Object.keys(headers).sort();
+  const canonical = [request.method, request.path, request.query, ...names.map((n) => `${n}:${headers[n].trim()}`), "", names.join(";"), EMPTY_SHA256].join("\n");
+  const scope = `${day}/${region}/s3/aws4_request`;
+  const toSign = ["AWS4-HMAC-SHA256", amzDate, scope, createHash("sha256").update(canonical).digest("hex")].join("\n");
+  let signingKey: Buffer = createHmac("sha256", `AWS4${secretAccessKey}`).update(day).digest();
+  for (const part of [region, "s3", "aws4_request"]) signingKey = createHmac("sha256", signingKey).update(part).digest();
+  const signature = createHmac("sha256", signingKey).update(toSign).digest("hex");
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(";")}, Signature=${signature}`;
+  return headers;
 }
 
 /** Throttling, server errors and dropped connections are worth another attempt; what S3 refused otherwise is final. */
