@@ -53,12 +53,12 @@ describe("S3 start-up: requests before the first rows, reads without the SDK", f
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("rdpipe run --preview 1 of many files asks S3 three things: HEAD and the first listing page at once, then the first file", async () => {
+  it("rdpipe run --preview 1 of many files, with two workers free, asks S3 three things: HEAD and the first listing page at once, then the first file", async () => {
     const file = writePipeline(dir, "many.rdpipe.ts", `import * as rd from "rdpipe";
 export default rd.readParquet("s3://data/many", { filesystem: new rd.S3FileSystem({ endpoint: ${JSON.stringify(proxy.endpoint)}, region: "us-east-1" }) });
 `);
     proxy.requests.length = 0;
-    const run = await runCliAsync(["run", file, "--preview", "1", "--workers", "1", "--quiet"], { RDPIPE_CACHE_DIR: tempDir("rdpipe-empty-cache-") });
+    const run = await runCliAsync(["run", file, "--preview", "1", "--workers", "2", "--quiet"], { RDPIPE_CACHE_DIR: tempDir("rdpipe-empty-cache-") });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /\{id: \d+n?\}\n\(1 row shown\)/);
     const requests = [...proxy.requests].sort();
@@ -66,6 +66,12 @@ export default rd.readParquet("s3://data/many", { filesystem: new rd.S3FileSyste
     assert.match(requests[0], /^GET \/data\/\?list-type=2&max-keys=100&prefix=many%2F$/);
     assert.match(requests[1], /^GET \/data\/many\/[^/]+\.parquet/);
     assert.match(requests[2], /^HEAD \/data\/many$/);
+  });
+
+  it("a limit beyond the first file's rows still gets every row it asks for, from distinct files", async () => {
+    const rows = await rd.readParquet("s3://data/many", { filesystem: s3 }).take(250);
+    assert.equal(rows.length, 250);
+    assert.equal(new Set(rows.map((r) => Number(r.id))).size, 250);
   });
 
   it("lists and reads keys with spaces, '+', '&', '=' and non-ASCII characters without loading the AWS SDK, as the SDK reads them (same ETags)", async () => {

@@ -93,7 +93,7 @@ export class TaskOperator extends PhysicalOperator {
 
   override hasTask(): boolean {
     if (this.stopped) return false;
-    if (this.isSource) return this.pendingInputs.length > 0;
+    if (this.isSource) return this.pendingInputs.length > 0 && !this.awaitingFirstRows();
     if (!this.planned) return false;
     if (this.inputQueue.length === 0) return false;
     // Bundle small blocks into one task unless upstream is done (then take what there is).
@@ -159,6 +159,16 @@ export class TaskOperator extends PhysicalOperator {
     this.inTaskOrder.clear();
     this.pendingInputs.length = 0;
     this.wakePlanning();
+  }
+
+  /**
+   * Under a row limit pushed into a file read, its first task runs alone until it delivers: a preview whose
+   * first file holds its rows reads no other file (on a small machine those reads slow the first).
+   */
+  private awaitingFirstRows(): boolean {
+    const { physical, metrics } = this;
+    return physical.kind === "read" && physical.source.type === "files" && physical.source.options.limit !== undefined
+      && metrics.tasksRunning > 0 && metrics.blocksOut === 0 && metrics.tasksFinished === 0;
   }
 
   private wakePlanning(): void {
