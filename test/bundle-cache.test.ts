@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { compilePipeline } from "../server/src/loader";
 import { runCli, tempDir, writePipeline } from "./helpers";
 
 describe("pipeline bundle cache", function () {
@@ -23,6 +22,13 @@ describe("pipeline bundle cache", function () {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.rmSync(cacheDir, { recursive: true, force: true });
   });
+
+  /** The bundle `rdpipe bundle` prints (a process of its own: esbuild's synchronous API can stall a process that loaded it through tsx). */
+  function compilePipeline(file: string): { code: string } {
+    const run = runCli(["bundle", file], { env: { RDPIPE_BUNDLE_CACHE_DIR: cacheDir } });
+    assert.equal(run.code, 0, run.stderr);
+    return JSON.parse(run.stdout) as { code: string };
+  }
 
   /** Replaces the code of the one cached bundle, so that a result carrying the mark can only have come from the cache. */
   function markCachedBundle(): void {
