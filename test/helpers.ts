@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { DataContext } from "../server/src/api";
 import { Cluster } from "../server/src/cluster";
 import { listFiles, readFileBlocks, type FileSystemDescription } from "../server/src/io";
@@ -36,6 +36,18 @@ export function runCli(args: string[], options: { cwd?: string; timeoutMs?: numb
     cwd: options.cwd ?? REPO, encoding: "utf8", timeout: options.timeoutMs ?? 120_000, env: { ...process.env, ...options.env },
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** rdpipe as a child process that this one's proxy can serve while it runs (runCli would block it). */
+export function runCliAsync(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), ...args], { cwd: REPO, env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => { stdout += d; });
+    child.stderr.on("data", (d: Buffer) => { stderr += d; });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 export function listFilesRecursive(dir: string): string[] {

@@ -253,5 +253,10 @@ function udfFrames(stack: string): string {
 }
 
 if (require.main === module || process.argv[1]?.endsWith("rdpipe") || process.argv[1]?.endsWith("rdpipe.js")) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  // Once the command's output is out, nothing may hold the process: a task that a satisfied limit cancelled
+  // would otherwise finish reading files nobody wants (its worker stays busy), and a preview would wait for it.
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    process.stdout.write("", () => process.stderr.write("", () => process.exit()));
+  });
 }

@@ -53,9 +53,9 @@ function decodeSegment(text: string): string {
   }
 }
 
-async function* walk(fs: FileSystem, directory: string): AsyncGenerator<FileInfo[]> {
+async function* walk(fs: FileSystem, directory: string, pages = fs.listDirectory(directory)): AsyncGenerator<FileInfo[]> {
   const subdirectories: string[] = [];
-  for await (const page of fs.listDirectory(directory)) {
+  for await (const page of pages) {
     if (page.files.length > 0) yield page.files;
     subdirectories.push(...page.directories.filter((d) => !isIgnoredName(path.posix.basename(d))));
   }
@@ -66,15 +66,15 @@ async function* walk(fs: FileSystem, directory: string): AsyncGenerator<FileInfo
 async function* filesUnder(original: string, opts: ListOptions): AsyncGenerator<FileRef[]> {
   const root = isS3Path(original) ? original : path.resolve(original);
   const fs = fileSystemFor(root, opts.filesystem);
-  let rootInfo;
+  let rootInfo, listing;
   try {
-    rootInfo = await fs.stat(root);
+    ({ info: rootInfo, pages: listing } = fs.statAndList ? await fs.statAndList(root) : { info: await fs.stat(root), pages: undefined });
   } catch (e) {
     throw pathError(original, e, "cannot access");
   }
   if (rootInfo === null) throw new IoError(`no such file or directory: ${original}`);
   const rootIsDirectory = rootInfo === "directory";
-  const pages: AsyncIterable<FileInfo[]> | FileInfo[][] = rootInfo === "directory" ? walk(fs, root) : [[rootInfo]];
+  const pages: AsyncIterable<FileInfo[]> | FileInfo[][] = rootInfo === "directory" ? walk(fs, root, listing) : [[rootInfo]];
   const extensions = normalizeExtensions(opts.fileExtensions);
   const wanted = rootIsDirectory ? extensions ?? normalizeExtensions(opts.defaultExtensions) : extensions;
   const isListed = (file: string) => !rootIsDirectory || !path.posix.relative(root, file).split(/[\\/]/).some(isIgnoredName);

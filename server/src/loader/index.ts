@@ -9,6 +9,7 @@ import { Dataset } from "../api/dataset";
 import { withPipelineDir } from "../api/paths";
 import { opsInOrder, type LogicalOp, type ModuleRef } from "../plan";
 import { RdpipeError } from "../errors";
+import { cachedBundle, storeBundle } from "./bundle-cache";
 import { registerPipelineModule } from "./stack";
 
 export type { ModuleRef } from "../plan";
@@ -29,18 +30,26 @@ function esbuild(): typeof import("esbuild") {
   return require("esbuild") as typeof import("esbuild");
 }
 
+/** What a cached bundle was made by: esbuild's version and our options (a change to either makes a new bundle). */
+const COMPILER_KEY = `esbuild ${(require("esbuild/package.json") as { version: string }).version}; cjs node20 inline-sourcemap; external ${Object.keys(SHARED_MODULES).join(",")}`;
+
 export function compilePipeline(file: string): ModuleRef {
   const filename = path.resolve(file);
   if (!fs.existsSync(filename)) throw new PipelineLoadError(`pipeline file not found: ${filename}`);
+  const cached = cachedBundle(filename, COMPILER_KEY);
+  if (cached !== undefined) return { filename, code: cached };
   try {
+    const dir = path.dirname(filename);
     const result = esbuild().buildSync({
       entryPoints: [filename], bundle: true, format: "cjs", platform: "node", target: "node20",
       // Source-map paths are relative to the working directory and resolved against the bundle's own
       // folder (the pipeline file's), so the two must be the same for stacks and breakpoints to land in the file.
-      absWorkingDir: path.dirname(filename), write: false, sourcemap: "inline", sourcesContent: true, packages: "external",
-      external: Object.keys(SHARED_MODULES), logLevel: "silent",
+      absWorkingDir: dir, write: false, sourcemap: "inline", sourcesContent: true, packages: "external",
+      external: Object.keys(SHARED_MODULES), logLevel: "silent", metafile: true,
     });
-    return { filename, code: result.outputFiles[0].text };
+    const code = result.outputFiles[0].text;
+    storeBundle(filename, COMPILER_KEY, Object.keys(result.metafile.inputs).map((input) => path.resolve(dir, input)), code);
+    return { filename, code };
   } catch (e) {
     const errors = (e as { errors?: Message[] }).errors;
     if (!errors?.length) throw e;

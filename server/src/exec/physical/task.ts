@@ -20,6 +20,8 @@ export function blocksInput(bundle: QueuedBlock[]): { input: TaskInput; inputBlo
 export class TaskOperator extends PhysicalOperator {
   private pendingInputs: TaskInput[] = [];
   private planned = false;
+  /** Resumes a read's planning, paused while enough of its tasks wait to be launched. */
+  private resumePlanning?: () => void;
   /** When set, outputs are released in task order (for zip, and DataContext.preserveOrder). */
   preserveOrder = false;
   private readonly inTaskOrder = new InOrderRelease();
@@ -77,6 +79,9 @@ export class TaskOperator extends PhysicalOperator {
       for await (const read of planner.plan(context)) {
         this.pendingInputs.push({ kind: "read", ...read });
         this.settings.onDiscovery();
+        // Planning stays a few tasks ahead of the launches, no further: a preview whose first task meets its
+        // limit lists no more pages and reads no more footers (each a round trip, and CPU, before the job can end).
+        while (!this.stopped && this.pendingInputs.length >= context.parallelism) await new Promise<void>((resolve) => { this.resumePlanning = resolve; });
         if (this.stopped) return; // nobody wants more (a limit was reached, or the job ended)
       }
       const { tasks, rows, inMemoryBytes } = planner.estimates();
@@ -88,7 +93,7 @@ export class TaskOperator extends PhysicalOperator {
 
   override hasTask(): boolean {
     if (this.stopped) return false;
-    if (this.isSource) return this.pendingInputs.length > 0;
+    if (this.isSource) return this.pendingInputs.length > 0 && !this.awaitingFirstRows();
     if (!this.planned) return false;
     if (this.inputQueue.length === 0) return false;
     // Bundle small blocks into one task unless upstream is done (then take what there is).
@@ -97,7 +102,11 @@ export class TaskOperator extends PhysicalOperator {
 
   override nextTask(): { input: TaskInput; inputBlocks: QueuedBlock[] } | undefined {
     if (!this.hasTask()) return undefined;
-    if (this.isSource) return { input: this.pendingInputs.shift()!, inputBlocks: [] };
+    if (this.isSource) {
+      const input = this.pendingInputs.shift()!;
+      this.wakePlanning();
+      return { input, inputBlocks: [] };
+    }
     const bundle: QueuedBlock[] = [];
     let bytes = 0;
     while (this.inputQueue.length > 0 && (bundle.length === 0 || bytes + this.inputQueue[0].bytes <= this.settings.targetBlockBytes)) {
@@ -149,6 +158,23 @@ export class TaskOperator extends PhysicalOperator {
     super.stop();
     this.inTaskOrder.clear();
     this.pendingInputs.length = 0;
+    this.wakePlanning();
+  }
+
+  /**
+   * Under a row limit pushed into a file read, its first task runs alone until it delivers: a preview whose
+   * first file holds its rows reads no other file (on a small machine those reads slow the first).
+   */
+  private awaitingFirstRows(): boolean {
+    const { physical, metrics } = this;
+    return physical.kind === "read" && physical.source.type === "files" && physical.source.options.limit !== undefined
+      && metrics.tasksRunning > 0 && metrics.blocksOut === 0 && metrics.tasksFinished === 0;
+  }
+
+  private wakePlanning(): void {
+    const resume = this.resumePlanning;
+    this.resumePlanning = undefined;
+    resume?.();
   }
 
   override queuedBytes(): number {

@@ -1,11 +1,13 @@
-// S3 and S3-compatible stores through @aws-sdk/client-s3. A custom endpoint (option, or the standard
-// AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL variables) implies path-style addressing. Credentials come
-// from the default provider chain unless given. Transient errors (5xx, SlowDown, resets) are retried
-// by the SDK with exponential backoff. Writes are verified uploads (s3-upload.ts).
+// S3 and S3-compatible stores through @aws-sdk/client-s3, loaded on first use; reads (HEAD, GET, LIST)
+// go through s3-http.ts where the credentials are static, and never load it. A custom endpoint (option,
+// or the standard AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL variables) implies path-style addressing.
+// Credentials come from the default provider chain unless given. Transient errors (5xx, SlowDown, resets)
+// are retried with exponential backoff. Writes are verified uploads (s3-upload.ts).
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { FileInfo, FileSystem, ListingPage, S3Description, S3Options } from "./types";
+import { S3HttpClient, S3HttpError, type ListedPage } from "./s3-http";
 import { UploadError, isS3ServiceError, s3Sdk, uploadVerified } from "./s3-upload";
 
 
@@ -15,6 +17,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 /** The first listing page is kept short so the first read task can start sooner. */
 const FIRST_PAGE_KEYS = 100;
+
+function directoryPrefix(key: string): string {
+  return key === "" || key.endsWith("/") ? key : `${key}/`;
+}
 
 function parse(path: string): { bucket: string; key: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(path);
@@ -31,15 +37,22 @@ function isNotFound(e: unknown): boolean {
   return isS3ServiceError(e) && (e.$metadata.httpStatusCode === 404 || e.name === "NotFound" || e.name === "NoSuchKey");
 }
 
+/** What S3 answered to a refused request, through the SDK or s3-http. */
+function refusal(e: unknown): { name: string; status?: number; message: string } | undefined {
+  if (e instanceof S3HttpError) return { name: e.code, status: e.status, message: e.message };
+  return isS3ServiceError(e) ? { name: e.name, status: e.$metadata.httpStatusCode, message: e.message } : undefined;
+}
+
 /** Error messages that name the path and say what S3 answered. */
 function describeError(path: string, e: unknown): Error {
   if (e instanceof UploadError) return e;
-  if (isS3ServiceError(e)) {
-    const status = e.$metadata.httpStatusCode;
-    const what = e.name === "NoSuchBucket" ? `no such bucket "${parse(path).bucket}"`
-      : e.name === "NoSuchKey" || status === 404 ? "no such key"
-      : status === 403 ? `access denied (${e.name})`
-      : `${e.name}${status ? ` (HTTP ${status})` : ""}: ${e.message}`;
+  const refused = refusal(e);
+  if (refused) {
+    const { name, status, message } = refused;
+    const what = name === "NoSuchBucket" ? `no such bucket "${parse(path).bucket}"`
+      : name === "NoSuchKey" || status === 404 ? "no such key"
+      : status === 403 ? `access denied (${name})`
+      : `${name}${status ? ` (HTTP ${status})` : ""}: ${message}`;
     return new Error(`${path}: ${what}`, { cause: e });
   }
   // The cause stays, so that callers can tell a store that failed from bytes that did not parse.
@@ -47,15 +60,21 @@ function describeError(path: string, e: unknown): Error {
 }
 
 export class S3FileSystem implements FileSystem {
-  private readonly client: S3Client;
+  private sdkClient?: S3Client;
+  /** The SDK-free path for reads, where the credentials allow it. */
+  private readonly http?: S3HttpClient;
   readonly description: S3Description;
   /** What this instance did: object GETs, bytes they returned, uploads that went multipart. */
   readonly counters = { gets: 0, bytesRead: 0, multipartUploads: 0 };
 
   constructor(options: S3Options = {}) {
-    const description: S3Description = { kind: "s3", ...options };
-    this.description = description;
-    this.client = new (s3Sdk().S3Client)({
+    this.description = { kind: "s3", ...options };
+    this.http = S3HttpClient.for(this.description);
+  }
+
+  private get client(): S3Client {
+    const description = this.description;
+    return this.sdkClient ??= new (s3Sdk().S3Client)({
       endpoint: description.endpoint,
       forcePathStyle: description.endpoint !== undefined,
       region: description.region,
@@ -79,48 +98,73 @@ export class S3FileSystem implements FileSystem {
     });
   }
 
-  async *listDirectory(dir: string): AsyncIterable<ListingPage> {
+  listDirectory(dir: string): AsyncIterable<ListingPage> {
+    return this.listPages(dir);
+  }
+
+  /** One page of the flat listing under dir (no delimiter: it covers all nested "directories"; s3rver also misses common prefixes more than one level down). */
+  private async listPage(dir: string, token: string | undefined, maxKeys: number): Promise<ListedPage> {
     const { bucket, key } = parse(dir);
-    const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
-    let token: string | undefined;
-    let pageSize = Math.min(FIRST_PAGE_KEYS, this.description.listPageSize ?? 1000);
-    do {
-      let page;
-      try {
-        // Flat (no delimiter): one paginated listing covers all nested "directories" (s3rver also misses
-        // common prefixes more than one level down).
-        page = await this.client.send(new (s3Sdk().ListObjectsV2Command)({
-          Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: pageSize,
-        }));
-        pageSize = this.description.listPageSize ?? 1000;
-      } catch (e) {
-        throw describeError(dir, e);
-      }
+    const prefix = directoryPrefix(key);
+    try {
+      if (this.http) return await this.http.list(bucket, prefix, maxKeys, token);
+      const page = await this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: maxKeys }));
+      const keys = (page.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, etag: o.ETag ?? "" }));
+      return { keys, keyCount: page.KeyCount ?? keys.length, nextToken: page.IsTruncated ? page.NextContinuationToken : undefined };
+    } catch (e) {
+      throw describeError(dir, e);
+    }
+  }
+
+  private firstPageKeys(): number {
+    return Math.min(FIRST_PAGE_KEYS, this.description.listPageSize ?? 1000);
+  }
+
+  /** The listing's pages, from `first` (its first page, already asked for) when given. */
+  private async *listPages(dir: string, first?: Promise<ListedPage>): AsyncIterable<ListingPage> {
+    const { bucket } = parse(dir);
+    let pending = first ?? this.listPage(dir, undefined, this.firstPageKeys());
+    for (;;) {
+      const page = await pending;
       yield {
-        files: (page.Contents ?? []).filter((o) => !o.Key!.endsWith("/")).map((o) => ({
-          path: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0, etag: o.ETag ?? "",
-        })),
+        files: page.keys.filter((o) => !o.key.endsWith("/")).map((o) => ({ path: `s3://${bucket}/${o.key}`, size: o.size, etag: o.etag })),
         directories: [],
       };
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+      if (!page.nextToken) return;
+      pending = this.listPage(dir, page.nextToken, this.description.listPageSize ?? 1000);
+    }
+  }
+
+  /** Both questions and the listing's first page at once: is it an object, and which objects are under it? */
+  async statAndList(path: string): Promise<{ info: FileInfo | "directory" | null; pages?: AsyncIterable<ListingPage> }> {
+    const first = this.listPage(path, undefined, this.firstPageKeys());
+    first.catch(() => undefined); // a HEAD that finds the object makes the listing moot
+    const object = await this.headObject(path);
+    if (object) return { info: object };
+    return { info: (await first).keyCount > 0 ? "directory" : null, pages: this.listPages(path, first) };
+  }
+
+  /** The object's info, null when there is none (or the path names a prefix). */
+  private async headObject(path: string): Promise<FileInfo | null> {
+    const { bucket, key } = parse(path);
+    if (key === "" || key.endsWith("/")) return null;
+    try {
+      if (this.http) {
+        const object = await this.http.head(bucket, key);
+        return object && { path, ...object };
+      }
+      const object = await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: bucket, Key: key }));
+      return { path, size: object.ContentLength ?? 0, etag: object.ETag ?? "" };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw describeError(path, e);
+    }
   }
 
   async stat(path: string): Promise<FileInfo | "directory" | null> {
-    const { bucket, key } = parse(path);
-    const prefix = key === "" || key.endsWith("/") ? key : `${key}/`;
     // Both questions at once: is it an object, and are there objects under it?
-    const [object, listing] = await Promise.all([
-      key === "" || key.endsWith("/") ? null : this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: bucket, Key: key })).catch((e: unknown) => {
-        if (isNotFound(e)) return null;
-        throw describeError(path, e);
-      }),
-      this.client.send(new (s3Sdk().ListObjectsV2Command)({ Bucket: bucket, Prefix: prefix, MaxKeys: 1 })).catch((e: unknown) => {
-        throw describeError(path, e);
-      }),
-    ]);
-    if (object) return { path, size: object.ContentLength ?? 0, etag: object.ETag ?? "" };
-    return (listing.KeyCount ?? listing.Contents?.length ?? 0) > 0 ? "directory" : null;
+    const [object, listing] = await Promise.all([this.headObject(path), this.listPage(path, undefined, 1)]);
+    return object ?? (listing.keyCount > 0 ? "directory" : null);
   }
 
   private async get(path: string, range?: string) {
@@ -136,16 +180,26 @@ export class S3FileSystem implements FileSystem {
   async readRange(path: string, start: number, end: number): Promise<Uint8Array> {
     if (end <= start) return new Uint8Array(0);
     // Always an explicit range: some S3-compatible servers answer suffix ranges (bytes=-N) wrongly.
-    const response = await this.get(path, `bytes=${start}-${end - 1}`);
-    return this.counted(await response.Body!.transformToByteArray());
+    return this.getBytes(path, `bytes=${start}-${end - 1}`);
   }
 
-  async readAll(path: string): Promise<Uint8Array> {
-    const response = await this.get(path);
-    return this.counted(await response.Body!.transformToByteArray());
+  readAll(path: string): Promise<Uint8Array> {
+    return this.getBytes(path);
   }
 
-  private counted(bytes: Uint8Array): Uint8Array {
+  private async getBytes(path: string, range?: string): Promise<Uint8Array> {
+    let bytes: Uint8Array;
+    if (this.http) {
+      const { bucket, key } = parse(path);
+      this.counters.gets++;
+      try {
+        bytes = await this.http.get(bucket, key, range);
+      } catch (e) {
+        throw describeError(path, e);
+      }
+    } else {
+      bytes = await (await this.get(path, range)).Body!.transformToByteArray();
+    }
     this.counters.bytesRead += bytes.byteLength;
     return bytes;
   }

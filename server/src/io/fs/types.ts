@@ -20,6 +20,11 @@ export interface FileSystem {
   listDirectory(dir: string): AsyncIterable<ListingPage>;
   /** A file's info, "directory" for a folder or prefix, null when nothing is there. */
   stat(path: string): Promise<FileInfo | "directory" | null>;
+  /**
+   * stat, and for a directory its listing (as listDirectory), where one request can start both
+   * (S3: the listing's first page says whether there is a directory); absent, stat then listDirectory.
+   */
+  statAndList?(path: string): Promise<{ info: FileInfo | "directory" | null; pages?: AsyncIterable<ListingPage> }>;
   /** Bytes [start, end) of a file. */
   readRange(path: string, start: number, end: number): Promise<Uint8Array>;
   readAll(path: string): Promise<Uint8Array>;

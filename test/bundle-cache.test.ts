@@ -1,0 +1,76 @@
+// Pipeline bundles reused between runs (issue 21, start fast): a bundle is taken from the cache while the
+// files it was made from are unchanged, and made again when one of them, or a tsconfig.json above, changes.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { runCli, tempDir, writePipeline } from "./helpers";
+
+describe("pipeline bundle cache", function () {
+  this.timeout(60_000);
+  let dir: string;
+  let cacheDir: string;
+  const previous = process.env.RDPIPE_BUNDLE_CACHE_DIR;
+
+  beforeEach(() => {
+    dir = tempDir();
+    cacheDir = tempDir("rdpipe-bundles-");
+    process.env.RDPIPE_BUNDLE_CACHE_DIR = cacheDir;
+  });
+  afterEach(() => {
+    if (previous === undefined) delete process.env.RDPIPE_BUNDLE_CACHE_DIR;
+    else process.env.RDPIPE_BUNDLE_CACHE_DIR = previous;
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  /** The bundle `rdpipe bundle` prints (a process of its own: esbuild's synchronous API can stall a process that loaded it through tsx). */
+  function compilePipeline(file: string): { code: string } {
+    const run = runCli(["bundle", file], { env: { RDPIPE_BUNDLE_CACHE_DIR: cacheDir } });
+    assert.equal(run.code, 0, run.stderr);
+    return JSON.parse(run.stdout) as { code: string };
+  }
+
+  /** Replaces the code of the one cached bundle, so that a result carrying the mark can only have come from the cache. */
+  function markCachedBundle(): void {
+    const [entry] = fs.readdirSync(cacheDir);
+    const file = path.join(cacheDir, entry);
+    const stored = JSON.parse(fs.readFileSync(file, "utf8")) as { code: string };
+    fs.writeFileSync(file, JSON.stringify({ ...stored, code: `${stored.code}\n// from the cache` }));
+  }
+
+  it("reuses the bundle while nothing changed; an imported file's change makes it again", () => {
+    fs.writeFileSync(path.join(dir, "rows.ts"), "export const N = 10;\n");
+    const file = writePipeline(dir, "cached.rdpipe.ts", `import * as rd from "rdpipe";\nimport { N } from "./rows";\nexport default rd.range(N);\n`);
+    const first = compilePipeline(file);
+    assert.match(first.code, /N = 10/);
+    assert.equal(fs.readdirSync(cacheDir).length, 1);
+    markCachedBundle();
+    assert.match(compilePipeline(file).code, /\/\/ from the cache$/);
+
+    fs.writeFileSync(path.join(dir, "rows.ts"), "export const N = 12;\n");
+    const changed = compilePipeline(file);
+    assert.match(changed.code, /N = 12/);
+    assert.doesNotMatch(changed.code, /from the cache/);
+  });
+
+  it("a tsconfig.json that appears beside the pipeline makes the bundle again", () => {
+    const file = writePipeline(dir, "config.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3);\n`);
+    compilePipeline(file);
+    markCachedBundle();
+    assert.match(compilePipeline(file).code, /from the cache/);
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true } }));
+    assert.doesNotMatch(compilePipeline(file).code, /from the cache/);
+  });
+
+  it("rdpipe run runs the pipeline as it is now after an edit, and reports a syntax error the edit made", () => {
+    const file = writePipeline(dir, "edited.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(5).map((r) => ({ v: (r.id as number) + 1 }));\n`);
+    const env = { RDPIPE_BUNDLE_CACHE_DIR: cacheDir };
+    assert.match(runCli(["run", file, "--preview", "1", "--quiet"], { env }).stdout, /\{v: 1\}/);
+    fs.writeFileSync(file, `import * as rd from "rdpipe";\nexport default rd.range(5).map((r) => ({ v: (r.id as number) + 100 }));\n`);
+    assert.match(runCli(["run", file, "--preview", "1", "--quiet"], { env }).stdout, /\{v: 100\}/);
+    fs.writeFileSync(file, `import * as rd from "rdpipe";\nexport default rd.range(5).map((r) => ({ v: (r.id as number) + }));\n`);
+    const broken = runCli(["run", file, "--preview", "1", "--quiet"], { env });
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /edited\.rdpipe\.ts:2:\d+: Unexpected/);
+  });
+});
