@@ -4,7 +4,8 @@ import path from "node:path";
 import { parseListening, type JobEvent, type JobSummary, type RemoteClient } from "../server/src/contract";
 import { REPO } from "./helpers";
 
-export interface ServerProcess { url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }
+/** `cluster`: where nodes join, for a server started with --cluster-port. */
+export interface ServerProcess { url: string; cluster?: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }
 
 
 export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
@@ -20,8 +21,8 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
       stdout += d;
       const listening = parseListening(stdout);
       if (listening) {
-        const { url } = listening;
-        resolve({ url, child, stop: async (signal = "SIGTERM") => { child.kill(signal); await exited; } });
+        const { url, cluster } = listening;
+        resolve({ url, cluster, child, stop: async (signal = "SIGTERM") => { child.kill(signal); await exited; } });
       }
     });
     child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));

@@ -8,6 +8,8 @@ export interface ServeOptions {
   host: string; port: number; token?: string; roots: string[]; stateDir?: string; maxRunningJobs?: number;
   /** Exit after this long with no job queued or running and no request open (the editor's local server). */
   idleExitMs?: number;
+  /** Accept nodes here; jobs then run on them. */
+  cluster?: { host: string; port: number };
 }
 
 /** Runs the server until SIGINT or SIGTERM, or until it has been idle for `idleExitMs`. */
@@ -15,8 +17,9 @@ export async function serve(options: ServeOptions): Promise<number> {
   // Loaded here: `rdpipe run` never needs express.
   const { defaultStateDir, startServer } = await import("../http");
   const server = await startServer({ ...options, stateDir: options.stateDir ?? defaultStateDir() });
-  process.stdout.write(`${LISTENING_PREFIX}${JSON.stringify({ url: server.url, port: server.port })}\n`);
+  process.stdout.write(`${LISTENING_PREFIX}${JSON.stringify({ url: server.url, port: server.port, cluster: server.clusterUrl })}\n`);
   console.error(`rdpipe server listening on ${server.url}${options.token ? " (token required)" : ""}; roots: ${options.roots.join(", ")}`);
+  if (server.clusterUrl) console.error(`rdpipe server: nodes join at ${server.clusterUrl} (rdpipe node --head ${server.clusterUrl} --token T); jobs run on them`);
   let idleCheck: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

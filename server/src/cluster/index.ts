@@ -11,7 +11,8 @@ export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
 export { packageRoot, workerScript } from "./paths";
 export { TaskError, TaskRun, applyTransforms, rowName, type OriginBlock } from "./transforms";
 export { loadColumn, stringAt, type Col } from "./expr-columns";
-export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProvider } from "./nodes";
+export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProgress, type NodeProvider } from "./nodes";
+export { Membership, splitSlots, type MemberInfo, type MembershipOptions } from "./membership";
 export { runNode, type NodeOptions } from "./node";
 export { ChunkFetcher, readRange, type ChunkTransport } from "./chunks";
 

@@ -1,5 +1,8 @@
-// A node: an OS process hosting worker threads for a head (the driver) that it joins over TCP. The head
-// decides what runs here; SIGTERM is a preemption notice (the node drains, then leaves when told).
+// A node: an OS process hosting worker threads for a head that it joins over TCP. The head is a job's
+// driver (`rdpipe run --nodes`), or an execution server (`rdpipe serve --cluster-port`) that then tells
+// the node to open a session with each job's head (its runner process): one session per job, each
+// with its own threads, partitions and chunk server. The head decides what runs here; SIGTERM is a
+// preemption notice (every session drains, then leaves when told).
 import net from "node:net";
 import { Worker } from "node:worker_threads";
 import { ChunkStore, serveChunks } from "./chunks";
@@ -15,30 +18,78 @@ export interface NodeOptions {
   cpus: number;
 }
 
+type ServerMessage = Extract<HeadToNode, { type: "session" | "resize" | "endSession" }>;
+
+/** This process joined to one head: the worker threads it runs there and the exchange partitions they made. */
+interface Session {
+  link: Link<HeadToNode, NodeToHead>;
+  store: ChunkStore;
+  /** Resolves 0 once told to leave, 1 when the head went away or refused the node. */
+  ended: Promise<number>;
+  leave(code: number): void;
+}
+
 /**
  * Joins the head and serves it until told to leave (resolves 0) or the head goes away (resolves 1).
  * Exchange partitions its map tasks make stay here, served to peers on the interface facing the head.
  */
 export async function runNode(options: NodeOptions): Promise<number> {
-  const url = new URL(options.head);
-  if (url.protocol !== "tcp:" || !url.port) throw new Error(`--head expects tcp://host:port, got '${options.head}'`);
+  const sessions = new Map<number, Session>();
+  const main = await openSession(options.head, options.token, options.cpus, undefined, (message) => onServer(message));
+  if (!main) return 1;
+  const onServer = (message: ServerMessage): void => {
+    if (message.type === "resize") { sessions.get(message.session)?.link.send({ type: "slots", cpus: message.cpus }); return; }
+    if (message.type === "endSession") { sessions.get(message.session)?.leave(0); return; }
+    const { session: id } = message;
+    const head = reachable(message.head, main.link.socket.remoteAddress);
+    void openSession(head, message.token, message.cpus, main.store.nodeId).then((session) => {
+      if (!session) { main.link.send({ type: "sessionEnded", session: id }); return; }
+      sessions.set(id, session);
+      void session.ended.then(() => {
+        sessions.delete(id);
+        main.link.send({ type: "sessionEnded", session: id });
+      });
+    });
+  };
+  const drain = () => {
+    main.link.send({ type: "draining" });
+    for (const session of sessions.values()) session.link.send({ type: "draining" });
+  };
+  process.on("SIGTERM", drain);
+  const code = await main.ended;
+  process.off("SIGTERM", drain);
+  for (const session of sessions.values()) session.leave(code);
+  return code;
+}
+
+/** A job head listening on every interface is reached where the server was. */
+function reachable(head: string, serverAddress: string | undefined): string {
+  const url = new URL(head);
+  if (serverAddress && ["0.0.0.0", "[::]"].includes(url.hostname)) url.hostname = serverAddress.includes(":") ? `[${serverAddress}]` : serverAddress;
+  return url.toString().replace(/\/$/, "");
+}
+
+/** Connects and presents the token; undefined (and a message on stderr) when the head cannot be reached. */
+async function openSession(head: string, token: string, cpus: number, member: number | undefined, onServer?: (message: ServerMessage) => void): Promise<Session | undefined> {
+  const url = new URL(head);
+  if (url.protocol !== "tcp:" || !url.port) throw new Error(`--head expects tcp://host:port, got '${head}'`);
   const script = workerScript();
-  const socket = net.connect(Number(url.port), url.hostname);
+  const socket = net.connect(Number(url.port), url.hostname.replace(/^\[|\]$/g, ""));
   const connected = await new Promise<boolean>((resolve) => { socket.once("connect", () => resolve(true)); socket.once("error", () => resolve(false)); });
   if (!connected) {
-    console.error(`rdpipe node: could not join the head at ${options.head}`);
-    return 1;
+    console.error(`rdpipe node: could not join the head at ${head}`);
+    return undefined;
   }
   const link = new Link<HeadToNode, NodeToHead>(socket);
   const workers = new Map<number, Worker>();
   const store = new ChunkStore();
-  const chunks = await serveChunks(store, options.token, socket.localAddress ?? "127.0.0.1");
-  link.send({ type: "hello", token: options.token, cpus: options.cpus, pid: process.pid, chunks: chunks.address });
-  process.on("SIGTERM", () => link.send({ type: "draining" }));
-  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, options.token) } : message);
+  const chunks = await serveChunks(store, token, socket.localAddress ?? "127.0.0.1");
+  link.send({ type: "hello", token, cpus, pid: process.pid, chunks: chunks.address, member });
+  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, token) } : message);
   const toHead = (message: WorkerMessage): WorkerMessage => (message.type === "mapOutput" ? { ...message, output: store.keep(message.taskId, message.output) } : message);
-  return new Promise((resolve) => {
-    const leave = (code: number) => {
+  let leave!: (code: number) => void;
+  const ended = new Promise<number>((resolve) => {
+    leave = (code: number) => {
       link.removeAllListeners();
       for (const worker of workers.values()) void worker.terminate();
       link.socket.destroy();
@@ -46,35 +97,37 @@ export async function runNode(options: NodeOptions): Promise<number> {
       store.releaseAll();
       resolve(code);
     };
-    let joined = false;
-    link.on("close", () => {
-      if (!joined) console.error(`rdpipe node: could not join the head at ${options.head}`);
-      leave(1);
-    });
-    link.on("message", (message: HeadToNode) => {
-      switch (message.type) {
-        case "welcome": joined = true; store.nodeId = message.nodeId; return;
-        case "release": store.release(message.folder); link.send({ type: "released", folder: message.folder }); return;
-        case "rejected": console.error(`rdpipe node: the head refused this node: ${message.reason}`); return leave(1);
-        case "leave": return leave(0);
-        case "spawn": {
-          const { workerId } = message;
-          const worker = new Worker(script, { stdout: false, stderr: false, execArgv: [] });
-          worker.on("message", (m: WorkerMessage) => link.send({ type: "worker", workerId, message: toHead(m) }));
-          worker.on("error", (e) => link.send({ type: "workerError", workerId, message: e.message }));
-          worker.on("exit", (code) => { workers.delete(workerId); link.send({ type: "workerExit", workerId, code }); });
-          workers.set(workerId, worker);
-          return;
-        }
-        case "post": workers.get(message.workerId)?.postMessage(toWorker(message.message)); return;
-        case "terminate": {
-          const worker = workers.get(message.workerId);
-          workers.delete(message.workerId);
-          worker?.removeAllListeners();
-          void worker?.terminate();
-          return;
-        }
-      }
-    });
   });
+  let joined = false;
+  link.on("close", () => {
+    if (!joined) console.error(`rdpipe node: could not join the head at ${head}`);
+    leave(1);
+  });
+  link.on("message", (message: HeadToNode) => {
+    switch (message.type) {
+      case "welcome": joined = true; store.nodeId = message.nodeId; return;
+      case "release": store.release(message.folder); link.send({ type: "released", folder: message.folder }); return;
+      case "rejected": console.error(`rdpipe node: the head at ${head} refused this node: ${message.reason}`); return leave(1);
+      case "leave": return leave(0);
+      case "spawn": {
+        const { workerId } = message;
+        const worker = new Worker(script, { stdout: false, stderr: false, execArgv: [] });
+        worker.on("message", (m: WorkerMessage) => link.send({ type: "worker", workerId, message: toHead(m) }));
+        worker.on("error", (e) => link.send({ type: "workerError", workerId, message: e.message }));
+        worker.on("exit", (code) => { workers.delete(workerId); link.send({ type: "workerExit", workerId, code }); });
+        workers.set(workerId, worker);
+        return;
+      }
+      case "post": workers.get(message.workerId)?.postMessage(toWorker(message.message)); return;
+      case "terminate": {
+        const worker = workers.get(message.workerId);
+        workers.delete(message.workerId);
+        worker?.removeAllListeners();
+        void worker?.terminate();
+        return;
+      }
+      default: onServer?.(message);
+    }
+  });
+  return { link, store, ended, leave };
 }

@@ -4,7 +4,7 @@ import { RdpipeError } from "../errors";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { packageRoot } from "../cluster";
+import { Membership, packageRoot } from "../cluster";
 import { createApp } from "./app";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
@@ -23,11 +23,15 @@ export interface ServerOptions {
   maxRunningJobs?: number;
   bodyLimit?: string;
   cancelGraceMs?: number;
+  /** Nodes join here (`rdpipe node --head tcp://host:port --token T`) and every job runs its tasks on them; needs a token. */
+  cluster?: { host: string; port: number };
 }
 
 export interface RunningServer {
   url: string;
   port: number;
+  /** Where nodes join, with a cluster port. */
+  clusterUrl?: string;
   /** How long the server has had no job queued or running and no request open (SSE streams included); 0 while busy. */
   idleMs(): number;
   close(): Promise<void>;
@@ -57,12 +61,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } catch (e) {
     throw new ServerConfigError(`a root folder does not exist: ${(e as Error).message}`);
   }
+  let cluster: { membership: Membership; url: string } | undefined;
+  if (options.cluster) {
+    if (!options.token) throw new ServerConfigError("--cluster-port needs a token (--token T or RDPIPE_TOKEN): nodes present it when they join");
+    const membership = new Membership({ ...options.cluster, token: options.token });
+    try {
+      cluster = { membership, url: await membership.start() };
+    } catch (e) {
+      throw new ServerConfigError(`cannot listen for nodes on ${options.cluster.host}:${options.cluster.port}: ${(e as Error).message}`);
+    }
+  }
   const jobs = new JobManager({
     stateDir: options.stateDir, runnerPath, maxRunningJobs: options.maxRunningJobs ?? Math.max(2, os.availableParallelism()),
-    cancelGraceMs: options.cancelGraceMs ?? 5000, roots: roots.list(),
+    cancelGraceMs: options.cancelGraceMs ?? 5000, roots: roots.list(), cluster: cluster?.membership,
   });
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string;
-  const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version });
+  const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version, cluster });
   const server = app.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => { server.once("listening", resolve); server.once("error", reject); });
   const port = (server.address() as AddressInfo).port;
@@ -77,13 +91,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   return {
-    url: `http://${host}:${port}`, port,
+    url: `http://${host}:${port}`, port, clusterUrl: cluster?.url,
     idleMs: () => {
       if (openRequests > 0 || jobs.hasActive()) lastActivity = Date.now();
       return Date.now() - lastActivity;
     },
     close: () => new Promise((resolve) => {
       jobs.close();
+      cluster?.membership.close();
       server.closeAllConnections();
       server.close(() => resolve());
     }),
