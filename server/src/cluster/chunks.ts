@@ -2,38 +2,20 @@
 // the node that made it — in the node process's memory (what the task kept inline), or in the node's
 // spill folder — and the node serves them to its peers. A reduce task anywhere fetches its pieces
 // straight from the nodes holding them; only where they are reaches the head. Connections present the
-// cluster's token first, as on the node link. Sockets come from a `ChunkTransport`, so TLS can replace
-// plain TCP without touching the protocol.
+// cluster's token first, as on the node link, over the cluster's transport (./transport: TCP or mutual TLS).
 import * as fs from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import * as path from "node:path";
 import type { ChunkRef, MapOutput } from "../plan";
-import { Link, sameToken } from "./link";
+import { Link } from "./link";
 import type { TaskSpec } from "./protocol";
+import { Transport, type TransportOptions } from "./transport";
 
 /** Where a chunk's bytes are on the node holding it: in its memory (key) or in one of its spill files. */
 export interface ChunkLocation { key?: string; file?: string; offset?: number; bytes: number }
 
 type ToServer = { type: "hello"; token: string } | ({ type: "get"; id: number } & ChunkLocation);
 type ToClient = { type: "chunk"; id: number; ipc: Uint8Array } | { type: "missing"; id: number; message: string };
-
-/** How chunk connections are made: plain TCP today (a TLS transport would wrap node's `tls`). */
-export interface ChunkTransport {
-  listen(host: string, onSocket: (socket: net.Socket) => void): Promise<net.Server>;
-  connect(address: string): net.Socket;
-}
-
-export const tcpTransport: ChunkTransport = {
-  listen: (host, onSocket) => new Promise((resolve, reject) => {
-    const server = net.createServer(onSocket);
-    server.once("error", reject);
-    server.listen(0, host, () => resolve(server));
-  }),
-  connect: (address) => {
-    const { hostname, port } = new URL(`tcp://${address}`);
-    return net.connect(Number(port), hostname.replace(/^\[|\]$/g, ""));
-  },
-};
 
 /** A node's folder for a job's spilled partitions: beside the head's job folder, named after the node. */
 export function nodeSpillFolder(jobFolder: string, nodeId: number): string {
@@ -54,8 +36,8 @@ export class ChunkStore {
   private nextKey = 1;
 
   /** A task as it runs here: a map task spills into this node's folder, a reduce task may fetch from peers. */
-  localTask(task: TaskSpec, token: string): TaskSpec {
-    if (task.input.kind === "exchange") task = { ...task, input: { ...task.input, reduce: { ...task.input.reduce, fetch: { here: this.nodeId, token } } } };
+  localTask(task: TaskSpec, transport: TransportOptions): TaskSpec {
+    if (task.input.kind === "exchange") task = { ...task, input: { ...task.input, reduce: { ...task.input.reduce, fetch: { here: this.nodeId, transport } } } };
     if (!task.exchangeMap) return task;
     // A reduce task may also be the map task of the next exchange (a sort, then a groupBy).
     const { spillDir } = task.exchangeMap;
@@ -126,15 +108,15 @@ export function readRange(file: string, offset: number, length: number): Uint8Ar
   return bytes;
 }
 
-/** Serves the store's chunks to peers presenting the token; resolves to the address peers connect to. */
-export async function serveChunks(store: ChunkStore, token: string, host: string, transport: ChunkTransport = tcpTransport): Promise<{ address: string; server: net.Server }> {
-  const server = await transport.listen(host, (socket) => {
+/** Serves the store's chunks to peers presenting the token; resolves to the URL peers connect to. */
+export async function serveChunks(store: ChunkStore, transport: Transport, host: string): Promise<{ url: string; server: net.Server }> {
+  const { server, url } = await transport.listen(host, 0, "chunk", (socket) => {
     const link = new Link<ToServer, ToClient>(socket);
     link.maxFrameBytes = HELLO_MAX_BYTES;
     let trusted = false;
     link.on("message", (message: ToServer) => {
       if (!trusted) {
-        if (message.type !== "hello" || !sameToken(message.token, token)) { socket.destroy(); return; }
+        if (message.type !== "hello" || !transport.accepts(message.token)) { socket.destroy(); return; }
         trusted = true;
         return;
       }
@@ -147,8 +129,7 @@ export async function serveChunks(store: ChunkStore, token: string, host: string
     });
   });
   server.unref();
-  const { address, port } = server.address() as net.AddressInfo;
-  return { address: `${address.includes(":") ? `[${address}]` : address}:${port}`, server };
+  return { url, server };
 }
 
 /** A reduce task's connections to the nodes it fetches from: one per node, requests answered in turn. */
@@ -156,10 +137,15 @@ export class ChunkFetcher {
   private readonly links = new Map<string, { link: Link<ToClient, ToServer>; waiting: Map<number, { resolve(ipc: Uint8Array): void; reject(e: Error): void }> }>();
   private nextId = 1;
 
-  constructor(private readonly token: string, private readonly transport: ChunkTransport = tcpTransport) {}
+  private readonly transport: Transport;
 
-  get(address: string, location: ChunkLocation): Promise<Uint8Array> {
-    const peer = this.peer(address);
+  /** transport: the cluster's, as the node running the task got it. */
+  constructor(transport: TransportOptions) {
+    this.transport = new Transport(transport);
+  }
+
+  get(url: string, location: ChunkLocation): Promise<Uint8Array> {
+    const peer = this.peer(url);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       peer.waiting.set(id, { resolve, reject });
@@ -172,23 +158,25 @@ export class ChunkFetcher {
     this.links.clear();
   }
 
-  private peer(address: string) {
-    let peer = this.links.get(address);
+  private peer(url: string) {
+    let peer = this.links.get(url);
     if (peer) return peer;
-    const link = new Link<ToClient, ToServer>(this.transport.connect(address));
+    const link = new Link<ToClient, ToServer>(this.transport.connect(url, { peer: true }));
     const waiting = new Map<number, { resolve(ipc: Uint8Array): void; reject(e: Error): void }>();
     peer = { link, waiting };
-    this.links.set(address, peer);
-    link.send({ type: "hello", token: this.token });
+    this.links.set(url, peer);
+    link.send({ type: "hello", token: this.transport.token });
     link.on("message", (message: ToClient) => {
       const request = waiting.get(message.id);
       waiting.delete(message.id);
       if (message.type === "chunk") request?.resolve(message.ipc);
       else request?.reject(new Error(message.message));
     });
+    let failure: Error | undefined;
+    link.socket.once("error", (e) => { failure = this.transport.describe(e, url); });
     link.on("close", () => {
-      if (this.links.get(address)?.link === link) this.links.delete(address);
-      for (const request of waiting.values()) request.reject(new Error(`the connection to ${address} closed`));
+      if (this.links.get(url)?.link === link) this.links.delete(url);
+      for (const request of waiting.values()) request.reject(failure ?? new Error(`the connection to ${url} closed`));
       waiting.clear();
     });
     return peer;

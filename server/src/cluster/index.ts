@@ -14,7 +14,8 @@ export { loadColumn, stringAt, type Col } from "./expr-columns";
 export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type HeadAddress, type LaunchedNode, type NodeCounts, type NodeInfo, type NodeProgress, type NodeProvider } from "./nodes";
 export { Membership, splitSlots, type MemberInfo, type MembershipOptions } from "./membership";
 export { runNode, type NodeOptions } from "./node";
-export { ChunkFetcher, readRange, type ChunkTransport } from "./chunks";
+export { ChunkFetcher, readRange } from "./chunks";
+export { ClusterConfigError, Transport, readTlsFiles, type TlsFiles, type TlsMaterial, type TransportOptions } from "./transport";
 
 /** A new worker thread in this process. */
 export function localWorkerThread(): WorkerChannel {

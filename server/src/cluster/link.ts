@@ -34,7 +34,7 @@ export type HeadToNode =
   /** A job ended: drop the partitions held for it (its head-side spill folder names it). */
   | { type: "release"; folder: string }
   /** From a server (see ./membership): join the job's head at `head` with its token, offering `cpus` slots. */
-  | { type: "session"; session: number; head: string; token: string; cpus: number }
+  | { type: "session"; session: number; head: string; token?: string; cpus: number }
   | { type: "resize"; session: number; cpus: number }
   | { type: "endSession"; session: number };
 

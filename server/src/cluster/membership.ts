@@ -4,9 +4,10 @@
 // partitions then move between the runner and the nodes directly, never through the server. Fair
 // sharing: each node's CPU slots are split evenly between the running jobs (at least one each), and
 // the sessions are resized as jobs start and end, so no job starves another.
-import net from "node:net";
+import type net from "node:net";
 import type { HeadAddress } from "./nodes";
-import { Link, MAX_FRAME_BYTES, sameToken, type HeadToNode, type NodeToHead } from "./link";
+import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
+import { Transport, readTlsFiles, type TlsFiles } from "./transport";
 
 export type MemberState = "alive" | "draining" | "lost";
 
@@ -17,7 +18,10 @@ export interface MembershipOptions {
   /** Where nodes join (and where job runners listen for their sessions). */
   host: string;
   port: number;
-  token: string;
+  /** What nodes present (required over plain TCP). */
+  token?: string;
+  /** Mutual TLS on the port (and on every job's head and the nodes' chunk servers). */
+  tls?: TlsFiles;
 }
 
 /** The largest frame a connection may send before it has presented the token. */
@@ -41,23 +45,20 @@ export class Membership {
   private readonly members = new Map<number, Member>();
   /** Running jobs' heads, in the order they started. */
   private readonly jobs = new Map<string, HeadAddress>();
+  private readonly transport: Transport;
   private server?: net.Server;
   private nextId = 1;
   private nextSession = 1;
 
-  constructor(readonly options: MembershipOptions) {}
+  constructor(readonly options: MembershipOptions) {
+    this.transport = new Transport({ token: options.token, tls: options.tls && readTlsFiles(options.tls) });
+  }
 
-  /** Listens; resolves to the address nodes join (tcp://host:port). */
-  start(): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer((socket) => this.accept(socket));
-      server.once("error", reject);
-      server.listen(this.options.port, this.options.host, () => {
-        const { address, port } = server.address() as net.AddressInfo;
-        resolve(`tcp://${address.includes(":") ? `[${address}]` : address}:${port}`);
-      });
-      this.server = server;
-    });
+  /** Listens; resolves to the address nodes join (tcp://host:port or tls://host:port). */
+  async start(): Promise<string> {
+    const { server, url } = await this.transport.listen(this.options.host, this.options.port, "node", (socket) => this.accept(socket));
+    this.server = server;
+    return url;
   }
 
   list(): MemberInfo[] {
@@ -117,7 +118,7 @@ export class Membership {
     let member: Member | undefined;
     link.on("message", (message: NodeToHead) => {
       if (!member) {
-        if (message.type !== "hello" || !sameToken(message.token, this.options.token)) {
+        if (message.type !== "hello" || !this.transport.accepts(message.token)) {
           console.error(`rdpipe server: refused a node from ${address}: wrong token`);
           link.send({ type: "rejected", reason: "wrong token" });
           socket.end();

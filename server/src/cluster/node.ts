@@ -1,19 +1,19 @@
-// A node: an OS process hosting worker threads for a head that it joins over TCP. The head is a job's
+// A node: an OS process hosting worker threads for a head that it joins over TCP or mutual TLS
+// (./transport). The head is a job's
 // driver (`rdpipe run --nodes`), or an execution server (`rdpipe serve --cluster-port`) that then tells
 // the node to open a session with each job's head (its runner process): one session per job, each
 // with its own threads, partitions and chunk server. The head decides what runs here; SIGTERM is a
 // preemption notice (every session drains, then leaves when told).
-import net from "node:net";
 import { Worker } from "node:worker_threads";
 import { ChunkStore, serveChunks } from "./chunks";
 import { Link, type HeadToNode, type NodeToHead } from "./link";
 import { workerScript } from "./paths";
 import type { DriverMessage, WorkerMessage } from "./protocol";
+import { Transport, type TransportOptions } from "./transport";
 
-export interface NodeOptions {
-  /** The head's address, tcp://host:port. */
+export interface NodeOptions extends TransportOptions {
+  /** The head's address: tcp://host:port, or tls://host:port with `tls`. */
   head: string;
-  token: string;
   /** Worker threads the head may run here at once. */
   cpus: number;
 }
@@ -35,14 +35,15 @@ interface Session {
  */
 export async function runNode(options: NodeOptions): Promise<number> {
   const sessions = new Map<number, Session>();
-  const main = await openSession(options.head, options.token, options.cpus, undefined, (message) => onServer(message));
+  const main = await openSession(options.head, options, options.cpus, undefined, (message) => onServer(message));
   if (!main) return 1;
   const onServer = (message: ServerMessage): void => {
     if (message.type === "resize") { sessions.get(message.session)?.link.send({ type: "slots", cpus: message.cpus }); return; }
     if (message.type === "endSession") { sessions.get(message.session)?.leave(0); return; }
     const { session: id } = message;
     const head = reachable(message.head, main.link.socket.remoteAddress);
-    void openSession(head, message.token, message.cpus, main.store.nodeId).then((session) => {
+    // A session presents the job's token, and this node's certificate over TLS.
+    void openSession(head, { token: message.token, tls: options.tls }, message.cpus, main.store.nodeId).then((session) => {
       if (!session) { main.link.send({ type: "sessionEnded", session: id }); return; }
       sessions.set(id, session);
       void session.ended.then(() => {
@@ -70,22 +71,27 @@ function reachable(head: string, serverAddress: string | undefined): string {
 }
 
 /** Connects and presents the token; undefined (and a message on stderr) when the head cannot be reached. */
-async function openSession(head: string, token: string, cpus: number, member: number | undefined, onServer?: (message: ServerMessage) => void): Promise<Session | undefined> {
-  const url = new URL(head);
-  if (url.protocol !== "tcp:" || !url.port) throw new Error(`--head expects tcp://host:port, got '${head}'`);
+async function openSession(
+  head: string, peers: TransportOptions, cpus: number, member: number | undefined, onServer?: (message: ServerMessage) => void,
+): Promise<Session | undefined> {
+  const transport = new Transport({ token: peers.token, tls: peers.tls });
   const script = workerScript();
-  const socket = net.connect(Number(url.port), url.hostname.replace(/^\[|\]$/g, ""));
-  const connected = await new Promise<boolean>((resolve) => { socket.once("connect", () => resolve(true)); socket.once("error", () => resolve(false)); });
-  if (!connected) {
-    console.error(`rdpipe node: could not join the head at ${head}`);
+  const socket = transport.connect(head);
+  // Over TLS 1.3 the head refuses this node's certificate only after the handshake looks done here.
+  let failure: Error | undefined;
+  socket.on("error", (e) => { failure ??= transport.describe(e, head); });
+  try {
+    await transport.connected(socket, head);
+  } catch (e) {
+    console.error(`rdpipe node: could not join the head: ${(e as Error).message}`);
     return undefined;
   }
   const link = new Link<HeadToNode, NodeToHead>(socket);
   const workers = new Map<number, Worker>();
   const store = new ChunkStore();
-  const chunks = await serveChunks(store, token, socket.localAddress ?? "127.0.0.1");
-  link.send({ type: "hello", token, cpus, pid: process.pid, chunks: chunks.address, member });
-  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, token) } : message);
+  const chunks = await serveChunks(store, transport, socket.localAddress ?? "127.0.0.1");
+  link.send({ type: "hello", token: transport.token, cpus, pid: process.pid, chunks: chunks.url, member });
+  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, peers) } : message);
   const toHead = (message: WorkerMessage): WorkerMessage => (message.type === "mapOutput" ? { ...message, output: store.keep(message.taskId, message.output) } : message);
   let leave!: (code: number) => void;
   const ended = new Promise<number>((resolve) => {
@@ -100,7 +106,7 @@ async function openSession(head: string, token: string, cpus: number, member: nu
   });
   let joined = false;
   link.on("close", () => {
-    if (!joined) console.error(`rdpipe node: could not join the head at ${head}`);
+    if (!joined) console.error(`rdpipe node: could not join the head: ${failure?.message ?? `${head} closed the connection`}`);
     leave(1);
   });
   link.on("message", (message: HeadToNode) => {

@@ -1,4 +1,5 @@
-// The head side of a cluster: nodes (OS processes hosting worker threads) join over TCP; tasks run on
+// The head side of a cluster: nodes (OS processes hosting worker threads) join over TCP or mutual TLS
+// (./transport); tasks run on
 // their workers; a node provider starts nodes when the cluster autoscaler asks. A node that is lost
 // fails its workers' tasks as lost (the executor reruns them); a draining node takes no new work and
 // is told to leave once its workers are idle.
@@ -6,16 +7,20 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import path from "node:path";
 import { nodeSpillFolder } from "./chunks";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
-import { Link, MAX_FRAME_BYTES, sameToken, type HeadToNode, type NodeToHead } from "./link";
+import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
 import { packageRoot } from "./paths";
 import type { DriverMessage } from "./protocol";
+import { readTlsFiles, Transport, type TlsFiles } from "./transport";
 
-/** Where nodes join: tcp://host:port, and the token they must present. */
-export interface HeadAddress { url: string; token: string }
+/**
+ * Where nodes join: tcp://host:port with the token they must present, or tls://host:port (the token then
+ * only if the cluster has one) with the head's TLS files, whose CA nodes' certificates must chain to.
+ */
+export interface HeadAddress { url: string; token?: string; tls?: TlsFiles }
 
 /** A node process the provider started; it joins the head by itself. */
 export interface LaunchedNode {
@@ -30,9 +35,17 @@ export interface NodeProvider {
 
 /** Starts nodes as child processes of this one (`rdpipe node`), on this machine. */
 export class LocalNodeProvider implements NodeProvider {
+  /** tls: the nodes' certificate, key and CA (default: the head's own files). */
+  constructor(private readonly options: { tls?: TlsFiles } = {}) {}
+
   launch(head: HeadAddress, cpus: number): LaunchedNode {
-    const child = spawn(process.execPath, [path.join(packageRoot(), "bin", "rdpipe.js"), "node", "--head", head.url, "--cpus", String(cpus)], {
-      stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, RDPIPE_TOKEN: head.token },
+    const tls = this.options.tls ?? head.tls;
+    const tlsArgs = tls ? ["--tls-cert", tls.certFile, "--tls-key", tls.keyFile, "--tls-ca", tls.caFile] : [];
+    const env = { ...process.env };
+    if (head.token === undefined) delete env.RDPIPE_TOKEN;
+    else env.RDPIPE_TOKEN = head.token;
+    const child = spawn(process.execPath, [path.join(packageRoot(), "bin", "rdpipe.js"), "node", "--head", head.url, "--cpus", String(cpus), ...tlsArgs], {
+      stdio: ["ignore", "inherit", "inherit"], env,
     });
     child.unref(); // a node ends by itself when the head goes away
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -177,17 +190,21 @@ export interface ClusterOptions {
   cpusPerNode: number;
   /** Default: LocalNodeProvider (child processes). */
   provider?: NodeProvider;
-  /** Where the head listens for nodes (default 127.0.0.1, a free port); beyond loopback, keep the token secret. */
+  /** Where the head listens for nodes (default 127.0.0.1, a free port); beyond loopback, use `tls` or keep the token secret. */
   host?: string;
   port?: number;
-  /** Default: random. */
+  /** Default: random over plain TCP; none over TLS (the certificates authenticate nodes). */
   token?: string;
+  /** Mutual TLS on the node port and between nodes: the head's certificate and key, and the CA nodes' certificates must chain to. */
+  tls?: TlsFiles;
 }
 
 /** A head and its nodes. Jobs run on whatever nodes have joined; the executor asks for more while work is queued. */
 export class Cluster {
   readonly pool = new ClusterPool();
-  readonly token: string;
+  /** What nodes present in their hello (undefined: over TLS without a token). */
+  readonly token?: string;
+  private readonly transport: Transport;
   private readonly provider: NodeProvider;
   private readonly nodeById = new Map<number, RemoteNode>();
   private readonly launching = new Set<LaunchedNode>();
@@ -202,22 +219,18 @@ export class Cluster {
 
   constructor(readonly options: ClusterOptions) {
     this.provider = options.provider ?? new LocalNodeProvider();
-    this.token = options.token ?? randomBytes(16).toString("hex");
+    this.token = options.token ?? (options.tls ? undefined : randomBytes(16).toString("hex"));
+    this.transport = new Transport({ token: this.token, tls: options.tls && readTlsFiles(options.tls) });
   }
 
   /** Starts listening for nodes (once); resolves to the address nodes join. */
   start(): Promise<HeadAddress> {
     if (this.shutDown) return Promise.reject(new Error("the cluster was shut down; set DataContext.cluster to a new Cluster"));
-    this.listening ??= new Promise((resolve, reject) => {
-      const server = net.createServer((socket) => this.accept(socket));
-      server.once("error", reject);
-      server.listen(this.options.port ?? 0, this.options.host ?? "127.0.0.1", () => {
-        server.unref();
-        const { address, port } = server.address() as net.AddressInfo;
-        this.head = { url: `tcp://${address.includes(":") ? `[${address}]` : address}:${port}`, token: this.token };
-        resolve(this.head);
-      });
+    this.listening ??= this.transport.listen(this.options.host ?? "127.0.0.1", this.options.port ?? 0, "node", (socket) => this.accept(socket)).then(({ server, url }) => {
+      server.unref();
       this.server = server;
+      this.head = { url, token: this.token, tls: this.options.tls };
+      return this.head;
     });
     return this.listening;
   }
@@ -315,7 +328,7 @@ export class Cluster {
     let node: RemoteNode | undefined;
     link.on("message", (message: NodeToHead) => {
       if (!node) {
-        if (message.type !== "hello" || !sameToken(message.token, this.token)) {
+        if (message.type !== "hello" || !this.transport.accepts(message.token)) {
           link.send({ type: "rejected", reason: "wrong token" });
           socket.end();
           return;

@@ -4,7 +4,7 @@ import { RdpipeError } from "../errors";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { Membership, packageRoot } from "../cluster";
+import { Membership, packageRoot, type TlsFiles } from "../cluster";
 import { createApp } from "./app";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
@@ -23,8 +23,11 @@ export interface ServerOptions {
   maxRunningJobs?: number;
   bodyLimit?: string;
   cancelGraceMs?: number;
-  /** Nodes join here (`rdpipe node --head tcp://host:port --token T`) and every job runs its tasks on them; needs a token. */
-  cluster?: { host: string; port: number };
+  /**
+   * Nodes join here (`rdpipe node --head tcp://host:port --token T`) and every job runs its tasks on them; needs
+   * the token, or `tls` (mutual TLS on this port, every job's head and the nodes' chunk servers).
+   */
+  cluster?: { host: string; port: number; tls?: TlsFiles };
 }
 
 export interface RunningServer {
@@ -63,7 +66,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   let cluster: { membership: Membership; url: string } | undefined;
   if (options.cluster) {
-    if (!options.token) throw new ServerConfigError("--cluster-port needs a token (--token T or RDPIPE_TOKEN): nodes present it when they join");
+    if (!options.token && !options.cluster.tls) throw new ServerConfigError("--cluster-port needs a token (--token T or RDPIPE_TOKEN): nodes present it when they join");
     const membership = new Membership({ ...options.cluster, token: options.token });
     try {
       cluster = { membership, url: await membership.start() };

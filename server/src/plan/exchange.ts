@@ -113,10 +113,10 @@ export interface ExchangeReduceSpec {
   schemas: (Uint8Array | undefined)[];
   /** Range partitioning: the partition holds the rows whose positions are in (lower, upper] (an undefined bound is open); pieces are cut to it. */
   range?: KeyRange;
-  /** On a cluster: the chunk server (host:port) of each node holding pieces, by node id. */
+  /** On a cluster: the chunk server (tcp:// or tls://host:port) of each node holding pieces, by node id. */
   peers?: Record<number, string>;
-  /** Added by the node that runs the task: its id and the cluster's token, to fetch from its peers. */
-  fetch?: { here: number; token: string };
+  /** Added by the node that runs the task: its id, and the cluster's token and TLS material (PEM), to fetch from its peers. */
+  fetch?: { here: number; transport: { token?: string; tls?: { cert: string; key: string; ca: string } } };
 }
 
 export interface KeyRange { keys: string[]; descending: boolean[]; lower?: unknown[]; upper?: unknown[] }

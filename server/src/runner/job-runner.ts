@@ -28,7 +28,7 @@ async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: 
   const context = DataContext.getCurrent();
   if (request.cluster) {
     // The server brings the nodes (sessions on the nodes joined to it): this head never launches any.
-    context.cluster = new Cluster({ maxNodes: 0, cpusPerNode: 1, host: request.cluster.host });
+    context.cluster = new Cluster({ maxNodes: 0, cpusPerNode: 1, ...request.cluster });
     await send({ type: "head", head: await context.cluster.start() });
   }
   await send({ type: "started", checkpoint, plan: await dataset.explainParts() });

@@ -1,7 +1,7 @@
 // What the server and a job-runner process say over IPC: the parent sends one RunnerRequest; the
 // runner answers with RunnerMessages and exits.
 import type { CheckpointSettings } from "../checkpoint";
-import type { HeadAddress } from "../cluster";
+import type { HeadAddress, TlsFiles } from "../cluster";
 import type { CheckpointView, JobError, JobOptions, JobResult, PlanExplanation, PlanInspection, ProgressSnapshot } from "../contract";
 import type { CheckpointViewRequest } from "./checkpoint-view";
 
@@ -13,7 +13,7 @@ export type RunnerRequest =
    * `resume`: this run continues the checkpoint at that path, so the pipeline must still use it. `cluster`: the
    * server heads a cluster; the runner heads one of its own on that interface and answers `head` (nodes join it).
    */
-  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string }; cluster?: { host: string } }
+  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string }; cluster?: { host: string; tls?: TlsFiles } }
   | { type: "plan"; pipeline: RunnerPipeline }
   | ({ type: "checkpoint" } & CheckpointViewRequest);
 

@@ -26,15 +26,15 @@ export class PieceReader {
   private async bytes(chunk: ChunkRef): Promise<Uint8Array> {
     const { fetch, peers, operator } = this.spec;
     if (chunk.node === undefined || (chunk.node === fetch?.here && chunk.file !== undefined)) return chunkBytes(chunk);
-    const address = peers?.[chunk.node];
+    const url = peers?.[chunk.node];
     const lost = (why: string) => new TaskError({ kind: "internal", operator, peerLost: chunk.node, message: `${operator}: fetching a partition from node ${chunk.node}: ${why}` });
-    if (!fetch || address === undefined) throw lost("the node is not in the cluster any more");
-    this.fetcher ??= new ChunkFetcher(fetch.token);
+    if (!fetch || url === undefined) throw lost("the node is not in the cluster any more");
+    this.fetcher ??= new ChunkFetcher(fetch.transport);
     let ipc: Uint8Array;
     try {
-      ipc = await this.fetcher.get(address, chunk);
+      ipc = await this.fetcher.get(url, chunk);
     } catch (e) {
-      throw lost(`${address}: ${(e as Error).message}`);
+      throw lost(`${url}: ${(e as Error).message}`);
     }
     if (chunk.node !== fetch.here) this.moved?.(ipc.byteLength);
     return ipc;
