@@ -113,7 +113,7 @@ async function openSession(
     switch (message.type) {
       case "welcome": joined = true; store.nodeId = message.nodeId; return;
       case "release": store.release(message.folder); link.send({ type: "released", folder: message.folder }); return;
-      case "rejected": console.error(`rdpipe node: the head at ${head} refused this node: ${message.reason}`); return leave(1);
+      case "rejected": console.error(`rdpipe node: the head refused this node: ${message.reason} (${head})`); return leave(1);
       case "leave": return leave(0);
       case "spawn": {
         const { workerId } = message;
