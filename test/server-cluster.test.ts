@@ -8,7 +8,7 @@ import path from "node:path";
 import * as rd from "../server/src/api";
 import { RemoteClient, type ClusterNode } from "../server/src/contract";
 import { REPO, tempDir, writePipeline } from "./helpers";
-import { type ServerProcess, raw, startServer } from "./server-helpers";
+import { type ServerProcess, raw, startNode, startServer } from "./server-helpers";
 
 const TOKEN = "cluster-s3cret";
 const ROWS = 120_000;
@@ -33,10 +33,6 @@ function runOnServer(file: string, url: string): { child: ChildProcess; done: Pr
   child.stdout!.on("data", (d) => { stdout += d; });
   child.stderr!.on("data", (d) => { stderr += d; });
   return { child, done: new Promise((resolve) => child.once("exit", (code) => resolve({ code, stdout, stderr, child }))) };
-}
-
-function startNode(head: string): ChildProcess {
-  return spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "node", "--head", head, "--token", TOKEN, "--cpus", "2"], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
 /** The rows a job wrote: ids and the pid of the process each was made in. */
@@ -75,7 +71,7 @@ describe("the execution server heads a cluster of nodes", function () {
     server = await startServer(["--root", root, "--state-dir", path.join(root, "state"), "--token", TOKEN, "--cluster-port", "0"]);
     client = new RemoteClient(server.url, TOKEN);
     assert.match(server.cluster ?? "", /^tcp:\/\/127\.0\.0\.1:\d+$/);
-    nodes = [startNode(server.cluster!), startNode(server.cluster!)];
+    nodes = [startNode(server.cluster!, TOKEN), startNode(server.cluster!, TOKEN)];
     nodePids = nodes.map((n) => n.pid!);
     await until("two nodes to join", async () => ((await clusterNodes()).filter((n) => n.state === "alive").length === 2 ? true : undefined));
   });

@@ -29,6 +29,11 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
   });
 }
 
+/** An `rdpipe node` process joining `head` (a server's cluster port) with `token`. */
+export function startNode(head: string, token: string, cpus = 2): ChildProcess {
+  return spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "node", "--head", head, "--token", token, "--cpus", String(cpus)], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
 /** Collects a job's events until `until` says stop (or the job finishes). */
 export async function collectEvents(client: RemoteClient, jobId: string, until: (e: JobEvent) => boolean = isFinal, lastEventId?: number): Promise<JobEvent[]> {
   const events: JobEvent[] = [];
