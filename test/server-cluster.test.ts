@@ -118,6 +118,27 @@ describe("the execution server heads a cluster of nodes", function () {
     await until("the job's sessions to end", async () => ((await clusterNodes()).every((n) => n.jobs.length === 0 && n.state === "alive") ? true : undefined));
   });
 
+  it("a job's actors and its exchange run on the nodes too: a sort's partitions fetched node to node, a class UDF's actors in node processes", async () => {
+    const out = path.join(root, "sorted");
+    const file = writePipeline(root, "sorted.rdpipe.ts", `
+      import * as rd from "rdpipe";
+      class Tag { call(b: rd.Columns) { return { ...b, actorPid: new Float64Array((b.id as BigInt64Array).length).fill(process.pid) }; } }
+      export default rd.range(${ROWS}, { overrideNumBlocks: 12 })
+        .map((r) => ({ id: r.id, key: (Number(r.id) * 7919) % ${ROWS} }))
+        .sort("key")
+        .mapBatches(Tag, { concurrency: 2, batchSize: 2000 })
+        .writeParquet(${JSON.stringify(out)});`);
+    const run = await runOnServer(file, server.url).done;
+    assert.equal(run.code, 0, run.stderr);
+    const rows = await rd.readParquet(out).takeAll();
+    assert.deepEqual(rows.map((r) => Number(r.id)).sort((a, b) => a - b), Array.from({ length: ROWS }, (_, i) => i));
+    const actorPids = new Set(rows.map((r) => Number(r.actorPid)));
+    for (const pid of actorPids) assert.ok(nodePids.includes(pid), `actor pid ${pid} is not a node's`);
+    const { jobs } = await client.request("GET", "/jobs", "jobs");
+    const { progress } = await client.request("GET", `/jobs/${jobs[jobs.length - 1].id}`, "job");
+    assert.ok(progress!.operators.some((op) => (op.bytesMoved ?? 0) > 0), "reduce tasks fetched partitions from the other node");
+  });
+
   it("two jobs at once share the nodes: each node's CPUs split between them, both finish, both used both nodes", async () => {
     const [outA, outB] = [path.join(root, "a"), path.join(root, "b")];
     const a = runOnServer(writeJob(root, "a", outA, 1500), server.url);
