@@ -149,6 +149,13 @@ describe("the execution server heads a cluster of nodes", function () {
       return listed.every((n) => n.jobs.length === 2) ? listed : undefined;
     });
     for (const node of shared) assert.deepEqual(node.jobs.map((j) => j.cpus), [1, 1], `node ${node.id}'s 2 CPUs split evenly`);
+    // The first job's head took the resize: its progress shows one slot on each node (it had two before the second job came).
+    const first = shared[0].jobs[0].jobId;
+    const resized = await until("the first job's sessions to shrink to one slot", async () => {
+      const { progress } = await client.request("GET", `/jobs/${first}`, "job");
+      return progress?.nodeList?.length === 2 && progress.nodeList.every((n) => n.cpus === 1) ? progress : undefined;
+    });
+    assert.equal(resized.cpuSlots, 2, "one slot on each of the two nodes");
     const [runA, runB] = await Promise.all([a.done, b.done]);
     assert.equal(runA.code, 0, runA.stderr);
     assert.equal(runB.code, 0, runB.stderr);
@@ -184,6 +191,27 @@ describe("the execution server heads a cluster of nodes", function () {
     const health = await raw(`${server.url}/health`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(health.status, 200);
     assert.equal(server.child.exitCode, null);
+  });
+
+  it("--cluster-host 0.0.0.0: a job submitted before any node joined waits; a node joining later opens a session with it, reaching the job's head where it reached the server", async () => {
+    const other = await startServer(["--root", root, "--state-dir", path.join(root, "state-late"), "--token", TOKEN, "--cluster-host", "0.0.0.0", "--cluster-port", "0"]);
+    let late: ChildProcess | undefined;
+    try {
+      assert.match(other.cluster ?? "", /^tcp:\/\/0\.0\.0\.0:\d+$/);
+      const otherClient = new RemoteClient(other.url, TOKEN);
+      const out = path.join(root, "late");
+      const run = runOnServer(writeJob(root, "late", out, 4000), other.url);
+      await until("the job to run without nodes", async () => ((await otherClient.request("GET", "/jobs", "jobs")).jobs[0]?.state === "running" ? true : undefined));
+      late = startNode(other.cluster!.replace("0.0.0.0", "127.0.0.1"), TOKEN);
+      const done = await run.done;
+      assert.equal(done.code, 0, done.stderr);
+      const { ids, pids } = await written(out);
+      assertAllRows(ids, "the job the late node ran");
+      assert.deepEqual([...pids], [late.pid]);
+    } finally {
+      late?.kill("SIGKILL");
+      await other.stop();
+    }
   });
 
   it("--cluster-port without a token is refused", async () => {

@@ -34,32 +34,43 @@ interface Session {
  * Exchange partitions its map tasks make stay here, served to peers on the interface facing the head.
  */
 export async function runNode(options: NodeOptions): Promise<number> {
-  const sessions = new Map<number, Session>();
+  /** By the server's session id: the slots it wants there now, and the session once joined (`ended`: ended by the server while joining). */
+  const sessions = new Map<number, { cpus: number; session?: Session; ended?: boolean }>();
   const main = await openSession(options.head, options, options.cpus, undefined, (message) => onServer(message));
   if (!main) return 1;
   const onServer = (message: ServerMessage): void => {
-    if (message.type === "resize") { sessions.get(message.session)?.link.send({ type: "slots", cpus: message.cpus }); return; }
-    if (message.type === "endSession") { sessions.get(message.session)?.leave(0); return; }
     const { session: id } = message;
-    const head = reachable(message.head, main.link.socket.remoteAddress);
-    // A session presents the job's token, and this node's certificate over TLS.
-    void openSession(head, { token: message.token, tls: options.tls }, message.cpus, main.store.nodeId).then((session) => {
-      if (!session) { main.link.send({ type: "sessionEnded", session: id }); return; }
-      sessions.set(id, session);
-      void session.ended.then(() => {
-        sessions.delete(id);
-        main.link.send({ type: "sessionEnded", session: id });
+    const known = sessions.get(id);
+    if (message.type === "resize" && known) {
+      known.cpus = message.cpus;
+      known.session?.link.send({ type: "slots", cpus: message.cpus });
+    } else if (message.type === "endSession" && known) {
+      known.ended = true;
+      known.session?.leave(0);
+    } else if (message.type === "session") {
+      const entry: { cpus: number; session?: Session; ended?: boolean } = { cpus: message.cpus };
+      sessions.set(id, entry);
+      const head = reachable(message.head, main.link.socket.remoteAddress);
+      // A session presents the job's token, and this node's certificate over TLS.
+      void openSession(head, { token: message.token, tls: options.tls }, message.cpus, main.store.nodeId).then((session) => {
+        entry.session = session;
+        if (session && entry.ended) session.leave(0);
+        else if (session && entry.cpus !== message.cpus) session.link.send({ type: "slots", cpus: entry.cpus });
+        void (session?.ended ?? Promise.resolve()).then(() => {
+          sessions.delete(id);
+          main.link.send({ type: "sessionEnded", session: id });
+        });
       });
-    });
+    }
   };
   const drain = () => {
     main.link.send({ type: "draining" });
-    for (const session of sessions.values()) session.link.send({ type: "draining" });
+    for (const { session } of sessions.values()) session?.link.send({ type: "draining" });
   };
   process.on("SIGTERM", drain);
   const code = await main.ended;
   process.off("SIGTERM", drain);
-  for (const session of sessions.values()) session.leave(code);
+  for (const { session } of sessions.values()) session?.leave(code);
   return code;
 }
 
