@@ -99,6 +99,7 @@ describe("the execution server heads a cluster of nodes", function () {
     const run = await runOnServer(writeJob(root, "one", out, 4000), server.url).done;
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`Wrote ${ROWS.toLocaleString("en-US")} rows`));
+    for (const pid of nodePids) assert.match(run.stderr, new RegExp(`node \\d \\(pid ${pid}\\) alive, 2 CPU slots`), "the CLI's progress names each node");
     const { ids, pids } = await written(out);
     assertAllRows(ids, "one job");
     assert.deepEqual([...pids].sort(), [...nodePids].sort(), "tasks ran in exactly the two node processes");
