@@ -11,7 +11,7 @@ import type { Table } from "apache-arrow";
 import * as rd from "../server/src/api";
 import { loadPipeline } from "../server/src/loader";
 import { burn } from "./burn";
-import { benchOverhead } from "./overhead";
+import { benchOverhead, childrenCpu } from "./overhead";
 import { runServerBench } from "./server";
 import { benchS3 } from "./s3";
 import { benchS3Preview } from "./s3-preview";
@@ -170,13 +170,12 @@ async function benchMemory(): Promise<void> {
   for (const { label, usPerRow, scored } of configs) {
     log(`  -- ${label}: consumer sleeps ${usPerRow} us per row (at most ${fmtInt(1e6 / usPerRow)} rows/s)`);
     const r = await runMemoryChild(rows, budget, usPerRow);
-    childCpuSeconds += r.cpuSeconds;
     check(r.seenRows === rows, `memory pipeline delivered ${r.seenRows} rows, expected ${rows}`);
     check(r.sumX === r.expectedSumX, `memory pipeline sum(x) ${r.sumX} != ${r.expectedSumX}`);
     check(r.stringBytes === rows * 160, `memory pipeline string bytes ${r.stringBytes} != ${rows * 160}`);
     check(r.bytes >= 2e9, `the memory pipeline produced only ${r.bytes} bytes (< 2 GB)`);
     const peak = Math.max(r.vmHwm, r.sampledPeakRss, r.polledPeakRss);
-    log(`  produced ${fmtInt(r.seenRows)} rows, ${(r.bytes / 1e9).toFixed(2)} GB (${(r.bytes / 2 ** 30).toFixed(2)} GiB) of Arrow buffers in ${r.batches} batches (largest ${fmtMiB(r.maxBatchBytes)}), in ${fmtS(r.seconds)}`);
+    log(`  produced ${fmtInt(r.seenRows)} rows, ${(r.bytes / 1e9).toFixed(2)} GB (${(r.bytes / 2 ** 30).toFixed(2)} GiB) of Arrow buffers in ${r.batches} batches (largest ${fmtMiB(r.maxBatchBytes)}), in ${fmtS(r.seconds)} (${r.cpuSeconds.toFixed(1)} CPU-s)`);
     log(`  child RSS: idle after loading the engine ${fmtMiB(r.idleRss)}; peak VmHWM ${fmtMiB(r.vmHwm)}, sampled in-process ${fmtMiB(r.sampledPeakRss)}, polled by parent ${fmtMiB(r.polledPeakRss)}`);
     log(`  at the sampled RSS peak the driver isolate held ${fmtMiB(r.driverHeapAtPeak)} of JS heap (the rest: Arrow buffers, worker threads, wasm, allocator slack)`);
     if (r.enginePeakBlockBytes !== null) log(`  engine's own accounting: peak block memory ${fmtMiB(r.enginePeakBlockBytes)} of the ${fmtMiB(budget)} budget`);
@@ -197,10 +196,9 @@ async function benchServer(): Promise<void> {
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "rdpipe-bench-server-"));
     try {
       const r = await runServerBench(stateDir, maxRunningJobs);
-      childCpuSeconds += r.cpuSeconds;
       check(r.succeeded === r.jobs, `${r.succeeded} of ${r.jobs} jobs succeeded`);
       const ms = (x: number) => `${x.toFixed(1)} ms`;
-      log(`  --max-jobs ${maxRunningJobs}: ${r.jobs} jobs finished in ${fmtS(r.seconds)}; GET /jobs idle: p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)} (${r.idle.n} requests)`);
+      log(`  --max-jobs ${maxRunningJobs}: ${r.jobs} jobs finished in ${fmtS(r.seconds)} (server and its runners ${r.cpuSeconds.toFixed(1)} CPU-s); GET /jobs idle: p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)} (${r.idle.n} requests)`);
       summary(`server (--max-jobs ${maxRunningJobs}): GET /jobs under load p50 ${ms(r.loaded.p50)}, p99 ${ms(r.loaded.p99)} (${r.loaded.n} requests; idle p99 ${ms(r.idle.p99)}); ` +
         `event lag p50 ${ms(r.lag.p50)}, p99 ${ms(r.lag.p99)}, max ${ms(r.lag.max)} (${fmtInt(r.lag.n)} events to ${r.subscribers} subscribers); ` +
         `${r.jobs} jobs in ${fmtS(r.seconds)}; target p99 <= 100 ms ${verdict(r.loaded.p99 <= 100)}`);
@@ -225,9 +223,11 @@ function machineCpu(): { busy: number; total: number } {
   }
 }
 
-const ownCpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
-/** CPU seconds used by bench child processes (the memory bench adds its child's). */
-let childCpuSeconds = 0;
+/**
+ * CPU seconds of this bench: every thread of this process (DuckDB's included) and every child process it
+ * has waited for (the engine's runs, the hand loops, servers, with their own children).
+ */
+const benchCpuSeconds = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 + childrenCpu(); };
 
 /**
  * Other processes competing for the cores make every ratio meaningless, so measure them: CPU time the
@@ -235,11 +235,11 @@ let childCpuSeconds = 0;
  */
 function startCpuWatch(): () => string {
   const m0 = machineCpu();
-  const own0 = ownCpuSeconds() + childCpuSeconds;
+  const own0 = benchCpuSeconds();
   return () => {
     const m1 = machineCpu();
     const wall = (m1.total - m0.total) / os.availableParallelism();
-    const others = Math.max(0, (m1.busy - m0.busy) - (ownCpuSeconds() + childCpuSeconds - own0));
+    const others = Math.max(0, (m1.busy - m0.busy) - (benchCpuSeconds() - own0));
     if (!(wall > 0)) return "";
     const share = others / wall; // in CPUs
     return `  other processes used ${share.toFixed(2)} CPUs on average during this bench (${others.toFixed(1)} CPU-s in ${wall.toFixed(1)} s)` +

@@ -24,8 +24,8 @@ const fmtMiB = (b: number) => `${(b / MiB).toFixed(0)} MiB`;
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const verdict = (ok: boolean) => (ok ? "PASS" : "MISS");
 
-/** CPU seconds of this process's waited-for children (cutime + cstime), from /proc. */
-function childrenCpu(): number {
+/** CPU seconds of this process's waited-for children and their own (cutime + cstime), from /proc. */
+export function childrenCpu(): number {
   const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
   return (Number(fields[13]) + Number(fields[14])) / 100;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What `npm test` needs beyond npm packages: Debian's chromium (browser and IDE tests), Debian's postgresql
+# What `npm test` needs beyond npm packages: Debian's chromium (browser and IDE tests), iproute2 and openssl
+# (cluster tests make network namespaces and certificates), Debian's postgresql
 # (the SQL tests start a server with its initdb and pg_ctl) and code-server (a real VS Code, for the IDE
 # tests). Installs what is missing — Debian packages through apt as root (or with sudo that asks no
 # password), code-server into its own cache folder — and is quiet when all are there. Where it cannot
@@ -21,6 +22,8 @@ apt_install() {
 }
 
 [ -x /usr/bin/chromium ] || apt_install chromium
+command -v ip >/dev/null || apt_install iproute2
+command -v openssl >/dev/null || apt_install openssl
 command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || apt_install postgresql
 bash scripts/install-code-server.sh >/dev/null \
   || echo "rdpipe tests: code-server is not installed; run: bash scripts/install-code-server.sh" >&2

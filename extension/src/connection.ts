@@ -1,5 +1,6 @@
 // Which execution server the extension talks to: the bundled one, started on a free loopback port with
-// a random token (the default), or a remote one from `rdpipe.serverUrl` with its token in SecretStorage.
+// a random token (the default), or a remote one from `rdpipe.serverUrl` with its token in SecretStorage
+// (and, for https with a private CA, `rdpipe.server.caFile`).
 // Shows it in a status-bar item and logs to the rdpipe OutputChannel.
 import path from "node:path";
 import * as vscode from "vscode";
@@ -7,6 +8,7 @@ import { RemoteClient } from "../../server/src/contract";
 import { rdpipeScript } from "./bundled-cli";
 import type { ServerEndpoint } from "./endpoint";
 import { LocalServer } from "./local-server";
+import { serverFetch } from "./server-fetch";
 
 const TOKEN_SECRET = "rdpipe.token";
 
@@ -22,13 +24,18 @@ function remoteUrlSetting(): string {
   return vscode.workspace.getConfiguration("rdpipe").get<string>("serverUrl", "").trim();
 }
 
+/** The CA file a remote https server's certificate may chain to (besides NODE_EXTRA_CA_CERTS and the public CAs). */
+function caFileSetting(): string | undefined {
+  return vscode.workspace.getConfiguration("rdpipe").get<string>("server.caFile", "").trim() || undefined;
+}
+
 function isLoopbackUrl(url: string): boolean {
   return ["localhost", "127.0.0.1", "[::1]"].includes(new URL(url).hostname);
 }
 
 /** Checks that a remote server answers and accepts the token (/health needs none; /jobs does); says what it is. */
-async function checkRemote(url: string, token: string | undefined): Promise<string> {
-  const client = new RemoteClient(url, token);
+async function checkRemote(url: string, token: string | undefined, caFile: string | undefined): Promise<string> {
+  const client = new RemoteClient(url, token, serverFetch(caFile));
   const health = await client.request("GET", "/health", "health");
   const { jobs } = await client.request("GET", "/jobs", "jobs");
   return `rdpipe ${health.version}, ${jobs.length} jobs`;
@@ -68,7 +75,7 @@ export class ServerConnection implements vscode.Disposable {
   /** The server in use; throws (naming the fix) when there is none. */
   private client(): RemoteClient {
     if (!this.endpoint) throw new Error("no rdpipe server: start the local one (rdpipe: Start Local Server) or connect to a remote one");
-    return new RemoteClient(this.endpoint.url, this.endpoint.token);
+    return new RemoteClient(this.endpoint.url, this.endpoint.token, serverFetch(this.endpoint.caFile));
   }
 
   /**
@@ -97,10 +104,10 @@ export class ServerConnection implements vscode.Disposable {
       const url = remoteUrlSetting();
       this.wantsRemote = url !== "";
       if (!url) await this.launchLocal();
-      else if (this.endpoint?.kind !== "remote" || this.endpoint.url !== url) {
+      else if (this.endpoint?.kind !== "remote" || this.endpoint.url !== url || this.endpoint.caFile !== caFileSetting()) {
         try {
           const token = await this.context.secrets.get(tokenKey(url));
-          this.useRemote(url, token, await checkRemote(url, token));
+          this.useRemote(url, token, await checkRemote(url, token, caFileSetting()));
         } catch (e) {
           // The settings name a remote server: no quiet fallback to another one.
           this.localServer.detach();
@@ -114,7 +121,7 @@ export class ServerConnection implements vscode.Disposable {
   /** Connect to Remote Server: checks the server and token, `save`s the choice (token, setting), then switches to it. */
   connectRemote(url: string, token: string | undefined, save: () => Promise<void>): Promise<void> {
     return this.connecting(async () => {
-      const about = await checkRemote(url, token);
+      const about = await checkRemote(url, token, caFileSetting());
       await save();
       this.useRemote(url, token, about);
     });
@@ -172,10 +179,10 @@ export class ServerConnection implements vscode.Disposable {
     this.log.appendLine(`[remote server] connected to ${url} (${about})`);
     this.wantsRemote = true;
     if (!isLoopbackUrl(url) && new URL(url).protocol === "http:") {
-      void vscode.window.showWarningMessage(`rdpipe: ${url} is reached over plain http: its token and your data cross the network unencrypted. Prefer https (a TLS proxy in front of rdpipe serve).`);
+      void vscode.window.showWarningMessage(`rdpipe: ${url} is reached over plain http: its token and your data cross the network unencrypted. Prefer https (rdpipe serve --tls-cert F --tls-key F, or a TLS proxy in front of it).`);
     }
     this.localServer.detach();
-    this.use({ url, token, kind: "remote" });
+    this.use({ url, token, kind: "remote", caFile: caFileSetting() });
   }
 
   /** No server in use any more (it exited, is being replaced, or was stopped). */

@@ -47,8 +47,8 @@ function restartLanguageClient(context: vscode.ExtensionContext, connection: Ser
   languageClientRestart = languageClientRestart.then(async () => {
     const endpoint = connection.current;
     const options = languageClient?.clientOptions.initializationOptions as LanguageServerOptions | undefined;
-    if (endpoint && options?.serverUrl === endpoint.url && options.token === endpoint.token && options.bundleWith === connection.bundleWith) return;
-    await startLanguageClient(context, endpoint && { serverUrl: endpoint.url, token: endpoint.token, bundleWith: connection.bundleWith });
+    if (endpoint && options?.serverUrl === endpoint.url && options.token === endpoint.token && options.bundleWith === connection.bundleWith && options.caFile === endpoint.caFile) return;
+    await startLanguageClient(context, endpoint && { serverUrl: endpoint.url, token: endpoint.token, bundleWith: connection.bundleWith, caFile: endpoint.caFile });
   }).catch((e: Error) => log.appendLine(`[language server] ${e.message}`));
 }
 
@@ -222,7 +222,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Rdpipe
   // A pipeline opened or saved while the local server is gone (it exits when idle) brings it back, and the language server with it.
   const revive = (document: vscode.TextDocument) => document.fileName.endsWith(PIPELINE_SUFFIX) && connection.revive().catch(connectionFailed);
   context.subscriptions.push(
-    vscode.workspace.onDidChangeConfiguration((change) => change.affectsConfiguration("rdpipe.serverUrl") && reconnect()),
+    vscode.workspace.onDidChangeConfiguration((change) => (change.affectsConfiguration("rdpipe.serverUrl") || change.affectsConfiguration("rdpipe.server.caFile")) && reconnect()),
     // The local server may read only the workspace folders: new folders need a server that may read them.
     vscode.workspace.onDidChangeWorkspaceFolders(reconnect),
     vscode.workspace.onDidOpenTextDocument(revive),

@@ -11,6 +11,7 @@ import { TextDocument } from "vscode-languageserver-textdocument";
 import { RemoteClient, RemoteError, type FieldInfo, type JobDetail, type PlanInspection, type PlanOperator } from "../../../server/src/contract";
 import { jobSource } from "../bundled-cli";
 import { latestJobOf } from "../jobs";
+import { serverFetch } from "../server-fetch";
 import { typedExprAt } from "./expr-syntax";
 import { findOperatorCalls, matchOperatorsToCalls, type ColumnArgument, type OffsetRange, type OperatorCall } from "./operator-calls";
 import { OPERATOR_DOCS } from "./operator-docs";
@@ -22,6 +23,8 @@ export interface LanguageServerOptions {
   token?: string;
   /** For a remote server (which may not see this disk): the rdpipe CLI that compiles files into bundles to inspect. */
   bundleWith?: string;
+  /** A remote server's CA file (`rdpipe.server.caFile`). */
+  caFile?: string;
 }
 
 /** The argument of every CodeLens command. */
@@ -166,7 +169,7 @@ export function startLanguageServer(connection: Connection): void {
 
   connection.onInitialize((params) => {
     const options = params.initializationOptions as LanguageServerOptions;
-    server = new RemoteClient(options.serverUrl, options.token);
+    server = new RemoteClient(options.serverUrl, options.token, serverFetch(options.caFile));
     bundleWith = options.bundleWith;
     return {
       capabilities: {

@@ -3,9 +3,20 @@ import path from "node:path";
 
 const pipelineDir = new AsyncLocalStorage<string>();
 
-/** Runs fn with relative paths resolving against dir (the pipeline file's folder) instead of the cwd. */
-export function withPipelineDir<T>(dir: string, fn: () => T): T {
-  return pipelineDir.run(dir, fn);
+let loading = 0;
+
+/**
+ * Runs fn with relative paths resolving against dir (the pipeline file's folder) instead of the cwd.
+ * The storage is disabled again once no load is running: while enabled, Node runs async hooks on every
+ * promise of the thread, which cost a worker's block path CPU and JIT time for the rest of its life.
+ */
+export async function withPipelineDir<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  loading++;
+  try {
+    return await pipelineDir.run(dir, fn);
+  } finally {
+    if (--loading === 0) pipelineDir.disable();
+  }
 }
 
 /** Resolves a user-given local path: against the pipeline file's folder while it loads, else the cwd. */

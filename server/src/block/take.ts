@@ -1,6 +1,6 @@
 // Gathering rows of a block by index (sort, shuffle, join), column by column. An index of -1 gathers a
 // null (a join's row without a match on the other side).
-import { DataType, Utf8, Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
+import { type Data, DataType, Utf8, Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
 import { type Block, blockFromColumns, nullVector } from "./arrow";
 import { utf8Vector } from "./utf8";
 
@@ -18,6 +18,12 @@ export function takeRows(block: Block, indices: ArrayLike<number>): Block {
 export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
   const type = vector.type;
   if (DataType.isNull(type)) return nullVector(type, indices.length);
+  const plain = (DataType.isInt(type) || DataType.isFloat(type) || DataType.isUtf8(type)) && vector.nullCount === 0;
+  // Null-free numbers and strings by tight loops over one chunk (several chunks joined first when most rows are taken).
+  if (plain && vector.data.length > 0 && (vector.data.length === 1 || 4 * indices.length >= vector.length)) {
+    const data = vector.data.length === 1 ? vector.data[0] : joinedChunks(vector.data);
+    return DataType.isUtf8(type) ? takePlainUtf8(data as Data<Utf8>, indices) : takePlainFixedWidth(data, indices);
+  }
   if (DataType.isInt(type) || DataType.isFloat(type)) return takeFixedWidth(vector, indices);
   if (DataType.isUtf8(type)) return takeUtf8(vector as Vector<Utf8>, indices);
   const out = new Array<unknown>(indices.length);
@@ -140,6 +146,102 @@ function takeUtf8(vector: Vector<Utf8>, indices: ArrayLike<number>): Vector<Utf8
     else for (let k = 0, to = offsets[i]; k < length; k++) bytes[to + k] = source[start + k];
   }
   return makeVector(makeData({ type: new Utf8(), length: n, nullCount, nullBitmap, valueOffsets: offsets, data: bytes }));
+}
+
+/** The values of null-free chunks of numbers or strings, one after another in one chunk. */
+function joinedChunks(all: readonly Data[]): Data {
+  const type = all[0].type;
+  const chunks = all.filter((d) => d.length > 0); // an empty chunk may have no offsets at all
+  const length = chunks.reduce((sum, d) => sum + d.length, 0);
+  if (DataType.isUtf8(type)) {
+    const offsets = new Int32Array(length + 1);
+    let row = 0, byteLength = 0;
+    for (const d of chunks) byteLength += d.valueOffsets[d.length] - d.valueOffsets[0];
+    const bytes = new Uint8Array(byteLength);
+    let at = 0;
+    for (const d of chunks) {
+      const from = d.valueOffsets, first = from[0];
+      for (let i = 1; i <= d.length; i++) offsets[row + i] = at + from[i] - first;
+      bytes.set((d.values as Uint8Array).subarray(first, from[d.length]), at);
+      at += from[d.length] - first;
+      row += d.length;
+    }
+    return makeData({ type, length, nullCount: 0, valueOffsets: offsets, data: bytes });
+  }
+  const first = all[0].values as Float64Array;
+  const values = new (first.constructor as Float64ArrayConstructor)(length);
+  let at = 0;
+  for (const d of chunks) {
+    // A sliced chunk's values buffer starts at its first row already.
+    values.set((d.values as Float64Array).subarray(0, d.length), at);
+    at += d.length;
+  }
+  return makeData({ type, length, nullCount: 0, data: values } as Parameters<typeof makeData>[0]);
+}
+
+/** takeFixedWidth of one null-free chunk: 8-byte values moved as two 32-bit words (no bigint made), others as they are. */
+function takePlainFixedWidth(data: Data, indices: ArrayLike<number>): Vector {
+  const source = (data.values as Float64Array).subarray(0, data.length);
+  const n = indices.length;
+  const out = new (source.constructor as Float64ArrayConstructor)(n);
+  let missing = 0;
+  if (out.BYTES_PER_ELEMENT === 8) {
+    const from = new Int32Array(source.buffer, source.byteOffset, 2 * source.length), to = new Int32Array(out.buffer);
+    for (let i = 0; i < n; i++) {
+      const j = indices[i];
+      if (j < 0) { missing++; continue; }
+      to[2 * i] = from[2 * j];
+      to[2 * i + 1] = from[2 * j + 1];
+    }
+  } else if (out.BYTES_PER_ELEMENT === 4) {
+    // As words too: a float32 read as a number and written back could change a NaN's bits.
+    const from = new Int32Array(source.buffer, source.byteOffset, source.length), to = new Int32Array(out.buffer);
+    for (let i = 0; i < n; i++) {
+      const j = indices[i];
+      if (j < 0) { missing++; continue; }
+      to[i] = from[j];
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const j = indices[i];
+      if (j < 0) { missing++; continue; }
+      out[i] = source[j];
+    }
+  }
+  if (missing === 0) return makeVector(out);
+  const nullBitmap = missingBitmap(indices);
+  return makeVector(makeData({ type: data.type, length: n, nullCount: missing, nullBitmap, data: out } as Parameters<typeof makeData>[0]));
+}
+
+/** takeUtf8 of one null-free chunk. */
+function takePlainUtf8(data: Data<Utf8>, indices: ArrayLike<number>): Vector<Utf8> {
+  const from = data.valueOffsets, source = data.values;
+  const n = indices.length;
+  const offsets = new Int32Array(n + 1);
+  let missing = 0;
+  for (let i = 0; i < n; i++) {
+    const j = indices[i];
+    if (j < 0) { missing++; offsets[i + 1] = offsets[i]; continue; }
+    offsets[i + 1] = offsets[i] + from[j + 1] - from[j];
+  }
+  const bytes = new Uint8Array(offsets[n]);
+  for (let i = 0; i < n; i++) {
+    const j = indices[i];
+    if (j < 0) continue;
+    let at = from[j], to = offsets[i];
+    const end = from[j + 1];
+    if (end - at > 32) bytes.set(source.subarray(at, end), to);
+    else while (at < end) bytes[to++] = source[at++];
+  }
+  const nullBitmap = missing === 0 ? undefined : missingBitmap(indices);
+  return makeVector(makeData({ type: new Utf8(), length: n, nullCount: missing, nullBitmap, valueOffsets: offsets, data: bytes }));
+}
+
+/** A validity bitmap: 0 where the index is -1. */
+function missingBitmap(indices: ArrayLike<number>): Uint8Array {
+  const bitmap = new Uint8Array((indices.length + 7) >> 3).fill(0xff);
+  for (let i = 0; i < indices.length; i++) if (indices[i] < 0) bitmap[i >> 3] &= ~(1 << (i & 7));
+  return bitmap;
 }
 
 /** The chunk holding row `index`: the last c with chunkStarts[c] <= index. */

@@ -3,7 +3,7 @@
 // `rdpipe node` joins a head as a node.
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { runNode } from "../cluster";
+import { runNode, readTlsFiles, type TlsFiles } from "../cluster";
 import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } from "../contract";
 import { formatBytes } from "../exec";
 import { compilePipeline } from "../loader";
@@ -23,8 +23,11 @@ const USAGE = `Usage:
     --quiet                     no progress output
     --nodes N                   run on up to N nodes (child processes started as work queues up)
     --cpus-per-node N           worker threads per node (default 1)
-    --head-host H               interface nodes join on (default 127.0.0.1; anything else needs --token)
+    --head-host H               interface nodes join on (default 127.0.0.1; anything else needs --token or --tls-*)
     --head-port P               port nodes join on (default: a free one; printed when --nodes is given)
+    --tls-cert F --tls-key F --tls-ca F
+                                with --nodes: nodes join over mutual TLS (PEM files: the head's
+                                certificate and key, the CA nodes' certificates must chain to)
     --server URL                run on an execution server (the file is compiled here and uploaded)
     --token T                   the server's token (default: $RDPIPE_TOKEN)
   rdpipe serve [options]        Start the execution server (HTTP API, see README)
@@ -35,18 +38,24 @@ const USAGE = `Usage:
     --state-dir DIR             job records and uploaded bundles (default ~/.rdpipe/server)
     --max-jobs N                jobs running at once; later ones queue (default: cores, at least 2)
     --idle-exit SECONDS         exit after this long with no job and no client (default: never)
+    --tls-cert F --tls-key F    serve HTTPS with this certificate and key (PEM files)
+    --tls-ca F                  the cluster CA (PEM): nodes' certificates must chain to it
     --cluster-port P            head a cluster: nodes join on this port (0: a free one, printed)
                                 and every job runs its tasks on them, sharing each node's CPUs
-                                evenly; needs --token, which nodes present
+                                evenly; needs --token, which nodes present (with --tls-cert:
+                                mutual TLS with the --tls-ca CA instead)
     --cluster-host H            interface nodes (and each job's sessions) connect to
                                 (default 127.0.0.1; job runners listen there on free ports)
   rdpipe checkpoint show PATH   What a job's checkpoint (a folder or s3://bucket/prefix) holds:
                                 committed files and IDs, done input files, attempts, errored rows
     --json                      everything as JSON, with each errored row's input and stack
-  rdpipe node --head tcp://HOST:PORT [options]
-                                Join a head over TCP as a node: an \`rdpipe run --nodes\` job, or an
-                                \`rdpipe serve --cluster-port\` server (then it runs every job's tasks)
-    --token T                   the head's token (default: $RDPIPE_TOKEN)
+  rdpipe node --head tcp://HOST:PORT | tls://HOST:PORT [options]
+                                Join a head as a node, over TCP or mutual TLS: an \`rdpipe run --nodes\`
+                                job, or an \`rdpipe serve --cluster-port\` server (then it runs every job's tasks)
+    --token T                   the head's token (default: $RDPIPE_TOKEN; over TLS only if the head has one)
+    --tls-cert F --tls-key F --tls-ca F
+                                for tls://: this node's certificate and key, and the cluster CA
+                                the head's certificate must chain to (PEM files)
     --cpus N                    worker threads on this node (default: all cores)
   rdpipe bundle FILE            Compile a pipeline file as rdpipe run --server uploads it: prints
                                 JSON { filename, code } (the extension submits it to remote servers)
@@ -87,6 +96,14 @@ export function positiveInt(name: string, text: string | undefined): number | un
   return n;
 }
 
+/** The cluster's TLS files: all three flags, or none. */
+function clusterTls(flags: Partial<TlsFiles>, command: string): TlsFiles | undefined {
+  const { certFile, keyFile, caFile } = flags;
+  if (certFile === undefined && keyFile === undefined && caFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined || caFile === undefined) throw new UsageError(`${command} takes --tls-cert, --tls-key and --tls-ca together`);
+  return { certFile, keyFile, caFile };
+}
+
 /** What the CLI saw of the job it ran: its latest progress (for the checkpoint note after a failure). */
 interface Session { last?: ProgressSnapshot }
 
@@ -100,8 +117,10 @@ async function run(argv: string[], session: Session): Promise<number> {
       root: { type: "string", multiple: true }, "idle-exit": { type: "string" }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
       operator: { type: "string" }, row: { type: "string" },
       nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "cluster-host": { type: "string" }, "cluster-port": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
+      "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "tls-ca": { type: "string" },
     },
   });
+  const tlsFlags = { certFile: values["tls-cert"], keyFile: values["tls-key"], caFile: values["tls-ca"] };
   if (values.version) { console.log(require("../../../package.json").version); return 0; }
   const [command, file, ...rest] = positionals;
   if (values.help || !command) { process.stdout.write(USAGE); return command || values.help ? 0 : 2; }
@@ -110,8 +129,13 @@ async function run(argv: string[], session: Session): Promise<number> {
     if (file) throw new UsageError("rdpipe serve takes no file");
     const port = values.port === undefined ? 7717 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port expects a port number, got '${values.port}'`);
+    const { certFile, keyFile, caFile } = tlsFlags;
+    if ((certFile === undefined) !== (keyFile === undefined) || (caFile !== undefined && certFile === undefined)) {
+      throw new UsageError("rdpipe serve takes --tls-cert and --tls-key together (and --tls-ca only with them)");
+    }
     return serve({
       host: values.host ?? "127.0.0.1", port, token, roots: values.root ?? [process.cwd()], stateDir: values["state-dir"],
+      tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile!, caFile },
       maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
       idleExitMs: values["idle-exit"] === undefined ? undefined : positiveInt("--idle-exit", values["idle-exit"])! * 1000,
       cluster: clusterOption(values["cluster-host"], values["cluster-port"]),
@@ -124,9 +148,10 @@ async function run(argv: string[], session: Session): Promise<number> {
   }
   if (command === "node") {
     if (file) throw new UsageError("rdpipe node takes no file");
-    if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT");
-    if (!token) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN)");
-    return runNode({ head: values.head, token, cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism() });
+    if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT or tls://HOST:PORT");
+    const tls = clusterTls(tlsFlags, "rdpipe node");
+    if (!token && !tls) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN), or --tls-cert, --tls-key and --tls-ca for tls://");
+    return runNode({ head: values.head, token, tls: tls && readTlsFiles(tls), cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism() });
   }
   if (command === "bundle") {
     if (!file || rest.length > 0) throw new UsageError("rdpipe bundle takes exactly one pipeline file");
@@ -152,19 +177,22 @@ async function run(argv: string[], session: Session): Promise<number> {
   const printer = values.quiet ? undefined : progressPrinter(process.stderr);
   const progress = (snapshot: ProgressSnapshot) => { session.last = snapshot; printer?.(snapshot); };
   if (values.server) {
+    if (tlsFlags.certFile ?? tlsFlags.keyFile ?? tlsFlags.caFile) throw new UsageError("--tls-* apply to --nodes; for an https:// server set NODE_EXTRA_CA_CERTS to its CA file");
     const outcome = await runRemote({ url: values.server, token, file, options: { preview, workers, memoryBytes: memory }, onProgress: progress });
     return printOutcome(outcome, values.quiet ?? false, session.last);
   }
   const maxNodes = positiveInt("--nodes", values.nodes);
+  if (!maxNodes && (tlsFlags.certFile ?? tlsFlags.keyFile ?? tlsFlags.caFile)) throw new UsageError("--tls-cert, --tls-key and --tls-ca apply to --nodes");
   let cluster: LocalRunOptions["cluster"];
   if (maxNodes) {
     const headPort = values["head-port"] === undefined ? 0 : positiveInt("--head-port", values["head-port"]);
     const headHost = values["head-host"] ?? "127.0.0.1";
-    if (!token && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN)");
+    const tls = clusterTls(tlsFlags, "rdpipe run --nodes");
+    if (!token && !tls && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN) or --tls-cert, --tls-key and --tls-ca");
     cluster = {
-      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token,
+      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token, tls,
       onHead: (head) => {
-        if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token ? "" : " (pass --token to let nodes started elsewhere join)"}`);
+        if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token || tls ? "" : " (pass --token to let nodes started elsewhere join)"}`);
       },
     };
   }

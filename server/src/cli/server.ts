@@ -3,11 +3,13 @@ import { compilePipeline } from "../loader";
 import {
   FINISHED_STATES, LISTENING_PREFIX, RemoteClient, RemoteError, type JobError, type JobOptions, type JobResult, type ProgressSnapshot,
 } from "../contract";
+import type { ServerTlsFiles } from "../http";
 
 export interface ServeOptions {
   host: string; port: number; token?: string; roots: string[]; stateDir?: string; maxRunningJobs?: number;
   /** Exit after this long with no job queued or running and no request open (the editor's local server). */
   idleExitMs?: number;
+  tls?: ServerTlsFiles;
   /** Accept nodes here; jobs then run on them. */
   cluster?: { host: string; port: number };
 }
@@ -19,7 +21,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   const server = await startServer({ ...options, stateDir: options.stateDir ?? defaultStateDir() });
   process.stdout.write(`${LISTENING_PREFIX}${JSON.stringify({ url: server.url, port: server.port, cluster: server.clusterUrl })}\n`);
   console.error(`rdpipe server listening on ${server.url}${options.token ? " (token required)" : ""}; roots: ${options.roots.join(", ")}`);
-  if (server.clusterUrl) console.error(`rdpipe server: nodes join at ${server.clusterUrl} (rdpipe node --head ${server.clusterUrl} --token T); jobs run on them`);
+  if (server.clusterUrl) console.error(`rdpipe server: nodes join at ${server.clusterUrl} (rdpipe node --head ${server.clusterUrl} ${server.clusterUrl.startsWith("tls:") ? "--tls-cert F --tls-key F --tls-ca F" : "--token T"}); jobs run on them`);
   let idleCheck: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

@@ -3,7 +3,7 @@
 // timeout is replaced.
 import { Worker } from "node:worker_threads";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
-import { workerScript } from "./paths";
+import { workerExecArgv, workerScript } from "./paths";
 
 export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
@@ -15,12 +15,11 @@ export { Cluster, ClusterPool, LocalNodeProvider, type ClusterOptions, type Head
 export { Membership, splitSlots, type MemberInfo, type MembershipOptions } from "./membership";
 export { runNode, type NodeOptions } from "./node";
 export { ChunkFetcher, readRange } from "./chunks";
-export { ClusterConfigError, Transport, readTlsFiles, type TlsFiles, type TlsMaterial, type TransportOptions } from "./transport";
+export { ClusterConfigError, Transport, readPemFile, readTlsFiles, type TlsFiles, type TlsMaterial, type TransportOptions } from "./transport";
 
 /** A new worker thread in this process. */
 export function localWorkerThread(): WorkerChannel {
-  // execArgv: [] keeps loaders of the parent (tsx in tests) out of workers, which run plain bundled JS.
-  return new Worker(workerScript(), { stdout: false, stderr: false, execArgv: [] });
+  return new Worker(workerScript(), { stdout: false, stderr: false, execArgv: workerExecArgv() });
 }
 
 let sharedPool: WorkerPool | undefined;

@@ -7,7 +7,7 @@
 import { Worker } from "node:worker_threads";
 import { ChunkStore, serveChunks } from "./chunks";
 import { Link, type HeadToNode, type NodeToHead } from "./link";
-import { workerScript } from "./paths";
+import { workerExecArgv, workerScript } from "./paths";
 import type { DriverMessage, WorkerMessage } from "./protocol";
 import { Transport, type TransportOptions } from "./transport";
 
@@ -117,7 +117,7 @@ async function openSession(
   });
   let joined = false;
   link.on("close", () => {
-    if (!joined) console.error(`rdpipe node: could not join the head: ${failure?.message ?? `${head} closed the connection`}`);
+    if (!joined) console.error(`rdpipe node: could not join the head: ${(failure ?? transport.closedEarly(head)).message}`);
     leave(1);
   });
   link.on("message", (message: HeadToNode) => {
@@ -128,7 +128,7 @@ async function openSession(
       case "leave": return leave(0);
       case "spawn": {
         const { workerId } = message;
-        const worker = new Worker(script, { stdout: false, stderr: false, execArgv: [] });
+        const worker = new Worker(script, { stdout: false, stderr: false, execArgv: workerExecArgv() });
         worker.on("message", (m: WorkerMessage) => link.send({ type: "worker", workerId, message: toHead(m) }));
         worker.on("error", (e) => link.send({ type: "workerError", workerId, message: e.message }));
         worker.on("exit", (code) => { workers.delete(workerId); link.send({ type: "workerExit", workerId, code }); });

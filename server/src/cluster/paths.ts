@@ -18,3 +18,12 @@ export function workerScript(): string {
   if (!fs.existsSync(script)) throw new Error(`worker bundle missing at ${script}: run \`npm run build\``);
   return script;
 }
+
+/**
+ * Node options of a worker thread: none of the parent's (loaders such as tsx in tests stay out; workers
+ * run plain bundled JS), but a V8 CPU profile of each worker in the folder RDPIPE_WORKER_CPU_PROF names.
+ */
+export function workerExecArgv(): string[] {
+  const dir = process.env.RDPIPE_WORKER_CPU_PROF;
+  return dir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir)] : [];
+}

@@ -21,16 +21,18 @@ export class ClusterConfigError extends RdpipeError {
   readonly code = "config";
 }
 
-/** The PEM files' contents; an unreadable file is named. */
+/** A PEM file's contents (`what` names it in the error when it cannot be read). */
+export function readPemFile(what: string, file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ClusterConfigError(`cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** The PEM files' contents. */
 export function readTlsFiles(files: TlsFiles): TlsMaterial {
-  const read = (what: string, file: string) => {
-    try {
-      return fs.readFileSync(file, "utf8");
-    } catch (e) {
-      throw new ClusterConfigError(`cannot read the TLS ${what} ${file}: ${(e as Error).message}`);
-    }
-  };
-  return { cert: read("certificate", files.certFile), key: read("key", files.keyFile), ca: read("CA", files.caFile) };
+  return { cert: readPemFile("certificate", files.certFile), key: readPemFile("key", files.keyFile), ca: readPemFile("CA", files.caFile) };
 }
 
 /** A handshake that has not finished by then is dropped (a plaintext client that sends nothing). */
@@ -61,11 +63,19 @@ export class Transport {
    */
   listen(host: string, port: number, purpose: string, onSocket: (socket: net.Socket) => void): Promise<{ server: net.Server; url: string }> {
     const { tls: material } = this.options;
+    const refuse = (from: string, why: string) => console.error(`rdpipe: refused a ${purpose} connection from ${from}: TLS handshake failed: ${why}`);
+    // rejectUnauthorized: true would end an unverified client the same way (Node checks the chain once
+    // the handshake is through, before any data is read), but would not say which client or why.
     const server = material
-      ? tls.createServer({ ...material, requestCert: true, rejectUnauthorized: true, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, onSocket)
-        .on("tlsClientError", (error, socket) => {
-          console.error(`rdpipe: refused a ${purpose} connection from ${socket.remoteAddress}:${socket.remotePort}: TLS handshake failed: ${error.message}`);
-        })
+      ? tls.createServer({ ...material, requestCert: true, rejectUnauthorized: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
+        if (socket.authorized) return onSocket(socket);
+        const presented = Object.keys(socket.getPeerCertificate()).length > 0;
+        refuse(`${socket.remoteAddress}:${socket.remotePort}`, presented ? `its certificate does not chain to the cluster CA (${socket.authorizationError})` : "it presented no certificate");
+        socket.destroy();
+      }).on("tlsClientError", (error, socket) => {
+        // A client that gave up (it does not trust this certificate) is gone before its address is read.
+        refuse(socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "a client that already left", reasonOf(error));
+      })
       : net.createServer(onSocket);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -101,11 +111,21 @@ export class Transport {
     });
   }
 
+  /**
+   * Why a server closed a connection before answering. Over TLS 1.3 the client's handshake is done before
+   * the server has checked its certificate, and a server refusing it just closes: that is the likely cause.
+   */
+  closedEarly(url: string): Error {
+    return new Error(this.scheme === "tls"
+      ? `TLS handshake with ${url}: the server closed the connection without accepting this client's certificate (it must chain to the server's CA)`
+      : `${url} closed the connection`);
+  }
+
   /** An error of a socket to `url` as a sentence naming a TLS failure as one. */
   describe(error: Error, url: string): Error {
     const { code } = error as NodeJS.ErrnoException;
     const tlsFailure = this.scheme === "tls" && !["ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EPIPE"].includes(code ?? "");
-    return new Error(tlsFailure ? `TLS handshake with ${url}: ${error.message}${code ? ` (${code})` : ""}` : `cannot connect to ${url}: ${error.message}`);
+    return new Error(tlsFailure ? `TLS handshake with ${url}: ${reasonOf(error)}` : `cannot connect to ${url}: ${error.message}`);
   }
 
   private parse(url: string): { hostname: string; port: number } {
@@ -120,4 +140,10 @@ export class Transport {
     }
     return { hostname: parsed.hostname.replace(/^\[|\]$/g, ""), port: Number(parsed.port) };
   }
+}
+
+/** OpenSSL's reason ("tlsv1 alert unknown ca") and Node's code, without OpenSSL's source location. */
+function reasonOf(error: Error): string {
+  const { reason, code } = error as Error & { reason?: string; code?: string };
+  return `${reason ?? error.message}${code ? ` (${code})` : ""}`;
 }

@@ -10,11 +10,19 @@ export class RemoteError extends Error {
 
 type ResponseOf<T extends ApiResponse["type"]> = Extract<ApiResponse, { type: T }>;
 
+/** What the client requests with: the global fetch, or one that trusts another CA (the extension's `rdpipe.server.caFile`). */
+export type FetchFunction = (url: string, init: RequestInit) => Promise<Response>;
+
+/** Node's codes for a server certificate that does not chain to a trusted CA. */
+const UNTRUSTED_CERTIFICATE = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT",
+]);
+
 export class RemoteClient {
   /** The server's URL, without a trailing slash. */
   readonly baseUrl: string;
 
-  constructor(baseUrl: string, private readonly token?: string) {
+  constructor(baseUrl: string, private readonly token?: string, private readonly fetch: FetchFunction = (url, init) => globalThis.fetch(url, init)) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
@@ -26,11 +34,13 @@ export class RemoteClient {
   async request<T extends ApiResponse["type"]>(method: "GET" | "POST", route: string, expected: T, body?: ApiRequest): Promise<ResponseOf<T>> {
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${route}`, {
+      response = await this.fetch(`${this.baseUrl}${route}`, {
         method, headers: this.headers(method === "POST"), body: method === "POST" ? JSON.stringify(body ?? {}) : undefined,
       });
     } catch (e) {
-      throw new RemoteError(0, "unreachable", `cannot reach the rdpipe server at ${this.baseUrl}: ${((e as Error).cause as Error)?.message ?? (e as Error).message}`);
+      const cause = (e as Error).cause as { code?: string; message?: string } | undefined;
+      const hint = UNTRUSTED_CERTIFICATE.has(cause?.code ?? "") ? " (the server's certificate does not chain to a CA this process trusts: point NODE_EXTRA_CA_CERTS, or the extension's rdpipe.server.caFile, at the CA's PEM file)" : "";
+      throw new RemoteError(0, "unreachable", `cannot reach the rdpipe server at ${this.baseUrl}: ${cause?.message ?? (e as Error).message}${hint}`);
     }
     const text = await response.text();
     let parsed: ApiResponse;
@@ -54,7 +64,7 @@ export class RemoteClient {
   async *events(jobId: string, options: { signal?: AbortSignal; lastEventId?: number } = {}): AsyncGenerator<JobEvent> {
     const { signal, lastEventId } = options;
     const headers = { ...this.headers(false), ...(lastEventId === undefined ? {} : { "last-event-id": String(lastEventId) }) };
-    const response = await fetch(`${this.baseUrl}/jobs/${encodeURIComponent(jobId)}/events`, { headers, signal });
+    const response = await this.fetch(`${this.baseUrl}/jobs/${encodeURIComponent(jobId)}/events`, { headers, signal });
     if (!response.ok || !response.body) {
       const text = await response.text();
       throw new RemoteError(response.status, "events", `cannot follow job ${jobId}: ${text.slice(0, 300)}`);

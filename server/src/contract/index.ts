@@ -9,4 +9,4 @@ export * from "./jobs";
 export * from "./listening";
 export * from "./panel";
 export * from "./progress";
-export { RemoteClient, RemoteError } from "./client";
+export { RemoteClient, RemoteError, type FetchFunction } from "./client";

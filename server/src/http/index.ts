@@ -1,10 +1,11 @@
 // The execution server (`rdpipe serve`): public entry of server/src/http.
 import fs from "node:fs";
+import https from "node:https";
 import { RdpipeError } from "../errors";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { Membership, packageRoot, type TlsFiles } from "../cluster";
+import { Membership, packageRoot, readPemFile, type TlsFiles } from "../cluster";
 import { createApp } from "./app";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
@@ -23,11 +24,27 @@ export interface ServerOptions {
   maxRunningJobs?: number;
   bodyLimit?: string;
   cancelGraceMs?: number;
+  /** Serve HTTPS with this certificate and key; caFile is the cluster CA (see serverClusterTls). */
+  tls?: ServerTlsFiles;
   /**
    * Nodes join here (`rdpipe node --head tcp://host:port --token T`) and every job runs its tasks on them; needs
    * the token, or `tls` (mutual TLS on this port, every job's head and the nodes' chunk servers).
    */
   cluster?: { host: string; port: number; tls?: TlsFiles };
+}
+
+/** `rdpipe serve --tls-cert --tls-key [--tls-ca]`. */
+export interface ServerTlsFiles { certFile: string; keyFile: string; caFile?: string }
+
+/**
+ * The mutual TLS a server's cluster port requires of nodes: its HTTPS certificate and key, and the CA
+ * nodes' certificates must chain to (`Cluster`'s `tls` option). None without TLS; an error with
+ * HTTPS but no CA, since a cluster port beyond loopback must not fall back to plain TCP silently.
+ */
+export function serverClusterTls(tls: ServerTlsFiles | undefined): TlsFiles | undefined {
+  if (!tls) return undefined;
+  if (tls.caFile === undefined) throw new ServerConfigError("a cluster port on a server with --tls-cert needs --tls-ca (the CA nodes' certificates must chain to)");
+  return { certFile: tls.certFile, keyFile: tls.keyFile, caFile: tls.caFile };
 }
 
 export interface RunningServer {
@@ -66,8 +83,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   }
   let cluster: { membership: Membership; url: string } | undefined;
   if (options.cluster) {
-    if (!options.token && !options.cluster.tls) throw new ServerConfigError("--cluster-port needs a token (--token T or RDPIPE_TOKEN): nodes present it when they join");
-    const membership = new Membership({ ...options.cluster, token: options.token });
+    // With HTTPS the cluster port is mutual TLS too: nodes' certificates authenticate them, not the API token.
+    const tls = options.cluster.tls ?? serverClusterTls(options.tls);
+    if (!options.token && !tls) throw new ServerConfigError("--cluster-port needs a token (--token T or RDPIPE_TOKEN): nodes present it when they join");
+    const membership = new Membership({ ...options.cluster, tls, token: tls ? undefined : options.token });
     try {
       cluster = { membership, url: await membership.start() };
     } catch (e) {
@@ -80,7 +99,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string;
   const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version, cluster });
-  const server = app.listen(options.port, options.host);
+  const { tls } = options;
+  const server = tls
+    ? https.createServer({ cert: readPemFile("certificate", tls.certFile), key: readPemFile("key", tls.keyFile) }, app).listen(options.port, options.host)
+    : app.listen(options.port, options.host);
   await new Promise<void>((resolve, reject) => { server.once("listening", resolve); server.once("error", reject); });
   const port = (server.address() as AddressInfo).port;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
@@ -94,7 +116,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   return {
-    url: `http://${host}:${port}`, port, clusterUrl: cluster?.url,
+    url: `${tls ? "https" : "http"}://${host}:${port}`, port, clusterUrl: cluster?.url,
     idleMs: () => {
       if (openRequests > 0 || jobs.hasActive()) lastActivity = Date.now();
       return Date.now() - lastActivity;

@@ -8,6 +8,7 @@
 import type { PrunePredicate, PruneValue } from "../io";
 import { pruneText } from "../io";
 import { exprColumns, exprText, type CompareFn, type Expr } from "./expr";
+import type { AggregateFn } from "./aggregate";
 import { inputsOf, opDisplayName, opsInOrder, type LogicalOp } from "./logical";
 
 export interface ReadPushdown { columns?: string[]; filter?: PrunePredicate; limit?: number }
@@ -74,6 +75,8 @@ function projection(chain: LogicalOp[], userColumns: string[] | undefined): stri
         break;
       }
       case "sort": uses([op.key].flat()); break;
+      // Built-in aggregations read their keys and their own columns only (a custom one may read any).
+      case "aggregate": needed = op.aggs.every((agg) => agg.spec?.kind === "builtin") ? aggregateColumns(op.keys, op.aggs) : undefined; break;
       case "repartition": uses(op.keys ?? []); break;
       case "dropColumns": case "limit": case "randomShuffle": break;
       default: needed = undefined;
@@ -82,6 +85,11 @@ function projection(chain: LogicalOp[], userColumns: string[] | undefined): stri
   if (!needed || needed.size === 0) return undefined;
   const wanted = needed;
   return userColumns ? userColumns.filter((c) => wanted.has(c)) : [...wanted];
+}
+
+function aggregateColumns(keys: string[], aggs: AggregateFn[]): Set<string> {
+  const on = aggs.flatMap((agg) => (agg.spec?.kind === "builtin" && agg.spec.on !== undefined ? [agg.spec.on] : []));
+  return new Set([...keys, ...on]);
 }
 
 /** The filters above the read, as one predicate over the read's own columns. */

@@ -12,14 +12,19 @@ interface TypedArray extends ArrayLike<unknown> {
   subarray(start: number, end: number): TypedArray;
 }
 
-/** One output column: values of typed arrays of one kind in one growing array of that kind (their type is the column's), else plain values. */
+/**
+ * One output column: values of typed arrays of one kind in one growing array of that kind (their type is
+ * the column's); plain numbers in a growing Float64Array (pushing to a JS array is several times slower),
+ * given back as plain numbers; else plain values.
+ */
 interface Column {
   typed?: TypedArray;
+  numbers?: Float64Array;
   length: number;
   plain?: unknown[];
 }
 
-const newColumn = (): Column => ({ length: 0 });
+const newColumn = (): Column => ({ typed: undefined, numbers: undefined, length: 0, plain: undefined });
 
 const isTypedArray = (v: unknown): v is TypedArray => ArrayBuffer.isView(v) && !(v instanceof DataView);
 
@@ -43,29 +48,23 @@ export class GroupOutputs {
   /** Adds the result of call `index`; a block once the results since the last one reach the target size. */
   add(result: unknown, index: number): Block | undefined {
     let out: Block | undefined;
-    const switchTo = (mode: "columns" | "rows" | "blocks") => {
-      if (this.mode !== mode && this.mode !== undefined) out = this.take();
-      if (this.results === 0) this.firstResult = index;
-      this.mode = mode;
-      this.results++;
-    };
     if (result instanceof Table) {
-      switchTo("blocks");
+      out = this.switchTo("blocks", index);
       if (result.numRows > 0) this.addBlock(result);
     } else if (Array.isArray(result)) {
-      switchTo("rows");
+      out = this.switchTo("rows", index);
       for (const row of result) this.rows.push(row as Row);
       this.numRows += result.length;
       this.bytes += result.length * 8 * Math.max(1, this.hint.fields.length);
     } else if (result !== null && typeof result === "object") {
       const columns = result as Columns;
-      const names = Object.keys(columns);
-      if (names.some((name) => columns[name] instanceof Vector)) {
-        switchTo("blocks");
+      const names = this.mode === "columns" && hasNames(columns, this.names) ? this.names : Object.keys(columns);
+      if (names !== this.names && hasVector(columns, names)) {
+        out = this.switchTo("blocks", index);
         this.addBlock(this.shaped(index, () => blockFromColumns(columns, this.hint)));
       } else {
-        if (this.mode === "columns" && !sameNames(names, this.names)) out = this.take();
-        switchTo("columns");
+        if (names !== this.names && this.mode === "columns") out = this.take();
+        out ??= this.switchTo("columns", index);
         if (this.results === 1) {
           this.names = names;
           this.columns = names.map(newColumn);
@@ -77,6 +76,15 @@ export class GroupOutputs {
     }
     if (out) return out;
     return this.bytes >= this.targetBytes ? this.take() : undefined;
+  }
+
+  /** Counts result `index` as one of `mode`; the results gathered before it as a block when they were of another mode. */
+  private switchTo(mode: "columns" | "rows" | "blocks", index: number): Block | undefined {
+    const out = this.mode !== mode && this.mode !== undefined ? this.take() : undefined;
+    if (this.results === 0) this.firstResult = index;
+    this.mode = mode;
+    this.results++;
+    return out;
   }
 
   /** The results not yet in a block, as one; undefined when there are none. */
@@ -126,32 +134,34 @@ export class GroupOutputs {
   }
 
   private addColumns(columns: Columns, names: string[], index: number): void {
-    let length: number | undefined;
-    for (const name of names) {
-      const values = columns[name] as ArrayLike<unknown>;
+    let length = -1;
+    for (let c = 0; c < names.length; c++) {
+      const values = columns[names[c]] as ArrayLike<unknown>;
       if (values === null || values === undefined || typeof values.length !== "number") {
-        throw this.fail(index, `column '${name}' is not an array (got ${preview(values)})`);
+        throw this.fail(index, `column '${names[c]}' is not an array (got ${preview(values)})`);
       }
-      length ??= values.length;
-      if (values.length !== length) throw this.fail(index, `column '${name}' has ${values.length} values but other columns have ${length}`);
+      if (length === -1) length = values.length;
+      else if (values.length !== length) throw this.fail(index, `column '${names[c]}' has ${values.length} values but other columns have ${length}`);
     }
     for (let c = 0; c < names.length; c++) {
       const values = columns[names[c]] as ArrayLike<unknown>, column = this.columns[c];
-      if (isTypedArray(values) && column.plain === undefined && (column.typed === undefined || column.typed.constructor === values.constructor)) {
-        appendTyped(column, values);
-        this.bytes += values.byteLength;
-        continue;
+      if (column.plain === undefined) {
+        if (isTypedArray(values)) {
+          if (column.numbers === undefined && (column.typed === undefined || column.typed.constructor === values.constructor)) {
+            appendTyped(column, values);
+            this.bytes += values.byteLength;
+            continue;
+          }
+        } else if (column.typed === undefined && appendNumbers(column, values)) {
+          this.bytes += 8 * values.length;
+          continue;
+        }
+        column.plain = column.typed || column.numbers ? Array.from(joined(column)) : [];
+        column.typed = column.numbers = undefined;
       }
-      column.plain ??= column.typed ? Array.from(column.typed.subarray(0, column.length) as ArrayLike<unknown>) : [];
-      column.typed = undefined;
-      const plain = column.plain;
-      for (let i = 0; i < values.length; i++) {
-        const v = values[i];
-        plain.push(v);
-        this.bytes += typeof v === "string" ? 8 + v.length : 8;
-      }
+      this.bytes += appendPlain(column.plain, values);
     }
-    this.numRows += length ?? 0;
+    this.numRows += Math.max(0, length);
   }
 
   private shaped(index: number, make: () => Block): Block {
@@ -164,10 +174,30 @@ export class GroupOutputs {
   }
 }
 
-function sameNames(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** Whether the object's own enumerable keys are `names`, in that order (without making the list of them). */
+function hasNames(columns: Columns, names: string[]): boolean {
+  let i = 0;
+  for (const name in columns) {
+    if (names[i] !== name || !Object.prototype.hasOwnProperty.call(columns, name)) return false;
+    i++;
+  }
+  return i === names.length;
+}
+
+function hasVector(columns: Columns, names: string[]): boolean {
+  for (const name of names) if (columns[name] instanceof Vector) return true;
+  return false;
+}
+
+/** Appends the values; their estimated bytes. */
+function appendPlain(plain: unknown[], values: ArrayLike<unknown>): number {
+  let bytes = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    plain.push(v);
+    bytes += typeof v === "string" ? 8 + v.length : 8;
+  }
+  return bytes;
 }
 
 /** Appends typed values to the column's array of their kind, grown by doubling (copied: a group's view may change with its input). */
@@ -182,8 +212,29 @@ function appendTyped(column: Column, values: TypedArray): void {
   column.length = needed;
 }
 
-/** A column's values as one array. */
+/** Appends the values when they are all numbers (and the column holds numbers or nothing yet); whether it did. */
+function appendNumbers(column: Column, values: ArrayLike<unknown>): boolean {
+  const n = values.length;
+  for (let i = 0; i < n; i++) if (typeof values[i] !== "number") return false;
+  const needed = column.length + n;
+  if (column.numbers === undefined || needed > column.numbers.length) {
+    const grown = new Float64Array(Math.max(needed, 2 * (column.numbers?.length ?? 0), 64));
+    if (column.numbers) grown.set(column.numbers.subarray(0, column.length), 0);
+    column.numbers = grown;
+  }
+  const numbers = column.numbers;
+  for (let i = 0, at = column.length; i < n; i++, at++) numbers[at] = values[i] as number;
+  column.length = needed;
+  return true;
+}
+
+/** A column's values as one array (plain numbers as a plain array, as the UDF gave them). */
 function joined(column: Column): ArrayLike<unknown> {
   if (column.plain) return column.plain;
+  if (column.numbers) {
+    const out = new Array<number>(column.length);
+    for (let i = 0; i < out.length; i++) out[i] = column.numbers[i];
+    return out;
+  }
   return column.typed ? column.typed.subarray(0, column.length) : [];
 }

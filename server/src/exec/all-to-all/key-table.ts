@@ -104,12 +104,45 @@ export class KeyTable {
     for (let c = 0, start = 0; c < (chunks[0]?.length ?? 0); start += chunks[0][c].length, c++) {
       const n = chunks[0][c].length;
       const data = chunks.map((d, k) => chunkOf(d[c], this.columns[k].kind));
+      if (data.length === 1 && this.columns[0].kind === "words" && data[0].bitmap === undefined) {
+        this.wordIds(data[0].words, n, ids.subarray(start, start + n));
+        continue;
+      }
       const h = hashes.subarray(start, start + n);
       h.fill(SEED);
       data.forEach((d, k) => this.hashColumn(k, d, n, h));
       for (let row = 0; row < n; row++) ids[start + row] = this.findOrAdd(data, row, mix32(h[row] ^ SEED));
     }
     return ids;
+  }
+
+  /**
+   * ids() of one int64 key column without nulls, in one loop: the same hashes, slots and stored keys as
+   * the general path (a table may see chunks of both), without its per-column and per-row dispatch.
+   */
+  private wordIds(words: Int32Array, n: number, out: Uint32Array): void {
+    const column = this.columns[0];
+    for (let row = 0; row < n; row++) {
+      const lo = words[2 * row], hi = words[2 * row + 1];
+      const hash = mix32(((Math.imul(SEED, 31) + mix32(lo ^ mix32(hi))) >>> 0) ^ SEED);
+      const mask = this.slots.length - 1;
+      let slot = hash & mask, id = -1;
+      for (let entry = this.slots[slot]; entry !== 0; slot = (slot + 1) & mask, entry = this.slots[slot]) {
+        const e = entry - 1;
+        if (this.hashes[e] === hash && column.valid[e] === 1 && column.values[2 * e] === lo && column.values[2 * e + 1] === hi) { id = e; break; }
+      }
+      if (id < 0) {
+        id = this.size++;
+        if (id === this.capacity) this.grow();
+        this.hashes[id] = hash;
+        column.valid[id] = 1;
+        column.values[2 * id] = lo;
+        column.values[2 * id + 1] = hi;
+        this.slots[slot] = id + 1;
+        if (this.size * 2 > this.slots.length) this.rehash();
+      }
+      out[row] = id;
+    }
   }
 
   /** With the group of the empty key tuple (a table without key columns). */

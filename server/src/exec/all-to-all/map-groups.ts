@@ -133,20 +133,34 @@ const define: Define = (target, name, value) => {
   return value;
 };
 
+/** Each group's own number and its partition, under symbols (no column name): where its getters find its rows. */
+const GROUP = Symbol("rdpipe.group");
+const PARTITION = Symbol("rdpipe.partition");
+
+interface Partition { slicers: Slicer[]; starts: Uint32Array }
+type GroupColumns = Columns & { [GROUP]: number; [PARTITION]: Partition };
+
+/** Below this many rows per group, numbers without nulls are put in group order up front: a view per group costs less than a getter. */
+const EAGER_ROWS_PER_GROUP = 32;
+
 /**
  * Columns of a group, each gathered into group order for all groups on the first read of it by any
  * (a column the UDF never reads is never gathered): numbers without nulls as views (subarrays) of a
  * typed array, others as slices of the decoded values. Gathered columns are plain properties of the
- * groups after, the others getters until then.
+ * groups after, the others getters until then (shared ones, defined on each group in column order).
  */
 function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): (group: number) => Columns {
   const names = rows.schema.fields.map((f) => f.name);
   const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
   let version = 0;
-  const slicers: Slicer[] = names.map((name, c) => (s, e) => {
-    const values = gathered[c] ??= (version++, columnArray(takeVector(rows.getChild(name)!, order)) as Sliceable);
+  const gather = (c: number) => gathered[c] ??= (version++, columnArray(takeVector(rows.getChild(names[c])!, order)) as Sliceable);
+  const slicers: Slicer[] = names.map((_, c) => (s, e) => {
+    const values = gather(c);
     return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
   });
+  if (rows.numRows < EAGER_ROWS_PER_GROUP * (starts.length - 1)) {
+    names.forEach((name, c) => { if (isNumbersWithoutNulls(rows.getChild(name)!)) gather(c); });
+  }
   if (names.includes("__proto__")) {
     return (g) => {
       const columns: Columns = {};
@@ -158,19 +172,62 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
       return columns;
     };
   }
-  // One object literal per group, its shape built again only when a column was gathered: own enumerable properties, as a plain record.
+  const partition: Partition = { slicers, starts };
+  const getters = names.map(getterOf);
+  // The group's object, its code built again only when a column was gathered: own enumerable properties in column order, as a plain record.
   const shape = () => {
-    const members = names.map((name, c) => {
+    const steps = names.map((name, c) => {
       const key = JSON.stringify(name);
-      return gathered[c] ? `${key}: f[${c}](s, e)` : `get ${key}() { return d(this, ${key}, f[${c}](s, e)); }, set ${key}(v) { d(this, ${key}, v); }`;
+      return gathered[c] ? `o[${key}] = f[${c}](s, e);` : `D(o, ${key}, p[${c}]);`;
     });
-    return new Function("f", "d", "s", "e", `return { ${members.join(", ")} };`) as (f: Slicer[], d: Define, s: number, e: number) => Columns;
+    return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`);
   };
   let make = shape(), madeAt = version;
   return (g) => {
     if (madeAt !== version) [make, madeAt] = [shape(), version];
-    return make(slicers, define, starts[g], starts[g + 1]);
+    return make(slicers, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g);
   };
+}
+
+/**
+ * The getter of column `c` named `name`, one per worker (the groups of every partition share it, and
+ * so the shapes V8 gives them: code that reads their columns stays fast).
+ */
+const getters = new Map<string, PropertyDescriptor>();
+
+function getterOf(name: string, c: number): PropertyDescriptor {
+  const key = `${c}:${name}`;
+  let getter = getters.get(key);
+  if (getter) return getter;
+  if (getters.size >= 1024) getters.clear();
+  getter = {
+    enumerable: true, configurable: true,
+    get(this: GroupColumns) {
+      const g = this[GROUP], { slicers, starts } = this[PARTITION];
+      return define(this, name, slicers[c](starts[g], starts[g + 1]));
+    },
+    set(this: Columns, v: unknown) { define(this, name, v); },
+  };
+  getters.set(key, getter);
+  return getter;
+}
+
+type MakeGroup = (f: Slicer[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
+
+/** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
+const shapes = new Map<string, MakeGroup>();
+
+function shapeFunction(body: string): MakeGroup {
+  let make = shapes.get(body);
+  if (make) return make;
+  if (shapes.size >= 256) shapes.clear();
+  make = new Function("f", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
+  shapes.set(body, make);
+  return make;
+}
+
+function isNumbersWithoutNulls(vector: Vector): boolean {
+  return (DataType.isInt(vector.type) || (DataType.isFloat(vector.type) && vector.type.precision !== 0)) && vector.nullCount === 0;
 }
 
 /** A group's key for errors: `k = 5`, or `(a = 1, b = "x")`. */

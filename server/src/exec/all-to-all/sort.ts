@@ -1,6 +1,6 @@
 // Sort: a stable multi-key sort of the whole input, by typed index arrays (radix or counting sort).
 import { DataType, type Vector } from "apache-arrow";
-import { type Block, BlockError, blockBytes, columnValues, concatBlocks, takeRows } from "../../block";
+import { type Block, BlockError, blockBytes, columnValues, concatBlocks, takeRows, takeVector } from "../../block";
 import type { SortKey } from "../../plan";
 import { compareScalars, countingSort, identityIndices, requireColumn, splitEvenly } from "./rows";
 
@@ -46,6 +46,8 @@ function sortOrder(blocks: Block[], key: SortKey, descending: boolean | boolean[
  */
 function sortRowsByKey(rows: Uint32Array, column: string, vector: Vector, descending: boolean): Uint32Array {
   if (!isSortable(vector.type)) throw new BlockError(`sort: column '${column}' has type ${vector.type}, which cannot be a sort key`);
+  const words = typedSortWords(rows, vector);
+  if (words) return radixSortByWords(rows, words, descending);
   const values = columnValues(vector);
   const valued: number[] = [], nans: number[] = [], nulls: number[] = [];
   let onlyNumbers = true;
@@ -77,18 +79,56 @@ function isSortable(type: DataType): boolean {
 function radixSortByNumber(rows: Uint32Array, values: unknown[], descending: boolean): Uint32Array {
   const n = rows.length;
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = Number(values[rows[i]]);
-    keys[i] = v === 0 ? 0 : v; // -0 equals 0
+  for (let i = 0; i < n; i++) keys[i] = Number(values[rows[i]]);
+  return radixSortByWords(rows, orderedFloatWords(keys), descending);
+}
+
+/**
+ * Order-preserving key words (low, high unsigned 32-bit halves) of the rows' values, read from the
+ * column's typed arrays: int64 exactly as its two words, other numbers as float64 bits. Undefined
+ * (sort by decoded values) for other types and for columns with nulls or NaN, which go last.
+ */
+function typedSortWords(rows: Uint32Array, vector: Vector): Uint32Array | undefined {
+  const type = vector.type;
+  if (vector.nullCount > 0 || !(DataType.isInt(type) || (DataType.isFloat(type) && type.precision !== 0))) return undefined;
+  const values = takeVector(vector, rows).data[0].values as Float64Array;
+  const n = rows.length;
+  if (DataType.isInt(type) && type.bitWidth === 64) {
+    const source = new Uint32Array(values.buffer, values.byteOffset, 2 * n);
+    const words = new Uint32Array(2 * n);
+    const sign = type.isSigned ? 0x80000000 : 0;
+    for (let i = 0; i < n; i++) {
+      words[2 * i] = source[2 * i];
+      words[2 * i + 1] = source[2 * i + 1] ^ sign;
+    }
+    return words;
   }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v !== v) return undefined;
+    keys[i] = v;
+  }
+  return orderedFloatWords(keys);
+}
+
+/** The float64 keys' bits as unsigned words that order as the numbers do (-0 as 0), in place. */
+function orderedFloatWords(keys: Float64Array): Uint32Array {
   // Little-endian (every platform Node runs on): word 2i is the low half of keys[i], 2i+1 the high half.
   const words = new Uint32Array(keys.buffer);
-  const invert = descending ? 0xffffffff : 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] === 0) keys[i] = 0; // -0 equals 0
     const negative = (words[2 * i + 1] & 0x80000000) !== 0;
-    words[2 * i] = (negative ? ~words[2 * i] : words[2 * i]) ^ invert;
-    words[2 * i + 1] = (negative ? ~words[2 * i + 1] : words[2 * i + 1] | 0x80000000) ^ invert;
+    words[2 * i] = negative ? ~words[2 * i] : words[2 * i];
+    words[2 * i + 1] = negative ? ~words[2 * i + 1] : words[2 * i + 1] | 0x80000000;
   }
+  return words;
+}
+
+/** Stable LSD radix sort of `rows` by their key words (word pair i is rows[i]'s): 4 passes of 16 bits, a pass whose digits are all equal skipped. */
+function radixSortByWords(rows: Uint32Array, words: Uint32Array, descending: boolean): Uint32Array {
+  const n = rows.length;
+  if (descending) for (let i = 0; i < words.length; i++) words[i] = ~words[i];
   let positions = identityIndices(n);
   const digits = new Uint32Array(n);
   for (let pass = 0; pass < 4; pass++) {

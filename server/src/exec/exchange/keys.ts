@@ -82,6 +82,12 @@ export function hashValue(v: unknown): number {
 export function hashBuckets(vectors: Vector[], numRows: number, buckets: number): Uint32Array {
   const out = new Uint32Array(numRows);
   if (buckets === 1) return out;
+  const only = vectors.length === 1 ? typedHashes(vectors[0]) : undefined;
+  if (only) {
+    // One typed key column: the loops below in one.
+    for (let row = 0; row < numRows; row++) out[row] = mix((Math.imul(17, 31) + only[row]) >>> 0) % buckets;
+    return out;
+  }
   out.fill(17);
   for (const vector of vectors) {
     const hashes = typedHashes(vector);
@@ -111,12 +117,12 @@ function typedHashes(vector: Vector): Uint32Array | undefined {
     const n = data.length;
     const bitmap = data.nullCount > 0 ? data.nullBitmap : undefined, first = data.offset;
     const valid = (row: number) => bitmap === undefined || (bitmap[(first + row) >> 3] & (1 << ((first + row) & 7))) !== 0;
-    for (let row = 0; row < n; row++) out[start + row] = valid(row) ? 0 : hashValue(null);
+    if (bitmap) for (let row = 0; row < n; row++) out[start + row] = valid(row) ? 0 : hashValue(null);
     if (int64) {
       const values = data.values as BigInt64Array;
       const words = new Int32Array(values.buffer, values.byteOffset, 2 * n);
       for (let row = 0; row < n; row++) {
-        if (!valid(row)) continue;
+        if (bitmap && !valid(row)) continue;
         const lo = words[2 * row], hi = words[2 * row + 1];
         const safe = (hi > -0x200000 && hi < 0x200000) || (hi === -0x200000 && lo !== 0);
         out[start + row] = safe ? mix(lo ^ mix(hi)) : hashValue(values[row]);
