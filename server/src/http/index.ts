@@ -84,7 +84,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let cluster: { membership: Membership; url: string } | undefined;
   if (options.cluster) {
     // With HTTPS the cluster port is mutual TLS too: nodes' certificates authenticate them, not the API token.
-    const tls = options.cluster.tls ?? serverClusterTls(options.tls);
+    const files = options.cluster.tls ?? serverClusterTls(options.tls);
+    // Absolute: each job's runner (its own cwd) reads them too, for its head.
+    const tls = files && { certFile: path.resolve(files.certFile), keyFile: path.resolve(files.keyFile), caFile: path.resolve(files.caFile) };
     if (!options.token && !tls) throw new ServerConfigError("--cluster-port needs a token (--token T or RDPIPE_TOKEN): nodes present it when they join");
     const membership = new Membership({ ...options.cluster, tls, token: tls ? undefined : options.token });
     try {
