@@ -9,6 +9,7 @@ import * as rd from "../server/src/api";
 import { RemoteClient, type ClusterNode } from "../server/src/contract";
 import { REPO, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, raw, startNode, startServer } from "./server-helpers";
+import { makeCa, makeCert, tlsArgs } from "./certs";
 
 const TOKEN = "cluster-s3cret";
 const ROWS = 120_000;
@@ -26,8 +27,10 @@ function writeJob(dir: string, name: string, out: string, sleepEvery: number): s
 interface CliRun { code: number | null; stdout: string; stderr: string; child: ChildProcess }
 
 /** `rdpipe run FILE --server URL --token T`, in the background. */
-function runOnServer(file: string, url: string): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "run", file, "--server", url, "--token", TOKEN], { stdio: ["ignore", "pipe", "pipe"] });
+function runOnServer(file: string, url: string, env: NodeJS.ProcessEnv = {}): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "run", file, "--server", url, "--token", TOKEN], {
+    stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d) => { stdout += d; });
@@ -71,7 +74,7 @@ describe("the execution server heads a cluster of nodes", function () {
     server = await startServer(["--root", root, "--state-dir", path.join(root, "state"), "--token", TOKEN, "--cluster-port", "0"]);
     client = new RemoteClient(server.url, TOKEN);
     assert.match(server.cluster ?? "", /^tcp:\/\/127\.0\.0\.1:\d+$/);
-    nodes = [startNode(server.cluster!, TOKEN), startNode(server.cluster!, TOKEN)];
+    nodes = [startNode(server.cluster!, ["--token", TOKEN]), startNode(server.cluster!, ["--token", TOKEN])];
     nodePids = nodes.map((n) => n.pid!);
     await until("two nodes to join", async () => ((await clusterNodes()).filter((n) => n.state === "alive").length === 2 ? true : undefined));
   });
@@ -203,7 +206,7 @@ describe("the execution server heads a cluster of nodes", function () {
       const out = path.join(root, "late");
       const run = runOnServer(writeJob(root, "late", out, 4000), other.url);
       await until("the job to run without nodes", async () => ((await otherClient.request("GET", "/jobs", "jobs")).jobs[0]?.state === "running" ? true : undefined));
-      late = startNode(other.cluster!.replace("0.0.0.0", "127.0.0.1"), TOKEN);
+      late = startNode(other.cluster!.replace("0.0.0.0", "127.0.0.1"), ["--token", TOKEN]);
       const done = await run.done;
       assert.equal(done.code, 0, done.stderr);
       const { ids, pids } = await written(out);
@@ -212,6 +215,29 @@ describe("the execution server heads a cluster of nodes", function () {
     } finally {
       late?.kill("SIGKILL");
       await other.stop();
+    }
+  });
+
+  it("over mutual TLS (serve's --tls-* given as paths relative to its cwd): a node joins tls:// with its certificate, a job sent over https runs its tasks in it", async () => {
+    const dir = path.join(root, "tls");
+    fs.mkdirSync(dir);
+    makeCa(dir, "ca");
+    makeCert(dir, "server", "ca", "ca", "127.0.0.1");
+    const nodeFiles = makeCert(dir, "node", "ca", "ca");
+    const tlsServer = await startServer(["--root", root, "--state-dir", path.join(root, "state-tls"), "--tls-cert", "server.pem", "--tls-key", "server.key", "--tls-ca", "ca.pem", "--cluster-port", "0"], {}, dir);
+    const node = startNode(tlsServer.cluster!, tlsArgs(nodeFiles));
+    try {
+      assert.match(tlsServer.url, /^https:/);
+      assert.match(tlsServer.cluster ?? "", /^tls:\/\/127\.0\.0\.1:\d+$/);
+      const out = path.join(root, "over-tls");
+      const run = await runOnServer(writeJob(root, "over-tls", out, 4000), tlsServer.url, { NODE_EXTRA_CA_CERTS: path.join(dir, "ca.pem") }).done;
+      assert.equal(run.code, 0, run.stderr);
+      const { ids, pids } = await written(out);
+      assertAllRows(ids, "the job over TLS");
+      assert.deepEqual([...pids], [node.pid], "its tasks ran in the node that joined with its certificate");
+    } finally {
+      node.kill("SIGKILL");
+      await tlsServer.stop();
     }
   });
 

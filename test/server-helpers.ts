@@ -8,9 +8,9 @@ import { REPO } from "./helpers";
 export interface ServerProcess { url: string; cluster?: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }
 
 
-export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+export function startServer(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<ServerProcess> {
   const child = spawn(process.execPath, [path.join(REPO, "dist", "cli.js"), "serve", "--port", "0", ...args], {
-    env: { ...process.env, RDPIPE_TOKEN: "", ...env }, stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RDPIPE_TOKEN: "", ...env }, stdio: ["ignore", "pipe", "pipe"], cwd,
   });
   let stderr = "";
   child.stderr!.on("data", (d) => { stderr += d; });
@@ -29,9 +29,11 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
   });
 }
 
-/** An `rdpipe node` process joining `head` (a server's cluster port) with `token`. */
-export function startNode(head: string, token: string, cpus = 2): ChildProcess {
-  return spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "node", "--head", head, "--token", token, "--cpus", String(cpus)], { stdio: ["ignore", "ignore", "inherit"] });
+/** An `rdpipe node` process joining `head` (a server's cluster port) with `auth`: `--token T`, or its TLS files' flags. */
+export function startNode(head: string, auth: string[], cpus = 2): ChildProcess {
+  return spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "node", "--head", head, ...auth, "--cpus", String(cpus)], {
+    stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, RDPIPE_TOKEN: "" },
+  });
 }
 
 /** Collects a job's events until `until` says stop (or the job finishes). */

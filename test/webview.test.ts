@@ -546,7 +546,7 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
   it("on a server heading a cluster: a card per node with its pid, CPU slots and tasks running; a SIGKILLed node's card turns lost", async () => {
     const token = "panel-cluster";
     const clusterServer = await startServer(["--root", root, "--state-dir", path.join(stateDir, "cluster"), "--token", token, "--cluster-port", "0"]);
-    const nodes = [startNode(clusterServer.cluster!, token), startNode(clusterServer.cluster!, token)];
+    const nodes = [startNode(clusterServer.cluster!, ["--token", token]), startNode(clusterServer.cluster!, ["--token", token])];
     try {
       const over = new RemoteClient(clusterServer.url, token);
       const joined = async () => (await over.request("GET", "/cluster", "cluster")).nodes.filter((n) => n.state === "alive").length === 2;
