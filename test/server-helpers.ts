@@ -4,12 +4,13 @@ import path from "node:path";
 import { parseListening, type JobEvent, type JobSummary, type RemoteClient } from "../server/src/contract";
 import { REPO } from "./helpers";
 
-export interface ServerProcess { url: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }
+/** `cluster`: where nodes join, for a server started with --cluster-port. */
+export interface ServerProcess { url: string; cluster?: string; child: ChildProcess; stop(signal?: NodeJS.Signals): Promise<void> }
 
 
-export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+export function startServer(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<ServerProcess> {
   const child = spawn(process.execPath, [path.join(REPO, "dist", "cli.js"), "serve", "--port", "0", ...args], {
-    env: { ...process.env, RDPIPE_TOKEN: "", ...env }, stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RDPIPE_TOKEN: "", ...env }, stdio: ["ignore", "pipe", "pipe"], cwd,
   });
   let stderr = "";
   child.stderr!.on("data", (d) => { stderr += d; });
@@ -20,11 +21,18 @@ export function startServer(args: string[], env: NodeJS.ProcessEnv = {}): Promis
       stdout += d;
       const listening = parseListening(stdout);
       if (listening) {
-        const { url } = listening;
-        resolve({ url, child, stop: async (signal = "SIGTERM") => { child.kill(signal); await exited; } });
+        const { url, cluster } = listening;
+        resolve({ url, cluster, child, stop: async (signal = "SIGTERM") => { child.kill(signal); await exited; } });
       }
     });
     child.once("exit", (code) => reject(new Error(`server exited with ${code} before listening: ${stderr}`)));
+  });
+}
+
+/** An `rdpipe node` process joining `head` (a server's cluster port) with `auth`: `--token T`, or its TLS files' flags. */
+export function startNode(head: string, auth: string[], cpus = 2): ChildProcess {
+  return spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "node", "--head", head, ...auth, "--cpus", String(cpus)], {
+    stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, RDPIPE_TOKEN: "" },
   });
 }
 

@@ -8,7 +8,7 @@ import * as rd from "../server/src/api";
 import { type CheckpointIdsResponse, type JobSummary, RemoteClient } from "../server/src/contract";
 import { chromiumLaunchOptions } from "./chromium";
 import { REPO, tempDir, writePipeline } from "./helpers";
-import { type ServerProcess, startServer, waitForState } from "./server-helpers";
+import { type ServerProcess, startNode, startServer, waitForState } from "./server-helpers";
 import { VSCODE_THEMES } from "./vscode-themes";
 import { type ContrastReading, belowAA, contrastScript } from "./contrast";
 import { PanelHost, type PanelPageServer, startPanelPageServer } from "./webview-host";
@@ -74,12 +74,12 @@ describe("panel (webview) in headless Chromium against a real execution server",
     (await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: file }, options: { workers: 2 } })).job;
 
   /** A new page showing `jobId`, with its host; fails the test on any error or CSP violation in the page. */
-  async function openPanel(jobId: string, workspaceFolders: string[] = []): Promise<{ page: Page; host: PanelHost; pageErrors: string[] }> {
+  async function openPanel(jobId: string, workspaceFolders: string[] = [], over = client): Promise<{ page: Page; host: PanelHost; pageErrors: string[] }> {
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
     page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
-    const host = new PanelHost(page, client, jobId, workspaceFolders);
+    const host = new PanelHost(page, over, jobId, workspaceFolders);
     hosts.push(host);
     await host.connect();
     await page.goto(pageServer.url);
@@ -541,6 +541,40 @@ export default rd.range(200).map((row) => { if (row.id === 50) throw new Error("
     await screenshot(page, "job-missing");
     assert.equal(await reason.innerText(), `Job 1a2b3c4d is not on the server at ${server.url.replace(/\/+$/, "")}; it ran on another server or the server was restarted.`);
     assert.deepEqual(pageErrors, []);
+  });
+
+  it("on a server heading a cluster: a card per node with its pid, CPU slots and tasks running; a SIGKILLed node's card turns lost", async () => {
+    const token = "panel-cluster";
+    const clusterServer = await startServer(["--root", root, "--state-dir", path.join(stateDir, "cluster"), "--token", token, "--cluster-port", "0"]);
+    const nodes = [startNode(clusterServer.cluster!, ["--token", token]), startNode(clusterServer.cluster!, ["--token", token])];
+    try {
+      const over = new RemoteClient(clusterServer.url, token);
+      const joined = async () => (await over.request("GET", "/cluster", "cluster")).nodes.filter((n) => n.state === "alive").length === 2;
+      await waitUntil(joined, 60_000);
+      writePipeline(root, "spread.rdpipe.ts", `import * as rd from "rdpipe";
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+export default rd.range(40000, { overrideNumBlocks: 16 }).map((row) => { if (Number(row.id) % 100 === 0) sleep(40); return row; }).writeParquet("out-spread");
+`);
+      const { job } = await over.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "spread.rdpipe.ts" } });
+      const { page, pageErrors } = await openPanel(job.id, [], over);
+      const alive = page.locator('.node[data-state="alive"]');
+      await page.waitForFunction(() => document.querySelectorAll('.node[data-state="alive"]').length === 2, undefined, { timeout: 60_000 });
+      const pids = (await alive.evaluateAll((cards) => cards.map((c) => Number(c.getAttribute("data-pid"))))).sort();
+      assert.deepEqual(pids, nodes.map((n) => n.pid!).sort(), "a card per node process of the server's cluster");
+      assert.deepEqual(await alive.evaluateAll((cards) => cards.map((c) => c.getAttribute("data-cpus"))), ["2", "2"]);
+      await page.waitForFunction(() => Array.from(document.querySelectorAll(".node .node-facts")).some((f) => /[1-9] tasks? running/.test(f.textContent ?? "")), undefined, { timeout: 30_000 });
+      await screenshot(page, "nodes-running");
+      nodes[1].kill("SIGKILL");
+      await page.locator(`.node[data-state="lost"][data-pid="${nodes[1].pid}"]`).waitFor({ timeout: 30_000 });
+      assert.match((await texts(page, ".node-counts"))[0], /1 alive · 0 draining · 1 lost · 0 pending/);
+      await jobState(page, "succeeded", 60_000);
+      await screenshot(page, "nodes-lost");
+      assert.equal(await page.locator(`.node[data-state="lost"] .node-facts`).innerText(), `pid ${nodes[1].pid} · 2 CPU slots`);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      for (const node of nodes) node.kill("SIGKILL");
+      await clusterServer.stop();
+    }
   });
 
   it("shows the checkpoint's output rows in the typed grid, a page at a time", async () => {

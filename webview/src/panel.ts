@@ -11,6 +11,7 @@ import { type ErroredRowKind, erroredRowCard, failedRow } from "./errored-rows";
 import { previewGrid } from "./grid";
 import { header, missingJob } from "./header";
 import { type PlanFolds, planSection } from "./plan-view";
+import { nodesStrip } from "./nodes-view";
 import { isFinished, operatorCard, outcome, resources } from "./progress-view";
 import "./panel.css";
 
@@ -168,6 +169,7 @@ function render(): void {
     jobError(job),
     erroredRows(job),
     resources(state.progress, job),
+    nodesStrip(state.progress, job),
     operators(state.progress, job),
     result(job),
     job.result?.preview ? previewGrid(job.id, job.result.preview) : false,

@@ -57,7 +57,7 @@ export function operatorCard(op: OperatorProgress, index: number, job: JobSummar
   el("dl", {}, ...facts.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-fact": name }, value)])));
 }
 
-/** Resources: live (memory in use, workers busy, nodes) while the job runs; its time and peak memory once finished. */
+/** Resources: live (memory in use, workers busy) while the job runs; its time and peak memory once finished (nodes: ./nodes-view). */
 export function resources(progress: ProgressSnapshot | undefined, job: JobSummary): HTMLElement | false {
   if (!progress) return false;
   const live = !isFinished(job);
@@ -66,7 +66,6 @@ export function resources(progress: ProgressSnapshot | undefined, job: JobSummar
   else items.push(["Peak memory", `${bytes(job.result?.peakMemoryBytes ?? progress.peakMemoryBytes)} / ${bytes(progress.memoryBudgetBytes)}`]);
   items.push(["CPU slots", count(progress.cpuSlots)]);
   if (live) items.push(["Workers busy", count(progress.workersBusy)]);
-  if (live && progress.nodes) items.push(["Nodes", `${progress.nodes.alive} alive, ${progress.nodes.draining} draining, ${progress.nodes.pending} pending`]);
   if (progress.erroredRows > 0) items.push(["Errored rows", count(progress.erroredRows)]);
   return el("section", { class: "resources" },
     el("dl", {}, ...items.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-resource": name }, value)])));

@@ -40,12 +40,18 @@ const USAGE = `Usage:
     --idle-exit SECONDS         exit after this long with no job and no client (default: never)
     --tls-cert F --tls-key F    serve HTTPS with this certificate and key (PEM files)
     --tls-ca F                  the cluster CA (PEM): nodes' certificates must chain to it
+    --cluster-port P            head a cluster: nodes join on this port (0: a free one, printed)
+                                and every job runs its tasks on them, sharing each node's CPUs
+                                evenly; needs --token, which nodes present (with --tls-cert:
+                                mutual TLS with the --tls-ca CA instead)
+    --cluster-host H            interface nodes (and each job's sessions) connect to
+                                (default 127.0.0.1; job runners listen there on free ports)
   rdpipe checkpoint show PATH   What a job's checkpoint (a folder or s3://bucket/prefix) holds:
                                 committed files and IDs, done input files, attempts, errored rows
     --json                      everything as JSON, with each errored row's input and stack
   rdpipe node --head tcp://HOST:PORT | tls://HOST:PORT [options]
-                                Join a head (an \`rdpipe run --nodes\` job) as a node, over TCP
-                                or mutual TLS
+                                Join a head as a node, over TCP or mutual TLS: an \`rdpipe run --nodes\`
+                                job, or an \`rdpipe serve --cluster-port\` server (then it runs every job's tasks)
     --token T                   the head's token (default: $RDPIPE_TOKEN; over TLS only if the head has one)
     --tls-cert F --tls-key F --tls-ca F
                                 for tls://: this node's certificate and key, and the cluster CA
@@ -66,6 +72,17 @@ export function parseSize(text: string): number {
   const unit = (match[2] ?? "b").toLowerCase().replace("i", "");
   const factor = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[unit]!;
   return Math.round(Number(match[1]) * factor);
+}
+
+/** `rdpipe serve`'s cluster port, if it was given. */
+function clusterOption(host: string | undefined, port: string | undefined): { host: string; port: number } | undefined {
+  if (port === undefined) {
+    if (host !== undefined) throw new UsageError("--cluster-host needs --cluster-port");
+    return undefined;
+  }
+  const n = Number(port);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--cluster-port expects a port number, got '${port}'`);
+  return { host: host ?? "127.0.0.1", port: n };
 }
 
 export class UsageError extends RdpipeError {
@@ -99,7 +116,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       server: { type: "string" }, token: { type: "string" }, host: { type: "string" }, port: { type: "string" },
       root: { type: "string", multiple: true }, "idle-exit": { type: "string" }, "state-dir": { type: "string" }, "max-jobs": { type: "string" },
       operator: { type: "string" }, row: { type: "string" },
-      nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
+      nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "cluster-host": { type: "string" }, "cluster-port": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
       "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "tls-ca": { type: "string" },
     },
   });
@@ -121,6 +138,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile!, caFile },
       maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
       idleExitMs: values["idle-exit"] === undefined ? undefined : positiveInt("--idle-exit", values["idle-exit"])! * 1000,
+      cluster: clusterOption(values["cluster-host"], values["cluster-port"]),
     });
   }
   if (command === "checkpoint") {

@@ -43,15 +43,24 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
       const spilled = (op.bytesSpilled ? `  spilled ${formatBytes(op.bytesSpilled)}` : "") + (op.bytesMoved ? `  moved ${formatBytes(op.bytesMoved)} between nodes` : "");
       line = `${head}  ${n(op.rowsPerSecond)} rows/s  ${tasks}${live ? ` (${op.tasksRunning} running)` : ""}${actors}${spilled}${queued}${pressure}`;
     }
-    return width && line.length > width ? `${line.slice(0, width - 1)}…` : line;
+    return clip(line, width);
   });
   lines.push(`${snapshot.finished ? "done" : "running"} ${(snapshot.elapsedMs / 1000).toFixed(1)}s  ` +
     (live ? `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` : `${snapshot.cpuSlots} workers  `) +
-    (snapshot.nodes ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending  ` : "") +
+    (snapshot.nodes ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.lost} lost, ${snapshot.nodes.pending} pending  ` : "") +
     (live ? `memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}` : `peak memory ${formatBytes(snapshot.peakMemoryBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`));
+  if (snapshot.nodeList?.length) lines.push(clip(nodesLine(snapshot.nodeList, live), width));
   const checkpoint = checkpointLine(snapshot);
-  if (checkpoint) lines.push(width && checkpoint.length > width ? `${checkpoint.slice(0, width - 1)}…` : checkpoint);
+  if (checkpoint) lines.push(clip(checkpoint, width));
   return lines;
+}
+
+const clip = (line: string, width?: number) => (width && line.length > width ? `${line.slice(0, width - 1)}…` : line);
+
+/** Each node of the job: "node 1 (pid 4242) alive, 2 CPU slots, 1 task running  node 2 (pid 4243) lost, 2 CPU slots". */
+function nodesLine(nodes: NonNullable<ProgressSnapshot["nodeList"]>, live: boolean): string {
+  return nodes.map((node) => `node ${node.id} (pid ${node.pid}) ${node.state}, ${node.cpus} CPU slot${node.cpus === 1 ? "" : "s"}` +
+    (live && node.state !== "lost" ? `, ${node.tasksRunning} task${node.tasksRunning === 1 ? "" : "s"} running` : "")).join("  ");
 }
 
 /**

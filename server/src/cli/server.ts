@@ -10,6 +10,8 @@ export interface ServeOptions {
   /** Exit after this long with no job queued or running and no request open (the editor's local server). */
   idleExitMs?: number;
   tls?: ServerTlsFiles;
+  /** Accept nodes here; jobs then run on them. */
+  cluster?: { host: string; port: number };
 }
 
 /** Runs the server until SIGINT or SIGTERM, or until it has been idle for `idleExitMs`. */
@@ -17,8 +19,9 @@ export async function serve(options: ServeOptions): Promise<number> {
   // Loaded here: `rdpipe run` never needs express.
   const { defaultStateDir, startServer } = await import("../http");
   const server = await startServer({ ...options, stateDir: options.stateDir ?? defaultStateDir() });
-  process.stdout.write(`${LISTENING_PREFIX}${JSON.stringify({ url: server.url, port: server.port })}\n`);
+  process.stdout.write(`${LISTENING_PREFIX}${JSON.stringify({ url: server.url, port: server.port, cluster: server.clusterUrl })}\n`);
   console.error(`rdpipe server listening on ${server.url}${options.token ? " (token required)" : ""}; roots: ${options.roots.join(", ")}`);
+  if (server.clusterUrl) console.error(`rdpipe server: nodes join at ${server.clusterUrl} (rdpipe node --head ${server.clusterUrl} ${server.clusterUrl.startsWith("tls:") ? "--tls-cert F --tls-key F --tls-ca F" : "--token T"}); jobs run on them`);
   let idleCheck: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);

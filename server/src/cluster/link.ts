@@ -7,15 +7,22 @@ import v8 from "node:v8";
 import type { DriverMessage, WorkerMessage } from "./protocol";
 
 export type NodeToHead =
-  /** chunks: host:port of the node's chunk server (see ./chunks), where peers fetch the partitions it holds. */
-  | { type: "hello"; token: string; cpus: number; pid: number; chunks: string }
+  /**
+   * chunks: host:port of the node's chunk server (see ./chunks), where peers fetch the partitions it holds;
+   * member: on a session a server opened, the node's id in the server's cluster (what progress shows).
+   */
+  | { type: "hello"; token: string; cpus: number; pid: number; chunks: string; member?: number }
   | { type: "worker"; workerId: number; message: WorkerMessage }
   | { type: "workerExit"; workerId: number; code: number }
   | { type: "workerError"; workerId: number; message: string }
   /** The node got a preemption notice (SIGTERM): schedule nothing more there, let it finish, then tell it to leave. */
   | { type: "draining" }
   /** Answers "release": the job's partitions held here are gone. */
-  | { type: "released"; folder: string };
+  | { type: "released"; folder: string }
+  /** On a session: the server changed this job's share of the node's CPU slots. */
+  | { type: "slots"; cpus: number }
+  /** To the server: a session ended (its job's head went away, or told it to leave). */
+  | { type: "sessionEnded"; session: number };
 
 export type HeadToNode =
   | { type: "welcome"; nodeId: number }
@@ -25,7 +32,11 @@ export type HeadToNode =
   | { type: "terminate"; workerId: number }
   | { type: "leave" }
   /** A job ended: drop the partitions held for it (its head-side spill folder names it). */
-  | { type: "release"; folder: string };
+  | { type: "release"; folder: string }
+  /** From a server (see ./membership): join the job's head at `head` with its token, offering `cpus` slots. */
+  | { type: "session"; session: number; head: string; token?: string; cpus: number }
+  | { type: "resize"; session: number; cpus: number }
+  | { type: "endSession"; session: number };
 
 /** Whether a presented token is the cluster's, in constant time. */
 export function sameToken(given: string, expected: string): boolean {

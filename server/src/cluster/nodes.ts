@@ -55,7 +55,10 @@ export class LocalNodeProvider implements NodeProvider {
 
 export interface NodeInfo { id: number; pid: number; cpus: number; state: "alive" | "draining" }
 
-export interface NodeCounts { alive: number; draining: number; pending: number }
+export interface NodeCounts { alive: number; draining: number; lost: number; pending: number }
+
+/** A node as a job's progress shows it: `id` is the server's id for a node a server shares between jobs. */
+export interface NodeProgress { id: number; pid: number; state: "alive" | "draining" | "lost"; cpus: number; tasksRunning: number }
 
 let nextWorkerId = 1;
 
@@ -69,7 +72,10 @@ class RemoteNode {
   /** Answers to "release" the node still owes, by job folder. */
   readonly releasing = new Map<string, () => void>();
 
-  constructor(readonly id: number, readonly pid: number, readonly cpus: number, readonly chunks: string, readonly link: Link<NodeToHead, HeadToNode>) {}
+  /** `cpus` changes when a server resizes this job's share of a shared node; `member` is the server's id for it. */
+  constructor(
+    readonly id: number, readonly pid: number, public cpus: number, readonly chunks: string, readonly link: Link<NodeToHead, HeadToNode>, readonly member?: number,
+  ) {}
 
   spawnWorker(): RemoteWorker {
     const worker = new RemoteWorker(this, nextWorkerId++);
@@ -126,12 +132,38 @@ export class ClusterPool extends TaskHost {
     this.emit("idle");
   }
 
+  /** The node's CPU slots changed: workers are added, or idle ones retired (busy ones once their task ends). */
+  resize(node: RemoteNode): void {
+    const count = this.workers.filter((w) => (w.channel as RemoteWorker).node === node).length;
+    for (let i = count; i < node.cpus; i++) this.addWorker(node);
+    this.trim();
+    this.emit("idle");
+  }
+
+  tasksOn(node: RemoteNode): number {
+    return this.workers.filter((w) => (w.channel as RemoteWorker).node === node && w.running.size > 0).length;
+  }
+
   get idleCount(): number {
+    this.trim();
     return this.workers.filter((w) => w.running.size === 0 && !w.channel.draining).length;
+  }
+
+  /** Retires idle workers beyond their node's slots. */
+  private trim(): void {
+    const count = new Map<RemoteNode, number>();
+    for (const w of this.workers) { const { node } = w.channel as RemoteWorker; count.set(node, (count.get(node) ?? 0) + 1); }
+    for (const w of [...this.workers]) {
+      const { node } = w.channel as RemoteWorker;
+      if (w.running.size > 0 || count.get(node)! <= node.cpus) continue;
+      count.set(node, count.get(node)! - 1);
+      this.retire(w);
+    }
   }
 
   /** The idle worker idle longest: tasks spread over the nodes (and so do the partitions they hold) even when few run at once. */
   protected override pick(): HostedWorker | undefined {
+    this.trim();
     let best: HostedWorker | undefined;
     for (const w of this.workers) {
       if (w.running.size === 0 && !w.channel.draining && (!best || w.lastActiveAt < best.lastActiveAt)) best = w;
@@ -182,8 +214,8 @@ export class Cluster {
   private head?: HeadAddress;
   private shutDown = false;
   private nextNodeId = 1;
-  /** Nodes lost while holding partitions: their spill folders are removed here when a job ends (a node on this machine). */
-  private readonly lostIds: number[] = [];
+  /** Nodes lost (their spill folders are removed here when a job ends, for a node on this machine; progress lists them). */
+  private readonly lost: RemoteNode[] = [];
 
   constructor(readonly options: ClusterOptions) {
     this.provider = options.provider ?? new LocalNodeProvider();
@@ -211,7 +243,17 @@ export class Cluster {
     let alive = 0;
     let draining = 0;
     for (const node of this.nodeById.values()) node.state === "alive" ? alive++ : draining++;
-    return { alive, draining, pending: this.launching.size };
+    return { alive, draining, lost: this.lost.length, pending: this.launching.size };
+  }
+
+  /** Every node that joined, lost ones too, with its slots and the tasks running there. */
+  nodeProgress(): NodeProgress[] {
+    const entry = (node: RemoteNode, state: NodeProgress["state"], tasksRunning: number): NodeProgress =>
+      ({ id: node.member ?? node.id, pid: node.pid, state, cpus: node.cpus, tasksRunning });
+    return [
+      ...[...this.nodeById.values()].map((node) => entry(node, node.state, this.pool.tasksOn(node))),
+      ...this.lost.map((node) => entry(node, "lost", 0)),
+    ];
   }
 
   /** CPUs on nodes that take work. */
@@ -240,7 +282,7 @@ export class Cluster {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(answers), new Promise((resolve) => { timer = setTimeout(resolve, timeoutMs); })]);
     clearTimeout(timer);
-    for (const id of this.lostIds) fs.rmSync(nodeSpillFolder(jobFolder, id), { recursive: true, force: true });
+    for (const { id } of this.lost) fs.rmSync(nodeSpillFolder(jobFolder, id), { recursive: true, force: true });
   }
 
   /** Asks the provider for `count` more nodes (the caller keeps within maxNodes); after start(). */
@@ -292,7 +334,7 @@ export class Cluster {
           return;
         }
         link.maxFrameBytes = MAX_FRAME_BYTES;
-        node = new RemoteNode(this.nextNodeId++, message.pid, message.cpus, message.chunks, link);
+        node = new RemoteNode(this.nextNodeId++, message.pid, message.cpus, message.chunks, link, message.member);
         this.nodeById.set(node.id, node);
         const launched = this.launchedByPid.get(message.pid);
         if (launched) this.launching.delete(launched);
@@ -306,6 +348,7 @@ export class Cluster {
         case "workerExit": node.forget(message.workerId); worker?.emit("exit", message.code); break;
         case "workerError": worker?.emit("error", new Error(message.message)); break;
         case "draining": node.drain(); break;
+        case "slots": node.cpus = message.cpus; this.pool.resize(node); break;
         case "released": node.releasing.get(message.folder)?.(); node.releasing.delete(message.folder); break;
       }
     });
@@ -319,7 +362,7 @@ export class Cluster {
         worker.emit("error", lost);
       }
       for (const done of node.releasing.values()) done();
-      this.lostIds.push(node.id);
+      this.lost.push(node);
       this.pool.emit("nodeLost", node.id);
       this.pool.emit("idle");
     });

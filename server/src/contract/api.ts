@@ -4,6 +4,15 @@ import type { PlanResponse, SchemaResponse } from "./inspection";
 import type { BundleSource, CheckpointStatus, JobOptions, JobSource, JobSummary } from "./jobs";
 import type { ProgressSnapshot } from "./progress";
 
+/**
+ * A node joined to a server's cluster port (`GET /cluster`). `jobs`: the jobs with a session on it and their
+ * CPU slots there; `tasksRunning`: tasks of all its jobs running there (from the jobs' latest progress).
+ */
+export interface ClusterNode {
+  id: number; address: string; pid: number; cpus: number; state: "alive" | "draining" | "lost";
+  jobs: { jobId: string; cpus: number }[]; tasksRunning: number;
+}
+
 /** Bumped on any incompatible change to the contract. */
 export const API_VERSION = 1;
 
@@ -28,6 +37,8 @@ export type ApiResponse =
   | { type: "health"; ok: true; apiVersion: number; version: string }
   | { type: "job"; job: JobSummary; progress?: ProgressSnapshot }
   | { type: "jobs"; jobs: JobSummary[] }
+  /** `url`: where nodes join (`rdpipe node --head URL --token T`). */
+  | { type: "cluster"; url: string; nodes: ClusterNode[] }
   | PlanResponse
   | SchemaResponse
   | CheckpointView
@@ -78,4 +89,5 @@ export const ROUTES = {
   checkpointErrors: "GET /jobs/:id/checkpoint/errors?offset&limit",
   inspectPlan: "POST /plan",
   datasetSchema: "GET /schema?path=",
+  cluster: "GET /cluster",
 } as const;

@@ -4,8 +4,14 @@
 /** A class UDF's actor pool (pending = constructing, restarting = reconstructing after a loss or a failed constructor). */
 export interface ActorCounts { running: number; pending: number; restarting: number }
 
-/** A cluster's nodes. */
-export interface NodeCounts { alive: number; draining: number; pending: number }
+/** A cluster's nodes: joined and taking work, draining (preempted), lost (gone mid-job), asked for and not joined yet. */
+export interface NodeCounts { alive: number; draining: number; lost: number; pending: number }
+
+/**
+ * One node of a job's cluster: `id` is the server's node id (as `GET /cluster` lists it) when the job runs
+ * on a server's shared nodes; `cpus` is the CPU slots this job has there; `tasksRunning`, its tasks running there now.
+ */
+export interface NodeProgress { id: number; pid: number; state: "alive" | "draining" | "lost"; cpus: number; tasksRunning: number }
 
 export interface OperatorProgress {
   name: string;
@@ -74,8 +80,9 @@ export interface ProgressSnapshot {
   memoryBudgetBytes: number;
   cpuSlots: number;
   workersBusy: number;
-  /** When the job runs on a cluster: its nodes. */
+  /** When the job runs on a cluster: its nodes, counted and one by one. */
   nodes?: NodeCounts;
+  nodeList?: NodeProgress[];
   /** Set on the last snapshot of a job that succeeded: every operator is complete. */
   finished: boolean;
 }

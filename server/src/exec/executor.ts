@@ -267,7 +267,7 @@ export class StreamingExecutor {
   private snapshot(finished: boolean): ProgressSnapshot {
     return progressSnapshot(this.operators, {
       startedAt: this.startedAt, memoryUsedBytes: this.memoryUsed(), peakMemoryBytes: Math.max(this.peakMemory, this.memoryUsed()), memoryBudgetBytes: this.settings.memoryBudgetBytes,
-      cpuSlots: cpuSlots(this.settings), workersBusy: this.tasks.busy, nodes: this.settings.cluster?.counts(),
+      cpuSlots: cpuSlots(this.settings), workersBusy: this.tasks.busy, nodes: this.settings.cluster?.counts(), nodeList: this.settings.cluster?.nodeProgress(),
       erroredRows: this.errors.rows, checkpoint: this.checkpoint?.progress,
       actors: (op) => this.resources?.actorCounts(op),
     }, finished);

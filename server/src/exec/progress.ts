@@ -65,7 +65,7 @@ export function progressSnapshot(operators: PhysicalOperator[], state: ExecutorS
   });
   return {
     elapsedMs: now - state.startedAt, operators: progress, memoryUsedBytes: state.memoryUsedBytes, peakMemoryBytes: state.peakMemoryBytes,
-    memoryBudgetBytes: state.memoryBudgetBytes, cpuSlots: state.cpuSlots, workersBusy: state.workersBusy, nodes: state.nodes, finished,
+    memoryBudgetBytes: state.memoryBudgetBytes, cpuSlots: state.cpuSlots, workersBusy: state.workersBusy, nodes: state.nodes, nodeList: state.nodeList, finished,
     erroredRows: state.erroredRows, checkpoint: state.checkpoint && { ...state.checkpoint },
   };
 }

@@ -10,6 +10,8 @@ import {
 } from "../contract";
 import { HttpError } from "./errors";
 import type { JobManager } from "./jobs";
+import { clusterView } from "./cluster";
+import type { Membership } from "../cluster";
 import type { PathRoots } from "./paths";
 import { schemaFields } from "../runner";
 
@@ -21,6 +23,8 @@ export interface AppOptions {
   /** Largest request body, e.g. "10mb" (an uploaded bundle is the largest body there is). */
   bodyLimit: string;
   version: string;
+  /** The server's cluster port: the nodes joined there and where they join. */
+  cluster?: { membership: Membership; url: string };
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
@@ -137,6 +141,12 @@ export function createApp(options: AppOptions): express.Express {
   app.get("/health", (_req, res) => send(res, 200, { type: "health", ok: true, apiVersion: API_VERSION, version: options.version }));
 
   app.get("/jobs", (_req, res) => send(res, 200, { type: "jobs", jobs: jobs.list() }));
+
+  app.get("/cluster", (_req, res) => {
+    const { cluster } = options;
+    if (!cluster) throw new HttpError(404, "not_found", "this server heads no cluster: start it with --cluster-port P (and --cluster-host H) for nodes to join");
+    send(res, 200, clusterView(cluster.membership, cluster.url, jobs));
+  });
 
   app.post("/jobs", async (req, res) => {
     const body = requestType(req.body, "submitJob");

@@ -5,7 +5,7 @@ import { RdpipeError } from "../errors";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { packageRoot, readPemFile, type TlsFiles } from "../cluster";
+import { Membership, packageRoot, readPemFile, type TlsFiles } from "../cluster";
 import { createApp } from "./app";
 import { JobManager } from "./jobs";
 import { PathRoots } from "./paths";
@@ -26,6 +26,11 @@ export interface ServerOptions {
   cancelGraceMs?: number;
   /** Serve HTTPS with this certificate and key; caFile is the cluster CA (see serverClusterTls). */
   tls?: ServerTlsFiles;
+  /**
+   * Nodes join here (`rdpipe node --head tcp://host:port --token T`) and every job runs its tasks on them; needs
+   * the token, or `tls` (mutual TLS on this port, every job's head and the nodes' chunk servers).
+   */
+  cluster?: { host: string; port: number; tls?: TlsFiles };
 }
 
 /** `rdpipe serve --tls-cert --tls-key [--tls-ca]`. */
@@ -45,6 +50,8 @@ export function serverClusterTls(tls: ServerTlsFiles | undefined): TlsFiles | un
 export interface RunningServer {
   url: string;
   port: number;
+  /** Where nodes join, with a cluster port. */
+  clusterUrl?: string;
   /** How long the server has had no job queued or running and no request open (SSE streams included); 0 while busy. */
   idleMs(): number;
   close(): Promise<void>;
@@ -74,12 +81,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   } catch (e) {
     throw new ServerConfigError(`a root folder does not exist: ${(e as Error).message}`);
   }
+  let cluster: { membership: Membership; url: string } | undefined;
+  if (options.cluster) {
+    // With HTTPS the cluster port is mutual TLS too: nodes' certificates authenticate them, not the API token.
+    const files = options.cluster.tls ?? serverClusterTls(options.tls);
+    // Absolute: each job's runner (its own cwd) reads them too, for its head.
+    const tls = files && { certFile: path.resolve(files.certFile), keyFile: path.resolve(files.keyFile), caFile: path.resolve(files.caFile) };
+    if (!options.token && !tls) throw new ServerConfigError("--cluster-port needs a token (--token T or RDPIPE_TOKEN): nodes present it when they join");
+    const membership = new Membership({ ...options.cluster, tls, token: tls ? undefined : options.token });
+    try {
+      cluster = { membership, url: await membership.start() };
+    } catch (e) {
+      throw new ServerConfigError(`cannot listen for nodes on ${options.cluster.host}:${options.cluster.port}: ${(e as Error).message}`);
+    }
+  }
   const jobs = new JobManager({
     stateDir: options.stateDir, runnerPath, maxRunningJobs: options.maxRunningJobs ?? Math.max(2, os.availableParallelism()),
-    cancelGraceMs: options.cancelGraceMs ?? 5000, roots: roots.list(),
+    cancelGraceMs: options.cancelGraceMs ?? 5000, roots: roots.list(), cluster: cluster?.membership,
   });
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot(), "package.json"), "utf8")).version as string;
-  const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version });
+  const app = createApp({ jobs, roots, token: options.token, bodyLimit: options.bodyLimit ?? "10mb", version, cluster });
   const { tls } = options;
   const server = tls
     ? https.createServer({ cert: readPemFile("certificate", tls.certFile), key: readPemFile("key", tls.keyFile) }, app).listen(options.port, options.host)
@@ -97,13 +118,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   return {
-    url: `${tls ? "https" : "http"}://${host}:${port}`, port,
+    url: `${tls ? "https" : "http"}://${host}:${port}`, port, clusterUrl: cluster?.url,
     idleMs: () => {
       if (openRequests > 0 || jobs.hasActive()) lastActivity = Date.now();
       return Date.now() - lastActivity;
     },
     close: () => new Promise((resolve) => {
       jobs.close();
+      cluster?.membership.close();
       server.closeAllConnections();
       server.close(() => resolve());
     }),

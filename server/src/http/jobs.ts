@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { CheckpointSettings } from "../checkpoint";
+import type { Membership } from "../cluster";
 import {
   FINISHED_STATES, type CheckpointCounters, type CheckpointViewName, type ErrorCode, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
   type JobSummary, type PlanInspection, type ProgressSnapshot,
@@ -28,6 +29,8 @@ export interface JobManagerOptions {
   cancelGraceMs: number;
   /** The server's roots: a bundle job's local checkpoint (a path from a client) is read only inside them. */
   roots: string[];
+  /** The nodes joined to the server's cluster port: every job runs its tasks there. */
+  cluster?: Membership;
 }
 
 type Listener = (event: JobEvent) => void;
@@ -315,6 +318,8 @@ export class JobManager {
         this.setCheckpoint(job, "settings" in known ? availableStatus(known.settings) : { available: false, reason: known.reason });
         this.persist(job); // a restarted server can read and resume the checkpoint of a job it lost
         this.emit(job, { type: "state", job: job.summary, progress: job.progress }); // now with the plan it runs
+      } else if (message.type === "head") {
+        this.options.cluster?.addJob(job.summary.id, message.head);
       } else if (message.type === "progress") {
         job.progress = message.progress;
         this.emit(job, { type: "progress", jobId: job.summary.id, progress: message.progress });
@@ -335,6 +340,7 @@ export class JobManager {
     });
     child.on("exit", (code, signal) => {
       job.child = undefined;
+      this.options.cluster?.removeJob(job.summary.id);
       if (this.closing) return;
       if (job.cancelRequested) {
         job.summary.error = undefined;
@@ -348,7 +354,8 @@ export class JobManager {
       this.startQueued();
     });
     const resume = job.summary.resumedFrom && job.checkpoint ? { checkpointPath: job.checkpoint.checkpointPath } : undefined;
-    child.send({ type: "run", pipeline: job.pipeline, options: job.summary.options, resume } satisfies RunnerRequest);
+    const cluster = this.options.cluster && { host: this.options.cluster.options.host, tls: this.options.cluster.options.tls };
+    child.send({ type: "run", pipeline: job.pipeline, options: job.summary.options, resume, cluster } satisfies RunnerRequest);
   }
 
   /** A changed checkpoint status is sent to subscribers as a `checkpoint` event. */

@@ -24,10 +24,13 @@ const SHARED_MODULES: Record<string, unknown> = { rdpipe: api, "apache-arrow": r
 /**
  * esbuild, loaded only where a pipeline is compiled. Its buildSync then runs one esbuild process that ends
  * with the call: by default it keeps a worker thread and a service process that outlive the command.
+ * Where esbuild was loaded already (tsx in tests), it has chosen its worker thread: the variable is left
+ * alone, or the thread (whose environment is a copy) would not serve and buildSync would wait forever.
  */
 function esbuild(): typeof import("esbuild") {
-  process.env.ESBUILD_WORKER_THREADS = "0";
-  return require("esbuild") as typeof import("esbuild");
+  const id = require.resolve("esbuild");
+  if (!require.cache[id]) process.env.ESBUILD_WORKER_THREADS = "0";
+  return require(id) as typeof import("esbuild");
 }
 
 /** What a cached bundle was made by: esbuild's version and our options (a change to either makes a new bundle). */

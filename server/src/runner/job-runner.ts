@@ -1,6 +1,8 @@
 // The job-runner entry (dist/job-runner.js): one child process per job, plan inspection or checkpoint
 // view, so user code (module top level and UDFs) never runs in the server's process and a job outlives
 // its HTTP client. The parent sends one RunnerRequest over IPC; the runner answers and exits.
+import { DataContext } from "../api/context";
+import { Cluster } from "../cluster";
 import { PlanError } from "../plan";
 import { ViewRefused, readCheckpointView, type CheckpointViewRequest } from "./checkpoint-view";
 import { inspectPlan } from "./inspect";
@@ -23,11 +25,21 @@ async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: 
       "Running without that checkpoint would start over and write inputs already written; restore its checkpointConfig, or submit a new job");
   }
   applyResourceOptions(options);
+  const context = DataContext.getCurrent();
+  if (request.cluster) {
+    // The server brings the nodes (sessions on the nodes joined to it): this head never launches any.
+    context.cluster = new Cluster({ maxNodes: 0, cpusPerNode: 1, ...request.cluster });
+    await send({ type: "head", head: await context.cluster.start() });
+  }
   await send({ type: "started", checkpoint, plan: await dataset.explainParts() });
-  const result = await runDataset(dataset, {
-    preview: options.preview ?? 20, signal, onProgress: (progress) => void send({ type: "progress", progress }),
-  });
-  await send({ type: "done", result });
+  try {
+    const result = await runDataset(dataset, {
+      preview: options.preview ?? 20, signal, onProgress: (progress) => void send({ type: "progress", progress }),
+    });
+    await send({ type: "done", result });
+  } finally {
+    await context.cluster?.shutdown();
+  }
 }
 
 async function answerPlan(pipeline: RunnerPipeline): Promise<void> {

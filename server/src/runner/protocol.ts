@@ -1,6 +1,7 @@
 // What the server and a job-runner process say over IPC: the parent sends one RunnerRequest; the
 // runner answers with RunnerMessages and exits.
 import type { CheckpointSettings } from "../checkpoint";
+import type { HeadAddress, TlsFiles } from "../cluster";
 import type { CheckpointView, JobError, JobOptions, JobResult, PlanExplanation, PlanInspection, ProgressSnapshot } from "../contract";
 import type { CheckpointViewRequest } from "./checkpoint-view";
 
@@ -8,8 +9,11 @@ import type { CheckpointViewRequest } from "./checkpoint-view";
 export type RunnerPipeline = { filename: string; code?: string };
 
 export type RunnerRequest =
-  /** `resume`: this run continues the checkpoint at that path, so the pipeline must still use it. */
-  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string } }
+  /**
+   * `resume`: this run continues the checkpoint at that path, so the pipeline must still use it. `cluster`: the
+   * server heads a cluster; the runner heads one of its own on that interface and answers `head` (nodes join it).
+   */
+  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string }; cluster?: { host: string; tls?: TlsFiles } }
   | { type: "plan"; pipeline: RunnerPipeline }
   | ({ type: "checkpoint" } & CheckpointViewRequest);
 
@@ -20,6 +24,8 @@ export type RunnerMessage =
   /** After loading: the checkpoint this run uses, or why it runs without one, and the plan it runs. */
   | { type: "started"; checkpoint: RunCheckpoint; plan: PlanExplanation }
   | { type: "progress"; progress: ProgressSnapshot }
+  /** Where this job's nodes join it (a server with a cluster port opens a session there on each of its nodes). */
+  | { type: "head"; head: HeadAddress }
   | { type: "done"; result: JobResult }
   | ({ type: "plan" } & PlanInspection)
   | { type: "checkpointView"; view: CheckpointView }
