@@ -1,0 +1,15 @@
+import pl from "nodejs-polars";
+import { tableFromIPC } from "apache-arrow";
+const f = "bench/data/input/part-00.parquet";
+let t = performance.now();
+const df = pl.scanParquet(f).slice(100000, 100000).collectSync();
+console.log("slice", df.height, performance.now() - t, df.schema);
+t = performance.now();
+const buf = df.writeIPCStream();
+console.log("ipc", buf.length, performance.now() - t);
+const tb = tableFromIPC(buf);
+console.log(tb.schema.fields.map(f => `${f.name}:${f.type}`), tb.numRows, tb.batches.length);
+const col = tb.getChild("id")!.data[0];
+console.log("id values buffer shares ipc buffer:", col.values.buffer === buf.buffer, "name", tb.getChild("name")!.data[0].values.buffer === buf.buffer);
+const df2 = pl.readParquet(f, { nRows: 10 });
+console.log(df2.schema);
