@@ -62,6 +62,37 @@ describe("pipeline bundle cache", function () {
     assert.doesNotMatch(compilePipeline(file).code, /from the cache/);
   });
 
+  it("a symlinked import retargeted to another file makes the bundle again", () => {
+    fs.writeFileSync(path.join(dir, "a.ts"), "export const N = 10;\n");
+    fs.writeFileSync(path.join(dir, "b.ts"), "export const N = 20;\n");
+    fs.symlinkSync("a.ts", path.join(dir, "rows.ts"));
+    const file = writePipeline(dir, "linked.rdpipe.ts", `import * as rd from "rdpipe";\nimport { N } from "./rows";\nexport default rd.range(N);\n`);
+    assert.match(compilePipeline(file).code, /N = 10/);
+    fs.rmSync(path.join(dir, "rows.ts"));
+    fs.symlinkSync("b.ts", path.join(dir, "rows.ts"));
+    assert.match(compilePipeline(file).code, /N = 20/);
+  });
+
+  it("keeps bundles in a folder only this user can write, and takes none from a folder others can write", () => {
+    const file = writePipeline(dir, "owned.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3);\n`);
+    const fresh = path.join(cacheDir, "made", "bundles");
+    const run = runCli(["bundle", file], { env: { RDPIPE_BUNDLE_CACHE_DIR: fresh } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(fs.statSync(fresh).mode & 0o777, 0o700);
+    const [entry] = fs.readdirSync(fresh);
+    assert.equal(fs.statSync(path.join(fresh, entry)).mode & 0o077, 0);
+
+    // A shared folder (as a cache under /tmp would be): anyone could have put a bundle there.
+    compilePipeline(file);
+    markCachedBundle();
+    fs.chmodSync(cacheDir, 0o777);
+    assert.doesNotMatch(compilePipeline(file).code, /from the cache/);
+    fs.chmodSync(cacheDir, 0o700);
+    markCachedBundle();
+    fs.chmodSync(path.join(cacheDir, fs.readdirSync(cacheDir)[0]), 0o666);
+    assert.doesNotMatch(compilePipeline(file).code, /from the cache/);
+  });
+
   it("rdpipe run runs the pipeline as it is now after an edit, and reports a syntax error the edit made", () => {
     const file = writePipeline(dir, "edited.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(5).map((r) => ({ v: (r.id as number) + 1 }));\n`);
     const env = { RDPIPE_BUNDLE_CACHE_DIR: cacheDir };

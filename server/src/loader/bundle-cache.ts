@@ -1,6 +1,9 @@
 // Pipeline bundles kept on disk between runs: running esbuild (loading it and its process) costs tens of
 // milliseconds of every `rdpipe run`. A bundle is reused while every file it was made from, and every
-// tsconfig/jsconfig/package.json above the pipeline's folder, has the content it had (SHA-256).
+// tsconfig/jsconfig/package.json above the pipeline's folder, has the content it had (SHA-256), and the
+// symbolic links in the inputs' folders point where they did (esbuild names a linked file by its target).
+// A bundle is code this process runs: the cache folder and its files must be this user's and writable by
+// no one else (a cache in a shared folder such as /tmp is not used).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -9,6 +12,8 @@ import path from "node:path";
 interface Entry {
   /** The files the bundle was made from and their content hashes (null: the file was not there). */
   inputs: [string, string | null][];
+  /** The symbolic links in the inputs' folders, as "name -> target" lines per folder. */
+  links: [string, string][];
   code: string;
 }
 
@@ -26,6 +31,34 @@ function contentHash(file: string): string | null {
   }
 }
 
+/** Where each symbolic link in `dir` points, one "name -> target" line each ("" when the folder cannot be read). */
+function linksIn(dir: string): string {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isSymbolicLink())
+      .map((e) => `${e.name} -> ${fs.readlinkSync(path.join(dir, e.name))}`).sort().join("\n");
+  } catch {
+    return "";
+  }
+}
+
+/** Whether `stats` (of the cache folder or an entry) belong to this user and no one else can write there. */
+function ownedPrivately(stats: fs.Stats): boolean {
+  const uid = process.getuid?.();
+  return uid === undefined || (stats.uid === uid && (stats.mode & 0o022) === 0);
+}
+
+/** The cache folder, made private if it was missing; undefined when it is not this user's alone (or cannot be made). */
+function privateCacheDir(): string | undefined {
+  const dir = bundleCacheDir();
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const stats = fs.lstatSync(dir);
+    return stats.isDirectory() && ownedPrivately(stats) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The configuration files esbuild may read for a pipeline in `dir`: in it and in every folder above. */
 function configFiles(dir: string): string[] {
   const files: string[] = [];
@@ -35,29 +68,39 @@ function configFiles(dir: string): string[] {
   }
 }
 
-function entryFile(filename: string, compilerKey: string): string {
-  return path.join(bundleCacheDir(), `${createHash("sha256").update(JSON.stringify([filename, compilerKey])).digest("hex").slice(0, 32)}.json`);
+function entryFile(dir: string, filename: string, compilerKey: string): string {
+  return path.join(dir, `${createHash("sha256").update(JSON.stringify([filename, compilerKey])).digest("hex").slice(0, 32)}.json`);
 }
 
 /** The cached bundle of `filename` made by the compiler `compilerKey` names, when nothing it was made from changed. */
 export function cachedBundle(filename: string, compilerKey: string): string | undefined {
+  const dir = privateCacheDir();
+  if (dir === undefined) return undefined;
   let entry: Entry;
+  let fd: number | undefined;
   try {
-    entry = JSON.parse(fs.readFileSync(entryFile(filename, compilerKey), "utf8")) as Entry;
+    fd = fs.openSync(entryFile(dir, filename, compilerKey), fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    if (!ownedPrivately(fs.fstatSync(fd))) return undefined;
+    entry = JSON.parse(fs.readFileSync(fd, "utf8")) as Entry;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
-  return entry.inputs.every(([file, hash]) => contentHash(file) === hash) ? entry.code : undefined;
+  const unchanged = entry.inputs?.every(([file, hash]) => contentHash(file) === hash) && entry.links?.every(([folder, links]) => linksIn(folder) === links);
+  return unchanged ? entry.code : undefined;
 }
 
 /** Keeps the bundle for the next run; `inputs` are the files it was made from. A cache that cannot be written is skipped. */
 export function storeBundle(filename: string, compilerKey: string, inputs: string[], code: string): void {
-  const file = entryFile(filename, compilerKey);
+  const dir = privateCacheDir();
+  if (dir === undefined) return;
+  const file = entryFile(dir, filename, compilerKey);
   const temp = `${file}.${process.pid}.tmp`;
   const hashed = [...new Set([...inputs, ...configFiles(path.dirname(filename))])].map((input): [string, string | null] => [input, contentHash(input)]);
+  const links = [...new Set([filename, ...inputs].map((input) => path.dirname(input)))].map((folder): [string, string] => [folder, linksIn(folder)]);
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(temp, JSON.stringify({ inputs: hashed, code } satisfies Entry));
+    fs.writeFileSync(temp, JSON.stringify({ inputs: hashed, links, code } satisfies Entry), { mode: 0o600, flag: "wx" });
     fs.renameSync(temp, file);
   } catch {
     fs.rmSync(temp, { force: true });
