@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { Float32, Int64, Schema, Field, Utf8, Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
+import { Float16, Float32, Int64, Schema, Field, Utf8, Vector, makeData, makeVector, vectorFromArray } from "apache-arrow";
 import * as rd from "../server/src/api";
 import { blockFromColumns, concatBlocks, takeVector } from "../server/src/block";
 import { GroupAggregator, sortBlocks } from "../server/src/exec/all-to-all";
@@ -70,6 +70,17 @@ describe("groupBy and mapGroups fast paths", function () {
       const bits = new Uint32Array((float32.data[0].values as Float32Array).slice().buffer);
       if (chunks === 1) assert.deepEqual(Array.from(bits), [0xffc00123, 0x7fc00001, f32Bits[3]], "float32 NaN payloads kept");
       else assert.equal(bits[2], f32Bits[3]);
+    }
+  });
+
+  it("takeVector keeps a half-float column half-float, gathered from one chunk or several", () => {
+    const bits = new Uint16Array([0x3c00, 0x4000, 0x4200, 0x4400]); // 1, 2, 3, 4
+    const one = makeVector(makeData({ type: new Float16(), length: 4, data: bits }));
+    const two = makeVector([makeData({ type: new Float16(), length: 2, data: bits.slice(0, 2) }), makeData({ type: new Float16(), length: 2, data: bits.slice(2) })]);
+    for (const [vector, indices] of [[one, [2, 0]], [two, [2, 0]], [two, [3, 2, 1, 0, 0]]] as const) {
+      const taken = takeVector(vector, indices);
+      assert.ok(taken.type instanceof Float16, `got ${String(taken.type)}`);
+      assert.deepEqual([...taken], indices.map((i) => i + 1));
     }
   });
 

@@ -91,8 +91,13 @@ function takeFixedWidth(vector: Vector, indices: ArrayLike<number>): Vector {
     nullBitmap[i >> 3] &= ~(1 << (i & 7));
     nullCount++;
   }
-  if (nullCount === 0) return makeVector(out);
-  return makeVector(makeData({ type: vector.type, length: n, nullCount, nullBitmap, data: out } as Parameters<typeof makeData>[0]));
+  return fixedWidthVector(vector.type, out, nullCount, nullBitmap);
+}
+
+/** The gathered values as a vector of the column's type (a half float's values are Uint16 words: makeVector(out) would type them so). */
+function fixedWidthVector(type: DataType, values: ArrayBufferView, nullCount: number, nullBitmap: Uint8Array | undefined): Vector {
+  const length = (values as Float64Array).length;
+  return makeVector(makeData({ type, length, nullCount, nullBitmap: nullCount === 0 ? undefined : nullBitmap, data: values } as Parameters<typeof makeData>[0]));
 }
 
 const EMPTY_WORDS = new Int32Array(0);
@@ -208,9 +213,7 @@ function takePlainFixedWidth(data: Data, indices: ArrayLike<number>): Vector {
       out[i] = source[j];
     }
   }
-  if (missing === 0) return makeVector(out);
-  const nullBitmap = missingBitmap(indices);
-  return makeVector(makeData({ type: data.type, length: n, nullCount: missing, nullBitmap, data: out } as Parameters<typeof makeData>[0]));
+  return fixedWidthVector(data.type, out, missing, missing === 0 ? undefined : missingBitmap(indices));
 }
 
 /** takeUtf8 of one null-free chunk. */
