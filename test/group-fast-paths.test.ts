@@ -158,6 +158,16 @@ describe("groupBy and mapGroups fast paths", function () {
     }, /column 'z' has mixed types: number at row 0 \(7\) and string at row 2 \("nine"\)/, "numbers then a string: the block names the mix, as before");
   });
 
+  it("gathers an Arrow vector a mapGroups result gives after results of the same columns as arrays", () => {
+    const outputs = new GroupOutputs(new Schema([]), 1 << 30, (i, message) => new Error(`result ${i}: ${message}`));
+    const results = [{ k: [1], v: [10] }, { k: [2, 2], v: vectorFromArray([20, 21]) }];
+    const blocks = results.map((result, i) => outputs.add(result, i)).filter((b) => b !== undefined);
+    const last = outputs.take();
+    if (last) blocks.push(last);
+    const rows = blocks.flatMap((block) => Array.from({ length: block.numRows }, (_, i) => [Number(block.getChild("k")!.get(i)), Number(block.getChild("v")!.get(i))]));
+    assert.deepEqual(rows, [[1, 10], [2, 20], [2, 21]]);
+  });
+
   it("hands mapGroups groups their columns in schema order, read or not, in every partition of a worker", async () => {
     const rows = Array.from({ length: 3_000 }, (_, id) => ({ id, k: id % 250, v: id % 13 === 0 ? null : id * 0.5, s: `s${id}`, n: id % 7 }));
     const run = (keys: string) => rd.fromItems(rows, { overrideNumBlocks: 5 }).repartition(4).groupBy(keys).mapGroups(function probe(batch: rd.Batch) {

@@ -59,7 +59,7 @@ export class GroupOutputs {
     } else if (result !== null && typeof result === "object") {
       const columns = result as Columns;
       const names = this.mode === "columns" && hasNames(columns, this.names) ? this.names : Object.keys(columns);
-      if (names !== this.names && hasVector(columns, names)) {
+      if (hasVector(columns, names)) {
         out = this.switchTo("blocks", index);
         this.addBlock(this.shaped(index, () => blockFromColumns(columns, this.hint)));
       } else {
