@@ -73,6 +73,15 @@ describe("pipeline bundle cache", function () {
     assert.match(compilePipeline(file).code, /N = 20/);
   });
 
+  it("keeps no bundle of a file written while it was being made (its hash would be of the newer content)", () => {
+    const file = writePipeline(dir, "busy.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3);\n`);
+    // An mtime after the build began: what an editor's save during esbuild's run leaves.
+    const later = new Date(Date.now() + 60_000);
+    fs.utimesSync(file, later, later);
+    compilePipeline(file);
+    assert.deepEqual(fs.readdirSync(cacheDir), []);
+  });
+
   it("keeps bundles in a folder only this user can write, and takes none from a folder others can write", () => {
     const file = writePipeline(dir, "owned.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3);\n`);
     const fresh = path.join(cacheDir, "made", "bundles");

@@ -18,6 +18,8 @@ interface Entry {
 }
 
 const CONFIG_FILES = ["tsconfig.json", "jsconfig.json", "package.json"];
+/** The kernel stamps mtimes from a clock that may lag Date.now() by a tick. */
+const MTIME_LAG_MS = 100;
 
 export function bundleCacheDir(): string {
   return process.env.RDPIPE_BUNDLE_CACHE_DIR || path.join(os.homedir() || os.tmpdir(), ".cache", "rdpipe", "bundles");
@@ -91,8 +93,22 @@ export function cachedBundle(filename: string, compilerKey: string): string | un
   return unchanged ? entry.code : undefined;
 }
 
-/** Keeps the bundle for the next run; `inputs` are the files it was made from. A cache that cannot be written is skipped. */
-export function storeBundle(filename: string, compilerKey: string, inputs: string[], code: string): void {
+/** Whether a file was written after `since` (or so shortly before that its mtime cannot tell). */
+function writtenSince(file: string, since: number): boolean {
+  try {
+    return fs.statSync(file).mtimeMs >= since - MTIME_LAG_MS;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keeps the bundle for the next run; `inputs` are the files it was made from, by a build that began at
+ * `builtAt`. Not when one of them was written since (esbuild may have read it before): its hash now
+ * would stand for content the bundle lacks. A cache that cannot be written is skipped.
+ */
+export function storeBundle(filename: string, compilerKey: string, inputs: string[], code: string, builtAt: number): void {
+  if (inputs.some((input) => writtenSince(input, builtAt))) return;
   const dir = privateCacheDir();
   if (dir === undefined) return;
   const file = entryFile(dir, filename, compilerKey);

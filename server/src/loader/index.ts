@@ -43,6 +43,7 @@ export function compilePipeline(file: string): ModuleRef {
   if (cached !== undefined) return { filename, code: cached };
   try {
     const dir = path.dirname(filename);
+    const builtAt = Date.now();
     const result = esbuild().buildSync({
       entryPoints: [filename], bundle: true, format: "cjs", platform: "node", target: "node20",
       // Source-map paths are relative to the working directory and resolved against the bundle's own
@@ -51,7 +52,7 @@ export function compilePipeline(file: string): ModuleRef {
       external: Object.keys(SHARED_MODULES), logLevel: "silent", metafile: true,
     });
     const code = result.outputFiles[0].text;
-    storeBundle(filename, COMPILER_KEY, Object.keys(result.metafile.inputs).map((input) => path.resolve(dir, input)), code);
+    storeBundle(filename, COMPILER_KEY, Object.keys(result.metafile.inputs).map((input) => path.resolve(dir, input)), code, builtAt);
     return { filename, code };
   } catch (e) {
     const errors = (e as { errors?: Message[] }).errors;
