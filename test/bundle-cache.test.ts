@@ -73,6 +73,14 @@ describe("pipeline bundle cache", function () {
     assert.match(compilePipeline(file).code, /N = 20/);
   });
 
+  it("a new file that an import now resolves to makes the bundle again", () => {
+    fs.writeFileSync(path.join(dir, "rows.js"), "export const N = 10;\n");
+    const file = writePipeline(dir, "shadowed.rdpipe.ts", `import * as rd from "rdpipe";\nimport { N } from "./rows";\nexport default rd.range(N);\n`);
+    assert.match(compilePipeline(file).code, /N = 10/);
+    fs.writeFileSync(path.join(dir, "rows.ts"), "export const N = 30;\n");
+    assert.match(compilePipeline(file).code, /N = 30/);
+  });
+
   it("keeps no bundle of a file written while it was being made (its hash would be of the newer content)", () => {
     const file = writePipeline(dir, "busy.rdpipe.ts", `import * as rd from "rdpipe";\nexport default rd.range(3);\n`);
     // An mtime after the build began: what an editor's save during esbuild's run leaves.

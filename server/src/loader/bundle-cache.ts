@@ -1,7 +1,8 @@
 // Pipeline bundles kept on disk between runs: running esbuild (loading it and its process) costs tens of
 // milliseconds of every `rdpipe run`. A bundle is reused while every file it was made from, and every
 // tsconfig/jsconfig/package.json above the pipeline's folder, has the content it had (SHA-256), and the
-// symbolic links in the inputs' folders point where they did (esbuild names a linked file by its target).
+// inputs' folders hold the same module files and symbolic links (a new rows.ts would take an import of
+// "./rows" from rows.js; esbuild names a linked file by its target, so a retargeted link shows only there).
 // A bundle is code this process runs: the cache folder and its files must be this user's and writable by
 // no one else (a cache in a shared folder such as /tmp is not used).
 import { createHash } from "node:crypto";
@@ -12,14 +13,14 @@ import path from "node:path";
 interface Entry {
   /** The files the bundle was made from and their content hashes (null: the file was not there). */
   inputs: [string, string | null][];
-  /** The symbolic links in the inputs' folders, as "name -> target" lines per folder. */
-  links: [string, string][];
+  /** What each input folder holds that an import can resolve to (folderEntries). */
+  folders: [string, string][];
   code: string;
 }
 
 const CONFIG_FILES = ["tsconfig.json", "jsconfig.json", "package.json"];
-/** The kernel stamps mtimes from a clock that may lag Date.now() by a tick. */
-const MTIME_LAG_MS = 100;
+/** The kernel stamps mtimes from a coarse clock that may lag Date.now() by a tick (up to 10 ms). */
+const MTIME_LAG_MS = 20;
 
 export function bundleCacheDir(): string {
   return process.env.RDPIPE_BUNDLE_CACHE_DIR || path.join(os.homedir() || os.tmpdir(), ".cache", "rdpipe", "bundles");
@@ -33,11 +34,15 @@ function contentHash(file: string): string | null {
   }
 }
 
-/** Where each symbolic link in `dir` points, one "name -> target" line each ("" when the folder cannot be read). */
-function linksIn(dir: string): string {
+/** Extensions esbuild resolves an import without one to (and JSON, imported with its own). */
+const MODULE_FILE = /\.([cm]?[jt]sx?|json)$/;
+
+/** The module files in `dir` and where its symbolic links point, one line each ("" when the folder cannot be read). */
+function folderEntries(dir: string): string {
   try {
-    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isSymbolicLink())
-      .map((e) => `${e.name} -> ${fs.readlinkSync(path.join(dir, e.name))}`).sort().join("\n");
+    return fs.readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isSymbolicLink() || (e.isFile() && MODULE_FILE.test(e.name)))
+      .map((e) => (e.isSymbolicLink() ? `${e.name} -> ${fs.readlinkSync(path.join(dir, e.name))}` : e.name)).sort().join("\n");
   } catch {
     return "";
   }
@@ -89,7 +94,7 @@ export function cachedBundle(filename: string, compilerKey: string): string | un
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-  const unchanged = entry.inputs?.every(([file, hash]) => contentHash(file) === hash) && entry.links?.every(([folder, links]) => linksIn(folder) === links);
+  const unchanged = entry.inputs?.every(([file, hash]) => contentHash(file) === hash) && entry.folders?.every(([folder, entries]) => folderEntries(folder) === entries);
   return unchanged ? entry.code : undefined;
 }
 
@@ -114,9 +119,9 @@ export function storeBundle(filename: string, compilerKey: string, inputs: strin
   const file = entryFile(dir, filename, compilerKey);
   const temp = `${file}.${process.pid}.tmp`;
   const hashed = [...new Set([...inputs, ...configFiles(path.dirname(filename))])].map((input): [string, string | null] => [input, contentHash(input)]);
-  const links = [...new Set([filename, ...inputs].map((input) => path.dirname(input)))].map((folder): [string, string] => [folder, linksIn(folder)]);
+  const folders = [...new Set([filename, ...inputs].map((input) => path.dirname(input)))].map((folder): [string, string] => [folder, folderEntries(folder)]);
   try {
-    fs.writeFileSync(temp, JSON.stringify({ inputs: hashed, links, code } satisfies Entry), { mode: 0o600, flag: "wx" });
+    fs.writeFileSync(temp, JSON.stringify({ inputs: hashed, folders, code } satisfies Entry), { mode: 0o600, flag: "wx" });
     fs.renameSync(temp, file);
   } catch {
     fs.rmSync(temp, { force: true });
