@@ -83,6 +83,10 @@ class LimitedLocalNodes implements NodeProvider {
     if (this.launches++ < this.available) return this.local.launch(head, cpus);
     return { pid: undefined, kill: () => undefined, exited: new Promise(() => undefined) };
   }
+
+  terminate(node: LaunchedNode): void {
+    this.local.terminate(node);
+  }
 }
 
 async function timeToFirstOutput(cluster: Cluster): Promise<{ firstS: number; totalS: number; rows: number; pendingAtFirst: number }> {

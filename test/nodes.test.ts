@@ -115,7 +115,7 @@ describe("nodes: a cluster of OS processes", function () {
   it("a node started with `rdpipe node --head URL --token T` joins over TCP on loopback and takes work; strangers are refused", async () => {
     // No provider launches: the job waits for the node a user starts by hand.
     const launches: number[] = [];
-    const provider: NodeProvider = { launch: (_head: HeadAddress, cpus: number): LaunchedNode => { launches.push(cpus); return neverJoins(); } };
+    const provider: NodeProvider = { launch: (_head: HeadAddress, cpus: number): LaunchedNode => { launches.push(cpus); return neverJoins(); }, terminate: () => undefined };
     cluster = new Cluster({ maxNodes: 1, cpusPerNode: 2, provider, token: "s3cret" });
     rd.DataContext.getCurrent().cluster = cluster;
     const head = await cluster.start();

@@ -83,7 +83,10 @@ describe("mutual TLS off loopback", function () {
       // Each node its own certificate: the provider hands node1's and node2's files in turn.
       const providers = nodes.map((files) => new LocalNodeProvider({ tls: files }));
       let launched = 0;
-      const provider: NodeProvider = { launch: (address, cpus) => providers[launched++ % providers.length].launch(address, cpus) };
+      const provider: NodeProvider = {
+        launch: (address, cpus) => providers[launched++ % providers.length].launch(address, cpus),
+        terminate: (node) => providers[0].terminate(node),
+      };
       cluster = new Cluster({ maxNodes: 2, cpusPerNode: 1, tls: head, provider });
       context.cluster = cluster;
     });

@@ -14,10 +14,10 @@ function nodeCard(node: NodeProgress, live: boolean): HTMLElement {
 
 export function nodesStrip(progress: ProgressSnapshot | undefined, job: JobSummary): HTMLElement | false {
   if (!progress?.nodes) return false;
-  const { alive, draining, lost, pending } = progress.nodes;
+  const { alive, draining, lost, pending, released } = progress.nodes;
   const live = !isFinished(job);
   return el("section", { class: "nodes" },
     el("h2", {}, "Nodes"),
-    el("p", { class: "node-counts", "data-nodes": `${alive},${draining},${lost},${pending}` }, `${alive} alive · ${draining} draining · ${lost} lost · ${pending} pending`),
+    el("p", { class: "node-counts", "data-nodes": `${alive},${draining},${lost},${pending}` }, `${alive} alive · ${draining} draining · ${lost} lost · ${pending} pending${released ? ` · ${released} released` : ""}`),
     progress.nodeList?.length ? el("ul", { class: "node-list" }, ...progress.nodeList.map((node) => nodeCard(node, live))) : false);
 }

@@ -26,7 +26,7 @@ export type { ActorOptions, JoinOptions, JoinType, MapOptions } from "../plan";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
 } from "../exec";
-export { Cluster, LocalNodeProvider, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo, type TlsFiles } from "../cluster";
+export { Cluster, CommandNodeProvider, LocalNodeProvider, type CommandNodeProviderOptions, type ClusterOptions, type NodeProvider, type LaunchedNode, type HeadAddress, type NodeInfo, type TlsFiles } from "../cluster";
 export { Count, Sum, Min, Max, Mean, Std, customAggregate } from "./aggregate";
 export { Expr, StringFunctions, col, lit, type ExprLike } from "./expressions";
 export type { ColumnSummary } from "./summary";

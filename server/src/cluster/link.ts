@@ -9,9 +9,10 @@ import type { DriverMessage, WorkerMessage } from "./protocol";
 export type NodeToHead =
   /**
    * chunks: host:port of the node's chunk server (see ./chunks), where peers fetch the partitions it holds;
-   * member: on a session a server opened, the node's id in the server's cluster (what progress shows).
+   * member: on a session a server opened, the node's id in the server's cluster (what progress shows);
+   * launch: the provider's launch that started it (see HeadAddress), if one did.
    */
-  | { type: "hello"; token: string; cpus: number; pid: number; chunks: string; member?: number }
+  | { type: "hello"; token: string; cpus: number; pid: number; chunks: string; member?: number; launch?: string }
   | { type: "worker"; workerId: number; message: WorkerMessage }
   | { type: "workerExit"; workerId: number; code: number }
   | { type: "workerError"; workerId: number; message: string }

@@ -5,7 +5,7 @@
 // sharing: each node's CPU slots are split evenly between the running jobs (at least one each), and
 // the sessions are resized as jobs start and end, so no job starves another.
 import type net from "node:net";
-import type { HeadAddress } from "./nodes";
+import type { HeadAddress } from "./providers";
 import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
 import { Transport, readTlsFiles, type TlsFiles } from "./transport";
 

@@ -16,6 +16,8 @@ export interface NodeOptions extends TransportOptions {
   head: string;
   /** Worker threads the head may run here at once. */
   cpus: number;
+  /** The provider's launch that started this node (env RDPIPE_LAUNCH), told to the head. */
+  launch?: string;
 }
 
 type ServerMessage = Extract<HeadToNode, { type: "session" | "resize" | "endSession" }>;
@@ -83,7 +85,7 @@ function reachable(head: string, serverAddress: string | undefined): string {
 
 /** Connects and presents the token; undefined (and a message on stderr) when the head cannot be reached. */
 async function openSession(
-  head: string, peers: TransportOptions, cpus: number, member: number | undefined, onServer?: (message: ServerMessage) => void,
+  head: string, peers: TransportOptions & { launch?: string }, cpus: number, member: number | undefined, onServer?: (message: ServerMessage) => void,
 ): Promise<Session | undefined> {
   const transport = new Transport({ token: peers.token, tls: peers.tls });
   const script = workerScript();
@@ -101,7 +103,7 @@ async function openSession(
   const workers = new Map<number, Worker>();
   const store = new ChunkStore();
   const chunks = await serveChunks(store, transport, socket.localAddress ?? "127.0.0.1");
-  link.send({ type: "hello", token: transport.token, cpus, pid: process.pid, chunks: chunks.url, member });
+  link.send({ type: "hello", token: transport.token, cpus, pid: process.pid, chunks: chunks.url, member, launch: peers.launch });
   const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, peers) } : message);
   const toHead = (message: WorkerMessage): WorkerMessage => (message.type === "mapOutput" ? { ...message, output: store.keep(message.taskId, message.output) } : message);
   let leave!: (code: number) => void;

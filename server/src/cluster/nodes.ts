@@ -3,59 +3,22 @@
 // their workers; a node provider starts nodes when the cluster autoscaler asks. A node that is lost
 // fails its workers' tasks as lost (the executor reruns them); a draining node takes no new work and
 // is told to leave once its workers are idle.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import type net from "node:net";
-import path from "node:path";
 import { nodeSpillFolder } from "./chunks";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
 import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
-import { packageRoot } from "./paths";
 import type { DriverMessage } from "./protocol";
+import { LocalNodeProvider, type HeadAddress, type LaunchedNode, type NodeProvider } from "./providers";
+import { IdleNodes, checkIntervalMs, placeActor } from "./scale";
 import { readTlsFiles, Transport, type TlsFiles } from "./transport";
-
-/**
- * Where nodes join: tcp://host:port with the token they must present, or tls://host:port (the token then
- * only if the cluster has one) with the head's TLS files, whose CA nodes' certificates must chain to.
- */
-export interface HeadAddress { url: string; token?: string; tls?: TlsFiles }
-
-/** A node process the provider started; it joins the head by itself. */
-export interface LaunchedNode {
-  readonly pid?: number;
-  kill(signal: NodeJS.Signals): void;
-  readonly exited: Promise<void>;
-}
-
-export interface NodeProvider {
-  launch(head: HeadAddress, cpus: number): LaunchedNode;
-}
-
-/** Starts nodes as child processes of this one (`rdpipe node`), on this machine. */
-export class LocalNodeProvider implements NodeProvider {
-  /** tls: the nodes' certificate, key and CA (default: the head's own files). */
-  constructor(private readonly options: { tls?: TlsFiles } = {}) {}
-
-  launch(head: HeadAddress, cpus: number): LaunchedNode {
-    const tls = this.options.tls ?? head.tls;
-    const tlsArgs = tls ? ["--tls-cert", tls.certFile, "--tls-key", tls.keyFile, "--tls-ca", tls.caFile] : [];
-    const env = { ...process.env };
-    if (head.token === undefined) delete env.RDPIPE_TOKEN;
-    else env.RDPIPE_TOKEN = head.token;
-    const child = spawn(process.execPath, [path.join(packageRoot(), "bin", "rdpipe.js"), "node", "--head", head.url, "--cpus", String(cpus), ...tlsArgs], {
-      stdio: ["ignore", "inherit", "inherit"], env,
-    });
-    child.unref(); // a node ends by itself when the head goes away
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    return { pid: child.pid, kill: (signal) => child.kill(signal), exited };
-  }
-}
 
 export interface NodeInfo { id: number; pid: number; cpus: number; state: "alive" | "draining" }
 
-export interface NodeCounts { alive: number; draining: number; lost: number; pending: number }
+/** released: nodes the cluster let go after they were idle for idleTimeoutMs (ever, not only this job's). */
+export interface NodeCounts { alive: number; draining: number; lost: number; pending: number; released: number }
 
 /** A node as a job's progress shows it: `id` is the server's id for a node a server shares between jobs. */
 export interface NodeProgress { id: number; pid: number; state: "alive" | "draining" | "lost"; cpus: number; tasksRunning: number }
@@ -65,20 +28,35 @@ let nextWorkerId = 1;
 /** The largest frame a connection may send before it has presented the token. */
 const HELLO_MAX_BYTES = 4096;
 
+/** How long a released node has to leave by itself before its provider terminates it. */
+const RELEASE_GRACE_MS = 5000;
+
 class RemoteNode {
   readonly workers = new Map<number, RemoteWorker>();
   state: "alive" | "draining" = "alive";
 
   /** Answers to "release" the node still owes, by job folder. */
   readonly releasing = new Map<string, () => void>();
+  /** The provider's launch this node came from (none for a node started by hand). */
+  launched?: LaunchedNode;
+  /** Set when the cluster let it go for being idle: it leaves, and is not lost. */
+  idleReleased = false;
 
   /** `cpus` changes when a server resizes this job's share of a shared node; `member` is the server's id for it. */
   constructor(
     readonly id: number, readonly pid: number, public cpus: number, readonly chunks: string, readonly link: Link<NodeToHead, HeadToNode>, readonly member?: number,
   ) {}
 
-  spawnWorker(): RemoteWorker {
-    const worker = new RemoteWorker(this, nextWorkerId++);
+  /** CPUs its actors hold. */
+  get actorCpus(): number {
+    let cpus = 0;
+    for (const worker of this.workers.values()) cpus += worker.actorCpus;
+    return cpus;
+  }
+
+  /** actorCpus: 0 for a task worker, the actor's numCpus for an actor's. */
+  spawnWorker(actorCpus = 0): RemoteWorker {
+    const worker = new RemoteWorker(this, nextWorkerId++, actorCpus);
     this.workers.set(worker.id, worker);
     this.link.send({ type: "spawn", workerId: worker.id });
     return worker;
@@ -101,7 +79,7 @@ class RemoteNode {
 class RemoteWorker extends EventEmitter implements WorkerChannel {
   nodeLost = false;
 
-  constructor(readonly node: RemoteNode, readonly id: number) {
+  constructor(readonly node: RemoteNode, readonly id: number, readonly actorCpus: number) {
     super();
   }
 
@@ -197,7 +175,13 @@ export interface ClusterOptions {
   token?: string;
   /** Mutual TLS on the node port and between nodes: the head's certificate and key, and the CA nodes' certificates must chain to. */
   tls?: TlsFiles;
+  /** Nodes kept even when idle (launched when the cluster starts); default 0. */
+  minNodes?: number;
+  /** A node idle this long is released (drained, then terminated by its provider); default 30 s. */
+  idleTimeoutMs?: number;
 }
+
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 /** A head and its nodes. Jobs run on whatever nodes have joined; the executor asks for more while work is queued. */
 export class Cluster {
@@ -208,7 +192,13 @@ export class Cluster {
   private readonly provider: NodeProvider;
   private readonly nodeById = new Map<number, RemoteNode>();
   private readonly launching = new Set<LaunchedNode>();
-  private readonly launchedByPid = new Map<number, LaunchedNode>();
+  private readonly launchedById = new Map<string, LaunchedNode>();
+  private nextLaunch = 1;
+  private readonly idle: IdleNodes;
+  private scaleTimer?: NodeJS.Timeout;
+  /** While jobs run: the nodes holding exchange partitions they still need. */
+  private readonly holders = new Set<() => Iterable<number>>();
+  private released = 0;
   private server?: net.Server;
   private listening?: Promise<HeadAddress>;
   private head?: HeadAddress;
@@ -221,6 +211,9 @@ export class Cluster {
     this.provider = options.provider ?? new LocalNodeProvider();
     this.token = options.token ?? (options.tls ? undefined : randomBytes(16).toString("hex"));
     this.transport = new Transport({ token: this.token, tls: options.tls && readTlsFiles(options.tls) });
+    const minNodes = options.minNodes ?? 0;
+    if (minNodes > options.maxNodes) throw new Error(`ClusterOptions: minNodes (${minNodes}) is more than maxNodes (${options.maxNodes})`);
+    this.idle = new IdleNodes(options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS, minNodes);
   }
 
   /** Starts listening for nodes (once); resolves to the address nodes join. */
@@ -230,6 +223,9 @@ export class Cluster {
       server.unref();
       this.server = server;
       this.head = { url, token: this.token, tls: this.options.tls };
+      this.scaleTimer = setInterval(() => this.scale(), checkIntervalMs(this.idle.idleTimeoutMs));
+      this.scaleTimer.unref();
+      this.scale();
       return this.head;
     });
     return this.listening;
@@ -243,7 +239,7 @@ export class Cluster {
     let alive = 0;
     let draining = 0;
     for (const node of this.nodeById.values()) node.state === "alive" ? alive++ : draining++;
-    return { alive, draining, lost: this.lost.length, pending: this.launching.size };
+    return { alive, draining, lost: this.lost.length, pending: this.launching.size, released: this.released };
   }
 
   /** Every node that joined, lost ones too, with its slots and the tasks running there. */
@@ -290,35 +286,78 @@ export class Cluster {
     const head = this.head;
     if (!head) throw new Error("Cluster.launch called before start()");
     for (let i = 0; i < count; i++) {
-      const launched = this.provider.launch(head, this.options.cpusPerNode);
+      const id = String(this.nextLaunch++);
+      const launched = this.provider.launch({ ...head, launch: id }, this.options.cpusPerNode);
+      if (!launched) return;
       this.launching.add(launched);
-      if (launched.pid !== undefined) this.launchedByPid.set(launched.pid, launched);
+      this.launchedById.set(id, launched);
       void launched.exited.then(() => {
         this.launching.delete(launched);
-        if (launched.pid !== undefined) this.launchedByPid.delete(launched.pid);
+        this.launchedById.delete(id);
       });
     }
   }
 
-  /** A worker for an actor, on the alive node hosting the fewest workers; undefined when no node is alive. */
-  spawnActorWorker(): WorkerChannel | undefined {
-    let best: RemoteNode | undefined;
-    for (const node of this.nodeById.values()) {
-      if (node.state === "alive" && (!best || node.workers.size < best.workers.size)) best = node;
-    }
-    return best?.spawnWorker();
+  /**
+   * A worker for an actor of `numCpus`, on the alive node whose actors leave the most CPUs free, if
+   * that is numCpus; undefined when none has room (the actor waits for one). A pool with no actor
+   * (`first`) that no node can ever make room for now (the cluster is at maxNodes, all joined) gets
+   * one anyway, on that node, so its stage still moves, as a pool gets its first actors on one machine.
+   */
+  spawnActorWorker(numCpus = 1, first = false): WorkerChannel | undefined {
+    const node = placeActor([...this.nodeById.values()].filter((n) => n.state === "alive"), numCpus, first && this.launching.size === 0 && this.counts().alive >= this.options.maxNodes);
+    return node?.spawnWorker(numCpus);
+  }
+
+  /** The CPUs of the largest node there is or the provider launches: an actor needing more never runs. */
+  largestNodeCpus(): number {
+    let cpus = this.options.maxNodes > 0 ? this.options.cpusPerNode : 0;
+    for (const node of this.nodeById.values()) cpus = Math.max(cpus, node.cpus);
+    return cpus;
+  }
+
+  /** A running job's nodes holding exchange partitions it still needs: they are not idle. Returns the undo. */
+  holdNodes(holder: () => Iterable<number>): () => void {
+    this.holders.add(holder);
+    return () => this.holders.delete(holder);
   }
 
   /** Ends every node and stops listening. */
   async shutdown(): Promise<void> {
     this.shutDown = true;
+    clearInterval(this.scaleTimer);
     for (const node of this.nodeById.values()) node.link.send({ type: "leave" });
-    const launched = [...this.launchedByPid.values()];
+    const launched = [...this.launchedById.values()];
     for (const node of launched) node.kill("SIGKILL");
     // Node processes are unref'd: hold the event loop until their exits are seen.
     const keepAlive = setInterval(() => undefined, 1000);
     await Promise.all(launched.map((n) => n.exited)).finally(() => clearInterval(keepAlive));
     this.server?.close();
+  }
+
+  /** Releases nodes idle for idleTimeoutMs (down to minNodes) and launches nodes up to minNodes; on a timer once started. */
+  private scale(): void {
+    if (this.shutDown) return;
+    const held = new Set<number>();
+    for (const holder of this.holders) for (const id of holder()) held.add(id);
+    const alive = [...this.nodeById.values()].filter((n) => n.state === "alive");
+    const seen = alive.map((n) => ({ id: n.id, busy: held.has(n.id) || n.actorCpus > 0 || this.pool.tasksOn(n) > 0, releasable: n.launched !== undefined }));
+    for (const id of this.idle.toRelease(seen, Date.now())) this.releaseIdle(this.nodeById.get(id)!);
+    const { alive: up, pending } = this.counts();
+    if (up + pending < this.idle.minNodes) this.launch(this.idle.minNodes - up - pending);
+  }
+
+  /** Drains the node (it leaves once its workers are ended), then has its provider terminate it. */
+  private releaseIdle(node: RemoteNode): void {
+    const launched = node.launched!;
+    node.idleReleased = true;
+    node.drain();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise((resolve) => { timer = setTimeout(resolve, RELEASE_GRACE_MS); timer.unref(); });
+    void Promise.race([launched.exited, grace]).then(() => {
+      clearTimeout(timer);
+      this.provider.terminate(launched);
+    });
   }
 
   private accept(socket: net.Socket): void {
@@ -336,8 +375,8 @@ export class Cluster {
         link.maxFrameBytes = MAX_FRAME_BYTES;
         node = new RemoteNode(this.nextNodeId++, message.pid, message.cpus, message.chunks, link, message.member);
         this.nodeById.set(node.id, node);
-        const launched = this.launchedByPid.get(message.pid);
-        if (launched) this.launching.delete(launched);
+        node.launched = message.launch === undefined ? undefined : this.launchedById.get(message.launch);
+        if (node.launched) this.launching.delete(node.launched);
         link.send({ type: "welcome", nodeId: node.id });
         this.pool.addNode(node);
         return;
@@ -362,7 +401,9 @@ export class Cluster {
         worker.emit("error", lost);
       }
       for (const done of node.releasing.values()) done();
-      this.lost.push(node);
+      // A node released for being idle held nothing a running job needs; were it otherwise, the exchanges make it again.
+      if (node.idleReleased) this.released++;
+      else this.lost.push(node);
       this.pool.emit("nodeLost", node.id);
       this.pool.emit("idle");
     });

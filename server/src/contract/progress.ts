@@ -4,8 +4,11 @@
 /** A class UDF's actor pool (pending = constructing, restarting = reconstructing after a loss or a failed constructor). */
 export interface ActorCounts { running: number; pending: number; restarting: number }
 
-/** A cluster's nodes: joined and taking work, draining (preempted), lost (gone mid-job), asked for and not joined yet. */
-export interface NodeCounts { alive: number; draining: number; lost: number; pending: number }
+/**
+ * A cluster's nodes: joined and taking work, draining (preempted, or being released), lost (gone mid-job),
+ * asked for and not joined yet, and released (let go after being idle, since the cluster started).
+ */
+export interface NodeCounts { alive: number; draining: number; lost: number; pending: number; released: number }
 
 /**
  * One node of a job's cluster: `id` is the server's node id (as `GET /cluster` lists it) when the job runs

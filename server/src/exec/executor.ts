@@ -30,6 +30,8 @@ export class StreamingExecutor {
   private rejectResult!: (e: Error) => void;
   private topology?: Topology;
   private resources?: Resources;
+  /** Ends this job's hold on the nodes its exchanges still read from (they are not idle while it runs). */
+  private unholdNodes?: () => void;
   private selector?: LaunchSelector;
   private readonly tasks: TaskLauncher;
   /** Blocks the root operator produced that the consumer has not taken yet. */
@@ -112,6 +114,7 @@ export class StreamingExecutor {
       await this.tasks.endLeftovers(completed);
       const cleanup: string[] = [];
       this.settings.cluster?.pool.off("nodeLost", this.nodeLost);
+      this.unholdNodes?.();
       try {
         await this.topology?.removeSpill();
       } catch (e) {
@@ -147,6 +150,7 @@ export class StreamingExecutor {
     const jobSpillDir = path.join(this.settings.spillDir ?? os.tmpdir(), `rdpipe-spill-${this.writePrefix}`);
     const topology = this.topology = new Topology(this.physicalRoot, readSettings, this.settings.preserveOrder, { jobSpillDir, memoryBudgetBytes, blockBytes, cpuSlots, nodes: this.settings.cluster });
     this.settings.cluster?.pool.on("nodeLost", this.nodeLost);
+    this.unholdNodes = this.settings.cluster?.holdNodes(() => topology.exchanges().flatMap((exchange) => [...exchange.nodesHolding()]));
     this.checkpoint?.track(topology.taskOperators());
     const resources = this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
     this.selector = new LaunchSelector(topology, this.settings.memoryBudgetBytes, {

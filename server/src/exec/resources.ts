@@ -3,7 +3,7 @@
 import {
   ActorPool, type ActorCounts, type ClusterPool, TASKS_PER_ACTOR, type TaskHost, type WorkerPool, localWorkerThread, sharedWorkerPool,
 } from "../cluster";
-import type { ModuleRef } from "../plan";
+import { type ModuleRef, PlanError } from "../plan";
 import { ExecutionError } from "./errors";
 import { ActorPoolOperator, type PhysicalOperator, type TaskOperator, usesTaskSlot } from "./physical";
 import type { ExecSettings } from "./settings";
@@ -41,8 +41,8 @@ export class Resources {
       const spec = op.physical.actorPool;
       const init = { stage: op.name, module, udf: spec.udf, constructorArgs: spec.constructorArgs, maxConcurrency: spec.maxConcurrency };
       const { cluster } = settings;
-      const spawn = cluster ? () => cluster.spawnActorWorker() : localWorkerThread;
-      const actors = new ActorPool(init, (error) => fail(new ExecutionError(error.message, error)), spawn);
+      const spawn = cluster ? () => cluster.spawnActorWorker(spec.numCpus, actors.size === 0) : localWorkerThread;
+      const actors: ActorPool = new ActorPool(init, (error) => fail(new ExecutionError(error.message, error)), spawn);
       actors.on("idle", onIdle);
       for (let i = 0; i < spec.initialActors; i++) actors.addActor();
       this.actorPools.set(op, actors);
@@ -55,7 +55,10 @@ export class Resources {
     settings: ExecSettings, operators: PhysicalOperator[], module: ModuleRef | undefined, onIdle: () => void, fail: (error: Error) => void,
   ): Promise<Resources> {
     const { cluster } = settings;
-    if (cluster) await cluster.start();
+    if (cluster) {
+      await cluster.start();
+      checkActorsFit(operators, cluster.largestNodeCpus(), cluster.options.cpusPerNode);
+    }
     const pool = cluster ? cluster.pool : sharedWorkerPool(settings.cpuSlots);
     return new Resources(settings, pool, onIdle, operators, module, fail);
   }
@@ -135,5 +138,17 @@ export class Resources {
 
   private freeTaskSlots(load: TaskLoad): number {
     return Math.max(0, Math.min(this.pool.idleCount, this.taskSlots() - load.onTaskSlots()));
+  }
+}
+
+/** An actor needing more CPUs than any node has (or the provider launches) would never start: fail now, naming the numbers. */
+function checkActorsFit(operators: PhysicalOperator[], largestNodeCpus: number, cpusPerNode: number): void {
+  if (largestNodeCpus === 0) return; // no node yet and none to launch: nodes started by hand decide
+  for (const op of operators) {
+    if (!(op instanceof ActorPoolOperator)) continue;
+    const { numCpus } = op.physical.actorPool;
+    if (numCpus > largestNodeCpus) {
+      throw new PlanError(`${op.name}: an actor needs numCpus ${numCpus}, but the largest node has ${largestNodeCpus} CPUs (new nodes get cpusPerNode ${cpusPerNode}): it could never be placed`);
+    }
   }
 }

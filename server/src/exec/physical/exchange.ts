@@ -113,6 +113,20 @@ export class ExchangeOperator extends TaskOperator {
     return rerun;
   }
 
+  /** Nodes holding map outputs this exchange still reads (a node holding them is not idle); none once it is finished. */
+  nodesHolding(): Set<number> {
+    const nodes = new Set<number>();
+    if (this.isFinished()) return nodes;
+    const needed = this.neededOutputs();
+    this.outputs.forEach((side, s) => {
+      for (const output of side.values()) {
+        if (needed && !needed.has(`${s}:${output.taskIndex}`)) continue;
+        for (const chunk of output.chunks) if (chunk.node !== undefined) nodes.add(chunk.node);
+      }
+    });
+    return nodes;
+  }
+
   /** The map outputs (side:task) that partitions not reduced yet read; undefined before routing (all). */
   private neededOutputs(): Set<string> | undefined {
     if (this.routes.length === 0) return undefined;
