@@ -329,9 +329,9 @@ export class Cluster {
     for (const node of this.nodeById.values()) node.link.send({ type: "leave" });
     const launched = [...this.launchedById.values()];
     for (const node of launched) node.kill("SIGKILL");
-    // Node processes are unref'd: hold the event loop until their exits are seen.
+    // Node processes are unref'd: hold the event loop until their exits are seen (a launch with no process here may never end).
     const keepAlive = setInterval(() => undefined, 1000);
-    await Promise.all(launched.map((n) => n.exited)).finally(() => clearInterval(keepAlive));
+    await Promise.all(launched.filter((n) => n.pid !== undefined).map((n) => n.exited)).finally(() => clearInterval(keepAlive));
     this.server?.close();
   }
 
