@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
+import { renderProgress } from "../server/src/cli/progress";
 import { Cluster, CommandNodeProvider, LocalNodeProvider, type HeadAddress, type LaunchedNode, type NodeProvider } from "../server/src/cluster";
 import { REPO } from "./helpers";
 import { makeNetHosts, type NetHosts } from "./netns";
@@ -102,7 +103,9 @@ describe("cluster scale-down, placement by numCpus, and the command node provide
     assert.deepEqual(keysOf(rows2), expectedKeys());
     const pids2 = new Set(rows2.map((r) => r.pid as number));
     for (const pid of pids2) assert.ok(!first.includes(pid) && pid !== process.pid, `task pid ${pid} is a new node's`);
-    assert.ok(second.some((s) => s.nodes && s.nodes.alive >= 1 && s.nodes.released === 2));
+    const grown = second.find((s) => s.nodes && s.nodes.alive >= 1 && s.nodes.released === 2);
+    assert.ok(grown, "the next job's progress shows the nodes it grew back and the two released");
+    assert.match(renderProgress(grown).join("\n"), /nodes [12] alive, 0 draining, [01] pending, 2 released/);
   });
 
   it("keeps minNodes, and never releases a node holding map outputs a running exchange still needs", async () => {
@@ -145,6 +148,25 @@ describe("cluster scale-down, placement by numCpus, and the command node provide
     assert.equal(actorRunning, 1, "the second actor found no node with 2 CPUs free");
 
     await assert.rejects(withActor(3).takeAll(), /MapBatches\(Stamp\): an actor needs numCpus 3, but the largest node has 2 CPUs \(new nodes get cpusPerNode 2\)/);
+  });
+
+  it("CommandNodeProvider: terminate ends the process group of a launcher that outlives its node, and frees the host", async () => {
+    const bin = path.join(REPO, "bin", "rdpipe.js");
+    // The launcher runs the node, then stays (as a wrapper script or an ssh session might): only terminate ends it.
+    const provider = new CommandNodeProvider({ hosts: ["here"], command: ["sh", "-c", `'${process.execPath}' '${bin}' node --head {head} --cpus {cpus}; sleep 600`] });
+    const c = await startWith({ maxNodes: 1, cpusPerNode: 1, idleTimeoutMs: 500, provider }, 1);
+    const [launcher] = provider.nodes();
+    const group = () => execFileSync("ps", ["-o", "pid=", "-g", String(launcher!.pid)], { encoding: "utf8" }).split(/\s+/).filter(Boolean).map(Number);
+    assert.notEqual(c.nodes()[0]!.pid, launcher!.pid, "the node is the launcher's child");
+    assert.deepEqual(keysOf(await tagged().takeAll()), expectedKeys());
+    await waitFor("the node released", () => c.counts().released === 1);
+    assert.ok(group().length > 0, "the launcher outlived its node");
+    await waitFor("terminate to end the launcher's process group", () => { try { return group().length === 0; } catch { return true; } }, 15_000);
+    await waitFor("the host to be free", () => provider.nodes().length === 0, 5000);
+    const again = provider.launch({ url: "tcp://127.0.0.1:1", token: "t" }, 1);
+    assert.equal(again?.host, "here", "the host takes a node again");
+    provider.terminate(again!);
+    await again!.exited;
   });
 
   describe("CommandNodeProvider with `ip netns exec` as the launcher", () => {
