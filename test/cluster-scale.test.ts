@@ -93,7 +93,7 @@ describe("cluster scale-down, placement by numCpus, and the command node provide
 
     await waitFor("both nodes released", () => c.counts().released === 2 && c.counts().alive === 0 && c.counts().draining === 0);
     await waitFor("both node processes to exit", () => !first.some(running), 10_000);
-    assert.deepEqual(c.counts(), { alive: 0, draining: 0, pending: 0, released: 2 });
+    assert.deepEqual(c.counts(), { alive: 0, draining: 0, lost: 0, pending: 0, released: 2 });
 
     // Work queues again: the autoscaler asks for nodes, new processes, the same exact output.
     const again = tagged();
@@ -105,7 +105,7 @@ describe("cluster scale-down, placement by numCpus, and the command node provide
     for (const pid of pids2) assert.ok(!first.includes(pid) && pid !== process.pid, `task pid ${pid} is a new node's`);
     const grown = second.find((s) => s.nodes && s.nodes.alive >= 1 && s.nodes.released === 2);
     assert.ok(grown, "the next job's progress shows the nodes it grew back and the two released");
-    assert.match(renderProgress(grown).join("\n"), /nodes [12] alive, 0 draining, [01] pending, 2 released/);
+    assert.match(renderProgress(grown).join("\n"), /nodes [12] alive, 0 draining, 0 lost, [01] pending, 2 released/);
   });
 
   it("keeps minNodes, and never releases a node holding map outputs a running exchange still needs", async () => {
@@ -125,7 +125,7 @@ describe("cluster scale-down, placement by numCpus, and the command node provide
     // Once the job is over one node goes, the minimum stays.
     await waitFor("one node released", () => c.counts().released === 1);
     await new Promise((r) => setTimeout(r, 2000));
-    assert.deepEqual({ ...c.counts(), pending: 0 }, { alive: 1, draining: 0, pending: 0, released: 1 });
+    assert.deepEqual({ ...c.counts(), pending: 0 }, { alive: 1, draining: 0, lost: 0, pending: 0, released: 1 });
     assert.equal(pids.filter(running).length, 1);
   });
 
