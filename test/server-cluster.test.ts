@@ -110,7 +110,7 @@ describe("the execution server heads a cluster of nodes", function () {
     // GET /jobs/:id shows the job's nodes one by one, by the server's ids, with its CPU slots there.
     const { jobs } = await client.request("GET", "/jobs", "jobs");
     const { progress } = await client.request("GET", `/jobs/${jobs[jobs.length - 1].id}`, "job");
-    assert.deepEqual(progress?.nodes, { alive: 2, draining: 0, lost: 0, pending: 0 });
+    assert.deepEqual(progress?.nodes, { alive: 2, draining: 0, lost: 0, pending: 0, released: 0 });
     const byId = new Map((await clusterNodes()).map((n) => [n.id, n.pid]));
     assert.equal(progress?.nodeList?.length, 2);
     for (const node of progress!.nodeList!) {

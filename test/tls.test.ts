@@ -156,7 +156,7 @@ describe("mutual TLS off loopback", function () {
       cluster!.launch(1);
       const rows = (await rd.range(1000, { overrideNumBlocks: 4 }).map((r) => ({ id: r.id, pid: process.pid })).toArrow()).toArray();
       assertExactlyOnce(rows.map((r) => Number(r.id)), Array.from({ length: 1000 }, (_, i) => i));
-      assert.deepEqual([...new Set(rows.map((r) => Number(r.pid)))], cluster!.nodes().map((n) => n.pid));
+      assert.deepEqual([...new Set(rows.map((r) => Number(r.pid)))].sort(), cluster!.nodes().map((n) => n.pid).sort());
     });
   });
 
