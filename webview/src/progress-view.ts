@@ -66,7 +66,7 @@ export function resources(progress: ProgressSnapshot | undefined, job: JobSummar
   else items.push(["Peak memory", `${bytes(job.result?.peakMemoryBytes ?? progress.peakMemoryBytes)} / ${bytes(progress.memoryBudgetBytes)}`]);
   items.push(["CPU slots", count(progress.cpuSlots)]);
   if (live) items.push(["Workers busy", count(progress.workersBusy)]);
-  if (live && progress.nodes) items.push(["Nodes", `${progress.nodes.alive} alive, ${progress.nodes.draining} draining, ${progress.nodes.pending} pending`]);
+  if (live && progress.nodes) items.push(["Nodes", `${progress.nodes.alive} alive, ${progress.nodes.draining} draining, ${progress.nodes.pending} pending${progress.nodes.lost ? `, ${progress.nodes.lost} lost` : ""}`]);
   if (progress.erroredRows > 0) items.push(["Errored rows", count(progress.erroredRows)]);
   return el("section", { class: "resources" },
     el("dl", {}, ...items.flatMap(([name, value]) => [el("dt", {}, name), el("dd", { "data-resource": name }, value)])));

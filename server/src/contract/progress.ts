@@ -4,8 +4,8 @@
 /** A class UDF's actor pool (pending = constructing, restarting = reconstructing after a loss or a failed constructor). */
 export interface ActorCounts { running: number; pending: number; restarting: number }
 
-/** A cluster's nodes. */
-export interface NodeCounts { alive: number; draining: number; pending: number }
+/** A cluster's nodes; lost: declared lost since the cluster started (socket closed, or silent past the heartbeat timeout). */
+export interface NodeCounts { alive: number; draining: number; pending: number; lost: number }
 
 export interface OperatorProgress {
   name: string;
