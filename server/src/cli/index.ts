@@ -28,6 +28,7 @@ const USAGE = `Usage:
     --tls-cert F --tls-key F --tls-ca F
                                 with --nodes: nodes join over mutual TLS (PEM files: the head's
                                 certificate and key, the CA nodes' certificates must chain to)
+    --heartbeat-timeout S       a node silent this long is lost, its work rerun elsewhere (default 10)
     --server URL                run on an execution server (the file is compiled here and uploaded)
     --token T                   the server's token (default: $RDPIPE_TOKEN)
   rdpipe serve [options]        Start the execution server (HTTP API, see README)
@@ -57,6 +58,8 @@ const USAGE = `Usage:
                                 for tls://: this node's certificate and key, and the cluster CA
                                 the head's certificate must chain to (PEM files)
     --cpus N                    worker threads on this node (default: all cores)
+    --heartbeat-timeout S       drop the work and exit when the head is silent this long
+                                (default: the head's timeout)
   rdpipe bundle FILE            Compile a pipeline file as rdpipe run --server uploads it: prints
                                 JSON { filename, code } (the extension submits it to remote servers)
   rdpipe debug-row FILE --operator NAME --row JSON
@@ -104,6 +107,14 @@ function clusterTls(flags: Partial<TlsFiles>, command: string): TlsFiles | undef
   return { certFile, keyFile, caFile };
 }
 
+/** Seconds (fractions allowed) as milliseconds. */
+function positiveSeconds(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`${name} expects a positive number of seconds, got '${text}'`);
+  return Math.round(seconds * 1000);
+}
+
 /** What the CLI saw of the job it ran: its latest progress (for the checkpoint note after a failure). */
 interface Session { last?: ProgressSnapshot }
 
@@ -118,6 +129,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       operator: { type: "string" }, row: { type: "string" },
       nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "cluster-host": { type: "string" }, "cluster-port": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
       "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "tls-ca": { type: "string" },
+      "heartbeat-timeout": { type: "string" },
     },
   });
   const tlsFlags = { certFile: values["tls-cert"], keyFile: values["tls-key"], caFile: values["tls-ca"] };
@@ -125,6 +137,7 @@ async function run(argv: string[], session: Session): Promise<number> {
   const [command, file, ...rest] = positionals;
   if (values.help || !command) { process.stdout.write(USAGE); return command || values.help ? 0 : 2; }
   const token = values.token ?? process.env.RDPIPE_TOKEN;
+  const heartbeatTimeoutMs = positiveSeconds("--heartbeat-timeout", values["heartbeat-timeout"]);
   if (command === "serve") {
     if (file) throw new UsageError("rdpipe serve takes no file");
     const port = values.port === undefined ? 7717 : Number(values.port);
@@ -151,7 +164,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT or tls://HOST:PORT");
     const tls = clusterTls(tlsFlags, "rdpipe node");
     if (!token && !tls) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN), or --tls-cert, --tls-key and --tls-ca for tls://");
-    return runNode({ head: values.head, token, tls: tls && readTlsFiles(tls), cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism() });
+    return runNode({ head: values.head, token, tls: tls && readTlsFiles(tls), cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism(), heartbeatTimeoutMs });
   }
   if (command === "bundle") {
     if (!file || rest.length > 0) throw new UsageError("rdpipe bundle takes exactly one pipeline file");
@@ -190,7 +203,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     const tls = clusterTls(tlsFlags, "rdpipe run --nodes");
     if (!token && !tls && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN) or --tls-cert, --tls-key and --tls-ca");
     cluster = {
-      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token, tls,
+      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token, tls, heartbeatTimeoutMs,
       onHead: (head) => {
         if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token || tls ? "" : " (pass --token to let nodes started elsewhere join)"}`);
       },

@@ -4,7 +4,7 @@
 /** A class UDF's actor pool (pending = constructing, restarting = reconstructing after a loss or a failed constructor). */
 export interface ActorCounts { running: number; pending: number; restarting: number }
 
-/** A cluster's nodes: joined and taking work, draining (preempted), lost (gone mid-job), asked for and not joined yet. */
+/** A cluster's nodes: joined and taking work, draining (preempted), lost (declared lost since the cluster started: socket closed, or silent past the heartbeat timeout), asked for and not joined yet. */
 export interface NodeCounts { alive: number; draining: number; lost: number; pending: number }
 
 /**
