@@ -45,6 +45,8 @@ const USAGE = `Usage:
                                 and every job runs its tasks on them, sharing each node's CPUs
                                 evenly; needs --token, which nodes present (with --tls-cert:
                                 mutual TLS with the --tls-ca CA instead)
+    --heartbeat-timeout S       with --cluster-port: a node silent this long is lost, its work
+                                rerun elsewhere (default 10)
     --cluster-host H            interface nodes (and each job's sessions) connect to
                                 (default 127.0.0.1; job runners listen there on free ports)
   rdpipe checkpoint show PATH   What a job's checkpoint (a folder or s3://bucket/prefix) holds:
@@ -78,14 +80,14 @@ export function parseSize(text: string): number {
 }
 
 /** `rdpipe serve`'s cluster port, if it was given. */
-function clusterOption(host: string | undefined, port: string | undefined): { host: string; port: number } | undefined {
+function clusterOption(host: string | undefined, port: string | undefined, heartbeatTimeoutMs: number | undefined): { host: string; port: number; heartbeatTimeoutMs?: number } | undefined {
   if (port === undefined) {
     if (host !== undefined) throw new UsageError("--cluster-host needs --cluster-port");
     return undefined;
   }
   const n = Number(port);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--cluster-port expects a port number, got '${port}'`);
-  return { host: host ?? "127.0.0.1", port: n };
+  return { host: host ?? "127.0.0.1", port: n, heartbeatTimeoutMs };
 }
 
 export class UsageError extends RdpipeError {
@@ -151,7 +153,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile!, caFile },
       maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
       idleExitMs: values["idle-exit"] === undefined ? undefined : positiveInt("--idle-exit", values["idle-exit"])! * 1000,
-      cluster: clusterOption(values["cluster-host"], values["cluster-port"]),
+      cluster: clusterOption(values["cluster-host"], values["cluster-port"], heartbeatTimeoutMs),
     });
   }
   if (command === "checkpoint") {
