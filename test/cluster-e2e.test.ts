@@ -37,13 +37,13 @@ function startNode(host: NetHost, head: string, files: TlsFiles): Proc {
   }));
 }
 
-/** ROWS rows (id, and the pid of the process that made them); each block's task sleeps 200 ms, so a job lasts several seconds. */
+/** ROWS rows (id, and the pid of the process that made them); each batch (4,096 rows) sleeps 50 ms, about 12 s of sleep per job, so a job lasts several seconds. */
 function writeJob(dir: string, name: string, out: string): string {
   return writePipeline(dir, `${name}.rdpipe.ts`, `
     import * as rd from "rdpipe";
     export default rd.range(${ROWS}, { overrideNumBlocks: ${BLOCKS} })
       .mapBatches(function stamp(b: rd.Columns) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
         const id = b.id as Float64Array | BigInt64Array;
         return { id, pid: new Float64Array(id.length).fill(process.pid) };
       })
@@ -168,6 +168,11 @@ describe("a cluster beyond one machine, end to end (issue 19)", function () {
     const pids = await assertAllRows(out, "job with a cut node");
     assert.ok(pids.has(nodes[1]!.pid), "the other node made rows");
     assert.equal((await client.request("GET", "/health", "health")).type, "health");
+    // The cut landed mid-job: the job's own head declared the node lost.
+    const { jobs } = await client.request("GET", "/jobs", "jobs");
+    const { progress } = await client.request("GET", `/jobs/${jobs[jobs.length - 1]!.id}`, "job");
+    assert.equal(progress?.nodes?.lost, 1, "the job lost the cut node");
+    assert.equal(progress?.nodeList?.find((n) => n.pid === cutNode.pid)?.state, "lost");
     const listed = await until("the cut node to be listed lost", async () => {
       const all = await clusterNodes();
       return all.find((n) => n.pid === cutNode.pid)?.state === "lost" ? all : undefined;
