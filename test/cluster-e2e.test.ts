@@ -15,7 +15,7 @@ import { fetchTrusting } from "../extension/src/server-fetch";
 import { makeCa, makeCert, tlsArgs } from "./certs";
 import { outputIds, REPO, tempDir, writePipeline } from "./helpers";
 import { makeNetHosts, type NetHost, type NetHosts } from "./netns";
-import { startServer, type ServerProcess } from "./server-helpers";
+import { startServer, until, type ServerProcess } from "./server-helpers";
 
 const TOKEN = "e2e-api-token";
 const RDPIPE = path.join(REPO, "bin", "rdpipe.js");
@@ -70,16 +70,6 @@ async function assertAllRows(out: string, what: string): Promise<Set<number>> {
   for (const id of ids) { if (id < min) min = id; if (id > max) max = id; }
   assert.deepEqual([min, max], [0, ROWS - 1], `${what}: id range`);
   return new Set(await outputIds(out, "pid"));
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("a cluster beyond one machine, end to end (issue 19)", function () {
