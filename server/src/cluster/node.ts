@@ -62,7 +62,7 @@ export async function runNode(options: NodeOptions): Promise<number> {
       const head = reachable(message.head, server.link.socket.remoteAddress);
       // A session presents the job's token, and this node's certificate over TLS.
       const peers = { token: message.token, tls: options.tls };
-      void openSession(head, peers, options.cpus, options.heartbeatTimeoutMs, server.store.nodeId).then((session) => {
+      void openSession(head, peers, message.cpus, options.heartbeatTimeoutMs, server.store.nodeId).then((session) => {
         entry.session = session;
         if (session && entry.ended) session.leave(0);
         else if (session && entry.cpus !== message.cpus) session.link.send({ type: "slots", cpus: entry.cpus });
