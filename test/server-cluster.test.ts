@@ -8,7 +8,7 @@ import path from "node:path";
 import * as rd from "../server/src/api";
 import { RemoteClient, type ClusterNode } from "../server/src/contract";
 import { REPO, tempDir, writePipeline } from "./helpers";
-import { type ServerProcess, raw, startNode, startServer } from "./server-helpers";
+import { type ServerProcess, raw, startNode, startServer, until } from "./server-helpers";
 import { makeCa, makeCert, tlsArgs } from "./certs";
 
 const TOKEN = "cluster-s3cret";
@@ -47,16 +47,6 @@ async function written(out: string): Promise<{ ids: number[]; pids: Set<number> 
 function assertAllRows(ids: number[], what: string): void {
   assert.equal(ids.length, ROWS, `${what}: ${ids.length} rows written, expected ${ROWS}`);
   ids.forEach((id, i) => assert.equal(id, i, `${what}: row ${i} is ${id} (a duplicate or a gap)`));
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("the execution server heads a cluster of nodes", function () {

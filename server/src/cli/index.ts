@@ -28,6 +28,7 @@ const USAGE = `Usage:
     --tls-cert F --tls-key F --tls-ca F
                                 with --nodes: nodes join over mutual TLS (PEM files: the head's
                                 certificate and key, the CA nodes' certificates must chain to)
+    --heartbeat-timeout S       a node silent this long is lost, its work rerun elsewhere (default 10)
     --server URL                run on an execution server (the file is compiled here and uploaded)
     --token T                   the server's token (default: $RDPIPE_TOKEN)
   rdpipe serve [options]        Start the execution server (HTTP API, see README)
@@ -44,6 +45,8 @@ const USAGE = `Usage:
                                 and every job runs its tasks on them, sharing each node's CPUs
                                 evenly; needs --token, which nodes present (with --tls-cert:
                                 mutual TLS with the --tls-ca CA instead)
+    --heartbeat-timeout S       with --cluster-port: a node silent this long is lost, its work
+                                rerun elsewhere (default 10)
     --cluster-host H            interface nodes (and each job's sessions) connect to
                                 (default 127.0.0.1; job runners listen there on free ports)
   rdpipe checkpoint show PATH   What a job's checkpoint (a folder or s3://bucket/prefix) holds:
@@ -57,6 +60,8 @@ const USAGE = `Usage:
                                 for tls://: this node's certificate and key, and the cluster CA
                                 the head's certificate must chain to (PEM files)
     --cpus N                    worker threads on this node (default: all cores)
+    --heartbeat-timeout S       drop the work and exit when the head is silent this long
+                                (default: the head's timeout)
   rdpipe bundle FILE            Compile a pipeline file as rdpipe run --server uploads it: prints
                                 JSON { filename, code } (the extension submits it to remote servers)
   rdpipe debug-row FILE --operator NAME --row JSON
@@ -75,14 +80,14 @@ export function parseSize(text: string): number {
 }
 
 /** `rdpipe serve`'s cluster port, if it was given. */
-function clusterOption(host: string | undefined, port: string | undefined): { host: string; port: number } | undefined {
+function clusterOption(host: string | undefined, port: string | undefined, heartbeatTimeoutMs: number | undefined): { host: string; port: number; heartbeatTimeoutMs?: number } | undefined {
   if (port === undefined) {
     if (host !== undefined) throw new UsageError("--cluster-host needs --cluster-port");
     return undefined;
   }
   const n = Number(port);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--cluster-port expects a port number, got '${port}'`);
-  return { host: host ?? "127.0.0.1", port: n };
+  return { host: host ?? "127.0.0.1", port: n, heartbeatTimeoutMs };
 }
 
 export class UsageError extends RdpipeError {
@@ -104,6 +109,14 @@ function clusterTls(flags: Partial<TlsFiles>, command: string): TlsFiles | undef
   return { certFile, keyFile, caFile };
 }
 
+/** Seconds (fractions allowed) as milliseconds. */
+function positiveSeconds(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`${name} expects a positive number of seconds, got '${text}'`);
+  return Math.round(seconds * 1000);
+}
+
 /** What the CLI saw of the job it ran: its latest progress (for the checkpoint note after a failure). */
 interface Session { last?: ProgressSnapshot }
 
@@ -118,6 +131,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       operator: { type: "string" }, row: { type: "string" },
       nodes: { type: "string" }, "cpus-per-node": { type: "string" }, "cluster-host": { type: "string" }, "cluster-port": { type: "string" }, "head-host": { type: "string" }, "head-port": { type: "string" }, head: { type: "string" }, cpus: { type: "string" },
       "tls-cert": { type: "string" }, "tls-key": { type: "string" }, "tls-ca": { type: "string" },
+      "heartbeat-timeout": { type: "string" },
     },
   });
   const tlsFlags = { certFile: values["tls-cert"], keyFile: values["tls-key"], caFile: values["tls-ca"] };
@@ -125,6 +139,7 @@ async function run(argv: string[], session: Session): Promise<number> {
   const [command, file, ...rest] = positionals;
   if (values.help || !command) { process.stdout.write(USAGE); return command || values.help ? 0 : 2; }
   const token = values.token ?? process.env.RDPIPE_TOKEN;
+  const heartbeatTimeoutMs = positiveSeconds("--heartbeat-timeout", values["heartbeat-timeout"]);
   if (command === "serve") {
     if (file) throw new UsageError("rdpipe serve takes no file");
     const port = values.port === undefined ? 7717 : Number(values.port);
@@ -138,7 +153,7 @@ async function run(argv: string[], session: Session): Promise<number> {
       tls: certFile === undefined ? undefined : { certFile, keyFile: keyFile!, caFile },
       maxRunningJobs: positiveInt("--max-jobs", values["max-jobs"]),
       idleExitMs: values["idle-exit"] === undefined ? undefined : positiveInt("--idle-exit", values["idle-exit"])! * 1000,
-      cluster: clusterOption(values["cluster-host"], values["cluster-port"]),
+      cluster: clusterOption(values["cluster-host"], values["cluster-port"], heartbeatTimeoutMs),
     });
   }
   if (command === "checkpoint") {
@@ -151,7 +166,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT or tls://HOST:PORT");
     const tls = clusterTls(tlsFlags, "rdpipe node");
     if (!token && !tls) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN), or --tls-cert, --tls-key and --tls-ca for tls://");
-    return runNode({ head: values.head, token, tls: tls && readTlsFiles(tls), cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism(), launch: process.env.RDPIPE_LAUNCH });
+    return runNode({ head: values.head, token, tls: tls && readTlsFiles(tls), cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism(), launch: process.env.RDPIPE_LAUNCH, heartbeatTimeoutMs });
   }
   if (command === "bundle") {
     if (!file || rest.length > 0) throw new UsageError("rdpipe bundle takes exactly one pipeline file");
@@ -190,7 +205,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     const tls = clusterTls(tlsFlags, "rdpipe run --nodes");
     if (!token && !tls && !["127.0.0.1", "::1", "localhost"].includes(headHost)) throw new UsageError("--head-host beyond loopback needs --token (or RDPIPE_TOKEN) or --tls-cert, --tls-key and --tls-ca");
     cluster = {
-      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token, tls,
+      maxNodes, cpusPerNode: positiveInt("--cpus-per-node", values["cpus-per-node"]) ?? 1, host: headHost, port: headPort, token, tls, heartbeatTimeoutMs,
       onHead: (head) => {
         if (!values.quiet) console.error(`rdpipe: nodes join at ${head.url}${token || tls ? "" : " (pass --token to let nodes started elsewhere join)"}`);
       },

@@ -47,7 +47,7 @@ export function renderProgress(snapshot: ProgressSnapshot, width?: number): stri
   });
   lines.push(`${snapshot.finished ? "done" : "running"} ${(snapshot.elapsedMs / 1000).toFixed(1)}s  ` +
     (live ? `workers ${snapshot.workersBusy}/${snapshot.cpuSlots} busy  ` : `${snapshot.cpuSlots} workers  `) +
-    (snapshot.nodes ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.lost} lost, ${snapshot.nodes.pending} pending${snapshot.nodes.released ? `, ${snapshot.nodes.released} released` : ""}  ` : "") +
+    (snapshot.nodes ? `nodes ${snapshot.nodes.alive} alive, ${snapshot.nodes.draining} draining, ${snapshot.nodes.pending} pending${snapshot.nodes.lost ? `, ${snapshot.nodes.lost} lost` : ""}${snapshot.nodes.released ? `, ${snapshot.nodes.released} released` : ""}  ` : "") +
     (live ? `memory ${formatBytes(snapshot.memoryUsedBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}` : `peak memory ${formatBytes(snapshot.peakMemoryBytes)}/${formatBytes(snapshot.memoryBudgetBytes)}`));
   if (snapshot.nodeList?.length) lines.push(clip(nodesLine(snapshot.nodeList, live), width));
   const checkpoint = checkpointLine(snapshot);

@@ -11,7 +11,7 @@ export interface ServeOptions {
   idleExitMs?: number;
   tls?: ServerTlsFiles;
   /** Accept nodes here; jobs then run on them. */
-  cluster?: { host: string; port: number };
+  cluster?: { host: string; port: number; heartbeatTimeoutMs?: number };
 }
 
 /** Runs the server until SIGINT or SIGTERM, or until it has been idle for `idleExitMs`. */

@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import type net from "node:net";
 import * as path from "node:path";
 import type { ChunkRef, MapOutput } from "../plan";
-import { Link } from "./link";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link } from "./link";
 import type { TaskSpec } from "./protocol";
 import { Transport, type TransportOptions } from "./transport";
 
@@ -35,9 +35,9 @@ export class ChunkStore {
   private readonly mapTasks = new Map<number, string>();
   private nextKey = 1;
 
-  /** A task as it runs here: a map task spills into this node's folder, a reduce task may fetch from peers. */
-  localTask(task: TaskSpec, transport: TransportOptions): TaskSpec {
-    if (task.input.kind === "exchange") task = { ...task, input: { ...task.input, reduce: { ...task.input.reduce, fetch: { here: this.nodeId, transport } } } };
+  /** A task as it runs here: a map task spills into this node's folder, a reduce task may fetch from peers (giving up on one silent for `silentMs`). */
+  localTask(task: TaskSpec, transport: TransportOptions, silentMs: number): TaskSpec {
+    if (task.input.kind === "exchange") task = { ...task, input: { ...task.input, reduce: { ...task.input.reduce, fetch: { here: this.nodeId, transport, silentMs } } } };
     if (!task.exchangeMap) return task;
     // A reduce task may also be the map task of the next exchange (a sort, then a groupBy).
     const { spillDir } = task.exchangeMap;
@@ -70,6 +70,7 @@ export class ChunkStore {
   }
 
   releaseAll(): void {
+    this.mapTasks.clear();
     for (const jobFolder of [...this.jobs.keys()]) this.release(jobFolder);
   }
 
@@ -111,6 +112,7 @@ export function readRange(file: string, offset: number, length: number): Uint8Ar
 /** Serves the store's chunks to peers presenting the token; resolves to the URL peers connect to. */
 export async function serveChunks(store: ChunkStore, transport: Transport, host: string): Promise<{ url: string; server: net.Server }> {
   const { server, url } = await transport.listen(host, 0, "chunk", (socket) => {
+    socket.unref(); // a peer still connected does not keep a node that has left alive
     const link = new Link<ToServer, ToClient>(socket);
     link.maxFrameBytes = HELLO_MAX_BYTES;
     let trusted = false;
@@ -132,7 +134,10 @@ export async function serveChunks(store: ChunkStore, transport: Transport, host:
   return { url, server };
 }
 
-/** A reduce task's connections to the nodes it fetches from: one per node, requests answered in turn. */
+/**
+ * A reduce task's connections to the nodes it fetches from: one per node, requests answered in turn. A
+ * peer that sends nothing for `silentMs` while requests wait (cut off by the network) fails them.
+ */
 export class ChunkFetcher {
   private readonly links = new Map<string, { link: Link<ToClient, ToServer>; waiting: Map<number, { resolve(ipc: Uint8Array): void; reject(e: Error): void }> }>();
   private nextId = 1;
@@ -140,7 +145,7 @@ export class ChunkFetcher {
   private readonly transport: Transport;
 
   /** transport: the cluster's, as the node running the task got it. */
-  constructor(transport: TransportOptions) {
+  constructor(transport: TransportOptions, private readonly silentMs = DEFAULT_HEARTBEAT_TIMEOUT_MS) {
     this.transport = new Transport(transport);
   }
 
@@ -161,8 +166,15 @@ export class ChunkFetcher {
   private peer(url: string) {
     let peer = this.links.get(url);
     if (peer) return peer;
-    const link = new Link<ToClient, ToServer>(this.transport.connect(url, { peer: true }));
+    const socket = this.transport.connect(url, { peer: true });
     const waiting = new Map<number, { resolve(ipc: Uint8Array): void; reject(e: Error): void }>();
+    let failure: Error | undefined;
+    socket.setTimeout(this.silentMs, () => {
+      if (waiting.size === 0) return;
+      failure = new Error(`it sent nothing for ${this.silentMs / 1000} s`);
+      socket.destroy();
+    });
+    const link = new Link<ToClient, ToServer>(socket);
     peer = { link, waiting };
     this.links.set(url, peer);
     link.send({ type: "hello", token: this.transport.token });
@@ -172,8 +184,7 @@ export class ChunkFetcher {
       if (message.type === "chunk") request?.resolve(message.ipc);
       else request?.reject(new Error(message.message));
     });
-    let failure: Error | undefined;
-    link.socket.once("error", (e) => { failure = this.transport.describe(e, url); });
+    link.socket.once("error", (e) => { failure ??= this.transport.describe(e, url); });
     link.on("close", () => {
       if (this.links.get(url)?.link === link) this.links.delete(url);
       for (const request of waiting.values()) request.reject(failure ?? new Error(`the connection to ${url} closed`));

@@ -1,5 +1,6 @@
 // The head ↔ node link: messages framed on a stream socket (TCP, loopback or not) as a 4-byte length
-// and a v8-serialized value, so typed arrays and bigints cross as they do between threads.
+// and a v8-serialized value, so typed arrays and bigints cross as they do between threads. An empty frame
+// is a heartbeat (see `keepAlive`): it carries nothing and is never emitted.
 import { timingSafeEqual } from "node:crypto";
 import { EventEmitter } from "node:events";
 import type net from "node:net";
@@ -12,7 +13,7 @@ export type NodeToHead =
    * member: on a session a server opened, the node's id in the server's cluster (what progress shows);
    * launch: the provider's launch that started it (see HeadAddress), if one did.
    */
-  | { type: "hello"; token: string; cpus: number; pid: number; chunks: string; member?: number; launch?: string }
+  | { type: "hello"; token: string; cpus: number; pid: number; chunks: string; member?: number; launch?: string; heartbeatTimeoutMs?: number }
   | { type: "worker"; workerId: number; message: WorkerMessage }
   | { type: "workerExit"; workerId: number; code: number }
   | { type: "workerError"; workerId: number; message: string }
@@ -26,12 +27,15 @@ export type NodeToHead =
   | { type: "sessionEnded"; session: number };
 
 export type HeadToNode =
-  | { type: "welcome"; nodeId: number }
+  /** heartbeatTimeoutMs: how long the head waits for a silent node (the node's own default). */
+  | { type: "welcome"; nodeId: number; heartbeatTimeoutMs: number }
   | { type: "rejected"; reason: string }
   | { type: "spawn"; workerId: number }
   | { type: "post"; workerId: number; message: DriverMessage }
   | { type: "terminate"; workerId: number }
   | { type: "leave" }
+  /** The head declared this node lost (it was silent): nothing more of its old work is accepted; it drops that work and joins again as a new node. */
+  | { type: "lost"; reason: string }
   /** A job ended: drop the partitions held for it (its head-side spill folder names it). */
   | { type: "release"; folder: string }
   /** From a server (see ./membership): join the job's head at `head` with its token, offering `cpus` slots. */
@@ -46,12 +50,22 @@ export function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** How long head and node wait for a silent peer unless told otherwise (--heartbeat-timeout). */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
+
 /** What a 4-byte length can say. */
 export const MAX_FRAME_BYTES = 2 ** 32 - 1;
+
+const HEARTBEAT = Buffer.alloc(4);
+
+/** Heartbeats go this many times per timeout, so a few may be late before the peer counts it silent. */
+const BEATS_PER_TIMEOUT = 4;
 
 /** Emits "message" per frame and "close" once. */
 export class Link<In, Out> extends EventEmitter {
   private buffered: Buffer = Buffer.alloc(0);
+  private heardAt = Date.now();
+  private beats?: NodeJS.Timeout;
   /** A longer frame, or one that does not decode, ends the link (the head keeps this small until a node has shown its token). */
   maxFrameBytes = MAX_FRAME_BYTES;
 
@@ -59,24 +73,52 @@ export class Link<In, Out> extends EventEmitter {
     super();
     socket.setNoDelay(true);
     socket.on("data", (chunk) => this.receive(chunk));
-    socket.on("close", () => this.emit("close"));
+    socket.on("close", () => { clearInterval(this.beats); this.emit("close"); });
     socket.on("error", () => socket.destroy()); // "close" follows
   }
 
   send(message: Out): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
     const body = v8.serialize(message);
     const header = Buffer.alloc(4);
     header.writeUInt32BE(body.length);
     this.socket.write(Buffer.concat([header, body]));
   }
 
+  /**
+   * Sends a heartbeat every `timeoutMs / 4` (of the shorter timeout, when the peer's is known) and calls
+   * `onSilent` once when nothing at all has arrived for `timeoutMs` — any bytes count, so a large frame
+   * crossing a slow link keeps the peer alive.
+   */
+  keepAlive(timeoutMs: number, onSilent: () => void, peerTimeoutMs = timeoutMs): void {
+    clearInterval(this.beats);
+    this.heardAt = Date.now();
+    this.beats = setInterval(() => {
+      if (!this.socket.destroyed) this.socket.write(HEARTBEAT);
+      if (Date.now() - this.heardAt < timeoutMs) return;
+      // After a pause of this process's own event loop, read what has arrived meanwhile before judging.
+      setImmediate(() => {
+        if (Date.now() - this.heardAt < timeoutMs || this.socket.destroyed) return;
+        clearInterval(this.beats);
+        onSilent();
+      });
+    }, Math.min(timeoutMs, peerTimeoutMs) / BEATS_PER_TIMEOUT);
+    this.beats.unref();
+  }
+
+  /** Stops heartbeats and silence checks (the link is being abandoned). */
+  stopKeepAlive(): void {
+    clearInterval(this.beats);
+  }
+
   private receive(chunk: Buffer): void {
+    this.heardAt = Date.now();
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     while (this.buffered.length >= 4) {
       const length = this.buffered.readUInt32BE(0);
       if (length > this.maxFrameBytes) { this.socket.destroy(); return; }
       if (this.buffered.length < 4 + length) return;
+      if (length === 0) { this.buffered = this.buffered.subarray(4); continue; }
       let message: In;
       try {
         message = v8.deserialize(this.buffered.subarray(4, 4 + length)) as In;

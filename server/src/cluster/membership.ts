@@ -6,7 +6,7 @@
 // the sessions are resized as jobs start and end, so no job starves another.
 import type net from "node:net";
 import type { HeadAddress } from "./providers";
-import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
 import { Transport, readTlsFiles, type TlsFiles } from "./transport";
 
 export type MemberState = "alive" | "draining" | "lost";
@@ -22,6 +22,8 @@ export interface MembershipOptions {
   token?: string;
   /** Mutual TLS on the port (and on every job's head and the nodes' chunk servers). */
   tls?: TlsFiles;
+  /** A node silent this long is lost (and each job's head, given the same timeout, reruns its tasks elsewhere). */
+  heartbeatTimeoutMs?: number;
 }
 
 /** The largest frame a connection may send before it has presented the token. */
@@ -115,7 +117,23 @@ export class Membership {
     const link = new Link<NodeToHead, HeadToNode>(socket);
     link.maxFrameBytes = HELLO_MAX_BYTES;
     const address = `${socket.remoteAddress}:${socket.remotePort}`;
+    const timeoutMs = this.options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
     let member: Member | undefined;
+    const lose = (how: string) => {
+      if (!member || member.state === "lost") return;
+      member.state = "lost";
+      member.sessions.clear();
+      console.error(`rdpipe server: node ${member.id} (pid ${member.pid}) at ${address} was lost: it ${how}`);
+    };
+    // A silent node is lost like a closed one; told so, it drops its work and joins again as a new node once it is back.
+    const silent = () => {
+      lose(`sent nothing for ${timeoutMs / 1000} s`);
+      link.removeAllListeners("message");
+      if (member) link.send({ type: "lost", reason: `the server declared node ${member.id} lost: it sent nothing for ${timeoutMs / 1000} s` });
+      socket.end();
+      setTimeout(() => socket.destroy(), timeoutMs).unref();
+    };
+    link.keepAlive(timeoutMs, silent);
     link.on("message", (message: NodeToHead) => {
       if (!member) {
         if (message.type !== "hello" || !this.transport.accepts(message.token)) {
@@ -127,7 +145,8 @@ export class Membership {
         link.maxFrameBytes = MAX_FRAME_BYTES;
         member = new Member(this.nextId++, message.pid, message.cpus, address, link);
         this.members.set(member.id, member);
-        link.send({ type: "welcome", nodeId: member.id });
+        link.keepAlive(timeoutMs, silent, message.heartbeatTimeoutMs);
+        link.send({ type: "welcome", nodeId: member.id, heartbeatTimeoutMs: timeoutMs });
         console.error(`rdpipe server: node ${member.id} (pid ${member.pid}, ${member.cpus} CPUs) joined from ${address}`);
         this.rebalance();
         return;
@@ -141,14 +160,13 @@ export class Membership {
       }
     });
     link.on("close", () => {
+      link.stopKeepAlive();
       if (!member) return;
       if (member.state === "draining" && member.sessions.size === 0) {
         this.members.delete(member.id); // it drained and left
         return;
       }
-      member.state = "lost";
-      member.sessions.clear();
-      console.error(`rdpipe server: node ${member.id} (pid ${member.pid}) at ${address} was lost`);
+      lose("closed its connection");
     });
   }
 }

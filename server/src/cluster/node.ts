@@ -1,12 +1,13 @@
 // A node: an OS process hosting worker threads for a head that it joins over TCP or mutual TLS
-// (./transport). The head is a job's
-// driver (`rdpipe run --nodes`), or an execution server (`rdpipe serve --cluster-port`) that then tells
-// the node to open a session with each job's head (its runner process): one session per job, each
-// with its own threads, partitions and chunk server. The head decides what runs here; SIGTERM is a
-// preemption notice (every session drains, then leaves when told).
+// (./transport). The head is a job's driver (`rdpipe run --nodes`), or an execution server (`rdpipe
+// serve --cluster-port`) that then tells the node to open a session with each job's head (its runner
+// process): one session per job, each with its own threads, partitions and chunk server. The head
+// decides what runs here; SIGTERM is a preemption notice (every session drains, then leaves when told).
+// Head and node exchange heartbeats: a head silent for the timeout is gone (the node drops its work and
+// exits 1); a head that declared this node lost (after a partition) has it drop its work and join again.
 import { Worker } from "node:worker_threads";
 import { ChunkStore, serveChunks } from "./chunks";
-import { Link, type HeadToNode, type NodeToHead } from "./link";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link, type HeadToNode, type NodeToHead } from "./link";
 import { workerExecArgv, workerScript } from "./paths";
 import type { DriverMessage, WorkerMessage } from "./protocol";
 import { Transport, type TransportOptions } from "./transport";
@@ -18,28 +19,35 @@ export interface NodeOptions extends TransportOptions {
   cpus: number;
   /** The provider's launch that started this node (env RDPIPE_LAUNCH), told to the head. */
   launch?: string;
+  /** How long the head may be silent before this node drops its work and exits; default: the head's own timeout. */
+  heartbeatTimeoutMs?: number;
 }
 
 type ServerMessage = Extract<HeadToNode, { type: "session" | "resize" | "endSession" }>;
+
+/** Until the head's welcome says its timeout, heartbeats go as often as for this one (a join takes a round trip on a slow link). */
+const JOINING_BEAT_TIMEOUT_MS = 1000;
+
+/** How a connection to a head ended: an exit code, or "rejoin" (the head declared this node lost). */
+type Outcome = number | "rejoin";
 
 /** This process joined to one head: the worker threads it runs there and the exchange partitions they made. */
 interface Session {
   link: Link<HeadToNode, NodeToHead>;
   store: ChunkStore;
-  /** Resolves 0 once told to leave, 1 when the head went away or refused the node. */
-  ended: Promise<number>;
-  leave(code: number): void;
+  ended: Promise<Outcome>;
+  leave(outcome: Outcome): void;
 }
 
 /**
- * Joins the head and serves it until told to leave (resolves 0) or the head goes away (resolves 1).
- * Exchange partitions its map tasks make stay here, served to peers on the interface facing the head.
+ * Joins the head and serves it until told to leave (resolves 0) or the head goes away or falls silent
+ * (resolves 1); joins again as a new node when the head declared it lost. Exchange partitions its map
+ * tasks make stay here, served to peers on the interface facing the head.
  */
 export async function runNode(options: NodeOptions): Promise<number> {
   /** By the server's session id: the slots it wants there now, and the session once joined (`ended`: ended by the server while joining). */
   const sessions = new Map<number, { cpus: number; session?: Session; ended?: boolean }>();
-  const main = await openSession(options.head, options, options.cpus, undefined, (message) => onServer(message));
-  if (!main) return 1;
+  let main: Session | undefined;
   const onServer = (message: ServerMessage): void => {
     const { session: id } = message;
     const known = sessions.get(id);
@@ -49,31 +57,42 @@ export async function runNode(options: NodeOptions): Promise<number> {
     } else if (message.type === "endSession" && known) {
       known.ended = true;
       known.session?.leave(0);
-    } else if (message.type === "session") {
+    } else if (message.type === "session" && main) {
+      const server = main;
       const entry: { cpus: number; session?: Session; ended?: boolean } = { cpus: message.cpus };
       sessions.set(id, entry);
-      const head = reachable(message.head, main.link.socket.remoteAddress);
+      const head = reachable(message.head, server.link.socket.remoteAddress);
       // A session presents the job's token, and this node's certificate over TLS.
-      void openSession(head, { token: message.token, tls: options.tls }, message.cpus, main.store.nodeId).then((session) => {
+      const peers = { token: message.token, tls: options.tls };
+      void openSession(head, peers, message.cpus, options.heartbeatTimeoutMs, server.store.nodeId).then((session) => {
         entry.session = session;
         if (session && entry.ended) session.leave(0);
         else if (session && entry.cpus !== message.cpus) session.link.send({ type: "slots", cpus: entry.cpus });
         void (session?.ended ?? Promise.resolve()).then(() => {
+          if (sessions.get(id) !== entry) return;
           sessions.delete(id);
-          main.link.send({ type: "sessionEnded", session: id });
+          server.link.send({ type: "sessionEnded", session: id });
         });
       });
     }
   };
   const drain = () => {
-    main.link.send({ type: "draining" });
+    main?.link.send({ type: "draining" });
     for (const { session } of sessions.values()) session?.link.send({ type: "draining" });
   };
   process.on("SIGTERM", drain);
-  const code = await main.ended;
-  process.off("SIGTERM", drain);
-  for (const { session } of sessions.values()) session?.leave(code);
-  return code;
+  try {
+    for (;;) {
+      main = await openSession(options.head, options, options.cpus, options.heartbeatTimeoutMs, undefined, onServer);
+      if (!main) return 1;
+      const outcome = await main.ended;
+      for (const { session } of sessions.values()) session?.leave(1);
+      sessions.clear();
+      if (outcome !== "rejoin") return outcome;
+    }
+  } finally {
+    process.off("SIGTERM", drain);
+  }
 }
 
 /** A job head listening on every interface is reached where the server was. */
@@ -85,7 +104,8 @@ function reachable(head: string, serverAddress: string | undefined): string {
 
 /** Connects and presents the token; undefined (and a message on stderr) when the head cannot be reached. */
 async function openSession(
-  head: string, peers: TransportOptions & { launch?: string }, cpus: number, member: number | undefined, onServer?: (message: ServerMessage) => void,
+  head: string, peers: TransportOptions & { launch?: string }, cpus: number, heartbeatTimeoutMs: number | undefined, member: number | undefined,
+  onServer?: (message: ServerMessage) => void,
 ): Promise<Session | undefined> {
   const transport = new Transport({ token: peers.token, tls: peers.tls });
   const script = workerScript();
@@ -103,20 +123,27 @@ async function openSession(
   const workers = new Map<number, Worker>();
   const store = new ChunkStore();
   const chunks = await serveChunks(store, transport, socket.localAddress ?? "127.0.0.1");
-  link.send({ type: "hello", token: transport.token, cpus, pid: process.pid, chunks: chunks.url, member, launch: peers.launch });
-  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, peers) } : message);
+  link.send({ type: "hello", token: transport.token, cpus, pid: process.pid, chunks: chunks.url, member, launch: peers.launch, heartbeatTimeoutMs });
+  let timeoutMs = heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  const toWorker = (message: DriverMessage): DriverMessage => (message.type === "run" ? { ...message, task: store.localTask(message.task, peers, timeoutMs) } : message);
   const toHead = (message: WorkerMessage): WorkerMessage => (message.type === "mapOutput" ? { ...message, output: store.keep(message.taskId, message.output) } : message);
-  let leave!: (code: number) => void;
-  const ended = new Promise<number>((resolve) => {
-    leave = (code: number) => {
+  let leave!: (outcome: Outcome) => void;
+  const ended = new Promise<Outcome>((resolve) => {
+    leave = (outcome: Outcome) => {
       link.removeAllListeners();
+      link.stopKeepAlive();
       for (const worker of workers.values()) void worker.terminate();
       link.socket.destroy();
       chunks.server.close();
       store.releaseAll();
-      resolve(code);
+      resolve(outcome);
     };
   });
+  const listen = (headTimeoutMs?: number) => link.keepAlive(timeoutMs, () => {
+    console.error(`rdpipe node: the head at ${head} was silent for ${timeoutMs / 1000} s; dropping its work and exiting`);
+    leave(1);
+  }, headTimeoutMs);
+  listen(JOINING_BEAT_TIMEOUT_MS);
   let joined = false;
   link.on("close", () => {
     if (!joined) console.error(`rdpipe node: could not join the head: ${(failure ?? transport.closedEarly(head)).message}`);
@@ -124,10 +151,16 @@ async function openSession(
   });
   link.on("message", (message: HeadToNode) => {
     switch (message.type) {
-      case "welcome": joined = true; store.nodeId = message.nodeId; return;
+      case "welcome":
+        joined = true;
+        store.nodeId = message.nodeId;
+        timeoutMs = heartbeatTimeoutMs ?? message.heartbeatTimeoutMs;
+        listen(message.heartbeatTimeoutMs);
+        return;
       case "release": store.release(message.folder); link.send({ type: "released", folder: message.folder }); return;
       case "rejected": console.error(`rdpipe node: the head refused this node: ${message.reason} (${head})`); return leave(1);
       case "leave": return leave(0);
+      case "lost": console.error(`rdpipe node: ${message.reason}; dropping its work and joining again`); return leave("rejoin");
       case "spawn": {
         const { workerId } = message;
         const worker = new Worker(script, { stdout: false, stderr: false, execArgv: workerExecArgv() });

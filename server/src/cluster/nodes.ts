@@ -2,14 +2,15 @@
 // (./transport); tasks run on
 // their workers; a node provider starts nodes when the cluster autoscaler asks. A node that is lost
 // fails its workers' tasks as lost (the executor reruns them); a draining node takes no new work and
-// is told to leave once its workers are idle.
+// is told to leave once its workers are idle. A node silent for the heartbeat timeout is lost the same way
+// as one whose socket closed; if it comes back, it is told so and its old link is ignored.
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import * as fs from "node:fs";
 import type net from "node:net";
 import { nodeSpillFolder } from "./chunks";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
-import { Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
 import type { DriverMessage } from "./protocol";
 import { LocalNodeProvider, type HeadAddress, type LaunchedNode, type NodeProvider } from "./providers";
 import { IdleNodes, checkIntervalMs, placeActor } from "./scale";
@@ -17,7 +18,7 @@ import { readTlsFiles, Transport, type TlsFiles } from "./transport";
 
 export interface NodeInfo { id: number; pid: number; cpus: number; state: "alive" | "draining" }
 
-/** released: nodes the cluster let go after they were idle for idleTimeoutMs (ever, not only this job's). */
+/** lost: nodes this cluster has declared lost (socket closed, or silent past the heartbeat timeout); released: nodes it let go after they were idle for idleTimeoutMs (ever, not only this job's). */
 export interface NodeCounts { alive: number; draining: number; lost: number; pending: number; released: number }
 
 /** A node as a job's progress shows it: `id` is the server's id for a node a server shares between jobs. */
@@ -179,9 +180,14 @@ export interface ClusterOptions {
   minNodes?: number;
   /** A node idle this long is released (drained, then terminated by its provider); default 30 s. */
   idleTimeoutMs?: number;
+  /** A node that sends nothing for this long is lost (default 10 s); nodes leave a head silent for as long. */
+  heartbeatTimeoutMs?: number;
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+/** How long an abandoned link to a lost node stays open to carry the "lost" message once the network is back. */
+const ABANDONED_LINK_MS = 60_000;
 
 /** A head and its nodes. Jobs run on whatever nodes have joined; the executor asks for more while work is queued. */
 export class Cluster {
@@ -204,7 +210,7 @@ export class Cluster {
   private head?: HeadAddress;
   private shutDown = false;
   private nextNodeId = 1;
-  /** Nodes lost (their spill folders are removed here when a job ends, for a node on this machine; progress lists them). */
+  /** Nodes lost (socket closed, or silent): their spill folders are removed here when a job ends, for a node on this machine; progress lists them. */
   private readonly lost: RemoteNode[] = [];
 
   constructor(readonly options: ClusterOptions) {
@@ -360,11 +366,20 @@ export class Cluster {
     });
   }
 
+  private get heartbeatTimeoutMs(): number {
+    return this.options.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+  }
+
   private accept(socket: net.Socket): void {
     socket.unref();
     const link = new Link<NodeToHead, HeadToNode>(socket);
     link.maxFrameBytes = HELLO_MAX_BYTES;
     let node: RemoteNode | undefined;
+    const silent = () => {
+      if (node) this.lose(node, `sent nothing for ${this.heartbeatTimeoutMs / 1000} s`);
+      else socket.destroy();
+    };
+    link.keepAlive(this.heartbeatTimeoutMs, silent);
     link.on("message", (message: NodeToHead) => {
       if (!node) {
         if (message.type !== "hello" || !this.transport.accepts(message.token)) {
@@ -377,7 +392,8 @@ export class Cluster {
         this.nodeById.set(node.id, node);
         node.launched = message.launch === undefined ? undefined : this.launchedById.get(message.launch);
         if (node.launched) this.launching.delete(node.launched);
-        link.send({ type: "welcome", nodeId: node.id });
+        link.keepAlive(this.heartbeatTimeoutMs, silent, message.heartbeatTimeoutMs);
+        link.send({ type: "welcome", nodeId: node.id, heartbeatTimeoutMs: this.heartbeatTimeoutMs });
         this.pool.addNode(node);
         return;
       }
@@ -391,21 +407,35 @@ export class Cluster {
         case "released": node.releasing.get(message.folder)?.(); node.releasing.delete(message.folder); break;
       }
     });
-    link.on("close", () => {
-      if (!node) return;
-      this.nodeById.delete(node.id);
-      const lost = new Error(`its node ${node.id} (pid ${node.pid}) was lost`);
-      for (const worker of [...node.workers.values()]) {
-        worker.nodeLost = true;
-        node.workers.delete(worker.id);
-        worker.emit("error", lost);
-      }
-      for (const done of node.releasing.values()) done();
-      // A node released for being idle held nothing a running job needs; were it otherwise, the exchanges make it again.
-      if (node.idleReleased) this.released++;
-      else this.lost.push(node);
-      this.pool.emit("nodeLost", node.id);
-      this.pool.emit("idle");
-    });
+    link.on("close", () => { if (node) this.lose(node, "closed its connection"); });
+  }
+
+  /**
+   * The node is gone (its socket closed, or it was silent): its workers' tasks fail as lost, and its id is
+   * never used again. Its link is abandoned: nothing arriving on it is read any more, and it carries a
+   * "lost" message, so that a node cut off by the network drops its old work and joins again once it is back.
+   */
+  private lose(node: RemoteNode, how: string): void {
+    if (this.nodeById.get(node.id) !== node) return;
+    this.nodeById.delete(node.id);
+    const { link } = node;
+    link.removeAllListeners("message");
+    link.stopKeepAlive();
+    const lost = new Error(`its node ${node.id} (pid ${node.pid}) was lost: it ${how}`);
+    for (const worker of [...node.workers.values()]) {
+      worker.nodeLost = true;
+      node.workers.delete(worker.id);
+      worker.emit("error", lost);
+    }
+    for (const done of node.releasing.values()) done();
+    // A node released for being idle held nothing a running job needs; were it otherwise, the exchanges make it again.
+    if (node.idleReleased) this.released++;
+    else this.lost.push(node);
+    this.pool.emit("nodeLost", node.id);
+    this.pool.emit("idle");
+    if (link.socket.destroyed) return;
+    link.send({ type: "lost", reason: `the head declared node ${node.id} lost: it ${how}` });
+    link.socket.end();
+    setTimeout(() => link.socket.destroy(), ABANDONED_LINK_MS).unref();
   }
 }

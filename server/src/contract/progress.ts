@@ -5,8 +5,9 @@
 export interface ActorCounts { running: number; pending: number; restarting: number }
 
 /**
- * A cluster's nodes: joined and taking work, draining (preempted, or being released), lost (gone mid-job),
- * asked for and not joined yet, and released (let go after being idle, since the cluster started).
+ * A cluster's nodes: joined and taking work, draining (preempted, or being released), lost (since the
+ * cluster started: socket closed, or silent past the heartbeat timeout), asked for and not joined yet,
+ * and released (let go after being idle, since the cluster started).
  */
 export interface NodeCounts { alive: number; draining: number; lost: number; pending: number; released: number }
 

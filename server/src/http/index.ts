@@ -28,9 +28,10 @@ export interface ServerOptions {
   tls?: ServerTlsFiles;
   /**
    * Nodes join here (`rdpipe node --head tcp://host:port --token T`) and every job runs its tasks on them; needs
-   * the token, or `tls` (mutual TLS on this port, every job's head and the nodes' chunk servers).
+   * the token, or `tls` (mutual TLS on this port, every job's head and the nodes' chunk servers; by default
+   * `serverClusterTls` of the server's own `tls`). heartbeatTimeoutMs: a node silent this long is lost.
    */
-  cluster?: { host: string; port: number; tls?: TlsFiles };
+  cluster?: { host: string; port: number; tls?: TlsFiles; heartbeatTimeoutMs?: number };
 }
 
 /** `rdpipe serve --tls-cert --tls-key [--tls-ca]`. */

@@ -354,7 +354,7 @@ export class JobManager {
       this.startQueued();
     });
     const resume = job.summary.resumedFrom && job.checkpoint ? { checkpointPath: job.checkpoint.checkpointPath } : undefined;
-    const cluster = this.options.cluster && { host: this.options.cluster.options.host, tls: this.options.cluster.options.tls };
+    const cluster = this.options.cluster && { host: this.options.cluster.options.host, tls: this.options.cluster.options.tls, heartbeatTimeoutMs: this.options.cluster.options.heartbeatTimeoutMs };
     child.send({ type: "run", pipeline: job.pipeline, options: job.summary.options, resume, cluster } satisfies RunnerRequest);
   }
 

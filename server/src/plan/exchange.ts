@@ -115,8 +115,12 @@ export interface ExchangeReduceSpec {
   range?: KeyRange;
   /** On a cluster: the chunk server (tcp:// or tls://host:port) of each node holding pieces, by node id. */
   peers?: Record<number, string>;
-  /** Added by the node that runs the task: its id, and the cluster's token and TLS material (PEM), to fetch from its peers. */
-  fetch?: { here: number; transport: { token?: string; tls?: { cert: string; key: string; ca: string } } };
+  /**
+   * Added by the node that runs the task: its id, and the cluster's token and TLS material (PEM), to fetch
+   * from its peers; silentMs: a peer that sends nothing for this long while asked for chunks is taken as
+   * lost (the node's heartbeat timeout).
+   */
+  fetch?: { here: number; transport: { token?: string; tls?: { cert: string; key: string; ca: string } }; silentMs: number };
 }
 
 export interface KeyRange { keys: string[]; descending: boolean[]; lower?: unknown[]; upper?: unknown[] }

@@ -13,7 +13,7 @@ export type RunnerRequest =
    * `resume`: this run continues the checkpoint at that path, so the pipeline must still use it. `cluster`: the
    * server heads a cluster; the runner heads one of its own on that interface and answers `head` (nodes join it).
    */
-  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string }; cluster?: { host: string; tls?: TlsFiles } }
+  | { type: "run"; pipeline: RunnerPipeline; options: JobOptions; resume?: { checkpointPath: string }; cluster?: { host: string; tls?: TlsFiles; heartbeatTimeoutMs?: number } }
   | { type: "plan"; pipeline: RunnerPipeline }
   | ({ type: "checkpoint" } & CheckpointViewRequest);
 

@@ -29,7 +29,7 @@ export class PieceReader {
     const url = peers?.[chunk.node];
     const lost = (why: string) => new TaskError({ kind: "internal", operator, peerLost: chunk.node, message: `${operator}: fetching a partition from node ${chunk.node}: ${why}` });
     if (!fetch || url === undefined) throw lost("the node is not in the cluster any more");
-    this.fetcher ??= new ChunkFetcher(fetch.transport);
+    this.fetcher ??= new ChunkFetcher(fetch.transport, fetch.silentMs);
     let ipc: Uint8Array;
     try {
       ipc = await this.fetcher.get(url, chunk);
