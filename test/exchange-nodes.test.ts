@@ -1,9 +1,10 @@
 // The exchange on nodes (OS processes): a sort gives the same ordered output as on worker threads;
 // partitions stay on the node that made them and reduce tasks fetch them from it (none reach the
-// driver); a node SIGKILLed while map tasks run, or after they finished, loses only what it ran or
+// driver), only their own rows of each chunk; a node SIGKILLed while map tasks run, or after they finished, loses only what it ran or
 // held, which runs again: the output is the same; the nodes' spill folders go however the job ends.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import { tableToIPC } from "apache-arrow";
 import * as rd from "../server/src/api";
 import { onTwoNodes } from "./helpers";
 
@@ -40,6 +41,18 @@ describe("the exchange on nodes", function () {
     // The reduce task fetched the other node's map outputs from it; no partition went through the driver.
     assert.ok((reduce.bytesMoved ?? 0) > 0, `${reduce.bytesMoved} bytes moved`);
     assert.equal(dataset.lastRun()!.exchangeBytesViaDriver, 0);
+  });
+
+  it("a reduce task fetches only its partition's rows of a sorted chunk: the bytes moved are less than the data's, not once per partition", async () => {
+    // Each map task's sorted run is one chunk spanning every reduce partition's key range; the holding node cuts it.
+    let last: rd.ProgressSnapshot | undefined;
+    const dataset = slowSort(true);
+    const table = await dataset.toArrow({ onProgress: (s) => { last = s; } });
+    assert.deepEqual(Array.from(table.getChild("id")!.toArray() as ArrayLike<number>, Number), expectedIds());
+    const reduce = last!.operators.find((op) => op.name.startsWith("Sort("))!;
+    const whole = tableToIPC(table, "stream").byteLength;
+    assert.ok(reduce.tasksDone >= 4, `${reduce.tasksDone} reduce partitions`);
+    assert.ok((reduce.bytesMoved ?? 0) > 0 && reduce.bytesMoved! < whole, `${reduce.bytesMoved} bytes moved of ${whole} bytes of rows`);
   });
 
   it("a node SIGKILLed while map tasks run: its tasks rerun and the output is the same", async () => {
