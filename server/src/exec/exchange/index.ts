@@ -26,3 +26,4 @@ export { MapWriter } from "./map";
 export { cutChunk } from "./cut";
 export { reduceBlocks } from "./reduce";
 export { routePartitions } from "./routing";
+export { ChunkSink, chunkBytes } from "./spill";
