@@ -4,7 +4,7 @@
 // cast to its pair's output type, so that both sides hold equal keys alike (an int32 key joins an
 // int64 one as int64, a float one as float64; strings as Utf8); types the table does not take
 // (booleans, dates, timestamps, decimals) are compared as float64 numbers.
-import { DataType, Float64, type Vector, vectorFromArray } from "apache-arrow";
+import { DataType, Float64, Table, type Vector, vectorFromArray } from "apache-arrow";
 import { type Block, columnValues, describeType, utf8Vector, validity } from "../../block";
 import type { KeyPair } from "../../plan";
 import { KeyTable } from "./key-table";
@@ -31,12 +31,23 @@ export class KeyIds {
   }
 
   private vectors(block: Block, side: "left" | "right"): Vector[] {
-    return this.keys.map((key) => tableKey(castKey(block.getChild(key[side])!, key)));
+    return aligned(this.keys.map((key) => tableKey(castKey(block.getChild(key[side])!, key))));
   }
 
   private idsOf(vectors: Vector[], numRows: number): Int32Array {
     return withoutNulls(new Int32Array(this.table.ids(vectors, numRows).buffer), vectors);
   }
+}
+
+/**
+ * The key columns cut into chunks at the same rows, as the table reads them (a cast column is one chunk,
+ * the others keep their block's batches): a table of them slices each to the same boundaries, copying nothing.
+ */
+function aligned(vectors: Vector[]): Vector[] {
+  const cuts = (vector: Vector) => vector.data.map((d) => d.length).join();
+  if (vectors.every((v) => cuts(v) === cuts(vectors[0]))) return vectors;
+  const table = new Table(Object.fromEntries(vectors.map((v, k) => [k, v])));
+  return vectors.map((_, k) => table.getChildAt(k)!);
 }
 
 /** ids with -1 for the rows with a null key (the table holds a null as a key of its own; a join matches it with nothing). */
