@@ -85,7 +85,7 @@ export async function runNode(options: NodeOptions): Promise<number> {
   process.on("SIGTERM", drain);
   try {
     for (;;) {
-      main = await openSession(options.head, options, options.cpus, options.heartbeatTimeoutMs, undefined, options.cutChunk, onServer);
+      main = await openSession(options.head, { token: options.token, tls: options.tls, launch: options.launch }, options.cpus, options.heartbeatTimeoutMs, undefined, options.cutChunk, onServer);
       if (!main) return 1;
       const outcome = await main.ended;
       for (const { session } of sessions.values()) session?.leave(1);
