@@ -22,6 +22,7 @@ function summarizeGroup(batch: rd.Batch): rd.Columns {
 
 const jobs: Record<string, () => rd.Dataset> = {
   sort: () => facts().sort("key"),
+  sortNodes: () => facts().sort("key"), // run on --nodes 2 by bench/shuffle.ts
   groupBy: () => facts().groupBy("key").aggregate(rd.Count(), rd.Sum("v")),
   mapGroups: () => facts().groupBy("key").mapGroups(summarizeGroup),
   innerJoin: () => facts().join(dimension(), { joinType: "inner", on: "key" }),

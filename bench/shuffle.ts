@@ -1,6 +1,7 @@
 // The all-to-all bench: sort, groupBy + aggregate, mapGroups, and inner and left-outer joins with a
 // many-to-many dimension table, over 8M rows (16 Parquet files) under a 256 MB budget with 2 workers,
-// each run as `rdpipe run` in its own process group; against DuckDB on 2 threads with the same memory
+// and the sort again on two nodes of one CPU each (`sortNodes`, also printing the bytes moved between
+// them), each run as `rdpipe run` in its own process group; against DuckDB on 2 threads with the same memory
 // limit in the same run. Every result is checked against DuckDB's.
 import fs from "node:fs";
 import path from "node:path";
@@ -54,6 +55,8 @@ interface Job {
   query: (facts: string, dim: string) => string;
   /** Checks rdpipe's output folder against DuckDB's; returns what was compared. */
   verify: (conn: DuckDBConnection, ours: string, theirs: string) => Promise<string>;
+  /** Run on 2 nodes of 1 CPU each (`--nodes 2 --cpus-per-node 1`) instead of 2 worker threads. */
+  nodes?: boolean;
 }
 
 const parquetIn = (dir: string) => `read_parquet(${sql(path.join(dir, "*.parquet"))})`;
@@ -83,21 +86,22 @@ async function sameGroups(conn: DuckDBConnection, ours: string, theirs: string, 
   return scalar(conn, `SELECT count(*) FROM ${parquetIn(ours)}`);
 }
 
+const sortQuery = (facts: string) => `SELECT id, key, v, s FROM ${factsTable(facts)} ORDER BY key`;
+
+async function sameSortedRows(conn: DuckDBConnection, ours: string, theirs: string): Promise<string> {
+  const rows = await sameRows(conn, ours, theirs, "id, key, v, s");
+  // The order: files in lexical order, rows in file order, keys never decreasing.
+  const disorder = await scalar(conn, `SELECT count(*) FROM (SELECT key, lag(key) OVER (ORDER BY filename, file_row_number) AS prev
+    FROM read_parquet(${sql(path.join(ours, "*.parquet"))}, filename = true, file_row_number = true)) WHERE key < prev`);
+  if (disorder !== 0) throw new Error(`${disorder} rows come after a row with a greater key (files in name order)`);
+  return `${rows.toLocaleString("en-US")} rows, same rows, in key order`;
+}
+
 const JOIN_COLUMNS = "id, key, v, s, d_id, d_name, d_w";
 
 const JOBS: Job[] = [
-  {
-    name: "sort",
-    query: (facts) => `SELECT id, key, v, s FROM ${factsTable(facts)} ORDER BY key`,
-    verify: async (conn, ours, theirs) => {
-      const rows = await sameRows(conn, ours, theirs, "id, key, v, s");
-      // The order: files in lexical order, rows in file order, keys never decreasing.
-      const disorder = await scalar(conn, `SELECT count(*) FROM (SELECT key, lag(key) OVER (ORDER BY filename, file_row_number) AS prev
-        FROM read_parquet(${sql(path.join(ours, "*.parquet"))}, filename = true, file_row_number = true)) WHERE key < prev`);
-      if (disorder !== 0) throw new Error(`${disorder} rows come after a row with a greater key (files in name order)`);
-      return `${rows.toLocaleString("en-US")} rows, same rows, in key order`;
-    },
-  },
+  { name: "sort", query: sortQuery, verify: sameSortedRows },
+  { name: "sortNodes", query: sortQuery, verify: sameSortedRows, nodes: true },
   {
     name: "groupBy",
     query: (facts) => `SELECT key, count(*) AS n, sum(v) AS sv FROM ${factsTable(facts)} GROUP BY key`,
@@ -137,12 +141,16 @@ function groupRss(pgid: number): number {
   return total;
 }
 
-/** `rdpipe run` of one job in its own process group: wall time and peak RSS of the group (sampled every 0.2 s). */
-function runRdpipe(job: string, env: Record<string, string>): Promise<{ seconds: number; peakRss: number; output: string }> {
+/**
+ * `rdpipe run` of one job in its own process group (its nodes too): wall time and peak RSS of the group
+ * (sampled every 0.2 s). On nodes it prints its progress, whose last lines say the bytes moved between them.
+ */
+function runRdpipe(job: Job, env: Record<string, string>): Promise<{ seconds: number; peakRss: number; output: string }> {
+  const where = job.nodes ? ["--nodes", "2", "--cpus-per-node", "1"] : ["--quiet"];
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [path.join(ROOT, "bin", "rdpipe.js"), "run", PIPELINE, "--memory", "256MB", "--workers", "2", "--quiet"], {
-      cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, RDPIPE_BENCH_SHUFFLE_JOB: job },
+    const child = spawn(process.execPath, [path.join(ROOT, "bin", "rdpipe.js"), "run", PIPELINE, "--memory", "256MB", "--workers", "2", ...where], {
+      cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, RDPIPE_BENCH_SHUFFLE_JOB: job.name },
     });
     let output = "";
     let peakRss = 0;
@@ -155,10 +163,16 @@ function runRdpipe(job: string, env: Record<string, string>): Promise<{ seconds:
       clearInterval(sampler);
       clearTimeout(killer);
       const seconds = (performance.now() - started) / 1000;
-      if (code !== 0) reject(new Error(`rdpipe run (${job}) exited with ${signal ?? code}: ${output.trim().split("\n").slice(-6).join(" | ")}`));
+      if (code !== 0) reject(new Error(`rdpipe run (${job.name}) exited with ${signal ?? code}: ${output.trim().split("\n").slice(-6).join(" | ")}`));
       else resolve({ seconds, peakRss, output });
     });
   });
+}
+
+/** What the final progress lines say the map tasks spilled and the reduce tasks moved between nodes. */
+function movedBetweenNodes(output: string): string {
+  const last = (pattern: RegExp) => [...output.matchAll(pattern)].pop()?.[1] ?? "0 B";
+  return `map outputs ${last(/spilled (\S+ \S+)/g)}, moved ${last(/moved (\S+ \S+) between nodes/g)} between nodes`;
 }
 
 export async function benchShuffle(dataDir: string, { log, summary, check }: BenchReport): Promise<void> {
@@ -177,12 +191,12 @@ export async function benchShuffle(dataDir: string, { log, summary, check }: Ben
       return (performance.now() - started) / 1000;
     }, { threads: "2", memory_limit: "256MB", temp_directory: path.join(dataDir, "shuffle-duck-tmp") });
     try {
-      const run = await runRdpipe(job.name, { RDPIPE_BENCH_SHUFFLE_INPUT: data.facts, RDPIPE_BENCH_SHUFFLE_DIM: data.dim, RDPIPE_BENCH_SHUFFLE_OUT: ours });
+      const run = await runRdpipe(job, { RDPIPE_BENCH_SHUFFLE_INPUT: data.facts, RDPIPE_BENCH_SHUFFLE_DIM: data.dim, RDPIPE_BENCH_SHUFFLE_OUT: ours });
       const compared = await withDuck((conn) => job.verify(conn, ours, theirs), { threads: "2" });
       const ratio = run.seconds / duckSeconds;
       const ok = run.peakRss <= RSS_TARGET && ratio <= 10;
       summary(`shuffle ${job.name}: rdpipe ${fmtS(run.seconds)}, peak RSS ${fmtMiB(run.peakRss)} (target <= ${fmtMiB(RSS_TARGET)}); ` +
-        `DuckDB ${fmtS(duckSeconds)}; ratio ${ratio.toFixed(1)}x (target <= 10x, aim 3x) ${ok ? "PASS" : "MISS"}; ${compared}`);
+        `DuckDB ${fmtS(duckSeconds)}; ratio ${ratio.toFixed(1)}x (target <= 10x, aim 3x) ${ok ? "PASS" : "MISS"}; ${compared}${job.nodes ? `; ${movedBetweenNodes(run.output)}` : ""}`);
     } catch (e) {
       failed++;
       summary(`shuffle ${job.name}: FAILED (DuckDB ${fmtS(duckSeconds)}): ${(e as Error).message}`);

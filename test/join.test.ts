@@ -132,6 +132,26 @@ describe("join kernel against nested loops", () => {
   });
 });
 
+describe("join kernel, keys cast to their pair's type", () => {
+  // Left (the indexed side: fewer rows) in three blocks; its int32 key k is cast to the pair's int64, its string key c is not.
+  const random = lcg(5);
+  const left = Array.from({ length: 60 }, (_, i) => ({ id: i, k: Math.floor(random() * 8), c: random() < 0.5 ? "a" : "b" }));
+  const right = Array.from({ length: 90 }, (_, i) => ({ k2: Math.floor(random() * 10), c2: random() < 0.5 ? "a" : "b", w: i }));
+  const leftBlocks = [0, 20, 40].map((start) => {
+    const rows = left.slice(start, start + 20);
+    return blockFromColumns({ id: rows.map((r) => r.id), k: vectorFromArray(rows.map((r) => r.k), new Int32()), c: rows.map((r) => r.c) });
+  });
+  const rightBlock = blockFromColumns({ k2: vectorFromArray(right.map((r) => BigInt(r.k2)), new Int64()), c2: right.map((r) => r.c2), w: right.map((r) => r.w) });
+  for (const joinType of ["inner", "full_outer", "right_anti"] as const) {
+    it(`${joinType}: an int32 and a string key against an int64 and a string key equals the nested-loop reference`, async () => {
+      const spec = joinSpec({ joinType, on: ["k", "c"], rightOn: ["k2", "c2"] });
+      const expected = referenceJoin(left, right, fullOptions(joinType, ["k", "c"], ["k2", "c2"]));
+      assert.ok(expected.length > 0);
+      assert.deepEqual(canonical(rowsOf(await joinBlocks(leftBlocks, [rightBlock], spec))), canonical(expected));
+    });
+  }
+});
+
 describe("Dataset.join", () => {
   const { left, right } = sides(300, 200, 11);
   for (const joinType of JOIN_TYPES) {

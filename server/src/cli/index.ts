@@ -5,7 +5,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { runNode, readTlsFiles, type TlsFiles } from "../cluster";
 import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } from "../contract";
-import { formatBytes } from "../exec";
+import { cutChunk, formatBytes } from "../exec";
 import { compilePipeline } from "../loader";
 import { RdpipeError } from "../errors";
 import { previewLines, runLocal, udfStackOf, type LocalRunOptions } from "../runner";
@@ -166,7 +166,7 @@ async function run(argv: string[], session: Session): Promise<number> {
     if (!values.head) throw new UsageError("rdpipe node needs --head tcp://HOST:PORT or tls://HOST:PORT");
     const tls = clusterTls(tlsFlags, "rdpipe node");
     if (!token && !tls) throw new UsageError("rdpipe node needs the head's token (--token or RDPIPE_TOKEN), or --tls-cert, --tls-key and --tls-ca for tls://");
-    return runNode({ head: values.head, token, tls: tls && readTlsFiles(tls), cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism(), launch: process.env.RDPIPE_LAUNCH, heartbeatTimeoutMs });
+    return runNode({ head: values.head, token, tls: tls && readTlsFiles(tls), cpus: positiveInt("--cpus", values.cpus) ?? os.availableParallelism(), launch: process.env.RDPIPE_LAUNCH, heartbeatTimeoutMs, cutChunk });
   }
   if (command === "bundle") {
     if (!file || rest.length > 0) throw new UsageError("rdpipe bundle takes exactly one pipeline file");

@@ -1,12 +1,14 @@
 // Exchange partitions on a node, as Ray's object store keeps them: the chunks a map task made stay on
 // the node that made it — in the node process's memory (what the task kept inline), or in the node's
 // spill folder — and the node serves them to its peers. A reduce task anywhere fetches its pieces
-// straight from the nodes holding them; only where they are reaches the head. Connections present the
-// cluster's token first, as on the node link, over the cluster's transport (./transport: TCP or mutual TLS).
+// straight from the nodes holding them, cut here to the rows it reads (a ranged get: the cut itself is
+// the exchange's, handed to the store as a `ChunkCutter`); only where they are reaches the head.
+// Connections present the cluster's token first, as on the node link, over the cluster's transport
+// (./transport: TCP or mutual TLS).
 import * as fs from "node:fs";
 import type net from "node:net";
 import * as path from "node:path";
-import type { ChunkRef, MapOutput } from "../plan";
+import type { ChunkCut, ChunkRef, MapOutput } from "../plan";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link } from "./link";
 import type { TaskSpec } from "./protocol";
 import { Transport, type TransportOptions } from "./transport";
@@ -14,7 +16,10 @@ import { Transport, type TransportOptions } from "./transport";
 /** Where a chunk's bytes are on the node holding it: in its memory (key) or in one of its spill files. */
 export interface ChunkLocation { key?: string; file?: string; offset?: number; bytes: number }
 
-type ToServer = { type: "hello"; token: string } | ({ type: "get"; id: number } & ChunkLocation);
+type ToServer = { type: "hello"; token: string } | ({ type: "get"; id: number; cut?: ChunkCut } & ChunkLocation);
+
+/** The Arrow IPC of the rows of a chunk (its IPC bytes) that a cut names (exec/exchange's cutChunk). */
+export type ChunkCutter = (ipc: Uint8Array, cut: ChunkCut) => Uint8Array;
 type ToClient = { type: "chunk"; id: number; ipc: Uint8Array } | { type: "missing"; id: number; message: string };
 
 /** A node's folder for a job's spilled partitions: beside the head's job folder, named after the node. */
@@ -34,6 +39,8 @@ export class ChunkStore {
   /** Map tasks running here: their head-side spill folder. */
   private readonly mapTasks = new Map<number, string>();
   private nextKey = 1;
+
+  constructor(private readonly cutter: ChunkCutter) {}
 
   /** A task as it runs here: a map task spills into this node's folder, a reduce task may fetch from peers (giving up on one silent for `silentMs`). */
   localTask(task: TaskSpec, transport: TransportOptions, silentMs: number): TaskSpec {
@@ -74,7 +81,13 @@ export class ChunkStore {
     for (const jobFolder of [...this.jobs.keys()]) this.release(jobFolder);
   }
 
-  read(location: ChunkLocation): Uint8Array {
+  /** A chunk's bytes, or (with a cut) those of the rows the cut names. */
+  read(location: ChunkLocation, cut?: ChunkCut): Uint8Array {
+    const ipc = this.whole(location);
+    return cut ? this.cutter(ipc, cut) : ipc;
+  }
+
+  private whole(location: ChunkLocation): Uint8Array {
     if (location.key !== undefined) {
       const ipc = this.memory.get(location.key);
       if (!ipc) throw new Error(`chunk ${location.key} is not held here (its job ended?)`);
@@ -124,7 +137,7 @@ export async function serveChunks(store: ChunkStore, transport: Transport, host:
       }
       if (message.type !== "get") return;
       try {
-        link.send({ type: "chunk", id: message.id, ipc: store.read(message) });
+        link.send({ type: "chunk", id: message.id, ipc: store.read(message, message.cut) });
       } catch (e) {
         link.send({ type: "missing", id: message.id, message: (e as Error).message });
       }
@@ -149,12 +162,13 @@ export class ChunkFetcher {
     this.transport = new Transport(transport);
   }
 
-  get(url: string, location: ChunkLocation): Promise<Uint8Array> {
+  /** The chunk's bytes, or those of the rows `cut` names, cut by the node holding it. */
+  get(url: string, location: ChunkLocation, cut?: ChunkCut): Promise<Uint8Array> {
     const peer = this.peer(url);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       peer.waiting.set(id, { resolve, reject });
-      peer.link.send({ type: "get", id, key: location.key, file: location.file, offset: location.offset, bytes: location.bytes });
+      peer.link.send({ type: "get", id, key: location.key, file: location.file, offset: location.offset, bytes: location.bytes, cut });
     });
   }
 

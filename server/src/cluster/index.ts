@@ -15,7 +15,7 @@ export { Cluster, ClusterPool, type ClusterOptions, type NodeCounts, type NodeIn
 export { CommandNodeProvider, LocalNodeProvider, type CommandNode, type CommandNodeProviderOptions, type HeadAddress, type LaunchedNode, type NodeProvider } from "./providers";
 export { Membership, splitSlots, type MemberInfo, type MembershipOptions } from "./membership";
 export { runNode, type NodeOptions } from "./node";
-export { ChunkFetcher, readRange } from "./chunks";
+export { ChunkFetcher, readRange, type ChunkCutter } from "./chunks";
 export { ClusterConfigError, Transport, readPemFile, readTlsFiles, type TlsFiles, type TlsMaterial, type TransportOptions } from "./transport";
 
 /** A new worker thread in this process. */

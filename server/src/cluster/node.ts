@@ -6,7 +6,7 @@
 // Head and node exchange heartbeats: a head silent for the timeout is gone (the node drops its work and
 // exits 1); a head that declared this node lost (after a partition) has it drop its work and join again.
 import { Worker } from "node:worker_threads";
-import { ChunkStore, serveChunks } from "./chunks";
+import { type ChunkCutter, ChunkStore, serveChunks } from "./chunks";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link, type HeadToNode, type NodeToHead } from "./link";
 import { workerExecArgv, workerScript } from "./paths";
 import type { DriverMessage, WorkerMessage } from "./protocol";
@@ -21,6 +21,8 @@ export interface NodeOptions extends TransportOptions {
   launch?: string;
   /** How long the head may be silent before this node drops its work and exits; default: the head's own timeout. */
   heartbeatTimeoutMs?: number;
+  /** Cuts a chunk to the rows a peer's reduce task reads (exec's cutChunk: cluster does not know how rows are ordered). */
+  cutChunk: ChunkCutter;
 }
 
 type ServerMessage = Extract<HeadToNode, { type: "session" | "resize" | "endSession" }>;
@@ -64,7 +66,7 @@ export async function runNode(options: NodeOptions): Promise<number> {
       const head = reachable(message.head, server.link.socket.remoteAddress);
       // A session presents the job's token, and this node's certificate over TLS.
       const peers = { token: message.token, tls: options.tls };
-      void openSession(head, peers, message.cpus, options.heartbeatTimeoutMs, server.store.nodeId).then((session) => {
+      void openSession(head, peers, message.cpus, options.heartbeatTimeoutMs, server.store.nodeId, options.cutChunk).then((session) => {
         entry.session = session;
         if (session && entry.ended) session.leave(0);
         else if (session && entry.cpus !== message.cpus) session.link.send({ type: "slots", cpus: entry.cpus });
@@ -83,7 +85,7 @@ export async function runNode(options: NodeOptions): Promise<number> {
   process.on("SIGTERM", drain);
   try {
     for (;;) {
-      main = await openSession(options.head, options, options.cpus, options.heartbeatTimeoutMs, undefined, onServer);
+      main = await openSession(options.head, { token: options.token, tls: options.tls, launch: options.launch }, options.cpus, options.heartbeatTimeoutMs, undefined, options.cutChunk, onServer);
       if (!main) return 1;
       const outcome = await main.ended;
       for (const { session } of sessions.values()) session?.leave(1);
@@ -105,7 +107,7 @@ function reachable(head: string, serverAddress: string | undefined): string {
 /** Connects and presents the token; undefined (and a message on stderr) when the head cannot be reached. */
 async function openSession(
   head: string, peers: TransportOptions & { launch?: string }, cpus: number, heartbeatTimeoutMs: number | undefined, member: number | undefined,
-  onServer?: (message: ServerMessage) => void,
+  cutChunk: ChunkCutter, onServer?: (message: ServerMessage) => void,
 ): Promise<Session | undefined> {
   const transport = new Transport({ token: peers.token, tls: peers.tls });
   const script = workerScript();
@@ -121,7 +123,7 @@ async function openSession(
   }
   const link = new Link<HeadToNode, NodeToHead>(socket);
   const workers = new Map<number, Worker>();
-  const store = new ChunkStore();
+  const store = new ChunkStore(cutChunk);
   const chunks = await serveChunks(store, transport, socket.localAddress ?? "127.0.0.1");
   link.send({ type: "hello", token: transport.token, cpus, pid: process.pid, chunks: chunks.url, member, launch: peers.launch, heartbeatTimeoutMs });
   let timeoutMs = heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;

@@ -11,7 +11,7 @@ export type { CheckpointProgress, OperatorProgress, ProgressSnapshot } from "./p
 export { ExecutionError } from "./errors";
 export { formatBytes } from "./stats";
 export { compareScalars, requireColumn } from "./all-to-all";
-export { MapWriter, reduceBlocks, type PartitionSide, type ReduceContext, type ReduceFn } from "./exchange";
+export { MapWriter, cutChunk, reduceBlocks, type PartitionSide, type ReduceContext, type ReduceFn } from "./exchange";
 export {
   BacklogActorPoolAutoscaler, QueuedWorkClusterAutoscaler, type ActorPoolAutoscaler, type ActorPoolUsage, type ClusterAutoscaler, type ClusterUsage,
 } from "./autoscaler";

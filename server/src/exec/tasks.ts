@@ -12,6 +12,7 @@ import type { JobCheckpoint } from "./job-checkpoint";
 import type { Sources } from "./lineage";
 import { ActorPoolOperator, type QueuedBlock, type TaskOperator, usesTaskSlot } from "./physical";
 import type { TaskLoad } from "./resources";
+import { type KeptInput, keepInput, keptSpec } from "./rerun-inputs";
 import type { WrittenFile } from "./result";
 import type { ExecSettings } from "./settings";
 
@@ -65,12 +66,15 @@ export class TaskLauncher implements TaskLoad {
   private readonly retries: Retry[] = [];
   /**
    * On a cluster, the map tasks that fed an exchange and are done, by stage and task index: a node lost
-   * later takes their partitions with it, and they run again (Ray's lineage reconstruction).
+   * later takes their partitions with it, and they run again (Ray's lineage reconstruction). Their input
+   * blocks wait on the driver's disk (./rerun-inputs.ts).
    */
-  private readonly doneMaps = new Map<TaskOperator, Map<number, Retry>>();
+  private readonly doneMaps = new Map<TaskOperator, Map<number, { retry: Omit<Retry, "spec">; kept: KeptInput }>>();
   /** Tasks that sent an output and get the credit for the next one once memory allows. */
   private readonly creditWaiters: number[] = [];
   private readonly inputSchemas = new InputSchemas();
+  /** Set once the execution has ended: a map task that finishes after is not kept for a rerun (the spill folders go). */
+  private ended = false;
 
   constructor(private readonly context: LaunchContext) {}
 
@@ -150,11 +154,31 @@ export class TaskLauncher implements TaskLoad {
     const done = this.doneMaps.get(op)?.get(taskIndex);
     if (!done || op.stopped) return false;
     this.doneMaps.get(op)!.delete(taskIndex);
+    let spec: TaskSpec;
+    try {
+      spec = keptSpec(done.kept);
+    } catch (e) {
+      this.context.fail(new ExecutionError(`${op.name}: reading map task ${taskIndex}'s input back to run it again after a node loss: ${(e as Error).message}`));
+      return false;
+    }
     op.metrics.tasksRunning++;
     op.metrics.tasksFinished--;
     op.metrics.tasksRetried++;
-    this.retries.push(done);
+    this.retries.push({ ...done.retry, spec });
     return true;
+  }
+
+  /** A map task that fed an exchange is done: kept to run again should its node be lost. */
+  private keepDoneMap({ spec, ...retry }: Retry): void {
+    let kept: KeptInput;
+    try {
+      kept = keepInput(spec, retry.taskIndex);
+    } catch (e) {
+      this.context.fail(new ExecutionError((e as Error).message));
+      return;
+    }
+    if (!this.doneMaps.has(retry.op)) this.doneMaps.set(retry.op, new Map());
+    this.doneMaps.get(retry.op)!.set(retry.taskIndex, { retry, kept });
   }
 
   /** Cancels the running tasks of `op` (all, without one). */
@@ -176,12 +200,15 @@ export class TaskLauncher implements TaskLoad {
    * than a new worker), then are ended so a slow UDF cannot hold a shared worker.
    */
   async endLeftovers(completed: boolean): Promise<void> {
+    this.ended = true;
     if (!completed) await this.writesSettled(CANCEL_GRACE_MS);
-    const leftovers = [...this.running];
-    const end = () => Promise.all(leftovers.map(([taskId, task]) => this.context.hostFor(task.op).abandon(taskId)));
-    if (completed && leftovers.length > 0) setTimeout(() => void end(), CANCEL_GRACE_MS).unref();
+    const end = (leftovers: [number, RunningTask][]) => Promise.all(leftovers.map(([taskId, task]) => this.context.hostFor(task.op).abandon(taskId)));
+    // Map tasks still running (made again after a node loss for partitions that were reduced meanwhile) spill
+    // partitions nobody reads: they end before the spill folders go, as do all of a failed job's tasks.
+    const [maps, others] = partition([...this.running], ([, task]) => !completed || task.op.exchangeTarget !== undefined);
+    if (others.length > 0) setTimeout(() => void end(others), CANCEL_GRACE_MS).unref();
     // Their writes stopped first: none may land after the partial output is removed and the lease released.
-    else await end();
+    await end(maps);
   }
 
   /** Waits, up to `ms`, until no task that writes files is running (stopped tasks end after their current write). */
@@ -228,9 +255,8 @@ export class TaskLauncher implements TaskLoad {
     this.context.hostFor(op).run(spec, settings.taskTimeoutMs, (message) => this.received(state, spec.taskId, message)).then((udfMs) => {
       op.metrics.udfMs += udfMs;
       settle();
-      if (spec.exchangeMap && settings.cluster) {
-        if (!this.doneMaps.has(op)) this.doneMaps.set(op, new Map());
-        this.doneMaps.get(op)!.set(state.taskIndex, { op, spec: { ...spec, skipOutputs: 0 }, attempts, taskIndex: state.taskIndex, reservedBytes, sources });
+      if (spec.exchangeMap && settings.cluster && !this.ended) {
+        this.keepDoneMap({ op, spec: { ...spec, skipOutputs: 0 }, attempts, taskIndex: state.taskIndex, reservedBytes, sources });
       }
     }, (e: TaskFailure) => {
       if (this.context.failed() || op.stopped) { settle(); return; } // nobody needs this task's result any more
@@ -308,4 +334,9 @@ export class TaskLauncher implements TaskLoad {
   private dropCreditWaiter(taskId: number): void {
     for (let i = this.creditWaiters.indexOf(taskId); i >= 0; i = this.creditWaiters.indexOf(taskId)) this.creditWaiters.splice(i, 1);
   }
+}
+
+/** The items `where` holds for, then the others. */
+function partition<T>(items: T[], where: (item: T) => boolean): [T[], T[]] {
+  return [items.filter(where), items.filter((item) => !where(item))];
 }

@@ -91,6 +91,13 @@ export interface MapOutput {
 export interface ReducePiece { chunk: ChunkRef; start?: number; end?: number }
 
 /**
+ * The rows of a chunk a reduce task reads, cut where the chunk is, so that only they move: rows
+ * [start, end) (position partitioning), or those whose positions are in `range`, `first` being the
+ * chunk's first row's position (range partitioning reads whole sorted chunks; the two never come together).
+ */
+export interface ChunkCut { operator: string; start?: number; end?: number; range?: KeyRange; first?: unknown[] }
+
+/**
  * What a reduce task makes of its partition. `sides[s]` of the reduce spec are side s's pieces in map
  * task order; a reducer sees each side's blocks in that order (see exec/exchange's ReduceFn).
  */

@@ -14,5 +14,5 @@ export { JOIN_TYPES, joinOptionsProblem, joinSchema, joinSpec, outputSide, type 
 export { joinColumns, joinKeys, joinProblem } from "./join";
 export { checkJoinKeys, knownSchema, type ReadSchemas } from "./schema";
 export type {
-  AggregateSpec, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, KeyRange, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
+  AggregateSpec, ChunkCut, ChunkRef, ExchangeMapSpec, ExchangeMapStep, ExchangeReduceSpec, ExchangeSpec, KeyRange, MapCombine, MapOutput, Partitioner, ReducePiece, ReducerSpec,
 } from "./exchange";

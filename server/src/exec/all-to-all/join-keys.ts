@@ -1,158 +1,76 @@
-// Join keys as dense ids: the build side's distinct keys numbered 0, 1, 2…; a probe row gets the id of
-// its key when the build side has it, else -1; a row with a null in any key column is -1 on either side.
-import { DataType, type Vector } from "apache-arrow";
-import { type Block, columnValues, mix32, validity } from "../../block";
-import type { KeyKind } from "../../plan";
+// Join keys as dense ids, numbered by the KeyTable that groupBy uses: the build side's distinct keys
+// get 0, 1, 2…; a probe row gets the id of its key when the build side has it, else -1; a row with a
+// null in any key column is -1 on either side (a null key matches nothing). Each key column is first
+// cast to its pair's output type, so that both sides hold equal keys alike (an int32 key joins an
+// int64 one as int64, a float one as float64; strings as Utf8); types the table does not take
+// (booleans, dates, timestamps, decimals) are compared as float64 numbers.
+import { DataType, Float64, Table, type Vector, vectorFromArray } from "apache-arrow";
+import { type Block, columnValues, describeType, utf8Vector, validity } from "../../block";
+import type { KeyPair } from "../../plan";
+import { KeyTable } from "./key-table";
 
-/** Open addressing from 64-bit keys (two 32-bit words) to dense ids in insertion order. */
-class WordTable {
-  private slots: Int32Array; // id + 1, 0 when empty
-  private lo: Uint32Array;
-  private hi: Uint32Array;
-  size = 0;
-
-  constructor(expected: number) {
-    let capacity = 16;
-    while (capacity < expected * 2) capacity *= 2;
-    this.slots = new Int32Array(capacity);
-    this.lo = new Uint32Array(Math.max(8, expected));
-    this.hi = new Uint32Array(Math.max(8, expected));
-  }
-
-  find(lo: number, hi: number): number {
-    const mask = this.slots.length - 1;
-    for (let slot = hash(lo, hi) & mask; ; slot = (slot + 1) & mask) {
-      const entry = this.slots[slot];
-      if (entry === 0) return -1;
-      if (this.lo[entry - 1] === lo && this.hi[entry - 1] === hi) return entry - 1;
-    }
-  }
-
-  insert(lo: number, hi: number): number {
-    const mask = this.slots.length - 1;
-    let slot = hash(lo, hi) & mask;
-    for (; this.slots[slot] !== 0; slot = (slot + 1) & mask) {
-      const id = this.slots[slot] - 1;
-      if (this.lo[id] === lo && this.hi[id] === hi) return id;
-    }
-    const id = this.size++;
-    if (id === this.lo.length) {
-      this.lo = grown(this.lo);
-      this.hi = grown(this.hi);
-    }
-    this.lo[id] = lo;
-    this.hi[id] = hi;
-    this.slots[slot] = id + 1;
-    if (this.size * 2 > this.slots.length) this.rehash();
-    return id;
-  }
-
-  private rehash(): void {
-    const slots = new Int32Array(this.slots.length * 2);
-    const mask = slots.length - 1;
-    for (let id = 0; id < this.size; id++) {
-      let slot = hash(this.lo[id], this.hi[id]) & mask;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      slots[slot] = id + 1;
-    }
-    this.slots = slots;
-  }
-}
-
-function grown(words: Uint32Array): Uint32Array {
-  const out = new Uint32Array(words.length * 2);
-  out.set(words);
-  return out;
-}
-
-/** murmur3's finalizer over both words. */
-function hash(lo: number, hi: number): number {
-  return mix32(lo ^ Math.imul(hi, 0x9e3779b1));
-}
-
-/** A column's keys as 64-bit words: int64 as its own bits; other numbers, booleans and times as float64 (so 1 = 1.0). */
-function keyWords(vector: Vector, kind: KeyKind): Uint32Array {
-  const n = vector.length;
-  if (kind === "int64") {
-    const values = vector.toArray() as BigInt64Array;
-    return new Uint32Array(values.buffer, values.byteOffset, n * 2);
-  }
-  const numbers = new Float64Array(n);
-  const type = vector.type;
-  if ((DataType.isInt(type) || DataType.isFloat(type))) {
-    const values = vector.toArray() as ArrayLike<number | bigint>;
-    for (let i = 0; i < n; i++) numbers[i] = Number(values[i]);
-  } else {
-    const values = columnValues(vector);
-    for (let i = 0; i < n; i++) numbers[i] = Number(values[i] as number);
-  }
-  for (let i = 0; i < n; i++) {
-    if (numbers[i] === 0) numbers[i] = 0; // -0 is 0
-    else if (numbers[i] !== numbers[i]) numbers[i] = NaN; // one NaN bit pattern
-  }
-  return new Uint32Array(numbers.buffer);
-}
-
-/** The dictionaries that number one side's keys; the other side looks its keys up in them. */
 export class KeyIds {
-  private readonly columns: (WordTable | Map<string, number>)[];
-  private readonly tuples?: WordTable;
-
-  /** Numbers the keys of `block` (the build side): `ids` per row, `count` distinct keys. */
+  private readonly table: KeyTable;
+  /** The build side's rows' ids. */
   readonly ids: Int32Array;
+  /** The build side's distinct keys (ids below it). */
+  readonly count: number;
 
-  constructor(block: Block, keys: string[], private readonly kinds: KeyKind[]) {
-    this.columns = kinds.map((kind) => (kind === "string" ? new Map<string, number>() : new WordTable(block.numRows)));
-    if (keys.length > 1) this.tuples = new WordTable(block.numRows);
-    this.ids = this.idsOf(block, keys, true);
-  }
-
-  get count(): number {
-    return this.tuples?.size ?? sizeOf(this.columns[0]);
+  /** Numbers the keys of `block` (the build side), its columns `keys[k][side]`. */
+  constructor(block: Block, private readonly keys: KeyPair[], side: "left" | "right") {
+    const vectors = this.vectors(block, side);
+    this.table = new KeyTable(vectors.map((v) => v.type));
+    this.ids = this.idsOf(vectors, block.numRows);
+    this.count = this.table.size;
   }
 
   /** The ids of another block's keys (the probe side): -1 where the build side has no such key. */
-  lookup(block: Block, keys: string[]): Int32Array {
-    return this.idsOf(block, keys, false);
+  lookup(block: Block, side: "left" | "right"): Int32Array {
+    const vectors = this.vectors(block, side);
+    return withoutNulls(this.table.find(vectors, block.numRows), vectors);
   }
 
-  private idsOf(block: Block, keys: string[], insert: boolean): Int32Array {
-    let ids: Int32Array | undefined;
-    keys.forEach((key, k) => {
-      const column = this.columnIds(block.getChild(key)!, k, insert);
-      if (ids === undefined) { ids = column; return; }
-      for (let row = 0; row < ids.length; row++) {
-        if (ids[row] < 0 || column[row] < 0) ids[row] = -1;
-        else ids[row] = insert ? this.tuples!.insert(ids[row], column[row]) : this.tuples!.find(ids[row], column[row]);
-      }
-    });
-    return ids!;
+  private vectors(block: Block, side: "left" | "right"): Vector[] {
+    return aligned(this.keys.map((key) => tableKey(castKey(block.getChild(key[side])!, key))));
   }
 
-  private columnIds(vector: Vector, k: number, insert: boolean): Int32Array {
-    const n = vector.length;
-    const ids = new Int32Array(n);
-    if (DataType.isNull(vector.type)) return ids.fill(-1);
-    const valid = vector.nullCount > 0 ? validity(vector) : undefined;
-    const table = this.columns[k];
-    if (table instanceof Map) {
-      const values = columnValues(vector) as (string | null)[];
-      for (let row = 0; row < n; row++) {
-        const value = values[row];
-        if (value === null) { ids[row] = -1; continue; }
-        let id = table.get(value);
-        if (id === undefined && insert) table.set(value, (id = table.size));
-        ids[row] = id ?? -1;
-      }
-      return ids;
-    }
-    const words = keyWords(vector, this.kinds[k]);
-    for (let row = 0; row < n; row++) {
-      if (valid !== undefined && valid[row] === 0) ids[row] = -1;
-      else ids[row] = insert ? table.insert(words[2 * row], words[2 * row + 1]) : table.find(words[2 * row], words[2 * row + 1]);
-    }
-    return ids;
+  private idsOf(vectors: Vector[], numRows: number): Int32Array {
+    return withoutNulls(new Int32Array(this.table.ids(vectors, numRows).buffer), vectors);
   }
 }
 
-const sizeOf = (table: WordTable | Map<string, number>) => table.size;
+/**
+ * The key columns cut into chunks at the same rows, as the table reads them (a cast column is one chunk,
+ * the others keep their block's batches): a table of them slices each to the same boundaries, copying nothing.
+ */
+function aligned(vectors: Vector[]): Vector[] {
+  const cuts = (vector: Vector) => vector.data.map((d) => d.length).join();
+  if (vectors.every((v) => cuts(v) === cuts(vectors[0]))) return vectors;
+  const table = new Table(Object.fromEntries(vectors.map((v, k) => [k, v])));
+  return vectors.map((_, k) => table.getChildAt(k)!);
+}
+
+/** ids with -1 for the rows with a null key (the table holds a null as a key of its own; a join matches it with nothing). */
+function withoutNulls(ids: Int32Array, vectors: Vector[]): Int32Array {
+  for (const vector of vectors) {
+    if (vector.nullCount === 0) continue;
+    const valid = validity(vector);
+    for (let row = 0; row < ids.length; row++) if (valid[row] === 0) ids[row] = -1;
+  }
+  return ids;
+}
+
+/** A key column as its pair's output type (a key of another numeric type, a dictionary of strings). */
+export function castKey(vector: Vector, key: KeyPair): Vector {
+  if (describeType(vector.type) === describeType(key.outputType) && !DataType.isDictionary(vector.type)) return vector;
+  const values = columnValues(vector);
+  if (key.kind === "string") return utf8Vector(values as (string | null)[]);
+  const int64 = DataType.isInt(key.outputType) && key.outputType.bitWidth === 64;
+  return vectorFromArray(values.map((v) => (v === null ? null : int64 ? BigInt(v as number) : Number(v))), key.outputType);
+}
+
+/** A key column the table takes: as it is, or its values as float64 numbers (1 = 1.0, a time as its milliseconds). */
+function tableKey(vector: Vector): Vector {
+  if (KeyTable.supports([vector.type])) return vector;
+  return vectorFromArray(columnValues(vector).map((v) => (v === null ? null : Number(v as number))), new Float64());
+}

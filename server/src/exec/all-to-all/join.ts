@@ -1,9 +1,9 @@
 // Hash join: one side (the build side) indexed by its keys, the other side's blocks probed against it;
 // output rows gathered column by column with index arrays (-1: nulls for a row without a match).
-import { DataType, Field, Null, Schema, Vector, vectorFromArray } from "apache-arrow";
-import { type Block, BlockError, blockBytes, blockFromColumns, columnValues, concatBlocks, describeType, emptyBlock, takeRows, takeVector, utf8Vector } from "../../block";
-import { type JoinSpec, type KeyPair, type OutputColumn, joinColumns, joinKeys, outputSide } from "../../plan";
-import { KeyIds } from "./join-keys";
+import { Field, Null, Schema, Vector } from "apache-arrow";
+import { type Block, BlockError, blockBytes, blockFromColumns, concatBlocks, emptyBlock, takeRows, takeVector } from "../../block";
+import { type JoinSpec, type OutputColumn, joinColumns, joinKeys, outputSide } from "../../plan";
+import { KeyIds, castKey } from "./join-keys";
 
 type Side = "left" | "right";
 const other = (side: Side): Side => (side === "left" ? "right" : "left");
@@ -15,7 +15,6 @@ const other = (side: Side): Side => (side === "left" ? "right" : "left");
  */
 export class HashJoin {
   private readonly probeSide: Side;
-  private readonly keys: KeyPair[];
   private readonly columns: OutputColumn[];
   private readonly index: KeyIds;
   /** Build rows grouped by key id: rows[starts[id] .. starts[id + 1]). */
@@ -35,9 +34,8 @@ export class HashJoin {
     if (typeof keys === "string") throw new BlockError(`${spec.operator}: ${keys}`);
     const columns = joinColumns(schemas.left, schemas.right, spec, keys);
     if (typeof columns === "string") throw new BlockError(`${spec.operator}: ${columns}`);
-    this.keys = keys;
     this.columns = columns;
-    this.index = new KeyIds(this.build, this.keyNames(buildSide), keys.map((k) => k.kind));
+    this.index = new KeyIds(this.build, keys, buildSide);
     ({ starts: this.starts, rows: this.rows } = groupRows(this.index.ids, this.index.count));
     this.matched = new Uint8Array(this.index.count);
   }
@@ -45,7 +43,7 @@ export class HashJoin {
   /** The output rows this block of the probe side makes (in its row order); undefined when none can. */
   probe(block: Block): Block | undefined {
     if (block.numRows === 0) return undefined;
-    const ids = this.index.lookup(block, this.keyNames(this.probeSide));
+    const ids = this.index.lookup(block, this.probeSide);
     const side = outputSide(this.spec.joinType);
     if (side === this.buildSide) {
       for (let row = 0; row < ids.length; row++) if (ids[row] >= 0) this.matched[ids[row]] = 1;
@@ -92,10 +90,6 @@ export class HashJoin {
     return this.spec.joinType === "full_outer" || this.spec.joinType === `${side}_outer`;
   }
 
-  private keyNames(side: Side): string[] {
-    return this.keys.map((k) => k[side]);
-  }
-
   /** The output columns of row pairs (probe row, build row), -1 for a missing side. */
   private gather(probe: Block, probeRows: Int32Array, buildRows: Int32Array): Block {
     const blocks = { [this.probeSide]: probe, [this.buildSide]: this.build } as Record<Side, Block>;
@@ -117,15 +111,6 @@ export class HashJoin {
     this.columns.forEach((c, i) => { columns[c.name] = vectors[i]; });
     return blockFromColumns(columns, undefined, undefined, probeRows.length);
   }
-}
-
-/** A key column as its pair's output type (a key of another numeric type, a dictionary of strings). */
-function castKey(vector: Vector, key: KeyPair): Vector {
-  if (describeType(vector.type) === describeType(key.outputType) && !DataType.isDictionary(vector.type)) return vector;
-  const values = columnValues(vector);
-  if (key.kind === "string") return utf8Vector(values as (string | null)[]);
-  const int64 = DataType.isInt(key.outputType) && key.outputType.bitWidth === 64;
-  return vectorFromArray(values.map((v) => (v === null ? null : int64 ? BigInt(v as number) : Number(v))), key.outputType);
 }
 
 /** A side that produced no block at all has no known columns: its key columns, null-typed, stand in. */

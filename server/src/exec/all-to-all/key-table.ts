@@ -286,6 +286,51 @@ export class KeyTable {
     const big = new (column.type.ArrayType as BigInt64ArrayConstructor)(words.buffer)[0];
     return big >= -9007199254740991n && big <= 9007199254740991n ? Number(big) : big;
   }
+
+  /** The id of each row's key tuple, -1 where the table does not hold it; nothing is added (a join's probe side). */
+  find(vectors: Vector[], numRows: number): Int32Array {
+    const found = new Int32Array(numRows);
+    const chunks = vectors.map((v) => v.data);
+    const mask = this.slots.length - 1;
+    let start = 0;
+    for (let c = 0; c < chunks[0].length; c++) {
+      const n = chunks[0][c].length;
+      const data = chunks.map((d, k) => chunkOf(d[c], this.columns[k].kind));
+      if (data.length === 1 && this.columns[0].kind === "words" && data[0].bitmap === undefined) {
+        this.findWords(data[0].words, found.subarray(start, start + n));
+        start += n;
+        continue;
+      }
+      const hashes = new Uint32Array(n).fill(SEED);
+      data.forEach((d, k) => this.hashColumn(k, d, n, hashes));
+      for (let row = 0; row < n; row++) {
+        const hash = mix32(hashes[row] ^ SEED);
+        let id = -1;
+        for (let slot = hash & mask, entry = this.slots[slot]; entry !== 0 && id < 0; slot = (slot + 1) & mask, entry = this.slots[slot]) {
+          if (this.hashes[entry - 1] === hash && this.equals(entry - 1, data, row)) id = entry - 1;
+        }
+        found[start + row] = id;
+      }
+      start += n;
+    }
+    return found;
+  }
+
+  /** find() of one int64 key column without nulls, in one loop: the hash hashColumn gives it, its words compared in place. */
+  private findWords(words: Int32Array, found: Int32Array): void {
+    const { values, valid } = this.columns[0];
+    const mask = this.slots.length - 1;
+    for (let row = 0; row < found.length; row++) {
+      const lo = words[2 * row], hi = words[2 * row + 1];
+      const hash = mix32(((Math.imul(SEED, 31) + mix32(lo ^ mix32(hi))) >>> 0) ^ SEED);
+      let id = -1;
+      for (let slot = hash & mask, entry = this.slots[slot]; entry !== 0 && id < 0; slot = (slot + 1) & mask, entry = this.slots[slot]) {
+        const e = entry - 1;
+        if (this.hashes[e] === hash && values[2 * e] === lo && values[2 * e + 1] === hi && valid[e] === 1) id = e;
+      }
+      found[row] = id;
+    }
+  }
 }
 
 function grown<T extends Uint8Array | Int32Array | Uint32Array | Float64Array>(array: T, atLeast: number): T {

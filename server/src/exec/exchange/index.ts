@@ -16,11 +16,14 @@
  *    and yields output blocks; map-like ops and a write after the operator fuse into the reduce task.
  * A new operator adds its `ReducerSpec` case (plan/exchange.ts) and its `ReduceFn` to `reducers`.
  * On a cluster a map task's chunks stay on its node (cluster/chunks.ts): the driver gets only where they
- * are, and a reduce task fetches its pieces from those nodes (./transfer.ts). A lost node's map outputs
+ * are, and a reduce task fetches its pieces from those nodes (./transfer.ts), each cut there to the
+ * partition's rows (./cut.ts), so a sorted chunk spanning several partitions is not sent whole to each. A lost node's map outputs
  * that unreduced partitions still need are recomputed (ExchangeOperator.nodeLost).
  * The spill folder (the nodes' too) is removed when the job ends: success, failure or cancel.
  */
 export type { PartitionSide, ReduceContext, ReduceFn } from "./types";
 export { MapWriter } from "./map";
+export { cutChunk } from "./cut";
 export { reduceBlocks } from "./reduce";
 export { routePartitions } from "./routing";
+export { ChunkSink, chunkBytes } from "./spill";

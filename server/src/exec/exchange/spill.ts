@@ -14,7 +14,10 @@ export class ChunkSink {
   private fd?: number;
   private readonly file: string;
 
-  constructor(private readonly operator: string, private readonly spillDir: string, fileName: string, private readonly inlineAllowance: number) {
+  /** what: what is spilled, for errors. */
+  constructor(
+    private readonly operator: string, private readonly spillDir: string, fileName: string, private readonly inlineAllowance: number, private readonly what = "partitions",
+  ) {
     this.file = path.join(spillDir, fileName);
   }
 
@@ -38,7 +41,7 @@ export class ChunkSink {
       for (let written = 0; written < ipc.byteLength;) written += fs.writeSync(this.fd, ipc, written, ipc.byteLength - written, this.spilledBytes + written);
     } catch (e) {
       this.abort();
-      throw new Error(`${this.operator}: spilling partitions to ${this.file} failed: ${(e as Error).message}`);
+      throw new Error(`${this.operator}: spilling ${this.what} to ${this.file} failed: ${(e as Error).message}`);
     }
     this.chunks.push({ ...chunk, ipc: undefined, file: this.file, offset: this.spilledBytes });
     this.spilledBytes += ipc.byteLength;
