@@ -169,6 +169,13 @@ describe("cluster scale-down, placement by numCpus, and the command node provide
     await again!.exited;
   });
 
+  it("CommandNodeProvider refuses a host that a launcher would read as an option or a shell would run", () => {
+    for (const host of ["-oProxyCommand=touch /tmp/pwned", "a;touch /tmp/pwned", "$(id)", "a b", "a`id`", "a|b", ""]) {
+      assert.throws(() => new CommandNodeProvider({ hosts: ["ok", host], command: "ssh {host} rdpipe node" }), (e: Error) => e.message.includes(`host '${host}' is not a host name`), host);
+    }
+    for (const host of ["node-1.example.com", "user@10.0.0.2", "[fd00::2]", "rdpipe_ns0"]) assert.doesNotThrow(() => new CommandNodeProvider({ hosts: [host], command: "ssh {host}" }), host);
+  });
+
   describe("CommandNodeProvider with `ip netns exec` as the launcher", () => {
     let hosts: NetHosts | undefined;
     afterEach(() => { hosts?.remove(); hosts = undefined; });

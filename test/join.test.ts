@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import fs from "node:fs";
 import path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { Float64, Int32, Int64, Struct, Field, makeVector, vectorFromArray } from "apache-arrow";
+import { Float64, Int32, Int64, Struct, Uint64, Field, makeVector, vectorFromArray } from "apache-arrow";
 import * as rd from "../server/src/api";
 import { type Block, type Row, blockFromColumns, blockFromRows, blockToRows, sliceBlock } from "../server/src/block";
 import { HashJoin, joinSides } from "../server/src/exec/all-to-all";
@@ -129,6 +129,16 @@ describe("join kernel against nested loops", () => {
     const l64 = blockFromColumns({ k: vectorFromArray([big, big + 1n], new Int64()), a: [1, 2] });
     const r64 = blockFromColumns({ k: vectorFromArray([big + 1n], new Int64()), b: [9] });
     assert.deepEqual(rowsOf(await joinBlocks([l64], [r64], joinSpec({ joinType: "inner", on: "k" }))), [{ k: big + 1n, a: 2, b: 9 }]);
+  });
+
+  it("never matches a uint64 key beyond int64's range with the negative int64 its bits would make", async () => {
+    // uint64 and int64 keys join as int64; 2^63 + 5 does not fit it and must not wrap to -2^63 + 5.
+    const l = blockFromColumns({ k: vectorFromArray([2n ** 63n + 5n, 7n], new Uint64()), a: [1, 2] });
+    const r = blockFromColumns({ k: vectorFromArray([-(2n ** 63n) + 5n, 7n], new Int64()), b: [10, 20] });
+    for (const joinType of ["inner", "left_semi"] as const) {
+      const rows = rowsOf(await joinBlocks([l], [r], joinSpec({ joinType, on: "k" })));
+      assert.deepEqual(rows.map((row) => row.a), [2], joinType);
+    }
   });
 });
 

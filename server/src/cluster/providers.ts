@@ -79,6 +79,9 @@ export interface CommandNode extends LaunchedNode {
   readonly host: string;
 }
 
+/** A host name, user@host, an IPv4 or [IPv6] address, or a namespace's name: nothing a shell or an option parser reads. */
+const SAFE_HOST = /^[A-Za-z0-9_.:@[\]][A-Za-z0-9_.:@[\]-]*$/;
+
 /** How long a launcher has between SIGTERM and SIGKILL when its node is terminated. */
 const TERMINATE_GRACE_MS = 3000;
 
@@ -95,6 +98,10 @@ export class CommandNodeProvider implements NodeProvider {
     this.template = typeof options.command === "string" ? options.command.trim().split(/\s+/) : [...options.command];
     if (this.template.length === 0 || this.template[0] === "") throw new Error("CommandNodeProvider: the command template is empty");
     if (options.hosts.length === 0) throw new Error("CommandNodeProvider: no hosts given");
+    // A host lands in the launcher's argv (and in a shell where the template runs one, `sh -c '… {host} …'`):
+    // one starting with '-' would be an option to ssh (-oProxyCommand=…), a metacharacter a command.
+    const unsafe = options.hosts.find((h) => !SAFE_HOST.test(h));
+    if (unsafe !== undefined) throw new Error(`CommandNodeProvider: host '${unsafe}' is not a host name, user@host or address (letters, digits, . _ : @ [ ] -, not starting with -)`);
   }
 
   /** The nodes running now, with their hosts. */

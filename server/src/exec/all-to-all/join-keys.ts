@@ -31,7 +31,7 @@ export class KeyIds {
   }
 
   private vectors(block: Block, side: "left" | "right"): Vector[] {
-    return aligned(this.keys.map((key) => tableKey(castKey(block.getChild(key[side])!, key))));
+    return aligned(this.keys.map((key) => tableKey(castKey(block.getChild(key[side])!, key, true))));
   }
 
   private idsOf(vectors: Vector[], numRows: number): Int32Array {
@@ -60,14 +60,24 @@ function withoutNulls(ids: Int32Array, vectors: Vector[]): Int32Array {
   return ids;
 }
 
-/** A key column as its pair's output type (a key of another numeric type, a dictionary of strings). */
-export function castKey(vector: Vector, key: KeyPair): Vector {
+/**
+ * A key column as its pair's output type (a key of another numeric type, a dictionary of strings).
+ * `matching`: a uint64 beyond int64's range (its pair is a narrower int, so nothing equals it) becomes
+ * null, which matches nothing, instead of wrapping to the negative int64 of its bits.
+ */
+export function castKey(vector: Vector, key: KeyPair, matching = false): Vector {
   if (describeType(vector.type) === describeType(key.outputType) && !DataType.isDictionary(vector.type)) return vector;
   const values = columnValues(vector);
   if (key.kind === "string") return utf8Vector(values as (string | null)[]);
   const int64 = DataType.isInt(key.outputType) && key.outputType.bitWidth === 64;
-  return vectorFromArray(values.map((v) => (v === null ? null : int64 ? BigInt(v as number) : Number(v))), key.outputType);
+  const asInt64 = (v: unknown) => {
+    const n = BigInt(v as number);
+    return matching && n > INT64_MAX ? null : n;
+  };
+  return vectorFromArray(values.map((v) => (v === null ? null : int64 ? asInt64(v) : Number(v))), key.outputType);
 }
+
+const INT64_MAX = 2n ** 63n - 1n;
 
 /** A key column the table takes: as it is, or its values as float64 numbers (1 = 1.0, a time as its milliseconds). */
 function tableKey(vector: Vector): Vector {
