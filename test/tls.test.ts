@@ -11,7 +11,7 @@ import net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import * as rd from "../server/src/api";
-import { Cluster, LocalNodeProvider, type NodeProvider, type TlsFiles } from "../server/src/cluster";
+import { Cluster, LocalNodeProvider, jobHead, type NodeProvider, type TlsFiles } from "../server/src/cluster";
 import { RemoteClient, RemoteError } from "../server/src/contract";
 import { compilePipeline } from "../server/src/loader";
 import { fetchTrusting } from "../extension/src/server-fetch";
@@ -20,9 +20,9 @@ import { collectEvents, startServer, type ServerProcess } from "./server-helpers
 import { makeCa, makeCert, tlsArgs } from "./certs";
 
 /** Runs `rdpipe node` to its end: its exit code and stderr. */
-function runNode(head: string, files: TlsFiles): Promise<{ code: number | null; stderr: string }> {
+function runNode(head: string, files: TlsFiles, token = ""): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [path.join(REPO, "bin", "rdpipe.js"), "node", "--head", head, "--cpus", "1", ...tlsArgs(files)], {
-    stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RDPIPE_TOKEN: "" },
+    stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, RDPIPE_TOKEN: token },
   });
   let stderr = "";
   child.stderr.on("data", (d) => { stderr += d; });
@@ -208,6 +208,22 @@ describe("mutual TLS off loopback", function () {
       assert.equal(failed.code, 1);
       assert.match(failed.stderr, /rdpipe: cannot reach the rdpipe server at https:\/\/127\.0\.0\.1:\d+: unable to verify the first certificate \(the server's certificate does not chain to a CA this process trusts: point NODE_EXTRA_CA_CERTS/);
     });
+  });
+
+  it("a server job's head over TLS has a token of its own: a node with a good certificate but no token, or another job's, is refused", async () => {
+    const jobs = [jobHead({ host: "127.0.0.1", tls: head }), jobHead({ host: "127.0.0.1", tls: head })];
+    try {
+      const [one, other] = await Promise.all(jobs.map((job) => job.start()));
+      assert.ok(one.token && other.token && one.token !== other.token, "each job's head has its own token");
+      for (const token of ["", other.token!]) {
+        const refused = await runNode(one.url, nodes[0], token);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /the head refused this node: wrong token/);
+      }
+      assert.equal(jobs[0].counts().alive, 0);
+    } finally {
+      await Promise.all(jobs.map((job) => job.shutdown()));
+    }
   });
 
   it("the head's certificate names 127.0.0.1, which the node link checks (a name that does not match is refused)", async () => {

@@ -13,7 +13,7 @@ export { TaskError, TaskRun, applyTransforms, rowName, type OriginBlock } from "
 export { loadColumn, stringAt, type Col } from "./expr-columns";
 export { Cluster, ClusterPool, type ClusterOptions, type NodeCounts, type NodeInfo, type NodeProgress } from "./nodes";
 export { CommandNodeProvider, LocalNodeProvider, type CommandNode, type CommandNodeProviderOptions, type HeadAddress, type LaunchedNode, type NodeProvider } from "./providers";
-export { Membership, splitSlots, type MemberInfo, type MembershipOptions } from "./membership";
+export { Membership, jobHead, splitSlots, type MemberInfo, type MembershipOptions } from "./membership";
 export { runNode, type NodeOptions } from "./node";
 export { ChunkFetcher, readRange, type ChunkCutter } from "./chunks";
 export { ClusterConfigError, Transport, readPemFile, readTlsFiles, type TlsFiles, type TlsMaterial, type TransportOptions } from "./transport";

@@ -4,7 +4,9 @@
 // partitions then move between the runner and the nodes directly, never through the server. Fair
 // sharing: each node's CPU slots are split evenly between the running jobs (at least one each), and
 // the sessions are resized as jobs start and end, so no job starves another.
+import { randomBytes } from "node:crypto";
 import type net from "node:net";
+import { Cluster } from "./nodes";
 import type { HeadAddress } from "./providers";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link, MAX_FRAME_BYTES, type HeadToNode, type NodeToHead } from "./link";
 import { Transport, readTlsFiles, type TlsFiles } from "./transport";
@@ -174,4 +176,13 @@ export class Membership {
 /** `cpus` slots split between `jobs`: evenly, the remainder to the earliest jobs, never below one each. */
 export function splitSlots(cpus: number, jobs: number): number[] {
   return Array.from({ length: jobs }, (_, i) => Math.max(1, Math.floor(cpus / jobs) + (i < cpus % jobs ? 1 : 0)));
+}
+
+/**
+ * A job's head (its runner's `Cluster`) for the sessions a server opens: it launches no node, and has a
+ * token of its own even over TLS, so that a node holding the cluster's certificate joins only the jobs
+ * the server sent it to (and in the share the server gave it).
+ */
+export function jobHead(options: Pick<MembershipOptions, "host" | "tls" | "heartbeatTimeoutMs">): Cluster {
+  return new Cluster({ maxNodes: 0, cpusPerNode: 1, ...options, token: randomBytes(16).toString("hex") });
 }

@@ -2,7 +2,7 @@
 // view, so user code (module top level and UDFs) never runs in the server's process and a job outlives
 // its HTTP client. The parent sends one RunnerRequest over IPC; the runner answers and exits.
 import { DataContext } from "../api/context";
-import { Cluster } from "../cluster";
+import { jobHead } from "../cluster";
 import { PlanError } from "../plan";
 import { ViewRefused, readCheckpointView, type CheckpointViewRequest } from "./checkpoint-view";
 import { inspectPlan } from "./inspect";
@@ -28,7 +28,7 @@ async function runJob(request: Extract<RunnerRequest, { type: "run" }>, signal: 
   const context = DataContext.getCurrent();
   if (request.cluster) {
     // The server brings the nodes (sessions on the nodes joined to it): this head never launches any.
-    context.cluster = new Cluster({ maxNodes: 0, cpusPerNode: 1, ...request.cluster });
+    context.cluster = jobHead(request.cluster);
     await send({ type: "head", head: await context.cluster.start() });
   }
   await send({ type: "started", checkpoint, plan: await dataset.explainParts() });
