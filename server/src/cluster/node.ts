@@ -68,7 +68,8 @@ export async function runNode(options: NodeOptions): Promise<number> {
       const peers = { token: message.token, tls: options.tls };
       void openSession(head, peers, message.cpus, options.heartbeatTimeoutMs, server.store.nodeId, options.cutChunk).then((session) => {
         entry.session = session;
-        if (session && entry.ended) session.leave(0);
+        // Ended by the server while joining, or the server's link ended meanwhile (this node rejoins or exits): no orphan session.
+        if (session && (entry.ended || sessions.get(id) !== entry)) session.leave(0);
         else if (session && entry.cpus !== message.cpus) session.link.send({ type: "slots", cpus: entry.cpus });
         void (session?.ended ?? Promise.resolve()).then(() => {
           if (sessions.get(id) !== entry) return;
