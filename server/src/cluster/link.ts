@@ -23,8 +23,8 @@ export type NodeToHead =
   | { type: "released"; folder: string }
   /** On a session: the server changed this job's share of the node's CPU slots. */
   | { type: "slots"; cpus: number }
-  /** To the server: a session ended (its job's head went away, or told it to leave). */
-  | { type: "sessionEnded"; session: number };
+  /** To the server: a session ended (its job's head went away, or told it to leave; `rejoin`: it declared this node lost, and a new session may join it). */
+  | { type: "sessionEnded"; session: number; rejoin?: boolean };
 
 export type HeadToNode =
   /** heartbeatTimeoutMs: how long the head waits for a silent node (the node's own default). */

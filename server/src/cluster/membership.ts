@@ -159,6 +159,8 @@ export class Membership {
       } else if (message.type === "sessionEnded") {
         member.sessions.delete(message.session);
         member.leaveIfIdle();
+        // The job's head declared the session lost (cut off from it alone): the node joins it again, or the job never gets it back.
+        if (message.rejoin) this.rebalance();
       }
     });
     link.on("close", () => {

@@ -30,8 +30,8 @@ type ServerMessage = Extract<HeadToNode, { type: "session" | "resize" | "endSess
 /** Until the head's welcome says its timeout, heartbeats go as often as for this one (a join takes a round trip on a slow link). */
 const JOINING_BEAT_TIMEOUT_MS = 1000;
 
-/** How a connection to a head ended: an exit code, or "rejoin" (the head declared this node lost). */
-type Outcome = number | "rejoin";
+/** How a connection to a head ended: an exit code, "rejoin" (the head declared this node lost), or "silent" (the head was). */
+type Outcome = number | "rejoin" | "silent";
 
 /** This process joined to one head: the worker threads it runs there and the exchange partitions they made. */
 interface Session {
@@ -71,10 +71,11 @@ export async function runNode(options: NodeOptions): Promise<number> {
         // Ended by the server while joining, or the server's link ended meanwhile (this node rejoins or exits): no orphan session.
         if (session && (entry.ended || sessions.get(id) !== entry)) session.leave(0);
         else if (session && entry.cpus !== message.cpus) session.link.send({ type: "slots", cpus: entry.cpus });
-        void (session?.ended ?? Promise.resolve()).then(() => {
+        void (session?.ended ?? Promise.resolve<Outcome>(1)).then((outcome) => {
           if (sessions.get(id) !== entry) return;
           sessions.delete(id);
-          server.link.send({ type: "sessionEnded", session: id });
+          // A job's head that was silent may only have been cut off from this node, or busy: the server offers a new session.
+          server.link.send({ type: "sessionEnded", session: id, rejoin: outcome === "rejoin" || outcome === "silent" });
         });
       });
     }
@@ -91,7 +92,7 @@ export async function runNode(options: NodeOptions): Promise<number> {
       const outcome = await main.ended;
       for (const { session } of sessions.values()) session?.leave(1);
       sessions.clear();
-      if (outcome !== "rejoin") return outcome;
+      if (outcome !== "rejoin") return outcome === "silent" ? 1 : outcome;
     }
   } finally {
     process.off("SIGTERM", drain);
@@ -143,8 +144,8 @@ async function openSession(
     };
   });
   const listen = (headTimeoutMs?: number) => link.keepAlive(timeoutMs, () => {
-    console.error(`rdpipe node: the head at ${head} was silent for ${timeoutMs / 1000} s; dropping its work and exiting`);
-    leave(1);
+    console.error(`rdpipe node: the head at ${head} was silent for ${timeoutMs / 1000} s; dropping its work${onServer ? " and exiting" : ""}`);
+    leave("silent");
   }, headTimeoutMs);
   listen(JOINING_BEAT_TIMEOUT_MS);
   let joined = false;
