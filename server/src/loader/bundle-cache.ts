@@ -22,7 +22,7 @@ const CONFIG_FILES = ["tsconfig.json", "jsconfig.json", "package.json"];
 /** The kernel stamps mtimes from a coarse clock that may lag Date.now() by a tick (up to 10 ms). */
 const MTIME_LAG_MS = 20;
 
-export function bundleCacheDir(): string {
+function bundleCacheDir(): string {
   return process.env.RDPIPE_BUNDLE_CACHE_DIR || path.join(os.homedir() || os.tmpdir(), ".cache", "rdpipe", "bundles");
 }
 
