@@ -33,7 +33,8 @@ export interface S3Server {
 export async function startS3Server(buckets: string[], dataDir = tempDir("rdpipe-s3rver-")): Promise<S3Server> {
   const port = await freePort();
   const args = [
-    "--openssl-legacy-provider", path.join(REPO, "node_modules/s3rver/bin/s3rver.js"),
+    "--openssl-legacy-provider", "-r", path.join(REPO, "test/s3rver-keep-folders.cjs"),
+    path.join(REPO, "node_modules/s3rver/bin/s3rver.js"),
     "-d", dataDir, "-a", "127.0.0.1", "-p", String(port), "--silent",
     ...buckets.flatMap((b) => ["--configure-bucket", b]),
   ];
