@@ -63,4 +63,34 @@ describe("Membership sessions", () => {
     assert.deepEqual(membership.list()[0].sessions, []);
     socket.destroy();
   });
+
+  it("lists lost nodes up to keepLost, the latest ones, and forgets older ones", async () => {
+    membership = new Membership({ host: "127.0.0.1", port: 0, token: "t", keepLost: 2 });
+    const url = new URL(await membership.start());
+    const join = async (pid: number) => {
+      const socket = net.connect(Number(url.port), url.hostname);
+      await new Promise((resolve) => socket.once("connect", resolve));
+      const link = nodeLink(socket);
+      link.send({ type: "hello", token: "t", cpus: 1, pid, chunks: "tcp://127.0.0.1:1" });
+      for (const deadline = Date.now() + 5000; !link.received.some((m) => m.type === "welcome"); await new Promise((r) => setTimeout(r, 10))) {
+        if (Date.now() > deadline) assert.fail(`node ${pid} got no welcome within 5 s`);
+      }
+      return socket;
+    };
+    const sockets = [await join(101), await join(102), await join(103), await join(104)];
+    const states = () => membership!.list().map((m) => `${m.pid} ${m.state}`);
+    const until = async (expected: string[]) => {
+      for (const deadline = Date.now() + 5000; JSON.stringify(states()) !== JSON.stringify(expected); await new Promise((r) => setTimeout(r, 10))) {
+        if (Date.now() > deadline) assert.deepEqual(states(), expected);
+      }
+    };
+    sockets[0].destroy();
+    await until(["101 lost", "102 alive", "103 alive", "104 alive"]);
+    sockets[1].destroy();
+    await until(["101 lost", "102 lost", "103 alive", "104 alive"]);
+    sockets[2].destroy();
+    await until(["102 lost", "103 lost", "104 alive"]);
+    sockets[3].destroy();
+    await until(["103 lost", "104 lost"]);
+  });
 });

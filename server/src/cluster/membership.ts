@@ -26,7 +26,11 @@ export interface MembershipOptions {
   tls?: TlsFiles;
   /** A node silent this long is lost (and each job's head, given the same timeout, reruns its tasks elsewhere). */
   heartbeatTimeoutMs?: number;
+  /** How many lost nodes stay listed (the latest ones), so that a long-lived server's list stays bounded. */
+  keepLost?: number;
 }
+
+const DEFAULT_KEEP_LOST = 20;
 
 /** The largest frame a connection may send before it has presented the token. */
 const HELLO_MAX_BYTES = 4096;
@@ -47,6 +51,8 @@ class Member {
 /** The nodes joined to a server, and the sessions they hold for its jobs. */
 export class Membership {
   private readonly members = new Map<number, Member>();
+  /** Lost members' ids, oldest first. */
+  private readonly lost: number[] = [];
   /** Running jobs' heads, in the order they started. */
   private readonly jobs = new Map<string, HeadAddress>();
   private readonly transport: Transport;
@@ -125,6 +131,8 @@ export class Membership {
       if (!member || member.state === "lost") return;
       member.state = "lost";
       member.sessions.clear();
+      this.lost.push(member.id);
+      for (const forgotten of this.lost.splice(0, Math.max(0, this.lost.length - (this.options.keepLost ?? DEFAULT_KEEP_LOST)))) this.members.delete(forgotten);
       console.error(`rdpipe server: node ${member.id} (pid ${member.pid}) at ${address} was lost: it ${how}`);
     };
     // A silent node is lost like a closed one; told so, it drops its work and joins again as a new node once it is back.
