@@ -183,9 +183,10 @@ describe("the extension in a real VS Code (code-server)", function () {
   });
 
   it("after a window reload the panel comes back attached to the running job, and its Cancel stops it", async () => {
+    // About 45 s of work, so that it still runs after a reload on a loaded machine (it is cancelled, never waited for).
     fs.writeFileSync(path.join(workspace, "slow.rdpipe.ts"), `import * as rd from "rdpipe";
 export default rd
-  .range(600, { overrideNumBlocks: 6 })
+  .range(1800, { overrideNumBlocks: 6 })
   .map(async function slowly(row: rd.Row) { await new Promise((resolve) => setTimeout(resolve, 50)); return row; })
   .writeParquet("out/slow", { mode: "overwrite" });
 `);
@@ -328,7 +329,7 @@ export default rd.readJson("../data/orders").map(release, { onError: "skip" }).w
     // Another job in the panel, then Inspect Checkpoint from the Jobs view brings this one back.
     await ide.runCommand("Focus on Jobs View");
     // Once the view lists this job at the top: a refresh that adds it moves the rows under the pointer.
-    await jobRows().first().filter({ hasText: "pipelines/held.rdpipe.ts" }).waitFor({ timeout: 30_000 }); // labelled by its workspace-relative path
+    await jobRows().first().filter({ hasText: /pipelines\/held\.rdpipe\.ts.*succeeded/ }).waitFor({ timeout: 30_000 }); // labelled by its workspace-relative path
     await jobRows().filter({ hasText: "make-data.rdpipe.ts" }).click();
     await panel().locator("header").filter({ hasText: "make-data.rdpipe.ts" }).waitFor({ timeout: 30_000 });
     await choose("held.rdpipe.ts", "Inspect Checkpoint", ["Cancel"]);
