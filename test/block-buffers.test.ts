@@ -10,7 +10,7 @@ import { tempDir } from "./helpers";
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("worker buffers on the Parquet path", () => {
-  it("withBlockIPC gives tableToIPC's bytes, reusing one buffer between calls; a block over 64 MiB gets a buffer of its own, freed after", () => {
+  it("withBlockIPC gives tableToIPC's bytes, reusing one buffer between calls; a block over 16 MiB gets a buffer of its own, freed after", () => {
     const plain = tableFromArrays({ a: Float64Array.from([1, 2, 3]), s: ["x", "yy", "zzz"] });
     const tables = [
       plain,
