@@ -24,7 +24,7 @@ function table(rows: number, text: (i: number) => string): Table {
     b: Array.from({ length: rows }, (_, i) => i % 3 === 0),
   });
   const d = vectorFromArray(Array.from({ length: rows }, (_, i) => ["red", "green", "blue"][i % 3]), new Dictionary(new Utf8(), new Int32()));
-  return new Table({ ...Object.fromEntries(plain.schema.fields.map((f) => [f.name, plain.getChild(f.name)!])), d });
+  return new Table({ id: plain.getChild("id")!, x: plain.getChild("x")!, s: plain.getChild("s")!, b: plain.getChild("b")!, d });
 }
 
 const values = (vector: Vector) => Array.from({ length: vector.length }, (_, i) => vector.get(i));
