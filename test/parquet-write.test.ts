@@ -4,10 +4,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { Dictionary, Int32, Table, Utf8, tableFromArrays, tableFromIPC, vectorFromArray, type Vector } from "apache-arrow";
+import { Bool, Dictionary, Float64, Int32, Table, Utf8, makeVector, tableFromIPC, vectorFromArray, type Vector } from "apache-arrow";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { readParquet } from "parquet-wasm";
-import { concatBlocks, type Block } from "../server/src/block";
+import { blockBytes, concatBlocks, type Block } from "../server/src/block";
 import { readFileBlocks, writeBlock } from "../server/src/io";
 import { decodeOffsetIndex } from "../server/src/io/page-index";
 import { ParquetLayout } from "../server/src/io/rowgroup";
@@ -15,14 +15,19 @@ import { tempDir } from "./helpers";
 
 const ROWS = 300_000;
 
-/** id, a float with nulls, strings of varying length with nulls, booleans, and a dictionary-encoded string column. */
-function table(rows: number, text: (i: number) => string): Table {
-  const plain = tableFromArrays({
-    id: BigInt64Array.from({ length: rows }, (_, i) => BigInt(i)),
-    x: Array.from({ length: rows }, (_, i) => (i % 11 === 0 ? null : i * 0.5)),
-    s: Array.from({ length: rows }, (_, i) => (i % 7 === 0 ? null : text(i))),
-    b: Array.from({ length: rows }, (_, i) => i % 3 === 0),
+/** id, a float with nulls, strings of varying length with nulls, booleans: plain (not dictionary-encoded) columns. */
+function plainTable(rows: number, text: (i: number) => string): Table {
+  return new Table({
+    id: makeVector(BigInt64Array.from({ length: rows }, (_, i) => BigInt(i))),
+    x: vectorFromArray(Array.from({ length: rows }, (_, i) => (i % 11 === 0 ? null : i * 0.5)), new Float64()),
+    s: vectorFromArray(Array.from({ length: rows }, (_, i) => (i % 7 === 0 ? null : text(i))), new Utf8()),
+    b: vectorFromArray(Array.from({ length: rows }, (_, i) => i % 3 === 0), new Bool()),
   });
+}
+
+/** plainTable's columns and a dictionary-encoded string column (written as plain strings). */
+function table(rows: number, text: (i: number) => string): Table {
+  const plain = plainTable(rows, text);
   const d = vectorFromArray(Array.from({ length: rows }, (_, i) => ["red", "green", "blue"][i % 3]), new Dictionary(new Utf8(), new Int32()));
   return new Table({ id: plain.getChild("id")!, x: plain.getChild("x")!, s: plain.getChild("s")!, b: plain.getChild("b")!, d });
 }
@@ -112,6 +117,21 @@ describe("Parquet writes a row group at a time", function () {
         assert.equal(pages[0].firstRow, 0);
       }
     }
+  });
+
+  it("cuts row groups between the block's batches (small ones together) up to a row group's bytes, a batch over twice that in slices", async () => {
+    const source = plainTable(2_000_000, (i) => `t${String(i % 1000).padStart(5, "0")}`);
+    const rowsPer = (fraction: number) => Math.floor((fraction * 4 * 2 ** 20 * source.numRows) / blockBytes(source));
+    // Fractions of a row group's bytes: 0.6 | 0.6 + 5 × 0.075 (a sixth would pass 1) | 5 × 0.075 + 0.3 | 2.5, in 3 slices.
+    const sizes = [rowsPer(0.6), rowsPer(0.6), ...Array.from({ length: 10 }, () => rowsPer(0.075)), rowsPer(0.3), rowsPer(2.5)];
+    let start = 0;
+    const batches = sizes.map((n) => { const slice = source.slice(start, start + n); start += n; return slice.batches[0]; });
+    const block = new Table(source.schema, batches);
+    const { path: file } = await writeBlock("parquet", block, dir, "batches.parquet");
+    const large = sizes[sizes.length - 1];
+    const thirds = [Math.ceil(large / 3), Math.ceil(large / 3), large - 2 * Math.ceil(large / 3)];
+    assert.deepEqual(layoutOf(file).rowGroups.map((g) => g.rows), [sizes[0], sizes[1] + 5 * sizes[2], 5 * sizes[2] + sizes[12], ...thirds]);
+    assertSameRows(await readBack(file), block, "rdpipe");
   });
 
   it("never carries one block's bytes into the next file, nor one row group's into the next read", async () => {

@@ -18,8 +18,12 @@ export class BlockError extends RdpipeError {
 
 export function blockBytes(block: Block): number {
   let total = 0;
-  for (const batch of block.batches) total += dataBytes(batch.data);
+  for (const batch of block.batches) total += batchBytes(batch);
   return total;
+}
+
+export function batchBytes(batch: RecordBatch): number {
+  return dataBytes(batch.data);
 }
 
 /** Bytes a (possibly sliced) column holds: a slice counts only its own rows, not the shared buffers. */
@@ -27,9 +31,12 @@ function dataBytes(data: Data): number {
   const { offset, length } = data;
   let total = data.nullBitmap && data.nullCount > 0 ? Math.ceil(length / 8) : 0;
   const offsets = data.valueOffsets as ArrayLike<number | bigint> & { BYTES_PER_ELEMENT: number } | undefined;
-  if (offsets && offsets.length > offset + length) {
+  // Arrow JS slices the offsets with the rows (the view starts at the slice's first row); offsets made
+  // whole are indexed from `offset`.
+  const first = offsets?.length === length + 1 ? 0 : offset;
+  if (offsets && offsets.length > first + length) {
     total += (length + 1) * offsets.BYTES_PER_ELEMENT;
-    if (data.values) total += Number(offsets[offset + length]) - Number(offsets[offset]);
+    if (data.values) total += Number(offsets[first + length]) - Number(offsets[first]);
   } else if (data.values) {
     total += DataType.isBool(data.type) ? Math.ceil(length / 8)
       : Math.min(data.values.byteLength, length * data.stride * (data.values as Uint8Array).BYTES_PER_ELEMENT);

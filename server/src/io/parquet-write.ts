@@ -5,7 +5,8 @@
 // small files are joined into one: their column chunks in order, then their page indexes (column indexes
 // as they are, offset indexes with their page offsets moved), then the first file's footer listing
 // every row group, its offsets moved.
-import { splitBlockBySize, type Block } from "../block";
+import { RecordBatch, Table } from "apache-arrow";
+import { batchBytes, splitBlockBySize, type Block } from "../block";
 import {
   CHUNK_COLUMN_INDEX_LENGTH, CHUNK_COLUMN_INDEX_OFFSET, CHUNK_FILE_OFFSET, CHUNK_META, CHUNK_OFFSET_INDEX_LENGTH, CHUNK_OFFSET_INDEX_OFFSET,
   FILE_NUM_ROWS, FILE_ROW_GROUPS, GROUP_COLUMNS, GROUP_FILE_OFFSET, GROUP_NUM_ROWS, GROUP_ORDINAL, LOCATION_OFFSET, MAGIC,
@@ -21,8 +22,35 @@ const ROW_GROUP_BYTES = 4 * 2 ** 20;
  * small files encoded for it (`files`: only the caller holds them, to free once written).
  */
 export function parquetFile(block: Block, encode: (piece: Block) => Uint8Array): { chunks: Uint8Array[]; files: Uint8Array[] } {
-  const files = splitBlockBySize(block, ROW_GROUP_BYTES).map(encode);
+  const files = rowGroupPieces(block).map(encode);
   return { chunks: files.length === 1 ? files : joinParquetFiles(files), files };
+}
+
+/**
+ * Pieces of about ROW_GROUP_BYTES cut between the block's batches (a row group read is one batch; a
+ * sliced string column costs its offsets rebased when written), a batch over twice that cut into slices.
+ */
+function rowGroupPieces(block: Block): Block[] {
+  const pieces: Block[] = [];
+  let group: RecordBatch[] = [];
+  let groupBytes = 0;
+  const flush = () => {
+    if (group.length > 0) pieces.push(new Table(block.schema, group.map((batch) => new RecordBatch(block.schema, batch.data))));
+    group = [];
+    groupBytes = 0;
+  };
+  for (const batch of block.batches) {
+    const bytes = batchBytes(batch);
+    if (groupBytes + bytes > ROW_GROUP_BYTES) flush();
+    if (bytes > 2 * ROW_GROUP_BYTES) {
+      pieces.push(...splitBlockBySize(new Table(block.schema, [new RecordBatch(block.schema, batch.data)]), ROW_GROUP_BYTES));
+      continue;
+    }
+    group.push(batch);
+    groupBytes += bytes;
+  }
+  flush();
+  return pieces.length > 0 ? pieces : [block];
 }
 
 interface SmallFile { bytes: Uint8Array; footer: ThriftStruct; dataEnd: number }
