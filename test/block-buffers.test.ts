@@ -3,14 +3,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { Dictionary, Int32, Table, Utf8, tableFromArrays, tableFromIPC, tableToIPC, vectorFromArray } from "apache-arrow";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { freeBytes, withBlockIPC } from "../server/src/block";
+import { blockBytes, freeBytes, withBlockIPC } from "../server/src/block";
 import { readFileBlocks } from "../server/src/io";
 import { tempDir } from "./helpers";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("worker buffers on the Parquet path", () => {
-  it("withBlockIPC gives tableToIPC's bytes, reusing one buffer between calls; a block over 64 MiB gets a buffer of its own, freed after", () => {
+  it("withBlockIPC gives tableToIPC's bytes, reusing one buffer between calls; a block over 16 MiB gets a buffer of its own, freed after", () => {
     const plain = tableFromArrays({ a: Float64Array.from([1, 2, 3]), s: ["x", "yy", "zzz"] });
     const tables = [
       plain,
@@ -31,6 +31,15 @@ describe("worker buffers on the Parquet path", () => {
     const rows = withBlockIPC(big, (ipc) => { seen = ipc; return tableFromIPC(ipc).numRows; });
     assert.equal(rows, big.numRows);
     assert.equal(seen!.byteLength, 0, "the buffer of a block over the kept size is freed when the call returns");
+  });
+
+  it("blockBytes counts a slice of a string column by its own rows and characters, wherever the slice starts", () => {
+    const words = Array.from({ length: 1000 }, (_, i) => "w".repeat(i % 10));
+    const table = new Table({ s: vectorFromArray(words, new Utf8()) });
+    for (const [start, end] of [[0, 1000], [0, 100], [500, 600], [990, 1000]]) {
+      const characters = words.slice(start, end).reduce((sum, w) => sum + w.length, 0);
+      assert.equal(blockBytes(table.slice(start, end)), (end - start + 1) * 4 + characters, `rows ${start}-${end}`);
+    }
   });
 
   it("freeBytes frees buffers a view covers whole and leaves views of shared buffers alone", async () => {

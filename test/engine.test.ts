@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { tableFromArrays, tableToIPC } from "apache-arrow";
+import { Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
 import * as rd from "../server/src/api";
 import { ExecutionError } from "../server/src/exec";
 import { blockBytes, blockFromRows, blockToRows } from "../server/src/block";
@@ -29,6 +31,17 @@ describe("Dataset API on the streaming executor", function () {
     for (let i = 0; i < 1000; i += 3) expected.push({ id: i, sq: i * i }, { id: 0 - i || 0, sq: i * i });
     const key = (r: rd.Row) => Number(r.id);
     assert.deepEqual(rows.sort((a, b) => key(a) - key(b)), expected.sort((a, b) => key(a) - key(b)));
+  });
+
+  it("mapBatches cuts batches of batchSize across the blocks of a file, each batch the next rows in order", async () => {
+    const file = path.join(dir, "groups-of-250.parquet");
+    const properties = new WriterPropertiesBuilder().setMaxRowGroupSize(250).build();
+    const input = tableFromArrays({ id: Float64Array.from({ length: 750 }, (_, i) => i) });
+    fs.writeFileSync(file, writeParquet(WasmTable.fromIPCStream(tableToIPC(input, "stream")), properties));
+    const batches = await rd.readParquet(file)
+      .mapBatches((b: rd.Columns) => { const id = b.id as Float64Array; return { first: new Float64Array(id.length).fill(id[0]), n: new Float64Array(id.length).fill(id.length) }; }, { batchSize: 300 })
+      .takeAll();
+    assert.deepEqual([...new Set(batches.map((r) => `${r.first}+${r.n}`))], ["0+300", "300+300", "600+150"]);
   });
 
   it("mapBatches sees columns, rows or Arrow as asked, in batches of batchSize", async () => {

@@ -2,9 +2,8 @@
 // (plain rows, plain columns), and moves blocks across thread boundaries as IPC bytes.
 import {
   Binary, Bool, Data, Precision, DataType, Field, Float64, Int64, Null, Schema, Table, TimestampMillisecond, Type,
-  Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, RecordBatchStreamWriter, Struct, List,
+  Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
 } from "apache-arrow";
-import { MessageChannel } from "node:worker_threads";
 import { RdpipeError } from "../errors";
 import { utf8Vector } from "./utf8";
 
@@ -19,8 +18,12 @@ export class BlockError extends RdpipeError {
 
 export function blockBytes(block: Block): number {
   let total = 0;
-  for (const batch of block.batches) total += dataBytes(batch.data);
+  for (const batch of block.batches) total += batchBytes(batch);
   return total;
+}
+
+export function batchBytes(batch: RecordBatch): number {
+  return dataBytes(batch.data);
 }
 
 /** Bytes a (possibly sliced) column holds: a slice counts only its own rows, not the shared buffers. */
@@ -28,9 +31,12 @@ function dataBytes(data: Data): number {
   const { offset, length } = data;
   let total = data.nullBitmap && data.nullCount > 0 ? Math.ceil(length / 8) : 0;
   const offsets = data.valueOffsets as ArrayLike<number | bigint> & { BYTES_PER_ELEMENT: number } | undefined;
-  if (offsets && offsets.length > offset + length) {
+  // Arrow JS slices the offsets with the rows (the view starts at the slice's first row); offsets made
+  // whole are indexed from `offset`.
+  const first = offsets?.length === length + 1 ? 0 : offset;
+  if (offsets && offsets.length > first + length) {
     total += (length + 1) * offsets.BYTES_PER_ELEMENT;
-    if (data.values) total += Number(offsets[offset + length]) - Number(offsets[offset]);
+    if (data.values) total += Number(offsets[first + length]) - Number(offsets[first]);
   } else if (data.values) {
     total += DataType.isBool(data.type) ? Math.ceil(length / 8)
       : Math.min(data.values.byteLength, length * data.stride * (data.values as Uint8Array).BYTES_PER_ELEMENT);
@@ -44,47 +50,6 @@ export function blockToIPC(block: Block): Uint8Array {
   return tableToIPC(block, "stream");
 }
 
-/** The stream writer's output kept as the pieces it writes (the column buffers themselves), not joined. */
-class PiecesWriter extends RecordBatchStreamWriter {
-  readonly pieces: Uint8Array[] = [];
-  byteLength = 0;
-
-  protected override _write(chunk: unknown): this {
-    if (this._started && ArrayBuffer.isView(chunk) && chunk.byteLength > 0) {
-      this.pieces.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      this.byteLength += chunk.byteLength;
-      this._position += chunk.byteLength;
-    }
-    return this;
-  }
-}
-
-/** Up to this size a thread keeps the buffer of withBlockIPC for the next call. */
-const KEPT_IPC_BYTES = 64 * 2 ** 20;
-let keptIPC = new Uint8Array(0);
-
-/**
- * Calls `use` with the block's IPC stream, valid only during the call (for a consumer that copies it, as
- * parquet-wasm does). The stream is written into one buffer this thread keeps and reuses, so writing a
- * block costs no fresh memory: a new buffer per block cost page faults, and garbage only a full
- * collection frees.
- */
-export function withBlockIPC<T>(block: Block, use: (ipc: Uint8Array) => T): T {
-  const writer = new PiecesWriter();
-  writer.writeAll(block);
-  const size = writer.byteLength;
-  const kept = size <= KEPT_IPC_BYTES;
-  if (kept && keptIPC.byteLength < size) keptIPC = new Uint8Array(Math.min(KEPT_IPC_BYTES, Math.max(size, 2 * keptIPC.byteLength)));
-  const target = kept ? keptIPC : new Uint8Array(size);
-  let offset = 0;
-  for (const piece of writer.pieces) { target.set(piece, offset); offset += piece.byteLength; }
-  try {
-    return use(target.subarray(0, size));
-  } finally {
-    if (!kept) freeBytes([target]);
-  }
-}
-
 export function blockFromIPC(bytes: Uint8Array): Block {
   return tableFromIPC(bytes);
 }
@@ -96,29 +61,6 @@ export function schemaToIPC(schema: Schema): Uint8Array {
 
 export function schemaFromIPC(bytes: Uint8Array): Schema {
   return tableFromIPC(bytes).schema;
-}
-
-/** The ArrayBuffer to put in a transferList, when the view covers all of it (else it would be copied). */
-export function transferable(bytes: Uint8Array): ArrayBuffer[] {
-  const buffer = bytes.buffer;
-  return buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === buffer.byteLength
-    ? [buffer] : [];
-}
-
-/**
- * Frees the memory of byte arrays that only the caller holds (scratch bytes on their way in or out of
- * parquet-wasm), now rather than at the next full garbage collection: V8 frees the buffers of objects that
- * lived through a few collections only in a full one, which costs a worker tens of milliseconds, and a
- * task makes such buffers for every block. A buffer transferred in a message to a closed port is freed
- * with the message. Views that share their buffer with others are left to the collector.
- */
-export function freeBytes(views: Uint8Array[]): void {
-  const owned = views.flatMap(transferable);
-  if (owned.length === 0) return;
-  const { port1, port2 } = new MessageChannel();
-  port1.postMessage(null, owned);
-  port1.close();
-  port2.close();
 }
 
 export function emptyBlock(schema: Schema = new Schema([])): Block {

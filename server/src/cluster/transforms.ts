@@ -303,13 +303,16 @@ async function* rebatch(input: AsyncIterable<OriginBlock>, batchSize: number | u
     if (pendingRows === 0) origin = item.origin;
     pending.push(item.block);
     pendingRows += item.block.numRows;
-    while (pendingRows >= batchSize) {
-      const all = concatBlocks(pending);
-      yield { block: sliceBlock(all, 0, batchSize), origin: origin! };
-      pending = [sliceBlock(all, batchSize, all.numRows)];
+    if (pendingRows < batchSize) continue;
+    // Each batch is one slice of the joined rows (not a slice of the rest sliced again).
+    const all = concatBlocks(pending);
+    let start = 0;
+    for (; pendingRows >= batchSize; start += batchSize) {
+      yield { block: sliceBlock(all, start, start + batchSize), origin: origin! };
       pendingRows -= batchSize;
       origin = { ...item.origin, rowOffset: item.origin.rowOffset + item.block.numRows - pendingRows };
     }
+    pending = [sliceBlock(all, start, all.numRows)];
   }
   if (pendingRows > 0) yield { block: concatBlocks(pending), origin: origin! };
 }

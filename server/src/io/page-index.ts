@@ -5,6 +5,7 @@
 // column fetches and decodes only its pages that overlap a kept run of rows, and is sliced to that run.
 import type { ColumnStats, PrunePredicate, PruneValue } from "./prune";
 import { mayMatch } from "./prune";
+import { LOCATION_FIRST_ROW, LOCATION_OFFSET, LOCATION_SIZE, OFFSET_PAGE_LOCATIONS } from "./parquet-footer";
 import { asNumber, decodeStruct, field, type ThriftList, type ThriftStruct } from "./thrift";
 
 /** A data page: where its bytes are in the file and the row (within its row group) it starts at. */
@@ -14,7 +15,6 @@ export interface PageLocation { offset: number; size: number; firstRow: number }
 export interface RowRange { start: number; end: number }
 
 // Field ids from parquet.thrift.
-const OFFSET_PAGE_LOCATIONS = 1, LOCATION_OFFSET = 1, LOCATION_SIZE = 2, LOCATION_FIRST_ROW = 3;
 const INDEX_NULL_PAGES = 1, INDEX_MINS = 2, INDEX_MAXES = 3, INDEX_NULL_COUNTS = 5;
 
 const items = (struct: ThriftStruct, id: number) => (field(struct, id) as ThriftList | undefined)?.items;

@@ -3,18 +3,18 @@
 // own (see rowgroup.ts) and decoded by parquet-wasm's synchronous reader, so a file is never in
 // memory whole and a corrupt page is an error we can catch rather than a wasm panic.
 import { tableFromIPC, type Schema } from "apache-arrow";
-import { freeBytes } from "../block";
+import { ScratchBytes, freeBytes } from "../block";
 import { assertColumnsExist, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
+import { MAGIC } from "./parquet-footer";
 import { pagedRowGroup, readRun } from "./parquet-pages";
 import { mayMatch } from "./prune";
-import { ParquetLayout, type ByteRange } from "./rowgroup";
+import { ParquetLayout, type ByteRange, type RowGroupFilePlan } from "./rowgroup";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
 import { IoError, errorMessage, pathError } from "./errors";
 import { parquetWasm } from "./parquet-wasm";
 
-const MAGIC = new TextEncoder().encode("PAR1");
 /** Enough for most footers in one read, and all of a small file (which then costs one request); a longer footer costs a second read. */
 const TAIL_GUESS_BYTES = 64 * 1024;
 /**
@@ -24,6 +24,8 @@ const TAIL_GUESS_BYTES = 64 * 1024;
  */
 const BATCH_ROWS = 65536;
 const rowGroupBatch = (rows: number) => Math.max(BATCH_ROWS, rows);
+/** The rebuilt row group file lives only until parquet-wasm has copied it in: one buffer a thread reuses. */
+const rowGroupFiles = new ScratchBytes(32 * 2 ** 20);
 
 interface ParquetFooter {
   layout: ParquetLayout;
@@ -138,23 +140,30 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
         continue;
       }
     }
-    let rowGroupFile: Uint8Array;
+    let plan: RowGroupFilePlan;
+    let ranges: Awaited<ReturnType<typeof readRanges>>;
     try {
-      const plan = layout.rowGroupFile(index, columns);
-      const { chunks, read } = await readRanges(reader, plan.ranges);
-      rowGroupFile = plan.assemble(chunks);
-      freeBytes(read); // copied into the row group's file (a view of the footer's read is not freed)
+      plan = layout.rowGroupFile(index, columns);
+      ranges = await readRanges(reader, plan.ranges);
     } catch (e) {
       throw new IoError(`${where}: ${errorMessage(e)}`);
     }
-    let decoded: Uint8Array;
-    try {
-      decoded = parquetWasm().readParquet(rowGroupFile, { batchSize: rowGroupBatch(rows) }).intoIPCStream();
-    } catch (e) {
-      throw new IoError(`${where}: cannot decode: ${errorMessage(e)}`);
-    } finally {
-      freeBytes([rowGroupFile]); // parquet-wasm decoded its own copy
-    }
+    const { chunks, read } = ranges;
+    const decoded = rowGroupFiles.with(plan.size, (target) => {
+      try {
+        plan.assemble(chunks, target);
+      } catch (e) {
+        throw new IoError(`${where}: ${errorMessage(e)}`);
+      } finally {
+        freeBytes(read); // copied into the row group's file (a view of the footer's read is not freed)
+      }
+    }, (rowGroupFile) => {
+      try {
+        return parquetWasm().readParquet(rowGroupFile, { batchSize: rowGroupBatch(rows) }).intoIPCStream();
+      } catch (e) {
+        throw new IoError(`${where}: cannot decode: ${errorMessage(e)}`);
+      }
+    });
     yield { block: projectBlock(tableFromIPC(decoded), columns), rowOffset };
     rowOffset += rows;
   }

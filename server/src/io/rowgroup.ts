@@ -6,20 +6,15 @@ import { Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import type { PageLocation } from "./page-index";
 import { chunkStats, pageStatsDecoder } from "./parquet-stats";
 import type { ColumnStats, PruneValue } from "./prune";
-import { CompactType, asNumber, decodeStruct, encodeStruct, field, type ThriftList, type ThriftStruct, type ThriftValue } from "./thrift";
+import {
+  CHUNK_COLUMN_INDEX_LENGTH, CHUNK_COLUMN_INDEX_OFFSET, CHUNK_FILE_OFFSET, CHUNK_FILE_PATH, CHUNK_META, CHUNK_OFFSET_INDEX_LENGTH,
+  CHUNK_OFFSET_INDEX_OFFSET, CHUNK_PAGE_INDEX_FIELDS, ELEMENT_NAME, ELEMENT_NUM_CHILDREN, FILE_COLUMN_ORDERS, FILE_KEY_VALUES,
+  FILE_NUM_ROWS, FILE_ROW_GROUPS, FILE_SCHEMA, GROUP_BYTE_SIZE, GROUP_COLUMNS, GROUP_COMPRESSED_SIZE, GROUP_FILE_OFFSET,
+  GROUP_NUM_ROWS, GROUP_ORDINAL, GROUP_SORTING_COLUMNS, KEY, MAGIC, META_BLOOM_FIELDS, META_COMPRESSED_SIZE, META_DATA_PAGE,
+  META_DICTIONARY_PAGE, META_INDEX_PAGE, META_NUM_VALUES, META_SIZE_STATISTICS, META_STATISTICS, VALUE, list, withItems,
+} from "./parquet-footer";
+import { CompactType, asNumber, decodeStruct, encodeStruct, field, type ThriftStruct } from "./thrift";
 
-// Field ids from parquet.thrift.
-const FILE_SCHEMA = 2, FILE_NUM_ROWS = 3, FILE_ROW_GROUPS = 4, FILE_KEY_VALUES = 5, FILE_COLUMN_ORDERS = 7;
-const KEY = 1, VALUE = 2;
-const ELEMENT_NAME = 4, ELEMENT_NUM_CHILDREN = 5;
-const GROUP_COLUMNS = 1, GROUP_BYTE_SIZE = 2, GROUP_NUM_ROWS = 3, GROUP_SORTING_COLUMNS = 4, GROUP_FILE_OFFSET = 5, GROUP_COMPRESSED_SIZE = 6, GROUP_ORDINAL = 7;
-const CHUNK_FILE_PATH = 1, CHUNK_FILE_OFFSET = 2, CHUNK_META = 3;
-const CHUNK_OFFSET_INDEX_OFFSET = 4, CHUNK_OFFSET_INDEX_LENGTH = 5, CHUNK_COLUMN_INDEX_OFFSET = 6, CHUNK_COLUMN_INDEX_LENGTH = 7;
-const CHUNK_PAGE_INDEX_FIELDS = [CHUNK_OFFSET_INDEX_OFFSET, CHUNK_OFFSET_INDEX_LENGTH, CHUNK_COLUMN_INDEX_OFFSET, CHUNK_COLUMN_INDEX_LENGTH];
-const META_NUM_VALUES = 5, META_COMPRESSED_SIZE = 7, META_DATA_PAGE = 9, META_INDEX_PAGE = 10, META_DICTIONARY_PAGE = 11, META_STATISTICS = 12;
-const META_BLOOM_FIELDS = [14, 15], META_SIZE_STATISTICS = 16;
-
-const MAGIC = new TextEncoder().encode("PAR1");
 /** Arrow writers store the Arrow schema here; readers use it to restore types, and reject it if its field count differs. */
 const ARROW_SCHEMA_KEY = "ARROW:schema";
 const IPC_END_OF_STREAM = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
@@ -38,8 +33,10 @@ export interface PageRun { first: PageLocation; last: PageLocation; rows: number
 export interface RowGroupFilePlan {
   /** The column chunks to read from the original file, in order. */
   ranges: ByteRange[];
-  /** The small file, given the bytes of `ranges`. */
-  assemble(chunks: Uint8Array[]): Uint8Array;
+  /** The small file's size in bytes. */
+  size: number;
+  /** Writes the small file into `target` (of `size` bytes, by default new), given the bytes of `ranges`. */
+  assemble(chunks: Uint8Array[], target?: Uint8Array): Uint8Array;
 }
 
 interface TopLevelColumn {
@@ -48,17 +45,6 @@ interface TopLevelColumn {
   schemaEnd: number;
   leafStart: number;
   leafEnd: number;
-}
-
-
-function list(struct: ThriftStruct, id: number): ThriftList {
-  const value = field(struct, id);
-  if (!value || typeof value !== "object" || !("kind" in value) || value.kind !== "list") throw new Error(`field ${id} is not a list`);
-  return value;
-}
-
-function withItems(original: ThriftList, items: ThriftValue[]): ThriftList {
-  return { ...original, items };
 }
 
 
@@ -196,10 +182,12 @@ export class ParquetLayout {
     }
     const footer = encodeStruct(file);
 
+    const size = position + footer.length + 8;
     return {
       ranges,
-      assemble(chunkBytes: Uint8Array[]): Uint8Array {
-        const out = new Uint8Array(position + footer.length + 8);
+      size,
+      assemble(chunkBytes: Uint8Array[], out = new Uint8Array(size)): Uint8Array {
+        if (out.length !== size) throw new Error(`a row group file of ${size} bytes cannot be written into ${out.length}`);
         out.set(MAGIC, 0);
         let offset = MAGIC.length;
         chunkBytes.forEach((bytes, i) => {
@@ -210,7 +198,7 @@ export class ParquetLayout {
           offset += bytes.length;
         });
         out.set(footer, offset);
-        new DataView(out.buffer).setUint32(offset + footer.length, footer.length, true);
+        new DataView(out.buffer, out.byteOffset).setUint32(offset + footer.length, footer.length, true);
         out.set(MAGIC, offset + footer.length + 4);
         return out;
       },
