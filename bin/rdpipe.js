@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-require("../dist/cli.js");
+// The CLI's bundle, compiled from its V8 code cache (see server/src/loader/code-cache.ts).
+const path = require("node:path");
+require("../dist/code-cache.js").requireCached(path.join(__dirname, "..", "dist", "cli.js"));

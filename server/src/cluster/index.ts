@@ -1,9 +1,8 @@
 // Hosts of worker threads: the process-wide pool that runs tasks, one task per worker at a time, and
 // actor pools (./actors). A worker that dies (crash, process.exit in a UDF, OOM) or hangs past the
 // timeout is replaced.
-import { Worker } from "node:worker_threads";
 import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
-import { workerExecArgv, workerScript } from "./paths";
+import { workerThread } from "./paths";
 
 export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
@@ -21,7 +20,7 @@ export { ClusterConfigError, Transport, readPemFile, readTlsFiles, type TlsFiles
 
 /** A new worker thread in this process. */
 export function localWorkerThread(): WorkerChannel {
-  return new Worker(workerScript(), { stdout: false, stderr: false, execArgv: workerExecArgv() });
+  return workerThread();
 }
 
 let sharedPool: WorkerPool | undefined;

@@ -5,10 +5,10 @@
 // decides what runs here; SIGTERM is a preemption notice (every session drains, then leaves when told).
 // Head and node exchange heartbeats: a head silent for the timeout is gone (the node drops its work and
 // exits 1); a head that declared this node lost (after a partition) has it drop its work and join again.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { type ChunkCutter, ChunkStore, serveChunks } from "./chunks";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link, type HeadToNode, type NodeToHead } from "./link";
-import { workerExecArgv, workerScript } from "./paths";
+import { workerScript, workerThread } from "./paths";
 import type { DriverMessage, WorkerMessage } from "./protocol";
 import { Transport, type TransportOptions } from "./transport";
 
@@ -167,7 +167,7 @@ async function openSession(
       case "lost": console.error(`rdpipe node: ${message.reason}; dropping its work and joining again`); return leave("rejoin");
       case "spawn": {
         const { workerId } = message;
-        const worker = new Worker(script, { stdout: false, stderr: false, execArgv: workerExecArgv() });
+        const worker = workerThread(script);
         worker.on("message", (m: WorkerMessage) => link.send({ type: "worker", workerId, message: toHead(m) }));
         worker.on("error", (e) => link.send({ type: "workerError", workerId, message: e.message }));
         worker.on("exit", (code) => { workers.delete(workerId); link.send({ type: "workerExit", workerId, code }); });

@@ -1,6 +1,7 @@
 // Where the engine's own files are, for starting workers and nodes.
 import fs from "node:fs";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 
 export function packageRoot(): string {
   let dir = __dirname;
@@ -17,6 +18,19 @@ export function workerScript(): string {
   const script = path.join(packageRoot(), "dist", "worker.js");
   if (!fs.existsSync(script)) throw new Error(`worker bundle missing at ${script}: run \`npm run build\``);
   return script;
+}
+
+/**
+ * A new worker thread running the worker bundle, compiled from its V8 code cache (dist/code-cache.js;
+ * each thread would otherwise parse and compile the whole bundle again). The flag the worker sets is set
+ * first: V8 takes a cache only under the flags it was made under, and it is made after the bundle ran.
+ */
+export function workerThread(script = workerScript()): Worker {
+  const loader = path.join(path.dirname(script), "code-cache.js");
+  const boot = `require("node:v8").setFlagsFromString("--expose-gc"); require(${JSON.stringify(loader)}).requireCached(${JSON.stringify(script)});`;
+  return new Worker(boot, {
+    eval: true, stdout: false, stderr: false, execArgv: workerExecArgv(),
+  });
 }
 
 /**

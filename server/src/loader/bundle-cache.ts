@@ -54,9 +54,8 @@ function ownedPrivately(stats: fs.Stats): boolean {
   return uid === undefined || (stats.uid === uid && (stats.mode & 0o022) === 0);
 }
 
-/** The cache folder, made private if it was missing; undefined when it is not this user's alone (or cannot be made). */
-function privateCacheDir(): string | undefined {
-  const dir = bundleCacheDir();
+/** The cache folder `dir`, made private if it was missing; undefined when it is not this user's alone (or cannot be made). */
+export function privateCacheDir(dir = bundleCacheDir()): string | undefined {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     const stats = fs.lstatSync(dir);
@@ -84,18 +83,39 @@ export function cachedBundle(filename: string, compilerKey: string): string | un
   const dir = privateCacheDir();
   if (dir === undefined) return undefined;
   let entry: Entry;
+  try {
+    const text = readPrivateFile(entryFile(dir, filename, compilerKey));
+    if (text === undefined) return undefined;
+    entry = JSON.parse(text.toString("utf8")) as Entry;
+  } catch {
+    return undefined;
+  }
+  const unchanged = entry.inputs?.every(([file, hash]) => contentHash(file) === hash) && entry.folders?.every(([folder, entries]) => folderEntries(folder) === entries);
+  return unchanged ? entry.code : undefined;
+}
+
+/** The file's bytes when it is this user's alone (not through a symbolic link); undefined when missing or not private. */
+export function readPrivateFile(file: string): Buffer | undefined {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(entryFile(dir, filename, compilerKey), fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
-    if (!ownedPrivately(fs.fstatSync(fd))) return undefined;
-    entry = JSON.parse(fs.readFileSync(fd, "utf8")) as Entry;
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0));
+    return ownedPrivately(fs.fstatSync(fd)) ? fs.readFileSync(fd) : undefined;
   } catch {
     return undefined;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-  const unchanged = entry.inputs?.every(([file, hash]) => contentHash(file) === hash) && entry.folders?.every(([folder, entries]) => folderEntries(folder) === entries);
-  return unchanged ? entry.code : undefined;
+}
+
+/** Writes `data` to `file` whole or not at all (a temporary file renamed over it), readable by this user only; errors are ignored. */
+export function writePrivateFile(file: string, data: string | Uint8Array): void {
+  const temp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    fs.writeFileSync(temp, data, { mode: 0o600, flag: "wx" });
+    fs.renameSync(temp, file);
+  } catch {
+    fs.rmSync(temp, { force: true });
+  }
 }
 
 /** Whether a file was written after `since` (or so shortly before that its mtime cannot tell). */
@@ -116,14 +136,7 @@ export function storeBundle(filename: string, compilerKey: string, inputs: strin
   if (inputs.some((input) => writtenSince(input, builtAt))) return;
   const dir = privateCacheDir();
   if (dir === undefined) return;
-  const file = entryFile(dir, filename, compilerKey);
-  const temp = `${file}.${process.pid}.tmp`;
   const hashed = [...new Set([...inputs, ...configFiles(path.dirname(filename))])].map((input): [string, string | null] => [input, contentHash(input)]);
   const folders = [...new Set([filename, ...inputs].map((input) => path.dirname(input)))].map((folder): [string, string] => [folder, folderEntries(folder)]);
-  try {
-    fs.writeFileSync(temp, JSON.stringify({ inputs: hashed, folders, code } satisfies Entry), { mode: 0o600, flag: "wx" });
-    fs.renameSync(temp, file);
-  } catch {
-    fs.rmSync(temp, { force: true });
-  }
+  writePrivateFile(entryFile(dir, filename, compilerKey), JSON.stringify({ inputs: hashed, folders, code } satisfies Entry));
 }

@@ -1,0 +1,73 @@
+// The engine's own bundles (dist/cli.js, dist/worker.js) loaded through a V8 code cache: parsing and
+// compiling a 1.8 MB bundle costs ~0.1 CPU-s in every process and in every worker thread, a cached one
+// a tenth of that. The cache of a bundle is named by its content's hash (and Node's version), so a
+// rebuilt bundle never meets the code of the old one; it is written beside the pipeline bundles'
+// cache, in a folder that must be this user's alone (code cache is code this process runs).
+// This file is an entry of its own (dist/code-cache.js): it loads before the bundles, so it stays small.
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import Module from "node:module";
+import os from "node:os";
+import path from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { privateCacheDir, readPrivateFile, writePrivateFile } from "./bundle-cache";
+
+function codeCacheDir(): string {
+  return process.env.RDPIPE_CODE_CACHE_DIR || path.join(os.homedir() || os.tmpdir(), ".cache", "rdpipe", "code");
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 32);
+
+/**
+ * What the code cache of `filename` holding `code` is named, under the V8 flags set when it is asked: "<file's hash>-<content's hash>-<V8 tag>.bin".
+ * V8 takes a cache only under the flags it was made under (cachedDataVersionTag: V8's version, its
+ * flags, the CPU's features), and a worker sets --expose-gc: the tag keeps one cache per flag state.
+ */
+export function codeCacheFile(dir: string, filename: string, code: string): () => string {
+  const prefix = path.join(dir, `${digest(filename)}-${digest(`${process.version} ${process.arch}\n${code}`)}`);
+  return () => `${prefix}-${v8.cachedDataVersionTag()}.bin`;
+}
+
+/** Node's CommonJS internals a loader needs. */
+interface ModuleInternals { _nodeModulePaths(dir: string): string[]; _cache: Record<string, Module> }
+
+/**
+ * Requires the CommonJS file `file` as Node would, compiled from its code cache when one matches its
+ * content; a missing or rejected cache is made anew once the module has run its top level (when the
+ * functions it called at load are compiled too), replacing the caches of the file's earlier content.
+ */
+export function requireCached(file: string): unknown {
+  const filename = path.resolve(file);
+  const code = fs.readFileSync(filename, "utf8");
+  const dir = privateCacheDir(codeCacheDir());
+  const cacheFile = dir === undefined ? undefined : codeCacheFile(dir, filename, code);
+  const cachedData = cacheFile && readPrivateFile(cacheFile());
+  const script = new vm.Script(Module.wrap(code), { filename, cachedData });
+  const mod = new Module(filename);
+  mod.filename = filename;
+  mod.paths = (Module as unknown as ModuleInternals)._nodeModulePaths(path.dirname(filename));
+  (Module as unknown as ModuleInternals)._cache[filename] = mod;
+  const body = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  body.call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, path.dirname(filename));
+  mod.loaded = true;
+  // Made now, it holds the functions the top level ran too; named by the flags now (another thread may have set one).
+  if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
+    const made = cacheFile();
+    writePrivateFile(made, script.createCachedData());
+    removeOtherVersions(made);
+  }
+  return mod.exports;
+}
+
+/** The caches of the same file's other contents (an earlier build) go. */
+function removeOtherVersions(cacheFile: string): void {
+  const dir = path.dirname(cacheFile);
+  const [fileKey, contentKey] = path.basename(cacheFile).split("-");
+  try {
+    for (const other of fs.readdirSync(dir)) {
+      const [otherFile, otherContent] = other.split("-");
+      if (otherFile === fileKey && otherContent !== contentKey && other.endsWith(".bin")) fs.rmSync(path.join(dir, other), { force: true });
+    }
+  } catch { /* a cache that cannot be tidied is only larger */ }
+}
