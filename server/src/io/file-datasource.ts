@@ -5,7 +5,7 @@ import type { Datasource, ReadContext, ReadEstimate, ReadTask } from "./datasour
 import { streamFiles } from "./files";
 import { mayMatch, partitionStats } from "./prune";
 import { MetadataCache } from "./metadata-cache";
-import { fileMetadata, parquetReadSchema, readFileBlocks } from "./read";
+import { fileMetadata, fileRowGroups, parquetReadSchema, readFileBlocks } from "./read";
 import type { FileFormat, FileReadSpec, FileRef, ReadOptions, SourceBlock } from "./types";
 
 /** How a plan describes a read of files. */
@@ -22,6 +22,10 @@ export interface FileSource {
 const RAMP_MAX_FILES = 16;
 /** Parquet footers read in the driver to estimate the row count from the first files listed. */
 const SAMPLED_FILES = 3;
+/** The most tasks one file of the listing's tail is split into. */
+const MAX_PARTS_PER_FILE = 8;
+/** Listings (pages) of at most this many times the wanted tasks have their last files split (their footers read here first). */
+const SPLIT_LISTING_TASKS = 4;
 
 /** How read operators and errors name each format ("Read" + name). */
 export const FILE_FORMAT_NAMES: Record<FileFormat, string> = {
@@ -92,16 +96,23 @@ export class FileDatasource implements Datasource<FileReadSpec> {
     const sample: Promise<{ rows: number; bytes: number; inMemoryBytes: number } | undefined>[] = [];
     let rampFiles = 1;
     for await (const page of this.pages()) {
-      // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
-      // the first rows come after one file's read rather than a whole group's.
       const groups: FileRef[][] = [];
       let rest = context.unfinishedFiles(page);
+      // The last files of a short listing are read a few row groups per task, so that the workers end
+      // together rather than one of them reading a whole file (or two) while the others idle.
+      const splittable = context.splitFiles && !context.evenTasks && source.format === "parquet" && rest.length <= SPLIT_LISTING_TASKS * context.parallelism;
+      const tailFiles = rest.slice(-context.parallelism);
+      const tail = splittable ? await rowGroupParts(tailFiles, (file) => fileRowGroups(file, source.options.filesystem, cache)) : undefined;
+      if (tail) rest = rest.slice(0, rest.length - tailFiles.length);
+      // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
+      // the first rows come after one file's read rather than a whole group's.
       for (; !context.evenTasks && rampFiles <= RAMP_MAX_FILES && rest.length > 0; rampFiles *= 2) {
         groups.push(rest.slice(0, rampFiles));
         rest = rest.slice(rampFiles);
       }
       groups.push(...groupFiles(rest, context));
       for (const group of groups) yield { input: this.spec(group, context.targetBlockBytes), metadata: { inputFiles: group } };
+      for (const part of tail ?? []) yield { input: this.spec([part], context.targetBlockBytes), metadata: { inputFiles: [part] } };
       listedBytes += page.reduce((s, f) => s + f.size, 0);
       if (source.format === "parquet") {
         for (const file of page.slice(0, SAMPLED_FILES - sample.length)) {
@@ -176,6 +187,22 @@ async function mapWithConcurrency<T, R>(items: T[], limit: number, fn: (item: T)
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/**
+ * The files as parts of one task each: up to MAX_PARTS_PER_FILE ranges of row groups of every file; undefined
+ * unless each has several row groups (small files keep the tasks they had, grouped as any files are).
+ */
+async function rowGroupParts(files: FileRef[], rowGroups: (file: FileRef) => Promise<number>): Promise<FileRef[] | undefined> {
+  if (files.length === 0) return undefined;
+  // A file whose footer cannot be read here is read whole, by a worker that names what is wrong with it.
+  const counts = await Promise.all(files.map((file) => rowGroups(file).catch(() => 0)));
+  if (counts.some((n) => n < 2)) return undefined;
+  return files.flatMap((file, i) => {
+    const n = counts[i];
+    const parts = Math.min(n, MAX_PARTS_PER_FILE);
+    return Array.from({ length: parts }, (_, p): FileRef => ({ ...file, rowGroups: [Math.floor((p * n) / parts), Math.floor(((p + 1) * n) / parts)] }));
+  });
 }
 
 /** One task per file, small files grouped, and at least as many tasks as CPU slots allow parallelism for. */

@@ -61,6 +61,16 @@ class RangeReader {
 }
 
 async function readFooter(reader: RangeReader): Promise<ParquetFooter> {
+  const { layout, footerAndTail } = await readLayout(reader);
+  try {
+    return { layout, schema: arrowSchemaOfFooter(footerAndTail) };
+  } catch (e) {
+    throw invalid(reader.path, errorMessage(e));
+  }
+}
+
+/** The footer's layout (row groups, column chunks), parsed here: parquet-wasm is not needed. */
+async function readLayout(reader: RangeReader): Promise<{ layout: ParquetLayout; footerAndTail: Uint8Array }> {
   const { path, size } = reader;
   if (size < 12) throw invalid(path, `${size} bytes is too short`);
   let tail = await reader.readTail(TAIL_GUESS_BYTES);
@@ -72,7 +82,7 @@ async function readFooter(reader: RangeReader): Promise<ParquetFooter> {
   if (footerLength + 8 > tail.length) tail = await reader.readTail(footerLength + 8);
   const footerAndTail = tail.subarray(tail.length - footerLength - 8);
   try {
-    return { layout: new ParquetLayout(footerAndTail.subarray(0, footerLength)), schema: arrowSchemaOfFooter(footerAndTail) };
+    return { layout: new ParquetLayout(footerAndTail.subarray(0, footerLength)), footerAndTail };
   } catch (e) {
     throw invalid(path, errorMessage(e));
   }
@@ -84,6 +94,11 @@ function arrowSchemaOfFooter(footerAndTail: Uint8Array): Schema {
   footerOnlyFile.set(MAGIC);
   footerOnlyFile.set(footerAndTail, MAGIC.length);
   return tableFromIPC(parquetWasm().readSchema(footerOnlyFile).intoIPCStream()).schema;
+}
+
+/** A Parquet file's row groups, from its footer alone. */
+export async function parquetRowGroups(file: FileRef, fs: FileSystem): Promise<{ rows: number; bytes: number }[]> {
+  return (await readLayout(new RangeReader(fs, file.path, file.size))).layout.rowGroups;
 }
 
 export async function parquetFileMetadata(file: FileRef, fs: FileSystem): Promise<FileMetadata> {
@@ -112,9 +127,11 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
   const reader = new RangeReader(fs, path, file.size);
   const { layout, schema } = await readFooter(reader);
   assertColumnsExist(schema.fields.map((f) => f.name), columns, path);
+  const [first, end] = file.rowGroups ?? [0, layout.rowGroups.length];
   let rowOffset = 0;
-  for (let index = 0; index < layout.rowGroups.length; index++) {
+  for (let index = 0; index < Math.min(end, layout.rowGroups.length); index++) {
     const rows = layout.rowGroups[index].rows;
+    if (index < first) { rowOffset += rows; continue; }
     if (filter) {
       const stats = layout.rowGroupStats(index);
       if (!mayMatch(filter, (column) => stats.get(column))) { rowOffset += rows; continue; }

@@ -9,7 +9,7 @@ import { fileSystemFor, type FileSystemDescription } from "./fs";
 import type { FileMetadata, MetadataCache } from "./metadata-cache";
 import { concatPrefetched } from "./prefetch";
 import { readJsonBlocks } from "./json";
-import { parquetFileMetadata, readParquetBlocks } from "./parquet";
+import { parquetFileMetadata, parquetRowGroups, readParquetBlocks } from "./parquet";
 import { readImageBlocks } from "./images";
 import { readTextBlocks } from "./text";
 import type { FileFormat, FileReadSpec, FileRef, FormatReader, SourceBlock } from "./types";
@@ -33,6 +33,11 @@ export async function fileMetadata(format: FileFormat, file: FileRef, filesystem
   const metadata = await parquetFileMetadata(file, fileSystemFor(file.path, filesystem));
   cache?.set(file, metadata);
   return metadata;
+}
+
+/** How many row groups a Parquet file has: from the cache, else from its footer (its schema is not decoded). */
+export async function fileRowGroups(file: FileRef, filesystem?: FileSystemDescription, cache?: MetadataCache): Promise<number> {
+  return (cache?.get(file)?.rowGroups ?? await parquetRowGroups(file, fileSystemFor(file.path, filesystem))).length;
 }
 
 /** Files read ahead of the one being yielded, when small: with S3's latency, reading one file at a time leaves a task idle. */

@@ -11,6 +11,8 @@ export interface FileRef {
   /** Identifies the content version (S3 ETag, local mtime); part of the metadata cache key. */
   etag?: string;
   partition?: Record<string, string>;
+  /** A Parquet file that several tasks read: the row groups [first, end) this one reads (their indexes in its footer). */
+  rowGroups?: [number, number];
 }
 
 export interface ReadOptions {

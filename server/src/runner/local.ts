@@ -1,7 +1,7 @@
 // `rdpipe run FILE` on the embedded executor: the pipeline runs in this process, on this machine's
 // workers or on a cluster of nodes it starts.
 import { DataContext } from "../api/context";
-import { Cluster, type ClusterOptions, type HeadAddress } from "../cluster";
+import { Cluster, type ClusterOptions, type HeadAddress, sharedWorkerPool } from "../cluster";
 import type { JobOptions, JobResult } from "../contract";
 import { loadPipeline } from "../loader";
 import { runDataset, type RunDatasetOptions } from "./outcome";
@@ -14,6 +14,9 @@ export interface LocalRunOptions extends Omit<RunDatasetOptions, "signal">, Pick
 
 export async function runLocal(file: string, options: LocalRunOptions): Promise<JobResult> {
   const context = DataContext.getCurrent();
+  // Worker threads take longer to start than the pipeline to load and plan: they start first, alongside.
+  // (A pipeline that sets fewer CPUs leaves the extra ones idle.)
+  if (!options.cluster) sharedWorkerPool(options.workers ?? context.cpuSlots());
   const dataset = await loadPipeline(file);
   applyResourceOptions(options);
   if (options.cluster) {

@@ -73,6 +73,8 @@ export class TaskOperator extends PhysicalOperator {
       // Map tasks of an exchange end in a barrier: even, smaller tasks leave no slot idle while the last ones run.
       parallelism: overrideNumBlocks ?? this.settings.cpuSlots * (this.mapStep ? 8 : 2), overrideNumBlocks, targetBlockBytes: this.settings.targetBlockBytes,
       evenTasks: this.mapStep !== undefined,
+      // A checkpoint counts an input file done when the task that read it is: one task per file.
+      splitFiles: this.settings.doneFiles === undefined,
       unfinishedFiles: (files: FileRef[]) => unfinishedFiles(files, this.settings),
     };
     (async () => {
