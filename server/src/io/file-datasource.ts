@@ -99,8 +99,11 @@ export class FileDatasource implements Datasource<FileReadSpec> {
       const groups: FileRef[][] = [];
       let rest = context.unfinishedFiles(page);
       // The last files of a short listing are read a few row groups per task, so that the workers end
-      // together rather than one of them reading a whole file (or two) while the others idle.
-      const splittable = context.splitFiles && !context.evenTasks && source.format === "parquet" && rest.length <= SPLIT_LISTING_TASKS * context.parallelism;
+      // together rather than one of them reading a whole file (or two) while the others idle. Not under a
+      // filter (most row groups may be skipped, each part would read the footer again) or a limit.
+      const { filter, limit } = source.options;
+      const splittable = context.splitFiles && !context.evenTasks && source.format === "parquet" && !filter && limit === undefined
+        && rest.length <= SPLIT_LISTING_TASKS * context.parallelism;
       const tailFiles = rest.slice(-context.parallelism);
       const tail = splittable ? await rowGroupParts(tailFiles, (file) => fileRowGroups(file, source.options.filesystem, cache)) : undefined;
       if (tail) rest = rest.slice(0, rest.length - tailFiles.length);
