@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { renderProgress } from "../server/src/cli/progress";
+import { formatCount } from "../server/src/exec";
 import { tempDir } from "./helpers";
 
 /** Every operator of every snapshot: done never exceeds its estimate, for rows read and rows out. */
@@ -85,5 +86,11 @@ describe("progress snapshots", function () {
     for (const op of result.progress.operators) assert.equal(op.rowsReadEstimated, op.rowsRead, `${op.name} is complete`);
     const drawn = renderProgress(result.progress);
     assert.match(drawn.find((line) => line.startsWith("Union"))!, /^Union +█+ 3,500 rows read, 3,500 out +\d+\.\ds$/, "rows and time only");
+  });
+
+  it("writes counts as toLocaleString(\"en-US\") does, without loading ICU's locale data", () => {
+    for (const x of [0, 7, 999, 1000, 12_345.6, 999_999.5, 1_234_567, -1_234_567, 5_000_000, 2 ** 40]) {
+      assert.equal(formatCount(x), Math.round(x).toLocaleString("en-US"), String(x));
+    }
   });
 });

@@ -1,11 +1,11 @@
 // `rdpipe checkpoint show PATH [--json]`: what a job-level checkpoint holds, local or on S3.
 import path from "node:path";
 import { CheckpointReader, type ErroredRow } from "../checkpoint";
+import { formatCount as n } from "../exec";
 
 /** Lines of a list shown in text form; --json shows all. */
 const TEXT_LIST_LIMIT = 50;
 
-const n = (x: number) => x.toLocaleString("en-US");
 const toJson = (value: unknown) => JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2);
 
 /** Prints the checkpoint at `location` (a folder or s3:// URL); 1 when there is none or it cannot be read. */

@@ -5,7 +5,7 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import { runNode, readTlsFiles, type TlsFiles } from "../cluster";
 import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } from "../contract";
-import { cutChunk, formatBytes } from "../exec";
+import { cutChunk, formatBytes, formatCount } from "../exec";
 import { compilePipeline } from "../loader";
 import { RdpipeError } from "../errors";
 import { previewLines, runLocal, udfStackOf, type LocalRunOptions } from "../runner";
@@ -229,7 +229,7 @@ export function printOutcome(outcome: { result?: JobResult; error?: JobError }, 
   }
   if (result.written) {
     const { written } = result;
-    console.log(`Wrote ${result.rowsOut.toLocaleString("en-US")} rows in ${written.files} files (${formatBytes(written.bytes)}) to ${written.path}`);
+    console.log(`Wrote ${formatCount(result.rowsOut)} rows in ${written.files} files (${formatBytes(written.bytes)}) to ${written.path}`);
     const checkpoint = last && checkpointLine(last);
     if (checkpoint) console.log(checkpoint.charAt(0).toUpperCase() + checkpoint.slice(1));
   } else {
@@ -288,7 +288,9 @@ function udfFrames(stack: string): string {
 if (require.main === module || process.argv[1]?.endsWith("rdpipe") || process.argv[1]?.endsWith("rdpipe.js")) {
   // Once the command's output is out, nothing may hold the process: a task that a satisfied limit cancelled
   // would otherwise finish reading files nobody wants (its worker stays busy), and a preview would wait for it.
-  main(process.argv.slice(2)).then((code) => {
+  // From a microtask: the code cache of this bundle (bin/rdpipe.js) is made once its top level has run, before
+  // the command starts worker threads, which set a V8 flag.
+  void Promise.resolve(process.argv.slice(2)).then(main).then((code) => {
     process.exitCode = code;
     process.stdout.write("", () => process.stderr.write("", () => process.exit()));
   });

@@ -1,5 +1,5 @@
 import type { OperatorProgress, ProgressSnapshot } from "../contract";
-import { formatBytes } from "../exec";
+import { formatBytes, formatCount as n } from "../exec";
 
 const BAR_WIDTH = 20;
 
@@ -8,7 +8,6 @@ function bar(fraction: number): string {
   return `${"█".repeat(filled)}${"░".repeat(BAR_WIDTH - filled)}`;
 }
 
-const n = (x: number) => Math.round(x).toLocaleString("en-US");
 
 /** The fraction of its input an operator has read (of the estimate, or of its tasks); 1 once the job succeeded. */
 function readFraction(op: OperatorProgress, finished: boolean): number {

@@ -9,7 +9,7 @@ export type { ExecSettings } from "./settings";
 export type { ExecutionOptions, ExecutionResult, WrittenFile } from "./result";
 export type { CheckpointProgress, OperatorProgress, ProgressSnapshot } from "./progress";
 export { ExecutionError } from "./errors";
-export { formatBytes } from "./stats";
+export { formatBytes, formatCount } from "./stats";
 export { compareScalars, requireColumn } from "./all-to-all";
 export { MapWriter, cutChunk, reduceBlocks, type PartitionSide, type ReduceContext, type ReduceFn } from "./exchange";
 export {

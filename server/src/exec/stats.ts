@@ -1,4 +1,4 @@
-// The stats text an execution ends with, and the byte sizes it (and the CLI) print.
+// The stats text an execution ends with, and the byte sizes and counts it (and the CLI) print.
 import type { PhysicalOperator } from "./physical";
 import type { ProgressSnapshot } from "./progress";
 
@@ -7,11 +7,20 @@ export function statsText(progress: ProgressSnapshot, operators: PhysicalOperato
     const m = operators[i].metrics;
     const tasks = m.tasksLaunched > 0 ? `${m.tasksLaunched} tasks, ` : "";
     const udf = m.udfMs > 0 ? `, UDF time ${(m.udfMs / 1000).toFixed(2)}s` : "";
-    return `Operator ${i} ${p.name}: ${tasks}${p.blocksDone} blocks, ${p.rowsDone.toLocaleString("en-US")} rows out, ` +
-      `${formatBytes(m.bytesOut)}, ${Math.round(p.rowsPerSecond).toLocaleString("en-US")} rows/s${udf}`;
+    return `Operator ${i} ${p.name}: ${tasks}${p.blocksDone} blocks, ${formatCount(p.rowsDone)} rows out, ` +
+      `${formatBytes(m.bytesOut)}, ${formatCount(p.rowsPerSecond)} rows/s${udf}`;
   });
   lines.push(`Dataset: ${(durationMs / 1000).toFixed(2)}s total, peak block memory ${formatBytes(peakMemory)} of a ${formatBytes(progress.memoryBudgetBytes)} budget, ${progress.cpuSlots} CPU slots`);
   return lines.join("\n");
+}
+
+/**
+ * A count rounded to a whole number with thousands separators, as toLocaleString("en-US") writes it
+ * (whose first call loads ICU's locale data: ~10 ms at the end of every run).
+ */
+export function formatCount(count: number): string {
+  const whole = Math.round(count);
+  return `${whole < 0 ? "-" : ""}${String(Math.abs(whole)).replace(/\B(?=(\d{3})+$)/g, ",")}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -17,16 +17,19 @@ function codeCacheDir(): string {
   return process.env.RDPIPE_CODE_CACHE_DIR || path.join(os.homedir() || os.tmpdir(), ".cache", "rdpipe", "code");
 }
 
-const digest = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 32);
+const digest = (...parts: (string | Buffer)[]) => {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part);
+  return hash.digest("hex").slice(0, 32);
+};
 
 /**
- * What the code cache of `filename` holding `code` is named, under the V8 flags set when it is asked: "<file's hash>-<content's hash>-<V8 tag>.bin".
+ * What the code cache of `filename` holding `content` is named: "<file's hash>-<content's hash>-<V8 tag>.bin".
  * V8 takes a cache only under the flags it was made under (cachedDataVersionTag: V8's version, its
  * flags, the CPU's features), and a worker sets --expose-gc: the tag keeps one cache per flag state.
  */
-export function codeCacheFile(dir: string, filename: string, code: string): () => string {
-  const prefix = path.join(dir, `${digest(filename)}-${digest(`${process.version} ${process.arch}\n${code}`)}`);
-  return () => `${prefix}-${v8.cachedDataVersionTag()}.bin`;
+export function codeCacheFile(dir: string, filename: string, content: Buffer, tag: number): string {
+  return path.join(dir, `${digest(filename)}-${digest(`${process.version} ${process.arch}\n`, content)}-${tag}.bin`);
 }
 
 /** Node's CommonJS internals a loader needs. */
@@ -39,10 +42,12 @@ interface ModuleInternals { _nodeModulePaths(dir: string): string[]; _cache: Rec
  */
 export function requireCached(file: string): unknown {
   const filename = path.resolve(file);
-  const code = fs.readFileSync(filename, "utf8");
+  const content = fs.readFileSync(filename);
+  const code = content.toString("utf8");
   const dir = privateCacheDir(codeCacheDir());
-  const cacheFile = dir === undefined ? undefined : codeCacheFile(dir, filename, code);
-  const cachedData = cacheFile && readPrivateFile(cacheFile());
+  const tag = v8.cachedDataVersionTag();
+  const cacheFile = dir === undefined ? undefined : codeCacheFile(dir, filename, content, tag);
+  const cachedData = cacheFile === undefined ? undefined : readPrivateFile(cacheFile);
   const script = new vm.Script(Module.wrap(code), { filename, cachedData });
   const mod = new Module(filename);
   mod.filename = filename;
@@ -51,11 +56,14 @@ export function requireCached(file: string): unknown {
   const body = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
   body.call(mod.exports, mod.exports, Module.createRequire(filename), mod, filename, path.dirname(filename));
   mod.loaded = true;
-  // Made now, it holds the functions the top level ran too; named by the flags now (another thread may have set one).
+  // Made now, it holds the functions the top level ran too. Not when another thread set a V8 flag meanwhile
+  // (a worker sets --expose-gc): V8 would stamp it with flags other than its name's.
   if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
-    const made = cacheFile();
-    writePrivateFile(made, script.createCachedData());
-    removeOtherVersions(made);
+    const data = script.createCachedData();
+    if (v8.cachedDataVersionTag() === tag) {
+      writePrivateFile(cacheFile, data);
+      removeOtherVersions(cacheFile);
+    }
   }
   return mod.exports;
 }
