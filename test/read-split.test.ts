@@ -76,6 +76,17 @@ describe("Parquet reads split by row groups", function () {
     assert.deepEqual(byFile.flat(), Array.from({ length: 2 * FILE_ROWS }, (_, i) => i), "the files' names put the rows in input order, each once");
   });
 
+  it("cuts files only where a batch UDF's batches keep their rows: parts of whole batches, the batches a whole-file read gives", async () => {
+    const batchRows = 2 * GROUP_ROWS;
+    const result = await rd.readParquet(big).mapBatches((b: rd.Columns) => ({ n: new Float64Array((b.id as BigInt64Array).length).fill((b.id as BigInt64Array).length) }), { batchSize: batchRows })
+      .writeParquet(path.join(dir, "out-batches")).run();
+    // Cuts after 2 and 4 of the 5 row groups: 3 parts a file.
+    assert.equal(result.progress.operators[0].tasksDone, 2 * 3);
+    const sizes = await duck(async (run) => (await run(`SELECT n, count(*) AS c FROM read_parquet('${path.join(dir, "out-batches")}/*.parquet') GROUP BY n ORDER BY n`))
+      .map((r) => `${Number(r.n)}x${Number(r.c) / Number(r.n)}`));
+    assert.deepEqual(sizes, [`${GROUP_ROWS}x2`, `${batchRows}x4`], "per file: two full batches and the rest, as from the whole file");
+  });
+
   it("names a failing row by its place in its file, in a task that read only a later range of that file's row groups", async () => {
     const badId = FILE_ROWS + 3 * GROUP_ROWS + 17; // second file, fourth row group
     // A UDF outside a pipeline file travels as source text: the id is in it.

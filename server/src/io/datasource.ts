@@ -33,8 +33,12 @@ export interface ReadContext {
   targetBlockBytes: number;
   /** The tasks feed a barrier (an exchange): tasks of even size matter, not the first rows coming early. */
   evenTasks?: boolean;
-  /** The last Parquet files may be read by several tasks each, a range of row groups apiece (not where files are counted done whole). */
-  splitFiles?: boolean;
+  /**
+   * The last Parquet files may be read by several tasks each, a range of row groups apiece, each range
+   * starting at a multiple of `rowMultiple` rows (so that batch UDFs see the batches a whole file gives).
+   * Unset where files are counted done whole, or no split keeps the batches.
+   */
+  splitFiles?: { rowMultiple: number };
   /**
    * The files still to read: an earlier attempt of a checkpointed job may have consumed some. Throws when
    * such a file changed since, since reading it again could write its rows twice.

@@ -105,7 +105,7 @@ export class FileDatasource implements Datasource<FileReadSpec> {
       const splittable = context.splitFiles && !context.evenTasks && source.format === "parquet" && !filter && limit === undefined
         && rest.length <= SPLIT_LISTING_TASKS * context.parallelism;
       const tailFiles = rest.slice(-context.parallelism);
-      const tail = splittable ? await rowGroupParts(tailFiles, (file) => fileRowGroups(file, source.options.filesystem, cache)) : undefined;
+      const tail = splittable ? await rowGroupParts(tailFiles, context.splitFiles!.rowMultiple, (file) => fileRowGroups(file, source.options.filesystem, cache)) : undefined;
       if (tail) rest = rest.slice(0, rest.length - tailFiles.length);
       // The first tasks hold 1, 2, 4, ... files: a task's small outputs are coalesced until it ends, so
       // the first rows come after one file's read rather than a whole group's.
@@ -193,19 +193,34 @@ async function mapWithConcurrency<T, R>(items: T[], limit: number, fn: (item: T)
 }
 
 /**
- * The files as parts of one task each: up to MAX_PARTS_PER_FILE ranges of row groups of every file; undefined
- * unless each has several row groups (small files keep the tasks they had, grouped as any files are).
+ * The files as parts of one task each: up to MAX_PARTS_PER_FILE ranges of row groups of every file, each
+ * starting at a multiple of `rowMultiple` rows; undefined unless every file splits (small files keep the
+ * tasks they had, grouped as any files are).
  */
-async function rowGroupParts(files: FileRef[], rowGroups: (file: FileRef) => Promise<number>): Promise<FileRef[] | undefined> {
+async function rowGroupParts(files: FileRef[], rowMultiple: number, rowGroups: (file: FileRef) => Promise<number[]>): Promise<FileRef[] | undefined> {
   if (files.length === 0) return undefined;
   // A file whose footer cannot be read here is read whole, by a worker that names what is wrong with it.
-  const counts = await Promise.all(files.map((file) => rowGroups(file).catch(() => 0)));
-  if (counts.some((n) => n < 2)) return undefined;
-  return files.flatMap((file, i) => {
-    const n = counts[i];
-    const parts = Math.min(n, MAX_PARTS_PER_FILE);
-    return Array.from({ length: parts }, (_, p): FileRef => ({ ...file, rowGroups: [Math.floor((p * n) / parts), Math.floor(((p + 1) * n) / parts)] }));
-  });
+  const groups = await Promise.all(files.map((file) => rowGroups(file).catch(() => [])));
+  const parts = files.map((file, i) => splitFile(file, groups[i], rowMultiple));
+  return parts.every((p) => p.length > 1) ? parts.flat() : undefined;
+}
+
+/** The file's row groups in consecutive ranges of at least 1/MAX_PARTS_PER_FILE of them, cut only where `rowMultiple` divides the rows before. */
+function splitFile(file: FileRef, groupRows: number[], rowMultiple: number): FileRef[] {
+  const least = Math.ceil(groupRows.length / MAX_PARTS_PER_FILE);
+  const parts: FileRef[] = [];
+  let first = 0;
+  let rowsBefore = 0;
+  for (let index = 0; index < groupRows.length; index++) {
+    rowsBefore += groupRows[index];
+    const end = index + 1;
+    if (end < groupRows.length && end - first >= least && rowsBefore % rowMultiple === 0) {
+      parts.push({ ...file, rowGroups: [first, end] });
+      first = end;
+    }
+  }
+  if (first > 0) parts.push({ ...file, rowGroups: [first, groupRows.length] });
+  return parts;
 }
 
 /** One task per file, small files grouped, and at least as many tasks as CPU slots allow parallelism for. */

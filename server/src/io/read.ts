@@ -35,9 +35,9 @@ export async function fileMetadata(format: FileFormat, file: FileRef, filesystem
   return metadata;
 }
 
-/** How many row groups a Parquet file has: from the cache, else from its footer (its schema is not decoded). */
-export async function fileRowGroups(file: FileRef, filesystem?: FileSystemDescription, cache?: MetadataCache): Promise<number> {
-  return (cache?.get(file)?.rowGroups ?? await parquetRowGroups(file, fileSystemFor(file.path, filesystem))).length;
+/** The rows of each row group of a Parquet file: from the cache, else from its footer (its schema is not decoded). */
+export async function fileRowGroups(file: FileRef, filesystem?: FileSystemDescription, cache?: MetadataCache): Promise<number[]> {
+  return (cache?.get(file)?.rowGroups ?? await parquetRowGroups(file, fileSystemFor(file.path, filesystem))).map((group) => group.rows);
 }
 
 /** Files read ahead of the one being yielded, when small: with S3's latency, reading one file at a time leaves a task idle. */

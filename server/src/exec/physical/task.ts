@@ -74,7 +74,7 @@ export class TaskOperator extends PhysicalOperator {
       parallelism: overrideNumBlocks ?? this.settings.cpuSlots * (this.mapStep ? 8 : 2), overrideNumBlocks, targetBlockBytes: this.settings.targetBlockBytes,
       evenTasks: this.mapStep !== undefined,
       // A checkpoint counts an input file done when the task that read it is: one task per file.
-      splitFiles: this.settings.doneFiles === undefined,
+      splitFiles: this.settings.doneFiles === undefined ? splitAlignment(this.transforms) : undefined,
       unfinishedFiles: (files: FileRef[]) => unfinishedFiles(files, this.settings),
     };
     (async () => {
@@ -192,4 +192,34 @@ export class TaskOperator extends PhysicalOperator {
   get preservesRows(): boolean {
     return this.transforms.every((t) => t.kind !== "batches" && t.kind !== "filterExpr" && (t.kind !== "rows" || t.steps.every((s) => s.kind === "map")));
   }
+}
+
+/**
+ * The row multiple at which a file may be split into tasks without changing the batches the stage's batch
+ * UDFs see (they cut batches of batchSize across a task's blocks); undefined when no split keeps them: a
+ * batch UDF after a transform that may change the row count, or after another batch UDF.
+ */
+export function splitAlignment(transforms: TransformSpec[]): { rowMultiple: number } | undefined {
+  let rowMultiple = 1;
+  let countMayChange = false;
+  for (const t of transforms) {
+    // A UDF whose errors skip rows changes the count too.
+    if ("onError" in t && t.onError !== "fail") countMayChange = true;
+    if (t.kind === "batches") {
+      if (t.batchSize !== undefined) {
+        if (countMayChange) return undefined;
+        rowMultiple = leastCommonMultiple(rowMultiple, t.batchSize);
+      }
+      countMayChange = true;
+    } else if (t.kind === "sample" || t.kind === "filterExpr" || (t.kind === "rows" && t.steps.some((step) => step.kind !== "map" || step.onError !== "fail"))) {
+      countMayChange = true;
+    }
+  }
+  return { rowMultiple };
+}
+
+function leastCommonMultiple(a: number, b: number): number {
+  let [x, y] = [a, b];
+  while (y !== 0) [x, y] = [y, x % y];
+  return (a / x) * b;
 }
