@@ -130,6 +130,11 @@ function plainValue(value: unknown): unknown {
   }
 }
 
+/** One row's plain value, as columnValues gives it: for reading a few rows of a long column. */
+export function valueAt(vector: Vector, row: number): unknown {
+  return plainValue(vector.get(row));
+}
+
 /** A column as a plain JS array of plain values. */
 export function columnValues(vector: Vector): unknown[] {
   const type = vector.type;

@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import type net from "node:net";
 import * as path from "node:path";
+import { freeBytes } from "../block";
 import type { ChunkCut, ChunkRef, MapOutput } from "../plan";
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, Link } from "./link";
 import type { TaskSpec } from "./protocol";
@@ -81,10 +82,20 @@ export class ChunkStore {
     for (const jobFolder of [...this.jobs.keys()]) this.release(jobFolder);
   }
 
-  /** A chunk's bytes, or (with a cut) those of the rows the cut names. */
-  read(location: ChunkLocation, cut?: ChunkCut): Uint8Array {
-    const ipc = this.whole(location);
-    return cut ? this.cutter(ipc, cut) : ipc;
+  /**
+   * Hands `send` a chunk's bytes, or (with a cut) those of the rows the cut names; the bytes read or made
+   * for this answer alone are freed once it has them (serialized), not at some later full collection.
+   */
+  answer(location: ChunkLocation, cut: ChunkCut | undefined, send: (ipc: Uint8Array) => void): void {
+    const whole = this.whole(location);
+    const rows = cut ? this.cutter(whole, cut) : whole;
+    try {
+      send(rows);
+    } finally {
+      const scratch = location.key === undefined ? [whole] : [];
+      if (rows !== whole) scratch.push(rows);
+      freeBytes(scratch);
+    }
   }
 
   private whole(location: ChunkLocation): Uint8Array {
@@ -137,7 +148,7 @@ export async function serveChunks(store: ChunkStore, transport: Transport, host:
       }
       if (message.type !== "get") return;
       try {
-        link.send({ type: "chunk", id: message.id, ipc: store.read(message, message.cut) });
+        store.answer(message, message.cut, (ipc) => link.send({ type: "chunk", id: message.id, ipc }));
       } catch (e) {
         link.send({ type: "missing", id: message.id, message: (e as Error).message });
       }

@@ -63,7 +63,9 @@ const BEATS_PER_TIMEOUT = 4;
 
 /** Emits "message" per frame and "close" once. */
 export class Link<In, Out> extends EventEmitter {
-  private buffered: Buffer = Buffer.alloc(0);
+  /** Bytes received and not yet framed, as they came (joined only once a whole frame is in: a frame of many packets is copied once). */
+  private readonly pending: Buffer[] = [];
+  private pendingBytes = 0;
   private heardAt = Date.now();
   private beats?: NodeJS.Timeout;
   /** A longer frame, or one that does not decode, ends the link (the head keeps this small until a node has shown its token). */
@@ -82,7 +84,10 @@ export class Link<In, Out> extends EventEmitter {
     const body = v8.serialize(message);
     const header = Buffer.alloc(4);
     header.writeUInt32BE(body.length);
-    this.socket.write(Buffer.concat([header, body]));
+    this.socket.cork();
+    this.socket.write(header);
+    this.socket.write(body);
+    this.socket.uncork();
   }
 
   /**
@@ -113,21 +118,41 @@ export class Link<In, Out> extends EventEmitter {
 
   private receive(chunk: Buffer): void {
     this.heardAt = Date.now();
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
-    while (this.buffered.length >= 4) {
-      const length = this.buffered.readUInt32BE(0);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    while (this.pendingBytes >= 4) {
+      const head = this.joined(4);
+      const length = head.readUInt32BE(0);
       if (length > this.maxFrameBytes) { this.socket.destroy(); return; }
-      if (this.buffered.length < 4 + length) return;
-      if (length === 0) { this.buffered = this.buffered.subarray(4); continue; }
+      if (this.pendingBytes < 4 + length) return;
+      const frame = this.joined(4 + length);
+      this.drop(4 + length);
+      if (length === 0) continue;
       let message: In;
       try {
-        message = v8.deserialize(this.buffered.subarray(4, 4 + length)) as In;
+        message = v8.deserialize(frame.subarray(4, 4 + length)) as In;
       } catch {
         this.socket.destroy();
         return;
       }
-      this.buffered = this.buffered.subarray(4 + length);
       this.emit("message", message);
     }
+  }
+
+  /** The first `bytes` pending bytes in one buffer (the pending chunks joined as far as needed). */
+  private joined(bytes: number): Buffer {
+    if (this.pending[0].length < bytes) {
+      let count = 0, length = 0;
+      while (length < bytes) length += this.pending[count++].length;
+      this.pending.splice(0, count, Buffer.concat(this.pending.slice(0, count), length));
+    }
+    return this.pending[0];
+  }
+
+  private drop(bytes: number): void {
+    this.pendingBytes -= bytes;
+    const rest = this.pending[0].subarray(bytes);
+    if (rest.length > 0) this.pending[0] = rest;
+    else this.pending.shift();
   }
 }

@@ -3,7 +3,7 @@
 // partition's own rows move between nodes.
 import { type Block, blockFromIPC, blockToIPC, sliceBlock } from "../../block";
 import type { ChunkCut, KeyRange, ReducePiece } from "../../plan";
-import { compareKeys, keyColumns, keyTuple } from "./keys";
+import { compareKeys, keyTuples } from "./keys";
 
 /** What a reduce task reads of a piece: nothing to cut (undefined) when it reads the whole chunk. */
 export function pieceCut(piece: ReducePiece, range: KeyRange | undefined, operator: string): ChunkCut | undefined {
@@ -27,14 +27,14 @@ export function cutChunk(ipc: Uint8Array, cut: ChunkCut): Uint8Array {
 
 /** The rows of a sorted chunk whose positions (keys, then task, run and row in the run: MapWriter.addRun) are in (lower, upper]. */
 function withinRange(block: Block, first: unknown[], range: KeyRange, operator: string): Block {
-  const columns = keyColumns(block, range.keys, operator, true);
+  const keysAt = keyTuples(block, range.keys, operator, true);
   const [task, run, startRow] = first.slice(range.keys.length) as number[];
   const descending = [...range.descending, false, false, false];
   const firstAbove = (bound: unknown[]) => {
     let lo = 0, hi = block.numRows;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (compareKeys([...keyTuple(columns, mid), task, run, startRow + mid], bound, descending) > 0) hi = mid;
+      if (compareKeys([...keysAt(mid), task, run, startRow + mid], bound, descending) > 0) hi = mid;
       else lo = mid + 1;
     }
     return lo;

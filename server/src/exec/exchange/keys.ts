@@ -1,6 +1,6 @@
 // Key columns of a block: their values, a hash every worker computes alike, and the order of key tuples.
 import { DataType, type Vector } from "apache-arrow";
-import { type Block, BlockError, columnValues, hashText, mix32 as mix } from "../../block";
+import { type Block, BlockError, columnValues, hashText, mix32 as mix, valueAt } from "../../block";
 import { compareScalars, requireColumn } from "../all-to-all";
 
 /** The key columns, after checking they exist (and, when they must be ordered, can be). */
@@ -12,9 +12,13 @@ export function keyVectors(block: Block, keys: string[], operator: string, order
   });
 }
 
-/** The key columns' values, checked as keyVectors checks them. */
-export function keyColumns(block: Block, keys: string[], operator: string, ordered: boolean): unknown[][] {
-  return keyVectors(block, keys, operator, ordered).map(columnValues);
+/**
+ * A row's key tuple, read from the key columns (checked as keyVectors checks them) one row at a time:
+ * a binary search or a sample reads a few rows, not whole columns.
+ */
+export function keyTuples(block: Block, keys: string[], operator: string, ordered: boolean): (row: number) => unknown[] {
+  const vectors = keyVectors(block, keys, operator, ordered);
+  return (row) => vectors.map((vector) => valueAt(vector, row));
 }
 
 function checkKeyType(vector: Vector, key: string, operator: string): void {
@@ -22,10 +26,6 @@ function checkKeyType(vector: Vector, key: string, operator: string): void {
   if (DataType.isStruct(type) || DataType.isList(type) || DataType.isFixedSizeList(type) || DataType.isMap(type) || DataType.isUnion(type)) {
     throw new BlockError(`${operator}: column '${key}' has type ${type}, which cannot be compared or hashed as a key; use a column of numbers, strings, booleans or dates`);
   }
-}
-
-export function keyTuple(columns: unknown[][], row: number): unknown[] {
-  return columns.map((c) => c[row]);
 }
 
 /** Order of two key tuples: per key ascending or descending, NaN and then nulls last either way (as sortBlocks). */

@@ -3,7 +3,7 @@
 import { type Block, blockBytes, concatBlocks, schemaToIPC, sliceBlock, takeRows } from "../../block";
 import type { AggregateFn, ExchangeMapSpec, MapOutput } from "../../plan";
 import { GroupAggregator, countingSort, identityIndices, mulberry32, sortBlocks } from "../all-to-all";
-import { hashBuckets, keyColumns, keyTuple, keyVectors } from "./keys";
+import { hashBuckets, keyTuples, keyVectors } from "./keys";
 import { ChunkSink } from "./spill";
 
 /** A chunk's target size: small enough that a reduce task's range cuts little waste from a sorted run. */
@@ -95,9 +95,9 @@ export class MapWriter {
   private addRun(block: Block, keys: string[], descending: boolean[]): void {
     keyVectors(block, keys, this.spec.operator, true);
     const sorted = sortBlocks([block], keys, descending)[0];
-    const columns = keyColumns(sorted, keys, this.spec.operator, true);
+    const keysAt = keyTuples(sorted, keys, this.spec.operator, true);
     const run = this.runs++;
-    const position = (row: number) => [...keyTuple(columns, row), this.spec.taskIndex, run, row];
+    const position = (row: number) => [...keysAt(row), this.spec.taskIndex, run, row];
     const n = sorted.numRows;
     const step = Math.max(1, Math.floor(n / SAMPLES_PER_RUN));
     for (let row = Math.floor(step / 2); row < n; row += step) this.sample.push(position(row));

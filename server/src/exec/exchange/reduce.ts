@@ -19,10 +19,7 @@ class Side implements PartitionSide {
   }
 
   async *blocks(): AsyncIterable<Block> {
-    for (const piece of this.pieces) {
-      const block = await this.reader.read(piece);
-      if (block.numRows > 0) yield block;
-    }
+    for await (const block of this.reader.read(this.pieces)) if (block.numRows > 0) yield block;
   }
 
   async readAll(): Promise<Block[]> {
