@@ -6,7 +6,7 @@ import { GroupAggregator, countingSort, identityIndices, mulberry32, sortBlocks 
 import { hashBuckets, keyTuples, keyVectors } from "./keys";
 import { ChunkSink } from "./spill";
 
-/** A chunk's target size: small enough that a reduce task's range cuts little waste from a sorted run. */
+/** A sorted run's chunk size: small enough that a reduce task's range cuts little waste from a run. */
 const CHUNK_BYTES = 1 << 20;
 /** Keys sampled per sorted run for the range boundaries. */
 const SAMPLES_PER_RUN = 64;
@@ -21,8 +21,12 @@ export class MapWriter {
   private rows = 0;
   private runs = 0;
   private readonly sample: unknown[][] = [];
-  /** Hash and random partitioning: rows waiting per bucket, written once a bucket holds a chunk's worth. */
-  private readonly pending = new Map<number, { blocks: Block[]; bytes: number }>();
+  /**
+   * Hash and random partitioning: blocks waiting to be cut into buckets, all together once they make a
+   * block's worth: one gather in bucket order, then one chunk per bucket of a single record batch (a
+   * reduce task decodes and reads each record batch of each chunk, so fewer are cheaper).
+   */
+  private pending: Block[] = [];
   private pendingBytes = 0;
   private readonly aggregator?: GroupAggregator;
   private readonly random?: () => number;
@@ -61,7 +65,7 @@ export class MapWriter {
 
   finish(): MapOutput {
     if (this.aggregator && this.aggregator.size > 0) this.partition(this.aggregator.takePartials());
-    this.flushAll();
+    this.cutPending();
     this.sink.close();
     const { side } = this.spec;
     return { side, taskIndex: this.spec.taskIndex, rows: this.rows, spilledBytes: this.sink.spilledBytes, chunks: this.sink.chunks, sample: this.spec.partitioner.kind === "range" ? this.sample : undefined, schema: this.schema };
@@ -78,12 +82,8 @@ export class MapWriter {
     switch (p.kind) {
       case "position": this.sink.add(block, 0); return;
       case "range": this.addRun(block, p.keys, p.descending); return;
-      case "hash": this.addBuckets(block, hashBuckets(keyVectors(block, p.keys, this.spec.operator, false), block.numRows, p.buckets), p.buckets); return;
-      case "random": {
-        const buckets = new Uint32Array(block.numRows);
-        for (let i = 0; i < buckets.length; i++) buckets[i] = Math.floor(this.random!() * p.buckets);
-        this.addBuckets(block, buckets, p.buckets);
-      }
+      case "hash": keyVectors(block, p.keys, this.spec.operator, false); this.hold(block); return; // a missing key fails at the first block
+      case "random": this.hold(block);
     }
   }
 
@@ -108,32 +108,28 @@ export class MapWriter {
     }
   }
 
-  private addBuckets(block: Block, bucketOf: Uint32Array, numBuckets: number): void {
-    const { sorted, starts } = countingSort(identityIndices(block.numRows), bucketOf, numBuckets);
-    // One gather of the whole block in bucket order, then a slice per bucket: far fewer allocations than a gather per bucket.
-    const grouped = takeRows(block, sorted);
-    for (let bucket = 0; bucket < numBuckets; bucket++) {
-      if (starts[bucket] === starts[bucket + 1]) continue;
-      const piece = sliceBlock(grouped, starts[bucket], starts[bucket + 1]);
-      let entry = this.pending.get(bucket);
-      if (!entry) this.pending.set(bucket, (entry = { blocks: [], bytes: 0 }));
-      const bytes = blockBytes(piece);
-      entry.blocks.push(piece);
-      entry.bytes += bytes;
-      this.pendingBytes += bytes;
-      if (entry.bytes >= CHUNK_BYTES) this.flushBucket(bucket);
+  private hold(block: Block): void {
+    this.pending.push(block);
+    this.pendingBytes += blockBytes(block);
+    if (this.pendingBytes >= this.targetBlockBytes) this.cutPending();
+  }
+
+  private cutPending(): void {
+    const p = this.spec.partitioner;
+    if (this.pending.length === 0 || (p.kind !== "hash" && p.kind !== "random")) return;
+    const block = this.pending.length === 1 ? this.pending[0] : concatBlocks(this.pending);
+    this.pending = [];
+    this.pendingBytes = 0;
+    let bucketOf: Uint32Array;
+    if (p.kind === "hash") bucketOf = hashBuckets(keyVectors(block, p.keys, this.spec.operator, false), block.numRows, p.buckets);
+    else {
+      bucketOf = new Uint32Array(block.numRows);
+      for (let i = 0; i < bucketOf.length; i++) bucketOf[i] = Math.floor(this.random!() * p.buckets);
     }
-    if (this.pendingBytes > this.targetBlockBytes) this.flushAll();
-  }
-
-  private flushAll(): void {
-    for (const bucket of [...this.pending.keys()]) this.flushBucket(bucket);
-  }
-
-  private flushBucket(bucket: number): void {
-    const entry = this.pending.get(bucket)!;
-    this.pending.delete(bucket);
-    this.pendingBytes -= entry.bytes;
-    this.sink.add(concatBlocks(entry.blocks), bucket);
+    const { sorted, starts } = countingSort(identityIndices(block.numRows), bucketOf, p.buckets);
+    const grouped = takeRows(block, sorted);
+    for (let bucket = 0; bucket < p.buckets; bucket++) {
+      if (starts[bucket] < starts[bucket + 1]) this.sink.add(sliceBlock(grouped, starts[bucket], starts[bucket + 1]), bucket);
+    }
   }
 }
