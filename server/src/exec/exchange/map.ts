@@ -7,7 +7,7 @@ import { hashBuckets, keyTuples, keyVectors } from "./keys";
 import { ChunkSink } from "./spill";
 
 /** A sorted run's chunk size: small enough that a reduce task's range cuts little waste from a run. */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 18;
 /** Keys sampled per sorted run for the range boundaries. */
 const SAMPLES_PER_RUN = 64;
 /** Rows a map task groups to judge whether partial aggregates pay: they do with at least PROBE_RATIO rows per group. */
