@@ -212,9 +212,12 @@ describe("the exchange on nodes", function () {
               // The second exchange's map stage is the last "(map)" operator, after the first's reduce; its reduce is the last operator.
               const at = s.operators.findLastIndex((op) => op.name.endsWith("(map)"));
               const alive = nodes.cluster().nodes().filter((n) => n.state === "alive");
-              if (killed || alive.length < 2 || !now(s.operators[at - 1], s.operators[at], s.operators[s.operators.length - 1])) return;
+              // A node running a task now (one whose reduce tasks had fetched every piece ahead might otherwise lose nothing).
+              const busy = new Set((s.nodeList ?? []).filter((n) => n.state === "alive" && n.tasksRunning > 0).map((n) => n.pid));
+              const victim = alive.find((n) => busy.has(n.pid));
+              if (killed || alive.length < 2 || !victim || !now(s.operators[at - 1], s.operators[at], s.operators[s.operators.length - 1])) return;
               killed = true;
-              process.kill(alive[1].pid, "SIGKILL");
+              process.kill(victim.pid, "SIGKILL");
             },
           });
           assert.ok(killed, "the kill came too late");
