@@ -7,7 +7,7 @@ import { TaskError, type TaskRun } from "../../cluster";
 import type { UdfFunction } from "../../plan";
 import { GroupOutputs } from "./group-output";
 import { KeyTable } from "./key-table";
-import { countingSort, identityIndices, requireColumn } from "./rows";
+import { groupRows, identityIndices, requireColumn } from "./rows";
 
 export interface MapGroupsSpec {
   keys: string[];
@@ -69,7 +69,7 @@ function groupedRows(blocks: Block[], spec: MapGroupsSpec): Grouped {
   const vectors = spec.keys.map((key) => requireColumn(rows, key, spec.operator));
   if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1) };
   const { ids, count } = groupIds(vectors, rows.numRows);
-  const { sorted, starts } = countingSort(identityIndices(rows.numRows), ids, count);
+  const { sorted, starts } = groupRows(ids, count);
   return { rows, order: sorted, starts };
 }
 

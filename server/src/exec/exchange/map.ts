@@ -2,7 +2,7 @@
 // by its partitioner, written as chunks, reported as a MapOutput.
 import { type Block, blockBytes, concatBlocks, schemaToIPC, sliceBlock, takeRows } from "../../block";
 import type { AggregateFn, ExchangeMapSpec, MapOutput } from "../../plan";
-import { GroupAggregator, countingSort, identityIndices, mulberry32, sortBlocks } from "../all-to-all";
+import { GroupAggregator, groupRows, mulberry32, sortBlocks } from "../all-to-all";
 import { hashBuckets, keyColumns, keyTuple, keyVectors } from "./keys";
 import { ChunkSink } from "./spill";
 
@@ -109,7 +109,7 @@ export class MapWriter {
   }
 
   private addBuckets(block: Block, bucketOf: Uint32Array, numBuckets: number): void {
-    const { sorted, starts } = countingSort(identityIndices(block.numRows), bucketOf, numBuckets);
+    const { sorted, starts } = groupRows(bucketOf, numBuckets);
     // One gather of the whole block in bucket order, then a slice per bucket: far fewer allocations than a gather per bucket.
     const grouped = takeRows(block, sorted);
     for (let bucket = 0; bucket < numBuckets; bucket++) {
