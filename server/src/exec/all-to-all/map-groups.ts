@@ -175,17 +175,19 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
   const partition: Partition = { slicers, starts };
   const getters = names.map(getterOf);
   // The group's object, its code built again only when a column was gathered: own enumerable properties in column order, as a plain record.
+  // A gathered column's view is made in the group's code itself (a call site per column: V8 keeps each one monomorphic).
   const shape = () => {
     const steps = names.map((name, c) => {
-      const key = JSON.stringify(name);
-      return gathered[c] ? `o[${key}] = f[${c}](s, e);` : `D(o, ${key}, p[${c}]);`;
+      const key = JSON.stringify(name), values = gathered[c];
+      if (!values) return `D(o, ${key}, p[${c}]);`;
+      return `o[${key}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`;
     });
     return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`);
   };
   let make = shape(), madeAt = version;
   return (g) => {
     if (madeAt !== version) [make, madeAt] = [shape(), version];
-    return make(slicers, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g);
+    return make(gathered, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g);
   };
 }
 
@@ -212,7 +214,7 @@ function getterOf(name: string, c: number): PropertyDescriptor {
   return getter;
 }
 
-type MakeGroup = (f: Slicer[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
+type MakeGroup = (a: (Sliceable | undefined)[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
 
 /** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
 const shapes = new Map<string, MakeGroup>();
@@ -221,7 +223,7 @@ function shapeFunction(body: string): MakeGroup {
   let make = shapes.get(body);
   if (make) return make;
   if (shapes.size >= 256) shapes.clear();
-  make = new Function("f", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
+  make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
   shapes.set(body, make);
   return make;
 }
