@@ -1,12 +1,13 @@
 // The paths under mapGroups' exchange that move its rows, each against a reference computed here:
 // strings gathered a word at a time (every length, multi-byte, a sliced chunk at an odd byte offset),
 // int64 keys numbered while the key table grows, rows grouped by counting sort, and spilled chunks
-// written from the thread's reused IPC buffer (inline ones keep their own bytes).
+// written from the thread's reused IPC buffer (inline ones keep their own bytes), number columns of
+// many chunks scattered into group order.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { Int64, Utf8, makeVector, vectorFromArray } from "apache-arrow";
-import { blockFromColumns, blockFromIPC, blockToRows, concatBlocks, takeVector } from "../server/src/block";
+import { Float16, Int64, Utf8, Vector, makeVector, vectorFromArray } from "apache-arrow";
+import { blockFromColumns, blockFromIPC, blockToRows, concatBlocks, scatterVector, takeVector } from "../server/src/block";
 import { groupRows } from "../server/src/exec/all-to-all";
 import { KeyTable } from "../server/src/exec/all-to-all/key-table";
 import { ChunkSink, chunkBytes } from "../server/src/exec/exchange";
@@ -24,6 +25,35 @@ describe("mapGroups' row-moving paths", function () {
     for (let i = 0; i < order.length; i++) assert.equal(out.get(i), texts[7 + order[i]], `row ${i}`);
     const withNulls = takeVector(whole, Int32Array.of(5, -1, 599, 0, -1));
     assert.deepEqual(Array.from(withNulls), [texts[5], null, texts[599], texts[0], null]);
+  });
+
+  it("scatters null-free number columns of several chunks to their positions, bits unchanged; declines others", () => {
+    const n = 3_000;
+    const positions = Uint32Array.from({ length: n }, (_, row) => (row * 1237) % n); // a permutation: 1237 is prime to 3000
+    const f32 = new Float32Array(n).map((_, i) => i * 0.5 - 7);
+    new Uint32Array(f32.buffer)[17] = 0x7fc00abc; // a NaN with a payload
+    const columns: Vector[] = [
+      makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(i) * 9_007_199_254_740_993n - 5n)),
+      makeVector(Float64Array.from({ length: n }, (_, i) => i / 7 - 100)),
+      makeVector(Int32Array.from({ length: n }, (_, i) => i * 65_537 - 1_000_000)),
+      makeVector(f32),
+      makeVector(Int8Array.from({ length: n }, (_, i) => (i % 255) - 127)),
+      vectorFromArray(Array.from({ length: n }, (_, i) => i / 8), new Float16()),
+    ];
+    for (const whole of columns) {
+      const chunked = new Vector([whole.slice(0, 1000), whole.slice(1000, 1001), whole.slice(1001)].flatMap((v) => v.data));
+      const out = scatterVector(chunked, positions)!;
+      assert.equal(out.type.toString(), whole.type.toString());
+      const bytes = (v: Vector, i: number) => {
+        const values = v.data[0].values as Uint8Array, width = values.BYTES_PER_ELEMENT * v.data[0].stride;
+        return Array.from(new Uint8Array(values.buffer, values.byteOffset + (v.data[0].offset + i) * width, width));
+      };
+      for (let row = 0; row < n; row++) assert.deepEqual(bytes(out, positions[row]), bytes(whole, row), `${whole.type} row ${row}`);
+    }
+    assert.equal(scatterVector(columns[1], positions), undefined, "one chunk: a plain gather does");
+    const withNull = vectorFromArray([1n, null, 3n], new Int64());
+    assert.equal(scatterVector(new Vector([...withNull.data, ...withNull.data]), Uint32Array.of(0, 1, 2, 3, 4, 5)), undefined);
+    assert.equal(scatterVector(new Vector([...vectorFromArray(["a"], new Utf8()).data, ...vectorFromArray(["b"], new Utf8()).data]), Uint32Array.of(1, 0)), undefined);
   });
 
   it("numbers int64 keys in order of first appearance while the table grows many times, across chunks", () => {

@@ -32,6 +32,41 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
   return vectorFromArray(out, type);
 }
 
+/**
+ * A null-free number column of several chunks with row r moved to `positions[r]` (a permutation): read
+ * chunk by chunk in order, so the chunks are not first joined into one copy as a gather by index needs.
+ * Undefined for other columns.
+ */
+export function scatterVector(vector: Vector, positions: Uint32Array): Vector | undefined {
+  const type = vector.type;
+  if (!(DataType.isInt(type) || DataType.isFloat(type)) || vector.nullCount > 0 || vector.data.length < 2) return undefined;
+  const first = vector.data[0].values as Float64Array;
+  const out = new (first.constructor as Float64ArrayConstructor)(vector.length);
+  // As 32-bit words where the values are 4 or 8 bytes (no bigint made, a NaN's bits kept).
+  const stride = out.BYTES_PER_ELEMENT === 8 ? 2 : out.BYTES_PER_ELEMENT === 4 ? 1 : 0;
+  const to = stride === 0 ? undefined : new Int32Array(out.buffer);
+  let row = 0;
+  for (const data of vector.data) {
+    // A sliced chunk's values buffer starts at its first row already.
+    const values = (data.values as Float64Array).subarray(0, data.length);
+    if (to !== undefined) {
+      const from = new Int32Array(values.buffer, values.byteOffset, stride * data.length);
+      if (stride === 2) {
+        for (let i = 0; i < data.length; i++, row++) {
+          const at = 2 * positions[row];
+          to[at] = from[2 * i];
+          to[at + 1] = from[2 * i + 1];
+        }
+      } else {
+        for (let i = 0; i < data.length; i++, row++) to[positions[row]] = from[i];
+      }
+    } else {
+      for (let i = 0; i < data.length; i++, row++) out[positions[row]] = values[i];
+    }
+  }
+  return fixedWidthVector(type, out, 0, undefined);
+}
+
 /** A value as Arrow's builders take it: a list as an array, a struct as an object (not the Vector and StructRow a getter gives). */
 function builderValue(value: unknown): unknown {
   if (value instanceof Vector) return Array.from(value, builderValue);

@@ -2,7 +2,7 @@
 // appearance, a stable counting sort, one gather of every column), then the UDF called on each group's
 // run of rows as views of the gathered columns; its results gathered into blocks of the target size.
 import { DataType, type Vector } from "apache-arrow";
-import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, sliceBlock, takeRows, takeVector } from "../../block";
+import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, scatterVector, sliceBlock, takeRows, takeVector } from "../../block";
 import { TaskError, type TaskRun } from "../../cluster";
 import type { UdfFunction } from "../../plan";
 import { GroupOutputs } from "./group-output";
@@ -153,7 +153,17 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
   const names = rows.schema.fields.map((f) => f.name);
   const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
   let version = 0;
-  const gather = (c: number) => gathered[c] ??= (version++, columnArray(takeVector(rows.getChild(names[c])!, order)) as Sliceable);
+  // Where each row goes (the inverse of order): a number column of many chunks is scattered chunk by chunk, not joined first.
+  let positions: Uint32Array | undefined;
+  const placed = (vector: Vector) => {
+    if (vector.data.length < 2 || !isNumbersWithoutNulls(vector)) return takeVector(vector, order);
+    if (!positions) {
+      positions = new Uint32Array(order.length);
+      for (let i = 0; i < order.length; i++) positions[order[i]] = i;
+    }
+    return scatterVector(vector, positions) ?? takeVector(vector, order);
+  };
+  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!)) as Sliceable);
   const slicers: Slicer[] = names.map((_, c) => (s, e) => {
     const values = gather(c);
     return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
