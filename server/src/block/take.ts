@@ -32,6 +32,41 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
   return vectorFromArray(out, type);
 }
 
+/**
+ * A null-free number column of several chunks with row r moved to `positions[r]` (a permutation): read
+ * chunk by chunk in order, so the chunks are not first joined into one copy as a gather by index needs.
+ * Undefined for other columns.
+ */
+export function scatterVector(vector: Vector, positions: Uint32Array): Vector | undefined {
+  const type = vector.type;
+  if (!(DataType.isInt(type) || DataType.isFloat(type)) || vector.nullCount > 0 || vector.data.length < 2) return undefined;
+  const first = vector.data[0].values as Float64Array;
+  const out = new (first.constructor as Float64ArrayConstructor)(vector.length);
+  // As 32-bit words where the values are 4 or 8 bytes (no bigint made, a NaN's bits kept).
+  const stride = out.BYTES_PER_ELEMENT === 8 ? 2 : out.BYTES_PER_ELEMENT === 4 ? 1 : 0;
+  const to = stride === 0 ? undefined : new Int32Array(out.buffer);
+  let row = 0;
+  for (const data of vector.data) {
+    // A sliced chunk's values buffer starts at its first row already.
+    const values = (data.values as Float64Array).subarray(0, data.length);
+    if (to !== undefined) {
+      const from = new Int32Array(values.buffer, values.byteOffset, stride * data.length);
+      if (stride === 2) {
+        for (let i = 0; i < data.length; i++, row++) {
+          const at = 2 * positions[row];
+          to[at] = from[2 * i];
+          to[at + 1] = from[2 * i + 1];
+        }
+      } else {
+        for (let i = 0; i < data.length; i++, row++) to[positions[row]] = from[i];
+      }
+    } else {
+      for (let i = 0; i < data.length; i++, row++) out[positions[row]] = values[i];
+    }
+  }
+  return fixedWidthVector(type, out, 0, undefined);
+}
+
 /** A value as Arrow's builders take it: a list as an array, a struct as an object (not the Vector and StructRow a getter gives). */
 function builderValue(value: unknown): unknown {
   if (value instanceof Vector) return Array.from(value, builderValue);
@@ -142,13 +177,12 @@ function takeUtf8(vector: Vector<Utf8>, indices: ArrayLike<number>): Vector<Utf8
     }
   }
   const bytes = new Uint8Array(offsets[n]);
+  const out = new DataView(bytes.buffer), sources = chunkBytes.map(bytesView);
   for (let i = 0; i < n; i++) {
     if (indices[i] < 0) continue;
     const c = chunkOf[i], local = indices[i] - chunkStarts[c];
-    const source = chunkBytes[c], start = chunkOffsets[c][local];
-    const length = offsets[i + 1] - offsets[i];
-    if (length > 32) bytes.set(source.subarray(start, start + length), offsets[i]);
-    else for (let k = 0, to = offsets[i]; k < length; k++) bytes[to + k] = source[start + k];
+    const start = chunkOffsets[c][local];
+    copyBytes(chunkBytes[c], sources[c], start, start + offsets[i + 1] - offsets[i], bytes, out, offsets[i]);
   }
   return makeVector(makeData({ type: new Utf8(), length: n, nullCount, nullBitmap, valueOffsets: offsets, data: bytes }));
 }
@@ -228,16 +262,28 @@ function takePlainUtf8(data: Data<Utf8>, indices: ArrayLike<number>): Vector<Utf
     offsets[i + 1] = offsets[i] + from[j + 1] - from[j];
   }
   const bytes = new Uint8Array(offsets[n]);
+  const sourceView = bytesView(source), out = new DataView(bytes.buffer);
   for (let i = 0; i < n; i++) {
     const j = indices[i];
-    if (j < 0) continue;
-    let at = from[j], to = offsets[i];
-    const end = from[j + 1];
-    if (end - at > 32) bytes.set(source.subarray(at, end), to);
-    else while (at < end) bytes[to++] = source[at++];
+    if (j >= 0) copyBytes(source, sourceView, from[j], from[j + 1], bytes, out, offsets[i]);
   }
   const nullBitmap = missing === 0 ? undefined : missingBitmap(indices);
   return makeVector(makeData({ type: new Utf8(), length: n, nullCount: missing, nullBitmap, valueOffsets: offsets, data: bytes }));
+}
+
+const bytesView = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/**
+ * Copies source[at, end) to target[to…]: a long run with set(), a short one (the usual string) four
+ * bytes at a time through DataViews, about twice as fast as byte by byte (a subarray per string costs more).
+ */
+function copyBytes(source: Uint8Array, sourceView: DataView, at: number, end: number, target: Uint8Array, targetView: DataView, to: number): void {
+  if (end - at > 64) {
+    target.set(source.subarray(at, end), to);
+    return;
+  }
+  for (; at + 4 <= end; at += 4, to += 4) targetView.setInt32(to, sourceView.getInt32(at, true), true);
+  while (at < end) target[to++] = source[at++];
 }
 
 /** A validity bitmap: 0 where the index is -1. */

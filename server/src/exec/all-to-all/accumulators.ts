@@ -6,7 +6,7 @@ import { Binary, type Data, DataType, Float64, Int64, type Vector, makeData, mak
 import { type Block, BlockError } from "../../block";
 import type { AggregateFn } from "../../plan";
 import { bitmapOf } from "./key-table";
-import { countingSort, identityIndices, requireColumn } from "./rows";
+import { groupRows, requireColumn } from "./rows";
 
 export interface Accumulator {
   /** Folds each row of `block` into group `ids[row]`; `groups` is how many groups there are now. */
@@ -316,7 +316,7 @@ class Generic implements Accumulator {
       if (this.seenIn[id] !== epoch) { this.seenIn[id] = epoch; this.slotOf[id] = present.length; present.push(id); }
       slots[row] = this.slotOf[id];
     }
-    const { sorted, starts } = countingSort(identityIndices(ids.length), slots, present.length);
+    const { sorted, starts } = groupRows(slots, present.length);
     present.forEach((id, slot) => { this.accs[id] = this.agg.accumulateBlock(this.accs[id], block, sorted.subarray(starts[slot], starts[slot + 1])); });
   }
 

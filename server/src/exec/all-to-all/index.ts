@@ -4,5 +4,5 @@ export { sortBlocks, sortedPieces } from "./sort";
 export { zipBlocks } from "./zip";
 export { GroupAggregator } from "./group-aggregator";
 export { mapGroupBlocks } from "./map-groups";
-export { compareScalars, countingSort, identityIndices, requireColumn } from "./rows";
+export { compareScalars, groupRows, requireColumn } from "./rows";
 export { HashJoin, joinSides, type JoinInput } from "./join";

@@ -99,7 +99,7 @@ export class KeyTable {
   ids(vectors: Vector[], numRows: number): Uint32Array {
     const ids = new Uint32Array(numRows);
     if (vectors.length === 0) return ids.fill(this.findOrAdd([], 0, NULL_HASH)); // no keys: one group
-    const hashes = new Uint32Array(numRows);
+    let hashes: Uint32Array | undefined;
     const chunks = vectors.map((v) => v.data);
     for (let c = 0, start = 0; c < (chunks[0]?.length ?? 0); start += chunks[0][c].length, c++) {
       const n = chunks[0][c].length;
@@ -108,6 +108,7 @@ export class KeyTable {
         this.wordIds(data[0].words, n, ids.subarray(start, start + n));
         continue;
       }
+      hashes ??= new Uint32Array(numRows);
       const h = hashes.subarray(start, start + n);
       h.fill(SEED);
       data.forEach((d, k) => this.hashColumn(k, d, n, h));
@@ -122,24 +123,34 @@ export class KeyTable {
    */
   private wordIds(words: Int32Array, n: number, out: Uint32Array): void {
     const column = this.columns[0];
+    // The arrays in locals (V8 would load them from the objects per row), loaded again when they grow.
+    let { slots, hashes } = this, { valid } = column, values = column.values as Int32Array, mask = slots.length - 1;
     for (let row = 0; row < n; row++) {
       const lo = words[2 * row], hi = words[2 * row + 1];
       const hash = mix32(((Math.imul(SEED, 31) + mix32(lo ^ mix32(hi))) >>> 0) ^ SEED);
-      const mask = this.slots.length - 1;
       let slot = hash & mask, id = -1;
-      for (let entry = this.slots[slot]; entry !== 0; slot = (slot + 1) & mask, entry = this.slots[slot]) {
+      for (let entry = slots[slot]; entry !== 0; slot = (slot + 1) & mask, entry = slots[slot]) {
         const e = entry - 1;
-        if (this.hashes[e] === hash && column.valid[e] === 1 && column.values[2 * e] === lo && column.values[2 * e + 1] === hi) { id = e; break; }
+        if (hashes[e] === hash && values[2 * e] === lo && values[2 * e + 1] === hi && valid[e] === 1) { id = e; break; }
       }
       if (id < 0) {
         id = this.size++;
-        if (id === this.capacity) this.grow();
-        this.hashes[id] = hash;
-        column.valid[id] = 1;
-        column.values[2 * id] = lo;
-        column.values[2 * id + 1] = hi;
-        this.slots[slot] = id + 1;
-        if (this.size * 2 > this.slots.length) this.rehash();
+        if (id === this.capacity) {
+          this.grow();
+          ({ hashes } = this);
+          ({ valid } = column);
+          values = column.values as Int32Array;
+        }
+        hashes[id] = hash;
+        valid[id] = 1;
+        values[2 * id] = lo;
+        values[2 * id + 1] = hi;
+        slots[slot] = id + 1;
+        if (this.size * 2 > slots.length) {
+          this.rehash();
+          slots = this.slots;
+          mask = slots.length - 1;
+        }
       }
       out[row] = id;
     }

@@ -2,12 +2,12 @@
 // appearance, a stable counting sort, one gather of every column), then the UDF called on each group's
 // run of rows as views of the gathered columns; its results gathered into blocks of the target size.
 import { DataType, type Vector } from "apache-arrow";
-import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, sliceBlock, takeRows, takeVector } from "../../block";
+import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, scatterVector, sliceBlock, takeRows, takeVector } from "../../block";
 import { TaskError, type TaskRun } from "../../cluster";
 import type { UdfFunction } from "../../plan";
 import { GroupOutputs } from "./group-output";
 import { KeyTable } from "./key-table";
-import { countingSort, identityIndices, requireColumn } from "./rows";
+import { groupRows, identityIndices, requireColumn } from "./rows";
 
 export interface MapGroupsSpec {
   keys: string[];
@@ -69,7 +69,7 @@ function groupedRows(blocks: Block[], spec: MapGroupsSpec): Grouped {
   const vectors = spec.keys.map((key) => requireColumn(rows, key, spec.operator));
   if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1) };
   const { ids, count } = groupIds(vectors, rows.numRows);
-  const { sorted, starts } = countingSort(identityIndices(rows.numRows), ids, count);
+  const { sorted, starts } = groupRows(ids, count);
   return { rows, order: sorted, starts };
 }
 
@@ -153,7 +153,17 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
   const names = rows.schema.fields.map((f) => f.name);
   const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
   let version = 0;
-  const gather = (c: number) => gathered[c] ??= (version++, columnArray(takeVector(rows.getChild(names[c])!, order)) as Sliceable);
+  // Where each row goes (the inverse of order): a number column of many chunks is scattered chunk by chunk, not joined first.
+  let positions: Uint32Array | undefined;
+  const placed = (vector: Vector) => {
+    if (vector.data.length < 2 || !isNumbersWithoutNulls(vector)) return takeVector(vector, order);
+    if (!positions) {
+      positions = new Uint32Array(order.length);
+      for (let i = 0; i < order.length; i++) positions[order[i]] = i;
+    }
+    return scatterVector(vector, positions) ?? takeVector(vector, order);
+  };
+  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!)) as Sliceable);
   const slicers: Slicer[] = names.map((_, c) => (s, e) => {
     const values = gather(c);
     return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
@@ -175,17 +185,19 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
   const partition: Partition = { slicers, starts };
   const getters = names.map(getterOf);
   // The group's object, its code built again only when a column was gathered: own enumerable properties in column order, as a plain record.
+  // A gathered column's view is made in the group's code itself (a call site per column: V8 keeps each one monomorphic).
   const shape = () => {
     const steps = names.map((name, c) => {
-      const key = JSON.stringify(name);
-      return gathered[c] ? `o[${key}] = f[${c}](s, e);` : `D(o, ${key}, p[${c}]);`;
+      const key = JSON.stringify(name), values = gathered[c];
+      if (!values) return `D(o, ${key}, p[${c}]);`;
+      return `o[${key}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`;
     });
     return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`);
   };
   let make = shape(), madeAt = version;
   return (g) => {
     if (madeAt !== version) [make, madeAt] = [shape(), version];
-    return make(slicers, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g);
+    return make(gathered, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g);
   };
 }
 
@@ -212,7 +224,7 @@ function getterOf(name: string, c: number): PropertyDescriptor {
   return getter;
 }
 
-type MakeGroup = (f: Slicer[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
+type MakeGroup = (a: (Sliceable | undefined)[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
 
 /** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
 const shapes = new Map<string, MakeGroup>();
@@ -221,7 +233,7 @@ function shapeFunction(body: string): MakeGroup {
   let make = shapes.get(body);
   if (make) return make;
   if (shapes.size >= 256) shapes.clear();
-  make = new Function("f", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
+  make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
   shapes.set(body, make);
   return make;
 }

@@ -2,7 +2,7 @@
 // by its partitioner, written as chunks, reported as a MapOutput.
 import { type Block, blockBytes, concatBlocks, schemaToIPC, sliceBlock, takeRows } from "../../block";
 import type { AggregateFn, ExchangeMapSpec, MapOutput } from "../../plan";
-import { GroupAggregator, countingSort, identityIndices, mulberry32, sortBlocks } from "../all-to-all";
+import { GroupAggregator, groupRows, mulberry32, sortBlocks } from "../all-to-all";
 import { hashBuckets, keyTuples, keyVectors } from "./keys";
 import { ChunkSink } from "./spill";
 
@@ -126,7 +126,7 @@ export class MapWriter {
       bucketOf = new Uint32Array(block.numRows);
       for (let i = 0; i < bucketOf.length; i++) bucketOf[i] = Math.floor(this.random!() * p.buckets);
     }
-    const { sorted, starts } = countingSort(identityIndices(block.numRows), bucketOf, p.buckets);
+    const { sorted, starts } = groupRows(bucketOf, p.buckets);
     const grouped = takeRows(block, sorted);
     for (let bucket = 0; bucket < p.buckets; bucket++) {
       if (starts[bucket] < starts[bucket + 1]) this.sink.add(sliceBlock(grouped, starts[bucket], starts[bucket + 1]), bucket);

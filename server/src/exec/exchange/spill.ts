@@ -3,7 +3,7 @@
 // cluster, through the chunk server of the node that holds them: ./transfer.ts).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Block, blockToIPC } from "../../block";
+import { type Block, withBlockIPC } from "../../block";
 import { readRange } from "../../cluster";
 import type { ChunkRef } from "../../plan";
 
@@ -21,16 +21,16 @@ export class ChunkSink {
     this.file = path.join(spillDir, fileName);
   }
 
+  /** A spilled block is written from the thread's reused IPC buffer (no fresh memory per chunk); one kept inline gets its own copy. */
   add(block: Block, partition: number, bounds?: { first: unknown[]; last: unknown[] }): void {
-    const ipc = blockToIPC(block);
-    this.addBytes(ipc, { partition, rows: block.numRows, bytes: ipc.byteLength, ...bounds });
+    withBlockIPC(block, (ipc) => this.addBytes(ipc, { partition, rows: block.numRows, bytes: ipc.byteLength, ...bounds }, true));
   }
 
-  /** A chunk already in IPC bytes (`chunk` describes it). */
-  addBytes(ipc: Uint8Array, chunk: ChunkRef): void {
+  /** A chunk already in IPC bytes (`chunk` describes it); `borrowed` bytes are valid only during the call. */
+  addBytes(ipc: Uint8Array, chunk: ChunkRef, borrowed = false): void {
     if (this.fd === undefined && this.inlineBytes + ipc.byteLength <= this.inlineAllowance) {
       this.inlineBytes += ipc.byteLength;
-      this.chunks.push({ ...chunk, ipc, file: undefined, offset: undefined });
+      this.chunks.push({ ...chunk, ipc: borrowed ? ipc.slice() : ipc, file: undefined, offset: undefined });
       return;
     }
     try {

@@ -1,0 +1,109 @@
+// The paths under mapGroups' exchange that move its rows, each against a reference computed here:
+// strings gathered a word at a time (every length, multi-byte, a sliced chunk at an odd byte offset),
+// int64 keys numbered while the key table grows, rows grouped by counting sort, and spilled chunks
+// written from the thread's reused IPC buffer (inline ones keep their own bytes), number columns of
+// many chunks scattered into group order.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { Float16, Int64, Utf8, Vector, makeVector, vectorFromArray } from "apache-arrow";
+import { blockFromColumns, blockFromIPC, blockToRows, concatBlocks, scatterVector, takeVector } from "../server/src/block";
+import { groupRows } from "../server/src/exec/all-to-all";
+import { KeyTable } from "../server/src/exec/all-to-all/key-table";
+import { ChunkSink, chunkBytes } from "../server/src/exec/exchange";
+import { tempDir } from "./helpers";
+
+describe("mapGroups' row-moving paths", function () {
+  this.timeout(60_000);
+
+  it("gathers strings of every length from 0 to 140 bytes (ASCII and multi-byte), also from a chunk sliced at an odd byte", () => {
+    const texts = Array.from({ length: 600 }, (_, i) => (i % 3 === 0 ? "ab€".repeat(i % 23) : "x".repeat(i % 141)));
+    const whole = vectorFromArray(texts, new Utf8());
+    const sliced = whole.slice(7); // its values start at the 8th string's byte offset, not a multiple of 4
+    const order = Uint32Array.from({ length: 2000 }, (_, i) => (i * 7919) % sliced.length);
+    const out = takeVector(sliced, order);
+    for (let i = 0; i < order.length; i++) assert.equal(out.get(i), texts[7 + order[i]], `row ${i}`);
+    const withNulls = takeVector(whole, Int32Array.of(5, -1, 599, 0, -1));
+    assert.deepEqual(Array.from(withNulls), [texts[5], null, texts[599], texts[0], null]);
+  });
+
+  it("scatters null-free number columns of several chunks to their positions, bits unchanged; declines others", () => {
+    const n = 3_000;
+    const positions = Uint32Array.from({ length: n }, (_, row) => (row * 1237) % n); // a permutation: 1237 is prime to 3000
+    const f32 = new Float32Array(n).map((_, i) => i * 0.5 - 7);
+    new Uint32Array(f32.buffer)[17] = 0x7fc00abc; // a NaN with a payload
+    const columns: Vector[] = [
+      makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(i) * 9_007_199_254_740_993n - 5n)),
+      makeVector(Float64Array.from({ length: n }, (_, i) => i / 7 - 100)),
+      makeVector(Int32Array.from({ length: n }, (_, i) => i * 65_537 - 1_000_000)),
+      makeVector(f32),
+      makeVector(Int8Array.from({ length: n }, (_, i) => (i % 255) - 127)),
+      vectorFromArray(Array.from({ length: n }, (_, i) => i / 8), new Float16()),
+    ];
+    for (const whole of columns) {
+      const chunked = new Vector([whole.slice(0, 1000), whole.slice(1000, 1001), whole.slice(1001)].flatMap((v) => v.data));
+      const out = scatterVector(chunked, positions)!;
+      assert.equal(out.type.toString(), whole.type.toString());
+      const bytes = (v: Vector, i: number) => {
+        const values = v.data[0].values as Uint8Array, width = values.BYTES_PER_ELEMENT * v.data[0].stride;
+        return Array.from(new Uint8Array(values.buffer, values.byteOffset + (v.data[0].offset + i) * width, width));
+      };
+      for (let row = 0; row < n; row++) assert.deepEqual(bytes(out, positions[row]), bytes(whole, row), `${whole.type} row ${row}`);
+    }
+    assert.equal(scatterVector(columns[1], positions), undefined, "one chunk: a plain gather does");
+    const withNull = vectorFromArray([1n, null, 3n], new Int64());
+    assert.equal(scatterVector(new Vector([...withNull.data, ...withNull.data]), Uint32Array.of(0, 1, 2, 3, 4, 5)), undefined);
+    assert.equal(scatterVector(new Vector([...vectorFromArray(["a"], new Utf8()).data, ...vectorFromArray(["b"], new Utf8()).data]), Uint32Array.of(1, 0)), undefined);
+  });
+
+  it("numbers int64 keys in order of first appearance while the table grows many times, across chunks", () => {
+    const keys: bigint[] = [];
+    for (let i = 0; i < 60_000; i++) {
+      const k = (i * 2654435761) % 20_000;
+      keys.push(k % 5 === 0 ? BigInt(k) * 9_007_199_254_740_993n : BigInt(k - 10_000)); // beyond 2^53 and negative too
+    }
+    const vector = concatBlocks([0, 1, 2].map((c) => blockFromColumns({ k: makeVector(BigInt64Array.from(keys.slice(c * 20_000, (c + 1) * 20_000))) }))).getChild("k")!;
+    assert.equal(vector.data.length, 3);
+    const table = new KeyTable([new Int64()]);
+    const ids = table.ids([vector], keys.length);
+    const expected = new Map<bigint, number>();
+    keys.forEach((k, row) => {
+      if (!expected.has(k)) expected.set(k, expected.size);
+      assert.equal(ids[row], expected.get(k), `row ${row} (key ${k})`);
+    });
+    assert.equal(table.size, expected.size);
+    assert.equal(table.size, 20_000);
+  });
+
+  it("groups rows by counting sort: each group's rows in input order, groups in id order", () => {
+    const of = Uint32Array.from({ length: 10_000 }, (_, row) => (row * 31 + (row >> 4)) % 97);
+    const { sorted, starts } = groupRows(of, 97);
+    for (let g = 0; g < 97; g++) {
+      const expected = Array.from(of.keys()).filter((row) => of[row] === g);
+      assert.deepEqual(Array.from(sorted.subarray(starts[g], starts[g + 1])), expected, `group ${g}`);
+    }
+    assert.equal(starts[97], of.length);
+  });
+
+  it("spills chunks from a reused buffer and keeps inline chunks' own bytes: every chunk reads back as written", () => {
+    const dir = tempDir("rdpipe-chunk-sink-");
+    try {
+      const blocks = Array.from({ length: 6 }, (_, b) => blockFromColumns({
+        k: makeVector(BigInt64Array.from({ length: 300 + 50 * b }, (_, i) => BigInt(b * 1000 + i))),
+        s: vectorFromArray(Array.from({ length: 300 + 50 * b }, (_, i) => `b${b}-${"é".repeat(i % 5)}${i}`), new Utf8()),
+      }));
+      // Room inline for about two chunks: the first ones stay in memory, the rest go to the file.
+      const sink = new ChunkSink("mapGroups", dir, "map-000001-1.arrows", 2.5 * 300 * 20);
+      blocks.forEach((block, b) => sink.add(block, b));
+      sink.close();
+      assert.ok(sink.chunks.some((c) => c.ipc !== undefined) && sink.chunks.some((c) => c.file !== undefined), "some chunks inline, some spilled");
+      assert.equal(sink.spilledBytes, fs.statSync(path.join(dir, "map-000001-1.arrows")).size);
+      sink.chunks.forEach((chunk, b) => {
+        assert.equal(chunk.partition, b);
+        assert.deepEqual(blockToRows(blockFromIPC(chunkBytes(chunk))), blockToRows(blocks[b]), `chunk ${b}`);
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
