@@ -135,6 +135,18 @@ export default rd.range(1000).map(function double(r) { return { id: r.id, twice:
     await assert.rejects(client.request("POST", `/jobs/${job.id}/cancel`, "job"), /already finished/);
   });
 
+  it("starts a job's runner with malloc's mmap threshold fixed, so freed column buffers go back to the system", async () => {
+    const { job } = await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "slow.rdpipe.ts" } });
+    await collectEvents(client, job.id, (e) => e.type === "progress");
+    const serverPid = server.child.pid!;
+    const runners = fs.readFileSync(`/proc/${serverPid}/task/${serverPid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    assert.equal(runners.length, 1, "one runner process for the one running job");
+    const environ = fs.readFileSync(`/proc/${runners[0]}/environ`, "utf8").split("\0");
+    assert.ok(environ.includes("MALLOC_MMAP_THRESHOLD_=131072"), environ.filter((v) => v.startsWith("MALLOC")).join(", ") || "no MALLOC_ variable");
+    await client.request("POST", `/jobs/${job.id}/cancel`, "job");
+    await waitForState(client, job.id, "cancelled");
+  });
+
   it("says clearly that resume and checkpoint contents need a checkpointConfig, for a job that runs without one", async () => {
     const { jobs } = await client.request("GET", "/jobs", "jobs");
     const finished = jobs.find((j) => j.state === "failed" && j.pipeline.endsWith("broken.rdpipe.ts"))!;

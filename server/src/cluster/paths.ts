@@ -14,6 +14,16 @@ export function packageRoot(): string {
   }
 }
 
+/**
+ * The environment of an engine process this one starts (a server's job runner, a node). glibc's malloc
+ * gets a fixed mmap threshold: left dynamic, the threshold rises to the largest buffer freed (up to
+ * 32 MiB), after which freed column buffers stay in malloc's arenas instead of going back to the system
+ * (memory bench, slow consumer: peak RSS 680 → 540 MiB). A value set by the user wins.
+ */
+export function engineProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { MALLOC_MMAP_THRESHOLD_: String(128 * 1024), ...env };
+}
+
 export function workerScript(): string {
   const script = path.join(packageRoot(), "dist", "worker.js");
   if (!fs.existsSync(script)) throw new Error(`worker bundle missing at ${script}: run \`npm run build\``);

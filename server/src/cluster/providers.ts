@@ -3,7 +3,7 @@
 // launcher command per node over a list of hosts (`ssh {host} rdpipe node …`, or any launcher).
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { packageRoot } from "./paths";
+import { engineProcessEnv, packageRoot } from "./paths";
 import type { TlsFiles } from "./transport";
 
 /**
@@ -30,7 +30,7 @@ export interface NodeProvider {
 
 /** A launcher's environment: the token and launch name travel here, never on a command line (none inherited when the head has none). */
 function nodeEnv(head: HeadAddress, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra, RDPIPE_TOKEN: head.token, RDPIPE_LAUNCH: head.launch };
+  const env: NodeJS.ProcessEnv = { ...engineProcessEnv(), ...extra, RDPIPE_TOKEN: head.token, RDPIPE_LAUNCH: head.launch };
   if (head.token === undefined) delete env.RDPIPE_TOKEN;
   if (head.launch === undefined) delete env.RDPIPE_LAUNCH;
   return env;

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { CheckpointSettings } from "../checkpoint";
-import type { Membership } from "../cluster";
+import { engineProcessEnv, type Membership } from "../cluster";
 import {
   FINISHED_STATES, type CheckpointCounters, type CheckpointViewName, type ErrorCode, type CheckpointStatus, type CheckpointView, type JobEvent, type JobOptions, type JobSource,
   type JobSummary, type PlanInspection, type ProgressSnapshot,
@@ -287,7 +287,7 @@ export class JobManager {
 
   /** Runners get a lower CPU priority (their worker threads inherit it), so the API stays responsive while jobs saturate the cores. */
   private spawnRunner(cwd: string): ChildProcess {
-    const child = fork(this.options.runnerPath, [], { cwd, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    const child = fork(this.options.runnerPath, [], { cwd, env: engineProcessEnv(), stdio: ["ignore", "pipe", "pipe", "ipc"] });
     try {
       os.setPriority(child.pid!, RUNNER_NICENESS);
     } catch { /* not permitted here: runners share the server's priority */ }
