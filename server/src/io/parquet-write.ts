@@ -90,7 +90,7 @@ function movedOffsetIndex(bytes: Uint8Array, shift: number): Uint8Array {
 interface MovedChunk { chunk: ThriftStruct; file: SmallFile; shift: number }
 
 /** Small files of one schema joined into the bytes of one file. */
-export function joinParquetFiles(encoded: Uint8Array[]): Uint8Array[] {
+function joinParquetFiles(encoded: Uint8Array[]): Uint8Array[] {
   const files = encoded.map(smallFile);
   const out: Uint8Array[] = [MAGIC];
   let position = MAGIC.length;

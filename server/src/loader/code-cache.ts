@@ -28,7 +28,7 @@ const digest = (...parts: (string | Buffer)[]) => {
  * V8 takes a cache only under the flags it was made under (cachedDataVersionTag: V8's version, its
  * flags, the CPU's features), and a worker sets --expose-gc: the tag keeps one cache per flag state.
  */
-export function codeCacheFile(dir: string, filename: string, content: Buffer, tag: number): string {
+function codeCacheFile(dir: string, filename: string, content: Buffer, tag: number): string {
   return path.join(dir, `${digest(filename)}-${digest(`${process.version} ${process.arch}\n`, content)}-${tag}.bin`);
 }
 

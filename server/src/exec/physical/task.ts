@@ -199,7 +199,7 @@ export class TaskOperator extends PhysicalOperator {
  * UDFs see (they cut batches of batchSize across a task's blocks); undefined when no split keeps them: a
  * batch UDF after a transform that may change the row count, or after another batch UDF.
  */
-export function splitAlignment(transforms: TransformSpec[]): { rowMultiple: number } | undefined {
+function splitAlignment(transforms: TransformSpec[]): { rowMultiple: number } | undefined {
   let rowMultiple = 1;
   let countMayChange = false;
   for (const t of transforms) {
