@@ -2,7 +2,7 @@
 import { Table, type Vector } from "apache-arrow";
 import {
   ColumnViews, type Block, type Columns, type Row, blockFromColumns, blockFromRows, blockToColumns, blockToRows,
-  blockBytes, concatBlocks, describeSchema, preview, sliceBlock,
+  blockBytes, concatBlocks, describeSchema, joinBatches, preview, sliceBlock,
 } from "../block";
 import type { ErroredRow } from "../checkpoint";
 import type { OnError, TransformSpec, UdfFunction, UdfRef } from "../plan";
@@ -36,12 +36,12 @@ export function applyTransforms(
   return transforms.length > 0 ? coalesce(output, targetBlockBytes) : output;
 }
 
-/** Joins the small blocks that batch-sized UDF calls produce into blocks of about the target size. */
+/** Joins the small blocks that batch-sized UDF calls produce into blocks of about the target size, each one record batch (the writers pay per batch). */
 async function* coalesce(input: AsyncIterable<OriginBlock>, targetBytes: number): AsyncIterable<OriginBlock> {
   let pending: OriginBlock[] = [];
   let pendingBytes = 0;
   const flush = () => {
-    const out = { block: concatBlocks(pending.map((p) => p.block)), origin: pending[0].origin };
+    const out = { block: joinBatches(concatBlocks(pending.map((p) => p.block))), origin: pending[0].origin };
     pending = [];
     pendingBytes = 0;
     return out;
