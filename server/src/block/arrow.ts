@@ -175,10 +175,21 @@ export function blockFromColumns(columns: Columns, hint?: Schema, reuse?: Column
   if (names.length === 0) return emptyBlock();
   // Multi-chunk columns: Arrow's Table constructor aligns their chunk boundaries.
   if (names.some((n) => vectors[n].data.length !== 1)) return new Table(vectors);
-  const fields = names.map((n) => new Field(n, vectors[n].type, true));
-  const schema = new Schema(fields);
-  const structData = makeData({ type: new Struct(fields), length: length!, children: names.map((n) => vectors[n].data[0]), nullCount: 0 });
+  const schema = schemaOf(names, vectors);
+  const structData = makeData({ type: new Struct(schema.fields), length: length!, children: names.map((n) => vectors[n].data[0]), nullCount: 0 });
   return new Table(schema, [new RecordBatch(schema, structData)]);
+}
+
+/** The schema last built from columns, reused while the columns repeat: one UDF's batches share one Schema (compared by identity downstream). */
+let lastSchema: Schema | undefined;
+
+function schemaOf(names: string[], vectors: Record<string, Vector>): Schema {
+  // Nested and dictionary types only when the very same (a dictionary's id is in its type).
+  const flat = (t: DataType) => !DataType.isDictionary(t) && !(t.children?.length > 0);
+  const sameType = (a: DataType, b: DataType) => a === b || (flat(a) && flat(b) && a.typeId === b.typeId && String(a) === String(b));
+  if (lastSchema?.fields.length === names.length && lastSchema.fields.every((f, i) => f.name === names[i] && sameType(f.type, vectors[names[i]].type))) return lastSchema;
+  lastSchema = new Schema(names.map((n) => new Field(n, vectors[n].type, true)));
+  return lastSchema;
 }
 
 function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Vector {

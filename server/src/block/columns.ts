@@ -116,10 +116,11 @@ function int64Into(data: Data, signed: boolean, into: unknown[], at: number): vo
  * (set, define, delete) marks it changed, so it is rebuilt rather than mapped back to its vector.
  */
 function lazyArray(length: number, decode: (into: unknown[]) => void, onChange: (array: object) => void): unknown[] {
-  const target = new Array<unknown>(length);
+  // Sized only when first read: a column handed back unread (a spread of the batch) costs no array.
+  const target: unknown[] = [];
   let decoded = false;
   const values = () => {
-    if (!decoded) { decoded = true; decode(target); }
+    if (!decoded) { decoded = true; target.length = length; decode(target); }
     return target;
   };
   // util.inspect (console.log) shows a proxy's target without calling traps: show the values.

@@ -40,6 +40,7 @@ export function applyTransforms(
 async function* coalesce(input: AsyncIterable<OriginBlock>, targetBytes: number): AsyncIterable<OriginBlock> {
   let pending: OriginBlock[] = [];
   let pendingBytes = 0;
+  let pendingSchema = "";
   const flush = () => {
     const out = { block: joinBatches(concatBlocks(pending.map((p) => p.block))), origin: pending[0].origin };
     pending = [];
@@ -47,7 +48,9 @@ async function* coalesce(input: AsyncIterable<OriginBlock>, targetBytes: number)
     return out;
   };
   for await (const item of input) {
-    if (pending.length > 0 && describeSchema(pending[0].block.schema) !== describeSchema(item.block.schema)) yield flush();
+    const { schema } = item.block;
+    if (pending.length > 0 && schema !== pending[pending.length - 1].block.schema && pendingSchema !== describeSchema(schema)) yield flush();
+    if (pending.length === 0) pendingSchema = describeSchema(schema);
     pending.push(item);
     pendingBytes += blockBytes(item.block);
     if (pendingBytes >= targetBytes) yield flush();
