@@ -81,6 +81,24 @@ describe("joining a batch UDF's small batches before they are written", function
     assert.equal(joinBatches(sliced), sliced);
   });
 
+  it("batches built from columns of the same names and types share one Schema; another shape or a dictionary gets its own", () => {
+    const batch = (n: number, extra?: Record<string, ArrayLike<unknown>>) =>
+      blockFromColumns({ id: Float64Array.from({ length: n }, (_, i) => i), name: Array.from({ length: n }, (_, i) => `s${i}`), ...extra });
+    const first = batch(3);
+    const second = batch(5);
+    assert.equal(second.schema, first.schema);
+    assert.deepEqual(blockToRows(second), [0, 1, 2, 3, 4].map((i) => ({ id: i, name: `s${i}` })));
+    const wider = batch(2, { flag: [true, false] });
+    assert.notEqual(wider.schema, first.schema);
+    assert.deepEqual(wider.schema.fields.map((f) => `${f.name}: ${f.type}`), ["id: Float64", "name: Utf8", "flag: Bool"]);
+    const ints = blockFromColumns({ id: Int32Array.from([1, 2]), name: ["a", "b"] });
+    assert.deepEqual(ints.schema.fields.map((f) => String(f.type)), ["Int32", "Utf8"]);
+    const dictionary = (values: string[]) => blockFromColumns({ tag: vectorFromArray(values, new Dictionary(new Utf8(), new Int32())) });
+    const [d1, d2] = [dictionary(["a", "b"]), dictionary(["c", "c"])];
+    assert.notEqual(d2.schema, d1.schema);
+    assert.deepEqual(blockToRows(tableFromIPC(tableToIPC(d2, "stream"))), [{ tag: "c" }, { tag: "c" }]);
+  });
+
   describe("through the engine", () => {
     let dir: string;
     let input: string;

@@ -186,7 +186,8 @@ let lastSchema: Schema | undefined;
 function schemaOf(names: string[], vectors: Record<string, Vector>): Schema {
   // Nested and dictionary types only when the very same (a dictionary's id is in its type).
   const flat = (t: DataType) => !DataType.isDictionary(t) && !(t.children?.length > 0);
-  const sameType = (a: DataType, b: DataType) => a === b || (flat(a) && flat(b) && a.typeId === b.typeId && String(a) === String(b));
+  const sameType = (a: DataType, b: DataType) => a === b || (flat(a) && flat(b) && a.typeId === b.typeId && String(a) === String(b)
+    && (a as { bitWidth?: number }).bitWidth === (b as { bitWidth?: number }).bitWidth);
   if (lastSchema?.fields.length === names.length && lastSchema.fields.every((f, i) => f.name === names[i] && sameType(f.type, vectors[names[i]].type))) return lastSchema;
   lastSchema = new Schema(names.map((n) => new Field(n, vectors[n].type, true)));
   return lastSchema;
