@@ -127,6 +127,8 @@ describe("Dataset API on the streaming executor", function () {
       })
       .limit(5).union(rd.range(3)).takeAll();
     assert.equal(rows.length, 8);
+    // The unneeded task still sleeps in its worker for up to 500 ms: the next test's job would queue a task behind it.
+    await new Promise((resolve) => setTimeout(resolve, 700));
   });
 
   it("names the right row after blocks were split, and no position once a filter changed row counts", async () => {

@@ -209,7 +209,7 @@ export class StreamingExecutor {
     resources.autoscale(topology.operators, this.tasks);
     this.launchTasks();
     const budget = this.settings.memoryBudgetBytes;
-    this.tasks.grantCredits(() => this.memoryUsed() <= budget || this.stalled());
+    this.tasks.grantCredits(() => this.memoryUsed() <= budget || this.stalled(), (op) => topology.operators.indexOf(op));
     this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
   }
 

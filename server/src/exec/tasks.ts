@@ -121,10 +121,19 @@ export class TaskLauncher implements TaskLoad {
     return waiting === this.running.size;
   }
 
-  /** Grants waiting tasks the credit for their next output while `mayGrant` says memory allows. */
-  grantCredits(mayGrant: () => boolean): void {
+  /**
+   * Grants waiting tasks the credit for their next output while `mayGrant` says memory allows, the most
+   * downstream first (`rank`: higher is further downstream): over budget, a credit to a stage nearer the
+   * consumer moves bytes out, one to an upstream stage only adds to the queue between them.
+   */
+  grantCredits(mayGrant: () => boolean, rank: (op: TaskOperator) => number): void {
     while (this.creditWaiters.length > 0 && mayGrant()) {
-      const taskId = this.creditWaiters.shift()!;
+      let pick = 0;
+      for (let i = 1; i < this.creditWaiters.length; i++) {
+        const task = this.running.get(this.creditWaiters[i]), best = this.running.get(this.creditWaiters[pick]);
+        if (task && (!best || rank(task.op) > rank(best.op))) pick = i;
+      }
+      const taskId = this.creditWaiters.splice(pick, 1)[0];
       const task = this.running.get(taskId);
       if (task) this.context.hostFor(task.op).grantCredit(taskId);
     }

@@ -46,21 +46,9 @@ const collectGarbage = (() => {
 /** Below this much a full collection costs more than the memory it frees. */
 const GARBAGE_FLOOR_BYTES = 16 * 2 ** 20;
 
-/** This worker's ArrayBuffer bytes after its last collection (or lower since): what a collection could not free. */
-let buffersKept = 0;
-
-/**
- * Collects garbage once this worker's ArrayBuffers grew a few blocks past what the last collection kept:
- * at most one collection per that much new memory. (Measured from zero, a reduce task holding a large
- * partition collected at every output block, freeing nothing: 40 of ~100 full collections of a mapGroups run.)
- */
+/** Collects garbage once this worker's ArrayBuffers exceed a few blocks: at most one collection per that much garbage. */
 function releaseBuffers(blockBytes: number): void {
-  if (!collectGarbage) return;
-  const held = process.memoryUsage().arrayBuffers;
-  buffersKept = Math.min(buffersKept, held);
-  if (held - buffersKept <= Math.max(4 * blockBytes, GARBAGE_FLOOR_BYTES)) return;
-  collectGarbage();
-  buffersKept = process.memoryUsage().arrayBuffers;
+  if (collectGarbage && process.memoryUsage().arrayBuffers > Math.max(4 * blockBytes, GARBAGE_FLOOR_BYTES)) collectGarbage();
 }
 
 async function takeCredit(taskId: number): Promise<void> {
