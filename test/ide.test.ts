@@ -183,10 +183,9 @@ describe("the extension in a real VS Code (code-server)", function () {
   });
 
   it("after a window reload the panel comes back attached to the running job, and its Cancel stops it", async () => {
-    // About 45 s of work, so that it still runs after a reload on a loaded machine (it is cancelled, never waited for).
     fs.writeFileSync(path.join(workspace, "slow.rdpipe.ts"), `import * as rd from "rdpipe";
 export default rd
-  .range(1800, { overrideNumBlocks: 6 })
+  .range(600, { overrideNumBlocks: 6 })
   .map(async function slowly(row: rd.Row) { await new Promise((resolve) => setTimeout(resolve, 50)); return row; })
   .writeParquet("out/slow", { mode: "overwrite" });
 `);
