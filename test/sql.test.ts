@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { DataType } from "apache-arrow";
 import { loadPipeline } from "../server/src/loader";
 import { assertExactlyOnce, copySamples, runCli, tempDir, writePipeline } from "./helpers";
@@ -25,6 +26,22 @@ const Database = require("better-sqlite3") as new (file: string) => SqliteDb;
 interface PgClient { connect(): Promise<void>; query(sql: string): Promise<{ rows: Record<string, unknown>[] }>; end(): Promise<void> }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pg = require("pg") as { Client: new (config: object) => PgClient };
+
+/** Each of `workers` threads opens files 0…files-1 of raceDir through sqliteFactory, all threads together per file. */
+const WAL_RACER = `
+require("tsx/cjs");
+const { workerData, parentPort } = require("node:worker_threads");
+const { sqliteFactory } = require(${JSON.stringify(path.join(__dirname, "../server/src/io/sql/sqlite.ts"))});
+const { raceDir, files, workers } = workerData;
+const barrier = new Int32Array(workerData.barrier);
+const failures = [];
+for (let f = 0; f < files; f++) {
+  const generation = Atomics.load(barrier, 1);
+  if (Atomics.add(barrier, 0, 1) === workers - 1) { Atomics.store(barrier, 0, 0); Atomics.add(barrier, 1, 1); Atomics.notify(barrier, 1); }
+  else Atomics.wait(barrier, 1, generation);
+  try { sqliteFactory(raceDir + "/" + f + ".db", { wal: true })().close(); } catch (error) { failures.push(f + ": " + error.message); }
+}
+parentPort.postMessage(failures);`;
 
 /** Runs a pipeline file's plan in worker threads; the file gets `rdpipe` as rd. */
 async function run(dir: string, name: string, body: string) {
@@ -130,6 +147,20 @@ describe("SQL: readSql and writeSql", function () {
       } finally {
         db.close();
       }
+    });
+
+    it("four workers opening one new file with { wal: true } at the same instant all get a connection (300 files)", async () => {
+      // The race of the sample job's red CI run: SQLite answers a losing WAL switch with "database is locked"
+      // at once, without waiting for the lock (50-75 of 2,000 connections failed before the factory retried).
+      const raceDir = path.join(dir, "wal-race");
+      fs.mkdirSync(raceDir);
+      const barrier = new SharedArrayBuffer(8);
+      const failures = await Promise.all(Array.from({ length: 4 }, () => new Promise<string[]>((resolve, reject) => {
+        const worker = new Worker(WAL_RACER, { eval: true, workerData: { barrier, raceDir, files: 300, workers: 4 } });
+        worker.once("message", resolve).once("error", reject);
+      })));
+      assert.deepEqual(failures.flat(), []);
+      assert.equal(fs.readdirSync(raceDir).filter((name) => name.endsWith(".db")).length, 300);
     });
   });
 

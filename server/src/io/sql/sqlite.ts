@@ -47,9 +47,27 @@ export function sqliteFactory(file: string, options: SqliteOptions = {}): () => 
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Database = optionalPackage(() => require("better-sqlite3") as new (file: string, options: object) => BetterSqlite3Database, "better-sqlite3", "12.11.1", "SQLite connections");
     const db = new Database(file, { timeout: options.timeout ?? 60_000, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    if (options.wal) db.pragma("journal_mode = WAL");
+    if (options.wal) switchToWal(db, options.timeout ?? 60_000);
     return db;
   };
+}
+
+/**
+ * SQLite does not call the busy handler when connections opening a new file race to switch it to WAL; the
+ * loser gets "database is locked" at once (1 of 800 connections, four workers opening one new file), so the
+ * switch is retried until the connection's own lock timeout.
+ */
+function switchToWal(db: BetterSqlite3Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (let wait = 1; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "SQLITE_BUSY" || Date.now() >= deadline) throw error;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    }
+  }
 }
 
 const SHARD_HASH = "rdpipe_shard_hash";
