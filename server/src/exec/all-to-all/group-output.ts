@@ -1,7 +1,7 @@
 // The results of many small UDF calls (one per group) gathered into blocks of about a target size:
 // their columns' values are appended to one array per column and made into Arrow vectors once per
 // block, instead of a block per call that would be concatenated (and written) batch by batch.
-import { type Schema, Table, Vector } from "apache-arrow";
+import { Schema, Table, Vector } from "apache-arrow";
 import { type Block, BlockError, type Columns, type Row, blockFromColumns, blockFromRows, concatBlocks, preview, takeRows } from "../../block";
 import { identityIndices } from "./rows";
 
@@ -32,6 +32,8 @@ const isTypedArray = (v: unknown): v is TypedArray => ArrayBuffer.isView(v) && !
 export type ResultError = (index: number, message: string) => Error;
 
 export class GroupOutputs {
+  /** One instance that lives as long as the worker, for the optimized code of its methods (see KeyTable.alive). */
+  static readonly alive = new GroupOutputs(new Schema([]), 0, (_, message) => new Error(message));
   private names: string[] = [];
   private columns: Column[] = [];
   private rows: Row[] = [];

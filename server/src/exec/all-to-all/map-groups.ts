@@ -2,7 +2,7 @@
 // appearance, a stable counting sort, one gather of every column), then the UDF called on each group's
 // run of rows as views of the gathered columns; its results gathered into blocks of the target size.
 import { DataType, type Vector } from "apache-arrow";
-import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, scatterVector, sliceBlock, takeRows, takeVector } from "../../block";
+import { type BatchFormat, type Block, type Columns, blockFromIPC, blockToIPC, blockToRows, columnArray, columnValues, concatBlocks, preview, scatterVector, sliceBlock, takeRows, takeVector } from "../../block";
 import { TaskError, type TaskRun } from "../../cluster";
 import type { UdfFunction } from "../../plan";
 import { GroupOutputs } from "./group-output";
@@ -31,30 +31,88 @@ export async function* mapGroupBlocks(blocks: Block[], fn: UdfFunction, spec: Ma
   const partition = groupedRows(blocks, spec);
   const { rows, order, starts } = partition;
   if (rows.numRows === 0) return;
-  const groups = starts.length - 1;
+  alive.rows = takeRows(rows, NO_ROWS);
+  alive.decoded = blockFromIPC(blockToIPC(takeRows(rows, ONE_ROW)));
   const keyOf = (group: number) => describeKey(rows, spec.keys, order[starts[group]]);
   const outputs = new GroupOutputs(rows.schema, targetBytes, (group, message) =>
     new TaskError({ kind: "udf", operator: spec.operator, message: `${spec.operator}: the result for the group ${keyOf(group)}: ${message}` }));
-  const batchOf = groupBatches(partition, spec.batchFormat);
-  for (let group = 0; group < groups; group++) {
-    const size = starts[group + 1] - starts[group];
-    if (size === 0) continue;
+  const calls: GroupCalls = {
+    next: 0, groups: starts.length - 1, starts, batchOf: groupBatches(partition, spec.batchFormat), fn, outputs, run, pending: undefined,
+    fail: (e, group) => groupFailure(spec.operator, e, keyOf(group), starts[group + 1] - starts[group]),
+  };
+  for (;;) {
+    const out = callGroups(calls);
+    if (calls.pending) {
+      const group = calls.next - 1, started = performance.now();
+      let result: unknown;
+      try {
+        result = await calls.pending;
+      } catch (e) {
+        throw calls.fail(e, group);
+      } finally {
+        calls.pending = undefined;
+        run.udfMs += performance.now() - started;
+      }
+      const added = outputs.add(result, group);
+      if (added && added.numRows > 0) yield added;
+    } else if (out) yield out;
+    else break;
+  }
+  const rest = outputs.take();
+  if (rest && rest.numRows > 0) yield rest;
+}
+
+const NO_ROWS = new Uint32Array(0);
+/**
+ * Arrow's objects of the last partition's block, of no rows (not a slice: that would hold its rows),
+ * live on: for the optimized code that reads blocks, as KeyTable.alive.
+ */
+const alive: { rows?: Block; decoded?: Block } = {};
+const ONE_ROW = new Uint32Array(1);
+
+/** A partition's calls of the UDF, group by group: where they stand. */
+interface GroupCalls {
+  /** The group to call next. */
+  next: number;
+  groups: number;
+  starts: Uint32Array;
+  batchOf: (group: number) => unknown;
+  fn: UdfFunction;
+  outputs: GroupOutputs;
+  run: TaskRun;
+  /** The promise the call on group `next - 1` gave: its result is awaited, then added. */
+  pending: PromiseLike<unknown> | undefined;
+  fail: (e: unknown, group: number) => TaskError;
+}
+
+/**
+ * Calls the UDF on the groups from `calls.next` on, adding their results, until a block of results is
+ * ready (returned), a call gives a promise (left in `calls.pending`) or the groups end. A plain function
+ * shared by all partitions rather than the generator's own loop: its optimized code serves every one.
+ */
+function callGroups(calls: GroupCalls): Block | undefined {
+  const { starts, batchOf, fn, outputs, run, groups } = calls;
+  while (calls.next < groups) {
+    const group = calls.next++;
+    if (starts[group + 1] === starts[group]) continue;
     const batch = batchOf(group);
     const started = performance.now();
     let result: unknown;
     try {
       result = fn(batch);
-      if (isThenable(result)) result = await result;
     } catch (e) {
-      throw groupFailure(spec.operator, e, keyOf(group), size);
+      throw calls.fail(e, group);
     } finally {
       run.udfMs += performance.now() - started;
     }
+    if (isThenable(result)) {
+      calls.pending = result;
+      return undefined;
+    }
     const out = outputs.add(result, group);
-    if (out && out.numRows > 0) yield out;
+    if (out && out.numRows > 0) return out;
   }
-  const rest = outputs.take();
-  if (rest && rest.numRows > 0) yield rest;
+  return undefined;
 }
 
 /** A partition's rows (as read) and their group order: group g is rows order[starts[g]]…order[starts[g + 1] - 1]. */
@@ -153,17 +211,8 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
   const names = rows.schema.fields.map((f) => f.name);
   const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
   let version = 0;
-  // Where each row goes (the inverse of order): a number column of many chunks is scattered chunk by chunk, not joined first.
-  let positions: Uint32Array | undefined;
-  const placed = (vector: Vector) => {
-    if (vector.data.length < 2 || !isNumbersWithoutNulls(vector)) return takeVector(vector, order);
-    if (!positions) {
-      positions = new Uint32Array(order.length);
-      for (let i = 0; i < order.length; i++) positions[order[i]] = i;
-    }
-    return scatterVector(vector, positions) ?? takeVector(vector, order);
-  };
-  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!)) as Sliceable);
+  const placing: Placing = { order, positions: undefined };
+  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!, placing)) as Sliceable);
   const slicers: Slicer[] = names.map((_, c) => (s, e) => {
     const values = gather(c);
     return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
@@ -192,7 +241,7 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): 
       if (!values) return `D(o, ${key}, p[${c}]);`;
       return `o[${key}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`;
     });
-    return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`);
+    return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`, gathered, getters);
   };
   let make = shape(), madeAt = version;
   return (g) => {
@@ -226,16 +275,38 @@ function getterOf(name: string, c: number): PropertyDescriptor {
 
 type MakeGroup = (a: (Sliceable | undefined)[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
 
-/** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
-const shapes = new Map<string, MakeGroup>();
+/**
+ * Made once per worker per shape: one function stays optimized across partitions (a new one starts
+ * unoptimized each time). A group it made, of no rows, lives as long as the worker: V8 drops optimized
+ * code that reads groups of a shape (the UDF's too) at a forced full collection that no group of that
+ * shape survives (see KeyTable.alive).
+ */
+const shapes = new Map<string, { make: MakeGroup; alive: Columns }>();
 
-function shapeFunction(body: string): MakeGroup {
-  let make = shapes.get(body);
-  if (make) return make;
+function shapeFunction(body: string, gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): MakeGroup {
+  const shape = shapes.get(body);
+  if (shape) return shape.make;
   if (shapes.size >= 256) shapes.clear();
-  make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
-  shapes.set(body, make);
+  const make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
+  // Arrays of the gathered ones' kinds, not views of them (those would hold the partition's rows).
+  const empty = gathered.map((values) => values && (values.subarray ? new (values.constructor as new (n: number) => Sliceable)(0) : []));
+  shapes.set(body, { make, alive: make(empty, getters, Object.defineProperty, GROUP, PARTITION, { slicers: [], starts: new Uint32Array(1) }, 0, 0, 0) });
   return make;
+}
+
+/** A partition's group order, and where each row goes in it (its inverse, made when a column needs it). */
+interface Placing { order: Uint32Array; positions: Uint32Array | undefined }
+
+/** A column in group order: a number column of many chunks scattered chunk by chunk (not joined first). */
+function placed(vector: Vector, placing: Placing): Vector {
+  const { order } = placing;
+  if (vector.data.length < 2 || !isNumbersWithoutNulls(vector)) return takeVector(vector, order);
+  let positions = placing.positions;
+  if (!positions) {
+    positions = placing.positions = new Uint32Array(order.length);
+    for (let i = 0; i < order.length; i++) positions[order[i]] = i;
+  }
+  return scatterVector(vector, positions) ?? takeVector(vector, order);
 }
 
 function isNumbersWithoutNulls(vector: Vector): boolean {
