@@ -14,6 +14,20 @@ export function takeRows(block: Block, indices: ArrayLike<number>): Block {
   return blockFromColumns(columns, block.schema, undefined, indices.length);
 }
 
+/**
+ * The block's rows in `order`, `positions` its inverse (row r goes to positions[r]): null-free number
+ * columns are scattered, their values read in order (a gather's reads jump between as many places as the
+ * rows go to: several times slower once they are dozens), the others gathered by `order`.
+ */
+export function placeRows(block: Block, order: Uint32Array, positions: Uint32Array): Block {
+  const columns: Record<string, Vector> = {};
+  for (const field of block.schema.fields) {
+    const vector = block.getChild(field.name)!;
+    columns[field.name] = scatterVector(vector, positions) ?? takeVector(vector, order);
+  }
+  return blockFromColumns(columns, block.schema, undefined, order.length);
+}
+
 /** One column's values at `indices` (-1: null); a dictionary-encoded string column comes out plain. */
 export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
   const type = vector.type;
@@ -33,13 +47,13 @@ export function takeVector(vector: Vector, indices: ArrayLike<number>): Vector {
 }
 
 /**
- * A null-free number column of several chunks with row r moved to `positions[r]` (a permutation): read
- * chunk by chunk in order, so the chunks are not first joined into one copy as a gather by index needs.
- * Undefined for other columns.
+ * A null-free number column with row r moved to `positions[r]` (a permutation): read chunk by chunk in
+ * order, so several chunks are not first joined into one copy as a gather by index needs. Undefined for
+ * other columns.
  */
 export function scatterVector(vector: Vector, positions: Uint32Array): Vector | undefined {
   const type = vector.type;
-  if (!(DataType.isInt(type) || DataType.isFloat(type)) || vector.nullCount > 0 || vector.data.length < 2) return undefined;
+  if (!(DataType.isInt(type) || DataType.isFloat(type)) || vector.nullCount > 0 || vector.data.length === 0) return undefined;
   const first = vector.data[0].values as Float64Array;
   const out = new (first.constructor as Float64ArrayConstructor)(vector.length);
   // As 32-bit words where the values are 4 or 8 bytes (no bigint made, a NaN's bits kept).

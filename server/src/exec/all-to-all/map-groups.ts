@@ -115,20 +115,24 @@ function callGroups(calls: GroupCalls): Block | undefined {
   return undefined;
 }
 
-/** A partition's rows (as read) and their group order: group g is rows order[starts[g]]…order[starts[g + 1] - 1]. */
+/**
+ * A partition's rows (as read) and their group order: group g is rows order[starts[g]]…order[starts[g + 1] - 1];
+ * row r is at positions[r] in it.
+ */
 interface Grouped {
   rows: Block;
   order: Uint32Array;
   starts: Uint32Array;
+  positions: Uint32Array;
 }
 
 function groupedRows(blocks: Block[], spec: MapGroupsSpec): Grouped {
   const rows = concatBlocks(blocks.splice(0));
   const vectors = spec.keys.map((key) => requireColumn(rows, key, spec.operator));
-  if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1) };
+  if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1), positions: new Uint32Array(0) };
   const { ids, count } = groupIds(vectors, rows.numRows);
-  const { sorted, starts } = groupRows(ids, count);
-  return { rows, order: sorted, starts };
+  const { sorted, starts, positions } = groupRows(ids, count);
+  return { rows, order: sorted, starts, positions };
 }
 
 const isDictionary = (vector: Vector) => DataType.isDictionary(vector.type);
@@ -164,8 +168,9 @@ function mapKey(value: unknown): unknown {
 }
 
 /** What the UDF gets for group g, in the batch format. */
-function groupBatches({ rows, order, starts }: Grouped, format: BatchFormat): (group: number) => unknown {
-  if (format === "columns") return columnsOfGroups(rows, order, starts);
+function groupBatches(grouped: Grouped, format: BatchFormat): (group: number) => unknown {
+  const { rows, order, starts } = grouped;
+  if (format === "columns") return columnsOfGroups(grouped);
   const gathered = takeRows(rows, order);
   if (format === "arrow") return (g) => sliceBlock(gathered, starts[g], starts[g + 1]);
   let first = 0, end = 0, window: unknown[] = [];
@@ -207,12 +212,12 @@ const EAGER_ROWS_PER_GROUP = 32;
  * typed array, others as slices of the decoded values. Gathered columns are plain properties of the
  * groups after, the others getters until then (shared ones, defined on each group in column order).
  */
-function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array): (group: number) => Columns {
+function columnsOfGroups(grouped: Grouped): (group: number) => Columns {
+  const { rows, starts } = grouped;
   const names = rows.schema.fields.map((f) => f.name);
   const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
   let version = 0;
-  const placing: Placing = { order, positions: undefined };
-  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!, placing)) as Sliceable);
+  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!, grouped)) as Sliceable);
   const slicers: Slicer[] = names.map((_, c) => (s, e) => {
     const values = gather(c);
     return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
@@ -294,18 +299,9 @@ function shapeFunction(body: string, gathered: (Sliceable | undefined)[], getter
   return make;
 }
 
-/** A partition's group order, and where each row goes in it (its inverse, made when a column needs it). */
-interface Placing { order: Uint32Array; positions: Uint32Array | undefined }
-
 /** A column in group order: a number column of many chunks scattered chunk by chunk (not joined first). */
-function placed(vector: Vector, placing: Placing): Vector {
-  const { order } = placing;
+function placed(vector: Vector, { order, positions }: Grouped): Vector {
   if (vector.data.length < 2 || !isNumbersWithoutNulls(vector)) return takeVector(vector, order);
-  let positions = placing.positions;
-  if (!positions) {
-    positions = placing.positions = new Uint32Array(order.length);
-    for (let i = 0; i < order.length; i++) positions[order[i]] = i;
-  }
   return scatterVector(vector, positions) ?? takeVector(vector, order);
 }
 
