@@ -2,12 +2,12 @@
 // strings gathered a word at a time (every length, multi-byte, a sliced chunk at an odd byte offset),
 // int64 keys numbered while the key table grows, rows grouped by counting sort, and spilled chunks
 // written from the thread's reused IPC buffer (inline ones keep their own bytes), number columns of
-// many chunks scattered into group order.
+// many chunks scattered into group order, a map task's rows placed in bucket order.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { Float16, Int64, Utf8, Vector, makeVector, vectorFromArray } from "apache-arrow";
-import { blockFromColumns, blockFromIPC, blockToRows, concatBlocks, scatterVector, takeVector } from "../server/src/block";
+import { blockFromColumns, blockFromIPC, blockToRows, concatBlocks, placeRows, scatterVector, sliceBlock, takeRows, takeVector } from "../server/src/block";
 import { groupRows } from "../server/src/exec/all-to-all";
 import { KeyTable } from "../server/src/exec/all-to-all/key-table";
 import { ChunkSink, chunkBytes } from "../server/src/exec/exchange";
@@ -76,14 +76,33 @@ describe("mapGroups' row-moving paths", function () {
     assert.equal(table.size, 20_000);
   });
 
-  it("groups rows by counting sort: each group's rows in input order, groups in id order", () => {
+  it("groups rows by counting sort: each group's rows in input order, groups in id order, each row's position", () => {
     const of = Uint32Array.from({ length: 10_000 }, (_, row) => (row * 31 + (row >> 4)) % 97);
-    const { sorted, starts } = groupRows(of, 97);
+    const { sorted, starts, positions } = groupRows(of, 97);
     for (let g = 0; g < 97; g++) {
       const expected = Array.from(of.keys()).filter((row) => of[row] === g);
       assert.deepEqual(Array.from(sorted.subarray(starts[g], starts[g + 1])), expected, `group ${g}`);
     }
     assert.equal(starts[97], of.length);
+    for (let row = 0; row < of.length; row++) assert.equal(sorted[positions[row]], row, `row ${row}`);
+  });
+
+  it("places a block's rows in bucket order: null-free numbers scattered, strings and numbers with nulls gathered, as takeRows gives them", () => {
+    const n = 5_000;
+    const whole = blockFromColumns({
+      k: makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(i) * 4_294_967_311n - 77n)),
+      v: makeVector(Float64Array.from({ length: n }, (_, i) => i / 3 - 800)),
+      i: makeVector(Int16Array.from({ length: n }, (_, i) => (i * 37) % 30_000 - 15_000)),
+      s: vectorFromArray(Array.from({ length: n }, (_, i) => `s${i % 17}-${"ü".repeat(i % 4)}`), new Utf8()),
+      nullable: vectorFromArray(Array.from({ length: n }, (_, i) => (i % 7 === 0 ? null : BigInt(i))), new Int64()),
+    });
+    const buckets = Uint32Array.from({ length: n }, (_, row) => (row * 2_654_435_761) % 64);
+    const { sorted, positions } = groupRows(buckets, 64);
+    for (const block of [whole, concatBlocks([sliceBlock(whole, 0, 1234), sliceBlock(whole, 1234, n)])]) {
+      const placed = placeRows(block, sorted, positions);
+      assert.deepEqual(blockToRows(placed), blockToRows(takeRows(whole, sorted)), `${block.batches.length} batch(es)`);
+      assert.equal(placed.getChild("s")!.type.toString(), "Utf8");
+    }
   });
 
   it("spills chunks from a reused buffer and keeps inline chunks' own bytes: every chunk reads back as written", () => {
