@@ -11,6 +11,7 @@ import { blockFromColumns, blockFromIPC, blockToRows, concatBlocks, placeRows, s
 import { groupRows } from "../server/src/exec/all-to-all";
 import { KeyTable } from "../server/src/exec/all-to-all/key-table";
 import { ChunkSink, chunkBytes } from "../server/src/exec/exchange";
+import { hashBuckets } from "../server/src/exec/exchange/keys";
 import { tempDir } from "./helpers";
 
 describe("mapGroups' row-moving paths", function () {
@@ -85,6 +86,21 @@ describe("mapGroups' row-moving paths", function () {
     }
     assert.equal(starts[97], of.length);
     for (let row = 0; row < of.length; row++) assert.equal(sorted[positions[row]], row, `row ${row}`);
+  });
+
+  it("buckets keys alike whether the bucket count is a power of two (a mask) or not (a division)", () => {
+    const n = 20_000;
+    const keys = [
+      [makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(i) * 6_700_417n - 3n))],
+      [makeVector(BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 977))), vectorFromArray(Array.from({ length: n }, (_, i) => `k${i % 13}`), new Utf8())],
+    ];
+    for (const vectors of keys) {
+      for (const buckets of [2, 64, 1024]) {
+        const masked = hashBuckets(vectors, n, buckets), divided = hashBuckets(vectors, n, 3 * buckets);
+        for (let row = 0; row < n; row++) assert.equal(masked[row], divided[row] % buckets, `${vectors.length} key(s), ${buckets} buckets, row ${row}`);
+        assert.ok(new Set(masked).size === buckets, `every one of ${buckets} buckets used`);
+      }
+    }
   });
 
   it("places a block's rows in bucket order: null-free numbers scattered, strings and numbers with nulls gathered, as takeRows gives them", () => {
