@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { Float16, Int64, Utf8, Vector, makeVector, vectorFromArray } from "apache-arrow";
-import { blockFromColumns, blockFromIPC, blockToRows, concatBlocks, placeRows, scatterVector, sliceBlock, takeRows, takeVector } from "../server/src/block";
+import { Float16, Int64, Schema, Utf8, Vector, makeVector, vectorFromArray } from "apache-arrow";
+import { type Columns, blockFromColumns, blockFromIPC, blockToRows, concatBlocks, placeRows, scatterVector, sliceBlock, takeRows, takeVector } from "../server/src/block";
 import { groupRows } from "../server/src/exec/all-to-all";
+import { GroupOutputs } from "../server/src/exec/all-to-all/group-output";
 import { KeyTable } from "../server/src/exec/all-to-all/key-table";
 import { ChunkSink, chunkBytes } from "../server/src/exec/exchange";
 import { hashBuckets } from "../server/src/exec/exchange/keys";
@@ -101,6 +102,21 @@ describe("mapGroups' row-moving paths", function () {
         assert.ok(new Set(masked).size === buckets, `every one of ${buckets} buckets used`);
       }
     }
+  });
+
+  it("gathers results column by column while their names stay the same, a block of their own when the names or their order change; reads each column once", () => {
+    const outputs = new GroupOutputs(new Schema([]), 1 << 30, (i, message) => new Error(`result ${i}: ${message}`));
+    let reads = 0;
+    const counted = { get a() { reads++; return [13]; }, b: [14] };
+    const results: Columns[] = [{ a: [1], b: [2] }, { a: [3, 5], b: [4, 6] }, { b: [7], a: [8] }, { b: [9], a: [10] }, { a: [11], b: [12], c: ["x"] }, counted, { a: [15], b: [16] }];
+    const blocks = [...results.map((result, i) => outputs.add(result, i)), outputs.take()].filter((b) => b !== undefined);
+    assert.deepEqual(blocks.map((b) => blockToRows(b!)), [
+      [{ a: 1, b: 2 }, { a: 3, b: 4 }, { a: 5, b: 6 }],
+      [{ b: 7, a: 8 }, { b: 9, a: 10 }],
+      [{ a: 11, b: 12, c: "x" }],
+      [{ a: 13, b: 14 }, { a: 15, b: 16 }],
+    ]);
+    assert.equal(reads, 1, "the getter once");
   });
 
   it("places a block's rows in bucket order: null-free numbers scattered, strings and numbers with nulls gathered, as takeRows gives them", () => {
