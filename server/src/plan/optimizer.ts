@@ -49,7 +49,7 @@ export function optimize(root: LogicalOp): OptimizedPlan {
     if (columns && optional.length > 0) pushdown.optionalColumns = optional;
     for (const [op, reads] of columns ? inferred : []) {
       udfReads.set(op, reads);
-      notes.push(`${opDisplayName(op)} reads only ${reads.length > 0 ? reads.join(", ") : "its keys"} (from its source)`);
+      notes.push(`${opDisplayName(op)} reads only ${reads.length > 0 ? [...reads].sort().join(", ") : "its keys"} (from its source)`);
     }
     const filter = predicate(chain);
     if (filter) pushdown.filter = filter;
