@@ -156,21 +156,22 @@ describe("UDF column inference", function () {
   const byKey = (rows: rd.Row[]) => new Map(rows.map((r) => [Number(r.key), [Number(r.n), r.sum as number] as [number, number]]));
 
   it("a groupBy().mapGroups() whose UDF reads key and v reads only those columns, with the result of a full read", async () => {
-    function summarize(group: rd.Columns) {
+    function summarize(batch: rd.Batch) {
+      const group = batch as rd.Columns;
       const v = group.v as Float64Array;
       let sum = 0;
       for (let i = 0; i < v.length; i++) sum += v[i];
       return { key: [Number((group.key as BigInt64Array)[0])], n: [v.length], sum: [sum] };
     }
     // The same computation, but the group escapes to a helper: nothing can be left out.
-    function escapes(group: rd.Columns) {
+    function escapes(batch: rd.Batch) {
       const summed = (g: rd.Columns) => {
         const v = g.v as Float64Array;
         let sum = 0;
         for (let i = 0; i < v.length; i++) sum += v[i];
         return { key: [Number((g.key as BigInt64Array)[0])], n: [v.length], sum: [sum] };
       };
-      return summed(group);
+      return summed(batch as rd.Columns);
     }
     const pruned = rd.readParquet(input).groupBy("key").mapGroups(summarize);
     const full = rd.readParquet(input).groupBy("key").mapGroups(escapes);
@@ -193,7 +194,10 @@ describe("UDF column inference", function () {
   });
 
   it("a property the UDF reads that is no column is read as absent, not an error", async () => {
-    const withDefault = (g: rd.Columns) => ({ key: [Number((g.key as BigInt64Array)[0])], n: [(g.weights ?? g.v as Float64Array).length] });
+    const withDefault = (batch: rd.Batch) => {
+      const g = batch as rd.Columns;
+      return { key: [Number((g.key as BigInt64Array)[0])], n: [(g.weights ?? g.v as Float64Array).length] };
+    };
     const ds = rd.readParquet(input).groupBy("key").mapGroups(withDefault);
     assert.match(ds.explain(), /ReadParquet: reads only columns key, weights, v$/m);
     const rows = await ds.takeAll();
@@ -202,8 +206,9 @@ describe("UDF column inference", function () {
   });
 
   it("a read of a column the read left out fails naming the operator and the column, not undefined", async () => {
-    const block = tableFromArrays({ key: new Float64Array([1, 1, 2]), v: new Float64Array([0.5, 1.5, 2.5]) });
-    const spec = { keys: ["key"], batchFormat: "columns" as const, operator: "MapGroups(f)", udfReads: ["key", "v", "extra"] };
+    // v is put in group order up front (a field of each group), name on its first read (a getter).
+    const block = tableFromArrays({ key: new Float64Array([1, 1, 2]), v: new Float64Array([0.5, 1.5, 2.5]), name: ["a", "b", "c"] });
+    const spec = { keys: ["key"], batchFormat: "columns" as const, operator: "MapGroups(f)", udfReads: ["key", "v", "name", "extra"] };
     const run = new TaskRun(undefined, () => undefined);
     const collect = async (fn: (g: rd.Columns) => unknown) => {
       const out = [];
@@ -211,13 +216,13 @@ describe("UDF column inference", function () {
       return out;
     };
     // What the analysis saw is there (a listed name that is no column is undefined, as without pruning).
-    const ok = await collect((g) => ({ key: [(g.key as Float64Array)[0]], n: [(g.v as Float64Array).length], extra: [g.extra === undefined ? 1 : 0] }));
-    assert.deepEqual(ok, [{ key: 1, n: 2, extra: 1 }, { key: 2, n: 1, extra: 1 }]);
+    const ok = await collect((g) => ({ key: [(g.key as Float64Array)[0]], n: [(g.v as Float64Array).length], name: [(g.name as string[]).join("")], extra: [g.extra === undefined ? 1 : 0] }));
+    assert.deepEqual(ok, [{ key: 1, n: 2, name: "ab", extra: 1 }, { key: 2, n: 1, name: "c", extra: 1 }]);
     // A name it did not see: the group's prototype catches it.
     const name = ["s"][0];
     await assert.rejects(collect((g) => ({ key: [(g.key as Float64Array)[0]], s: [g[name]] })), (e: unknown) => {
       assert.ok(e instanceof TaskError);
-      assert.match(e.message, /^MapGroups\(f\): column s was left out of the read because f's source reads only key, v, extra; /);
+      assert.match(e.message, /^MapGroups\(f\): column s was left out of the read because f's source reads only key, v, name, extra; /);
       return true;
     });
   });

@@ -190,18 +190,18 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array, g
   // The group's object, its code built again only when a column was gathered: own enumerable properties in column order, as a plain record.
   // A gathered column's view is made in the group's code itself (a call site per column: V8 keeps each one monomorphic).
   const shape = () => {
+    if (guard) return guardedShape(guard, names, gathered);
     const steps = names.map((name, c) => {
       const key = JSON.stringify(name), values = gathered[c];
       if (!values) return `D(o, ${key}, p[${c}]);`;
       return `o[${key}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`;
     });
-    const object = guard ? "const o = Object.create(X); o[G] = g; o[P] = q;" : "const o = { [G]: g, [P]: q };";
-    return shapeFunction(`${object} ${steps.join(" ")} return o;`);
+    return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`);
   };
   let make = shape(), madeAt = version;
   return (g) => {
     if (madeAt !== version) [make, madeAt] = [shape(), version];
-    return make(gathered, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g, guard);
+    return make(gathered, getters, Object.defineProperty, GROUP, PARTITION, partition, starts[g], starts[g + 1], g);
   };
 }
 
@@ -228,7 +228,7 @@ function getterOf(name: string, c: number): PropertyDescriptor {
   return getter;
 }
 
-type MakeGroup = (a: (Sliceable | undefined)[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number, X: object | undefined) => Columns;
+type MakeGroup = (a: (Sliceable | undefined)[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
 
 /** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
 const shapes = new Map<string, MakeGroup>();
@@ -237,8 +237,34 @@ function shapeFunction(body: string): MakeGroup {
   let make = shapes.get(body);
   if (make) return make;
   if (shapes.size >= 256) shapes.clear();
-  make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", "X", body) as MakeGroup;
+  make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
   shapes.set(body, make);
+  return make;
+}
+
+const guardedShapes = new WeakMap<object, Map<string, MakeGroup>>();
+
+/**
+ * shapeFunction's maker under a guard: groups of a class whose prototype's prototype is the guard, the
+ * gathered columns its fields. A field is defined, not stored: a store of a new property would ask the
+ * guard (a Proxy) for a setter, slowly, on every group.
+ */
+function guardedShape(guard: object, names: string[], gathered: (Sliceable | undefined)[]): MakeGroup {
+  const fields = names.flatMap((name, c) => {
+    const values = gathered[c];
+    return values ? [`[${JSON.stringify(name)}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`] : [];
+  });
+  const defines = names.flatMap((name, c) => (gathered[c] ? [] : [`D(o, ${JSON.stringify(name)}, p[${c}]);`]));
+  const body = `let a, q, s, e, g; class Group { [G] = g; [P] = q; ${fields.join(" ")} } Object.setPrototypeOf(Group.prototype, X);
+    return (a_, p, D, G_, P_, q_, s_, e_, g_) => { a = a_; q = q_; s = s_; e = e_; g = g_; const o = new Group(); ${defines.join(" ")} return o; };`;
+  let byBody = guardedShapes.get(guard);
+  if (!byBody) guardedShapes.set(guard, (byBody = new Map()));
+  let make = byBody.get(body);
+  if (!make) {
+    if (byBody.size >= 256) byBody.clear();
+    make = (new Function("G", "P", "X", body) as (G: symbol, P: symbol, X: object) => MakeGroup)(GROUP, PARTITION, guard);
+    byBody.set(body, make);
+  }
   return make;
 }
 
@@ -252,6 +278,19 @@ function isNumbersWithoutNulls(vector: Vector): boolean {
  * Own properties (the columns) never reach it, so the groups' own shapes and reads stay as fast.
  */
 function missingColumnGuard(operator: string, reads: string[]): object {
+  const key = JSON.stringify([operator, reads]);
+  let guard = guards.get(key);
+  if (!guard) {
+    if (guards.size >= 256) guards.clear();
+    guards.set(key, (guard = newGuard(operator, reads)));
+  }
+  return guard;
+}
+
+/** One guard per operator and its reads in a worker: the groups of all its partitions share their classes. */
+const guards = new Map<string, object>();
+
+function newGuard(operator: string, reads: string[]): object {
   const known = new Set(reads);
   const fn = /^\w+\((.*)\)$/.exec(operator)?.[1] ?? "the UDF";
   return new Proxy(Object.prototype, {
