@@ -125,8 +125,16 @@ describe("UDF column inference", function () {
     await loadPipeline(writePipeline(tmp, "udfs.rdpipe.ts", UDFS));
     const udfs = (globalThis as { rdpipeUdfColumnsTest?: Record<string, Function> }).rdpipeUdfColumnsTest!;
     assert.deepEqual(Object.keys(udfs).sort(), Object.keys(EXPECTED).sort());
-    const wrong = Object.entries(EXPECTED).filter(([name, expected]) => JSON.stringify(udfColumns(udfs[name])) !== JSON.stringify(expected ?? undefined));
-    assert.deepEqual(wrong.map(([name]) => `${name}: ${JSON.stringify(udfColumns(udfs[name]))} from ${udfs[name].toString()}`), []);
+    const reads = (fn: Function) => udfColumns(fn)?.reads;
+    const wrong = Object.entries(EXPECTED).filter(([name, expected]) => JSON.stringify(reads(udfs[name])) !== JSON.stringify(expected ?? undefined));
+    assert.deepEqual(wrong.map(([name]) => `${name}: ${JSON.stringify(reads(udfs[name]))} from ${udfs[name].toString()}`), []);
+    // The result's columns: every return an object literal with fixed keys (a conditional of two), else none known.
+    assert.deepEqual(udfColumns(udfs.castAlias)?.returns, ["key", "n"]);
+    assert.deepEqual(udfColumns(udfs.usedInClosure)?.returns, ["key", "v"]);
+    assert.deepEqual(udfColumns(udfs.noParameter)?.returns, ["one"]);
+    assert.deepEqual(udfColumns(new Function("g", "if (g.x) return { a: g.x }; return g.y ? { b: [1] } : { ['c']: [2] };"))?.returns, ["a", "b", "c"]);
+    assert.equal(udfColumns(new Function("g", "const out = { a: g.x }; return out;"))?.returns, undefined);
+    assert.equal(udfColumns(new Function("g", "return { ...{ a: g.x } };"))?.returns, undefined);
     // Text no bundler renamed: a name declared again in a nested scope, var, with.
     const unbundled: [string, string][] = [
       ["g", "const f = (h) => { const g = h; return g.z; }; return { x: g.x, z: f({}) };"],
@@ -136,7 +144,7 @@ describe("UDF column inference", function () {
       ["g", "with (g) { return x; }"],
     ];
     for (const [param, body] of unbundled) assert.equal(udfColumns(new Function(param, body)), undefined, body);
-    assert.deepEqual(udfColumns(new Function("g", "const h = g; return [h.x, g.y];")), ["x", "y"]);
+    assert.deepEqual(udfColumns(new Function("g", "const h = g; return [h.x, g.y];"))?.reads, ["x", "y"]);
     assert.equal(udfColumns(Math.max), undefined, "native code");
     assert.equal(udfColumns(((g: rd.Columns) => g.x).bind(null)), undefined, "a bound function");
   });
@@ -176,7 +184,8 @@ describe("UDF column inference", function () {
     const pruned = rd.readParquet(input).groupBy("key").mapGroups(summarize);
     const full = rd.readParquet(input).groupBy("key").mapGroups(escapes);
     assert.match(pruned.explain(), /MapGroups\(summarize\) reads only key, v \(from its source\)/);
-    assert.match(pruned.explain(), /ReadParquet: reads only columns key, v/);
+    // Its result's n and sum are read too where the file has them (it has not): they would give those columns their types.
+    assert.match(pruned.explain(), /ReadParquet: reads only columns key, v, n, sum \(of these, what the files have\)$/m);
     assert.doesNotMatch(full.explain(), /reads only/);
 
     await pruned.takeAll(); // every worker starts (and reads its code) before the reads are counted
@@ -199,10 +208,23 @@ describe("UDF column inference", function () {
       return { key: [Number((g.key as BigInt64Array)[0])], n: [(g.weights ?? g.v as Float64Array).length] };
     };
     const ds = rd.readParquet(input).groupBy("key").mapGroups(withDefault);
-    assert.match(ds.explain(), /ReadParquet: reads only columns key, weights, v$/m);
+    assert.match(ds.explain(), /ReadParquet: reads only columns key, weights, v, n \(of these, what the files have\)$/m);
     const rows = await ds.takeAll();
     const expected = await reference();
     assert.deepEqual(new Map(rows.map((r) => [Number(r.key), Number(r.n)])), new Map([...expected].map(([k, [n]]) => [k, n])));
+  });
+
+  it("a result column named like an input column the UDF does not read keeps that column's type", async () => {
+    // id is BIGINT in the file: the UDF's plain numbers for id become int64 only with the input's id to go by.
+    const tagged = (batch: rd.Batch) => {
+      const g = batch as rd.Columns;
+      return { key: [Number((g.key as BigInt64Array)[0])], id: [7] };
+    };
+    const ds = rd.readParquet(input).groupBy("key").mapGroups(tagged);
+    assert.match(ds.explain(), /ReadParquet: reads only columns key, id \(of these, what the files have\)$/m);
+    const table = await ds.toArrow();
+    assert.equal(String(table.schema.fields.find((f) => f.name === "id")!.type), "Int64");
+    assert.equal(table.numRows, 997);
   });
 
   it("a read of a column the read left out fails naming the operator and the column, not undefined", async () => {

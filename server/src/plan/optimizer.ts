@@ -56,7 +56,7 @@ export function optimize(root: LogicalOp): OptimizedPlan {
     const limit = rowLimit(chain);
     if (limit !== undefined) pushdown.limit = limit;
     const stop = chain.find((op) => UDF_KINDS.has(op.kind));
-    if (columns) notes.push(`${read.name}: reads only columns ${columns.join(", ")}`);
+    if (columns) notes.push(`${read.name}: reads only columns ${columns.join(", ")}${optional.length > 0 ? " (of these, what the files have)" : ""}`);
     if (filter) notes.push(`${read.name}: skips row groups and hive folders where no row can match ${pruneText(filter)}`);
     if (limit !== undefined) notes.push(`${read.name}: each read task stops after ${limit} rows`);
     if (stop) {
@@ -103,13 +103,14 @@ function projection(chain: LogicalOp[], userColumns: string[] | undefined): Proj
         if (op.aggs.every((agg) => agg.spec?.kind === "builtin")) only(aggregateColumns(op.keys, op.aggs));
         else needed = undefined;
         break;
-      // Its UDF's result carries no input column: the group's keys and what its source reads are all it needs.
+      // Its UDF's result carries no input column: the group's keys and what its source reads are all it needs,
+      // and the input columns named like its result's (they give those their types).
       case "mapGroups": {
-        const reads = (op.options.batchFormat ?? "columns") === "columns" ? udfColumns(op.fn) : undefined;
-        if (!reads) { needed = undefined; break; }
+        const found = (op.options.batchFormat ?? "columns") === "columns" ? udfColumns(op.fn) : undefined;
+        if (!found?.returns) { needed = undefined; break; }
         only(op.keys);
-        for (const c of reads) if (!needed!.has(c)) { needed!.add(c); optional.add(c); }
-        inferred.set(op, [...reads]);
+        for (const c of [...found.reads, ...found.returns]) if (!needed!.has(c)) { needed!.add(c); optional.add(c); }
+        inferred.set(op, [...found.reads]);
         break;
       }
       case "repartition": uses(op.keys ?? []); break;

@@ -2,30 +2,66 @@
 // when every use of that parameter (and of const aliases of it) is a static property read. Anything the
 // analysis does not follow (the parameter passed on, returned, spread, enumerated, read by a computed key,
 // rebound, a name declared twice, `arguments`, `eval`, `with`, source that does not parse) gives
-// undefined: the UDF may read any column. Conservative by design: undefined is always safe.
+// undefined: the UDF may read any column. Conservative by design: undefined is always safe. Also the
+// columns its result has when every value it returns is an object literal with fixed keys (a result
+// column named like an input column takes that column's type, so the read keeps such a column).
 import { parse } from "acorn";
 import type { UdfFunction } from "./logical";
 
 /** An ESTree node as acorn gives it, looked at generically. */
 interface Node { type: string; [key: string]: unknown }
 
-const inferred = new WeakMap<UdfFunction, readonly string[] | undefined>();
+export interface UdfColumns {
+  /** The property names it reads from its first parameter, in order of first use. */
+  reads: readonly string[];
+  /** Its result's column names, when every value it returns is an object literal with fixed keys. */
+  returns?: readonly string[];
+}
 
-/**
- * The property names `fn` reads from its first parameter (for a class, its `call` method's), in order of
- * first use; undefined when it may read any.
- */
-export function udfColumns(fn: UdfFunction): readonly string[] | undefined {
+const inferred = new WeakMap<UdfFunction, UdfColumns | undefined>();
+
+/** What `fn` (for a class, its `call` method) reads from its first parameter; undefined when it may read any. */
+export function udfColumns(fn: UdfFunction): UdfColumns | undefined {
   if (inferred.has(fn)) return inferred.get(fn);
-  let columns: readonly string[] | undefined;
+  let columns: UdfColumns | undefined;
   try {
     const node = functionNode(Function.prototype.toString.call(fn));
-    columns = node && parameterReads(node);
+    const reads = node && parameterReads(node);
+    columns = reads && { reads, ...returnedKeys(node!) };
   } catch {
     columns = undefined;
   }
   inferred.set(fn, columns);
   return columns;
+}
+
+/** The keys of the object literals the function returns (not its nested functions'); none when any return is something else. */
+function returnedKeys(fn: Node): { returns?: string[] } {
+  if (fn.generator) return {};
+  const values: Node[] = [];
+  if (fn.expression) values.push(fn.body as Node);
+  else {
+    const visit = (node: Node) => {
+      if (node.type === "ReturnStatement") values.push(node.argument as Node ?? { type: "Identifier", name: "undefined" });
+      if (/Function|Class/.test(node.type)) return;
+      for (const key in node) {
+        const child = node[key];
+        for (const c of Array.isArray(child) ? child : [child]) if (isNode(c)) visit(c);
+      }
+    };
+    for (const statement of (fn.body as Node).body as Node[]) visit(statement);
+  }
+  const keys: string[] = [];
+  const literal = (value: Node): boolean => {
+    if (value.type === "ConditionalExpression") return literal(value.consequent as Node) && literal(value.alternate as Node);
+    if (value.type !== "ObjectExpression") return false;
+    return (value.properties as Node[]).every((p) => {
+      const key = p.type === "Property" && p.kind === "init" ? (p.computed ? literalKey(p.key as Node) : keyName(p.key as Node)) : undefined;
+      if (key !== undefined) keys.push(key);
+      return key !== undefined;
+    });
+  };
+  return values.length > 0 && values.every(literal) ? { returns: [...new Set(keys)] } : {};
 }
 
 function functionNode(source: string): Node | undefined {
