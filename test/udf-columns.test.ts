@@ -152,10 +152,11 @@ describe("UDF column inference", function () {
   /** Bytes this process has read through read()/pread() so far (the worker threads are part of it). */
   const bytesRead = () => Number(/rchar: (\d+)/.exec(fs.readFileSync("/proc/self/io", "utf8"))![1]);
 
-  /** Per key: row count and the sum of v (what both UDFs below compute). */
-  async function reference(): Promise<Map<number, [number, number]>> {
+  /** Per key of the rows kept: row count and the sum of v (what the jobs below compute). */
+  async function reference(keep = (_row: rd.Row) => true): Promise<Map<number, [number, number]>> {
     const out = new Map<number, [number, number]>();
     for (const row of await rd.readParquet(input).takeAll()) {
+      if (!keep(row)) continue;
       const key = Number(row.key), [n, sum] = out.get(key) ?? [0, 0];
       out.set(key, [n + 1, sum + (row.v as number)]);
     }
@@ -225,6 +226,26 @@ describe("UDF column inference", function () {
     const table = await ds.toArrow();
     assert.equal(String(table.schema.fields.find((f) => f.name === "id")!.type), "Int64");
     assert.equal(table.numRows, 997);
+  });
+
+  it("a filter UDF passes the projection of what comes after it, plus what its source reads", async () => {
+    const big = (row: rd.Row) => (row.v as number) >= 500;
+    const ds = rd.readParquet(input).filter(big).groupBy("key").aggregate(rd.Count(), rd.Sum("v"));
+    const text = ds.explain();
+    assert.match(text, /Filter\(big\) reads only v \(from its source\)/);
+    assert.match(text, /ReadParquet: reads only columns key, v$/m);
+    assert.match(text, /ReadParquet: filter and limit pushdown stop at Filter\(big\) \(a UDF\)/);
+    await ds.takeAll(); // every worker starts (and reads its code) before the reads are counted
+    const bytes = bytesRead();
+    const rows = await ds.takeAll();
+    assert.ok(bytesRead() - bytes < fs.statSync(input).size / 2, "the read left s out");
+    const expected = await reference(big);
+    assert.deepEqual(new Map(rows.map((r) => [Number(r.key), [Number(r["count()"]), r["sum(v)"] as number] as [number, number]])), expected);
+    // Not through a filter that skips failing rows (their record keeps the whole row), nor one whose row escapes, nor to a write.
+    assert.doesNotMatch(rd.readParquet(input).filter(big, { onError: "skip" }).groupBy("key").aggregate(rd.Count()).explain(), /reads only/);
+    const escapes = (row: rd.Row) => JSON.stringify(row).length > 0;
+    assert.doesNotMatch(rd.readParquet(input).filter(escapes).groupBy("key").aggregate(rd.Count()).explain(), /reads only/);
+    assert.doesNotMatch(rd.readParquet(input).filter(big).writeParquet(path.join(tmp, "out")).explain(), /reads only/);
   });
 
   it("a read of a column the read left out fails naming the operator and the column, not undefined", async () => {

@@ -1,10 +1,11 @@
 // A small rule-based optimizer: what each file read may leave out, from the UDF-free operators above it.
-//   projection: only the columns the operators above use are read (a mapGroups UDF's from its source, see udf-columns.ts);
+//   projection: only the columns the operators above use are read (a mapGroups or filter UDF's from its source, see udf-columns.ts);
 //   predicate:  filter expressions become a statistics predicate: row groups and hive folders where no
 //               row can match are not read (the filter still runs on the rows that are read);
 //   limit:      a limit above row-preserving operators caps each read task.
 // The logical plan is left as it is (workers find UDFs by its positions); the pushdowns are a side table
-// that toPhysicalPlan applies to the reads. Pushdown stops at any operator that runs a UDF.
+// that toPhysicalPlan applies to the reads. Pushdown stops at any operator that runs a UDF, but for a
+// projection through a filter or mapGroups UDF whose source shows the columns it reads.
 import type { PrunePredicate, PruneValue } from "../io";
 import { pruneText } from "../io";
 import { exprColumns, exprText, type CompareFn, type Expr } from "./expr";
@@ -21,7 +22,7 @@ export interface OptimizedPlan {
   notes: string[];
   /** The UDF above each read where pushdown stopped. */
   stops: Map<LogicalOp, LogicalOp>;
-  /** The mapGroups ops whose read was narrowed to the columns their UDF's source reads: those columns. */
+  /** The mapGroups ops whose read was narrowed to the columns their UDF's source reads: those columns (a guard in the worker). */
   udfReads: Map<LogicalOp, string[]>;
 }
 
@@ -48,7 +49,7 @@ export function optimize(root: LogicalOp): OptimizedPlan {
     if (columns) pushdown.columns = columns;
     if (columns && optional.length > 0) pushdown.optionalColumns = optional;
     for (const [op, reads] of columns ? inferred : []) {
-      udfReads.set(op, reads);
+      if (op.kind === "mapGroups") udfReads.set(op, reads);
       notes.push(`${opDisplayName(op)} reads only ${reads.length > 0 ? [...reads].sort().join(", ") : "its keys"} (from its source)`);
     }
     const filter = predicate(chain);
@@ -60,7 +61,7 @@ export function optimize(root: LogicalOp): OptimizedPlan {
     if (filter) notes.push(`${read.name}: skips row groups and hive folders where no row can match ${pruneText(filter)}`);
     if (limit !== undefined) notes.push(`${read.name}: each read task stops after ${limit} rows`);
     if (stop) {
-      notes.push(`${read.name}: pushdown stops at ${opDisplayName(stop)} (a UDF)`);
+      notes.push(`${read.name}: ${columns && inferred.has(stop) ? "filter and limit pushdown stop" : "pushdown stops"} at ${opDisplayName(stop)} (a UDF)`);
       stops.set(read, stop);
     }
     if (Object.keys(pushdown).length > 0) pushdowns.set(read, pushdown);
@@ -110,6 +111,14 @@ function projection(chain: LogicalOp[], userColumns: string[] | undefined): Proj
         if (!found?.returns) { needed = undefined; break; }
         only(op.keys);
         for (const c of [...found.reads, ...found.returns]) if (!needed!.has(c)) { needed!.add(c); optional.add(c); }
+        inferred.set(op, [...found.reads]);
+        break;
+      }
+      // Rows pass through: what comes after needs and what its source reads (not with "skip": an errored row is recorded whole).
+      case "filter": {
+        const found = needed && op.options.onError !== "skip" ? udfColumns(op.fn) : undefined;
+        if (!found) { needed = undefined; break; }
+        for (const c of found.reads) if (!needed!.has(c)) { needed!.add(c); optional.add(c); }
         inferred.set(op, [...found.reads]);
         break;
       }
