@@ -53,6 +53,7 @@ const EXPECTED: Record<string, string[] | null> = {
   inheritedName: null,
   classWithSuper: null,
   classCallUsesThisCall: null,
+  classPatched: null,
 };
 
 const UDFS = `
@@ -60,6 +61,9 @@ const UDFS = `
   type G = rd.Columns;
   declare function helper(g: unknown): void;
   class Base { call(g: G) { return g.k; } }
+  // Its text shows a call that reads k; the call it runs (patched in after) reads j.
+  class Patched { call(g: G) { return { k: g.k }; } }
+  (Patched.prototype as { call: unknown }).call = function (g: G) { return { j: g.j }; };
   const udfs: Record<string, Function> = {
     member: (g: G) => ({ key: g.key, n: [(g.v as Float64Array).length] }),
     castAlias: function summarize(batch: rd.Batch) { const group = batch as rd.Columns; const v = group.v as Float64Array; return { key: group.key, n: [v.length] }; },
@@ -96,6 +100,7 @@ const UDFS = `
     aliasRedeclared: (g: G) => { const h = g; const f = () => { const h = { y: [1] }; return h.y; }; return { x: h.x, y: f() }; },
     inheritedName: (g: G) => ({ x: g.constructor }),
     classWithSuper: class extends Base { call(g: G) { return { k: g.k }; } },
+    classPatched: Patched,
     classCallUsesThisCall: class { call(g: G): unknown { return (this as { call: (g: G) => unknown }).call === undefined ? g.k : g.j; } },
   };
   (globalThis as { rdpipeUdfColumnsTest?: unknown }).rdpipeUdfColumnsTest = udfs;

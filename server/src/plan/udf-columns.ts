@@ -25,7 +25,7 @@ export function udfColumns(fn: UdfFunction): UdfColumns | undefined {
   if (inferred.has(fn)) return inferred.get(fn);
   let columns: UdfColumns | undefined;
   try {
-    const node = functionNode(Function.prototype.toString.call(fn));
+    const node = functionNode(fn);
     const reads = node && parameterReads(node);
     columns = reads && { reads, ...returnedKeys(node!) };
   } catch {
@@ -64,11 +64,17 @@ function returnedKeys(fn: Node): { returns?: string[] } {
   return values.length > 0 && values.every(literal) ? { returns: [...new Set(keys)] } : {};
 }
 
-function functionNode(source: string): Node | undefined {
+const sourceOf = (fn: UdfFunction) => Function.prototype.toString.call(fn);
+
+function functionNode(fn: UdfFunction): Node | undefined {
+  const source = sourceOf(fn);
   const expression = parseExpression(`(${source})`) ?? parseExpression(`({${source}})`);
   if (!expression) return undefined;
   if (expression.type === "FunctionExpression" || expression.type === "ArrowFunctionExpression") return expression;
-  if (expression.type === "ClassExpression") return callMethod(expression);
+  if (expression.type === "ClassExpression") {
+    const call = classCall(fn, source, expression);
+    return call && functionNode(call);
+  }
   // A method's own text (`name(p) { … }`), wrapped as an object literal.
   if (expression.type === "ObjectExpression") {
     const [only] = expression.properties as Node[];
@@ -88,21 +94,29 @@ function parseExpression(text: string): Node | undefined {
 }
 
 /**
- * A class's `call` method, when nothing else can be what `instance.call` is: no superclass, one member
- * named call (a method), and `this` used only as `this.name` with name not "call".
+ * A class's `call` as it is at run time (its prototype's), when nothing else can be what `instance.call`
+ * is: no superclass, one member named call (a method), `this` used only as `this.name` with name not
+ * "call", and every method of its prototype one the class's text defines (none patched in after).
  */
-function callMethod(cls: Node): Node | undefined {
-  if (cls.superClass) return undefined;
-  const members = (cls.body as Node).body as Node[];
+function classCall(cls: UdfFunction, source: string, node: Node): UdfFunction | undefined {
+  if (node.superClass) return undefined;
+  const members = (node.body as Node).body as Node[];
   const named = members.filter((m) => m.computed || keyName(m.key as Node) === "call");
   if (named.length !== 1 || named[0].type !== "MethodDefinition" || named[0].kind !== "method" || named[0].static) return undefined;
   let thisEscapes = false;
-  walk(cls, (node, parent) => {
-    if (node.type !== "ThisExpression") return;
-    const member = parent?.type === "MemberExpression" && parent.object === node;
+  walk(node, (n, parent) => {
+    if (n.type !== "ThisExpression") return;
+    const member = parent?.type === "MemberExpression" && parent.object === n;
     if (!member || parent.computed || keyName(parent.property as Node) === "call") thisEscapes = true;
   });
-  return thisEscapes ? undefined : named[0].value as Node;
+  const proto = (cls as { prototype?: object }).prototype;
+  if (thisEscapes || !proto || Object.getPrototypeOf(proto) !== Object.prototype) return undefined;
+  for (const key of Reflect.ownKeys(proto)) {
+    const value: unknown = Object.getOwnPropertyDescriptor(proto, key)!.value;
+    if (key !== "constructor" && (typeof value !== "function" || !source.includes(sourceOf(value)))) return undefined;
+  }
+  const call: unknown = Object.getOwnPropertyDescriptor(proto, "call")?.value;
+  return typeof call === "function" ? call : undefined;
 }
 
 class Escape extends Error {}
