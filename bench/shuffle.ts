@@ -1,5 +1,5 @@
-// The all-to-all bench: sort, groupBy + aggregate, mapGroups, and inner and left-outer joins with a
-// many-to-many dimension table, over 8M rows (16 Parquet files) under a 256 MB budget with 2 workers,
+// The all-to-all bench: sort, groupBy + aggregate, mapGroups (a UDF reading two of the four columns,
+// and one reading all of them), and inner and left-outer joins with a many-to-many dimension table, over 8M rows (16 Parquet files) under a 256 MB budget with 2 workers,
 // and the sort again on two nodes of one CPU each (`sortNodes`, also printing the bytes moved between
 // them), each run as `rdpipe run` in its own process group; against DuckDB on 2 threads with the same memory
 // limit in the same run. Every result is checked against DuckDB's.
@@ -113,6 +113,12 @@ const JOBS: Job[] = [
     query: (facts) => `SELECT key, count(*) AS n, max(v) AS vmax FROM ${factsTable(facts)} GROUP BY key`,
     verify: async (conn, ours, theirs) =>
       `${(await sameGroups(conn, ours, theirs, [["n", "n", "exact"], ["vmax", "vmax", "exact"]])).toLocaleString("en-US")} groups equal`,
+  },
+  {
+    name: "mapGroupsAllColumns",
+    query: (facts) => `SELECT key, count(*) AS n, max(v) AS vmax, max(id) AS idmax, sum(length(s)) AS slen FROM ${factsTable(facts)} GROUP BY key`,
+    verify: async (conn, ours, theirs) =>
+      `${(await sameGroups(conn, ours, theirs, [["n", "n", "exact"], ["vmax", "vmax", "exact"], ["idmax", "idmax", "exact"], ["slen", "slen", "exact"]])).toLocaleString("en-US")} groups equal`,
   },
   {
     name: "innerJoin",

@@ -89,7 +89,7 @@ describe("progress snapshots", function () {
   });
 
   it("writes counts as toLocaleString(\"en-US\") does, without loading ICU's locale data", () => {
-    for (const x of [0, 7, 999, 1000, 12_345.6, 999_999.5, 1_234_567, -1_234_567, 5_000_000, 2 ** 40]) {
+    for (const x of [0, 7, 999, 1000, 12_345.6, 999_999.5, 1_234_567, -1_234_567, 5_000_000, 2 ** 40, Infinity, -Infinity, NaN]) {
       assert.equal(formatCount(x), Math.round(x).toLocaleString("en-US"), String(x));
     }
   });

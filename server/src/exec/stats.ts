@@ -19,6 +19,7 @@ export function statsText(progress: ProgressSnapshot, operators: PhysicalOperato
  * (whose first call loads ICU's locale data: ~10 ms at the end of every run).
  */
 export function formatCount(count: number): string {
+  if (!Number.isFinite(count)) return Math.round(count).toLocaleString("en-US"); // ∞, -∞, NaN: rare, ICU's text
   const whole = Math.round(count);
   return `${whole < 0 ? "-" : ""}${String(Math.abs(whole)).replace(/\B(?=(\d{3})+$)/g, ",")}`;
 }

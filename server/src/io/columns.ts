@@ -4,12 +4,21 @@ import { utf8Vector, type Block } from "../block";
 import { IoError } from "./errors";
 import { HIVE_NULL } from "./prune";
 
-export function assertColumnsExist(available: string[], requested: string[] | undefined, file: string): void {
-  const missing = (requested ?? []).filter((name) => !available.includes(name));
-  if (missing.length > 0) {
-    const list = missing.map((name) => `'${name}'`).join(", ");
+/**
+ * The requested columns the file has (undefined: all); a missing one is an error unless optional. With
+ * none of them there, the file's first column (its rows still count; the read's projection drops it).
+ */
+export function columnsToRead(available: string[], requested: string[] | undefined, file: string, optional: string[] = []): string[] | undefined {
+  if (!requested) return undefined;
+  const missing = requested.filter((name) => !available.includes(name));
+  const required = missing.filter((name) => !optional.includes(name));
+  if (required.length > 0) {
+    const list = required.map((name) => `'${name}'`).join(", ");
     throw new IoError(`${file}: unknown column ${list} (the file has: ${available.join(", ")})`);
   }
+  if (missing.length === 0) return requested;
+  const present = requested.filter((name) => available.includes(name));
+  return present.length > 0 ? present : available.slice(0, 1);
 }
 
 /** The requested columns in the requested order (a no-op without a projection). */

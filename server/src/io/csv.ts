@@ -4,7 +4,7 @@ import { pipeline } from "node:stream";
 import { parse, CsvError, type Parser } from "csv-parse";
 import { Bool, Float64, Int64, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import { blockFromColumns, preview, utf8Vector } from "../block";
-import { assertColumnsExist } from "./columns";
+import { columnsToRead } from "./columns";
 import { strictUtf8 } from "./lines";
 import type { FileSystem } from "./fs";
 import { LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
@@ -113,8 +113,8 @@ export async function* readCsvBlocks(file: FileRef, fs: FileSystem, options: For
         names = header ? fields : fields.map((_, i) => `f${i}`);
         const duplicate = names.find((name, i) => names!.indexOf(name) !== i);
         if (duplicate !== undefined) throw new IoError(`${path}: line ${recordIndex + 1}: duplicate column name '${duplicate}'`);
-        assertColumnsExist(names, options.columns, path);
-        selected = options.columns ? options.columns.map((c) => names!.indexOf(c)) : names.map((_, i) => i);
+        const columns = columnsToRead(names, options.columns, path, options.optionalColumns);
+        selected = columns ? columns.map((c) => names!.indexOf(c)) : names.map((_, i) => i);
         if (header) continue;
       }
       pending.push(fields);

@@ -3,7 +3,7 @@
 // and converted on request; writeImages encodes each row of a block into its own file.
 import { Binary, makeData, makeVector, type Vector } from "apache-arrow";
 import { blockFromColumns, columnValues, emptyBlock, type Block } from "../block";
-import { assertColumnsExist } from "./columns";
+import { columnsToRead } from "./columns";
 import { IoError, errorMessage, pathError } from "./errors";
 import { optionalPackage } from "./optional";
 import type { FileSystem } from "./fs";
@@ -32,7 +32,7 @@ const int32 = (value: number): Vector => makeVector(Int32Array.of(value));
 
 /** One row: the file's pixels. An undecodable file fails naming it, or with onError "skip" yields no rows and says why. */
 export async function* readImageBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
-  assertColumnsExist(IMAGE_COLUMNS, options.columns, file.path);
+  columnsToRead(IMAGE_COLUMNS, options.columns, file.path, options.optionalColumns);
   const content = Buffer.from(await fs.readAll(file.path));
   let pixels: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {

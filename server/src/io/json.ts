@@ -4,7 +4,7 @@ import { Field, Int64, Schema } from "apache-arrow";
 import {
   BlockError, blockFromColumns, blockFromRows, compatibleSchemas, describeSchema, preview, refineSchema, type Block, type Row,
 } from "../block";
-import { assertColumnsExist } from "./columns";
+import { columnsToRead } from "./columns";
 import type { FileSystem } from "./fs";
 import { fileLines, fileText } from "./lines";
 import { LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
@@ -150,7 +150,7 @@ export async function* readJsonBlocks(file: FileRef, fs: FileSystem, options: Fo
       throw e instanceof BlockError ? new IoError(`${path}: ${where}: ${e.message}`) : e;
     }
     if (firstSchema === null) {
-      assertColumnsExist(block.schema.fields.map((f) => f.name), options.columns, path);
+      columnsToRead(block.schema.fields.map((f) => f.name), options.columns, path, options.optionalColumns);
       firstSchema = block.schema;
     } else if (!compatibleSchemas(firstSchema, block.schema)) {
       throw new IoError(`${path}: ${where}: column types differ from the file's first rows: ` +

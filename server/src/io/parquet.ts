@@ -4,7 +4,7 @@
 // memory whole and a corrupt page is an error we can catch rather than a wasm panic.
 import { tableFromIPC, type Schema } from "apache-arrow";
 import { ScratchBytes, freeBytes } from "../block";
-import { assertColumnsExist, projectBlock } from "./columns";
+import { columnsToRead, projectBlock } from "./columns";
 import type { FileSystem } from "./fs";
 import type { FileMetadata } from "./metadata-cache";
 import { MAGIC } from "./parquet-footer";
@@ -123,10 +123,10 @@ async function readRanges(reader: RangeReader, ranges: ByteRange[]): Promise<{ c
 
 export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
   const { path } = file;
-  const { columns, filter } = options;
+  const { filter } = options;
   const reader = new RangeReader(fs, path, file.size);
   const { layout, schema } = await readFooter(reader);
-  assertColumnsExist(schema.fields.map((f) => f.name), columns, path);
+  const columns = columnsToRead(schema.fields.map((f) => f.name), options.columns, path, options.optionalColumns);
   const [first, end] = file.rowGroups ?? [0, layout.rowGroups.length];
   let rowOffset = 0;
   for (let index = 0; index < Math.min(end, layout.rowGroups.length); index++) {

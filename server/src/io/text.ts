@@ -1,12 +1,12 @@
 import { blockFromColumns, utf8Vector } from "../block";
-import { assertColumnsExist } from "./columns";
+import { columnsToRead } from "./columns";
 import type { FileSystem } from "./fs";
 import { fileLines } from "./lines";
 import { LINES_PER_BLOCK, type FileBlock, type FileRef, type FormatReadOptions } from "./types";
 
 /** One row per line, in a Utf8 column `text`. */
 export async function* readTextBlocks(file: FileRef, fs: FileSystem, options: FormatReadOptions): AsyncGenerator<FileBlock> {
-  assertColumnsExist(["text"], options.columns, file.path);
+  columnsToRead(["text"], options.columns, file.path, options.optionalColumns);
   let pending: string[] = [];
   let rowOffset = 0;
   const buildBlock = (): FileBlock => {

@@ -18,6 +18,8 @@ export interface FileRef {
 export interface ReadOptions {
   /** Projection; parquet decodes only these columns, the other formats select after parsing. */
   columns?: string[];
+  /** Of `columns`, those a file may lack (the optimizer's guess from a UDF's source): left out where missing, not an error. */
+  optionalColumns?: string[];
   /** Adds a Utf8 column `path` holding the file path. */
   includePaths?: boolean;
   /** Blocks are split to at most about this many bytes. */
@@ -99,6 +101,8 @@ export type FormatReader = (file: FileRef, fs: FileSystem, options: FormatReadOp
 
 export interface FormatReadOptions {
   columns?: string[];
+  /** Of columns, those the file may lack (see ReadOptions.optionalColumns). */
+  optionalColumns?: string[];
   csv?: ReadOptions["csv"];
   /** Parquet skips the row groups whose statistics say no row can match. */
   filter?: PrunePredicate;

@@ -35,10 +35,11 @@ export function repartitionExchange(numPartitions: number, options: { shuffle?: 
   return { partitioners: [{ kind: "position", numPartitions }], reducer: { kind: "concat" } };
 }
 
-export function mapGroupsExchange(keys: string[], udf: UdfRef, batchFormat: BatchFormat, constructorArgs: unknown[], operator: string): ExchangeSpec {
+/** udfReads: set when the read was narrowed to the columns the UDF's source reads (then a read of another one fails). */
+export function mapGroupsExchange(keys: string[], udf: UdfRef, batchFormat: BatchFormat, constructorArgs: unknown[], operator: string, udfReads?: string[]): ExchangeSpec {
   return {
     partitioners: [{ kind: "hash", keys, buckets: keys.length === 0 ? 1 : HASH_BUCKETS }],
-    reducer: { kind: "mapGroups", keys, udf, batchFormat, constructorArgs, operator },
+    reducer: { kind: "mapGroups", keys, udf, batchFormat, constructorArgs, operator, ...(udfReads && { udfReads }) },
   };
 }
 

@@ -106,7 +106,8 @@ export type ReducerSpec =
   | { kind: "sort"; keys: string[]; descending: boolean[] }
   | { kind: "shuffle"; seed: number }
   | { kind: "aggregate"; keys: string[]; aggs: AggregateSpec[]; operator: string }
-  | { kind: "mapGroups"; keys: string[]; udf: UdfRef; batchFormat: BatchFormat; constructorArgs: unknown[]; operator: string }
+  /** udfReads: the columns the UDF's source reads, when the read left the others out (a read of one of them fails). */
+  | { kind: "mapGroups"; keys: string[]; udf: UdfRef; batchFormat: BatchFormat; constructorArgs: unknown[]; operator: string; udfReads?: string[] }
   | { kind: "join"; spec: JoinSpec };
 
 /** A reduce task's input: partition `partition` of `numPartitions`, its pieces from every map output of each side. */

@@ -39,10 +39,10 @@ function stages(root: PhysicalOp): string[] {
 
 /** explain()'s plans as lines, each file read with what was pushed into it (`notes`: explain()'s "Pushed down" lines). */
 export function explainParts(root: LogicalOp, positions?: Map<LogicalOp, number>): PlanExplanation & { notes: string[] } {
-  const { pushdowns, notes, stops } = optimize(root);
+  const { pushdowns, notes, stops, udfReads } = optimize(root);
   let physical: string[];
   try {
-    physical = stages(toPhysicalPlan(root, { positions, writePrefix: "explain", pushdowns }));
+    physical = stages(toPhysicalPlan(root, { positions, writePrefix: "explain", pushdowns, udfReads }));
   } catch (e) {
     physical = [`  (not runnable: ${(e as Error).message})`];
   }

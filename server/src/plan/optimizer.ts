@@ -1,17 +1,20 @@
 // A small rule-based optimizer: what each file read may leave out, from the UDF-free operators above it.
-//   projection: only the columns the operators above use are read;
+//   projection: only the columns the operators above use are read (a mapGroups or filter UDF's from its source, see udf-columns.ts);
 //   predicate:  filter expressions become a statistics predicate: row groups and hive folders where no
 //               row can match are not read (the filter still runs on the rows that are read);
 //   limit:      a limit above row-preserving operators caps each read task.
 // The logical plan is left as it is (workers find UDFs by its positions); the pushdowns are a side table
-// that toPhysicalPlan applies to the reads. Pushdown stops at any operator that runs a UDF.
+// that toPhysicalPlan applies to the reads. Pushdown stops at any operator that runs a UDF, but for a
+// projection through a filter or mapGroups UDF whose source shows the columns it reads.
 import type { PrunePredicate, PruneValue } from "../io";
 import { pruneText } from "../io";
 import { exprColumns, exprText, type CompareFn, type Expr } from "./expr";
 import type { AggregateFn } from "./aggregate";
 import { inputsOf, opDisplayName, opsInOrder, type LogicalOp } from "./logical";
+import { udfColumns } from "./udf-columns";
 
-export interface ReadPushdown { columns?: string[]; filter?: PrunePredicate; limit?: number }
+/** optionalColumns: those of `columns` only a UDF's source names (a property it reads may be no column): a file without them is read without them. */
+export interface ReadPushdown { columns?: string[]; optionalColumns?: string[]; filter?: PrunePredicate; limit?: number }
 
 export interface OptimizedPlan {
   pushdowns: Map<LogicalOp, ReadPushdown>;
@@ -19,6 +22,8 @@ export interface OptimizedPlan {
   notes: string[];
   /** The UDF above each read where pushdown stopped. */
   stops: Map<LogicalOp, LogicalOp>;
+  /** The mapGroups ops whose read was narrowed to the columns their UDF's source reads: those columns (a guard in the worker). */
+  udfReads: Map<LogicalOp, string[]>;
 }
 
 const UDF_KINDS = new Set(["map", "flatMap", "filter", "mapBatches", "addColumn"]);
@@ -33,58 +38,99 @@ export function optimize(root: LogicalOp): OptimizedPlan {
   const pushdowns = new Map<LogicalOp, ReadPushdown>();
   const notes: string[] = [];
   const stops = new Map<LogicalOp, LogicalOp>();
+  const udfReads = new Map<LogicalOp, string[]>();
   for (const read of opsInOrder(root)) {
     if (read.kind !== "read" || read.source.type !== "files") continue;
     // The chain of single consumers above the read: what its rows go through.
     const chain: LogicalOp[] = [];
     for (let op: LogicalOp = read; parents.get(op)?.length === 1;) { op = parents.get(op)![0]; chain.push(op); }
     const pushdown: ReadPushdown = {};
-    const columns = projection(chain, read.source.options.columns);
+    const { columns, optional, inferred } = projection(chain, read.source.options.columns);
     if (columns) pushdown.columns = columns;
+    if (columns && optional.length > 0) pushdown.optionalColumns = optional;
+    for (const [op, reads] of columns ? inferred : []) {
+      if (op.kind === "mapGroups") udfReads.set(op, reads);
+      notes.push(`${opDisplayName(op)} reads only ${reads.length > 0 ? [...reads].sort().join(", ") : "its keys"} (from its source)`);
+    }
     const filter = predicate(chain);
     if (filter) pushdown.filter = filter;
     const limit = rowLimit(chain);
     if (limit !== undefined) pushdown.limit = limit;
     const stop = chain.find((op) => UDF_KINDS.has(op.kind));
-    if (columns) notes.push(`${read.name}: reads only columns ${columns.join(", ")}`);
+    if (columns) notes.push(`${read.name}: reads only columns ${columns.join(", ")}${optional.length > 0 ? " (of these, what the files have)" : ""}`);
     if (filter) notes.push(`${read.name}: skips row groups and hive folders where no row can match ${pruneText(filter)}`);
     if (limit !== undefined) notes.push(`${read.name}: each read task stops after ${limit} rows`);
     if (stop) {
-      notes.push(`${read.name}: pushdown stops at ${opDisplayName(stop)} (a UDF)`);
+      notes.push(`${read.name}: ${columns && inferred.has(stop) ? "filter and limit pushdown stop" : "pushdown stops"} at ${opDisplayName(stop)} (a UDF)`);
       stops.set(read, stop);
     }
     if (Object.keys(pushdown).length > 0) pushdowns.set(read, pushdown);
   }
-  return { pushdowns, notes, stops };
+  return { pushdowns, notes, stops, udfReads };
 }
 
-/** The columns the chain uses, from its top down; undefined when it may use all of them. */
-function projection(chain: LogicalOp[], userColumns: string[] | undefined): string[] | undefined {
+interface Projection {
+  /** undefined: all columns. */
+  columns?: string[];
+  /** Of columns, those only a UDF's source names. */
+  optional: string[];
+  /** The UDFs whose source gave the columns they read. */
+  inferred: Map<LogicalOp, string[]>;
+}
+
+/** The columns the chain uses, from its top down. */
+function projection(chain: LogicalOp[], userColumns: string[] | undefined): Projection {
   // undefined: all columns.
   let needed: Set<string> | undefined;
+  let optional = new Set<string>();
+  const inferred = new Map<LogicalOp, string[]>();
   for (const op of [...chain].reverse()) {
-    const uses = (more: Iterable<string>) => { for (const c of more) needed?.add(c); };
+    const uses = (more: Iterable<string>) => { for (const c of more) { needed?.add(c); optional.delete(c); } };
+    const only = (columns: Iterable<string>) => { needed = new Set(columns); optional = new Set(); inferred.clear(); };
     switch (op.kind) {
-      case "selectColumns": needed = new Set(op.columns); break;
-      case "select": needed = new Set(op.exprs.flatMap((e) => [...exprColumns(e)])); break;
-      case "withColumn": needed?.delete(op.column); uses(exprColumns(op.expr)); break;
+      case "selectColumns": only(op.columns); break;
+      case "select": only(op.exprs.flatMap((e) => [...exprColumns(e)])); break;
+      case "withColumn": needed?.delete(op.column); optional.delete(op.column); uses(exprColumns(op.expr)); break;
       case "filterExpr": uses(exprColumns(op.predicate)); break;
       case "renameColumns": {
         const back = new Map(Object.entries(op.mapping).map(([from, to]) => [to, from]));
         if (needed) needed = new Set([...needed].map((c) => back.get(c) ?? c));
+        optional = new Set([...optional].map((c) => back.get(c) ?? c));
         break;
       }
       case "sort": uses([op.key].flat()); break;
       // Built-in aggregations read their keys and their own columns only (a custom one may read any).
-      case "aggregate": needed = op.aggs.every((agg) => agg.spec?.kind === "builtin") ? aggregateColumns(op.keys, op.aggs) : undefined; break;
+      case "aggregate":
+        if (op.aggs.every((agg) => agg.spec?.kind === "builtin")) only(aggregateColumns(op.keys, op.aggs));
+        else needed = undefined;
+        break;
+      // Its UDF's result carries no input column: the group's keys and what its source reads are all it needs,
+      // and the input columns named like its result's (they give those their types).
+      case "mapGroups": {
+        const found = (op.options.batchFormat ?? "columns") === "columns" ? udfColumns(op.fn) : undefined;
+        if (!found?.returns) { needed = undefined; break; }
+        only(op.keys);
+        for (const c of [...found.reads, ...found.returns]) if (!needed!.has(c)) { needed!.add(c); optional.add(c); }
+        inferred.set(op, [...found.reads]);
+        break;
+      }
+      // Rows pass through: what comes after needs and what its source reads (not with "skip": an errored row is recorded whole).
+      case "filter": {
+        const found = needed && op.options.onError !== "skip" ? udfColumns(op.fn) : undefined;
+        if (!found) { needed = undefined; break; }
+        for (const c of found.reads) if (!needed!.has(c)) { needed!.add(c); optional.add(c); }
+        inferred.set(op, [...found.reads]);
+        break;
+      }
       case "repartition": uses(op.keys ?? []); break;
       case "dropColumns": case "limit": case "randomShuffle": break;
       default: needed = undefined;
     }
   }
-  if (!needed || needed.size === 0) return undefined;
+  if (!needed || needed.size === 0) return { optional: [], inferred: new Map() };
   const wanted = needed;
-  return userColumns ? userColumns.filter((c) => wanted.has(c)) : [...wanted];
+  const columns = userColumns ? userColumns.filter((c) => wanted.has(c)) : [...wanted];
+  return { columns, optional: userColumns ? [] : columns.filter((c) => optional.has(c)), inferred };
 }
 
 function aggregateColumns(keys: string[], aggs: AggregateFn[]): Set<string> {

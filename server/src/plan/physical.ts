@@ -84,12 +84,14 @@ export interface PhysicalPlanOptions {
   checkpoint?: CheckpointSpec;
   /** What the optimizer pushed into each read; by default what optimize(root) finds. */
   pushdowns?: Map<LogicalOp, ReadPushdown>;
+  /** With pushdowns: the mapGroups ops whose reads were narrowed to what their UDF's source reads (OptimizedPlan's). */
+  udfReads?: Map<LogicalOp, string[]>;
 }
 
 /** Validates the plan and fuses map-like chains (and a final write) into the stage before them. */
 export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): PhysicalOp {
   validatePlan(root);
-  const pushdowns = options.pushdowns ?? optimize(root).pushdowns;
+  const { pushdowns, udfReads } = options.pushdowns ? { pushdowns: options.pushdowns, udfReads: options.udfReads ?? new Map<LogicalOp, string[]>() } : optimize(root);
   const udfRef = (op: LogicalOp & { fn: UdfFunction }): UdfRef => ({
     position: options.positions?.get(op), source: op.fn.toString(), name: opDisplayName(op),
   });
@@ -126,7 +128,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
       case "limit":
         return { kind: "limit", name: opDisplayName(op), input: build(op.input), n: op.n, logical: [op] };
       case "repartition": case "randomShuffle": case "sort": case "aggregate": case "mapGroups":
-        return exchangeStage(opDisplayName(op), [build(op.input)], exchangeOf(op, options, udfRef), [op]);
+        return exchangeStage(opDisplayName(op), [build(op.input)], exchangeOf(op, options, udfRef, udfReads.get(op)), [op]);
       case "randomizeBlockOrder":
         return { kind: "blockOrder", name: opDisplayName(op), input: build(op.input), seed: op.seed, logical: [op] };
       case "union":
@@ -145,7 +147,7 @@ const anySeed = () => Math.floor(Math.random() * 2 ** 32);
 
 function exchangeOf(
   op: Extract<LogicalOp, { kind: "repartition" | "randomShuffle" | "sort" | "aggregate" | "mapGroups" }>, options: PhysicalPlanOptions,
-  udfRef: (op: LogicalOp & { fn: UdfFunction }) => UdfRef,
+  udfRef: (op: LogicalOp & { fn: UdfFunction }) => UdfRef, udfReads: string[] | undefined,
 ): ExchangeSpec {
   const name = opDisplayName(op);
   switch (op.kind) {
@@ -156,7 +158,7 @@ function exchangeOf(
     case "aggregate": return aggregateExchange(op.keys, op.aggs, name, options.positions?.get(op));
     case "randomShuffle": return shuffleExchange(op.seed ?? anySeed());
     case "repartition": return repartitionExchange(op.numBlocks, { shuffle: op.shuffle, keys: op.keys, seed: anySeed() });
-    case "mapGroups": return mapGroupsExchange(op.keys, udfRef(op), op.options.batchFormat ?? "columns", op.options.fnConstructorArgs ?? [], name);
+    case "mapGroups": return mapGroupsExchange(op.keys, udfRef(op), op.options.batchFormat ?? "columns", op.options.fnConstructorArgs ?? [], name, udfReads);
   }
 }
 
@@ -188,8 +190,11 @@ function withMapStep(stage: Extract<PhysicalOp, { kind: "read" | "map" }>, opera
 /** A file read's source with the optimizer's projection, predicate and limit in its options. */
 export function pushedSource(source: SourceDef, pushdown: ReadPushdown | undefined): SourceDef {
   if (!pushdown || source.type !== "files") return source;
-  const { columns, filter, limit } = pushdown;
-  return { ...source, options: { ...source.options, ...(columns && { columns }), ...(filter && { filter }), ...(limit !== undefined && { limit }) } };
+  const { columns, optionalColumns, filter, limit } = pushdown;
+  return {
+    ...source,
+    options: { ...source.options, ...(columns && { columns }), ...(optionalColumns && { optionalColumns }), ...(filter && { filter }), ...(limit !== undefined && { limit }) },
+  };
 }
 
 function datasinkRef(op: Extract<LogicalOp, { kind: "write" }>, options: PhysicalPlanOptions): DatasinkRef {

@@ -14,6 +14,8 @@ export interface MapGroupsSpec {
   batchFormat: BatchFormat;
   /** Names the operator in errors. */
   operator: string;
+  /** Set when the read left out the columns the UDF's source does not read: those it reads. */
+  udfReads?: string[];
 }
 
 /** Rows a "rows" batch format decodes at once (groups whole), which bounds the row objects alive. */
@@ -37,7 +39,7 @@ export async function* mapGroupBlocks(blocks: Block[], fn: UdfFunction, spec: Ma
   const outputs = new GroupOutputs(rows.schema, targetBytes, (group, message) =>
     new TaskError({ kind: "udf", operator: spec.operator, message: `${spec.operator}: the result for the group ${keyOf(group)}: ${message}` }));
   const calls: GroupCalls = {
-    next: 0, groups: starts.length - 1, starts, batchOf: groupBatches(partition, spec.batchFormat), fn, outputs, run, pending: undefined,
+    next: 0, groups: starts.length - 1, starts, batchOf: groupBatches(partition, spec.batchFormat, spec.udfReads && missingColumnGuard(spec.operator, spec.udfReads)), fn, outputs, run, pending: undefined,
     fail: (e, group) => groupFailure(spec.operator, e, keyOf(group), starts[group + 1] - starts[group]),
   };
   for (;;) {
@@ -169,9 +171,9 @@ function mapKey(value: unknown): unknown {
 }
 
 /** What the UDF gets for group g, in the batch format. */
-function groupBatches(grouped: Grouped, format: BatchFormat): (group: number) => unknown {
+function groupBatches(grouped: Grouped, format: BatchFormat, guard: object | undefined): (group: number) => unknown {
   const { rows, order, starts } = grouped;
-  if (format === "columns") return columnsOfGroups(grouped);
+  if (format === "columns") return columnsOfGroups(grouped, guard);
   const gathered = takeRows(rows, order);
   if (format === "arrow") return (g) => sliceBlock(gathered, starts[g], starts[g + 1]);
   let first = 0, end = 0, window: unknown[] = [];
@@ -212,8 +214,9 @@ const EAGER_ROWS_PER_GROUP = 32;
  * (a column the UDF never reads is never gathered): numbers without nulls as views (subarrays) of a
  * typed array, others as slices of the decoded values. Gathered columns are plain properties of the
  * groups after, the others getters until then (shared ones, defined on each group in column order).
+ * With a guard, it is each group's prototype (see missingColumnGuard).
  */
-function columnsOfGroups(grouped: Grouped): (group: number) => Columns {
+function columnsOfGroups(grouped: Grouped, guard: object | undefined): (group: number) => Columns {
   const { rows, starts } = grouped;
   const names = rows.schema.fields.map((f) => f.name);
   const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
@@ -228,7 +231,7 @@ function columnsOfGroups(grouped: Grouped): (group: number) => Columns {
   }
   if (names.includes("__proto__")) {
     return (g) => {
-      const columns: Columns = {};
+      const columns: Columns = guard ? Object.create(guard) as Columns : {};
       names.forEach((name, c) => Object.defineProperty(columns, name, {
         enumerable: true, configurable: true,
         get: () => define(columns, name, slicers[c](starts[g], starts[g + 1])),
@@ -242,6 +245,7 @@ function columnsOfGroups(grouped: Grouped): (group: number) => Columns {
   // The group's object, its code built again only when a column was gathered: own enumerable properties in column order, as a plain record.
   // A gathered column's view is made in the group's code itself (a call site per column: V8 keeps each one monomorphic).
   const shape = () => {
+    if (guard) return guardedShape(guard, names, gathered, getters);
     const steps = names.map((name, c) => {
       const key = JSON.stringify(name), values = gathered[c];
       if (!values) return `D(o, ${key}, p[${c}]);`;
@@ -294,10 +298,14 @@ function shapeFunction(body: string, gathered: (Sliceable | undefined)[], getter
   if (shape) return shape.make;
   if (shapes.size >= 256) shapes.clear();
   const make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
-  // Arrays of the gathered ones' kinds, not views of them (those would hold the partition's rows).
-  const empty = gathered.map((values) => values && (values.subarray ? new (values.constructor as new (n: number) => Sliceable)(0) : []));
-  shapes.set(body, { make, alive: make(empty, getters, Object.defineProperty, GROUP, PARTITION, { slicers: [], starts: new Uint32Array(1) }, 0, 0, 0) });
+  shapes.set(body, { make, alive: emptyGroup(make, gathered, getters) });
   return make;
+}
+
+/** A group of no rows that `make` made: its arrays of the gathered ones' kinds, not views of them (those would hold the partition's rows). */
+function emptyGroup(make: MakeGroup, gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): Columns {
+  const empty = gathered.map((values) => values && (values.subarray ? new (values.constructor as new (n: number) => Sliceable)(0) : []));
+  return make(empty, getters, Object.defineProperty, GROUP, PARTITION, { slicers: [], starts: new Uint32Array(1) }, 0, 0, 0);
 }
 
 /** A column in group order: a number column of many chunks scattered chunk by chunk (not joined first). */
@@ -306,8 +314,66 @@ function placed(vector: Vector, { order, positions }: Grouped): Vector {
   return scatterVector(vector, positions) ?? takeVector(vector, order);
 }
 
+const guardedShapes = new WeakMap<object, Map<string, { make: MakeGroup; alive: Columns }>>();
+
+/**
+ * shapeFunction's maker under a guard: groups of a class whose prototype's prototype is the guard, the
+ * gathered columns its fields. A field is defined, not stored: a store of a new property would ask the
+ * guard (a Proxy) for a setter, slowly, on every group. A group of each lives on, as shapes' do.
+ */
+function guardedShape(guard: object, names: string[], gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): MakeGroup {
+  const fields = names.flatMap((name, c) => {
+    const values = gathered[c];
+    return values ? [`[${JSON.stringify(name)}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`] : [];
+  });
+  const defines = names.flatMap((name, c) => (gathered[c] ? [] : [`D(o, ${JSON.stringify(name)}, p[${c}]);`]));
+  const body = `let a, q, s, e, g; class Group { [G] = g; [P] = q; ${fields.join(" ")} } Object.setPrototypeOf(Group.prototype, X);
+    return (a_, p, D, G_, P_, q_, s_, e_, g_) => { a = a_; q = q_; s = s_; e = e_; g = g_; const o = new Group(); ${defines.join(" ")} return o; };`;
+  let byBody = guardedShapes.get(guard);
+  if (!byBody) guardedShapes.set(guard, (byBody = new Map()));
+  const shape = byBody.get(body);
+  if (shape) return shape.make;
+  if (byBody.size >= 256) byBody.clear();
+  const make = (new Function("G", "P", "X", body) as (G: symbol, P: symbol, X: object) => MakeGroup)(GROUP, PARTITION, guard);
+  byBody.set(body, { make, alive: emptyGroup(make, gathered, getters) });
+  return make;
+}
+
 function isNumbersWithoutNulls(vector: Vector): boolean {
   return (DataType.isInt(vector.type) || (DataType.isFloat(vector.type) && vector.type.precision !== 0)) && vector.nullCount === 0;
+}
+
+/**
+ * The prototype of the groups of a UDF whose read left out the columns its source does not read: a read
+ * of any other name (the analysis missed a use of the group) fails naming it, instead of seeing undefined.
+ * Own properties (the columns) never reach it, so the groups' own shapes and reads stay as fast.
+ */
+function missingColumnGuard(operator: string, reads: string[]): object {
+  const key = JSON.stringify([operator, reads]);
+  let guard = guards.get(key);
+  if (!guard) {
+    if (guards.size >= 256) guards.clear();
+    guards.set(key, (guard = newGuard(operator, reads)));
+  }
+  return guard;
+}
+
+/** One guard per operator and its reads in a worker: the groups of all its partitions share their classes. */
+const guards = new Map<string, object>();
+
+function newGuard(operator: string, reads: string[]): object {
+  const known = new Set(reads);
+  const fn = /^\w+\((.*)\)$/.exec(operator)?.[1] ?? "the UDF";
+  return new Proxy(Object.prototype, {
+    get(target, key, receiver) {
+      if (typeof key === "symbol" || key in target || known.has(key)) return Reflect.get(target, key, receiver) as unknown;
+      throw new TaskError({
+        kind: "udf", operator,
+        message: `${operator}: column ${key} was left out of the read because ${fn}'s source reads only ${reads.join(", ") || "the group keys"}; ` +
+          `${fn} reads ${key} in a way that analysis did not see: write it as a plain property read of ${fn}'s parameter (group.${key})`,
+      });
+    },
+  });
 }
 
 /** A group's key for errors: `k = 5`, or `(a = 1, b = "x")`. */
