@@ -8,11 +8,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { Float16, Int64, Schema, Utf8, Vector, makeVector, vectorFromArray } from "apache-arrow";
 import { type Columns, blockFromColumns, blockFromIPC, blockToRows, concatBlocks, placeRows, scatterVector, sliceBlock, takeRows, takeVector } from "../server/src/block";
-import { groupRows } from "../server/src/exec/all-to-all";
+import { groupRows, mapGroupBlocks } from "../server/src/exec/all-to-all";
 import { GroupOutputs } from "../server/src/exec/all-to-all/group-output";
 import { KeyTable } from "../server/src/exec/all-to-all/key-table";
 import { ChunkSink, chunkBytes } from "../server/src/exec/exchange";
 import { hashBuckets } from "../server/src/exec/exchange/keys";
+import { TaskRun } from "../server/src/cluster";
 import { tempDir } from "./helpers";
 
 describe("mapGroups' row-moving paths", function () {
@@ -117,6 +118,27 @@ describe("mapGroups' row-moving paths", function () {
       [{ a: 13, b: 14 }, { a: 15, b: 16 }],
     ]);
     assert.equal(reads, 1, "the getter once");
+  });
+
+  it("awaits a UDF's promise between groups, its results in group order as a plain UDF's; a rejection names its group", async () => {
+    const key = BigInt64Array.from({ length: 3_000 }, (_, i) => BigInt((i * 7) % 50)), v = Float64Array.from({ length: 3_000 }, (_, i) => i);
+    const blocks = () => [0, 1000, 2000].map((start) => blockFromColumns({ k: makeVector(key.subarray(start, start + 1000)), v: makeVector(v.subarray(start, start + 1000)) }));
+    const summary = (group: Columns) => ({ k: [Number((group.k as BigInt64Array)[0])], n: [(group.v as Float64Array).length], last: [(group.v as Float64Array).at(-1)] });
+    const spec = { keys: ["k"], batchFormat: "columns" as const, operator: "MapGroups(summary)" };
+    const run = new TaskRun(undefined, () => undefined);
+    const all = async (fn: (group: Columns) => unknown) => {
+      const rows: unknown[] = [];
+      for await (const block of mapGroupBlocks(blocks(), fn as never, spec, run, 1 << 10)) rows.push(...blockToRows(block));
+      return rows;
+    };
+    const plain = await all(summary);
+    assert.equal(plain.length, 50);
+    let calls = 0;
+    assert.deepEqual(await all(async (group) => { if (calls++ % 3 === 0) await new Promise((resolve) => setImmediate(resolve)); return summary(group); }), plain);
+    await assert.rejects(all(async (group) => {
+      if ((group.k as BigInt64Array)[0] === 21n) throw new Error("no 21");
+      return summary(group);
+    }), /MapGroups\(summary\) failed on the group k = 21 \(60 rows\): Error: no 21/);
   });
 
   it("places a block's rows in bucket order: null-free numbers scattered, strings and numbers with nulls gathered, as takeRows gives them", () => {
