@@ -6,6 +6,6 @@ export { blockFromRows, blockToRows } from "./rows";
 export { utf8Vector } from "./utf8";
 export { concatBlocks } from "./concat";
 export { joinBatches } from "./join";
-export { scatterVector, takeRows, takeVector, validity } from "./take";
+export { placeRows, scatterVector, takeRows, takeVector, validity } from "./take";
 export { anySeed, hashText, mix32, permutation, seededRandom } from "./random";
 export { SchemaMismatch, compatibleSchemas, conformBlock, refineSchema, sameSchema, schemaDifference } from "./conform";

@@ -1,7 +1,7 @@
 // The results of many small UDF calls (one per group) gathered into blocks of about a target size:
 // their columns' values are appended to one array per column and made into Arrow vectors once per
 // block, instead of a block per call that would be concatenated (and written) batch by batch.
-import { type Schema, Table, Vector } from "apache-arrow";
+import { Schema, Table, Vector } from "apache-arrow";
 import { type Block, BlockError, type Columns, type Row, blockFromColumns, blockFromRows, concatBlocks, preview, takeRows } from "../../block";
 import { identityIndices } from "./rows";
 
@@ -32,6 +32,8 @@ const isTypedArray = (v: unknown): v is TypedArray => ArrayBuffer.isView(v) && !
 export type ResultError = (index: number, message: string) => Error;
 
 export class GroupOutputs {
+  /** One instance that lives as long as the worker, for the optimized code of its methods (see KeyTable.alive). */
+  static readonly alive = new GroupOutputs(new Schema([]), 0, (_, message) => new Error(message));
   private names: string[] = [];
   private columns: Column[] = [];
   private rows: Row[] = [];
@@ -42,6 +44,9 @@ export class GroupOutputs {
   /** Results gathered since the last block, and the first of them, to name them when they do not make one block. */
   private results = 0;
   private firstResult = 0;
+  /** The values of each column of the result being added, read once; by `reader` while its names are `names`. */
+  private values: unknown[] = [];
+  private reader: ColumnReader | undefined;
 
   constructor(private readonly hint: Schema, private readonly targetBytes: number, private readonly fail: ResultError) {}
 
@@ -58,18 +63,27 @@ export class GroupOutputs {
       this.bytes += result.length * 8 * Math.max(1, this.hint.fields.length);
     } else if (result !== null && typeof result === "object") {
       const columns = result as Columns;
-      const names = this.mode === "columns" && hasNames(columns, this.names) ? this.names : Object.keys(columns);
-      if (hasVector(columns, names)) {
+      const same = this.mode === "columns" && hasNames(columns, this.names);
+      const names = same ? this.names : Object.keys(columns), values = this.values;
+      if (same) this.reader!(columns, values);
+      else {
+        values.length = names.length;
+        for (let c = 0; c < names.length; c++) values[c] = columns[names[c]];
+      }
+      if (hasVector(values)) {
         out = this.switchTo("blocks", index);
         this.addBlock(this.shaped(index, () => blockFromColumns(columns, this.hint)));
       } else {
-        if (names !== this.names && this.mode === "columns") out = this.take();
-        out ??= this.switchTo("columns", index);
+        // Other names than the results before: those make a block of their own (then switchTo starts a new run).
+        if (!same && this.mode === "columns") out = this.take();
+        const before = this.switchTo("columns", index);
+        out ??= before;
         if (this.results === 1) {
           this.names = names;
           this.columns = names.map(newColumn);
+          this.reader = readerOf(names);
         }
-        this.addColumns(columns, names, index);
+        this.addColumns(values, names, index);
       }
     } else {
       throw this.fail(index, `a mapGroups UDF must return columns ({ name: array }), an array of rows or an Arrow Table, got ${preview(result)}`);
@@ -133,10 +147,11 @@ export class GroupOutputs {
     this.bytes += block.numRows * 8 * Math.max(1, block.numCols);
   }
 
-  private addColumns(columns: Columns, names: string[], index: number): void {
+  /** Adds a result's columns: `all[c]` the values of column `names[c]`. */
+  private addColumns(all: unknown[], names: string[], index: number): void {
     let length = -1;
     for (let c = 0; c < names.length; c++) {
-      const values = columns[names[c]] as ArrayLike<unknown>;
+      const values = all[c] as ArrayLike<unknown>;
       if (values === null || values === undefined || typeof values.length !== "number") {
         throw this.fail(index, `column '${names[c]}' is not an array (got ${preview(values)})`);
       }
@@ -144,7 +159,7 @@ export class GroupOutputs {
       else if (values.length !== length) throw this.fail(index, `column '${names[c]}' has ${values.length} values but other columns have ${length}`);
     }
     for (let c = 0; c < names.length; c++) {
-      const values = columns[names[c]] as ArrayLike<unknown>, column = this.columns[c];
+      const values = all[c] as ArrayLike<unknown>, column = this.columns[c];
       if (column.plain === undefined) {
         if (isTypedArray(values)) {
           if (column.numbers === undefined && (column.typed === undefined || column.typed.constructor === values.constructor)) {
@@ -184,9 +199,25 @@ function hasNames(columns: Columns, names: string[]): boolean {
   return i === names.length;
 }
 
-function hasVector(columns: Columns, names: string[]): boolean {
-  for (const name of names) if (columns[name] instanceof Vector) return true;
+function hasVector(values: unknown[]): boolean {
+  for (let c = 0; c < values.length; c++) if (values[c] instanceof Vector) return true;
   return false;
+}
+
+type ColumnReader = (columns: Columns, out: unknown[]) => void;
+
+/** Made once per worker per list of names. */
+const readers = new Map<string, ColumnReader>();
+
+/** Reads the named columns of a result into `out` by name (a call site per column: V8 keeps each one monomorphic, a read by a variable name is not). */
+function readerOf(names: string[]): ColumnReader {
+  const key = JSON.stringify(names);
+  let reader = readers.get(key);
+  if (reader) return reader;
+  if (readers.size >= 256) readers.clear();
+  reader = new Function("o", "out", names.map((name, c) => `out[${c}] = o[${JSON.stringify(name)}];`).join(" ")) as ColumnReader;
+  readers.set(key, reader);
+  return reader;
 }
 
 /** Appends the values; their estimated bytes. */

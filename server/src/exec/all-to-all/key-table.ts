@@ -2,7 +2,7 @@
 // typed arrays: no value is decoded to JS. int64 compares exactly as two 32-bit words; other integers
 // and floats as numbers (all NaNs one key, -0 the key 0, as DuckDB groups them); strings by their
 // UTF-8 bytes; a null is a key of its own. Other column types are not handled (KeyTable.supports).
-import { type Data, DataType, type Vector, makeData, makeVector } from "apache-arrow";
+import { type Data, DataType, Int64, type Vector, makeData, makeVector } from "apache-arrow";
 import { mix32 } from "../../block";
 
 /** How a column's keys are held: int64 as words, other numbers in a typed array of their own type, strings as bytes. */
@@ -71,6 +71,12 @@ function kindOf(type: DataType): Kind | undefined {
 }
 
 export class KeyTable {
+  /**
+   * A table that lives as long as the worker: V8 throws away the optimized code of these methods at a
+   * forced full collection (the worker forces one after a task's output blocks) when no table survives
+   * it, and compiles them again for the next partition.
+   */
+  static readonly alive = new KeyTable([new Int64()]);
   private readonly columns: Column[];
   private slots = new Int32Array(1024); // group id + 1; 0 is empty
   private hashes = new Uint32Array(256);

@@ -2,7 +2,7 @@
 // appearance, a stable counting sort, one gather of every column), then the UDF called on each group's
 // run of rows as views of the gathered columns; its results gathered into blocks of the target size.
 import { DataType, type Vector } from "apache-arrow";
-import { type BatchFormat, type Block, type Columns, blockToRows, columnArray, columnValues, concatBlocks, preview, scatterVector, sliceBlock, takeRows, takeVector } from "../../block";
+import { type BatchFormat, type Block, type Columns, blockFromIPC, blockToIPC, blockToRows, columnArray, columnValues, concatBlocks, preview, scatterVector, sliceBlock, takeRows, takeVector } from "../../block";
 import { TaskError, type TaskRun } from "../../cluster";
 import type { UdfFunction } from "../../plan";
 import { GroupOutputs } from "./group-output";
@@ -33,46 +33,109 @@ export async function* mapGroupBlocks(blocks: Block[], fn: UdfFunction, spec: Ma
   const partition = groupedRows(blocks, spec);
   const { rows, order, starts } = partition;
   if (rows.numRows === 0) return;
-  const groups = starts.length - 1;
+  alive.rows = takeRows(rows, NO_ROWS);
+  alive.decoded = blockFromIPC(blockToIPC(takeRows(rows, ONE_ROW)));
   const keyOf = (group: number) => describeKey(rows, spec.keys, order[starts[group]]);
   const outputs = new GroupOutputs(rows.schema, targetBytes, (group, message) =>
     new TaskError({ kind: "udf", operator: spec.operator, message: `${spec.operator}: the result for the group ${keyOf(group)}: ${message}` }));
-  const batchOf = groupBatches(partition, spec.batchFormat, spec.udfReads && missingColumnGuard(spec.operator, spec.udfReads));
-  for (let group = 0; group < groups; group++) {
-    const size = starts[group + 1] - starts[group];
-    if (size === 0) continue;
-    const batch = batchOf(group);
-    const started = performance.now();
-    let result: unknown;
-    try {
-      result = fn(batch);
-      if (isThenable(result)) result = await result;
-    } catch (e) {
-      throw groupFailure(spec.operator, e, keyOf(group), size);
-    } finally {
-      run.udfMs += performance.now() - started;
-    }
-    const out = outputs.add(result, group);
-    if (out && out.numRows > 0) yield out;
+  const calls: GroupCalls = {
+    next: 0, groups: starts.length - 1, starts, batchOf: groupBatches(partition, spec.batchFormat, spec.udfReads && missingColumnGuard(spec.operator, spec.udfReads)), fn, outputs, run, pending: undefined,
+    fail: (e, group) => groupFailure(spec.operator, e, keyOf(group), starts[group + 1] - starts[group]),
+  };
+  for (;;) {
+    const out = callGroups(calls);
+    if (calls.pending) {
+      const group = calls.next - 1, started = performance.now();
+      let result: unknown;
+      try {
+        result = await calls.pending;
+      } catch (e) {
+        throw calls.fail(e, group);
+      } finally {
+        calls.pending = undefined;
+        run.udfMs += performance.now() - started;
+      }
+      const added = outputs.add(result, group);
+      if (added && added.numRows > 0) yield added;
+    } else if (out) yield out;
+    else break;
   }
   const rest = outputs.take();
   if (rest && rest.numRows > 0) yield rest;
 }
 
-/** A partition's rows (as read) and their group order: group g is rows order[starts[g]]…order[starts[g + 1] - 1]. */
+const NO_ROWS = new Uint32Array(0), ONE_ROW = new Uint32Array(1);
+/**
+ * Arrow's objects of the last partition's columns live on, for the optimized code that reads blocks (as
+ * KeyTable.alive): copies of no rows (not slices: those would hold the rows), and of one row decoded
+ * from IPC as the partition's chunks were (the objects of a decoded column differ: an empty validity
+ * buffer). Each took a recompilation of the group loop per partition away.
+ */
+const alive: { rows?: Block; decoded?: Block } = {};
+
+/** A partition's calls of the UDF, group by group: where they stand. */
+interface GroupCalls {
+  /** The group to call next. */
+  next: number;
+  groups: number;
+  starts: Uint32Array;
+  batchOf: (group: number) => unknown;
+  fn: UdfFunction;
+  outputs: GroupOutputs;
+  run: TaskRun;
+  /** The promise the call on group `next - 1` gave: its result is awaited, then added. */
+  pending: PromiseLike<unknown> | undefined;
+  fail: (e: unknown, group: number) => TaskError;
+}
+
+/**
+ * Calls the UDF on the groups from `calls.next` on, adding their results, until a block of results is
+ * ready (returned), a call gives a promise (left in `calls.pending`) or the groups end. A plain function
+ * shared by all partitions rather than the generator's own loop: its optimized code serves every one.
+ */
+function callGroups(calls: GroupCalls): Block | undefined {
+  const { starts, batchOf, fn, outputs, run, groups } = calls;
+  while (calls.next < groups) {
+    const group = calls.next++;
+    if (starts[group + 1] === starts[group]) continue;
+    const batch = batchOf(group);
+    const started = performance.now();
+    let result: unknown;
+    try {
+      result = fn(batch);
+    } catch (e) {
+      throw calls.fail(e, group);
+    } finally {
+      run.udfMs += performance.now() - started;
+    }
+    if (isThenable(result)) {
+      calls.pending = result;
+      return undefined;
+    }
+    const out = outputs.add(result, group);
+    if (out && out.numRows > 0) return out;
+  }
+  return undefined;
+}
+
+/**
+ * A partition's rows (as read) and their group order: group g is rows order[starts[g]]…order[starts[g + 1] - 1];
+ * row r is at positions[r] in it.
+ */
 interface Grouped {
   rows: Block;
   order: Uint32Array;
   starts: Uint32Array;
+  positions: Uint32Array;
 }
 
 function groupedRows(blocks: Block[], spec: MapGroupsSpec): Grouped {
   const rows = concatBlocks(blocks.splice(0));
   const vectors = spec.keys.map((key) => requireColumn(rows, key, spec.operator));
-  if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1) };
+  if (rows.numRows === 0) return { rows, order: new Uint32Array(0), starts: new Uint32Array(1), positions: new Uint32Array(0) };
   const { ids, count } = groupIds(vectors, rows.numRows);
-  const { sorted, starts } = groupRows(ids, count);
-  return { rows, order: sorted, starts };
+  const { sorted, starts, positions } = groupRows(ids, count);
+  return { rows, order: sorted, starts, positions };
 }
 
 const isDictionary = (vector: Vector) => DataType.isDictionary(vector.type);
@@ -108,8 +171,9 @@ function mapKey(value: unknown): unknown {
 }
 
 /** What the UDF gets for group g, in the batch format. */
-function groupBatches({ rows, order, starts }: Grouped, format: BatchFormat, guard: object | undefined): (group: number) => unknown {
-  if (format === "columns") return columnsOfGroups(rows, order, starts, guard);
+function groupBatches(grouped: Grouped, format: BatchFormat, guard: object | undefined): (group: number) => unknown {
+  const { rows, order, starts } = grouped;
+  if (format === "columns") return columnsOfGroups(grouped, guard);
   const gathered = takeRows(rows, order);
   if (format === "arrow") return (g) => sliceBlock(gathered, starts[g], starts[g + 1]);
   let first = 0, end = 0, window: unknown[] = [];
@@ -152,21 +216,12 @@ const EAGER_ROWS_PER_GROUP = 32;
  * groups after, the others getters until then (shared ones, defined on each group in column order).
  * With a guard, it is each group's prototype (see missingColumnGuard).
  */
-function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array, guard: object | undefined): (group: number) => Columns {
+function columnsOfGroups(grouped: Grouped, guard: object | undefined): (group: number) => Columns {
+  const { rows, starts } = grouped;
   const names = rows.schema.fields.map((f) => f.name);
   const gathered: (Sliceable | undefined)[] = names.map(() => undefined);
   let version = 0;
-  // Where each row goes (the inverse of order): a number column of many chunks is scattered chunk by chunk, not joined first.
-  let positions: Uint32Array | undefined;
-  const placed = (vector: Vector) => {
-    if (vector.data.length < 2 || !isNumbersWithoutNulls(vector)) return takeVector(vector, order);
-    if (!positions) {
-      positions = new Uint32Array(order.length);
-      for (let i = 0; i < order.length; i++) positions[order[i]] = i;
-    }
-    return scatterVector(vector, positions) ?? takeVector(vector, order);
-  };
-  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!)) as Sliceable);
+  const gather = (c: number) => gathered[c] ??= (version++, columnArray(placed(rows.getChild(names[c])!, grouped)) as Sliceable);
   const slicers: Slicer[] = names.map((_, c) => (s, e) => {
     const values = gather(c);
     return values.subarray ? values.subarray(s, e) : values.slice!(s, e);
@@ -190,13 +245,13 @@ function columnsOfGroups(rows: Block, order: Uint32Array, starts: Uint32Array, g
   // The group's object, its code built again only when a column was gathered: own enumerable properties in column order, as a plain record.
   // A gathered column's view is made in the group's code itself (a call site per column: V8 keeps each one monomorphic).
   const shape = () => {
-    if (guard) return guardedShape(guard, names, gathered);
+    if (guard) return guardedShape(guard, names, gathered, getters);
     const steps = names.map((name, c) => {
       const key = JSON.stringify(name), values = gathered[c];
       if (!values) return `D(o, ${key}, p[${c}]);`;
       return `o[${key}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`;
     });
-    return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`);
+    return shapeFunction(`const o = { [G]: g, [P]: q }; ${steps.join(" ")} return o;`, gathered, getters);
   };
   let make = shape(), madeAt = version;
   return (g) => {
@@ -230,26 +285,43 @@ function getterOf(name: string, c: number): PropertyDescriptor {
 
 type MakeGroup = (a: (Sliceable | undefined)[], p: PropertyDescriptor[], D: typeof Object.defineProperty, G: symbol, P: symbol, q: Partition, s: number, e: number, g: number) => Columns;
 
-/** Made once per worker per shape: one function stays optimized across partitions (a new one starts unoptimized each time). */
-const shapes = new Map<string, MakeGroup>();
+/**
+ * Made once per worker per shape: one function stays optimized across partitions (a new one starts
+ * unoptimized each time). A group it made, of no rows, lives as long as the worker: V8 drops optimized
+ * code that reads groups of a shape (the UDF's too) at a forced full collection that no group of that
+ * shape survives (see KeyTable.alive).
+ */
+const shapes = new Map<string, { make: MakeGroup; alive: Columns }>();
 
-function shapeFunction(body: string): MakeGroup {
-  let make = shapes.get(body);
-  if (make) return make;
+function shapeFunction(body: string, gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): MakeGroup {
+  const shape = shapes.get(body);
+  if (shape) return shape.make;
   if (shapes.size >= 256) shapes.clear();
-  make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
-  shapes.set(body, make);
+  const make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
+  shapes.set(body, { make, alive: emptyGroup(make, gathered, getters) });
   return make;
 }
 
-const guardedShapes = new WeakMap<object, Map<string, MakeGroup>>();
+/** A group of no rows that `make` made: its arrays of the gathered ones' kinds, not views of them (those would hold the partition's rows). */
+function emptyGroup(make: MakeGroup, gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): Columns {
+  const empty = gathered.map((values) => values && (values.subarray ? new (values.constructor as new (n: number) => Sliceable)(0) : []));
+  return make(empty, getters, Object.defineProperty, GROUP, PARTITION, { slicers: [], starts: new Uint32Array(1) }, 0, 0, 0);
+}
+
+/** A column in group order: a number column of many chunks scattered chunk by chunk (not joined first). */
+function placed(vector: Vector, { order, positions }: Grouped): Vector {
+  if (vector.data.length < 2 || !isNumbersWithoutNulls(vector)) return takeVector(vector, order);
+  return scatterVector(vector, positions) ?? takeVector(vector, order);
+}
+
+const guardedShapes = new WeakMap<object, Map<string, { make: MakeGroup; alive: Columns }>>();
 
 /**
  * shapeFunction's maker under a guard: groups of a class whose prototype's prototype is the guard, the
  * gathered columns its fields. A field is defined, not stored: a store of a new property would ask the
- * guard (a Proxy) for a setter, slowly, on every group.
+ * guard (a Proxy) for a setter, slowly, on every group. A group of each lives on, as shapes' do.
  */
-function guardedShape(guard: object, names: string[], gathered: (Sliceable | undefined)[]): MakeGroup {
+function guardedShape(guard: object, names: string[], gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): MakeGroup {
   const fields = names.flatMap((name, c) => {
     const values = gathered[c];
     return values ? [`[${JSON.stringify(name)}] = a[${c}].${values.subarray ? "subarray" : "slice"}(s, e);`] : [];
@@ -259,12 +331,11 @@ function guardedShape(guard: object, names: string[], gathered: (Sliceable | und
     return (a_, p, D, G_, P_, q_, s_, e_, g_) => { a = a_; q = q_; s = s_; e = e_; g = g_; const o = new Group(); ${defines.join(" ")} return o; };`;
   let byBody = guardedShapes.get(guard);
   if (!byBody) guardedShapes.set(guard, (byBody = new Map()));
-  let make = byBody.get(body);
-  if (!make) {
-    if (byBody.size >= 256) byBody.clear();
-    make = (new Function("G", "P", "X", body) as (G: symbol, P: symbol, X: object) => MakeGroup)(GROUP, PARTITION, guard);
-    byBody.set(body, make);
-  }
+  const shape = byBody.get(body);
+  if (shape) return shape.make;
+  if (byBody.size >= 256) byBody.clear();
+  const make = (new Function("G", "P", "X", body) as (G: symbol, P: symbol, X: object) => MakeGroup)(GROUP, PARTITION, guard);
+  byBody.set(body, { make, alive: emptyGroup(make, gathered, getters) });
   return make;
 }
 

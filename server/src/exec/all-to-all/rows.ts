@@ -22,16 +22,23 @@ export function identityIndices(n: number): Uint32Array {
   return indices;
 }
 
-/** countingSort of the rows 0…n-1 (n = bucketOf.length), without an array of them to read. */
-export function groupRows(bucketOf: Uint32Array, numBuckets: number): { sorted: Uint32Array; starts: Uint32Array } {
+/**
+ * countingSort of the rows 0…n-1 (n = bucketOf.length), without an array of them to read; also where
+ * each row went (`positions[row]`, the inverse of `sorted`).
+ */
+export function groupRows(bucketOf: Uint32Array, numBuckets: number): { sorted: Uint32Array; starts: Uint32Array; positions: Uint32Array } {
   const n = bucketOf.length;
   const starts = new Uint32Array(numBuckets + 1);
   for (let row = 0; row < n; row++) starts[bucketOf[row] + 1]++;
   for (let b = 0; b < numBuckets; b++) starts[b + 1] += starts[b];
   const next = starts.slice(0, numBuckets);
-  const sorted = new Uint32Array(n);
-  for (let row = 0; row < n; row++) sorted[next[bucketOf[row]]++] = row;
-  return { sorted, starts };
+  const sorted = new Uint32Array(n), positions = new Uint32Array(n);
+  for (let row = 0; row < n; row++) {
+    const at = next[bucketOf[row]]++;
+    sorted[at] = row;
+    positions[row] = at;
+  }
+  return { sorted, starts, positions };
 }
 
 /** Stable counting sort of `rows` by `bucketOf[row]` (< numBuckets); `starts[b]` is where bucket b begins. */

@@ -82,10 +82,13 @@ export function hashValue(v: unknown): number {
 export function hashBuckets(vectors: Vector[], numRows: number, buckets: number): Uint32Array {
   const out = new Uint32Array(numRows);
   if (buckets === 1) return out;
+  // A power of two by a mask (the same buckets: the hashes are unsigned), not a division per row.
+  const mask = (buckets & (buckets - 1)) === 0 ? buckets - 1 : -1;
   const only = vectors.length === 1 ? typedHashes(vectors[0]) : undefined;
   if (only) {
     // One typed key column: the loops below in one.
-    for (let row = 0; row < numRows; row++) out[row] = mix((Math.imul(17, 31) + only[row]) >>> 0) % buckets;
+    if (mask >= 0) for (let row = 0; row < numRows; row++) out[row] = mix((Math.imul(17, 31) + only[row]) >>> 0) & mask;
+    else for (let row = 0; row < numRows; row++) out[row] = mix((Math.imul(17, 31) + only[row]) >>> 0) % buckets;
     return out;
   }
   out.fill(17);
@@ -98,7 +101,8 @@ export function hashBuckets(vectors: Vector[], numRows: number, buckets: number)
     const values = columnValues(vector);
     for (let row = 0; row < numRows; row++) out[row] = (Math.imul(out[row], 31) + hashValue(values[row])) >>> 0;
   }
-  for (let row = 0; row < numRows; row++) out[row] = mix(out[row]) % buckets;
+  if (mask >= 0) for (let row = 0; row < numRows; row++) out[row] = mix(out[row]) & mask;
+  else for (let row = 0; row < numRows; row++) out[row] = mix(out[row]) % buckets;
   return out;
 }
 

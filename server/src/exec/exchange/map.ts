@@ -1,6 +1,6 @@
 // The map side of an exchange, in a worker: a task's output blocks cut into partitions (or sorted runs)
 // by its partitioner, written as chunks, reported as a MapOutput.
-import { type Block, blockBytes, concatBlocks, schemaToIPC, sliceBlock, takeRows } from "../../block";
+import { type Block, blockBytes, concatBlocks, placeRows, schemaToIPC, sliceBlock } from "../../block";
 import type { AggregateFn, ExchangeMapSpec, MapOutput } from "../../plan";
 import { GroupAggregator, groupRows, mulberry32, sortBlocks } from "../all-to-all";
 import { hashBuckets, keyTuples, keyVectors } from "./keys";
@@ -126,8 +126,8 @@ export class MapWriter {
       bucketOf = new Uint32Array(block.numRows);
       for (let i = 0; i < bucketOf.length; i++) bucketOf[i] = Math.floor(this.random!() * p.buckets);
     }
-    const { sorted, starts } = groupRows(bucketOf, p.buckets);
-    const grouped = takeRows(block, sorted);
+    const { sorted, starts, positions } = groupRows(bucketOf, p.buckets);
+    const grouped = placeRows(block, sorted, positions);
     for (let bucket = 0; bucket < p.buckets; bucket++) {
       if (starts[bucket] < starts[bucket + 1]) this.sink.add(sliceBlock(grouped, starts[bucket], starts[bucket + 1]), bucket);
     }
