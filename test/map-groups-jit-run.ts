@@ -6,7 +6,7 @@ import { type Columns, blockFromIPC, blockToIPC } from "../server/src/block";
 import { TaskRun } from "../server/src/cluster";
 import { mapGroupBlocks } from "../server/src/exec/all-to-all";
 
-const PARTITIONS = 6;
+const PARTITIONS = 12;
 const gc = (globalThis as { gc?: () => void }).gc!;
 
 function summarizeGroup(group: Columns): Columns {
