@@ -34,7 +34,7 @@ function esbuild(): typeof import("esbuild") {
 }
 
 /** What a cached bundle was made by: esbuild's version and our options (a change to either makes a new bundle). */
-const COMPILER_KEY = `esbuild ${(require("esbuild/package.json") as { version: string }).version}; cjs node20 inline-sourcemap; external ${Object.keys(SHARED_MODULES).join(",")}`;
+const COMPILER_KEY = `esbuild ${(require("esbuild/package.json") as { version: string }).version}; cjs node20 strict inline-sourcemap; external ${Object.keys(SHARED_MODULES).join(",")}`;
 
 export function compilePipeline(file: string): ModuleRef {
   const filename = path.resolve(file);
@@ -50,6 +50,9 @@ export function compilePipeline(file: string): ModuleRef {
       // folder (the pipeline file's), so the two must be the same for stacks and breakpoints to land in the file.
       absWorkingDir: dir, write: false, sourcemap: "inline", sourcesContent: true, packages: "external",
       external: Object.keys(SHARED_MODULES), logLevel: "silent", metafile: true,
+      // A pipeline file is an ES module, strict by definition; esbuild's CommonJS output leaves that out, and a
+      // sloppy function's row could then be read as `f.arguments[0]`, past the optimizer's UDF column inference.
+      banner: { js: '"use strict";' },
     });
     const code = result.outputFiles[0].text;
     storeBundle(filename, COMPILER_KEY, Object.keys(result.metafile.inputs).map((input) => path.resolve(dir, input)), code, builtAt);

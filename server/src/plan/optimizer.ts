@@ -50,7 +50,7 @@ export function optimize(root: LogicalOp): OptimizedPlan {
     if (columns && optional.length > 0) pushdown.optionalColumns = optional;
     for (const [op, reads] of columns ? inferred : []) {
       if (op.kind === "mapGroups") udfReads.set(op, reads);
-      notes.push(`${opDisplayName(op)} reads only ${reads.length > 0 ? [...reads].sort().join(", ") : "its keys"} (from its source)`);
+      notes.push(`${opDisplayName(op)} reads only ${reads.length > 0 ? [...reads].sort().join(", ") : op.kind === "mapGroups" ? "its keys" : "no column"} (from its source)`);
     }
     const filter = predicate(chain);
     if (filter) pushdown.filter = filter;
@@ -130,6 +130,8 @@ function projection(chain: LogicalOp[], userColumns: string[] | undefined): Proj
   if (!needed || needed.size === 0) return { optional: [], inferred: new Map() };
   const wanted = needed;
   const columns = userColumns ? userColumns.filter((c) => wanted.has(c)) : [...wanted];
+  // Only names a UDF reads, which a file may lack: a read of none of them has no column to carry its rows.
+  if (!userColumns && columns.every((c) => optional.has(c))) return { optional: [], inferred: new Map() };
   return { columns, optional: userColumns ? [] : columns.filter((c) => optional.has(c)), inferred };
 }
 

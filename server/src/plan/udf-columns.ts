@@ -25,7 +25,7 @@ export function udfColumns(fn: UdfFunction): UdfColumns | undefined {
   if (inferred.has(fn)) return inferred.get(fn);
   let columns: UdfColumns | undefined;
   try {
-    const node = functionNode(fn);
+    const node = sloppy(fn) ? undefined : functionNode(fn);
     const reads = node && parameterReads(node);
     columns = reads && { reads, ...returnedKeys(node!) };
   } catch {
@@ -64,6 +64,9 @@ function returnedKeys(fn: Node): { returns?: string[] } {
   return values.length > 0 && values.every(literal) ? { returns: [...new Set(keys)] } : {};
 }
 
+/** A sloppy-mode function's arguments are readable as `fn.arguments` while it runs, by it or by anything it calls. */
+const sloppy = (fn: UdfFunction) => Object.prototype.hasOwnProperty.call(fn, "arguments");
+
 const sourceOf = (fn: UdfFunction) => Function.prototype.toString.call(fn);
 
 function functionNode(fn: UdfFunction): Node | undefined {
@@ -101,6 +104,8 @@ function parseExpression(text: string): Node | undefined {
 function classCall(cls: UdfFunction, source: string, node: Node): UdfFunction | undefined {
   if (node.superClass) return undefined;
   const members = (node.body as Node).body as Node[];
+  // A constructor may return another object, whose call is then what runs.
+  if (members.some((m) => m.type === "MethodDefinition" && m.kind === "constructor")) return undefined;
   const named = members.filter((m) => m.computed || keyName(m.key as Node) === "call");
   if (named.length !== 1 || named[0].type !== "MethodDefinition" || named[0].kind !== "method" || named[0].static) return undefined;
   let thisEscapes = false;
@@ -116,7 +121,7 @@ function classCall(cls: UdfFunction, source: string, node: Node): UdfFunction | 
     if (key !== "constructor" && (typeof value !== "function" || !source.includes(sourceOf(value)))) return undefined;
   }
   const call: unknown = Object.getOwnPropertyDescriptor(proto, "call")?.value;
-  return typeof call === "function" ? call : undefined;
+  return typeof call === "function" && !sloppy(call as UdfFunction) ? call as UdfFunction : undefined;
 }
 
 class Escape extends Error {}

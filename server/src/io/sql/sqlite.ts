@@ -47,7 +47,12 @@ export function sqliteFactory(file: string, options: SqliteOptions = {}): () => 
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Database = optionalPackage(() => require("better-sqlite3") as new (file: string, options: object) => BetterSqlite3Database, "better-sqlite3", "12.11.1", "SQLite connections");
     const db = new Database(file, { timeout: options.timeout ?? 60_000, readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-    if (options.wal) switchToWal(db, options.timeout ?? 60_000);
+    try {
+      if (options.wal) switchToWal(db, options.timeout ?? 60_000);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
     return db;
   };
 }
