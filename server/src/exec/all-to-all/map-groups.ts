@@ -291,14 +291,20 @@ type MakeGroup = (a: (Sliceable | undefined)[], p: PropertyDescriptor[], D: type
  * code that reads groups of a shape (the UDF's too) at a forced full collection that no group of that
  * shape survives (see KeyTable.alive).
  */
-const shapes = new Map<string, { make: MakeGroup; alive: Columns }>();
+type Shapes = Map<string, { make: MakeGroup; alive: Columns }>;
+const shapes: Shapes = new Map();
 
 function shapeFunction(body: string, gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): MakeGroup {
-  const shape = shapes.get(body);
+  return cachedShape(shapes, body, () => new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup, gathered, getters);
+}
+
+/** The maker of `body` from the cache, else built, kept (at most 256 per cache) with a group of it that lives on. */
+function cachedShape(cache: Shapes, body: string, build: () => MakeGroup, gathered: (Sliceable | undefined)[], getters: PropertyDescriptor[]): MakeGroup {
+  const shape = cache.get(body);
   if (shape) return shape.make;
-  if (shapes.size >= 256) shapes.clear();
-  const make = new Function("a", "p", "D", "G", "P", "q", "s", "e", "g", body) as MakeGroup;
-  shapes.set(body, { make, alive: emptyGroup(make, gathered, getters) });
+  if (cache.size >= 256) cache.clear();
+  const make = build();
+  cache.set(body, { make, alive: emptyGroup(make, gathered, getters) });
   return make;
 }
 
@@ -314,7 +320,7 @@ function placed(vector: Vector, { order, positions }: Grouped): Vector {
   return scatterVector(vector, positions) ?? takeVector(vector, order);
 }
 
-const guardedShapes = new WeakMap<object, Map<string, { make: MakeGroup; alive: Columns }>>();
+const guardedShapes = new WeakMap<object, Shapes>();
 
 /**
  * shapeFunction's maker under a guard: groups of a class whose prototype's prototype is the guard, the
@@ -331,12 +337,7 @@ function guardedShape(guard: object, names: string[], gathered: (Sliceable | und
     return (a_, p, D, G_, P_, q_, s_, e_, g_) => { a = a_; q = q_; s = s_; e = e_; g = g_; const o = new Group(); ${defines.join(" ")} return o; };`;
   let byBody = guardedShapes.get(guard);
   if (!byBody) guardedShapes.set(guard, (byBody = new Map()));
-  const shape = byBody.get(body);
-  if (shape) return shape.make;
-  if (byBody.size >= 256) byBody.clear();
-  const make = (new Function("G", "P", "X", body) as (G: symbol, P: symbol, X: object) => MakeGroup)(GROUP, PARTITION, guard);
-  byBody.set(body, { make, alive: emptyGroup(make, gathered, getters) });
-  return make;
+  return cachedShape(byBody, body, () => (new Function("G", "P", "X", body) as (G: symbol, P: symbol, X: object) => MakeGroup)(GROUP, PARTITION, guard), gathered, getters);
 }
 
 function isNumbersWithoutNulls(vector: Vector): boolean {
