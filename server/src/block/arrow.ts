@@ -27,7 +27,7 @@ export function batchBytes(batch: RecordBatch): number {
 }
 
 /** Bytes a (possibly sliced) column holds: a slice counts only its own rows, not the shared buffers. */
-function dataBytes(data: Data): number {
+export function dataBytes(data: Data): number {
   const { offset, length } = data;
   let total = data.nullBitmap && data.nullCount > 0 ? Math.ceil(length / 8) : 0;
   const offsets = data.valueOffsets as ArrayLike<number | bigint> & { BYTES_PER_ELEMENT: number } | undefined;

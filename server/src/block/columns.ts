@@ -20,8 +20,22 @@ export class ColumnViews implements ColumnOrigins {
   }
 
   original(values: unknown): Vector | undefined {
-    return this.changed.has(values as object) ? undefined : this.origins.get(values);
+    const vector = this.changed.has(values as object) ? undefined : this.origins.get(values);
+    // A typed array copied from several chunks may have been written to unseen: it is the vector only while it holds its bytes.
+    return vector && vector.data.length > 1 && ArrayBuffer.isView(values) && !sameBytes(values, vector) ? undefined : vector;
   }
+}
+
+/** Whether a typed array holds exactly the bytes of the vector's chunks, in order. */
+function sameBytes(values: ArrayBufferView, vector: Vector): boolean {
+  let at = values.byteOffset;
+  for (const data of vector.data) {
+    const chunk = data.values as ArrayBufferView & { BYTES_PER_ELEMENT: number };
+    const length = data.length * data.stride * chunk.BYTES_PER_ELEMENT;
+    if (Buffer.compare(new Uint8Array(values.buffer, at, length), new Uint8Array(chunk.buffer, chunk.byteOffset, length)) !== 0) return false;
+    at += length;
+  }
+  return at === values.byteOffset + values.byteLength;
 }
 
 /**

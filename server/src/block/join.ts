@@ -4,6 +4,7 @@
 // slices of the same buffers (input columns the UDF handed back) stay so: those are joined without a
 // copy, the others (new columns) copied once. Batches of JOIN_ROWS rows or more are left as they are.
 import { type Data, DataType, RecordBatch, Struct, Table, makeData } from "apache-arrow";
+import { dataBytes } from "./arrow";
 
 /** Batches of at least this many rows are written as they are (the reader's batches, whole row groups). */
 const JOIN_ROWS = 16384;
@@ -36,9 +37,18 @@ export function joinBatches(table: Table): Table {
     if (group.length > 0) {
       const last = group[group.length - 1];
       const adjacent = columns.map((c) => adjacentData(last.data.children[c], batch.data.children[c]));
-      // A column joined without a copy so far that would need one from here: a new batch starts.
-      if (zeroCopy?.some((z, c) => z && !adjacent[c])) flush();
-      else zeroCopy ??= adjacent;
+      // Columns joined without a copy so far that would need one from here: where they are most of the
+      // batch's bytes (the next row group, file or block), a new batch starts, so that a row group read
+      // stays whole (see io/parquet-kept.ts); else they are copied once.
+      let lost = 0;
+      let total = 0;
+      for (const c of columns) {
+        const bytes = dataBytes(batch.data.children[c]);
+        total += bytes;
+        if (zeroCopy?.[c] && !adjacent[c]) lost += bytes;
+      }
+      if (2 * lost > total) flush();
+      else zeroCopy = zeroCopy ? zeroCopy.map((z, c) => z && adjacent[c]) : adjacent;
     }
     group.push(batch);
   }

@@ -10,6 +10,7 @@ import type { FileMetadata } from "./metadata-cache";
 import { MAGIC } from "./parquet-footer";
 import { pagedRowGroup, readRun } from "./parquet-pages";
 import { mayMatch } from "./prune";
+import { keptChunk, rememberKeptChunks, type KeptChunk } from "./parquet-kept";
 import { ParquetLayout, type ByteRange, type RowGroupFilePlan } from "./rowgroup";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
 import { IoError, errorMessage, pathError } from "./errors";
@@ -96,6 +97,19 @@ function arrowSchemaOfFooter(footerAndTail: Uint8Array): Schema {
   return tableFromIPC(parquetWasm().readSchema(footerOnlyFile).intoIPCStream()).schema;
 }
 
+/** The encoded chunk of each top-level primitive column a row group file was assembled from, by column name. */
+function keptChunks(layout: ParquetLayout, index: number, plan: RowGroupFilePlan, chunks: Uint8Array[]): Map<string, KeptChunk> {
+  const byStart = new Map(plan.ranges.map((range, i) => [range.start, chunks[i]]));
+  const kept = new Map<string, KeptChunk>();
+  for (const name of plan.columns) {
+    const inFile = layout.chunkInFile(index, name);
+    const bytes = inFile && byStart.get(inFile.start);
+    const chunk = bytes && keptChunk(inFile, bytes);
+    if (chunk) kept.set(name, chunk);
+  }
+  return kept;
+}
+
 /** A Parquet file's row groups, from its footer alone. */
 export async function parquetRowGroups(file: FileRef, fs: FileSystem): Promise<{ rows: number; bytes: number }[]> {
   return (await readLayout(new RangeReader(fs, file.path, file.size))).layout.rowGroups;
@@ -166,13 +180,14 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
       throw new IoError(`${where}: ${errorMessage(e)}`);
     }
     const { chunks, read } = ranges;
+    const kept = options.keepEncoded ? keptChunks(layout, index, plan, chunks) : undefined;
     const decoded = rowGroupFiles.with(plan.size, (target) => {
       try {
         plan.assemble(chunks, target);
       } catch (e) {
         throw new IoError(`${where}: ${errorMessage(e)}`);
       } finally {
-        freeBytes(read); // copied into the row group's file (a view of the footer's read is not freed)
+        if (!kept) freeBytes(read); // copied into the row group's file (a view of the footer's read is not freed)
       }
     }, (rowGroupFile) => {
       try {
@@ -181,7 +196,9 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
         throw new IoError(`${where}: cannot decode: ${errorMessage(e)}`);
       }
     });
-    yield { block: projectBlock(tableFromIPC(decoded), columns), rowOffset };
+    const table = tableFromIPC(decoded);
+    if (kept) rememberKeptChunks(table, kept);
+    yield { block: projectBlock(table, columns), rowOffset };
     rowOffset += rows;
   }
 }

@@ -4,6 +4,7 @@
 // (its async reader turns a decode error into an uncatchable panic that also never settles).
 import { Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import type { PageLocation } from "./page-index";
+import type { ChunkInFile } from "./parquet-kept";
 import { chunkStats, pageStatsDecoder } from "./parquet-stats";
 import type { ColumnStats, PruneValue } from "./prune";
 import {
@@ -31,6 +32,8 @@ export interface ColumnPageIndex { offsetIndex: ByteRange; columnIndex?: ByteRan
 export interface PageRun { first: PageLocation; last: PageLocation; rows: number }
 
 export interface RowGroupFilePlan {
+  /** The top-level columns the file holds, in order. */
+  columns: string[];
   /** The column chunks to read from the original file, in order. */
   ranges: ByteRange[];
   /** The small file's size in bytes. */
@@ -112,6 +115,15 @@ export class ParquetLayout {
     return out;
   }
 
+  /** Where a top-level primitive column's chunk in one row group starts, its footer entry and its schema element; undefined for other columns. */
+  chunkInFile(rowGroupIndex: number, name: string): ChunkInFile | undefined {
+    const column = this.columns.find((c) => c.name === name);
+    if (!column || column.schemaEnd - column.schemaStart !== 1) return undefined;
+    const chunk = list(list(this.footer, FILE_ROW_GROUPS).items[rowGroupIndex] as ThriftStruct, GROUP_COLUMNS).items[column.leafStart] as ThriftStruct;
+    const { start, hasDictionary } = chunkPages(field(chunk, CHUNK_META) as ThriftStruct);
+    return { start, hasDictionary, chunk, element: (list(this.footer, FILE_SCHEMA).items as ThriftStruct[])[column.schemaStart] };
+  }
+
   /** `pages`: a file of one (primitive) column holding only that run of its pages (and its dictionary page). */
   rowGroupFile(rowGroupIndex: number, columnNames?: string[], pages?: PageRun): RowGroupFilePlan {
     const chosen = columnNames ? this.columns.filter((c) => columnNames.includes(c.name)) : this.columns;
@@ -129,10 +141,7 @@ export class ParquetLayout {
       const chunk = new Map(chunks.items[leaf] as ThriftStruct);
       if (chunk.has(CHUNK_FILE_PATH)) throw new Error("column chunks in other files are not supported");
       const meta = new Map(field(chunk, CHUNK_META) as ThriftStruct);
-      const dataPage = asNumber(field(meta, META_DATA_PAGE))!;
-      const dictionaryPage = asNumber(field(meta, META_DICTIONARY_PAGE));
-      const hasDictionary = dictionaryPage !== undefined && dictionaryPage > 0 && dictionaryPage < dataPage;
-      const start = hasDictionary ? dictionaryPage : dataPage;
+      const { dataPage, hasDictionary, start } = chunkPages(meta);
       let length = asNumber(field(meta, META_COMPRESSED_SIZE))!;
       if (pages) {
         // The dictionary page (it ends where the first data page starts), then the run of data pages.
@@ -184,6 +193,7 @@ export class ParquetLayout {
 
     const size = position + footer.length + 8;
     return {
+      columns: chosen.map((c) => c.name),
       ranges,
       size,
       assemble(chunkBytes: Uint8Array[], out = new Uint8Array(size)): Uint8Array {
@@ -204,6 +214,14 @@ export class ParquetLayout {
       },
     };
   }
+}
+
+/** A column chunk's first data page and where its pages start (its dictionary page, where it has one). */
+function chunkPages(meta: ThriftStruct): { dataPage: number; hasDictionary: boolean; start: number } {
+  const dataPage = asNumber(field(meta, META_DATA_PAGE))!;
+  const dictionaryPage = asNumber(field(meta, META_DICTIONARY_PAGE));
+  const hasDictionary = dictionaryPage !== undefined && dictionaryPage > 0 && dictionaryPage < dataPage;
+  return { dataPage, hasDictionary, start: hasDictionary ? dictionaryPage : dataPage };
 }
 
 /**

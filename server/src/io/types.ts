@@ -32,6 +32,8 @@ export interface ReadOptions {
   filter?: PrunePredicate;
   /** Pushed down by the optimizer: a read task stops after this many rows. */
   limit?: number;
+  /** Parquet, set when the read's blocks go straight to a Parquet write: each row group's encoded columns stay with its block (see parquet-kept.ts). */
+  keepEncoded?: boolean;
 }
 
 export interface FileReadSpec {
@@ -106,6 +108,7 @@ export interface FormatReadOptions {
   csv?: ReadOptions["csv"];
   /** Parquet skips the row groups whose statistics say no row can match. */
   filter?: PrunePredicate;
+  keepEncoded?: boolean;
   image?: ImageReadOptions;
 }
 

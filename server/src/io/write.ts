@@ -25,6 +25,11 @@ const COMPRESSION: Record<NonNullable<WriteOptions["compression"]>, keyof typeof
   uncompressed: "UNCOMPRESSED",
 };
 
+/** The codec ids of parquet.thrift's CompressionCodec. */
+const PARQUET_CODECS: Record<NonNullable<WriteOptions["compression"]>, number> = {
+  uncompressed: 0, snappy: 1, gzip: 2, brotli: 4, zstd: 6, lz4_raw: 7,
+};
+
 /** Text output is written in pieces of about this many characters. */
 const TEXT_CHUNK_CHARS = 1 << 20;
 
@@ -36,7 +41,7 @@ export async function writeBlock(
   try {
     if (format === "images") return await writeImageFiles(block, fs, dir, fileName, options.image!);
     if (format === "parquet") {
-      const { chunks, files } = parquetFile(withPlainStrings(block), (piece) => parquetBytes(piece, options));
+      const { chunks, files } = parquetFile(withPlainStrings(block), (piece) => parquetBytes(piece, options), PARQUET_CODECS[options.compression ?? "snappy"]);
       const bytes = await fs.write(finalPath, chunks);
       freeBytes(files);
       return { path: finalPath, rows: block.numRows, bytes };

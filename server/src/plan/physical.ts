@@ -121,6 +121,7 @@ export function toPhysicalPlan(root: LogicalOp, options: PhysicalPlanOptions): P
       case "write": {
         const stage = fusableStage(build(op.input));
         stage.sink = { datasink: datasinkRef(op, options), filePrefix: options.writePrefix, checkpoint: options.checkpoint };
+        if (stage.kind === "read") stage.source = withKeptEncoding(stage.source, stage.sink.datasink);
         stage.name = `${stage.name}->${opDisplayName(op)}`;
         stage.logical = [...stage.logical, op];
         return stage;
@@ -195,6 +196,13 @@ export function pushedSource(source: SourceDef, pushdown: ReadPushdown | undefin
     ...source,
     options: { ...source.options, ...(columns && { columns }), ...(optionalColumns && { optionalColumns }), ...(filter && { filter }), ...(limit !== undefined && { limit }) },
   };
+}
+
+/** A Parquet read written to Parquet in the same task keeps its encoded columns, so that unchanged ones are written as they were read. */
+function withKeptEncoding(source: SourceDef, sink: DatasinkRef): SourceDef {
+  const output = sink.builtin?.type === "files" ? sink.builtin.output : undefined;
+  if (process.env.RDPIPE_NO_KEEP || source.type !== "files" || source.format !== "parquet" || output?.format !== "parquet") return source;
+  return { ...source, options: { ...source.options, keepEncoded: true } };
 }
 
 function datasinkRef(op: Extract<LogicalOp, { kind: "write" }>, options: PhysicalPlanOptions): DatasinkRef {

@@ -1,0 +1,121 @@
+// A Parquet read written to Parquet in one task copies the column chunks a UDF hands back unchanged
+// (io/parquet-kept.ts, io/parquet-compose.ts): the output holds the input's chunks byte for byte,
+// every reader reads the same rows, and a column written to in place is encoded from its new values.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import * as rd from "../server/src/api";
+import { tempDir } from "./helpers";
+
+const ROWS = 40_000;
+const ROW_GROUP_ROWS = 10_000;
+
+describe("Parquet columns handed back unchanged are written as they were read", function () {
+  this.timeout(120_000);
+  let dir: string;
+  let input: string;
+  let duck: DuckDBInstance;
+  let conn: DuckDBConnection;
+
+  before(async () => {
+    dir = tempDir("rdpipe-kept-");
+    input = path.join(dir, "input.parquet");
+    duck = await DuckDBInstance.create(":memory:");
+    conn = await duck.connect();
+    // Plain, dictionary-encoded, nullable, boolean, date and decimal columns, in row groups of ROW_GROUP_ROWS.
+    await conn.run(`COPY (SELECT i::BIGINT AS id, (i * 0.25)::DOUBLE AS price, (i % 9)::INTEGER AS qty,
+        CASE WHEN i % 13 = 0 THEN NULL ELSE 'name-' || (i * 7919 % 100003) END AS name, i % 3 = 0 AS flag,
+        DATE '2020-01-01' + (i % 500)::INTEGER AS day, (i / 8)::DECIMAL(18, 3) AS amount
+      FROM range(${ROWS}) t(i)) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
+  });
+  after(() => {
+    conn.closeSync();
+    duck.closeSync();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => { rd.DataContext.reset(); });
+
+  const rows = async (sql: string) => (await conn.runAndReadAll(sql)).getRowObjectsJson();
+  /** Each column chunk of the files: its column, encodings, codec and compressed size (what identifies a copied chunk). */
+  const chunks = async (glob: string) => rows(`SELECT row_group_num_rows AS n, path_in_schema AS col, encodings, compression, total_compressed_size AS size
+    FROM parquet_metadata('${glob}') ORDER BY file_name, row_group_id, column_id`);
+  const inputChunks = async (col: string) => (await chunks(input)).filter((c) => c.col === col).map(({ n, encodings, compression, size }) => ({ n, encodings, compression, size }));
+  const outputChunks = async (out: string, col: string) => (await chunks(`${out}/*.parquet`)).filter((c) => c.col === col).map(({ n, encodings, compression, size }) => ({ n, encodings, compression, size }));
+  /** Rows in one relation and not the other, both ways (0 when they hold the same rows). */
+  const difference = async (a: string, b: string) => Number((await rows(`SELECT (SELECT count(*) FROM (${a} EXCEPT ALL ${b})) + (SELECT count(*) FROM (${b} EXCEPT ALL ${a})) AS d`))[0].d);
+
+  it("copies the unchanged columns' chunks (plain, dictionary, nulls, booleans, dates, decimals) and encodes the new one", async () => {
+    const out = path.join(dir, "spread");
+    await rd.readParquet(input)
+      .mapBatches((b: rd.Batch) => {
+        const cols = b as rd.Columns;
+        const price = cols.price as Float64Array;
+        const qty = cols.qty as Int32Array;
+        return { ...cols, total: Float64Array.from(price, (p, i) => p * qty[i]) };
+      })
+      .writeParquet(out).run();
+    for (const col of ["id", "price", "qty", "name", "flag", "day", "amount"]) {
+      assert.deepEqual(await outputChunks(out, col), await inputChunks(col), `column ${col}: the input's chunks`);
+    }
+    assert.deepEqual((await outputChunks(out, "total")).map((c) => c.n), (await inputChunks("id")).map((c) => c.n), "one row group per input row group");
+    assert.equal(await difference(`SELECT *, price * qty AS total FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0, "DuckDB reads the same rows");
+    const back = await rd.readParquet(out).takeAll();
+    assert.equal(back.length, ROWS);
+    const i = 2614;
+    const sample = back.find((r) => Number(r.id) === i)!;
+    assert.deepEqual({ name: sample.name, flag: sample.flag, qty: sample.qty, total: sample.total }, { name: `name-${i * 7919 % 100003}`, flag: i % 3 === 0, qty: i % 9, total: i * 0.25 * (i % 9) });
+    assert.equal(back.filter((r) => r.name === null).length, Math.ceil(ROWS / 13), "rdpipe reads the nulls back");
+  });
+
+  it("encodes a zero-copy column written to in place, and a renamed column keeps its chunks under its new name", async () => {
+    const out = path.join(dir, "in-place");
+    await rd.readParquet(input)
+      .mapBatches((b: rd.Batch) => {
+        const cols = b as rd.Columns;
+        const price = cols.price as Float64Array;
+        for (let i = 0; i < price.length; i++) price[i] *= 2;
+        return cols;
+      })
+      .renameColumns({ name: "label" })
+      .writeParquet(out).run();
+    assert.notDeepEqual(await outputChunks(out, "price"), await inputChunks("price"), "price is encoded anew");
+    assert.deepEqual(await outputChunks(out, "label"), await inputChunks("name"), "name's chunks, as label");
+    assert.equal(await difference(`SELECT id, price * 2 AS price, qty, name AS label, flag, day, amount FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0);
+  });
+
+  it("keeps a write into a typed array copied from two row groups (a batch across their boundary)", async () => {
+    const out = path.join(dir, "across");
+    // 10,000-row groups in batches of 768: some batches hold the end of one row group and the start of the next.
+    await rd.readParquet(input)
+      .mapBatches((b: rd.Batch) => {
+        const qty = (b as rd.Columns).qty as Int32Array;
+        for (let i = 0; i < qty.length; i++) qty[i] += 100;
+        return b;
+      }, { batchSize: 768 })
+      .writeParquet(out).run();
+    assert.equal(await difference(`SELECT id, price, qty + 100 AS qty, name, flag, day, amount FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0);
+  });
+
+  it("encodes a column an Arrow batch UDF wrote into (booleans flipped in their buffer)", async () => {
+    const out = path.join(dir, "arrow");
+    await rd.readParquet(input, { columns: ["id", "flag"] })
+      .mapBatches((b: rd.Batch) => {
+        const table = b as unknown as { getChild(name: string): { data: { values: Uint8Array; offset: number; length: number }[] } };
+        for (const data of table.getChild("flag").data) {
+          for (let i = data.offset; i < data.offset + data.length; i++) data.values[i >> 3] ^= 1 << (i & 7);
+        }
+        return b;
+      }, { batchFormat: "arrow", batchSize: null })
+      .writeParquet(out).run();
+    assert.deepEqual(await outputChunks(out, "id"), await inputChunks("id"));
+    assert.equal(await difference(`SELECT id, NOT flag AS flag FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0);
+  });
+
+  it("encodes every column when the write's codec differs from the file's", async () => {
+    const out = path.join(dir, "zstd");
+    await rd.readParquet(input).writeParquet(out, { compression: "zstd" }).run();
+    assert.ok((await chunks(`${out}/*.parquet`)).every((c) => c.compression === "ZSTD"));
+    assert.equal(await difference(`SELECT * FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0);
+  });
+});
