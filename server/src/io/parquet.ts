@@ -141,9 +141,19 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
   const reader = new RangeReader(fs, path, file.size);
   const { layout, schema } = await readFooter(reader);
   const columns = columnsToRead(schema.fields.map((f) => f.name), options.columns, path, options.optionalColumns);
-  const [first, end] = file.rowGroups ?? [0, layout.rowGroups.length];
+  const [first, last] = file.rowGroups ?? [0, layout.rowGroups.length];
+  const end = Math.min(last, layout.rowGroups.length);
+  // Without a predicate every row group is read whole: the next one's bytes can be read while this one is decoded and used.
+  const readWhole = (index: number) => {
+    const read = (async () => {
+      const plan = layout.rowGroupFile(index, columns);
+      return { plan, ranges: await readRanges(reader, plan.ranges) };
+    })();
+    return { index, read };
+  };
+  let ahead: ReturnType<typeof readWhole> | undefined;
   let rowOffset = 0;
-  for (let index = 0; index < Math.min(end, layout.rowGroups.length); index++) {
+  for (let index = 0; index < end; index++) {
     const rows = layout.rowGroups[index].rows;
     if (index < first) { rowOffset += rows; continue; }
     if (filter) {
@@ -174,8 +184,10 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
     let plan: RowGroupFilePlan;
     let ranges: Awaited<ReturnType<typeof readRanges>>;
     try {
-      plan = layout.rowGroupFile(index, columns);
-      ranges = await readRanges(reader, plan.ranges);
+      const current = ahead?.index === index ? ahead : readWhole(index);
+      ahead = options.readAhead && !filter && index + 1 < end ? readWhole(index + 1) : undefined;
+      ahead?.read.catch(() => undefined); // its error is thrown when its turn comes
+      ({ plan, ranges } = await current.read);
     } catch (e) {
       throw new IoError(`${where}: ${errorMessage(e)}`);
     }

@@ -102,11 +102,11 @@ export async function parquetReadSchema(spec: FileReadSpec, file: FileRef, cache
 
 /** One file's non-empty blocks with partition and path columns added and the projection applied. */
 async function* fileBlocks(spec: FileReadSpec, file: FileRef): AsyncGenerator<SourceBlock> {
-  const { csv, image, filter, optionalColumns, keepEncoded } = spec.options;
+  const { csv, image, filter, optionalColumns, keepEncoded, limit } = spec.options;
   const { constants, fileColumns, outputColumns } = readShape(spec, file);
   const fs = fileSystemFor(file.path, spec.options.filesystem);
   try {
-    for await (const { block, rowOffset, skipped } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, optionalColumns, csv, image, filter, keepEncoded })) {
+    for await (const { block, rowOffset, skipped } of READERS[spec.format](file, fs, { columns: fileColumns?.length ? fileColumns : undefined, optionalColumns, csv, image, filter, keepEncoded, readAhead: limit === undefined })) {
       if (skipped !== undefined) { yield { block, file: file.path, rowOffset, skipped }; continue; }
       yield { block: projectBlock(withConstantColumns(block, constants), outputColumns), file: file.path, rowOffset };
     }

@@ -109,6 +109,8 @@ export interface FormatReadOptions {
   /** Parquet skips the row groups whose statistics say no row can match. */
   filter?: PrunePredicate;
   keepEncoded?: boolean;
+  /** Parquet: the next row group is read while one is decoded (not under a row limit, which may need no more). */
+  readAhead?: boolean;
   image?: ImageReadOptions;
 }
 

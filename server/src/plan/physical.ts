@@ -201,7 +201,7 @@ export function pushedSource(source: SourceDef, pushdown: ReadPushdown | undefin
 /** A Parquet read written to Parquet in the same task keeps its encoded columns, so that unchanged ones are written as they were read. */
 function withKeptEncoding(source: SourceDef, sink: DatasinkRef): SourceDef {
   const output = sink.builtin?.type === "files" ? sink.builtin.output : undefined;
-  if (process.env.RDPIPE_NO_KEEP || source.type !== "files" || source.format !== "parquet" || output?.format !== "parquet") return source;
+  if (source.type !== "files" || source.format !== "parquet" || output?.format !== "parquet") return source;
   return { ...source, options: { ...source.options, keepEncoded: true } };
 }
 
