@@ -10,7 +10,7 @@ import type { FileMetadata } from "./metadata-cache";
 import { MAGIC } from "./parquet-footer";
 import { pagedRowGroup, readRun } from "./parquet-pages";
 import { mayMatch } from "./prune";
-import { keptChunk, rememberKeptChunks, type KeptChunk } from "./parquet-kept";
+import { keptChunk, loadKeptChunkHasher, rememberKeptChunks, type KeptChunk } from "./parquet-kept";
 import { ParquetLayout, type ByteRange, type RowGroupFilePlan } from "./rowgroup";
 import type { FileBlock, FileRef, FormatReadOptions } from "./types";
 import { IoError, errorMessage, pathError } from "./errors";
@@ -139,6 +139,7 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
   const { path } = file;
   const { filter } = options;
   const reader = new RangeReader(fs, path, file.size);
+  if (options.keepEncoded) await loadKeptChunkHasher();
   const { layout, schema } = await readFooter(reader);
   const columns = columnsToRead(schema.fields.map((f) => f.name), options.columns, path, options.optionalColumns);
   const [first, last] = file.rowGroups ?? [0, layout.rowGroups.length];
