@@ -3,7 +3,7 @@
 // `rdpipe node` joins a head as a node.
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { runNode, readTlsFiles, type TlsFiles } from "../cluster";
+import { runNode, readTlsFiles, tuneEngineProcess, type TlsFiles } from "../cluster";
 import { RemoteError, type JobError, type JobResult, type ProgressSnapshot } from "../contract";
 import { cutChunk, formatBytes, formatCount } from "../exec";
 import { compilePipeline } from "../loader";
@@ -262,6 +262,7 @@ function printCheckpointAfterFailure(last: ProgressSnapshot | undefined): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  tuneEngineProcess();
   const session: Session = {};
   try {
     return await run(argv, session);

@@ -7,7 +7,7 @@ import { workerThread } from "./paths";
 export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
 export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
-export { engineProcessEnv, packageRoot, workerScript } from "./paths";
+export { engineProcessEnv, packageRoot, tuneEngineProcess, workerScript } from "./paths";
 export { TaskError, TaskRun, applyTransforms, rowName, type OriginBlock } from "./transforms";
 export { loadColumn, stringAt, type Col } from "./expr-columns";
 export { Cluster, type ClusterOptions, type NodeCounts, type NodeInfo, type NodeProgress } from "./nodes";

@@ -2,7 +2,7 @@
 // view, so user code (module top level and UDFs) never runs in the server's process and a job outlives
 // its HTTP client. The parent sends one RunnerRequest over IPC; the runner answers and exits.
 import { DataContext } from "../api/context";
-import { jobHead } from "../cluster";
+import { jobHead, tuneEngineProcess } from "../cluster";
 import { PlanError } from "../plan";
 import { ViewRefused, readCheckpointView, type CheckpointViewRequest } from "./checkpoint-view";
 import { inspectPlan } from "./inspect";
@@ -56,6 +56,7 @@ async function answerCheckpoint(request: CheckpointViewRequest): Promise<void> {
 }
 
 function main(): void {
+  tuneEngineProcess();
   const abort = new AbortController();
   // Cancel: the server sends SIGTERM (running tasks stop, partial output files are removed); a server
   // that went away disconnects the channel, which cancels too.
