@@ -55,8 +55,9 @@ async function buildStage() {
   const external = ["esbuild", "parquet-wasm", "apache-arrow"];
   const externalDependencies = ["flatbuffers", "json-with-bigint", "tslib"]; // apache-arrow's, at run time
   // Native connectors are not shipped (lancedb alone is 150 MB): a pipeline that uses one on the bundled
-  // server is told which package to install.
-  const notShipped = ["@lancedb/lancedb", "better-sqlite3", "sharp"];
+  // server is told which package to install. Without koffi (FFI) malloc's thresholds are not set in the
+  // server's own process; the job runners it starts get them from their environment (engineProcessEnv).
+  const notShipped = ["@lancedb/lancedb", "better-sqlite3", "sharp", "koffi"];
   await build({
     entryPoints: {
       cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/worker/index.ts"),

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
+import { MMAP_THRESHOLD_BYTES, tuneAllocator } from "./allocator";
 
 export function packageRoot(): string {
   let dir = __dirname;
@@ -17,12 +18,11 @@ export function packageRoot(): string {
 
 /**
  * The environment of an engine process this one starts (a server's job runner, a node). glibc's malloc
- * gets a fixed mmap threshold: left dynamic, the threshold rises to the largest buffer freed (up to
- * 32 MiB), after which freed column buffers stay in malloc's arenas instead of going back to the system
- * (memory bench, slow consumer: peak RSS 680 → 540 MiB). A value set by the user wins.
+ * gets a fixed mmap threshold from its start (./allocator.ts sets the same once workers start, where
+ * koffi loads; the VSIX's server ships without it). A value set by the user wins.
  */
 export function engineProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { MALLOC_MMAP_THRESHOLD_: String(128 * 1024), ...env };
+  return { MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD_BYTES), ...env };
 }
 
 /**
@@ -51,9 +51,11 @@ export function workerScript(): string {
 export function workerThread(script = workerScript()): Worker {
   const loader = path.join(path.dirname(script), "code-cache.js");
   const boot = `require("node:v8").setFlagsFromString("--expose-gc"); require(${JSON.stringify(loader)}).requireCached(${JSON.stringify(script)});`;
-  return new Worker(boot, {
+  const worker = new Worker(boot, {
     eval: true, stdout: false, stderr: false, execArgv: workerExecArgv(),
   });
+  tuneAllocator(); // after the start, so that loading the FFI overlaps the thread's boot
+  return worker;
 }
 
 /**
