@@ -54,7 +54,7 @@ export function workerThread(script = workerScript()): Worker {
   const worker = new Worker(boot, {
     eval: true, stdout: false, stderr: false, execArgv: workerExecArgv(),
   });
-  tuneAllocator(); // after the start, so that loading the FFI overlaps the thread's boot
+  queueMicrotask(tuneAllocator); // after the threads a pool starts at once: loading the FFI overlaps their boot
   return worker;
 }
 
