@@ -1,8 +1,9 @@
 // Child of test/allocator.test.ts: does what leaves glibc's dynamic mmap threshold holding freed buffers,
 // and prints `RESULT {json}` with how much RSS the freed buffers left behind.
-// Usage: node --expose-gc -r tsx/cjs test/allocator-run.ts engine|bare
-//   engine: runs a small job first (the engine starts its workers, and sets malloc up where it does so)
-//   bare:   no job: malloc as Node leaves it
+// Usage: node --expose-gc -r tsx/cjs test/allocator-run.ts engine|unbudgeted|bare
+//   engine:     runs a small job under a memory budget first (the engine sets malloc up as it starts it)
+//   unbudgeted: the same job without a budget set (malloc is left as it is)
+//   bare:       no job: malloc as Node leaves it
 import * as rd from "../server/src/api";
 
 const MiB = 2 ** 20;
@@ -18,7 +19,9 @@ async function settle(): Promise<void> {
 
 async function main(): Promise<void> {
   let rows = 0;
-  if (process.argv[2] === "engine") {
+  const mode = process.argv[2];
+  if (mode === "engine") rd.DataContext.getCurrent().resourceLimits.memoryBytes = 256 * MiB;
+  if (mode === "engine" || mode === "unbudgeted") {
     for await (const batch of rd.range(1000).mapBatches((b: rd.Columns) => b).iterBatches({ batchFormat: "columns" })) {
       rows += ((batch as rd.Columns).id as BigInt64Array).length;
     }

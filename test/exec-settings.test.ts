@@ -34,7 +34,7 @@ describe("ExecSettings: what the executor reads of its configuration", function 
 
   it("execute runs a plan from plain ExecSettings, and obeys them", async () => {
     const settings: ExecSettings = {
-      cpuSlots: 2, blockBytes: 1024 * 1024, memoryBudgetBytes: 48 * 1024 * 1024, maxErroredBlocks: 1, taskTimeoutMs: 60_000,
+      cpuSlots: 2, blockBytes: 1024 * 1024, memoryBudgetBytes: 48 * 1024 * 1024, memoryBudgetSet: true, maxErroredBlocks: 1, taskTimeoutMs: 60_000,
       maxTaskRetries: 0, progressIntervalMs: 1000, preserveOrder: true,
       actorPoolAutoscaler: new BacklogActorPoolAutoscaler(), clusterAutoscaler: new QueuedWorkClusterAutoscaler(),
     };

@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { type Data, Field, Float16, Int64, RecordBatch, Schema, Struct, Table, makeData, tableToIPC } from "apache-arrow";
+import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
 import * as rd from "../server/src/api";
 import { tempDir } from "./helpers";
 
@@ -110,6 +112,41 @@ describe("Parquet columns handed back unchanged are written as they were read", 
       .writeParquet(out).run();
     assert.deepEqual(await outputChunks(out, "id"), await inputChunks("id"));
     assert.equal(await difference(`SELECT id, NOT flag AS flag FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0);
+  });
+
+  /** A Parquet file parquet-wasm writes of these columns, in row groups of 10,000 rows. */
+  function arrowFile(name: string, fields: Field[], columns: Data[]): string {
+    const schema = new Schema(fields);
+    const table = new Table(schema, [new RecordBatch(schema, makeData({ type: new Struct(fields), length: columns[0].length, children: columns }))]);
+    const file = path.join(dir, name);
+    const properties = new WriterPropertiesBuilder().setMaxRowGroupSize(10_000).setCompression(Compression.SNAPPY).build();
+    fs.writeFileSync(file, writeParquet(WasmTable.fromIPCStream(tableToIPC(table, "stream")), properties));
+    return file;
+  }
+  const n = 20_000;
+  const int64s = (f: (i: number) => number) => makeData({ type: new Int64(), length: n, data: BigInt64Array.from({ length: n }, (_, i) => BigInt(f(i))) });
+
+  it("gives each of two columns of one name its own values", async () => {
+    const file = arrowFile("same-names.parquet", [new Field("c", new Int64(), false), new Field("c", new Int64(), false)], [int64s((i) => i), int64s((i) => -7 * i)]);
+    const out = path.join(dir, "same-names");
+    await rd.readParquet(file).writeParquet(out).run();
+    assert.deepEqual(await rows(`SELECT * FROM '${out}/*.parquet' WHERE c = 5`), [{ c: "5", c_1: "-35" }]);
+    assert.deepEqual(await rows(`SELECT count(*) AS n FROM '${out}/*.parquet' WHERE c_1 = -7 * c`), [{ n: String(n) }]);
+  });
+
+  it("gives a batch UDF half floats as numbers, in a batch within a row group and across two alike", async () => {
+    const half = makeData({ type: new Float16(), length: n, data: Uint16Array.from({ length: n }, () => 0x3c00) }); // 1.0
+    const file = arrowFile("half.parquet", [new Field("id", new Int64(), false), new Field("h", new Float16(), false)], [int64s((i) => i), half]);
+    const out = path.join(dir, "half");
+    await rd.readParquet(file)
+      .mapBatches((b: rd.Batch) => {
+        const h = (b as rd.Columns).h as unknown[];
+        if (h[0] !== 1) throw new Error(`h[0] is ${String(h[0])}`);
+        for (let i = 0; i < h.length; i++) h[i] = 2;
+        return b;
+      }, { batchSize: 768 })
+      .writeParquet(out).run();
+    assert.deepEqual(await rows(`SELECT count(*) AS n, min(h) AS lo, max(h) AS hi FROM '${out}/*.parquet'`), [{ n: String(n), lo: 2, hi: 2 }]);
   });
 
   it("encodes every column when the write's codec differs from the file's", async () => {

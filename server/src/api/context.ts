@@ -79,7 +79,7 @@ export class DataContext {
   /** What an execution of `root` reads: these settings as they are now (the checkpoint only for a plan that writes). */
   execSettings(root: LogicalOp): ExecSettings {
     return {
-      cpuSlots: this.cpuSlots(), blockBytes: this.blockBytes(), memoryBudgetBytes: this.memoryBudget(),
+      cpuSlots: this.cpuSlots(), blockBytes: this.blockBytes(), memoryBudgetBytes: this.memoryBudget(), memoryBudgetSet: this.resourceLimits.memoryBytes !== undefined,
       maxErroredBlocks: this.maxErroredBlocks, taskTimeoutMs: this.taskTimeoutMs, maxTaskRetries: this.maxTaskRetries,
       progressIntervalMs: this.progress.intervalMs, preserveOrder: this.preserveOrder, spillDir: this.spillDir,
       checkpoint: root.kind === "write" ? this.checkpointConfig?.settings() : undefined,

@@ -139,7 +139,8 @@ export function valueAt(vector: Vector, row: number): unknown {
 export function columnValues(vector: Vector): unknown[] {
   const type = vector.type;
   if (DataType.isInt(type) && type.bitWidth === 64 && vector.nullCount === 0) return Array.from(vector.toArray() as BigInt64Array, plainValue);
-  if (DataType.isInt(type) || DataType.isFloat(type) || DataType.isBool(type) || DataType.isUtf8(type) ||
+  // A half float's buffer holds 16-bit patterns: its values come from get().
+  if (DataType.isInt(type) || (DataType.isFloat(type) && type.precision !== Precision.HALF) || DataType.isBool(type) || DataType.isUtf8(type) ||
     DataType.isDictionary(type)) {
     const values = vector.nullCount === 0 ? Array.from(vector.toArray() as ArrayLike<unknown>) : null;
     if (values && !DataType.isDictionary(type)) return values;

@@ -3,7 +3,7 @@
 // others are arrays whose values are decoded on first read (strings in one pass, see utf8.ts); a
 // column handed back unread or unchanged maps to its original Arrow vector, buffers and all.
 import { inspect } from "node:util";
-import { DataType, makeVector, type Data, type Vector } from "apache-arrow";
+import { DataType, Precision, makeVector, type Data, type Vector } from "apache-arrow";
 import { type Block, type ColumnOrigins, type Columns, columnValues } from "./arrow";
 import { decodeUtf8Into, isNullAt } from "./utf8";
 
@@ -66,7 +66,8 @@ export function columnArray(vector: Vector): ArrayLike<unknown> {
 
 function zeroCopyValues(vector: Vector): ArrayLike<unknown> | null {
   const type = vector.type;
-  if (vector.nullCount > 0 || !(DataType.isInt(type) || DataType.isFloat(type))) return null;
+  // Half floats are 16-bit patterns in Arrow's buffer: a UDF gets their values, decoded.
+  if (vector.nullCount > 0 || !(DataType.isInt(type) || (DataType.isFloat(type) && type.precision !== Precision.HALF))) return null;
   if (vector.data.length === 1) {
     const data = vector.data[0];
     return (data.values as ArrayLike<unknown> & { subarray(a: number, b: number): ArrayLike<unknown> })

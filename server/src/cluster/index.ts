@@ -8,6 +8,7 @@ export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, T
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
 export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
 export { engineProcessEnv, packageRoot, tuneEngineProcess, workerScript } from "./paths";
+export { tuneAllocator } from "./allocator";
 export { TaskError, TaskRun, applyTransforms, rowName, type OriginBlock } from "./transforms";
 export { loadColumn, stringAt, type Col } from "./expr-columns";
 export { Cluster, type ClusterOptions, type NodeCounts, type NodeInfo, type NodeProgress } from "./nodes";

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
-import { MMAP_THRESHOLD_BYTES, tuneAllocator } from "./allocator";
+import { MMAP_THRESHOLD_BYTES } from "./allocator";
 
 export function packageRoot(): string {
   let dir = __dirname;
@@ -18,8 +18,8 @@ export function packageRoot(): string {
 
 /**
  * The environment of an engine process this one starts (a server's job runner, a node). glibc's malloc
- * gets a fixed mmap threshold from its start (./allocator.ts sets the same once workers start, where
- * koffi loads; the VSIX's server ships without it). A value set by the user wins.
+ * gets a fixed mmap threshold from its start (./allocator.ts sets the same in a process whose job has a
+ * memory budget, where koffi loads; the VSIX's server ships without it). A value set by the user wins.
  */
 export function engineProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   return { MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD_BYTES), ...env };
@@ -51,11 +51,9 @@ export function workerScript(): string {
 export function workerThread(script = workerScript()): Worker {
   const loader = path.join(path.dirname(script), "code-cache.js");
   const boot = `require("node:v8").setFlagsFromString("--expose-gc"); require(${JSON.stringify(loader)}).requireCached(${JSON.stringify(script)});`;
-  const worker = new Worker(boot, {
+  return new Worker(boot, {
     eval: true, stdout: false, stderr: false, execArgv: workerExecArgv(),
   });
-  queueMicrotask(tuneAllocator); // after the threads a pool starts at once: loading the FFI overlaps their boot
-  return worker;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The CPU slots an execution runs on — the shared worker pool (or the cluster's), and one actor pool
 // per class-UDF stage — and their autoscaling: pools within [min, max], the cluster by its provider.
 import {
-  ActorPool, type ActorCounts, type ClusterPool, TASKS_PER_ACTOR, type TaskHost, type WorkerPool, localWorkerThread, sharedWorkerPool,
+  ActorPool, type ActorCounts, type ClusterPool, TASKS_PER_ACTOR, type TaskHost, type WorkerPool, localWorkerThread, sharedWorkerPool, tuneAllocator,
 } from "../cluster";
 import { type ModuleRef, PlanError } from "../plan";
 import { ExecutionError } from "./errors";
@@ -59,6 +59,8 @@ export class Resources {
       await cluster.start();
       checkActorsFit(operators, cluster.largestNodeCpus(), cluster.options.cpusPerNode);
     }
+    // Under a memory budget the user set, RSS must follow it: malloc's thresholds are fixed (costing system time).
+    if (settings.memoryBudgetSet) tuneAllocator();
     const pool = cluster ? cluster.pool : sharedWorkerPool(settings.cpuSlots);
     return new Resources(settings, pool, onIdle, operators, module, fail);
   }

@@ -10,6 +10,8 @@ export interface ExecSettings {
   blockBytes: number;
   /** Bytes of blocks the executor may hold in queues and in flight before it stops launching tasks. */
   memoryBudgetBytes: number;
+  /** The user set the budget (rather than the default share of the machine's memory): peak RSS must follow it. */
+  memoryBudgetSet: boolean;
   /** Blocks whose task fails with an application error before the job fails; -1 = unlimited. */
   maxErroredBlocks: number;
   taskTimeoutMs: number;

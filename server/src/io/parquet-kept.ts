@@ -55,8 +55,9 @@ export function keptChunk(inFile: ChunkInFile, bytes: Uint8Array): KeptChunk | u
 /** Remembers the chunk each named column of `table` (one record batch: a decoded row group) was decoded from. */
 export function rememberKeptChunks(table: Table, chunks: Map<string, KeptChunk>): void {
   if (table.batches.length !== 1) return;
-  for (const [index, f] of table.schema.fields.entries()) {
-    const kept = chunks.get(f.name);
+  const names = table.schema.fields.map((f) => f.name);
+  for (const [index, name] of names.entries()) {
+    const kept = names.indexOf(name) === names.lastIndexOf(name) ? chunks.get(name) : undefined;
     const data = table.batches[0].data.children[index];
     if (!kept || !data.values || !keyable(data)) continue;
     const buffer = data.values.buffer as ArrayBufferLike;
@@ -74,9 +75,12 @@ export function keptChunkOf(data: Data): KeptChunk | undefined {
   return found && fingerprint(data) === found.fingerprint ? found.kept : undefined;
 }
 
-/** Flat columns of one buffer set; nested, dictionary and null columns are always encoded. */
+/**
+ * Flat columns of one buffer set; nested, dictionary and null columns are always encoded, and intervals
+ * too: the reader gives Parquet's INTERVAL as days and milliseconds only, which a copied chunk would not.
+ */
 function keyable(data: Data): boolean {
-  return data.children.length === 0 && !data.dictionary && !DataType.isNull(data.type);
+  return data.children.length === 0 && !data.dictionary && !DataType.isNull(data.type) && !DataType.isInterval(data.type);
 }
 
 const sameView = (a: ArrayBufferView | undefined, b: ArrayBufferView | undefined) =>

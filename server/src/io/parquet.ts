@@ -101,7 +101,9 @@ function arrowSchemaOfFooter(footerAndTail: Uint8Array): Schema {
 function keptChunks(layout: ParquetLayout, index: number, plan: RowGroupFilePlan, chunks: Uint8Array[]): Map<string, KeptChunk> {
   const byStart = new Map(plan.ranges.map((range, i) => [range.start, chunks[i]]));
   const kept = new Map<string, KeptChunk>();
-  for (const name of plan.columns) {
+  // A name two columns share would give both the first one's chunk.
+  const shared = new Set(layout.columnNames.filter((name, i) => layout.columnNames.indexOf(name) !== i));
+  for (const name of plan.columns.filter((n) => !shared.has(n))) {
     const inFile = layout.chunkInFile(index, name);
     const bytes = inFile && byStart.get(inFile.start);
     const chunk = bytes && keptChunk(inFile, bytes);

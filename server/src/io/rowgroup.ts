@@ -115,6 +115,11 @@ export class ParquetLayout {
     return out;
   }
 
+  /** The top-level columns' names, in order. */
+  get columnNames(): string[] {
+    return this.columns.map((c) => c.name);
+  }
+
   /** Where a top-level primitive column's chunk in one row group starts, its footer entry and its schema element; undefined for other columns. */
   chunkInFile(rowGroupIndex: number, name: string): ChunkInFile | undefined {
     const column = this.columns.find((c) => c.name === name);
