@@ -103,7 +103,7 @@ export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (Kept
   new DataView(tail.buffer).setUint32(0, footer.length, true);
   tail.set(MAGIC, 4);
   parts.push(footer, tail);
-  const out = new Uint8Array(position + footer.length + tail.length);
+  const out: Uint8Array = Buffer.allocUnsafeSlow(position + footer.length + tail.length); // every byte is written below
   let at = 0;
   for (const part of parts) { out.set(part, at); at += part.length; }
   return out;

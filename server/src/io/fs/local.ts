@@ -38,7 +38,8 @@ export class LocalFileSystem implements FileSystem {
   async readRange(file: string, start: number, end: number): Promise<Uint8Array> {
     const handle = await fs.open(file, "r");
     try {
-      const bytes = new Uint8Array(end - start);
+      // Not zeroed first: only the bytes read are returned.
+      const bytes: Uint8Array = Buffer.allocUnsafeSlow(end - start);
       let filled = 0;
       while (filled < bytes.length) {
         const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, start + filled);
