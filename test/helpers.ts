@@ -6,6 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { DataContext } from "../server/src/api";
 import { Cluster } from "../server/src/cluster";
 import { listFiles, readFileBlocks, type FileSystemDescription } from "../server/src/io";
+import { DuckDBInstance, type DuckDBConnection, type Json } from "@duckdb/node-api";
 
 export const REPO = path.resolve(__dirname, "..");
 
@@ -111,4 +112,28 @@ export function onTwoNodes(memoryBytes: number): { cluster(): Cluster } {
     fs.rmSync(spill, { recursive: true, force: true });
   });
   return { cluster: () => cluster! };
+}
+
+/** An in-memory DuckDB for checking output files: rows of a query as JSON values, and how many rows two queries do not share. */
+export class DuckCheck {
+  private constructor(private readonly instance: DuckDBInstance, readonly conn: DuckDBConnection) {}
+
+  static async open(): Promise<DuckCheck> {
+    const instance = await DuckDBInstance.create(":memory:");
+    return new DuckCheck(instance, await instance.connect());
+  }
+
+  async rows(sql: string): Promise<Record<string, Json>[]> {
+    return (await this.conn.runAndReadAll(sql)).getRowObjectsJson();
+  }
+
+  /** Rows in one relation and not the other, both ways (0 when they hold the same rows). */
+  async difference(a: string, b: string): Promise<number> {
+    return Number((await this.rows(`SELECT (SELECT count(*) FROM (${a} EXCEPT ALL ${b})) + (SELECT count(*) FROM (${b} EXCEPT ALL ${a})) AS d`))[0].d);
+  }
+
+  close(): void {
+    this.conn.closeSync();
+    this.instance.closeSync();
+  }
 }

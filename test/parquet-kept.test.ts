@@ -4,11 +4,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { type Data, Field, Float16, Int64, RecordBatch, Schema, Struct, Table, makeData, tableToIPC } from "apache-arrow";
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
 import * as rd from "../server/src/api";
-import { tempDir } from "./helpers";
+import { DuckCheck, tempDir } from "./helpers";
 
 const ROWS = 40_000;
 const ROW_GROUP_ROWS = 10_000;
@@ -17,35 +16,31 @@ describe("Parquet columns handed back unchanged are written as they were read", 
   this.timeout(120_000);
   let dir: string;
   let input: string;
-  let duck: DuckDBInstance;
-  let conn: DuckDBConnection;
+  let duck: DuckCheck;
 
   before(async () => {
     dir = tempDir("rdpipe-kept-");
     input = path.join(dir, "input.parquet");
-    duck = await DuckDBInstance.create(":memory:");
-    conn = await duck.connect();
+    duck = await DuckCheck.open();
     // Plain, dictionary-encoded, nullable, boolean, date and decimal columns, in row groups of ROW_GROUP_ROWS.
-    await conn.run(`COPY (SELECT i::BIGINT AS id, (i * 0.25)::DOUBLE AS price, (i % 9)::INTEGER AS qty,
+    await duck.conn.run(`COPY (SELECT i::BIGINT AS id, (i * 0.25)::DOUBLE AS price, (i % 9)::INTEGER AS qty,
         CASE WHEN i % 13 = 0 THEN NULL ELSE 'name-' || (i * 7919 % 100003) END AS name, i % 3 = 0 AS flag,
         DATE '2020-01-01' + (i % 500)::INTEGER AS day, (i / 8)::DECIMAL(18, 3) AS amount
       FROM range(${ROWS}) t(i)) TO '${input}' (FORMAT parquet, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`);
   });
   after(() => {
-    conn.closeSync();
-    duck.closeSync();
+    duck.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(() => { rd.DataContext.reset(); });
 
-  const rows = async (sql: string) => (await conn.runAndReadAll(sql)).getRowObjectsJson();
+  const rows = (sql: string) => duck.rows(sql);
   /** Each column chunk of the files: its column, encodings, codec and compressed size (what identifies a copied chunk). */
   const chunks = async (glob: string) => rows(`SELECT row_group_num_rows AS n, path_in_schema AS col, encodings, compression, total_compressed_size AS size
     FROM parquet_metadata('${glob}') ORDER BY file_name, row_group_id, column_id`);
   const inputChunks = async (col: string) => (await chunks(input)).filter((c) => c.col === col).map(({ n, encodings, compression, size }) => ({ n, encodings, compression, size }));
   const outputChunks = async (out: string, col: string) => (await chunks(`${out}/*.parquet`)).filter((c) => c.col === col).map(({ n, encodings, compression, size }) => ({ n, encodings, compression, size }));
-  /** Rows in one relation and not the other, both ways (0 when they hold the same rows). */
-  const difference = async (a: string, b: string) => Number((await rows(`SELECT (SELECT count(*) FROM (${a} EXCEPT ALL ${b})) + (SELECT count(*) FROM (${b} EXCEPT ALL ${a})) AS d`))[0].d);
+  const difference = (a: string, b: string) => duck.difference(a, b);
 
   it("copies the unchanged columns' chunks (plain, dictionary, nulls, booleans, dates, decimals) and encodes the new one", async () => {
     const out = path.join(dir, "spread");

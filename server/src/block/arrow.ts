@@ -5,6 +5,7 @@ import {
   Utf8, Vector, makeData, makeVector, tableFromIPC, tableToIPC, vectorFromArray, RecordBatch, Struct, List,
 } from "apache-arrow";
 import { RdpipeError } from "../errors";
+import { decimalVector, decimalsInto } from "./decimal";
 import { utf8Vector } from "./utf8";
 
 export type Block = Table;
@@ -132,12 +133,19 @@ function plainValue(value: unknown): unknown {
 
 /** One row's plain value, as columnValues gives it: for reading a few rows of a long column. */
 export function valueAt(vector: Vector, row: number): unknown {
+  if (DataType.isDecimal(vector.type)) return columnValues(vector.slice(row, row + 1))[0];
   return plainValue(vector.get(row));
 }
 
 /** A column as a plain JS array of plain values. */
 export function columnValues(vector: Vector): unknown[] {
   const type = vector.type;
+  if (DataType.isDecimal(type)) {
+    const out = new Array<unknown>(vector.length);
+    let at = 0;
+    for (const data of vector.data) { decimalsInto(data, out, at); at += data.length; }
+    return out;
+  }
   if (DataType.isInt(type) && type.bitWidth === 64 && vector.nullCount === 0) return Array.from(vector.toArray() as BigInt64Array, plainValue);
   // A half float's buffer holds 16-bit patterns: its values come from get().
   if (DataType.isInt(type) || (DataType.isFloat(type) && type.precision !== Precision.HALF) || DataType.isBool(type) || DataType.isUtf8(type) ||
@@ -199,6 +207,14 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
   // Arrow's builders take only null as missing (undefined becomes NaN or false): a missing value is null.
   const arr = Array.prototype.includes.call(values, undefined)
     ? Array.from(values as unknown[], (v) => (v === undefined ? null : v)) : values as unknown[];
+  // A decimal column takes decimal strings (as it is read), numbers and bigints, mixed.
+  const hintType = hint?.type;
+  if (hintType && DataType.isDecimal(hintType) && arr.some((v) => v !== null) &&
+    Array.prototype.every.call(arr, (v) => v === null || typeof v === "string" || typeof v === "number" || typeof v === "bigint")) {
+    const built = decimalVector(arr, hintType);
+    if ("vector" in built) return built.vector;
+    throw new BlockError(`column '${name}' row ${built.badRow}: ${preview(arr[built.badRow])} is not a decimal(${hintType.precision}, ${hintType.scale})`);
+  }
   let kind: string | null = null;
   let firstRow = -1;
   for (let i = 0; i < arr.length; i++) {
@@ -212,7 +228,6 @@ function buildVector(name: string, values: ArrayLike<unknown>, hint?: Field): Ve
         `column '${name}' has mixed types: ${kind} at row ${firstRow} (${preview(arr[firstRow])}) and ${k} at row ${i} (${preview(v)})`);
     }
   }
-  const hintType = hint?.type;
   switch (kind) {
     case null:
       // No value and no hint: the null type, which a later block's values give a type to (see conform.ts).
