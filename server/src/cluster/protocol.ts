@@ -72,6 +72,13 @@ export interface ActorInit {
   maxConcurrency: number;
 }
 
+/**
+ * What every message of a running task carries besides its own fields: the bytes the worker's isolate
+ * holds beyond what it held once ready (V8's external memory: its blocks' ArrayBuffers, their IPC copies
+ * not yet sent, a decoder's wasm memory), measured as the message leaves.
+ */
+export interface TaskReport { held?: number }
+
 export type WorkerMessage =
   | { type: "ready" }
   /** Answers "drain": no write this worker started can create a file any more. */

@@ -1,5 +1,5 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
-import { setFlagsFromString } from "node:v8";
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { parentPort } from "node:worker_threads";
 import { DataType, type Schema } from "apache-arrow";
@@ -64,8 +64,15 @@ function wakeTask(taskId: number): void {
   waiter?.();
 }
 
+/** V8's external memory of this isolate once it was ready (its modules loaded): what a task holds is counted beyond it. */
+let idleExternalBytes = 0;
+
+/** A running task's messages carry what this worker holds now, less the buffers they transfer (those count in the driver's queues). */
 function send(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
+  if (!("taskId" in message) || message.type === "done" || message.type === "error") return port.postMessage(message, transfer);
+  const sent = transfer.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+  const held = Math.max(0, getHeapStatistics().external_memory - idleExternalBytes - sent);
+  port.postMessage({ ...message, held }, transfer);
 }
 
 /**
@@ -352,4 +359,5 @@ port.on("message", (message: DriverMessage) => {
   });
 });
 
+idleExternalBytes = getHeapStatistics().external_memory;
 send({ type: "ready" });
