@@ -20,6 +20,11 @@ export type TaskInput =
   /** A reduce task of an exchange: its partition's pieces from every map output. */
   | { kind: "exchange"; reduce: ExchangeReduceSpec };
 
+/** Bytes of the blocks a task's input carries in its message (none for a read or a reduce: those it reads itself). */
+export function inputBytes(input: TaskInput): number {
+  return input.kind === "blocks" ? input.blocks.reduce((sum, ipc) => sum + ipc.byteLength, 0) : 0;
+}
+
 export interface TaskSpec {
   taskId: number;
   /** The stage's display name, e.g. "ReadParquet->Map(parse)". */

@@ -3,7 +3,7 @@
 import type { Schema } from "apache-arrow";
 import { schemaFromIPC, schemaToIPC } from "../block";
 import { taskOutputPrefix } from "../checkpoint";
-import type { TaskFailure, TaskHost, TaskSpec } from "../cluster";
+import { type TaskFailure, type TaskHost, type TaskSpec, inputBytes } from "../cluster";
 import type { ModuleRef } from "../plan";
 import type { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
@@ -263,8 +263,7 @@ export class TaskLauncher implements TaskLoad {
     }
     const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
     const sources = retry?.sources ?? checkpoint?.launched(op, taskIndex, next!.input, next!.inputBlocks) ?? [];
-    const inputBytes = spec.input.kind === "blocks" ? spec.input.blocks.reduce((sum, ipc) => sum + ipc.byteLength, 0) : 0;
-    const state: RunningTask = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes, held: Math.min(inputBytes, reservedBytes), sources };
+    const state: RunningTask = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes, held: Math.min(inputBytes(spec.input), reservedBytes), sources };
     this.running.set(spec.taskId, state);
     const settle = () => {
       this.running.delete(spec.taskId);
