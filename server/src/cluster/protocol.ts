@@ -78,9 +78,9 @@ export interface ActorInit {
 }
 
 /**
- * What every message of a running task carries besides its own fields: the bytes the worker's isolate
- * holds beyond what it held once ready (V8's external memory: its blocks' ArrayBuffers, their IPC copies
- * not yet sent, a decoder's wasm memory), measured as the message leaves.
+ * What every message of a running task carries besides its own fields: the bytes the task holds, as the
+ * growth of its worker isolate's external memory since the task started, its input included (its blocks'
+ * ArrayBuffers, their IPC copies not yet sent, a decoder's wasm memory), measured as the message leaves.
  */
 export interface TaskReport { held?: number }
 
