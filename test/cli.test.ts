@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { formatBytes } from "../server/src/exec";
 import { REPO, listFilesRecursive, runCli, tempDir, writePipeline } from "./helpers";
 import { startS3Server, type S3Server } from "./s3server";
 
@@ -38,6 +39,10 @@ describe("rdpipe run (CLI)", function () {
     assert.equal(stats.ids, stats.n);
     assert.ok((stats.minS as number) > 0);
     assert.equal(stats.unnormalized, 0);
+    // The fused read -> write stage's bytes are its files' (not 0 B), as the "Wrote" line says.
+    const onDisk = fs.readdirSync(output).reduce((sum, f) => sum + fs.statSync(path.join(output, f)).size, 0);
+    assert.match(run.stdout, new RegExp(`Wrote [\\d,]+ rows in \\d+ files \\(${formatBytes(onDisk)}\\)`));
+    assert.match(run.stderr, new RegExp(`Operator 0 .*->WriteParquet: .* rows written, ${formatBytes(onDisk)} written, `));
   });
 
   it("prints the first rows of a plan that does not end in a write", () => {

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as rd from "../server/src/api";
 import { renderProgress } from "../server/src/cli/progress";
-import { formatCount } from "../server/src/exec";
+import { execute, formatBytes, formatCount } from "../server/src/exec";
 import { tempDir } from "./helpers";
 
 /** Every operator of every snapshot: done never exceeds its estimate, for rows read and rows out. */
@@ -86,6 +86,55 @@ describe("progress snapshots", function () {
     for (const op of result.progress.operators) assert.equal(op.rowsReadEstimated, op.rowsRead, `${op.name} is complete`);
     const drawn = renderProgress(result.progress);
     assert.match(drawn.find((line) => line.startsWith("Union"))!, /^Union +█+ 3,500 rows read, 3,500 out +\d+\.\ds$/, "rows and time only");
+  });
+
+  it("a fused read -> write stage reports the bytes of the files it wrote, in its snapshot, its progress line and the stats", async () => {
+    const out = path.join(dir, "out-bytes");
+    const snapshots: rd.ProgressSnapshot[] = [];
+    const ds = rd.readParquet(path.join(dir, "input")).map((r) => ({ ...r, twice: Number(r.id) * 2 })).writeParquet(out);
+    const result = await ds.run({ onProgress: (s) => snapshots.push(s) });
+    const files = fs.readdirSync(out).filter((f) => f.endsWith(".parquet"));
+    const onDisk = files.reduce((sum, f) => sum + fs.statSync(path.join(out, f)).size, 0);
+    assert.ok(files.length > 1 && onDisk > 10_000, `${files.length} files, ${onDisk} bytes`);
+    const write = result.progress.operators.at(-1)!;
+    assert.equal(write.writes, true);
+    assert.ok(write.name.startsWith("ReadParquet->"), `one fused stage: ${write.name}`);
+    assert.equal(write.bytesWritten, onDisk, "bytes written: the files' sizes");
+    for (const s of snapshots) assert.ok((s.operators.at(-1)!.bytesWritten ?? 0) <= onDisk, "never more than the files hold");
+    assert.match(renderProgress(result.progress)[0], new RegExp(`${formatCount(ROWS)} written \\(${formatBytes(onDisk)}\\)`));
+    assert.match(result.statsText, new RegExp(`Operator 0 ReadParquet->Map\\(<lambda>\\)->WriteParquet: .*${formatCount(ROWS)} rows written, ${formatBytes(onDisk)} written, `));
+  });
+
+  it("peak block memory is what blocks held: tiny for a tiny job, at least the queued blocks of a slow consumer, never above the reservations", async () => {
+    const tiny = await rd.range(100).map((r) => ({ ...r, twice: Number(r.id) * 2 })).writeJson(path.join(dir, "out-tiny")).run();
+    const blockBytes = rd.DataContext.getCurrent().targetMaxBlockSize;
+    assert.ok(tiny.peakMemoryBytes < 2 ** 20, `100 rows held ${tiny.peakMemoryBytes} bytes at the peak`);
+    assert.ok(tiny.peakReservedBytes >= 3 * blockBytes, `the budget still reserves three blocks per task: ${tiny.peakReservedBytes}`);
+    assert.equal(tiny.progress.peakMemoryBytes, tiny.peakMemoryBytes);
+    assert.match(tiny.statsText, new RegExp(`peak block memory ${formatBytes(tiny.peakMemoryBytes)} held \\(${formatBytes(tiny.peakReservedBytes)} reserved\\)`));
+
+    const context = rd.DataContext.getCurrent();
+    context.targetMaxBlockSize = 2 ** 20;
+    context.resourceLimits.memoryBytes = 32 * 2 ** 20;
+    // 8 bytes a row (int64): 4M rows are 32 MB of blocks of 1 MB, made much faster than the consumer takes them.
+    const plan = rd.range(4_000_000, { overrideNumBlocks: 32 }).op;
+    let received = 0;
+    /** Bytes of the blocks put out that the consumer had not taken when each snapshot was made, and the snapshot's figure. */
+    const seen: { queued: number; used: number }[] = [];
+    const execution = execute(plan, context.execSettings(plan), {
+      onProgress: (s) => seen.push({ queued: 8 * (s.operators.at(-1)!.rowsDone - received), used: s.memoryUsedBytes }),
+    });
+    for await (const block of execution) {
+      received += block.numRows;
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    assert.equal(received, 4_000_000);
+    const run = await execution.result;
+    for (const { queued, used } of seen) assert.ok(used >= queued, `${used} bytes held with ${queued} bytes waiting for the consumer`);
+    const queuedMost = Math.max(...seen.map((s) => s.queued));
+    assert.ok(queuedMost >= 4 * 2 ** 20, `the slow consumer let only ${queuedMost} bytes queue`);
+    assert.ok(run.peakMemoryBytes >= queuedMost, `peak ${run.peakMemoryBytes} below the ${queuedMost} bytes queued`);
+    assert.ok(run.peakMemoryBytes <= run.peakReservedBytes, `peak held ${run.peakMemoryBytes} above the peak reserved ${run.peakReservedBytes}`);
   });
 
   it("writes counts as toLocaleString(\"en-US\") does, without loading ICU's locale data", () => {

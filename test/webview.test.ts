@@ -7,6 +7,7 @@ import { type BrowserContext, type Page, chromium } from "playwright-core";
 import * as rd from "../server/src/api";
 import { type CheckpointIdsResponse, type JobSummary, RemoteClient } from "../server/src/contract";
 import { chromiumLaunchOptions } from "./chromium";
+import { formatBytes } from "../server/src/exec";
 import { REPO, tempDir, writePipeline } from "./helpers";
 import { type ServerProcess, startNode, startServer, waitForState } from "./server-helpers";
 import { VSCODE_THEMES } from "./vscode-themes";
@@ -147,6 +148,9 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     const rows = await texts(page, '.operator [data-fact="Rows"]');
     assert.equal(rows.at(-1), `${ROWS.toLocaleString("en-US")} rows read · ${(ROWS / 4).toLocaleString("en-US")} written`);
     assert.equal((await texts(page, ".outcome"))[0], `Succeeded · ${(ROWS / 4).toLocaleString("en-US")} rows written`);
+    const out = path.join(root, "out-filter");
+    const onDisk = fs.readdirSync(out).reduce((sum, f) => sum + fs.statSync(path.join(out, f)).size, 0);
+    assert.deepEqual(await texts(page, '.operator [data-fact="Bytes written"]'), [formatBytes(onDisk)], "the write stage's bytes: its files'");
     assert.equal(await page.locator(".outcome-warning").count(), 0, "no rows were skipped");
     assert.doesNotMatch((await texts(page, '[data-resource="Peak memory"]'))[0], /^0 B/, "the peak, not what is held after the job");
     await assertNoLiveFigures(page);

@@ -38,6 +38,7 @@ export function operatorCard(op: OperatorProgress, index: number, job: JobSummar
     const retried = op.tasksRetried ? `, ${count(op.tasksRetried)} retried` : "";
     const done = live && op.tasksEstimated !== undefined ? `${count(op.tasksDone)} / ${count(op.tasksEstimated)}` : count(op.tasksDone);
     facts.push(["Tasks", `${done} done${live ? `, ${count(op.tasksRunning)} running` : stopped(op, job)}${retried}`]);
+    if (op.bytesWritten !== undefined) facts.push(["Bytes written", bytes(op.bytesWritten)]);
     if (op.bytesSpilled) facts.push(["Spilled", bytes(op.bytesSpilled)]);
     if (op.bytesMoved) facts.push(["Moved between nodes", bytes(op.bytesMoved)]);
     if (live) {

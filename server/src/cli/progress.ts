@@ -16,10 +16,11 @@ function readFraction(op: OperatorProgress, finished: boolean): number {
   return op.tasksEstimated ? op.tasksDone / op.tasksEstimated : 0;
 }
 
-/** "200,440/250,000 rows read, 40,000 written": rows in (of the estimate while running) and rows out, as separate figures. */
+/** "200,440/250,000 rows read, 40,000 written (1.2 MiB)": rows in (of the estimate while running) and rows out (a write's with its bytes), as separate figures. */
 function rowFigures(op: OperatorProgress, live: boolean): string {
   const read = live && op.rowsReadEstimated !== undefined ? `${n(op.rowsRead)}/${n(op.rowsReadEstimated)} rows read` : `${n(op.rowsRead)} rows read`;
-  return `${read}, ${n(op.rowsDone)} ${op.writes ? "written" : "out"}`;
+  const written = op.bytesWritten !== undefined ? ` (${formatBytes(op.bytesWritten)})` : "";
+  return `${read}, ${n(op.rowsDone)} ${op.writes ? `written${written}` : "out"}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 // What every host of worker threads shares — the shared task pool and actor pools: running tasks on
 // workers, output credits, hung-task timers, and failing a lost worker's tasks so they can be retried.
 import { EventEmitter } from "node:events";
-import type { DriverMessage, TaskErrorInfo, TaskSpec, WorkerMessage } from "./protocol";
+import type { DriverMessage, TaskErrorInfo, TaskReport, TaskSpec, WorkerMessage } from "./protocol";
 
 /** Why a task did not complete: its own error (not retried by default), or the loss of its worker. */
 export class TaskFailure extends Error {
@@ -10,7 +10,7 @@ export class TaskFailure extends Error {
   }
 }
 
-export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" | "moved" }>;
+export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" | "moved" }> & TaskReport;
 
 /** A worker as a host sees it: a local worker thread, or a thread hosted by a node process. */
 export interface WorkerChannel {

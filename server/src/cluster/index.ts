@@ -5,6 +5,7 @@ import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
 import { workerThread } from "./paths";
 
 export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
+export { inputBytes } from "./protocol";
 export { TaskFailure, TaskHost, type WorkerChannel } from "./host";
 export { ActorPool, TASKS_PER_ACTOR, type ActorCounts } from "./actors";
 export { engineProcessEnv, packageRoot, tuneEngineProcess, workerScript } from "./paths";

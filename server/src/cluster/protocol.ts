@@ -20,6 +20,11 @@ export type TaskInput =
   /** A reduce task of an exchange: its partition's pieces from every map output. */
   | { kind: "exchange"; reduce: ExchangeReduceSpec };
 
+/** Bytes of the blocks a task's input carries in its message (none for a read or a reduce: those it reads itself). */
+export function inputBytes(input: TaskInput): number {
+  return input.kind === "blocks" ? input.blocks.reduce((sum, ipc) => sum + ipc.byteLength, 0) : 0;
+}
+
 export interface TaskSpec {
   taskId: number;
   /** The stage's display name, e.g. "ReadParquet->Map(parse)". */
@@ -71,6 +76,13 @@ export interface ActorInit {
   /** Calls of the instance that may run at once, across all the actor's tasks. */
   maxConcurrency: number;
 }
+
+/**
+ * What every message of a running task carries besides its own fields: the bytes the task holds, as the
+ * growth of its worker isolate's external memory since the task started, its input included (its blocks'
+ * ArrayBuffers, their IPC copies not yet sent, a decoder's wasm memory), measured as the message leaves.
+ */
+export interface TaskReport { held?: number }
 
 export type WorkerMessage =
   | { type: "ready" }

@@ -48,6 +48,7 @@ export interface JobResult {
   /** The first rows of a plan without a write, typed (the panel's grid; the CLI prints them). */
   preview?: JobPreview;
   durationMs: number;
+  /** The most bytes blocks held at once (ProgressSnapshot's peakMemoryBytes). */
   peakMemoryBytes: number;
   statsText: string;
 }

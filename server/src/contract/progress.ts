@@ -31,6 +31,8 @@ export interface OperatorProgress {
   /** Rows out (kept by a filter, written by a write), and the estimate when one is known. Estimates are never below what is done and exact once done. */
   rowsDone: number;
   rowsEstimated?: number;
+  /** The stage that writes the output: bytes of the files (or objects) it has written, as its datasink reported them. */
+  bytesWritten?: number;
   /** Since its first input (or its start, for a read), until it finished. */
   elapsedMs: number;
   /** For reads: the decoded size of the input, estimated from sampled footers. */
@@ -78,6 +80,10 @@ export interface ProgressSnapshot {
   /** Rows UDFs failed on under onError: "skip", this run. */
   erroredRows: number;
   checkpoint?: CheckpointProgress;
+  /**
+   * Bytes blocks hold now: queued between operators and for the consumer, and what running tasks' workers
+   * report holding (their blocks' ArrayBuffers and decoder memory, each at most the task's reservation).
+   */
   memoryUsedBytes: number;
   /** The most memory blocks held at once so far. */
   peakMemoryBytes: number;

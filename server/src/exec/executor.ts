@@ -36,7 +36,9 @@ export class StreamingExecutor {
   private readonly tasks: TaskLauncher;
   /** Blocks the root operator produced that the consumer has not taken yet. */
   private readonly outputQueue: QueuedBlock[] = [];
+  /** The most memory blocks really held at once (queues, and what running tasks' workers reported), and the most reserved for them. */
   private peakMemory = 0;
+  private peakReserved = 0;
   private failure?: Error;
   private wake: () => void = () => undefined;
   private readonly startedAt = Date.now();
@@ -155,7 +157,7 @@ export class StreamingExecutor {
     const resources = this.resources = await Resources.start(this.settings, topology.operators, this.options.module, () => this.wakeUp(), (e) => this.fail(e));
     this.selector = new LaunchSelector(topology, this.settings.memoryBudgetBytes, {
       hasRoom: (op) => resources.hasRoom(op, this.tasks), taskSlots: () => resources.taskSlots(),
-      countRunning: (where) => this.tasks.countRunning(where), memoryUsed: () => this.memoryUsed(),
+      countRunning: (where) => this.tasks.countRunning(where), memoryUsed: () => this.memoryReserved(),
       reservation: () => this.tasks.reservation(), stalled: () => this.stalled(),
     });
     await Promise.all(topology.operators.map((op) => op.start().catch((e: Error) => this.fail(e))));
@@ -178,7 +180,7 @@ export class StreamingExecutor {
     this.options.onProgress?.(progress);
     return {
       rowsOut: root.metrics.rowsOut, written, durationMs: Date.now() - this.startedAt,
-      progress, peakMemoryBytes: this.peakMemory, exchangeBytesViaDriver: this.topology!.exchanges().reduce((sum, op) => sum + (op.metrics.bytesViaDriver ?? 0), 0), statsText: statsText(progress, this.operators, Date.now() - this.startedAt, this.peakMemory),
+      progress, peakMemoryBytes: this.peakMemory, peakReservedBytes: this.peakReserved, exchangeBytesViaDriver: this.topology!.exchanges().reduce((sum, op) => sum + (op.metrics.bytesViaDriver ?? 0), 0), statsText: statsText(progress, this.operators, Date.now() - this.startedAt, this.peakReserved),
       erroredRows: this.errors.sample,
     };
   }
@@ -209,8 +211,9 @@ export class StreamingExecutor {
     resources.autoscale(topology.operators, this.tasks);
     this.launchTasks();
     const budget = this.settings.memoryBudgetBytes;
-    this.tasks.grantCredits(() => this.memoryUsed() <= budget || this.stalled(), (op) => topology.operators.indexOf(op));
-    this.peakMemory = Math.max(this.peakMemory, this.memoryUsed());
+    this.tasks.grantCredits(() => this.memoryReserved() <= budget || this.stalled(), (op) => topology.operators.indexOf(op));
+    this.peakMemory = Math.max(this.peakMemory, this.memoryHeld());
+    this.peakReserved = Math.max(this.peakReserved, this.memoryReserved());
   }
 
   /** Launches retries, then new tasks of the stages the selector picks, while slots and the memory budget allow. */
@@ -224,10 +227,18 @@ export class StreamingExecutor {
     return this.outputQueue.length === 0 && this.tasks.allWaitingForCredit();
   }
 
-  private memoryUsed(): number {
-    let total = this.outputQueue.reduce((s, b) => s + b.bytes, 0);
-    total += this.topology?.queuedBytes() ?? 0;
-    return total + this.tasks.reservedBytes();
+  private queuedBytes(): number {
+    return this.outputQueue.reduce((s, b) => s + b.bytes, 0) + (this.topology?.queuedBytes() ?? 0);
+  }
+
+  /** What the budget decisions count: queued blocks and a fixed reservation per running task (what it may come to hold). */
+  private memoryReserved(): number {
+    return this.queuedBytes() + this.tasks.reservedBytes();
+  }
+
+  /** What progress reports: queued blocks and what running tasks' workers hold now (never above memoryReserved). */
+  private memoryHeld(): number {
+    return this.queuedBytes() + this.tasks.heldBytes();
   }
 
   private stopUpstream(op: PhysicalOperator): void {
@@ -270,7 +281,7 @@ export class StreamingExecutor {
 
   private snapshot(finished: boolean): ProgressSnapshot {
     return progressSnapshot(this.operators, {
-      startedAt: this.startedAt, memoryUsedBytes: this.memoryUsed(), peakMemoryBytes: Math.max(this.peakMemory, this.memoryUsed()), memoryBudgetBytes: this.settings.memoryBudgetBytes,
+      startedAt: this.startedAt, memoryUsedBytes: this.memoryHeld(), peakMemoryBytes: Math.max(this.peakMemory, this.memoryHeld()), memoryBudgetBytes: this.settings.memoryBudgetBytes,
       cpuSlots: cpuSlots(this.settings), workersBusy: this.tasks.busy, nodes: this.settings.cluster?.counts(), nodeList: this.settings.cluster?.nodeProgress(),
       erroredRows: this.errors.rows, checkpoint: this.checkpoint?.progress,
       actors: (op) => this.resources?.actorCounts(op),

@@ -3,7 +3,10 @@ export interface OperatorMetrics {
   rowsIn: number;
   rowsOut: number;
   blocksOut: number;
+  /** Bytes of the blocks it put out (in memory, as Arrow). */
   bytesOut: number;
+  /** A write stage: bytes of the files (or objects) it wrote, as its datasink reported them. */
+  bytesWritten?: number;
   tasksLaunched: number;
   tasksFinished: number;
   tasksRunning: number;

@@ -55,6 +55,7 @@ export function progressSnapshot(operators: PhysicalOperator[], state: ExecutorS
       name: op.name, inputs: op.inputs.map((input) => operators.indexOf(input)), runsInDriver: !(op instanceof TaskOperator),
       writes: op instanceof TaskOperator && op.sink !== undefined,
       rowsRead: m.rowsIn, rowsReadEstimated: estimated[i].read, rowsDone: m.rowsOut, rowsEstimated: estimated[i].out,
+      bytesWritten: m.bytesWritten,
       inMemoryBytesEstimated: m.inMemoryBytesEstimated, blocksDone: m.blocksOut, elapsedMs,
       tasksDone: m.tasksFinished, tasksEstimated: m.tasksEstimated, tasksRunning: m.tasksRunning, tasksRetried: m.tasksRetried,
       queuedBlocks: op.inputQueue.length + op.outputQueue.length, queuedBytes: op.queuedBytes(),

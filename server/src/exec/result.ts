@@ -18,8 +18,10 @@ export interface ExecutionResult {
   written: WrittenFile[];
   durationMs: number;
   progress: ProgressSnapshot;
-  /** The most bytes of blocks the executor held at once (queues and reservations). */
+  /** The most bytes blocks held at once: queued blocks, and what running tasks' workers reported holding. */
   peakMemoryBytes: number;
+  /** The most the memory budget counted at once: queued blocks and a fixed reservation per running task. */
+  peakReservedBytes: number;
   /** Bytes of exchange partitions that reached the driver process (on a cluster none do: they move node to node). */
   exchangeBytesViaDriver: number;
   statsText: string;

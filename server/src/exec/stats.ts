@@ -2,15 +2,18 @@
 import type { PhysicalOperator } from "./physical";
 import type { ProgressSnapshot } from "./progress";
 
-export function statsText(progress: ProgressSnapshot, operators: PhysicalOperator[], durationMs: number, peakMemory: number): string {
+/** peakReserved: the most the memory budget counted at once (queues and a reservation per running task). */
+export function statsText(progress: ProgressSnapshot, operators: PhysicalOperator[], durationMs: number, peakReserved: number): string {
   const lines = progress.operators.map((p, i) => {
     const m = operators[i].metrics;
     const tasks = m.tasksLaunched > 0 ? `${m.tasksLaunched} tasks, ` : "";
     const udf = m.udfMs > 0 ? `, UDF time ${(m.udfMs / 1000).toFixed(2)}s` : "";
-    return `Operator ${i} ${p.name}: ${tasks}${p.blocksDone} blocks, ${formatCount(p.rowsDone)} rows out, ` +
-      `${formatBytes(m.bytesOut)}, ${formatCount(p.rowsPerSecond)} rows/s${udf}`;
+    // A write stage's output is its files: their bytes, not those of blocks (it puts none out).
+    const output = p.writes ? `${formatCount(p.rowsDone)} rows written, ${formatBytes(m.bytesWritten ?? 0)} written` : `${formatCount(p.rowsDone)} rows out, ${formatBytes(m.bytesOut)}`;
+    return `Operator ${i} ${p.name}: ${tasks}${p.blocksDone} blocks, ${output}, ${formatCount(p.rowsPerSecond)} rows/s${udf}`;
   });
-  lines.push(`Dataset: ${(durationMs / 1000).toFixed(2)}s total, peak block memory ${formatBytes(peakMemory)} of a ${formatBytes(progress.memoryBudgetBytes)} budget, ${progress.cpuSlots} CPU slots`);
+  lines.push(`Dataset: ${(durationMs / 1000).toFixed(2)}s total, peak block memory ${formatBytes(progress.peakMemoryBytes)} held ` +
+    `(${formatBytes(peakReserved)} reserved) of a ${formatBytes(progress.memoryBudgetBytes)} budget, ${progress.cpuSlots} CPU slots`);
   return lines.join("\n");
 }
 

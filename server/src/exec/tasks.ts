@@ -3,7 +3,7 @@
 import type { Schema } from "apache-arrow";
 import { schemaFromIPC, schemaToIPC } from "../block";
 import { taskOutputPrefix } from "../checkpoint";
-import type { TaskFailure, TaskHost, TaskSpec } from "../cluster";
+import { type TaskFailure, type TaskHost, type TaskSpec, inputBytes } from "../cluster";
 import type { ModuleRef } from "../plan";
 import type { ErrorBudget } from "./error-budget";
 import { ExecutionError } from "./errors";
@@ -42,7 +42,8 @@ const PEER_LOSS_WAIT_MS = 5000;
 
 type TaskMessage = Parameters<Parameters<TaskHost["run"]>[2]>[0];
 
-interface RunningTask { op: TaskOperator; delivered: number; taskIndex: number; reservedBytes: number; sources: Sources }
+/** held: what the task holds in its worker (its input until the worker reports), never above its reservation. */
+interface RunningTask { op: TaskOperator; delivered: number; taskIndex: number; reservedBytes: number; held: number; sources: Sources }
 
 /** What the launcher needs of the executor. */
 export interface LaunchContext {
@@ -85,6 +86,16 @@ export class TaskLauncher implements TaskLoad {
   reservedBytes(): number {
     let total = 0;
     for (const task of this.running.values()) total += task.reservedBytes;
+    return total;
+  }
+
+  /**
+   * Memory running tasks really hold in their workers, as their workers last reported (at most their
+   * reservations: an isolate's garbage not yet collected is no block; an actor's concurrent calls share one isolate).
+   */
+  heldBytes(): number {
+    let total = 0;
+    for (const task of this.running.values()) total += task.held;
     return total;
   }
 
@@ -252,7 +263,7 @@ export class TaskLauncher implements TaskLoad {
     }
     const taskIndex = retry?.taskIndex ?? op.metrics.tasksLaunched - 1;
     const sources = retry?.sources ?? checkpoint?.launched(op, taskIndex, next!.input, next!.inputBlocks) ?? [];
-    const state: RunningTask = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes, sources };
+    const state: RunningTask = { op, delivered: spec.skipOutputs, taskIndex, reservedBytes, held: Math.min(inputBytes(spec.input), reservedBytes), sources };
     this.running.set(spec.taskId, state);
     const settle = () => {
       this.running.delete(spec.taskId);
@@ -295,6 +306,7 @@ export class TaskLauncher implements TaskLoad {
     const { op, sources } = task;
     const { checkpoint: checkpointOf, fail } = this.context;
     if (this.context.failed() || op.stopped) return;
+    if (message.held !== undefined) task.held = Math.min(message.held, task.reservedBytes);
     const checkpoint = checkpointOf();
     if (message.type === "output") {
       task.delivered++;
@@ -310,6 +322,7 @@ export class TaskLauncher implements TaskLoad {
       const { result } = message;
       op.metrics.rowsOut += result.rows;
       op.metrics.blocksOut++;
+      op.metrics.bytesWritten = (op.metrics.bytesWritten ?? 0) + result.bytes;
       this.written.push(result);
       if (message.committed) checkpoint!.committed(result.rows, sources, result.path, taskOutputPrefix(this.context.writePrefix, task.taskIndex), message.idKeys);
     } else if (message.type === "schema") {

@@ -1,5 +1,5 @@
 // Entry point of a worker thread: runs tasks (read → transforms → write or return) one at a time.
-import { setFlagsFromString } from "node:v8";
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { parentPort } from "node:worker_threads";
 import { DataType, type Schema } from "apache-arrow";
@@ -12,7 +12,7 @@ import {
   type ErroredRow, type IdRange,
 } from "../checkpoint";
 import {
-  TaskError, TaskRun, applyTransforms, rowName, type ActorInit, type BlockOrigin, type DriverMessage, type OriginBlock, type TaskSpec, type WorkerMessage,
+  TaskError, TaskRun, applyTransforms, inputBytes, rowName, type ActorInit, type BlockOrigin, type DriverMessage, type OriginBlock, type TaskSpec, type WorkerMessage,
 } from "../cluster";
 import { IoError, stopUploads, type FileWriteResult, type WriteContext } from "../io";
 import { mayRepeatIds, type UdfFunction } from "../plan";
@@ -25,8 +25,11 @@ import { mapWriterFor, reduceSource } from "./exchange";
 const port = parentPort!;
 const cancelled = new Set<number>();
 
-/** Per running task: output credits left, and the wait for the next credit. */
-interface TaskState { credits: number; waiter?: () => void }
+/**
+ * Per running task: output credits left, the wait for the next credit, and V8's external memory of this
+ * isolate when it started, less its input (what earlier tasks left: a decoder's wasm memory, garbage not collected yet).
+ */
+interface TaskState { credits: number; waiter?: () => void; externalAtStart: number }
 const runningTasks = new Map<number, TaskState>();
 
 /**
@@ -64,8 +67,17 @@ function wakeTask(taskId: number): void {
   waiter?.();
 }
 
+/**
+ * A running task's messages carry what it holds now: this isolate's external memory (ArrayBuffers, wasm
+ * memory) beyond what it held when the task started, less the buffers they transfer (those count in the
+ * driver's queues). A collection during the task of what earlier tasks left makes it read low.
+ */
 function send(message: WorkerMessage, transfer: ArrayBuffer[] = []): void {
-  port.postMessage(message, transfer);
+  const state = "taskId" in message && message.type !== "done" && message.type !== "error" ? runningTasks.get(message.taskId) : undefined;
+  if (!state) return port.postMessage(message, transfer);
+  const sent = transfer.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+  const held = Math.max(0, getHeapStatistics().external_memory - state.externalAtStart - sent);
+  port.postMessage({ ...message, held }, transfer);
 }
 
 /**
@@ -339,7 +351,8 @@ port.on("message", (message: DriverMessage) => {
     return;
   }
   const { task } = message;
-  runningTasks.set(task.taskId, { credits: task.outputCredits });
+  // The task's input blocks came with its message: they are the first thing it holds.
+  runningTasks.set(task.taskId, { credits: task.outputCredits, externalAtStart: getHeapStatistics().external_memory - inputBytes(task.input) });
   runTask(task).catch((e: unknown) => {
     const info = e instanceof TaskError ? e.info
       : e instanceof IoError ? { kind: "input" as const, message: (e as Error).message }
