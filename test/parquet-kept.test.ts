@@ -38,8 +38,10 @@ describe("Parquet columns handed back unchanged are written as they were read", 
   /** Each column chunk of the files: its column, encodings, codec and compressed size (what identifies a copied chunk). */
   const chunks = async (glob: string) => rows(`SELECT row_group_num_rows AS n, path_in_schema AS col, encodings, compression, total_compressed_size AS size
     FROM parquet_metadata('${glob}') ORDER BY file_name, row_group_id, column_id`);
-  const inputChunks = async (col: string) => (await chunks(input)).filter((c) => c.col === col).map(({ n, encodings, compression, size }) => ({ n, encodings, compression, size }));
-  const outputChunks = async (out: string, col: string) => (await chunks(`${out}/*.parquet`)).filter((c) => c.col === col).map(({ n, encodings, compression, size }) => ({ n, encodings, compression, size }));
+  /** One column's chunks in the files `glob` names. */
+  const columnChunks = async (glob: string, col: string) => (await chunks(glob)).filter((c) => c.col === col).map(({ n, encodings, compression, size }) => ({ n, encodings, compression, size }));
+  const inputChunks = (col: string) => columnChunks(input, col);
+  const outputChunks = (out: string, col: string) => columnChunks(`${out}/*.parquet`, col);
   const difference = (a: string, b: string) => duck.difference(a, b);
 
   it("copies the unchanged columns' chunks (plain, dictionary, nulls, booleans, dates, decimals) and encodes the new one", async () => {

@@ -5,8 +5,8 @@ import { RecordBatch, Schema, Struct, Table, makeData, type Data } from "apache-
 import {
   CHUNK_META, ELEMENT_NUM_CHILDREN, ELEMENT_REPETITION, ELEMENT_TYPE, ELEMENT_TYPE_LENGTH, FILE_NUM_ROWS, FILE_ROW_GROUPS,
   FILE_SCHEMA, GROUP_BYTE_SIZE, GROUP_COLUMNS, GROUP_COMPRESSED_SIZE, GROUP_FILE_OFFSET, GROUP_NUM_ROWS, GROUP_ORDINAL, MAGIC,
-  META_COMPRESSED_SIZE, META_DATA_PAGE, META_DICTIONARY_PAGE, META_PATH, META_UNCOMPRESSED_SIZE, i64, list, movedChunk,
-  placePageIndexes, smallFile, withItems, type SmallFile,
+  META_COMPRESSED_SIZE, META_PATH, META_UNCOMPRESSED_SIZE, chunkPages, i64, list, movedChunk, placePageIndexes, smallFile,
+  withItems, type SmallFile,
 } from "./parquet-footer";
 import { keptChunkOf, type KeptChunk } from "./parquet-kept";
 import { CompactType, asNumber, encodeStruct, field, type ThriftStruct } from "./thrift";
@@ -75,8 +75,7 @@ export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (Kept
     }
     const original = encoded!.chunks[next++];
     const meta = field(original, CHUNK_META) as ThriftStruct;
-    const dataPage = asNumber(field(meta, META_DATA_PAGE))!;
-    const start = Math.min(dataPage, asNumber(field(meta, META_DICTIONARY_PAGE)) || dataPage);
+    const { start } = chunkPages(meta);
     const length = asNumber(field(meta, META_COMPRESSED_SIZE))!;
     const shift = position - start;
     const chunk = movedChunk(original, shift);

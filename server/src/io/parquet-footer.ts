@@ -100,3 +100,11 @@ export function movedChunk(original: ThriftStruct, shift: number): ThriftStruct 
   if (asNumber(field(chunk, CHUNK_FILE_OFFSET))) move(chunk, CHUNK_FILE_OFFSET, shift);
   return chunk;
 }
+
+/** A column chunk's first data page and where its pages start (its dictionary page, where it has one). */
+export function chunkPages(meta: ThriftStruct): { dataPage: number; hasDictionary: boolean; start: number } {
+  const dataPage = asNumber(field(meta, META_DATA_PAGE))!;
+  const dictionaryPage = asNumber(field(meta, META_DICTIONARY_PAGE));
+  const hasDictionary = dictionaryPage !== undefined && dictionaryPage > 0 && dictionaryPage < dataPage;
+  return { dataPage, hasDictionary, start: hasDictionary ? dictionaryPage : dataPage };
+}

@@ -8,11 +8,12 @@ import type { ChunkInFile } from "./parquet-kept";
 import { chunkStats, pageStatsDecoder } from "./parquet-stats";
 import type { ColumnStats, PruneValue } from "./prune";
 import {
-  CHUNK_COLUMN_INDEX_LENGTH, CHUNK_COLUMN_INDEX_OFFSET, CHUNK_FILE_OFFSET, CHUNK_FILE_PATH, CHUNK_META, CHUNK_OFFSET_INDEX_LENGTH,
-  CHUNK_OFFSET_INDEX_OFFSET, CHUNK_PAGE_INDEX_FIELDS, ELEMENT_NAME, ELEMENT_NUM_CHILDREN, FILE_COLUMN_ORDERS, FILE_KEY_VALUES,
-  FILE_NUM_ROWS, FILE_ROW_GROUPS, FILE_SCHEMA, GROUP_BYTE_SIZE, GROUP_COLUMNS, GROUP_COMPRESSED_SIZE, GROUP_FILE_OFFSET,
-  GROUP_NUM_ROWS, GROUP_ORDINAL, GROUP_SORTING_COLUMNS, KEY, MAGIC, META_BLOOM_FIELDS, META_COMPRESSED_SIZE, META_DATA_PAGE,
-  META_DICTIONARY_PAGE, META_INDEX_PAGE, META_NUM_VALUES, META_SIZE_STATISTICS, META_STATISTICS, VALUE, list, withItems,
+  CHUNK_COLUMN_INDEX_LENGTH, CHUNK_COLUMN_INDEX_OFFSET, CHUNK_FILE_OFFSET, CHUNK_FILE_PATH, CHUNK_META,
+  CHUNK_OFFSET_INDEX_LENGTH, CHUNK_OFFSET_INDEX_OFFSET, CHUNK_PAGE_INDEX_FIELDS, ELEMENT_NAME, ELEMENT_NUM_CHILDREN,
+  FILE_COLUMN_ORDERS, FILE_KEY_VALUES, FILE_NUM_ROWS, FILE_ROW_GROUPS, FILE_SCHEMA, GROUP_BYTE_SIZE, GROUP_COLUMNS,
+  GROUP_COMPRESSED_SIZE, GROUP_FILE_OFFSET, GROUP_NUM_ROWS, GROUP_ORDINAL, GROUP_SORTING_COLUMNS, KEY, MAGIC, META_BLOOM_FIELDS,
+  META_COMPRESSED_SIZE, META_DATA_PAGE, META_DICTIONARY_PAGE, META_INDEX_PAGE, META_NUM_VALUES, META_SIZE_STATISTICS,
+  META_STATISTICS, VALUE, chunkPages, list, withItems,
 } from "./parquet-footer";
 import { CompactType, asNumber, decodeStruct, encodeStruct, field, type ThriftStruct } from "./thrift";
 
@@ -221,13 +222,6 @@ export class ParquetLayout {
   }
 }
 
-/** A column chunk's first data page and where its pages start (its dictionary page, where it has one). */
-function chunkPages(meta: ThriftStruct): { dataPage: number; hasDictionary: boolean; start: number } {
-  const dataPage = asNumber(field(meta, META_DATA_PAGE))!;
-  const dictionaryPage = asNumber(field(meta, META_DICTIONARY_PAGE));
-  const hasDictionary = dictionaryPage !== undefined && dictionaryPage > 0 && dictionaryPage < dataPage;
-  return { dataPage, hasDictionary, start: hasDictionary ? dictionaryPage : dataPage };
-}
 
 /**
  * The stored Arrow schema (base64 of an IPC schema message) cut down to the chosen fields, or null
