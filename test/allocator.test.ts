@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
+import { tempDir, writePipeline } from "./helpers";
 
 const MiB = 2 ** 20;
 
@@ -53,5 +55,44 @@ describe("malloc set by the engine (glibc's mmap threshold)", function () {
     assert.match(lines[0], /^RDPIPE \d+: malloc's mmap threshold stays dynamic: koffi did not load \(Cannot find module 'koffi'/);
     assert.equal(quiet.rows, 1000);
     assert.equal(quiet.stderr, "");
+  });
+
+  describe("`rdpipe run` starts again under the engine's GLIBC_TUNABLES", () => {
+    const ENGINE = ["glibc.malloc.hugetlb=1", "glibc.malloc.arena_max=1", "glibc.malloc.mmap_threshold=33554432"];
+    let dir: string;
+    before(() => {
+      dir = tempDir("rdpipe-malloc-");
+      // The worker threads' process: its PID and environment, as a row.
+      writePipeline(dir, "env.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(1).map((r) => ({ ...r, pid: process.pid, tunables: process.env.GLIBC_TUNABLES ?? null }))
+  .writeJson(process.env.OUT_DIR!, { mode: "overwrite" });`);
+    });
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    /** The CLI run as the user runs it: its PID (the same after execve) and what its workers saw. */
+    const runEnvJob = (env: NodeJS.ProcessEnv) => new Promise<{ pid: number; row: { pid: number; tunables: string | null } }>((resolve, reject) => {
+      const out = path.join(dir, `out-${Math.random().toString(36).slice(2)}`);
+      const childEnv: NodeJS.ProcessEnv = { ...process.env, OUT_DIR: out, ...env };
+      if (!("GLIBC_TUNABLES" in env)) delete childEnv.GLIBC_TUNABLES;
+      const child = spawn(process.execPath, [path.join(__dirname, "..", "bin", "rdpipe.js"), "run", path.join(dir, "env.rdpipe.ts")], { env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => { stderr += d; });
+      child.on("close", (code) => {
+        if (code !== 0) return reject(new Error(`rdpipe run exited ${code}: ${stderr}`));
+        const file = fs.readdirSync(out).find((f) => f.endsWith(".json"))!;
+        resolve({ pid: child.pid!, row: JSON.parse(fs.readFileSync(path.join(out, file), "utf8").trim()) });
+      });
+    });
+
+    it("in the same process (its PID), whose workers run under huge pages, one arena and a fixed mmap threshold", async () => {
+      const { pid, row } = await runEnvJob({});
+      assert.equal(row.pid, pid, "the job ran in the process the user started, replaced in place");
+      assert.deepEqual(row.tunables?.split(":"), ENGINE);
+    });
+
+    it("keeps a tunable the user set and adds the others", async () => {
+      const { row } = await runEnvJob({ GLIBC_TUNABLES: "glibc.malloc.arena_max=4:glibc.malloc.tcache_count=0" });
+      assert.deepEqual(row.tunables?.split(":"), ["glibc.malloc.arena_max=4", "glibc.malloc.tcache_count=0", ENGINE[0], ENGINE[2]]);
+    });
   });
 });

@@ -152,4 +152,26 @@ describe("Parquet columns handed back unchanged are written as they were read", 
     assert.ok((await chunks(`${out}/*.parquet`)).every((c) => c.compression === "ZSTD"));
     assert.equal(await difference(`SELECT * FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0);
   });
+
+  it("encodes a row group a UDF hands back again after its chunks were written and freed", async () => {
+    const out = path.join(dir, "again");
+    const groupRows = Number((await inputChunks("id"))[0].n); // DuckDB rounds ROW_GROUP_SIZE up to its vectors
+    rd.DataContext.getCurrent().resourceLimits.cpu = 1; // one worker sees the row groups in order
+    await rd.readParquet(input)
+      .mapBatches((b: rd.Batch) => {
+        // Row groups 0, 0, 2, 2: each odd call hands back the batch the call before it had, written by then.
+        const state = globalThis as { calls?: number; previous?: rd.Batch };
+        const calls = state.calls ?? 0;
+        const batch = calls % 2 === 1 ? state.previous! : b;
+        state.calls = calls + 1;
+        state.previous = b;
+        return batch;
+      }, { batchFormat: "arrow", batchSize: groupRows })
+      .writeParquet(out, { maxRowsPerFile: groupRows }).run();
+    const expected = `SELECT * FROM '${input}' WHERE id < ${groupRows} OR id BETWEEN ${2 * groupRows} AND ${3 * groupRows - 1}`;
+    assert.equal(await difference(`SELECT * FROM (${expected} UNION ALL ${expected})`, `SELECT * FROM '${out}/*.parquet'`), 0, "DuckDB reads row groups 0, 0, 2, 2");
+    const [first, again] = await outputChunks(out, "name");
+    assert.deepEqual(first, (await inputChunks("name"))[0], "the first time, row group 0's chunk as read");
+    assert.equal(again.n, first.n);
+  });
 });

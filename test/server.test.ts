@@ -135,14 +135,15 @@ export default rd.range(1000).map(function double(r) { return { id: r.id, twice:
     await assert.rejects(client.request("POST", `/jobs/${job.id}/cancel`, "job"), /already finished/);
   });
 
-  it("starts a job's runner with malloc's mmap threshold fixed, so freed column buffers go back to the system", async () => {
+  it("starts a job's runner with the engine's malloc tunables (huge pages, one arena, a fixed mmap threshold)", async () => {
     const { job } = await client.request("POST", "/jobs", "job", { type: "submitJob", source: { kind: "path", path: "slow.rdpipe.ts" } });
     await collectEvents(client, job.id, (e) => e.type === "progress");
     const serverPid = server.child.pid!;
     const runners = fs.readFileSync(`/proc/${serverPid}/task/${serverPid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
     assert.equal(runners.length, 1, "one runner process for the one running job");
     const environ = fs.readFileSync(`/proc/${runners[0]}/environ`, "utf8").split("\0");
-    assert.ok(environ.includes("MALLOC_MMAP_THRESHOLD_=131072"), environ.filter((v) => v.startsWith("MALLOC")).join(", ") || "no MALLOC_ variable");
+    const tunables = environ.find((v) => v.startsWith("GLIBC_TUNABLES="));
+    assert.equal(tunables, "GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1:glibc.malloc.mmap_threshold=33554432");
     await client.request("POST", `/jobs/${job.id}/cancel`, "job");
     await waitForState(client, job.id, "cancelled");
   });

@@ -1,14 +1,32 @@
-// glibc's malloc, set by the engine in the process it runs in (the user's own for `rdpipe run` and the API,
-// where MALLOC_* variables can no longer be set). Left as it is, malloc's mmap threshold is dynamic: it
-// rises to the size of the largest buffer freed (up to 32 MiB), and from then on freed column buffers stay
-// in malloc's arenas (one or more per worker thread) instead of going back to the system (memory bench,
-// slow consumer: peak RSS 724–752 → 548–563 MiB; the cost is system time, as every buffer of 128 KiB or
-// more is a fresh mapping). The same fixed threshold `engineProcessEnv` gives the processes it starts, set
-// through glibc's mallopt by koffi (FFI). Elsewhere than Linux with glibc: nothing.
+// glibc's malloc, set by the engine. In a process the engine starts itself (`rdpipe run` and `rdpipe node`,
+// which execute themselves again with it, a server's job runner, a node it launches) through GLIBC_TUNABLES,
+// read only when a process starts: transparent huge pages for malloc'd memory, one arena for all threads,
+// and a fixed 32 MiB mmap threshold, so that column buffers come from one heap, are reused once freed, and
+// each new 2 MiB of it costs one page fault instead of 512. A page fault is expensive on a virtual machine:
+// left as it is, the 5M-row Parquet job with 2 workers took ~135k faults, a quarter of its CPU time (see
+// README). In the user's own process (the API), where GLIBC_TUNABLES can no longer be set, mallopt through
+// koffi (FFI) gives a job with a memory budget a fixed 128 KiB mmap threshold instead: freed buffers go back
+// to the system at once (memory bench, slow consumer: peak RSS 724–752 → 548–563 MiB), at the cost of
+// system time. Elsewhere than Linux with glibc: nothing. A setting the user made wins.
 import { debuglog } from "node:util";
 
-/** Buffers of this size and above are mmap'd, so that freeing one gives its pages back at once. */
-export const MMAP_THRESHOLD_BYTES = 128 * 1024;
+/** In the user's process, under a memory budget: buffers of this size and above are mmap'd, so that freeing one gives its pages back at once. */
+const MMAP_THRESHOLD_BYTES = 128 * 1024;
+
+/** The tunables of an engine process (glibc 2.35+ reads hugetlb; older ones ignore it). */
+const ENGINE_TUNABLES: [name: string, value: string][] = [
+  ["glibc.malloc.hugetlb", "1"],
+  // Threads of their own get arenas in mmap'd heaps, which hugetlb does not cover.
+  ["glibc.malloc.arena_max", "1"],
+  ["glibc.malloc.mmap_threshold", String(32 * 2 ** 20)],
+];
+
+/** GLIBC_TUNABLES with the engine's tunables the user's do not set; undefined when it has them all already. */
+export function engineTunables(userTunables = ""): string | undefined {
+  const missing = ENGINE_TUNABLES.filter(([name]) => !userTunables.split(":").some((t) => t.startsWith(`${name}=`)));
+  if (missing.length === 0) return undefined;
+  return [userTunables, ...missing.map(([name, value]) => `${name}=${value}`)].filter(Boolean).join(":");
+}
 
 /**
  * mallopt's parameters set, each unless the user set it (a MALLOC_* variable or a glibc tunable wins).
@@ -33,22 +51,45 @@ export function tuneAllocator(): void {
   const { env } = process;
   const wanted = PARAMETERS.filter(({ env: name, tunable }) => env[name] === undefined && !env.GLIBC_TUNABLES?.includes(tunable));
   if (wanted.length === 0) return;
+  const libc = glibc("malloc's mmap threshold stays dynamic");
+  if (!libc) return;
+  const mallopt = libc.func("int mallopt(int, int)") as (param: number, value: number) => number;
+  for (const { param, value, env: name } of wanted) {
+    if (mallopt(param, value) !== 1) debug("mallopt refused %s = %d", name, value);
+  }
+}
+
+/** glibc through koffi; undefined elsewhere, or when koffi does not load (said at debug level, after `consequence`). */
+function glibc(consequence: string): import("koffi").LibraryHandle | undefined {
   let koffi: typeof import("koffi");
   try {
     koffi = require("koffi") as typeof import("koffi");
   } catch (e) {
-    debug("malloc's mmap threshold stays dynamic: koffi did not load (%s)", (e as Error).message);
-    return;
+    debug("%s: koffi did not load (%s)", consequence, (e as Error).message);
+    return undefined;
   }
-  let mallopt: (param: number, value: number) => number;
   try {
     const libc = koffi.load("libc.so.6");
     libc.func("const char *gnu_get_libc_version()"); // only glibc has it (musl has no libc.so.6 either)
-    mallopt = libc.func("int mallopt(int, int)") as (param: number, value: number) => number;
+    return libc;
   } catch {
-    return; // not glibc
+    return undefined; // not glibc
   }
-  for (const { param, value, env: name } of wanted) {
-    if (mallopt(param, value) !== 1) debug("mallopt refused %s = %d", name, value);
-  }
+}
+
+/**
+ * Replaces this process (same PID, arguments, streams and signals) with node running it again under the
+ * engine's GLIBC_TUNABLES; returns only when they are set already, or where they cannot be (not Linux with
+ * glibc, no koffi, execve failed). Costs a Node start (~0.1 s).
+ */
+export function restartWithEngineMalloc(): void {
+  if (process.platform !== "linux") return;
+  const tunables = engineTunables(process.env.GLIBC_TUNABLES);
+  if (tunables === undefined) return;
+  const libc = glibc("malloc stays as it is");
+  if (!libc) return;
+  const execve = libc.func("int execve(const char *, const char **, const char **)") as (file: string, argv: (string | null)[], env: (string | null)[]) => number;
+  const env = Object.entries({ ...process.env, GLIBC_TUNABLES: tunables }).map(([name, value]) => `${name}=${value}`);
+  execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1), null], [...env, null]);
+  debug("malloc stays as it is: execve of %s failed", process.execPath);
 }

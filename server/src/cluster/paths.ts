@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
-import { MMAP_THRESHOLD_BYTES } from "./allocator";
+import { engineTunables } from "./allocator";
 
 export function packageRoot(): string {
   let dir = __dirname;
@@ -17,12 +17,12 @@ export function packageRoot(): string {
 }
 
 /**
- * The environment of an engine process this one starts (a server's job runner, a node). glibc's malloc
- * gets a fixed mmap threshold from its start (./allocator.ts sets the same in a process whose job has a
- * memory budget, where koffi loads; the VSIX's server ships without it). A value set by the user wins.
+ * The environment of an engine process this one starts (a server's job runner, a node): glibc's malloc
+ * set from its start (./allocator.ts); a tunable the user set wins.
  */
 export function engineProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { MALLOC_MMAP_THRESHOLD_: String(MMAP_THRESHOLD_BYTES), ...env };
+  const tunables = engineTunables(env.GLIBC_TUNABLES);
+  return tunables === undefined ? { ...env } : { ...env, GLIBC_TUNABLES: tunables };
 }
 
 /**

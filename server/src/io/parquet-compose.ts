@@ -1,15 +1,15 @@
 // A row group written from column chunks kept as they were read (parquet-kept.ts) and the other
-// columns encoded by parquet-wasm: one small Parquet file whose footer is the one parquet-wasm writes
-// for the whole schema, so that it joins the block's other row groups like any encoded piece.
+// columns encoded by parquet-wasm, under the footer parquet-wasm writes for the whole schema, so that it
+// joins the block's other row groups like any encoded piece (parquet-write.ts).
 import { RecordBatch, Schema, Struct, Table, makeData, type Data } from "apache-arrow";
 import {
-  CHUNK_META, ELEMENT_NUM_CHILDREN, ELEMENT_REPETITION, ELEMENT_TYPE, ELEMENT_TYPE_LENGTH, FILE_NUM_ROWS, FILE_ROW_GROUPS,
-  FILE_SCHEMA, GROUP_BYTE_SIZE, GROUP_COLUMNS, GROUP_COMPRESSED_SIZE, GROUP_FILE_OFFSET, GROUP_NUM_ROWS, GROUP_ORDINAL, MAGIC,
-  META_COMPRESSED_SIZE, META_PATH, META_UNCOMPRESSED_SIZE, chunkPages, i64, list, movedChunk, placePageIndexes, smallFile,
-  withItems, type SmallFile,
+  CHUNK_META, ELEMENT_NUM_CHILDREN, ELEMENT_REPETITION, ELEMENT_TYPE, ELEMENT_TYPE_LENGTH, FILE_ROW_GROUPS, FILE_SCHEMA,
+  GROUP_BYTE_SIZE, GROUP_COLUMNS, GROUP_COMPRESSED_SIZE, GROUP_FILE_OFFSET, GROUP_NUM_ROWS, GROUP_ORDINAL, MAGIC,
+  META_COMPRESSED_SIZE, META_PATH, META_UNCOMPRESSED_SIZE, chunkPages, i64, list, movedChunk, smallFile, withItems,
+  type PageIndexSource, type RowGroupParts, type SmallFile,
 } from "./parquet-footer";
 import { keptChunkOf, type KeptChunk } from "./parquet-kept";
-import { CompactType, asNumber, encodeStruct, field, type ThriftStruct } from "./thrift";
+import { CompactType, asNumber, field, type ThriftStruct } from "./thrift";
 
 type Encode = (piece: Table) => Uint8Array;
 
@@ -42,10 +42,11 @@ export function keptColumns(schema: Schema, batch: RecordBatch, codec: number, e
 }
 
 /**
- * One row group of `batch` as a Parquet file: the kept columns' chunks as they were read, the others
- * encoded; undefined when the encoded columns did not come out as one row group.
+ * One row group of `batch`: the kept columns' chunks as they were read, the others encoded; undefined
+ * when the encoded columns did not come out as one row group. Its bytes stay in pieces (the kept chunks
+ * are views of what was read): copying them into one buffer cost a fresh page per 4 KiB written.
  */
-export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (KeptChunk | undefined)[], encode: Encode): Uint8Array | undefined {
+export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (KeptChunk | undefined)[], encode: Encode): RowGroupParts | undefined {
   const fresh = schema.fields.flatMap((_, i) => (kept[i] ? [] : [i]));
   let encoded: { file: SmallFile; chunks: ThriftStruct[] } | undefined;
   if (fresh.length > 0) {
@@ -57,10 +58,10 @@ export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (Kept
     if (groups.length !== 1) return undefined;
     encoded = { file, chunks: list(groups[0], GROUP_COLUMNS).items as ThriftStruct[] };
   }
-  const parts: Uint8Array[] = [MAGIC];
+  const parts: Uint8Array[] = [];
   let position = MAGIC.length;
   const columns: ThriftStruct[] = [];
-  const indexed: { chunk: ThriftStruct; shift: number }[] = [];
+  const indexes: (PageIndexSource | undefined)[] = [];
   let next = 0;
   for (const [i, f] of schema.fields.entries()) {
     const keptChunk = kept[i];
@@ -69,6 +70,7 @@ export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (Kept
       const meta = field(chunk, CHUNK_META) as ThriftStruct;
       meta.set(META_PATH, { type: CompactType.List, value: withItems(list(meta, META_PATH), [new TextEncoder().encode(f.name)]) });
       columns.push(chunk);
+      indexes.push(undefined);
       parts.push(keptChunk.bytes);
       position += keptChunk.bytes.length;
       continue;
@@ -78,13 +80,11 @@ export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (Kept
     const { start } = chunkPages(meta);
     const length = asNumber(field(meta, META_COMPRESSED_SIZE))!;
     const shift = position - start;
-    const chunk = movedChunk(original, shift);
-    columns.push(chunk);
-    indexed.push({ chunk, shift });
+    columns.push(movedChunk(original, shift));
+    indexes.push({ bytes: encoded!.file.bytes, shift });
     parts.push(encoded!.file.bytes.subarray(start, start + length));
     position += length;
   }
-  position = placePageIndexes(indexed.map(({ chunk, shift }) => ({ chunk, bytes: encoded!.file.bytes, shift })), position, parts);
   const sum = (id: number) => columns.reduce((n, c) => n + (asNumber(field(field(c, CHUNK_META) as ThriftStruct, id)) ?? 0), 0);
   const group: ThriftStruct = new Map([
     [GROUP_COLUMNS, { type: CompactType.List, value: { kind: "list", type: CompactType.List, elementType: CompactType.Struct, items: columns } }],
@@ -94,16 +94,5 @@ export function composedRowGroup(schema: Schema, batch: RecordBatch, kept: (Kept
     [GROUP_COMPRESSED_SIZE, i64(sum(META_COMPRESSED_SIZE))],
     [GROUP_ORDINAL, { type: CompactType.I16, value: 0 }],
   ]);
-  const base = schemaFooter(schema, encode);
-  const footer = encodeStruct(new Map(base)
-    .set(FILE_NUM_ROWS, i64(batch.numRows))
-    .set(FILE_ROW_GROUPS, { type: CompactType.List, value: { kind: "list", type: CompactType.List, elementType: CompactType.Struct, items: [group] } }));
-  const tail = new Uint8Array(8);
-  new DataView(tail.buffer).setUint32(0, footer.length, true);
-  tail.set(MAGIC, 4);
-  parts.push(footer, tail);
-  const out: Uint8Array = Buffer.allocUnsafeSlow(position + footer.length + tail.length); // every byte is written below
-  let at = 0;
-  for (const part of parts) { out.set(part, at); at += part.length; }
-  return out;
+  return { data: parts, groups: [group], indexes, footer: schemaFooter(schema, encode), scratch: encoded ? [encoded.file.bytes] : [] };
 }

@@ -32,6 +32,33 @@ export const i64 = (value: number | bigint): ThriftField => ({ type: CompactType
 
 export interface SmallFile { bytes: Uint8Array; footer: ThriftStruct; dataEnd: number }
 
+/** Where a chunk's page indexes are: the bytes its index offsets point into, and how far its pages moved from there. */
+export interface PageIndexSource { bytes: Uint8Array; shift: number }
+
+/**
+ * Row groups on their way into a file: their column chunks' bytes in order (as they would follow the
+ * file's first 4 bytes), their footer entries (offsets as in that file), each chunk's page indexes in
+ * the same order (none for a chunk kept as read), the footer they were written under, and the encoded
+ * bytes only they hold (freed once written).
+ */
+export interface RowGroupParts {
+  data: Uint8Array[];
+  groups: ThriftStruct[];
+  indexes: (PageIndexSource | undefined)[];
+  footer: ThriftStruct;
+  scratch: Uint8Array[];
+}
+
+/** A small file's row groups as parts. */
+export function fileParts(file: SmallFile): RowGroupParts {
+  const groups = list(file.footer, FILE_ROW_GROUPS).items as ThriftStruct[];
+  const chunks = groups.reduce((n, g) => n + list(g, GROUP_COLUMNS).items.length, 0);
+  return {
+    data: [file.bytes.subarray(MAGIC.length, file.dataEnd)], groups, footer: file.footer, scratch: [file.bytes],
+    indexes: Array.from({ length: chunks }, () => ({ bytes: file.bytes, shift: 0 })),
+  };
+}
+
 export function smallFile(bytes: Uint8Array): SmallFile {
   const footerLength = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 4).getUint32(0, true);
   const footerStart = bytes.length - 8 - footerLength;

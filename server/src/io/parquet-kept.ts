@@ -21,6 +21,8 @@ export interface KeptChunk {
   /** The column's SchemaElement in the file it was read from. */
   element: ThriftStruct;
   codec: number;
+  /** The reads `bytes` is a view of (with the row group's other chunks), freed once the chunk is written. */
+  reads: Uint8Array[];
 }
 
 /** Where a chunk's pages are in its file, and its footer entries, as ParquetLayout gives them. */
@@ -38,7 +40,7 @@ export async function loadKeptChunkHasher(): Promise<void> {
 }
 
 /** A chunk's footer entry with its offsets counted from the chunk's first byte; undefined for chunks stored elsewhere. */
-export function keptChunk(inFile: ChunkInFile, bytes: Uint8Array): KeptChunk | undefined {
+export function keptChunk(inFile: ChunkInFile, bytes: Uint8Array, reads: Uint8Array[]): KeptChunk | undefined {
   const { start, hasDictionary, chunk, element } = inFile;
   if (chunk.has(CHUNK_FILE_PATH) || field(element, ELEMENT_NUM_CHILDREN) !== undefined) return undefined;
   const meta = new Map(field(chunk, CHUNK_META) as ThriftStruct);
@@ -49,7 +51,7 @@ export function keptChunk(inFile: ChunkInFile, bytes: Uint8Array): KeptChunk | u
   for (const id of [META_INDEX_PAGE, ...META_BLOOM_FIELDS]) meta.delete(id);
   const moved = new Map(chunk).set(CHUNK_META, { type: chunk.get(CHUNK_META)!.type, value: meta }).set(CHUNK_FILE_OFFSET, i64(0));
   for (const id of CHUNK_PAGE_INDEX_FIELDS) moved.delete(id);
-  return { bytes, chunk: moved, element, codec: asNumber(field(meta, META_CODEC)) ?? -1 };
+  return { bytes, chunk: moved, element, codec: asNumber(field(meta, META_CODEC)) ?? -1, reads };
 }
 
 /** Remembers the chunk each named column of `table` (one record batch: a decoded row group) was decoded from. */
@@ -67,12 +69,15 @@ export function rememberKeptChunks(table: Table, chunks: Map<string, KeptChunk>)
   }
 }
 
-/** The chunk a column was read from, if `data` views the same buffers over the same rows and none of its bytes changed since. */
+/**
+ * The chunk a column was read from, if `data` views the same buffers over the same rows, none of its
+ * bytes changed since, and the chunk was not freed (written already, and handed back again by a UDF).
+ */
 export function keptChunkOf(data: Data): KeptChunk | undefined {
   if (!data.values || !keyable(data)) return undefined;
   const candidates = keptByBuffer.get(data.values.buffer as ArrayBufferLike);
   const found = candidates?.find((c) => sameRows(c.data, data));
-  return found && fingerprint(data) === found.fingerprint ? found.kept : undefined;
+  return found && found.kept.bytes.byteLength > 0 && fingerprint(data) === found.fingerprint ? found.kept : undefined;
 }
 
 /**

@@ -9,8 +9,8 @@
 import { RecordBatch, Table } from "apache-arrow";
 import { batchBytes, splitBlockBySize, type Block } from "../block";
 import {
-  FILE_NUM_ROWS, FILE_ROW_GROUPS, GROUP_COLUMNS, GROUP_FILE_OFFSET, GROUP_NUM_ROWS, GROUP_ORDINAL, MAGIC, i64, list, move,
-  movedChunk, placePageIndexes, smallFile, withItems, type SmallFile,
+  FILE_NUM_ROWS, FILE_ROW_GROUPS, GROUP_COLUMNS, GROUP_FILE_OFFSET, GROUP_NUM_ROWS, GROUP_ORDINAL, MAGIC, fileParts, i64, list,
+  move, movedChunk, placePageIndexes, smallFile, withItems, type RowGroupParts,
 } from "./parquet-footer";
 import { composedRowGroup, keptColumns } from "./parquet-compose";
 import type { KeptChunk } from "./parquet-kept";
@@ -20,14 +20,24 @@ import { CompactType, asNumber, encodeStruct, field, type ThriftStruct } from ".
 const ROW_GROUP_BYTES = 4 * 2 ** 20;
 
 /**
- * The bytes of one Parquet file holding the block, in order (views of `files` and new bytes), and the
- * small files encoded for it (`files`: only the caller holds them, to free once written). `codec`: the
- * Parquet compression codec `encode` writes, which a column chunk kept as read must have to be copied.
+ * The bytes of one Parquet file holding the block, in order (views of encoded pieces and of chunks kept
+ * as read, and new bytes), and the bytes only they hold (`release`: to free once written: the encoded
+ * pieces and the reads kept chunks came from). `codec`: the Parquet compression codec `encode` writes,
+ * which a column chunk kept as read must have to be copied.
  */
-export function parquetFile(block: Block, encode: (piece: Block) => Uint8Array, codec: number): { chunks: Uint8Array[]; files: Uint8Array[] } {
-  const files = rowGroupPieces(block, codec, encode).map(({ piece, kept }) =>
-    (kept && composedRowGroup(block.schema, piece.batches[0], kept, encode)) ?? encode(piece));
-  return { chunks: files.length === 1 ? files : joinParquetFiles(files), files };
+export function parquetFile(block: Block, encode: (piece: Block) => Uint8Array, codec: number): { chunks: Uint8Array[]; release: Uint8Array[] } {
+  const release = new Set<Uint8Array>();
+  const parts = rowGroupPieces(block, codec, encode).map(({ piece, kept }): RowGroupParts | Uint8Array => {
+    const composed = kept && composedRowGroup(block.schema, piece.batches[0], kept, encode);
+    if (!composed) return encode(piece);
+    for (const chunk of kept) for (const read of chunk?.reads ?? []) release.add(read);
+    return composed;
+  });
+  const only = parts.length === 1 ? parts[0] : undefined;
+  if (only instanceof Uint8Array) return { chunks: [only], release: [only] };
+  const pieces = parts.map((part) => (part instanceof Uint8Array ? fileParts(smallFile(part)) : part));
+  for (const piece of pieces) for (const bytes of piece.scratch) release.add(bytes);
+  return { chunks: joinRowGroups(pieces), release: [...release] };
 }
 
 /**
@@ -65,36 +75,37 @@ function rowGroupPieces(block: Block, codec: number, encode: (piece: Block) => U
   return pieces.length > 0 ? pieces : [{ piece: block }];
 }
 
-interface MovedChunk { chunk: ThriftStruct; file: SmallFile; shift: number }
-
-/** Small files of one schema joined into the bytes of one file. */
-function joinParquetFiles(encoded: Uint8Array[]): Uint8Array[] {
-  const files = encoded.map(smallFile);
+/** Row groups of one schema joined into the bytes of one file, under the first one's footer. */
+function joinRowGroups(pieces: RowGroupParts[]): Uint8Array[] {
   const out: Uint8Array[] = [MAGIC];
   let position = MAGIC.length;
   const groups: ThriftStruct[] = [];
-  const chunks: MovedChunk[] = [];
+  const chunks: { chunk: ThriftStruct; bytes: Uint8Array; shift: number }[] = [];
   let rows = 0;
-  for (const file of files) {
+  for (const piece of pieces) {
     const shift = position - MAGIC.length;
-    out.push(file.bytes.subarray(MAGIC.length, file.dataEnd));
-    position += file.dataEnd - MAGIC.length;
-    for (const original of list(file.footer, FILE_ROW_GROUPS).items as ThriftStruct[]) {
+    for (const bytes of piece.data) {
+      out.push(bytes);
+      position += bytes.length;
+    }
+    let next = 0;
+    for (const original of piece.groups) {
       const group = new Map(original);
       move(group, GROUP_FILE_OFFSET, shift);
       if (group.has(GROUP_ORDINAL)) group.set(GROUP_ORDINAL, { type: CompactType.I16, value: groups.length });
       const columns = list(group, GROUP_COLUMNS);
       group.set(GROUP_COLUMNS, { type: CompactType.List, value: withItems(columns, (columns.items as ThriftStruct[]).map((c) => {
         const chunk = movedChunk(c, shift);
-        chunks.push({ chunk, file, shift });
+        const index = piece.indexes[next++];
+        if (index) chunks.push({ chunk, bytes: index.bytes, shift: index.shift + shift });
         return chunk;
       })) });
       rows += asNumber(field(group, GROUP_NUM_ROWS)) ?? 0;
       groups.push(group);
     }
   }
-  position = placePageIndexes(chunks.map(({ chunk, file, shift }) => ({ chunk, bytes: file.bytes, shift })), position, out);
-  const first = files[0].footer;
+  position = placePageIndexes(chunks, position, out);
+  const first = pieces[0].footer;
   const footer = encodeStruct(new Map(first)
     .set(FILE_NUM_ROWS, i64(rows))
     .set(FILE_ROW_GROUPS, { type: CompactType.List, value: withItems(list(first, FILE_ROW_GROUPS), groups) }));

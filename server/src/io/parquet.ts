@@ -98,7 +98,7 @@ function arrowSchemaOfFooter(footerAndTail: Uint8Array): Schema {
 }
 
 /** The encoded chunk of each top-level primitive column a row group file was assembled from, by column name. */
-function keptChunks(layout: ParquetLayout, index: number, plan: RowGroupFilePlan, chunks: Uint8Array[]): Map<string, KeptChunk> {
+function keptChunks(layout: ParquetLayout, index: number, plan: RowGroupFilePlan, chunks: Uint8Array[], reads: Uint8Array[]): Map<string, KeptChunk> {
   const byStart = new Map(plan.ranges.map((range, i) => [range.start, chunks[i]]));
   const kept = new Map<string, KeptChunk>();
   // A name two columns share would give both the first one's chunk.
@@ -106,7 +106,7 @@ function keptChunks(layout: ParquetLayout, index: number, plan: RowGroupFilePlan
   for (const name of plan.columns.filter((n) => !shared.has(n))) {
     const inFile = layout.chunkInFile(index, name);
     const bytes = inFile && byStart.get(inFile.start);
-    const chunk = bytes && keptChunk(inFile, bytes);
+    const chunk = bytes && keptChunk(inFile, bytes, reads);
     if (chunk) kept.set(name, chunk);
   }
   return kept;
@@ -195,7 +195,7 @@ export async function* readParquetBlocks(file: FileRef, fs: FileSystem, options:
       throw new IoError(`${where}: ${errorMessage(e)}`);
     }
     const { chunks, read } = ranges;
-    const kept = options.keepEncoded ? keptChunks(layout, index, plan, chunks) : undefined;
+    const kept = options.keepEncoded ? keptChunks(layout, index, plan, chunks, read) : undefined;
     const decoded = rowGroupFiles.with(plan.size, (target) => {
       try {
         plan.assemble(chunks, target);

@@ -41,9 +41,9 @@ export async function writeBlock(
   try {
     if (format === "images") return await writeImageFiles(block, fs, dir, fileName, options.image!);
     if (format === "parquet") {
-      const { chunks, files } = parquetFile(withPlainStrings(block), (piece) => parquetBytes(piece, options), PARQUET_CODECS[options.compression ?? "snappy"]);
+      const { chunks, release } = parquetFile(withPlainStrings(block), (piece) => parquetBytes(piece, options), PARQUET_CODECS[options.compression ?? "snappy"]);
       const bytes = await fs.write(finalPath, chunks);
-      freeBytes(files);
+      freeBytes(release);
       return { path: finalPath, rows: block.numRows, bytes };
     }
     const bytes = await fs.write(finalPath, encoded(format === "csv" ? csvChunks(block) : jsonLinesChunks(block)));
