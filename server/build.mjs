@@ -17,5 +17,5 @@ await build({
 });
 await build({ ...common, entryPoints: { "code-cache": "server/src/loader/code-cache.ts" } });
 // bin/rdpipe.js's first step, small: it may replace the process before the CLI loads.
-await build({ ...common, entryPoints: { "engine-malloc": "server/src/cli/engine-malloc.ts" }, packages: "external" });
+await build({ ...common, entryPoints: { "cli-start": "server/src/cli/start.ts" }, packages: "external" });
 await build({ ...common, entryPoints: { api: "server/src/api/index.ts" }, packages: "external" });

@@ -79,6 +79,8 @@ export default rd.range(1).map((r) => ({ ...r, pid: process.pid, tunables: proce
       child.stderr.on("data", (d: Buffer) => { stderr += d; });
       child.on("close", (code) => {
         if (code !== 0) return reject(new Error(`rdpipe run exited ${code}: ${stderr}`));
+        // The standard streams survive the restart: the summary reaches stderr.
+        if (!/Dataset: .* total/.test(stderr)) return reject(new Error(`no summary on stderr: ${JSON.stringify(stderr)}`));
         const file = fs.readdirSync(out).find((f) => f.endsWith(".json"))!;
         resolve({ pid: child.pid!, row: JSON.parse(fs.readFileSync(path.join(out, file), "utf8").trim()) });
       });

@@ -53,6 +53,19 @@ describe("rdpipe run (CLI)", function () {
     assert.match(run.stderr, /done .*workers/, "no final progress line on a non-TTY");
   });
 
+  it("gives a pipeline the engine's own Arrow: a batch is its Table, a Table it makes is taken as made", () => {
+    const file = writePipeline(dir, "arrow-identity.rdpipe.ts", `import * as rd from "rdpipe";
+import { Table, tableFromArrays } from "apache-arrow";
+export default rd.range(5).mapBatches((b: rd.Batch) => {
+  if (!(b instanceof Table)) throw new Error("the batch is not the pipeline's apache-arrow Table");
+  return tableFromArrays({ id: Float64Array.from(b.getChild("id")!.toArray() as BigInt64Array, Number), half: Float64Array.from({ length: b.numRows }, () => 0.5) });
+}, { batchFormat: "arrow" });
+`);
+    const run = runCli(["run", file, "--preview", "5"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.match(/\{id: \d+, half: 0\.5\}/g)?.length, 5, run.stdout);
+  });
+
   it("exits soon after a preview even when a task it no longer needs is stuck in a UDF", () => {
     const file = writePipeline(dir, "stuck.rdpipe.ts", `import * as rd from "rdpipe";
 export default rd.range(20_000, { overrideNumBlocks: 2 }).map(async (r) => ((r.id as number) >= 10_000 ? new Promise<rd.Row>(() => undefined) : r));

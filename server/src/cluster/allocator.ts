@@ -78,18 +78,26 @@ function glibc(consequence: string): import("koffi").LibraryHandle | undefined {
 }
 
 /**
- * Replaces this process (same PID, arguments, streams and signals) with node running it again under the
- * engine's GLIBC_TUNABLES; returns only when they are set already, or where they cannot be (not Linux with
- * glibc, no koffi, execve failed). Costs a Node start (~0.1 s).
+ * Replaces this process (same PID, arguments, standard streams and signals) with node running it again
+ * under the engine's GLIBC_TUNABLES; returns only when they are set already, or where they cannot be (not
+ * Linux with glibc, no koffi, a forked process's IPC channel, execve failed). Costs a Node start (~0.1 s).
  */
 export function restartWithEngineMalloc(): void {
-  if (process.platform !== "linux") return;
+  // A process with an IPC channel to its parent (forked) would lose it.
+  if (process.platform !== "linux" || process.env.NODE_CHANNEL_FD !== undefined) return;
   const tunables = engineTunables(process.env.GLIBC_TUNABLES);
   if (tunables === undefined) return;
   const libc = glibc("malloc stays as it is");
   if (!libc) return;
   const execve = libc.func("int execve(const char *, const char **, const char **)") as (file: string, argv: (string | null)[], env: (string | null)[]) => number;
+  const fcntl = libc.func("int fcntl(int, int, int)") as (fd: number, command: number, arg: number) => number;
   const env = Object.entries({ ...process.env, GLIBC_TUNABLES: tunables }).map(([name, value]) => `${name}=${value}`);
+  // Node marks its standard streams close-on-exec: the new program would start without them.
+  const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+  for (const fd of [0, 1, 2]) {
+    const flags = fcntl(fd, F_GETFD, 0);
+    if (flags >= 0) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
   execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1), null], [...env, null]);
   debug("malloc stays as it is: execve of %s failed", process.execPath);
 }

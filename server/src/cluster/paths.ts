@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { engineTunables } from "./allocator";
 
 export function packageRoot(): string {
@@ -43,24 +43,13 @@ export function workerScript(): string {
   return script;
 }
 
-/**
- * A new worker thread running the worker bundle, compiled from its V8 code cache (dist/code-cache.js;
- * each thread would otherwise parse and compile the whole bundle again). The flag the worker sets is set
- * first: V8 takes a cache only under the flags it was made under, and it is made after the bundle ran.
- */
-export function workerThread(script = workerScript()): Worker {
-  const loader = path.join(path.dirname(script), "code-cache.js");
-  const boot = `require("node:v8").setFlagsFromString("--expose-gc"); require(${JSON.stringify(loader)}).requireCached(${JSON.stringify(script)});`;
-  return new Worker(boot, {
-    eval: true, stdout: false, stderr: false, execArgv: workerExecArgv(),
-  });
-}
+/** The worker threads' loader (dist/code-cache.js, beside the bundles): it may hold threads bin/rdpipe.js started early. */
+interface WorkerLoader { workerThread(script: string): Worker }
 
 /**
- * Node options of a worker thread: none of the parent's (loaders such as tsx in tests stay out; workers
- * run plain bundled JS), but a V8 CPU profile of each worker in the folder RDPIPE_WORKER_CPU_PROF names.
+ * A worker thread running the worker bundle, compiled from its V8 code cache (each thread would
+ * otherwise parse and compile the whole bundle again): one `rdpipe run` started early, or a new one.
  */
-export function workerExecArgv(): string[] {
-  const dir = process.env.RDPIPE_WORKER_CPU_PROF;
-  return dir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(dir)] : [];
+export function workerThread(script = workerScript()): Worker {
+  return (require(path.join(path.dirname(script), "code-cache.js")) as WorkerLoader).workerThread(script);
 }

@@ -1,10 +1,13 @@
 // Node providers: what starts and stops the nodes a cluster asks for, as Ray's node providers do.
 // LocalNodeProvider starts `rdpipe node` child processes on this machine; CommandNodeProvider runs a
 // launcher command per node over a list of hosts (`ssh {host} rdpipe node …`, or any launcher).
-import { spawn } from "node:child_process";
+import type * as ChildProcess from "node:child_process";
 import path from "node:path";
 import { engineProcessEnv, packageRoot } from "./paths";
 import type { TlsFiles } from "./transport";
+
+/** node:child_process, loaded where a node is first started (worker threads import this file and start none). */
+const spawnProcess = () => (require("node:child_process") as typeof ChildProcess).spawn;
 
 /**
  * Where nodes join: tcp://host:port with the token they must present, or tls://host:port (the token then
@@ -44,7 +47,7 @@ export class LocalNodeProvider implements NodeProvider {
   launch(head: HeadAddress, cpus: number): LaunchedNode {
     const tls = this.options.tls ?? head.tls;
     const tlsArgs = tls ? ["--tls-cert", tls.certFile, "--tls-key", tls.keyFile, "--tls-ca", tls.caFile] : [];
-    const child = spawn(process.execPath, [path.join(packageRoot(), "bin", "rdpipe.js"), "node", "--head", head.url, "--cpus", String(cpus), ...tlsArgs], {
+    const child = spawnProcess()(process.execPath, [path.join(packageRoot(), "bin", "rdpipe.js"), "node", "--head", head.url, "--cpus", String(cpus), ...tlsArgs], {
       stdio: ["ignore", "inherit", "inherit"], env: nodeEnv(head),
     });
     child.unref(); // a node ends by itself when the head goes away
@@ -114,7 +117,7 @@ export class CommandNodeProvider implements NodeProvider {
     if (host === undefined) return undefined;
     const values: Record<string, string> = { host, head: head.url, cpus: String(cpus), launch: head.launch ?? "" };
     const [command, ...args] = this.template.map((arg) => arg.replace(/\{(host|head|cpus|launch)\}/g, (_, name: string) => values[name]));
-    const child = spawn(command, args, { detached: true, stdio: ["ignore", "inherit", "inherit"], env: nodeEnv(head, this.options.env) });
+    const child = spawnProcess()(command, args, { detached: true, stdio: ["ignore", "inherit", "inherit"], env: nodeEnv(head, this.options.env) });
     child.unref();
     let ended = false;
     const exited = new Promise<void>((resolve) => {

@@ -3,10 +3,13 @@
 // mutual TLS with Node's own `tls`: both ends present a certificate that must chain to the cluster's CA,
 // and a connection that does not is refused at the handshake. The protocols on top do not change.
 import fs from "node:fs";
-import net from "node:net";
-import tls from "node:tls";
+import type net from "node:net";
+import type tls from "node:tls";
 import { RdpipeError } from "../errors";
 import { sameToken } from "./link";
+
+/** node:net and node:tls, loaded where a cluster socket is first made (worker threads import this file and make none). */
+const sockets = () => ({ net: require("node:net") as typeof net, tls: require("node:tls") as typeof tls });
 
 /** PEM contents: this end's certificate and key, and the cluster CA the other end's certificate must chain to. */
 export interface TlsMaterial { cert: string; key: string; ca: string }
@@ -67,7 +70,7 @@ export class Transport {
     // rejectUnauthorized: true would end an unverified client the same way (Node checks the chain once
     // the handshake is through, before any data is read), but would not say which client or why.
     const server = material
-      ? tls.createServer({ ...material, requestCert: true, rejectUnauthorized: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
+      ? sockets().tls.createServer({ ...material, requestCert: true, rejectUnauthorized: false, handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (socket) => {
         if (socket.authorized) return onSocket(socket);
         const presented = Object.keys(socket.getPeerCertificate()).length > 0;
         refuse(`${socket.remoteAddress}:${socket.remotePort}`, presented ? `its certificate does not chain to the cluster CA (${socket.authorizationError})` : "it presented no certificate");
@@ -76,7 +79,7 @@ export class Transport {
         // A client that gave up (it does not trust this certificate) is gone before its address is read.
         refuse(socket.remoteAddress ? `${socket.remoteAddress}:${socket.remotePort}` : "a client that already left", reasonOf(error));
       })
-      : net.createServer(onSocket);
+      : sockets().net.createServer(onSocket);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => {
@@ -95,12 +98,12 @@ export class Transport {
   connect(url: string, options: { peer?: boolean } = {}): net.Socket {
     const { hostname, port } = this.parse(url);
     const { tls: material } = this.options;
-    if (!material) return net.connect(port, hostname);
+    if (!material) return sockets().net.connect(port, hostname);
     // A peer's chunk server: the head told this node (over the verified link) which node serves at that
     // address, and every certificate chaining to the cluster CA is a cluster member. Nodes take their
     // addresses as they come (DHCP, pods), so their certificates need not name them.
-    const checkServerIdentity = options.peer ? () => undefined : tls.checkServerIdentity;
-    return tls.connect({ host: hostname, port, ...material, checkServerIdentity });
+    const checkServerIdentity = options.peer ? () => undefined : sockets().tls.checkServerIdentity;
+    return sockets().tls.connect({ host: hostname, port, ...material, checkServerIdentity });
   }
 
   /** Resolves once `socket` (from connect) is connected and, over TLS, has verified the server; rejects with why not. */

@@ -1,7 +1,7 @@
 // CSV reading: csv-parse over a file stream; column types are inferred from the file's first block
 // and then locked, so every block of a file has the same schema.
 import { pipeline } from "node:stream";
-import { parse, CsvError, type Parser } from "csv-parse";
+import type { CsvError, Parser } from "csv-parse";
 import { Bool, Float64, Int64, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import { blockFromColumns, preview, utf8Vector } from "../block";
 import { columnsToRead } from "./columns";
@@ -51,9 +51,12 @@ function inferKind(values: string[]): ColumnKind {
   return "string";
 }
 
+/** csv-parse, loaded where a CSV file is first read. */
+const csvParse = () => require("csv-parse") as typeof import("csv-parse");
+
 function csvParser(fs: FileSystem, path: string, delimiter: string, withInfo = false): Parser {
   // pipeline (unlike pipe) passes a read error on to the parser, and closes the file when iteration stops early.
-  return pipeline(fs.readStream(path), strictUtf8(path), parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }), () => undefined);
+  return pipeline(fs.readStream(path), strictUtf8(path), csvParse().parse({ delimiter, bom: true, skip_empty_lines: true, info: withInfo }), () => undefined);
 }
 
 /**
@@ -121,7 +124,7 @@ export async function* readCsvBlocks(file: FileRef, fs: FileSystem, options: For
       if (pending.length >= LINES_PER_BLOCK) yield await buildBlock();
     }
   } catch (e) {
-    if (!(e instanceof CsvError)) throw e;
+    if (!(e instanceof csvParse().CsvError)) throw e;
     if (e.code === "CSV_QUOTE_NOT_CLOSED") {
       // csv-parse reports this at the end of the file; the broken record starts after the last good one.
       const line = recordIndex < 0 ? 1 : (await lineOfRecord(fs, path, delimiter, recordIndex)) + 1;

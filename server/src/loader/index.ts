@@ -4,6 +4,7 @@ import Module from "node:module";
 import path from "node:path";
 import fs from "node:fs";
 import type { Message } from "esbuild";
+import * as arrow from "apache-arrow";
 import * as api from "../api";
 import { Dataset } from "../api/dataset";
 import { withPipelineDir } from "../api/paths";
@@ -18,8 +19,12 @@ export class PipelineLoadError extends RdpipeError {
   readonly code = "load";
 }
 
-/** Modules a pipeline shares with the engine, so values (Datasets, Arrow tables) keep their identity. */
-const SHARED_MODULES: Record<string, unknown> = { rdpipe: api, "apache-arrow": require("apache-arrow") };
+/**
+ * Modules a pipeline shares with the engine, so values (Datasets, Arrow tables) keep their identity. The
+ * engine's own Arrow, imported as the engine imports it: a require() here put a second copy of Arrow in
+ * each bundle (its CommonJS build beside the ES one), loaded at every start, whose classes were not the engine's.
+ */
+const SHARED_MODULES: Record<string, unknown> = { rdpipe: api, "apache-arrow": arrow };
 
 /**
  * esbuild, loaded only where a pipeline is compiled. Its buildSync then runs one esbuild process that ends

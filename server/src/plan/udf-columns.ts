@@ -5,7 +5,7 @@
 // undefined: the UDF may read any column. Conservative by design: undefined is always safe. Also the
 // columns its result has when every value it returns is an object literal with fixed keys (a result
 // column named like an input column takes that column's type, so the read keeps such a column).
-import { parse } from "acorn";
+import type * as Acorn from "acorn";
 import type { UdfFunction } from "./logical";
 
 /** An ESTree node as acorn gives it, looked at generically. */
@@ -88,7 +88,8 @@ function functionNode(fn: UdfFunction): Node | undefined {
 
 function parseExpression(text: string): Node | undefined {
   try {
-    const program = parse(text, { ecmaVersion: "latest" }) as unknown as Node;
+    // Loaded here: a worker thread, which never infers columns, spends nothing on it.
+    const program = (require("acorn") as typeof Acorn).parse(text, { ecmaVersion: "latest" }) as unknown as Node;
     const body = program.body as Node[];
     return body.length === 1 && body[0].type === "ExpressionStatement" ? body[0].expression as Node : undefined;
   } catch {

@@ -4,9 +4,7 @@
 // are static (given, or in the environment, where the SDK's chain would take them first) and the
 // endpoint is known; everything else (writes, other credential sources) stays with the SDK.
 import { createHash } from "node:crypto";
-import aws4 from "aws4";
-import http from "node:http";
-import https from "node:https";
+import type http from "node:http";
 import type { S3Description } from "./types";
 
 /** What S3 answered when it refused a request: its error code (NoSuchKey, AccessDenied, ...), message and HTTP status. */
@@ -26,7 +24,19 @@ export interface ListedPage {
 const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
 /** Network errors worth another attempt (the SDK's standard retry mode retries these too). */
 const TRANSIENT_NETWORK = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "ECONNABORTED"]);
-const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+// Loaded on the first request: a thread that never reads S3 (a worker of a local job) spends nothing on them.
+let loaded: { aws4: typeof import("aws4"); http: typeof http; https: typeof import("node:https"); agents: { http: http.Agent; https: http.Agent } } | undefined;
+function modules(): NonNullable<typeof loaded> {
+  if (!loaded) {
+    const nodeHttp = require("node:http") as typeof http;
+    const nodeHttps = require("node:https") as typeof import("node:https");
+    loaded = {
+      aws4: require("aws4") as typeof import("aws4"), http: nodeHttp, https: nodeHttps,
+      agents: { http: new nodeHttp.Agent({ keepAlive: true }), https: new nodeHttps.Agent({ keepAlive: true }) },
+    };
+  }
+  return loaded;
+}
 
 /** RFC 3986 encoding as SigV4 wants it: everything but unreserved characters; "/" kept in paths. */
 export function uriEncode(text: string, keepSlash: boolean): string {
@@ -121,11 +131,12 @@ export class S3HttpClient {
     const path = `${base}${pathStyle ? `/${uriEncode(bucket, false)}` : ""}/${uriEncode(key, true)}`;
     const queryText = Object.keys(query).sort().map((k) => `${uriEncode(k, false)}=${uriEncode(query[k], false)}`).join("&");
     const headers = signedHeaders({ method, host, path, query: queryText, headers: extra }, this.credentials, this.region, new Date());
-    const transport = this.endpoint.protocol === "https:" ? https : http;
+    const secure = this.endpoint.protocol === "https:";
+    const { agents, ...transports } = modules();
     return new Promise((resolve, reject) => {
-      const request = transport.request({
+      const request = (secure ? transports.https : transports.http).request({
         method, host: this.endpoint.hostname, port: this.endpoint.port || undefined, path: queryText ? `${path}?${queryText}` : path, headers,
-        agent: this.endpoint.protocol === "https:" ? agents.https : agents.http,
+        agent: secure ? agents.https : agents.http,
       }, (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -151,7 +162,7 @@ export function signedHeaders(
     host: request.host, "x-amz-content-sha256": EMPTY_SHA256, "x-amz-date": now.toISOString().replace(/[-:]|\.\d{3}/g, ""), ...request.headers,
   };
   // doNotEncodePath: the path is already encoded as S3 wants it (aws4 would encode it again).
-  const signed = aws4.sign({
+  const signed = modules().aws4.sign({
     service: "s3", region, method: request.method, host: request.host, headers, doNotEncodePath: true,
     path: request.query ? `${request.path}?${request.query}` : request.path,
   }, credentials);
