@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { build } from "esbuild";
 import { duckBatchJob, ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
 import type { S3BenchReport as Report } from "./s3";
+import { engineTunables } from "../server/src/cluster/allocator";
 
 const BENCH_DIR = __dirname;
 const ROOT = path.dirname(BENCH_DIR);
@@ -108,6 +109,8 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
     runProcess([CLI, "run", path.join(BENCH_DIR, pipeline), "--workers", String(workers), ...memory], { RDPIPE_BENCH_IN: inputs, RDPIPE_BENCH_OUT: outDir });
   const runs = {
     loop: () => runProcess([loopMain, "batch", out("out-loop"), ...input.files]),
+    // Info: the same loop under the malloc settings `rdpipe run` gives itself (server/src/cluster/allocator.ts).
+    loopTuned: () => runProcess([loopMain, "batch", out("out-loop-tuned"), ...input.files], { GLIBC_TUNABLES: engineTunables(process.env.GLIBC_TUNABLES) ?? process.env.GLIBC_TUNABLES ?? "" }),
     engine1: () => engine("overhead-batch.rdpipe.ts", 1, inputDir, out("out-engine1")),
     engine2: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2")),
     engine2Budget: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2-budget"), ["--memory", `${BUDGET_MIB}MB`]),
@@ -115,7 +118,7 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
     rowEngine: () => engine("overhead-rows.rdpipe.ts", 1, rowFiles.join(","), out("out-rows")),
   };
   type Name = keyof typeof runs;
-  const figures: Record<Name, ProcessRun[]> = { loop: [], engine1: [], engine2: [], engine2Budget: [], rowLoop: [], rowEngine: [] };
+  const figures: Record<Name, ProcessRun[]> = { loop: [], loopTuned: [], engine1: [], engine2: [], engine2Budget: [], rowLoop: [], rowEngine: [] };
   const trivial: ProcessRun[] = [];
   const duck: number[] = [];
 
@@ -131,7 +134,7 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
       log("  verified every output with DuckDB: row counts, distinct ids, sum(total) = sum(price*qty)");
     }
     const f = (n: Name) => `${fmtS(figures[n][r].seconds)} (${figures[n][r].cpuSeconds.toFixed(1)} cpu-s, ${fmtMiB(figures[n][r].peakRss)})`;
-    log(`  rep ${r + 1}: loop ${f("loop")}; engine w1 ${f("engine1")}; w2 ${f("engine2")}; w2 --memory ${BUDGET_MIB}MB ${f("engine2Budget")}; row loop ${f("rowLoop")}; row engine ${f("rowEngine")}; duckdb ${fmtS(duck[r])}`);
+    log(`  rep ${r + 1}: loop ${f("loop")}; loop under the engine's malloc settings ${f("loopTuned")}; engine w1 ${f("engine1")}; w2 ${f("engine2")}; w2 --memory ${BUDGET_MIB}MB ${f("engine2Budget")}; row loop ${f("rowLoop")}; row engine ${f("rowEngine")}; duckdb ${fmtS(duck[r])}`);
   }
   const med = (n: Name) => median(figures[n].map((x) => x.seconds));
   // Ratios within each rep (the loop of the same rep is the baseline), then their median.
@@ -154,6 +157,7 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
   summary(`overhead batch, 2 workers, --memory ${BUDGET_MIB}MB: peak RSS ${fmtMiB(budgetPeak)} (target <= ${fmtMiB(budgetTarget)}) ${verdict(budgetPeak <= budgetTarget)}; ${ratio("engine2Budget", "loop").toFixed(2)}x the loop`);
   summary(`overhead row UDF, 1 worker: ${rr.toFixed(2)}x a naive hand row loop (target >= 1.3) ${verdict(rr >= 1.3)}`);
   summary(`overhead trivial pipeline: median ${fmtS(trivialWall)} of ${trivial.length} (target <= 0.5s) ${verdict(trivialWall <= 0.5)}; peak RSS ${fmtMiB(trivialRss)}; processes left in the group ${leftovers} ${verdict(leftovers === 0)}`);
+  summary(`overhead batch, 2 workers (info): ${ratio("engine2", "loopTuned").toFixed(2)}x the loop run under the engine's malloc settings (huge pages, one arena, 32 MiB mmap threshold), which take the loop from ${fmtS(med("loop"))} to ${fmtS(med("loopTuned"))}`);
   summary(`overhead CPU per row (info): engine w1 ${cpuRatio("engine1", "loop").toFixed(2)}x the loop's, w2 ${cpuRatio("engine2", "loop").toFixed(2)}x; row engine ${cpuRatio("rowEngine", "rowLoop").toFixed(2)}x the row loop's`);
   summary(`overhead vs DuckDB (2 threads, ${fmtS(median(duck))}): engine on 2 workers takes ${duckRatio.toFixed(1)}x DuckDB's time (aim <= 3)`);
 }

@@ -62,7 +62,7 @@ async function buildStage() {
     entryPoints: {
       cli: path.join(repo, "server/src/cli/index.ts"), worker: path.join(repo, "server/src/worker/index.ts"),
       "job-runner": path.join(repo, "server/src/runner/job-runner.ts"), api: path.join(repo, "server/src/api/index.ts"),
-      "code-cache": path.join(repo, "server/src/loader/code-cache.ts"),
+      "code-cache": path.join(repo, "server/src/loader/code-cache.ts"), "cli-start": path.join(repo, "server/src/cli/start.ts"),
     },
     supported: { "dynamic-import": false }, // bin/rdpipe.js and workers load the bundles as vm scripts (server/build.mjs)
     outdir: path.join(server, "dist"), bundle: true, platform: "node", target: "node20", format: "cjs",

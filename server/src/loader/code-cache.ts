@@ -108,6 +108,10 @@ const started = new Map<string, Worker[]>();
 
 /** Starts `count` worker threads running `script` now, for workerThread to hand out later. */
 export function startWorkerThreads(script: string, count: number): void {
+  if (count === 0) return;
+  // Set here first (process-wide, as each worker sets it): set by a worker while this thread loads its own
+  // bundle, it would change V8's cache tag under it, and the bundle's cache would be rejected or not kept.
+  v8.setFlagsFromString("--expose-gc");
   const list = started.get(script) ?? [];
   started.set(script, list);
   for (let i = 0; i < count; i++) {
