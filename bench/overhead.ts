@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { build } from "esbuild";
 import { duckBatchJob, ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
 import type { S3BenchReport as Report } from "./s3";
-import { engineTunables } from "../server/src/cluster/allocator";
+import { engineMallocEnv } from "../server/src/cluster/allocator";
 
 const BENCH_DIR = __dirname;
 const ROOT = path.dirname(BENCH_DIR);
@@ -110,7 +110,7 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
   const runs = {
     loop: () => runProcess([loopMain, "batch", out("out-loop"), ...input.files]),
     // Info: the same loop under the malloc settings `rdpipe run` gives itself (server/src/cluster/allocator.ts).
-    loopTuned: () => runProcess([loopMain, "batch", out("out-loop-tuned"), ...input.files], { GLIBC_TUNABLES: engineTunables(process.env.GLIBC_TUNABLES) ?? process.env.GLIBC_TUNABLES ?? "" }),
+    loopTuned: () => runProcess([loopMain, "batch", out("out-loop-tuned"), ...input.files], { GLIBC_TUNABLES: engineMallocEnv()?.GLIBC_TUNABLES ?? process.env.GLIBC_TUNABLES ?? "" }),
     engine1: () => engine("overhead-batch.rdpipe.ts", 1, inputDir, out("out-engine1")),
     engine2: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2")),
     engine2Budget: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2-budget"), ["--memory", `${BUDGET_MIB}MB`]),

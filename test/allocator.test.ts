@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile, fork, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { tempDir, writePipeline } from "./helpers";
@@ -62,39 +62,62 @@ describe("malloc set by the engine (glibc's mmap threshold)", function () {
     let dir: string;
     before(() => {
       dir = tempDir("rdpipe-malloc-");
-      // The worker threads' process: its PID and environment, as a row.
-      writePipeline(dir, "env.rdpipe.ts", `import * as rd from "rdpipe";
-export default rd.range(1).map((r) => ({ ...r, pid: process.pid, tunables: process.env.GLIBC_TUNABLES ?? null }))
+      // The worker threads' process: its PID, the GLIBC_TUNABLES it started with (what glibc read), and the one in its environment now.
+      writePipeline(dir, "env.rdpipe.ts", `import fs from "node:fs";
+import * as rd from "rdpipe";
+// glibc cuts the variable at each ":" in place as it reads it: the tunables follow as entries of their own.
+const started = () => {
+  const entries = fs.readFileSync("/proc/self/environ", "utf8").split("\\0");
+  const at = entries.findIndex((v) => v.startsWith("GLIBC_TUNABLES="));
+  if (at < 0) return null;
+  const tunables = [entries[at].slice(15)];
+  for (let i = at + 1; entries[i]?.startsWith("glibc."); i++) tunables.push(entries[i]);
+  return tunables.join(":");
+};
+export default rd.range(1).map((r) => ({ ...r, pid: process.pid, started: started(), now: process.env.GLIBC_TUNABLES ?? null }))
   .writeJson(process.env.OUT_DIR!, { mode: "overwrite" });`);
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    /** The CLI run as the user runs it: its PID (the same after execve) and what its workers saw. */
-    const runEnvJob = (env: NodeJS.ProcessEnv) => new Promise<{ pid: number; row: { pid: number; tunables: string | null } }>((resolve, reject) => {
+    interface EnvRow { pid: number; started: string | null; now: string | null }
+    /** The CLI run as the user runs it (or forked, with an IPC channel): its PID (the same after execve) and what its workers saw. */
+    const runEnvJob = (env: NodeJS.ProcessEnv, forked = false) => new Promise<{ pid: number; row: EnvRow }>((resolve, reject) => {
       const out = path.join(dir, `out-${Math.random().toString(36).slice(2)}`);
       const childEnv: NodeJS.ProcessEnv = { ...process.env, OUT_DIR: out, ...env };
-      if (!("GLIBC_TUNABLES" in env)) delete childEnv.GLIBC_TUNABLES;
-      const child = spawn(process.execPath, [path.join(__dirname, "..", "bin", "rdpipe.js"), "run", path.join(dir, "env.rdpipe.ts")], { env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
+      for (const name of ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"]) if (!(name in env)) delete childEnv[name];
+      const args = [path.join(__dirname, "..", "bin", "rdpipe.js"), "run", path.join(dir, "env.rdpipe.ts")];
+      const child = forked
+        ? fork(args[0], args.slice(1), { env: childEnv, stdio: ["ignore", "ignore", "pipe", "ipc"] })
+        : spawn(process.execPath, args, { env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";
-      child.stderr.on("data", (d: Buffer) => { stderr += d; });
+      child.stderr!.on("data", (d: Buffer) => { stderr += d; });
       child.on("close", (code) => {
         if (code !== 0) return reject(new Error(`rdpipe run exited ${code}: ${stderr}`));
         // The standard streams survive the restart: the summary reaches stderr.
         if (!/Dataset: .* total/.test(stderr)) return reject(new Error(`no summary on stderr: ${JSON.stringify(stderr)}`));
         const file = fs.readdirSync(out).find((f) => f.endsWith(".json"))!;
-        resolve({ pid: child.pid!, row: JSON.parse(fs.readFileSync(path.join(out, file), "utf8").trim()) });
+        resolve({ pid: child.pid!, row: JSON.parse(fs.readFileSync(path.join(out, file), "utf8").trim()) as EnvRow });
       });
     });
 
-    it("in the same process (its PID), whose workers run under huge pages, one arena and a fixed mmap threshold", async () => {
+    it("in the same process (its PID), whose workers run under huge pages, one arena and a fixed mmap threshold; programs it starts get none of them", async () => {
       const { pid, row } = await runEnvJob({});
       assert.equal(row.pid, pid, "the job ran in the process the user started, replaced in place");
-      assert.deepEqual(row.tunables?.split(":"), ENGINE);
+      assert.deepEqual(row.started?.split(":"), ENGINE);
+      assert.equal(row.now, null, "its environment is the user's again");
     });
 
-    it("keeps a tunable the user set and adds the others", async () => {
-      const { row } = await runEnvJob({ GLIBC_TUNABLES: "glibc.malloc.arena_max=4:glibc.malloc.tcache_count=0" });
-      assert.deepEqual(row.tunables?.split(":"), ["glibc.malloc.arena_max=4", "glibc.malloc.tcache_count=0", ENGINE[0], ENGINE[2]]);
+    it("keeps a tunable the user set (or its MALLOC_ variable) and adds the others; the user's GLIBC_TUNABLES stays in its environment", async () => {
+      const own = "glibc.malloc.arena_max=4:glibc.malloc.tcache_count=0";
+      const [tunable, variable] = await Promise.all([runEnvJob({ GLIBC_TUNABLES: own }), runEnvJob({ MALLOC_ARENA_MAX: "8" })]);
+      assert.deepEqual(tunable.row.started?.split(":"), [...own.split(":"), ENGINE[0], ENGINE[2]]);
+      assert.equal(tunable.row.now, own);
+      assert.deepEqual(variable.row.started?.split(":"), [ENGINE[0], ENGINE[2]]);
+    });
+
+    it("does not start again when forked with an IPC channel, which the restart would close", async () => {
+      const { row } = await runEnvJob({}, true);
+      assert.equal(row.started, null);
     });
   });
 });

@@ -13,19 +13,44 @@ import { debuglog } from "node:util";
 /** In the user's process, under a memory budget: buffers of this size and above are mmap'd, so that freeing one gives its pages back at once. */
 const MMAP_THRESHOLD_BYTES = 128 * 1024;
 
-/** The tunables of an engine process (glibc 2.35+ reads hugetlb; older ones ignore it). */
-const ENGINE_TUNABLES: [name: string, value: string][] = [
-  ["glibc.malloc.hugetlb", "1"],
+/** The tunables of an engine process (glibc 2.35+ reads hugetlb; older ones ignore it), and the older variables that set the same. */
+const ENGINE_TUNABLES: { name: string; value: string; alias?: string }[] = [
+  { name: "glibc.malloc.hugetlb", value: "1" },
   // Threads of their own get arenas in mmap'd heaps, which hugetlb does not cover.
-  ["glibc.malloc.arena_max", "1"],
-  ["glibc.malloc.mmap_threshold", String(32 * 2 ** 20)],
+  { name: "glibc.malloc.arena_max", value: "1", alias: "MALLOC_ARENA_MAX" },
+  { name: "glibc.malloc.mmap_threshold", value: String(32 * 2 ** 20), alias: "MALLOC_MMAP_THRESHOLD_" },
 ];
 
-/** GLIBC_TUNABLES with the engine's tunables the user's do not set; undefined when it has them all already. */
-export function engineTunables(userTunables = ""): string | undefined {
-  const missing = ENGINE_TUNABLES.filter(([name]) => !userTunables.split(":").some((t) => t.startsWith(`${name}=`)));
+/**
+ * Carries the user's own GLIBC_TUNABLES ("=" and its value, or "" when unset) into a process started under
+ * the engine's, which puts it back (adoptEngineTunables): programs a UDF starts get the user's, not the engine's.
+ */
+const USER_TUNABLES = "RDPIPE_USER_GLIBC_TUNABLES";
+
+/** Marks a process that runs under the engine's tunables (on `process`: every bundle of the process sees it, no child does). */
+const IN_EFFECT = Symbol.for("rdpipe.engineMallocTunables");
+const engineTunablesInEffect = () => (process as unknown as Record<symbol, unknown>)[IN_EFFECT] === true;
+
+/** The variables that start a process under the engine's tunables, those the user set winning; undefined when the user set them all. */
+export function engineMallocEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> | undefined {
+  const user = env.GLIBC_TUNABLES ?? "";
+  const missing = ENGINE_TUNABLES.filter(({ name, alias }) =>
+    !user.split(":").some((t) => t.startsWith(`${name}=`)) && (alias === undefined || env[alias] === undefined));
   if (missing.length === 0) return undefined;
-  return [userTunables, ...missing.map(([name, value]) => `${name}=${value}`)].filter(Boolean).join(":");
+  return {
+    GLIBC_TUNABLES: [user, ...missing.map(({ name, value }) => `${name}=${value}`)].filter(Boolean).join(":"),
+    [USER_TUNABLES]: env.GLIBC_TUNABLES === undefined ? "" : `=${env.GLIBC_TUNABLES}`,
+  };
+}
+
+/** In a process started under the engine's tunables: marks it so, and gives its environment back the user's GLIBC_TUNABLES. */
+export function adoptEngineTunables(): void {
+  const user = process.env[USER_TUNABLES];
+  if (user === undefined) return;
+  if (user.startsWith("=")) process.env.GLIBC_TUNABLES = user.slice(1);
+  else delete process.env.GLIBC_TUNABLES;
+  delete process.env[USER_TUNABLES];
+  (process as unknown as Record<symbol, unknown>)[IN_EFFECT] = true;
 }
 
 /**
@@ -46,7 +71,8 @@ let tuned = false;
  * engine starts its worker threads, so a program that never runs a job loads no FFI.
  */
 export function tuneAllocator(): void {
-  if (tuned || process.platform !== "linux") return;
+  // A process under the engine's tunables keeps them: its fixed mmap threshold serves a budget as well.
+  if (tuned || process.platform !== "linux" || engineTunablesInEffect()) return;
   tuned = true;
   const { env } = process;
   const wanted = PARAMETERS.filter(({ env: name, tunable }) => env[name] === undefined && !env.GLIBC_TUNABLES?.includes(tunable));
@@ -79,19 +105,22 @@ function glibc(consequence: string): import("koffi").LibraryHandle | undefined {
 
 /**
  * Replaces this process (same PID, arguments, standard streams and signals) with node running it again
- * under the engine's GLIBC_TUNABLES; returns only when they are set already, or where they cannot be (not
- * Linux with glibc, no koffi, a forked process's IPC channel, execve failed). Costs a Node start (~0.1 s).
+ * under the engine's GLIBC_TUNABLES; returns when they are in effect or the user set them, or where a
+ * restart cannot be (not Linux with glibc, no koffi, execve failed) or would lose something: a forked
+ * process's IPC channel, sockets passed by systemd, a debugger attached at start. Other descriptors
+ * the process inherited beyond the standard streams are not kept. Costs a Node start (~0.1 s).
  */
 export function restartWithEngineMalloc(): void {
-  // A process with an IPC channel to its parent (forked) would lose it.
-  if (process.platform !== "linux" || process.env.NODE_CHANNEL_FD !== undefined) return;
-  const tunables = engineTunables(process.env.GLIBC_TUNABLES);
-  if (tunables === undefined) return;
+  if (process.platform !== "linux" || engineTunablesInEffect()) return;
+  if (process.channel !== undefined || process.env.LISTEN_FDS !== undefined) return;
+  if ([...process.execArgv, process.env.NODE_OPTIONS ?? ""].some((arg) => arg.includes("--inspect"))) return;
+  const variables = engineMallocEnv();
+  if (variables === undefined) return;
   const libc = glibc("malloc stays as it is");
   if (!libc) return;
   const execve = libc.func("int execve(const char *, const char **, const char **)") as (file: string, argv: (string | null)[], env: (string | null)[]) => number;
   const fcntl = libc.func("int fcntl(int, int, int)") as (fd: number, command: number, arg: number) => number;
-  const env = Object.entries({ ...process.env, GLIBC_TUNABLES: tunables }).map(([name, value]) => `${name}=${value}`);
+  const env = Object.entries({ ...process.env, ...variables }).map(([name, value]) => `${name}=${value}`);
   // Node marks its standard streams close-on-exec: the new program would start without them.
   const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
   for (const fd of [0, 1, 2]) {
