@@ -26,9 +26,10 @@ function jobsInViewOrder(jobs: JobSummary[]): JobSummary[] {
   return [...running, ...finished.slice(0, RECENT)];
 }
 
+/** A finished job's run time (a running job's shows in its panel: here it would redraw the view every poll). */
 function duration(job: JobSummary): string | undefined {
-  if (!job.startedAt) return undefined;
-  const seconds = ((job.finishedAt ? Date.parse(job.finishedAt) : Date.now()) - Date.parse(job.startedAt)) / 1000;
+  if (!job.startedAt || !job.finishedAt) return undefined;
+  const seconds = (Date.parse(job.finishedAt) - Date.parse(job.startedAt)) / 1000;
   return seconds < 60 ? `${seconds.toFixed(1)} s` : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
 }
 
@@ -52,12 +53,25 @@ function jobTreeItem(job: JobSummary): vscode.TreeItem {
   return item;
 }
 
-/** The view's data: GET /jobs, fetched again every few seconds while the view is visible. */
+/** What a row shows: the view is redrawn only when one changes. */
+const shown = (jobs: JobSummary[]) => JSON.stringify(jobs.map((job) => {
+  const item = jobTreeItem(job);
+  return [item.id, item.label, item.description, item.tooltip, item.contextValue];
+}));
+
+/**
+ * The view's data: GET /jobs, fetched again every few seconds while the view is visible, and redrawn
+ * only when what it shows changed: a redraw replaces the rows, and a context menu open on a replaced
+ * row ran its action without the row's job.
+ */
 export class JobsTree implements vscode.TreeDataProvider<JobSummary>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly view: vscode.TreeView<JobSummary>;
   private timer: NodeJS.Timeout | undefined;
+  /** The rows shown (undefined: none yet, or fetch again), and what they showed. */
+  private jobs: JobSummary[] | undefined;
+  private shownKey = "";
 
   constructor(private readonly client: () => Promise<RemoteClient>) {
     this.view = vscode.window.createTreeView(JOBS_VIEW, { treeDataProvider: this });
@@ -65,13 +79,23 @@ export class JobsTree implements vscode.TreeDataProvider<JobSummary>, vscode.Dis
     this.poll();
   }
 
+  /** Fetches the jobs again and redraws the view. */
   refresh(): void {
+    this.jobs = undefined;
+    this.changed.fire();
+  }
+
+  /** Fetches the jobs; redraws the view only if a row would show something else. */
+  private async update(): Promise<void> {
+    const jobs = await this.fetch();
+    if (shown(jobs) === this.shownKey) return;
+    this.jobs = jobs;
     this.changed.fire();
   }
 
   private poll(): void {
     clearInterval(this.timer);
-    this.timer = this.view.visible ? setInterval(() => this.refresh(), REFRESH_MS) : undefined;
+    this.timer = this.view.visible ? setInterval(() => void this.update(), REFRESH_MS) : undefined;
     if (this.view.visible) this.refresh();
   }
 
@@ -81,6 +105,13 @@ export class JobsTree implements vscode.TreeDataProvider<JobSummary>, vscode.Dis
 
   async getChildren(parent?: JobSummary): Promise<JobSummary[]> {
     if (parent) return [];
+    const jobs = this.jobs ?? await this.fetch();
+    this.jobs = jobs;
+    this.shownKey = shown(jobs);
+    return jobs;
+  }
+
+  private async fetch(): Promise<JobSummary[]> {
     try {
       const { jobs } = await (await this.client()).request("GET", "/jobs", "jobs");
       this.view.message = jobs.length === 0 ? "No jobs on the server yet: run a pipeline from its CodeLens." : undefined;
