@@ -1,6 +1,6 @@
 // Field ids of the Parquet footer's structs (parquet.thrift), and the helpers that edit a footer decoded
-// by thrift.ts: rowgroup.ts cuts a file's row group out as a file of its own, parquet-write.ts joins
-// files of one row group each into one file, parquet-compose.ts makes one from chunks of several files.
+// by thrift.ts: rowgroup.ts cuts a file's row group out as a file of its own, parquet-compose.ts makes a
+// row group from chunks of several files, parquet-write.ts joins row groups (RowGroupParts) into one file.
 import { CompactType, asNumber, decodeStruct, encodeStruct, field, type ThriftField, type ThriftList, type ThriftStruct, type ThriftValue } from "./thrift";
 
 export const FILE_SCHEMA = 2, FILE_NUM_ROWS = 3, FILE_ROW_GROUPS = 4, FILE_KEY_VALUES = 5, FILE_COLUMN_ORDERS = 7;
