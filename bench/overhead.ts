@@ -9,6 +9,7 @@ import { build } from "esbuild";
 import { duckBatchJob, ensureInput, summarize, INPUT_FILES, ROWS_PER_FILE } from "./duck";
 import type { S3BenchReport as Report } from "./s3";
 import { engineMallocEnv } from "../server/src/cluster/allocator";
+import { ENGINE_V8_FLAGS } from "../server/src/cluster/paths";
 
 const BENCH_DIR = __dirname;
 const ROOT = path.dirname(BENCH_DIR);
@@ -46,12 +47,20 @@ function groupMembers(pgid: number): number[] {
 
 export interface ProcessRun { seconds: number; cpuSeconds: number; peakRss: number; leftovers: number; stdout: string }
 
-/** Runs a command in its own process group: wall from spawn to exit, CPU, peak RSS (VmHWM polled), processes left behind. */
-export function runProcess(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
+/**
+ * `rdpipe …` as a user runs it: the program bin/rdpipe.js, whose shell lines start node (found on PATH:
+ * this one) under the engine's malloc settings, as `npx rdpipe` and the package's bin link do.
+ */
+export function runRdpipe(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
+  return runProcess(args, { ...env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ""}` }, CLI);
+}
+
+/** Runs a command (node with args, unless another program is given) in its own process group: wall from spawn to exit, CPU, peak RSS (VmHWM polled), processes left behind. */
+export function runProcess(args: string[], env: Record<string, string> = {}, program = process.execPath): Promise<ProcessRun> {
   return new Promise((resolve, reject) => {
     const cpu0 = childrenCpu();
     const started = performance.now();
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(program, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let stdout = "";
     let stderr = "";
     let peakRss = 0;
@@ -106,11 +115,11 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
     check(Math.abs(s.sumTotal - s.sumPriceQty) <= 1e-9 * Math.abs(s.sumPriceQty), `${who} output sum(total) ${s.sumTotal} != sum(price*qty) ${s.sumPriceQty}`);
   };
   const engine = (pipeline: string, workers: number, inputs: string, outDir: string, memory: string[] = []) =>
-    runProcess([CLI, "run", path.join(BENCH_DIR, pipeline), "--workers", String(workers), ...memory], { RDPIPE_BENCH_IN: inputs, RDPIPE_BENCH_OUT: outDir });
+    runRdpipe(["run", path.join(BENCH_DIR, pipeline), "--workers", String(workers), ...memory], { RDPIPE_BENCH_IN: inputs, RDPIPE_BENCH_OUT: outDir });
   const runs = {
     loop: () => runProcess([loopMain, "batch", out("out-loop"), ...input.files]),
-    // Info: the same loop under the malloc settings `rdpipe run` gives itself (server/src/cluster/allocator.ts).
-    loopTuned: () => runProcess([loopMain, "batch", out("out-loop-tuned"), ...input.files], { GLIBC_TUNABLES: engineMallocEnv()?.GLIBC_TUNABLES ?? process.env.GLIBC_TUNABLES ?? "" }),
+    // Info: the same loop under the malloc and V8 settings `rdpipe run` gives itself (server/src/cluster/allocator.ts, paths.ts).
+    loopTuned: () => runProcess([...ENGINE_V8_FLAGS, loopMain, "batch", out("out-loop-tuned"), ...input.files], { GLIBC_TUNABLES: engineMallocEnv()?.GLIBC_TUNABLES ?? process.env.GLIBC_TUNABLES ?? "" }),
     engine1: () => engine("overhead-batch.rdpipe.ts", 1, inputDir, out("out-engine1")),
     engine2: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2")),
     engine2Budget: () => engine("overhead-batch.rdpipe.ts", 2, inputDir, out("out-engine2-budget"), ["--memory", `${BUDGET_MIB}MB`]),
@@ -134,7 +143,7 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
       log("  verified every output with DuckDB: row counts, distinct ids, sum(total) = sum(price*qty)");
     }
     const f = (n: Name) => `${fmtS(figures[n][r].seconds)} (${figures[n][r].cpuSeconds.toFixed(1)} cpu-s, ${fmtMiB(figures[n][r].peakRss)})`;
-    log(`  rep ${r + 1}: loop ${f("loop")}; loop under the engine's malloc settings ${f("loopTuned")}; engine w1 ${f("engine1")}; w2 ${f("engine2")}; w2 --memory ${BUDGET_MIB}MB ${f("engine2Budget")}; row loop ${f("rowLoop")}; row engine ${f("rowEngine")}; duckdb ${fmtS(duck[r])}`);
+    log(`  rep ${r + 1}: loop ${f("loop")}; loop under the engine's settings ${f("loopTuned")}; engine w1 ${f("engine1")}; w2 ${f("engine2")}; w2 --memory ${BUDGET_MIB}MB ${f("engine2Budget")}; row loop ${f("rowLoop")}; row engine ${f("rowEngine")}; duckdb ${fmtS(duck[r])}`);
   }
   const med = (n: Name) => median(figures[n].map((x) => x.seconds));
   // Ratios within each rep (the loop of the same rep is the baseline), then their median.
@@ -157,7 +166,7 @@ export async function benchOverhead(dataDir: string, { log, summary, check }: Re
   summary(`overhead batch, 2 workers, --memory ${BUDGET_MIB}MB: peak RSS ${fmtMiB(budgetPeak)} (target <= ${fmtMiB(budgetTarget)}) ${verdict(budgetPeak <= budgetTarget)}; ${ratio("engine2Budget", "loop").toFixed(2)}x the loop`);
   summary(`overhead row UDF, 1 worker: ${rr.toFixed(2)}x a naive hand row loop (target >= 1.3) ${verdict(rr >= 1.3)}`);
   summary(`overhead trivial pipeline: median ${fmtS(trivialWall)} of ${trivial.length} (target <= 0.5s) ${verdict(trivialWall <= 0.5)}; peak RSS ${fmtMiB(trivialRss)}; processes left in the group ${leftovers} ${verdict(leftovers === 0)}`);
-  summary(`overhead batch, 2 workers (info): ${ratio("engine2", "loopTuned").toFixed(2)}x the loop run under the engine's malloc settings (huge pages, one arena, 32 MiB mmap threshold), which take the loop from ${fmtS(med("loop"))} to ${fmtS(med("loopTuned"))}`);
+  summary(`overhead batch, 2 workers (info): ${ratio("engine2", "loopTuned").toFixed(2)}x the loop run under the engine's process settings (malloc: huge pages, one arena, 32 MiB mmap threshold; V8: interrupt and wasm tiering budgets), which take the loop from ${fmtS(med("loop"))} to ${fmtS(med("loopTuned"))}`);
   summary(`overhead CPU per row (info): engine w1 ${cpuRatio("engine1", "loop").toFixed(2)}x the loop's, w2 ${cpuRatio("engine2", "loop").toFixed(2)}x; row engine ${cpuRatio("rowEngine", "rowLoop").toFixed(2)}x the row loop's`);
   summary(`overhead vs DuckDB (2 threads, ${fmtS(median(duck))}): engine on 2 workers takes ${duckRatio.toFixed(1)}x DuckDB's time (aim <= 3)`);
 }

@@ -5,13 +5,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { startS3Server } from "../test/s3server";
 import { startLatencyProxy } from "./latency-proxy";
-import { runProcess, type ProcessRun } from "./overhead";
+import { runRdpipe, type ProcessRun } from "./overhead";
 import { ensureFiles, LATENCY_MS, type S3BenchReport } from "./s3";
 
 const PREVIEW_FILES = 2_000;
 const RUNS = 5;
-const ROOT = path.dirname(__dirname);
-const CLI = path.join(ROOT, "bin", "rdpipe.js");
 const PIPELINE = path.join(__dirname, "s3-preview.rdpipe.ts");
 
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
@@ -29,7 +27,7 @@ export async function benchS3Preview(dataRoot: string, report: S3BenchReport): P
       const cacheDir = fs.mkdtempSync(path.join(dataRoot, "metadata-cache-"));
       try {
         const env = { RDPIPE_BENCH_S3: proxy.endpoint, RDPIPE_BENCH_IN: "s3://bench/preview", RDPIPE_CACHE_DIR: cacheDir, ...(fallback ? { RDPIPE_BENCH_FALLBACK: "1" } : {}) };
-        const result = await runProcess([CLI, "run", PIPELINE, "--preview", "1", "--quiet"], env);
+        const result = await runRdpipe(["run", PIPELINE, "--preview", "1", "--quiet"], env);
         report.check(/\(1 row shown\)/.test(result.stdout) && /\bvalue\b/.test(result.stdout), `${fallback ? "fallback" : "accelerated"}: the preview printed ${JSON.stringify(result.stdout)}`);
         report.check(result.leftovers === 0, `${result.leftovers} processes left in the group after rdpipe run exited`);
         return result;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFile, fork, spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { engineMallocEnv } from "../server/src/cluster/allocator";
 import { tempDir, writePipeline } from "./helpers";
 
 const MiB = 2 ** 20;
@@ -80,15 +81,21 @@ export default rd.range(1).map((r) => ({ ...r, pid: process.pid, started: starte
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     interface EnvRow { pid: number; started: string | null; now: string | null }
-    /** The CLI run as the user runs it (or forked, with an IPC channel): its PID (the same after execve) and what its workers saw. */
-    const runEnvJob = (env: NodeJS.ProcessEnv, forked = false) => new Promise<{ pid: number; row: EnvRow }>((resolve, reject) => {
+    /**
+     * The CLI run with node (or forked, with an IPC channel), or as a program (bin/rdpipe.js's shell lines
+     * start node): its PID (the same after execve) and what its workers saw.
+     */
+    const runEnvJob = (env: NodeJS.ProcessEnv, how: "node" | "forked" | "program" = "node") => new Promise<{ pid: number; row: EnvRow }>((resolve, reject) => {
       const out = path.join(dir, `out-${Math.random().toString(36).slice(2)}`);
       const childEnv: NodeJS.ProcessEnv = { ...process.env, OUT_DIR: out, ...env };
       for (const name of ["GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"]) if (!(name in env)) delete childEnv[name];
       const args = [path.join(__dirname, "..", "bin", "rdpipe.js"), "run", path.join(dir, "env.rdpipe.ts")];
-      const child = forked
+      // The program finds node on PATH, as `#!/usr/bin/env node` would.
+      if (how === "program") childEnv.PATH = `${path.dirname(process.execPath)}:${childEnv.PATH ?? ""}`;
+      const child = how === "forked"
         ? fork(args[0], args.slice(1), { env: childEnv, stdio: ["ignore", "ignore", "pipe", "ipc"] })
-        : spawn(process.execPath, args, { env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
+        : how === "program" ? spawn(args[0], args.slice(1), { env: childEnv, stdio: ["ignore", "ignore", "pipe"] })
+          : spawn(process.execPath, args, { env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
       let stderr = "";
       child.stderr!.on("data", (d: Buffer) => { stderr += d; });
       child.on("close", (code) => {
@@ -116,8 +123,22 @@ export default rd.range(1).map((r) => ({ ...r, pid: process.pid, started: starte
     });
 
     it("does not start again when forked with an IPC channel, which the restart would close", async () => {
-      const { row } = await runEnvJob({}, true);
+      const { row } = await runEnvJob({}, "forked");
       assert.equal(row.started, null);
+    });
+
+    it("run as a program, starts node under the same settings at once, as engineMallocEnv gives them for each environment", async () => {
+      const envs: NodeJS.ProcessEnv[] = [
+        {}, { GLIBC_TUNABLES: "glibc.malloc.arena_max=4:glibc.malloc.tcache_count=0" }, { GLIBC_TUNABLES: "" }, { MALLOC_ARENA_MAX: "8" },
+        { MALLOC_MMAP_THRESHOLD_: "65536", GLIBC_TUNABLES: "glibc.malloc.hugetlb=0" },
+        { GLIBC_TUNABLES: "glibc.malloc.hugetlb=0:glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=4096" },
+      ];
+      for (const env of envs) {
+        const { pid, row } = await runEnvJob(env, "program");
+        assert.equal(row.pid, pid, `${JSON.stringify(env)}: the job ran in the process started`);
+        assert.equal(row.started, engineMallocEnv(env)?.GLIBC_TUNABLES ?? env.GLIBC_TUNABLES ?? null, `${JSON.stringify(env)}: tunables as started`);
+        assert.equal(row.now, env.GLIBC_TUNABLES ?? null, `${JSON.stringify(env)}: the user's GLIBC_TUNABLES back in its environment`);
+      }
     });
   });
 });

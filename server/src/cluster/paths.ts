@@ -25,17 +25,26 @@ export function engineProcessEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.P
 }
 
 /**
+ * V8's settings in a process the engine owns. TurboFan waits for 4× V8's default interrupt budget before
+ * optimizing a function: every worker isolate optimized Arrow's per-batch machinery (~300 functions
+ * called a few thousand times per job), 0.25 CPU-s per worker of a 5M-row Parquet job (2 workers, 6
+ * alternating runs: 3.53 → 3.19 CPU-s median; the row UDF job unchanged). Wasm functions move from
+ * Liftoff to TurboFan after 10× V8's default tiering budget: parquet-wasm's large decoders tiered up
+ * after a few calls each, ~1 CPU-s of TurboFan compilation on the same job, 0.5 s of it on functions
+ * run too little to repay it, on the second core that the second worker needs (2 workers, 6 alternating
+ * runs: 2.32 → 1.98 s wall, 3.75 → 3.18 CPU-s; 1 worker 2.43 → 2.32 s; the row UDF job unchanged).
+ */
+export const ENGINE_V8_FLAGS = ["--interrupt-budget=270336", "--wasm-tiering-budget=18000000"];
+
+/**
  * Settings of a process the engine owns (the CLI's commands, a server's job runner), made before it
- * starts worker threads: the user's GLIBC_TUNABLES back in its environment where it started under the
- * engine's (./allocator.ts), and V8's; the in-process API leaves its host process's settings alone. TurboFan waits for
- * 4× V8's default interrupt budget before optimizing a function: every worker isolate optimized Arrow's
- * per-batch machinery (~300 functions called a few thousand times per job), 0.25 CPU-s per worker of a
- * 5M-row Parquet job. Measured with 2 workers, 6 alternating runs: 3.53 → 3.19 CPU-s (median); the row
- * UDF job unchanged (4.24 → 4.35, within noise).
+ * starts worker threads or loads parquet-wasm: the user's GLIBC_TUNABLES back in its environment where it
+ * started under the engine's (./allocator.ts), and V8's (ENGINE_V8_FLAGS); the in-process API leaves its
+ * host process's settings alone.
  */
 export function tuneEngineProcess(): void {
   adoptEngineTunables();
-  setFlagsFromString("--interrupt-budget=270336");
+  for (const flag of ENGINE_V8_FLAGS) setFlagsFromString(flag);
 }
 
 export function workerScript(): string {
