@@ -7,6 +7,8 @@ export interface CountingProxy {
   readonly counted: { down: number; up: number };
   /** The HTTP requests sent through it so far, as "METHOD path" (a request's head arrives as one chunk). */
   readonly requests: string[];
+  /** Cuts every connection open through it now (new ones are proxied as before). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,7 @@ export async function startCountingProxy(target: { host: string; port: number })
   const { port } = server.address() as net.AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`, counted, requests,
+    dropConnections: () => { for (const s of sockets) s.destroy(); },
     close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
   };
 }

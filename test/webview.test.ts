@@ -13,6 +13,7 @@ import { type ServerProcess, startNode, startServer, waitForState } from "./serv
 import { VSCODE_THEMES } from "./vscode-themes";
 import { type ContrastReading, belowAA, contrastScript } from "./contrast";
 import { PanelHost, type PanelPageServer, startPanelPageServer } from "./webview-host";
+import { startCountingProxy } from "./counting-proxy";
 
 const SCREENSHOTS = path.join(REPO, "test-output");
 
@@ -138,6 +139,30 @@ export default rd.range(3000, { overrideNumBlocks: 6 }).map((row) => ({ id: row.
     await screenshot(page, `${name}-${state}`);
     return { job, page, host, pageErrors };
   }
+
+  it("keeps following its job when the event stream's connection is cut mid-job, and shows it to the end", async () => {
+    writePipeline(root, "cut.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(400, { overrideNumBlocks: 8 })
+  .map(async function slowly(row: rd.Row) { await new Promise((resolve) => setTimeout(resolve, 15)); return row; })
+  .writeParquet("out-cut");
+`);
+    const url = new URL(server.url);
+    const proxy = await startCountingProxy({ host: url.hostname, port: Number(url.port) });
+    try {
+      const job = await submit("cut.rdpipe.ts");
+      const { page, host, pageErrors } = await openPanel(job.id, [], new RemoteClient(proxy.endpoint));
+      await jobState(page, "running");
+      const eventsBefore = proxy.requests.filter((r) => r.endsWith("/events")).length;
+      proxy.dropConnections();
+      await jobState(page, "succeeded", 30_000);
+      assert.ok(proxy.requests.filter((r) => r.endsWith("/events")).length > eventsBefore, "the events were asked for again after the cut");
+      assert.equal(await page.locator(".host-error").count(), 0, "no error shown for a connection that came back");
+      assert.deepEqual(pageErrors, []);
+      assert.ok(host.received.length > 0);
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it("shows a finished filter job's bars at 100% with rows read and rows written as separate figures, and its outcome", async () => {
     const { page, pageErrors } = await finishedPanel("filter", 'rd.readParquet("input").filter((row) => Number(row.id) % 4 === 0).writeParquet("out-filter")', "succeeded");

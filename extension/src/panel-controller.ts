@@ -2,9 +2,19 @@
 // forwards them to the panel, and carries out what the panel asks (resume, cancel, checkpoint pages,
 // debug a row). The extension's WebviewPanel and the browser tests' page host both drive this class.
 import {
-  CHECKPOINT_VIEW_RESPONSE, type BundleSource, type CheckpointErroredRow, type HostToWebview, type JobEvent, type RemoteClient, RemoteError, type WebviewToHost,
-  checkpointPageRoute,
+  CHECKPOINT_VIEW_RESPONSE, FINISHED_STATES, type BundleSource, type CheckpointErroredRow, type HostToWebview, type JobEvent, type RemoteClient, RemoteError,
+  type WebviewToHost, checkpointPageRoute,
 } from "../../server/src/contract";
+
+/**
+ * A job's event stream that ends or breaks before the job finished (a connection lost, the server's
+ * connection replaced after a window reload) is followed again, from its last event, as EventSource
+ * does: this many times in a row without an event, a second apart, before the panel is told.
+ */
+const RECONNECTS = 10;
+const RECONNECT_DELAY_MS = 1000;
+
+const isLastEvent = (event: JobEvent) => event.type === "finished" || (event.type === "state" && FINISHED_STATES.includes(event.job.state));
 
 export interface PanelHostSide {
   /** Delivers a message to the panel (a panel that is reloading misses it, and asks again with "ready"). */
@@ -71,25 +81,46 @@ export class PanelController {
     }
   }
 
-  /** Forwards the job's events (its current state first) to the panel, replacing any job followed before. */
+  /** Forwards the job's events (its current state first) to the panel until it finished, replacing any job followed before. */
   follow(jobId: string): void {
     this.following?.abort();
     const following = new AbortController();
     this.following = following;
     this.currentJobId = jobId;
-    let client: RemoteClient | undefined;
-    void (async () => {
-      client = await this.host.client();
-      for await (const event of client.events(jobId, { signal: following.signal })) {
-        if (following.signal.aborted) return; // events parsed from the last chunk before the abort belong to the old job
-        this.host.onEvent?.(event);
-        await this.host.send({ type: "jobEvent", event });
+    void this.forward(jobId, following.signal);
+  }
+
+  private async forward(jobId: string, signal: AbortSignal): Promise<void> {
+    let lastEventId: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      let client: RemoteClient | undefined;
+      let problem = "the stream ended before the job finished";
+      try {
+        client = await this.host.client();
+        for await (const event of client.events(jobId, { signal, lastEventId })) {
+          if (signal.aborted) return; // events parsed from the last chunk before the abort belong to the old job
+          lastEventId = event.seq;
+          attempt = 0;
+          this.host.onEvent?.(event);
+          await this.host.send({ type: "jobEvent", event });
+          if (isLastEvent(event)) return;
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        if (e instanceof RemoteError) {
+          if (e.status === 404 && client) await this.host.send({ type: "jobMissing", jobId, serverUrl: client.baseUrl });
+          else await this.host.send({ type: "hostError", message: `lost the events of job ${jobId}: ${e.message}` });
+          return;
+        }
+        problem = (e as Error).message;
       }
-    })().catch((e: Error) => {
-      if (following.signal.aborted) return;
-      if (e instanceof RemoteError && e.status === 404 && client) void this.host.send({ type: "jobMissing", jobId, serverUrl: client.baseUrl });
-      else void this.host.send({ type: "hostError", message: `lost the events of job ${jobId}: ${e.message}` });
-    });
+      if (signal.aborted) return;
+      if (attempt >= RECONNECTS) {
+        await this.host.send({ type: "hostError", message: `lost the events of job ${jobId}: ${problem}` });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RECONNECT_DELAY_MS));
+    }
   }
 
   dispose(): void {
