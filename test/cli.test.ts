@@ -66,6 +66,22 @@ export default rd.range(5).mapBatches((b: rd.Batch) => {
     assert.equal(run.stdout.match(/\{id: \d+, half: 0\.5\}/g)?.length, 5, run.stdout);
   });
 
+  it("has its workers load parquet-wasm as a Parquet job starts, before its first task; a job without Parquet loads none", () => {
+    const parquetJob = writePipeline(dir, "to-parquet.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(10).writeParquet(${JSON.stringify(path.join(dir, "prepared-out"))});
+`);
+    const jsonJob = writePipeline(dir, "to-json.rdpipe.ts", `import * as rd from "rdpipe";
+export default rd.range(10).writeJson(${JSON.stringify(path.join(dir, "unprepared-out"))});
+`);
+    const loadedAhead = /parquet-wasm loaded before the job's first task/g;
+    const parquet = runCli(["run", parquetJob, "--workers", "2"], { env: { NODE_DEBUG: "rdpipe" } });
+    assert.equal(parquet.code, 0, parquet.stderr);
+    assert.equal(parquet.stderr.match(loadedAhead)?.length, 2, `each of the 2 workers: ${parquet.stderr}`);
+    const json = runCli(["run", jsonJob, "--workers", "2"], { env: { NODE_DEBUG: "rdpipe" } });
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(json.stderr.match(loadedAhead), null, json.stderr);
+  });
+
   it("exits soon after a preview even when a task it no longer needs is stuck in a UDF", () => {
     const file = writePipeline(dir, "stuck.rdpipe.ts", `import * as rd from "rdpipe";
 export default rd.range(20_000, { overrideNumBlocks: 2 }).map(async (r) => ((r.id as number) >= 10_000 ? new Promise<rd.Row>(() => undefined) : r));

@@ -76,6 +76,11 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     });
   }
 
+  /** Tells every worker the file formats a job reads and writes (see DriverMessage "prepare"). */
+  prepare(formats: string[]): void {
+    for (const worker of this.workers) worker.channel.postMessage({ type: "prepare", formats });
+  }
+
   /** Asks the task to stop after its current block. */
   cancel(taskId: number): void {
     this.workerOf(taskId)?.channel.postMessage({ type: "cancel", taskId });

@@ -117,4 +117,6 @@ export type DriverMessage =
    */
   | { type: "schema"; taskId: number; ipc: Uint8Array; fixedBy?: string }
   /** Before the worker is ended for a job that ended: stop its uploads (see io's stopUploads), then answer "drained". */
-  | { type: "drain" };
+  | { type: "drain" }
+  /** The file formats a job reads or writes, sent as it starts: the worker loads their libraries before its first task needs them. */
+  | { type: "prepare"; formats: string[] };

@@ -16,7 +16,7 @@ import type { ReadSettings } from "./read-settings";
 import { JobOutput } from "./output";
 import { LimitOperator, OperatorError, type PhysicalOperator, type QueuedBlock, TaskOperator } from "./physical";
 import { type ProgressSnapshot, progressSnapshot } from "./progress";
-import { Resources, cpuSlots } from "./resources";
+import { Resources, cpuSlots, prepareLocalWorkers } from "./resources";
 import { LaunchSelector } from "./scheduling";
 import type { ExecutionOptions, ExecutionResult } from "./result";
 import type { ExecSettings } from "./settings";
@@ -131,6 +131,7 @@ export class StreamingExecutor {
 
   /** Opens the output and the checkpoint, builds the operators and starts the pools; returns the root operator. */
   private async prepare(): Promise<PhysicalOperator> {
+    prepareLocalWorkers(this.settings, this.root);
     await checkExpressions(this.root, this.settings.blockBytes);
     const footers = await joinInputSchemas(this.root, this.settings.blockBytes);
     if (footers) validatePlan(this.root, footers);

@@ -3,10 +3,26 @@
 import {
   ActorPool, type ActorCounts, type ClusterPool, TASKS_PER_ACTOR, type TaskHost, type WorkerPool, localWorkerThread, sharedWorkerPool, tuneAllocator,
 } from "../cluster";
-import { type ModuleRef, PlanError } from "../plan";
+import { FileDatasink } from "../io";
+import { type LogicalOp, type ModuleRef, PlanError, opsInOrder } from "../plan";
 import { ExecutionError } from "./errors";
 import { ActorPoolOperator, type PhysicalOperator, type TaskOperator, usesTaskSlot } from "./physical";
 import type { ExecSettings } from "./settings";
+
+/**
+ * Tells this process's workers which file formats the job reads and writes, before its footers are read
+ * and its files listed: they load the formats' libraries meanwhile, not when their first task comes.
+ * (A cluster's workers start with the job; they load them for their first task.)
+ */
+export function prepareLocalWorkers(settings: ExecSettings, root: LogicalOp): void {
+  if (settings.cluster) return;
+  const formats = new Set<string>();
+  for (const op of opsInOrder(root)) {
+    if (op.kind === "read" && op.source.type === "files") formats.add(op.source.format);
+    if (op.kind === "write" && op.datasink instanceof FileDatasink) formats.add(op.datasink.format);
+  }
+  if (formats.size > 0) sharedWorkerPool(settings.cpuSlots).prepare([...formats]);
+}
 
 /** How often actor pools are resized while nothing else wakes the executor (idle actors time out). */
 const AUTOSCALE_INTERVAL_MS = 100;

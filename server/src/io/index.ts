@@ -28,3 +28,4 @@ export {
   SqlDatasink, SqlDatasource, SqlRowError, asSqlConnection, postgresFactory, sqliteFactory, type BetterSqlite3Database, type ConnectionFactory,
   type PgClient, type PgConfig, type SqlColumn, type SqlConnection, type SqlReadOptions, type SqlRows, type SqlType, type SqlValue, type SqliteOptions,
 } from "./sql";
+export { loadFormatLibraries } from "./parquet-wasm";

@@ -14,7 +14,7 @@ import {
 import {
   TaskError, TaskRun, applyTransforms, inputBytes, rowName, type ActorInit, type BlockOrigin, type DriverMessage, type OriginBlock, type TaskSpec, type WorkerMessage,
 } from "../cluster";
-import { IoError, stopUploads, type FileWriteResult, type WriteContext } from "../io";
+import { IoError, loadFormatLibraries, stopUploads, type FileWriteResult, type WriteContext } from "../io";
 import { mayRepeatIds, type UdfFunction } from "../plan";
 import { becomeActor, datasinkAt, udfResolver } from "./objects";
 import { sourceBlocks } from "./read";
@@ -338,6 +338,11 @@ port.on("message", (message: DriverMessage) => {
   if (message.type === "schema") {
     schemaReplies.get(message.taskId)?.(message);
     schemaReplies.delete(message.taskId);
+    return;
+  }
+  if (message.type === "prepare") {
+    // Loading parquet-wasm takes ~90 ms, which a first task would otherwise wait for; a failure shows there.
+    setImmediate(() => { try { loadFormatLibraries(message.formats); } catch { /* the task that needs it reports it */ } });
     return;
   }
   if (message.type === "drain") {
