@@ -1,4 +1,5 @@
-// Hosts of worker threads: the process-wide pool that runs tasks, one task per worker at a time, and
+// Hosts of worker threads: the process-wide pool that runs tasks, one computing task per worker at a time
+// (a write task waiting only for its last file's sync leaves room for the next), and
 // actor pools (./actors). A worker that dies (crash, process.exit in a UDF, OOM) or hangs past the
 // timeout is replaced.
 import { type HostedWorker, TaskHost, type WorkerChannel, computesNothing } from "./host";
