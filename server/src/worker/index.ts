@@ -263,10 +263,8 @@ async function runTask(task: TaskSpec): Promise<void> {
         }
       }
     }
-    // Every block is made; the last write may still be syncing its file: this worker can start the next task
-    // meanwhile. Not for a checkpointed task: should the job fail meanwhile, the task would be ended before
-    // its done record, and the resume would read its files again.
-    if (task.sink && !checkpoint && !cancelled.has(task.taskId)) send({ type: "flushing", taskId: task.taskId });
+    // Every block is made; the last write may still be syncing its file: this worker can start the next task meanwhile.
+    if (task.sink && !cancelled.has(task.taskId)) send({ type: "flushing", taskId: task.taskId });
   } catch (e) {
     partitions?.abort();
     throw e;
