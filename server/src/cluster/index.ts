@@ -1,5 +1,4 @@
-// Hosts of worker threads: the process-wide pool that runs tasks, one computing task per worker at a time
-// (a write task waiting only for its last file's sync leaves room for the next), and
+// Hosts of worker threads: the process-wide pool that runs tasks, one task per worker at a time, and
 // actor pools (./actors). A worker that dies (crash, process.exit in a UDF, OOM) or hangs past the
 // timeout is replaced.
 import { type HostedWorker, TaskHost, type WorkerChannel, computesNothing } from "./host";
