@@ -10,7 +10,7 @@ export class TaskFailure extends Error {
   }
 }
 
-export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" | "moved" | "flushing" }> & TaskReport;
+export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" | "moved" }> & TaskReport;
 
 /** A worker as a host sees it: a local worker thread, or a thread hosted by a node process. */
 export interface WorkerChannel {
@@ -39,8 +39,6 @@ interface Running {
   timer?: NodeJS.Timeout;
   /** Outputs the task may still send; at zero it waits for us, so it is not hung. */
   credits: number;
-  /** Only its last writes are in flight ("flushing"): its worker may take another task. */
-  flushing?: boolean;
 }
 
 export interface HostedWorker {
@@ -48,12 +46,6 @@ export interface HostedWorker {
   readonly running: Map<number, Running>;
   /** When its last task ended (or it became ready). */
   lastActiveAt: number;
-}
-
-/** Whether the worker computes no task now: none runs, or those that do only wait for their last writes. */
-export function computesNothing(worker: HostedWorker): boolean {
-  for (const running of worker.running.values()) if (!running.flushing) return false;
-  return true;
 }
 
 /** Emits "idle" whenever a worker gains room for a task, so every execution using the host can launch. */
@@ -160,10 +152,6 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     else if (message.type === "error") this.finish(worker, message.taskId)?.reject(new TaskFailure("application", message.error));
     else {
       if (message.type === "output") running.credits--;
-      if (message.type === "flushing") {
-        running.flushing = true;
-        setImmediate(() => this.emit("idle"));
-      }
       if (running.credits > 0) this.armTimer(worker, running);
       else clearTimeout(running.timer);
       running.onMessage(message);

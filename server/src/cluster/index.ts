@@ -1,7 +1,7 @@
 // Hosts of worker threads: the process-wide pool that runs tasks, one task per worker at a time, and
 // actor pools (./actors). A worker that dies (crash, process.exit in a UDF, OOM) or hangs past the
 // timeout is replaced.
-import { type HostedWorker, TaskHost, type WorkerChannel, computesNothing } from "./host";
+import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
 import { workerThread } from "./paths";
 
 export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
@@ -42,13 +42,12 @@ export class WorkerPool extends TaskHost {
     while (this.workers.length < size) this.workers.push(this.spawn());
   }
 
-  /** Workers with room for a task: one whose write task only waits for its last file's sync has room for the next. */
   get idleCount(): number {
-    return this.workers.filter(computesNothing).length;
+    return this.workers.filter((w) => w.running.size === 0).length;
   }
 
   protected override pick(): HostedWorker | undefined {
-    return this.workers.find(computesNothing);
+    return this.workers.find((w) => w.running.size === 0);
   }
 
   protected override onLost(worker: HostedWorker): void {

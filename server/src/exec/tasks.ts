@@ -43,11 +43,7 @@ const PEER_LOSS_WAIT_MS = 5000;
 type TaskMessage = Parameters<Parameters<TaskHost["run"]>[2]>[0];
 
 /** held: what the task holds in its worker (its input until the worker reports), never above its reservation. */
-interface RunningTask {
-  op: TaskOperator; delivered: number; taskIndex: number; reservedBytes: number; held: number; sources: Sources;
-  /** Only its last writes are in flight: it no longer takes a CPU slot (its memory still counts). */
-  flushing?: boolean;
-}
+interface RunningTask { op: TaskOperator; delivered: number; taskIndex: number; reservedBytes: number; held: number; sources: Sources }
 
 /** What the launcher needs of the executor. */
 export interface LaunchContext {
@@ -112,9 +108,7 @@ export class TaskLauncher implements TaskLoad {
   }
 
   onTaskSlots(): number {
-    let count = 0;
-    for (const task of this.running.values()) if (usesTaskSlot(task.op) && !task.flushing) count++;
-    return count;
+    return this.countRunning(usesTaskSlot);
   }
 
   countRunning(where: (op: TaskOperator) => boolean): number {
@@ -337,8 +331,6 @@ export class TaskLauncher implements TaskLoad {
       op.receiveMapOutput(message.output);
     } else if (message.type === "moved") {
       op.metrics.bytesMoved = (op.metrics.bytesMoved ?? 0) + message.bytes;
-    } else if (message.type === "flushing") {
-      task.flushing = true;
     } else if (message.type === "rowError") {
       const error = this.context.errors.rowErrored(message.row);
       if (error) fail(error);

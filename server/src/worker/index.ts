@@ -263,8 +263,6 @@ async function runTask(task: TaskSpec): Promise<void> {
         }
       }
     }
-    // Every block is made; the last write may still be syncing its file: this worker can start the next task meanwhile.
-    if (task.sink && !cancelled.has(task.taskId)) send({ type: "flushing", taskId: task.taskId });
   } catch (e) {
     partitions?.abort();
     throw e;
