@@ -117,6 +117,31 @@ describe("Datasink: a user-defined sink in a pipeline file", function () {
     assert.deepEqual(snapshot(out), before);
   });
 
+  it("on one worker, starts the next write task while the last write of the one before is still going, each row still written once", () => {
+    // Each write takes 300 ms; the worker is free for the next task once a task has made its last block.
+    const log = path.join(dir, "overlap.log");
+    const overlapOut = path.join(dir, "overlap-out");
+    const file = pipeline(dir, "overlap.rdpipe.ts", overlapOut, log, "return row;",
+      "const startedAt = Date.now(); log({ call: 'span', jobId: context.jobId, taskIndex: context.taskIndex, startedAt }); return new Promise((resolve) => setTimeout(resolve, 300)).then(() => { log({ call: 'spanEnd', jobId: context.jobId, taskIndex: context.taskIndex, at: Date.now() }); return super.write(block, context); });");
+    const run = runCli(["run", file, "--workers", "1", "--quiet"], { cwd: dir });
+    assert.equal(run.code, 0, run.stderr);
+    const entries = readLog(log) as (LogEntry & { taskIndex?: number; startedAt?: number; at?: number })[];
+    const spans = new Map<number, { start: number; end: number }>();
+    for (const e of entries) {
+      if ((e.call as string) === "span") spans.set(e.taskIndex!, { start: e.startedAt!, end: Infinity });
+      if ((e.call as string) === "spanEnd") spans.get(e.taskIndex!)!.end = e.at!;
+    }
+    assert.equal(spans.size, TASKS, `a write in each of the ${TASKS} tasks: ${JSON.stringify([...spans])}`);
+    const ordered = [...spans.values()].sort((a, b) => a.start - b.start);
+    const overlapping = ordered.slice(1).filter((span, i) => span.start < ordered[i].end).length;
+    assert.ok(overlapping > 0, `one worker, yet no write began before the one before it ended: ${JSON.stringify(ordered)}`);
+    const commits = entries.filter((e) => e.call === "commit");
+    assert.equal(commits.length, 1);
+    const rows = fs.readdirSync(overlapOut).filter((f) => f.endsWith(".jsonl")).flatMap((f) => fs.readFileSync(path.join(overlapOut, f), "utf8").trim().split("\n")).map((l) => (JSON.parse(l) as { id: number }).id);
+    assert.equal(rows.length, ROWS);
+    assert.equal(new Set(rows).size, ROWS, "every row once");
+  });
+
   it("refuses a datasink outside a pipeline file, which workers could not load", async () => {
     const sink: rd.Datasink = { write: (block) => ({ path: "nowhere", rows: block.numRows, bytes: 0 }) };
     await assert.rejects(rd.range(10).writeDatasink(sink).run(), /WriteDatasink: a Datasink reaches the write tasks only from a pipeline file/);

@@ -7,7 +7,7 @@ import path from "node:path";
 import { type Data, Field, Float16, Int64, RecordBatch, Schema, Struct, Table, makeData, tableToIPC } from "apache-arrow";
 import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from "parquet-wasm";
 import * as rd from "../server/src/api";
-import { DuckCheck, tempDir } from "./helpers";
+import { DuckCheck, runCli, tempDir, writePipeline } from "./helpers";
 
 const ROWS = 40_000;
 const ROW_GROUP_ROWS = 10_000;
@@ -153,25 +153,52 @@ describe("Parquet columns handed back unchanged are written as they were read", 
     assert.equal(await difference(`SELECT * FROM '${input}'`, `SELECT * FROM '${out}/*.parquet'`), 0);
   });
 
+  /**
+   * Runs `rdpipe run` on one worker (a pool of one: the row groups' tasks, one each, reach the same worker
+   * in order) of a pipeline whose batch UDF is `udf`, writing a file per row group into `out`.
+   */
+  const runOnOneWorker = (out: string, groupRows: number, udf: string) => {
+    const file = writePipeline(dir, `${path.basename(out)}.rdpipe.ts`, `import * as rd from "rdpipe";
+export default rd.readParquet(${JSON.stringify(input)})
+  .mapBatches(${udf}, { batchFormat: "arrow", batchSize: ${groupRows} })
+  .writeParquet(${JSON.stringify(out)}, { maxRowsPerFile: ${groupRows} });
+`);
+    const run = runCli(["run", file, "--workers", "1", "--quiet"]);
+    assert.equal(run.code, 0, run.stderr);
+  };
+
   it("encodes a row group a UDF hands back again after its chunks were written and freed", async () => {
     const out = path.join(dir, "again");
     const groupRows = Number((await inputChunks("id"))[0].n); // DuckDB rounds ROW_GROUP_SIZE up to its vectors
-    rd.DataContext.getCurrent().resourceLimits.cpu = 1; // one worker sees the row groups in order
-    await rd.readParquet(input)
-      .mapBatches((b: rd.Batch) => {
-        // Row groups 0, 0, 2, 2: each odd call hands back the batch the call before it had, written by then.
-        const state = globalThis as { calls?: number; previous?: rd.Batch };
-        const calls = state.calls ?? 0;
-        const batch = calls % 2 === 1 ? state.previous! : b;
-        state.calls = calls + 1;
-        state.previous = b;
-        return batch;
-      }, { batchFormat: "arrow", batchSize: groupRows })
-      .writeParquet(out, { maxRowsPerFile: groupRows }).run();
+    // Row groups 0, 0, 2, 2: each odd call hands back the batch the call before it had, written by then.
+    runOnOneWorker(out, groupRows, `(b: rd.Batch) => {
+    const state = globalThis as { calls?: number; previous?: rd.Batch };
+    const calls = state.calls ?? 0;
+    const batch = calls % 2 === 1 ? state.previous! : b;
+    state.calls = calls + 1;
+    state.previous = b;
+    return batch;
+  }`);
     const expected = `SELECT * FROM '${input}' WHERE id < ${groupRows} OR id BETWEEN ${2 * groupRows} AND ${3 * groupRows - 1}`;
     assert.equal(await difference(`SELECT * FROM (${expected} UNION ALL ${expected})`, `SELECT * FROM '${out}/*.parquet'`), 0, "DuckDB reads row groups 0, 0, 2, 2");
     const [first, again] = await outputChunks(out, "name");
     assert.deepEqual(first, (await inputChunks("name"))[0], "the first time, row group 0's chunk as read");
     assert.equal(again.n, first.n);
+  });
+
+  it("writes whole a row group that the writes of two tasks in flight on one worker share", async () => {
+    // A worker takes its next task while the last file of the one before is still written (and synced): a
+    // UDF handing back the batch of the task before makes the next write copy the chunks that write copies.
+    const out = path.join(dir, "shared");
+    const groupRows = Number((await inputChunks("id"))[0].n);
+    runOnOneWorker(out, groupRows, `(b: rd.Batch) => {
+    const state = globalThis as { sharedPrevious?: rd.Batch };
+    const batch = state.sharedPrevious ?? b;
+    state.sharedPrevious = b;
+    return batch;
+  }`);
+    const expected = `SELECT * FROM '${input}' WHERE id < ${3 * groupRows}`;
+    assert.equal(await difference(`SELECT * FROM (SELECT * FROM '${input}' WHERE id < ${groupRows} UNION ALL ${expected})`, `SELECT * FROM '${out}/*.parquet'`), 0,
+      "DuckDB reads row groups 0, 0, 1, 2");
   });
 });

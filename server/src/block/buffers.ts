@@ -28,6 +28,33 @@ export function freeBytes(views: Uint8Array[]): void {
 }
 
 /**
+ * Bytes that writes in flight at once may share (the reads a column chunk kept as read views, when a UDF
+ * hands one row group to two tasks whose writes overlap on one worker): each write holds them while its
+ * file is written, and they are freed when the last holder lets go, never under another write.
+ */
+export class SharedBytes {
+  private readonly holders = new Map<Uint8Array, number>();
+
+  hold(views: Uint8Array[]): void {
+    for (const view of views) this.holders.set(view, (this.holders.get(view) ?? 0) + 1);
+  }
+
+  /**
+   * Lets go of views `hold` took; those no other write holds are freed, unless `free` is false (a failed
+   * write: parts of it may still be on their way out, so the collector frees them).
+   */
+  release(views: Uint8Array[], free: boolean): void {
+    const unheld = views.filter((view) => {
+      const count = (this.holders.get(view) ?? 1) - 1;
+      if (count > 0) this.holders.set(view, count);
+      else this.holders.delete(view);
+      return count <= 0;
+    });
+    if (free) freeBytes(unheld);
+  }
+}
+
+/**
  * A buffer a thread reuses for bytes that live only until a consumer has copied them (parquet-wasm
  * copies its inputs into wasm memory), so that making them costs no fresh memory: a new buffer each
  * time cost page faults, and ArrayBuffers whose allocation makes V8 start full collections early.

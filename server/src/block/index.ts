@@ -1,6 +1,6 @@
 // Blocks: Apache Arrow tables, the unit of data between operators, tasks and workers.
 export * from "./arrow";
-export { ScratchBytes, freeBytes, transferable, withBlockIPC } from "./buffers";
+export { ScratchBytes, SharedBytes, freeBytes, transferable, withBlockIPC } from "./buffers";
 export { ColumnViews, blockToColumns, columnArray } from "./columns";
 export { blockFromRows, blockToRows } from "./rows";
 export { utf8Vector } from "./utf8";

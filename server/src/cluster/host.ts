@@ -10,7 +10,7 @@ export class TaskFailure extends Error {
   }
 }
 
-export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" | "moved" }> & TaskReport;
+export type TaskMessage = Extract<WorkerMessage, { type: "output" | "written" | "inputRows" | "rowError" | "schema" | "mapOutput" | "moved" | "flushing" }> & TaskReport;
 
 /** A worker as a host sees it: a local worker thread, or a thread hosted by a node process. */
 export interface WorkerChannel {
@@ -39,6 +39,8 @@ interface Running {
   timer?: NodeJS.Timeout;
   /** Outputs the task may still send; at zero it waits for us, so it is not hung. */
   credits: number;
+  /** Only its last writes are in flight ("flushing"): its worker may take another task. */
+  flushing?: boolean;
 }
 
 export interface HostedWorker {
@@ -46,6 +48,15 @@ export interface HostedWorker {
   readonly running: Map<number, Running>;
   /** When its last task ended (or it became ready). */
   lastActiveAt: number;
+}
+
+/**
+ * Whether the worker has room for a task: none runs, or the one that does only waits for its last writes.
+ * One such task at most: its writes go on only between the next task's blocks, and more would trail further.
+ */
+export function hasRoomForTask(worker: HostedWorker): boolean {
+  if (worker.running.size === 0) return true;
+  return worker.running.size === 1 && worker.running.values().next().value!.flushing === true;
 }
 
 /** Emits "idle" whenever a worker gains room for a task, so every execution using the host can launch. */
@@ -152,6 +163,10 @@ export abstract class TaskHost<W extends HostedWorker = HostedWorker> extends Ev
     else if (message.type === "error") this.finish(worker, message.taskId)?.reject(new TaskFailure("application", message.error));
     else {
       if (message.type === "output") running.credits--;
+      if (message.type === "flushing") {
+        running.flushing = true;
+        setImmediate(() => this.emit("idle"));
+      }
       if (running.credits > 0) this.armTimer(worker, running);
       else clearTimeout(running.timer);
       running.onMessage(message);

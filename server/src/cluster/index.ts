@@ -1,7 +1,8 @@
-// Hosts of worker threads: the process-wide pool that runs tasks, one task per worker at a time, and
+// Hosts of worker threads: the process-wide pool that runs tasks, one computing task per worker at a time
+// (a write task waiting only for its last file's sync leaves room for the next), and
 // actor pools (./actors). A worker that dies (crash, process.exit in a UDF, OOM) or hangs past the
 // timeout is replaced.
-import { type HostedWorker, TaskHost, type WorkerChannel } from "./host";
+import { type HostedWorker, TaskHost, type WorkerChannel, hasRoomForTask } from "./host";
 import { workerThread } from "./paths";
 
 export type { ActorInit, BlockOrigin, DriverMessage, TaskErrorInfo, TaskInput, TaskSpec, WorkerMessage } from "./protocol";
@@ -42,12 +43,13 @@ export class WorkerPool extends TaskHost {
     while (this.workers.length < size) this.workers.push(this.spawn());
   }
 
+  /** Workers with room for a task: one whose write task only waits for its last file's sync has room for the next. */
   get idleCount(): number {
-    return this.workers.filter((w) => w.running.size === 0).length;
+    return this.workers.filter(hasRoomForTask).length;
   }
 
   protected override pick(): HostedWorker | undefined {
-    return this.workers.find((w) => w.running.size === 0);
+    return this.workers.find(hasRoomForTask);
   }
 
   protected override onLost(worker: HostedWorker): void {

@@ -103,6 +103,11 @@ export type WorkerMessage =
   | { type: "mapOutput"; taskId: number; output: MapOutput }
   /** A reduce task fetched this many bytes of partitions from another node. */
   | { type: "moved"; taskId: number; bytes: number }
+  /**
+   * A write task has made all its blocks and only its last writes are still in flight (a file's sync
+   * takes tens of milliseconds): its worker has room for another task meanwhile. "done" follows.
+   */
+  | { type: "flushing"; taskId: number }
   | { type: "done"; taskId: number; udfMs: number }
   | { type: "error"; taskId: number; error: TaskErrorInfo };
 

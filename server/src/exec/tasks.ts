@@ -43,7 +43,11 @@ const PEER_LOSS_WAIT_MS = 5000;
 type TaskMessage = Parameters<Parameters<TaskHost["run"]>[2]>[0];
 
 /** held: what the task holds in its worker (its input until the worker reports), never above its reservation. */
-interface RunningTask { op: TaskOperator; delivered: number; taskIndex: number; reservedBytes: number; held: number; sources: Sources }
+interface RunningTask {
+  op: TaskOperator; delivered: number; taskIndex: number; reservedBytes: number; held: number; sources: Sources;
+  /** Only its last writes are in flight: it no longer takes a CPU slot (its memory still counts). */
+  flushing?: boolean;
+}
 
 /** What the launcher needs of the executor. */
 export interface LaunchContext {
@@ -108,7 +112,9 @@ export class TaskLauncher implements TaskLoad {
   }
 
   onTaskSlots(): number {
-    return this.countRunning(usesTaskSlot);
+    let count = 0;
+    for (const task of this.running.values()) if (usesTaskSlot(task.op) && !task.flushing) count++;
+    return count;
   }
 
   countRunning(where: (op: TaskOperator) => boolean): number {
@@ -331,6 +337,8 @@ export class TaskLauncher implements TaskLoad {
       op.receiveMapOutput(message.output);
     } else if (message.type === "moved") {
       op.metrics.bytesMoved = (op.metrics.bytesMoved ?? 0) + message.bytes;
+    } else if (message.type === "flushing") {
+      task.flushing = true;
     } else if (message.type === "rowError") {
       const error = this.context.errors.rowErrored(message.row);
       if (error) fail(error);

@@ -1,7 +1,7 @@
 // Writing one block as one file, atomically (see FileSystem.write), on any file system.
 import { DataType, Field, Utf8, makeVector, type Vector } from "apache-arrow";
 import type { Compression } from "parquet-wasm";
-import { columnValues, freeBytes, utf8Vector, withBlockIPC, type Block } from "../block";
+import { SharedBytes, columnValues, utf8Vector, withBlockIPC, type Block } from "../block";
 import { rebuildBlock } from "./columns";
 import { fileSystemFor, type FileSystemDescription } from "./fs";
 import type { WriteFormat, WriteOptions } from "./types";
@@ -30,6 +30,9 @@ const PARQUET_CODECS: Record<NonNullable<WriteOptions["compression"]>, number> =
   uncompressed: 0, snappy: 1, gzip: 2, brotli: 4, zstd: 6, lz4_raw: 7,
 };
 
+/** The bytes of this thread's Parquet writes in flight, freed once written (two tasks' writes may share a kept chunk's reads). */
+const writtenBytes = new SharedBytes();
+
 /** Text output is written in pieces of about this many characters. */
 const TEXT_CHUNK_CHARS = 1 << 20;
 
@@ -42,9 +45,14 @@ export async function writeBlock(
     if (format === "images") return await writeImageFiles(block, fs, dir, fileName, options.image!);
     if (format === "parquet") {
       const { chunks, release } = parquetFile(withPlainStrings(block), (piece) => parquetBytes(piece, options), PARQUET_CODECS[options.compression ?? "snappy"]);
-      const bytes = await fs.write(finalPath, chunks);
-      freeBytes(release);
-      return { path: finalPath, rows: block.numRows, bytes };
+      writtenBytes.hold(release);
+      let bytes: number | undefined;
+      try {
+        bytes = await fs.write(finalPath, chunks);
+        return { path: finalPath, rows: block.numRows, bytes };
+      } finally {
+        writtenBytes.release(release, bytes !== undefined);
+      }
     }
     const bytes = await fs.write(finalPath, encoded(format === "csv" ? csvChunks(block) : jsonLinesChunks(block)));
     return { path: finalPath, rows: block.numRows, bytes };

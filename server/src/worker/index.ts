@@ -21,6 +21,7 @@ import { sourceBlocks } from "./read";
 import { atLeastRows, atMostRows } from "./row-bounds";
 import { writeToSink } from "./sink-write";
 import { mapWriterFor, reduceSource } from "./exchange";
+import { lettingFlushesOn } from "./flushing";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -29,8 +30,11 @@ const cancelled = new Set<number>();
  * Per running task: output credits left, the wait for the next credit, and V8's external memory of this
  * isolate when it started, less its input (what earlier tasks left: a decoder's wasm memory, garbage not collected yet).
  */
-interface TaskState { credits: number; waiter?: () => void; externalAtStart: number }
+interface TaskState { credits: number; waiter?: () => void; externalAtStart: number; flushing?: boolean }
 const runningTasks = new Map<number, TaskState>();
+
+/** Whether a task of this worker other than `taskId` has made its blocks and waits for its last writes. */
+const othersFlushing = (taskId: number) => [...runningTasks].some(([id, state]) => id !== taskId && state.flushing);
 
 /**
  * A full garbage collection. The ArrayBuffers of blocks a task has made and sent live outside V8's heap,
@@ -191,7 +195,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
   let committedRange: IdRange | undefined;
   let rangeKnown = !earlierTry?.ids;
-  const transformed = applyTransforms(source, task.transforms, resolve, run, task.targetBlockBytes);
+  const transformed = lettingFlushesOn(applyTransforms(source, task.transforms, resolve, run, task.targetBlockBytes), () => othersFlushing(task.taskId));
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
   let fixedSchema: OutputSchema | undefined;
@@ -263,6 +267,12 @@ async function runTask(task: TaskSpec): Promise<void> {
         }
       }
     }
+    // Every block is made; the last write may still be syncing its file: this worker can start the next task
+    // meanwhile (whose failure may cancel this one: it still records its files done once its writes landed).
+    if (task.sink && !cancelled.has(task.taskId)) {
+      runningTasks.get(task.taskId)!.flushing = true;
+      send({ type: "flushing", taskId: task.taskId });
+    }
   } catch (e) {
     partitions?.abort();
     throw e;
@@ -281,7 +291,7 @@ async function runTask(task: TaskSpec): Promise<void> {
     const ipc = blockToIPC(columnsWithoutRows);
     send({ type: "output", taskId: task.taskId, ipc, rows: 0, bytes: 0, origin: { rowOffset: 0 } }, transferable(ipc));
   }
-  if (checkpoint && !cancelled.has(task.taskId)) {
+  if (checkpoint && (runningTasks.get(task.taskId)!.flushing || !cancelled.has(task.taskId))) {
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
     const inputFiles = task.input.kind === "read" ? task.input.task.metadata?.inputFiles : undefined;
     if (inputFiles) {
