@@ -21,7 +21,7 @@ import { sourceBlocks } from "./read";
 import { atLeastRows, atMostRows } from "./row-bounds";
 import { writeToSink } from "./sink-write";
 import { mapWriterFor, reduceSource } from "./exchange";
-import { lettingFlushesOn } from "./flushing";
+import { PacedBlocks, type Flush } from "./flushing";
 
 const port = parentPort!;
 const cancelled = new Set<number>();
@@ -30,11 +30,18 @@ const cancelled = new Set<number>();
  * Per running task: output credits left, the wait for the next credit, and V8's external memory of this
  * isolate when it started, less its input (what earlier tasks left: a decoder's wasm memory, garbage not collected yet).
  */
-interface TaskState { credits: number; waiter?: () => void; externalAtStart: number; flushing?: boolean }
+interface TaskState {
+  credits: number; waiter?: () => void; externalAtStart: number;
+  /** When the task had made its blocks and only its last writes were left in flight ("flushing"). */
+  flushingSince?: number;
+  /** Settles when the task has ended (reported done or failed). */
+  ended?: Promise<void>;
+}
 const runningTasks = new Map<number, TaskState>();
 
-/** Whether a task of this worker other than `taskId` has made its blocks and waits for its last writes. */
-const othersFlushing = (taskId: number) => [...runningTasks].some(([id, state]) => id !== taskId && state.flushing);
+/** The flushes of this worker's tasks other than `taskId`. */
+const othersFlushing = (taskId: number): Flush[] => [...runningTasks].flatMap(([id, { flushingSince, ended }]) =>
+  (id !== taskId && flushingSince !== undefined && ended ? [{ since: flushingSince, ended }] : []));
 
 /**
  * A full garbage collection. The ArrayBuffers of blocks a task has made and sent live outside V8's heap,
@@ -195,7 +202,7 @@ async function runTask(task: TaskSpec): Promise<void> {
   // The range of the IDs this task commits, for its done record; not known after an earlier try committed some.
   let committedRange: IdRange | undefined;
   let rangeKnown = !earlierTry?.ids;
-  const transformed = lettingFlushesOn(applyTransforms(source, task.transforms, resolve, run, task.targetBlockBytes), () => othersFlushing(task.taskId));
+  const transformed = new PacedBlocks(applyTransforms(source, task.transforms, resolve, run, task.targetBlockBytes), () => othersFlushing(task.taskId));
   // A file is written (and committed) while the next block is computed; one at a time, in order.
   let writing: Promise<void> = Promise.resolve();
   let fixedSchema: OutputSchema | undefined;
@@ -268,9 +275,10 @@ async function runTask(task: TaskSpec): Promise<void> {
       }
     }
     // Every block is made; the last write may still be syncing its file: this worker can start the next task
-    // meanwhile (whose failure may cancel this one: it still records its files done once its writes landed).
-    if (task.sink && !cancelled.has(task.taskId)) {
-      runningTasks.get(task.taskId)!.flushing = true;
+    // meanwhile, if this one's blocks were quick (./flushing). Should the next one fail the job and this
+    // one be cancelled, it still records its files done once its writes have landed.
+    if (task.sink && transformed.quick && !cancelled.has(task.taskId)) {
+      runningTasks.get(task.taskId)!.flushingSince = performance.now();
       send({ type: "flushing", taskId: task.taskId });
     }
   } catch (e) {
@@ -291,7 +299,7 @@ async function runTask(task: TaskSpec): Promise<void> {
     const ipc = blockToIPC(columnsWithoutRows);
     send({ type: "output", taskId: task.taskId, ipc, rows: 0, bytes: 0, origin: { rowOffset: 0 } }, transferable(ipc));
   }
-  if (checkpoint && (runningTasks.get(task.taskId)!.flushing || !cancelled.has(task.taskId))) {
+  if (checkpoint && (runningTasks.get(task.taskId)!.flushingSince !== undefined || !cancelled.has(task.taskId))) {
     // Files with errored rows are not done: a resume must read them again for exactly those rows.
     const inputFiles = task.input.kind === "read" ? task.input.task.metadata?.inputFiles : undefined;
     if (inputFiles) {
@@ -367,8 +375,9 @@ port.on("message", (message: DriverMessage) => {
   }
   const { task } = message;
   // The task's input blocks came with its message: they are the first thing it holds.
-  runningTasks.set(task.taskId, { credits: task.outputCredits, externalAtStart: getHeapStatistics().external_memory - inputBytes(task.input) });
-  runTask(task).catch((e: unknown) => {
+  const state: TaskState = { credits: task.outputCredits, externalAtStart: getHeapStatistics().external_memory - inputBytes(task.input) };
+  runningTasks.set(task.taskId, state);
+  state.ended = runTask(task).catch((e: unknown) => {
     const info = e instanceof TaskError ? e.info
       : e instanceof IoError ? { kind: "input" as const, message: (e as Error).message }
       : { kind: "internal" as const, message: `${task.stage}: ${(e as Error)?.message ?? String(e)}`, stack: (e as Error)?.stack };
