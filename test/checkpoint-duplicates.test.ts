@@ -2,12 +2,13 @@
 // ID, the output files and the input files (with rows) that hold it — unless allowDuplicateIds is set.
 // Across runs, an ID an earlier run committed is done: a resume drops it, also in a file added since.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { makeVector } from "apache-arrow";
 import * as rd from "../server/src/api";
 import { IdKeyTable, idKeys } from "../server/src/checkpoint";
-import { assertExactlyOnce, listFilesRecursive, outputIds, tempDir } from "./helpers";
+import { REPO, assertExactlyOnce, listFilesRecursive, outputIds, tempDir, writePipeline } from "./helpers";
 
 /** Writes one Parquet file at `file` with these IDs, in this order. */
 async function writeInput(file: string, ids: number[]): Promise<void> {
@@ -75,6 +76,20 @@ describe("checkpointing: duplicate IDs in the input", function () {
       });
     });
   }
+
+  it("every ID twice (an input folder holding two copies of its files), at most 256 open files: the job fails on one duplicate, naming it", async () => {
+    // Each repeated ID was described at once, each reading the input files: thousands of reads at once ran out of file descriptors (EMFILE).
+    const input = path.join(dir, "copies");
+    for (const copy of ["a", "b"]) for (let part = 0; part < 4; part++) await writeInput(path.join(input, `${copy}-${part}.parquet`), range(part * 1000, (part + 1) * 1000));
+    const file = writePipeline(dir, "copies.rdpipe.ts", `import * as rd from "rdpipe";
+rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: ${JSON.stringify(path.join(dir, "copies-ckpt"))} });
+export default rd.readParquet(${JSON.stringify(input)}).map((row) => ({ ...row, upper: String(row.value).toUpperCase() })).writeParquet(${JSON.stringify(path.join(dir, "copies-out"))});
+`);
+    const run = spawnSync("sh", ["-c", `ulimit -n 256 && exec "${process.execPath}" "${path.join(REPO, "bin", "rdpipe.js")}" run "${file}" --quiet`], { encoding: "utf8", timeout: 100_000 });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /duplicate ID (\d+) in column 'id': written in \S+\.parquet and \S+\.parquet, from input files \S+a-\d\.parquet \(row \d+\) and \S+b-\d\.parquet \(row \d+\)\. IDs must be unique/);
+    assert.doesNotMatch(run.stderr, /EMFILE|too many open files/);
+  });
 
   it("allowDuplicateIds: true writes every row", async () => {
     const input = path.join(dir, "allowed");

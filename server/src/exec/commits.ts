@@ -13,6 +13,10 @@ export class CommitTracker {
   private readonly outputs: { path: string; sources: Sources }[] = [];
   private readonly readSpecs = new Map<number, FileReadSpec>();
   private readonly pending = new Set<Promise<void>>();
+  /** Keys met twice, to confirm as duplicate IDs (see checkSuspects). */
+  private readonly suspects: { key: { low: number; high: number }; outputs: [CheckedOutput, CheckedOutput] }[] = [];
+  private checkingSuspects = false;
+  private duplicateFound = false;
 
   constructor(
     private readonly spec: CheckpointSpec,
@@ -44,8 +48,28 @@ export class CommitTracker {
     if (!this.keys || !idKeys) return;
     const file = this.outputs.push({ path, sources }) - 1;
     for (let hit = this.keys.add(idKeys, file, this.collapseRuns); hit; hit = this.keys.add(idKeys, file, this.collapseRuns, hit.next)) {
-      const pair: [CheckedOutput, CheckedOutput] = [this.checked(hit.firstFile), this.checked(file)];
-      this.track(describeDuplicate(this.spec, hit, pair).then((message) => { if (message) this.fail(new Error(message)); }));
+      if (!this.duplicateFound) this.suspects.push({ key: hit, outputs: [this.checked(hit.firstFile), this.checked(file)] });
+    }
+    if (this.suspects.length > 0 && !this.checkingSuspects) this.track(this.checkSuspects());
+  }
+
+  /**
+   * Confirms repeated keys one at a time (a key is a hash: it may be two IDs) until one is a duplicate ID,
+   * which fails the job: one error is all the job needs, and an input of thousands of duplicates must not
+   * start thousands of reads of its files at once.
+   */
+  private async checkSuspects(): Promise<void> {
+    this.checkingSuspects = true;
+    try {
+      for (let suspect = this.suspects.shift(); suspect && !this.duplicateFound; suspect = this.suspects.shift()) {
+        const message = await describeDuplicate(this.spec, suspect.key, suspect.outputs);
+        if (!message) continue;
+        this.duplicateFound = true;
+        this.suspects.length = 0;
+        this.fail(new Error(message));
+      }
+    } finally {
+      this.checkingSuspects = false;
     }
   }
 
