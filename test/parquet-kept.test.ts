@@ -146,6 +146,19 @@ describe("Parquet columns handed back unchanged are written as they were read", 
     assert.deepEqual(await rows(`SELECT count(*) AS n, min(h) AS lo, max(h) AS hi FROM '${out}/*.parquet'`), [{ n: String(n), lo: 2, hi: 2 }]);
   });
 
+  it("copies them in a checkpointed job too: a batch UDF's blocks are not cut to keep runs of one ID together when no ID crosses them", async () => {
+    const out = path.join(dir, "checkpointed");
+    rd.DataContext.getCurrent().checkpointConfig = new rd.CheckpointConfig({ idColumn: "id", checkpointPath: path.join(dir, "checkpointed-ckpt") });
+    await rd.readParquet(input)
+      .mapBatches((b: rd.Batch) => {
+        const cols = b as rd.Columns;
+        return { ...cols, total: Float64Array.from(cols.price as Float64Array, (p, i) => p * (cols.qty as Int32Array)[i]) };
+      })
+      .writeParquet(out).run();
+    for (const col of ["id", "name", "amount"]) assert.deepEqual(await outputChunks(out, col), await inputChunks(col), `column ${col}: the input's chunks`);
+    assert.equal(await difference(`SELECT * FROM '${input}'`, `SELECT * EXCLUDE (total) FROM '${out}/*.parquet'`), 0);
+  });
+
   it("encodes every column when the write's codec differs from the file's", async () => {
     const out = path.join(dir, "zstd");
     await rd.readParquet(input).writeParquet(out, { compression: "zstd" }).run();

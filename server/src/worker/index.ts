@@ -116,22 +116,29 @@ function splitKeepingIds(block: Block, maxBytes: number, idColumn: string): Bloc
 }
 
 /**
- * Blocks whose last rows never share an ID with the next block's first rows: each block's trailing run
- * of one ID is held back and put in front of the next (batch UDFs after a flatMap cut blocks anywhere).
+ * Blocks whose last rows never share an ID with the next block's first rows (batch UDFs after a flatMap
+ * cut blocks anywhere): each block waits for the next, and only when that one starts with the ID it ends
+ * with is its trailing run of that ID moved in front of the next. Other blocks pass as they were made: a
+ * row group read from Parquet stays whole, so its unchanged columns are still copied as read.
  */
 async function* idRunsTogether(blocks: AsyncIterable<OriginBlock>, idColumn: string): AsyncIterable<OriginBlock> {
-  let carried: OriginBlock | undefined;
+  let held: OriginBlock | undefined;
   for await (const item of blocks) {
-    const block = carried ? concatBlocks([carried.block, item.block]) : item.block;
-    const origin = carried ? { ...carried.origin, exact: false } : item.origin;
-    const ids = block.getChild(idColumn);
-    if (!ids || block.numRows === 0) { carried = undefined; yield { block, origin }; continue; }
-    let runStart = block.numRows - 1;
-    while (runStart > 0 && ids.get(runStart - 1) === ids.get(block.numRows - 1)) runStart--;
-    carried = { block: sliceBlock(block, runStart, block.numRows), origin: { ...origin, exact: false } };
-    if (runStart > 0) yield { block: sliceBlock(block, 0, runStart), origin };
+    if (held && item.block.numRows === 0) continue; // no rows to keep together
+    const ids = held?.block.getChild(idColumn);
+    const next = item.block.getChild(idColumn);
+    const last = held && ids && held.block.numRows > 0 ? ids.get(held.block.numRows - 1) : undefined;
+    if (!held || !ids || !next || held.block.numRows === 0 || next.get(0) !== last) {
+      if (held) yield held;
+      held = item;
+      continue;
+    }
+    let runStart = held.block.numRows - 1;
+    while (runStart > 0 && ids.get(runStart - 1) === last) runStart--;
+    if (runStart > 0) yield { block: sliceBlock(held.block, 0, runStart), origin: held.origin };
+    held = { block: concatBlocks([sliceBlock(held.block, runStart, held.block.numRows), item.block]), origin: { ...held.origin, exact: false } };
   }
-  if (carried) yield carried;
+  if (held) yield held;
 }
 
 /** A checkpointed write refuses a block whose ID column is missing or has nulls, before writing anything. */
