@@ -56,7 +56,7 @@ export default rd.range(${ROWS}, { overrideNumBlocks: 8 }).map(function slow(row
 
 /** Runs the slow pipeline in the CLI and SIGKILLs it once `ready` says the job is mid-way. */
 function runAndKill(pipeline: string, env: Record<string, string>, ready: () => Promise<boolean>): Promise<{ killed: boolean; stderr: string }> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(REPO, "bin/rdpipe.js"), "run", pipeline, "--quiet"], {
       env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"],
     });
@@ -67,8 +67,22 @@ function runAndKill(pipeline: string, env: Record<string, string>, ready: () => 
     void (async () => {
       while (!exited && !(await ready())) await new Promise((r) => setTimeout(r, 10));
       child.kill("SIGKILL");
-    })();
+    })().catch((error: unknown) => {
+      child.kill("SIGKILL");
+      reject(error instanceof Error ? error : new Error(String(error)));
+    });
   });
+}
+
+/** Whether a file ending in .parquet exists below dir outside its out/ folder (the job's staging); false while files move under the walk. */
+function stagedParquet(dir: string): boolean {
+  try {
+    return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+      .some((entry) => entry.isFile() && entry.name.endsWith(".parquet") && !path.relative(dir, entry.parentPath).startsWith("out"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
 }
 
 const failOn = (id: number) => new Function(`return function choke(r) { if (r.id === ${id}) throw new Error("bad row ${id}"); return { id: r.id, v: "new" }; }`)() as rd.RowFn;
@@ -132,7 +146,7 @@ describe("mode: \"overwrite\" replaces the previous output only on success", fun
     it("SIGKILL of rdpipe run mid-job leaves the previous output byte-identical; a rerun replaces it", async () => {
       const before = localSnapshot(target);
       const env = { OUTPUT: target };
-      const killed = await runAndKill(pipeline, env, async () => Object.keys(localSnapshot(parent)).some((f) => !f.startsWith("out/") && f.endsWith(".parquet")));
+      const killed = await runAndKill(pipeline, env, async () => stagedParquet(parent));
       assert.ok(killed.killed, killed.stderr);
       assert.deepEqual(localSnapshot(target), before, "the previous output, as it was");
       const rerun = runCli(["run", pipeline, "--quiet"], { cwd: dir, env: { ...env, FAST: "1" } });
