@@ -14,7 +14,6 @@ import * as rd from "../server/src/api";
 import { startS3Server, type S3Server } from "./s3server";
 
 const CONTENDERS = 4;
-const HOLD_MS = 1500;
 /** The lease TTL (and a third of it as the renew interval) for the tests that outlast it. */
 const SHORT_TTL_MS = 300;
 
@@ -37,25 +36,35 @@ export default rd.readParquet(process.env.INPUT!).map(slow).writeParquet(process
 
 interface Outcome { won: boolean; from?: number; to?: number; lost?: string; error?: string }
 
-interface Racer { child: ChildProcess; ready: Promise<void>; outcome: Promise<Outcome> }
+interface Racer { child: ChildProcess; ready: Promise<void>; holding: Promise<void>; outcome: Promise<Outcome> }
 
-/** One contender (test/lease-racer.ts) for root that holds the lease holdMs once told "go". */
+/** One contender (test/lease-racer.ts) for root that, once told "go", holds the lease holdMs or until told "release". */
 function startRacer(root: string, holdMs: number, env: Record<string, string>): Racer {
   const child = spawn(process.execPath, ["-r", "tsx/cjs", path.join(REPO, "test/lease-racer.ts"), root, String(holdMs)], {
     cwd: REPO, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "inherit"],
   });
   let out = "";
-  const ready = new Promise<void>((resolve) => child.stdout!.on("data", (d: Buffer) => { out += d.toString(); if (out.includes("ready\n")) resolve(); }));
+  const waiting: { line: string; resolve: () => void }[] = [];
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    for (const wait of waiting) if (out.includes(`${wait.line}\n`)) wait.resolve();
+  });
+  const said = (line: string) => new Promise<void>((resolve) => waiting.push({ line, resolve }));
+  const [ready, holding] = [said("ready"), said("holding")];
   const outcome = new Promise<Outcome>((resolve) => child.on("exit", () => {
     const last = out.split("\n").filter((line) => line.startsWith("{")).at(-1);
     resolve(last ? JSON.parse(last) as Outcome : { won: false, error: "exited without an outcome (killed)" });
   }));
-  return { child, ready, outcome };
+  return { child, ready, holding, outcome };
 }
 
-/** Starts the contenders, waits until all are loaded, says "go" to all at once, and collects what each got. */
+/**
+ * Starts the contenders, waits until all are loaded, says "go" to all at once, and collects what each got.
+ * A winner holds the lease until every other contender has its answer: one that a busy machine delayed
+ * past a fixed hold would rightly win the lease given back meanwhile, and two winners would not mean a race lost.
+ */
 async function race(root: string, env: Record<string, string>, pauses: boolean): Promise<Outcome[]> {
-  const racers = Array.from({ length: CONTENDERS }, () => startRacer(root, HOLD_MS, env));
+  const racers = Array.from({ length: CONTENDERS }, () => startRacer(root, 120_000, env));
   await Promise.all(racers.map((r) => r.ready));
   for (const { child } of racers) child.stdin!.write("go\n");
   if (pauses) {
@@ -67,6 +76,8 @@ async function race(root: string, env: Record<string, string>, pauses: boolean):
       }, Math.random() * 40);
     }
   }
+  const holders = await Promise.all(racers.map((r) => Promise.race([r.holding.then(() => r), r.outcome.then(() => undefined)])));
+  for (const holder of holders) holder?.child.stdin!.write("release\n");
   return Promise.all(racers.map((r) => r.outcome));
 }
 
