@@ -125,20 +125,28 @@ async function* idRunsTogether(blocks: AsyncIterable<OriginBlock>, idColumn: str
   let held: OriginBlock | undefined;
   for await (const item of blocks) {
     if (held && item.block.numRows === 0) continue; // no rows to keep together
-    const ids = held?.block.getChild(idColumn);
-    const next = item.block.getChild(idColumn);
-    const last = held && ids && held.block.numRows > 0 ? ids.get(held.block.numRows - 1) : undefined;
-    if (!held || !ids || !next || held.block.numRows === 0 || next.get(0) !== last) {
+    const runStart = held && continuedRunStart(held.block, item.block, idColumn);
+    if (!held || runStart === undefined) {
       if (held) yield held;
       held = item;
       continue;
     }
-    let runStart = held.block.numRows - 1;
-    while (runStart > 0 && ids.get(runStart - 1) === last) runStart--;
     if (runStart > 0) yield { block: sliceBlock(held.block, 0, runStart), origin: held.origin };
     held = { block: concatBlocks([sliceBlock(held.block, runStart, held.block.numRows), item.block]), origin: { ...held.origin, exact: false } };
   }
   if (held) yield held;
+}
+
+/** Where the run of one ID that ends `block` starts, if `next` begins with that ID; undefined if it does not. */
+function continuedRunStart(block: Block, next: Block, idColumn: string): number | undefined {
+  const ids = block.getChild(idColumn);
+  const nextIds = next.getChild(idColumn);
+  if (!ids || !nextIds || block.numRows === 0) return undefined;
+  const last = ids.get(block.numRows - 1);
+  if (nextIds.get(0) !== last) return undefined;
+  let runStart = block.numRows - 1;
+  while (runStart > 0 && ids.get(runStart - 1) === last) runStart--;
+  return runStart;
 }
 
 /** A checkpointed write refuses a block whose ID column is missing or has nulls, before writing anything. */
